@@ -1,0 +1,2 @@
+//! The `gitops-lab` command.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Kubernetes strategic merge patch (placeholder until implemented).
+#![deny(missing_docs)]
