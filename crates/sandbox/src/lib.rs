@@ -17,3 +17,5 @@ pub mod registry;
 pub mod schema;
 pub mod selectors;
 pub mod table;
+pub mod store;
+pub mod watch;
