@@ -19,3 +19,7 @@ pub mod selectors;
 pub mod table;
 pub mod store;
 pub mod watch;
+pub mod cluster;
+pub mod lifecycle;
+
+pub use cluster::Sandbox;

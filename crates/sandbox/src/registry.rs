@@ -31,6 +31,12 @@ pub struct ResourceType {
     /// Subresources: `status`, `scale`, ….
     #[serde(default)]
     pub subresources: Vec<String>,
+    /// Dotted paths whose change bumps `metadata.generation`; empty = the kind keeps no generation.
+    #[serde(default)]
+    pub generation_from: Vec<String>,
+    /// The status a newly created object starts with, for kinds with a status subresource.
+    #[serde(default)]
+    pub initial_status: Option<serde_json::Value>,
 }
 
 fn standard_verbs() -> Vec<String> {

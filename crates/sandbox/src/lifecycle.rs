@@ -1,0 +1,266 @@
+//! What the server does to every object on create and update: server-owned metadata, status
+//! handling, generation, field validation, defaults and validation — in upstream's order.
+
+use crate::admission;
+use crate::errors::{ApiError, ApiResult, FieldError};
+use crate::registry::ResourceType;
+use crate::schema;
+use serde_json::{Map, Value, json};
+
+/// How to treat fields the kind's schema does not know (`?fieldValidation=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and warn the client (the server default, as upstream).
+    #[default]
+    Warn,
+    /// Reject the request.
+    Strict,
+}
+
+impl FieldValidation {
+    /// Parses the query value; the error names the accepted values.
+    pub fn parse(text: &str) -> ApiResult<Self> {
+        match text {
+            "Ignore" => Ok(Self::Ignore),
+            "Warn" | "" => Ok(Self::Warn),
+            "Strict" => Ok(Self::Strict),
+            other => Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of Ignore, Warn or Strict, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// The object as kubectl and the schema know it: checks unknown fields and removes them unless Strict.
+pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, warnings: &mut Vec<String>) -> ApiResult<()> {
+    let unknown = schema::unknown_fields(rt, obj);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let described: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+    if mode == FieldValidation::Strict {
+        return Err(ApiError::bad_request(format!("strict decoding error: {}", described.join(", "))));
+    }
+    if mode == FieldValidation::Warn {
+        warnings.extend(described);
+    }
+    for path in &unknown {
+        remove_path(obj, path);
+    }
+    Ok(())
+}
+
+/// Removes the field at a path such as `spec.template.spec.containers[0].imagee`.
+fn remove_path(obj: &mut Value, path: &str) {
+    let mut steps: Vec<Step> = Vec::new();
+    for part in path.split('.') {
+        let (name, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !name.is_empty() {
+            steps.push(Step::Key(name.to_string()));
+        }
+        for idx in indexes.split('[').filter(|s| !s.is_empty()) {
+            match idx.trim_end_matches(']').parse() {
+                Ok(i) => steps.push(Step::Index(i)),
+                Err(_) => return,
+            }
+        }
+    }
+    let Some((last, parents)) = steps.split_last() else { return };
+    let mut cursor = obj;
+    for step in parents {
+        let next = match step {
+            Step::Key(k) => cursor.get_mut(k.as_str()),
+            Step::Index(i) => cursor.get_mut(*i),
+        };
+        match next {
+            Some(next) => cursor = next,
+            None => return,
+        }
+    }
+    if let (Step::Key(k), Some(map)) = (last, cursor.as_object_mut()) {
+        map.remove(k);
+    }
+}
+
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Prepares a new object for storage: server-owned metadata, initial status, defaults, validation.
+pub fn prepare_create(rt: &ResourceType, mut obj: Value, now: &str, uid: String) -> ApiResult<Value> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let meta = metadata_mut(&mut obj);
+    for owned in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
+        meta.remove(owned);
+    }
+    meta.insert("uid".into(), json!(uid));
+    meta.insert("creationTimestamp".into(), json!(now));
+    if !rt.generation_from.is_empty() {
+        meta.insert("generation".into(), json!(1));
+    } else {
+        meta.remove("generation");
+    }
+    if rt.has_subresource("status") {
+        obj["status"] = rt.initial_status.clone().unwrap_or_else(|| json!({}));
+    }
+    admission::apply_defaults(rt, &mut obj);
+    let mut errors = name_errors(rt, &obj);
+    errors.extend(admission::validate(rt, &obj, None));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(rt, &name, &errors));
+    }
+    Ok(obj)
+}
+
+/// Which part of an object an update may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateScope {
+    /// The main resource: everything but status (for kinds with a status subresource).
+    Main,
+    /// The `status` subresource: status only.
+    Status,
+}
+
+/// Prepares an update of `old` to `new`; `None` means the update changes nothing.
+pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: UpdateScope) -> ApiResult<Option<Value>> {
+    let name = old["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    if scope == UpdateScope::Status {
+        let status = new.get("status").cloned().unwrap_or_else(|| json!({}));
+        new = old.clone();
+        new["status"] = status;
+    } else if rt.has_subresource("status") {
+        match old.get("status") {
+            Some(status) => new["status"] = status.clone(),
+            None => {
+                new.as_object_mut().map(|m| m.remove("status"));
+            }
+        }
+    }
+    let old_meta = old["metadata"].as_object().cloned().unwrap_or_default();
+    let meta = metadata_mut(&mut new);
+    for owned in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        match old_meta.get(owned) {
+            Some(v) => meta.insert(owned.into(), v.clone()),
+            None => meta.remove(owned),
+        };
+    }
+    meta.remove("selfLink");
+    meta.remove("managedFields");
+    admission::apply_defaults(rt, &mut new);
+    let mut errors = name_errors(rt, &new);
+    errors.extend(admission::validate(rt, &new, Some(old)));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(rt, &name, &errors));
+    }
+    if rt.generation_from.iter().any(|path| lookup(&new, path) != lookup(old, path)) {
+        let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+        new["metadata"]["generation"] = json!(generation);
+    }
+    if without_resource_version(&new) == without_resource_version(old) {
+        return Ok(None);
+    }
+    Ok(Some(new))
+}
+
+fn without_resource_version(obj: &Value) -> Value {
+    let mut copy = obj.clone();
+    if let Some(meta) = copy["metadata"].as_object_mut() {
+        meta.remove("resourceVersion");
+    }
+    copy
+}
+
+fn name_errors(rt: &ResourceType, obj: &Value) -> Vec<FieldError> {
+    match obj["metadata"]["name"].as_str() {
+        None | Some("") => vec![FieldError::required("metadata.name", "name or generateName is required")],
+        Some(name) => admission::validate_object_name(&rt.kind, name)
+            .into_iter()
+            .map(|problem| FieldError::invalid("metadata.name", json!(name), problem))
+            .collect(),
+    }
+}
+
+/// The value at a dotted path such as `metadata.annotations`.
+pub fn lookup<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(obj, |v, key| v.get(key))
+}
+
+fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    if !obj["metadata"].is_object() {
+        obj["metadata"] = json!({});
+    }
+    obj["metadata"].as_object_mut().expect("metadata was just made an object")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+
+    fn deployments() -> &'static ResourceType {
+        Registry::builtin().by_plural("apps", "v1", "deployments").unwrap()
+    }
+
+    fn deployment() -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "annotations": {"a": "1"}},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    }
+
+    #[test]
+    fn a_created_deployment_gets_server_fields_and_generation_one() {
+        let obj = prepare_create(deployments(), deployment(), "2026-01-01T00:00:00Z", "u-1".into()).unwrap();
+        assert_eq!(obj["metadata"]["uid"], "u-1");
+        assert_eq!(obj["metadata"]["generation"], 1);
+        assert_eq!(obj["status"], json!({}));
+    }
+
+    #[test]
+    fn an_annotation_change_bumps_a_deployments_generation_but_a_status_write_does_not() {
+        let old = prepare_create(deployments(), deployment(), "t", "u".into()).unwrap();
+        let mut new = old.clone();
+        new["metadata"]["annotations"]["a"] = json!("2");
+        let updated = prepare_update(deployments(), &old, new, UpdateScope::Main).unwrap().unwrap();
+        assert_eq!(updated["metadata"]["generation"], 2);
+        let mut status = old.clone();
+        status["status"] = json!({"replicas": 1});
+        let updated = prepare_update(deployments(), &old, status, UpdateScope::Status).unwrap().unwrap();
+        assert_eq!(updated["metadata"]["generation"], 1);
+        assert_eq!(updated["status"]["replicas"], 1);
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_is_a_no_op() {
+        let old = prepare_create(deployments(), deployment(), "t", "u".into()).unwrap();
+        assert!(prepare_update(deployments(), &old, old.clone(), UpdateScope::Main).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_main_resource_cannot_change_status() {
+        let old = prepare_create(deployments(), deployment(), "t", "u".into()).unwrap();
+        let mut new = old.clone();
+        new["status"] = json!({"replicas": 9});
+        assert!(prepare_update(deployments(), &old, new, UpdateScope::Main).unwrap().is_none());
+    }
+
+    #[test]
+    fn unknown_field_paths_are_removed_with_indexes() {
+        let mut obj = json!({"spec": {"containers": [{"name": "a", "imagee": "x"}]}});
+        remove_path(&mut obj, "spec.containers[0].imagee");
+        assert_eq!(obj, json!({"spec": {"containers": [{"name": "a"}]}}));
+    }
+
+    #[test]
+    fn a_missing_name_is_required() {
+        let mut obj = deployment();
+        obj["metadata"] = json!({});
+        let err = prepare_create(deployments(), obj, "t", "u".into()).unwrap_err();
+        assert!(err.message.contains("metadata.name: Required value: name or generateName is required"), "{}", err.message);
+    }
+}
