@@ -1,9 +1,16 @@
 //! Admission: what the API server does to an object between decoding and storage — defaults, then validation.
+//!
+//! Defaults are data (`data/defaults.yaml`) played by a small engine in `defaults`, with the few
+//! computed ones in `computed`. Validation is code per kind, sharing the metadata, name and pod
+//! checks; every message keeps upstream's field path and wording.
 
 mod defaults;
 mod names;
 mod validation;
 
 pub use defaults::apply_defaults;
-pub use names::{validate_dns1123_label, validate_dns1123_subdomain, validate_object_name};
+pub use names::{
+    validate_config_key, validate_dns1035_label, validate_dns1123_label, validate_dns1123_subdomain,
+    validate_generate_name, validate_label_value, validate_object_name, validate_qualified_name,
+};
 pub use validation::validate;
