@@ -4,7 +4,10 @@
 //! computed ones in `computed`. Validation is code per kind, sharing the metadata, name and pod
 //! checks; every message keeps upstream's field path and wording.
 
+mod computed;
 mod defaults;
+mod meta;
+mod pod;
 mod names;
 mod validation;
 

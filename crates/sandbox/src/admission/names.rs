@@ -12,7 +12,8 @@ const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lowe
 const DNS1035_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1035_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
 const QUALIFIED_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const QUALIFIED_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const QUALIFIED_MSG: &str =
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const CONFIG_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
@@ -122,7 +123,9 @@ pub fn validate_qualified_name(value: &str) -> Vec<String> {
         }
         _ => {
             let shape = regex_error(QUALIFIED_MSG, QUALIFIED_FMT, &["MyName", "my.name", "123-abc"]);
-            return vec![format!("a qualified name {shape} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')")];
+            return vec![format!(
+                "a qualified name {shape} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            )];
         }
     };
     if name.is_empty() {
@@ -131,7 +134,10 @@ pub fn validate_qualified_name(value: &str) -> Vec<String> {
         errs.push(format!("name part {}", max_len_error(LABEL_MAX)));
     }
     if !is_qualified_shape(name) {
-        errs.push(format!("name part {}", regex_error(QUALIFIED_MSG, QUALIFIED_FMT, &["MyName", "my.name", "123-abc"])));
+        errs.push(format!(
+            "name part {}",
+            regex_error(QUALIFIED_MSG, QUALIFIED_FMT, &["MyName", "my.name", "123-abc"])
+        ));
     }
     errs
 }
@@ -360,10 +366,13 @@ mod tests {
         assert!(validate_port_name("http-alt").is_empty());
         assert_eq!(validate_port_name("8080"), ["must contain at least one letter (a-z)"]);
         assert_eq!(validate_port_name("a--b"), ["must not contain consecutive hyphens"]);
-        assert_eq!(validate_port_name("HTTP"), [
-            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
-            "must contain at least one letter (a-z)"
-        ]);
+        assert_eq!(
+            validate_port_name("HTTP"),
+            [
+                "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+                "must contain at least one letter (a-z)"
+            ]
+        );
         assert!(validate_port_number(80).is_empty());
         assert_eq!(validate_port_number(0), ["must be between 1 and 65535, inclusive"]);
         assert_eq!(validate_port_number(70000), ["must be between 1 and 65535, inclusive"]);
