@@ -1,2 +1,57 @@
-//! The `gitops-lab` command.
-fn main() {}
+//! The `gitops-lab` command: web mode, the desktop window, the sandbox cluster and headless exercises.
+//!
+//! Each subcommand lives in its own module; this file only parses the command line and reports
+//! failures in the learner's language.
+
+mod messages;
+mod sandbox_serve;
+
+use clap::{Parser, Subcommand};
+use messages::Messages;
+use std::process::ExitCode;
+
+/// GitOps Lab: learn Kubernetes and GitOps on a real Kubernetes API.
+#[derive(Parser)]
+#[command(name = "gitops-lab", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the lab's UI in the browser (arrives with the UI).
+    Web,
+    /// Open the lab in a desktop window (arrives with the UI).
+    Desktop,
+    /// The embedded sandbox cluster.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Run the sandbox cluster until interrupted; kubectl works against it.
+    Serve(sandbox_serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let messages = Messages::from_env();
+    let result = match cli.command {
+        Some(Command::Sandbox { command: SandboxCommand::Serve(args) }) => sandbox_serve::run(args, &messages),
+        None | Some(Command::Web) | Some(Command::Desktop) => {
+            eprintln!("{}", messages.ui_not_ready());
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}: {error:#}", messages.error_prefix());
+            ExitCode::FAILURE
+        }
+    }
+}

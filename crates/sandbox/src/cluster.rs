@@ -4,6 +4,7 @@
 use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
 use crate::registry::{Registry, ResourceType};
+use crate::tls::Certificates;
 use crate::store::{Change, DiskError, ObjectKey, Store, StoreError};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,9 @@ pub enum SandboxError {
     /// The object store could not be opened.
     #[error(transparent)]
     Store(#[from] DiskError),
+    /// The certificates could not be made or loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// A built-in object could not be created.
     #[error("cannot create the built-in object {name}: {message}")]
     Bootstrap {
@@ -68,6 +72,7 @@ pub struct Sandbox {
     store: Store,
     registry: &'static Registry,
     admin_token: String,
+    certificates: Certificates,
     data_dir: PathBuf,
 }
 
@@ -77,8 +82,9 @@ impl Sandbox {
         let io = |source| SandboxError::DataDir { path: data_dir.display().to_string(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let admin_token = read_or_create_token(&data_dir.join("admin-token")).map_err(io)?;
+        let certificates = Certificates::load_or_create(&data_dir.join("pki"))?;
         let store = Store::open(&data_dir.join("objects.redb"))?;
-        let sandbox = Self { store, registry: Registry::builtin(), admin_token, data_dir: data_dir.to_path_buf() };
+        let sandbox = Self { store, registry: Registry::builtin(), admin_token, certificates, data_dir: data_dir.to_path_buf() };
         sandbox.bootstrap()?;
         Ok(sandbox)
     }
@@ -114,6 +120,11 @@ impl Sandbox {
     /// The bearer token of the cluster-admin user written into the kubeconfig.
     pub fn admin_token(&self) -> &str {
         &self.admin_token
+    }
+
+    /// The CA and serving certificate.
+    pub fn certificates(&self) -> &Certificates {
+        &self.certificates
     }
 
     /// Where this sandbox keeps its files.

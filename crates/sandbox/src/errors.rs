@@ -186,6 +186,11 @@ impl ApiError {
         Self::new(400, "BadRequest", message)
     }
 
+    /// 422 for a request that is well-formed but cannot be carried out (e.g. a patch that does not apply).
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(422, "Invalid", message)
+    }
+
     /// 403 with upstream's wording.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, "Forbidden", message)

@@ -10,13 +10,17 @@
 #![deny(missing_docs)]
 
 pub mod admission;
+pub mod api;
 pub mod errors;
+pub mod kubeconfig;
 pub mod openapi;
 pub mod protobuf;
 pub mod registry;
 pub mod schema;
 pub mod selectors;
+pub mod server;
 pub mod table;
+pub mod tls;
 pub mod store;
 pub mod watch;
 pub mod cluster;

@@ -1,0 +1,80 @@
+//! `gitops-lab sandbox serve`: run the sandbox cluster on loopback and write its kubeconfig.
+
+use crate::messages::Messages;
+use anyhow::Context;
+use gitops_sandbox::{Sandbox, kubeconfig, server};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Flags of `sandbox serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Where the sandbox keeps its objects (default: the user's data directory, or $GITOPS_LAB_DATA).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Where to write the kubeconfig (default: DATA_DIR/kubeconfig).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+}
+
+/// The lab's data directory: `$GITOPS_LAB_DATA`, else the platform's per-user data directory.
+pub fn default_data_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("GITOPS_LAB_DATA").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("dev", "gitops-lab", "gitops-lab").map(|d| d.data_dir().to_path_buf())
+}
+
+/// Runs the sandbox until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir().context(messages.no_data_dir())?.join("sandbox"),
+    };
+    let kubeconfig_path = args.kubeconfig.unwrap_or_else(|| data_dir.join("kubeconfig"));
+    let sandbox = Arc::new(Sandbox::open(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| messages.cannot_listen(&args.listen.to_string()))?;
+        let addr = listener.local_addr()?;
+        if !addr.ip().is_loopback() {
+            eprintln!("{}", messages.not_loopback(&addr.to_string()));
+        }
+        let url = format!("https://{addr}");
+        kubeconfig::write(&kubeconfig_path, &url, &sandbox.certificates().ca_pem, sandbox.admin_token())
+            .with_context(|| format!("cannot write the kubeconfig {}", kubeconfig_path.display()))?;
+        let serving = tokio::spawn(server::run(listener, sandbox, shutdown_signal()));
+        // The listener accepts from the moment it is bound; say so only now that the server runs.
+        println!("server: {url}");
+        println!("kubeconfig: {}", kubeconfig_path.display());
+        eprintln!("{}", messages.sandbox_ready(&kubeconfig_path.display().to_string()));
+        serving.await.context("the sandbox server stopped unexpectedly")??;
+        eprintln!("{}", messages.stopped());
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

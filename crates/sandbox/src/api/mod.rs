@@ -1,0 +1,161 @@
+//! The HTTP layer: a route table for the fixed paths, and one dispatcher for resource paths that
+//! hands each verb to its handler module. Handlers translate HTTP to [`Sandbox`] operations only.
+
+mod discovery;
+mod objects;
+mod patch;
+mod render;
+mod request;
+mod scale;
+mod watch;
+
+pub use request::{MAX_BODY, Target};
+
+use crate::Sandbox;
+use crate::errors::{ApiError, ApiResult};
+use crate::openapi;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use request::Options;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The sandbox's routes, ready to serve.
+pub fn router(sandbox: Arc<Sandbox>) -> Router {
+    Router::new()
+        .route("/version", get(|| async { json(discovery::version()) }))
+        .route("/healthz", get(ok_text))
+        .route("/readyz", get(ok_text))
+        .route("/livez", get(ok_text))
+        .route("/api", get(|| async { json(discovery::core_versions()) }))
+        .route("/apis", get(|State(sb): State<Arc<Sandbox>>| async move { json(discovery::group_list(sb.registry())) }))
+        .route("/api/{version}", get(core_resources))
+        .route("/apis/{group}", get(group))
+        .route("/apis/{group}/{version}", get(group_resources))
+        .route("/openapi/v3", get(|| async { json(openapi::v3_index()) }))
+        .route("/openapi/v3/{*path}", get(openapi_group))
+        .fallback(resource)
+        .layer(middleware::from_fn_with_state(sandbox.clone(), authenticate))
+        .with_state(sandbox)
+}
+
+async fn ok_text() -> &'static str {
+    "ok"
+}
+
+fn json(value: Value) -> Response {
+    render::json_response(StatusCode::OK, &value)
+}
+
+fn found(value: Option<Value>, uri: &Uri) -> Response {
+    match value {
+        Some(value) => json(value),
+        None => ApiError::unknown_path(uri.path()).into_response(),
+    }
+}
+
+async fn core_resources(State(sb): State<Arc<Sandbox>>, Path(version): Path<String>, uri: Uri) -> Response {
+    found(discovery::resource_list(sb.registry(), "", &version), &uri)
+}
+
+async fn group(State(sb): State<Arc<Sandbox>>, Path(group): Path<String>, uri: Uri) -> Response {
+    found(discovery::group(sb.registry(), &group), &uri)
+}
+
+async fn group_resources(State(sb): State<Arc<Sandbox>>, Path((group, version)): Path<(String, String)>, uri: Uri) -> Response {
+    found(discovery::resource_list(sb.registry(), &group, &version), &uri)
+}
+
+async fn openapi_group(Path(path): Path<String>, uri: Uri) -> Response {
+    found(openapi::v3_group(&path), &uri)
+}
+
+/// Paths anyone may read, as on a real cluster (health and version).
+const PUBLIC: [&str; 4] = ["/version", "/healthz", "/readyz", "/livez"];
+
+/// Requires the admin bearer token on everything but the public paths.
+async fn authenticate(State(sb): State<Arc<Sandbox>>, request: Request, next: Next) -> Response {
+    if PUBLIC.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if token != Some(sb.admin_token()) {
+        return ApiError::unauthorized().into_response();
+    }
+    next.run(request).await
+}
+
+/// Every `/api/v1/…` and `/apis/{group}/{version}/…` resource path.
+async fn resource(
+    State(sb): State<Arc<Sandbox>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(pairs): Query<Vec<(String, String)>>,
+    body: Body,
+) -> Response {
+    let too_large = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_BODY);
+    if too_large {
+        return ApiError::too_large(MAX_BODY).into_response();
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => return ApiError::too_large(MAX_BODY).into_response(),
+    };
+    let result = async {
+        let target = parse_target(&sb, uri.path())?;
+        let opts = Options::parse(&pairs)?;
+        if opts.watch && method == Method::GET && target.name.is_none() {
+            let output = request::output(&headers)?;
+            return watch::watch(&sb, &target, &opts, output);
+        }
+        // Writes wait for fsync; run every non-streaming handler off the async workers.
+        tokio::task::spawn_blocking(move || dispatch(&sb, &target, &method, &opts, &headers, &body))
+            .await
+            .unwrap_or_else(|e| Err(ApiError::internal(format!("the request handler stopped: {e}"))))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn parse_target(sb: &Sandbox, path: &str) -> ApiResult<Target> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["api", version, rest @ ..] => Target::parse(sb.registry(), "", version, rest, path),
+        ["apis", group, version, rest @ ..] => Target::parse(sb.registry(), group, version, rest, path),
+        _ => Err(ApiError::unknown_path(path)),
+    }
+}
+
+fn dispatch(sb: &Sandbox, t: &Target, method: &Method, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+    let verb_allowed = |verb: &str| if t.rt.allows(verb) { Ok(()) } else { Err(ApiError::method_not_allowed(method.as_str(), t.rt)) };
+    let output = || request::output(headers);
+    match (&t.name, t.subresource.as_deref()) {
+        (Some(name), Some("scale")) => scale::handle(sb, t, name, method, opts, headers, body),
+        (Some(name), _) => match *method {
+            Method::GET => verb_allowed("get").and_then(|_| objects::get(sb, t, name, opts, output()?)),
+            Method::PUT => verb_allowed("update").and_then(|_| objects::update(sb, t, name, opts, headers, body, output()?)),
+            Method::PATCH => verb_allowed("patch").and_then(|_| patch::patch(sb, t, name, opts, headers, body, output()?)),
+            Method::DELETE if t.subresource.is_none() => verb_allowed("delete").and_then(|_| objects::delete(sb, t, name, opts, headers, body)),
+            _ => Err(ApiError::method_not_allowed(method.as_str(), t.rt)),
+        },
+        (None, _) => match *method {
+            Method::GET => verb_allowed("list").and_then(|_| objects::list(sb, t, opts, output()?)),
+            Method::POST => verb_allowed("create").and_then(|_| objects::create(sb, t, opts, headers, body, output()?)),
+            Method::DELETE => verb_allowed("deletecollection").and_then(|_| objects::delete_collection(sb, t, opts, headers, body)),
+            _ => Err(ApiError::method_not_allowed(method.as_str(), t.rt)),
+        },
+    }
+}

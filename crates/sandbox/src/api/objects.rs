@@ -1,0 +1,137 @@
+//! Handlers for objects and collections: get, list, create, update, delete and deletecollection.
+
+use super::render;
+use super::request::{Options, Output, Target, decode_body};
+use crate::cluster::{DeleteOptions, Sandbox, WriteOptions};
+use crate::errors::{ApiError, ApiResult};
+use crate::lifecycle::{FieldValidation, UpdateScope};
+use crate::selectors::{FieldSelector, LabelSelector};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The write options a request's query asks for.
+pub fn write_options(opts: &Options) -> ApiResult<WriteOptions> {
+    Ok(WriteOptions { dry_run: opts.dry_run, field_validation: FieldValidation::parse(&opts.field_validation)? })
+}
+
+/// `GET` of one object (or its status subresource).
+pub fn get(sb: &Sandbox, t: &Target, name: &str, opts: &Options, output: Output) -> ApiResult<Response> {
+    let obj = sb.get(t.rt, t.namespace.as_deref(), name).ok_or_else(|| ApiError::not_found(t.rt, name))?;
+    Ok(render::object(StatusCode::OK, t.rt, obj, output, &opts.include_object))
+}
+
+/// The parsed selectors of a list, watch or deletecollection.
+pub struct Filter {
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl Filter {
+    /// Parses `labelSelector` and `fieldSelector`; errors are 400s that quote the selector.
+    pub fn new(t: &Target, opts: &Options) -> ApiResult<Self> {
+        let labels = LabelSelector::parse(&opts.label_selector)
+            .map_err(|e| ApiError::bad_request(format!("unable to parse labelSelector {:?}: {e}", opts.label_selector)))?;
+        let fields = FieldSelector::parse(t.rt, &opts.field_selector)
+            .map_err(|e| ApiError::bad_request(format!("unable to parse fieldSelector {:?}: {e}", opts.field_selector)))?;
+        Ok(Self { labels, fields })
+    }
+
+    /// Whether an object passes both selectors.
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.labels.matches(obj["metadata"].get("labels")) && self.fields.matches(obj)
+    }
+}
+
+/// `GET` of a collection, paged with `limit`/`continue`.
+pub fn list(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiResult<Response> {
+    let filter = Filter::new(t, opts)?;
+    let after = decode_continue(&opts.continue_token)?;
+    let (snapshot, more) = sb.store().list(&t.rt.id(), t.namespace.as_deref(), after.as_ref(), opts.limit, |o| filter.matches(o));
+    let mut meta = json!({"resourceVersion": snapshot.rv.to_string()});
+    if more {
+        if let Some(last) = snapshot.items.last() {
+            let position = [last["metadata"]["namespace"].as_str().unwrap_or_default(), last["metadata"]["name"].as_str().unwrap_or_default()];
+            let token = json!({"rv": snapshot.rv, "after": position}).to_string();
+            meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
+        }
+    }
+    Ok(render::list(t.rt, snapshot.items, meta, output, &opts.include_object))
+}
+
+fn decode_continue(token: &str) -> ApiResult<Option<(String, String)>> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || ApiError::bad_request(format!("continue key is not valid: {token:?} (use the token from the previous page unchanged)"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    match (value["after"][0].as_str(), value["after"][1].as_str()) {
+        (Some(ns), Some(name)) => Ok(Some((ns.to_string(), name.to_string()))),
+        _ => Err(invalid()),
+    }
+}
+
+/// `POST` to a collection.
+pub fn create(sb: &Sandbox, t: &Target, opts: &Options, headers: &HeaderMap, body: &[u8], output: Output) -> ApiResult<Response> {
+    let obj = decode_body(headers, body)?;
+    let outcome = sb.create(t.rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
+    let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object);
+    Ok(render::with_warnings(response, &outcome.warnings))
+}
+
+/// `PUT` of an object or its status.
+pub fn update(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &HeaderMap, body: &[u8], output: Output) -> ApiResult<Response> {
+    let obj = decode_body(headers, body)?;
+    let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
+    let outcome = sb.update(t.rt, t.namespace.as_deref(), name, obj, scope, write_options(opts)?)?;
+    let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object);
+    Ok(render::with_warnings(response, &outcome.warnings))
+}
+
+/// Reads `DeleteOptions` from the query and an optional body.
+fn delete_options(opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<DeleteOptions> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { decode_body(headers, body)? };
+    let policy = body["propagationPolicy"].as_str().unwrap_or(&opts.propagation_policy);
+    if !["", "Orphan", "Background", "Foreground"].contains(&policy) {
+        return Err(ApiError::bad_request(format!(
+            "propagationPolicy must be Orphan, Background or Foreground, not {policy:?}"
+        )));
+    }
+    let dry_run = opts.dry_run || body["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All"));
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    Ok(DeleteOptions {
+        dry_run,
+        uid: text(&body["preconditions"]["uid"]),
+        resource_version: text(&body["preconditions"]["resourceVersion"]),
+    })
+}
+
+/// `DELETE` of one object.
+pub fn delete(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+    let options = delete_options(opts, headers, body)?;
+    let obj = sb.delete(t.rt, t.namespace.as_deref(), name, &options)?;
+    Ok(render::json_response(StatusCode::OK, &obj))
+}
+
+/// `DELETE` of a collection: every matching object, answered with the list of what was deleted.
+pub fn delete_collection(sb: &Sandbox, t: &Target, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+    let options = delete_options(opts, headers, body)?;
+    let filter = Filter::new(t, opts)?;
+    let (snapshot, _) = sb.store().list(&t.rt.id(), t.namespace.as_deref(), None, 0, |o| filter.matches(o));
+    let mut deleted: Vec<Arc<Value>> = Vec::new();
+    for obj in snapshot.items {
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        let namespace = obj["metadata"]["namespace"].as_str();
+        match sb.delete(t.rt, namespace, name, &options) {
+            Ok(obj) => deleted.push(obj),
+            // Deleted by someone else in the meantime: that is the goal anyway.
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let meta = json!({"resourceVersion": sb.store().resource_version().to_string()});
+    Ok(render::list(t.rt, deleted, meta, Output::Object, ""))
+}

@@ -1,0 +1,108 @@
+//! Writing answers: objects, lists (streamed in chunks), Tables and metadata-only forms, with warnings.
+
+use super::request::Output;
+use crate::registry::ResourceType;
+use crate::table;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Lists are sent in pieces of about this size, so a large LIST never needs one huge buffer.
+const LIST_CHUNK: usize = 64 * 1024;
+
+/// A JSON answer with a status code.
+pub fn json_response(code: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// Adds `Warning: 299 - "…"` headers, which kubectl prints as `Warning: …`.
+pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let text = format!("299 - \"{}\"", warning.replace('"', "\\\""));
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
+/// One object in the shape the client asked for.
+pub fn object(code: StatusCode, rt: &ResourceType, obj: Arc<Value>, output: Output, include_object: &str) -> Response {
+    match output {
+        Output::Object => json_response(code, &obj),
+        Output::Metadata => json_response(code, &partial_metadata(&obj)),
+        Output::Table => {
+            let rv = obj["metadata"]["resourceVersion"].clone();
+            let table = table::to_table(rt, &[obj], json!({"resourceVersion": rv}), jiff::Timestamp::now());
+            json_response(code, &shape_rows(table, include_object))
+        }
+    }
+}
+
+/// The metadata-only form of an object.
+pub fn partial_metadata(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
+}
+
+/// Applies `includeObject`: `Metadata` (default) keeps PartialObjectMetadata rows, `None` drops them.
+fn shape_rows(mut table: Value, include_object: &str) -> Value {
+    if let Some(rows) = table["rows"].as_array_mut() {
+        for row in rows {
+            match include_object {
+                "None" => row["object"] = Value::Null,
+                "Object" => {}
+                _ => {
+                    if row["object"]["kind"] != "PartialObjectMetadata" {
+                        row["object"] = partial_metadata(&row["object"]);
+                    }
+                }
+            }
+        }
+    }
+    table
+}
+
+/// A list of objects in the shape the client asked for.
+pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, list_meta: Value, output: Output, include_object: &str) -> Response {
+    match output {
+        Output::Table => {
+            let table = table::to_table(rt, &items, list_meta, jiff::Timestamp::now());
+            json_response(StatusCode::OK, &shape_rows(table, include_object))
+        }
+        Output::Metadata => {
+            let items: Vec<Value> = items.iter().map(|o| partial_metadata(o)).collect();
+            let body = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "items": items});
+            json_response(StatusCode::OK, &body)
+        }
+        Output::Object => {
+            let head = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": list_meta});
+            streamed_list(head, items)
+        }
+    }
+}
+
+/// Writes `{…head…,"items":[…]}` as a stream of chunks.
+fn streamed_list(head: Value, items: Vec<Arc<Value>>) -> Response {
+    let mut head_text = serde_json::to_string(&head).unwrap_or_else(|_| "{}".into());
+    head_text.pop(); // reopen the object to append "items"
+    head_text.push_str(",\"items\":[");
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut buffer = head_text.into_bytes();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            buffer.push(b',');
+        }
+        // Serializing a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut buffer, item.as_ref());
+        if buffer.len() >= LIST_CHUNK {
+            chunks.push(Bytes::from(std::mem::take(&mut buffer)));
+        }
+    }
+    buffer.extend_from_slice(b"]}");
+    chunks.push(Bytes::from(buffer));
+    let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
+}

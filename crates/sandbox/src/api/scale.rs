@@ -1,0 +1,60 @@
+//! The `scale` subresource: an `autoscaling/v1` Scale view of a workload's replicas.
+
+use super::patch::{PatchKind, apply};
+use super::render;
+use super::request::{BodyFormat, Options, Target, decode_as, decode_body};
+use super::objects::write_options;
+use crate::cluster::Sandbox;
+use crate::errors::{ApiError, ApiResult, FieldError};
+use crate::lifecycle::UpdateScope;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+/// The Scale view of a workload object.
+pub fn scale_of(obj: &Value) -> Value {
+    let meta = &obj["metadata"];
+    let selector: Vec<String> = obj["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|labels| labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+                     "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector.join(",")},
+    })
+}
+
+/// GET, PUT or PATCH of `…/{name}/scale`.
+pub fn handle(sb: &Sandbox, t: &Target, name: &str, method: &Method, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+    let current = sb.get(t.rt, t.namespace.as_deref(), name).ok_or_else(|| ApiError::not_found(t.rt, name))?;
+    let wanted: Value = match *method {
+        Method::GET => return Ok(render::json_response(StatusCode::OK, &scale_of(&current))),
+        Method::PUT => decode_body(headers, body)?,
+        Method::PATCH => {
+            let kind = PatchKind::from_headers(headers)?;
+            let document = decode_as(BodyFormat::Json, body)?;
+            let mut base = scale_of(&current);
+            base["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
+            apply(kind, &base, &document, "autoscaling/v1", "Scale")?
+        }
+        _ => return Err(ApiError::method_not_allowed(method.as_str(), t.rt)),
+    };
+    let replicas = &wanted["spec"]["replicas"];
+    let Some(count) = replicas.as_i64().filter(|n| *n >= 0) else {
+        let error = FieldError::invalid("spec.replicas", replicas.clone(), "must be greater than or equal to 0");
+        return Err(ApiError::invalid(t.rt, name, &[error]));
+    };
+    let precondition = wanted["metadata"]["resourceVersion"].clone();
+    let outcome = sb.modify(t.rt, t.namespace.as_deref(), name, UpdateScope::Main, write_options(opts)?, |obj| {
+        let mut obj = obj.clone();
+        obj["spec"]["replicas"] = json!(count);
+        if precondition.is_string() {
+            obj["metadata"]["resourceVersion"] = precondition;
+        }
+        Ok(obj)
+    })?;
+    Ok(render::json_response(StatusCode::OK, &scale_of(&outcome.object)))
+}

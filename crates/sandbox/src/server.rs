@@ -1,0 +1,15 @@
+//! Serving a sandbox: `run(listener, sandbox, shutdown)`, used the same way by the CLI and the tests.
+
+use crate::Sandbox;
+use crate::api;
+use crate::tls::TlsListener;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Serves the sandbox's API over HTTPS on `listener` until `shutdown` completes.
+pub async fn run(listener: TcpListener, sandbox: Arc<Sandbox>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let acceptor = sandbox.certificates().acceptor().map_err(std::io::Error::other)?;
+    let listener = TlsListener::new(listener, acceptor)?;
+    axum::serve(listener, api::router(sandbox)).with_graceful_shutdown(shutdown).await
+}
