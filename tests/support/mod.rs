@@ -1,1 +1,161 @@
-//! Shared support for the end-to-end suites: starting a sandbox and running the real kubectl.
+//! Shared support for the end-to-end suites: start a real `gitops-lab sandbox serve` process on a
+//! free loopback port with its own data directory, and run the real `/usr/bin/kubectl` against it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `gitops-lab` binary under test: `$GITOPS_LAB_BIN`, else the one beside the test's target dir.
+pub fn gitops_lab_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("GITOPS_LAB_BIN") {
+        return PathBuf::from(path);
+    }
+    // Test executables live in target/<profile>/deps/; the binary in target/<profile>/.
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps layout");
+    let bin = profile_dir.join("gitops-lab");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build -p gitops-lab` (scripts/test does), or set GITOPS_LAB_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// The kubectl the suites drive: `$KUBECTL`, else `/usr/bin/kubectl`.
+pub fn kubectl_path() -> PathBuf {
+    std::env::var_os("KUBECTL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/kubectl"))
+}
+
+/// Whether kubectl can run here; suites that need it skip loudly when it cannot.
+pub fn kubectl_available() -> bool {
+    let ok = Command::new(kubectl_path()).args(["version", "--client"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("\n*** SKIPPED: {} is not available; install kubectl to run this suite ***\n", kubectl_path().display());
+    }
+    ok
+}
+
+/// A running sandbox process, stopped (SIGTERM, then waited for) when dropped.
+pub struct Sandbox {
+    child: Child,
+    /// The server URL it printed.
+    pub server: String,
+    /// The kubeconfig it wrote.
+    pub kubeconfig: PathBuf,
+    /// Its data directory (kept while the value lives).
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Sandbox {
+    /// Starts a sandbox with a fresh data directory.
+    pub fn start() -> Self {
+        let temp = tempfile::tempdir().expect("a temporary directory");
+        let dir = temp.path().join("data");
+        let mut sandbox = Self::start_in(&dir);
+        sandbox._temp = Some(temp);
+        sandbox
+    }
+
+    /// Starts a sandbox on an existing (or new) data directory; the caller owns the directory.
+    pub fn start_in(data_dir: &Path) -> Self {
+        let mut child = Command::new(gitops_lab_bin())
+            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("GITOPS_LAB_LANG", "en")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gitops-lab starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut server = None;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("server: ") {
+                    server = Some(url.to_string());
+                }
+                if let Some(path) = line.strip_prefix("kubeconfig: ") {
+                    let _ = tx.send((server.clone().unwrap_or_default(), PathBuf::from(path)));
+                }
+            }
+        });
+        let (server, kubeconfig) = rx.recv_timeout(Duration::from_secs(30)).expect("the sandbox prints server: and kubeconfig: within 30 s");
+        Self { child, server, kubeconfig, data_dir: data_dir.to_path_buf(), _temp: None }
+    }
+
+    /// The process id (for signals in crash tests).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the sandbox with SIGTERM and returns its exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().expect("the killed sandbox is reaped");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the sandbox with SIGKILL and reaps it (for durability tests).
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A kubectl command with this sandbox's kubeconfig and a clean environment.
+    pub fn kubectl_command(&self) -> Command {
+        let mut command = Command::new(kubectl_path());
+        command.env("KUBECONFIG", &self.kubeconfig).env("HOME", self.data_dir.join("home")).env_remove("KUBECTL_EXTERNAL_DIFF");
+        command
+    }
+
+    /// Runs kubectl with `args` (in `dir` if given) and returns its output.
+    pub fn kubectl_in(&self, dir: Option<&Path>, args: &[&str]) -> Output {
+        let mut command = self.kubectl_command();
+        command.args(args);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        command.output().expect("kubectl runs")
+    }
+
+    /// Runs kubectl and returns its output.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_in(None, args)
+    }
+
+    /// Runs kubectl, requires success, and returns stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(out.status.success(), "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+/// Bytes as text, lossily.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
