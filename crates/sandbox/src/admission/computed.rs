@@ -79,10 +79,10 @@ fn service_account_name(spec: &mut Map<String, Value>, key: &str) {
 
 /// The deprecated `serviceAccount` always mirrors `serviceAccountName` (and fills it when only it is given).
 fn service_account_mirror(spec: &mut Map<String, Value>, key: &str) {
-    if is_unset(spec.get("serviceAccountName")) {
-        if let Some(legacy) = spec.get(key).filter(|v| !is_unset(Some(v))).cloned() {
-            spec.insert("serviceAccountName".into(), legacy);
-        }
+    if is_unset(spec.get("serviceAccountName"))
+        && let Some(legacy) = spec.get(key).filter(|v| !is_unset(Some(v))).cloned()
+    {
+        spec.insert("serviceAccountName".into(), legacy);
     }
     if let Some(name) = spec.get("serviceAccountName").filter(|v| !is_unset(Some(v))).cloned() {
         spec.insert(key.to_string(), name);
@@ -141,13 +141,10 @@ fn job_selector_and_labels(job: &mut Map<String, Value>, _key: &str) {
         match_labels.entry("batch.kubernetes.io/controller-uid").or_insert_with(|| json!(uid));
     }
     let template_labels = spec.get("template").and_then(|t| t.get("metadata")).and_then(|m| m.get("labels")).cloned();
-    if let (Some(labels @ Value::Object(_)), Some(meta)) = (template_labels, job.get_mut("metadata")) {
-        if let Some(meta) = meta.as_object_mut() {
-            let empty = meta.get("labels").and_then(Value::as_object).is_none_or(Map::is_empty);
-            if empty {
-                meta.insert("labels".into(), labels);
-            }
-        }
+    if let (Some(labels @ Value::Object(_)), Some(Value::Object(meta))) = (template_labels, job.get_mut("metadata"))
+        && meta.get("labels").and_then(Value::as_object).is_none_or(Map::is_empty)
+    {
+        meta.insert("labels".into(), labels);
     }
 }
 

@@ -64,10 +64,10 @@ fn apply_rules(node: &mut Value, rules: &[Rule], table: &Table, depth: usize) {
     for rule in rules {
         match &rule.action {
             Action::Set(value) => visit(node, &rule.target, &mut |parent| {
-                if let Some(map) = parent.as_object_mut() {
-                    if is_unset(map.get(&rule.key)) {
-                        map.insert(rule.key.clone(), value.clone());
-                    }
+                if let Some(map) = parent.as_object_mut()
+                    && is_unset(map.get(&rule.key))
+                {
+                    map.insert(rule.key.clone(), value.clone());
                 }
             }),
             Action::Compute(f) => visit(node, &rule.target, &mut |parent| {
@@ -191,16 +191,16 @@ fn parse_rule(path: &str, what: &serde_norway::Value) -> Result<Rule, String> {
 
 /// `{block: X}` and `{compute: f}` are directives; anything else is a literal value.
 fn parse_action(what: &serde_norway::Value) -> Result<Action, String> {
-    if let serde_norway::Value::Mapping(map) = what {
-        if map.len() == 1 {
-            if let Some(name) = map.get("block").and_then(serde_norway::Value::as_str) {
-                return Ok(Action::Block(name.to_string()));
-            }
-            if let Some(name) = map.get("compute").and_then(serde_norway::Value::as_str) {
-                return computed::by_name(name)
-                    .map(Action::Compute)
-                    .ok_or_else(|| format!("no computed default named {name:?}"));
-            }
+    if let serde_norway::Value::Mapping(map) = what
+        && map.len() == 1
+    {
+        if let Some(name) = map.get("block").and_then(serde_norway::Value::as_str) {
+            return Ok(Action::Block(name.to_string()));
+        }
+        if let Some(name) = map.get("compute").and_then(serde_norway::Value::as_str) {
+            return computed::by_name(name)
+                .map(Action::Compute)
+                .ok_or_else(|| format!("no computed default named {name:?}"));
         }
     }
     serde_json::to_value(what).map(Action::Set).map_err(|e| format!("value not representable as JSON: {e}"))
@@ -229,10 +229,10 @@ fn parse_table(text: &str) -> Result<Table, String> {
     let table = Table { blocks: parse_rules(&doc["blocks"])?, kinds: parse_rules(&doc["kinds"])? };
     let all_rules = table.blocks.values().chain(table.kinds.values()).flatten();
     for rule in all_rules {
-        if let Action::Block(name) = &rule.action {
-            if !table.blocks.contains_key(name) {
-                return Err(format!("unknown block {name:?}"));
-            }
+        if let Action::Block(name) = &rule.action
+            && !table.blocks.contains_key(name)
+        {
+            return Err(format!("unknown block {name:?}"));
         }
     }
     Ok(table)

@@ -5,11 +5,14 @@
 //! checks; every message keeps upstream's field path and wording.
 
 mod computed;
+mod cron;
 mod defaults;
 mod meta;
-mod pod;
 mod names;
+mod objects;
+mod pod;
 mod validation;
+mod workloads;
 
 pub use defaults::apply_defaults;
 pub use names::{

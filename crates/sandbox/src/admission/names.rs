@@ -99,10 +99,8 @@ pub fn validate_dns1035_label(name: &str) -> Vec<String> {
 
 /// Problems with a name used as one URL path segment (RBAC objects): not `.`/`..`, no `/` or `%`.
 pub fn validate_path_segment_name(name: &str, prefix: bool) -> Vec<String> {
-    if !prefix {
-        if let Some(bad) = [".", ".."].into_iter().find(|bad| name == *bad) {
-            return vec![format!("may not be '{bad}'")];
-        }
+    if !prefix && let Some(bad) = [".", ".."].into_iter().find(|bad| name == *bad) {
+        return vec![format!("may not be '{bad}'")];
     }
     ["/", "%"].into_iter().filter(|bad| name.contains(bad)).map(|bad| format!("may not contain '{bad}'")).collect()
 }

@@ -97,15 +97,11 @@ fn check_volume_source(volume: &Value, at: &str, errs: &mut Vec<FieldError>) {
             }
         }
     }
-    if let Some(cm) = map.get("configMap").filter(|v| v.is_object()) {
-        if text(cm, "name").is_empty() {
-            errs.push(FieldError::required(format!("{at}.configMap.name"), ""));
-        }
+    if map.get("configMap").is_some_and(|cm| cm.is_object() && text(cm, "name").is_empty()) {
+        errs.push(FieldError::required(format!("{at}.configMap.name"), ""));
     }
-    if let Some(secret) = map.get("secret").filter(|v| v.is_object()) {
-        if text(secret, "secretName").is_empty() {
-            errs.push(FieldError::required(format!("{at}.secret.secretName"), ""));
-        }
+    if map.get("secret").is_some_and(|s| s.is_object() && text(s, "secretName").is_empty()) {
+        errs.push(FieldError::required(format!("{at}.secret.secretName"), ""));
     }
 }
 
