@@ -28,14 +28,11 @@ pub(super) fn check_object_meta(rt: &ResourceType, obj: &Value, errs: &mut Vec<F
             errs.push(FieldError::invalid("metadata.name", json!(name), msg));
         }
     }
+    // The request path supplies the namespace before admission, so an empty one is not reported here.
     let namespace = text(meta, "namespace");
     if rt.namespaced {
-        if namespace.is_empty() {
-            errs.push(FieldError::required("metadata.namespace", ""));
-        } else {
-            for msg in names::validate_dns1123_label(namespace) {
-                errs.push(FieldError::invalid("metadata.namespace", json!(namespace), msg));
-            }
+        for msg in names::validate_dns1123_label(namespace).into_iter().filter(|_| !namespace.is_empty()) {
+            errs.push(FieldError::invalid("metadata.namespace", json!(namespace), msg));
         }
     } else if !namespace.is_empty() {
         errs.push(FieldError::forbidden("metadata.namespace", "not allowed on this type"));
@@ -174,7 +171,7 @@ mod tests {
                 json!({"namespace": "default"}),
                 vec!["metadata.name: Required value: name or generateName is required"],
             ),
-            ("Pod", json!({"name": "web"}), vec!["metadata.namespace: Required value"]),
+            ("Pod", json!({"name": "web"}), vec![]),
             (
                 "Namespace",
                 json!({"name": "a", "namespace": "b"}),
