@@ -254,3 +254,11 @@ fn the_v2_document_is_swagger_with_definitions_and_gvk_extensions() {
     );
     assert!(v2_document_text().contains("\"$ref\":\"#/definitions/io.k8s.api.core.v1.PodSpec\""));
 }
+#[test]
+fn kinds_do_not_require_metadata_but_keep_their_real_required_fields() {
+    let doc = group("apis/rbac.authorization.k8s.io/v1");
+    let binding = &doc["components"]["schemas"]["io.k8s.api.rbac.v1.ClusterRoleBinding"];
+    assert_eq!(binding["required"], json!(["roleRef"]));
+    let config_map = &group("api/v1")["components"]["schemas"]["io.k8s.api.core.v1.ConfigMap"];
+    assert!(config_map.get("required").is_none());
+}

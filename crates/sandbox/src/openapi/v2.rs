@@ -49,10 +49,10 @@ fn build() -> Value {
 fn rewrite_refs(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if let Some(Value::String(target)) = map.get_mut("$ref") {
-                if let Some(name) = target.strip_prefix(REF_PREFIX) {
-                    *target = format!("{V2_PREFIX}{name}");
-                }
+            if let Some(Value::String(target)) = map.get_mut("$ref")
+                && let Some(name) = target.strip_prefix(REF_PREFIX)
+            {
+                *target = format!("{V2_PREFIX}{name}");
             }
             map.values_mut().for_each(rewrite_refs);
         }

@@ -1,7 +1,7 @@
 //! A compact tree compiled from the definitions, walked to find unknown fields and wrong JSON types.
 
 use super::defs::{Definitions, ref_name};
-use base64::Engine;
+use super::text::{self, TextRule};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -23,6 +23,20 @@ struct CustomType {
     name: String,
     accepts: Vec<Accept>,
     go_type: String,
+    #[serde(default)]
+    standalone: bool,
+    #[serde(default)]
+    parse: TextRule,
+}
+
+/// A scalar: which JSON kinds it takes, its integer range, and what its text must be.
+#[derive(Debug, Clone)]
+struct Scalar {
+    accepts: Vec<Accept>,
+    range: Option<(i64, i64)>,
+    text: TextRule,
+    /// Upstream decodes it with a nested call, so its errors carry no field path.
+    standalone: bool,
 }
 
 #[derive(Debug)]
@@ -36,12 +50,8 @@ enum Shape {
     Map { value: usize },
     /// An array.
     List { item: usize },
-    /// A scalar: which JSON kinds it takes, the integer range when it is whole, base64 text.
-    Scalar {
-        accepts: Vec<Accept>,
-        range: Option<(i64, i64)>,
-        base64: bool,
-    },
+    /// A string, number or boolean.
+    Scalar(Scalar),
     /// Anything goes: free-form objects, preserved unknown fields, untyped schemas.
     Any,
 }
@@ -189,19 +199,8 @@ impl Checker {
                     .iter()
                     .for_each(|child| self.walk_types(*item, child, cx, out));
             }
-            (
-                Shape::Scalar {
-                    accepts,
-                    range,
-                    base64,
-                },
-                _,
-            ) => {
-                if let Some(what) = scalar_mismatch(accepts, *range, value) {
-                    out.push(cx.message(&what, &node.go_type));
-                } else if let (true, Value::String(text)) = (*base64, value) {
-                    out.extend(base64_error(text));
-                }
+            (Shape::Scalar(scalar), _) => {
+                out.extend(scalar_error(scalar, value, cx, &node.go_type))
             }
             (Shape::Any, _) => {}
             (_, other) => out.push(cx.message(json_kind(other), &node.go_type)),
@@ -260,18 +259,22 @@ fn scalar_mismatch(accepts: &[Accept], range: Option<(i64, i64)>, value: &Value)
     (!fits).then(|| json_kind(value).to_string())
 }
 
-/// Go decodes `format: byte` strings as standard base64 and reports the first bad offset.
-fn base64_error(text: &str) -> Option<String> {
-    use base64::DecodeError;
-    let err = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .err()?;
-    let offset = match err {
-        DecodeError::InvalidByte(offset, _) | DecodeError::InvalidLastSymbol(offset, _) => offset,
-        DecodeError::InvalidLength(len) => len - len % 4,
-        DecodeError::InvalidPadding => text.len() - text.len() % 4,
-    };
-    Some(format!("illegal base64 data at input byte {offset}"))
+/// What is wrong with a scalar value, if anything, in upstream's words.
+fn scalar_error(scalar: &Scalar, value: &Value, cx: &GoContext, go_type: &str) -> Option<String> {
+    if scalar.text == TextRule::Quantity {
+        // Upstream parses whatever JSON text it finds, so a wrong type is a parse error too.
+        return text::quantity_error(value);
+    }
+    if let Some(what) = scalar_mismatch(&scalar.accepts, scalar.range, value) {
+        return Some(match scalar.standalone {
+            true => format!("json: cannot unmarshal {what} into Go value of type {go_type}"),
+            false => cx.message(&what, go_type),
+        });
+    }
+    match (scalar.text, value) {
+        (TextRule::Base64, Value::String(data)) => text::base64_error(data),
+        _ => None,
+    }
 }
 
 fn render(path: &[Step<'_>]) -> String {
@@ -310,11 +313,12 @@ impl Compiler<'_> {
         let id = self.push(Shape::Any, go_type_of(name));
         self.by_name.insert(name.to_string(), id);
         if let Some(custom) = self.custom.iter().find(|c| c.name == name) {
-            let shape = Shape::Scalar {
+            let shape = Shape::Scalar(Scalar {
                 accepts: custom.accepts.clone(),
-                range: None,
-                base64: false,
-            };
+                range: (custom.go_type == "int32").then_some(INT32),
+                text: custom.parse,
+                standalone: custom.standalone,
+            });
             self.nodes[id] = Node {
                 shape,
                 go_type: custom.go_type.clone(),
@@ -356,14 +360,15 @@ impl Compiler<'_> {
         let flag = |key: &str| schema.get(key).and_then(Value::as_bool).unwrap_or(false);
         if flag("x-kubernetes-int-or-string") {
             let accepts = vec![Accept::String, Accept::Integer];
-            let shape = Shape::Scalar {
+            let shape = Shape::Scalar(Scalar {
                 accepts,
-                range: Some((i32::MIN.into(), i32::MAX.into())),
-                base64: false,
-            };
+                range: Some(INT32),
+                text: TextRule::Plain,
+                standalone: true,
+            });
             return Node {
                 shape,
-                go_type: "intstr.IntOrString".into(),
+                go_type: "int32".into(),
             };
         }
         if flag("x-kubernetes-preserve-unknown-fields") {
@@ -401,12 +406,7 @@ impl Compiler<'_> {
                 },
             ),
             "integer" => match format {
-                "int32" => scalar(
-                    Accept::Integer,
-                    Some((i32::MIN.into(), i32::MAX.into())),
-                    false,
-                    "int32",
-                ),
+                "int32" => scalar(Accept::Integer, Some(INT32), false, "int32"),
                 "int64" => scalar(Accept::Integer, None, false, "int64"),
                 _ => scalar(Accept::Integer, None, false, "int"),
             },
@@ -449,13 +449,23 @@ impl Compiler<'_> {
     }
 }
 
+/// The range of Go's `int32`.
+const INT32: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+
 fn scalar(accept: Accept, range: Option<(i64, i64)>, base64: bool, go_type: &str) -> Node {
+    let text = if base64 {
+        TextRule::Base64
+    } else {
+        TextRule::Plain
+    };
+    let shape = Shape::Scalar(Scalar {
+        accepts: vec![accept],
+        range,
+        text,
+        standalone: false,
+    });
     Node {
-        shape: Shape::Scalar {
-            accepts: vec![accept],
-            range,
-            base64,
-        },
+        shape,
         go_type: go_type.into(),
     }
 }

@@ -114,13 +114,19 @@ fn build() -> Definitions {
     Definitions { schemas, kinds }
 }
 
-/// Upstream tags each kind's definition with the group, version and kind it serves.
+/// Upstream tags each kind's definition with the group, version and kind it serves. k8s-openapi
+/// lists `metadata` as required (it is not optional in Rust); upstream does not, and `kubectl
+/// explain` would print it as required.
 fn mark_kind(schemas: &mut Map<String, Value>, kind: &KindSchema) {
     if let Some(Value::Object(schema)) = schemas.get_mut(&kind.name) {
-        schema.insert(
-            "x-kubernetes-group-version-kind".into(),
-            json!([gvk(kind, kind.kind)]),
-        );
+        let gvk_list = json!([gvk(kind, kind.kind)]);
+        schema.insert("x-kubernetes-group-version-kind".into(), gvk_list);
+        if let Some(Value::Array(required)) = schema.get_mut("required") {
+            required.retain(|field| field != "metadata");
+            if required.is_empty() {
+                schema.remove("required");
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod check;
 pub mod defs;
+mod text;
 
 use crate::registry::ResourceType;
 use check::Checker;
