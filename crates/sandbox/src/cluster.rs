@@ -4,6 +4,7 @@
 use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
 use crate::registry::{Registry, ResourceType};
+use crate::service_ip;
 use crate::tls::Certificates;
 use crate::store::{Change, DiskError, ObjectKey, Store, StoreError};
 use serde_json::{Value, json};
@@ -155,14 +156,21 @@ impl Sandbox {
         let mut warnings = Vec::new();
         lifecycle::check_fields(rt, &mut obj, opts.field_validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
-        let obj = lifecycle::prepare_create(rt, obj, &now_rfc3339(), uid)?;
+        let mut obj = lifecycle::prepare_create(rt, obj, &now_rfc3339(), uid)?;
         let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let key = Self::key(rt, namespace.as_deref(), &name);
         let written = self
             .store
             .write(&key, opts.dry_run, |current| match current {
                 Some(_) => Err(ApiError::already_exists(rt, &name)),
-                None => Ok(Change::Put(obj)),
+                None => {
+                    // Under the writer lock, so two new services never get the same address.
+                    if rt.kind == "Service" {
+                        let (services, _) = self.store.list(&rt.id(), None, None, 0, |_| true);
+                        service_ip::allocate(&mut obj, &services.items);
+                    }
+                    Ok(Change::Put(obj))
+                }
             })
             .map_err(store_error)?;
         Ok(Outcome { object: written.object, warnings })

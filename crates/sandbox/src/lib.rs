@@ -19,6 +19,7 @@ pub mod registry;
 pub mod schema;
 pub mod selectors;
 pub mod server;
+pub mod service_ip;
 pub mod table;
 pub mod tls;
 pub mod store;

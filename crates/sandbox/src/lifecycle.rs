@@ -109,6 +109,7 @@ pub fn prepare_create(rt: &ResourceType, mut obj: Value, now: &str, uid: String)
     if rt.has_subresource("status") {
         obj["status"] = rt.initial_status.clone().unwrap_or_else(|| json!({}));
     }
+    set_name_label(rt, &mut obj);
     admission::apply_defaults(rt, &mut obj);
     let mut errors = name_errors(rt, &obj);
     errors.extend(admission::validate(rt, &obj, None));
@@ -152,6 +153,7 @@ pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: Upd
     }
     meta.remove("selfLink");
     meta.remove("managedFields");
+    set_name_label(rt, &mut new);
     admission::apply_defaults(rt, &mut new);
     let mut errors = name_errors(rt, &new);
     errors.extend(admission::validate(rt, &new, Some(old)));
@@ -174,6 +176,16 @@ fn without_resource_version(obj: &Value) -> Value {
         meta.remove("resourceVersion");
     }
     copy
+}
+
+fn set_name_label(rt: &ResourceType, obj: &mut Value) {
+    let (Some(label), Some(name)) = (&rt.name_label, obj["metadata"]["name"].as_str().map(str::to_string)) else {
+        return;
+    };
+    if !obj["metadata"]["labels"].is_object() {
+        obj["metadata"]["labels"] = json!({});
+    }
+    obj["metadata"]["labels"][label] = json!(name);
 }
 
 fn name_errors(rt: &ResourceType, obj: &Value) -> Vec<FieldError> {
@@ -254,6 +266,13 @@ mod tests {
         let mut obj = json!({"spec": {"containers": [{"name": "a", "imagee": "x"}]}});
         remove_path(&mut obj, "spec.containers[0].imagee");
         assert_eq!(obj, json!({"spec": {"containers": [{"name": "a"}]}}));
+    }
+
+    #[test]
+    fn namespaces_are_labelled_with_their_name() {
+        let namespaces = Registry::builtin().by_plural("", "v1", "namespaces").unwrap();
+        let ns = prepare_create(namespaces, json!({"metadata": {"name": "team"}}), "t", "u".into()).unwrap();
+        assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "team");
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct ResourceType {
     /// The status a newly created object starts with, for kinds with a status subresource.
     #[serde(default)]
     pub initial_status: Option<serde_json::Value>,
+    /// A label the server keeps equal to the object's name (namespaces get `kubernetes.io/metadata.name`).
+    #[serde(default)]
+    pub name_label: Option<String>,
 }
 
 fn standard_verbs() -> Vec<String> {

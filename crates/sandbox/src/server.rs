@@ -11,5 +11,7 @@ use tokio::net::TcpListener;
 pub async fn run(listener: TcpListener, sandbox: Arc<Sandbox>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let acceptor = sandbox.certificates().acceptor().map_err(std::io::Error::other)?;
     let listener = TlsListener::new(listener, acceptor)?;
+    // Schemas take a moment to build; do it now rather than in the first `kubectl apply`.
+    tokio::task::spawn_blocking(crate::schema::warm_up);
     axum::serve(listener, api::router(sandbox)).with_graceful_shutdown(shutdown).await
 }
