@@ -7,6 +7,7 @@
 mod field;
 mod label;
 mod names;
+mod parse;
 
 pub use field::FieldSelector;
 pub use label::{LabelSelector, Operator, Requirement};
