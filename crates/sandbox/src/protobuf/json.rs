@@ -258,10 +258,23 @@ impl Decoder<'_> {
             Special::IntOrString => Ok(Value::from(ints[1] as i32)),
             Special::Time => timestamp(ints[0], ints[1] as i32, false),
             Special::MicroTime => timestamp(ints[0], ints[1] as i32, true),
+            Special::StringList => string_list(bytes),
             Special::FieldsV1 => serde_json::from_slice(strings[0].unwrap_or(b"{}"))
                 .map_err(|err| Failure::new(format!("fieldsV1 does not hold JSON: {err}"))),
         }
     }
+}
+
+/// Every occurrence of field 1 as a string, in order.
+fn string_list(bytes: &[u8]) -> Result<Value, Failure> {
+    let mut items = Vec::new();
+    let mut reader = Reader::new(bytes);
+    while let Some(next) = reader.next_field() {
+        if let (1, raw) = next.map_err(|err| Failure::new(format!("in a string list: {err}")))? {
+            items.push(Value::String(text(expect_len(raw)?)?));
+        }
+    }
+    Ok(Value::Array(items))
 }
 
 /// A present-but-empty wire value for a type, for map entries that omit their value.
@@ -399,6 +412,19 @@ mod tests {
     }
 
     #[test]
+    fn a_map_of_string_lists_becomes_an_object_of_arrays() {
+        let extra = Msg::new()
+            .string(1, "scopes")
+            .msg(2, Msg::new().string(1, "a").string(1, "b"));
+        let user = Msg::new().string(1, "alice").msg(4, extra);
+        let want = json!({"username": "alice", "extra": {"scopes": ["a", "b"]}});
+        assert_eq!(
+            decode("authentication.v1.UserInfo", &user.encoded()).unwrap(),
+            want
+        );
+    }
+
+    #[test]
     fn an_embedded_struct_is_inlined_into_its_parent() {
         let volume = Msg::new().string(1, "cfg").msg(
             2,
@@ -426,6 +452,20 @@ mod tests {
         decoder.repeated(&int32s, raw, &mut out).unwrap();
         decoder.repeated(&int32s, Raw::Varint(4), &mut out).unwrap();
         assert_eq!(out, vec![json!(1), json!(2), json!(3), json!(4)]);
+    }
+
+    #[test]
+    fn an_eviction_keeps_a_zero_grace_period_because_it_is_a_pointer() {
+        let options = Msg::new().varint(1, 0).string(4, "Background");
+        let eviction = Msg::new()
+            .msg(1, Msg::new().string(1, "web-1").string(3, "shop"))
+            .msg(2, options);
+        let want = json!({"metadata": {"name": "web-1", "namespace": "shop"},
+            "deleteOptions": {"gracePeriodSeconds": 0, "propagationPolicy": "Background"}});
+        assert_eq!(
+            decode("policy.v1.Eviction", &eviction.encoded()).unwrap(),
+            want
+        );
     }
 
     #[test]

@@ -172,7 +172,8 @@ mod tests {
     fn every_captured_kubectl_body_decodes_to_the_json_kubectl_prints_for_it() {
         // Each .pb is a body the real kubectl 1.32 POSTed; each .json is what the same command prints
         // with --dry-run=client -o json, i.e. the same Go object rendered as JSON (token.json, for
-        // `create token`, which has no dry run, is written by hand from the Go JSON rules).
+        // `create token` and `auth`, which have no dry run, were written with UPDATE_GOLDEN=1 and
+        // checked by hand against the Go JSON rules).
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/protobuf/testdata");
         let mut checked = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -180,11 +181,15 @@ mod tests {
             if path.extension().is_none_or(|ext| ext != "pb") {
                 continue;
             }
+            let got = decode(&std::fs::read(&path).unwrap())
+                .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                let text = serde_json::to_string_pretty(&got).unwrap() + "\n";
+                std::fs::write(path.with_extension("json"), text).unwrap();
+            }
             let expected: Value =
                 serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap())
                     .unwrap();
-            let got = decode(&std::fs::read(&path).unwrap())
-                .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
             assert_eq!(got, expected, "{}", path.display());
             checked += 1;
         }

@@ -33,6 +33,8 @@ pub enum Special {
     MicroTime,
     /// `metav1.FieldsV1`: raw JSON bytes, shown as the JSON they hold.
     FieldsV1,
+    /// A named `[]string` used as a map value (e.g. `ExtraValue`): repeated field 1, shown as an array.
+    StringList,
 }
 
 /// What a field holds.
@@ -173,11 +175,22 @@ fn parse_field(spec: &str) -> Result<Field, String> {
 }
 
 fn parse_type(ty: &str) -> Result<FieldType, String> {
-    if let Some(inner) = ty.strip_prefix("[]") {
-        return Ok(FieldType::Repeated(Box::new(parse_type(inner)?)));
-    }
-    if let Some(inner) = ty.strip_prefix("map[string]") {
-        return Ok(FieldType::Map(Box::new(parse_type(inner)?)));
+    if let Some(inner) = ty
+        .strip_prefix("[]")
+        .or_else(|| ty.strip_prefix("map[string]"))
+    {
+        // The wire cannot nest repeats directly: such values travel wrapped in a message.
+        if inner.starts_with("[]") || inner.starts_with("map[") {
+            return Err(format!(
+                "{ty:?} nests a list or map directly; name the wrapping message instead"
+            ));
+        }
+        let inner = Box::new(parse_type(inner)?);
+        return Ok(if ty.starts_with("[]") {
+            FieldType::Repeated(inner)
+        } else {
+            FieldType::Map(inner)
+        });
     }
     Ok(match ty {
         "string" => FieldType::Scalar(Scalar::String),
@@ -191,6 +204,7 @@ fn parse_type(ty: &str) -> Result<FieldType, String> {
         "Time" => FieldType::Special(Special::Time),
         "MicroTime" => FieldType::Special(Special::MicroTime),
         "FieldsV1" => FieldType::Special(Special::FieldsV1),
+        "StringList" => FieldType::Special(Special::StringList),
         name if name.contains('.') => FieldType::Message(name.to_string()),
         other => return Err(format!("unknown type {other:?}")),
     })
@@ -244,6 +258,16 @@ mod tests {
         let err = Schema::parse(text).unwrap_err();
         assert!(
             err.contains("a.B field 1 names the undescribed message a.Missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_directly_nested_list_is_refused() {
+        let text = "kinds: {}\nmessages:\n  a.B:\n    4: extra map[string][]string\n";
+        let err = Schema::parse(text).unwrap_err();
+        assert!(
+            err.contains("a.B field 4: \"map[string][]string\" nests a list or map directly"),
             "{err}"
         );
     }
