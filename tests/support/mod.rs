@@ -1,6 +1,8 @@
 //! Shared support for the end-to-end suites: start a real `gitops-lab sandbox serve` process on a
 //! free loopback port with its own data directory, and run the real `/usr/bin/kubectl` against it.
 
+pub mod chapter;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,0 +1,280 @@
+//! Chapter 2.1.4 with the real kubectl against a running sandbox: create, inspect and delete the nginx
+//! Pod; kubectl's error lines for the server's Status bodies; short names; no version-skew warning.
+
+use std::time::{Duration, Instant};
+
+use gitops_lab_e2e::chapter::{Workdir, assert_has_line, assert_table, failed_with, get_json, squashed_lines};
+use gitops_lab_e2e::{Sandbox, kubectl_available, text};
+
+const POD_HEADER: &str = "NAME READY STATUS RESTARTS AGE";
+
+/// A sandbox with the chapter's nginx Pod created from its file, and the folder holding that file.
+fn sandbox_with_nginx_pod() -> (Sandbox, Workdir) {
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&["nginx-pod.yaml"]);
+    let out = sb.kubectl_in(Some(work.path()), &["create", "-f", "nginx-pod.yaml"]);
+    assert!(out.status.success(), "create failed: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "pod/nginx created\n");
+    (sb, work)
+}
+
+#[test]
+fn creating_the_pod_twice_fails_the_second_time_with_already_exists() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, work) = sandbox_with_nginx_pod();
+    let again = sb.kubectl_in(Some(work.path()), &["create", "-f", "nginx-pod.yaml"]);
+    let stderr = failed_with(&again, 1);
+    assert_eq!(
+        stderr,
+        "Error from server (AlreadyExists): error when creating \"nginx-pod.yaml\": pods \"nginx\" already exists\n"
+    );
+    assert_eq!(text(&again.stdout), "");
+}
+
+#[test]
+fn get_pods_lists_the_pod_as_pending_with_the_standard_columns() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, _work) = sandbox_with_nginx_pod();
+    // No scheduler or kubelet runs yet, so the pod stays Pending with its one container not ready.
+    assert_table(&sb.kubectl_ok(&["get", "pods"]), POD_HEADER, &["nginx 0/1 Pending 0 <age>"]);
+    assert_table(&sb.kubectl_ok(&["get", "pod", "nginx"]), POD_HEADER, &["nginx 0/1 Pending 0 <age>"]);
+}
+
+#[test]
+fn get_pod_as_yaml_shows_the_defaults_the_server_filled_in() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, _work) = sandbox_with_nginx_pod();
+    let yaml = sb.kubectl_ok(&["get", "pod", "nginx", "-o", "yaml"]);
+    let lines: Vec<&str> = yaml.lines().map(str::trim).collect();
+    for expected in [
+        "apiVersion: v1",
+        "kind: Pod",
+        "name: nginx",
+        "namespace: default",
+        "restartPolicy: Always",
+        "dnsPolicy: ClusterFirst",
+        "terminationGracePeriodSeconds: 30",
+        "schedulerName: default-scheduler",
+        "serviceAccountName: default",
+        "terminationMessagePath: /dev/termination-log",
+        "terminationMessagePolicy: File",
+        "phase: Pending",
+    ] {
+        assert!(lines.contains(&expected), "expected {expected:?} in:\n{yaml}");
+    }
+    for key in ["uid: ", "creationTimestamp: ", "resourceVersion: "] {
+        assert!(lines.iter().any(|l| l.starts_with(key)), "expected a {key:?} line in:\n{yaml}");
+    }
+
+    // Per container: a tagged image is pulled only when missing, an untagged one (":latest") always.
+    let pod = get_json(&sb, &["get", "pod", "nginx"]);
+    assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:1.11");
+    assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(pod["spec"]["initContainers"][0]["image"], "docker/whalesay");
+    assert_eq!(pod["spec"]["initContainers"][0]["imagePullPolicy"], "Always");
+    assert_eq!(pod["spec"]["initContainers"][0]["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(pod["spec"]["volumes"][0], serde_json::json!({"name": "data", "emptyDir": {}}));
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+    assert_eq!(uid.len(), 36, "a UUID-shaped uid, got {uid:?}");
+    let rv = pod["metadata"]["resourceVersion"].as_str().unwrap_or_default();
+    assert!(rv.parse::<u64>().is_ok_and(|n| n > 0), "a numeric resourceVersion, got {rv:?}");
+}
+
+#[test]
+fn describe_pod_shows_the_init_container_the_container_and_the_shared_volume() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, _work) = sandbox_with_nginx_pod();
+    let out = sb.kubectl_ok(&["describe", "pod", "nginx"]);
+    for expected in [
+        "Name: nginx",
+        "Namespace: default",
+        "Status: Pending",
+        "Init Containers:",
+        "nginx-init:",
+        "Image: docker/whalesay",
+        "Command:",
+        "sh",
+        "-c",
+        "Args:",
+        "echo \"<pre>$(cowsay -b 'Hello Kubernetes')</pre>\" > /data/index.html",
+        "/data from data (rw)",
+        "Containers:",
+        "nginx:",
+        "Image: nginx:1.11",
+        "/usr/share/nginx/html from data (rw)",
+        "Volumes:",
+        "data:",
+        "Type: EmptyDir (a temporary directory that shares a pod's lifetime)",
+        "QoS Class: BestEffort",
+    ] {
+        assert_has_line(&out, expected);
+    }
+    // The init container section comes before the main containers, as in the manifest.
+    let lines = squashed_lines(&out);
+    let init = lines.iter().position(|l| l == "Init Containers:");
+    let main = lines.iter().position(|l| l == "Containers:");
+    assert!(init < main, "Init Containers before Containers in:\n{out}");
+}
+
+#[test]
+fn delete_pod_returns_promptly_and_the_pod_is_then_not_found() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, _work) = sandbox_with_nginx_pod();
+    let started = Instant::now();
+    let out = sb.kubectl_ok(&["delete", "pod", "nginx"]);
+    assert!(started.elapsed() < Duration::from_secs(10), "delete took {:?}", started.elapsed());
+    assert_eq!(out, "pod \"nginx\" deleted\n");
+    let get = sb.kubectl(&["get", "pod", "nginx"]);
+    assert_eq!(failed_with(&get, 1), "Error from server (NotFound): pods \"nginx\" not found\n");
+}
+
+#[test]
+fn short_names_reach_the_same_resources_as_the_full_names() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    for short in ["deploy", "rs", "cj", "po", "svc", "cm", "ns", "sa"] {
+        let out = sb.kubectl(&["get", short]);
+        assert!(out.status.success(), "kubectl get {short}: {}", text(&out.stderr));
+    }
+    // Objects every cluster starts with prove the short names resolve to the right kinds.
+    assert_table(
+        &sb.kubectl_ok(&["get", "svc"]),
+        "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE",
+        &["kubernetes ClusterIP 10.96.0.1 <none> 443/TCP <age>"],
+    );
+    assert_has_line(&sb.kubectl_ok(&["get", "ns"]), "NAME STATUS AGE");
+    assert!(squashed_lines(&sb.kubectl_ok(&["get", "ns"])).iter().any(|l| l.starts_with("kube-system Active ")));
+    assert!(squashed_lines(&sb.kubectl_ok(&["get", "sa"])).iter().any(|l| l.starts_with("default ")));
+    let empty = sb.kubectl(&["get", "deploy"]);
+    assert_eq!(text(&empty.stderr), "No resources found in default namespace.\n");
+}
+
+#[test]
+fn getting_a_missing_deployment_prints_not_found_with_its_group() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let out = sb.kubectl(&["get", "deployments", "nope"]);
+    assert_eq!(failed_with(&out, 1), "Error from server (NotFound): deployments.apps \"nope\" not found\n");
+}
+
+#[test]
+fn negative_replicas_are_rejected_as_invalid_by_create_and_apply() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&["negative-replicas.yaml"]);
+    let expected = "The Deployment \"negative\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0\n";
+    for verb in ["apply", "create"] {
+        let out = sb.kubectl_in(Some(work.path()), &[verb, "-f", "negative-replicas.yaml"]);
+        assert_eq!(failed_with(&out, 1), expected, "kubectl {verb}");
+    }
+    assert!(!sb.kubectl(&["get", "deployment", "negative"]).status.success(), "nothing was stored");
+}
+
+#[test]
+fn an_unknown_field_fails_strict_validation_and_stores_nothing() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&["misspelled-field.yaml"]);
+    let out = sb.kubectl_in(Some(work.path()), &["apply", "-f", "misspelled-field.yaml"]);
+    let stderr = failed_with(&out, 1);
+    assert!(stderr.contains("strict decoding error: unknown field \"spec.replica\""), "{stderr}");
+    assert!(!sb.kubectl(&["get", "deployment", "misspelled"]).status.success(), "nothing was stored");
+}
+
+#[test]
+#[ignore = "server bug: a strict-decoding failure on create lacks the `Deployment in version \"v1\" cannot be handled as a Deployment: ` prefix that kube-apiserver puts before `strict decoding error: …`"]
+fn an_unknown_field_on_create_prints_the_api_servers_exact_line() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&["misspelled-field.yaml"]);
+    let out = sb.kubectl_in(Some(work.path()), &["apply", "-f", "misspelled-field.yaml"]);
+    assert_eq!(
+        failed_with(&out, 1),
+        "Error from server (BadRequest): error when creating \"misspelled-field.yaml\": Deployment in version \"v1\" \
+         cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\"\n"
+    );
+}
+
+#[test]
+#[ignore = "server bug: an unknown field in an apply PATCH is answered 400 BadRequest; kube-apiserver answers 422 Invalid with one cause on field `patch` (`Invalid value: \"map[…]\": strict decoding error: …`), which kubectl prints as `The request is invalid: patch: …`"]
+fn an_unknown_field_on_an_apply_patch_prints_the_request_is_invalid() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&["declarative-deployment.yaml"]);
+    sb.kubectl_in(Some(work.path()), &["apply", "-f", "declarative-deployment.yaml"]);
+    work.edit("declarative-deployment.yaml", "  replicas: 3\n", "  replica: 3\n");
+    let out = sb.kubectl_in(Some(work.path()), &["apply", "-f", "declarative-deployment.yaml"]);
+    let stderr = failed_with(&out, 1);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("The request is invalid: patch: Invalid value: \"map["), "{stderr}");
+    assert!(stderr.ends_with("\": strict decoding error: unknown field \"spec.replica\"\n"), "{stderr}");
+}
+
+const RFC1123: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', \
+and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is \
+'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
+#[test]
+fn a_name_with_an_underscore_is_invalid_with_the_rfc_1123_message() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&["bad-name.yaml"]);
+    let out = sb.kubectl_in(Some(work.path()), &["apply", "-f", "bad-name.yaml"]);
+    let expected =
+        format!("The Deployment \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": {RFC1123}\n");
+    assert_eq!(failed_with(&out, 1), expected);
+}
+
+#[test]
+#[ignore = "server bug: the ConfigMap Invalid Status lists the metadata.name cause twice, so its message reads `is invalid: [metadata.name: …, metadata.name: …]`; kube-apiserver reports it once, without brackets"]
+fn create_configmap_with_a_bad_name_prints_the_servers_message_once() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    // `create configmap` prints the Status message itself (not the causes), so a duplicate shows here.
+    let out = sb.kubectl(&["create", "configmap", "Bad_Name", "--from-literal=greeting=hello"]);
+    let expected = format!(
+        "error: failed to create configmap: ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": {RFC1123}\n"
+    );
+    assert_eq!(failed_with(&out, 1), expected);
+}
+
+#[test]
+fn kubectl_version_reports_1_32_without_a_skew_warning() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let out = sb.kubectl(&["version"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("WARNING: version difference"), "{stderr}");
+    assert_eq!(stderr, "");
+    let stdout = text(&out.stdout);
+    assert!(stdout.lines().any(|l| l.starts_with("Server Version: v1.32.")), "{stdout}");
+}
