@@ -35,6 +35,13 @@ impl FieldValidation {
 
 /// The object as kubectl and the schema know it: checks unknown fields and removes them unless Strict.
 pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, warnings: &mut Vec<String>) -> ApiResult<()> {
+    // Like upstream's decoder, stop at the first value of the wrong type.
+    if let Some(first) = schema::type_errors(rt, obj).into_iter().next() {
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {first}",
+            rt.kind, rt.version, rt.kind
+        )));
+    }
     let unknown = schema::unknown_fields(rt, obj);
     if unknown.is_empty() {
         return Ok(());
@@ -259,6 +266,28 @@ mod tests {
         let mut new = old.clone();
         new["status"] = json!({"replicas": 9});
         assert!(prepare_update(deployments(), &old, new, UpdateScope::Main).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_a_bad_request_naming_the_kind() {
+        let mut obj = deployment();
+        obj["spec"]["replicas"] = json!("three");
+        let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert!(err.message.starts_with("Deployment in version \"v1\" cannot be handled as a Deployment: "), "{}", err.message);
+    }
+
+    #[test]
+    fn unknown_fields_warn_and_are_dropped_unless_strict() {
+        let mut obj = deployment();
+        obj["spec"]["replica"] = json!(2);
+        let mut warnings = Vec::new();
+        check_fields(deployments(), &mut obj, FieldValidation::Warn, &mut warnings).unwrap();
+        assert_eq!(warnings, ["unknown field \"spec.replica\""]);
+        assert!(obj["spec"].get("replica").is_none());
+        obj["spec"]["replica"] = json!(2);
+        let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.message, "strict decoding error: unknown field \"spec.replica\"");
     }
 
     #[test]
