@@ -147,6 +147,30 @@ impl Checker {
         }
     }
 
+    /// Removes every field the schema does not know, as upstream drops them when not Strict.
+    pub fn strip_unknown(&self, id: usize, value: &mut Value) {
+        match (&self.nodes[id].shape, value) {
+            (Shape::Struct { fields, .. }, Value::Object(map)) => {
+                map.retain(|key, _| fields.contains_key(key.as_str()));
+                for (key, child) in map.iter_mut() {
+                    if let Some(&field) = fields.get(key.as_str()) {
+                        self.strip_unknown(field, child);
+                    }
+                }
+            }
+            (Shape::Map { value: inner }, Value::Object(map)) if self.nested(*inner) => {
+                map.values_mut()
+                    .for_each(|child| self.strip_unknown(*inner, child));
+            }
+            (Shape::List { item }, Value::Array(items)) if self.nested(*item) => {
+                items
+                    .iter_mut()
+                    .for_each(|child| self.strip_unknown(*item, child));
+            }
+            _ => {}
+        }
+    }
+
     /// Whether a node can hold fields at all (saves walking lists of strings).
     fn nested(&self, id: usize) -> bool {
         matches!(

@@ -50,6 +50,19 @@ pub fn unknown_fields_of(group: &str, version: &str, kind: &str, obj: &Value) ->
     }
 }
 
+/// Removes the fields [`unknown_fields`] finds (what upstream does under `Warn` and `Ignore`)
+/// and returns their paths, so that callers need not parse the paths back.
+pub fn strip_unknown_fields(rt: &ResourceType, obj: &mut Value) -> Vec<String> {
+    let Some(root) = root(&rt.group, &rt.version, &rt.kind) else {
+        return Vec::new();
+    };
+    let unknown = checker().unknown_fields(root, obj);
+    if !unknown.is_empty() {
+        checker().strip_unknown(root, obj);
+    }
+    unknown
+}
+
 /// Values of the wrong JSON type in `obj`, worded as upstream's decoder words them, e.g.
 /// `json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32`,
 /// or `illegal base64 data at input byte 4` for a Secret's `data`. Upstream stops at the first and

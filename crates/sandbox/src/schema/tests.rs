@@ -165,3 +165,31 @@ fn checking_a_small_object_takes_well_under_a_tenth_of_a_millisecond() {
         "one check took {each:?}"
     );
 }
+
+#[test]
+fn stripping_removes_exactly_the_unknown_fields_at_every_depth() {
+    let mut obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labelz": {}},
+        "spec": {"replica": 3, "replicas": 2, "template": {"metadata": {"annotations": {"a.b/c": "d"}},
+                 "spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "imagee": "busybox"}]}}}});
+    let mut removed = strip_unknown_fields(rt("apps/v1", "Deployment"), &mut obj);
+    removed.sort();
+    assert_eq!(
+        removed,
+        [
+            "metadata.labelz",
+            "spec.replica",
+            "spec.template.spec.containers[1].imagee"
+        ]
+    );
+    assert_eq!(
+        obj["spec"]["template"]["spec"]["containers"][1],
+        json!({"name": "b"})
+    );
+    assert_eq!(obj["spec"]["replicas"], 2);
+    assert_eq!(obj["metadata"], json!({"name": "web"}));
+    assert_eq!(
+        obj["spec"]["template"]["metadata"]["annotations"]["a.b/c"],
+        "d"
+    );
+    assert!(unknown_fields(rt("apps/v1", "Deployment"), &obj).is_empty());
+}
