@@ -106,42 +106,27 @@ impl Decoder<'_> {
         };
         match &field.ty {
             FieldType::Repeated(inner) => {
-                let slot = out
-                    .entry(json.clone())
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if !slot.is_array() {
-                    *slot = Value::Array(Vec::new());
-                }
-                let Value::Array(items) = slot else {
-                    return Ok(());
+                let mut items = match out.remove(json) {
+                    Some(Value::Array(items)) => items,
+                    _ => Vec::new(),
                 };
-                self.repeated(inner, raw, items)
+                let result = self.repeated(inner, raw, &mut items);
+                out.insert(json.clone(), Value::Array(items));
+                result
             }
             FieldType::Map(inner) => {
                 let (key, value) = self.map_entry(inner, expect_len(raw)?)?;
-                let slot = out
-                    .entry(json.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if !slot.is_object() {
-                    *slot = Value::Object(Map::new());
-                }
-                if let Value::Object(map) = slot {
-                    map.insert(key, value);
-                }
+                let mut map = take_object(out, json);
+                map.insert(key, value);
+                out.insert(json.clone(), Value::Object(map));
                 Ok(())
             }
             FieldType::Message(inner) => {
                 // A repeated occurrence of a singular message merges into the first, as protobuf does.
-                let slot = out
-                    .entry(json.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if !slot.is_object() {
-                    *slot = Value::Object(Map::new());
-                }
-                let Value::Object(map) = slot else {
-                    return Ok(());
-                };
-                self.message_into(inner, expect_len(raw)?, map)
+                let mut map = take_object(out, json);
+                let result = self.message_into(inner, expect_len(raw)?, &mut map);
+                out.insert(json.clone(), Value::Object(map));
+                result
             }
             FieldType::Scalar(scalar) => {
                 let value = scalar_value(*scalar, raw)?;
@@ -262,6 +247,14 @@ impl Decoder<'_> {
             Special::FieldsV1 => serde_json::from_slice(strings[0].unwrap_or(b"{}"))
                 .map_err(|err| Failure::new(format!("fieldsV1 does not hold JSON: {err}"))),
         }
+    }
+}
+
+/// The object already under `key` (to merge into), or a new one.
+fn take_object(out: &mut Map<String, Value>, key: &str) -> Map<String, Value> {
+    match out.remove(key) {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
     }
 }
 

@@ -2,15 +2,18 @@
 //!
 //! A body is the magic `k8s\0` followed by a `runtime.Unknown` message: field 1 the TypeMeta
 //! (apiVersion, kind), field 2 the object's own message, fields 3 and 4 its content encoding and
-//! type. The object is read by a generic wire decoder ([`wire`]) guided by message descriptors kept
-//! as data (`data/messages.yaml`, see [`schema`]) and rendered as the JSON `kubectl create -f`
-//! would have sent ([`json`]): camelCase names, Go `omitempty` rules, quantities and int-or-strings
+//! type. The object is read by a generic wire decoder (`wire.rs`) guided by message descriptors kept
+//! as data (`data/messages.yaml`, see `schema.rs`) and rendered as the JSON `kubectl create -f`
+//! would have sent (`json.rs`): camelCase names, Go `omitempty` rules, quantities and int-or-strings
 //! in their JSON forms, bytes as base64, times as RFC 3339 (`null` when zero).
 //!
 //! Choices: field numbers the descriptors do not know are skipped (protobuf semantics; the JSON
 //! lacks them), while a known field with the wrong wire type, a truncated value or invalid UTF-8
 //! is an error naming the JSON path, message and field. Kinds without descriptors are refused with
-//! [`ProtobufError::UnsupportedKind`] rather than guessed at.
+//! [`ProtobufError::UnsupportedKind`] rather than guessed at. Nested messages appear when the wire
+//! carries them (Go always writes its non-pointer structs, hence `status: {}`); lists, maps and
+//! pointers without `omitempty` that are absent become `null`, as Go's JSON encoder writes them.
+//! kubectl accepts a JSON answer to these protobuf requests, so nothing here encodes protobuf.
 
 mod json;
 mod schema;
