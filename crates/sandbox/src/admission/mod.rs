@@ -17,6 +17,7 @@ mod workloads;
 pub use defaults::apply_defaults;
 pub use names::{
     validate_config_key, validate_dns1035_label, validate_dns1123_label, validate_dns1123_subdomain,
-    validate_generate_name, validate_label_value, validate_object_name, validate_qualified_name,
+    validate_generate_name, validate_label_value, validate_object_name, validate_path_segment_name,
+    validate_port_name, validate_qualified_name,
 };
 pub use validation::validate;
