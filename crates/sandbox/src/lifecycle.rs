@@ -42,61 +42,19 @@ pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, w
             rt.kind, rt.version, rt.kind
         )));
     }
-    let unknown = schema::unknown_fields(rt, obj);
-    if unknown.is_empty() {
+    if mode == FieldValidation::Strict {
+        let unknown = schema::unknown_fields(rt, obj);
+        if !unknown.is_empty() {
+            let described: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+            return Err(ApiError::bad_request(format!("strict decoding error: {}", described.join(", "))));
+        }
         return Ok(());
     }
-    let described: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
-    if mode == FieldValidation::Strict {
-        return Err(ApiError::bad_request(format!("strict decoding error: {}", described.join(", "))));
-    }
+    let removed = schema::strip_unknown_fields(rt, obj);
     if mode == FieldValidation::Warn {
-        warnings.extend(described);
-    }
-    for path in &unknown {
-        remove_path(obj, path);
+        warnings.extend(removed.iter().map(|f| format!("unknown field \"{f}\"")));
     }
     Ok(())
-}
-
-/// Removes the field at a path such as `spec.template.spec.containers[0].imagee`.
-fn remove_path(obj: &mut Value, path: &str) {
-    let mut steps: Vec<Step> = Vec::new();
-    for part in path.split('.') {
-        let (name, indexes) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if !name.is_empty() {
-            steps.push(Step::Key(name.to_string()));
-        }
-        for idx in indexes.split('[').filter(|s| !s.is_empty()) {
-            match idx.trim_end_matches(']').parse() {
-                Ok(i) => steps.push(Step::Index(i)),
-                Err(_) => return,
-            }
-        }
-    }
-    let Some((last, parents)) = steps.split_last() else { return };
-    let mut cursor = obj;
-    for step in parents {
-        let next = match step {
-            Step::Key(k) => cursor.get_mut(k.as_str()),
-            Step::Index(i) => cursor.get_mut(*i),
-        };
-        match next {
-            Some(next) => cursor = next,
-            None => return,
-        }
-    }
-    if let (Step::Key(k), Some(map)) = (last, cursor.as_object_mut()) {
-        map.remove(k);
-    }
-}
-
-enum Step {
-    Key(String),
-    Index(usize),
 }
 
 /// Prepares a new object for storage: server-owned metadata, initial status, defaults, validation.
@@ -288,13 +246,6 @@ mod tests {
         obj["spec"]["replica"] = json!(2);
         let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
         assert_eq!(err.message, "strict decoding error: unknown field \"spec.replica\"");
-    }
-
-    #[test]
-    fn unknown_field_paths_are_removed_with_indexes() {
-        let mut obj = json!({"spec": {"containers": [{"name": "a", "imagee": "x"}]}});
-        remove_path(&mut obj, "spec.containers[0].imagee");
-        assert_eq!(obj, json!({"spec": {"containers": [{"name": "a"}]}}));
     }
 
     #[test]
