@@ -20,6 +20,8 @@ pub enum FieldErrorKind {
     Duplicate,
     /// `Too long`
     TooLong,
+    /// `Not found`
+    NotFound,
 }
 
 impl FieldErrorKind {
@@ -32,6 +34,7 @@ impl FieldErrorKind {
             Self::NotSupported => "FieldValueNotSupported",
             Self::Duplicate => "FieldValueDuplicate",
             Self::TooLong => "FieldValueTooLong",
+            Self::NotFound => "FieldValueNotFound",
         }
     }
 
@@ -43,6 +46,7 @@ impl FieldErrorKind {
             Self::NotSupported => "Unsupported value",
             Self::Duplicate => "Duplicate value",
             Self::TooLong => "Too long",
+            Self::NotFound => "Not found",
         }
     }
 }
@@ -87,6 +91,11 @@ impl FieldError {
         }
     }
 
+    /// A reference to something that does not exist, e.g. a volume a mount names.
+    pub fn not_found(field: impl Into<String>, value: Value) -> Self {
+        Self { kind: FieldErrorKind::NotFound, field: field.into(), value: Some(value), detail: String::new() }
+    }
+
     /// A value that appears twice where it must be unique.
     pub fn duplicate(field: impl Into<String>, value: Value) -> Self {
         Self { kind: FieldErrorKind::Duplicate, field: field.into(), value: Some(value), detail: String::new() }
@@ -97,15 +106,28 @@ impl std::fmt::Display for FieldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.field, self.kind.label())?;
         if let Some(value) = &self.value {
-            match value {
-                Value::String(s) if self.kind == FieldErrorKind::Invalid => write!(f, ": \"{s}\"")?,
-                other => write!(f, ": {other}")?,
-            }
+            write!(f, ": {}", go_value(&self.field, value))?;
         }
         if !self.detail.is_empty() {
             write!(f, ": {}", self.detail)?;
         }
         Ok(())
+    }
+}
+
+/// Fields whose Go type is `map[string]string`, printed as such in upstream's messages.
+const STRING_MAP_FIELDS: [&str; 4] = ["labels", "matchLabels", "annotations", "nodeSelector"];
+
+/// A value as upstream's messages print it (Go's `%#v`): strings quoted, string-map fields as
+/// `map[string]string{"app":"web"}`; other structures fall back to JSON.
+fn go_value(field: &str, value: &Value) -> String {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    match value {
+        Value::Object(map) if STRING_MAP_FIELDS.contains(&last) && map.values().all(Value::is_string) => {
+            let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{:?}:{}", k, v)).collect();
+            format!("map[string]string{{{}}}", pairs.join(", "))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -216,6 +238,11 @@ impl ApiError {
         Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
     }
 
+    /// 415 with a specific reason.
+    pub fn unsupported_media_type_because(message: impl Into<String>) -> Self {
+        Self::new(415, "UnsupportedMediaType", message)
+    }
+
     /// 406: nothing the client accepts can be produced.
     pub fn not_acceptable(accept: &str) -> Self {
         Self::new(406, "NotAcceptable", format!("only the following media types are accepted: application/json, application/yaml (asked for {accept:?})"))
@@ -273,6 +300,18 @@ mod tests {
         let cause = &err.status_body()["details"]["causes"][0];
         assert_eq!(cause["field"], "spec.replicas");
         assert_eq!(cause["message"], "Invalid value: -1: must be greater than or equal to 0");
+    }
+
+    #[test]
+    fn string_maps_print_as_go_maps() {
+        let e = FieldError::invalid("spec.template.metadata.labels", json!({"app": "x", "tier": "web"}), "`selector` does not match template `labels`");
+        assert_eq!(e.to_string(), "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\", \"tier\":\"web\"}: `selector` does not match template `labels`");
+    }
+
+    #[test]
+    fn a_missing_reference_is_not_found() {
+        let e = FieldError::not_found("spec.containers[0].volumeMounts[0].name", json!("data"));
+        assert_eq!(e.to_string(), "spec.containers[0].volumeMounts[0].name: Not found: \"data\"");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! handling, generation, field validation, defaults and validation — in upstream's order.
 
 use crate::admission;
-use crate::errors::{ApiError, ApiResult, FieldError};
+use crate::errors::{ApiError, ApiResult};
 use crate::registry::ResourceType;
 use crate::schema;
 use serde_json::{Map, Value, json};
@@ -76,8 +76,7 @@ pub fn prepare_create(rt: &ResourceType, mut obj: Value, now: &str, uid: String)
     }
     set_name_label(rt, &mut obj);
     admission::apply_defaults(rt, &mut obj);
-    let mut errors = name_errors(rt, &obj);
-    errors.extend(admission::validate(rt, &obj, None));
+    let errors = admission::validate(rt, &obj, None);
     if !errors.is_empty() {
         return Err(ApiError::invalid(rt, &name, &errors));
     }
@@ -120,8 +119,7 @@ pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: Upd
     meta.remove("managedFields");
     set_name_label(rt, &mut new);
     admission::apply_defaults(rt, &mut new);
-    let mut errors = name_errors(rt, &new);
-    errors.extend(admission::validate(rt, &new, Some(old)));
+    let errors = admission::validate(rt, &new, Some(old));
     if !errors.is_empty() {
         return Err(ApiError::invalid(rt, &name, &errors));
     }
@@ -151,16 +149,6 @@ fn set_name_label(rt: &ResourceType, obj: &mut Value) {
         obj["metadata"]["labels"] = json!({});
     }
     obj["metadata"]["labels"][label] = json!(name);
-}
-
-fn name_errors(rt: &ResourceType, obj: &Value) -> Vec<FieldError> {
-    match obj["metadata"]["name"].as_str() {
-        None | Some("") => vec![FieldError::required("metadata.name", "name or generateName is required")],
-        Some(name) => admission::validate_object_name(&rt.kind, name)
-            .into_iter()
-            .map(|problem| FieldError::invalid("metadata.name", json!(name), problem))
-            .collect(),
-    }
 }
 
 /// The value at a dotted path such as `metadata.annotations`.

@@ -194,7 +194,7 @@ fn check_volume_mounts(c: &Value, path: &str, volumes: &HashSet<String>, errs: &
 /// Upstream reports a reference to a missing volume as `Not found: "name"`. `FieldErrorKind`
 /// has no NotFound variant yet, so this is an Invalid error until errors.rs grows one.
 fn not_found(path: &str, value: &str) -> FieldError {
-    FieldError::invalid(path, json!(value), "not found")
+    FieldError::not_found(path, json!(value))
 }
 
 /// Fields of a running pod's spec that an update may change; everything else is fixed at creation.

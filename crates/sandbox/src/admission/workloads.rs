@@ -321,14 +321,14 @@ mod tests {
             (
                 json!({"selector": {"matchLabels": {"app": "y"}}}),
                 vec![
-                    "spec.template.metadata.labels: Invalid value: {\"app\":\"x\"}: `selector` does not match template `labels`",
+                    "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
                 ],
             ),
             (
                 json!({"selector": null}),
                 vec![
                     "spec.selector: Required value",
-                    "spec.template.metadata.labels: Invalid value: {\"app\":\"x\"}: `selector` does not match template `labels`",
+                    "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
                 ],
             ),
             (
@@ -379,7 +379,7 @@ mod tests {
         assert_eq!(
             run(check_deployment, &new, Some(&old)),
             [
-                "spec.template.metadata.labels: Invalid value: {\"app\":\"x\"}: `selector` does not match template `labels`",
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
                 "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"x\",\"tier\":\"web\"}}: field is immutable",
             ]
         );
@@ -393,7 +393,7 @@ mod tests {
             run(check_replica_set, &rs, None),
             [
                 "spec.replicas: Invalid value: -2: must be greater than or equal to 0",
-                "spec.template.metadata.labels: Invalid value: {\"app\":\"x\"}: `selector` does not match template `labels`",
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
             ]
         );
     }
@@ -431,7 +431,7 @@ mod tests {
                 "u1",
                 vec![
                     "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"pi\",\"batch.kubernetes.io/controller-uid\":\"u1\"}}: `selector` not auto-generated",
-                    "spec.template.metadata.labels: Invalid value: {\"app\":\"pi\"}: `selector` does not match template `labels`",
+                    "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"pi\"}: `selector` does not match template `labels`",
                 ],
             ),
             (

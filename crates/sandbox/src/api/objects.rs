@@ -20,7 +20,7 @@ pub fn write_options(opts: &Options) -> ApiResult<WriteOptions> {
 /// `GET` of one object (or its status subresource).
 pub fn get(sb: &Sandbox, t: &Target, name: &str, opts: &Options, output: Output) -> ApiResult<Response> {
     let obj = sb.get(t.rt, t.namespace.as_deref(), name).ok_or_else(|| ApiError::not_found(t.rt, name))?;
-    Ok(render::object(StatusCode::OK, t.rt, obj, output, &opts.include_object))
+    render::object(StatusCode::OK, t.rt, obj, output, &opts.include_object)
 }
 
 /// The parsed selectors of a list, watch or deletecollection.
@@ -33,9 +33,9 @@ impl Filter {
     /// Parses `labelSelector` and `fieldSelector`; errors are 400s that quote the selector.
     pub fn new(t: &Target, opts: &Options) -> ApiResult<Self> {
         let labels = LabelSelector::parse(&opts.label_selector)
-            .map_err(|e| ApiError::bad_request(format!("unable to parse labelSelector {:?}: {e}", opts.label_selector)))?;
+            .map_err(ApiError::bad_request)?;
         let fields = FieldSelector::parse(t.rt, &opts.field_selector)
-            .map_err(|e| ApiError::bad_request(format!("unable to parse fieldSelector {:?}: {e}", opts.field_selector)))?;
+            .map_err(ApiError::bad_request)?;
         Ok(Self { labels, fields })
     }
 
@@ -58,7 +58,7 @@ pub fn list(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiResu
             meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
         }
     }
-    Ok(render::list(t.rt, snapshot.items, meta, output, &opts.include_object))
+    render::list(t.rt, snapshot.items, meta, output, &opts.include_object)
 }
 
 fn decode_continue(token: &str) -> ApiResult<Option<(String, String)>> {
@@ -78,7 +78,7 @@ fn decode_continue(token: &str) -> ApiResult<Option<(String, String)>> {
 pub fn create(sb: &Sandbox, t: &Target, opts: &Options, headers: &HeaderMap, body: &[u8], output: Output) -> ApiResult<Response> {
     let obj = decode_body(headers, body)?;
     let outcome = sb.create(t.rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
-    let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object);
+    let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object)?;
     Ok(render::with_warnings(response, &outcome.warnings))
 }
 
@@ -87,7 +87,7 @@ pub fn update(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &He
     let obj = decode_body(headers, body)?;
     let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
     let outcome = sb.update(t.rt, t.namespace.as_deref(), name, obj, scope, write_options(opts)?)?;
-    let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object);
+    let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object)?;
     Ok(render::with_warnings(response, &outcome.warnings))
 }
 
@@ -133,5 +133,5 @@ pub fn delete_collection(sb: &Sandbox, t: &Target, opts: &Options, headers: &Hea
         }
     }
     let meta = json!({"resourceVersion": sb.store().resource_version().to_string()});
-    Ok(render::list(t.rt, deleted, meta, Output::Object, ""))
+    render::list(t.rt, deleted, meta, Output::Object, "")
 }

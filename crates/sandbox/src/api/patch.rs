@@ -75,7 +75,7 @@ pub fn patch(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &Hea
     let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
     if kind == PatchKind::Apply && sb.get(t.rt, t.namespace.as_deref(), name).is_none() {
         let outcome = sb.create(t.rt, t.namespace.as_deref(), document, write)?;
-        let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object);
+        let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object)?;
         return Ok(render::with_warnings(response, &outcome.warnings));
     }
     let (api_version, object_kind) = (t.rt.api_version(), t.rt.kind.clone());
@@ -87,7 +87,7 @@ pub fn patch(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &Hea
         }
         apply(kind, &base, &document, &api_version, &object_kind)
     })?;
-    let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object);
+    let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object)?;
     Ok(render::with_warnings(response, &outcome.warnings))
 }
 

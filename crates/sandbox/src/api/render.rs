@@ -2,7 +2,8 @@
 
 use super::request::Output;
 use crate::registry::ResourceType;
-use crate::table;
+use crate::errors::{ApiError, ApiResult};
+use crate::table::{self, IncludeObject};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -30,16 +31,16 @@ pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
 }
 
 /// One object in the shape the client asked for.
-pub fn object(code: StatusCode, rt: &ResourceType, obj: Arc<Value>, output: Output, include_object: &str) -> Response {
-    match output {
+pub fn object(code: StatusCode, rt: &ResourceType, obj: Arc<Value>, output: Output, include: &str) -> ApiResult<Response> {
+    Ok(match output {
         Output::Object => json_response(code, &obj),
         Output::Metadata => json_response(code, &partial_metadata(&obj)),
         Output::Table => {
             let rv = obj["metadata"]["resourceVersion"].clone();
-            let table = table::to_table(rt, &[obj], json!({"resourceVersion": rv}), jiff::Timestamp::now());
-            json_response(code, &shape_rows(table, include_object))
+            let table = table::to_table_with(rt, &[obj], json!({"resourceVersion": rv}), jiff::Timestamp::now(), include_object(include)?);
+            json_response(code, &table)
         }
-    }
+    })
 }
 
 /// The metadata-only form of an object.
@@ -47,30 +48,17 @@ pub fn partial_metadata(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
 }
 
-/// Applies `includeObject`: `Metadata` (default) keeps PartialObjectMetadata rows, `None` drops them.
-fn shape_rows(mut table: Value, include_object: &str) -> Value {
-    if let Some(rows) = table["rows"].as_array_mut() {
-        for row in rows {
-            match include_object {
-                "None" => row["object"] = Value::Null,
-                "Object" => {}
-                _ => {
-                    if row["object"]["kind"] != "PartialObjectMetadata" {
-                        row["object"] = partial_metadata(&row["object"]);
-                    }
-                }
-            }
-        }
-    }
-    table
+/// The rows' `object` form from `?includeObject=`; a bad value is a 400.
+pub fn include_object(text: &str) -> ApiResult<IncludeObject> {
+    IncludeObject::parse(text).map_err(ApiError::bad_request)
 }
 
 /// A list of objects in the shape the client asked for.
-pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, list_meta: Value, output: Output, include_object: &str) -> Response {
-    match output {
+pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, list_meta: Value, output: Output, include: &str) -> ApiResult<Response> {
+    Ok(match output {
         Output::Table => {
-            let table = table::to_table(rt, &items, list_meta, jiff::Timestamp::now());
-            json_response(StatusCode::OK, &shape_rows(table, include_object))
+            let table = table::to_table_with(rt, &items, list_meta, jiff::Timestamp::now(), include_object(include)?);
+            json_response(StatusCode::OK, &table)
         }
         Output::Metadata => {
             let items: Vec<Value> = items.iter().map(|o| partial_metadata(o)).collect();
@@ -81,7 +69,7 @@ pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, list_meta: Value, output:
             let head = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": list_meta});
             streamed_list(head, items)
         }
-    }
+    })
 }
 
 /// Writes `{…head…,"items":[…]}` as a stream of chunks.

@@ -158,7 +158,10 @@ pub fn decode_as(format: BodyFormat, body: &[u8]) -> ApiResult<Value> {
         }),
         BodyFormat::Yaml => serde_norway::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}"))),
-        BodyFormat::Protobuf => protobuf::decode(body).map_err(|e| ApiError::bad_request(format!("the protobuf body cannot be read: {e}"))),
+        BodyFormat::Protobuf => protobuf::decode(body).map_err(|e| match e {
+            protobuf::ProtobufError::UnsupportedKind { .. } => ApiError::unsupported_media_type_because(e.to_string()),
+            other => ApiError::bad_request(format!("the protobuf body cannot be read: {other}")),
+        }),
     }
 }
 

@@ -5,12 +5,12 @@
 //! timeout passes, or it falls behind (then it ends with a 410, and the client lists again).
 
 use super::objects::Filter;
-use super::render::partial_metadata;
+use super::render::{self, partial_metadata};
 use super::request::{Options, Output, Target};
 use crate::cluster::Sandbox;
 use crate::errors::{ApiError, ApiResult};
 use crate::registry::{ResourceId, ResourceType};
-use crate::table;
+use crate::table::{self, IncludeObject};
 use crate::watch::{EventType, TooOld, WatchEvent};
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
@@ -48,7 +48,7 @@ pub fn watch(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiRes
         namespace: t.namespace.clone(),
         filter,
         output,
-        include_object: opts.include_object.clone(),
+        include: render::include_object(&opts.include_object)?,
         pending: VecDeque::new(),
         receiver: None,
         last_rv: 0,
@@ -93,7 +93,7 @@ struct Session {
     namespace: Option<String>,
     filter: Filter,
     output: Output,
-    include_object: String,
+    include: IncludeObject,
     /// Encoded lines waiting to be sent.
     pending: VecDeque<Bytes>,
     receiver: Option<broadcast::Receiver<Arc<WatchEvent>>>,
@@ -166,13 +166,7 @@ impl Session {
             Output::Metadata => partial_metadata(obj),
             Output::Table => {
                 let rv = obj["metadata"]["resourceVersion"].clone();
-                let mut table = table::to_table(self.rt, std::slice::from_ref(obj), json!({"resourceVersion": rv}), jiff::Timestamp::now());
-                if let Some(rows) = table["rows"].as_array_mut() {
-                    for row in rows {
-                        row["object"] = if self.include_object == "None" { Value::Null } else { partial_metadata(obj) };
-                    }
-                }
-                table
+                table::to_table_with(self.rt, std::slice::from_ref(obj), json!({"resourceVersion": rv}), jiff::Timestamp::now(), self.include)
             }
         };
         self.push_line(json!({"type": kind.as_str(), "object": object}));
