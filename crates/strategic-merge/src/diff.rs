@@ -1,9 +1,11 @@
 //! Diff of two JSON objects into a strategic merge patch, with the options kubectl's three-way patch uses.
 
+use std::cmp::Ordering;
+
 use serde_json::{Map, Value};
 
 use crate::directives::{
-    DELETE_FROM_PRIMITIVE_LIST, PATCH, RETAIN_KEYS, SET_ELEMENT_ORDER, join, sort_text,
+    DELETE_FROM_PRIMITIVE_LIST, PATCH, RETAIN_KEYS, SET_ELEMENT_ORDER, item_path, join, sort_text,
 };
 use crate::error::{PatchError, show};
 use crate::order::{Ident, sort_by_order};
@@ -214,6 +216,48 @@ fn diff_lists(
     })
 }
 
+/// Each item with the text it sorts by: its merge key value, or itself.
+fn list_texts<'a>(
+    list: &'a [Value],
+    ident: Ident,
+    path: &str,
+) -> Result<Vec<(String, &'a Value)>, PatchError> {
+    list.iter()
+        .map(|item| Ok((sort_text(ident.require(item, path)?), item)))
+        .collect()
+}
+
+/// One step of walking two sorted lists side by side.
+enum Step<'a> {
+    Both(&'a Value, &'a Value),
+    OldOnly(&'a Value),
+    NewOnly(&'a Value),
+}
+
+/// Pairs up two lists by sort text, like upstream's sorted walk: equal texts
+/// match, the smaller text on either side is unmatched.
+fn walk<'a>(mut old: Vec<(String, &'a Value)>, mut new: Vec<(String, &'a Value)>) -> Vec<Step<'a>> {
+    old.sort_by(|a, b| a.0.cmp(&b.0));
+    new.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut steps = Vec::with_capacity(old.len().max(new.len()));
+    let (mut o, mut n) = (old.into_iter().peekable(), new.into_iter().peekable());
+    loop {
+        let order = match (o.peek(), n.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(a), Some(b)) => a.0.cmp(&b.0),
+        };
+        let step = match order {
+            Ordering::Equal => o.next().zip(n.next()).map(|(a, b)| Step::Both(a.1, b.1)),
+            Ordering::Less => o.next().map(|a| Step::OldOnly(a.1)),
+            Ordering::Greater => n.next().map(|b| Step::NewOnly(b.1)),
+        };
+        steps.extend(step);
+    }
+    steps
+}
+
 /// Diffs two lists of plain values treated as sets.
 fn diff_plain_lists(
     old: &[Value],
@@ -221,37 +265,19 @@ fn diff_plain_lists(
     opts: DiffOptions,
     path: &str,
 ) -> Result<ListDiff, PatchError> {
-    let mut old_sorted: Vec<&Value> = old.iter().collect();
-    let mut new_sorted: Vec<&Value> = new.iter().collect();
-    old_sorted.sort_by_cached_key(|v| sort_text(v));
-    new_sorted.sort_by_cached_key(|v| sort_text(v));
+    let texts = |list| list_texts(list, Ident::Value, path);
     let (mut added, mut deletions) = (Vec::new(), Vec::new());
-    let (mut o, mut n) = (
-        old_sorted.into_iter().peekable(),
-        new_sorted.into_iter().peekable(),
-    );
-    loop {
-        let step = match (o.peek(), n.peek()) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some(a), Some(b)) => sort_text(a).cmp(&sort_text(b)),
-        };
+    for step in walk(texts(old)?, texts(new)?) {
         match step {
-            std::cmp::Ordering::Equal => {
-                o.next();
-                n.next();
-            }
-            std::cmp::Ordering::Less => {
-                let gone = o.next().cloned().unwrap_or_default();
-                if !opts.ignore_deletions && !deletions.contains(&gone) {
-                    deletions.push(gone);
+            Step::Both(..) => {}
+            Step::OldOnly(gone) => {
+                if !opts.ignore_deletions && !deletions.contains(gone) {
+                    deletions.push(gone.clone());
                 }
             }
-            std::cmp::Ordering::Greater => {
-                let extra = n.next().cloned().unwrap_or_default();
+            Step::NewOnly(extra) => {
                 if !opts.ignore_changes {
-                    added.push(extra);
+                    added.push(extra.clone());
                 }
             }
         }
@@ -282,44 +308,14 @@ fn diff_keyed_lists(
     path: &str,
 ) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
     let ident = Ident::Key(key);
-    let sorted = |list: &[Value]| -> Result<Vec<(String, Value)>, PatchError> {
-        let mut out = Vec::with_capacity(list.len());
-        for item in list {
-            out.push((sort_text(ident.require(item, path)?), item.clone()));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
-    };
-    let (old_sorted, new_sorted) = (sorted(old)?, sorted(new)?);
+    let texts = |list| list_texts(list, ident, path);
     let (mut changed, mut deleted) = (Vec::new(), Vec::new());
-    let (mut o, mut n) = (
-        old_sorted.into_iter().peekable(),
-        new_sorted.into_iter().peekable(),
-    );
-    loop {
-        let step = match (o.peek(), n.peek()) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some(a), Some(b)) => a.0.cmp(&b.0),
-        };
+    for step in walk(texts(old)?, texts(new)?) {
         match step {
-            std::cmp::Ordering::Equal => {
-                let (Some((_, old_item)), Some((_, new_item))) = (o.next(), n.next()) else {
-                    break;
-                };
-                if let (Value::Object(old_item), Value::Object(new_item)) = (&old_item, &new_item) {
-                    let id = new_item.get(key).cloned().unwrap_or_default();
-                    let item_at = crate::directives::item_path(path, key, Some(&id));
-                    let mut sub = diff_maps(old_item, new_item, schema, opts, &item_at)?;
-                    if !sub.is_empty() {
-                        sub.insert(key.to_owned(), id);
-                        changed.push(Value::Object(sub));
-                    }
-                }
+            Step::Both(old_item, new_item) => {
+                changed.extend(diff_item(old_item, new_item, key, schema, opts, path)?);
             }
-            std::cmp::Ordering::Less => {
-                let Some((_, gone)) = o.next() else { break };
+            Step::OldOnly(gone) => {
                 if !opts.ignore_deletions {
                     let id = gone.get(key).cloned().unwrap_or_default();
                     let directive = [
@@ -329,13 +325,143 @@ fn diff_keyed_lists(
                     deleted.push(Value::Object(Object::from_iter(directive)));
                 }
             }
-            std::cmp::Ordering::Greater => {
-                let Some((_, extra)) = n.next() else { break };
+            Step::NewOnly(extra) => {
                 if !opts.ignore_changes {
-                    changed.push(extra);
+                    changed.push(extra.clone());
                 }
             }
         }
     }
     Ok((changed, deleted))
+}
+
+/// The patch item for an item present in both lists, if it changed: the
+/// item's diff plus its merge key.
+fn diff_item(
+    old: &Value,
+    new: &Value,
+    key: &str,
+    schema: MergeSchema,
+    opts: DiffOptions,
+    path: &str,
+) -> Result<Option<Value>, PatchError> {
+    let (Value::Object(old), Value::Object(new)) = (old, new) else {
+        return Ok(None);
+    };
+    let id = new.get(key).cloned().unwrap_or_default();
+    let mut sub = diff_maps(old, new, schema, opts, &item_path(path, key, Some(&id)))?;
+    if sub.is_empty() {
+        return Ok(None);
+    }
+    sub.insert(key.to_owned(), id);
+    Ok(Some(Value::Object(sub)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Object {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn diff(old: Value, new: Value, opts: DiffOptions) -> Result<Value, PatchError> {
+        let schema = MergeSchema::for_kind("apps/v1", "Deployment");
+        diff_maps(&object(old), &object(new), schema, opts, "").map(Value::Object)
+    }
+
+    const ALL: DiffOptions = DiffOptions {
+        set_element_order: true,
+        ignore_changes: false,
+        ignore_deletions: false,
+        build_retain_keys: false,
+    };
+
+    #[test]
+    fn a_removed_finalizer_goes_to_the_parallel_deletion_list() {
+        let patch = diff(
+            json!({"metadata": {"finalizers": ["a", "b"]}}),
+            json!({"metadata": {"finalizers": ["b", "c"]}}),
+            ALL,
+        );
+        assert_eq!(
+            patch,
+            Ok(json!({"metadata": {
+                "finalizers": ["c"],
+                "$deleteFromPrimitiveList/finalizers": ["a"],
+                "$setElementOrder/finalizers": ["b", "c"]
+            }}))
+        );
+    }
+
+    #[test]
+    fn ignoring_changes_keeps_only_deletions() {
+        let old = json!({"metadata": {"labels": {"a": "1", "b": "2"}}});
+        let new = json!({"metadata": {"labels": {"a": "9"}}});
+        let opts = DiffOptions {
+            ignore_changes: true,
+            ..ALL
+        };
+        assert_eq!(
+            diff(old, new, opts),
+            Ok(json!({"metadata": {"labels": {"b": null}}}))
+        );
+    }
+
+    #[test]
+    fn ignoring_deletions_keeps_only_changes() {
+        let old = json!({"metadata": {"labels": {"a": "1", "b": "2"}}});
+        let new = json!({"metadata": {"labels": {"a": "9"}}});
+        let opts = DiffOptions {
+            ignore_deletions: true,
+            ..ALL
+        };
+        assert_eq!(
+            diff(old, new, opts),
+            Ok(json!({"metadata": {"labels": {"a": "9"}}}))
+        );
+    }
+
+    #[test]
+    fn retain_keys_is_only_emitted_when_the_retaining_object_changes() {
+        let same = json!({"spec": {"strategy": {"type": "Recreate"}}});
+        assert_eq!(diff(same.clone(), same, ALL), Ok(json!({})));
+        let old = json!({"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {}}}});
+        let new = json!({"spec": {"strategy": {"type": "RollingUpdate"}}});
+        let opts = DiffOptions {
+            ignore_deletions: true,
+            ..ALL
+        };
+        // Nothing to add, but a field must go: the retain list alone clears it.
+        assert_eq!(
+            diff(old, new, opts),
+            Ok(json!({"spec": {"strategy": {"$retainKeys": ["type"]}}}))
+        );
+    }
+
+    #[test]
+    fn a_pure_reorder_of_a_keyed_list_sends_only_the_order() {
+        let old =
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}}});
+        let new =
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "b"}, {"name": "a"}]}}}});
+        assert_eq!(
+            diff(old, new, ALL),
+            Ok(json!({"spec": {"template": {"spec": {
+                "$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]
+            }}}}))
+        );
+    }
+
+    #[test]
+    fn an_item_without_its_merge_key_is_an_error() {
+        let old = json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
+        let new = json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}});
+        let err = diff(old, new, ALL).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "spec.template.spec.containers: merge key `name` missing in an item"
+        );
+    }
 }

@@ -120,6 +120,23 @@ pub(crate) fn sort_text(value: &Value) -> String {
     }
 }
 
+/// Drops every object carrying a `$patch` marker, at any depth.
+pub(crate) fn strip_markers(value: Value) -> Option<Value> {
+    match value {
+        Value::Object(object) if object.contains_key(PATCH) => None,
+        Value::Object(object) => {
+            let kept = object
+                .into_iter()
+                .filter_map(|(k, v)| strip_markers(v).map(|v| (k, v)));
+            Some(Value::Object(kept.collect()))
+        }
+        Value::Array(items) => Some(Value::Array(
+            items.into_iter().filter_map(strip_markers).collect(),
+        )),
+        other => Some(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +204,12 @@ mod tests {
             item_path("ports", "containerPort", Some(&json!(80))),
             "ports[containerPort=80]"
         );
+    }
+
+    #[test]
+    fn markers_are_stripped_at_every_depth() {
+        let value =
+            json!({"keep": [{"a": 1}, {"$patch": "delete"}], "gone": {"$patch": "replace"}});
+        assert_eq!(strip_markers(value), Some(json!({"keep": [{"a": 1}]})));
     }
 }

@@ -4,10 +4,10 @@ use serde_json::{Map, Value};
 
 use crate::directives::{
     DELETE_FROM_PRIMITIVE_LIST, KeyKind, PATCH, PatchOp, RETAIN_KEYS, SET_ELEMENT_ORDER, classify,
-    invalid, item_path, join, patch_op,
+    invalid, item_path, join, patch_op, strip_markers,
 };
 use crate::error::{PatchError, describe, show};
-use crate::order::{Ident, check_order, normalize, partition};
+use crate::order::{Ident, check_order, live_order_after_merge, normalize, partition};
 use crate::schema::{FieldMeta, MergeSchema, Strategy};
 
 type Object = Map<String, Value>;
@@ -289,30 +289,7 @@ impl Merger {
         path: &str,
     ) -> Result<Vec<Value>, PatchError> {
         let ident = Ident::Key(key);
-        let mut items = Vec::with_capacity(patch.len());
-        let mut replace = false;
-        for item in patch {
-            let Value::Object(mut object) = item else {
-                return Err(PatchError::NotAnObject {
-                    path: show(path),
-                    found: describe(&item),
-                });
-            };
-            let item_at = item_path(path, key, object.get(key));
-            match patch_op(&object, &item_at)? {
-                Some(_) if self.mode == Mode::Combine => items.push(object),
-                None => items.push(object),
-                Some(PatchOp::Merge) => {
-                    object.remove(PATCH);
-                    items.push(object);
-                }
-                Some(PatchOp::Delete) => {
-                    let id = ident.require(&Value::Object(object), path)?.clone();
-                    original.retain(|o| o.get(key) != Some(&id));
-                }
-                Some(PatchOp::Replace) => replace = true,
-            }
-        }
+        let (items, replace) = self.special_items(&mut original, patch, key, path)?;
         if replace {
             // The list becomes the patch's other items.
             let items = items.into_iter().map(Value::Object).collect();
@@ -321,7 +298,12 @@ impl Merger {
         let server_order: Vec<Value> = original.clone();
         let mut patch_order = Vec::with_capacity(items.len());
         for object in items {
-            let id = ident.require(&Value::Object(object.clone()), path)?.clone();
+            let Some(id) = object.get(key).cloned() else {
+                return Err(PatchError::MissingMergeKey {
+                    path: show(path),
+                    key: key.to_owned(),
+                });
+            };
             let item_at = item_path(path, key, Some(&id));
             patch_order.push(Value::Object(Object::from_iter([(
                 key.to_owned(),
@@ -329,14 +311,11 @@ impl Merger {
             )])));
             match original.iter().position(|o| o.get(key) == Some(&id)) {
                 Some(i) => {
-                    let current = std::mem::take(&mut original[i]);
-                    let merged = match current {
+                    let merged = match std::mem::take(&mut original[i]) {
                         Value::Object(current) => {
                             self.merge_map(current, object, schema, &item_at)?
                         }
-                        _ => self
-                            .fresh_object(object, schema, &item_at)?
-                            .and_then(|v| v.as_object().cloned()),
+                        _ => self.merge_map(Object::new(), object, schema, &item_at)?,
                     };
                     match merged {
                         Some(merged) => original[i] = Value::Object(merged),
@@ -357,6 +336,48 @@ impl Merger {
             ident,
             path,
         )
+    }
+
+    /// Carries out the `$patch` items of a keyed patch list: deletions leave
+    /// `original`; answers the other items and whether the list is replaced.
+    fn special_items(
+        &self,
+        original: &mut Vec<Value>,
+        patch: Vec<Value>,
+        key: &str,
+        path: &str,
+    ) -> Result<(Vec<Object>, bool), PatchError> {
+        let mut items = Vec::with_capacity(patch.len());
+        let mut replace = false;
+        for item in patch {
+            let Value::Object(mut object) = item else {
+                return Err(PatchError::NotAnObject {
+                    path: show(path),
+                    found: describe(&item),
+                });
+            };
+            let item_at = item_path(path, key, object.get(key));
+            match patch_op(&object, &item_at)? {
+                // Folding patches: markers stay for the server to carry out.
+                Some(_) if self.mode == Mode::Combine => items.push(object),
+                None => items.push(object),
+                Some(PatchOp::Merge) => {
+                    object.remove(PATCH);
+                    items.push(object);
+                }
+                Some(PatchOp::Delete) => {
+                    let Some(id) = object.get(key) else {
+                        return Err(PatchError::MissingMergeKey {
+                            path: show(path),
+                            key: key.to_owned(),
+                        });
+                    };
+                    original.retain(|o| o.get(key) != Some(id));
+                }
+                Some(PatchOp::Replace) => replace = true,
+            }
+        }
+        Ok((items, replace))
     }
 
     /// Carries out (apply) or carries along (combine) a `$retainKeys` list.
@@ -426,54 +447,63 @@ impl Merger {
         let Value::Array(order) = order else {
             return Err(invalid(path, &directive, "must be a list"));
         };
-        let (meta, child) = schema.field(field);
-        let field_path = join(path, field);
-        let ident = meta.merge_key.as_deref().map_or(Ident::Value, Ident::Key);
         let as_list = |value: Value, what: &str| match value {
             Value::Array(list) => Ok(list),
-            _ => Err(invalid(
-                path,
-                &directive,
-                &format!("goes with `{field}`, which is not a list in the {what}"),
-            )),
+            _ => {
+                let reason = format!("goes with `{field}`, which is not a list in the {what}");
+                Err(invalid(path, &directive, &reason))
+            }
         };
         let patch_list = patch_list.map(|v| as_list(v, "patch")).transpose()?;
         let current = original
             .remove(field)
             .map(|v| as_list(v, "object"))
             .transpose()?;
-        if let Some(patch_list) = &patch_list {
-            check_order(patch_list, &order, ident, &field_path)?;
+        let field_path = join(path, field);
+        if let Some(ordered) = self.ordered_list(
+            current,
+            patch_list,
+            &order,
+            schema.field(field),
+            &field_path,
+        )? {
+            original.insert(field.to_owned(), Value::Array(ordered));
         }
-        let server_order = match (&current, &patch_list) {
+        Ok(())
+    }
+
+    /// Merges the live and patch lists of a field (either may be absent) and
+    /// sorts the result by `order`; `None` when both are absent.
+    fn ordered_list(
+        &self,
+        current: Option<Vec<Value>>,
+        patch: Option<Vec<Value>>,
+        order: &[Value],
+        (meta, child): (&FieldMeta, MergeSchema),
+        path: &str,
+    ) -> Result<Option<Vec<Value>>, PatchError> {
+        let ident = meta.merge_key.as_deref().map_or(Ident::Value, Ident::Key);
+        if let Some(patch) = &patch {
+            check_order(patch, order, ident, path)?;
+        }
+        let server_order = match (&current, &patch) {
             (Some(current), Some(patch)) if meta.strategy == Strategy::Merge => {
                 live_order_after_merge(current, patch, ident)
             }
             (Some(current), _) => current.clone(),
             (None, _) => Vec::new(),
         };
-        let merged = match (current, patch_list) {
-            (None, None) => return Ok(()),
+        let merged = match (current, patch) {
+            (None, None) => return Ok(None),
             (Some(current), None) => current,
-            (None, Some(patch)) if self.mode == Mode::Combine => strip_markers(Value::Array(patch))
-                .and_then(|v| v.as_array().cloned())
-                .unwrap_or_default(),
-            (None, Some(patch)) => self.fresh_list(patch, meta, child, &field_path)?,
-            (Some(current), Some(patch)) => {
-                self.merge_list(current, patch, meta, child, &field_path)?
+            (None, Some(patch)) if self.mode == Mode::Combine => {
+                patch.into_iter().filter_map(strip_markers).collect()
             }
+            (None, Some(patch)) => self.fresh_list(patch, meta, child, path)?,
+            (Some(current), Some(patch)) => self.merge_list(current, patch, meta, child, path)?,
         };
-        let (listed, server_only) = partition(merged, &order, ident, &field_path)?;
-        let ordered = normalize(
-            listed,
-            server_only,
-            &order,
-            &server_order,
-            ident,
-            &field_path,
-        )?;
-        original.insert(field.to_owned(), Value::Array(ordered));
-        Ok(())
+        let (listed, server_only) = partition(merged, order, ident, path)?;
+        normalize(listed, server_only, order, &server_order, ident, path).map(Some)
     }
 }
 
@@ -499,60 +529,59 @@ fn carry(
     }
 }
 
-/// Drops every object carrying a `$patch` marker, at any depth.
-fn strip_markers(value: Value) -> Option<Value> {
-    match value {
-        Value::Object(object) if object.contains_key(PATCH) => None,
-        Value::Object(object) => {
-            let kept = object
-                .into_iter()
-                .filter_map(|(k, v)| strip_markers(v).map(|v| (k, v)));
-            Some(Value::Object(kept.collect()))
-        }
-        Value::Array(items) => Some(Value::Array(
-            items.into_iter().filter_map(strip_markers).collect(),
-        )),
-        other => Some(other),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
 
-/// The live order that the final `$setElementOrder` sort consults.
-///
-/// Upstream reads it through the live list after the merge has shifted deleted
-/// items out and written new items into the freed slots, so each deleted item
-/// lets one new item count as already live. Reproducing that keeps list orders
-/// identical to a real API server's.
-fn live_order_after_merge(current: &[Value], patch: &[Value], ident: Ident) -> Vec<Value> {
-    let Ident::Key(key) = ident else {
-        return current.to_vec();
-    };
-    let marker = |item: &Value| item.get(PATCH).and_then(Value::as_str).map(str::to_owned);
-    if patch
-        .iter()
-        .any(|item| marker(item).as_deref() == Some("replace"))
-    {
-        return current.to_vec();
+    fn object(value: Value) -> Object {
+        value.as_object().cloned().unwrap_or_default()
     }
-    let deleted: Vec<&Value> = patch
-        .iter()
-        .filter(|item| marker(item).as_deref() == Some("delete"))
-        .filter_map(|item| item.get(key))
-        .collect();
-    let mut order: Vec<Value> = current
-        .iter()
-        .filter(|item| !item.get(key).is_some_and(|id| deleted.contains(&id)))
-        .cloned()
-        .collect();
-    let mut free = current.len() - order.len();
-    for item in patch.iter().filter(|item| marker(item).is_none()) {
-        if free == 0 {
-            break;
+
+    fn combine(first: Value, second: Value) -> Result<Option<Object>, PatchError> {
+        let schema = MergeSchema::for_kind("apps/v1", "Deployment");
+        Merger {
+            mode: Mode::Combine,
         }
-        let id = item.get(key);
-        if id.is_some() && !order.iter().any(|live| live.get(key) == id) {
-            order.push(item.clone());
-            free -= 1;
-        }
+        .merge_map(object(first), object(second), schema, "")
     }
-    order
+
+    #[test]
+    fn combining_patches_keeps_nulls_and_directives() {
+        let deletions = json!({"spec": {"replicas": null, "template": {"spec": {
+            "$setElementOrder/containers": [{"name": "a"}],
+            "containers": [{"name": "b", "$patch": "delete"}]
+        }}}});
+        let changes = json!({"metadata": {"labels": {"x": "1"}}, "spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "a"}],
+            "containers": [{"name": "a", "image": "new"}]
+        }}}});
+        let combined = combine(deletions, changes).map(|m| m.map(Value::Object));
+        assert_eq!(
+            combined,
+            Ok(Some(
+                json!({"metadata": {"labels": {"x": "1"}}, "spec": {"replicas": null,
+                "template": {"spec": {
+                    "$setElementOrder/containers": [{"name": "a"}],
+                    "containers": [{"name": "a", "image": "new"}, {"name": "b", "$patch": "delete"}]
+                }}}})
+            ))
+        );
+    }
+
+    #[test]
+    fn combining_patches_with_different_orders_is_an_error() {
+        let first = json!({"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "a"}]}}}});
+        let second = json!({"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "b"}]}}}});
+        assert!(matches!(
+            combine(first, second),
+            Err(PatchError::InvalidDirective { .. })
+        ));
+    }
+
+    #[test]
+    fn a_list_of_lists_cannot_be_merged() {
+        let err = item_kind(&[json!([1])], &[], "spec.x");
+        assert!(matches!(err, Err(PatchError::ListOfLists { .. })));
+    }
 }

@@ -172,6 +172,51 @@ pub(crate) fn check_order(
     Ok(())
 }
 
+/// The live order that the final `$setElementOrder` sort consults.
+///
+/// Upstream reads it through the live list after the merge has shifted deleted
+/// items out and written new items into the freed slots, so each deleted item
+/// lets one new item count as already live. Reproducing that keeps list orders
+/// identical to a real API server's.
+pub(crate) fn live_order_after_merge(
+    current: &[Value],
+    patch: &[Value],
+    ident: Ident,
+) -> Vec<Value> {
+    let Ident::Key(key) = ident else {
+        return current.to_vec();
+    };
+    let marker = |item: &Value| item.get(PATCH).and_then(Value::as_str).map(str::to_owned);
+    if patch
+        .iter()
+        .any(|item| marker(item).as_deref() == Some("replace"))
+    {
+        return current.to_vec();
+    }
+    let deleted: Vec<&Value> = patch
+        .iter()
+        .filter(|item| marker(item).as_deref() == Some("delete"))
+        .filter_map(|item| item.get(key))
+        .collect();
+    let mut order: Vec<Value> = current
+        .iter()
+        .filter(|item| !item.get(key).is_some_and(|id| deleted.contains(&id)))
+        .cloned()
+        .collect();
+    let mut free = current.len() - order.len();
+    for item in patch.iter().filter(|item| marker(item).is_none()) {
+        if free == 0 {
+            break;
+        }
+        let id = item.get(key);
+        if id.is_some() && !order.iter().any(|live| live.get(key) == id) {
+            order.push(item.clone());
+            free -= 1;
+        }
+    }
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +275,17 @@ mod tests {
         let merged = list(json!([{"other": 1}]));
         let err = partition(merged, &[], Ident::Key("name"), "spec.containers");
         assert!(matches!(err, Err(PatchError::MissingMergeKey { .. })));
+    }
+
+    #[test]
+    fn a_deletion_lets_one_new_item_count_as_live() {
+        let live = [json!({"n": 1}), json!({"n": 2}), json!({"n": 4})];
+        let patch = [
+            json!({"n": 3}),
+            json!({"n": 1, "$patch": "delete"}),
+            json!({"n": 5}),
+        ];
+        let order = live_order_after_merge(&live, &patch, Ident::Key("n"));
+        assert_eq!(order, [json!({"n": 2}), json!({"n": 4}), json!({"n": 3})]);
     }
 }
