@@ -5,6 +5,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
 use crate::registry::{Registry, ResourceType};
 use crate::service_ip;
+use crate::node::SimulatedNode;
 use crate::tls::Certificates;
 use crate::store::{Change, DiskError, ObjectKey, Store, StoreError};
 use serde_json::{Value, json};
@@ -74,6 +75,7 @@ pub struct Sandbox {
     registry: &'static Registry,
     admin_token: String,
     certificates: Certificates,
+    node: SimulatedNode,
     data_dir: PathBuf,
 }
 
@@ -85,7 +87,7 @@ impl Sandbox {
         let admin_token = read_or_create_token(&data_dir.join("admin-token")).map_err(io)?;
         let certificates = Certificates::load_or_create(&data_dir.join("pki"))?;
         let store = Store::open(&data_dir.join("objects.redb"))?;
-        let sandbox = Self { store, registry: Registry::builtin(), admin_token, certificates, data_dir: data_dir.to_path_buf() };
+        let sandbox = Self { store, registry: Registry::builtin(), admin_token, certificates, node: SimulatedNode::new(), data_dir: data_dir.to_path_buf() };
         sandbox.bootstrap()?;
         Ok(sandbox)
     }
@@ -126,6 +128,11 @@ impl Sandbox {
     /// The CA and serving certificate.
     pub fn certificates(&self) -> &Certificates {
         &self.certificates
+    }
+
+    /// The simulated node that runs the pods.
+    pub fn node(&self) -> &SimulatedNode {
+        &self.node
     }
 
     /// Where this sandbox keeps its files.

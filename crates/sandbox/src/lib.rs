@@ -11,7 +11,9 @@
 
 pub mod admission;
 pub mod api;
+pub mod controllers;
 pub mod errors;
+pub mod events;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod protobuf;
@@ -26,5 +28,6 @@ pub mod store;
 pub mod watch;
 pub mod cluster;
 pub mod lifecycle;
+pub mod node;
 
 pub use cluster::Sandbox;

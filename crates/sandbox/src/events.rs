@@ -1,0 +1,122 @@
+//! Recording core/v1 Events about objects, as controllers and the kubelet do, so that
+//! `kubectl describe` and `kubectl get events` read like a real cluster's.
+
+use crate::cluster::{Sandbox, now_rfc3339};
+use crate::errors::ApiError;
+use crate::store::Change;
+use serde_json::{Value, json};
+
+/// `Normal` or `Warning`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// Something expected happened.
+    Normal,
+    /// Something went wrong or needs attention.
+    Warning,
+}
+
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "Normal",
+            Self::Warning => "Warning",
+        }
+    }
+}
+
+/// Who reports an event: the component (`default-scheduler`, `kubelet`, `deployment-controller`…)
+/// and, for node agents, the node's name.
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    /// The reporting component.
+    pub component: &'static str,
+    /// The node, for the kubelet.
+    pub host: Option<&'static str>,
+}
+
+/// One thing to say about an object.
+#[derive(Debug, Clone)]
+pub struct Occurrence<'a> {
+    /// The object the event is about.
+    pub about: &'a Value,
+    /// A container inside a pod, e.g. `spec.containers{nginx}`.
+    pub field_path: Option<String>,
+    /// Normal or Warning.
+    pub kind: EventType,
+    /// A CamelCase reason such as `Scheduled`.
+    pub reason: &'a str,
+    /// The sentence.
+    pub message: String,
+}
+
+impl Sandbox {
+    /// Records an event; a repeat of the same reason and message about the same object bumps its
+    /// count and last timestamp instead of making a new one, as upstream's recorder does.
+    pub fn record_event(&self, source: Source, occurrence: Occurrence<'_>) {
+        let about = occurrence.about;
+        let meta = &about["metadata"];
+        let namespace = meta["namespace"].as_str().filter(|n| !n.is_empty()).unwrap_or("default");
+        let involved = json!({
+            "kind": about["kind"], "apiVersion": about["apiVersion"], "namespace": meta["namespace"],
+            "name": meta["name"], "uid": meta["uid"], "resourceVersion": meta["resourceVersion"],
+            "fieldPath": occurrence.field_path,
+        });
+        // The same object, reason and message always map to one Event name, which makes repeats cheap to find.
+        let digest = fnv(&format!("{}{}{}{}", meta["uid"], occurrence.reason, occurrence.message, occurrence.field_path.as_deref().unwrap_or("")));
+        let name = format!("{}.{digest:016x}", meta["name"].as_str().unwrap_or("object"));
+        let Some(rt) = self.registry().by_plural("", "v1", "events") else { return };
+        let key = Sandbox::key(rt, Some(namespace), &name);
+        let now = now_rfc3339();
+        let source_json = match source.host {
+            Some(host) => json!({"component": source.component, "host": host}),
+            None => json!({"component": source.component}),
+        };
+        let result = self.store().write::<ApiError>(&key, false, |current| {
+            if let Some(current) = current {
+                let mut repeat = current.as_ref().clone();
+                repeat["count"] = json!(current["count"].as_i64().unwrap_or(1) + 1);
+                repeat["lastTimestamp"] = json!(now);
+                return Ok(Change::Put(repeat));
+            }
+            Ok(Change::Put(json!({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace, "uid": uuid::Uuid::new_v4().to_string(), "creationTimestamp": now},
+                "involvedObject": involved, "reason": occurrence.reason, "message": occurrence.message,
+                "source": source_json, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                "type": occurrence.kind.as_str(), "eventTime": null, "reportingComponent": source.component,
+                "reportingInstance": source.host.unwrap_or(""),
+            })))
+        });
+        // Events are best effort, as upstream's: a failed write must not fail the action it describes.
+        if let Err(error) = result {
+            eprintln!("could not record event {}: {error}", occurrence.reason);
+        }
+    }
+}
+
+/// FNV-1a, a small stable hash for event names.
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_event_is_counted_not_duplicated() {
+        let dir = tempfile::tempdir().unwrap();
+        let sb = Sandbox::open(dir.path()).unwrap();
+        let pod = json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default", "uid": "u1"}});
+        let source = Source { component: "kubelet", host: Some("sandbox") };
+        for _ in 0..2 {
+            sb.record_event(source, Occurrence { about: &pod, field_path: None, kind: EventType::Warning, reason: "BackOff", message: "Back-off restarting failed container".into() });
+        }
+        let rt = sb.registry().by_plural("", "v1", "events").unwrap();
+        let (events, _) = sb.store().list(&rt.id(), Some("default"), None, 0, |_| true);
+        assert_eq!(events.items.len(), 1);
+        assert_eq!(events.items[0]["count"], 2);
+        assert_eq!(events.items[0]["involvedObject"]["uid"], "u1");
+        assert_eq!(events.items[0]["source"]["host"], "sandbox");
+    }
+}
