@@ -9,7 +9,7 @@ use crate::directives::{
 };
 use crate::error::{PatchError, show};
 use crate::order::{Ident, sort_by_order};
-use crate::schema::{FieldMeta, MergeSchema, Strategy};
+use crate::schema::{FieldMeta, MergeSchema, PatchStrategy};
 
 type Object = Map<String, Value>;
 
@@ -91,7 +91,7 @@ fn diff_map_field(
     opts: DiffOptions,
     path: &str,
 ) -> Result<(), PatchError> {
-    if meta.strategy == Strategy::Replace {
+    if meta.strategy == PatchStrategy::Replace {
         if !opts.ignore_changes && old != new {
             patch.insert(key.to_owned(), Value::Object(new.clone()));
         }
@@ -120,7 +120,7 @@ fn diff_list_field(
     opts: DiffOptions,
     path: &str,
 ) -> Result<(), PatchError> {
-    if meta.strategy != Strategy::Merge {
+    if meta.strategy != PatchStrategy::Merge {
         if !opts.ignore_changes && old != new {
             patch.insert(key.to_owned(), Value::Array(new.to_vec()));
         }

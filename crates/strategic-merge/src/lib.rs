@@ -26,4 +26,4 @@ mod schema;
 pub use apply::apply_patch;
 pub use create::{create_three_way_patch, create_two_way_patch};
 pub use error::PatchError;
-pub use schema::{FieldMeta, MergeSchema, Strategy};
+pub use schema::{FieldMeta, MergeSchema, PatchStrategy};

@@ -8,7 +8,7 @@ use crate::directives::{
 };
 use crate::error::{PatchError, describe, show};
 use crate::order::{Ident, check_order, live_order_after_merge, normalize, partition};
-use crate::schema::{FieldMeta, MergeSchema, Strategy};
+use crate::schema::{FieldMeta, MergeSchema, PatchStrategy};
 
 type Object = Map<String, Value>;
 
@@ -170,7 +170,7 @@ impl Merger {
         child: MergeSchema,
         path: &str,
     ) -> Result<Option<Value>, PatchError> {
-        let replace = meta.strategy == Strategy::Replace;
+        let replace = meta.strategy == PatchStrategy::Replace;
         match (current, patch) {
             (Some(Value::Object(current)), Value::Object(patch)) if !replace => {
                 // Deleting an existing nested object leaves it empty, as upstream does.
@@ -219,7 +219,7 @@ impl Merger {
     ) -> Result<Vec<Value>, PatchError> {
         match (self.mode, meta.strategy) {
             (Mode::Combine, _) => Ok(patch),
-            (Mode::Apply, Strategy::Merge) => {
+            (Mode::Apply, PatchStrategy::Merge) => {
                 self.merge_list(Vec::new(), patch, meta, schema, path)
             }
             (Mode::Apply, _) => {
@@ -252,7 +252,7 @@ impl Merger {
         schema: MergeSchema,
         path: &str,
     ) -> Result<Vec<Value>, PatchError> {
-        if meta.strategy != Strategy::Merge {
+        if meta.strategy != PatchStrategy::Merge {
             return self.fresh_list(patch, meta, schema, path);
         }
         if original.is_empty() && patch.is_empty() {
@@ -487,7 +487,7 @@ impl Merger {
             check_order(patch, order, ident, path)?;
         }
         let server_order = match (&current, &patch) {
-            (Some(current), Some(patch)) if meta.strategy == Strategy::Merge => {
+            (Some(current), Some(patch)) if meta.strategy == PatchStrategy::Merge => {
                 live_order_after_merge(current, patch, ident)
             }
             (Some(current), _) => current.clone(),

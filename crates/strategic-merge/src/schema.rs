@@ -11,7 +11,7 @@ const BUILTIN: &str = include_str!("data/merge_keys.yaml");
 /// How a strategic merge patch treats one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Strategy {
+pub enum PatchStrategy {
     /// Objects merge key by key; lists are atomic (replaced whole).
     #[default]
     Default,
@@ -28,7 +28,7 @@ pub enum Strategy {
 pub struct FieldMeta {
     /// How the field is merged.
     #[serde(default)]
-    pub strategy: Strategy,
+    pub strategy: PatchStrategy,
     /// The item field identifying an item of a merged list of objects.
     #[serde(default)]
     pub merge_key: Option<String>,
@@ -64,7 +64,7 @@ type Shape = Option<&'static BTreeMap<String, FieldMeta>>;
 
 /// Field metadata shared by every field without an entry.
 static PLAIN: FieldMeta = FieldMeta {
-    strategy: Strategy::Default,
+    strategy: PatchStrategy::Default,
     merge_key: None,
     retain_keys: false,
     type_name: None,
@@ -160,7 +160,7 @@ mod tests {
 
     fn merged_by(key: &str) -> FieldMeta {
         FieldMeta {
-            strategy: Strategy::Merge,
+            strategy: PatchStrategy::Merge,
             merge_key: Some(key.into()),
             ..FieldMeta::default()
         }
@@ -194,7 +194,7 @@ mod tests {
         for (shape, fields) in &catalog().types {
             for (field, meta) in fields {
                 if meta.merge_key.is_some() {
-                    assert_eq!(meta.strategy, Strategy::Merge, "{shape}.{field}");
+                    assert_eq!(meta.strategy, PatchStrategy::Merge, "{shape}.{field}");
                 }
             }
         }
@@ -274,7 +274,7 @@ mod tests {
     fn deployment_strategy_retains_keys_without_merging() {
         let strategy = meta("apps/v1", "Deployment", "spec.strategy");
         assert!(strategy.retain_keys);
-        assert_eq!(strategy.strategy, Strategy::Default);
+        assert_eq!(strategy.strategy, PatchStrategy::Default);
     }
 
     #[test]
@@ -298,7 +298,7 @@ mod tests {
                 merged_by("uid")
             );
             let finalizers = meta(api_version, kind, "metadata.finalizers");
-            assert_eq!(finalizers.strategy, Strategy::Merge);
+            assert_eq!(finalizers.strategy, PatchStrategy::Merge);
             assert_eq!(finalizers.merge_key, None);
         }
     }
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(meta("v1", "Node", "status.addresses"), merged_by("type"));
         assert_eq!(
             meta("v1", "Node", "spec.podCIDRs").strategy,
-            Strategy::Merge
+            PatchStrategy::Merge
         );
     }
 

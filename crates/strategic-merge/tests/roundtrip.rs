@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use serde_json::{Map, Value, json};
 use strategic_merge::{
-    MergeSchema, Strategy as Merge, apply_patch, create_three_way_patch, create_two_way_patch,
+    MergeSchema, PatchStrategy, apply_patch, create_three_way_patch, create_two_way_patch,
 };
 
 const CONTAINERS: [&str; 4] = ["app", "sidecar", "log", "proxy"];
@@ -224,7 +224,7 @@ fn canon(value: &Value, schema: &MergeSchema, path: &str) -> Value {
                 .iter()
                 .map(|v| canon(v, schema, &format!("{path}[]")))
                 .collect();
-            if meta.strategy == Merge::Merge {
+            if meta.strategy == PatchStrategy::Merge {
                 let key = meta.merge_key.unwrap_or_default();
                 items.sort_by_key(|v| {
                     if key.is_empty() {
