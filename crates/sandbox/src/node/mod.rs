@@ -5,6 +5,8 @@
 //! This file is the node's contract with the rest of the sandbox: the streaming API handlers
 //! (exec, logs, port-forward, attach) use [`SimulatedNode`]'s methods and the types below only.
 
+pub mod vfs;
+
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
