@@ -93,19 +93,27 @@ pub fn is_age(cell: &str) -> bool {
         && !cell.ends_with(|c: char| c.is_ascii_digit())
 }
 
-/// Asserts that an output is a table with exactly this header and these rows, where a `<age>` cell in an
-/// expected row matches any age; cells are compared after whitespace squashing.
+/// Whether a squashed output line matches an expected row, where a `<age>` cell matches any age.
+pub fn row_matches(got: &str, want: &str) -> bool {
+    let got_cells: Vec<&str> = got.split_whitespace().collect();
+    let want_cells: Vec<&str> = want.split_whitespace().collect();
+    got_cells.len() == want_cells.len()
+        && got_cells.iter().zip(&want_cells).all(|(g, w)| if *w == "<age>" { is_age(g) } else { g == w })
+}
+
+/// Asserts that an output is a table with exactly this header and these rows (see [`row_matches`]).
 pub fn assert_table(output: &str, header: &str, rows: &[&str]) {
     let lines = squashed_lines(output);
     assert_eq!(lines.first().map(String::as_str), Some(squash(header).as_str()), "table header in:\n{output}");
     assert_eq!(lines.len() - 1, rows.len(), "row count in:\n{output}");
     for (got, want) in lines[1..].iter().zip(rows) {
-        let got_cells: Vec<&str> = got.split(' ').collect();
-        let want_cells: Vec<&str> = want.split_whitespace().collect();
-        let same = got_cells.len() == want_cells.len()
-            && got_cells.iter().zip(&want_cells).all(|(g, w)| if *w == "<age>" { is_age(g) } else { g == w });
-        assert!(same, "row {got:?} does not match {want:?} in:\n{output}");
+        assert!(row_matches(got, want), "row {got:?} does not match {want:?} in:\n{output}");
     }
+}
+
+/// Asserts that some line of `output` matches `row` (see [`row_matches`]), for tables with other rows too.
+pub fn assert_has_row(output: &str, row: &str) {
+    assert!(output.lines().any(|line| row_matches(line, row)), "expected a row {row:?} in:\n{output}");
 }
 
 /// Runs kubectl with `-o json` appended and parses what it prints.

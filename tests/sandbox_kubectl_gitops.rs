@@ -1,0 +1,130 @@
+//! The chapter's basic GitOps operator (2.5.1) applied with the real kubectl as one multi-document file:
+//! Namespace, ServiceAccount, ClusterRoleBinding and CronJob, listed, re-applied and deleted.
+
+use gitops_lab_e2e::chapter::{Workdir, assert_has_row, assert_table, failed_with, get_json};
+use gitops_lab_e2e::{Sandbox, kubectl_available, text};
+
+const FILE: &str = "gitops-operator.yaml";
+const CRONJOB_HEADER: &str = "NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE AGE";
+
+/// A sandbox with the operator file applied, after checking the four `created` lines in file order.
+fn sandbox_with_operator() -> (Sandbox, Workdir) {
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&[FILE]);
+    let out = sb.kubectl_in(Some(work.path()), &["apply", "-f", FILE]);
+    assert!(out.status.success(), "apply failed: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "namespace/gitops created\n\
+         serviceaccount/gitops-serviceaccount created\n\
+         clusterrolebinding.rbac.authorization.k8s.io/gitops-operator created\n\
+         cronjob.batch/gitops-cron created\n"
+    );
+    (sb, work)
+}
+
+#[test]
+fn applying_the_operator_file_again_reports_every_object_unchanged() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, work) = sandbox_with_operator();
+    assert_eq!(
+        text(&sb.kubectl_in(Some(work.path()), &["apply", "-f", FILE]).stdout),
+        "namespace/gitops unchanged\n\
+         serviceaccount/gitops-serviceaccount unchanged\n\
+         clusterrolebinding.rbac.authorization.k8s.io/gitops-operator unchanged\n\
+         cronjob.batch/gitops-cron unchanged\n"
+    );
+}
+
+#[test]
+fn the_cron_job_is_listed_with_its_five_minute_schedule() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, _work) = sandbox_with_operator();
+    let row = "gitops-cron */5 * * * * <none> False 0 <none> <age>";
+    assert_table(&sb.kubectl_ok(&["get", "cj", "-n", "gitops"]), CRONJOB_HEADER, &[row]);
+    assert_table(&sb.kubectl_ok(&["get", "cronjobs", "--namespace", "gitops"]), CRONJOB_HEADER, &[row]);
+    // `get all` names each row with its resource, as it does for several kinds at once.
+    assert_table(
+        &sb.kubectl_ok(&["get", "all", "-n", "gitops"]),
+        CRONJOB_HEADER,
+        &["cronjob.batch/gitops-cron */5 * * * * <none> False 0 <none> <age>"],
+    );
+    let cron = get_json(&sb, &["get", "cronjob", "gitops-cron", "-n", "gitops"]);
+    assert_eq!(cron["spec"]["schedule"], "*/5 * * * *");
+    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    assert_eq!(cron["spec"]["suspend"], false);
+    assert_eq!(cron["spec"]["successfulJobsHistoryLimit"], 3);
+    assert_eq!(cron["spec"]["failedJobsHistoryLimit"], 1);
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "gitops-serviceaccount");
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(pod["containers"][0]["command"], serde_json::json!(["sh", "-e", "-c"]));
+}
+
+#[test]
+fn the_service_account_and_its_cluster_admin_binding_are_listed_together() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, _work) = sandbox_with_operator();
+    let out = sb.kubectl_ok(&["get", "sa,clusterrolebinding", "-n", "gitops"]);
+    assert_has_row(&out, "serviceaccount/gitops-serviceaccount 0 <age>");
+    assert_has_row(
+        &out,
+        "clusterrolebinding.rbac.authorization.k8s.io/gitops-operator ClusterRole/cluster-admin <age>",
+    );
+    let wide = sb.kubectl_ok(&["get", "clusterrolebinding", "gitops-operator", "-o", "wide"]);
+    assert_table(
+        &wide,
+        "NAME ROLE AGE USERS GROUPS SERVICEACCOUNTS",
+        &["gitops-operator ClusterRole/cluster-admin <age> gitops/gitops-serviceaccount"],
+    );
+}
+
+#[test]
+fn deleting_the_namespace_removes_its_objects_but_not_the_cluster_scoped_binding() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, _work) = sandbox_with_operator();
+    assert_eq!(sb.kubectl_ok(&["delete", "namespace", "gitops"]), "namespace \"gitops\" deleted\n");
+    let gone = sb.kubectl(&["get", "namespace", "gitops"]);
+    assert_eq!(failed_with(&gone, 1), "Error from server (NotFound): namespaces \"gitops\" not found\n");
+    let cj = sb.kubectl(&["get", "cronjobs", "-n", "gitops"]);
+    assert!(cj.status.success());
+    assert_eq!(text(&cj.stderr), "No resources found in gitops namespace.\n");
+    let sa = sb.kubectl(&["get", "serviceaccount", "gitops-serviceaccount", "-n", "gitops"]);
+    assert!(failed_with(&sa, 1).starts_with("Error from server (NotFound): "), "the ServiceAccount went too");
+    sb.kubectl_ok(&["get", "clusterrolebinding", "gitops-operator"]);
+}
+
+#[test]
+fn a_namespaced_object_whose_namespace_is_missing_is_not_created() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&[]);
+    let manifest = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: lonely\n  namespace: nowhere\n";
+    std::fs::write(work.file("lonely.yaml"), manifest).expect("a scratch manifest");
+    let out = sb.kubectl_in(Some(work.path()), &["apply", "-f", "lonely.yaml"]);
+    assert_eq!(
+        failed_with(&out, 1),
+        "Error from server (NotFound): error when creating \"lonely.yaml\": namespaces \"nowhere\" not found\n"
+    );
+}
+
+#[test]
+#[ignore = "server bug: GET of a named object in a namespace that does not exist answers `namespaces \"nowhere\" not found`; kube-apiserver looks the object up and answers `pods \"web\" not found`"]
+fn getting_an_object_in_a_missing_namespace_names_the_object_as_not_found() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let out = sb.kubectl(&["get", "pod", "web", "-n", "nowhere"]);
+    assert_eq!(failed_with(&out, 1), "Error from server (NotFound): pods \"web\" not found\n");
+}
