@@ -139,6 +139,54 @@ fn delete_pod_returns_promptly_and_the_pod_is_then_not_found() {
 }
 
 #[test]
+#[ignore = "server bug (fidelity): kube-apiserver's ServiceAccount admission adds a projected `kube-api-access-xxxxx` volume (token, kube-root-ca.crt, namespace) mounted read-only at /var/run/secrets/kubernetes.io/serviceaccount in every container; the sandbox adds none, so describe lacks the `(ro)` mount line minikube shows"]
+fn pods_get_the_service_account_token_volume_mounted_in_every_container() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, _work) = sandbox_with_nginx_pod();
+    let pod = get_json(&sb, &["get", "pod", "nginx"]);
+    let volumes = pod["spec"]["volumes"].as_array().cloned().unwrap_or_default();
+    let token = volumes.iter().find(|v| v["name"].as_str().is_some_and(|n| n.starts_with("kube-api-access-")));
+    let token = token.unwrap_or_else(|| panic!("no kube-api-access volume in {volumes:?}"));
+    let name = token["name"].as_str().unwrap_or_default();
+    assert_eq!(name.len(), "kube-api-access-".len() + 5, "{name}");
+    let sources = &token["projected"]["sources"];
+    assert_eq!(sources[0]["serviceAccountToken"]["path"], "token");
+    assert_eq!(sources[1]["configMap"]["name"], "kube-root-ca.crt");
+    assert_eq!(sources[2]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"], "metadata.namespace");
+    for list in ["initContainers", "containers"] {
+        let mounts = &pod["spec"][list][0]["volumeMounts"];
+        let mount = serde_json::json!({"name": name, "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"});
+        assert!(mounts.as_array().is_some_and(|m| m.contains(&mount)), "{list}: {mounts}");
+    }
+    let describe = sb.kubectl_ok(&["describe", "pod", "nginx"]);
+    assert_has_line(&describe, &format!("/var/run/secrets/kubernetes.io/serviceaccount from {name} (ro)"));
+}
+
+#[test]
+fn replacing_from_a_stale_copy_is_a_conflict() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&[]);
+    sb.kubectl_ok(&["create", "configmap", "settings", "--from-literal=colour=blue"]);
+    let copy = sb.kubectl_ok(&["get", "configmap", "settings", "-o", "yaml"]);
+    std::fs::write(work.file("settings.yaml"), copy.replace("colour: blue", "colour: red")).expect("a scratch copy");
+    sb.kubectl_ok(&["annotate", "configmap", "settings", "touched=yes"]);
+    let out = sb.kubectl_in(Some(work.path()), &["replace", "-f", "settings.yaml"]);
+    assert_eq!(
+        failed_with(&out, 1),
+        "Error from server (Conflict): error when replacing \"settings.yaml\": Operation cannot be fulfilled on \
+         configmaps \"settings\": the object has been modified; please apply your changes to the latest version and \
+         try again\n"
+    );
+    let live = get_json(&sb, &["get", "configmap", "settings"]);
+    assert_eq!(live["data"]["colour"], "blue", "the stale write was refused");
+}
+
+#[test]
 fn short_names_reach_the_same_resources_as_the_full_names() {
     if !kubectl_available() {
         return;

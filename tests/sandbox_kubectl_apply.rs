@@ -96,6 +96,38 @@ fn applying_the_same_file_again_reports_unchanged_and_changes_nothing() {
 }
 
 #[test]
+fn the_live_deployment_carries_the_defaults_the_file_left_out() {
+    if !kubectl_available() {
+        return;
+    }
+    // Chapter 2.2.1: the live object holds far more than the file, which is why apply merges instead of
+    // replacing.
+    let (sb, _work) = sandbox_with_declarative_deployment();
+    let yaml = sb.kubectl_ok(&["get", "deployment", "nginx-declarative", "-o=yaml"]);
+    let lines: Vec<&str> = yaml.lines().map(str::trim).collect();
+    for expected in [
+        "kubectl.kubernetes.io/last-applied-configuration: |",
+        "generation: 1",
+        "progressDeadlineSeconds: 600",
+        "revisionHistoryLimit: 10",
+        "maxSurge: 25%",
+        "maxUnavailable: 25%",
+        "type: RollingUpdate",
+        "imagePullPolicy: Always",
+        "dnsPolicy: ClusterFirst",
+        "restartPolicy: Always",
+        "terminationGracePeriodSeconds: 30",
+    ] {
+        assert!(lines.contains(&expected), "expected {expected:?} in:\n{yaml}");
+    }
+    let live = get_json(&sb, &["get", "deployment", "nginx-declarative"]);
+    let recorded = live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].as_str();
+    let recorded: serde_json::Value = serde_json::from_str(recorded.unwrap_or_default()).unwrap_or_default();
+    assert_eq!(recorded["metadata"]["annotations"]["organization"], "sales");
+    assert!(recorded["spec"].get("revisionHistoryLimit").is_none(), "only the file is recorded: {recorded}");
+}
+
+#[test]
 fn diff_shows_the_edited_annotation_and_the_next_generation_before_apply_configures_it() {
     if !kubectl_available() {
         return;
