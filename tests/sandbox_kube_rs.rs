@@ -4,10 +4,7 @@
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{
-    Api, DeleteParams, ListParams, ObjectList, Patch, PatchParams, PostParams, WatchEvent,
-    WatchParams,
-};
+use kube::api::{Api, DeleteParams, ListParams, ObjectList, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
@@ -33,67 +30,36 @@ impl Cluster {
 
     /// Serves `dir/data` on a free loopback port, the way the CLI does.
     async fn open(dir: tempfile::TempDir) -> Self {
-        let sandbox = Arc::new(
-            gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
+        let sandbox = Arc::new(gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let addr = listener.local_addr().expect("a bound address");
         let kubeconfig = dir.path().join("kubeconfig");
         let ca = &sandbox.certificates().ca_pem;
-        gitops_sandbox::kubeconfig::write(
-            &kubeconfig,
-            &format!("https://{addr}"),
-            ca,
-            sandbox.admin_token(),
-        )
-        .expect("the kubeconfig is written");
+        gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), ca, sandbox.admin_token())
+            .expect("the kubeconfig is written");
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async {
             let _ = stopped.await;
         };
-        let server = tokio::spawn(gitops_sandbox::server::run(
-            listener,
-            sandbox.clone(),
-            shutdown,
-        ));
+        let server = tokio::spawn(gitops_sandbox::server::run(listener, sandbox.clone(), shutdown));
         let client = client_for(&kubeconfig).await;
-        Self {
-            client,
-            sandbox,
-            stop,
-            server,
-            dir,
-        }
+        Self { client, sandbox, stop, server, dir }
     }
 
     /// Stops serving, waits until the store is released, and serves the same data directory again.
     async fn restart(self) -> Self {
-        let Self {
-            client,
-            mut sandbox,
-            stop,
-            server,
-            dir,
-        } = self;
+        let Self { client, mut sandbox, stop, server, dir } = self;
         drop(client);
         let _ = stop.send(());
         let stopped = tokio::time::timeout(Duration::from_secs(10), server).await;
-        assert!(
-            matches!(stopped, Ok(Ok(Ok(())))),
-            "the server stops cleanly: {stopped:?}"
-        );
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "the server stops cleanly: {stopped:?}");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             match Arc::try_unwrap(sandbox) {
                 Ok(last) => break drop(last),
                 Err(shared) => sandbox = shared,
             }
-            assert!(
-                Instant::now() < deadline,
-                "the sandbox is still referenced 10 s after its server stopped"
-            );
+            assert!(Instant::now() < deadline, "the sandbox is still referenced 10 s after its server stopped");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Self::open(dir).await
@@ -104,36 +70,25 @@ impl Cluster {
     }
 
     async fn namespace(&self, name: &str) {
-        let namespace: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": name}})).expect("a namespace");
-        Api::<Namespace>::all(self.client.clone())
-            .create(&PostParams::default(), &namespace)
-            .await
-            .expect("namespace created");
+        let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("a namespace");
+        Api::<Namespace>::all(self.client.clone()).create(&PostParams::default(), &namespace).await.expect("namespace created");
     }
 
     /// The store's resourceVersion as a LIST reports it.
     async fn resource_version(&self) -> u64 {
-        let list = self
-            .config_maps("default")
-            .list(&ListParams::default())
-            .await
-            .expect("list");
+        let list = self.config_maps("default").list(&ListParams::default()).await.expect("list");
         number(list.metadata.resource_version.as_deref())
     }
 }
 
 async fn client_for(kubeconfig: &Path) -> Client {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("a client configuration");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
     Client::try_from(config).expect("a client")
 }
 
 fn config_map(name: &str, labels: Value, data: Value) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": data}))
-        .expect("a config map")
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": data})).expect("a config map")
 }
 
 fn deployment(name: &str, replicas: i32) -> Deployment {
@@ -155,8 +110,7 @@ fn names<K: ResourceExt + Clone>(list: &ObjectList<K>) -> Vec<String> {
 }
 
 fn number(rv: Option<&str>) -> u64 {
-    rv.and_then(|rv| rv.parse().ok())
-        .unwrap_or_else(|| panic!("a numeric resourceVersion, not {rv:?}"))
+    rv.and_then(|rv| rv.parse().ok()).unwrap_or_else(|| panic!("a numeric resourceVersion, not {rv:?}"))
 }
 
 fn rv<K: ResourceExt>(obj: &K) -> u64 {
@@ -172,10 +126,7 @@ fn status(err: kube::Error) -> Box<kube::core::Status> {
 }
 
 async fn next<S: Stream + Unpin>(stream: &mut S) -> S::Item {
-    tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("an event within 10 s")
-        .expect("the stream is still open")
+    tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an event within 10 s").expect("the stream is still open")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,135 +135,44 @@ async fn config_maps_are_created_read_listed_replaced_patched_and_deleted() {
     let api = cluster.config_maps("default");
     let pp = PostParams::default();
     for (name, tier) in [("alpha", "web"), ("beta", "web"), ("gamma", "db")] {
-        let created = api
-            .create(
-                &pp,
-                &config_map(
-                    name,
-                    json!({"app": "shop", "tier": tier}),
-                    json!({"k": name}),
-                ),
-            )
-            .await
-            .expect("create");
+        let created = api.create(&pp, &config_map(name, json!({"app": "shop", "tier": tier}), json!({"k": name}))).await.expect("create");
         assert_eq!(created.name_any(), name);
-        assert!(
-            created.uid().is_some() && created.creation_timestamp().is_some(),
-            "server-owned metadata is set"
-        );
+        assert!(created.uid().is_some() && created.creation_timestamp().is_some(), "server-owned metadata is set");
     }
     let beta = api.get("beta").await.expect("get");
     assert_eq!(data(&beta, "k").as_deref(), Some("beta"));
-    assert_eq!(
-        names(
-            &api.list(&ListParams::default().labels("tier=web"))
-                .await
-                .expect("list")
-        ),
-        ["alpha", "beta"]
-    );
-    assert_eq!(
-        names(
-            &api.list(&ListParams::default().labels("app=shop,tier notin (web)"))
-                .await
-                .expect("list")
-        ),
-        ["gamma"]
-    );
-    assert_eq!(
-        names(
-            &api.list(&ListParams::default().fields("metadata.name=gamma"))
-                .await
-                .expect("list")
-        ),
-        ["gamma"]
-    );
-    let both = ListParams::default()
-        .labels("tier=web")
-        .fields("metadata.name=gamma");
-    assert!(
-        api.list(&both).await.expect("list").items.is_empty(),
-        "label and field selectors both apply"
-    );
+    assert_eq!(names(&api.list(&ListParams::default().labels("tier=web")).await.expect("list")), ["alpha", "beta"]);
+    assert_eq!(names(&api.list(&ListParams::default().labels("app=shop,tier notin (web)")).await.expect("list")), ["gamma"]);
+    assert_eq!(names(&api.list(&ListParams::default().fields("metadata.name=gamma")).await.expect("list")), ["gamma"]);
+    let both = ListParams::default().labels("tier=web").fields("metadata.name=gamma");
+    assert!(api.list(&both).await.expect("list").items.is_empty(), "label and field selectors both apply");
 
     let mut changed = beta.clone();
     changed.data = Some([("k".to_string(), "replaced".to_string())].into());
     let replaced = api.replace("beta", &pp, &changed).await.expect("replace");
     assert_eq!(data(&replaced, "k").as_deref(), Some("replaced"));
-    assert!(
-        rv(&replaced) > rv(&beta),
-        "a replace moves the resourceVersion forward"
-    );
+    assert!(rv(&replaced) > rv(&beta), "a replace moves the resourceVersion forward");
 
     let patch = PatchParams::default();
-    let merged = api
-        .patch(
-            "beta",
-            &patch,
-            &Patch::Merge(json!({"data": {"merge": "yes"}})),
-        )
-        .await
-        .expect("merge patch");
-    assert_eq!(
-        (
-            data(&merged, "k").as_deref(),
-            data(&merged, "merge").as_deref()
-        ),
-        (Some("replaced"), Some("yes"))
-    );
-    let strategic = Patch::Strategic(
-        json!({"metadata": {"labels": {"patched": "strategic"}}, "data": {"merge": null}}),
-    );
-    let strategic = api
-        .patch("beta", &patch, &strategic)
-        .await
-        .expect("strategic patch");
-    assert_eq!(
-        strategic.labels().get("patched").map(String::as_str),
-        Some("strategic")
-    );
-    assert_eq!(
-        strategic.labels().get("tier").map(String::as_str),
-        Some("web"),
-        "other labels are kept"
-    );
+    let merged = api.patch("beta", &patch, &Patch::Merge(json!({"data": {"merge": "yes"}}))).await.expect("merge patch");
+    assert_eq!((data(&merged, "k").as_deref(), data(&merged, "merge").as_deref()), (Some("replaced"), Some("yes")));
+    let strategic = Patch::Strategic(json!({"metadata": {"labels": {"patched": "strategic"}}, "data": {"merge": null}}));
+    let strategic = api.patch("beta", &patch, &strategic).await.expect("strategic patch");
+    assert_eq!(strategic.labels().get("patched").map(String::as_str), Some("strategic"));
+    assert_eq!(strategic.labels().get("tier").map(String::as_str), Some("web"), "other labels are kept");
     assert_eq!(data(&strategic, "merge"), None, "null removes a key");
     let ops = json!([{"op": "test", "path": "/data/k", "value": "replaced"}, {"op": "add", "path": "/data/json", "value": "added"}]);
     let json_patched = api
-        .patch(
-            "beta",
-            &patch,
-            &Patch::<()>::Json(serde_json::from_value(ops).expect("JSON patch operations")),
-        )
+        .patch("beta", &patch, &Patch::<()>::Json(serde_json::from_value(ops).expect("JSON patch operations")))
         .await
         .expect("JSON patch");
     assert_eq!(data(&json_patched, "json").as_deref(), Some("added"));
-    assert_eq!(
-        api.get("beta").await.expect("get"),
-        json_patched,
-        "the stored object is the one answered"
-    );
+    assert_eq!(api.get("beta").await.expect("get"), json_patched, "the stored object is the one answered");
 
-    api.delete("alpha", &DeleteParams::default())
-        .await
-        .expect("delete");
-    assert_eq!(
-        status(api.get("alpha").await.expect_err("alpha is gone")).code,
-        404
-    );
-    api.delete_collection(
-        &DeleteParams::default(),
-        &ListParams::default().labels("app=shop"),
-    )
-    .await
-    .expect("delete collection");
-    assert!(
-        api.list(&ListParams::default().labels("app=shop"))
-            .await
-            .expect("list")
-            .items
-            .is_empty()
-    );
+    api.delete("alpha", &DeleteParams::default()).await.expect("delete");
+    assert_eq!(status(api.get("alpha").await.expect_err("alpha is gone")).code, 404);
+    api.delete_collection(&DeleteParams::default(), &ListParams::default().labels("app=shop")).await.expect("delete collection");
+    assert!(api.list(&ListParams::default().labels("app=shop")).await.expect("list").items.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,80 +180,39 @@ async fn deployments_scale_and_status_go_through_their_subresources() {
     let cluster = Cluster::start().await;
     let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), "default");
     let pp = PostParams::default();
-    let created = api
-        .create(&pp, &deployment("web", 2))
-        .await
-        .expect("create");
+    let created = api.create(&pp, &deployment("web", 2)).await.expect("create");
     assert_eq!(created.metadata.generation, Some(1));
     let scale = api.get_scale("web").await.expect("get scale");
     assert_eq!(scale.spec.and_then(|s| s.replicas), Some(2));
-    assert_eq!(
-        scale.status.map(|s| s.selector),
-        Some(Some("app=web".to_string()))
-    );
-    let scaled = api
-        .patch_scale(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 5}})),
-        )
-        .await
-        .expect("patch scale");
+    assert_eq!(scale.status.map(|s| s.selector), Some(Some("app=web".to_string())));
+    let scaled =
+        api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}}))).await.expect("patch scale");
     assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(5));
     let current = api.get("web").await.expect("get");
     assert_eq!(current.spec.as_ref().and_then(|s| s.replicas), Some(5));
-    assert_eq!(
-        current.metadata.generation,
-        Some(2),
-        "a spec change bumps the generation"
-    );
+    assert_eq!(current.metadata.generation, Some(2), "a spec change bumps the generation");
 
     // A status write changes status only, even when the body carries another spec.
     let mut body = current.clone();
-    body.status =
-        serde_json::from_value(json!({"replicas": 5, "readyReplicas": 3, "observedGeneration": 2}))
-            .expect("a status");
+    body.status = serde_json::from_value(json!({"replicas": 5, "readyReplicas": 3, "observedGeneration": 2})).expect("a status");
     body.spec.as_mut().expect("a spec").replicas = Some(9);
-    let with_status = api
-        .replace_status("web", &pp, &body)
-        .await
-        .expect("replace status");
-    assert_eq!(
-        with_status.status.as_ref().and_then(|s| s.ready_replicas),
-        Some(3)
-    );
+    let with_status = api.replace_status("web", &pp, &body).await.expect("replace status");
+    assert_eq!(with_status.status.as_ref().and_then(|s| s.ready_replicas), Some(3));
     assert_eq!(with_status.spec.as_ref().and_then(|s| s.replicas), Some(5));
-    assert_eq!(
-        with_status.metadata.generation,
-        Some(2),
-        "a status write keeps the generation"
-    );
+    assert_eq!(with_status.metadata.generation, Some(2), "a status write keeps the generation");
     let patched = api
-        .patch_status(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"availableReplicas": 3}})),
-        )
+        .patch_status("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"availableReplicas": 3}})))
         .await
         .expect("patch status");
     let status_now = patched.status.expect("a status");
-    assert_eq!(
-        (status_now.available_replicas, status_now.ready_replicas),
-        (Some(3), Some(3))
-    );
+    assert_eq!((status_now.available_replicas, status_now.ready_replicas), (Some(3), Some(3)));
 
     // The main resource ignores status; a strategic patch merges containers by name.
     let sidecar = json!({"status": {"readyReplicas": 0},
                          "spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox:1.36"}]}}}});
-    let merged = api
-        .patch("web", &PatchParams::default(), &Patch::Strategic(sidecar))
-        .await
-        .expect("strategic patch");
-    let containers: Vec<String> = merged
-        .spec
-        .and_then(|s| s.template.spec)
-        .map(|p| p.containers.into_iter().map(|c| c.name).collect())
-        .unwrap_or_default();
+    let merged = api.patch("web", &PatchParams::default(), &Patch::Strategic(sidecar)).await.expect("strategic patch");
+    let containers: Vec<String> =
+        merged.spec.and_then(|s| s.template.spec).map(|p| p.containers.into_iter().map(|c| c.name).collect()).unwrap_or_default();
     // Upstream puts the patch's new items before the server's (see the kubectl patch task docs).
     assert_eq!(containers, ["sidecar", "web"]);
     assert_eq!(merged.status.and_then(|s| s.ready_replicas), Some(3));
@@ -405,75 +224,27 @@ async fn namespaces_are_listed_by_selectors_and_take_their_objects_when_deleted(
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
     let pp = PostParams::default();
     for (name, env) in [("team-a", "dev"), ("team-b", "prod")] {
-        let ns: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": name, "labels": {"env": env}}}))
-                .expect("a namespace");
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"env": env}}})).expect("a namespace");
         namespaces.create(&pp, &ns).await.expect("create namespace");
     }
-    assert_eq!(
-        names(
-            &namespaces
-                .list(&ListParams::default().labels("env=dev"))
-                .await
-                .expect("list")
-        ),
-        ["team-a"]
-    );
-    assert_eq!(
-        names(
-            &namespaces
-                .list(&ListParams::default().fields("metadata.name=team-b"))
-                .await
-                .expect("list")
-        ),
-        ["team-b"]
-    );
+    assert_eq!(names(&namespaces.list(&ListParams::default().labels("env=dev")).await.expect("list")), ["team-a"]);
+    assert_eq!(names(&namespaces.list(&ListParams::default().fields("metadata.name=team-b")).await.expect("list")), ["team-b"]);
     let all = names(&namespaces.list(&ListParams::default()).await.expect("list"));
-    assert!(
-        all.iter().any(|n| n == "default") && all.iter().any(|n| n == "kube-system"),
-        "built-in namespaces: {all:?}"
-    );
+    assert!(all.iter().any(|n| n == "default") && all.iter().any(|n| n == "kube-system"), "built-in namespaces: {all:?}");
 
     let in_a = cluster.config_maps("team-a");
-    in_a.create(&pp, &config_map("settings", json!({}), json!({"a": "1"})))
-        .await
-        .expect("create in team-a");
-    let missing = cluster
-        .config_maps("nowhere")
-        .create(&pp, &config_map("x", json!({}), json!({})))
-        .await;
+    in_a.create(&pp, &config_map("settings", json!({}), json!({"a": "1"}))).await.expect("create in team-a");
+    let missing = cluster.config_maps("nowhere").create(&pp, &config_map("x", json!({}), json!({}))).await;
     assert_eq!(status(missing.expect_err("no such namespace")).code, 404);
 
-    namespaces
-        .delete("team-a", &DeleteParams::default())
-        .await
-        .expect("delete namespace");
+    namespaces.delete("team-a", &DeleteParams::default()).await.expect("delete namespace");
     let deadline = Instant::now() + Duration::from_secs(5);
     while namespaces.get_opt("team-a").await.expect("get").is_some() {
-        assert!(
-            Instant::now() < deadline,
-            "team-a is still there 5 s after its deletion"
-        );
+        assert!(Instant::now() < deadline, "team-a is still there 5 s after its deletion");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        in_a.list(&ListParams::default())
-            .await
-            .expect("list")
-            .items
-            .is_empty(),
-        "its objects went with it"
-    );
-    assert_eq!(
-        status(
-            namespaces
-                .delete("default", &DeleteParams::default())
-                .await
-                .expect_err("protected")
-        )
-        .code,
-        403
-    );
+    assert!(in_a.list(&ListParams::default()).await.expect("list").items.is_empty(), "its objects went with it");
+    assert_eq!(status(namespaces.delete("default", &DeleteParams::default()).await.expect_err("protected")).code, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,12 +253,7 @@ async fn lists_page_through_every_object_with_limit_and_continue() {
     cluster.namespace("paged").await;
     let api = cluster.config_maps("paged");
     for i in 0..7 {
-        api.create(
-            &PostParams::default(),
-            &config_map(&format!("item-{i}"), json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+        api.create(&PostParams::default(), &config_map(&format!("item-{i}"), json!({}), json!({}))).await.expect("create");
     }
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
@@ -510,70 +276,31 @@ async fn lists_page_through_every_object_with_limit_and_continue() {
     let everything = names(&api.list(&ListParams::default()).await.expect("list"));
     assert_eq!(seen, everything);
     assert_eq!((seen.len(), pages), (7, 4));
-    let bad = api
-        .list(&ListParams::default().limit(2).continue_token("not-a-token"))
-        .await;
-    assert_eq!(
-        status(bad.expect_err("a made-up token is refused")).code,
-        400
-    );
+    let bad = api.list(&ListParams::default().limit(2).continue_token("not-a-token")).await;
+    assert_eq!(status(bad.expect_err("a made-up token is refused")).code, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_writes_answer_like_real_ones_but_store_nothing() {
     let cluster = Cluster::start().await;
     let api = cluster.config_maps("default");
-    let dry = PostParams {
-        dry_run: true,
-        ..Default::default()
-    };
-    let ghost = api
-        .create(&dry, &config_map("ghost", json!({}), json!({"a": "1"})))
-        .await
-        .expect("dry-run create");
-    assert_eq!(
-        (ghost.name_any(), data(&ghost, "a").as_deref()),
-        ("ghost".to_string(), Some("1"))
-    );
-    assert!(
-        api.get_opt("ghost").await.expect("get").is_none(),
-        "a dry-run create stores nothing"
-    );
+    let dry = PostParams { dry_run: true, ..Default::default() };
+    let ghost = api.create(&dry, &config_map("ghost", json!({}), json!({"a": "1"}))).await.expect("dry-run create");
+    assert_eq!((ghost.name_any(), data(&ghost, "a").as_deref()), ("ghost".to_string(), Some("1")));
+    assert!(api.get_opt("ghost").await.expect("get").is_none(), "a dry-run create stores nothing");
 
-    let real = api
-        .create(
-            &PostParams::default(),
-            &config_map("real", json!({}), json!({"a": "1"})),
-        )
-        .await
-        .expect("create");
+    let real = api.create(&PostParams::default(), &config_map("real", json!({}), json!({"a": "1"}))).await.expect("create");
     let before = cluster.resource_version().await;
     let mut changed = real.clone();
     changed.data = Some([("a".to_string(), "2".to_string())].into());
-    let answered = api
-        .replace("real", &dry, &changed)
-        .await
-        .expect("dry-run replace");
+    let answered = api.replace("real", &dry, &changed).await.expect("dry-run replace");
     assert_eq!(data(&answered, "a").as_deref(), Some("2"));
     let patch = Patch::Merge(json!({"data": {"a": "3"}}));
-    let answered = api
-        .patch("real", &PatchParams::default().dry_run(), &patch)
-        .await
-        .expect("dry-run patch");
+    let answered = api.patch("real", &PatchParams::default().dry_run(), &patch).await.expect("dry-run patch");
     assert_eq!(data(&answered, "a").as_deref(), Some("3"));
-    api.delete("real", &DeleteParams::default().dry_run())
-        .await
-        .expect("dry-run delete");
-    assert_eq!(
-        api.get("real").await.expect("still there"),
-        real,
-        "dry runs left the object alone"
-    );
-    assert_eq!(
-        cluster.resource_version().await,
-        before,
-        "dry runs commit nothing"
-    );
+    api.delete("real", &DeleteParams::default().dry_run()).await.expect("dry-run delete");
+    assert_eq!(api.get("real").await.expect("still there"), real, "dry runs left the object alone");
+    assert_eq!(cluster.resource_version().await, before, "dry runs commit nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,9 +309,7 @@ async fn a_watcher_sees_every_change_in_order() {
     cluster.namespace("watched").await;
     let api = cluster.config_maps("watched");
     let pp = PostParams::default();
-    api.create(&pp, &config_map("before", json!({}), json!({})))
-        .await
-        .expect("create");
+    api.create(&pp, &config_map("before", json!({}), json!({}))).await.expect("create");
     let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
     let mut initial = Vec::new();
     loop {
@@ -600,30 +325,18 @@ async fn a_watcher_sees_every_change_in_order() {
     // (applied?, name, resourceVersion acknowledged for applied changes)
     let mut expected: Vec<(bool, String, Option<u64>)> = Vec::new();
     for i in 0..10 {
-        let created = api
-            .create(
-                &pp,
-                &config_map(&format!("cm-{i}"), json!({}), json!({"i": i.to_string()})),
-            )
-            .await
-            .expect("create");
+        let created = api.create(&pp, &config_map(&format!("cm-{i}"), json!({}), json!({"i": i.to_string()}))).await.expect("create");
         expected.push((true, created.name_any(), Some(rv(&created))));
     }
     for i in [2, 5, 7] {
         let patched = api
-            .patch(
-                &format!("cm-{i}"),
-                &PatchParams::default(),
-                &Patch::Merge(json!({"data": {"touched": "yes"}})),
-            )
+            .patch(&format!("cm-{i}"), &PatchParams::default(), &Patch::Merge(json!({"data": {"touched": "yes"}})))
             .await
             .expect("patch");
         expected.push((true, patched.name_any(), Some(rv(&patched))));
     }
     for i in [3, 8] {
-        api.delete(&format!("cm-{i}"), &DeleteParams::default())
-            .await
-            .expect("delete");
+        api.delete(&format!("cm-{i}"), &DeleteParams::default()).await.expect("delete");
         expected.push((false, format!("cm-{i}"), None));
     }
     let mut observed = Vec::new();
@@ -634,19 +347,12 @@ async fn a_watcher_sees_every_change_in_order() {
             other => panic!("the watch restarted or repeated itself: {other:?}"),
         }
     }
-    let kinds_and_names: Vec<(bool, String)> =
-        observed.iter().map(|(a, n, _)| (*a, n.clone())).collect();
+    let kinds_and_names: Vec<(bool, String)> = observed.iter().map(|(a, n, _)| (*a, n.clone())).collect();
     let wanted: Vec<(bool, String)> = expected.iter().map(|(a, n, _)| (*a, n.clone())).collect();
     assert_eq!(kinds_and_names, wanted);
-    assert!(
-        observed.windows(2).all(|w| w[0].2 < w[1].2),
-        "resourceVersions rise: {observed:?}"
-    );
+    assert!(observed.windows(2).all(|w| w[0].2 < w[1].2), "resourceVersions rise: {observed:?}");
     for ((_, name, seen), (_, _, acked)) in observed.iter().zip(&expected) {
-        assert!(
-            acked.is_none_or(|acked| acked == *seen),
-            "{name}: watched at {seen}, acknowledged at {acked:?}"
-        );
+        assert!(acked.is_none_or(|acked| acked == *seen), "{name}: watched at {seen}, acknowledged at {acked:?}");
     }
 }
 
@@ -656,32 +362,13 @@ async fn a_watch_from_an_old_resource_version_replays_exactly_the_later_changes(
     cluster.namespace("replay").await;
     let api = cluster.config_maps("replay");
     let pp = PostParams::default();
-    let a = api
-        .create(&pp, &config_map("a", json!({}), json!({})))
-        .await
-        .expect("create a");
-    api.create(&pp, &config_map("b", json!({}), json!({})))
-        .await
-        .expect("create b");
-    api.patch(
-        "a",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"data": {"x": "1"}})),
-    )
-    .await
-    .expect("patch a");
-    api.delete("b", &DeleteParams::default())
-        .await
-        .expect("delete b");
-    api.create(&pp, &config_map("c", json!({}), json!({})))
-        .await
-        .expect("create c");
+    let a = api.create(&pp, &config_map("a", json!({}), json!({}))).await.expect("create a");
+    api.create(&pp, &config_map("b", json!({}), json!({}))).await.expect("create b");
+    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"x": "1"}}))).await.expect("patch a");
+    api.delete("b", &DeleteParams::default()).await.expect("delete b");
+    api.create(&pp, &config_map("c", json!({}), json!({}))).await.expect("create c");
 
-    let mut stream = api
-        .watch(&WatchParams::default(), &rv(&a).to_string())
-        .await
-        .expect("watch")
-        .boxed();
+    let mut stream = api.watch(&WatchParams::default(), &rv(&a).to_string()).await.expect("watch").boxed();
     let mut replayed = Vec::new();
     let mut last = rv(&a);
     while replayed.len() < 4 {
@@ -706,55 +393,25 @@ async fn a_watch_from_before_a_restart_is_gone_and_one_from_the_future_is_refuse
     let cluster = Cluster::start().await;
     let api = cluster.config_maps("default");
     let pp = PostParams::default();
-    let old = api
-        .create(&pp, &config_map("old", json!({}), json!({"kept": "yes"})))
-        .await
-        .expect("create");
-    let newer = api
-        .create(&pp, &config_map("newer", json!({}), json!({})))
-        .await
-        .expect("create");
+    let old = api.create(&pp, &config_map("old", json!({}), json!({"kept": "yes"}))).await.expect("create");
+    let newer = api.create(&pp, &config_map("newer", json!({}), json!({}))).await.expect("create");
     let future = (rv(&newer) + 1000).to_string();
-    let refused = api
-        .watch(&WatchParams::default(), &future)
-        .await
-        .map(|_| ());
+    let refused = api.watch(&WatchParams::default(), &future).await.map(|_| ());
     let code = status(refused.expect_err("a future resourceVersion is refused")).code;
     assert!((400..500).contains(&code), "a client error, not {code}");
 
     let cluster = cluster.restart().await;
     let api = cluster.config_maps("default");
-    assert_eq!(
-        data(
-            &api.get("old").await.expect("old survives the restart"),
-            "kept"
-        )
-        .as_deref(),
-        Some("yes")
-    );
-    let mut stream = api
-        .watch(&WatchParams::default(), &rv(&old).to_string())
-        .await
-        .expect("the watch starts")
-        .boxed();
+    assert_eq!(data(&api.get("old").await.expect("old survives the restart"), "kept").as_deref(), Some("yes"));
+    let mut stream = api.watch(&WatchParams::default(), &rv(&old).to_string()).await.expect("the watch starts").boxed();
     match next(&mut stream).await.expect("an event") {
         WatchEvent::Error(status) => {
-            assert_eq!(
-                (status.code, status.reason.as_str()),
-                (410, "Expired"),
-                "{status:?}"
-            );
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"), "{status:?}");
         }
         other => panic!("expected 410 Gone, got {other:?}"),
     }
-    let after = api
-        .create(&pp, &config_map("after", json!({}), json!({})))
-        .await
-        .expect("create after restart");
-    assert!(
-        rv(&after) > rv(&newer),
-        "resourceVersions keep rising across a restart"
-    );
+    let after = api.create(&pp, &config_map("after", json!({}), json!({}))).await.expect("create after restart");
+    assert!(rv(&after) > rv(&newer), "resourceVersions keep rising across a restart");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -762,44 +419,23 @@ async fn a_replace_with_a_stale_resource_version_is_a_conflict() {
     let cluster = Cluster::start().await;
     let api = cluster.config_maps("default");
     let pp = PostParams::default();
-    let original = api
-        .create(&pp, &config_map("shared", json!({}), json!({"v": "0"})))
-        .await
-        .expect("create");
+    let original = api.create(&pp, &config_map("shared", json!({}), json!({"v": "0"}))).await.expect("create");
     let mut first = original.clone();
     first.data = Some([("v".to_string(), "first".to_string())].into());
-    api.replace("shared", &pp, &first)
-        .await
-        .expect("the first writer wins");
+    api.replace("shared", &pp, &first).await.expect("the first writer wins");
     let mut second = original.clone();
     second.data = Some([("v".to_string(), "second".to_string())].into());
-    let conflict = status(
-        api.replace("shared", &pp, &second)
-            .await
-            .expect_err("the stale writer loses"),
-    );
+    let conflict = status(api.replace("shared", &pp, &second).await.expect_err("the stale writer loses"));
     assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"));
-    assert!(
-        conflict.message.contains("has been modified"),
-        "{}",
-        conflict.message
-    );
-    assert_eq!(
-        data(&api.get("shared").await.expect("get"), "v").as_deref(),
-        Some("first")
-    );
+    assert!(conflict.message.contains("has been modified"), "{}", conflict.message);
+    assert_eq!(data(&api.get("shared").await.expect("get"), "v").as_deref(), Some("first"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_read_modify_write_increments_lose_nothing() {
     let cluster = Cluster::start().await;
     let api = cluster.config_maps("default");
-    api.create(
-        &PostParams::default(),
-        &config_map("counter", json!({}), json!({"n": "0"})),
-    )
-    .await
-    .expect("create");
+    api.create(&PostParams::default(), &config_map("counter", json!({}), json!({"n": "0"}))).await.expect("create");
     let writers: Vec<_> = (0..8)
         .map(|_| {
             let api = api.clone();
@@ -808,9 +444,7 @@ async fn concurrent_read_modify_write_increments_lose_nothing() {
                 for _ in 0..25 {
                     loop {
                         let mut cm = api.get("counter").await.expect("get");
-                        let n: u64 = data(&cm, "n")
-                            .and_then(|n| n.parse().ok())
-                            .expect("a count");
+                        let n: u64 = data(&cm, "n").and_then(|n| n.parse().ok()).expect("a count");
                         cm.data = Some([("n".to_string(), (n + 1).to_string())].into());
                         match api.replace("counter", &PostParams::default(), &cm).await {
                             Ok(_) => break,
@@ -828,11 +462,7 @@ async fn concurrent_read_modify_write_increments_lose_nothing() {
         conflicts += writer.await.expect("a writer finishes");
     }
     let count = data(&api.get("counter").await.expect("get"), "n");
-    assert_eq!(
-        count.as_deref(),
-        Some("200"),
-        "no increment was lost ({conflicts} conflicts retried)"
-    );
+    assert_eq!(count.as_deref(), Some("200"), "no increment was lost ({conflicts} conflicts retried)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -840,95 +470,34 @@ async fn bad_input_is_refused_with_a_status_and_stores_nothing() {
     let cluster = Cluster::start().await;
     let client = &cluster.client;
     let api = cluster.config_maps("default");
-    let kept = api
-        .create(
-            &PostParams::default(),
-            &config_map("kept", json!({}), json!({"a": "1"})),
-        )
-        .await
-        .expect("create");
+    let kept = api.create(&PostParams::default(), &config_map("kept", json!({}), json!({"a": "1"}))).await.expect("create");
     let before = cluster.resource_version().await;
     let collection = kube::core::Request::new("/api/v1/namespaces/default/configmaps");
     let pp = PostParams::default();
-    let refuse = |request| async move {
-        status(
-            client
-                .request_text(request)
-                .await
-                .expect_err("the request is refused"),
-        )
-    };
+    let refuse = |request| async move { status(client.request_text(request).await.expect_err("the request is refused")) };
 
-    let malformed = refuse(
-        collection
-            .create(&pp, br#"{"metadata": {"name": "broken"}"#.to_vec())
-            .expect("a request"),
-    )
-    .await;
-    assert_eq!(
-        (malformed.code, malformed.reason.as_str()),
-        (400, "BadRequest")
-    );
-    assert!(
-        malformed.message.contains("JSON") && malformed.message.contains("line 1"),
-        "{}",
-        malformed.message
-    );
+    let malformed = refuse(collection.create(&pp, br#"{"metadata": {"name": "broken"}"#.to_vec()).expect("a request")).await;
+    assert_eq!((malformed.code, malformed.reason.as_str()), (400, "BadRequest"));
+    assert!(malformed.message.contains("JSON") && malformed.message.contains("line 1"), "{}", malformed.message);
 
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wrong"}});
-    let wrong_kind = refuse(
-        collection
-            .create(&pp, secret.to_string().into_bytes())
-            .expect("a request"),
-    )
-    .await;
+    let wrong_kind = refuse(collection.create(&pp, secret.to_string().into_bytes()).expect("a request")).await;
     assert_eq!(wrong_kind.code, 400);
-    assert!(
-        wrong_kind.message.contains("Secret") && wrong_kind.message.contains("ConfigMap"),
-        "{}",
-        wrong_kind.message
-    );
+    assert!(wrong_kind.message.contains("Secret") && wrong_kind.message.contains("ConfigMap"), "{}", wrong_kind.message);
 
     let widgets = kube::core::Request::new("/api/v1/namespaces/default/widgets");
-    assert_eq!(
-        refuse(widgets.list(&ListParams::default()).expect("a request"))
-            .await
-            .code,
-        404
-    );
+    assert_eq!(refuse(widgets.list(&ListParams::default()).expect("a request")).await.code, 404);
     let widget = json!({"apiVersion": "v1", "kind": "Widget", "metadata": {"name": "w"}});
-    assert_eq!(
-        refuse(
-            widgets
-                .create(&pp, widget.to_string().into_bytes())
-                .expect("a request")
-        )
-        .await
-        .code,
-        404
-    );
+    assert_eq!(refuse(widgets.create(&pp, widget.to_string().into_bytes()).expect("a request")).await.code, 404);
 
     let ops = json!([{"op": "test", "path": "/data/a", "value": "not-1"}, {"op": "replace", "path": "/data/a", "value": "2"}]);
-    let failed = api
-        .patch(
-            "kept",
-            &PatchParams::default(),
-            &Patch::<()>::Json(serde_json::from_value(ops).expect("operations")),
-        )
-        .await;
+    let failed = api.patch("kept", &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(ops).expect("operations"))).await;
     assert_eq!(status(failed.expect_err("the test op fails")).code, 422);
 
-    assert_eq!(
-        cluster.resource_version().await,
-        before,
-        "no refused request committed anything"
-    );
+    assert_eq!(cluster.resource_version().await, before, "no refused request committed anything");
     assert_eq!(api.get("kept").await.expect("get"), kept);
     for name in ["broken", "wrong"] {
-        assert!(
-            api.get_opt(name).await.expect("get").is_none(),
-            "{name} was not stored"
-        );
+        assert!(api.get_opt(name).await.expect("get").is_none(), "{name} was not stored");
     }
 }
 
@@ -944,25 +513,8 @@ async fn an_oversized_body_is_answered_with_413_and_stores_nothing() {
     let request = kube::core::Request::new("/api/v1/namespaces/default/configmaps")
         .create(&PostParams::default(), huge.to_string().into_bytes())
         .expect("a request");
-    let too_large = status(
-        cluster
-            .client
-            .request_text(request)
-            .await
-            .expect_err("an oversized body is refused"),
-    );
-    assert_eq!(
-        (too_large.code, too_large.reason.as_str()),
-        (413, "RequestEntityTooLarge"),
-        "{too_large:?}"
-    );
+    let too_large = status(cluster.client.request_text(request).await.expect_err("an oversized body is refused"));
+    assert_eq!((too_large.code, too_large.reason.as_str()), (413, "RequestEntityTooLarge"), "{too_large:?}");
     assert_eq!(cluster.resource_version().await, before);
-    assert!(
-        cluster
-            .config_maps("default")
-            .get_opt("huge")
-            .await
-            .expect("get")
-            .is_none()
-    );
+    assert!(cluster.config_maps("default").get_opt("huge").await.expect("get").is_none());
 }
