@@ -65,6 +65,28 @@ fn get_deployments_shows_the_standard_and_wide_columns() {
     );
 }
 
+#[test]
+fn overwrite_lets_the_rerun_change_the_annotation_and_both_deployments_list_by_name() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let work = Workdir::with_fixtures(&["imperative-deployment.sh", FILE]);
+    assert!(work.run_script(&sb, "imperative-deployment.sh").status.success());
+    let out = sb.kubectl_ok(&["annotate", "--overwrite", "deployment/nginx-imperative", "organization=marketing"]);
+    assert_eq!(out, "deployment.apps/nginx-imperative annotated\n");
+    let deploy = get_json(&sb, &["get", "deployment", "nginx-imperative"]);
+    assert_eq!(deploy["metadata"]["annotations"]["organization"], "marketing");
+    assert_eq!(deploy["metadata"]["labels"]["app"], "nginx-imperative", "create deployment labels it app=<name>");
+
+    assert_eq!(apply(&sb, &work), "deployment.apps/nginx-declarative created\n");
+    assert_table(
+        &sb.kubectl_ok(&["get", "deployments"]),
+        DEPLOY_HEADER,
+        &["nginx-declarative 0/3 0 0 <age>", "nginx-imperative 0/3 0 0 <age>"],
+    );
+}
+
 /// A sandbox with the declarative Deployment applied once (asserting `created`), and its folder.
 fn sandbox_with_declarative_deployment() -> (Sandbox, Workdir) {
     let sb = Sandbox::start();
