@@ -149,3 +149,63 @@ fn deleting_the_operator_file_deletes_every_object_in_file_order() {
     // kubectl waited for every object to be gone, the namespace included.
     assert!(!sb.kubectl(&["get", "namespace", "gitops"]).status.success());
 }
+
+#[test]
+fn the_same_operator_can_be_built_with_kubectls_create_generators() {
+    if !kubectl_available() {
+        return;
+    }
+    // These generators send protobuf bodies, unlike `apply -f`, which sends JSON.
+    let sb = Sandbox::start();
+    let steps: [(&[&str], &str); 4] = [
+        (&["create", "namespace", "gitops"], "namespace/gitops created\n"),
+        (
+            &["create", "serviceaccount", "gitops-serviceaccount", "-n", "gitops"],
+            "serviceaccount/gitops-serviceaccount created\n",
+        ),
+        (
+            &[
+                "create",
+                "clusterrolebinding",
+                "gitops-operator",
+                "--clusterrole=cluster-admin",
+                "--serviceaccount=gitops:gitops-serviceaccount",
+            ],
+            "clusterrolebinding.rbac.authorization.k8s.io/gitops-operator created\n",
+        ),
+        (
+            &[
+                "create",
+                "cronjob",
+                "gitops-cron",
+                "-n",
+                "gitops",
+                "--image=alpine:3.20",
+                "--schedule=*/5 * * * *",
+                "--",
+                "sh",
+                "-c",
+                "date",
+            ],
+            "cronjob.batch/gitops-cron created\n",
+        ),
+    ];
+    for (args, printed) in steps {
+        assert_eq!(sb.kubectl_ok(args), printed, "kubectl {args:?}");
+    }
+    assert_table(
+        &sb.kubectl_ok(&["get", "cj", "-n", "gitops"]),
+        CRONJOB_HEADER,
+        &["gitops-cron */5 * * * * <none> False 0 <none> <age>"],
+    );
+    assert_table(
+        &sb.kubectl_ok(&["get", "clusterrolebinding", "gitops-operator", "-o", "wide"]),
+        "NAME ROLE AGE USERS GROUPS SERVICEACCOUNTS",
+        &["gitops-operator ClusterRole/cluster-admin <age> gitops/gitops-serviceaccount"],
+    );
+    let cron = get_json(&sb, &["get", "cronjob", "gitops-cron", "-n", "gitops"]);
+    let container = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["command"], serde_json::json!(["sh", "-c", "date"]));
+    assert_eq!(container["image"], "alpine:3.20");
+    assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+}
