@@ -42,6 +42,12 @@ fn get_pods_lists_the_pod_as_pending_with_the_standard_columns() {
     // No scheduler or kubelet runs yet, so the pod stays Pending with its one container not ready.
     assert_table(&sb.kubectl_ok(&["get", "pods"]), POD_HEADER, &["nginx 0/1 Pending 0 <age>"]);
     assert_table(&sb.kubectl_ok(&["get", "pod", "nginx"]), POD_HEADER, &["nginx 0/1 Pending 0 <age>"]);
+    assert_table(
+        &sb.kubectl_ok(&["get", "pods", "-o", "wide"]),
+        "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES",
+        &["nginx 0/1 Pending 0 <age> <none> <none> <none> <none>"],
+    );
+    assert_eq!(sb.kubectl_ok(&["get", "pod", "nginx", "-o", "jsonpath={.status.phase}"]), "Pending");
 }
 
 #[test]
@@ -136,6 +142,45 @@ fn delete_pod_returns_promptly_and_the_pod_is_then_not_found() {
     assert_eq!(out, "pod \"nginx\" deleted\n");
     let get = sb.kubectl(&["get", "pod", "nginx"]);
     assert_eq!(failed_with(&get, 1), "Error from server (NotFound): pods \"nginx\" not found\n");
+}
+
+#[test]
+fn applying_the_pod_file_after_create_warns_then_only_image_changes_are_allowed() {
+    if !kubectl_available() {
+        return;
+    }
+    let (sb, work) = sandbox_with_nginx_pod();
+    let first = sb.kubectl_in(Some(work.path()), &["apply", "-f", "nginx-pod.yaml"]);
+    assert_eq!(text(&first.stdout), "pod/nginx configured\n");
+    assert_eq!(
+        text(&first.stderr),
+        "Warning: resource pods/nginx is missing the kubectl.kubernetes.io/last-applied-configuration annotation \
+         which is required by kubectl apply. kubectl apply should only be used on resources created declaratively by \
+         either kubectl create --save-config or kubectl apply. The missing annotation will be patched automatically.\n"
+    );
+    assert_eq!(
+        text(&sb.kubectl_in(Some(work.path()), &["apply", "-f", "nginx-pod.yaml"]).stdout),
+        "pod/nginx unchanged\n"
+    );
+
+    work.edit("nginx-pod.yaml", "image: nginx:1.11", "image: nginx:1.12");
+    assert_eq!(
+        text(&sb.kubectl_in(Some(work.path()), &["apply", "-f", "nginx-pod.yaml"]).stdout),
+        "pod/nginx configured\n"
+    );
+    assert_eq!(get_json(&sb, &["get", "pod", "nginx"])["spec"]["containers"][0]["image"], "nginx:1.12");
+
+    work.edit("nginx-pod.yaml", "restartPolicy: Always", "restartPolicy: Never");
+    let refused = sb.kubectl_in(Some(work.path()), &["apply", "-f", "nginx-pod.yaml"]);
+    let stderr = failed_with(&refused, 1);
+    // kube-apiserver follows this line with a diff of the pod spec; the first line is the stable part.
+    assert_eq!(
+        stderr.lines().next().unwrap_or_default(),
+        "The Pod \"nginx\" is invalid: spec: Forbidden: pod updates may not change fields other than \
+         `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` \
+         (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it \
+         was previously negative)"
+    );
 }
 
 #[test]
