@@ -58,6 +58,41 @@ pub struct DeleteOptions {
     pub uid: Option<String>,
     /// Delete only if the object still has this resourceVersion.
     pub resource_version: Option<String>,
+    /// What happens to the object's dependents (`propagationPolicy`).
+    pub propagation: Propagation,
+}
+
+/// A delete's `propagationPolicy`: how the garbage collector treats the object's dependents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// Delete the object now; the garbage collector deletes its dependents afterwards.
+    #[default]
+    Background,
+    /// Keep the object (finalizer `foregroundDeletion`) until its blocking dependents are gone.
+    Foreground,
+    /// Keep the object (finalizer `orphan`) until its dependents no longer point at it.
+    Orphan,
+}
+
+impl Propagation {
+    /// Parses the API value; empty means the default (Background).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "" | "Background" => Some(Self::Background),
+            "Foreground" => Some(Self::Foreground),
+            "Orphan" => Some(Self::Orphan),
+            _ => None,
+        }
+    }
+
+    /// The finalizer that holds the object while the garbage collector works, if any.
+    pub fn finalizer(self) -> Option<&'static str> {
+        match self {
+            Self::Background => None,
+            Self::Foreground => Some("foregroundDeletion"),
+            Self::Orphan => Some("orphan"),
+        }
+    }
 }
 
 /// The result of a successful write.
@@ -227,6 +262,8 @@ impl Sandbox {
                 }
                 lifecycle::check_fields(rt, &mut new, opts.field_validation, &mut warnings)?;
                 match lifecycle::prepare_update(rt, current, new, scope)? {
+                    // As upstream: removing the last finalizer of an object being deleted deletes it.
+                    Some(new) if last_finalizer_removed(current, &new) => Ok(Change::Delete),
                     Some(new) => Ok(Change::Put(new)),
                     None => Ok(Change::Keep),
                 }
@@ -242,6 +279,8 @@ impl Sandbox {
             return Err(ApiError::forbidden(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")));
         }
         if rt.kind == "Namespace" && !opts.dry_run && self.get(rt, None, name).is_some() {
+            // Terminating first, so controllers cannot recreate what is being removed.
+            self.mark_terminating(rt, name);
             self.empty_namespace(name);
         }
         let key = Self::key(rt, namespace, name);
@@ -251,19 +290,34 @@ impl Sandbox {
                 let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
                 check_preconditions(rt, name, current, opts)?;
                 let finalizers = current["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
-                if !finalizers {
+                let held_by = opts.propagation.finalizer();
+                if !finalizers && held_by.is_none() {
                     return Ok(Change::Delete);
                 }
                 if current["metadata"]["deletionTimestamp"].is_string() {
                     return Ok(Change::Keep);
                 }
                 let mut marked = current.as_ref().clone();
+                if let Some(finalizer) = held_by {
+                    add_finalizer(&mut marked, finalizer);
+                }
                 marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
                 marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
                 Ok(Change::Put(marked))
             })
             .map_err(store_error)?;
         Ok(written.object)
+    }
+
+    /// Marks a namespace as being deleted (deletionTimestamp, phase Terminating).
+    fn mark_terminating(&self, rt: &ResourceType, name: &str) {
+        let _ = self.store.write::<ApiError>(&Self::key(rt, None, name), false, |current| {
+            let Some(current) = current else { return Ok(Change::Keep) };
+            let mut marked = current.as_ref().clone();
+            marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+            marked["status"]["phase"] = json!("Terminating");
+            Ok(Change::Put(marked))
+        });
     }
 
     /// Removes every namespaced object in `namespace` (what upstream's namespace controller does).
@@ -307,6 +361,30 @@ impl Sandbox {
 }
 
 const PROTECTED_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
+fn finalizer_count(obj: &Value) -> usize {
+    obj["metadata"]["finalizers"].as_array().map_or(0, Vec::len)
+}
+
+/// Whether an update takes the last finalizer off an object whose deletion is not graceful.
+fn last_finalizer_removed(old: &Value, new: &Value) -> bool {
+    let meta = &new["metadata"];
+    finalizer_count(old) > 0
+        && finalizer_count(new) == 0
+        && meta["deletionTimestamp"].is_string()
+        && meta["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
+}
+
+fn add_finalizer(obj: &mut Value, finalizer: &str) {
+    if !obj["metadata"]["finalizers"].is_array() {
+        obj["metadata"]["finalizers"] = json!([]);
+    }
+    if let Some(list) = obj["metadata"]["finalizers"].as_array_mut() {
+        if !list.iter().any(|f| f == finalizer) {
+            list.push(json!(finalizer));
+        }
+    }
+}
 
 fn check_preconditions(rt: &ResourceType, name: &str, current: &Value, opts: &DeleteOptions) -> ApiResult<()> {
     let fail = |what: &str, wanted: &str, actual: &str| {

@@ -2,7 +2,7 @@
 
 use super::render;
 use super::request::{Options, Output, Target, decode_body};
-use crate::cluster::{DeleteOptions, Sandbox, WriteOptions};
+use crate::cluster::{DeleteOptions, Propagation, Sandbox, WriteOptions};
 use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{FieldValidation, UpdateScope};
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -95,17 +95,18 @@ pub fn update(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &He
 fn delete_options(opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<DeleteOptions> {
     let body = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { decode_body(headers, body)? };
     let policy = body["propagationPolicy"].as_str().unwrap_or(&opts.propagation_policy);
-    if !["", "Orphan", "Background", "Foreground"].contains(&policy) {
+    let Some(propagation) = Propagation::parse(policy) else {
         return Err(ApiError::bad_request(format!(
             "propagationPolicy must be Orphan, Background or Foreground, not {policy:?}"
         )));
-    }
+    };
     let dry_run = opts.dry_run || body["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All"));
     let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
     Ok(DeleteOptions {
         dry_run,
         uid: text(&body["preconditions"]["uid"]),
         resource_version: text(&body["preconditions"]["resourceVersion"]),
+        propagation,
     })
 }
 
