@@ -33,6 +33,9 @@ impl FieldValidation {
     }
 }
 
+/// How strict-decoding failures begin, after the decoder's `… cannot be handled as a …: ` prefix.
+pub const STRICT_PREFIX: &str = "strict decoding error: ";
+
 /// The object as kubectl and the schema know it: checks unknown fields and removes them unless Strict.
 pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, warnings: &mut Vec<String>) -> ApiResult<()> {
     // Like upstream's decoder, stop at the first value of the wrong type.
@@ -46,7 +49,10 @@ pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, w
         let unknown = schema::unknown_fields(rt, obj);
         if !unknown.is_empty() {
             let described: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
-            return Err(ApiError::bad_request(format!("strict decoding error: {}", described.join(", "))));
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {STRICT_PREFIX}{}",
+                rt.kind, rt.version, rt.kind, described.join(", ")
+            )));
         }
         return Ok(());
     }
@@ -64,7 +70,7 @@ pub fn prepare_create(rt: &ResourceType, mut obj: Value, now: &str, uid: String)
     for owned in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
         meta.remove(owned);
     }
-    meta.insert("uid".into(), json!(uid));
+    meta.insert("uid".into(), json!(&uid));
     meta.insert("creationTimestamp".into(), json!(now));
     if !rt.generation_from.is_empty() {
         meta.insert("generation".into(), json!(1));
@@ -75,6 +81,11 @@ pub fn prepare_create(rt: &ResourceType, mut obj: Value, now: &str, uid: String)
         obj["status"] = rt.initial_status.clone().unwrap_or_else(|| json!({}));
     }
     set_name_label(rt, &mut obj);
+    if rt.kind == "Pod" && rt.group.is_empty() {
+        // Create-time only, as upstream's ServiceAccount admission: updates keep what the pod has.
+        let suffix: String = uid.chars().filter(char::is_ascii_alphanumeric).take(5).collect();
+        admission::mount_api_access(&mut obj, &suffix);
+    }
     admission::apply_defaults(rt, &mut obj);
     let errors = admission::validate(rt, &obj, None);
     if !errors.is_empty() {
@@ -233,7 +244,7 @@ mod tests {
         assert!(obj["spec"].get("replica").is_none());
         obj["spec"]["replica"] = json!(2);
         let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
-        assert_eq!(err.message, "strict decoding error: unknown field \"spec.replica\"");
+        assert_eq!(err.message, "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\"");
     }
 
     #[test]

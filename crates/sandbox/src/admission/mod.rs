@@ -11,6 +11,7 @@ mod meta;
 mod names;
 mod objects;
 mod pod;
+mod service_account;
 mod validation;
 mod workloads;
 
@@ -20,4 +21,5 @@ pub use names::{
     validate_generate_name, validate_label_value, validate_object_name, validate_path_segment_name,
     validate_port_name, validate_qualified_name,
 };
+pub use service_account::{MOUNT_PATH as SERVICE_ACCOUNT_MOUNT_PATH, mount_api_access};
 pub use validation::validate;

@@ -112,16 +112,9 @@ async fn resource(
     Query(pairs): Query<Vec<(String, String)>>,
     body: Body,
 ) -> Response {
-    let too_large = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_BODY);
-    if too_large {
-        return ApiError::too_large(MAX_BODY).into_response();
-    }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let body = match read_body(body).await {
         Ok(bytes) => bytes,
-        Err(_) => return ApiError::too_large(MAX_BODY).into_response(),
+        Err(error) => return error.into_response(),
     };
     let result = async {
         let target = parse_target(&sb, uri.path())?;
@@ -137,6 +130,31 @@ async fn resource(
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// How much of an oversized body is read and dropped so the client sees the 413, not a reset.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads a request body of at most [`MAX_BODY`] bytes.
+async fn read_body(body: Body) -> ApiResult<axum::body::Bytes> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut collected = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the request body could not be read: {e}")))?;
+        seen += chunk.len();
+        if seen > DRAIN_LIMIT {
+            break;
+        }
+        if seen <= MAX_BODY {
+            collected.extend_from_slice(&chunk);
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
+    Ok(collected.into())
 }
 
 fn parse_target(sb: &Sandbox, path: &str) -> ApiResult<Target> {

@@ -79,20 +79,52 @@ pub fn patch(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &Hea
         return Ok(render::with_warnings(response, &outcome.warnings));
     }
     let (api_version, object_kind) = (t.rt.api_version(), t.rt.kind.clone());
-    let outcome = sb.modify(t.rt, t.namespace.as_deref(), name, scope, write, |current| {
-        let mut base = current.clone();
-        // A patch only carries a resourceVersion when the client wants it checked (kubectl diff does).
-        if let Some(meta) = base["metadata"].as_object_mut() {
-            meta.remove("resourceVersion");
-        }
-        apply(kind, &base, &document, &api_version, &object_kind)
-    })?;
+    let outcome = sb
+        .modify(t.rt, t.namespace.as_deref(), name, scope, write, |current| {
+            let mut base = current.clone();
+            // A patch only carries a resourceVersion when the client wants it checked (kubectl diff does).
+            if let Some(meta) = base["metadata"].as_object_mut() {
+                meta.remove("resourceVersion");
+            }
+            apply(kind, &base, &document, &api_version, &object_kind)
+        })
+        .map_err(|e| strict_error_on_patch(e, &document))?;
     let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object)?;
     Ok(render::with_warnings(response, &outcome.warnings))
 }
 
+/// Upstream reports unknown fields met while applying a patch as an Invalid `patch` field that
+/// shows the patch in Go's map notation; kubectl prints it as `The request is invalid: patch: …`.
+fn strict_error_on_patch(error: ApiError, patch: &Value) -> ApiError {
+    let Some(at) = error.message.find(crate::lifecycle::STRICT_PREFIX) else { return error };
+    let detail = &error.message[at..];
+    let cause = format!("Invalid value: \"{}\": {detail}", go_format(patch));
+    let mut invalid = ApiError::unprocessable(format!("\"\" is invalid: patch: {cause}"));
+    invalid.details = Some(serde_json::json!({"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]}));
+    invalid
+}
+
+/// A JSON value as Go's `%+v` prints a decoded `map[string]interface{}`.
+fn go_format(value: &Value) -> String {
+    match value {
+        Value::Null => "<nil>".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!("[{}]", items.iter().map(go_format).collect::<Vec<_>>().join(" ")),
+        Value::Object(map) => {
+            format!("map[{}]", map.iter().map(|(k, v)| format!("{k}:{}", go_format(v))).collect::<Vec<_>>().join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn patches_print_in_go_map_notation() {
+        let patch = json!({"spec": {"replica": 3, "replicas": null, "names": ["a", "b"]}});
+        assert_eq!(go_format(&patch), "map[spec:map[names:[a b] replica:3 replicas:<nil>]]");
+    }
+
     use super::*;
     use serde_json::json;
 
