@@ -109,6 +109,7 @@ pub struct Sandbox {
     store: Store,
     registry: &'static Registry,
     admin_token: String,
+    signing_key: crate::auth::SigningKey,
     certificates: Certificates,
     node: SimulatedNode,
     data_dir: PathBuf,
@@ -120,9 +121,10 @@ impl Sandbox {
         let io = |source| SandboxError::DataDir { path: data_dir.display().to_string(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let admin_token = read_or_create_token(&data_dir.join("admin-token")).map_err(io)?;
+        let signing_key = crate::auth::SigningKey::load_or_create(&data_dir.join("service-account-key")).map_err(io)?;
         let certificates = Certificates::load_or_create(&data_dir.join("pki"))?;
         let store = Store::open(&data_dir.join("objects.redb"))?;
-        let sandbox = Self { store, registry: Registry::builtin(), admin_token, certificates, node: SimulatedNode::new(), data_dir: data_dir.to_path_buf() };
+        let sandbox = Self { store, registry: Registry::builtin(), admin_token, signing_key, certificates, node: SimulatedNode::new(), data_dir: data_dir.to_path_buf() };
         sandbox.bootstrap()?;
         Ok(sandbox)
     }
@@ -158,6 +160,11 @@ impl Sandbox {
     /// The bearer token of the cluster-admin user written into the kubeconfig.
     pub fn admin_token(&self) -> &str {
         &self.admin_token
+    }
+
+    /// The key that signs and verifies ServiceAccount tokens.
+    pub fn signing_key(&self) -> &crate::auth::SigningKey {
+        &self.signing_key
     }
 
     /// The CA and serving certificate.

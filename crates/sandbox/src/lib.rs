@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod admission;
+pub mod auth;
 pub mod api;
 pub mod controllers;
 pub mod errors;

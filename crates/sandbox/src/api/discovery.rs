@@ -74,6 +74,8 @@ fn subresource_entry(t: &ResourceType, sub: &str) -> Value {
                           "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}),
         "exec" | "portforward" | "attach" => json!({"name": name, "singularName": "", "namespaced": t.namespaced,
                           "kind": format!("Pod{}Options", capitalised(sub)), "verbs": ["create", "get"]}),
+        "token" => json!({"name": name, "singularName": "", "namespaced": t.namespaced, "group": "authentication.k8s.io",
+                          "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}),
         "log" => json!({"name": name, "singularName": "", "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get"]}),
         _ => json!({"name": name, "singularName": "", "namespaced": t.namespaced, "kind": t.kind,
                     "verbs": ["get", "patch", "update"]}),
@@ -107,7 +109,7 @@ mod tests {
     fn the_group_list_names_each_served_group_once() {
         let list = group_list(Registry::builtin());
         let names: Vec<&str> = list["groups"].as_array().unwrap().iter().filter_map(|g| g["name"].as_str()).collect();
-        assert_eq!(names, ["apps", "batch", "rbac.authorization.k8s.io"]);
+        assert_eq!(names, ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "rbac.authorization.k8s.io"]);
     }
 
     #[test]

@@ -12,11 +12,12 @@ mod watch;
 pub use request::{MAX_BODY, Target};
 
 use crate::Sandbox;
+use crate::auth;
 use crate::errors::{ApiError, ApiResult};
 use crate::openapi;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -84,28 +85,22 @@ fn raw_json(text: &'static str) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
-/// Paths anyone may read, as on a real cluster (health and version).
-const PUBLIC: [&str; 4] = ["/version", "/healthz", "/readyz", "/livez"];
-
-/// Requires the admin bearer token on everything but the public paths.
-async fn authenticate(State(sb): State<Arc<Sandbox>>, request: Request, next: Next) -> Response {
-    if PUBLIC.contains(&request.uri().path()) {
-        return next.run(request).await;
+/// Authenticates and authorizes every request (upstream's filters run before routing), and hands
+/// the caller's identity to the handlers.
+async fn authenticate(State(sb): State<Arc<Sandbox>>, mut request: Request, next: Next) -> Response {
+    match auth::admit(&sb, request.method(), request.uri(), request.headers()) {
+        Ok(identity) => {
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
     }
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if token != Some(sb.admin_token()) {
-        return ApiError::unauthorized().into_response();
-    }
-    next.run(request).await
 }
 
 /// Every `/api/v1/…` and `/apis/{group}/{version}/…` resource path.
 async fn resource(
     State(sb): State<Arc<Sandbox>>,
+    Extension(caller): Extension<auth::Identity>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -118,6 +113,9 @@ async fn resource(
     };
     let result = async {
         let target = parse_target(&sb, uri.path())?;
+        if auth::reviews::is_review(target.rt) {
+            return review(&sb, &caller, &target, &method, &headers, &body);
+        }
         let opts = Options::parse(&pairs)?;
         if opts.watch && method == Method::GET && target.name.is_none() {
             let output = request::output(&headers)?;
@@ -157,6 +155,15 @@ async fn read_body(body: Body) -> ApiResult<axum::body::Bytes> {
     Ok(collected.into())
 }
 
+/// The review APIs answer from the caller's identity and store nothing.
+fn review(sb: &Sandbox, caller: &auth::Identity, t: &Target, method: &Method, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+    if *method != Method::POST || t.name.is_some() {
+        return Err(ApiError::method_not_allowed(method.as_str(), t.rt));
+    }
+    let answer = auth::reviews::review(sb, caller, t.rt, request::decode_body(headers, body)?)?;
+    Ok(render::json_response(StatusCode::CREATED, &answer))
+}
+
 fn parse_target(sb: &Sandbox, path: &str) -> ApiResult<Target> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
@@ -171,6 +178,12 @@ fn dispatch(sb: &Sandbox, t: &Target, method: &Method, opts: &Options, headers: 
     let output = || request::output(headers);
     match (&t.name, t.subresource.as_deref()) {
         (Some(name), Some("scale")) => scale::handle(sb, t, name, method, opts, headers, body),
+        (Some(name), Some("token")) if *method == Method::POST => {
+            let request = request::decode_body(headers, body)?;
+            let answer = auth::create_token(sb, t.namespace.as_deref().unwrap_or("default"), name, request)?;
+            Ok(render::json_response(StatusCode::CREATED, &answer))
+        }
+        (Some(_), Some("token")) => Err(ApiError::method_not_allowed(method.as_str(), t.rt)),
         (Some(name), _) => match *method {
             Method::GET => verb_allowed("get").and_then(|_| objects::get(sb, t, name, opts, output()?)),
             Method::PUT => verb_allowed("update").and_then(|_| objects::update(sb, t, name, opts, headers, body, output()?)),

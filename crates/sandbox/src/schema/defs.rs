@@ -1,7 +1,7 @@
 //! The kinds' OpenAPI 3 schemas, generated once from k8s-openapi's types.
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy, rbac};
+use k8s_openapi::api::{apps, authentication, authorization, autoscaling, batch, core, networking, policy, rbac};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::JsonSchema;
 use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -95,6 +95,9 @@ fn build() -> Definitions {
     add::<rbac::v1::RoleBinding>(g, k);
     add::<rbac::v1::ClusterRole>(g, k);
     add::<rbac::v1::ClusterRoleBinding>(g, k);
+    add::<authentication::v1::SelfSubjectReview>(g, k);
+    add::<authorization::v1::SelfSubjectAccessReview>(g, k);
+    add::<authorization::v1::SelfSubjectRulesReview>(g, k);
     add::<networking::v1::Ingress>(g, k);
     add::<networking::v1::NetworkPolicy>(g, k);
     add::<policy::v1::PodDisruptionBudget>(g, k);

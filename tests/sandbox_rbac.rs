@@ -1,0 +1,133 @@
+//! Authentication and RBAC with the real kubectl: a ServiceAccount token from `kubectl create token`
+//! is refused with upstream's Forbidden lines until a binding grants it access; `auth can-i` and
+//! `auth whoami` answer for the admin and for the ServiceAccount; revoked tokens are Unauthorized.
+
+use gitops_lab_e2e::chapter::{assert_has_line, failed_with};
+use gitops_lab_e2e::{Sandbox, kubectl_available, text};
+use std::process::Output;
+
+/// kubectl as the bearer of `token`, with the sandbox's server and CA from its kubeconfig.
+fn as_token(sb: &Sandbox, token: &str, args: &[&str]) -> Output {
+    let flag = format!("--token={token}");
+    let mut all = vec![flag.as_str()];
+    all.extend_from_slice(args);
+    sb.kubectl(&all)
+}
+
+fn token_for(sb: &Sandbox, account: &str) -> String {
+    let token = sb.kubectl_ok(&["create", "token", account]).trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    token
+}
+
+const SA_USER: &str = "system:serviceaccount:default:default";
+
+#[test]
+fn a_service_account_token_is_forbidden_until_a_binding_grants_access() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let token = token_for(&sb, "default");
+
+    let pods = as_token(&sb, &token, &["get", "pods"]);
+    assert_eq!(
+        failed_with(&pods, 1),
+        format!("Error from server (Forbidden): pods is forbidden: User \"{SA_USER}\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"\n")
+    );
+    let namespaces = as_token(&sb, &token, &["get", "namespaces"]);
+    assert_eq!(
+        failed_with(&namespaces, 1),
+        format!("Error from server (Forbidden): namespaces is forbidden: User \"{SA_USER}\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope\n")
+    );
+    let named = as_token(&sb, &token, &["get", "deployment", "web"]);
+    assert_eq!(
+        failed_with(&named, 1),
+        format!("Error from server (Forbidden): deployments.apps \"web\" is forbidden: User \"{SA_USER}\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"default\"\n")
+    );
+
+    sb.kubectl_ok(&["create", "clusterrolebinding", "x", "--clusterrole=view", "--serviceaccount=default:default"]);
+    let allowed = as_token(&sb, &token, &["get", "pods"]);
+    assert!(allowed.status.success(), "{}", text(&allowed.stderr));
+    assert_eq!(text(&allowed.stderr), "No resources found in default namespace.\n");
+    // view reads, but does not write.
+    let create = as_token(&sb, &token, &["create", "configmap", "x"]);
+    assert_eq!(
+        failed_with(&create, 1),
+        format!("error: failed to create configmap: configmaps is forbidden: User \"{SA_USER}\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\"\n")
+    );
+}
+
+#[test]
+fn can_i_answers_yes_for_the_admin_and_follows_the_service_accounts_bindings() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    assert_eq!(sb.kubectl_ok(&["auth", "can-i", "create", "deployments"]), "yes\n");
+    let token = token_for(&sb, "default");
+    let no = as_token(&sb, &token, &["auth", "can-i", "create", "deployments"]);
+    assert_eq!((no.status.code(), text(&no.stdout)), (Some(1), "no\n".to_string()));
+
+    sb.kubectl_ok(&["create", "rolebinding", "edit", "--clusterrole=edit", "--serviceaccount=default:default"]);
+    let yes = as_token(&sb, &token, &["auth", "can-i", "create", "deployments"]);
+    assert_eq!((yes.status.code(), text(&yes.stdout)), (Some(0), "yes\n".to_string()));
+    // The RoleBinding reaches its own namespace only; `edit` grants nothing on RBAC objects.
+    let elsewhere = as_token(&sb, &token, &["auth", "can-i", "create", "deployments", "-n", "kube-system"]);
+    assert_eq!(text(&elsewhere.stdout), "no\n");
+    let rbac = as_token(&sb, &token, &["auth", "can-i", "create", "rolebindings"]);
+    assert_eq!(text(&rbac.stdout), "no\n");
+
+    let list = as_token(&sb, &token, &["auth", "can-i", "--list"]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let listing = text(&list.stdout);
+    assert!(listing.lines().any(|l| l.starts_with("deployments.apps ")), "{listing}");
+    assert!(listing.lines().any(|l| l.contains("[/api/*]")), "{listing}");
+}
+
+#[test]
+fn whoami_names_the_admin_and_the_service_account() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let admin = sb.kubectl_ok(&["auth", "whoami"]);
+    assert_has_line(&admin, "Username kubernetes-admin");
+    assert_has_line(&admin, "Groups [system:masters system:authenticated]");
+    let token = token_for(&sb, "default");
+    let sa = as_token(&sb, &token, &["auth", "whoami"]);
+    assert!(sa.status.success(), "{}", text(&sa.stderr));
+    let out = text(&sa.stdout);
+    assert_has_line(&out, &format!("Username {SA_USER}"));
+    assert_has_line(&out, "Groups [system:serviceaccounts system:serviceaccounts:default system:authenticated]");
+}
+
+const LOGGED_OUT: &str = "error: You must be logged in to the server (the server has asked for the client to provide credentials)\n";
+
+#[test]
+fn unknown_and_revoked_tokens_are_unauthorized() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    // kubectl's discovery logs each 401 before its final line, as against a real cluster.
+    let garbage = as_token(&sb, "not-a-token", &["get", "pods"]);
+    assert!(failed_with(&garbage, 1).ends_with(LOGGED_OUT), "{}", text(&garbage.stderr));
+
+    sb.kubectl_ok(&["create", "serviceaccount", "robot"]);
+    let token = token_for(&sb, "robot");
+    let works = as_token(&sb, &token, &["auth", "whoami"]);
+    assert!(works.status.success(), "{}", text(&works.stderr));
+    sb.kubectl_ok(&["delete", "serviceaccount", "robot"]);
+    sb.kubectl_ok(&["create", "serviceaccount", "robot"]);
+    let revoked = as_token(&sb, &token, &["get", "serviceaccounts"]);
+    assert!(failed_with(&revoked, 1).ends_with(LOGGED_OUT), "{}", text(&revoked.stderr));
+
+    let short = sb.kubectl(&["create", "token", "robot", "--duration=1m"]);
+    assert_eq!(
+        failed_with(&short, 1),
+        "error: failed to create token: TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes\n"
+    );
+    let missing = sb.kubectl(&["create", "token", "nobody"]);
+    assert_eq!(failed_with(&missing, 1), "error: failed to create token: serviceaccounts \"nobody\" not found\n");
+}
