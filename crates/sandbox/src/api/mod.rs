@@ -7,9 +7,11 @@ mod patch;
 mod render;
 mod request;
 mod scale;
+mod streaming;
 mod watch;
 
 pub use request::{MAX_BODY, Target};
+pub use streaming::{PodStreams, node_streams};
 
 use crate::Sandbox;
 use crate::auth;
@@ -28,6 +30,12 @@ use std::sync::Arc;
 
 /// The sandbox's routes, ready to serve.
 pub fn router(sandbox: Arc<Sandbox>) -> Router {
+    let pods = node_streams(sandbox.clone());
+    router_with(sandbox, pods)
+}
+
+/// The routes with exec, logs and port-forward served by `pods` (tests pass a fake node).
+pub fn router_with(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
     Router::new()
         .route("/version", get(|| async { json(discovery::version()) }))
         .route("/healthz", get(ok_text))
@@ -41,6 +49,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/openapi/v3", get(|| async { json(openapi::v3_index()) }))
         .route("/openapi/v3/{*path}", get(openapi_group))
         .route("/openapi/v2", get(|| async { raw_json(openapi::v2_document_text()) }))
+        .merge(streaming::routes(sandbox.clone(), pods))
         .fallback(resource)
         .layer(middleware::from_fn_with_state(sandbox.clone(), authenticate))
         .with_state(sandbox)

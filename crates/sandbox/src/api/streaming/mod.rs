@@ -1,0 +1,167 @@
+//! The streaming subresources of pods: `log`, `exec`, `attach` and `portforward`, served from the
+//! simulated node through the [`PodStreams`] contract.
+//!
+//! These handlers sit on their own routes (ahead of the generic resource handler) because they need
+//! the raw request for WebSocket upgrades and answer with streams rather than objects.
+
+mod channels;
+mod exec;
+mod logs;
+mod portforward;
+mod spdy;
+#[cfg(test)]
+mod tests;
+
+use crate::Sandbox;
+use crate::errors::ApiError;
+use crate::node::{ContainerLog, NodeError, Process, SimulatedNode};
+use crate::registry::ResourceType;
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::io::DuplexStream;
+
+/// What the streaming handlers need from a node; [`SimulatedNode`] is the real one, tests use doubles.
+pub trait PodStreams: Send + Sync + 'static {
+    /// Starts `command` in a container of a running pod.
+    fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError>;
+    /// The log of a container (`previous`: of its last terminated run).
+    fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError>;
+    /// A byte stream to `port` inside a running pod.
+    fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError>;
+}
+
+impl PodStreams for SimulatedNode {
+    fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError> {
+        SimulatedNode::exec(self, namespace, pod, container, command, tty, stdin)
+    }
+
+    fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError> {
+        SimulatedNode::logs(self, namespace, pod, container, previous)
+    }
+
+    fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError> {
+        SimulatedNode::connect(self, namespace, pod, port)
+    }
+}
+
+/// The sandbox's own node, reached through the shared handle.
+struct NodeOf(Arc<Sandbox>);
+
+impl PodStreams for NodeOf {
+    fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError> {
+        self.0.node().exec(namespace, pod, container, command, tty, stdin)
+    }
+
+    fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError> {
+        self.0.node().logs(namespace, pod, container, previous)
+    }
+
+    fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError> {
+        self.0.node().connect(namespace, pod, port)
+    }
+}
+
+/// The pod streams of the sandbox's own simulated node.
+pub fn node_streams(sandbox: Arc<Sandbox>) -> Arc<dyn PodStreams> {
+    Arc::new(NodeOf(sandbox))
+}
+
+/// What every streaming handler shares.
+#[derive(Clone)]
+struct Streams {
+    sandbox: Arc<Sandbox>,
+    pods: Arc<dyn PodStreams>,
+}
+
+/// The routes of the four subresources, for any router state (they carry their own).
+pub fn routes<S: Clone + Send + Sync + 'static>(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router<S> {
+    const POD: &str = "/api/v1/namespaces/{namespace}/pods/{name}";
+    Router::new()
+        .route(&format!("{POD}/log"), any(logs_route))
+        .route(&format!("{POD}/exec"), any(exec_route))
+        .route(&format!("{POD}/attach"), any(attach_route))
+        .route(&format!("{POD}/portforward"), any(portforward_route))
+        .with_state(Streams { sandbox, pods })
+}
+
+type Pairs = Query<Vec<(String, String)>>;
+
+async fn logs_route(State(s): State<Streams>, method: Method, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs) -> Response {
+    if method != Method::GET {
+        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_response();
+    }
+    logs::handle(&s, &ns, &name, &pairs).unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn exec_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
+    exec::handle(s, exec::Kind::Exec, ns, name, pairs, request).await
+}
+
+async fn attach_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
+    exec::handle(s, exec::Kind::Attach, ns, name, pairs, request).await
+}
+
+async fn portforward_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
+    portforward::handle(s, ns, name, pairs, request).await
+}
+
+fn pods(sandbox: &Sandbox) -> &'static ResourceType {
+    sandbox.registry().by_plural("", "v1", "pods").expect("the registry serves pods")
+}
+
+/// The pod a streaming request names, or upstream's NotFound.
+fn find_pod(sandbox: &Sandbox, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+    let rt = pods(sandbox);
+    sandbox.get(rt, Some(namespace), name).ok_or_else(|| ApiError::not_found(rt, name))
+}
+
+/// The names of a pod's containers in upstream's visiting order: init, app, ephemeral.
+fn container_names(pod: &Value) -> Vec<&str> {
+    ["initContainers", "containers", "ephemeralContainers"]
+        .iter()
+        .filter_map(|list| pod["spec"][list].as_array())
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect()
+}
+
+/// The container a request means: the named one if the pod has it, else the only app container.
+fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let names = container_names(pod);
+    if !requested.is_empty() {
+        return match names.contains(&requested) {
+            true => Ok(requested.to_string()),
+            false => Err(ApiError::bad_request(format!("container {requested} is not valid for pod {name}"))),
+        };
+    }
+    let app: Vec<&str> = pod["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+    match app.as_slice() {
+        [only] => Ok(only.to_string()),
+        [] => Err(ApiError::bad_request(format!("a container name must be specified for pod {name}"))),
+        _ => Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", names.join(" ")))),
+    }
+}
+
+/// Exec, attach and port-forward need a pod the scheduler has placed.
+fn require_node(pod: &Value) -> Result<(), ApiError> {
+    match pod["spec"]["nodeName"].as_str() {
+        Some(node) if !node.is_empty() => Ok(()),
+        _ => Err(ApiError::bad_request(format!("pod {} does not have a host assigned", pod["metadata"]["name"].as_str().unwrap_or_default()))),
+    }
+}
+
+/// A query flag as upstream reads it (`true`, `1`).
+fn flag(pairs: &[(String, String)], key: &str) -> bool {
+    pairs.iter().any(|(k, v)| k == key && matches!(v.as_str(), "true" | "1" | "True" | "TRUE"))
+}
+
+/// The last value of a query parameter, or "".
+fn value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or_default()
+}

@@ -1,0 +1,450 @@
+//! `…/pods/{name}/portforward`: kubectl's SPDY/3.1 session tunnelled through a WebSocket
+//! (`SPDY/3.1+portforward.k8s.io`), and kube-rs' channel framing (`v4.channel.k8s.io`).
+//!
+//! Each forwarded connection is a byte stream from [`super::PodStreams::connect`]; two small tasks
+//! pump it (pod → client frames, client frames → pod) so one slow connection never blocks reading
+//! the session, and the pod side reads in large chunks written straight behind a frame header.
+
+use super::channels::{self, normal_close, port_prefix};
+use super::spdy::{self, FLAG_FIN, Frame, HEADER_LEN, HeaderDecoder, HeaderEncoder, RST_PROTOCOL_ERROR};
+use super::{PodStreams, Streams, find_pod, pods, require_node};
+use crate::errors::{ApiError, ApiResult};
+use crate::node::NodeError;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+/// kubectl's protocol: a SPDY/3.1 byte stream inside binary WebSocket messages.
+const SPDY_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
+/// The subprotocols served, best first (kubectl offers only the first; kube-rs offers v5 and v4).
+const PROTOCOLS: [&str; 4] = [SPDY_PROTOCOL, "v5.channel.k8s.io", "v4.channel.k8s.io", "portforward.k8s.io"];
+/// How much is read from a pod connection at a time: large frames keep per-frame costs low.
+const CHUNK: usize = 64 * 1024;
+/// Received bytes per stream after which a WINDOW_UPDATE is sent.
+const WINDOW_STEP: u32 = 32 * 1024;
+/// Frames queued towards the client (and chunks towards a pod) before their producer waits.
+const QUEUE: usize = 64;
+
+/// The pod a session forwards to.
+#[derive(Clone)]
+struct PodTarget {
+    pods: Arc<dyn PodStreams>,
+    namespace: String,
+    name: String,
+    uid: String,
+}
+
+impl PodTarget {
+    fn connect(&self, port: u16) -> Result<DuplexStream, NodeError> {
+        self.pods.connect(&self.namespace, &self.name, port)
+    }
+
+    /// The text the client prints after `an error occurred forwarding L -> R: `.
+    fn error_text(&self, port: u16, error: &NodeError) -> String {
+        format!("error forwarding port {port} to pod {}, uid {}: {error}", self.name, self.uid)
+    }
+}
+
+/// Serves one port-forward request.
+pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, String)>, request: Request) -> Response {
+    let method = request.method().clone();
+    if method != Method::GET && method != Method::POST {
+        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_response();
+    }
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
+    let pod = match find_pod(&s.sandbox, &ns, &name).and_then(|pod| require_node(&pod).map(|_| pod)) {
+        Ok(pod) => pod,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(upgrade) = upgrade else {
+        return ApiError::bad_request(format!("the sandbox serves port-forward over WebSocket only (subprotocols {PROTOCOLS:?})")).into_response();
+    };
+    let upgrade = upgrade.protocols(PROTOCOLS);
+    let Some(protocol) = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).map(str::to_string) else {
+        return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {PROTOCOLS:?}")).into_response();
+    };
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let target = PodTarget { pods: s.pods.clone(), namespace: ns, name, uid };
+    if protocol == SPDY_PROTOCOL {
+        return upgrade.on_upgrade(move |socket| spdy_session(socket, target));
+    }
+    match ports(&pairs) {
+        Ok(ports) => upgrade.on_upgrade(move |socket| channel_session(socket, target, ports)),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The `ports` query of the channel protocol (repeated or comma-separated).
+fn ports(pairs: &[(String, String)]) -> ApiResult<Vec<u16>> {
+    let mut ports = Vec::new();
+    for text in pairs.iter().filter(|(k, _)| k == "ports").flat_map(|(_, v)| v.split(',')) {
+        let text = text.trim();
+        match text.parse::<u16>() {
+            Ok(port) if port > 0 => ports.push(port),
+            _ => return Err(ApiError::bad_request(format!("invalid port {text:?}: ports must be numbers from 1 to 65535"))),
+        }
+    }
+    if ports.is_empty() {
+        return Err(ApiError::bad_request("at least one port must be given in the ports query parameter"));
+    }
+    if ports.len() > 127 {
+        return Err(ApiError::bad_request("at most 127 ports can be forwarded over one connection"));
+    }
+    Ok(ports)
+}
+
+/// Sends queued messages to the client; SPDY bytes that are already waiting are merged into one
+/// message (they form one byte stream), channel messages are sent one by one.
+async fn write_out(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Receiver<Bytes>, merge: bool) {
+    while let Some(first) = queue.recv().await {
+        let mut message = first;
+        if merge && message.len() < CHUNK {
+            let mut merged: Option<BytesMut> = None;
+            while let Ok(next) = queue.try_recv() {
+                let buf = merged.get_or_insert_with(|| BytesMut::from(&message[..]));
+                buf.extend_from_slice(&next);
+                if buf.len() >= CHUNK {
+                    break;
+                }
+            }
+            if let Some(buf) = merged {
+                message = buf.freeze();
+            }
+        }
+        if sink.send(Message::Binary(message)).await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.send(Message::Close(Some(normal_close()))).await;
+}
+
+/// Client bytes for one pod connection, written in order; closing the queue ends the pod's input.
+async fn pump_in(mut queue: mpsc::Receiver<Bytes>, mut pod: WriteHalf<DuplexStream>) {
+    while let Some(bytes) = queue.recv().await {
+        if pod.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+    let _ = pod.shutdown().await;
+}
+
+/// Reads a pod connection into buffers that start with `reserve` bytes for the frame header,
+/// which `header` fills in once the length is known. Returns when the pod closes its side.
+async fn pump_out(mut pod: ReadHalf<DuplexStream>, out: &mpsc::Sender<Bytes>, reserve: usize, header: impl Fn(&mut [u8], usize)) -> bool {
+    loop {
+        let mut buf = BytesMut::with_capacity(reserve + CHUNK);
+        buf.put_bytes(0, reserve);
+        match pod.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return true,
+            Ok(n) => {
+                header(&mut buf[..reserve], n);
+                if out.send(buf.freeze()).await.is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SPDY
+
+/// The streams kubectl opens for one local connection, matched by their `requestID`.
+#[derive(Default)]
+struct Pair {
+    port: u16,
+    error: Option<u32>,
+    data: Option<(u32, mpsc::Receiver<Bytes>)>,
+}
+
+/// A data stream: where its bytes go, and how much has arrived since the last window update.
+struct DataStream {
+    inbound: Option<mpsc::Sender<Bytes>>,
+    unacknowledged: u32,
+}
+
+struct SpdySession {
+    target: PodTarget,
+    out: mpsc::Sender<Bytes>,
+    encoder: HeaderEncoder,
+    decoder: HeaderDecoder,
+    pairs: HashMap<String, Pair>,
+    streams: HashMap<u32, DataStream>,
+    pumps: JoinSet<()>,
+}
+
+async fn spdy_session(socket: WebSocket, target: PodTarget) {
+    let (sink, mut incoming) = socket.split();
+    let (out, queue) = mpsc::channel(QUEUE);
+    let writer = tokio::spawn(write_out(sink, queue, true));
+    let mut session = SpdySession {
+        target,
+        out,
+        encoder: HeaderEncoder::new(),
+        decoder: HeaderDecoder::new(),
+        pairs: HashMap::new(),
+        streams: HashMap::new(),
+        pumps: JoinSet::new(),
+    };
+    session.run(&mut incoming).await;
+    // Ending the pumps drops the pod connections and the last senders, which ends the writer.
+    session.pumps.abort_all();
+    drop(session);
+    let _ = writer.await;
+}
+
+impl SpdySession {
+    async fn run(&mut self, incoming: &mut SplitStream<WebSocket>) {
+        let mut buf = BytesMut::new();
+        while let Some(Ok(message)) = incoming.next().await {
+            match message {
+                Message::Binary(bytes) => buf.extend_from_slice(&bytes),
+                Message::Close(_) => return,
+                _ => continue,
+            }
+            loop {
+                match Frame::parse(&mut buf) {
+                    Ok(Some(frame)) => {
+                        if !self.on_frame(frame).await {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        let _ = self.send(Frame::GoAway { last_good: 0, status: RST_PROTOCOL_ERROR }).await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&self, frame: Frame) -> bool {
+        self.out.send(frame.to_bytes()).await.is_ok()
+    }
+
+    /// Handles one frame; `false` ends the session.
+    async fn on_frame(&mut self, frame: Frame) -> bool {
+        match frame {
+            Frame::SynStream { stream, headers, .. } => self.open(stream, &headers).await,
+            Frame::Data { stream, flags, data } => self.data(stream, flags, data).await,
+            Frame::RstStream { stream, .. } => {
+                // Dropping the sender ends the pod's input; the pod side then ends the output pump.
+                self.streams.remove(&stream);
+                true
+            }
+            Frame::Ping { id } => self.send(Frame::Ping { id }).await,
+            Frame::GoAway { .. } => false,
+            _ => true,
+        }
+    }
+
+    async fn open(&mut self, stream: u32, block: &[u8]) -> bool {
+        let Ok(headers) = self.decoder.decode(block) else {
+            // The shared decompression context is now unusable: the session cannot go on.
+            let _ = self.send(Frame::GoAway { last_good: stream, status: RST_PROTOCOL_ERROR }).await;
+            return false;
+        };
+        let reply = Frame::SynReply { stream, flags: 0, headers: self.encoder.encode(&[]) };
+        if !self.send(reply).await {
+            return false;
+        }
+        let kind = spdy::header(&headers, "streamtype").unwrap_or_default();
+        let port = spdy::header(&headers, "port").and_then(|p| p.parse::<u16>().ok());
+        let (Some(port), "error" | "data") = (port, kind) else {
+            return self.send(Frame::RstStream { stream, status: RST_PROTOCOL_ERROR }).await;
+        };
+        // Clients older than requestID pair streams by port.
+        let request = spdy::header(&headers, "requestid").map_or_else(|| format!("port {port}"), str::to_string);
+        let pair = self.pairs.entry(request.clone()).or_default();
+        pair.port = port;
+        if kind == "error" {
+            pair.error = Some(stream);
+        } else {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            pair.data = Some((stream, rx));
+            self.streams.insert(stream, DataStream { inbound: Some(tx), unacknowledged: 0 });
+        }
+        if pair.error.is_some() && pair.data.is_some() {
+            if let Some(pair) = self.pairs.remove(&request) {
+                return self.start(pair).await;
+            }
+        }
+        true
+    }
+
+    /// Connects a complete pair to the pod, or reports why not on its error stream.
+    async fn start(&mut self, pair: Pair) -> bool {
+        let (Some(error), Some((data, inbound))) = (pair.error, pair.data) else {
+            return true;
+        };
+        match self.target.connect(pair.port) {
+            Ok(connection) => {
+                let (read, write) = tokio::io::split(connection);
+                self.pumps.spawn(pump_in(inbound, write));
+                let out = self.out.clone();
+                self.pumps.spawn(async move {
+                    let header = |h: &mut [u8], n: usize| h.copy_from_slice(&spdy::data_header(data, 0, n));
+                    if pump_out(read, &out, HEADER_LEN, header).await {
+                        finish(&out, data, error).await;
+                    }
+                });
+                true
+            }
+            Err(e) => {
+                let text = Bytes::from(self.target.error_text(pair.port, &e));
+                self.streams.remove(&data);
+                self.send(Frame::Data { stream: error, flags: 0, data: text }).await && finish(&self.out, data, error).await
+            }
+        }
+    }
+
+    async fn data(&mut self, stream: u32, flags: u8, data: Bytes) -> bool {
+        let Some(entry) = self.streams.get_mut(&stream) else {
+            return true;
+        };
+        let len = data.len() as u32;
+        if !data.is_empty() {
+            let delivered = match &entry.inbound {
+                Some(tx) => tx.send(data).await.is_ok(),
+                None => false,
+            };
+            if !delivered {
+                entry.inbound = None;
+            }
+        }
+        if flags & FLAG_FIN != 0 {
+            entry.inbound = None;
+        }
+        entry.unacknowledged += len;
+        if entry.unacknowledged >= WINDOW_STEP {
+            let delta = std::mem::take(&mut entry.unacknowledged);
+            // The stream's window and the session's (SPDY/3.1) both grow by what was consumed.
+            let mut both = BytesMut::new();
+            Frame::WindowUpdate { stream, delta }.encode(&mut both);
+            Frame::WindowUpdate { stream: 0, delta }.encode(&mut both);
+            return self.out.send(both.freeze()).await.is_ok();
+        }
+        true
+    }
+}
+
+/// Half-closes both streams of a pair from the server's side (the client then finishes the connection).
+async fn finish(out: &mpsc::Sender<Bytes>, data: u32, error: u32) -> bool {
+    let mut both = BytesMut::new();
+    Frame::Data { stream: data, flags: FLAG_FIN, data: Bytes::new() }.encode(&mut both);
+    Frame::Data { stream: error, flags: FLAG_FIN, data: Bytes::new() }.encode(&mut both);
+    out.send(both.freeze()).await.is_ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channels (kube-rs)
+
+async fn channel_session(socket: WebSocket, target: PodTarget, ports: Vec<u16>) {
+    let (sink, mut incoming) = socket.split();
+    let (out, queue) = mpsc::channel(QUEUE);
+    let writer = tokio::spawn(write_out(sink, queue, false));
+    let mut inbound = Vec::with_capacity(ports.len());
+    let mut readers = JoinSet::new();
+    let mut writers = JoinSet::new();
+    for (i, port) in ports.iter().enumerate() {
+        let (data, error) = ((2 * i) as u8, (2 * i + 1) as u8);
+        let _ = out.send(channels::frame(data, &port_prefix(*port))).await;
+        let _ = out.send(channels::frame(error, &port_prefix(*port))).await;
+        match target.connect(*port) {
+            Ok(connection) => {
+                let (read, write) = tokio::io::split(connection);
+                let (tx, rx) = mpsc::channel(QUEUE);
+                writers.spawn(pump_in(rx, write));
+                let out = out.clone();
+                readers.spawn(async move {
+                    pump_out(read, &out, 1, |h, _| h[0] = data).await;
+                });
+                inbound.push(Some(tx));
+            }
+            Err(e) => {
+                let _ = out.send(channels::frame(error, target.error_text(*port, &e).as_bytes())).await;
+                inbound.push(None);
+            }
+        }
+    }
+    if !readers.is_empty() {
+        relay_channels(&mut incoming, &mut inbound, &mut readers).await;
+    }
+    readers.abort_all();
+    writers.abort_all();
+    drop(out);
+    let _ = writer.await;
+}
+
+/// Client data to the pods, until the client leaves or every pod connection has ended.
+async fn relay_channels(incoming: &mut SplitStream<WebSocket>, inbound: &mut [Option<mpsc::Sender<Bytes>>], readers: &mut JoinSet<()>) {
+    loop {
+        tokio::select! {
+            message = incoming.next() => {
+                let data = match message {
+                    Some(Ok(Message::Binary(data))) => data,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    Some(Ok(_)) => continue,
+                };
+                let Some((channel, _)) = channels::split(&data) else { continue };
+                if data.len() < 2 || channel % 2 == 1 {
+                    continue;
+                }
+                if let Some(slot) = inbound.get_mut(usize::from(channel / 2)) {
+                    if let Some(tx) = slot {
+                        if tx.send(data.slice(1..)).await.is_err() {
+                            *slot = None;
+                        }
+                    }
+                }
+            }
+            done = readers.join_next() => {
+                if done.is_none() || readers.is_empty() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn ports_come_from_repeated_or_comma_separated_parameters() {
+        assert_eq!(ports(&pairs(&[("ports", "80,443"), ("ports", "8080")])).unwrap(), [80, 443, 8080]);
+        assert_eq!(ports(&pairs(&[])).unwrap_err().code, 400);
+        assert!(ports(&pairs(&[("ports", "0")])).unwrap_err().message.contains("\"0\""));
+        assert!(ports(&pairs(&[("ports", "http")])).is_err());
+    }
+
+    #[tokio::test]
+    async fn pump_out_writes_each_chunk_behind_its_header_and_reports_the_end() {
+        let (mut pod, ours) = tokio::io::duplex(1024);
+        let (read, _write) = tokio::io::split(ours);
+        let (tx, mut rx) = mpsc::channel(4);
+        pod.write_all(b"hello").await.unwrap();
+        drop(pod);
+        let ended = pump_out(read, &tx, HEADER_LEN, |h, n| h.copy_from_slice(&spdy::data_header(3, 0, n))).await;
+        assert!(ended);
+        let frame = rx.recv().await.unwrap();
+        let mut buf = BytesMut::from(&frame[..]);
+        assert_eq!(Frame::parse(&mut buf).unwrap(), Some(Frame::Data { stream: 3, flags: 0, data: Bytes::from_static(b"hello") }));
+    }
+}

@@ -1,0 +1,312 @@
+//! The streaming subresources end to end: the real `/usr/bin/kubectl` against the API router with a
+//! fake node (a pod `web` whose port 80 answers HTTP, port 9000 pours bytes, and whose `app`
+//! container runs `echo`, `false`, `cat` and `warn`). Skipped when kubectl is not installed.
+
+use super::PodStreams;
+use crate::Sandbox;
+use crate::cluster::WriteOptions;
+use crate::lifecycle::UpdateScope;
+use crate::node::{ContainerLog, LogLine, NodeError, Output, Process};
+use bytes::Bytes;
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output as Finished, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::{mpsc, oneshot};
+
+/// Bytes port 9000 sends before closing, for the throughput check.
+const POUR: usize = 64 * 1024 * 1024;
+
+struct FakePods;
+
+impl PodStreams for FakePods {
+    fn exec(&self, _: &str, _: &str, container: &str, command: Vec<String>, _tty: bool, stdin: bool) -> Result<Process, NodeError> {
+        if container != "app" {
+            return Err(NodeError::NoSuchContainer(format!("container not found ({container:?})")));
+        }
+        let (out, output) = mpsc::channel(16);
+        let (exit_tx, exit) = oneshot::channel();
+        let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(16);
+        tokio::spawn(async move {
+            let say = |text: String| Output::Stdout(Bytes::from(text));
+            let code = match command.first().map(String::as_str).unwrap_or_default() {
+                "echo" => out.send(say(format!("{}\n", command[1..].join(" ")))).await.map_or(1, |_| 0),
+                "false" => 1,
+                "cat" => {
+                    while let Some(bytes) = stdin_rx.recv().await {
+                        let _ = out.send(Output::Stdout(bytes)).await;
+                    }
+                    0
+                }
+                "warn" => out.send(Output::Stderr(Bytes::from_static(b"careful\n"))).await.map_or(1, |_| 0),
+                other => {
+                    let _ = out.send(Output::Stderr(Bytes::from(format!("sh: {other}: not found\n")))).await;
+                    127
+                }
+            };
+            drop(out);
+            let _ = exit_tx.send(code);
+        });
+        Ok(Process { stdin: stdin.then_some(stdin_tx), output, exit, resize: None })
+    }
+
+    fn logs(&self, _: &str, _: &str, _: &str, previous: bool) -> Result<ContainerLog, NodeError> {
+        if previous {
+            return Err(NodeError::NoLog("previous terminated container \"app\" in pod \"web\" not found".into()));
+        }
+        let at = |s| jiff::Timestamp::new(1_800_000_000 + s, 0).unwrap_or_default();
+        let lines = ["one\n", "two\n", "three\n"].iter().enumerate().map(|(i, t)| LogLine { at: at(i as i64), text: Bytes::from_static(t.as_bytes()) });
+        Ok(ContainerLog { lines: lines.collect(), follow: None })
+    }
+
+    fn connect(&self, _: &str, _: &str, port: u16) -> Result<DuplexStream, NodeError> {
+        let (ours, theirs) = tokio::io::duplex(256 * 1024);
+        match port {
+            80 => tokio::spawn(answer_http(theirs)),
+            9000 => tokio::spawn(pour(theirs)),
+            _ => return Err(NodeError::ConnectionRefused(format!("dial tcp4 127.0.0.1:{port}: connect: connection refused"))),
+        };
+        Ok(ours)
+    }
+}
+
+async fn answer_http(mut conn: DuplexStream) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = "Hello Kubernetes from the fake pod\n";
+    let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let _ = conn.write_all(answer.as_bytes()).await;
+    let _ = conn.shutdown().await;
+}
+
+async fn pour(mut conn: DuplexStream) {
+    let chunk = vec![7u8; 64 * 1024];
+    for _ in 0..POUR / chunk.len() {
+        if conn.write_all(&chunk).await.is_err() {
+            return;
+        }
+    }
+    let _ = conn.shutdown().await;
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Fixture {
+    fn start() -> Option<Self> {
+        if !Command::new("/usr/bin/kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success()) {
+            eprintln!("*** SKIPPED: /usr/bin/kubectl is not available ***");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Arc::new(Sandbox::open(&dir.path().join("data")).unwrap());
+        add_running_pod(&sandbox);
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let token = sandbox.admin_token().to_string();
+        let ca = sandbox.certificates().ca_pem.clone();
+        // kubectl sends bearer tokens over HTTPS only, so serve TLS with the sandbox's own CA.
+        let acceptor = sandbox.certificates().acceptor().unwrap();
+        let app = crate::api::router_with(sandbox, Arc::new(FakePods));
+        let _guard = runtime.enter();
+        let listener = crate::tls::TlsListener::new(listener, acceptor).unwrap();
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        let kubeconfig = dir.path().join("kubeconfig");
+        crate::kubeconfig::write(&kubeconfig, &format!("https://127.0.0.1:{port}"), &ca, &token).unwrap();
+        Some(Fixture { dir, kubeconfig, _runtime: runtime })
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("/usr/bin/kubectl");
+        command.args(args).env("KUBECONFIG", &self.kubeconfig).env("HOME", self.dir.path());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Finished {
+        self.kubectl(args).output().unwrap()
+    }
+
+    /// Starts `kubectl port-forward` with `:remote` ports and returns it with remote → local ports.
+    fn port_forward(&self, resource: &str, remotes: &[u16]) -> (Child, HashMap<u16, u16>) {
+        let mut args = vec!["port-forward".to_string(), resource.to_string()];
+        args.extend(remotes.iter().map(|r| format!(":{r}")));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = self.kubectl(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut ports = HashMap::new();
+        while ports.len() < remotes.len() {
+            // Services print the pod's port, so count lines rather than match the asked-for ports.
+            let Some(Ok(line)) = lines.next() else {
+                let mut err = String::new();
+                let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+                panic!("kubectl port-forward stopped early: {err}");
+            };
+            // "Forwarding from 127.0.0.1:41234 -> 80"
+            if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
+                let (local, remote) = rest.split_once(" -> ").unwrap();
+                ports.insert(remote.trim().parse().unwrap(), local.parse().unwrap());
+            }
+        }
+        // Keep draining stdout ("Handling connection for …") so kubectl never blocks on it.
+        std::thread::spawn(move || lines.for_each(drop));
+        (child, ports)
+    }
+}
+
+fn add_running_pod(sandbox: &Sandbox) {
+    let pods = super::pods(sandbox);
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+        "spec": {"nodeName": "sandbox", "containers": [{"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}]},
+    });
+    let created = sandbox.create(pods, Some("default"), pod, WriteOptions::default()).unwrap();
+    let mut running = (*created.object).clone();
+    running["status"] = json!({
+        "phase": "Running", "podIP": "10.244.0.9",
+        "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0, "image": "nginx", "imageID": "",
+                               "state": {"running": {"startedAt": "2026-11-26T08:00:00Z"}}}],
+    });
+    sandbox.update(pods, Some("default"), "web", running, UpdateScope::Status, WriteOptions::default()).unwrap();
+    let services = sandbox.registry().by_plural("", "v1", "services").unwrap();
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": 80}]},
+    });
+    sandbox.create(services, Some("default"), service, WriteOptions::default()).unwrap();
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn http_get(port: u16) -> String {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn kubectl_exec_runs_commands_relays_stdin_and_propagates_exit_codes() {
+    let Some(f) = Fixture::start() else { return };
+    let hi = f.run(&["exec", "web", "--", "echo", "hi"]);
+    assert_eq!((text(&hi.stdout), hi.status.code()), ("hi\n".to_string(), Some(0)), "{}", text(&hi.stderr));
+
+    let failed = f.run(&["exec", "web", "--", "false"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(text(&failed.stderr).contains("command terminated with exit code 1"), "{}", text(&failed.stderr));
+
+    let missing = f.run(&["exec", "web", "--", "nope"]);
+    assert_eq!(missing.status.code(), Some(127));
+    assert_eq!(text(&missing.stderr).lines().next(), Some("sh: nope: not found"));
+
+    let mut cat = f.kubectl(&["exec", "-i", "web", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    cat.stdin.take().unwrap().write_all(b"piped through\n").unwrap();
+    let cat = cat.wait_with_output().unwrap();
+    assert_eq!(text(&cat.stdout), "piped through\n");
+}
+
+#[test]
+fn kubectl_exec_into_an_unknown_container_gets_upstreams_error() {
+    let Some(f) = Fixture::start() else { return };
+    let wrong = f.run(&["exec", "web", "-c", "nope", "--", "echo", "hi"]);
+    assert_ne!(wrong.status.code(), Some(0));
+    assert!(text(&wrong.stderr).contains("container nope is not valid for pod web"), "{}", text(&wrong.stderr));
+}
+
+#[test]
+fn kubectl_logs_reads_tails_and_timestamps_the_container_log() {
+    let Some(f) = Fixture::start() else { return };
+    assert_eq!(text(&f.run(&["logs", "web"]).stdout), "one\ntwo\nthree\n");
+    assert_eq!(text(&f.run(&["logs", "web", "--tail=1"]).stdout), "three\n");
+    let stamped = text(&f.run(&["logs", "web", "--timestamps", "--tail=1"]).stdout);
+    assert_eq!(stamped, "2027-01-15T08:00:02.000000000Z three\n");
+    assert_eq!(text(&f.run(&["logs", "web", "--limit-bytes=6"]).stdout), "one\ntw");
+    let previous = f.run(&["logs", "web", "--previous"]);
+    assert!(text(&previous.stderr).contains("previous terminated container \"app\" in pod \"web\" not found"), "{}", text(&previous.stderr));
+}
+
+#[test]
+fn kubectl_port_forward_to_a_pod_and_a_service_serves_the_page() {
+    let Some(f) = Fixture::start() else { return };
+    let (child, ports) = f.port_forward("pod/web", &[80]);
+    let first = http_get(ports[&80]);
+    let second = http_get(ports[&80]);
+    stop(child);
+    assert!(first.starts_with("HTTP/1.1 200 OK") && first.ends_with("Hello Kubernetes from the fake pod\n"), "{first}");
+    assert_eq!(first, second);
+
+    // kubectl maps the Service's port 8080 to the pod's targetPort 80 itself (and prints "-> 80").
+    let (child, ports) = f.port_forward("svc/web", &[8080]);
+    let page = http_get(ports[&80]);
+    stop(child);
+    assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+}
+
+#[test]
+fn kubectl_port_forward_to_a_closed_port_reports_the_refusal() {
+    let Some(f) = Fixture::start() else { return };
+    let (mut child, ports) = f.port_forward("pod/web", &[81]);
+    let mut conn = TcpStream::connect(("127.0.0.1", ports[&81])).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut rest = Vec::new();
+    let _ = conn.read_to_end(&mut rest);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let _ = child.wait();
+    assert!(err.contains("an error occurred forwarding") && err.contains("error forwarding port 81 to pod web"), "{err}");
+    assert!(err.contains("connection refused"), "{err}");
+}
+
+#[test]
+fn kubectl_port_forward_moves_bulk_data_quickly() {
+    let Some(f) = Fixture::start() else { return };
+    let (child, ports) = f.port_forward("pod/web", &[9000]);
+    let started = Instant::now();
+    let mut conn = TcpStream::connect(("127.0.0.1", ports[&9000])).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => panic!("reading the forwarded port failed after {total} bytes: {e}"),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    stop(child);
+    assert_eq!(total, POUR);
+    let rate = total as f64 / seconds / 1e6;
+    eprintln!("port-forward throughput: {rate:.0} MB/s ({total} bytes in {seconds:.2} s)");
+    // Unoptimised test builds are several times slower than release; this catches pathologies only.
+    assert!(rate > 5.0, "{rate} MB/s");
+}
