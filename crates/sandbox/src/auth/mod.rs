@@ -8,6 +8,7 @@
 
 pub mod attributes;
 pub mod authorizer;
+pub mod impersonation;
 pub mod reviews;
 pub mod token_request;
 pub mod tokens;
@@ -130,10 +131,12 @@ pub fn check(sb: &Sandbox, user: &Identity, attrs: &Attributes) -> ApiResult<()>
     if decision.allowed { Ok(()) } else { Err(forbidden(user, attrs, &decision.reason)) }
 }
 
-/// Authenticates and authorizes one HTTP request, answering who it is from.
+/// Authenticates one HTTP request, applies its impersonation headers, and authorizes it;
+/// answers who it acts as.
 pub fn admit(sb: &Sandbox, method: &Method, uri: &Uri, headers: &HeaderMap) -> ApiResult<Identity> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let user = authenticate(sb, authorization)?;
+    let user = impersonation::apply(user, headers, |caller, attrs| decide(sb, caller, attrs))?;
     let query = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri).map(|q| q.0).unwrap_or_default();
     check(sb, &user, &Attributes::from_request(method.as_str(), uri.path(), &query))?;
     Ok(user)
