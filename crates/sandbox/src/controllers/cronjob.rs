@@ -15,13 +15,11 @@ use super::runtime::{Action, Controller, ObjectRef};
 use crate::cluster::{Sandbox, WriteOptions};
 use crate::errors::ApiError;
 use crate::events::{EventType, Occurrence, Source};
-use crate::lifecycle::UpdateScope;
 use crate::registry::{ResourceId, ResourceType};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use schedule::{Missed, Schedule, Timing};
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// The annotation whose every new value starts one Job now (sandbox only).
 pub const RUN_NOW: &str = "gitops-lab.dev/run-now";

@@ -1,6 +1,8 @@
 use super::*;
+use crate::lifecycle::UpdateScope;
 use crate::registry::Registry;
 use crate::store::Change;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn sandbox() -> (tempfile::TempDir, Sandbox) {
