@@ -2,8 +2,19 @@
 //! watch events and requeues through [`runtime`].
 
 pub mod cronjob;
+pub mod deployment;
+pub mod deployment_status;
+pub mod garbage_collector;
 pub mod job;
+pub mod namespace;
+pub mod owners;
+pub mod replicaset;
+pub mod rollout;
 pub mod runtime;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod workload_tests;
 
 pub use runtime::{Action, Controller, ObjectRef};
 
@@ -13,6 +24,10 @@ use std::sync::Arc;
 /// Every controller the sandbox runs, in start order.
 pub fn all() -> Vec<Arc<dyn Controller>> {
     vec![
+        Arc::new(replicaset::ReplicaSetController),
+        Arc::new(deployment::DeploymentController),
+        Arc::new(garbage_collector::GarbageCollector::default()),
+        Arc::new(namespace::NamespaceController),
         Arc::new(job::JobController),
         Arc::new(cronjob::CronJobController),
     ]

@@ -1,0 +1,170 @@
+//! What every active namespace gets on a real cluster, kept in place: the `default`
+//! ServiceAccount (upstream's serviceaccount controller) and the `kube-root-ca.crt` ConfigMap
+//! with the cluster's CA (upstream's root-ca-cert-publisher).
+
+use super::owners::{self, is_deleting};
+use super::runtime::{Action, Controller, ObjectRef};
+use crate::cluster::{Sandbox, WriteOptions};
+use crate::errors::ApiError;
+use crate::lifecycle::UpdateScope;
+use crate::registry::{ResourceId, ResourceType};
+use crate::watch::WatchEvent;
+use serde_json::{Value, json};
+
+/// The ConfigMap every namespace gets.
+pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+const DESCRIPTION_KEY: &str = "kubernetes.io/description";
+const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
+
+/// Creates (and recreates) each namespace's default ServiceAccount and root CA ConfigMap.
+pub struct NamespaceController;
+
+fn namespaces() -> &'static ResourceType {
+    owners::resource("", "namespaces")
+}
+
+fn service_accounts() -> &'static ResourceType {
+    owners::resource("", "serviceaccounts")
+}
+
+fn config_maps() -> &'static ResourceType {
+    owners::resource("", "configmaps")
+}
+
+impl Controller for NamespaceController {
+    fn name(&self) -> &'static str {
+        "namespace-defaults"
+    }
+
+    fn primary(&self) -> ResourceId {
+        namespaces().id()
+    }
+
+    fn triggers(&self, event: &WatchEvent) -> Vec<ObjectRef> {
+        let primary = self.primary();
+        if event.resource == primary {
+            return vec![ObjectRef::of(&primary, &event.object)];
+        }
+        let ours = (event.resource == service_accounts().id()
+            && owners::name(&event.object) == "default")
+            || (event.resource == config_maps().id()
+                && owners::name(&event.object) == ROOT_CA_CONFIGMAP);
+        if !ours {
+            return Vec::new();
+        }
+        vec![ObjectRef {
+            resource: primary,
+            namespace: String::new(),
+            name: owners::namespace(&event.object).to_string(),
+        }]
+    }
+
+    fn reconcile(&self, sb: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
+        let Some(ns) = sb.get(namespaces(), None, &target.name) else {
+            return Ok(Action::Done);
+        };
+        if is_deleting(&ns) || ns["status"]["phase"] == "Terminating" {
+            return Ok(Action::Done);
+        }
+        ensure_service_account(sb, &target.name)?;
+        ensure_root_ca(sb, &target.name)?;
+        Ok(Action::Done)
+    }
+}
+
+fn ensure_service_account(sb: &Sandbox, namespace: &str) -> Result<(), ApiError> {
+    if sb
+        .get(service_accounts(), Some(namespace), "default")
+        .is_some()
+    {
+        return Ok(());
+    }
+    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}});
+    settled(
+        sb.create(
+            service_accounts(),
+            Some(namespace),
+            account,
+            WriteOptions::default(),
+        )
+        .map(|_| ()),
+    )
+}
+
+/// The root CA ConfigMap as the publisher writes it.
+pub fn root_ca_config_map(namespace: &str, ca_pem: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": ROOT_CA_CONFIGMAP, "namespace": namespace, "annotations": {DESCRIPTION_KEY: DESCRIPTION}},
+        "data": {"ca.crt": ca_pem},
+    })
+}
+
+fn ensure_root_ca(sb: &Sandbox, namespace: &str) -> Result<(), ApiError> {
+    let ca_pem = sb.certificates().ca_pem.clone();
+    let wanted = json!({"ca.crt": ca_pem});
+    match sb.get(config_maps(), Some(namespace), ROOT_CA_CONFIGMAP) {
+        None => {
+            let config_map = root_ca_config_map(namespace, &ca_pem);
+            settled(
+                sb.create(
+                    config_maps(),
+                    Some(namespace),
+                    config_map,
+                    WriteOptions::default(),
+                )
+                .map(|_| ()),
+            )
+        }
+        Some(current)
+            if current["data"] == wanted
+                && current["metadata"]["annotations"][DESCRIPTION_KEY].is_string() =>
+        {
+            Ok(())
+        }
+        // Someone edited it: the publisher puts the CA back, as upstream's does.
+        Some(_) => {
+            let result = sb.modify(
+                config_maps(),
+                Some(namespace),
+                ROOT_CA_CONFIGMAP,
+                UpdateScope::Main,
+                WriteOptions::default(),
+                |current| {
+                    let mut next = current.clone();
+                    next["data"] = wanted.clone();
+                    next["metadata"]["annotations"][DESCRIPTION_KEY] = json!(DESCRIPTION);
+                    Ok(next)
+                },
+            );
+            settled(result.map(|_| ()))
+        }
+    }
+}
+
+/// Races that end in the wanted state (created meanwhile, or the namespace is going away) are fine.
+fn settled(result: Result<(), ApiError>) -> Result<(), ApiError> {
+    match result {
+        Err(error) if error.code == 409 || error.code == 403 || error.code == 404 => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_ca_config_map_carries_the_ca_and_upstreams_description() {
+        let cm = root_ca_config_map("team", "-----BEGIN CERTIFICATE-----\n");
+        assert_eq!(cm["metadata"]["name"], "kube-root-ca.crt");
+        assert_eq!(cm["metadata"]["namespace"], "team");
+        assert_eq!(cm["data"]["ca.crt"], "-----BEGIN CERTIFICATE-----\n");
+        assert!(
+            cm["metadata"]["annotations"][DESCRIPTION_KEY]
+                .as_str()
+                .unwrap()
+                .starts_with("Contains a CA bundle")
+        );
+    }
+}
