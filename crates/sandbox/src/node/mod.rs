@@ -6,6 +6,7 @@
 //! (exec, logs, port-forward, attach) use [`SimulatedNode`]'s methods and the types below only.
 
 pub mod vfs;
+pub mod shell;
 
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};

@@ -213,6 +213,11 @@ impl Filesystem {
         volume.edit(rest, path, |tree, rest, shown| Ok(matches!(find(tree, rest, shown)?, Node::Dir(_)))).ok()
     }
 
+    /// The mount points (absolute paths) and whether each is read-only, longest first.
+    pub fn mount_points(&self) -> Vec<(String, bool)> {
+        self.mounts.iter().map(|m| (format!("/{}", m.path.join("/")), m.read_only)).collect()
+    }
+
     /// The entries of a directory, sorted by name (mount points included).
     pub fn list(&self, path: &str) -> Result<Vec<Entry>, FsError> {
         let parts = split(path);
