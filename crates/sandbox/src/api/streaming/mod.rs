@@ -156,6 +156,51 @@ fn require_node(pod: &Value) -> Result<(), ApiError> {
     }
 }
 
+/// Whether a stored pod is still the running incarnation `uid` (not deleted, replaced or finished).
+fn still_running(pod: Option<&Value>, uid: &str) -> bool {
+    pod.is_some_and(|pod| {
+        pod["metadata"]["uid"] == uid
+            && pod["metadata"]["deletionTimestamp"].is_null()
+            && !matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+    })
+}
+
+/// Completes when the pod stops being the running incarnation `uid`: its network is gone, so
+/// port-forward sessions to it end, as a real kubelet ends them.
+async fn pod_gone(sandbox: Arc<Sandbox>, namespace: String, name: String, uid: String) {
+    let rt = pods(&sandbox);
+    let Ok(subscription) = sandbox.store().subscribe(sandbox.store().resource_version()) else {
+        return std::future::pending().await;
+    };
+    let mut events = subscription.receiver;
+    let current = || sandbox.get(rt, Some(&namespace), &name);
+    if !still_running(current().as_deref(), &uid) {
+        return;
+    }
+    let id = rt.id();
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                let meta = &event.object["metadata"];
+                if event.resource != id || meta["namespace"] != namespace.as_str() || meta["name"] != name.as_str() {
+                    continue;
+                }
+                let gone = matches!(event.kind, crate::watch::EventType::Deleted) || !still_running(Some(&event.object), &uid);
+                if gone {
+                    return;
+                }
+            }
+            // Missed events: look at the pod itself.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                if !still_running(current().as_deref(), &uid) {
+                    return;
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
+}
+
 /// A query flag as upstream reads it (`true`, `1`).
 fn flag(pairs: &[(String, String)], key: &str) -> bool {
     pairs.iter().any(|(k, v)| k == key && matches!(v.as_str(), "true" | "1" | "True" | "TRUE"))

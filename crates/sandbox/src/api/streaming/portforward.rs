@@ -7,7 +7,8 @@
 
 use super::channels::{self, normal_close, port_prefix};
 use super::spdy::{self, FLAG_FIN, Frame, HEADER_LEN, HeaderDecoder, HeaderEncoder, RST_PROTOCOL_ERROR};
-use super::{PodStreams, Streams, find_pod, pods, require_node};
+use super::{PodStreams, Streams, find_pod, pod_gone, pods, require_node};
+use crate::Sandbox;
 use crate::errors::{ApiError, ApiResult};
 use crate::node::NodeError;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -18,6 +19,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
@@ -38,12 +40,18 @@ const QUEUE: usize = 64;
 #[derive(Clone)]
 struct PodTarget {
     pods: Arc<dyn PodStreams>,
+    sandbox: Arc<Sandbox>,
     namespace: String,
     name: String,
     uid: String,
 }
 
 impl PodTarget {
+    /// Completes when the pod is deleted, replaced or finished.
+    fn gone(&self) -> impl Future<Output = ()> + Send + 'static {
+        pod_gone(self.sandbox.clone(), self.namespace.clone(), self.name.clone(), self.uid.clone())
+    }
+
     fn connect(&self, port: u16) -> Result<DuplexStream, NodeError> {
         self.pods.connect(&self.namespace, &self.name, port)
     }
@@ -74,7 +82,7 @@ pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, St
         return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {PROTOCOLS:?}")).into_response();
     };
     let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-    let target = PodTarget { pods: s.pods.clone(), namespace: ns, name, uid };
+    let target = PodTarget { pods: s.pods.clone(), sandbox: s.sandbox.clone(), namespace: ns, name, uid };
     if protocol == SPDY_PROTOCOL {
         return upgrade.on_upgrade(move |socket| spdy_session(socket, target));
     }
@@ -187,6 +195,7 @@ async fn spdy_session(socket: WebSocket, target: PodTarget) {
     let (sink, mut incoming) = socket.split();
     let (out, queue) = mpsc::channel(QUEUE);
     let writer = tokio::spawn(write_out(sink, queue, true));
+    let gone = target.gone();
     let mut session = SpdySession {
         target,
         out,
@@ -196,7 +205,11 @@ async fn spdy_session(socket: WebSocket, target: PodTarget) {
         streams: HashMap::new(),
         pumps: JoinSet::new(),
     };
-    session.run(&mut incoming).await;
+    tokio::select! {
+        _ = session.run(&mut incoming) => {}
+        // Closing the connection is how the client learns the pod is gone ("lost connection to pod").
+        _ = gone => {}
+    }
     // Ending the pumps drops the pod connections and the last senders, which ends the writer.
     session.pumps.abort_all();
     drop(session);
@@ -379,7 +392,10 @@ async fn channel_session(socket: WebSocket, target: PodTarget, ports: Vec<u16>) 
         }
     }
     if !readers.is_empty() {
-        relay_channels(&mut incoming, &mut inbound, &mut readers).await;
+        tokio::select! {
+            _ = relay_channels(&mut incoming, &mut inbound, &mut readers) => {}
+            _ = target.gone() => {}
+        }
     }
     readers.abort_all();
     writers.abort_all();

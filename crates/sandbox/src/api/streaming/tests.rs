@@ -1,6 +1,7 @@
 //! The streaming subresources end to end: the real `/usr/bin/kubectl` against the API router with a
 //! fake node (a pod `web` whose port 80 answers HTTP, port 9000 pours bytes, and whose `app`
-//! container runs `echo`, `false`, `cat` and `warn`). Skipped when kubectl is not installed.
+//! container runs `echo`, `false`, `cat` and `warn`; its `sidecar` container cannot run anything).
+//! Skipped when kubectl is not installed.
 
 use super::PodStreams;
 use crate::Sandbox;
@@ -26,7 +27,7 @@ struct FakePods;
 
 impl PodStreams for FakePods {
     fn exec(&self, _: &str, _: &str, container: &str, command: Vec<String>, _tty: bool, stdin: bool) -> Result<Process, NodeError> {
-        if container != "app" {
+        if container == "sidecar" {
             return Err(NodeError::NoSuchContainer(format!("container not found ({container:?})")));
         }
         let (out, output) = mpsc::channel(16);
@@ -61,7 +62,13 @@ impl PodStreams for FakePods {
         }
         let at = |s| jiff::Timestamp::new(1_800_000_000 + s, 0).unwrap_or_default();
         let lines = ["one\n", "two\n", "three\n"].iter().enumerate().map(|(i, t)| LogLine { at: at(i as i64), text: Bytes::from_static(t.as_bytes()) });
-        Ok(ContainerLog { lines: lines.collect(), follow: None })
+        // One more line a moment later, then the container ends.
+        let (sender, follow) = tokio::sync::broadcast::channel(4);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = sender.send(LogLine { at: at(3), text: Bytes::from_static(b"four\n") });
+        });
+        Ok(ContainerLog { lines: lines.collect(), follow: Some(follow) })
     }
 
     fn connect(&self, _: &str, _: &str, port: u16) -> Result<DuplexStream, NodeError> {
@@ -102,6 +109,7 @@ async fn pour(mut conn: DuplexStream) {
 
 struct Fixture {
     dir: tempfile::TempDir,
+    sandbox: Arc<Sandbox>,
     kubeconfig: PathBuf,
     _runtime: tokio::runtime::Runtime,
 }
@@ -122,13 +130,13 @@ impl Fixture {
         let ca = sandbox.certificates().ca_pem.clone();
         // kubectl sends bearer tokens over HTTPS only, so serve TLS with the sandbox's own CA.
         let acceptor = sandbox.certificates().acceptor().unwrap();
-        let app = crate::api::router_with(sandbox, Arc::new(FakePods));
+        let app = crate::api::router_with(sandbox.clone(), Arc::new(FakePods));
         let _guard = runtime.enter();
         let listener = crate::tls::TlsListener::new(listener, acceptor).unwrap();
         runtime.spawn(async move { axum::serve(listener, app).await });
         let kubeconfig = dir.path().join("kubeconfig");
         crate::kubeconfig::write(&kubeconfig, &format!("https://127.0.0.1:{port}"), &ca, &token).unwrap();
-        Some(Fixture { dir, kubeconfig, _runtime: runtime })
+        Some(Fixture { dir, sandbox, kubeconfig, _runtime: runtime })
     }
 
     fn kubectl(&self, args: &[&str]) -> Command {
@@ -173,7 +181,8 @@ fn add_running_pod(sandbox: &Sandbox) {
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
-        "spec": {"nodeName": "sandbox", "containers": [{"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}]},
+        "spec": {"nodeName": "sandbox", "containers": [
+            {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}, {"name": "sidecar", "image": "busybox"}]},
     });
     let created = sandbox.create(pods, Some("default"), pod, WriteOptions::default()).unwrap();
     let mut running = (*created.object).clone();
@@ -221,7 +230,7 @@ fn kubectl_exec_runs_commands_relays_stdin_and_propagates_exit_codes() {
 
     let missing = f.run(&["exec", "web", "--", "nope"]);
     assert_eq!(missing.status.code(), Some(127));
-    assert_eq!(text(&missing.stderr).lines().next(), Some("sh: nope: not found"));
+    assert!(text(&missing.stderr).contains("sh: nope: not found"), "{}", text(&missing.stderr));
 
     let mut cat = f.kubectl(&["exec", "-i", "web", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     cat.stdin.take().unwrap().write_all(b"piped through\n").unwrap();
@@ -235,17 +244,33 @@ fn kubectl_exec_into_an_unknown_container_gets_upstreams_error() {
     let wrong = f.run(&["exec", "web", "-c", "nope", "--", "echo", "hi"]);
     assert_ne!(wrong.status.code(), Some(0));
     assert!(text(&wrong.stderr).contains("container nope is not valid for pod web"), "{}", text(&wrong.stderr));
+    // A container the node cannot run: the refusal comes after the upgrade, worded as 1.32 relays it.
+    let refused = f.run(&["exec", "web", "-c", "sidecar", "--", "echo", "hi"]);
+    assert_ne!(refused.status.code(), Some(0));
+    let err = text(&refused.stderr);
+    assert!(err.contains(r#"Internal error occurred: unable to upgrade connection: container not found ("sidecar")"#), "{err}");
+}
+
+#[test]
+fn kubectl_logs_follow_and_attach_stream_until_the_container_ends() {
+    let Some(f) = Fixture::start() else { return };
+    let followed = f.run(&["logs", "-f", "web", "-c", "app"]);
+    assert_eq!(text(&followed.stdout), "one\ntwo\nthree\nfour\n");
+    let attached = f.run(&["attach", "web", "-c", "app"]);
+    assert_eq!((text(&attached.stdout), attached.status.code()), ("four\n".to_string(), Some(0)), "{}", text(&attached.stderr));
+    let two = f.run(&["get", "--raw", "/api/v1/namespaces/default/pods/web/log"]);
+    assert!(text(&two.stderr).contains("a container name must be specified for pod web, choose one of: [app sidecar]"), "{}", text(&two.stderr));
 }
 
 #[test]
 fn kubectl_logs_reads_tails_and_timestamps_the_container_log() {
     let Some(f) = Fixture::start() else { return };
-    assert_eq!(text(&f.run(&["logs", "web"]).stdout), "one\ntwo\nthree\n");
+    assert_eq!(text(&f.run(&["logs", "web", "-c", "app"]).stdout), "one\ntwo\nthree\n");
     assert_eq!(text(&f.run(&["logs", "web", "--tail=1"]).stdout), "three\n");
     let stamped = text(&f.run(&["logs", "web", "--timestamps", "--tail=1"]).stdout);
     assert_eq!(stamped, "2027-01-15T08:00:02.000000000Z three\n");
     assert_eq!(text(&f.run(&["logs", "web", "--limit-bytes=6"]).stdout), "one\ntw");
-    let previous = f.run(&["logs", "web", "--previous"]);
+    let previous = f.run(&["logs", "web", "-c", "app", "--previous"]);
     assert!(text(&previous.stderr).contains("previous terminated container \"app\" in pod \"web\" not found"), "{}", text(&previous.stderr));
 }
 
@@ -264,6 +289,26 @@ fn kubectl_port_forward_to_a_pod_and_a_service_serves_the_page() {
     let page = http_get(ports[&80]);
     stop(child);
     assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+}
+
+#[test]
+fn deleting_the_pod_ends_its_port_forward() {
+    let Some(f) = Fixture::start() else { return };
+    let (mut child, ports) = f.port_forward("pod/web", &[80]);
+    assert!(http_get(ports[&80]).ends_with("fake pod\n"));
+    let pods = super::pods(&f.sandbox);
+    f.sandbox.delete(pods, Some("default"), "web", &crate::cluster::DeleteOptions::default()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ended = child.try_wait().unwrap();
+    let _ = child.kill();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let _ = child.wait();
+    assert!(ended.is_some(), "kubectl port-forward still runs after the pod was deleted");
+    assert!(err.contains("lost connection to pod"), "{err}");
 }
 
 #[test]
