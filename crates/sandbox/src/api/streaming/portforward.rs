@@ -23,7 +23,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 /// kubectl's protocol: a SPDY/3.1 byte stream inside binary WebSocket messages.
 const SPDY_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
@@ -188,7 +188,8 @@ struct SpdySession {
     decoder: HeaderDecoder,
     pairs: HashMap<String, Pair>,
     streams: HashMap<u32, DataStream>,
-    pumps: JoinSet<()>,
+    /// The pump tasks of each connected data stream (finished ones are pruned as pairs start).
+    pumps: Vec<(u32, AbortHandle)>,
 }
 
 async fn spdy_session(socket: WebSocket, target: PodTarget) {
@@ -203,7 +204,7 @@ async fn spdy_session(socket: WebSocket, target: PodTarget) {
         decoder: HeaderDecoder::new(),
         pairs: HashMap::new(),
         streams: HashMap::new(),
-        pumps: JoinSet::new(),
+        pumps: Vec::new(),
     };
     tokio::select! {
         _ = session.run(&mut incoming) => {}
@@ -211,7 +212,7 @@ async fn spdy_session(socket: WebSocket, target: PodTarget) {
         _ = gone => {}
     }
     // Ending the pumps drops the pod connections and the last senders, which ends the writer.
-    session.pumps.abort_all();
+    session.pumps.iter().for_each(|(_, pump)| pump.abort());
     drop(session);
     let _ = writer.await;
 }
@@ -252,8 +253,9 @@ impl SpdySession {
             Frame::SynStream { stream, headers, .. } => self.open(stream, &headers).await,
             Frame::Data { stream, flags, data } => self.data(stream, flags, data).await,
             Frame::RstStream { stream, .. } => {
-                // Dropping the sender ends the pod's input; the pod side then ends the output pump.
+                // The client is done with the connection: close it towards the pod too.
                 self.streams.remove(&stream);
+                self.pumps.iter().filter(|(id, _)| *id == stream).for_each(|(_, pump)| pump.abort());
                 true
             }
             Frame::Ping { id } => self.send(Frame::Ping { id }).await,
@@ -304,14 +306,16 @@ impl SpdySession {
         match self.target.connect(pair.port) {
             Ok(connection) => {
                 let (read, write) = tokio::io::split(connection);
-                self.pumps.spawn(pump_in(inbound, write));
+                self.pumps.retain(|(_, pump)| !pump.is_finished());
+                self.pumps.push((data, tokio::spawn(pump_in(inbound, write)).abort_handle()));
                 let out = self.out.clone();
-                self.pumps.spawn(async move {
+                let output = tokio::spawn(async move {
                     let header = |h: &mut [u8], n: usize| h.copy_from_slice(&spdy::data_header(data, 0, n));
                     if pump_out(read, &out, HEADER_LEN, header).await {
                         finish(&out, data, error).await;
                     }
                 });
+                self.pumps.push((data, output.abort_handle()));
                 true
             }
             Err(e) => {
