@@ -298,7 +298,8 @@ impl Sandbox {
                 check_preconditions(rt, name, current, opts)?;
                 let finalizers = current["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
                 let held_by = opts.propagation.finalizer();
-                if !finalizers && held_by.is_none() {
+                let grace = pod_grace_period(rt, current);
+                if !finalizers && held_by.is_none() && grace.is_none() {
                     return Ok(Change::Delete);
                 }
                 if current["metadata"]["deletionTimestamp"].is_string() {
@@ -309,7 +310,7 @@ impl Sandbox {
                     add_finalizer(&mut marked, finalizer);
                 }
                 marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(grace.unwrap_or(0));
                 Ok(Change::Put(marked))
             })
             .map_err(store_error)?;
@@ -411,6 +412,13 @@ fn check_preconditions(rt: &ResourceType, name: &str, current: &Value, opts: &De
         }
     }
     Ok(())
+}
+
+/// A pod bound to a node is deleted gracefully: marked with its termination grace period, then
+/// removed by the kubelet once its containers have stopped. Unbound pods go at once.
+fn pod_grace_period(rt: &ResourceType, current: &Value) -> Option<i64> {
+    let bound = current["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
+    (rt.kind == "Pod" && rt.group.is_empty() && bound).then(|| current["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30))
 }
 
 /// Fills a missing apiVersion/kind from the path and rejects a body of another type.

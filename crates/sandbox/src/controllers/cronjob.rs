@@ -295,7 +295,7 @@ pub fn job_from_template(
         annotations.insert((*key).into(), json!(value));
     }
     let meta = &cj["metadata"];
-    json!({
+    let mut job = json!({
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {
             "name": name, "namespace": meta["namespace"],
@@ -305,7 +305,9 @@ pub fn job_from_template(
                 "controller": true, "blockOwnerDeletion": true}],
         },
         "spec": template["spec"],
-    })
+    });
+    job::prune_empty_metadata(&mut job);
+    job
 }
 
 /// Go's RFC 3339 in a zone: `Z` for a zero offset, else `+hh:mm`.

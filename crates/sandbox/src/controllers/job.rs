@@ -86,6 +86,24 @@ fn condition<'a>(job: &'a Value, kind: &str) -> Option<&'a Value> {
         .find(|c| c["type"] == kind && c["status"] == "True")
 }
 
+/// Drops empty `labels`, `annotations` and `finalizers` from an object's metadata, which the API
+/// leaves out rather than showing as `{}` or `[]`.
+pub(super) fn prune_empty_metadata(obj: &mut Value) {
+    let Some(meta) = obj["metadata"].as_object_mut() else {
+        return;
+    };
+    for key in ["labels", "annotations", "finalizers"] {
+        let empty = match meta.get(key) {
+            Some(Value::Object(map)) => map.is_empty(),
+            Some(Value::Array(list)) => list.is_empty(),
+            _ => false,
+        };
+        if empty {
+            meta.remove(key);
+        }
+    }
+}
+
 /// The uid in an object's controller ownerReference of `kind`.
 pub fn controller_uid<'a>(obj: &'a Value, kind: &str) -> Option<&'a str> {
     let refs = obj["metadata"]["ownerReferences"].as_array()?;
@@ -269,6 +287,7 @@ fn release(sb: &Sandbox, pods_rt: &ResourceType, pod: &Value) -> bool {
             if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
                 list.retain(|f| f != TRACKING_FINALIZER);
             }
+            prune_empty_metadata(&mut next);
             Ok(next)
         },
     );

@@ -30,11 +30,16 @@ pub fn all() -> Vec<Arc<dyn Controller>> {
         Arc::new(namespace::NamespaceController),
         Arc::new(job::JobController),
         Arc::new(cronjob::CronJobController),
+        Arc::new(crate::node::heartbeat::NodeStatus),
+        Arc::new(crate::node::scheduler::Scheduler),
+        Arc::new(crate::node::kubelet::Kubelet),
+        Arc::new(crate::node::kubelet::ConfigMapVolumes),
     ]
 }
 
 /// Starts every controller as a task; they stop when `shutdown` turns true.
 pub fn start(sandbox: &Arc<Sandbox>, shutdown: tokio::sync::watch::Receiver<bool>) {
+    sandbox.node().attach(sandbox);
     for controller in all() {
         tokio::spawn(runtime::run(sandbox.clone(), controller, shutdown.clone()));
     }

@@ -5,10 +5,27 @@
 //! This file is the node's contract with the rest of the sandbox: the streaming API handlers
 //! (exec, logs, port-forward, attach) use [`SimulatedNode`]'s methods and the types below only.
 
-pub mod vfs;
+pub mod containers;
+pub mod exec;
+pub mod heartbeat;
+pub mod http;
+pub mod images;
+pub mod kubelet;
+pub mod nginx;
+pub mod runtime;
+pub mod sample_app;
+pub mod scheduler;
 pub mod shell;
+pub mod status;
+pub mod vfs;
+pub mod volumes;
 
+use crate::Sandbox;
 use bytes::Bytes;
+use runtime::{PodRuntime, State};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// A process started in a container (`kubectl exec`, or attaching to PID 1).
@@ -66,8 +83,17 @@ pub enum NodeError {
     NoLog(String),
 }
 
+/// The node's InternalIP, and every pod's hostIP.
+pub const HOST_IP: &str = "192.168.49.2";
+
 /// The node: its pods' virtual filesystems and running containers.
-pub struct SimulatedNode {}
+pub struct SimulatedNode {
+    pods: Mutex<HashMap<(String, String), Arc<PodRuntime>>>,
+    pulled: Mutex<HashSet<String>>,
+    next_ip: AtomicU32,
+    sandbox: OnceLock<Weak<Sandbox>>,
+    runtime: OnceLock<tokio::runtime::Handle>,
+}
 
 impl SimulatedNode {
     /// The node's name, as pods' `spec.nodeName` and events show it.
@@ -75,22 +101,204 @@ impl SimulatedNode {
 
     /// A node with no pods.
     pub fn new() -> Self {
-        Self {}
+        Self { pods: Mutex::default(), pulled: Mutex::default(), next_ip: AtomicU32::new(0), sandbox: OnceLock::new(), runtime: OnceLock::new() }
+    }
+
+    /// Connects the node to its sandbox (for container exits and in-pod `kubectl`) and to the
+    /// running tokio runtime, and registers the Node object. Called once when controllers start.
+    pub fn attach(&self, sandbox: &Arc<Sandbox>) {
+        let _ = self.sandbox.set(Arc::downgrade(sandbox));
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let _ = self.runtime.set(handle.clone());
+            let sb = sandbox.clone();
+            handle.spawn_blocking(move || {
+                if let Err(e) = heartbeat::ensure(&sb) {
+                    eprintln!("sandbox node: cannot register the Node object: {}", e.message);
+                }
+            });
+        }
+    }
+
+    /// The sandbox the node belongs to, once attached.
+    pub fn sandbox(&self) -> Option<Arc<Sandbox>> {
+        self.sandbox.get().and_then(Weak::upgrade)
+    }
+
+    fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.get().cloned().or_else(|| tokio::runtime::Handle::try_current().ok())
+    }
+
+    fn pods(&self) -> MutexGuard<'_, HashMap<(String, String), Arc<PodRuntime>>> {
+        self.pods.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The sandbox of a pod (of this uid) on the node.
+    pub fn pod(&self, namespace: &str, name: &str, uid: &str) -> Option<Arc<PodRuntime>> {
+        self.pods().get(&(namespace.to_string(), name.to_string())).filter(|p| p.uid == uid).cloned()
+    }
+
+    fn running_pod(&self, namespace: &str, name: &str) -> Option<Arc<PodRuntime>> {
+        self.pods().get(&(namespace.to_string(), name.to_string())).cloned()
+    }
+
+    /// Sets up a new pod's sandbox: an IP and its volumes.
+    pub fn admit(&self, sb: &Sandbox, pod: &serde_json::Value) -> Result<Arc<PodRuntime>, volumes::MountError> {
+        let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+        let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let ip = self.allocate_ip();
+        let built = volumes::build(sb, pod, &ip)?;
+        let runtime = Arc::new(PodRuntime {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            uid: pod["metadata"]["uid"].as_str().unwrap_or_default().to_string(),
+            ip,
+            started: jiff::Timestamp::now(),
+            volumes: Mutex::new(built),
+            containers: Mutex::default(),
+            listeners: Mutex::default(),
+            status_lock: Mutex::default(),
+        });
+        if let Some(old) = self.pods().insert((namespace, name), runtime.clone()) {
+            old.stop_all();
+        }
+        Ok(runtime)
+    }
+
+    /// A free address in 10.244.0.0/16 (skipping .0 and .1 of the first block, the bridge's).
+    fn allocate_ip(&self) -> String {
+        let used: HashSet<String> = self.pods().values().map(|p| p.ip.clone()).collect();
+        loop {
+            let n = self.next_ip.fetch_add(1, Ordering::Relaxed) % 65_530 + 2;
+            let ip = format!("10.244.{}.{}", n / 256, n % 256);
+            if n % 256 != 0 && n % 256 != 255 && !used.contains(&ip) {
+                return ip;
+            }
+        }
+    }
+
+    /// Stops a pod's containers and drops its sandbox.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        if let Some(runtime) = self.pods().remove(&(namespace.to_string(), name.to_string())) {
+            runtime.stop_all();
+        }
+    }
+
+    /// Whether an image was pulled on this node already.
+    pub fn pulled(&self, image: &str) -> bool {
+        self.pulled.lock().unwrap_or_else(|e| e.into_inner()).contains(image)
+    }
+
+    /// Remembers a pulled image (for `IfNotPresent`).
+    pub fn mark_pulled(&self, image: &str) {
+        self.pulled.lock().unwrap_or_else(|e| e.into_inner()).insert(image.to_string());
+    }
+
+    /// A callback that writes the pod's status after a container ends (off the async workers).
+    pub fn status_notifier(&self, namespace: &str, name: &str) -> Arc<dyn Fn() + Send + Sync> {
+        let sandbox = self.sandbox.get().cloned();
+        let handle = self.handle();
+        let pod = self.running_pod(namespace, name).map(|p| Arc::downgrade(&p));
+        Arc::new(move || {
+            let (Some(sb), Some(handle), Some(pod)) = (sandbox.as_ref().and_then(Weak::upgrade), handle.clone(), pod.as_ref().and_then(Weak::upgrade)) else {
+                return;
+            };
+            handle.spawn_blocking(move || {
+                if let Err(e) = kubelet::sync_status(&sb, &pod) {
+                    eprintln!("kubelet: status of {}/{}: {}", pod.namespace, pod.name, e.message);
+                }
+            });
+        })
+    }
+
+    /// Starts a container run's task.
+    pub fn spawn(&self, run: containers::Run) {
+        match self.handle() {
+            Some(handle) => containers::spawn(&handle, run),
+            None => eprintln!("kubelet: no async runtime to start container {}", run.container),
+        }
+    }
+
+    /// Rebuilds the volumes that `matches` selects in every pod of `namespace` (ConfigMap updates).
+    pub fn refresh_volumes(&self, sb: &Sandbox, namespace: &str, matches: impl Fn(&serde_json::Value) -> bool) {
+        let pods: Vec<Arc<PodRuntime>> = self.pods().values().filter(|p| p.namespace == namespace).cloned().collect();
+        for rt in pods {
+            let Some(pod) = sb.get(kubelet::pods(), Some(namespace), &rt.name) else { continue };
+            for volume in pod["spec"]["volumes"].as_array().into_iter().flatten().filter(|v| matches(v)) {
+                let name = volume["name"].as_str().unwrap_or_default();
+                // A volume that cannot be rebuilt (the ConfigMap was deleted) keeps its last files, as upstream's.
+                let Ok(Some(files)) = volumes::volume_files(sb, &pod, volume, &rt.ip) else { continue };
+                let fresh = vfs::Volume::with_files(files.iter().map(|(p, b)| (p.as_str(), b.clone())));
+                if let Some(existing) = rt.volumes.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+                    existing.replace_with(&fresh);
+                }
+            }
+        }
+    }
+
+    /// A pod's container by name (empty: the first app container in spec order).
+    fn container_name(&self, rt: &PodRuntime, container: &str) -> Result<String, NodeError> {
+        if !container.is_empty() {
+            return match rt.containers().contains_key(container) {
+                true => Ok(container.to_string()),
+                false => Err(NodeError::NoSuchContainer(format!("container {container} is not valid for pod {}", rt.name))),
+            };
+        }
+        let first = self.sandbox().and_then(|sb| {
+            let pod = sb.get(kubelet::pods(), Some(&rt.namespace), &rt.name)?;
+            pod["spec"]["containers"][0]["name"].as_str().map(String::from)
+        });
+        first.or_else(|| rt.containers().values().find(|c| !c.init).map(|c| c.name.clone())).ok_or_else(|| NodeError::NoSuchContainer(format!("pod {} has no containers", rt.name)))
+    }
+
+    fn not_running(namespace: &str, pod: &str) -> NodeError {
+        NodeError::PodNotRunning(format!("pod {pod} in namespace {namespace} is not running on the sandbox node"))
     }
 
     /// Starts `command` in a container of a running pod (an empty container name means the first).
-    pub fn exec(&self, namespace: &str, pod: &str, _container: &str, _command: Vec<String>, _tty: bool, _stdin: bool) -> Result<Process, NodeError> {
-        Err(NodeError::PodNotRunning(format!("pod {namespace}/{pod} is not running on the sandbox node")))
+    pub fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError> {
+        let rt = self.running_pod(namespace, pod).ok_or_else(|| Self::not_running(namespace, pod))?;
+        let name = self.container_name(&rt, container)?;
+        let target = {
+            let containers = rt.containers();
+            let c = containers.get(&name).ok_or_else(|| NodeError::NoSuchContainer(format!("container {name} is not valid for pod {pod}")))?;
+            match (&c.state, &c.fs) {
+                (State::Running { .. }, Some(fs)) => exec::Target { fs: fs.clone(), env: c.env.clone(), processes: c.processes.clone(), hostname: rt.name.clone(), image: c.image.clone() },
+                _ => return Err(NodeError::PodNotRunning(format!("container not found (\"{name}\")"))),
+            }
+        };
+        let handle = self.handle().ok_or_else(|| Self::not_running(namespace, pod))?;
+        Ok(exec::start(&handle, target, command, tty, stdin))
     }
 
     /// The log of a container (`previous`: of its last terminated run).
-    pub fn logs(&self, namespace: &str, pod: &str, _container: &str, _previous: bool) -> Result<ContainerLog, NodeError> {
-        Err(NodeError::PodNotRunning(format!("pod {namespace}/{pod} is not running on the sandbox node")))
+    pub fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError> {
+        let rt = self.running_pod(namespace, pod).ok_or_else(|| Self::not_running(namespace, pod))?;
+        let name = self.container_name(&rt, container)?;
+        let containers = rt.containers();
+        let c = containers.get(&name).ok_or_else(|| NodeError::NoSuchContainer(format!("container {name} is not valid for pod {pod}")))?;
+        let waiting = matches!(c.state, State::Waiting { .. });
+        // While waiting to restart, the current log is the run that ended: what upstream shows.
+        let run = match (previous, waiting) {
+            (true, true) if c.last.is_some() => Some(c.log.clone()),
+            (true, _) => c.previous_log.clone(),
+            (false, true) if c.run == 0 => {
+                let reason = match &c.state {
+                    State::Waiting { reason, .. } => reason.clone(),
+                    _ => String::new(),
+                };
+                return Err(NodeError::PodNotRunning(format!("container \"{name}\" in pod \"{pod}\" is waiting to start: {reason}")));
+            }
+            (false, _) => Some(c.log.clone()),
+        };
+        let run = run.ok_or_else(|| NodeError::NoLog(format!("previous terminated container \"{name}\" in pod \"{pod}\" not found")))?;
+        let (lines, follow) = run.snapshot();
+        Ok(ContainerLog { lines, follow: if previous { None } else { follow } })
     }
 
     /// Opens a connection to `port` inside a running pod, as a byte stream both ways.
     pub fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<tokio::io::DuplexStream, NodeError> {
-        Err(NodeError::ConnectionRefused(format!("pod {namespace}/{pod} has nothing listening on port {port}")))
+        let rt = self.running_pod(namespace, pod).ok_or_else(|| Self::not_running(namespace, pod))?;
+        rt.connect(port)
     }
 }
 

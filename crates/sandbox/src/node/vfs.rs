@@ -55,6 +55,13 @@ impl Volume {
         volume
     }
 
+    /// Replaces this volume's whole tree with `other`'s (a refreshed configMap volume), so every
+    /// container that mounts it sees the new files.
+    pub fn replace_with(&self, other: &Volume) {
+        let tree = other.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = tree;
+    }
+
     fn edit<T>(&self, parts: &[&str], shown: &str, f: impl FnOnce(&mut Node, &[&str], &str) -> Result<T, FsError>) -> Result<T, FsError> {
         let mut root = self.0.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut root, parts, shown)

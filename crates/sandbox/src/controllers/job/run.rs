@@ -233,7 +233,7 @@ impl Run<'_> {
         let template = &job["spec"]["template"];
         let mut created = 0;
         for _ in 0..count {
-            let pod = json!({
+            let mut pod = json!({
                 "apiVersion": "v1", "kind": "Pod",
                 "metadata": {
                     "generateName": format!("{}-", meta["name"].as_str().unwrap_or_default()),
@@ -245,6 +245,7 @@ impl Run<'_> {
                 },
                 "spec": template["spec"],
             });
+            super::prune_empty_metadata(&mut pod);
             match self.sb.create(
                 self.pods_rt,
                 meta["namespace"].as_str(),
