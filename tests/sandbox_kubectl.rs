@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use gitops_lab_e2e::chapter::{Workdir, assert_has_line, assert_table, failed_with, get_json, squashed_lines};
+use gitops_lab_e2e::chapter::{Workdir, assert_has_line, assert_table, failed_with, get_json, is_age, squashed_lines};
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 
 const POD_HEADER: &str = "NAME READY STATUS RESTARTS AGE";
@@ -34,20 +34,27 @@ fn creating_the_pod_twice_fails_the_second_time_with_already_exists() {
 }
 
 #[test]
-fn get_pods_lists_the_pod_as_pending_with_the_standard_columns() {
+fn get_pods_lists_the_pod_with_the_standard_columns() {
     if !kubectl_available() {
         return;
     }
     let (sb, _work) = sandbox_with_nginx_pod();
-    // No scheduler or kubelet runs yet, so the pod stays Pending with its one container not ready.
-    assert_table(&sb.kubectl_ok(&["get", "pods"]), POD_HEADER, &["nginx 0/1 Pending 0 <age>"]);
-    assert_table(&sb.kubectl_ok(&["get", "pod", "nginx"]), POD_HEADER, &["nginx 0/1 Pending 0 <age>"]);
-    assert_table(
-        &sb.kubectl_ok(&["get", "pods", "-o", "wide"]),
-        "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES",
-        &["nginx 0/1 Pending 0 <age> <none> <none> <none> <none>"],
-    );
-    assert_eq!(sb.kubectl_ok(&["get", "pod", "nginx", "-o", "jsonpath={.status.phase}"]), "Pending");
+    // The STATUS and RESTARTS cells belong to the node's lifecycle (Pending, Init:0/1, Running, "1 (2s ago)"),
+    // which the node's own suites check; here only what the API server decides is pinned down.
+    for args in [&["get", "pods"][..], &["get", "pod", "nginx"], &["get", "po"]] {
+        let out = sb.kubectl_ok(args);
+        let lines = squashed_lines(&out);
+        assert_eq!(lines.first().map(String::as_str), Some(POD_HEADER), "kubectl {args:?}:\n{out}");
+        assert_eq!(lines.len(), 2, "one pod in:\n{out}");
+        let cells: Vec<&str> = lines[1].split(' ').collect();
+        assert_eq!(cells[0], "nginx", "{out}");
+        assert!(["0/1", "1/1"].contains(&cells[1]), "READY counts the one main container, not the init one:\n{out}");
+        assert!(cells.last().is_some_and(|age| is_age(age)), "{out}");
+    }
+    let wide = squashed_lines(&sb.kubectl_ok(&["get", "pods", "-o", "wide"]));
+    assert_eq!(wide[0], "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES");
+    let phase = sb.kubectl_ok(&["get", "pod", "nginx", "-o", "jsonpath={.status.phase}"]);
+    assert!(["Pending", "Running"].contains(&phase.as_str()), "phase {phase:?}");
 }
 
 #[test]
@@ -70,7 +77,6 @@ fn get_pod_as_yaml_shows_the_defaults_the_server_filled_in() {
         "serviceAccountName: default",
         "terminationMessagePath: /dev/termination-log",
         "terminationMessagePolicy: File",
-        "phase: Pending",
     ] {
         assert!(lines.contains(&expected), "expected {expected:?} in:\n{yaml}");
     }
@@ -102,7 +108,6 @@ fn describe_pod_shows_the_init_container_the_container_and_the_shared_volume() {
     for expected in [
         "Name: nginx",
         "Namespace: default",
-        "Status: Pending",
         "Init Containers:",
         "nginx-init:",
         "Image: docker/whalesay",
