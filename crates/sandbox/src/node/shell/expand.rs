@@ -64,7 +64,8 @@ impl Shell {
         let mut out = Vec::new();
         for word in words {
             let mut fields = Fields::default();
-            let only_quoted_at = matches!(word.parts.as_slice(), [Part::Quoted(q), Part::Param { name, quoted: true, modifier: None }] if q.is_empty() && name == "@");
+            let only_quoted_at =
+                matches!(word.parts.as_slice(), [Part::Quoted(q), Part::Param { name, quoted: true, modifier: None }] if q.is_empty() && name == "@");
             if only_quoted_at {
                 out.extend(self.args.iter().skip(1).cloned());
                 continue;
@@ -129,22 +130,24 @@ impl Shell {
     }
 
     fn part_value<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, String> {
-        Box::pin(async move { match part {
-            Part::Lit(s) | Part::Quoted(s) => s.clone(),
-            Part::Tilde => self.vars.get("HOME").cloned().unwrap_or_else(|| "/root".into()),
-            Part::Param { name, modifier, .. } => self.param(name, modifier.as_ref()).await,
-            Part::Command { script, .. } => self.substitute(script).await,
-            Part::Arith { expr, .. } => {
-                let expanded = self.expand_string(&Word { parts: arith_parts(expr) }).await;
-                match super::builtins::arith::eval(&expanded, &self.vars) {
-                    Ok(n) => n.to_string(),
-                    Err(message) => {
-                        self.diagnostics.write(format!("sh: arithmetic syntax error: {message}\n").as_bytes()).await;
-                        "0".into()
+        Box::pin(async move {
+            match part {
+                Part::Lit(s) | Part::Quoted(s) => s.clone(),
+                Part::Tilde => self.vars.get("HOME").cloned().unwrap_or_else(|| "/root".into()),
+                Part::Param { name, modifier, .. } => self.param(name, modifier.as_ref()).await,
+                Part::Command { script, .. } => self.substitute(script).await,
+                Part::Arith { expr, .. } => {
+                    let expanded = self.expand_string(&Word { parts: arith_parts(expr) }).await;
+                    match super::builtins::arith::eval(&expanded, &self.vars) {
+                        Ok(n) => n.to_string(),
+                        Err(message) => {
+                            self.diagnostics.write(format!("sh: arithmetic syntax error: {message}\n").as_bytes()).await;
+                            "0".into()
+                        }
                     }
                 }
             }
-        } })
+        })
     }
 
     /// `$(…)`: runs in a subshell; the output without its trailing newlines.
@@ -215,7 +218,13 @@ impl Shell {
                     next.push(join(prefix, &unescape(component)));
                     continue;
                 }
-                let dir = if absolute { self.abs(&format!("/{prefix}")) } else if prefix.is_empty() { self.cwd.clone() } else { self.abs(prefix) };
+                let dir = if absolute {
+                    self.abs(&format!("/{prefix}"))
+                } else if prefix.is_empty() {
+                    self.cwd.clone()
+                } else {
+                    self.abs(prefix)
+                };
                 for entry in self.ctx.fs.list(&dir).unwrap_or_default() {
                     if glob_match(component, &entry.name) {
                         next.push(join(prefix, &entry.name));

@@ -20,7 +20,11 @@ fn reachable(url: &str) -> Result<(), String> {
     }
     let authority = rest.split('/').next().unwrap_or_default();
     let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = if host_port.starts_with('[') { host_port.split(']').next().map(|h| format!("{h}]")).unwrap_or_default() } else { host_port.split(':').next().unwrap_or_default().to_string() };
+    let host = if host_port.starts_with('[') {
+        host_port.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default().to_string()
+    };
     if matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]") {
         Ok(())
     } else {
@@ -87,7 +91,8 @@ pub(crate) async fn git(sh: &mut Shell, c: &mut Call) -> i32 {
 }
 
 async fn clone(sh: &mut Shell, c: &mut Call) -> i32 {
-    let args: Vec<String> = c.args[2..].iter().filter(|a| !a.starts_with("--depth=") && !a.starts_with("--single-branch") && *a != "--no-checkout").cloned().collect();
+    let args: Vec<String> =
+        c.args[2..].iter().filter(|a| !a.starts_with("--depth=") && !a.starts_with("--single-branch") && *a != "--no-checkout").cloned().collect();
     let flags = match Flags::parse(&args, "bo") {
         Ok(flags) => flags,
         Err(message) => return c.fail(message).await,
@@ -143,7 +148,10 @@ mod tests {
         assert!(reachable("file:///tmp/repo").is_ok());
         assert!(reachable("http://127.0.0.1:8080/config.git").is_ok());
         assert!(reachable("https://user@localhost/x.git").is_ok());
-        assert_eq!(reachable("https://github.com/org/repo.git").unwrap_err(), "fatal: unable to access 'https://github.com/org/repo.git': Could not resolve host: github.com");
+        assert_eq!(
+            reachable("https://github.com/org/repo.git").unwrap_err(),
+            "fatal: unable to access 'https://github.com/org/repo.git': Could not resolve host: github.com"
+        );
         assert!(reachable("ssh://git@example.com/x").is_err());
     }
 

@@ -1,8 +1,8 @@
 //! The interpreter: walks the syntax tree with the shell's state (variables, cwd, last status).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
 use tokio::sync::watch;

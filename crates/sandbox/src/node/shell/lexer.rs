@@ -442,7 +442,11 @@ impl Lexer {
             _ => return Err(SyntaxError::Missing("}")),
         };
         if length {
-            return if self.eat('}') { Ok(Part::Param { name, modifier: Some(("#".into(), Word::default())), quoted }) } else { Err(SyntaxError::Missing("}")) };
+            return if self.eat('}') {
+                Ok(Part::Param { name, modifier: Some(("#".into(), Word::default())), quoted })
+            } else {
+                Err(SyntaxError::Missing("}"))
+            };
         }
         if self.eat('}') {
             return Ok(Part::Param { name, modifier: None, quoted });

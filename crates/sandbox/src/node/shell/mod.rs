@@ -30,8 +30,8 @@ use tokio::sync::mpsc;
 pub use interp::Shell;
 pub use procs::{ProcessGuard, ProcessInfo, ProcessTable};
 
-use crate::node::vfs::Filesystem;
 use crate::node::Output;
+use crate::node::vfs::Filesystem;
 
 /// A future the [`ClusterClient`] returns: exit code, stdout, stderr.
 pub type KubectlFuture<'a> = Pin<Box<dyn Future<Output = (i32, String, String)> + Send + 'a>>;

@@ -240,11 +240,8 @@ pub(crate) async fn df(sh: &mut Shell, c: &mut Call) -> i32 {
     let human = c.args.iter().any(|a| a.starts_with('-') && a.contains('h'));
     const GIB: u64 = 1 << 30;
     let disk = 62 * GIB;
-    let mut rows: Vec<(String, u64, u64, String)> = vec![
-        ("overlay".into(), disk, 9 * GIB, "/".into()),
-        ("tmpfs".into(), 64 << 20, 0, "/dev".into()),
-        ("shm".into(), 64 << 20, 0, "/dev/shm".into()),
-    ];
+    let mut rows: Vec<(String, u64, u64, String)> =
+        vec![("overlay".into(), disk, 9 * GIB, "/".into()), ("tmpfs".into(), 64 << 20, 0, "/dev".into()), ("shm".into(), 64 << 20, 0, "/dev/shm".into())];
     let mut mounts = sh.ctx.fs.mount_points();
     mounts.sort();
     for (path, read_only) in mounts {

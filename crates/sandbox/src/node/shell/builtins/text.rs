@@ -85,7 +85,11 @@ pub(crate) async fn wc(sh: &mut Shell, c: &mut Call) -> i32 {
     let mut totals = [0usize; 3];
     let count = |bytes: &[u8]| [bytes.iter().filter(|&&b| b == b'\n').count(), String::from_utf8_lossy(bytes).split_whitespace().count(), bytes.len()];
     let row = |counts: [usize; 3], name: &str| {
-        let cells: Vec<String> = chosen.iter().map(|k| counts[['l', 'w', 'c'].iter().position(|x| x == k).unwrap_or(0)]).map(|n| if chosen.len() == 1 && name == "-" { n.to_string() } else { format!("{n:>7}") }).collect();
+        let cells: Vec<String> = chosen
+            .iter()
+            .map(|k| counts[['l', 'w', 'c'].iter().position(|x| x == k).unwrap_or(0)])
+            .map(|n| if chosen.len() == 1 && name == "-" { n.to_string() } else { format!("{n:>7}") })
+            .collect();
         let name = if name == "-" { String::new() } else { format!(" {name}") };
         format!("{}{name}\n", cells.join(" "))
     };
@@ -191,7 +195,12 @@ fn parse_substitute(script: &str, extended: bool) -> Result<Substitute, String> 
         return Err(format!("unterminated `s' command: {script}"));
     }
     let flags = &fields[2];
-    Ok(Substitute { regex: Regex::new(&fields[0], extended, false, flags.contains('I') || flags.contains('i')), replacement: fields[1].clone(), global: flags.contains('g'), print: flags.contains('p') })
+    Ok(Substitute {
+        regex: Regex::new(&fields[0], extended, false, flags.contains('I') || flags.contains('i')),
+        replacement: fields[1].clone(),
+        global: flags.contains('g'),
+        print: flags.contains('p'),
+    })
 }
 
 impl Substitute {
@@ -204,7 +213,12 @@ impl Substitute {
             out.extend(&chars[from..s]);
             out.push_str(&self.expand(&chars[s..e].iter().collect::<String>()));
             changed = true;
-            from = if e == s { out.extend(chars.get(s)); s + 1 } else { e };
+            from = if e == s {
+                out.extend(chars.get(s));
+                s + 1
+            } else {
+                e
+            };
             if !self.global || from > chars.len() {
                 break;
             }
@@ -258,7 +272,6 @@ pub(crate) async fn sed(sh: &mut Shell, c: &mut Call) -> i32 {
                 line = next;
                 if changed && command.print {
                     out.push_str(&format!("{line}\n"));
-
                 }
             }
             if !flags.has('n') {
@@ -297,18 +310,25 @@ pub(crate) async fn tr(_: &mut Shell, c: &mut Call) -> i32 {
     let Some(flags) = parse(c, &c.args[1..], "").await else { return 1 };
     let from = tr_set(flags.operands.first().map(String::as_str).unwrap_or_default());
     let to = tr_set(flags.operands.get(1).map(String::as_str).unwrap_or_default());
-    if from.is_empty() || (!flags.has('d') && to.is_empty()) {
+    let squeeze = flags.has('s');
+    if from.is_empty() || (!flags.has('d') && !squeeze && to.is_empty()) {
         return c.fail("missing operand").await;
     }
     let input = String::from_utf8_lossy(&c.stdin.read_all().await).into_owned();
-    let out: String = input
-        .chars()
-        .filter_map(|ch| match from.iter().position(|&f| f == ch) {
-            Some(_) if flags.has('d') => None,
-            Some(i) => to.get(i).or(to.last()).copied(),
-            None => Some(ch),
-        })
-        .collect();
+    let translated = input.chars().filter_map(|ch| match from.iter().position(|&f| f == ch) {
+        Some(_) if flags.has('d') => None,
+        Some(i) if !to.is_empty() => to.get(i).or(to.last()).copied(),
+        _ => Some(ch),
+    });
+    // `-s` squeezes runs of the characters of the last set given.
+    let squeezed = if to.is_empty() && !flags.has('d') { &from } else { &to };
+    let mut out = String::new();
+    for ch in translated {
+        if squeeze && out.ends_with(ch) && squeezed.contains(&ch) {
+            continue;
+        }
+        out.push(ch);
+    }
     c.out(out).await;
     0
 }
@@ -368,7 +388,9 @@ pub(crate) async fn cut(sh: &mut Shell, c: &mut Call) -> i32 {
     let mut out = String::new();
     for line in inputs.iter().flat_map(|(_, b)| text_lines(b)) {
         let picked: String = match (flags.values.get(&'f'), flags.values.get(&'c')) {
-            (Some(list), _) if line.contains(delim) => line.split(delim).enumerate().filter(|(i, _)| in_list(list, i + 1)).map(|(_, f)| f).collect::<Vec<_>>().join(&delim.to_string()),
+            (Some(list), _) if line.contains(delim) => {
+                line.split(delim).enumerate().filter(|(i, _)| in_list(list, i + 1)).map(|(_, f)| f).collect::<Vec<_>>().join(&delim.to_string())
+            }
             (Some(_), _) => line,
             (None, Some(list)) => line.chars().enumerate().filter(|(i, _)| in_list(list, i + 1)).map(|(_, ch)| ch).collect(),
             (None, None) => return c.fail("you must specify a list of bytes, characters, or fields").await,
@@ -397,7 +419,8 @@ pub(crate) async fn base64(sh: &mut Shell, c: &mut Call) -> i32 {
     }
     let encoded = engine.encode(data);
     let width = flags.values.get(&'w').and_then(|w| w.parse::<usize>().ok()).unwrap_or(76);
-    let wrapped = if width == 0 { encoded } else { encoded.as_bytes().chunks(width).map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>().join("\n") };
+    let wrapped =
+        if width == 0 { encoded } else { encoded.as_bytes().chunks(width).map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>().join("\n") };
     c.out(format!("{wrapped}\n")).await;
     i32::from(!ok)
 }
