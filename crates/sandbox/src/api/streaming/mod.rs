@@ -210,3 +210,47 @@ fn flag(pairs: &[(String, String)], key: &str) -> bool {
 fn value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
     pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(containers: &[&str], init: &[&str]) -> Value {
+        let list = |names: &[&str]| names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>();
+        json!({"metadata": {"name": "web", "uid": "u1"}, "spec": {"containers": list(containers), "initContainers": list(init)}})
+    }
+
+    #[test]
+    fn the_only_app_container_is_picked_when_none_is_named() {
+        assert_eq!(pick_container(&pod(&["app"], &["setup"]), "").unwrap(), "app");
+        assert_eq!(pick_container(&pod(&["app"], &["setup"]), "setup").unwrap(), "setup");
+    }
+
+    #[test]
+    fn container_errors_use_upstreams_words_and_list_init_containers_first() {
+        let err = pick_container(&pod(&["a", "b"], &["init"]), "").unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (400, "a container name must be specified for pod web, choose one of: [init a b]"));
+        let err = pick_container(&pod(&["a"], &[]), "x").unwrap_err();
+        assert_eq!(err.message, "container x is not valid for pod web");
+    }
+
+    #[test]
+    fn pods_without_a_node_cannot_stream() {
+        assert!(require_node(&pod(&["a"], &[])).unwrap_err().message.contains("pod web does not have a host assigned"));
+    }
+
+    #[test]
+    fn a_pod_stops_running_when_deleted_replaced_terminating_or_finished() {
+        let running = pod(&["a"], &[]);
+        assert!(still_running(Some(&running), "u1"));
+        assert!(!still_running(None, "u1"));
+        assert!(!still_running(Some(&running), "u2"));
+        let mut terminating = running.clone();
+        terminating["metadata"]["deletionTimestamp"] = json!("2026-11-26T09:00:00Z");
+        assert!(!still_running(Some(&terminating), "u1"));
+        let mut done = running;
+        done["status"] = json!({"phase": "Succeeded"});
+        assert!(!still_running(Some(&done), "u1"));
+    }
+}

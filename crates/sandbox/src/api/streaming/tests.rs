@@ -198,6 +198,14 @@ fn add_running_pod(sandbox: &Sandbox) {
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": 80}]},
     });
     sandbox.create(services, Some("default"), service, WriteOptions::default()).unwrap();
+    // No controllers run here: kubectl itself picks the Deployment's pod by its selector.
+    let deployments = sandbox.registry().by_plural("apps", "v1", "deployments").unwrap();
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+                 "spec": {"containers": [{"name": "app", "image": "nginx"}]}}},
+    });
+    sandbox.create(deployments, Some("default"), deployment, WriteOptions::default()).unwrap();
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -275,7 +283,7 @@ fn kubectl_logs_reads_tails_and_timestamps_the_container_log() {
 }
 
 #[test]
-fn kubectl_port_forward_to_a_pod_and_a_service_serves_the_page() {
+fn kubectl_port_forward_to_a_pod_a_service_and_a_deployment_serves_the_page() {
     let Some(f) = Fixture::start() else { return };
     let (child, ports) = f.port_forward("pod/web", &[80]);
     let first = http_get(ports[&80]);
@@ -286,6 +294,11 @@ fn kubectl_port_forward_to_a_pod_and_a_service_serves_the_page() {
 
     // kubectl maps the Service's port 8080 to the pod's targetPort 80 itself (and prints "-> 80").
     let (child, ports) = f.port_forward("svc/web", &[8080]);
+    let page = http_get(ports[&80]);
+    stop(child);
+    assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+
+    let (child, ports) = f.port_forward("deploy/web", &[80]);
     let page = http_get(ports[&80]);
     stop(child);
     assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
