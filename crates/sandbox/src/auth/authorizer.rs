@@ -34,12 +34,17 @@ impl Rule {
             return false;
         }
         let Some(r) = &attrs.resource else {
-            return self.non_resource_urls.iter().any(|url| url_matches(url, &attrs.path));
+            return self
+                .non_resource_urls
+                .iter()
+                .any(|url| url_matches(url, &attrs.path));
         };
         let combined = r.combined();
         has_or_star(&self.api_groups, &r.group)
             && self.resources.iter().any(|res| {
-                res == "*" || *res == combined || (!r.subresource.is_empty() && *res == format!("*/{}", r.subresource))
+                res == "*"
+                    || *res == combined
+                    || (!r.subresource.is_empty() && *res == format!("*/{}", r.subresource))
             })
             && (self.resource_names.is_empty() || self.resource_names.contains(&r.name))
     }
@@ -115,9 +120,16 @@ pub struct Decision {
 /// from a binding that names them.
 pub fn authorize(user: &Identity, attrs: &Attributes, policy: &Policy) -> Decision {
     if user.groups.iter().any(|g| g == MASTERS) {
-        return Decision { allowed: true, reason: String::new() };
+        return Decision {
+            allowed: true,
+            reason: String::new(),
+        };
     }
-    let namespace = attrs.resource.as_ref().map(|r| r.namespace.as_str()).unwrap_or_default();
+    let namespace = attrs
+        .resource
+        .as_ref()
+        .map(|r| r.namespace.as_str())
+        .unwrap_or_default();
     let mut reason = None;
     let errors = visit_rules(user, namespace, policy, |source, rule| {
         if rule.allows(attrs) {
@@ -127,8 +139,14 @@ pub fn authorize(user: &Identity, attrs: &Attributes, policy: &Policy) -> Decisi
         true
     });
     match reason {
-        Some(reason) => Decision { allowed: true, reason },
-        None => Decision { allowed: false, reason: errors_reason(&errors) },
+        Some(reason) => Decision {
+            allowed: true,
+            reason,
+        },
+        None => Decision {
+            allowed: false,
+            reason: errors_reason(&errors),
+        },
     }
 }
 
@@ -138,8 +156,17 @@ pub fn rules_for(user: &Identity, namespace: &str, policy: &Policy) -> (Vec<Rule
     let mut rules = Vec::new();
     if user.groups.iter().any(|g| g == MASTERS) {
         let all = vec!["*".to_string()];
-        rules.push(Rule { verbs: all.clone(), api_groups: all.clone(), resources: all.clone(), ..Rule::default() });
-        rules.push(Rule { verbs: all.clone(), non_resource_urls: all, ..Rule::default() });
+        rules.push(Rule {
+            verbs: all.clone(),
+            api_groups: all.clone(),
+            resources: all.clone(),
+            ..Rule::default()
+        });
+        rules.push(Rule {
+            verbs: all.clone(),
+            non_resource_urls: all,
+            ..Rule::default()
+        });
     }
     let errors = visit_rules(user, namespace, policy, |_, rule| {
         rules.push(rule.clone());
@@ -159,25 +186,43 @@ fn errors_reason(errors: &[String]) -> String {
     match unique.as_slice() {
         [] => String::new(),
         [one] => format!("RBAC: {one}"),
-        many => format!("RBAC: [{}]", many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+        many => format!(
+            "RBAC: [{}]",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
 /// Walks the rules of the bindings that name `user` — cluster bindings first, then the
 /// namespace's — until `visit` returns false; returns the role references that did not resolve.
-fn visit_rules(user: &Identity, namespace: &str, policy: &Policy, mut visit: impl FnMut(&str, &Rule) -> bool) -> Vec<String> {
+fn visit_rules(
+    user: &Identity,
+    namespace: &str,
+    policy: &Policy,
+    mut visit: impl FnMut(&str, &Rule) -> bool,
+) -> Vec<String> {
     let mut errors = Vec::new();
-    let scopes = [("ClusterRoleBinding", "", &policy.cluster_role_bindings), ("RoleBinding", namespace, &policy.role_bindings)];
+    let scopes = [
+        ("ClusterRoleBinding", "", &policy.cluster_role_bindings),
+        ("RoleBinding", namespace, &policy.role_bindings),
+    ];
     for (binding_kind, scope, bindings) in scopes {
         if binding_kind == "RoleBinding" && namespace.is_empty() {
             break;
         }
         for value in bindings.iter() {
-            let Ok(binding) = Binding::deserialize(value.as_ref()) else { continue };
+            let Ok(binding) = Binding::deserialize(value.as_ref()) else {
+                continue;
+            };
             if binding_kind == "RoleBinding" && binding.metadata.namespace != namespace {
                 continue;
             }
-            let Some(subject) = binding.subjects.iter().find(|s| applies_to(user, s, scope)) else { continue };
+            let Some(subject) = binding.subjects.iter().find(|s| applies_to(user, s, scope)) else {
+                continue;
+            };
             let rules = match role_rules(&binding.role_ref, scope, policy) {
                 Ok(rules) => rules,
                 Err(e) => {
@@ -203,8 +248,13 @@ fn applies_to(user: &Identity, subject: &Subject, binding_namespace: &str) -> bo
         "User" => user.name == subject.name,
         "Group" => user.groups.contains(&subject.name),
         "ServiceAccount" => {
-            let namespace = if subject.namespace.is_empty() { binding_namespace } else { &subject.namespace };
-            !namespace.is_empty() && user.name == super::service_account_username(namespace, &subject.name)
+            let namespace = if subject.namespace.is_empty() {
+                binding_namespace
+            } else {
+                &subject.namespace
+            };
+            !namespace.is_empty()
+                && user.name == super::service_account_username(namespace, &subject.name)
         }
         _ => false,
     }
@@ -221,25 +271,40 @@ fn role_rules(role_ref: &RoleRef, namespace: &str, policy: &Policy) -> Result<Ve
             && (role_ref.kind == "ClusterRole" || r["metadata"]["namespace"] == namespace)
     });
     let Some(role) = role else {
-        return Err(format!("{singular}.rbac.authorization.k8s.io {:?} not found", role_ref.name));
+        return Err(format!(
+            "{singular}.rbac.authorization.k8s.io {:?} not found",
+            role_ref.name
+        ));
     };
     Ok(Vec::<Rule>::deserialize(&role["rules"]).unwrap_or_default())
 }
 
 /// Upstream's description of where an allowing rule came from.
 fn describe(binding_kind: &str, binding: &Binding, subject: &Subject, namespace: &str) -> String {
-    let name = if namespace.is_empty() { binding.metadata.name.clone() } else { format!("{}/{namespace}", binding.metadata.name) };
+    let name = if namespace.is_empty() {
+        binding.metadata.name.clone()
+    } else {
+        format!("{}/{namespace}", binding.metadata.name)
+    };
     let who = match subject.kind.as_str() {
         "ServiceAccount" => {
-            let ns = if subject.namespace.is_empty() { namespace } else { &subject.namespace };
+            let ns = if subject.namespace.is_empty() {
+                namespace
+            } else {
+                &subject.namespace
+            };
             format!("{} {:?}", subject.kind, format!("{}/{ns}", subject.name))
         }
         _ => format!("{} {:?}", subject.kind, subject.name),
     };
-    format!("{binding_kind} {name:?} of {} {:?} to {who}", binding.role_ref.kind, binding.role_ref.name)
+    format!(
+        "{binding_kind} {name:?} of {} {:?} to {who}",
+        binding.role_ref.kind, binding.role_ref.name
+    )
 }
 
 #[cfg(test)]
+#[rustfmt::skip] // one table row per line reads better than wrapped rows
 mod tests {
     use super::*;
     use serde_json::json;

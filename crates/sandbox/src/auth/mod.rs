@@ -40,12 +40,20 @@ pub struct Identity {
 impl Identity {
     /// The kubeconfig's user: a cluster admin.
     pub fn admin() -> Self {
-        Self { name: "kubernetes-admin".into(), groups: vec![authorizer::MASTERS.into(), AUTHENTICATED.into()], ..Self::default() }
+        Self {
+            name: "kubernetes-admin".into(),
+            groups: vec![authorizer::MASTERS.into(), AUTHENTICATED.into()],
+            ..Self::default()
+        }
     }
 
     /// A caller without credentials.
     pub fn anonymous() -> Self {
-        Self { name: "system:anonymous".into(), groups: vec!["system:unauthenticated".into()], ..Self::default() }
+        Self {
+            name: "system:anonymous".into(),
+            groups: vec!["system:unauthenticated".into()],
+            ..Self::default()
+        }
     }
 
     /// A ServiceAccount, with the groups upstream gives every ServiceAccount.
@@ -53,7 +61,11 @@ impl Identity {
         Self {
             name: service_account_username(namespace, name),
             uid: uid.into(),
-            groups: vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{namespace}"), AUTHENTICATED.into()],
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{namespace}"),
+                AUTHENTICATED.into(),
+            ],
             extra: BTreeMap::new(),
         }
     }
@@ -81,7 +93,11 @@ pub fn service_account_username(namespace: &str, name: &str) -> String {
 /// Who sent a request, from its `Authorization` header: the admin token, a valid ServiceAccount
 /// token, or nothing (anonymous). Any other bearer token is 401 Unauthorized.
 pub fn authenticate(sb: &Sandbox, authorization: Option<&str>) -> ApiResult<Identity> {
-    let Some(token) = authorization.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).filter(|t| !t.is_empty()) else {
+    let Some(token) = authorization
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    else {
         return Ok(Identity::anonymous());
     };
     // Comparing digests rather than the tokens keeps the admin token's bytes out of timing.
@@ -89,7 +105,10 @@ pub fn authenticate(sb: &Sandbox, authorization: Option<&str>) -> ApiResult<Iden
     if digest(token).as_ref() == digest(sb.admin_token()).as_ref() {
         return Ok(Identity::admin());
     }
-    let claims = sb.signing_key().verify(token, now()).map_err(|_| ApiError::unauthorized())?;
+    let claims = sb
+        .signing_key()
+        .verify(token, now())
+        .map_err(|_| ApiError::unauthorized())?;
     let namespace = claims.kubernetes.namespace.clone();
     claims
         .check_live(|kind, name| {
@@ -104,10 +123,24 @@ pub fn authenticate(sb: &Sandbox, authorization: Option<&str>) -> ApiResult<Iden
 /// The roles and bindings that can apply to a request in `namespace` (empty = cluster scope).
 pub fn load_policy(sb: &Sandbox, namespace: &str) -> Policy {
     let list = |plural: &str, namespace: Option<&str>| {
-        let Some(rt) = sb.registry().by_plural("rbac.authorization.k8s.io", "v1", plural) else { return Vec::new() };
-        sb.store().list(&rt.id(), namespace, None, 0, |_| true).0.items
+        let Some(rt) = sb
+            .registry()
+            .by_plural("rbac.authorization.k8s.io", "v1", plural)
+        else {
+            return Vec::new();
+        };
+        sb.store()
+            .list(&rt.id(), namespace, None, 0, |_| true)
+            .0
+            .items
     };
-    let scoped = |plural: &str| if namespace.is_empty() { Vec::new() } else { list(plural, Some(namespace)) };
+    let scoped = |plural: &str| {
+        if namespace.is_empty() {
+            Vec::new()
+        } else {
+            list(plural, Some(namespace))
+        }
+    };
     Policy {
         cluster_roles: list("clusterroles", None),
         cluster_role_bindings: list("clusterrolebindings", None),
@@ -121,24 +154,40 @@ pub fn decide(sb: &Sandbox, user: &Identity, attrs: &Attributes) -> Decision {
     if user.groups.iter().any(|g| g == authorizer::MASTERS) {
         return authorize(user, attrs, &Policy::default());
     }
-    let namespace = attrs.resource.as_ref().map(|r| r.namespace.as_str()).unwrap_or_default();
+    let namespace = attrs
+        .resource
+        .as_ref()
+        .map(|r| r.namespace.as_str())
+        .unwrap_or_default();
     authorize(user, attrs, &load_policy(sb, namespace))
 }
 
 /// Allows the request or answers 403 Forbidden with upstream's message.
 pub fn check(sb: &Sandbox, user: &Identity, attrs: &Attributes) -> ApiResult<()> {
     let decision = decide(sb, user, attrs);
-    if decision.allowed { Ok(()) } else { Err(forbidden(user, attrs, &decision.reason)) }
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(forbidden(user, attrs, &decision.reason))
+    }
 }
 
 /// Authenticates one HTTP request, applies its impersonation headers, and authorizes it;
 /// answers who it acts as.
 pub fn admit(sb: &Sandbox, method: &Method, uri: &Uri, headers: &HeaderMap) -> ApiResult<Identity> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let user = authenticate(sb, authorization)?;
     let user = impersonation::apply(user, headers, |caller, attrs| decide(sb, caller, attrs))?;
-    let query = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri).map(|q| q.0).unwrap_or_default();
-    check(sb, &user, &Attributes::from_request(method.as_str(), uri.path(), &query))?;
+    let query = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
+    check(
+        sb,
+        &user,
+        &Attributes::from_request(method.as_str(), uri.path(), &query),
+    )?;
     Ok(user)
 }
 
@@ -146,23 +195,52 @@ pub fn admit(sb: &Sandbox, method: &Method, uri: &Uri, headers: &HeaderMap) -> A
 /// group "" in the namespace "default"`, with the authorizer's reason appended when it has one.
 pub fn forbidden(user: &Identity, attrs: &Attributes, reason: &str) -> ApiError {
     let mut why = match &attrs.resource {
-        None => format!("User {:?} cannot {} path {:?}", user.name, attrs.verb, attrs.path),
+        None => format!(
+            "User {:?} cannot {} path {:?}",
+            user.name, attrs.verb, attrs.path
+        ),
         Some(r) => {
-            let scope = if r.namespace.is_empty() { "at the cluster scope".to_string() } else { format!("in the namespace {:?}", r.namespace) };
-            format!("User {:?} cannot {} resource {:?} in API group {:?} {scope}", user.name, attrs.verb, r.combined(), r.group)
+            let scope = if r.namespace.is_empty() {
+                "at the cluster scope".to_string()
+            } else {
+                format!("in the namespace {:?}", r.namespace)
+            };
+            format!(
+                "User {:?} cannot {} resource {:?} in API group {:?} {scope}",
+                user.name,
+                attrs.verb,
+                r.combined(),
+                r.group
+            )
         }
     };
     if !reason.is_empty() {
         why = format!("{why}: {reason}");
     }
-    let Some(r) = attrs.resource.as_ref().filter(|r| !r.resource.is_empty() || !r.group.is_empty()) else {
+    let Some(r) = attrs
+        .resource
+        .as_ref()
+        .filter(|r| !r.resource.is_empty() || !r.group.is_empty())
+    else {
         return ApiError::forbidden(html_safe(&format!("forbidden: {why}")));
     };
-    let qualified = if r.group.is_empty() { r.resource.clone() } else { format!("{}.{}", r.resource, r.group) };
-    let message = if r.name.is_empty() { format!("{qualified} is forbidden: {why}") } else { format!("{qualified} {:?} is forbidden: {why}", r.name) };
+    let qualified = if r.group.is_empty() {
+        r.resource.clone()
+    } else {
+        format!("{}.{}", r.resource, r.group)
+    };
+    let message = if r.name.is_empty() {
+        format!("{qualified} is forbidden: {why}")
+    } else {
+        format!("{qualified} {:?} is forbidden: {why}", r.name)
+    };
     let mut error = ApiError::forbidden(html_safe(&message));
     let mut details = serde_json::Map::new();
-    for (key, value) in [("name", &r.name), ("group", &r.group), ("kind", &r.resource)] {
+    for (key, value) in [
+        ("name", &r.name),
+        ("group", &r.group),
+        ("kind", &r.resource),
+    ] {
         if !value.is_empty() {
             details.insert(key.into(), json!(value));
         }
@@ -173,7 +251,9 @@ pub fn forbidden(user: &Identity, attrs: &Attributes, reason: &str) -> ApiError 
 
 /// Upstream escapes these three characters in Forbidden messages, which quote the request path.
 fn html_safe(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The current time in Unix seconds.
@@ -192,40 +272,127 @@ mod tests {
     #[test]
     fn forbidden_messages_read_like_upstreams() {
         let cases = [
-            (Attributes::resource("list", "", "pods", "default", ""),
-             r#"pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default""#),
-            (Attributes::resource("list", "", "namespaces", "", ""),
-             r#"namespaces is forbidden: User "system:serviceaccount:default:default" cannot list resource "namespaces" in API group "" at the cluster scope"#),
-            (Attributes::resource("get", "apps", "deployments", "default", "web"),
-             r#"deployments.apps "web" is forbidden: User "system:serviceaccount:default:default" cannot get resource "deployments" in API group "apps" in the namespace "default""#),
-            (Attributes::resource("create", "", "pods/exec", "default", "web"),
-             r#"pods "web" is forbidden: User "system:serviceaccount:default:default" cannot create resource "pods/exec" in API group "" in the namespace "default""#),
-            (Attributes::non_resource("get", "/metrics"),
-             r#"forbidden: User "system:serviceaccount:default:default" cannot get path "/metrics""#),
+            (
+                Attributes::resource("list", "", "pods", "default", ""),
+                r#"pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default""#,
+            ),
+            (
+                Attributes::resource("list", "", "namespaces", "", ""),
+                r#"namespaces is forbidden: User "system:serviceaccount:default:default" cannot list resource "namespaces" in API group "" at the cluster scope"#,
+            ),
+            (
+                Attributes::resource("get", "apps", "deployments", "default", "web"),
+                r#"deployments.apps "web" is forbidden: User "system:serviceaccount:default:default" cannot get resource "deployments" in API group "apps" in the namespace "default""#,
+            ),
+            (
+                Attributes::resource("create", "", "pods/exec", "default", "web"),
+                r#"pods "web" is forbidden: User "system:serviceaccount:default:default" cannot create resource "pods/exec" in API group "" in the namespace "default""#,
+            ),
+            (
+                Attributes::non_resource("get", "/metrics"),
+                r#"forbidden: User "system:serviceaccount:default:default" cannot get path "/metrics""#,
+            ),
         ];
         for (attrs, expected) in cases {
             let err = forbidden(&sa(), &attrs, "");
-            assert_eq!((err.code, err.reason, err.message.as_str()), (403, "Forbidden", expected));
+            assert_eq!(
+                (err.code, err.reason, err.message.as_str()),
+                (403, "Forbidden", expected)
+            );
         }
     }
 
     #[test]
     fn a_forbidden_status_names_the_object_in_its_details() {
-        let err = forbidden(&sa(), &Attributes::resource("get", "apps", "deployments", "default", "web"), "");
-        assert_eq!(err.status_body()["details"], json!({"name": "web", "group": "apps", "kind": "deployments"}));
-        let err = forbidden(&sa(), &Attributes::resource("list", "", "pods", "default", ""), "");
+        let err = forbidden(
+            &sa(),
+            &Attributes::resource("get", "apps", "deployments", "default", "web"),
+            "",
+        );
+        assert_eq!(
+            err.status_body()["details"],
+            json!({"name": "web", "group": "apps", "kind": "deployments"})
+        );
+        let err = forbidden(
+            &sa(),
+            &Attributes::resource("list", "", "pods", "default", ""),
+            "",
+        );
         assert_eq!(err.status_body()["details"], json!({"kind": "pods"}));
     }
 
     #[test]
     fn the_reason_follows_the_message() {
-        let err = forbidden(&sa(), &Attributes::resource("list", "", "pods", "default", ""), "RBAC: role.rbac.authorization.k8s.io \"x\" not found");
-        assert!(err.message.ends_with("in the namespace \"default\": RBAC: role.rbac.authorization.k8s.io \"x\" not found"));
+        let err = forbidden(
+            &sa(),
+            &Attributes::resource("list", "", "pods", "default", ""),
+            "RBAC: role.rbac.authorization.k8s.io \"x\" not found",
+        );
+        assert!(err.message.ends_with(
+            "in the namespace \"default\": RBAC: role.rbac.authorization.k8s.io \"x\" not found"
+        ));
+    }
+
+    fn admit_get(sb: &Sandbox, path: &str, token: Option<&str>) -> ApiResult<Identity> {
+        let mut headers = HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert(
+                header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+        }
+        admit(sb, &Method::GET, &path.parse().unwrap(), &headers)
+    }
+
+    #[test]
+    fn callers_without_a_token_read_only_the_public_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let sb = Sandbox::open(dir.path()).unwrap();
+        assert_eq!(
+            admit_get(&sb, "/version", None).unwrap().name,
+            "system:anonymous"
+        );
+        assert_eq!(
+            admit_get(&sb, "/healthz", None).unwrap().name,
+            "system:anonymous"
+        );
+        let err = admit_get(&sb, "/api", None).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (
+                403,
+                r#"forbidden: User "system:anonymous" cannot get path "/api""#
+            )
+        );
+        assert_eq!(admit_get(&sb, "/api", Some("wrong")).unwrap_err().code, 401);
+        let admin = sb.admin_token().to_string();
+        assert_eq!(
+            admit_get(&sb, "/api/v1/namespaces/default/pods", Some(&admin)).unwrap(),
+            Identity::admin()
+        );
+    }
+
+    #[test]
+    fn a_service_account_token_reads_discovery_but_not_pods() {
+        let dir = tempfile::tempdir().unwrap();
+        let sb = Sandbox::open(dir.path()).unwrap();
+        let token = service_account_token(&sb, "default", "default", None).unwrap();
+        assert!(admit_get(&sb, "/apis", Some(&token)).is_ok());
+        let err = admit_get(
+            &sb,
+            "/api/v1/namespaces/default/pods?watch=true",
+            Some(&token),
+        )
+        .unwrap_err();
+        assert!(err.message.starts_with("pods is forbidden: User \"system:serviceaccount:default:default\" cannot watch resource \"pods\""), "{}", err.message);
     }
 
     #[test]
     fn identities_carry_upstreams_groups() {
-        assert_eq!(Identity::admin().groups, ["system:masters", "system:authenticated"]);
+        assert_eq!(
+            Identity::admin().groups,
+            ["system:masters", "system:authenticated"]
+        );
         assert_eq!(Identity::anonymous().groups, ["system:unauthenticated"]);
         let info = sa().user_info();
         assert_eq!(info["username"], "system:serviceaccount:default:default");
