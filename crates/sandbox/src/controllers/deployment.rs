@@ -3,9 +3,9 @@
 
 use super::deployment_status::{self as status, DESIRED_REPLICAS, MAX_REPLICAS, REVISION};
 use super::owners::{self, int, is_deleting};
-use super::rollout::{self, Limits, Share, Size};
+use super::rollout::{self, Limits, Size};
 use super::runtime::{Action, Controller, ObjectRef, owner_of};
-use crate::cluster::{DeleteOptions, Sandbox, WriteOptions};
+use crate::cluster::{Sandbox, WriteOptions};
 use crate::errors::ApiError;
 use crate::events::{EventType, Occurrence, Source};
 use crate::lifecycle::UpdateScope;
@@ -31,7 +31,7 @@ fn deployments() -> &'static ResourceType {
     owners::resource("apps", "deployments")
 }
 
-fn replicasets() -> &'static ResourceType {
+pub(super) fn replicasets() -> &'static ResourceType {
     owners::resource("apps", "replicasets")
 }
 
@@ -109,11 +109,13 @@ impl Controller for DeploymentController {
 }
 
 /// One reconcile of one Deployment: the object as read, and as changed in memory.
-struct Run<'a> {
-    sb: &'a Sandbox,
-    original: Value,
-    d: Value,
-    now: Timestamp,
+pub(super) struct Run<'a> {
+    pub(super) sb: &'a Sandbox,
+    /// The Deployment as read.
+    pub(super) original: Value,
+    /// The Deployment with this reconcile's changes (revision, conditions).
+    pub(super) d: Value,
+    pub(super) now: Timestamp,
 }
 
 /// ReplicaSets oldest first (then by name), as upstream sorts them.
@@ -152,7 +154,7 @@ pub fn same_template(a: &Value, b: &Value) -> bool {
 }
 
 impl Run<'_> {
-    fn limits(&self) -> Limits {
+    pub(super) fn limits(&self) -> Limits {
         Limits::of(&self.d)
     }
 
@@ -186,7 +188,7 @@ impl Run<'_> {
     }
 
     /// The new and old ReplicaSets, with revisions brought up to date; creates the new one if asked.
-    fn get_all(
+    pub(super) fn get_all(
         &mut self,
         sets: Vec<Value>,
         create: bool,
@@ -211,7 +213,7 @@ impl Run<'_> {
         Ok((new, old))
     }
 
-    fn conditions(&self) -> &[Value] {
+    pub(super) fn conditions(&self) -> &[Value] {
         self.d["status"]["conditions"]
             .as_array()
             .map_or(&[], Vec::as_slice)
@@ -339,7 +341,12 @@ impl Run<'_> {
     }
 
     /// Sets a ReplicaSet's size (and the replica annotations); records the scaling event.
-    fn scale(&self, rs: &mut Value, size: i64, annotate_anyway: bool) -> Result<bool, ApiError> {
+    pub(super) fn scale(
+        &self,
+        rs: &mut Value,
+        size: i64,
+        annotate_anyway: bool,
+    ) -> Result<bool, ApiError> {
         let current = int(&rs["spec"]["replicas"]);
         let limits = self.limits();
         let (desired, max) = (
@@ -378,15 +385,6 @@ impl Run<'_> {
             );
         }
         Ok(current != size)
-    }
-
-    /// Whether the Deployment's replicas changed since its active ReplicaSets were last scaled.
-    fn is_scaling_event(&self, sets: &[Value]) -> bool {
-        let desired = self.limits().desired.to_string();
-        sets.iter()
-            .filter(|rs| int(&rs["spec"]["replicas"]) > 0)
-            .filter_map(|rs| rs["metadata"]["annotations"][DESIRED_REPLICAS].as_str())
-            .any(|annotated| annotated != desired)
     }
 
     fn rolling(mut self, sets: Vec<Value>) -> Result<Action, ApiError> {
@@ -483,122 +481,12 @@ impl Run<'_> {
         })
     }
 
-    /// Scaling (or a paused Deployment): resize without rolling out.
-    fn sync(mut self, sets: Vec<Value>, paused: bool) -> Result<Action, ApiError> {
-        let (mut new, mut old) = self.get_all(sets, false)?;
-        self.scale_all(new.as_mut(), &mut old)?;
-        if paused {
-            self.clean_up(&old)?;
-        }
-        self.deployment_status(new.as_ref(), &old)
-    }
-
-    fn status_only(mut self, sets: Vec<Value>) -> Result<Action, ApiError> {
-        let (new, old) = self.get_all(sets, false)?;
-        self.deployment_status(new.as_ref(), &old)
-    }
-
-    /// Upstream's `scale`: one active set takes the whole size; a saturated new set lets the old
-    /// ones go; otherwise the change is spread proportionally (rolling updates only).
-    fn scale_all(&self, mut new: Option<&mut Value>, old: &mut [Value]) -> Result<(), ApiError> {
-        let limits = self.limits();
-        let active = |rs: &Value| int(&rs["spec"]["replicas"]) > 0;
-        let active_count = old.iter().filter(|rs| active(rs)).count()
-            + usize::from(new.as_deref().is_some_and(active));
-        if active_count <= 1 {
-            let target: Option<&mut Value> = match new {
-                Some(rs) if active_count == 0 || active(rs) => Some(rs),
-                _ if active_count == 0 => old.iter_mut().next_back(),
-                _ => old.iter_mut().find(|rs| active(rs)),
-            };
-            if let Some(rs) = target {
-                self.scale(rs, limits.desired, false)?;
-            }
-            return Ok(());
-        }
-        let saturated = new.as_deref().is_some_and(|rs| {
-            rs["metadata"]["annotations"][DESIRED_REPLICAS] == limits.desired.to_string().as_str()
-                && int(&rs["spec"]["replicas"]) == limits.desired
-                && int(&rs["status"]["availableReplicas"]) == limits.desired
-        });
-        if saturated {
-            for rs in old.iter_mut().filter(|rs| active(rs)) {
-                self.scale(rs, 0, false)?;
-            }
-            return Ok(());
-        }
-        if self.d["spec"]["strategy"]["type"] == "Recreate" {
-            return Ok(());
-        }
-        let mut sets: Vec<&mut Value> = old
-            .iter_mut()
-            .chain(new.take())
-            .filter(|rs| active(rs))
-            .collect();
-        let shares: Vec<Share> = sets
-            .iter()
-            .enumerate()
-            .map(|(i, rs)| Share {
-                replicas: int(&rs["spec"]["replicas"]),
-                max_replicas: rs["metadata"]["annotations"][MAX_REPLICAS]
-                    .as_str()
-                    .and_then(|m| m.parse().ok()),
-                age_rank: i,
-            })
-            .collect();
-        let sizes =
-            rollout::proportional_sizes(limits, int(&self.d["status"]["replicas"]), &shares);
-        for (rs, size) in sets.iter_mut().zip(sizes) {
-            self.scale(rs, size, true)?;
-        }
-        Ok(())
-    }
-
-    /// Deletes the oldest unused ReplicaSets beyond `revisionHistoryLimit`.
-    fn clean_up(&self, old: &[Value]) -> Result<(), ApiError> {
-        let Some(limit) = self.d["spec"]["revisionHistoryLimit"].as_i64() else {
-            return Ok(());
-        };
-        let mut alive: Vec<&Value> = old.iter().filter(|rs| !is_deleting(rs)).collect();
-        let surplus = alive.len() as i64 - limit;
-        if surplus <= 0 {
-            return Ok(());
-        }
-        alive.sort_by_key(|rs| {
-            (
-                status::revision(rs),
-                rs["metadata"]["creationTimestamp"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
-        });
-        for rs in alive.into_iter().take(surplus as usize) {
-            let busy = int(&rs["status"]["replicas"]) != 0
-                || int(&rs["spec"]["replicas"]) != 0
-                || int(&rs["metadata"]["generation"]) > int(&rs["status"]["observedGeneration"]);
-            if busy {
-                continue;
-            }
-            let options = DeleteOptions {
-                uid: Some(owners::uid(rs).to_string()),
-                ..Default::default()
-            };
-            match self.sb.delete(
-                replicasets(),
-                Some(owners::namespace(rs)),
-                owners::name(rs),
-                &options,
-            ) {
-                Err(error) if error.code != 404 && error.code != 409 => return Err(error),
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
     /// Status without touching Progressing (scaling, paused, deleting).
-    fn deployment_status(&self, new: Option<&Value>, old: &[Value]) -> Result<Action, ApiError> {
+    pub(super) fn deployment_status(
+        &self,
+        new: Option<&Value>,
+        old: &[Value],
+    ) -> Result<Action, ApiError> {
         let computed = status::calculate(
             &self.d,
             new,

@@ -4,6 +4,7 @@
 pub mod cronjob;
 pub mod deployment;
 pub mod deployment_status;
+mod deployment_sync;
 pub mod garbage_collector;
 pub mod job;
 pub mod namespace;

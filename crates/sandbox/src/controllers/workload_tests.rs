@@ -80,12 +80,12 @@ fn sets(h: &Harness) -> Vec<(i64, i64)> {
     sets
 }
 
+/// Messages of the events with this reason, in the order they were recorded.
 fn event_messages(h: &Harness, reason: &str) -> Vec<String> {
-    h.list("", "events")
-        .iter()
-        .filter(|e| e["reason"] == reason)
-        .filter_map(|e| e["message"].as_str().map(str::to_string))
-        .collect()
+    let mut events = h.list("", "events");
+    events.retain(|e| e["reason"] == reason);
+    events.sort_by_key(|e| e["metadata"]["resourceVersion"].as_str().and_then(|rv| rv.parse::<u64>().ok()));
+    events.iter().filter_map(|e| e["message"].as_str().map(str::to_string)).collect()
 }
 
 #[test]
