@@ -17,11 +17,12 @@ use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use futures::{SinkExt, Stream, StreamExt};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
+use std::pin::Pin;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -69,27 +70,59 @@ pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, St
         return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_response();
     }
     let (mut parts, _body) = request.into_parts();
+    let raw_spdy = raw_spdy_upgrade(&mut parts);
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
     let pod = match find_pod(&s.sandbox, &ns, &name).and_then(|pod| require_node(&pod).map(|_| pod)) {
         Ok(pod) => pod,
         Err(e) => return e.into_response(),
     };
-    let Ok(upgrade) = upgrade else {
-        return ApiError::bad_request(format!("the sandbox serves port-forward over WebSocket only (subprotocols {PROTOCOLS:?})")).into_response();
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let target = PodTarget { pods: s.pods.clone(), sandbox: s.sandbox.clone(), namespace: ns, name, uid };
+    let upgrade = match (upgrade, raw_spdy) {
+        (Ok(upgrade), _) => upgrade.protocols(PROTOCOLS),
+        (Err(_), Some(pending)) => return switch_to_spdy(pending, target),
+        (Err(_), None) => {
+            let why = format!("port-forward needs a WebSocket (subprotocols {PROTOCOLS:?}) or an Upgrade: {RAW_SPDY} request");
+            return ApiError::bad_request(why).into_response();
+        }
     };
-    let upgrade = upgrade.protocols(PROTOCOLS);
     let Some(protocol) = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).map(str::to_string) else {
         return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {PROTOCOLS:?}")).into_response();
     };
-    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-    let target = PodTarget { pods: s.pods.clone(), sandbox: s.sandbox.clone(), namespace: ns, name, uid };
     if protocol == SPDY_PROTOCOL {
-        return upgrade.on_upgrade(move |socket| spdy_session(socket, target));
+        return upgrade.on_upgrade(move |socket| spdy_session(Wire::Socket(socket), target));
     }
     match ports(&pairs) {
         Ok(ports) => upgrade.on_upgrade(move |socket| channel_session(socket, target, ports)),
         Err(e) => e.into_response(),
     }
+}
+
+/// The raw upgrade older kubectl versions (and 1.32 when WebSockets are refused) ask for.
+const RAW_SPDY: &str = "SPDY/3.1";
+/// The stream protocol both sides must agree on for a raw SPDY port-forward.
+const PORTFORWARD_V1: &str = "portforward.k8s.io";
+
+/// The pending connection of a `POST` with `Upgrade: SPDY/3.1` offering `portforward.k8s.io`.
+fn raw_spdy_upgrade(parts: &mut axum::http::request::Parts) -> Option<hyper::upgrade::OnUpgrade> {
+    let header = |name: &str| parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let spdy = header("upgrade").split(',').any(|p| p.trim().eq_ignore_ascii_case(RAW_SPDY));
+    let protocol = header("x-stream-protocol-version").split(',').any(|p| p.trim() == PORTFORWARD_V1);
+    if !(spdy && protocol) {
+        return None;
+    }
+    parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+}
+
+/// Answers 101 and runs the SPDY session on the connection once hyper hands it over.
+fn switch_to_spdy(pending: hyper::upgrade::OnUpgrade, target: PodTarget) -> Response {
+    tokio::spawn(async move {
+        if let Ok(upgraded) = pending.await {
+            spdy_session(Wire::Raw(hyper_util::rt::TokioIo::new(upgraded)), target).await;
+        }
+    });
+    let headers = [("connection", "Upgrade"), ("upgrade", RAW_SPDY), ("x-stream-protocol-version", PORTFORWARD_V1)];
+    (axum::http::StatusCode::SWITCHING_PROTOCOLS, headers).into_response()
 }
 
 /// The `ports` query of the channel protocol (repeated or comma-separated).
@@ -192,10 +225,57 @@ struct SpdySession {
     pumps: Vec<(u32, AbortHandle)>,
 }
 
-async fn spdy_session(socket: WebSocket, target: PodTarget) {
-    let (sink, mut incoming) = socket.split();
+/// What a SPDY session runs over.
+enum Wire {
+    /// Binary WebSocket messages carrying the byte stream (kubectl 1.31+).
+    Socket(WebSocket),
+    /// The upgraded HTTP connection itself.
+    Raw(hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>),
+}
+
+/// The incoming bytes of a WebSocket, message by message, until it closes.
+fn socket_chunks(incoming: SplitStream<WebSocket>) -> impl Stream<Item = Bytes> + Send + Unpin {
+    incoming
+        .take_while(|m| std::future::ready(matches!(m, Ok(message) if !matches!(message, Message::Close(_)))))
+        .filter_map(|m| std::future::ready(match m {
+            Ok(Message::Binary(bytes)) => Some(bytes),
+            _ => None,
+        }))
+}
+
+/// The incoming bytes of a raw connection, in reads of up to [`CHUNK`], until it closes.
+fn raw_chunks<R: AsyncRead + Send + Unpin + 'static>(read: R) -> impl Stream<Item = Bytes> + Send + Unpin {
+    Box::pin(futures::stream::unfold(read, |mut read| async move {
+        let mut buf = BytesMut::with_capacity(CHUNK);
+        match read.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some((buf.freeze(), read)),
+        }
+    }))
+}
+
+/// Writes queued bytes to a raw connection, then closes it.
+async fn write_raw<W: AsyncWrite + Unpin>(mut write: W, mut queue: mpsc::Receiver<Bytes>) {
+    while let Some(bytes) = queue.recv().await {
+        if write.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+    let _ = write.shutdown().await;
+}
+
+async fn spdy_session(wire: Wire, target: PodTarget) {
     let (out, queue) = mpsc::channel(QUEUE);
-    let writer = tokio::spawn(write_out(sink, queue, true));
+    let (mut incoming, writer): (Pin<Box<dyn Stream<Item = Bytes> + Send>>, _) = match wire {
+        Wire::Socket(socket) => {
+            let (sink, incoming) = socket.split();
+            (Box::pin(socket_chunks(incoming)), tokio::spawn(write_out(sink, queue, true)))
+        }
+        Wire::Raw(io) => {
+            let (read, write) = tokio::io::split(io);
+            (Box::pin(raw_chunks(read)), tokio::spawn(write_raw(write, queue)))
+        }
+    };
     let gone = target.gone();
     let mut session = SpdySession {
         target,
@@ -218,14 +298,10 @@ async fn spdy_session(socket: WebSocket, target: PodTarget) {
 }
 
 impl SpdySession {
-    async fn run(&mut self, incoming: &mut SplitStream<WebSocket>) {
+    async fn run(&mut self, incoming: &mut (impl Stream<Item = Bytes> + Unpin)) {
         let mut buf = BytesMut::new();
-        while let Some(Ok(message)) = incoming.next().await {
-            match message {
-                Message::Binary(bytes) => buf.extend_from_slice(&bytes),
-                Message::Close(_) => return,
-                _ => continue,
-            }
+        while let Some(bytes) = incoming.next().await {
+            buf.extend_from_slice(&bytes);
             loop {
                 match Frame::parse(&mut buf) {
                     Ok(Some(frame)) => {

@@ -151,10 +151,18 @@ impl Fixture {
 
     /// Starts `kubectl port-forward` with `:remote` ports and returns it with remote → local ports.
     fn port_forward(&self, resource: &str, remotes: &[u16]) -> (Child, HashMap<u16, u16>) {
+        self.port_forward_with(resource, remotes, true)
+    }
+
+    /// As [`Self::port_forward`]; `websockets: false` makes kubectl use a raw SPDY upgrade, as
+    /// kubectl before 1.31 always does.
+    fn port_forward_with(&self, resource: &str, remotes: &[u16], websockets: bool) -> (Child, HashMap<u16, u16>) {
         let mut args = vec!["port-forward".to_string(), resource.to_string()];
         args.extend(remotes.iter().map(|r| format!(":{r}")));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut child = self.kubectl(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut command = self.kubectl(&args);
+        command.env("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets.to_string());
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut ports = HashMap::new();
         while ports.len() < remotes.len() {
@@ -302,6 +310,19 @@ fn kubectl_port_forward_to_a_pod_a_service_and_a_deployment_serves_the_page() {
     let page = http_get(ports[&80]);
     stop(child);
     assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+}
+
+#[test]
+fn kubectl_port_forward_over_a_raw_spdy_upgrade_serves_the_page_too() {
+    let Some(f) = Fixture::start() else { return };
+    let (child, ports) = f.port_forward_with("pod/web", &[80, 9000], false);
+    let page = http_get(ports[&80]);
+    let mut conn = TcpStream::connect(("127.0.0.1", ports[&9000])).unwrap();
+    let mut poured = Vec::new();
+    conn.read_to_end(&mut poured).unwrap();
+    stop(child);
+    assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+    assert_eq!(poured.len(), POUR);
 }
 
 #[test]
