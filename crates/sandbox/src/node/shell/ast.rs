@@ -91,6 +91,13 @@ pub enum Compound {
         /// Loop while the condition fails instead.
         until: bool,
     },
+    /// `case word in pattern|pattern) list ;; … esac`.
+    Case {
+        /// The word matched.
+        word: Word,
+        /// Each arm's patterns and body.
+        arms: Vec<(Vec<Word>, Script)>,
+    },
     /// `{ list; }`: runs in the current shell.
     Group(Script),
     /// `( list )`: runs in a copy of the shell.

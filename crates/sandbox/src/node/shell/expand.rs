@@ -101,6 +101,22 @@ impl Shell {
         })
     }
 
+    /// Expands a `case` pattern: quoted characters are escaped, unquoted ones keep their meaning.
+    pub(super) async fn expand_pattern(&mut self, word: &Word) -> String {
+        let mut fields = Fields::default();
+        for part in &word.parts {
+            match part {
+                Part::Lit(s) => fields.unquoted(s),
+                Part::Quoted(s) => fields.quoted(s),
+                _ => {
+                    let value = self.part_value(part).await;
+                    fields.quoted(&value);
+                }
+            }
+        }
+        fields.pattern
+    }
+
     async fn expand_part(&mut self, part: &Part, fields: &mut Fields) {
         match part {
             Part::Lit(s) => fields.unquoted(s),

@@ -117,6 +117,8 @@ impl Shell {
         for job in self.jobs.drain(..) {
             job.abort();
         }
+        // Hold no sender of the caller's channel past the run, so that its reader sees the end.
+        self.diagnostics = Sink::Null;
         code
     }
 
@@ -316,6 +318,18 @@ impl Shell {
                 status
             }
             Compound::While { cond, body, until } => self.run_while(cond, body, *until, io).await,
+            Compound::Case { word, arms } => {
+                let value = self.expand_string(word).await;
+                for (patterns, body) in arms {
+                    for pattern in patterns {
+                        let pattern = self.expand_pattern(pattern).await;
+                        if super::expand::glob_match_name(&pattern, &value) {
+                            return self.run_script(body, io).await;
+                        }
+                    }
+                }
+                0
+            }
             Compound::Group(body) => self.run_script(body, io).await,
             Compound::Subshell(body) => {
                 let mut sub = self.subshell();

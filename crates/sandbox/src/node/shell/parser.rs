@@ -134,6 +134,7 @@ impl<'l> Parser<'l> {
         let compound = match self.keyword()?.as_deref() {
             Some("if") => Some(self.if_clause()?),
             Some("for") => Some(self.for_clause()?),
+            Some("case") => Some(self.case_clause()?),
             Some(k @ ("while" | "until")) => {
                 let until = k == "until";
                 Some(self.while_clause(until)?)
@@ -231,6 +232,52 @@ impl<'l> Parser<'l> {
         let body = self.list()?;
         self.expect("done")?;
         Ok(Compound::For { var, items, body })
+    }
+
+    fn case_clause(&mut self) -> Result<Compound, SyntaxError> {
+        self.next()?;
+        let word = match self.next()? {
+            Tok::Word(w) => w,
+            Tok::Eof => return Err(SyntaxError::Eof { expecting: Some("in".into()) }),
+            tok => return Err(SyntaxError::Unexpected(tok.shown())),
+        };
+        self.skip_newlines()?;
+        self.expect("in")?;
+        let mut arms = Vec::new();
+        loop {
+            self.skip_newlines()?;
+            if self.keyword()?.as_deref() == Some("esac") {
+                self.next()?;
+                break;
+            }
+            if *self.peek()? == Tok::Op(Op::LParen) {
+                self.next()?;
+            }
+            let mut patterns = Vec::new();
+            loop {
+                match self.next()? {
+                    Tok::Word(w) => patterns.push(w),
+                    Tok::Eof => return Err(SyntaxError::Eof { expecting: Some("esac".into()) }),
+                    tok => return Err(SyntaxError::Unexpected(tok.shown())),
+                }
+                match self.next()? {
+                    Tok::Op(Op::Pipe) => continue,
+                    Tok::Op(Op::RParen) => break,
+                    Tok::Eof => return Err(SyntaxError::Eof { expecting: Some(")".into()) }),
+                    tok => return Err(SyntaxError::Unexpected(tok.shown())),
+                }
+            }
+            let body = self.list()?;
+            arms.push((patterns, body));
+            if *self.peek()? == Tok::Op(Op::DSemi) {
+                self.next()?;
+            } else {
+                self.skip_newlines()?;
+                self.expect("esac")?;
+                break;
+            }
+        }
+        Ok(Compound::Case { word, arms })
     }
 
     fn while_clause(&mut self, until: bool) -> Result<Compound, SyntaxError> {

@@ -289,3 +289,23 @@ async fn golden_scripts_print_what_their_out_files_say() {
         assert_eq!(actual, expected, "{}", script.display());
     }
 }
+
+#[tokio::test]
+async fn date_prints_utc_and_seconds_since_the_epoch() {
+    let (code, out, _) = run("date; date +%s").await;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(code, 0);
+    assert!(lines[0].contains(" UTC "), "{out}");
+    let seconds: i64 = lines[1].parse().unwrap();
+    assert!((seconds - jiff::Timestamp::now().as_second()).abs() < 60);
+}
+
+#[tokio::test]
+async fn the_callers_channel_closes_when_the_run_ends_even_if_the_shell_lives_on() {
+    let (tx, mut rx) = mpsc::channel(8);
+    let mut shell = Shell::new(context());
+    let code = shell.run(Invocation::Script("echo hi".into()), Io { stdin: None, output: tx, tty: false }).await;
+    assert_eq!(code, 0);
+    assert_eq!(rx.recv().await, Some(Output::Stdout(Bytes::from_static(b"hi\n"))));
+    assert_eq!(rx.recv().await, None);
+}
