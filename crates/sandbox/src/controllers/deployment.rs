@@ -88,7 +88,7 @@ impl Controller for DeploymentController {
             .iter()
             .map(|rs| rs.as_ref().clone())
             .collect();
-        let run = Run {
+        let mut run = Run {
             sb,
             original: d.as_ref().clone(),
             d: d.as_ref().clone(),
@@ -98,6 +98,7 @@ impl Controller for DeploymentController {
             return run.status_only(sets);
         }
         let paused = d["spec"]["paused"] == true;
+        run.note_pause(paused);
         if paused || run.is_scaling_event(&sets) {
             return run.sync(sets, paused);
         }
@@ -169,6 +170,36 @@ impl Run<'_> {
                 message,
             },
         );
+    }
+
+    /// Marks a pause or a resume in the Progressing condition, so that time spent paused does
+    /// not count against the progress deadline (upstream's checkPausedConditions).
+    fn note_pause(&mut self, paused: bool) {
+        if !self.d["spec"]["progressDeadlineSeconds"].is_i64() {
+            return;
+        }
+        let reason =
+            owners::find_condition(self.conditions(), "Progressing").map(|c| c["reason"].clone());
+        let reason = reason.as_ref().and_then(Value::as_str);
+        if reason == Some("ProgressDeadlineExceeded") {
+            return;
+        }
+        let marked = reason == Some("DeploymentPaused");
+        if paused && !marked {
+            self.set_condition(
+                "Progressing",
+                "Unknown",
+                "DeploymentPaused",
+                "Deployment is paused",
+            );
+        } else if !paused && marked {
+            self.set_condition(
+                "Progressing",
+                "Unknown",
+                "DeploymentResumed",
+                "Deployment is resumed",
+            );
+        }
     }
 
     /// Splits the ReplicaSets into the one matching the template (the oldest such) and the rest.

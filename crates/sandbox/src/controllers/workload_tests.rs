@@ -84,8 +84,15 @@ fn sets(h: &Harness) -> Vec<(i64, i64)> {
 fn event_messages(h: &Harness, reason: &str) -> Vec<String> {
     let mut events = h.list("", "events");
     events.retain(|e| e["reason"] == reason);
-    events.sort_by_key(|e| e["metadata"]["resourceVersion"].as_str().and_then(|rv| rv.parse::<u64>().ok()));
-    events.iter().filter_map(|e| e["message"].as_str().map(str::to_string)).collect()
+    events.sort_by_key(|e| {
+        e["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|rv| rv.parse::<u64>().ok())
+    });
+    events
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect()
 }
 
 #[test]
@@ -489,4 +496,39 @@ fn every_namespace_gets_a_default_service_account_and_the_root_ca() {
             .is_none(),
         "not recreated in a deleted namespace"
     );
+}
+
+#[test]
+fn a_paused_deployment_scales_but_does_not_roll_out() {
+    let h = harness();
+    h.create(
+        "apps",
+        "deployments",
+        deployment(1, "nginx:1.7.9", "RollingUpdate"),
+    );
+    h.settle();
+    patch(&h, "deployments", "web", |d| {
+        d["spec"]["paused"] = json!(true);
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.11");
+        d["spec"]["replicas"] = json!(2);
+    });
+    h.settle();
+    assert_eq!(sets(&h), [(1, 2)], "no new ReplicaSet while paused");
+    let d = get(&h, "deployments", "web");
+    let progressing =
+        owners::find_condition(d["status"]["conditions"].as_array().unwrap(), "Progressing")
+            .unwrap()
+            .clone();
+    assert_eq!(
+        (
+            progressing["status"].as_str(),
+            progressing["reason"].as_str()
+        ),
+        (Some("Unknown"), Some("DeploymentPaused"))
+    );
+    patch(&h, "deployments", "web", |d| {
+        d["spec"]["paused"] = json!(false)
+    });
+    h.settle();
+    assert_eq!(sets(&h).len(), 2, "resuming rolls out the new template");
 }
