@@ -141,3 +141,59 @@ fn a_deployment_becomes_ready_and_its_rollout_finishes() {
     let table = sb.kubectl_ok(&["get", "deploy", "web"]);
     assert!(table.lines().any(|l| squashed(l).starts_with("web 3/3 3 3")), "{table}");
 }
+
+#[test]
+fn killing_nginx_from_exec_restarts_the_container() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = sandbox();
+    let _work = nginx_pod(&sb);
+    wait_until(&sb, &["get", "pod", "nginx"], "Running", |o| o.contains("Running"));
+    let ps = sb.kubectl_ok(&["exec", "nginx", "--", "ps", "-ef"]);
+    assert!(ps.contains("nginx: master process nginx -g daemon off;"), "{ps}");
+    let _ = sb.kubectl(&["exec", "nginx", "--", "kill", "1"]);
+    wait_until(&sb, &["get", "pod", "nginx"], "RESTARTS 1", |o| o.lines().any(|l| squashed(l).starts_with("nginx 1/1 Running 1")));
+    let page = sb.kubectl_ok(&["exec", "nginx", "--", "cat", "/usr/share/nginx/html/index.html"]);
+    assert!(page.contains("Hello Kubernetes"), "the emptyDir survives the restart: {page}");
+}
+
+#[test]
+fn kubectl_in_an_operator_pod_is_forbidden_until_its_service_account_is_bound() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = sandbox();
+    let run = |name: &str| {
+        sb.kubectl_ok(&["run", name, "--image=gitopsbook/example-operator:v1.0", "--restart=Never", "--", "sh", "-c", "kubectl get configmaps"]);
+        wait_until(&sb, &["get", "pod", name], "the pod to finish", |o| o.contains("Completed") || o.contains("Error"));
+        text(&sb.kubectl(&["logs", name]).stdout)
+    };
+    let denied = run("before");
+    assert!(
+        denied.contains("Error from server (Forbidden): configmaps is forbidden: User \"system:serviceaccount:default:default\" cannot list resource \"configmaps\""),
+        "{denied}"
+    );
+    sb.kubectl_ok(&["create", "clusterrolebinding", "operator", "--clusterrole=cluster-admin", "--serviceaccount=default:default"]);
+    let allowed = run("after");
+    assert!(allowed.contains("kube-root-ca.crt"), "{allowed}");
+}
+
+#[test]
+fn a_configmap_volume_follows_the_configmap() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = sandbox();
+    sb.kubectl_ok(&["create", "configmap", "site", "--from-literal=index.html=first"]);
+    let manifest = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+        "spec": {"volumes": [{"name": "html", "configMap": {"name": "site"}}],
+                 "containers": [{"name": "nginx", "image": "nginx", "volumeMounts": [{"name": "html", "mountPath": "/usr/share/nginx/html"}]}]}}"#;
+    let work = Workdir::with_fixtures(&[]);
+    std::fs::write(work.file("web.json"), manifest).expect("write the manifest");
+    sb.kubectl_ok(&["create", "-f", &work.file("web.json").to_string_lossy()]);
+    wait_until(&sb, &["get", "pod", "web"], "Running", |o| o.contains("Running"));
+    assert_eq!(sb.kubectl_ok(&["exec", "web", "--", "cat", "/usr/share/nginx/html/index.html"]), "first");
+    sb.kubectl_ok(&["patch", "configmap", "site", "-p", r#"{"data": {"index.html": "second"}}"#]);
+    wait_until(&sb, &["exec", "web", "--", "cat", "/usr/share/nginx/html/index.html"], "the new page", |o| o == "second");
+}

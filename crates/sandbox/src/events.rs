@@ -63,7 +63,7 @@ impl Sandbox {
         });
         // The same object, reason and message always map to one Event name, which makes repeats cheap to find.
         let digest = fnv(&format!("{}{}{}{}", meta["uid"], occurrence.reason, occurrence.message, occurrence.field_path.as_deref().unwrap_or("")));
-        let name = format!("{}.{digest:016x}", meta["name"].as_str().unwrap_or("object"));
+        let name = event_name(meta["name"].as_str().unwrap_or("object"), digest);
         let Some(rt) = self.registry().by_plural("", "v1", "events") else { return };
         let key = Sandbox::key(rt, Some(namespace), &name);
         let now = now_rfc3339();
@@ -92,6 +92,24 @@ impl Sandbox {
             eprintln!("could not record event {}: {error}", occurrence.reason);
         }
     }
+}
+
+/// The Event's name: `<object>.<hex nanoseconds>` of its first occurrence, as upstream names them,
+/// so that listing by name (what `kubectl describe` shows when timestamps tie) is chronological.
+/// Repeats reuse the name remembered for their digest.
+fn event_name(object: &str, digest: u64) -> String {
+    type Names = (std::collections::HashMap<u64, String>, u128);
+    static NAMES: std::sync::OnceLock<std::sync::Mutex<Names>> = std::sync::OnceLock::new();
+    let mut state = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(name) = state.0.get(&digest) {
+        return name.clone();
+    }
+    // Strictly increasing, so two events in the same nanosecond still get distinct names.
+    let nanos = (jiff::Timestamp::now().as_nanosecond().max(0) as u128).max(state.1 + 1);
+    state.1 = nanos;
+    let name = format!("{object}.{nanos:x}");
+    state.0.insert(digest, name.clone());
+    name
 }
 
 /// FNV-1a, a small stable hash for event names.

@@ -49,6 +49,10 @@ pub struct Run {
     pub started: jiff::Timestamp,
     /// Called after the end is recorded (the kubelet then syncs the pod's status).
     pub on_exit: Arc<dyn Fn() + Send + Sync>,
+    /// Extra shell commands of the image (`git`, `kubectl`).
+    pub tools: Vec<String>,
+    /// The sandbox, for the in-pod `kubectl`.
+    pub sandbox: Option<std::sync::Weak<crate::Sandbox>>,
 }
 
 /// Exit code of a process killed by SIGKILL.
@@ -98,20 +102,8 @@ async fn main_process(run: &Run) -> i32 {
             let responder = responder(spec, tag, table, run);
             serve(run, spec, responder, &mut signals).await
         }
-        Program::Shell(spec) => {
-            let shell = run_shell(run, *spec);
-            tokio::pin!(shell);
-            loop {
-                tokio::select! {
-                    code = &mut shell => return code,
-                    changed = signals.changed() => match (changed, *signals.borrow()) {
-                        (Err(_), _) | (_, Some(9)) => return KILLED,
-                        // A shell as PID 1 has no handlers: other signals do nothing.
-                        _ => {}
-                    },
-                }
-            }
-        }
+        // The shell watches PID 1's signals itself.
+        Program::Shell(_) => run_shell(run).await,
         Program::Unsupported(image) => {
             for line in table.unknown_log(image) {
                 run.log.line(&line);
@@ -156,12 +148,18 @@ async fn serve(run: &Run, spec: &ImageSpec, responder: Arc<dyn Responder>, signa
     }
 }
 
-/// Runs argv through the sandbox's shell.
-async fn run_shell(run: &Run, _spec: Option<&'static ImageSpec>) -> i32 {
-    // The POSIX-like shell lands in node/shell; until then a shell container says so and fails.
-    let program = run.argv.first().cloned().unwrap_or_else(|| "sh".into());
-    run.log.line(&format!("sandbox: {program}: the sandbox's shell is not available in this build"));
-    127
+/// Runs argv through the sandbox's shell as PID 1, its output going to the container's log.
+async fn run_shell(run: &Run) -> i32 {
+    let target = super::exec::Target {
+        fs: run.fs.clone(),
+        env: run.env.clone(),
+        processes: run.processes.clone(),
+        hostname: run.pod.name.clone(),
+        tools: run.tools.clone(),
+        sandbox: run.sandbox.clone(),
+    };
+    let log = run.log.clone();
+    super::exec::main_shell(&target, run.argv.clone(), move |bytes| log.write(bytes)).await
 }
 
 /// Records the end of a run, if it is still the container's current run.
@@ -230,6 +228,8 @@ mod tests {
             container_id: "sandbox://1".into(),
             started: jiff::Timestamp::now(),
             on_exit: Arc::new(move || *exited.lock().unwrap() = true),
+            tools: Vec::new(),
+            sandbox: None,
         };
         spawn(&tokio::runtime::Handle::current(), run);
         (log, processes)

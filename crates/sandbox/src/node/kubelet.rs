@@ -319,6 +319,10 @@ fn start(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bo
     let table = images::table();
     let strings = |key: &str| -> Vec<String> { spec[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect() };
     let (command, args) = (strings("command"), strings("args"));
+    let (tools, image_dir) = match &resolved {
+        Resolved::Known(image, _) => (image.tools.clone(), image.working_dir.clone()),
+        _ => (Vec::new(), None),
+    };
     let (program, argv, root, image_env, reference) = match &resolved {
         Resolved::Known(image, r) => {
             let argv = image.argv(&command, &args);
@@ -337,7 +341,12 @@ fn start(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bo
         Resolved::Invalid => return,
     };
     let fs = filesystem(rt, pod, spec, root);
-    let env = volumes::environment(sb, pod, spec, &image_env, &rt.ip);
+    let mut env = volumes::environment(sb, pod, spec, &image_env, &rt.ip);
+    if let Some(dir) = spec["workingDir"].as_str().map(String::from).or(image_dir) {
+        let _ = fs.mkdir(&dir);
+        env.retain(|(k, _)| k != "PWD");
+        env.push(("PWD".into(), dir));
+    }
     let path = Some(field_path(init, &name));
     event(sb, pod, path.clone(), EventType::Normal, "Created", format!("Created container {name}"));
     let started = jiff::Timestamp::now();
@@ -358,6 +367,7 @@ fn start(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bo
         c.processes = Processes::new(&containers::main_command(&program, &argv));
         c.fs = Some(fs.clone());
         c.env = env.clone();
+        c.tools = tools.clone();
         c.stop_signal = containers::stop_signal(&program);
         Run {
             pod: rt.clone(),
@@ -372,6 +382,8 @@ fn start(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bo
             container_id,
             started,
             on_exit: sb.node().status_notifier(&rt.namespace, &rt.name),
+            tools: tools.clone(),
+            sandbox: sb.node().sandbox().map(|s| Arc::downgrade(&s)),
         }
     };
     event(sb, pod, path, EventType::Normal, "Started", format!("Started container {name}"));
@@ -388,9 +400,6 @@ fn filesystem(rt: &PodRuntime, pod: &Value, spec: &Value, root: super::vfs::Volu
     let _ = fs.write("/etc/hosts", hosts.into_bytes(), false);
     let resolv = format!("search {}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n", rt.namespace);
     let _ = fs.write("/etc/resolv.conf", resolv.into_bytes(), false);
-    if let Some(dir) = spec["workingDir"].as_str() {
-        let _ = fs.mkdir(dir);
-    }
     let volumes = rt.volumes.lock().unwrap_or_else(|e| e.into_inner());
     let declared = pod["spec"]["volumes"].as_array().cloned().unwrap_or_default();
     for mount in spec["volumeMounts"].as_array().into_iter().flatten() {

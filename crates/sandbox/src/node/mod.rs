@@ -5,6 +5,7 @@
 //! This file is the node's contract with the rest of the sandbox: the streaming API handlers
 //! (exec, logs, port-forward, attach) use [`SimulatedNode`]'s methods and the types below only.
 
+pub mod cluster_client;
 pub mod containers;
 pub mod exec;
 pub mod heartbeat;
@@ -262,7 +263,14 @@ impl SimulatedNode {
             let containers = rt.containers();
             let c = containers.get(&name).ok_or_else(|| NodeError::NoSuchContainer(format!("container {name} is not valid for pod {pod}")))?;
             match (&c.state, &c.fs) {
-                (State::Running { .. }, Some(fs)) => exec::Target { fs: fs.clone(), env: c.env.clone(), processes: c.processes.clone(), hostname: rt.name.clone(), image: c.image.clone() },
+                (State::Running { .. }, Some(fs)) => exec::Target {
+                    fs: fs.clone(),
+                    env: c.env.clone(),
+                    processes: c.processes.clone(),
+                    hostname: rt.name.clone(),
+                    tools: c.tools.clone(),
+                    sandbox: self.sandbox.get().cloned(),
+                },
                 _ => return Err(NodeError::PodNotRunning(format!("container not found (\"{name}\")"))),
             }
         };

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 
 /// How many lines a container's log keeps (older ones are dropped, as log rotation would).
 const LOG_LINES: usize = 10_000;
@@ -78,83 +78,9 @@ impl LogRun {
     }
 }
 
-/// A process shown by `ps -ef` in a container.
-#[derive(Debug, Clone)]
-pub struct ProcessInfo {
-    /// Its PID (1 is the container's main process).
-    pub pid: u32,
-    /// Its parent's PID.
-    pub ppid: u32,
-    /// When it started.
-    pub started: jiff::Timestamp,
-    /// Its command line.
-    pub command: String,
-}
-
-struct ProcessEntry {
-    info: ProcessInfo,
-    signal: watch::Sender<Option<i32>>,
-}
-
-/// A container's PID namespace (the same interface as the shell's process table, which replaces
-/// it once the shell lands): PID 1 is the main process, whose signals the runtime watches.
-#[derive(Clone)]
-pub struct Processes(Arc<Mutex<ProcessState>>);
-
-struct ProcessState {
-    next: u32,
-    entries: BTreeMap<u32, ProcessEntry>,
-}
-
-impl Processes {
-    /// A table whose PID 1 runs `main_command`.
-    pub fn new(main_command: &str) -> Self {
-        let table = Self(Arc::new(Mutex::new(ProcessState { next: 7, entries: BTreeMap::new() })));
-        table.insert(1, 0, main_command);
-        table
-    }
-
-    fn lock(&self) -> MutexGuard<'_, ProcessState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn insert(&self, pid: u32, ppid: u32, command: &str) {
-        let info = ProcessInfo { pid, ppid, started: jiff::Timestamp::now(), command: command.into() };
-        self.lock().entries.insert(pid, ProcessEntry { info, signal: watch::channel(None).0 });
-    }
-
-    /// Adds a process that stays until the container ends; returns its PID.
-    pub fn add_resident(&self, ppid: u32, command: &str) -> u32 {
-        let pid = {
-            let mut state = self.lock();
-            let pid = state.next.max(2);
-            state.next = pid + 1;
-            pid
-        };
-        self.insert(pid, ppid, command);
-        pid
-    }
-
-    /// Every process, by PID.
-    pub fn list(&self) -> Vec<ProcessInfo> {
-        self.lock().entries.values().map(|e| e.info.clone()).collect()
-    }
-
-    /// Sends `signal` to `pid`; the error reads like busybox's `kill`.
-    pub fn signal(&self, pid: u32, signal: i32) -> Result<(), String> {
-        let state = self.lock();
-        let entry = state.entries.get(&pid).ok_or_else(|| format!("can't kill pid {pid}: No such process"))?;
-        if signal != 0 {
-            entry.signal.send_replace(Some(signal));
-        }
-        Ok(())
-    }
-
-    /// Signals sent to `pid` from now on.
-    pub fn watch(&self, pid: u32) -> Option<watch::Receiver<Option<i32>>> {
-        self.lock().entries.get(&pid).map(|e| e.signal.subscribe())
-    }
-}
+/// A container's PID namespace: the shell's process table (PID 1 is the main process, whose
+/// signals the runtime watches).
+pub use super::shell::ProcessTable as Processes;
 
 /// How a container run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +152,8 @@ pub struct Container {
     pub processes: Processes,
     /// The signal that stops the current run (what its main process handles).
     pub stop_signal: i32,
+    /// Extra shell commands of its image (`git`, `kubectl`).
+    pub tools: Vec<String>,
 }
 
 impl Container {
@@ -247,6 +175,7 @@ impl Container {
             env: Vec::new(),
             processes: Processes::new(""),
             stop_signal: 9,
+            tools: Vec::new(),
         }
     }
 
