@@ -161,6 +161,38 @@ fn orphaned_replica_sets_outlive_their_deployment() {
 }
 
 #[test]
+fn foreground_deletion_returns_once_the_dependents_are_gone() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    sb.kubectl_ok(&["create", "deployment", "web", "--image=nginx", "--replicas=2"]);
+    wait_for_pods(&sb, 2);
+    sb.kubectl_ok(&["delete", "deployment", "web", "--cascade=foreground", "--timeout=60s"]);
+    let rest = get_json(&sb, &["get", "rs,pods", "-l", "app=web"]);
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(0), "{rest:#}");
+}
+
+#[test]
+fn a_recreated_deployment_adopts_its_orphaned_replica_set() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    sb.kubectl_ok(&["create", "deployment", "web", "--image=nginx", "--replicas=1"]);
+    let rs = wait_for_pods(&sb, 1);
+    sb.kubectl_ok(&["delete", "deployment", "web", "--cascade=orphan"]);
+    sb.kubectl_ok(&["create", "deployment", "web", "--image=nginx", "--replicas=1"]);
+    let owner = eventually("the ReplicaSet to be adopted", || {
+        let kept = get_json(&sb, &["get", "rs", &rs]);
+        kept["metadata"]["ownerReferences"][0]["uid"].as_str().map(str::to_string)
+    });
+    let d = get_json(&sb, &["get", "deployment", "web"]);
+    assert_eq!(d["metadata"]["uid"].as_str(), Some(owner.as_str()));
+    assert_eq!(live(&sb, &["get", "rs", "-l", "app=web"]).len(), 1, "no second ReplicaSet for the same template");
+}
+
+#[test]
 fn every_new_namespace_gets_the_root_ca_and_a_default_service_account() {
     if !kubectl_available() {
         return;
