@@ -80,11 +80,9 @@ async fn read_tty_line(io: &Streams) -> Option<String> {
                     io.stdout.write(&echo).await;
                     return None;
                 }
-                0x7f | 0x08 => {
-                    if pop_char(&mut line) {
-                        echo.extend_from_slice(b"\x08 \x08");
-                    }
-                }
+                0x7f | 0x08 if pop_char(&mut line) => echo.extend_from_slice(b"\x08 \x08"),
+                // Backspace at the start of the line: nothing to erase.
+                0x7f | 0x08 => {}
                 0x15 => {
                     while pop_char(&mut line) {
                         echo.extend_from_slice(b"\x08 \x08");

@@ -149,10 +149,10 @@ impl Lexer {
         if let Some(tok) = self.operator(c) {
             return Ok(tok);
         }
-        if c.is_ascii_digit() {
-            if let Some(tok) = self.fd_redirection() {
-                return Ok(tok);
-            }
+        if c.is_ascii_digit()
+            && let Some(tok) = self.fd_redirection()
+        {
+            return Ok(tok);
         }
         Ok(Tok::Word(self.word()?))
     }

@@ -61,9 +61,8 @@ impl Shell {
     }
 
     fn open_write(&self, target: &str, append: bool) -> Result<Sink, String> {
-        match target {
-            "/dev/null" => return Ok(Sink::Null),
-            _ => {}
+        if target == "/dev/null" {
+            return Ok(Sink::Null);
         }
         let path = self.abs(target);
         let parent = path.rsplit_once('/').map(|(p, _)| if p.is_empty() { "/" } else { p }).unwrap_or("/");

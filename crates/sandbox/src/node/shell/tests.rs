@@ -103,8 +103,11 @@ async fn unknown_commands_exit_127_and_hint_once() {
     assert_eq!(code, 127);
 }
 
+/// One recorded kubectl call: its arguments and files.
+type KubectlCall = (Vec<String>, Vec<(String, Vec<u8>)>);
+
 /// Records every kubectl call; answers like a cluster that forbids everything.
-struct Forbidding(std::sync::Mutex<Vec<(Vec<String>, Vec<(String, Vec<u8>)>)>>);
+struct Forbidding(std::sync::Mutex<Vec<KubectlCall>>);
 
 impl ClusterClient for Forbidding {
     fn kubectl(&self, args: Vec<String>, files: Vec<(String, Vec<u8>)>) -> KubectlFuture<'_> {
@@ -140,8 +143,8 @@ async fn kubectl_apply_of_a_directory_sends_its_manifests() {
     ctx.fs.write("/m/sub/c.yml", b"c".to_vec(), false).unwrap();
     let (code, _, _) = run_in(ctx, Invocation::Script("cd /m && kubectl apply -f .".into()), None).await;
     assert_eq!(code, 1);
-    let calls = client.0.lock().unwrap();
-    assert_eq!(calls[0].1.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["./a.yaml"]);
+    let sent: Vec<String> = client.0.lock().unwrap()[0].1.iter().map(|f| f.0.clone()).collect();
+    assert_eq!(sent, ["./a.yaml"]);
     let (code, _, err) = run_in(context(), Invocation::Script("kubectl get pods".into()), None).await;
     assert_eq!(code, 127, "{err}");
 }
@@ -244,7 +247,7 @@ async fn stdin_without_a_tty_runs_line_by_line() {
 async fn a_tty_session_prompts_echoes_and_edits_the_line() {
     let (tx, mut rx) = mpsc::channel(64);
     let (in_tx, in_rx) = mpsc::channel(8);
-    in_tx.send(Bytes::from_static(b"cd /data\r")).await.unwrap();
+    in_tx.send(Bytes::from_static(b"\x7fcd /data\r")).await.unwrap();
     in_tx.send(Bytes::from_static(b"echx\x7fo hi\r")).await.unwrap();
     in_tx.send(Bytes::from_static(b"\x04")).await.unwrap();
     let mut shell = Shell::new(context());

@@ -130,8 +130,9 @@ pub(crate) async fn rm(sh: &mut Shell, c: &mut Call) -> i32 {
 
 pub(crate) async fn rmdir(sh: &mut Shell, c: &mut Call) -> i32 {
     let mut status = 0;
-    for dir in c.args[1..].to_vec() {
-        let path = sh.abs(&dir);
+    let dirs = c.args[1..].to_vec();
+    for dir in &dirs {
+        let path = sh.abs(dir);
         let result = match sh.ctx.fs.is_dir(&path) {
             Some(true) => sh.ctx.fs.remove(&path, false).map_err(|e| reason(&e)),
             Some(false) => Err("Not a directory"),
@@ -191,7 +192,7 @@ async fn copy_or_move(sh: &mut Shell, c: &mut Call, remove: bool) -> i32 {
     let mut status = 0;
     for (shown, from, to) in steps {
         let result = match sh.ctx.fs.is_dir(&from) {
-            Some(true) if !remove && !(flags.has('r') || flags.has('R') || flags.has('a')) => Err(format!("omitting directory '{shown}'")),
+            Some(true) if !(remove || flags.has('r') || flags.has('R') || flags.has('a')) => Err(format!("omitting directory '{shown}'")),
             None => Err(format!("can't stat '{shown}': No such file or directory")),
             _ => copy_tree(&sh.ctx.fs, &from, &to).and_then(|()| if remove { sh.ctx.fs.remove(&from, true).map_err(|e| e.to_string()) } else { Ok(()) }),
         };

@@ -28,10 +28,10 @@ fn manifests(sh: &Shell, dir: &str, shown: &str, recursive: bool, out: &mut Vec<
             if recursive {
                 manifests(sh, &path, &shown, recursive, out);
             }
-        } else if [".yaml", ".yml", ".json"].iter().any(|ext| entry.name.ends_with(ext)) {
-            if let Ok(bytes) = sh.ctx.fs.read(&path) {
-                out.push((shown, bytes));
-            }
+        } else if [".yaml", ".yml", ".json"].iter().any(|ext| entry.name.ends_with(ext))
+            && let Ok(bytes) = sh.ctx.fs.read(&path)
+        {
+            out.push((shown, bytes));
         }
     }
 }

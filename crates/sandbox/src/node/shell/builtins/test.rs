@@ -69,11 +69,11 @@ impl Eval<'_> {
 
     fn primary(&mut self) -> Result<bool, String> {
         let first = self.peek(0).ok_or("argument expected")?.to_string();
-        if let Some(op) = self.peek(1).filter(|op| BINARY.contains(op)).map(String::from) {
-            if let Some(right) = self.peek(2).map(String::from) {
-                self.pos += 3;
-                return compare(&first, &op, &right);
-            }
+        if let Some(op) = self.peek(1).filter(|op| BINARY.contains(op)).map(String::from)
+            && let Some(right) = self.peek(2).map(String::from)
+        {
+            self.pos += 3;
+            return compare(&first, &op, &right);
         }
         if first == "(" && self.peek(1).is_some() {
             self.pos += 1;
@@ -84,11 +84,11 @@ impl Eval<'_> {
             self.pos += 1;
             return Ok(value);
         }
-        if UNARY.contains(&first.as_str()) {
-            if let Some(operand) = self.peek(1).map(String::from) {
-                self.pos += 2;
-                return Ok(self.unary(&first, &operand));
-            }
+        if UNARY.contains(&first.as_str())
+            && let Some(operand) = self.peek(1).map(String::from)
+        {
+            self.pos += 2;
+            return Ok(self.unary(&first, &operand));
         }
         self.pos += 1;
         Ok(!first.is_empty())
