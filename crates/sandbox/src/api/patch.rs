@@ -98,10 +98,30 @@ pub fn patch(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &Hea
 fn strict_error_on_patch(error: ApiError, patch: &Value) -> ApiError {
     let Some(at) = error.message.find(crate::lifecycle::STRICT_PREFIX) else { return error };
     let detail = &error.message[at..];
-    let cause = format!("Invalid value: \"{}\": {detail}", go_format(patch));
-    let mut invalid = ApiError::unprocessable(format!("\"\" is invalid: patch: {cause}"));
+    let cause = format!("Invalid value: {}: {detail}", go_quote(&go_format(patch)));
+    // Upstream builds this error with an empty group, kind and name, hence the leading space.
+    let mut invalid = ApiError::unprocessable(format!(" \"\" is invalid: patch: {cause}"));
     invalid.details = Some(serde_json::json!({"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]}));
     invalid
+}
+
+/// A string as Go's `%q` prints it: quoted, with quotes, backslashes and control characters escaped.
+fn go_quote(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            c if c.is_control() => quoted.push_str(&format!("\\x{:02x}", c as u32)),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// A JSON value as Go's `%+v` prints a decoded `map[string]interface{}`.
@@ -119,6 +139,11 @@ fn go_format(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn go_quoting_escapes_quotes_and_newlines() {
+        assert_eq!(go_quote("a\"b\nc\\"), "\"a\\\"b\\nc\\\\\"");
+    }
+
     #[test]
     fn patches_print_in_go_map_notation() {
         let patch = json!({"spec": {"replica": 3, "replicas": null, "names": ["a", "b"]}});
