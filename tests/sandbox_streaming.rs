@@ -208,3 +208,208 @@ async fn port_forward_moves_bulk_data() {
     assert_eq!(total, POUR);
     eprintln!("kube-rs port-forward throughput: {:.0} MB/s", total as f64 / seconds / 1e6);
 }
+
+// -------------------------------------------------------------------------------------------------
+// The real node: an nginx pod and a Deployment behind a Service, with kubectl and kube-rs.
+
+mod real_node {
+    use super::read_all;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, AttachParams};
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Output, Stdio};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+
+    /// A sandbox served in this process with its node and controllers, and kubectl pointed at it.
+    struct Cluster {
+        dir: tempfile::TempDir,
+        kubeconfig: PathBuf,
+        runtime: tokio::runtime::Runtime,
+    }
+
+    impl Cluster {
+        fn start() -> Option<Self> {
+            if !gitops_lab_e2e::kubectl_available() {
+                return None;
+            }
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let sandbox = Arc::new(gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"));
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+            let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a free port");
+            let addr = listener.local_addr().expect("a bound address");
+            let kubeconfig = dir.path().join("kubeconfig");
+            gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), &sandbox.certificates().ca_pem, sandbox.admin_token())
+                .expect("the kubeconfig is written");
+            runtime.spawn(gitops_sandbox::server::run(listener, sandbox, std::future::pending()));
+            Some(Self { dir, kubeconfig, runtime })
+        }
+
+        fn kubectl(&self, args: &[&str]) -> Command {
+            let mut command = Command::new(gitops_lab_e2e::kubectl_path());
+            command.args(args).env("KUBECONFIG", &self.kubeconfig).env("HOME", self.dir.path());
+            command
+        }
+
+        fn run(&self, args: &[&str]) -> Output {
+            self.kubectl(args).output().expect("kubectl runs")
+        }
+
+        fn ok(&self, args: &[&str]) -> String {
+            let out = self.run(args);
+            assert!(out.status.success(), "kubectl {args:?} failed: {}", gitops_lab_e2e::text(&out.stderr));
+            gitops_lab_e2e::text(&out.stdout)
+        }
+
+        fn wait_running(&self, pod: &str) {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let phase = gitops_lab_e2e::text(&self.run(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]).stdout);
+                if phase == "Running" {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "pod {pod} is {phase:?}, not Running, after 30 s");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+
+        fn pods(&self) -> Api<Pod> {
+            let kubeconfig = self.kubeconfig.clone();
+            self.runtime.block_on(async move {
+                let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("the kubeconfig parses");
+                let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
+                Api::namespaced(kube::Client::try_from(config).expect("a client"), "default")
+            })
+        }
+
+        /// `kubectl port-forward RESOURCE :PORT…`, with the local port of each remote port it prints.
+        fn port_forward(&self, resource: &str, remotes: &[u16]) -> (Child, HashMap<u16, u16>) {
+            let mut args = vec!["port-forward".to_string(), resource.to_string()];
+            args.extend(remotes.iter().map(|r| format!(":{r}")));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut child = self.kubectl(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl starts");
+            let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+            let mut ports = HashMap::new();
+            while ports.len() < remotes.len() {
+                let Some(Ok(line)) = lines.next() else {
+                    let mut err = String::new();
+                    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+                    panic!("kubectl port-forward stopped early: {err}");
+                };
+                if let Some((local, remote)) = line.strip_prefix("Forwarding from 127.0.0.1:").and_then(|r| r.split_once(" -> ")) {
+                    ports.insert(remote.trim().parse().expect("a port"), local.parse().expect("a port"));
+                }
+            }
+            std::thread::spawn(move || lines.for_each(drop));
+            (child, ports)
+        }
+    }
+
+    fn http_get(port: u16) -> String {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("the forwarded port accepts");
+        conn.set_read_timeout(Some(Duration::from_secs(20))).expect("a timeout");
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("the request is sent");
+        let mut answer = String::new();
+        let _ = conn.read_to_string(&mut answer);
+        answer
+    }
+
+    fn stop(mut child: Child) -> String {
+        let _ = child.kill();
+        let mut err = String::new();
+        let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+        let _ = child.wait();
+        err
+    }
+
+    fn nginx_pod(cluster: &Cluster) {
+        cluster.ok(&["run", "nginx", "--image=nginx:1.27", "--port=80"]);
+        cluster.wait_running("nginx");
+    }
+
+    #[test]
+    fn kubectl_port_forward_serves_nginx_and_reports_a_closed_port() {
+        let Some(cluster) = Cluster::start() else { return };
+        nginx_pod(&cluster);
+        let (child, ports) = cluster.port_forward("pod/nginx", &[80]);
+        let page = http_get(ports[&80]);
+        stop(child);
+        assert!(page.starts_with("HTTP/1.1 200 OK") && page.contains("nginx"), "{page}");
+
+        let (mut child, ports) = cluster.port_forward("pod/nginx", &[81]);
+        let _ = http_get(ports[&81]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let err = stop(child);
+        assert!(err.contains("error forwarding port 81 to pod nginx") && err.contains("connection refused"), "{err}");
+    }
+
+    #[test]
+    #[ignore = "needs the node's shell behind exec (at this commit exec answers: the sandbox's shell is not available in this build)"]
+    fn kubectl_exec_and_logs_reach_the_pods_container() {
+        let Some(cluster) = Cluster::start() else { return };
+        nginx_pod(&cluster);
+        assert!(cluster.ok(&["exec", "nginx", "--", "ls", "/usr/share/nginx/html"]).contains("index.html"));
+        let failed = cluster.run(&["exec", "nginx", "--", "sh", "-c", "exit 3"]);
+        assert_eq!(failed.status.code(), Some(3));
+        assert!(gitops_lab_e2e::text(&failed.stderr).contains("command terminated with exit code 3"));
+        let mut cat = cluster.kubectl(&["exec", "-i", "nginx", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("kubectl starts");
+        cat.stdin.take().expect("piped stdin").write_all(b"hello through stdin\n").expect("stdin accepts");
+        let cat = cat.wait_with_output().expect("kubectl ends");
+        assert_eq!(gitops_lab_e2e::text(&cat.stdout), "hello through stdin\n");
+        let logs = cluster.run(&["logs", "nginx"]);
+        assert!(logs.status.success(), "{}", gitops_lab_e2e::text(&logs.stderr));
+        let wrong = cluster.run(&["logs", "nginx", "-c", "nope"]);
+        assert!(gitops_lab_e2e::text(&wrong.stderr).contains("container nope is not valid for pod nginx"), "{}", gitops_lab_e2e::text(&wrong.stderr));
+    }
+
+    #[test]
+    fn kubectl_port_forward_to_a_deployment_and_its_service() {
+        let Some(cluster) = Cluster::start() else { return };
+        cluster.ok(&["create", "deployment", "web", "--image=nginx:1.27"]);
+        cluster.ok(&["expose", "deployment", "web", "--port=8080", "--target-port=80"]);
+        cluster.ok(&["rollout", "status", "deployment/web", "--timeout=30s"]);
+        for resource in ["deploy/web", "svc/web"] {
+            let remote = if resource.starts_with("svc") { 8080 } else { 80 };
+            let (child, ports) = cluster.port_forward(resource, &[remote]);
+            // kubectl prints the pod's port for a Service (8080 → targetPort 80).
+            let page = http_get(ports[&80]);
+            stop(child);
+            assert!(page.starts_with("HTTP/1.1 200 OK"), "{resource}: {page}");
+        }
+    }
+
+    #[test]
+    #[ignore = "needs the node's shell behind exec (at this commit exec answers: the sandbox's shell is not available in this build)"]
+    fn kube_rs_exec_reaches_the_pod() {
+        let Some(cluster) = Cluster::start() else { return };
+        nginx_pod(&cluster);
+        let pods = cluster.pods();
+        cluster.runtime.block_on(async move {
+            let params = AttachParams::default().stderr(false);
+            let mut process = pods.exec("nginx", ["ls", "/usr/share/nginx/html"], &params).await.expect("exec starts");
+            let listing = read_all(process.stdout().expect("stdout")).await;
+            assert!(listing.contains("index.html"), "{listing}");
+        });
+    }
+
+    #[test]
+    fn kube_rs_port_forward_reaches_the_pod() {
+        let Some(cluster) = Cluster::start() else { return };
+        nginx_pod(&cluster);
+        let pods = cluster.pods();
+        cluster.runtime.block_on(async move {
+            let mut forwarder = pods.portforward("nginx", &[80]).await.expect("port-forward starts");
+            let mut stream = forwarder.take_stream(80).expect("a stream for port 80");
+            stream.write_all(b"GET / HTTP/1.1\r\nHost: nginx\r\nConnection: close\r\n\r\n").await.expect("the request is sent");
+            let answer = tokio::time::timeout(Duration::from_secs(10), read_all(stream)).await.expect("the answer ends");
+            assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.contains("nginx"), "{answer}");
+        });
+    }
+}
