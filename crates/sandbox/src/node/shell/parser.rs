@@ -397,6 +397,13 @@ mod tests {
         assert_eq!(err("echo \"a"), "syntax error: unterminated quoted string");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_input_parses_or_fails_without_panicking(src in "[a-z0-9 ;&|()<>'\"$`{}#\\\n=*!-]{0,40}") {
+            let _ = parse(&src);
+        }
+    }
+
     #[test]
     fn here_documents_take_the_following_lines() {
         let script = parse("cat <<EOF > f\nhello $X\nEOF\necho done").unwrap();

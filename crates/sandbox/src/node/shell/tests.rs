@@ -312,3 +312,27 @@ async fn the_callers_channel_closes_when_the_run_ends_even_if_the_shell_lives_on
     assert_eq!(rx.recv().await, Some(Output::Stdout(Bytes::from_static(b"hi\n"))));
     assert_eq!(rx.recv().await, None);
 }
+
+#[tokio::test]
+async fn odd_scripts_fail_cleanly() {
+    for script in [
+        "echo ${",
+        "echo $((1 +",
+        "echo $(",
+        "cat <<EOF\nno end",
+        "echo $((1/0))",
+        "printf '%'",
+        "for x in; do echo; done",
+        "[ 1 -lt ]",
+        "[ x",
+        "kill -BOGUS 1",
+        "sed 's/a/b'",
+        "cut",
+        "cd /a/b/c",
+        "exit x",
+        "echo é | cut -c 1 | sed 's/é/e/'",
+    ] {
+        let (code, _, _) = run(script).await;
+        assert!((0..=2).contains(&code), "{script}: {code}");
+    }
+}
