@@ -142,42 +142,28 @@ pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, 
         release_orphans(sb, pods_rt, target);
         return Ok(Action::Done);
     };
-    let uid = job["metadata"]["uid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let (snapshot, _) = sb
-        .store()
-        .list(&pods_rt.id(), Some(&target.namespace), None, 0, |p| {
-            controller_uid(p, "Job") == Some(&uid)
-        });
-    let pods = snapshot.items;
     if finished(&job).is_some() {
-        for pod in &pods {
-            release(sb, pods_rt, pod);
+        for (pod, _) in pod_states(sb, pods_rt, &job) {
+            release(sb, pods_rt, &pod);
         }
         return expire(sb, jobs, &job, now);
     }
-    let spec = &job["spec"];
-    let suspended = spec["suspend"] == true;
-    let replace_when_failed = spec["podReplacementPolicy"] == "Failed";
-    let states: Vec<(Arc<Value>, PodState)> = pods
-        .into_iter()
-        .map(|p| {
-            let state = plan::pod_state(&p, replace_when_failed, suspended);
-            (p, state)
-        })
-        .collect();
     let mut status = job["status"].as_object().cloned().unwrap_or_default();
-    count_finished(sb, jobs, pods_rt, &job, &states, &mut status)?;
-    if suspended {
+    count_finished(
+        sb,
+        jobs,
+        pods_rt,
+        &job,
+        &pod_states(sb, pods_rt, &job),
+        &mut status,
+    )?;
+    // Read again: releasing finalizers may have removed pods whose deletion was waiting on them.
+    let states = pod_states(sb, pods_rt, &job);
+    if job["spec"]["suspend"] == true {
         // Pods stopped for a suspension are not failures: just let them go.
-        states
-            .iter()
-            .filter(|(_, s)| *s == PodState::Terminating)
-            .for_each(|(p, _)| {
-                release(sb, pods_rt, p);
-            });
+        for (pod, _) in states.iter().filter(|(_, s)| *s == PodState::Terminating) {
+            release(sb, pods_rt, pod);
+        }
     }
     let mut run = Run {
         sb,
@@ -193,6 +179,24 @@ pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, 
         write_status(sb, jobs, &job, status)?;
     }
     Ok(action)
+}
+
+/// The Job's pods (by its controller ownerReference) and how each stands.
+fn pod_states(sb: &Sandbox, pods_rt: &ResourceType, job: &Value) -> Vec<(Arc<Value>, PodState)> {
+    let uid = job["metadata"]["uid"].as_str().unwrap_or_default();
+    let namespace = job["metadata"]["namespace"].as_str();
+    let replace_when_failed = job["spec"]["podReplacementPolicy"] == "Failed";
+    let suspended = job["spec"]["suspend"] == true;
+    let owned = |p: &Value| controller_uid(p, "Job") == Some(uid);
+    let (snapshot, _) = sb.store().list(&pods_rt.id(), namespace, None, 0, owned);
+    snapshot
+        .items
+        .into_iter()
+        .map(|p| {
+            let state = plan::pod_state(&p, replace_when_failed, suspended);
+            (p, state)
+        })
+        .collect()
 }
 
 /// Counts finished pods once, as upstream: record their uids as uncounted, remove the tracking

@@ -46,6 +46,16 @@ pub fn pod_state(pod: &Value, replace_when_failed: bool, suspended: bool) -> Pod
     }
 }
 
+/// Being deleted and still running: what `status.terminating` counts, whether or not the pod
+/// already counts as failed.
+pub fn is_terminating(pod: &Value) -> bool {
+    let terminal = matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Succeeded" | "Failed")
+    );
+    pod["metadata"]["deletionTimestamp"].is_string() && !terminal
+}
+
 fn is_ready(pod: &Value) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|cs| {
         cs.iter()
@@ -211,6 +221,7 @@ mod tests {
         assert_eq!(pod_state(&deleted, false, false), PodState::Failed);
         assert_eq!(pod_state(&deleted, true, false), PodState::Terminating);
         assert_eq!(pod_state(&deleted, false, true), PodState::Terminating);
+        assert!(is_terminating(&deleted) && !is_terminating(&running));
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl Run<'_> {
             .count();
         let mut terminating = states
             .iter()
-            .filter(|(_, s)| *s == PodState::Terminating)
+            .filter(|(p, _)| plan::is_terminating(p))
             .count();
         let running = if self.job["spec"]["suspend"] == true {
             terminating += self.delete_pods(&active);
