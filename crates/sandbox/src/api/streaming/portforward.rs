@@ -90,7 +90,7 @@ pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, St
         return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {PROTOCOLS:?}")).into_response();
     };
     if protocol == SPDY_PROTOCOL {
-        return upgrade.on_upgrade(move |socket| spdy_session(Wire::Socket(socket), target));
+        return upgrade.on_upgrade(move |socket| spdy_session(Wire::Socket(Box::new(socket)), target));
     }
     match ports(&pairs) {
         Ok(ports) => upgrade.on_upgrade(move |socket| channel_session(socket, target, ports)),
@@ -228,7 +228,7 @@ struct SpdySession {
 /// What a SPDY session runs over.
 enum Wire {
     /// Binary WebSocket messages carrying the byte stream (kubectl 1.31+).
-    Socket(WebSocket),
+    Socket(Box<WebSocket>),
     /// The upgraded HTTP connection itself.
     Raw(hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>),
 }
@@ -268,7 +268,7 @@ async fn spdy_session(wire: Wire, target: PodTarget) {
     let (out, queue) = mpsc::channel(QUEUE);
     let (mut incoming, writer): (Pin<Box<dyn Stream<Item = Bytes> + Send>>, _) = match wire {
         Wire::Socket(socket) => {
-            let (sink, incoming) = socket.split();
+            let (sink, incoming) = (*socket).split();
             (Box::pin(socket_chunks(incoming)), tokio::spawn(write_out(sink, queue, true)))
         }
         Wire::Raw(io) => {
@@ -366,10 +366,11 @@ impl SpdySession {
             pair.data = Some((stream, rx));
             self.streams.insert(stream, DataStream { inbound: Some(tx), unacknowledged: 0 });
         }
-        if pair.error.is_some() && pair.data.is_some() {
-            if let Some(pair) = self.pairs.remove(&request) {
-                return self.start(pair).await;
-            }
+        if pair.error.is_some()
+            && pair.data.is_some()
+            && let Some(pair) = self.pairs.remove(&request)
+        {
+            return self.start(pair).await;
         }
         true
     }
@@ -497,12 +498,11 @@ async fn relay_channels(incoming: &mut SplitStream<WebSocket>, inbound: &mut [Op
                 if data.len() < 2 || channel % 2 == 1 {
                     continue;
                 }
-                if let Some(slot) = inbound.get_mut(usize::from(channel / 2)) {
-                    if let Some(tx) = slot {
-                        if tx.send(data.slice(1..)).await.is_err() {
-                            *slot = None;
-                        }
-                    }
+                if let Some(slot) = inbound.get_mut(usize::from(channel / 2))
+                    && let Some(tx) = slot
+                    && tx.send(data.slice(1..)).await.is_err()
+                {
+                    *slot = None;
                 }
             }
             done = readers.join_next() => {
