@@ -532,3 +532,55 @@ fn a_paused_deployment_scales_but_does_not_roll_out() {
     h.settle();
     assert_eq!(sets(&h).len(), 2, "resuming rolls out the new template");
 }
+
+#[test]
+fn a_dependent_that_cannot_go_yet_holds_a_foreground_deletion() {
+    let h = harness();
+    h.create(
+        "apps",
+        "deployments",
+        deployment(1, "nginx", "RollingUpdate"),
+    );
+    h.settle();
+    let pods = h.rt("", "pods");
+    let pod = owners::name(&h.list("", "pods")[0]).to_string();
+    let set_finalizers = |finalizers: Value| {
+        h.sb.modify(
+            pods,
+            Some("default"),
+            &pod,
+            UpdateScope::Main,
+            WriteOptions::default(),
+            |current| {
+                let mut next = current.clone();
+                next["metadata"]["finalizers"] = finalizers;
+                Ok(next)
+            },
+        )
+        .expect("the pod is updated");
+    };
+    set_finalizers(json!(["example.com/hold"]));
+    let foreground = DeleteOptions {
+        propagation: Propagation::Foreground,
+        ..Default::default()
+    };
+    h.delete("apps", "deployments", "web", foreground);
+    h.settle();
+    assert_eq!(
+        h.list("apps", "deployments").len(),
+        1,
+        "waits for the ReplicaSet"
+    );
+    let rs = &h.list("apps", "replicasets")[0];
+    assert_eq!(
+        rs["metadata"]["finalizers"],
+        json!(["foregroundDeletion"]),
+        "deleted in the foreground too"
+    );
+    assert!(get(&h, "pods", &pod)["metadata"]["deletionTimestamp"].is_string());
+    set_finalizers(json!([]));
+    h.settle();
+    assert!(h.list("apps", "deployments").is_empty());
+    assert!(h.list("apps", "replicasets").is_empty());
+    assert!(h.list("", "pods").is_empty());
+}
