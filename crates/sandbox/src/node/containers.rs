@@ -115,7 +115,7 @@ async fn main_process(run: &Run) -> i32 {
 
 fn responder(spec: &'static ImageSpec, tag: &str, table: &'static ImageTable, run: &Run) -> Arc<dyn Responder> {
     match spec.behaviour {
-        Behaviour::Nginx => Arc::new(Nginx { fs: run.fs.clone(), server: format!("nginx/{}", spec.version_for(tag)), table, log: run.log.clone() }),
+        Behaviour::Nginx => Arc::new(Nginx { fs: run.fs.clone(), server: format!("nginx/{}", spec.version_for(tag)), table, log: run.log.clone(), modified: run.started }),
         _ => Arc::new(SampleApp { tag: tag.to_string() }),
     }
 }

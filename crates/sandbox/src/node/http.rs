@@ -113,13 +113,19 @@ pub fn parse_head(head: &[u8]) -> Option<Request> {
 pub fn render(request_method: &str, response: &Response, keep_alive: bool) -> Vec<u8> {
     let mut out = format!("HTTP/1.1 {} {}\r\n", response.status, reason(response.status));
     let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    // nginx's order: Server, Date, Content-Type, Content-Length, Last-Modified, Connection, the rest.
     let mut headers = response.headers.clone();
     headers.insert(headers.iter().position(|(n, _)| n == "Server").map_or(0, |i| i + 1), ("Date".into(), date));
+    let after = |headers: &Vec<(String, String)>, names: &[&str]| headers.iter().rposition(|(n, _)| names.contains(&n.as_str())).map_or(headers.len(), |i| i + 1);
+    let at = after(&headers, &["Server", "Date", "Content-Type"]);
+    headers.insert(at, ("Content-Length".into(), response.body.len().to_string()));
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    let at = after(&headers, &["Content-Length", "Last-Modified"]);
+    headers.insert(at, ("Connection".into(), connection.into()));
     for (name, value) in &headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
-    out.push_str(&format!("Content-Length: {}\r\n", response.body.len()));
-    out.push_str(if keep_alive { "Connection: keep-alive\r\n\r\n" } else { "Connection: close\r\n\r\n" });
+    out.push_str("\r\n");
     let mut bytes = out.into_bytes();
     if request_method != "HEAD" {
         bytes.extend_from_slice(&response.body);
@@ -207,7 +213,7 @@ mod tests {
         client.read_to_string(&mut text).await.unwrap();
         task.await.unwrap();
         assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
-        assert!(text.contains("Content-Length: 4\r\nConnection: keep-alive\r\n\r\n/one"));
+        assert!(text.contains("Content-Length: 4\r\nConnection: keep-alive\r\n\r\n/one"), "{text}");
         assert!(text.ends_with("Connection: close\r\n\r\n"), "HEAD has no body: {text}");
     }
 }

@@ -20,6 +20,8 @@ pub struct Nginx {
     pub table: &'static ImageTable,
     /// Where access log lines go (the container's stdout).
     pub log: Arc<LogRun>,
+    /// When the files were "written" (the container's start), for Last-Modified and ETag.
+    pub modified: jiff::Timestamp,
 }
 
 impl Nginx {
@@ -38,9 +40,9 @@ impl Nginx {
 
     fn file(&self, path: &str, bytes: Vec<u8>) -> Response {
         let mut headers = self.headers(self.table.mime_type(path));
-        let modified = jiff::Timestamp::UNIX_EPOCH.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let modified = self.modified.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
         headers.push(("Last-Modified".into(), modified));
-        headers.push(("ETag".into(), format!("\"{:x}-{:x}\"", 0, bytes.len())));
+        headers.push(("ETag".into(), format!("\"{:x}-{:x}\"", self.modified.as_second(), bytes.len())));
         headers.push(("Accept-Ranges".into(), "bytes".into()));
         Response { status: 200, headers, body: bytes }
     }
@@ -126,7 +128,7 @@ mod tests {
         let mut fs = Filesystem::new(Volume::empty());
         fs.mount(ROOT, Volume::with_files([("index.html", b"<pre>moo</pre>".to_vec()), ("css/site.css", b"p{}".to_vec()), ("empty/.x", vec![])]), false);
         fs.remove(&format!("{ROOT}/empty/.x"), false).unwrap();
-        Nginx { fs, server: "nginx/1.11".into(), table: crate::node::images::table(), log: LogRun::new() }
+        Nginx { fs, server: "nginx/1.11".into(), table: crate::node::images::table(), log: LogRun::new(), modified: jiff::Timestamp::now() }
     }
 
     fn get(n: &Nginx, line: &str) -> Response {
@@ -149,6 +151,15 @@ mod tests {
         assert_eq!(header(&r, "Server"), Some("nginx/1.11"));
         assert_eq!(header(&r, "Content-Type"), Some("text/html"));
         assert_eq!(header(&get(&n, "GET /css/site.css"), "Content-Type"), Some("text/css"));
+    }
+
+    #[test]
+    fn headers_come_in_the_order_nginx_writes_them() {
+        let n = nginx();
+        let bytes = crate::node::http::render("GET", &get(&n, "GET /"), true);
+        let head = String::from_utf8_lossy(&bytes).to_string();
+        let names: Vec<&str> = head.lines().skip(1).take_while(|l| !l.is_empty()).filter_map(|l| l.split(':').next()).collect();
+        assert_eq!(names, ["Server", "Date", "Content-Type", "Content-Length", "Last-Modified", "Connection", "ETag", "Accept-Ranges"]);
     }
 
     #[test]
