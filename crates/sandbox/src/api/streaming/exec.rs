@@ -5,7 +5,8 @@
 //! on the status channel, which is where a 1.32 API server puts the kubelet's refusal.
 
 use super::channels::{self, normal_close, CLOSE, EXEC_PROTOCOLS, RESIZE, STATUS, STDERR, STDIN, STDOUT};
-use super::{PodStreams, Streams, find_pod, flag, pick_container, pods, require_node, value};
+use super::portforward::raw_spdy_upgrade;
+use super::{PodStreams, Streams, exec_spdy, find_pod, flag, pick_container, pods, require_node, value};
 use crate::errors::ApiError;
 use crate::node::{NodeError, Output, Process};
 use axum::extract::{FromRequestParts, Request};
@@ -64,6 +65,7 @@ pub async fn handle(s: Streams, kind: Kind, ns: String, name: String, pairs: Vec
         return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_response();
     }
     let (mut parts, _body) = request.into_parts();
+    let raw_spdy = raw_spdy_upgrade(&mut parts, exec_spdy::PROTOCOL);
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
     let mut opts = ExecOptions::parse(&pairs);
     let checked = find_pod(&s.sandbox, &ns, &name).and_then(|pod| {
@@ -80,18 +82,22 @@ pub async fn handle(s: Streams, kind: Kind, ns: String, name: String, pairs: Vec
     if let Err(e) = checked {
         return e.into_response();
     }
-    let Ok(upgrade) = upgrade else {
-        return ApiError::bad_request("the sandbox serves exec and attach over WebSocket (v5.channel.k8s.io or v4.channel.k8s.io) only")
-            .into_response();
-    };
-    let upgrade = upgrade.protocols(EXEC_PROTOCOLS);
-    let Some(protocol) = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).map(str::to_string) else {
-        return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {EXEC_PROTOCOLS:?}")).into_response();
-    };
-    let started = match kind {
+    let start = || match kind {
         Kind::Exec => s.pods.exec(&ns, &name, &opts.container, opts.command.clone(), opts.tty, opts.stdin),
         Kind::Attach => attach(&*s.pods, &ns, &name, &opts.container),
     };
+    let upgrade = match (upgrade, raw_spdy) {
+        (Ok(upgrade), _) => upgrade.protocols(EXEC_PROTOCOLS),
+        (Err(_), Some(pending)) => return exec_spdy::switch(pending, start(), opts),
+        (Err(_), None) => {
+            let why = format!("exec and attach need a WebSocket ({EXEC_PROTOCOLS:?}) or an Upgrade: SPDY/3.1 request offering {}", exec_spdy::PROTOCOL);
+            return ApiError::bad_request(why).into_response();
+        }
+    };
+    let Some(protocol) = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).map(str::to_string) else {
+        return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {EXEC_PROTOCOLS:?}")).into_response();
+    };
+    let started = start();
     upgrade.on_upgrade(move |socket| async move {
         match started {
             Ok(process) => session(socket, process, &protocol, &opts).await,

@@ -6,6 +6,7 @@
 
 mod channels;
 mod exec;
+mod exec_spdy;
 mod logs;
 mod portforward;
 mod spdy;

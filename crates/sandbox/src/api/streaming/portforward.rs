@@ -31,11 +31,11 @@ const SPDY_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
 /// The subprotocols served, best first (kubectl offers only the first; kube-rs offers v5 and v4).
 const PROTOCOLS: [&str; 4] = [SPDY_PROTOCOL, "v5.channel.k8s.io", "v4.channel.k8s.io", "portforward.k8s.io"];
 /// How much is read from a pod connection at a time: large frames keep per-frame costs low.
-const CHUNK: usize = 64 * 1024;
+pub(super) const CHUNK: usize = 64 * 1024;
 /// Received bytes per stream after which a WINDOW_UPDATE is sent.
 const WINDOW_STEP: u32 = 32 * 1024;
 /// Frames queued towards the client (and chunks towards a pod) before their producer waits.
-const QUEUE: usize = 64;
+pub(super) const QUEUE: usize = 64;
 
 /// The pod a session forwards to.
 #[derive(Clone)]
@@ -70,7 +70,7 @@ pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, St
         return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_response();
     }
     let (mut parts, _body) = request.into_parts();
-    let raw_spdy = raw_spdy_upgrade(&mut parts);
+    let raw_spdy = raw_spdy_upgrade(&mut parts, PORTFORWARD_V1);
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
     let pod = match find_pod(&s.sandbox, &ns, &name).and_then(|pod| require_node(&pod).map(|_| pod)) {
         Ok(pod) => pod,
@@ -103,11 +103,11 @@ const RAW_SPDY: &str = "SPDY/3.1";
 /// The stream protocol both sides must agree on for a raw SPDY port-forward.
 const PORTFORWARD_V1: &str = "portforward.k8s.io";
 
-/// The pending connection of a `POST` with `Upgrade: SPDY/3.1` offering `portforward.k8s.io`.
-fn raw_spdy_upgrade(parts: &mut axum::http::request::Parts) -> Option<hyper::upgrade::OnUpgrade> {
+/// The pending connection of a request with `Upgrade: SPDY/3.1` offering stream protocol `wanted`.
+pub(super) fn raw_spdy_upgrade(parts: &mut axum::http::request::Parts, wanted: &str) -> Option<hyper::upgrade::OnUpgrade> {
     let header = |name: &str| parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
     let spdy = header("upgrade").split(',').any(|p| p.trim().eq_ignore_ascii_case(RAW_SPDY));
-    let protocol = header("x-stream-protocol-version").split(',').any(|p| p.trim() == PORTFORWARD_V1);
+    let protocol = header("x-stream-protocol-version").split(',').any(|p| p.trim() == wanted);
     if !(spdy && protocol) {
         return None;
     }
@@ -244,7 +244,7 @@ fn socket_chunks(incoming: SplitStream<WebSocket>) -> impl Stream<Item = Bytes> 
 }
 
 /// The incoming bytes of a raw connection, in reads of up to [`CHUNK`], until it closes.
-fn raw_chunks<R: AsyncRead + Send + Unpin + 'static>(read: R) -> impl Stream<Item = Bytes> + Send + Unpin {
+pub(super) fn raw_chunks<R: AsyncRead + Send + Unpin + 'static>(read: R) -> impl Stream<Item = Bytes> + Send + Unpin {
     Box::pin(futures::stream::unfold(read, |mut read| async move {
         let mut buf = BytesMut::with_capacity(CHUNK);
         match read.read_buf(&mut buf).await {
@@ -255,7 +255,7 @@ fn raw_chunks<R: AsyncRead + Send + Unpin + 'static>(read: R) -> impl Stream<Ite
 }
 
 /// Writes queued bytes to a raw connection, then closes it.
-async fn write_raw<W: AsyncWrite + Unpin>(mut write: W, mut queue: mpsc::Receiver<Bytes>) {
+pub(super) async fn write_raw<W: AsyncWrite + Unpin>(mut write: W, mut queue: mpsc::Receiver<Bytes>) {
     while let Some(bytes) = queue.recv().await {
         if write.write_all(&bytes).await.is_err() {
             return;

@@ -255,6 +255,30 @@ fn kubectl_exec_runs_commands_relays_stdin_and_propagates_exit_codes() {
 }
 
 #[test]
+fn kubectl_exec_over_a_raw_spdy_upgrade_behaves_the_same() {
+    let Some(f) = Fixture::start() else { return };
+    // What kubectl before 1.30 always does.
+    let spdy = |args: &[&str]| {
+        let mut command = f.kubectl(args);
+        command.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+        command
+    };
+    let hi = spdy(&["exec", "web", "-c", "app", "--", "echo", "hi"]).output().unwrap();
+    assert_eq!((text(&hi.stdout), hi.status.code()), ("hi\n".to_string(), Some(0)), "{}", text(&hi.stderr));
+    let failed = spdy(&["exec", "web", "-c", "app", "--", "false"]).output().unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(text(&failed.stderr).contains("command terminated with exit code 1"), "{}", text(&failed.stderr));
+    let warned = spdy(&["exec", "web", "-c", "app", "--", "warn"]).output().unwrap();
+    assert_eq!(text(&warned.stderr), "careful\n");
+    let mut cat = spdy(&["exec", "-i", "web", "-c", "app", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    cat.stdin.take().unwrap().write_all(b"piped through spdy\n").unwrap();
+    let cat = cat.wait_with_output().unwrap();
+    assert_eq!(text(&cat.stdout), "piped through spdy\n");
+    let refused = spdy(&["exec", "web", "-c", "sidecar", "--", "echo"]).output().unwrap();
+    assert!(text(&refused.stderr).contains(r#"unable to upgrade connection: container not found ("sidecar")"#), "{}", text(&refused.stderr));
+}
+
+#[test]
 fn kubectl_exec_into_an_unknown_container_gets_upstreams_error() {
     let Some(f) = Fixture::start() else { return };
     let wrong = f.run(&["exec", "web", "-c", "nope", "--", "echo", "hi"]);
