@@ -58,7 +58,7 @@ pub fn list(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiResu
             meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
         }
     }
-    render::list(t.rt, snapshot.items, meta, output, &opts.include_object)
+    render::list(t.rt, snapshot.items, Some(snapshot.json), meta, output, &opts.include_object)
 }
 
 fn decode_continue(token: &str) -> ApiResult<Option<(String, String)>> {
@@ -134,5 +134,5 @@ pub fn delete_collection(sb: &Sandbox, t: &Target, opts: &Options, headers: &Hea
         }
     }
     let meta = json!({"resourceVersion": sb.store().resource_version().to_string()});
-    render::list(t.rt, deleted, meta, Output::Object, "")
+    render::list(t.rt, deleted, None, meta, Output::Object, "")
 }

@@ -54,7 +54,8 @@ pub fn include_object(text: &str) -> ApiResult<IncludeObject> {
 }
 
 /// A list of objects in the shape the client asked for.
-pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, list_meta: Value, output: Output, include: &str) -> ApiResult<Response> {
+/// `json`, when given, holds the items' stored encodings (same order), so they are not encoded again.
+pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, json: Option<Vec<Bytes>>, list_meta: Value, output: Output, include: &str) -> ApiResult<Response> {
     Ok(match output {
         Output::Table => {
             let table = table::to_table_with(rt, &items, list_meta, jiff::Timestamp::now(), include_object(include)?);
@@ -67,13 +68,14 @@ pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, list_meta: Value, output:
         }
         Output::Object => {
             let head = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": list_meta});
-            streamed_list(head, items)
+            let json = json.unwrap_or_else(|| items.iter().map(|o| Bytes::from(serde_json::to_vec(o.as_ref()).unwrap_or_default())).collect());
+            streamed_list(head, json)
         }
     })
 }
 
 /// Writes `{…head…,"items":[…]}` as a stream of chunks.
-fn streamed_list(head: Value, items: Vec<Arc<Value>>) -> Response {
+fn streamed_list(head: Value, items: Vec<Bytes>) -> Response {
     let mut head_text = serde_json::to_string(&head).unwrap_or_else(|_| "{}".into());
     head_text.pop(); // reopen the object to append "items"
     head_text.push_str(",\"items\":[");
@@ -83,8 +85,7 @@ fn streamed_list(head: Value, items: Vec<Arc<Value>>) -> Response {
         if i > 0 {
             buffer.push(b',');
         }
-        // Serializing a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut buffer, item.as_ref());
+        buffer.extend_from_slice(item);
         if buffer.len() >= LIST_CHUNK {
             chunks.push(Bytes::from(std::mem::take(&mut buffer)));
         }

@@ -63,8 +63,8 @@ impl Disk {
         Ok(Self { db })
     }
 
-    /// Every stored object with its key, and the last resourceVersion handed out.
-    pub fn load(&self) -> Result<(Vec<(ObjectKey, Value)>, u64), DiskError> {
+    /// Every stored object with its key and stored JSON, and the last resourceVersion handed out.
+    pub fn load(&self) -> Result<(Vec<(ObjectKey, Value, Vec<u8>)>, u64), DiskError> {
         let txn = self.db.begin_read().map_err(txn_error)?;
         let meta = txn.open_table(META).map_err(txn_error)?;
         let rv = meta.get(RESOURCE_VERSION).map_err(txn_error)?.map(|g| g.value()).unwrap_or(0);
@@ -77,7 +77,7 @@ impl Disk {
                 .ok_or_else(|| DiskError::Corrupt { key: key_text.to_string(), reason: "malformed key".into() })?;
             let value: Value = serde_json::from_slice(v.value())
                 .map_err(|e| DiskError::Corrupt { key: key_text.to_string(), reason: e.to_string() })?;
-            objects.push((key, value));
+            objects.push((key, value, v.value().to_vec()));
         }
         Ok((objects, rv))
     }

@@ -11,6 +11,7 @@ pub use disk::DiskError;
 use crate::registry::ResourceId;
 use crate::watch::{EventType, Subscription, TooOld, WatchEvent, WatchHub};
 use disk::{Disk, DiskWrite};
+use bytes::Bytes;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -58,7 +59,14 @@ pub enum StoreError<E> {
     Disk(#[from] DiskError),
 }
 
-type Objects = BTreeMap<(String, String), Arc<Value>>;
+/// A stored object and its JSON encoding, kept so that lists are answered without re-encoding.
+#[derive(Clone)]
+struct Entry {
+    object: Arc<Value>,
+    json: Bytes,
+}
+
+type Objects = BTreeMap<(String, String), Entry>;
 
 struct Index {
     rv: u64,
@@ -77,6 +85,8 @@ pub struct Store {
 pub struct Snapshot {
     /// Objects sorted by namespace, then name.
     pub items: Vec<Arc<Value>>,
+    /// The same objects as stored JSON, in the same order.
+    pub json: Vec<Bytes>,
     /// The store's resourceVersion at the time of the read.
     pub rv: u64,
 }
@@ -87,8 +97,9 @@ impl Store {
         let disk = Disk::open(path)?;
         let (objects, rv) = disk.load()?;
         let mut by_type: HashMap<ResourceId, Objects> = HashMap::new();
-        for (key, value) in objects {
-            by_type.entry(key.resource).or_default().insert((key.namespace, key.name), Arc::new(value));
+        for (key, value, json) in objects {
+            let entry = Entry { object: Arc::new(value), json: Bytes::from(json) };
+            by_type.entry(key.resource).or_default().insert((key.namespace, key.name), entry);
         }
         Ok(Self { writer: Mutex::new(disk), index: RwLock::new(Index { rv, by_type }), hub: WatchHub::new(rv) })
     }
@@ -105,7 +116,7 @@ impl Store {
     /// One object.
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<Value>> {
         let index = self.read();
-        index.by_type.get(&key.resource)?.get(&(key.namespace.clone(), key.name.clone())).cloned()
+        index.by_type.get(&key.resource)?.get(&(key.namespace.clone(), key.name.clone())).map(|e| e.object.clone())
     }
 
     /// Objects of a type, optionally in one namespace, starting after `after` (namespace, name) and
@@ -120,6 +131,7 @@ impl Store {
     ) -> (Snapshot, bool) {
         let index = self.read();
         let mut items = Vec::new();
+        let mut json = Vec::new();
         let mut more = false;
         if let Some(objects) = index.by_type.get(resource) {
             let start = match (after, namespace) {
@@ -127,21 +139,22 @@ impl Store {
                 (None, Some(ns)) => std::ops::Bound::Included((ns.to_string(), String::new())),
                 (None, None) => std::ops::Bound::Unbounded,
             };
-            for ((ns, _), object) in objects.range((start, std::ops::Bound::Unbounded)) {
+            for ((ns, _), entry) in objects.range((start, std::ops::Bound::Unbounded)) {
                 if namespace.is_some_and(|want| want != ns) {
                     break;
                 }
-                if !keep(object) {
+                if !keep(&entry.object) {
                     continue;
                 }
                 if limit > 0 && items.len() == limit {
                     more = true;
                     break;
                 }
-                items.push(object.clone());
+                items.push(entry.object.clone());
+                json.push(entry.json.clone());
             }
         }
-        (Snapshot { items, rv: index.rv }, more)
+        (Snapshot { items, json, rv: index.rv }, more)
     }
 
     /// Joins the watch fan-out after `rv`; together with a `list` at the same rv this sees every change once.
@@ -161,6 +174,7 @@ impl Store {
         let current = self.get(key);
         let change = decide(current.as_ref()).map_err(StoreError::Decision)?;
         let rv = self.read().rv + 1;
+        let mut encoded = Bytes::new();
         let (object, event) = match change {
             Change::Keep => match current {
                 Some(object) => return Ok(Written { object, event: None }),
@@ -173,6 +187,7 @@ impl Store {
                 object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
                 let bytes = serde_json::to_vec(&object).map_err(|e| DiskError::Transaction(e.to_string()))?;
                 disk.commit(&[DiskWrite::Put(key, &bytes)], rv)?;
+                encoded = Bytes::from(bytes);
                 let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
                 (Arc::new(object), kind)
             }
@@ -196,7 +211,7 @@ impl Store {
             let slot = (key.namespace.clone(), key.name.clone());
             match event {
                 EventType::Deleted => objects.remove(&slot),
-                _ => objects.insert(slot, object.clone()),
+                _ => objects.insert(slot, Entry { object: object.clone(), json: encoded }),
             };
         }
         self.hub.publish(WatchEvent { kind: event, rv, resource: key.resource.clone(), object: object.clone(), old: current });
