@@ -52,6 +52,14 @@ enum Input {
     End,
 }
 
+/// The next whole frame; a byte stream that is not SPDY/3 reads as the client going away.
+fn next_frame(buf: &mut BytesMut) -> Option<Frame> {
+    match Frame::parse(buf) {
+        Ok(frame) => frame,
+        Err(_) => Some(Frame::GoAway { last_good: 0, status: RST_PROTOCOL_ERROR }),
+    }
+}
+
 struct Session {
     out: mpsc::Sender<Bytes>,
     opts: ExecOptions,
@@ -88,7 +96,7 @@ impl Session {
         while !self.ready() {
             let Some(bytes) = incoming.next().await else { return };
             buf.extend_from_slice(&bytes);
-            while let Ok(Some(frame)) = Frame::parse(&mut buf) {
+            while let Some(frame) = next_frame(&mut buf) {
                 let input = self.on_frame(frame).await;
                 if matches!(input, Input::End) {
                     return;
@@ -140,7 +148,7 @@ impl Session {
                 bytes = incoming.next() => {
                     let Some(bytes) = bytes else { return };
                     buf.extend_from_slice(&bytes);
-                    while let Ok(Some(frame)) = Frame::parse(&mut buf) {
+                    while let Some(frame) = next_frame(&mut buf) {
                         let input = self.on_frame(frame).await;
                         if matches!(input, Input::End) {
                             return;
