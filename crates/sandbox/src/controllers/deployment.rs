@@ -11,7 +11,6 @@ use crate::events::{EventType, Occurrence, Source};
 use crate::lifecycle::UpdateScope;
 use crate::registry::{ResourceId, ResourceType};
 use crate::selectors::LabelSelector;
-use crate::store::Change;
 use crate::watch::{EventType as WatchKind, WatchEvent};
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -27,7 +26,7 @@ pub const HASH_LABEL: &str = "pod-template-hash";
 /// Reconciles Deployments against their ReplicaSets.
 pub struct DeploymentController;
 
-fn deployments() -> &'static ResourceType {
+pub(super) fn deployments() -> &'static ResourceType {
     owners::resource("apps", "deployments")
 }
 
@@ -510,82 +509,6 @@ impl Run<'_> {
                 && old.iter().any(|rs| owners::is_controlled_by(pod, rs))
                 && !new.is_some_and(|n| owners::is_controlled_by(pod, n))
         })
-    }
-
-    /// Status without touching Progressing (scaling, paused, deleting).
-    pub(super) fn deployment_status(
-        &self,
-        new: Option<&Value>,
-        old: &[Value],
-    ) -> Result<Action, ApiError> {
-        let computed = status::calculate(
-            &self.d,
-            new,
-            old,
-            self.conditions(),
-            &owners::format_time(self.now),
-        );
-        self.write_status(computed)?;
-        Ok(Action::Done)
-    }
-
-    /// Status with the Progressing condition, and a look again at the progress deadline.
-    fn rollout_status(&self, new: Option<&Value>, old: &[Value]) -> Result<Action, ApiError> {
-        let mut computed = status::calculate(
-            &self.d,
-            new,
-            old,
-            self.conditions(),
-            &owners::format_time(self.now),
-        );
-        let recheck = status::progress(
-            &self.d,
-            &self.original["status"],
-            &mut computed,
-            new.map(owners::name),
-            self.now,
-        );
-        self.write_status(computed)?;
-        Ok(recheck.map_or(Action::Done, Action::RequeueAfter))
-    }
-
-    /// Writes status and the revision annotation together, as upstream's status update does
-    /// (which is why the annotation does not bump the generation).
-    fn write_status(&self, status: Value) -> Result<(), ApiError> {
-        let revision = self.d["metadata"]["annotations"][REVISION].clone();
-        if status == self.original["status"]
-            && revision == self.original["metadata"]["annotations"][REVISION]
-        {
-            return Ok(());
-        }
-        let key = Sandbox::key(
-            deployments(),
-            Some(owners::namespace(&self.d)),
-            owners::name(&self.d),
-        );
-        let uid = owners::uid(&self.d).to_string();
-        let written = self.sb.store().write::<ApiError>(&key, false, |current| {
-            let Some(current) = current.filter(|c| owners::uid(c) == uid) else {
-                return Ok(Change::Keep);
-            };
-            let mut next = current.as_ref().clone();
-            next["status"] = status;
-            if revision.is_string() {
-                next["metadata"]["annotations"][REVISION] = revision;
-            }
-            Ok(if &next == current.as_ref() {
-                Change::Keep
-            } else {
-                Change::Put(next)
-            })
-        });
-        match written {
-            Ok(_) => Ok(()),
-            Err(crate::store::StoreError::Decision(error)) => Err(error),
-            Err(crate::store::StoreError::Disk(error)) => {
-                Err(ApiError::internal(error.to_string()))
-            }
-        }
     }
 }
 

@@ -242,6 +242,20 @@ pub fn progress(
     Some(Duration::from_secs(left.max(0) as u64 + 1))
 }
 
+/// The first ReplicaFailure of the ReplicaSets (the new one first), as a Deployment condition.
+pub fn replica_failure(new: Option<&Value>, old: &[Value]) -> Option<Value> {
+    let failure = new.into_iter().chain(old).find_map(|rs| {
+        rs["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "ReplicaFailure")
+            .cloned()
+    })?;
+    let mut condition = failure;
+    condition["lastUpdateTime"] = condition["lastTransitionTime"].clone();
+    Some(condition)
+}
+
 fn timed_out(current: Option<&Value>, deadline: i64, now: Timestamp) -> bool {
     let Some(current) = current else { return false };
     match current["reason"].as_str() {
@@ -372,5 +386,20 @@ mod tests {
             "ReplicaSet \"web-abc\" is progressing."
         );
         assert_eq!(recheck, Some(Duration::from_secs(601)));
+    }
+
+    #[test]
+    fn a_replica_set_failure_becomes_a_deployment_condition() {
+        let failing = json!({"status": {"conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+            "message": "forbidden", "lastTransitionTime": "t1"}]}});
+        let condition = replica_failure(Some(&rs(1, 0)), &[failing]).unwrap();
+        assert_eq!(
+            (
+                condition["reason"].as_str(),
+                condition["lastUpdateTime"].as_str()
+            ),
+            (Some("FailedCreate"), Some("t1"))
+        );
+        assert!(replica_failure(Some(&rs(1, 0)), &[]).is_none());
     }
 }

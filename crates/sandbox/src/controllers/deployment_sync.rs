@@ -1,14 +1,16 @@
 //! The Deployment controller's paths that resize without rolling out (scaling events, paused
-//! Deployments, deletion) and the cleanup of old ReplicaSets beyond the revision history limit.
+//! Deployments, deletion), the cleanup of old ReplicaSets beyond the revision history limit, and
+//! the status writes.
 
-use super::deployment::{Run, replicasets};
-use super::deployment_status::{self as status, DESIRED_REPLICAS, MAX_REPLICAS};
+use super::deployment::{Run, deployments, replicasets};
+use super::deployment_status::{self as status, DESIRED_REPLICAS, MAX_REPLICAS, REVISION};
 use super::owners::{self, int, is_deleting};
 use super::rollout::{self, Share};
 use super::runtime::Action;
-use crate::cluster::DeleteOptions;
+use crate::cluster::{DeleteOptions, Sandbox};
 use crate::errors::ApiError;
-use serde_json::Value;
+use crate::store::Change;
+use serde_json::{Value, json};
 
 impl Run<'_> {
     /// Whether the Deployment's replicas changed since its active ReplicaSets were last scaled.
@@ -136,5 +138,94 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Status without touching Progressing (scaling, paused, deleting).
+    pub(super) fn deployment_status(
+        &self,
+        new: Option<&Value>,
+        old: &[Value],
+    ) -> Result<Action, ApiError> {
+        let computed = status::calculate(
+            &self.d,
+            new,
+            old,
+            self.conditions(),
+            &owners::format_time(self.now),
+        );
+        self.write_status(computed)?;
+        Ok(Action::Done)
+    }
+
+    /// Status with the Progressing condition, and a look again at the progress deadline.
+    pub(super) fn rollout_status(
+        &self,
+        new: Option<&Value>,
+        old: &[Value],
+    ) -> Result<Action, ApiError> {
+        let mut computed = status::calculate(
+            &self.d,
+            new,
+            old,
+            self.conditions(),
+            &owners::format_time(self.now),
+        );
+        let recheck = status::progress(
+            &self.d,
+            &self.original["status"],
+            &mut computed,
+            new.map(owners::name),
+            self.now,
+        );
+        let mut conditions: Vec<Value> = computed["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        match status::replica_failure(new, old) {
+            Some(failure) => owners::set_condition(&mut conditions, failure),
+            None => conditions.retain(|c| c["type"] != "ReplicaFailure"),
+        }
+        computed["conditions"] = json!(conditions);
+        self.write_status(computed)?;
+        Ok(recheck.map_or(Action::Done, Action::RequeueAfter))
+    }
+
+    /// Writes status and the revision annotation together, as upstream's status update does
+    /// (which is why the annotation does not bump the generation).
+    pub(super) fn write_status(&self, status: Value) -> Result<(), ApiError> {
+        let revision = self.d["metadata"]["annotations"][REVISION].clone();
+        if status == self.original["status"]
+            && revision == self.original["metadata"]["annotations"][REVISION]
+        {
+            return Ok(());
+        }
+        let key = Sandbox::key(
+            deployments(),
+            Some(owners::namespace(&self.d)),
+            owners::name(&self.d),
+        );
+        let uid = owners::uid(&self.d).to_string();
+        let written = self.sb.store().write::<ApiError>(&key, false, |current| {
+            let Some(current) = current.filter(|c| owners::uid(c) == uid) else {
+                return Ok(Change::Keep);
+            };
+            let mut next = current.as_ref().clone();
+            next["status"] = status;
+            if revision.is_string() {
+                next["metadata"]["annotations"][REVISION] = revision;
+            }
+            Ok(if &next == current.as_ref() {
+                Change::Keep
+            } else {
+                Change::Put(next)
+            })
+        });
+        match written {
+            Ok(_) => Ok(()),
+            Err(crate::store::StoreError::Decision(error)) => Err(error),
+            Err(crate::store::StoreError::Disk(error)) => {
+                Err(ApiError::internal(error.to_string()))
+            }
+        }
     }
 }

@@ -49,12 +49,20 @@ impl Controller for ReplicaSetController {
             return Ok(Action::Done);
         };
         let active = active_pods(sb, &rs, &selector)?;
-        if !is_deleting(&rs) {
-            manage(sb, &rs, active)?;
-        }
+        let failure = if is_deleting(&rs) {
+            None
+        } else {
+            manage(sb, &rs, active)
+        };
         let active = active_pods(sb, &rs, &selector)?;
-        let (status, recheck) = status_of(&rs, &active, Timestamp::now());
+        let now = Timestamp::now();
+        let (mut status, mut recheck) = status_of(&rs, &active, now);
+        note_failure(&mut status, &rs, active.len(), failure.as_deref(), now);
         write_status(sb, &rs, status)?;
+        if failure.is_some() {
+            // Upstream retries with a rate limit; a fixed pause keeps the events readable.
+            recheck = Some(recheck.map_or(RETRY_FAILED, |r| r.min(RETRY_FAILED)));
+        }
         Ok(recheck.map_or(Action::Done, Action::RequeueAfter))
     }
 }
@@ -72,14 +80,17 @@ fn active_pods(
     Ok(claimed.into_iter().filter(|p| is_active(p)).collect())
 }
 
-/// Creates or deletes pods until there are `spec.replicas` of them.
-fn manage(sb: &Sandbox, rs: &Value, active: Vec<Arc<Value>>) -> Result<(), ApiError> {
+/// How long to wait before trying again after a pod could not be created.
+const RETRY_FAILED: Duration = Duration::from_secs(5);
+
+/// Creates or deletes pods until there are `spec.replicas` of them; says why a creation failed.
+fn manage(sb: &Sandbox, rs: &Value, active: Vec<Arc<Value>>) -> Option<String> {
     let wanted = int(&rs["spec"]["replicas"]).max(0) as usize;
     if active.len() < wanted {
         for _ in active.len()..wanted {
             // Stop at the first failure, as upstream's slow-start batches do.
-            if !create_pod(sb, rs) {
-                break;
+            if let Err(message) = create_pod(sb, rs) {
+                return Some(message);
             }
         }
     } else if active.len() > wanted {
@@ -87,10 +98,42 @@ fn manage(sb: &Sandbox, rs: &Value, active: Vec<Arc<Value>>) -> Result<(), ApiEr
             delete_pod(sb, rs, &pod);
         }
     }
-    Ok(())
+    None
 }
 
-fn create_pod(sb: &Sandbox, rs: &Value) -> bool {
+/// Sets or clears the ReplicaFailure condition, as upstream's status calculation does.
+fn note_failure(
+    status: &mut Value,
+    rs: &Value,
+    active: usize,
+    failure: Option<&str>,
+    now: Timestamp,
+) {
+    let mut conditions: Vec<Value> = status["conditions"].as_array().cloned().unwrap_or_default();
+    let present = conditions.iter().any(|c| c["type"] == "ReplicaFailure");
+    match failure {
+        Some(message) if !present => {
+            let reason = if (active as i64) < int(&rs["spec"]["replicas"]) {
+                "FailedCreate"
+            } else {
+                "FailedDelete"
+            };
+            conditions.push(json!({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": owners::format_time(now),
+                                   "reason": reason, "message": message}));
+        }
+        None if present => conditions.retain(|c| c["type"] != "ReplicaFailure"),
+        _ => return,
+    }
+    if let Some(map) = status.as_object_mut() {
+        if conditions.is_empty() {
+            map.remove("conditions");
+        } else {
+            map.insert("conditions".into(), json!(conditions));
+        }
+    }
+}
+
+fn create_pod(sb: &Sandbox, rs: &Value) -> Result<(), String> {
     let namespace = owners::namespace(rs).to_string();
     match sb.create(
         pods(),
@@ -110,9 +153,10 @@ fn create_pod(sb: &Sandbox, rs: &Value) -> bool {
                     message,
                 },
             );
-            true
+            Ok(())
         }
         Err(error) => {
+            let failure = error.message.clone();
             let message = format!("Error creating: {}", error.message);
             sb.record_event(
                 SOURCE,
@@ -124,7 +168,7 @@ fn create_pod(sb: &Sandbox, rs: &Value) -> bool {
                     message,
                 },
             );
-            false
+            Err(failure)
         }
     }
 }
@@ -423,5 +467,31 @@ mod tests {
         let (status, recheck) = status_of(&rs, &[], Timestamp::now());
         assert_eq!(status, json!({"replicas": 0, "observedGeneration": 1}));
         assert_eq!(recheck, None);
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_creation_sets_replica_failure_until_it_succeeds() {
+        let rs = json!({"spec": {"replicas": 2}});
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut status = json!({"replicas": 1});
+        note_failure(
+            &mut status,
+            &rs,
+            1,
+            Some("pods \"web-\" is forbidden: quota"),
+            now,
+        );
+        assert_eq!(status["conditions"][0]["reason"], "FailedCreate");
+        assert_eq!(
+            status["conditions"][0]["message"],
+            "pods \"web-\" is forbidden: quota"
+        );
+        note_failure(&mut status, &rs, 2, None, now);
+        assert!(status.get("conditions").is_none());
     }
 }
