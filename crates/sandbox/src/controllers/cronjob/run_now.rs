@@ -56,17 +56,18 @@ pub(super) fn run_now(sb: &Sandbox, cj: &Value) -> Result<(), ApiError> {
             Ok(next)
         },
     )?;
-    if status.changed(cj) {
-        if let Some(fresh) = sb.get(cronjobs, cj["metadata"]["namespace"].as_str(), cj_name) {
-            let mut merged = Status::of(&fresh);
-            merged.active.extend(
-                status
-                    .active
-                    .into_iter()
-                    .filter(|r| !Status::of(&fresh).has_uid(&r["uid"])),
-            );
-            write_status(sb, cronjobs, &fresh, &merged)?;
-        }
+    let fresh = sb.get(cronjobs, cj["metadata"]["namespace"].as_str(), cj_name);
+    if let Some(fresh) = fresh.filter(|_| status.changed(cj)) {
+        // Keep what the status holds now and add the new Job to it.
+        let mut merged = Status::of(&fresh);
+        let known = Status::of(&fresh);
+        merged.active.extend(
+            status
+                .active
+                .into_iter()
+                .filter(|r| !known.has_uid(&r["uid"])),
+        );
+        write_status(sb, cronjobs, &fresh, &merged)?;
     }
     Ok(())
 }

@@ -298,13 +298,9 @@ impl Fields {
         while date.year() <= last_year {
             if !Self::has(self.months, date.month().into()) {
                 (date, hour, minute) = (date.first_of_month().checked_add(1.month()).ok()?, 0, 0);
-            } else if !self.day_matches(date) {
+            } else if hour > 23 || !self.day_matches(date) {
                 (date, hour, minute) = (date.tomorrow().ok()?, 0, 0);
-            } else if hour > 23 {
-                (date, hour, minute) = (date.tomorrow().ok()?, 0, 0);
-            } else if !Self::has(self.hours, hour.into()) {
-                (hour, minute) = (hour + 1, 0);
-            } else if minute > 59 {
+            } else if minute > 59 || !Self::has(self.hours, hour.into()) {
                 (hour, minute) = (hour + 1, 0);
             } else if !Self::has(self.minutes, minute.into()) {
                 minute += 1;

@@ -169,7 +169,7 @@ fn a_due_activation_creates_an_owned_annotated_job_once() {
     let (first, now) = first_activation(&cj, 3);
     let action = sync(&sb, &target("hello"), now).unwrap();
     let name = job_name("hello", first);
-    assert_eq!(job_names(&sb), [name.clone()]);
+    assert_eq!(job_names(&sb), std::slice::from_ref(&name));
     let job = sb.get(rt("jobs"), Some("default"), &name).unwrap();
     assert_eq!(job["metadata"]["labels"]["app"], "hello");
     assert_eq!(
