@@ -332,6 +332,18 @@ mod real_node {
     }
 
     #[test]
+    fn kubectl_port_forward_serves_the_chapter_pods_cowsay_page() {
+        let Some(cluster) = Cluster::start() else { return };
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/chapter02/nginx-pod.yaml");
+        cluster.ok(&["create", "-f", file.to_str().expect("a UTF-8 path")]);
+        cluster.wait_running("nginx");
+        let (child, ports) = cluster.port_forward("pod/nginx", &[80]);
+        let page = http_get(ports[&80]);
+        stop(child);
+        assert!(page.starts_with("HTTP/1.1 200 OK") && page.contains("Hello Kubernetes"), "{page}");
+    }
+
+    #[test]
     fn kubectl_port_forward_serves_nginx_and_reports_a_closed_port() {
         let Some(cluster) = Cluster::start() else { return };
         nginx_pod(&cluster);
@@ -351,7 +363,6 @@ mod real_node {
     }
 
     #[test]
-    #[ignore = "needs the node's shell behind exec (at this commit exec answers: the sandbox's shell is not available in this build)"]
     fn kubectl_exec_and_logs_reach_the_pods_container() {
         let Some(cluster) = Cluster::start() else { return };
         nginx_pod(&cluster);
@@ -386,7 +397,24 @@ mod real_node {
     }
 
     #[test]
-    #[ignore = "needs the node's shell behind exec (at this commit exec answers: the sandbox's shell is not available in this build)"]
+    fn a_rollout_restart_ends_the_port_forward_to_the_old_pod() {
+        let Some(cluster) = Cluster::start() else { return };
+        cluster.ok(&["create", "deployment", "web", "--image=nginx:1.27"]);
+        cluster.ok(&["rollout", "status", "deployment/web", "--timeout=30s"]);
+        let (mut child, ports) = cluster.port_forward("deploy/web", &[80]);
+        assert!(http_get(ports[&80]).starts_with("HTTP/1.1 200 OK"));
+        cluster.ok(&["rollout", "restart", "deployment/web"]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let ended = child.try_wait().ok().flatten();
+        let err = stop(child);
+        assert!(ended.is_some(), "kubectl port-forward still runs after the rollout replaced its pod");
+        assert!(err.contains("lost connection to pod"), "{err}");
+    }
+
+    #[test]
     fn kube_rs_exec_reaches_the_pod() {
         let Some(cluster) = Cluster::start() else { return };
         nginx_pod(&cluster);
