@@ -39,6 +39,11 @@ impl Controller for Scheduler {
             return Ok(Action::Done);
         }
         let uid = pod["metadata"]["uid"].clone();
+        // Recorded before the binding: the kubelet starts on the bound pod at once, and its events
+        // must come after this one, as `kubectl describe` lists them.
+        let message = format!("Successfully assigned {}/{} to {}", target.namespace, target.name, SimulatedNode::NAME);
+        let source = Source { component: NAME, host: None };
+        sb.record_event(source, Occurrence { about: &pod, field_path: None, kind: EventType::Normal, reason: "Scheduled", message });
         let bound = sb.modify(pods(), Some(&target.namespace), &target.name, UpdateScope::Main, Default::default(), |current| {
             let mut new = current.clone();
             if new["metadata"]["uid"] != uid || !unbound(current) {
@@ -50,9 +55,6 @@ impl Controller for Scheduler {
         if bound.object["metadata"]["uid"] != uid {
             return Ok(Action::Done);
         }
-        let message = format!("Successfully assigned {}/{} to {}", target.namespace, target.name, SimulatedNode::NAME);
-        let source = Source { component: NAME, host: None };
-        sb.record_event(source, Occurrence { about: &bound.object, field_path: None, kind: EventType::Normal, reason: "Scheduled", message });
         sb.modify(pods(), Some(&target.namespace), &target.name, UpdateScope::Status, Default::default(), |current| {
             let mut new = current.clone();
             let conditions = new["status"]["conditions"].as_array().cloned().unwrap_or_default();

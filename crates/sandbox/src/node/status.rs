@@ -76,14 +76,16 @@ pub fn summarize(pod: &Value, containers: &BTreeMap<String, Container>) -> Summa
     let get = |n: &String| containers.get(n);
     let initialized = inits.iter().all(|n| get(n).and_then(Container::exit_code) == Some(0));
     let init_failed = policy == "Never" && inits.iter().any(|n| get(n).and_then(Container::exit_code).is_some_and(|c| c != 0));
-    let (mut running, mut waiting, mut stopped, mut failed) = (0, 0, 0, 0);
+    let (mut running, mut waiting, mut stopped, mut failed, mut succeeded) = (0, 0, 0, 0, 0);
     for c in apps.iter().map(get) {
         match c.map(|c| (&c.state, c.last.is_some())) {
             Some((State::Running { .. }, _)) => running += 1,
             Some((State::Terminated(t), _)) => {
                 stopped += 1;
                 failed += usize::from(t.exit_code != 0);
+                succeeded += usize::from(t.exit_code == 0);
             }
+            // Waiting to restart after a run: stopped, but neither succeeded nor failed (as upstream).
             Some((State::Waiting { .. }, true)) => stopped += 1,
             _ => waiting += 1,
         }
@@ -99,7 +101,7 @@ pub fn summarize(pod: &Value, containers: &BTreeMap<String, Container>) -> Summa
     } else {
         match policy {
             "Always" => "Running",
-            "OnFailure" if failed > 0 => "Running",
+            "OnFailure" if succeeded < stopped => "Running",
             "Never" if failed > 0 => "Failed",
             _ => "Succeeded",
         }
@@ -230,6 +232,16 @@ mod tests {
         });
         let s = summarize(&p, &cs);
         assert_eq!((s.phase, s.ready), ("Running", false));
+    }
+
+    #[test]
+    fn an_on_failure_pod_waiting_to_restart_after_a_failure_is_still_running() {
+        let mut cs = containers(done(0), waiting("CrashLoopBackOff"));
+        cs.get_mut("web").unwrap().last = Some(match done(1) {
+            State::Terminated(t) => t,
+            _ => unreachable!(),
+        });
+        assert_eq!(summarize(&pod("OnFailure"), &cs).phase, "Running");
     }
 
     #[test]

@@ -26,11 +26,13 @@ pub struct Look {
     pub width: Option<usize>,
     /// `cowthink`: a thought bubble.
     pub think: bool,
+    /// Art read from the image's own `default.cow` (whalesay ships a whale there).
+    pub art: Option<String>,
 }
 
 impl Default for Look {
     fn default() -> Self {
-        Self { eyes: "oo".into(), tongue: "  ".into(), cow: "default".into(), width: Some(40), think: false }
+        Self { eyes: "oo".into(), tongue: "  ".into(), cow: "default".into(), width: Some(40), think: false, art: None }
     }
 }
 
@@ -124,18 +126,26 @@ pub fn render(look: &Look, message: &str) -> String {
         Some(width) => wrap(&message, width),
         None => message.split('\n').map(String::from).collect(),
     };
-    let art = COWS.iter().find(|(n, _)| *n == look.cow).map_or(COWS[0].1, |(_, art)| art);
+    let builtin = COWS.iter().find(|(n, _)| *n == look.cow).map_or(COWS[0].1, |(_, art)| art);
+    let art = look.art.as_deref().unwrap_or(builtin);
     let thoughts = if look.think { "o" } else { "\\" };
     let animal = art.replace("{e}", &two(&look.eyes)).replace("{T}", &two(&look.tongue)).replace("{t}", thoughts);
     format!("{}{animal}", bubble(&lines, look.think))
 }
 
 /// The `cowsay` (and `cowthink`) command; with no message it reads stdin.
-pub(crate) async fn cowsay(_: &mut Shell, c: &mut Call) -> i32 {
+pub(crate) async fn cowsay(sh: &mut Shell, c: &mut Call) -> i32 {
     let (mut look, mut message) = match parse(&c.args[1..]) {
         Ok(parsed) => parsed,
         Err(problem) => return c.fail(problem).await,
     };
+    // Without -f, cowsay draws `default.cow` from COWPATH: an image may ship its own default there.
+    if !c.args[1..].iter().any(|a| a.starts_with("-f")) {
+        let dir = sh.vars.get("COWPATH").cloned().unwrap_or_else(|| "/usr/share/cowsay/cows".into());
+        if let Ok(bytes) = sh.ctx.fs.read(&format!("{dir}/default.cow")) {
+            look.art = Some(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
     if c.args[1..].iter().any(|a| a == "-l") {
         let names: Vec<&str> = COWS.iter().map(|(n, _)| *n).collect();
         c.out(format!("Cow files in /usr/share/cowsay/cows:\n{}\n", names.join(" "))).await;
