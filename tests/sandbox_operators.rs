@@ -1,6 +1,7 @@
 //! The chapter's two home-made operators against the sandbox with the real kubectl: the ConfigMap-watching
 //! nginx operator of 2.3.3 (a bash script run on the host) and the CronJob GitOps operator of 2.5.1 that
-//! clones a local git repository and applies it, Forbidden until its ClusterRoleBinding exists.
+//! clones a local git repository and applies it, Forbidden until its ClusterRoleBinding exists (and still
+//! refused a Namespace when the binding is to `admin` instead of the book's `cluster-admin`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -481,4 +482,27 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
     );
     let answer = PortForward::start(&sb, "gitops", "svc/sample-app", 80).get();
     assert_eq!(body(&answer), "v0.2\n", "the bumped app answers with its new tag:\n{answer}");
+}
+
+#[test]
+fn the_admin_cluster_role_bound_cluster_wide_still_cannot_create_a_namespace() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let repo = ConfigRepo::new();
+    repo.write("namespace.yaml", &read_fixture("sample-app-repo/namespace.yaml"));
+    repo.commit("A namespace for previews");
+    kubectl_stdin_ok(&sb, &["apply", "-f", "-"], &read_fixture("gitops-cronjob.yaml").replace("REPO_URL", &repo.url()));
+    sb.kubectl_ok(&["apply", "-f", &fixture("admin-binding.yaml").to_string_lossy()]);
+
+    let log = run_operator_now(&sb, "with-admin");
+    // `admin` includes reading namespaces (through `view`), so kubectl's GET finds none and the create is refused.
+    let refusal = "Error from server (Forbidden): error when creating \"/tmp/repo/manifests/namespace.yaml\": namespaces is forbidden: \
+                   User \"system:serviceaccount:gitops:gitops-operator\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope";
+    assert!(log.contains(refusal), "missing {refusal:?} in the log:\n{log}");
+    for line in ["deployment.apps/sample-app created", "service/sample-app created"] {
+        assert!(log.lines().any(|l| l == line), "admin covers the namespaced objects; missing {line:?} in:\n{log}");
+    }
+    assert!(get_object(&sb, &["get", "namespace", "sample-app-previews"]).is_none(), "the namespace was not created");
 }
