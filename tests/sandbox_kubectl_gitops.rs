@@ -129,7 +129,6 @@ fn getting_an_object_in_a_missing_namespace_says_the_namespace_is_missing() {
 }
 
 #[test]
-#[ignore = "server bug: the sandbox empties and removes a Namespace before answering its DELETE (right after, `get ns` is NotFound); kube-apiserver answers with the Namespace in phase Terminating and the namespace controller empties it afterwards, so `kubectl delete -f` of the operator file still finds and deletes the ServiceAccount and CronJob listed after the Namespace, where the sandbox prints `serviceaccounts \"gitops-serviceaccount\" not found`"]
 fn deleting_the_operator_file_deletes_every_object_in_file_order() {
     if !kubectl_available() {
         return;

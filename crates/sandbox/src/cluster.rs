@@ -279,16 +279,15 @@ impl Sandbox {
         Ok(Outcome { object: written.object, warnings })
     }
 
-    /// Deletes an object at once (finalizers keep it, marked with a deletionTimestamp); deleting a
-    /// namespace deletes everything in it first.
+    /// Deletes an object at once (finalizers keep it, marked with a deletionTimestamp). A namespace
+    /// only turns Terminating: the namespace controller empties it and then removes it
+    /// ([`Sandbox::finish_namespace`]), as on a real cluster.
     pub fn delete(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, opts: &DeleteOptions) -> ApiResult<Arc<Value>> {
         if rt.kind == "Namespace" && PROTECTED_NAMESPACES.contains(&name) {
             return Err(ApiError::forbidden(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")));
         }
-        if rt.kind == "Namespace" && !opts.dry_run && self.get(rt, None, name).is_some() {
-            // Terminating first, so controllers cannot recreate what is being removed.
-            self.mark_terminating(rt, name);
-            self.empty_namespace(name);
+        if rt.kind == "Namespace" && !opts.dry_run {
+            return self.mark_terminating(rt, name, opts);
         }
         let key = Self::key(rt, namespace, name);
         let written = self
@@ -318,14 +317,39 @@ impl Sandbox {
     }
 
     /// Marks a namespace as being deleted (deletionTimestamp, phase Terminating).
-    fn mark_terminating(&self, rt: &ResourceType, name: &str) {
-        let _ = self.store.write::<ApiError>(&Self::key(rt, None, name), false, |current| {
-            let Some(current) = current else { return Ok(Change::Keep) };
-            let mut marked = current.as_ref().clone();
-            marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-            marked["status"]["phase"] = json!("Terminating");
-            Ok(Change::Put(marked))
-        });
+    fn mark_terminating(&self, rt: &ResourceType, name: &str, opts: &DeleteOptions) -> ApiResult<Arc<Value>> {
+        let written = self
+            .store
+            .write(&Self::key(rt, None, name), false, |current| {
+                let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+                check_preconditions(rt, name, current, opts)?;
+                if current["metadata"]["deletionTimestamp"].is_string() {
+                    return Ok(Change::Keep);
+                }
+                let mut marked = current.as_ref().clone();
+                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                marked["status"]["phase"] = json!("Terminating");
+                Ok(Change::Put(marked))
+            })
+            .map_err(store_error)?;
+        Ok(written.object)
+    }
+
+    /// Empties a Terminating namespace and then removes it (the namespace controller's job).
+    pub fn finish_namespace(&self, name: &str) -> ApiResult<()> {
+        let namespaces = self.registry.by_plural("", "v1", "namespaces").expect("namespaces are always served");
+        if !self.get(namespaces, None, name).is_some_and(|ns| ns["metadata"]["deletionTimestamp"].is_string()) {
+            return Ok(());
+        }
+        self.empty_namespace(name);
+        self.store
+            .write::<ApiError>(&Self::key(namespaces, None, name), false, |current| match current {
+                Some(ns) if ns["metadata"]["deletionTimestamp"].is_string() => Ok(Change::Delete),
+                _ => Ok(Change::Keep),
+            })
+            .map_err(store_error)?;
+        Ok(())
     }
 
     /// Removes every namespaced object in `namespace` (what upstream's namespace controller does).
@@ -549,8 +573,12 @@ mod tests {
         let ns = sb.registry().by_plural("", "v1", "namespaces").unwrap();
         sb.create(ns, None, json!({"metadata": {"name": "team"}}), WriteOptions::default()).unwrap();
         sb.create(configmaps(), Some("team"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap();
-        sb.delete(ns, None, "team", &DeleteOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let marked = sb.delete(ns, None, "team", &DeleteOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(marked["status"]["phase"], "Terminating");
+        assert!(sb.get(configmaps(), Some("team"), "x").is_some(), "contents stay until the controller's pass");
+        sb.finish_namespace("team").unwrap();
         assert!(sb.get(configmaps(), Some("team"), "x").is_none());
+        assert!(sb.get(ns, None, "team").is_none());
     }
 
     #[test]

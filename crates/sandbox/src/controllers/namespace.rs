@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 
 /// The ConfigMap every namespace gets.
 pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+/// How long a deleted namespace stays untouched before it is emptied (upstream waits 5 s; the
+/// deletionTimestamp has whole seconds, so this means one to two seconds).
+const DELETION_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 const DESCRIPTION_KEY: &str = "kubernetes.io/description";
 const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
 
@@ -63,7 +66,18 @@ impl Controller for NamespaceController {
         let Some(ns) = sb.get(namespaces(), None, &target.name) else {
             return Ok(Action::Done);
         };
-        if is_deleting(&ns) || ns["status"]["phase"] == "Terminating" {
+        if is_deleting(&ns) {
+            // Like upstream's controller, wait a moment before emptying a namespace, so that a
+            // `kubectl delete -f` listing the namespace first still finds the objects after it.
+            let since = owners::parse_time(&ns["metadata"]["deletionTimestamp"]).map(|t| jiff::Timestamp::now().duration_since(t));
+            let waited = since.and_then(|d| std::time::Duration::try_from(d).ok()).unwrap_or(DELETION_GRACE);
+            if waited < DELETION_GRACE {
+                return Ok(Action::RequeueAfter(DELETION_GRACE - waited));
+            }
+            sb.finish_namespace(&target.name)?;
+            return Ok(Action::Done);
+        }
+        if ns["status"]["phase"] == "Terminating" {
             return Ok(Action::Done);
         }
         ensure_service_account(sb, &target.name)?;
