@@ -116,6 +116,21 @@ fn an_image_the_sandbox_cannot_run_crash_loops_with_an_explaining_log() {
 }
 
 #[test]
+fn a_container_script_with_a_syntax_error_fails_like_a_real_shell() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = sandbox();
+    sb.kubectl_ok(&["run", "broken", "--image=busybox", "--restart=Never", "--", "sh", "-c", "if true; then echo hi"]);
+    wait_until(&sb, &["get", "pod", "broken"], "the pod to fail", |o| o.contains("Error"));
+    let logs = sb.kubectl_ok(&["logs", "broken"]);
+    assert!(logs.contains("sh: syntax error"), "{logs}");
+    let pod = get_json(&sb, &["get", "pod", "broken"]);
+    assert_eq!(pod["status"]["phase"], "Failed");
+    assert_eq!(pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 2);
+}
+
+#[test]
 fn an_invalid_image_name_fails_to_pull_and_backs_off() {
     if !kubectl_available() {
         return;
