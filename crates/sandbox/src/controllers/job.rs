@@ -373,27 +373,7 @@ fn write_status(
     job: &Value,
     status: Map<String, Value>,
 ) -> Result<(), ApiError> {
-    let (namespace, name) = (
-        job["metadata"]["namespace"].as_str(),
-        job["metadata"]["name"].as_str().unwrap_or_default(),
-    );
-    let uid = job["metadata"]["uid"].clone();
-    sb.modify(
-        jobs,
-        namespace,
-        name,
-        UpdateScope::Status,
-        WriteOptions::default(),
-        |current| {
-            if current["metadata"]["uid"] != uid {
-                return Err(ApiError::conflict(jobs, name, "the object was replaced"));
-            }
-            let mut next = current.clone();
-            next["status"] = Value::Object(status);
-            Ok(next)
-        },
-    )?;
-    Ok(())
+    super::owners::modify_same(sb, jobs, job, UpdateScope::Status, |next| next["status"] = Value::Object(status))
 }
 
 #[cfg(test)]

@@ -36,6 +36,28 @@ pub fn namespace(obj: &Value) -> &str {
     obj["metadata"]["namespace"].as_str().unwrap_or_default()
 }
 
+/// Changes `obj` (its namespace and name) only if the stored object is still the same one (same
+/// uid): a controller must not write what it decided for an object onto a recreated namesake.
+pub fn modify_same(
+    sb: &Sandbox,
+    rt: &ResourceType,
+    obj: &Value,
+    scope: UpdateScope,
+    change: impl FnOnce(&mut Value),
+) -> Result<(), ApiError> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let uid = &obj["metadata"]["uid"];
+    sb.modify(rt, obj["metadata"]["namespace"].as_str(), name, scope, WriteOptions::default(), |current| {
+        if &current["metadata"]["uid"] != uid {
+            return Err(ApiError::conflict(rt, name, "the object was replaced"));
+        }
+        let mut next = current.clone();
+        change(&mut next);
+        Ok(next)
+    })?;
+    Ok(())
+}
+
 /// Whether the object has a deletionTimestamp.
 pub fn is_deleting(obj: &Value) -> bool {
     obj["metadata"]["deletionTimestamp"].is_string()

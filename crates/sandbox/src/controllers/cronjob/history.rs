@@ -3,7 +3,7 @@
 
 use super::super::job::{self, Finished};
 use super::{event, kind};
-use crate::cluster::{DeleteOptions, Sandbox, WriteOptions};
+use crate::cluster::{DeleteOptions, Sandbox};
 use crate::errors::ApiError;
 use crate::events::EventType;
 use crate::lifecycle::UpdateScope;
@@ -250,29 +250,5 @@ pub(super) fn write_status(
     cj: &Value,
     status: &Status,
 ) -> Result<(), ApiError> {
-    let (namespace, name) = (
-        cj["metadata"]["namespace"].as_str(),
-        cj["metadata"]["name"].as_str().unwrap_or_default(),
-    );
-    let uid = cj["metadata"]["uid"].clone();
-    sb.modify(
-        cronjobs,
-        namespace,
-        name,
-        UpdateScope::Status,
-        WriteOptions::default(),
-        |current| {
-            if current["metadata"]["uid"] != uid {
-                return Err(ApiError::conflict(
-                    cronjobs,
-                    name,
-                    "the object was replaced",
-                ));
-            }
-            let mut next = current.clone();
-            status.apply(&mut next);
-            Ok(next)
-        },
-    )?;
-    Ok(())
+    super::super::owners::modify_same(sb, cronjobs, cj, UpdateScope::Status, |next| status.apply(next))
 }

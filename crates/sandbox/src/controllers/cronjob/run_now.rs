@@ -2,7 +2,7 @@
 
 use super::history::{Status, write_status};
 use super::{RUN_NOW, RUN_NOW_HANDLED, job_from_template, kind, start_job};
-use crate::cluster::{Sandbox, WriteOptions};
+use crate::cluster::Sandbox;
 use crate::errors::ApiError;
 use crate::lifecycle::UpdateScope;
 use serde_json::{Value, json};
@@ -36,26 +36,9 @@ pub(super) fn run_now(sb: &Sandbox, cj: &Value) -> Result<(), ApiError> {
     let mut status = Status::of(cj);
     start_job(sb, cj, job, &mut status)?;
     let cronjobs = kind(sb, "cronjobs")?;
-    let uid = cj["metadata"]["uid"].clone();
-    sb.modify(
-        cronjobs,
-        cj["metadata"]["namespace"].as_str(),
-        cj_name,
-        UpdateScope::Main,
-        WriteOptions::default(),
-        |current| {
-            if current["metadata"]["uid"] != uid {
-                return Err(ApiError::conflict(
-                    cronjobs,
-                    cj_name,
-                    "the object was replaced",
-                ));
-            }
-            let mut next = current.clone();
-            next["metadata"]["annotations"][RUN_NOW_HANDLED] = json!(wanted);
-            Ok(next)
-        },
-    )?;
+    super::super::owners::modify_same(sb, cronjobs, cj, UpdateScope::Main, |next| {
+        next["metadata"]["annotations"][RUN_NOW_HANDLED] = json!(wanted);
+    })?;
     let fresh = sb.get(cronjobs, cj["metadata"]["namespace"].as_str(), cj_name);
     if let Some(fresh) = fresh.filter(|_| status.changed(cj)) {
         // Keep what the status holds now and add the new Job to it.
