@@ -197,11 +197,10 @@ impl Sandbox {
     pub fn create(&self, rt: &ResourceType, namespace: Option<&str>, mut obj: Value, opts: WriteOptions) -> ApiResult<Outcome> {
         check_type(rt, &mut obj)?;
         let namespace = self.place_in_namespace(rt, namespace, &mut obj)?;
-        if obj["metadata"]["name"].as_str().is_none_or(str::is_empty) {
-            if let Some(prefix) = obj["metadata"]["generateName"].as_str() {
+        if obj["metadata"]["name"].as_str().is_none_or(str::is_empty)
+            && let Some(prefix) = obj["metadata"]["generateName"].as_str() {
                 obj["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix()));
             }
-        }
         let mut warnings = Vec::new();
         lifecycle::check_fields(rt, &mut obj, opts.field_validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
@@ -411,11 +410,10 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
     if !obj["metadata"]["finalizers"].is_array() {
         obj["metadata"]["finalizers"] = json!([]);
     }
-    if let Some(list) = obj["metadata"]["finalizers"].as_array_mut() {
-        if !list.iter().any(|f| f == finalizer) {
+    if let Some(list) = obj["metadata"]["finalizers"].as_array_mut()
+        && !list.iter().any(|f| f == finalizer) {
             list.push(json!(finalizer));
         }
-    }
 }
 
 fn check_preconditions(rt: &ResourceType, name: &str, current: &Value, opts: &DeleteOptions) -> ApiResult<()> {

@@ -51,13 +51,12 @@ pub fn list(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiResu
     let after = decode_continue(&opts.continue_token)?;
     let (snapshot, more) = sb.store().list(&t.rt.id(), t.namespace.as_deref(), after.as_ref(), opts.limit, |o| filter.matches(o));
     let mut meta = json!({"resourceVersion": snapshot.rv.to_string()});
-    if more {
-        if let Some(last) = snapshot.items.last() {
+    if more
+        && let Some(last) = snapshot.items.last() {
             let position = [last["metadata"]["namespace"].as_str().unwrap_or_default(), last["metadata"]["name"].as_str().unwrap_or_default()];
             let token = json!({"rv": snapshot.rv, "after": position}).to_string();
             meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
         }
-    }
     render::list(t.rt, snapshot.items, Some(snapshot.json), meta, output, &opts.include_object)
 }
 

@@ -56,11 +56,10 @@ impl SigningKey {
 
     /// Reads the key file, or writes a new random one (mode 0600) when it is missing or empty.
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if !text.trim().is_empty() {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.trim().is_empty() {
                 return Ok(Self::from_secret(text.trim().as_bytes()));
             }
-        }
         // Two v4 uuids give 244 random bits, plenty for an HMAC key.
         let secret = format!(
             "{}{}",

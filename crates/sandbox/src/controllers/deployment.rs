@@ -137,14 +137,13 @@ fn by_age(sets: &mut [Value]) {
 /// A template without the hash label (and without an emptied labels map), for comparisons.
 fn without_hash(template: &Value) -> Value {
     let mut copy = template.clone();
-    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-        if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
+    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut)
+        && let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
             labels.remove(HASH_LABEL);
             if labels.is_empty() {
                 meta.remove("labels");
             }
         }
-    }
     copy
 }
 
@@ -353,14 +352,13 @@ impl Run<'_> {
     /// count so the next attempt uses another hash (upstream's answer to hash collisions).
     fn collision(&mut self, namespace: &str, hash: &str, error: ApiError) -> ApiError {
         let name = format!("{}-{hash}", owners::name(&self.d));
-        if let Some(existing) = self.sb.get(replicasets(), Some(namespace), &name) {
-            if owners::is_controlled_by(&existing, &self.d)
+        if let Some(existing) = self.sb.get(replicasets(), Some(namespace), &name)
+            && owners::is_controlled_by(&existing, &self.d)
                 && same_template(&existing["spec"]["template"], &self.d["spec"]["template"])
             {
                 // Ours already: the next reconcile finds it.
                 return error;
             }
-        }
         let count = self.d["status"]["collisionCount"].as_i64().unwrap_or(0) + 1;
         self.d["status"]["collisionCount"] = json!(count);
         let status = self.d["status"].clone();

@@ -108,11 +108,9 @@ pub fn claim(
             && controller_ref(&obj).is_none()
             && !is_deleting(&obj)
             && !is_deleting(owner)
-        {
-            if let Some(adopted) = adopt(sb, rt, &obj, owner)? {
+            && let Some(adopted) = adopt(sb, rt, &obj, owner)? {
                 claimed.push(adopted);
             }
-        }
     }
     Ok(claimed)
 }

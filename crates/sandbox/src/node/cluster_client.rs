@@ -273,7 +273,7 @@ fn resolve_type(text: &str) -> Option<&'static ResourceType> {
         None => (text.clone(), None),
     };
     Registry::builtin().types().iter().find(|rt| {
-        let names = rt.plural == name || rt.singular == name || rt.kind.to_lowercase() == name || rt.short_names.iter().any(|s| *s == name);
+        let names = rt.plural == name || rt.singular == name || rt.kind.to_lowercase() == name || rt.short_names.contains(&name);
         names && group.as_ref().is_none_or(|g| rt.group == *g || rt.group.starts_with(&format!("{g}.")))
     })
 }

@@ -171,7 +171,7 @@ impl SimulatedNode {
         loop {
             let n = self.next_ip.fetch_add(1, Ordering::Relaxed) % 65_530 + 2;
             let ip = format!("10.244.{}.{}", n / 256, n % 256);
-            if n % 256 != 0 && n % 256 != 255 && !used.contains(&ip) {
+            if !n.is_multiple_of(256) && n % 256 != 255 && !used.contains(&ip) {
                 return ip;
             }
         }

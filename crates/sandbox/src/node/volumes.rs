@@ -117,8 +117,11 @@ pub fn pod_token(sb: &Sandbox, pod: &Value) -> Result<String, MountError> {
     crate::auth::service_account_token(sb, namespace, sa, name).map_err(|e| MountError(e.message))
 }
 
+/// A volume's files: relative path and contents.
+pub type Files = Vec<(String, Vec<u8>)>;
+
 /// The files of one volume, or `None` for an emptyDir (or a kind the sandbox treats as one).
-pub fn volume_files(sb: &Sandbox, pod: &Value, volume: &Value, pod_ip: &str) -> Result<Option<Vec<(String, Vec<u8>)>>, MountError> {
+pub fn volume_files(sb: &Sandbox, pod: &Value, volume: &Value, pod_ip: &str) -> Result<Option<Files>, MountError> {
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or("default");
     if let Some(cm) = volume.get("configMap") {
         return referenced(sb, "ConfigMap", namespace, cm).map(Some);

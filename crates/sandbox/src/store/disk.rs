@@ -39,6 +39,9 @@ fn txn_error(e: impl std::fmt::Display) -> DiskError {
     DiskError::Transaction(e.to_string())
 }
 
+/// One stored object as loaded: its key, its value, and the JSON it was stored as.
+pub type Record = (ObjectKey, Value, Vec<u8>);
+
 /// One write to persist atomically.
 pub enum DiskWrite<'a> {
     /// Insert or replace an object.
@@ -64,7 +67,7 @@ impl Disk {
     }
 
     /// Every stored object with its key and stored JSON, and the last resourceVersion handed out.
-    pub fn load(&self) -> Result<(Vec<(ObjectKey, Value, Vec<u8>)>, u64), DiskError> {
+    pub fn load(&self) -> Result<(Vec<Record>, u64), DiskError> {
         let txn = self.db.begin_read().map_err(txn_error)?;
         let meta = txn.open_table(META).map_err(txn_error)?;
         let rv = meta.get(RESOURCE_VERSION).map_err(txn_error)?.map(|g| g.value()).unwrap_or(0);
