@@ -290,27 +290,7 @@ async fn deployment_runs(client: &Client, runs: usize, replicas: i32, report: &m
         let sent = Instant::now();
         deployments.create(&PostParams::default(), &deployment(&name, replicas)).await.expect("the deployment is created");
         let ack = Instant::now();
-        let (mut all_created, mut ready_pods) = (None, std::collections::HashSet::new());
-        let mut last_pod_ready = None;
-        let done = loop {
-            tokio::select! {
-                event = watch.try_next() => {
-                    let Ok(Some(Event::Apply(d))) = event else { continue };
-                    let status = d.status.unwrap_or_default();
-                    if status.replicas == Some(replicas) && all_created.is_none() {
-                        all_created = Some(Instant::now() - sent);
-                    }
-                    if status.ready_replicas == Some(replicas) && status.available_replicas == Some(replicas) {
-                        break Instant::now();
-                    }
-                }
-                Some(s) = pod_events.recv() => {
-                    if s.ready && s.name.starts_with(&format!("{name}-")) && ready_pods.insert(s.name) && ready_pods.len() == replicas as usize {
-                        last_pod_ready = Some(s.at - sent);
-                    }
-                }
-            }
-        };
+        let (done, all_created, last_pod_ready) = until_ready(&mut watch, &mut pod_events, &name, replicas, sent).await;
         total.push(done - sent);
         writes.push(store_revision(&pods).await.saturating_sub(rv_before));
         created.push(all_created.unwrap_or(done - sent));
@@ -336,6 +316,39 @@ async fn deployment_runs(client: &Client, runs: usize, replicas: i32, report: &m
     );
     report.note(format!("store writes (resourceVersion advance) from the Deployment's create to its readiness, per run: {writes:?}"));
     report.line("  delete (background) → no pods left in the LIST (polled every 200 ms)", None, &Stats::of(drain));
+}
+
+/// Follows a Deployment's watcher and the namespace's pods until the Deployment reports all replicas
+/// ready and available; that moment, and (since `sent`) when status.replicas reached the size and
+/// when the pod watcher had seen every pod Ready.
+async fn until_ready(
+    watch: &mut (impl futures::Stream<Item = Result<Event<Deployment>, watcher::Error>> + Unpin),
+    pod_events: &mut mpsc::UnboundedReceiver<Seen>,
+    name: &str,
+    replicas: i32,
+    sent: Instant,
+) -> (Instant, Option<Duration>, Option<Duration>) {
+    let (mut all_created, mut ready_pods, mut last_pod_ready) = (None, std::collections::HashSet::new(), None);
+    let prefix = format!("{name}-");
+    loop {
+        tokio::select! {
+            event = watch.try_next() => {
+                let Ok(Some(Event::Apply(d))) = event else { continue };
+                let status = d.status.unwrap_or_default();
+                if status.replicas == Some(replicas) && all_created.is_none() {
+                    all_created = Some(Instant::now() - sent);
+                }
+                if status.ready_replicas == Some(replicas) && status.available_replicas == Some(replicas) {
+                    return (Instant::now(), all_created, last_pod_ready);
+                }
+            }
+            Some(s) = pod_events.recv() => {
+                if s.ready && s.name.starts_with(&prefix) && ready_pods.insert(s.name) && ready_pods.len() == replicas as usize {
+                    last_pod_ready = Some(s.at - sent);
+                }
+            }
+        }
+    }
 }
 
 /// Sends a GET and reads the whole answer on a kept-alive connection; the body's length.
