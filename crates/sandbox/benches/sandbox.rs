@@ -20,6 +20,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+// The measuring helpers are shared with the workload benchmark; this one uses only some of them.
+#[allow(dead_code)]
+#[path = "shared/report.rs"]
+mod report;
+use report::{Report, Stats, load_average};
+
 /// The number of watchers in the delivery test.
 const WATCHERS: usize = 10;
 /// Writes observed by every watcher in the delivery test.
@@ -162,11 +168,6 @@ fn process_cpu_ms() -> f64 {
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) * 10.0
-}
-
-/// The 1-minute load average: how busy the machine was while measuring.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().next().unwrap_or("?").to_string()
 }
 
 /// A sandbox served in this process and a kube client for it.
@@ -432,65 +433,3 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Order statistics of a set of samples, in milliseconds.
-struct Stats {
-    count: usize,
-    median: f64,
-    p99: f64,
-    max: f64,
-    /// Whether the target applies to the p99 rather than the median.
-    p99_target: bool,
-}
-
-impl Stats {
-    fn of(mut samples: Vec<Duration>) -> Self {
-        samples.sort();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let n = samples.len().max(1);
-        let at = |q: usize| samples.get((samples.len() * q / 100).min(n - 1)).copied().map(ms).unwrap_or(0.0);
-        Self { count: samples.len(), median: at(50), p99: at(99), max: samples.last().copied().map(ms).unwrap_or(0.0), p99_target: false }
-    }
-
-    fn with_p99_target(mut self) -> Self {
-        self.p99_target = true;
-        self
-    }
-}
-
-/// The printed result: one row per measurement, then notes.
-#[derive(Default)]
-struct Report {
-    rows: Vec<String>,
-    notes: Vec<String>,
-}
-
-impl Report {
-    fn line(&mut self, what: &str, target: Option<(&str, f64)>, stats: &Stats) {
-        let verdict = match target {
-            Some((text, limit)) => {
-                let value = if stats.p99_target { stats.p99 } else { stats.median };
-                format!("{text} {}", if value <= limit { "met" } else { "MISSED" })
-            }
-            None => String::new(),
-        };
-        self.rows.push(format!("| {what} | {} | {:.3} | {:.3} | {:.3} | {verdict} |", stats.count, stats.median, stats.p99, stats.max));
-        eprintln!("{}", self.rows.last().map(String::as_str).unwrap_or_default());
-    }
-
-    fn note(&mut self, text: String) {
-        eprintln!("{text}");
-        self.notes.push(text);
-    }
-
-    fn print(&self) {
-        println!("\n| measurement | samples | median ms | p99 ms | max ms | target |");
-        println!("|---|---:|---:|---:|---:|---|");
-        for row in &self.rows {
-            println!("{row}");
-        }
-        println!();
-        for note in &self.notes {
-            println!("- {note}");
-        }
-    }
-}

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-#[path = "workloads/report.rs"]
+#[path = "shared/report.rs"]
 mod report;
 use report::{Report, Stats, load_average, sample_cpu};
 

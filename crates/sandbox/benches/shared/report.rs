@@ -1,4 +1,4 @@
-//! The workload benchmark's measuring helpers: CPU and wake-ups of a process from /proc, order
+//! The benchmarks' shared measuring helpers: CPU and wake-ups of a process from /proc, order
 //! statistics, and the printed Markdown report.
 
 use std::io::Read;
@@ -119,9 +119,11 @@ impl Report {
         for row in &self.rows {
             println!("{row}");
         }
-        println!("\n| measurement | figure | target |\n|---|---|---|");
-        for row in &self.others {
-            println!("{row}");
+        if !self.others.is_empty() {
+            println!("\n| measurement | figure | target |\n|---|---|---|");
+            for row in &self.others {
+                println!("{row}");
+            }
         }
         println!();
         for note in &self.notes {
