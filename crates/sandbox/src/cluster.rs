@@ -3,7 +3,7 @@
 
 use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
-use crate::registry::{Registry, ResourceType};
+use crate::registry::{DeletionStyle, Registry, ResourceType};
 use crate::service_ip;
 use crate::node::SimulatedNode;
 use crate::tls::Certificates;
@@ -282,10 +282,14 @@ impl Sandbox {
     /// only turns Terminating: the namespace controller empties it and then removes it
     /// ([`Sandbox::finish_namespace`]), as on a real cluster.
     pub fn delete(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, opts: &DeleteOptions) -> ApiResult<Arc<Value>> {
-        if rt.kind == "Namespace" && PROTECTED_NAMESPACES.contains(&name) {
-            return Err(ApiError::forbidden(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")));
+        if rt.deletion.protected.iter().any(|p| p == name) {
+            return Err(ApiError::forbidden(format!(
+                "{} \"{name}\" is forbidden: this {} may not be deleted",
+                rt.qualified_plural(),
+                rt.singular
+            )));
         }
-        if rt.kind == "Namespace" && !opts.dry_run {
+        if rt.deletion.style == DeletionStyle::Terminating && !opts.dry_run {
             return self.mark_terminating(rt, name, opts);
         }
         let key = Self::key(rt, namespace, name);
@@ -296,7 +300,7 @@ impl Sandbox {
                 check_preconditions(rt, name, current, opts)?;
                 let finalizers = current["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
                 let held_by = opts.propagation.finalizer();
-                let grace = pod_grace_period(rt, current);
+                let grace = grace_period(rt, current);
                 if !finalizers && held_by.is_none() && grace.is_none() {
                     return Ok(Change::Delete);
                 }
@@ -391,7 +395,6 @@ impl Sandbox {
     }
 }
 
-const PROTECTED_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
 
 fn finalizer_count(obj: &Value) -> usize {
     obj["metadata"]["finalizers"].as_array().map_or(0, Vec::len)
@@ -436,11 +439,12 @@ fn check_preconditions(rt: &ResourceType, name: &str, current: &Value, opts: &De
     Ok(())
 }
 
-/// A pod bound to a node is deleted gracefully: marked with its termination grace period, then
-/// removed by the kubelet once its containers have stopped. Unbound pods go at once.
-fn pod_grace_period(rt: &ResourceType, current: &Value) -> Option<i64> {
+/// An object of a graceful kind bound to a node (a pod) is marked with its termination grace
+/// period, then removed by the kubelet once its containers have stopped. Unbound ones go at once.
+fn grace_period(rt: &ResourceType, current: &Value) -> Option<i64> {
     let bound = current["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
-    (rt.kind == "Pod" && rt.group.is_empty() && bound).then(|| current["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30))
+    (rt.deletion.style == DeletionStyle::Graceful && bound)
+        .then(|| current["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30))
 }
 
 /// Fills a missing apiVersion/kind from the path and rejects a body of another type.

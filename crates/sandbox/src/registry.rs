@@ -40,6 +40,33 @@ pub struct ResourceType {
     /// A label the server keeps equal to the object's name (namespaces get `kubernetes.io/metadata.name`).
     #[serde(default)]
     pub name_label: Option<String>,
+    /// How a DELETE of this kind proceeds.
+    #[serde(default)]
+    pub deletion: Deletion,
+}
+
+/// How objects of a kind are deleted.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Deletion {
+    /// The way a DELETE proceeds.
+    #[serde(default)]
+    pub style: DeletionStyle,
+    /// Names that may never be deleted (the built-in namespaces).
+    #[serde(default)]
+    pub protected: Vec<String>,
+}
+
+/// The ways a DELETE proceeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeletionStyle {
+    /// Removed at once (unless finalizers hold it).
+    #[default]
+    Immediate,
+    /// Bound to a node: marked with its grace period; the node removes it after stopping it.
+    Graceful,
+    /// Marked Terminating; its controller empties it, then removes it (namespaces).
+    Terminating,
 }
 
 fn standard_verbs() -> Vec<String> {
@@ -174,6 +201,16 @@ mod tests {
         for t in registry.types() {
             assert!(seen.insert(t.id()), "{} listed twice", t.qualified_plural());
         }
+    }
+
+    #[test]
+    fn pods_are_deleted_gracefully_and_namespaces_by_termination() {
+        let registry = Registry::builtin();
+        assert_eq!(registry.by_plural("", "v1", "pods").unwrap().deletion.style, DeletionStyle::Graceful);
+        let ns = registry.by_plural("", "v1", "namespaces").unwrap();
+        assert_eq!(ns.deletion.style, DeletionStyle::Terminating);
+        assert!(ns.deletion.protected.iter().any(|n| n == "kube-system"));
+        assert_eq!(registry.by_plural("", "v1", "configmaps").unwrap().deletion.style, DeletionStyle::Immediate);
     }
 
     #[test]
