@@ -3,7 +3,7 @@
 
 use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
-use crate::registry::{DeletionStyle, Registry, ResourceType};
+use crate::registry::{CreateStep, DeletionStyle, Registry, ResourceType};
 use crate::service_ip;
 use crate::node::SimulatedNode;
 use crate::tls::Certificates;
@@ -213,7 +213,7 @@ impl Sandbox {
                 Some(_) => Err(ApiError::already_exists(rt, &name)),
                 None => {
                     // Under the writer lock, so two new services never get the same address.
-                    if rt.kind == "Service" {
+                    if rt.create_steps.contains(&CreateStep::AllocateAddresses) {
                         let (services, _) = self.store.list(&rt.id(), None, None, 0, |_| true);
                         service_ip::allocate(&mut obj, &services.items);
                     }

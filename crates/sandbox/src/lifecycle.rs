@@ -3,7 +3,7 @@
 
 use crate::admission;
 use crate::errors::{ApiError, ApiResult};
-use crate::registry::ResourceType;
+use crate::registry::{CreateStep, ResourceType};
 use crate::schema;
 use serde_json::{Map, Value, json};
 
@@ -81,7 +81,7 @@ pub fn prepare_create(rt: &ResourceType, mut obj: Value, now: &str, uid: String)
         obj["status"] = rt.initial_status.clone().unwrap_or_else(|| json!({}));
     }
     set_name_label(rt, &mut obj);
-    if rt.kind == "Pod" && rt.group.is_empty() {
+    if rt.create_steps.contains(&CreateStep::MountServiceAccount) {
         // Create-time only, as upstream's ServiceAccount admission: updates keep what the pod has.
         let suffix: String = uid.chars().filter(char::is_ascii_alphanumeric).take(5).collect();
         admission::mount_api_access(&mut obj, &suffix);

@@ -43,6 +43,19 @@ pub struct ResourceType {
     /// How a DELETE of this kind proceeds.
     #[serde(default)]
     pub deletion: Deletion,
+    /// Server steps on create beyond defaults and validation.
+    #[serde(default)]
+    pub create_steps: Vec<CreateStep>,
+}
+
+/// A step the server takes when an object of a kind is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CreateStep {
+    /// Mount the ServiceAccount's API credentials into every container (pods).
+    MountServiceAccount,
+    /// Give the object a cluster IP and node ports (services).
+    AllocateAddresses,
 }
 
 /// How objects of a kind are deleted.
