@@ -1,10 +1,10 @@
 //! Workload benchmark: pod start, a 100-replica Deployment, port-forward latency and throughput, and
 //! the idle CPU of the real binary, against a sandbox with its controllers and simulated node.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target cargo bench -p gitops-lab-sandbox --bench workloads`
+//! Run: `cargo bench -p gitops-lab-sandbox --bench workloads`
 //! (results and their reading: docs/benchmarks.md). Parts 1–3 serve a sandbox in this process
 //! (`server::run`, real HTTPS, a temporary data directory with real fsync); part 4 starts the real
-//! binary (`GITOPS_LAB_BIN`, default /work/target/release/gitops-lab; skipped when absent) so only
+//! binary (`GITOPS_LAB_BIN`, default `gitops-lab` in the release target dir; skipped when absent) so only
 //! the server's own CPU is counted. Knobs: `BENCH_PARTS` (comma list of pods, deployment,
 //! portforward, idle; default all), `BENCH_PODS` (200), `BENCH_DEPLOY_RUNS` (5), `BENCH_REPLICAS`
 //! (100), `BENCH_PF_REQUESTS` (500), `BENCH_PF_MIB` (64), `BENCH_IDLE_SECS` (30), `BENCH_DIR`
@@ -539,7 +539,12 @@ fn kubectl_port_forward(kubectl: &str, kubeconfig: &Path, ns: &str) -> Option<(C
 /// Part 4: the real binary's CPU while idle, empty and then with an nginx pod and a Deployment of
 /// 3 replicas; utime + stime from /proc/<pid>/stat, and wake-ups (context switches of all threads).
 async fn idle_cpu(dir: &Path, secs: u64, report: &mut Report) {
-    let bin = std::env::var("GITOPS_LAB_BIN").unwrap_or_else(|_| "/work/target/release/gitops-lab".into());
+    // Bench executables live in target/release/deps/; the binary in target/release/.
+    let beside = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.join("gitops-lab")));
+    let bin = std::env::var("GITOPS_LAB_BIN")
+        .ok()
+        .or_else(|| beside.map(|p| p.display().to_string()))
+        .unwrap_or_else(|| "gitops-lab".into());
     if !Path::new(&bin).exists() {
         report.note(format!("idle CPU skipped: {bin} is missing (cargo build --release -p gitops-lab)"));
         return;
