@@ -105,7 +105,7 @@ fn not_available(command: &Command) -> Error {
         .ok()
         .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(String::from))
         .unwrap_or_default();
-    Error::Explained(ErrorView::new(
+    Error::from(ErrorView::new(
         "not-available",
         Text::new(
             format!("This version of the lab cannot do \"{name}\" yet."),

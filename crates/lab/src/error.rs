@@ -7,7 +7,7 @@ use gitops_lab_protocol::{ErrorView, Text};
 pub enum Error {
     /// A failure already explained for the learner.
     #[error("{0}")]
-    Explained(ErrorView),
+    Explained(Box<ErrorView>),
     /// A request to the Kubernetes API failed.
     #[error("the Kubernetes API answered with an error: {0}")]
     Kube(#[source] kube::Error),
@@ -30,7 +30,7 @@ impl Error {
     pub fn explained(code: &str, message: Text, hint: Option<Text>) -> Error {
         let mut view = ErrorView::new(code, message);
         view.hint = hint;
-        Error::Explained(view)
+        Error::Explained(Box::new(view))
     }
 
     /// An I/O failure on a path.
@@ -41,7 +41,7 @@ impl Error {
     /// The error as the learner sees it.
     pub fn view(&self) -> ErrorView {
         match self {
-            Error::Explained(view) => view.clone(),
+            Error::Explained(view) => (**view).clone(),
             Error::Kube(error) => crate::cluster::diagnose::explain_kube_error(error),
             Error::Io { path, source } => ErrorView::new(
                 "io",
@@ -63,6 +63,6 @@ impl From<kube::Error> for Error {
 
 impl From<ErrorView> for Error {
     fn from(view: ErrorView) -> Error {
-        Error::Explained(view)
+        Error::Explained(Box::new(view))
     }
 }

@@ -24,10 +24,10 @@ pub fn user_kubeconfig(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         return Ok(path.to_path_buf());
     }
-    if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        if let Some(first) = std::env::split_paths(&list).find(|p| p.is_file()) {
-            return Ok(first);
-        }
+    if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty())
+        && let Some(first) = std::env::split_paths(&list).find(|p| p.is_file())
+    {
+        return Ok(first);
     }
     let home = std::env::var_os("HOME").map(PathBuf::from).ok_or_else(no_kubeconfig)?;
     Ok(home.join(".kube").join("config"))
@@ -102,22 +102,22 @@ pub fn list_contexts(path: &Path) -> Result<Vec<ContextInfo>> {
 /// A client for `context` of the kubeconfig at `path` (its current context when `None`).
 pub async fn connect(choice: ClusterChoice, path: &Path, context: Option<&str>) -> Result<ClusterHandle> {
     let config = read(path)?;
-    if let Some(name) = context {
-        if !config.contexts.iter().any(|c| c.name == name) {
-            let known: Vec<_> = config.contexts.iter().map(|c| c.name.as_str()).collect();
-            let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-            return Err(Error::explained(
-                "no-context",
-                Text::new(
-                    format!("The kubeconfig {} has no context named \"{name}\" (it has: {known}).", path.display()),
-                    format!("kubeconfig {} 中没有名为“{name}”的上下文（已有：{known}）。", path.display()),
-                ),
-                Some(Text::new(
-                    "Pick one of the listed contexts; for minikube, start it first so that it adds its context.",
-                    "请选择列出的上下文之一；若使用 minikube，请先启动它，它会添加自己的上下文。",
-                )),
-            ));
-        }
+    if let Some(name) = context
+        && !config.contexts.iter().any(|c| c.name == name)
+    {
+        let known: Vec<_> = config.contexts.iter().map(|c| c.name.as_str()).collect();
+        let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+        return Err(Error::explained(
+            "no-context",
+            Text::new(
+                format!("The kubeconfig {} has no context named \"{name}\" (it has: {known}).", path.display()),
+                format!("kubeconfig {} 中没有名为“{name}”的上下文（已有：{known}）。", path.display()),
+            ),
+            Some(Text::new(
+                "Pick one of the listed contexts; for minikube, start it first so that it adds its context.",
+                "请选择列出的上下文之一；若使用 minikube，请先启动它，它会添加自己的上下文。",
+            )),
+        ));
     }
     let options = KubeConfigOptions { context: context.map(String::from), ..KubeConfigOptions::default() };
     let kube_config = kube::Config::from_custom_kubeconfig(config, &options).await.map_err(|error| {

@@ -132,7 +132,7 @@ impl Connection {
         self.handle().ok_or_else(|| {
             let status = self.status();
             match status.error {
-                Some(error) => Error::Explained(error),
+                Some(error) => Error::from(error),
                 None => Error::explained(
                     "not-connected",
                     Text::new("The lab is not connected to a cluster.", "实验室尚未连接到集群。"),
@@ -210,7 +210,7 @@ impl Connection {
         let version = match tokio::time::timeout(VERSION_TIMEOUT, handle.client.apiserver_version()).await {
             Ok(Ok(info)) => info.git_version,
             Ok(Err(error)) => return Err(error.into()),
-            Err(_) => return Err(Error::Explained(timeout_view(&handle.server))),
+            Err(_) => return Err(timeout_view(&handle.server).into()),
         };
         Ok((handle, keeper, version))
     }
