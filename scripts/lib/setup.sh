@@ -49,3 +49,52 @@ ensure_build_tools() {
 target_dir() {
   echo "${CARGO_TARGET_DIR:-$REPO/target}"
 }
+
+# The UI's toolchain: the wasm target, the wasm-bindgen CLI matching Cargo.lock's wasm-bindgen,
+# and ui/'s npm packages (the terminal and wasm-opt).
+ensure_ui_toolchain() {
+  rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+    || quietly rustup target add wasm32-unknown-unknown
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen 0.2.130" ]; then
+    echo "installing wasm-bindgen-cli 0.2.130 (about 2 minutes)"
+    # Without --locked: its lock file names a dependency version the registry no longer serves.
+    quietly cargo install wasm-bindgen-cli --version =0.2.130
+  fi
+  ensure_npm_packages "$REPO/ui"
+}
+
+# Node.js and npm (Debian's, when the machine has none).
+ensure_npm() {
+  command -v npm >/dev/null 2>&1 || ensure_apt nodejs npm
+}
+
+# `npm ci` in a folder whose node_modules is missing or older than its lock file.
+ensure_npm_packages() {
+  local dir=$1
+  ensure_npm
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && quietly npm ci --no-audit --no-fund)
+  fi
+}
+
+# The libraries the Tauri desktop shell links (webkit2gtk and friends).
+ensure_desktop_libs() {
+  ensure_apt libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libsoup-3.0-dev \
+    libjavascriptcoregtk-4.1-dev libssl-dev file
+}
+
+# What the browser and window tests drive: Debian's Chromium, Xvfb, WebKit's WebDriver with
+# tauri-driver, fonts for Chinese text, and the tests' npm packages.
+ensure_ui_test_tools() {
+  ensure_apt chromium xvfb xauth webkit2gtk-driver fonts-dejavu-core fonts-noto-cjk
+  if ! command -v tauri-driver >/dev/null 2>&1; then
+    echo "installing tauri-driver 2.1.0"
+    quietly cargo install tauri-driver --version 2.1.0 --locked
+  fi
+  ensure_npm_packages "$REPO/tests/ui"
+}
+
+# Whether a graphical display is available for the desktop window.
+has_display() {
+  [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]
+}

@@ -3,8 +3,10 @@
 //! Each subcommand lives in its own module; this file only parses the command line and reports
 //! failures in the learner's language.
 
+mod desktop;
 mod messages;
 mod sandbox_serve;
+mod web;
 
 use clap::{Parser, Subcommand};
 use messages::Messages;
@@ -20,10 +22,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the lab's UI in the browser (arrives with the UI).
-    Web,
-    /// Open the lab in a desktop window (arrives with the UI).
-    Desktop,
+    /// Serve the lab's UI in the browser (the default); prints `url: …` once ready.
+    Web(web::WebArgs),
+    /// Open the lab in a desktop window.
+    Desktop(desktop::DesktopArgs),
     /// The embedded sandbox cluster.
     Sandbox {
         #[command(subcommand)]
@@ -42,10 +44,12 @@ fn main() -> ExitCode {
     let messages = Messages::from_env();
     let result = match cli.command {
         Some(Command::Sandbox { command: SandboxCommand::Serve(args) }) => sandbox_serve::run(args, &messages),
-        None | Some(Command::Web) | Some(Command::Desktop) => {
-            eprintln!("{}", messages.ui_not_ready());
-            return ExitCode::from(2);
-        }
+        None => web::run(web::WebArgs::default(), &messages),
+        Some(Command::Web(args)) => web::run(args, &messages),
+        Some(Command::Desktop(args)) => match desktop::run(args, &messages) {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

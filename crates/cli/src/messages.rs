@@ -26,7 +26,8 @@ impl Messages {
         Self { language }
     }
 
-    fn say(&self, english: &str, chinese: &str) -> String {
+    /// A sentence in the chosen language.
+    pub fn say(&self, english: &str, chinese: &str) -> String {
         match self.language {
             Language::English => english.to_string(),
             Language::Chinese => chinese.to_string(),
@@ -36,14 +37,6 @@ impl Messages {
     /// Before an error's text.
     pub fn error_prefix(&self) -> String {
         self.say("error", "错误")
-    }
-
-    /// For `web`/`desktop` before the UI exists.
-    pub fn ui_not_ready(&self) -> String {
-        self.say(
-            "The lab's window and web mode are not built yet. Start the sandbox cluster with\n  gitops-lab sandbox serve\nand use kubectl with the kubeconfig it prints.",
-            "实验室的窗口和网页模式尚未构建。请先用下面的命令启动沙盒集群：\n  gitops-lab sandbox serve\n然后用它打印出的 kubeconfig 运行 kubectl。",
-        )
     }
 
     /// How to use kubectl once the sandbox is up.
@@ -108,7 +101,6 @@ mod tests {
         let zh = Messages::new(Language::Chinese);
         let pairs = [
             (en.error_prefix(), zh.error_prefix()),
-            (en.ui_not_ready(), zh.ui_not_ready()),
             (en.sandbox_ready("k"), zh.sandbox_ready("k")),
             (en.not_loopback("a"), zh.not_loopback("a")),
             (en.stopped(), zh.stopped()),

@@ -65,7 +65,7 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
 }
 
 /// Resolves on SIGINT or SIGTERM, or (with `stop_with_stdin`) when standard input reaches its end.
-async fn shutdown_signal(stop_with_stdin: bool) {
+pub async fn shutdown_signal(stop_with_stdin: bool) {
     let stdin_closed = async move {
         if !stop_with_stdin {
             return std::future::pending().await;

@@ -1,0 +1,8 @@
+//! The UI's view logic as plain Rust, tested natively: no signals, no DOM.
+
+pub mod diff;
+pub mod exercise;
+pub mod graph;
+pub mod labels;
+pub mod markdown;
+pub mod text_buffer;

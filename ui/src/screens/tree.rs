@@ -1,0 +1,267 @@
+//! The live resource tree: objects by owner with health colours and status, updated from watch
+//! events at most once per animation frame.
+//!
+//! Each node has its own signal, so a status change repaints one row; the row list is rebuilt only
+//! when objects arrive, leave or change owner. Deltas that arrive between two frames are folded in
+//! together, so a burst of a thousand events costs one layout.
+
+use crate::dom;
+use crate::i18n::S;
+use crate::model::graph::{Applied, GraphModel, TreeRow};
+use crate::model::labels;
+use crate::protocol::{Command, GraphDelta, GraphNode, GraphSnapshot, Reply};
+use crate::state::{Lab, LiveTab, lab};
+use crate::widgets::ErrorBox;
+use leptos::prelude::*;
+use std::collections::{HashMap, HashSet};
+
+/// The tree's state: the model, one signal per node, and the rows.
+#[derive(Clone, Copy)]
+pub struct TreeState {
+    model: StoredValue<GraphModel, LocalStorage>,
+    cells: StoredValue<HashMap<String, RwSignal<GraphNode>>, LocalStorage>,
+    /// Nodes that arrived while the tree was on screen (they get the arrival animation).
+    arrived: StoredValue<HashSet<String>, LocalStorage>,
+    pending: StoredValue<Vec<(GraphDelta, f64)>, LocalStorage>,
+    frame_queued: StoredValue<bool, LocalStorage>,
+    /// Milliseconds from receiving a delta to the frame that painted it, most recent last.
+    latencies: StoredValue<Vec<f64>, LocalStorage>,
+    /// The rows in order.
+    pub rows: RwSignal<Vec<TreeRow>>,
+    /// The namespaces watched.
+    pub namespaces: RwSignal<Vec<String>>,
+    /// Why the graph could not be fetched.
+    pub error: RwSignal<Option<crate::protocol::ErrorView>>,
+}
+
+impl TreeState {
+    /// An empty tree.
+    pub fn new() -> TreeState {
+        TreeState {
+            model: StoredValue::new_local(GraphModel::default()),
+            cells: StoredValue::new_local(HashMap::new()),
+            arrived: StoredValue::new_local(HashSet::new()),
+            pending: StoredValue::new_local(Vec::new()),
+            frame_queued: StoredValue::new_local(false),
+            latencies: StoredValue::new_local(Vec::new()),
+            rows: RwSignal::new(Vec::new()),
+            namespaces: RwSignal::new(Vec::new()),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// Asks the engine for the whole graph.
+    pub async fn refresh(self, lab: Lab) {
+        match lab.call(Command::Graph).await {
+            Ok(Reply::Graph(snapshot)) => {
+                self.error.set(None);
+                self.reset(snapshot);
+            }
+            Ok(_) => {}
+            Err(error) => self.error.set(Some(error)),
+        }
+    }
+
+    /// Replaces the tree with a snapshot.
+    pub fn reset(self, snapshot: GraphSnapshot) {
+        self.pending.update_value(Vec::clear);
+        self.namespaces.set(snapshot.namespaces.clone());
+        self.model.update_value(|model| model.reset(snapshot));
+        self.arrived.update_value(HashSet::clear);
+        let fresh: HashMap<String, RwSignal<GraphNode>> = self.model.with_value(|model| {
+            model.rows().iter().filter_map(|row| model.node(&row.id)).map(|n| (n.id.clone(), RwSignal::new(n.clone()))).collect()
+        });
+        self.cells.set_value(fresh);
+        self.rows.set(self.model.with_value(GraphModel::rows));
+    }
+
+    /// Queues a delta; the next animation frame folds in everything queued.
+    pub fn push(self, lab: Lab, delta: GraphDelta) {
+        self.pending.update_value(|queue| queue.push((delta, dom::now_ms())));
+        if self.frame_queued.get_value() {
+            return;
+        }
+        self.frame_queued.set_value(true);
+        dom::next_frame(move || self.flush(lab));
+    }
+
+    fn flush(self, lab: Lab) {
+        self.frame_queued.set_value(false);
+        let queue = std::mem::take(&mut *self.pending.write_value());
+        let mut structure = false;
+        let mut gap = false;
+        let mut touched = HashSet::new();
+        for (delta, _) in &queue {
+            match self.model.try_update_value(|model| model.apply(delta.clone())).unwrap_or(Applied::Gap) {
+                Applied::Gap => gap = true,
+                Applied::Changed(change) => {
+                    structure |= change.structure;
+                    self.arrived.update_value(|arrived| arrived.extend(change.added.iter().cloned()));
+                    let gone: Vec<_> = self.cells.try_update_value(|cells| change.removed.iter().filter_map(|id| cells.remove(id)).collect()).unwrap_or_default();
+                    // Rows still showing them go away with this frame's row rebuild; free them after it.
+                    dom::next_frame(move || dom::next_frame(move || gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose())));
+                    touched.extend(change.updated);
+                }
+            }
+        }
+        if gap {
+            leptos::task::spawn_local(async move { self.refresh(lab).await });
+            return;
+        }
+        for id in touched {
+            let Some(node) = self.model.with_value(|model| model.node(&id).cloned()) else { continue };
+            let existing = self.cells.with_value(|cells| cells.get(&id).copied());
+            match existing {
+                Some(cell) => cell.set(node),
+                None => self.cells.update_value(|cells| {
+                    cells.insert(id, RwSignal::new(node));
+                }),
+            }
+        }
+        if structure {
+            self.rows.set(self.model.with_value(GraphModel::rows));
+        }
+        // Painted in the frame after this one's DOM changes: record how long each delta waited.
+        dom::next_frame(move || {
+            let now = dom::now_ms();
+            self.latencies.update_value(|list| {
+                list.extend(queue.iter().map(|(_, received)| now - received));
+                let excess = list.len().saturating_sub(10_000);
+                list.drain(..excess);
+            });
+        });
+    }
+
+    /// Delta-to-paint latencies recorded so far, in milliseconds (read by the benchmarks).
+    pub fn latencies(self) -> Vec<f64> {
+        self.latencies.get_value()
+    }
+
+    fn cell(self, id: &str) -> Option<RwSignal<GraphNode>> {
+        self.cells.with_value(|cells| cells.get(id).copied())
+    }
+
+    fn arrived_live(self, id: &str) -> bool {
+        self.arrived.with_value(|arrived| arrived.contains(id))
+    }
+}
+
+impl Default for TreeState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The tree panel: the namespaces watched, then one row per object.
+#[component]
+pub fn Tree() -> impl IntoView {
+    let lab = lab();
+    let tree = lab.tree;
+    let namespaces = RwSignal::new(String::new());
+    Effect::new(move |_| namespaces.set(tree.namespaces.get().join(", ")));
+    let watch = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let list: Vec<String> =
+            namespaces.get_untracked().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        leptos::task::spawn_local(async move {
+            match lab.call(Command::WatchNamespaces { namespaces: list }).await {
+                Ok(_) => tree.refresh(lab).await,
+                Err(error) => tree.error.set(Some(error)),
+            }
+        });
+    };
+    view! {
+        <form class="row-form" on:submit=watch>
+            <label>
+                {move || lab.t(S::Namespaces)}
+                <input type="text" bind:value=namespaces spellcheck="false" />
+            </label>
+            <button type="submit">{move || lab.t(S::Watch)}</button>
+        </form>
+        {move || tree.error.get().map(|error| view! { <ErrorBox error /> })}
+        <Show when=move || !tree.rows.with(Vec::is_empty) fallback=move || view! { <p class="muted">{move || lab.t(S::EmptyTree)}</p> }>
+            <ul class="tree" role="tree" aria-label=move || lab.t(S::ResourceTree)>
+                <For each=move || tree.rows.get() key=|row| row.clone() let:row>
+                    <TreeItem row />
+                </For>
+            </ul>
+        </Show>
+    }
+}
+
+/// One object: health light, kind and name, status; a click selects it for the other tabs.
+#[component]
+fn TreeItem(row: TreeRow) -> impl IntoView {
+    let lab = lab();
+    let Some(cell) = lab.tree.cell(&row.id) else { return ().into_any() };
+    let fresh = lab.tree.arrived_live(&row.id);
+    let selected = move || cell.with(|node| lab.selected.with(|s| s.as_ref() == Some(&node.object)));
+    let select = move || lab.selected.set(Some(cell.get_untracked().object));
+    let depth_class = format!("tree-item depth-{}", row.depth.min(6));
+    view! {
+        <li role="treeitem" class=depth_class class:fresh=fresh class:selected=selected aria-selected=move || selected().to_string()
+            data-kind=move || cell.with(|n| n.object.kind.clone()) data-name=move || cell.with(|n| n.object.name.clone())>
+            <button class="tree-button" on:click=move |_| select() title=move || cell.with(|n| lab.text(&n.summary))>
+                <span class=move || format!("light {}", labels::health(cell.with(|n| n.health)).1) aria-hidden="true"></span>
+                <span class="kind">{move || cell.with(|n| n.object.kind.clone())}</span>
+                <span class="name">{move || cell.with(|n| n.object.name.clone())}</span>
+                <span class="status">{move || cell.with(|n| n.status.clone())}</span>
+                <span class="sr-only">{move || lab.t(labels::health(cell.with(|n| n.health)).0)}</span>
+                {move || {
+                    let services = cell.with(|n| lab.tree.model.with_value(|m| m.selected_by(n)));
+                    (!services.is_empty()).then(|| view! { <span class="muted small">{S::SelectedBy.fill(lab.language.get(), &[&services.join(", ")])}</span> })
+                }}
+            </button>
+            <Show when=selected>
+                <ObjectActions node=cell />
+            </Show>
+        </li>
+    }
+    .into_any()
+}
+
+/// What can be done with the selected object: YAML, logs, a shell, a port-forward.
+#[component]
+fn ObjectActions(node: RwSignal<GraphNode>) -> impl IntoView {
+    let lab = lab();
+    let kind = node.with_untracked(|n| n.object.kind.clone());
+    let is_pod = kind == "Pod";
+    let forwardable = matches!(kind.as_str(), "Pod" | "Deployment" | "ReplicaSet" | "StatefulSet" | "Service");
+    let port = RwSignal::new(String::from("80"));
+    let error = RwSignal::new(None);
+    let forward = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(port) = port.get_untracked().trim().parse::<u16>() else { return };
+        let target = node.get_untracked().object;
+        leptos::task::spawn_local(async move {
+            match lab.call(Command::PortForwardStart { target, port }).await {
+                Ok(Reply::PortForward(view)) => {
+                    error.set(None);
+                    lab.port_forwards.update(|list| {
+                        list.retain(|pf| pf.id != view.id);
+                        list.push(view);
+                    });
+                    lab.live_tab.set(LiveTab::Ports);
+                }
+                Ok(_) => {}
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <div class="object-actions">
+            <button on:click=move |_| lab.live_tab.set(LiveTab::Yaml)>{move || lab.t(S::ShowYaml)}</button>
+            {is_pod.then(|| view! {
+                <button on:click=move |_| lab.live_tab.set(LiveTab::Logs)>{move || lab.t(S::ShowLogs)}</button>
+                <button on:click=move |_| lab.live_tab.set(LiveTab::Terminal)>{move || lab.t(S::Shell)}</button>
+            })}
+            {forwardable.then(|| view! {
+                <form class="inline-form" on:submit=forward>
+                    <label>{move || lab.t(S::Port)}<input type="number" min="1" max="65535" class="port" bind:value=port /></label>
+                    <button type="submit">{move || lab.t(S::Forward)}</button>
+                </form>
+            })}
+            {move || error.get().map(|error| view! { <ErrorBox error /> })}
+        </div>
+    }
+}
