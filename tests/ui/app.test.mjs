@@ -42,6 +42,8 @@ test('the language switches to Chinese and back, and is remembered', async () =>
 });
 
 test('keyboard users can skip to the content and move between live tabs with arrows', async () => {
+  await page.goto(lab.origin);
+  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 30_000 });
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement?.className), 'skip');
   await page.locator('#tab-tree').focus();

@@ -60,21 +60,14 @@ export async function startLab(extraArgs = []) {
   };
 }
 
-/** Launches Chromium with a fresh profile. */
+/** Launches Chromium (playwright gives it a fresh temporary profile). */
 export async function startBrowser() {
-  const profile = mkdtempSync(join(tmpdir(), 'gitops-lab-chromium-'));
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`],
+      '--disable-component-update', '--disable-sync'],
   });
-  return {
-    browser,
-    async stop() {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
+  return { browser, stop: () => browser.close() };
 }
 
 /** Sends a command to the engine through the API, as the page would (cookie-less: bearer token). */
