@@ -59,10 +59,9 @@ pub fn ClusterBar() -> impl IntoView {
             <div id="cluster-status" class="status" role="status" aria-label=move || lab.t(S::ClusterStatus)>
                 <span class=move || format!("light {}", phase().map(|p| p.1).unwrap_or("off")) aria-hidden="true"></span>
                 <strong class="phase">{move || phase().map(|p| lab.t(p.0)).unwrap_or_else(|| lab.t(S::Loading))}</strong>
-                <span class="muted server">{move || lab.cluster.with(|c| c.as_ref().map(|c| {
+                <span class="message" title=move || lab.cluster.with(|c| c.as_ref().map(|c| {
                     [c.server.clone(), c.version.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")
-                }))}</span>
-                <span class="message">{move || lab.cluster.with(|c| c.as_ref().map(|c| lab.text(&c.message)))}</span>
+                }))>{move || lab.cluster.with(|c| c.as_ref().map(|c| lab.text(&c.message)))}</span>
             </div>
             {move || busy.get().then(|| view! { <Busy /> })}
             <Show when=move || current().as_deref() == Some("minikube")>

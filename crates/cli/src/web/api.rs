@@ -12,7 +12,7 @@ use gitops_lab::protocol::{Command, ErrorView, Text};
 /// Runs one command on the session's engine.
 pub async fn command(Extension(Admitted(session)): Extension<Admitted>, body: Bytes) -> Response {
     let (status, answer) = match serde_json::from_slice::<Command>(&body) {
-        Ok(command) => (StatusCode::OK, session.engine().handle(command).await),
+        Ok(command) => (StatusCode::OK, session.engine().await.handle(command).await),
         Err(error) => (StatusCode::BAD_REQUEST, Err(bad_command(&error))),
     };
     match serde_json::to_vec(&answer) {
@@ -37,7 +37,7 @@ fn bad_command(error: &serde_json::Error) -> ErrorView {
 
 /// Upgrades to the event stream.
 pub async fn events(Extension(Admitted(session)): Extension<Admitted>, upgrade: WebSocketUpgrade) -> Response {
-    let subscription = session.engine().subscribe();
+    let subscription = session.engine().await.subscribe();
     upgrade.on_upgrade(move |socket| forward(socket, subscription))
 }
 

@@ -3,7 +3,8 @@
 //! Layout: [`guard`] (Host, Origin and token checks), [`sessions`] (one engine per learner, found
 //! by token), [`server`] (routes and `run(listener, …)`), [`api`] (commands and the event
 //! WebSocket), [`assets`] (the UI built into the binary). This file parses the flags, starts the
-//! first session and prints `url: http://127.0.0.1:PORT/?token=…` once the page can be loaded.
+//! first session and prints `url: http://127.0.0.1:PORT/?token=…` once the page can be loaded
+//! (the session's engine and sandbox start meanwhile; commands wait for them).
 
 mod api;
 mod assets;
@@ -81,11 +82,11 @@ pub fn run(args: WebArgs, messages: &Messages) -> anyhow::Result<()> {
             sessions: sessions::Sessions::default(),
             guard: guard::Guard::new(addr.port(), addr.ip(), &args.allow_hosts),
         });
-        let session = state.sessions.open(config).await;
+        let session = state.sessions.open(config);
         let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
         let url = format!("http://{host}:{}/?token={}", addr.port(), session.token());
         let serving = tokio::spawn(server::run(listener, state.clone(), crate::sandbox_serve::shutdown_signal(false)));
-        // The listener accepts from the moment it is bound and the engine has started: say so now.
+        // The listener accepts from the moment it is bound; the page loads while the engine starts.
         println!("url: {url}");
         eprintln!("{}", web_ready(messages));
         if args.open {

@@ -6,17 +6,19 @@
 use super::guard::same_token;
 use gitops_lab::{Engine, EngineConfig};
 use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
 /// One learner's session.
 pub struct Session {
     token: String,
-    engine: Engine,
+    config: EngineConfig,
+    engine: OnceCell<Engine>,
 }
 
 impl Session {
-    /// The session's engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The session's engine, once it has started (the first caller starts it; the others wait).
+    pub async fn engine(&self) -> &Engine {
+        self.engine.get_or_init(|| Engine::start(self.config.clone())).await
     }
 
     /// The token that opens it.
@@ -33,11 +35,15 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Starts an engine for a new session and returns it with its fresh token.
-    pub async fn open(&self, config: EngineConfig) -> Arc<Session> {
-        let engine = Engine::start(config).await;
-        let session = Arc::new(Session { token: new_token(), engine });
+    /// A new session with a fresh token. Its engine (and sandbox) starts in the background, so the
+    /// page can load meanwhile; commands wait for it.
+    pub fn open(&self, config: EngineConfig) -> Arc<Session> {
+        let session = Arc::new(Session { token: new_token(), config, engine: OnceCell::new() });
         self.list.lock().unwrap_or_else(|e| e.into_inner()).push(session.clone());
+        let starting = session.clone();
+        tokio::spawn(async move {
+            starting.engine().await;
+        });
         session
     }
 
@@ -57,7 +63,8 @@ impl Sessions {
     pub async fn shutdown(&self) {
         let list: Vec<Arc<Session>> = std::mem::take(&mut *self.list.lock().unwrap_or_else(|e| e.into_inner()));
         for session in list {
-            session.engine.shutdown().await;
+            // Waits for an engine still starting, so that its sandbox is stopped too.
+            session.engine().await.shutdown().await;
         }
     }
 }
