@@ -294,7 +294,15 @@ pub fn parse_command_line(line: &str) -> Result<CommandLine> {
     }
     CommandLine::try_parse_from(&words).map_err(|error| {
         let said = error.to_string();
-        let first = said.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+        // clap's message runs until the first blank line (its usage and help follow).
+        let first = said
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .trim_start_matches("error: ")
+            .to_string();
         usage(&format!("{first} (in: {line})"), &format!("{first}（命令：{line}）"))
     })
 }
