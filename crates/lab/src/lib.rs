@@ -15,6 +15,7 @@
 mod bus;
 pub mod cluster;
 mod config;
+pub mod diff;
 mod engine;
 mod error;
 pub mod kubectl;
