@@ -124,7 +124,13 @@ impl Facts {
 
 /// A typed Kubernetes object the graph shows.
 pub trait Observed:
-    kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
 {
     /// Its kind.
     const KIND: Kind;
@@ -298,6 +304,7 @@ impl Observed for ConfigMap {
 }
 
 /// Reads the facts of any object the graph shows from its JSON form; `None` for other kinds.
+#[cfg(test)]
 pub fn from_json(object: &serde_json::Value) -> Result<Option<Facts>, serde_json::Error> {
     fn typed<K: Observed>(object: &serde_json::Value) -> Result<Option<Facts>, serde_json::Error> {
         Ok(Some(K::deserialize(object)?.facts()))

@@ -45,6 +45,7 @@ pub struct Store {
 
 impl Store {
     /// How many objects are known.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -203,6 +204,7 @@ pub fn sort_nodes(nodes: &mut [GraphNode]) {
 }
 
 /// The pure reducer: the graph of a set of objects.
+#[cfg(test)]
 pub fn build(objects: impl IntoIterator<Item = Facts>) -> Vec<GraphNode> {
     let mut store = Store::default();
     let mut affected = BTreeSet::new();
@@ -280,13 +282,9 @@ impl Graph {
     }
 
     /// How many objects are known.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.store.len()
-    }
-
-    /// Whether no object is known.
-    pub fn is_empty(&self) -> bool {
-        self.store.len() == 0
     }
 }
 
