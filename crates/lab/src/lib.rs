@@ -19,6 +19,7 @@ pub mod diff;
 mod engine;
 mod error;
 pub mod kubectl;
+pub mod live;
 
 pub use bus::{EventBus, Subscription};
 pub use config::EngineConfig;
