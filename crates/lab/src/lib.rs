@@ -18,6 +18,7 @@ mod config;
 pub mod diff;
 mod engine;
 mod error;
+pub mod exercises;
 pub mod kubectl;
 pub mod live;
 
