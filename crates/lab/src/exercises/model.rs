@@ -104,7 +104,7 @@ pub struct Prediction {
 
 /// What a step's button does. Exactly one field is set.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Action {
     /// The button's label (generated from the action when absent).
     #[serde(default)]
