@@ -17,6 +17,7 @@ pub mod cluster;
 mod config;
 mod engine;
 mod error;
+pub mod operator;
 
 pub use bus::{EventBus, Subscription};
 pub use config::EngineConfig;
