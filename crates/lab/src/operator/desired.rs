@@ -107,7 +107,11 @@ pub fn site_deployment(config_map: &ConfigMap) -> Option<Deployment> {
             replicas: Some(1),
             selector: LabelSelector { match_labels: Some(selector), ..LabelSelector::default() },
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..ObjectMeta::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    annotations: Some(annotations),
+                    ..ObjectMeta::default()
+                }),
                 spec: Some(PodSpec { containers: vec![container], volumes: Some(vec![volume]), ..PodSpec::default() }),
             },
             ..DeploymentSpec::default()

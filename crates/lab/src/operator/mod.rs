@@ -93,9 +93,9 @@ impl Drop for NginxOperator {
 /// How to make a ConfigMap a site, for help texts.
 pub fn usage_hint(namespace: &str) -> Text {
     Text::new(
+        format!("Label a ConfigMap to make it a site: kubectl label configmap NAME {SITE_LABEL}=true -n {namespace}"),
         format!(
-            "Label a ConfigMap to make it a site: kubectl label configmap NAME {SITE_LABEL}=true -n {namespace}"
+            "给 ConfigMap 加上标签即可让它成为一个站点：kubectl label configmap 名称 {SITE_LABEL}=true -n {namespace}"
         ),
-        format!("给 ConfigMap 加上标签即可让它成为一个站点：kubectl label configmap 名称 {SITE_LABEL}=true -n {namespace}"),
     )
 }

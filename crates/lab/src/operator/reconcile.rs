@@ -53,10 +53,9 @@ impl Error {
             Error::Kube(error) => {
                 let view = explain_kube_error(error);
                 match view.hint {
-                    Some(hint) => Text::new(
-                        format!("{} {}", view.message.en, hint.en),
-                        format!("{}{}", view.message.zh, hint.zh),
-                    ),
+                    Some(hint) => {
+                        Text::new(format!("{} {}", view.message.en, hint.en), format!("{}{}", view.message.zh, hint.zh))
+                    }
                     None => view.message,
                 }
             }
@@ -169,7 +168,9 @@ impl Context {
                 format!("ConfigMap {name} 已更改：deployment/{name} 正在用新页面滚动更新 Pod。"),
             ),
             Change::Repaired => (
-                format!("deployment/{name} in {ns} had been edited; the operator set it back to what ConfigMap {name} asks for."),
+                format!(
+                    "deployment/{name} in {ns} had been edited; the operator set it back to what ConfigMap {name} asks for."
+                ),
                 format!("{ns} 中的 deployment/{name} 被手动修改过；操作符已把它恢复为 ConfigMap {name} 所要求的样子。"),
             ),
             Change::Unchanged => return,
