@@ -7,9 +7,11 @@
 
 pub mod diagnose;
 mod kubeconfig;
+pub mod minikube;
 mod sandbox;
 
 pub use kubeconfig::{ContextInfo, list_contexts, user_kubeconfig};
+pub use minikube::{Minikube, MinikubeStatus};
 pub use sandbox::SandboxSupervisor;
 
 use crate::bus::EventBus;
