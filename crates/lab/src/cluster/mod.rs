@@ -5,6 +5,7 @@
 //! need to reach the same cluster) from the [`Connection`], or follows its changes with
 //! [`Connection::watch`]; none of them knows which kind of cluster it talks to.
 
+pub mod access;
 pub mod diagnose;
 mod kubeconfig;
 pub mod minikube;

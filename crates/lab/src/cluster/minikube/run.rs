@@ -197,7 +197,12 @@ mod tests {
         let cancel = async move {
             let _ = started.await;
         };
-        let ended = stream(&fake, &[], |_| drop(go.take().map(|g| g.send(()))), cancel).await.unwrap();
+        let on_line = |_: &str| {
+            if let Some(go) = go.take() {
+                let _ = go.send(());
+            }
+        };
+        let ended = stream(&fake, &[], on_line, cancel).await.unwrap();
         assert_eq!(ended, Ended::Cancelled);
         assert!(began.elapsed() < Duration::from_secs(5), "took {:?}", began.elapsed());
     }
