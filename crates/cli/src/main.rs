@@ -3,7 +3,9 @@
 //! Each subcommand lives in its own module; this file only parses the command line and reports
 //! failures in the learner's language.
 
+mod cluster_args;
 mod messages;
+mod operator;
 mod sandbox_serve;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+    /// The chapter's operators, run by the lab (`operator nginx`).
+    Operator(operator::OperatorArgs),
 }
 
 #[derive(Subcommand)]
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let messages = Messages::from_env();
     let result = match cli.command {
         Some(Command::Sandbox { command: SandboxCommand::Serve(args) }) => sandbox_serve::run(args, &messages),
+        Some(Command::Operator(args)) => operator::run(args, &messages),
         None | Some(Command::Web) | Some(Command::Desktop) => {
             eprintln!("{}", messages.ui_not_ready());
             return ExitCode::from(2);

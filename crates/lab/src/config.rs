@@ -20,6 +20,8 @@ pub struct EngineConfig {
     pub learner: String,
     /// The kubeconfig file for `context:` clusters and minikube; `$KUBECONFIG` or `~/.kube/config` when absent.
     pub kubeconfig: Option<PathBuf>,
+    /// The minikube program; looked up on `PATH` when absent.
+    pub minikube_binary: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -32,6 +34,7 @@ impl EngineConfig {
             sandbox_binary: None,
             learner: "default".into(),
             kubeconfig: None,
+            minikube_binary: None,
         }
     }
 

@@ -21,6 +21,7 @@ mod error;
 pub mod exercises;
 pub mod kubectl;
 pub mod live;
+pub mod operator;
 
 pub use bus::{EventBus, Subscription};
 pub use config::EngineConfig;
