@@ -16,7 +16,12 @@ pub(super) struct ExerciseArea {
 
 impl ExerciseArea {
     pub(super) fn new(context: &Context) -> ExerciseArea {
-        let exercises = Exercises::new(context.config.clone(), context.bus.clone(), context.connection.clone(), context.live.clone());
+        let exercises = Exercises::new(
+            context.config.clone(),
+            context.bus.clone(),
+            context.connection.clone(),
+            context.live.clone(),
+        );
         ExerciseArea { context: context.clone(), exercises: Arc::new(exercises) }
     }
 
@@ -43,7 +48,9 @@ impl ExerciseArea {
                 Reply::Done
             }
             Command::RunStep { exercise, step } => Reply::StepOutcome(exercises.run_step(&exercise, step).await?),
-            Command::Predict { exercise, step, choice } => Reply::Prediction(exercises.predict(&exercise, step, choice)?),
+            Command::Predict { exercise, step, choice } => {
+                Reply::Prediction(exercises.predict(&exercise, step, choice)?)
+            }
             Command::ResetExercise { id } => Reply::Reset(exercises.reset(&id).await?),
             Command::Apply { source, manifest } => {
                 let kubectl = Kubectl::new(&self.context.connection.require()?);
@@ -69,7 +76,9 @@ impl ExerciseArea {
                         return Ok(Reply::Diff(view));
                     }
                     Outcome::PortForward { target, local, remote } => {
-                        return Ok(Reply::PortForward(self.context.live.port_forward(target.object_ref(), remote, local).await?));
+                        return Ok(Reply::PortForward(
+                            self.context.live.port_forward(target.object_ref(), remote, local).await?,
+                        ));
                     }
                     Outcome::Terminal { pod, namespace, container, command } => {
                         let pod = gitops_lab_protocol::ObjectRef::new("v1", "Pod", Some(&namespace), &pod);

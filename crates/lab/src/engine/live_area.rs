@@ -5,8 +5,8 @@
 use super::Context;
 use crate::error::Result;
 use crate::live::{ExecRequest, Live};
-use std::sync::Arc;
 use gitops_lab_protocol::{Command, Reply};
+use std::sync::Arc;
 
 /// The area's state.
 pub(super) struct LiveArea {

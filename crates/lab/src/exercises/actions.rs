@@ -19,7 +19,8 @@ impl Exercises {
         let exercise = self.find(id)?.clone();
         let step_file = super::view::step_of(&exercise, step)?.clone();
         if let Some(predict) = &step_file.predict {
-            let answered = self.progress_store()?.get().exercises.get(id).is_some_and(|p| p.answers.contains_key(&step_file.id));
+            let answered =
+                self.progress_store()?.get().exercises.get(id).is_some_and(|p| p.answers.contains_key(&step_file.id));
             if !answered {
                 return Err(Error::explained(
                     "predict-first",
@@ -27,7 +28,10 @@ impl Exercises {
                         format!("Answer the question first: {}", predict.question.en),
                         format!("请先回答问题：{}", predict.question.zh),
                     ),
-                    Some(Text::new("Predicting before you run is how the lesson sticks.", "先预测再运行，才能真正记住。")),
+                    Some(Text::new(
+                        "Predicting before you run is how the lesson sticks.",
+                        "先预测再运行，才能真正记住。",
+                    )),
                 ));
             }
         }
@@ -36,7 +40,10 @@ impl Exercises {
         let Some(action) = &step_file.action else {
             return Err(Error::explained(
                 "no-action",
-                Text::new("This step has no button: type the commands yourself.", "这一步没有一键操作：请自己输入命令。"),
+                Text::new(
+                    "This step has no button: type the commands yourself.",
+                    "这一步没有一键操作：请自己输入命令。",
+                ),
                 None,
             ));
         };
@@ -67,24 +74,44 @@ impl Exercises {
             return Ok(outcome);
         }
         if let Some(file) = &action.diff {
-            let manifests = crate::kubectl::manifest::parse(file, &workspace.read(file)?).map_err(|e| Error::from(e.view()))?;
+            let manifests =
+                crate::kubectl::manifest::parse(file, &workspace.read(file)?).map_err(|e| Error::from(e.view()))?;
             let kubectl = Kubectl::new(handle).in_namespace(Some(exercise.namespace()));
             let view = crate::diff::diff_manifests(&kubectl, file, &manifests).await;
             outcome.output = view.objects.iter().map(|o| o.unified.clone()).collect();
             outcome.diff = Some(view);
-            outcome.message = Text::new("Compare the three columns: last-applied, live, file.", "对比三列：last-applied、集群中的对象、文件。");
+            outcome.message = Text::new(
+                "Compare the three columns: last-applied, live, file.",
+                "对比三列：last-applied、集群中的对象、文件。",
+            );
             return Ok(outcome);
         }
         if let Some(terminal) = &action.terminal {
-            let pod = ObjectRef::new("v1", "Pod", Some(exercise.namespace()), &terminal.pod);
+            let pod = self.terminal_pod(exercise, &terminal.pod, handle).await?;
             let command = if terminal.command.is_empty() { vec!["sh".to_string()] } else { terminal.command.clone() };
-            let request = ExecRequest { pod, container: terminal.container.clone(), command, tty: true, size: (100, 30) };
+            let request =
+                ExecRequest { pod, container: terminal.container.clone(), command, tty: true, size: (100, 30) };
             outcome.stream = Some(self.live.exec(request).await?);
             outcome.message = Text::new("A terminal is open in the container.", "已在容器中打开终端。");
             return Ok(outcome);
         }
         self.run_lines(exercise, step, action, handle, workspace, &mut outcome).await;
         Ok(outcome)
+    }
+
+    /// The pod a terminal opens in: `NAME`, `pod/NAME`, or a ready pod of an owner (`deployment/web`).
+    async fn terminal_pod(&self, exercise: &Exercise, name: &str, handle: &ClusterHandle) -> Result<ObjectRef> {
+        let namespace = exercise.namespace();
+        let Some((kind, owner)) = name.split_once('/').filter(|(kind, _)| *kind != "pod") else {
+            return Ok(ObjectRef::new("v1", "Pod", Some(namespace), name.trim_start_matches("pod/")));
+        };
+        let target = Kubectl::new(handle).target_of(kind, owner, Some(namespace)).await?.object_ref();
+        match crate::live::ready_pod(&handle.client, namespace, &target).await? {
+            crate::live::ReadyPod::Found(pod) => Ok(ObjectRef::new("v1", "Pod", Some(namespace), &pod)),
+            crate::live::ReadyPod::Missing(why) | crate::live::ReadyPod::Absent(why) => {
+                Err(Error::explained("no-pod", why, None))
+            }
+        }
     }
 
     /// Runs the action's kubectl lines in order, each shown with a `$` prompt and its output.

@@ -42,14 +42,18 @@ pub struct Selection {
 impl Selection {
     /// Where its objects come from.
     pub fn source(&self) -> Source {
-        Source { api_version: self.resource.api_version.clone(), plural: self.resource.plural.clone(), namespace: self.namespace.clone() }
+        Source {
+            api_version: self.resource.api_version.clone(),
+            plural: self.resource.plural.clone(),
+            namespace: self.namespace.clone(),
+        }
     }
 
     fn matches(&self, object: &Value) -> bool {
-        let name_ok = self.name.as_deref().is_none_or(|n| object.pointer("/metadata/name").and_then(Value::as_str) == Some(n));
+        let name_ok =
+            self.name.as_deref().is_none_or(|n| object.pointer("/metadata/name").and_then(Value::as_str) == Some(n));
         let labels = object.pointer("/metadata/labels");
-        name_ok
-            && self.labels.iter().all(|(k, v)| labels.and_then(|l| l.get(k)).and_then(Value::as_str) == Some(v))
+        name_ok && self.labels.iter().all(|(k, v)| labels.and_then(|l| l.get(k)).and_then(Value::as_str) == Some(v))
     }
 
     /// The selected objects of a snapshot; `None` while the source has not been read yet.
@@ -222,7 +226,9 @@ async fn select(kubectl: &Kubectl, namespace: &str, spec: &ObjectSpec, default_k
     let labels = spec
         .selector
         .as_deref()
-        .map(|s| s.split(',').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim().into(), v.trim().into())).collect())
+        .map(|s| {
+            s.split(',').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim().into(), v.trim().into())).collect()
+        })
         .unwrap_or_default();
     Ok(Selection {
         resource: found.resource,
@@ -250,13 +256,25 @@ async fn compile_condition(kubectl: &Kubectl, ns: &str, check: &model::Check) ->
             FieldTest::Absent(f.absent.unwrap_or(false))
         };
         let path = parse_path(&f.path).map_err(|why| crate::Error::explained("exercise", Text::same(why), None))?;
-        return Ok(Condition::Field { selection: select(kubectl, ns, &f.object(), "Pod").await?, path_text: f.path.clone(), path, test });
+        return Ok(Condition::Field {
+            selection: select(kubectl, ns, &f.object(), "Pod").await?,
+            path_text: f.path.clone(),
+            path,
+            test,
+        });
     }
     if let Some(p) = &check.pod_phase {
-        return Ok(Condition::PodPhase { selection: select(kubectl, ns, &p.object(), "Pod").await?, phase: p.phase.clone(), ready: p.ready });
+        return Ok(Condition::PodPhase {
+            selection: select(kubectl, ns, &p.object(), "Pod").await?,
+            phase: p.phase.clone(),
+            ready: p.ready,
+        });
     }
     if let Some(r) = &check.ready_replicas {
-        return Ok(Condition::ReadyReplicas { selection: select(kubectl, ns, &r.object(), "Deployment").await?, count: r.count });
+        return Ok(Condition::ReadyReplicas {
+            selection: select(kubectl, ns, &r.object(), "Deployment").await?,
+            count: r.count,
+        });
     }
     if let Some(a) = &check.annotation {
         return Ok(Condition::Annotation {
@@ -276,7 +294,8 @@ async fn compile_condition(kubectl: &Kubectl, ns: &str, check: &model::Check) ->
         });
     }
     if let Some(e) = &check.event {
-        let spec = ObjectSpec { kind: "Event".into(), name: String::new(), namespace: e.namespace.clone(), selector: None };
+        let spec =
+            ObjectSpec { kind: "Event".into(), name: String::new(), namespace: e.namespace.clone(), selector: None };
         return Ok(Condition::Event {
             events: select(kubectl, ns, &spec, "Event").await?,
             reason: e.reason.clone(),
@@ -306,7 +325,11 @@ impl Condition {
             Condition::Http { target, .. } => {
                 let mut sources = vec![target.source()];
                 if target.resource.kind != "Pod" {
-                    sources.push(Source { api_version: "v1".into(), plural: "pods".into(), namespace: target.namespace.clone() });
+                    sources.push(Source {
+                        api_version: "v1".into(),
+                        plural: "pods".into(),
+                        namespace: target.namespace.clone(),
+                    });
                 }
                 sources
             }
@@ -321,7 +344,9 @@ pub fn evaluate(condition: &Condition, snapshot: &Snapshot, context: &CheckConte
     match condition {
         Condition::Exists(s) => match s.pick(snapshot) {
             None => Verdict::waiting(),
-            Some(found) if !found.is_empty() => Verdict::met(format!("{} exists.", s.describe()), format!("{} 已存在。", s.describe())),
+            Some(found) if !found.is_empty() => {
+                Verdict::met(format!("{} exists.", s.describe()), format!("{} 已存在。", s.describe()))
+            }
             Some(_) => Verdict::unmet(
                 format!("There is no {}{} yet.", s.describe(), s.where_()),
                 format!("{}{}还不存在。", s.describe(), s.where_()),
@@ -329,8 +354,12 @@ pub fn evaluate(condition: &Condition, snapshot: &Snapshot, context: &CheckConte
         },
         Condition::Absent(s) => match s.pick(snapshot) {
             None => Verdict::waiting(),
-            Some(found) if found.is_empty() => Verdict::met(format!("{} is gone.", s.describe()), format!("{} 已不存在。", s.describe())),
-            Some(_) => Verdict::unmet(format!("{} still exists.", s.describe()), format!("{} 仍然存在。", s.describe())),
+            Some(found) if found.is_empty() => {
+                Verdict::met(format!("{} is gone.", s.describe()), format!("{} 已不存在。", s.describe()))
+            }
+            Some(_) => {
+                Verdict::unmet(format!("{} still exists.", s.describe()), format!("{} 仍然存在。", s.describe()))
+            }
         },
         Condition::Field { selection, path_text, path, test } => field(selection, path_text, path, test, snapshot),
         Condition::PodPhase { selection, phase, ready } => pod_phase(selection, phase, *ready, snapshot),
@@ -343,14 +372,19 @@ pub fn evaluate(condition: &Condition, snapshot: &Snapshot, context: &CheckConte
             Some(output) if output.contains(text.as_str()) => {
                 Verdict::met(format!("The output shows \"{text}\"."), format!("输出中出现了“{text}”。"))
             }
-            Some(_) => Verdict::unmet(format!("The output does not show \"{text}\"."), format!("输出中没有出现“{text}”。")),
+            Some(_) => {
+                Verdict::unmet(format!("The output does not show \"{text}\"."), format!("输出中没有出现“{text}”。"))
+            }
             None => Verdict::unmet("Run the step first.", "请先运行这一步。"),
         },
         Condition::GitHead(repo) => {
             if context.changed_repos.iter().any(|r| r == repo) {
                 Verdict::met(format!("The {repo} repository has a new commit."), format!("{repo} 仓库有了新的提交。"))
             } else {
-                Verdict::unmet(format!("No new commit in the {repo} repository yet."), format!("{repo} 仓库还没有新的提交。"))
+                Verdict::unmet(
+                    format!("No new commit in the {repo} repository yet."),
+                    format!("{repo} 仓库还没有新的提交。"),
+                )
             }
         }
         Condition::Http { .. } => Verdict::waiting(),
@@ -381,12 +415,16 @@ fn field(selection: &Selection, path_text: &str, path: &[Segment], test: &FieldT
     let found = lookup(object, path);
     let who = selection.describe();
     match (test, found) {
-        (FieldTest::Absent(true), None) => Verdict::met(format!("{who} has no {path_text}."), format!("{who} 没有 {path_text}。")),
+        (FieldTest::Absent(true), None) => {
+            Verdict::met(format!("{who} has no {path_text}."), format!("{who} 没有 {path_text}。"))
+        }
         (FieldTest::Absent(true), Some(v)) => Verdict::unmet(
             format!("{who} still has {path_text} = {}.", text_of(v)),
             format!("{who} 仍有 {path_text} = {}。", text_of(v)),
         ),
-        (FieldTest::Absent(false), Some(v)) => Verdict::met(format!("{path_text} = {}.", text_of(v)), format!("{path_text} = {}。", text_of(v))),
+        (FieldTest::Absent(false), Some(v)) => {
+            Verdict::met(format!("{path_text} = {}.", text_of(v)), format!("{path_text} = {}。", text_of(v)))
+        }
         (_, None) => Verdict::unmet(format!("{who} has no {path_text} yet."), format!("{who} 还没有 {path_text}。")),
         (FieldTest::Equals(want), Some(v)) if text_of(v) == text_of(want) => {
             Verdict::met(format!("{path_text} is {}.", text_of(v)), format!("{path_text} 为 {}。", text_of(v)))
@@ -456,9 +494,12 @@ fn waiting_reason(pod: &Value) -> String {
 }
 
 fn pod_ready(pod: &Value) -> bool {
-    pod.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|c| c.iter().any(|c| c.get("type").and_then(Value::as_str) == Some("Ready") && c.get("status").and_then(Value::as_str) == Some("True")))
+    pod.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|c| {
+        c.iter().any(|c| {
+            c.get("type").and_then(Value::as_str) == Some("Ready")
+                && c.get("status").and_then(Value::as_str) == Some("True")
+        })
+    })
 }
 
 fn ready_replicas(selection: &Selection, count: i64, snapshot: &Snapshot) -> Verdict {
@@ -495,7 +536,14 @@ fn annotation(selection: &Selection, key: &str, value: Option<&str>, snapshot: &
     }
 }
 
-fn event(events: &Selection, reason: &str, kind: Option<&str>, name: Option<&str>, at_least: u32, snapshot: &Snapshot) -> Verdict {
+fn event(
+    events: &Selection,
+    reason: &str,
+    kind: Option<&str>,
+    name: Option<&str>,
+    at_least: u32,
+    snapshot: &Snapshot,
+) -> Verdict {
     let Some(all) = events.pick(snapshot) else { return Verdict::waiting() };
     let seen: u64 = all
         .iter()
@@ -520,11 +568,22 @@ pub fn describe(condition: &Condition) -> Text {
         Condition::Field { selection, path_text, test, .. } => {
             let who = selection.describe();
             match test {
-                FieldTest::Equals(v) => Text::new(format!("{who}: {path_text} is {}", text_of(v)), format!("{who}：{path_text} 为 {}", text_of(v))),
-                FieldTest::AtLeast(n) => Text::new(format!("{who}: {path_text} ≥ {n}"), format!("{who}：{path_text} ≥ {n}")),
-                FieldTest::Contains(t) => Text::new(format!("{who}: {path_text} contains \"{t}\""), format!("{who}：{path_text} 包含“{t}”")),
-                FieldTest::Absent(true) => Text::new(format!("{who} has no {path_text}"), format!("{who} 没有 {path_text}")),
-                FieldTest::Absent(false) => Text::new(format!("{who} has {path_text}"), format!("{who} 有 {path_text}")),
+                FieldTest::Equals(v) => Text::new(
+                    format!("{who}: {path_text} is {}", text_of(v)),
+                    format!("{who}：{path_text} 为 {}", text_of(v)),
+                ),
+                FieldTest::AtLeast(n) => {
+                    Text::new(format!("{who}: {path_text} ≥ {n}"), format!("{who}：{path_text} ≥ {n}"))
+                }
+                FieldTest::Contains(t) => {
+                    Text::new(format!("{who}: {path_text} contains \"{t}\""), format!("{who}：{path_text} 包含“{t}”"))
+                }
+                FieldTest::Absent(true) => {
+                    Text::new(format!("{who} has no {path_text}"), format!("{who} 没有 {path_text}"))
+                }
+                FieldTest::Absent(false) => {
+                    Text::new(format!("{who} has {path_text}"), format!("{who} 有 {path_text}"))
+                }
             }
         }
         Condition::PodPhase { selection, phase, .. } => {
@@ -607,13 +666,25 @@ mod tests {
 
     #[test]
     fn events_are_counted_by_reason_and_object() {
-        let events = Selection { resource: ApiResource { kind: "Event".into(), plural: "events".into(), ..pods("default").resource }, ..pods("default") };
+        let events = Selection {
+            resource: ApiResource { kind: "Event".into(), plural: "events".into(), ..pods("default").resource },
+            ..pods("default")
+        };
         let events = Selection { name: None, ..events };
-        let snap = Snapshot::from([(events.source(), vec![
-            json!({"reason": "Killing", "involvedObject": {"kind": "Pod", "name": "nginx"}, "count": 1}),
-            json!({"reason": "Started", "involvedObject": {"kind": "Pod", "name": "other"}}),
-        ])]);
-        let condition = |reason: &str| Condition::Event { events: events.clone(), reason: reason.into(), kind: Some("Pod".into()), name: Some("nginx".into()), at_least: 1 };
+        let snap = Snapshot::from([(
+            events.source(),
+            vec![
+                json!({"reason": "Killing", "involvedObject": {"kind": "Pod", "name": "nginx"}, "count": 1}),
+                json!({"reason": "Started", "involvedObject": {"kind": "Pod", "name": "other"}}),
+            ],
+        )]);
+        let condition = |reason: &str| Condition::Event {
+            events: events.clone(),
+            reason: reason.into(),
+            kind: Some("Pod".into()),
+            name: Some("nginx".into()),
+            at_least: 1,
+        };
         assert!(evaluate(&condition("Killing"), &snap, &CheckContext::default()).met);
         assert!(!evaluate(&condition("Started"), &snap, &CheckContext::default()).met);
     }

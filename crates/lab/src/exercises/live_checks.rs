@@ -23,7 +23,7 @@ pub type OnChange = Arc<dyn Fn(CheckAt, &CompiledCheck, &Verdict) + Send + Sync>
 /// What the evaluator task is told.
 enum Message {
     /// A watcher's event.
-    Watch(Source, watcher::Event<DynamicObject>),
+    Watch(Source, Box<watcher::Event<DynamicObject>>),
     /// An HTTP check's answer.
     Http(CheckAt, Verdict),
     /// The step's context changed (an action's output, a commit).
@@ -49,12 +49,14 @@ impl Drop for LiveChecks {
 
 impl LiveChecks {
     /// Starts watching what `checks` read.
-    pub fn start(client: kube::Client, namespace: String, checks: Vec<(CheckAt, CompiledCheck)>, on_change: OnChange) -> LiveChecks {
+    pub fn start(
+        client: kube::Client,
+        namespace: String,
+        checks: Vec<(CheckAt, CompiledCheck)>,
+        on_change: OnChange,
+    ) -> LiveChecks {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let sources: BTreeMap<Source, ApiResource> = checks
-            .iter()
-            .flat_map(|(_, c)| resources(&c.condition))
-            .collect();
+        let sources: BTreeMap<Source, ApiResource> = checks.iter().flat_map(|(_, c)| resources(&c.condition)).collect();
         let mut tasks: Vec<_> = sources
             .into_iter()
             .map(|(source, resource)| tokio::spawn(watch_source(client.clone(), source, resource, sender.clone())))
@@ -64,7 +66,18 @@ impl LiveChecks {
             .map(|(at, c)| (*at, evaluate(&c.condition, &Snapshot::new(), &CheckContext::default())))
             .collect();
         let (publish, verdicts) = watch::channel(initial);
-        let evaluator = Evaluator { client, namespace, checks, snapshot: Snapshot::new(), contexts: BTreeMap::new(), publish, on_change, sender: sender.clone(), http_busy: BTreeSet::new(), http_dirty: BTreeSet::new() };
+        let evaluator = Evaluator {
+            client,
+            namespace,
+            checks,
+            snapshot: Snapshot::new(),
+            contexts: BTreeMap::new(),
+            publish,
+            on_change,
+            sender: sender.clone(),
+            http_busy: BTreeSet::new(),
+            http_dirty: BTreeSet::new(),
+        };
         tasks.push(tokio::spawn(evaluator.run(receiver)));
         LiveChecks { sender, verdicts, tasks }
     }
@@ -108,7 +121,8 @@ pub fn resources(condition: &Condition) -> Vec<(Source, ApiResource)> {
         Condition::Http { target, .. } => {
             let mut found = vec![(target.source(), target.resource.clone())];
             if target.resource.kind != "Pod" {
-                let source = Source { api_version: "v1".into(), plural: "pods".into(), namespace: target.namespace.clone() };
+                let source =
+                    Source { api_version: "v1".into(), plural: "pods".into(), namespace: target.namespace.clone() };
                 found.push((source, pods));
             }
             return found;
@@ -119,7 +133,12 @@ pub fn resources(condition: &Condition) -> Vec<(Source, ApiResource)> {
     vec![(selection.source(), selection.resource.clone())]
 }
 
-async fn watch_source(client: kube::Client, source: Source, resource: ApiResource, sender: mpsc::UnboundedSender<Message>) {
+async fn watch_source(
+    client: kube::Client,
+    source: Source,
+    resource: ApiResource,
+    sender: mpsc::UnboundedSender<Message>,
+) {
     let api: kube::Api<DynamicObject> = match &source.namespace {
         Some(ns) => kube::Api::namespaced_with(client, ns, &resource),
         None => kube::Api::all_with(client, &resource),
@@ -130,7 +149,7 @@ async fn watch_source(client: kube::Client, source: Source, resource: ApiResourc
         match stream.next().await {
             Some(Ok(event)) => {
                 backoff = std::time::Duration::from_millis(250);
-                if sender.send(Message::Watch(source.clone(), event)).is_err() {
+                if sender.send(Message::Watch(source.clone(), Box::new(event))).is_err() {
                     return;
                 }
             }
@@ -167,7 +186,7 @@ impl Evaluator {
         while let Some(message) = receiver.recv().await {
             match message {
                 Message::Watch(source, event) => {
-                    if self.absorb(&source, event, &mut staging) {
+                    if self.absorb(&source, *event, &mut staging) {
                         self.reevaluate(|condition| condition_reads(condition, &source));
                     }
                 }
@@ -183,7 +202,12 @@ impl Evaluator {
                     self.reevaluate_step(step);
                 }
                 Message::RefreshHttp => {
-                    let all: Vec<CheckAt> = self.checks.iter().filter(|(_, c)| matches!(c.condition, Condition::Http { .. })).map(|(at, _)| *at).collect();
+                    let all: Vec<CheckAt> = self
+                        .checks
+                        .iter()
+                        .filter(|(_, c)| matches!(c.condition, Condition::Http { .. }))
+                        .map(|(at, _)| *at)
+                        .collect();
                     for at in all {
                         self.start_http(at);
                     }
@@ -305,7 +329,14 @@ fn condition_reads(condition: &Condition, source: &Source) -> bool {
 }
 
 /// Runs one HTTP check.
-pub async fn http_verdict(client: &kube::Client, namespace: &str, target: &ObjectRef, port: u16, path: &str, contains: &str) -> Verdict {
+pub async fn http_verdict(
+    client: &kube::Client,
+    namespace: &str,
+    target: &ObjectRef,
+    port: u16,
+    path: &str,
+    contains: &str,
+) -> Verdict {
     let pod = match ready_pod(client, namespace, target).await {
         Ok(ReadyPod::Found(pod)) => pod,
         Ok(ReadyPod::Missing(why) | ReadyPod::Absent(why)) => return Verdict { met: false, reason: why },

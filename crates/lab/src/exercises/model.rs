@@ -130,7 +130,7 @@ pub struct Action {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TerminalAction {
-    /// The pod.
+    /// The pod: `NAME`, or an owner whose ready pod to use (`deployment/web`).
     pub pod: String,
     /// The container (the pod's first when absent).
     #[serde(default)]

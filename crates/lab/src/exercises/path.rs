@@ -23,7 +23,10 @@ pub fn parse_path(text: &str) -> Result<Vec<Segment>, String> {
             let end = find_close(after).ok_or_else(|| format!("a '[' is not closed in \"{text}\""))?;
             let inside = &after[..end];
             rest = &after[end + 1..];
-            segments.push(bracket(inside).ok_or_else(|| format!("\"[{inside}]\" is neither [N], [key=value] nor ['key'] in \"{text}\""))?);
+            segments.push(
+                bracket(inside)
+                    .ok_or_else(|| format!("\"[{inside}]\" is neither [N], [key=value] nor ['key'] in \"{text}\""))?,
+            );
         } else {
             rest = rest.strip_prefix('.').unwrap_or(rest);
             let end = rest.find(['.', '[']).unwrap_or(rest.len());

@@ -49,7 +49,8 @@ pub fn file_name(cluster: &ClusterChoice) -> String {
         ClusterChoice::Sandbox => "sandbox".to_string(),
         ClusterChoice::Minikube => "minikube".to_string(),
         ClusterChoice::Context { name } => {
-            let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+            let safe: String =
+                name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
             format!("context-{safe}")
         }
     };
@@ -82,7 +83,11 @@ impl ProgressStore {
                 Err(error) => {
                     let aside = path.with_extension("json.unreadable");
                     let _ = std::fs::rename(&path, &aside);
-                    note = Some(format!("{} could not be read ({error}); it was kept as {}", path.display(), aside.display()));
+                    note = Some(format!(
+                        "{} could not be read ({error}); it was kept as {}",
+                        path.display(),
+                        aside.display()
+                    ));
                     Progress::default()
                 }
             },
@@ -114,7 +119,8 @@ impl ProgressStore {
 /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = dir.join(format!(".{}.{}.tmp", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let temp =
+        dir.join(format!(".{}.{}.tmp", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(bytes)?;
@@ -136,11 +142,12 @@ mod tests {
     fn progress_survives_reopening_and_is_kept_per_cluster() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = ProgressStore::open(dir.path(), &ClusterChoice::Sandbox).unwrap();
-        store.update(|p| {
-            p.exercises.entry("2.1-nginx-pod".into()).or_default().done_steps.insert("apply".into());
-            p.last = Some(("2.1-nginx-pod".into(), 1));
-        })
-        .unwrap();
+        store
+            .update(|p| {
+                p.exercises.entry("2.1-nginx-pod".into()).or_default().done_steps.insert("apply".into());
+                p.last = Some(("2.1-nginx-pod".into(), 1));
+            })
+            .unwrap();
         let (again, note) = ProgressStore::open(dir.path(), &ClusterChoice::Sandbox).unwrap();
         assert!(note.is_none());
         assert!(again.get().exercises["2.1-nginx-pod"].done_steps.contains("apply"));

@@ -11,7 +11,8 @@ use gitops_lab_protocol::{ResetReport, Text};
 use std::collections::BTreeSet;
 
 /// Types whose labelled objects reset looks for, besides those of the exercise's manifests.
-const ALWAYS: &[&str] = &["deployments.apps", "configmaps", "namespaces", "services", "pods", "jobs.batch", "cronjobs.batch"];
+const ALWAYS: &[&str] =
+    &["deployments.apps", "configmaps", "namespaces", "services", "pods", "jobs.batch", "cronjobs.batch"];
 
 impl Exercises {
     /// Resets exercise `id` on the current cluster.

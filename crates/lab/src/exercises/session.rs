@@ -49,7 +49,11 @@ impl Compiled {
     }
 
     fn all(&self) -> Vec<(CheckAt, CompiledCheck)> {
-        let steps = self.steps.iter().enumerate().flat_map(|(s, checks)| checks.iter().enumerate().map(move |(i, c)| ((s, i), c.clone())));
+        let steps = self
+            .steps
+            .iter()
+            .enumerate()
+            .flat_map(|(s, checks)| checks.iter().enumerate().map(move |(i, c)| ((s, i), c.clone())));
         let verify = self.verify.iter().enumerate().map(|(i, c)| ((VERIFY, i), c.clone()));
         steps.chain(verify).collect()
     }
@@ -150,25 +154,7 @@ impl Exercises {
 
     /// The navigator's line of an exercise.
     pub fn summary(&self, exercise: &Exercise) -> ExerciseSummary {
-        let progress = self.exercise_progress(&exercise.file.id);
-        let steps = exercise.file.steps.len();
-        let done = exercise.file.steps.iter().filter(|s| progress.done_steps.contains(&s.id)).count();
-        let status = if done == steps && steps > 0 {
-            ExerciseStatus::Completed
-        } else if done > 0 || !progress.answers.is_empty() || progress.current_step > 0 {
-            ExerciseStatus::InProgress
-        } else {
-            ExerciseStatus::NotStarted
-        };
-        ExerciseSummary {
-            id: exercise.file.id.clone(),
-            section: exercise.file.section.clone(),
-            title: exercise.file.title.text(),
-            summary: exercise.file.summary.text(),
-            steps,
-            done_steps: done,
-            status,
-        }
+        summarize(exercise, &self.exercise_progress(&exercise.file.id))
     }
 
     /// Every exercise's summary.
@@ -206,15 +192,25 @@ impl Exercises {
         *opened = None;
         let kubectl = Kubectl::new(handle);
         let compiled = Arc::new(Compiled::new(&kubectl, &exercise).await?);
-        let checks = LiveChecks::start(handle.client.clone(), exercise.namespace().to_string(), compiled.all(), self.publisher(id));
+        let checks = LiveChecks::start(
+            handle.client.clone(),
+            exercise.namespace().to_string(),
+            compiled.all(),
+            self.publisher(id),
+        );
         let completion = tokio::spawn(track_completion(
             checks.subscribe(),
             compiled.clone(),
             self.progress_store()?,
             self.bus.clone(),
-            self.summary_maker(),
         ));
-        *opened = Some(Opened { id: id.to_string(), server: handle.server.clone(), compiled: compiled.clone(), checks, completion });
+        *opened = Some(Opened {
+            id: id.to_string(),
+            server: handle.server.clone(),
+            compiled: compiled.clone(),
+            checks,
+            completion,
+        });
         Ok(compiled)
     }
 
@@ -226,23 +222,6 @@ impl Exercises {
                 return;
             }
             bus.publish(Event::Check { exercise: id.clone(), step: at.0, check: check_view(check, verdict) });
-        })
-    }
-
-    /// Builds summaries for the completion task (which outlives any borrow of self).
-    fn summary_maker(&self) -> Arc<dyn Fn(&Exercise, &ExerciseProgress) -> ExerciseSummary + Send + Sync> {
-        Arc::new(|exercise: &Exercise, progress: &ExerciseProgress| {
-            let steps = exercise.file.steps.len();
-            let done = exercise.file.steps.iter().filter(|s| progress.done_steps.contains(&s.id)).count();
-            ExerciseSummary {
-                id: exercise.file.id.clone(),
-                section: exercise.file.section.clone(),
-                title: exercise.file.title.text(),
-                summary: exercise.file.summary.text(),
-                steps,
-                done_steps: done,
-                status: if done == steps { ExerciseStatus::Completed } else { ExerciseStatus::InProgress },
-            }
         })
     }
 
@@ -297,7 +276,9 @@ impl Exercises {
             .steps
             .iter()
             .enumerate()
-            .map(|(index, step)| super::view::step_view(index, step, Some(&workspace.root), compiled.as_deref(), &verdicts, &progress))
+            .map(|(index, step)| {
+                super::view::step_view(index, step, Some(&workspace.root), compiled.as_deref(), &verdicts, &progress)
+            })
             .collect();
         Ok(ExerciseView {
             summary: self.summary(exercise),
@@ -323,7 +304,11 @@ impl Exercises {
         let exercise = self.find(id)?;
         let step_file = super::view::step_of(exercise, step)?;
         let Some(predict) = &step_file.predict else {
-            return Err(Error::explained("no-prediction", Text::new("This step asks no question.", "这一步没有提问。"), None));
+            return Err(Error::explained(
+                "no-prediction",
+                Text::new("This step asks no question.", "这一步没有提问。"),
+                None,
+            ));
         };
         if choice >= predict.choices.len() {
             return Err(Error::explained(
@@ -337,7 +322,11 @@ impl Exercises {
             p.exercises.entry(id.to_string()).or_default().answers.entry(step_id.clone()).or_insert(choice);
         })?;
         let answered = stored.exercises.get(id).and_then(|e| e.answers.get(&step_id)).copied().unwrap_or(choice);
-        Ok(PredictionResult { correct: answered == predict.answer, answer: predict.answer, explanation: predict.explanation.text() })
+        Ok(PredictionResult {
+            correct: answered == predict.answer,
+            answer: predict.answer,
+            explanation: predict.explanation.text(),
+        })
     }
 
     /// Evaluates the exercise's verify checks once against the cluster (`exercises check`).
@@ -351,7 +340,12 @@ impl Exercises {
             let verdict = match &check.condition {
                 super::checks::Condition::Http { target, port, path, contains } => {
                     let ns = target.namespace.clone().unwrap_or_else(|| exercise.namespace().to_string());
-                    let object = gitops_lab_protocol::ObjectRef::new(&target.resource.api_version, &target.resource.kind, Some(&ns), target.name.as_deref().unwrap_or_default());
+                    let object = gitops_lab_protocol::ObjectRef::new(
+                        &target.resource.api_version,
+                        &target.resource.kind,
+                        Some(&ns),
+                        target.name.as_deref().unwrap_or_default(),
+                    );
                     http_verdict(&handle.client, &ns, &object, *port, path, contains).await
                 }
                 condition => evaluate(condition, &snapshot, &CheckContext::default()),
@@ -386,15 +380,42 @@ impl Exercises {
             entry.done_steps.insert(step_id.clone());
         })?;
         if let Some(progress) = stored.exercises.get(id) {
-            self.bus.publish(Event::Progress((self.summary_maker())(exercise, progress)));
+            self.bus.publish(Event::Progress(summarize(exercise, progress)));
         }
         Ok(())
     }
 }
 
+/// The navigator's line of an exercise from its progress.
+pub fn summarize(exercise: &Exercise, progress: &ExerciseProgress) -> ExerciseSummary {
+    let steps = exercise.file.steps.len();
+    let done = exercise.file.steps.iter().filter(|s| progress.done_steps.contains(&s.id)).count();
+    let status = if done == steps && steps > 0 {
+        ExerciseStatus::Completed
+    } else if done > 0 || !progress.answers.is_empty() || progress.current_step > 0 {
+        ExerciseStatus::InProgress
+    } else {
+        ExerciseStatus::NotStarted
+    };
+    ExerciseSummary {
+        id: exercise.file.id.clone(),
+        section: exercise.file.section.clone(),
+        title: exercise.file.title.text(),
+        summary: exercise.file.summary.text(),
+        steps,
+        done_steps: done,
+        status,
+    }
+}
+
 /// A check as the UI shows it.
 pub fn check_view(check: &CompiledCheck, verdict: &Verdict) -> CheckView {
-    CheckView { id: check.id.clone(), description: check.description.clone(), met: verdict.met, reason: verdict.reason.clone() }
+    CheckView {
+        id: check.id.clone(),
+        description: check.description.clone(),
+        met: verdict.met,
+        reason: verdict.reason.clone(),
+    }
 }
 
 /// Marks steps done, in order, as their checks are met; tells the UI.
@@ -403,7 +424,6 @@ async fn track_completion(
     compiled: Arc<Compiled>,
     store: Arc<ProgressStore>,
     bus: EventBus,
-    summary: Arc<dyn Fn(&Exercise, &ExerciseProgress) -> ExerciseSummary + Send + Sync>,
 ) {
     let id = compiled.exercise.file.id.clone();
     loop {
@@ -428,7 +448,7 @@ async fn track_completion(
                 p.exercises.insert(id.clone(), after.clone());
             });
             if saved.is_ok() {
-                bus.publish(Event::Progress(summary(&compiled.exercise, &after)));
+                bus.publish(Event::Progress(summarize(&compiled.exercise, &after)));
             }
         }
         if verdicts.changed().await.is_err() {

@@ -1,11 +1,11 @@
 //! Builds the step view from an exercise, its live verdicts and the learner's progress.
 
+use super::checks::Verdict;
 use super::live_checks::CheckAt;
 use super::load::Exercise;
 use super::model::{Action, Step};
 use super::progress::ExerciseProgress;
 use super::session::{Compiled, check_view, prediction_view};
-use super::checks::Verdict;
 use crate::error::{Error, Result};
 use gitops_lab_protocol::{ActionView, CheckView, FileView, StepView, Text};
 use std::collections::BTreeMap;
@@ -38,10 +38,11 @@ pub fn step_view(
             .iter()
             .enumerate()
             .map(|(i, check)| {
-                let verdict = verdicts.get(&(index, i)).cloned().unwrap_or(Verdict {
-                    met: false,
-                    reason: Text::new("Reading the cluster…", "正在读取集群状态…"),
-                });
+                let verdict =
+                    verdicts.get(&(index, i)).cloned().unwrap_or(Verdict {
+                        met: false,
+                        reason: Text::new("Reading the cluster…", "正在读取集群状态…"),
+                    });
                 check_view(check, &verdict)
             })
             .collect(),
@@ -107,7 +108,9 @@ pub fn action_view(action: &Action, files_root: Option<&std::path::Path>) -> Act
         .map(|root| {
             names
                 .iter()
-                .filter_map(|n| std::fs::read_to_string(root.join(n)).ok().map(|content| FileView { name: n.clone(), content }))
+                .filter_map(|n| {
+                    std::fs::read_to_string(root.join(n)).ok().map(|content| FileView { name: n.clone(), content })
+                })
                 .collect()
         })
         .unwrap_or_default();

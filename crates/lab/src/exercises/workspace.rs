@@ -66,7 +66,10 @@ impl Workspace {
         let after = before.replacen(from, to, 1);
         let path = self.root.join(name);
         super::progress::write_atomically(&path, after.as_bytes())?;
-        Ok(similar::TextDiff::from_lines(&before, &after).unified_diff().header(&format!("a/{name}"), &format!("b/{name}")).to_string())
+        Ok(similar::TextDiff::from_lines(&before, &after)
+            .unified_diff()
+            .header(&format!("a/{name}"), &format!("b/{name}"))
+            .to_string())
     }
 }
 
