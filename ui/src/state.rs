@@ -153,6 +153,8 @@ pub struct Lab {
     /// The terminal's session.
     pub terminal: RwSignal<Option<TerminalSession>>,
     terminal_sink: StoredValue<Option<TerminalSink>, LocalStorage>,
+    /// Terminal output that arrived before the terminal opened.
+    terminal_pending: StoredValue<String, LocalStorage>,
     /// Port-forwards.
     pub port_forwards: RwSignal<Vec<PortForwardView>>,
     /// Long operations.
@@ -191,6 +193,7 @@ impl Lab {
             logs: RwSignal::new(None),
             terminal: RwSignal::new(None),
             terminal_sink: StoredValue::new_local(None),
+            terminal_pending: StoredValue::new_local(String::new()),
             port_forwards: RwSignal::new(Vec::new()),
             operations: RwSignal::new(Vec::new()),
             sync: RwSignal::new(None),
@@ -263,8 +266,14 @@ impl Lab {
         }
     }
 
-    /// Registers where terminal output goes.
+    /// Registers where terminal output goes, and hands it what arrived before.
     pub fn set_terminal_sink(&self, sink: Option<TerminalSink>) {
+        if let Some(sink) = &sink {
+            let pending = std::mem::take(&mut *self.terminal_pending.write_value());
+            if !pending.is_empty() {
+                sink(&pending);
+            }
+        }
         self.terminal_sink.set_value(sink);
     }
 
@@ -329,11 +338,10 @@ impl Lab {
 
     fn stream_data(self, stream: StreamId, data: &str) {
         if self.terminal.with_untracked(|t| t.as_ref().is_some_and(|t| t.stream == stream)) {
-            self.terminal_sink.with_value(|sink| {
-                if let Some(sink) = sink {
-                    sink(data)
-                }
-            });
+            match self.terminal_sink.get_value() {
+                Some(sink) => sink(data),
+                None => self.terminal_pending.update_value(|pending| pending.push_str(data)),
+            }
         }
         if self.logs.with_untracked(|l| l.as_ref().is_some_and(|l| l.stream == stream)) {
             self.logs.update(|logs| {

@@ -4,6 +4,7 @@
 //! The shell links the webview libraries; keeping it a separate program keeps them out of
 //! `gitops-lab`, which must run on machines without a display.
 
+use crate::cluster_args::ClusterArgs;
 use crate::messages::Messages;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -12,15 +13,9 @@ use std::process::ExitCode;
 /// Flags of `desktop`, passed on to the shell.
 #[derive(clap::Args, Debug)]
 pub struct DesktopArgs {
-    /// The cluster: sandbox, minikube or context:NAME.
-    #[arg(long)]
-    cluster: Option<String>,
-    /// Where the lab keeps its data.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// The exercises to offer.
-    #[arg(long)]
-    exercises: Option<PathBuf>,
+    /// The cluster and the data directory.
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 /// Runs the desktop shell and returns its exit status.
@@ -31,16 +26,11 @@ pub fn run(args: DesktopArgs, messages: &Messages) -> anyhow::Result<ExitCode> {
             "桌面窗口程序（gitops-lab-desktop）没有和 gitops-lab 放在一起；请运行 scripts/lab，或用 `gitops-lab web` 在浏览器中使用",
         ));
     };
+    let config = args.cluster.engine_config().context(messages.no_data_dir())?;
     let mut command = std::process::Command::new(&shell);
-    if let Some(cluster) = args.cluster {
-        command.arg("--cluster").arg(cluster);
-    }
-    if let Some(dir) = args.data_dir {
-        command.arg("--data-dir").arg(dir);
-    }
-    if let Some(dir) = args.exercises {
-        command.arg("--exercises").arg(dir);
-    }
+    command.arg("--cluster").arg(config.cluster.to_arg());
+    command.arg("--data-dir").arg(&config.data_dir);
+    command.arg("--exercises").arg(&config.exercises_dir);
     let status = command.status().with_context(|| format!("cannot start {}", shell.display()))?;
     Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
 }

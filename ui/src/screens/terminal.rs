@@ -6,7 +6,7 @@
 
 use crate::i18n::S;
 use crate::protocol::{Command, Reply};
-use crate::state::{TerminalSession, lab};
+use crate::state::{LiveTab, TerminalSession, lab};
 use crate::widgets::ErrorBox;
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -32,9 +32,13 @@ pub fn Terminal() -> impl IntoView {
             }
         });
     };
+    // xterm.js measures its cells when it opens, so open it only once the tab is visible.
     Effect::new(move |done: Option<bool>| {
         if done == Some(true) {
             return true;
+        }
+        if lab.live_tab.get() != LiveTab::Terminal {
+            return false;
         }
         let Some(element) = screen.get() else { return false };
         match xterm::open(&element, COLS, ROWS, Rc::new(send)) {

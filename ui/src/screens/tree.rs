@@ -234,7 +234,7 @@ fn ObjectActions(node: RwSignal<GraphNode>) -> impl IntoView {
         let Ok(port) = port.get_untracked().trim().parse::<u16>() else { return };
         let target = node.get_untracked().object;
         leptos::task::spawn_local(async move {
-            match lab.call(Command::PortForwardStart { target, port }).await {
+            match lab.call(Command::PortForwardStart { target, port, local_port: None }).await {
                 Ok(Reply::PortForward(view)) => {
                     error.set(None);
                     lab.port_forwards.update(|list| {

@@ -12,13 +12,11 @@ mod guard;
 mod server;
 mod sessions;
 
+use crate::cluster_args::ClusterArgs;
 use crate::messages::Messages;
-use crate::sandbox_serve::default_data_dir;
 use anyhow::Context;
-use gitops_lab::EngineConfig;
 use gitops_lab::protocol::ClusterChoice;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Flags of `web` (and of `gitops-lab` without a subcommand).
@@ -27,18 +25,12 @@ pub struct WebArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:7420")]
     listen: SocketAddr,
-    /// The cluster: sandbox, minikube or context:NAME (a context of $KUBECONFIG).
-    #[arg(long, default_value = "sandbox", value_parser = parse_cluster)]
-    cluster: ClusterChoice,
+    /// The cluster and the data directory.
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Open the page in the default browser once it is ready.
     #[arg(long)]
     open: bool,
-    /// Where the lab keeps its data (default: the user's data directory, or $GITOPS_LAB_DATA).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// The exercises to offer (default: $GITOPS_LAB_EXERCISES, or `exercises/` of the source tree).
-    #[arg(long)]
-    exercises: Option<PathBuf>,
     /// Another host name the server may be reached by (besides 127.0.0.1, localhost and [::1]).
     #[arg(long = "allow-host")]
     allow_hosts: Vec<String>,
@@ -48,27 +40,16 @@ impl Default for WebArgs {
     fn default() -> Self {
         WebArgs {
             listen: SocketAddr::from(([127, 0, 0, 1], 7420)),
-            cluster: ClusterChoice::Sandbox,
+            cluster: ClusterArgs { cluster: ClusterChoice::Sandbox, data_dir: None },
             open: false,
-            data_dir: None,
-            exercises: None,
             allow_hosts: Vec::new(),
         }
     }
 }
 
-fn parse_cluster(value: &str) -> Result<ClusterChoice, String> {
-    ClusterChoice::from_arg(value).ok_or_else(|| format!("`{value}` is not a cluster: use sandbox, minikube or context:NAME"))
-}
-
 /// Runs web mode until SIGINT or SIGTERM, then stops every session's engine.
 pub fn run(args: WebArgs, messages: &Messages) -> anyhow::Result<()> {
-    let data_dir = match args.data_dir.clone() {
-        Some(dir) => dir,
-        None => default_data_dir().context(messages.no_data_dir())?,
-    };
-    let mut config = EngineConfig::new(&data_dir, locate_exercises(args.exercises.clone(), &data_dir));
-    config.cluster = args.cluster.clone();
+    let config = args.cluster.engine_config().context(messages.no_data_dir())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -105,21 +86,6 @@ fn web_ready(messages: &Messages) -> String {
         "The lab is ready: open the url above in your browser (it carries your session token; keep it private). Press Ctrl+C to stop.",
         "实验室已就绪：请在浏览器中打开上面的 url（其中带有你的会话令牌，请勿分享）。按 Ctrl+C 停止。",
     )
-}
-
-/// The exercises directory: the flag, `$GITOPS_LAB_EXERCISES`, `exercises/` in the working
-/// directory or above the binary (a source checkout), else `DATA_DIR/exercises`.
-fn locate_exercises(flag: Option<PathBuf>, data_dir: &std::path::Path) -> PathBuf {
-    if let Some(dir) = flag.or_else(|| std::env::var_os("GITOPS_LAB_EXERCISES").filter(|d| !d.is_empty()).map(PathBuf::from)) {
-        return dir;
-    }
-    let starts = [std::env::current_dir().ok(), std::env::current_exe().ok()];
-    starts
-        .into_iter()
-        .flatten()
-        .flat_map(|start| start.ancestors().map(|dir| dir.join("exercises")).collect::<Vec<_>>())
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| data_dir.join("exercises"))
 }
 
 /// Opens the page in the desktop's browser; a failure only prints a note (the URL is printed).
