@@ -17,6 +17,7 @@ before(async () => {
   chrome = await startBrowser();
   context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 } });
   page = await context.newPage();
+  await page.goto(lab.url);
   const answer = await command(lab, { type: 'listExercises' });
   exercises = answer.Ok?.data ?? [];
 });
@@ -55,7 +56,9 @@ async function playSteps(id, onStep = async () => {}) {
       assert.equal(await step.locator(':scope > .error-box').count(), 0, `step ${index + 1} of ${id} failed`);
     }
     if (await step.locator('.check').count()) {
-      await step.locator('.checks.all-met').waitFor({ timeout: 60_000 });
+      await step.locator('.checks.all-met').waitFor({ timeout: 60_000 }).catch(async (error) => {
+        throw new Error(`step ${index + 1} of ${id}: checks not met:\n${await step.locator('.checks').innerText()}\n${await step.locator('.outcome').innerText().catch(() => '')}`, { cause: error });
+      });
     }
     await onStep(index, step);
     if (index + 1 < steps) await page.locator('.step-nav button.primary').click();

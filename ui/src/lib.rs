@@ -32,5 +32,7 @@ pub fn mount(transport: std::rc::Rc<dyn transport::Transport>) {
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
+    // A panic shows its message in the console (and fails the browser tests) instead of `unreachable`.
+    console_error_panic_hook::set_once();
     mount(transport::detect());
 }

@@ -153,6 +153,8 @@ pub struct Lab {
     /// The terminal's session.
     pub terminal: RwSignal<Option<TerminalSession>>,
     terminal_sink: StoredValue<Option<TerminalSink>, LocalStorage>,
+    /// How many check events have arrived, and when each check last changed (in that count).
+    check_clock: StoredValue<(u64, std::collections::HashMap<(String, usize, String), u64>), LocalStorage>,
     /// Terminal output that arrived before the terminal opened.
     terminal_pending: StoredValue<String, LocalStorage>,
     /// Port-forwards.
@@ -194,6 +196,7 @@ impl Lab {
             terminal: RwSignal::new(None),
             terminal_sink: StoredValue::new_local(None),
             terminal_pending: StoredValue::new_local(String::new()),
+            check_clock: StoredValue::new_local((0, std::collections::HashMap::new())),
             port_forwards: RwSignal::new(Vec::new()),
             operations: RwSignal::new(Vec::new()),
             sync: RwSignal::new(None),
@@ -266,6 +269,18 @@ impl Lab {
         }
     }
 
+    /// The check-event clock now (taken before sending an action).
+    pub fn check_time(&self) -> u64 {
+        self.check_clock.with_value(|(now, _)| *now)
+    }
+
+    /// Whether a check event for this check arrived after `since`.
+    pub fn check_changed_since(&self, exercise: &str, step: usize, check: &str, since: u64) -> bool {
+        self.check_clock.with_value(|(_, last)| {
+            last.get(&(exercise.to_string(), step, check.to_string())).is_some_and(|at| *at > since)
+        })
+    }
+
     /// Registers where terminal output goes, and hands it what arrived before.
     pub fn set_terminal_sink(&self, sink: Option<TerminalSink>) {
         if let Some(sink) = &sink {
@@ -305,6 +320,10 @@ impl Lab {
                 }
             }),
             Event::Check { exercise, step, check } => self.exercise.update(|open| {
+                self.check_clock.update_value(|(now, last)| {
+                    *now += 1;
+                    last.insert((exercise.clone(), step, check.id.clone()), *now);
+                });
                 if let Some(view) = open {
                     apply_check(view, &exercise, step, check);
                 }

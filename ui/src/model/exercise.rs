@@ -14,10 +14,12 @@ pub fn apply_check(view: &mut ExerciseView, exercise: &str, step: usize, check: 
     true
 }
 
-/// Folds the checks reported with a step's outcome into the open exercise.
-pub fn apply_outcome(view: &mut ExerciseView, step: usize, outcome: &StepOutcome) {
+/// Folds the checks reported with a step's outcome into the open exercise, except those for which
+/// `newer` says a live check event arrived after the action was sent: the outcome's snapshot may be
+/// older than that event, and the live state wins.
+pub fn apply_outcome(view: &mut ExerciseView, step: usize, outcome: &StepOutcome, newer: impl Fn(&str) -> bool) {
     let Some(step) = view.steps.get_mut(step) else { return };
-    for check in &outcome.checks {
+    for check in outcome.checks.iter().filter(|check| !newer(&check.id)) {
         if let Some(slot) = step.checks.iter_mut().find(|c| c.id == check.id) {
             *slot = check.clone();
         }
@@ -107,6 +109,16 @@ mod tests {
         assert!(!apply_check(&mut view, "2.1-nginx-pod", 7, check("running", true)));
         assert!(!apply_check(&mut view, "2.1-nginx-pod", 0, check("missing", true)));
         assert!(view.steps.iter().all(|step| step.checks.iter().all(|c| !c.met)));
+    }
+
+    #[test]
+    fn an_outcome_does_not_undo_a_newer_live_check() {
+        let mut view = view();
+        apply_check(&mut view, "2.1-nginx-pod", 0, check("exists", true));
+        let outcome = StepOutcome { checks: vec![check("exists", false), check("running", true)], ..Default::default() };
+        apply_outcome(&mut view, 0, &outcome, |id| id == "exists");
+        assert!(view.steps[0].checks[0].met, "the live event is newer than the outcome");
+        assert!(view.steps[0].checks[1].met, "checks without a newer event take the outcome's state");
     }
 
     #[test]

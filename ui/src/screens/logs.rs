@@ -3,7 +3,7 @@
 use crate::i18n::S;
 use crate::model::text_buffer::TextBuffer;
 use crate::protocol::{Command, Reply};
-use crate::state::{LogView, lab};
+use crate::state::{Lab, LogView, lab};
 use crate::widgets::ErrorBox;
 use leptos::prelude::*;
 
@@ -19,7 +19,7 @@ pub fn Logs() -> impl IntoView {
     let follow = move |_| {
         let Some(pod) = pod() else { return };
         leptos::task::spawn_local(async move {
-            stop_current().await;
+            stop_current(lab).await;
             match lab.call(Command::FollowLogs { pod: pod.clone(), container: None }).await {
                 Ok(Reply::Stream(stream)) => {
                     error.set(None);
@@ -30,7 +30,7 @@ pub fn Logs() -> impl IntoView {
             }
         });
     };
-    let stop = move |_| leptos::task::spawn_local(stop_current());
+    let stop = move |_| leptos::task::spawn_local(stop_current(lab));
     view! {
         <Show when=move || pod().is_some() fallback=move || view! { <p class="muted">{move || lab.t(S::PickPod)}</p> }>
             <div class="row-form">
@@ -51,8 +51,8 @@ pub fn Logs() -> impl IntoView {
     }
 }
 
-async fn stop_current() {
-    let lab = lab();
+/// Stops the followed log (handed the state: it runs in a task, outside any component).
+async fn stop_current(lab: Lab) {
     if let Some(stream) = lab.logs.with_untracked(|l| l.as_ref().map(|l| l.stream)) {
         let _ = lab.call(Command::StopStream { stream }).await;
         lab.logs.set(None);

@@ -8,7 +8,7 @@ use crate::model::markdown::to_html;
 use crate::protocol::{Command, ErrorView, PredictionView, Reply, StepOutcome, StepView as Step};
 use crate::screens::diff::DiffResult;
 use crate::screens::port_forwards::PortForwardLink;
-use crate::state::{LiveTab, TerminalSession, lab};
+use crate::state::{Lab, LiveTab, TerminalSession, lab};
 use crate::widgets::{Busy, CommandLine, ErrorBox};
 use leptos::prelude::*;
 
@@ -95,16 +95,17 @@ fn StepPanel(index: usize) -> impl IntoView {
         move |_| {
             let exercise = exercise.clone();
             running.set(true);
+            let sent = lab.check_time();
             leptos::task::spawn_local(async move {
-                match lab.call(Command::RunStep { exercise, step: index }).await {
+                match lab.call(Command::RunStep { exercise: exercise.clone(), step: index }).await {
                     Ok(Reply::StepOutcome(result)) => {
                         failure.set(None);
                         lab.exercise.update(|e| {
                             if let Some(e) = e {
-                                apply_outcome(e, index, &result)
+                                apply_outcome(e, index, &result, |id| lab.check_changed_since(&exercise, index, id, sent))
                             }
                         });
-                        follow_outcome(&result);
+                        follow_outcome(lab, &result);
                         outcome.set(Some(result));
                     }
                     Ok(_) => {}
@@ -152,9 +153,9 @@ fn StepPanel(index: usize) -> impl IntoView {
     .into_any()
 }
 
-/// After an action: a terminal action opens the terminal, a port-forward joins the list.
-fn follow_outcome(result: &StepOutcome) {
-    let lab = lab();
+/// After an action: a terminal action opens the terminal, a port-forward joins the list. (It runs
+/// after an await, outside any component, so it is handed the state instead of reading context.)
+fn follow_outcome(lab: Lab, result: &StepOutcome) {
     if let Some(pf) = &result.port_forward {
         let pf = pf.clone();
         lab.port_forwards.update(|list| {
