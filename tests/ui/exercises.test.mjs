@@ -92,9 +92,12 @@ test('exercise 2.1 is completed only by clicking', async (t) => {
       // The action opened a shell in the container: the terminal tab shows it; run ls there.
       const rows = page.locator('.terminal .xterm-rows');
       await rows.waitFor({ timeout: 20_000 });
+      // Type once the shell has printed its prompt.
+      await page.waitForFunction(() => /[#$] ?\s*$/m.test(document.querySelector('.terminal .xterm-rows')?.innerText ?? ''), null, { timeout: 20_000 });
       await page.locator('.terminal textarea').focus();
       await page.keyboard.type('ls /usr/share/nginx/html\n');
-      await page.waitForFunction(() => /index\.html/.test(document.querySelector('.terminal .xterm-rows')?.innerText ?? ''), null, { timeout: 20_000 });
+      await page.waitForFunction(() => /index\.html/.test(document.querySelector('.terminal .xterm-rows')?.innerText ?? ''), null, { timeout: 20_000 })
+        .catch(async (error) => { throw new Error(`terminal shows:\n${await rows.innerText()}`, { cause: error }); });
       await screenshot(page, 'terminal');
       seen.terminal = true;
     }

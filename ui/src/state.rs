@@ -153,6 +153,8 @@ pub struct Lab {
     /// The terminal's session.
     pub terminal: RwSignal<Option<TerminalSession>>,
     terminal_sink: StoredValue<Option<TerminalSink>, LocalStorage>,
+    /// Output of streams no view has claimed yet: it can arrive before the reply that names the stream.
+    unclaimed: StoredValue<Vec<(StreamId, String)>, LocalStorage>,
     /// How many check events have arrived, and when each check last changed (in that count).
     check_clock: StoredValue<(u64, std::collections::HashMap<(String, usize, String), u64>), LocalStorage>,
     /// Terminal output that arrived before the terminal opened.
@@ -197,6 +199,7 @@ impl Lab {
             terminal_sink: StoredValue::new_local(None),
             terminal_pending: StoredValue::new_local(String::new()),
             check_clock: StoredValue::new_local((0, std::collections::HashMap::new())),
+            unclaimed: StoredValue::new_local(Vec::new()),
             port_forwards: RwSignal::new(Vec::new()),
             operations: RwSignal::new(Vec::new()),
             sync: RwSignal::new(None),
@@ -355,14 +358,58 @@ impl Lab {
         });
     }
 
+    /// Shows an exec session in the terminal, with whatever it printed before this was known.
+    pub fn open_terminal(&self, session: TerminalSession) {
+        let early = self.claim(session.stream);
+        self.terminal.set(Some(session));
+        if !early.is_empty() {
+            match self.terminal_sink.get_value() {
+                Some(sink) => sink(&early),
+                None => self.terminal_pending.update_value(|pending| pending.push_str(&early)),
+            }
+        }
+    }
+
+    /// Follows a log in the logs tab, with whatever it printed before this was known.
+    pub fn open_logs(&self, mut view: LogView) {
+        view.buffer.push(&self.claim(view.stream));
+        self.logs.set(Some(view));
+    }
+
+    fn claim(&self, stream: StreamId) -> String {
+        self.unclaimed
+            .try_update_value(|list| {
+                let position = list.iter().position(|(id, _)| *id == stream)?;
+                Some(list.remove(position).1)
+            })
+            .flatten()
+            .unwrap_or_default()
+    }
+
     fn stream_data(self, stream: StreamId, data: &str) {
-        if self.terminal.with_untracked(|t| t.as_ref().is_some_and(|t| t.stream == stream)) {
+        let terminal = self.terminal.with_untracked(|t| t.as_ref().is_some_and(|t| t.stream == stream));
+        let logs = self.logs.with_untracked(|l| l.as_ref().is_some_and(|l| l.stream == stream));
+        if !terminal && !logs {
+            // Kept for a view about to claim it; bounded (8 streams, 64 KiB each).
+            self.unclaimed.update_value(|list| {
+                match list.iter_mut().find(|(id, _)| *id == stream) {
+                    Some((_, text)) if text.len() < 65_536 => text.push_str(data),
+                    Some(_) => {}
+                    None => list.push((stream, data.to_string())),
+                }
+                if list.len() > 8 {
+                    list.remove(0);
+                }
+            });
+            return;
+        }
+        if terminal {
             match self.terminal_sink.get_value() {
                 Some(sink) => sink(data),
                 None => self.terminal_pending.update_value(|pending| pending.push_str(data)),
             }
         }
-        if self.logs.with_untracked(|l| l.as_ref().is_some_and(|l| l.stream == stream)) {
+        if logs {
             self.logs.update(|logs| {
                 if let Some(logs) = logs {
                     logs.buffer.push(data)

@@ -23,7 +23,7 @@ pub fn Logs() -> impl IntoView {
             match lab.call(Command::FollowLogs { pod: pod.clone(), container: None }).await {
                 Ok(Reply::Stream(stream)) => {
                     error.set(None);
-                    lab.logs.set(Some(LogView { stream, pod, buffer: TextBuffer::new(LINES_KEPT), ended: None }));
+                    lab.open_logs(LogView { stream, pod, buffer: TextBuffer::new(LINES_KEPT), ended: None });
                 }
                 Ok(_) => {}
                 Err(e) => error.set(Some(e)),

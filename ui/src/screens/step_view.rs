@@ -51,11 +51,14 @@ pub fn StepView(id: String) -> impl IntoView {
                         {move || lab.exercise.with(|e| e.as_ref().map(|e| e.steps.iter().enumerate().map(|(index, step)| {
                             let title = step.title.clone();
                             let done = step.done;
+                            // A compact pill per step: its number (and a tick); the full title for
+                            // screen readers and on hover.
+                            let label = move || format!("{}: {}", S::Step.fill(lab.language.get(), &[&(index + 1).to_string()]), lab.text(&title));
                             view! {
                                 <li class:done=done>
-                                    <button aria-current=move || (current.get() == index).then_some("step") on:click=move |_| go.with_value(|go| go(index))>
-                                        <span aria-hidden="true">{if done { "✓ " } else { "" }}</span>
-                                        {move || S::Step.fill(lab.language.get(), &[&(index + 1).to_string()])}": "{move || lab.text(&title)}
+                                    <button aria-current=move || (current.get() == index).then_some("step") on:click=move |_| go.with_value(|go| go(index))
+                                        title=label.clone() aria-label=label>
+                                        {format!("{}{}", index + 1, if done { " ✓" } else { "" })}
                                     </button>
                                 </li>
                             }
@@ -165,7 +168,7 @@ fn follow_outcome(lab: Lab, result: &StepOutcome) {
     }
     if let Some(stream) = result.stream {
         let pod = lab.selected.get_untracked().unwrap_or_else(|| crate::protocol::ObjectRef::new("v1", "Pod", None, ""));
-        lab.terminal.set(Some(TerminalSession { stream, pod, ended: None }));
+        lab.open_terminal(TerminalSession { stream, pod, ended: None });
         lab.live_tab.set(LiveTab::Terminal);
     }
 }

@@ -24,12 +24,26 @@ pub fn Terminal() -> impl IntoView {
     let screen = NodeRef::<Div>::new();
     let fallback = RwSignal::new(String::new());
     let has_xterm = RwSignal::new(false);
+    // Keystrokes go out in order: one request at a time, carrying everything typed meanwhile
+    // (separate concurrent requests could overtake each other).
+    let queued = StoredValue::new_local(String::new());
+    let sending = StoredValue::new_local(false);
     let send = move |data: String| {
-        let Some(stream) = lab.terminal.with_untracked(|t| t.as_ref().filter(|t| t.ended.is_none()).map(|t| t.stream)) else { return };
+        queued.update_value(|q| q.push_str(&data));
+        if sending.get_value() {
+            return;
+        }
+        sending.set_value(true);
         leptos::task::spawn_local(async move {
-            if let Err(e) = lab.call(Command::ExecInput { stream, data }).await {
-                error.set(Some(e));
+            loop {
+                let data = std::mem::take(&mut *queued.write_value());
+                let stream = lab.terminal.with_untracked(|t| t.as_ref().filter(|t| t.ended.is_none()).map(|t| t.stream));
+                let (Some(stream), false) = (stream, data.is_empty()) else { break };
+                if let Err(e) = lab.call(Command::ExecInput { stream, data }).await {
+                    error.set(Some(e));
+                }
             }
+            sending.set_value(false);
         });
     };
     // xterm.js measures its cells when it opens, so open it only once the tab is visible.
@@ -50,7 +64,18 @@ pub fn Terminal() -> impl IntoView {
         }
         true
     });
+    // A session opened by a step's action has the engine's size; tell it this terminal's size.
+    Effect::new(move |previous: Option<Option<crate::protocol::StreamId>>| {
+        let stream = lab.terminal.with(|t| t.as_ref().map(|t| t.stream));
+        if let Some(stream) = stream.filter(|s| previous.flatten() != Some(*s)) {
+            leptos::task::spawn_local(async move {
+                let _ = lab.call(Command::ExecResize { stream, cols: COLS, rows: ROWS }).await;
+            });
+        }
+        stream
+    });
     let pod = move || lab.selected.get().filter(|o| o.kind == "Pod");
+    let session_pod = move || lab.terminal.with(|t| t.as_ref().map(|t| t.pod.clone()).filter(|p| !p.name.is_empty()));
     let start = move |_| {
         let Some(pod) = pod() else { return };
         leptos::task::spawn_local(async move {
@@ -62,7 +87,7 @@ pub fn Terminal() -> impl IntoView {
                 Ok(Reply::Stream(stream)) => {
                     error.set(None);
                     fallback.set(String::new());
-                    lab.terminal.set(Some(TerminalSession { stream, pod, ended: None }));
+                    lab.open_terminal(TerminalSession { stream, pod, ended: None });
                     xterm::focus(screen.get_untracked());
                 }
                 Ok(_) => {}
@@ -78,7 +103,7 @@ pub fn Terminal() -> impl IntoView {
     };
     view! {
         <div class="row-form">
-            <span class="mono">{move || pod().map(|p| p.kubectl_name()).unwrap_or_else(|| lab.t(S::PickPod).to_string())}</span>
+            <span class="mono">{move || session_pod().or_else(pod).map(|p| p.kubectl_name()).unwrap_or_else(|| lab.t(S::PickPod).to_string())}</span>
             <button id="open-shell" on:click=start disabled=move || pod().is_none()>{move || lab.t(S::Shell)}</button>
         </div>
         {move || error.get().map(|error| view! { <ErrorBox error /> })}
