@@ -28,7 +28,8 @@ fn main() {
         let path = dist.join(relative);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let gzip_path = out_dir.join(format!("{}.gz", relative.replace('/', "__")));
-        std::fs::write(&gzip_path, gzip(&bytes)).unwrap_or_else(|e| panic!("cannot write {}: {e}", gzip_path.display()));
+        std::fs::write(&gzip_path, gzip(&bytes))
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", gzip_path.display()));
         writeln!(
             code,
             "    Asset {{ path: {relative:?}, content_type: {:?}, etag: \"\\\"{:016x}\\\"\", raw: include_bytes!({:?}), gzip: include_bytes!({:?}) }},",
@@ -81,5 +82,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// FNV-1a: a stable content hash for the ETag (not for security).
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3))
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3))
 }

@@ -56,7 +56,8 @@ fn open_url(url: String) -> Result<(), String> {
         return Err(format!("only local port-forward addresses can be opened, not {url}"));
     }
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
-    let mut child = std::process::Command::new(opener).arg(&url).spawn().map_err(|e| format!("cannot start {opener}: {e}"))?;
+    let mut child =
+        std::process::Command::new(opener).arg(&url).spawn().map_err(|e| format!("cannot start {opener}: {e}"))?;
     std::thread::spawn(move || child.wait());
     Ok(())
 }
@@ -97,20 +98,22 @@ fn engine_config(args: Vec<String>) -> anyhow::Result<EngineConfig> {
         match flag.as_str() {
             "--cluster" => {
                 let text = value()?;
-                cluster = ClusterChoice::from_arg(&text)
-                    .ok_or_else(|| anyhow::anyhow!("`{text}` is not a cluster: use sandbox, minikube or context:NAME"))?;
+                cluster = ClusterChoice::from_arg(&text).ok_or_else(|| {
+                    anyhow::anyhow!("`{text}` is not a cluster: use sandbox, minikube or context:NAME")
+                })?;
             }
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
             "--exercises" => exercises = Some(PathBuf::from(value()?)),
             other => anyhow::bail!("unknown flag {other} (flags: --cluster, --data-dir, --exercises)"),
         }
     }
-    let data_dir = match data_dir.or_else(|| std::env::var_os("GITOPS_LAB_DATA").filter(|d| !d.is_empty()).map(PathBuf::from)) {
-        Some(dir) => dir,
-        None => directories::ProjectDirs::from("dev", "gitops-lab", "gitops-lab")
-            .map(|d| d.data_dir().to_path_buf())
-            .ok_or_else(|| anyhow::anyhow!("cannot find a data directory for this user; pass --data-dir DIR"))?,
-    };
+    let data_dir =
+        match data_dir.or_else(|| std::env::var_os("GITOPS_LAB_DATA").filter(|d| !d.is_empty()).map(PathBuf::from)) {
+            Some(dir) => dir,
+            None => directories::ProjectDirs::from("dev", "gitops-lab", "gitops-lab")
+                .map(|d| d.data_dir().to_path_buf())
+                .ok_or_else(|| anyhow::anyhow!("cannot find a data directory for this user; pass --data-dir DIR"))?,
+        };
     let exercises = exercises.unwrap_or_else(|| find_exercises().unwrap_or_else(|| data_dir.join("exercises")));
     let mut config = EngineConfig::new(data_dir, exercises);
     config.cluster = cluster;

@@ -77,6 +77,8 @@ test('exercise 2.1 is completed only by clicking', async (t) => {
       const pod = page.locator('.tree-item[data-kind="Pod"][data-name="nginx"]');
       await pod.locator('.status', { hasText: 'Running' }).waitFor({ timeout: 30_000 });
       seen.running = true;
+      await step.locator('.checks').scrollIntoViewIfNeeded();
+      await page.waitForTimeout(1000); // let the arrival animation finish for the picture
       await screenshot(page, 'exercise-2.1');
     }
     const link = step.locator('.outcome .pf-link');

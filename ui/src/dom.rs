@@ -81,7 +81,8 @@ mod imp {
             .ok()
             .filter(|v| v.is_object())
             .unwrap_or_else(|| js_sys::Object::new().into());
-        let read = Closure::<dyn Fn() -> js_sys::Float64Array>::new(move || js_sys::Float64Array::from(read().as_slice()));
+        let read =
+            Closure::<dyn Fn() -> js_sys::Float64Array>::new(move || js_sys::Float64Array::from(read().as_slice()));
         let _ = js_sys::Reflect::set(&holder, &name.into(), read.as_ref());
         let _ = js_sys::Reflect::set(&window, &"gitopsLab".into(), &holder);
         read.forget();

@@ -336,10 +336,12 @@ impl Lab {
             }
             Event::Stream(data) => self.stream_data(data.stream, &data.data),
             Event::StreamEnded { stream, message } => self.stream_ended(stream, message),
-            Event::PortForward(view) => self.port_forwards.update(|list| match list.iter_mut().find(|pf| pf.id == view.id) {
-                Some(slot) => *slot = view,
-                None => list.push(view),
-            }),
+            Event::PortForward(view) => {
+                self.port_forwards.update(|list| match list.iter_mut().find(|pf| pf.id == view.id) {
+                    Some(slot) => *slot = view,
+                    None => list.push(view),
+                })
+            }
             Event::Sync(view) => self.sync.set(Some(view)),
             Event::Ci(run) => self.ci.set(Some(run)),
             Event::Notice { level, message } => self.notices.update(|list| list.push((level, message))),

@@ -91,7 +91,12 @@ mod tests {
             solution: None,
             done: false,
         };
-        ExerciseView { summary: summary("2.1-nginx-pod", "2.1", 0), intro: Text::same(""), steps: vec![step("a"), step("b")], current_step: 0 }
+        ExerciseView {
+            summary: summary("2.1-nginx-pod", "2.1", 0),
+            intro: Text::same(""),
+            steps: vec![step("a"), step("b")],
+            current_step: 0,
+        }
     }
 
     #[test]
@@ -115,7 +120,8 @@ mod tests {
     fn an_outcome_does_not_undo_a_newer_live_check() {
         let mut view = view();
         apply_check(&mut view, "2.1-nginx-pod", 0, check("exists", true));
-        let outcome = StepOutcome { checks: vec![check("exists", false), check("running", true)], ..Default::default() };
+        let outcome =
+            StepOutcome { checks: vec![check("exists", false), check("running", true)], ..Default::default() };
         apply_outcome(&mut view, 0, &outcome, |id| id == "exists");
         assert!(view.steps[0].checks[0].met, "the live event is newer than the outcome");
         assert!(view.steps[0].checks[1].met, "checks without a newer event take the outcome's state");

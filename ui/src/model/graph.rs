@@ -222,7 +222,8 @@ mod tests {
     fn a_replaced_pod_is_reported_as_removed_and_added() {
         let mut model = GraphModel::default();
         model.reset(snapshot(vec![node("rs", "ReplicaSet", "web-1", None), node("p1", "Pod", "a", Some("rs"))]));
-        let delta = GraphDelta { revision: 11, upserts: vec![node("p2", "Pod", "b", Some("rs"))], removed: vec!["p1".into()] };
+        let delta =
+            GraphDelta { revision: 11, upserts: vec![node("p2", "Pod", "b", Some("rs"))], removed: vec!["p1".into()] };
         let Applied::Changed(change) = model.apply(delta) else { panic!("no gap expected") };
         assert_eq!(change.added, vec!["p2"]);
         assert_eq!(change.removed, vec!["p1"]);
@@ -236,7 +237,8 @@ mod tests {
         model.reset(snapshot(vec![node("p", "Pod", "a", None)]));
         let mut changed = node("p", "Pod", "a", None);
         changed.status = "Terminating".into();
-        let Applied::Changed(change) = model.apply(GraphDelta { revision: 11, upserts: vec![changed], removed: vec![] })
+        let Applied::Changed(change) =
+            model.apply(GraphDelta { revision: 11, upserts: vec![changed], removed: vec![] })
         else {
             panic!("no gap expected")
         };

@@ -2,8 +2,8 @@
 
 use crate::i18n::S;
 use crate::protocol::{
-    ClusterPhase, ExerciseStatus, FieldOutcome, Health, ObjectDiffState, PortForwardState, ResourceSyncState,
-    StageState, CiStage,
+    CiStage, ClusterPhase, ExerciseStatus, FieldOutcome, Health, ObjectDiffState, PortForwardState, ResourceSyncState,
+    StageState,
 };
 
 /// The cluster bar's light.

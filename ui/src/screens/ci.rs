@@ -28,7 +28,12 @@ pub fn CiScreen() -> impl IntoView {
             starting.set(false);
         });
     };
-    let running = move || lab.ci.with(|run| run.as_ref().is_some_and(|r| r.stages.iter().any(|s| matches!(s.state, StageState::Running | StageState::Pending))));
+    let running = move || {
+        lab.ci.with(|run| {
+            run.as_ref()
+                .is_some_and(|r| r.stages.iter().any(|s| matches!(s.state, StageState::Running | StageState::Pending)))
+        })
+    };
     let cancel = move |_| {
         let Some(id) = lab.ci.with_untracked(|r| r.as_ref().map(|r| r.id)) else { return };
         leptos::task::spawn_local(async move {

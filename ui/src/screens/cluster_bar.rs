@@ -90,7 +90,8 @@ fn Minikube(error: RwSignal<Option<crate::protocol::ErrorView>>) -> impl IntoVie
             }
         });
     };
-    let operation = move || running.get().and_then(|id| lab.operations.with(|ops| ops.iter().find(|op| op.id == id).cloned()));
+    let operation =
+        move || running.get().and_then(|id| lab.operations.with(|ops| ops.iter().find(|op| op.id == id).cloned()));
     view! {
         <div class="minikube">
             <button on:click=move |_| start(Command::MinikubeStart { options: MinikubeOptions::default() })>{move || lab.t(S::MinikubeStart)}</button>

@@ -79,8 +79,10 @@ enum Mode {
 pub fn DiffResult(diff: DiffView) -> impl IntoView {
     let lab = lab();
     let mode = RwSignal::new(Mode::ThreeWay);
-    let tab = move |m: Mode, label: S| view! {
-        <button role="tab" aria-selected=move || (mode.get() == m).to_string() on:click=move |_| mode.set(m)>{move || lab.t(label)}</button>
+    let tab = move |m: Mode, label: S| {
+        view! {
+            <button role="tab" aria-selected=move || (mode.get() == m).to_string() on:click=move |_| mode.set(m)>{move || lab.t(label)}</button>
+        }
     };
     view! {
         <div class="diff-result">

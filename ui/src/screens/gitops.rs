@@ -4,7 +4,7 @@
 
 use crate::i18n::S;
 use crate::model::labels;
-use crate::protocol::{Command, CommitView, ErrorView, FileChange, RepoView, Reply, SyncRunView};
+use crate::protocol::{Command, CommitView, ErrorView, FileChange, Reply, RepoView, SyncRunView};
 use crate::state::lab;
 use crate::widgets::{Busy, ErrorBox};
 use leptos::prelude::*;
@@ -142,7 +142,12 @@ fn Sync() -> impl IntoView {
     let lab = lab();
     let error = RwSignal::new(None);
     let history = RwSignal::new(Vec::<SyncRunView>::new());
-    let (repo, path, prune, auto) = (RwSignal::new(String::from("config")), RwSignal::new(String::from(".")), RwSignal::new(false), RwSignal::new(false));
+    let (repo, path, prune, auto) = (
+        RwSignal::new(String::from("config")),
+        RwSignal::new(String::from(".")),
+        RwSignal::new(false),
+        RwSignal::new(false),
+    );
     let refresh = move || {
         leptos::task::spawn_local(async move {
             match lab.call(Command::SyncStatus).await {
@@ -164,7 +169,12 @@ fn Sync() -> impl IntoView {
     refresh();
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let command = Command::SyncConfigure { repo: repo.get_untracked(), path: path.get_untracked(), prune: prune.get_untracked(), auto: auto.get_untracked() };
+        let command = Command::SyncConfigure {
+            repo: repo.get_untracked(),
+            path: path.get_untracked(),
+            prune: prune.get_untracked(),
+            auto: auto.get_untracked(),
+        };
         leptos::task::spawn_local(async move {
             match lab.call(command).await {
                 Ok(_) => refresh(),

@@ -1,7 +1,9 @@
 //! The live panel: tabs over the resource tree, events, logs, YAML, the terminal and port-forwards.
 
 use crate::i18n::S;
-use crate::screens::{events::Events, logs::Logs, port_forwards::PortForwards, terminal::Terminal, tree::Tree, yaml::Yaml};
+use crate::screens::{
+    events::Events, logs::Logs, port_forwards::PortForwards, terminal::Terminal, tree::Tree, yaml::Yaml,
+};
 use crate::state::{LiveTab, lab};
 use leptos::prelude::*;
 

@@ -105,7 +105,9 @@ fn StepPanel(index: usize) -> impl IntoView {
                         failure.set(None);
                         lab.exercise.update(|e| {
                             if let Some(e) = e {
-                                apply_outcome(e, index, &result, |id| lab.check_changed_since(&exercise, index, id, sent))
+                                apply_outcome(e, index, &result, |id| {
+                                    lab.check_changed_since(&exercise, index, id, sent)
+                                })
                             }
                         });
                         follow_outcome(lab, &result);
@@ -167,7 +169,8 @@ fn follow_outcome(lab: Lab, result: &StepOutcome) {
         });
     }
     if let Some(stream) = result.stream {
-        let pod = lab.selected.get_untracked().unwrap_or_else(|| crate::protocol::ObjectRef::new("v1", "Pod", None, ""));
+        let pod =
+            lab.selected.get_untracked().unwrap_or_else(|| crate::protocol::ObjectRef::new("v1", "Pod", None, ""));
         lab.open_terminal(TerminalSession { stream, pod, ended: None });
         lab.live_tab.set(LiveTab::Terminal);
     }

@@ -37,7 +37,8 @@ pub fn Terminal() -> impl IntoView {
         leptos::task::spawn_local(async move {
             loop {
                 let data = std::mem::take(&mut *queued.write_value());
-                let stream = lab.terminal.with_untracked(|t| t.as_ref().filter(|t| t.ended.is_none()).map(|t| t.stream));
+                let stream =
+                    lab.terminal.with_untracked(|t| t.as_ref().filter(|t| t.ended.is_none()).map(|t| t.stream));
                 let (Some(stream), false) = (stream, data.is_empty()) else { break };
                 if let Err(e) = lab.call(Command::ExecInput { stream, data }).await {
                     error.set(Some(e));
@@ -82,7 +83,14 @@ pub fn Terminal() -> impl IntoView {
             if let Some(stream) = lab.terminal.with_untracked(|t| t.as_ref().map(|t| t.stream)) {
                 let _ = lab.call(Command::StopStream { stream }).await;
             }
-            let command = Command::ExecStart { pod: pod.clone(), container: None, command: vec![], tty: true, cols: COLS, rows: ROWS };
+            let command = Command::ExecStart {
+                pod: pod.clone(),
+                container: None,
+                command: vec![],
+                tty: true,
+                cols: COLS,
+                rows: ROWS,
+            };
             match lab.call(command).await {
                 Ok(Reply::Stream(stream)) => {
                     error.set(None);
@@ -130,14 +138,20 @@ mod xterm {
 
     /// Opens an xterm.js terminal in `element`; returns the function that writes to it, or `None`
     /// when xterm.js is not on the page.
-    pub fn open(element: &web_sys::HtmlDivElement, cols: u16, rows: u16, on_data: Rc<dyn Fn(String)>) -> Option<Rc<dyn Fn(&str)>> {
+    pub fn open(
+        element: &web_sys::HtmlDivElement,
+        cols: u16,
+        rows: u16,
+        on_data: Rc<dyn Fn(String)>,
+    ) -> Option<Rc<dyn Fn(&str)>> {
         let window = web_sys::window()?;
         let class: Function = Reflect::get(&window, &"Terminal".into()).ok()?.dyn_into().ok()?;
         let options = Object::new();
         Reflect::set(&options, &"cols".into(), &cols.into()).ok()?;
         Reflect::set(&options, &"rows".into(), &rows.into()).ok()?;
         Reflect::set(&options, &"convertEol".into(), &true.into()).ok()?;
-        Reflect::set(&options, &"fontFamily".into(), &"'DejaVu Sans Mono', 'Noto Sans Mono CJK SC', monospace".into()).ok()?;
+        Reflect::set(&options, &"fontFamily".into(), &"'DejaVu Sans Mono', 'Noto Sans Mono CJK SC', monospace".into())
+            .ok()?;
         let terminal = Reflect::construct(&class, &js_sys::Array::of1(&options)).ok()?;
         call(&terminal, "open", &element.into())?;
         let data = Closure::<dyn Fn(String)>::new(move |text: String| on_data(text));

@@ -69,7 +69,12 @@ impl TreeState {
         self.model.update_value(|model| model.reset(snapshot));
         self.arrived.update_value(HashSet::clear);
         let fresh: HashMap<String, RwSignal<GraphNode>> = self.model.with_value(|model| {
-            model.rows().iter().filter_map(|row| model.node(&row.id)).map(|n| (n.id.clone(), RwSignal::new(n.clone()))).collect()
+            model
+                .rows()
+                .iter()
+                .filter_map(|row| model.node(&row.id))
+                .map(|n| (n.id.clone(), RwSignal::new(n.clone())))
+                .collect()
         });
         self.cells.set_value(fresh);
         self.rows.set(self.model.with_value(GraphModel::rows));
@@ -97,9 +102,14 @@ impl TreeState {
                 Applied::Changed(change) => {
                     structure |= change.structure;
                     self.arrived.update_value(|arrived| arrived.extend(change.added.iter().cloned()));
-                    let gone: Vec<_> = self.cells.try_update_value(|cells| change.removed.iter().filter_map(|id| cells.remove(id)).collect()).unwrap_or_default();
+                    let gone: Vec<_> = self
+                        .cells
+                        .try_update_value(|cells| change.removed.iter().filter_map(|id| cells.remove(id)).collect())
+                        .unwrap_or_default();
                     // Rows still showing them go away with this frame's row rebuild; free them after it.
-                    dom::next_frame(move || dom::next_frame(move || gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose())));
+                    dom::next_frame(move || {
+                        dom::next_frame(move || gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose()))
+                    });
                     touched.extend(change.updated);
                 }
             }

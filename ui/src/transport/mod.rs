@@ -57,27 +57,21 @@ pub trait Transport {
 
 /// The error a transport answers when the engine cannot be reached.
 pub fn link_error(detail: impl Into<String>) -> ErrorView {
-    ErrorView::new(
-        LINK_ERROR,
-        Text::new("The lab's engine did not answer.", "实验室引擎没有响应。"),
-    )
-    .with_hint(Text::new(
-        "Check that gitops-lab is still running; the page reconnects by itself.",
-        "请确认 gitops-lab 仍在运行；页面会自动重新连接。",
-    ))
-    .with_detail(detail)
+    ErrorView::new(LINK_ERROR, Text::new("The lab's engine did not answer.", "实验室引擎没有响应。"))
+        .with_hint(Text::new(
+            "Check that gitops-lab is still running; the page reconnects by itself.",
+            "请确认 gitops-lab 仍在运行；页面会自动重新连接。",
+        ))
+        .with_detail(detail)
 }
 
 /// The error for a page whose session token the server refused.
 pub fn unauthorized_error() -> ErrorView {
-    ErrorView::new(
-        UNAUTHORIZED,
-        Text::new("This page is not signed in to the lab.", "此页面尚未登录到实验室。"),
-    )
-    .with_hint(Text::new(
-        "Open the address that gitops-lab web printed (it carries the session token).",
-        "请打开 gitops-lab web 打印的地址（其中带有会话令牌）。",
-    ))
+    ErrorView::new(UNAUTHORIZED, Text::new("This page is not signed in to the lab.", "此页面尚未登录到实验室。"))
+        .with_hint(Text::new(
+            "Open the address that gitops-lab web printed (it carries the session token).",
+            "请打开 gitops-lab web 打印的地址（其中带有会话令牌）。",
+        ))
 }
 
 /// Picks the transport for the page: Tauri IPC inside the desktop window, HTTP otherwise.

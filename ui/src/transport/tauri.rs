@@ -27,7 +27,8 @@ impl TauriTransport {
 
     /// Calls a shell command with named arguments; resolves with its JSON value.
     async fn invoke(&self, name: &str, args: &Object) -> Result<JsValue, String> {
-        let invoke: Function = Reflect::get(&self.core, &"invoke".into()).map_err(describe)?.dyn_into().map_err(describe)?;
+        let invoke: Function =
+            Reflect::get(&self.core, &"invoke".into()).map_err(describe)?.dyn_into().map_err(describe)?;
         let promise = invoke.call2(&self.core, &name.into(), args).map_err(describe)?;
         JsFuture::from(js_sys::Promise::from(promise)).await.map_err(describe)
     }

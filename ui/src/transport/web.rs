@@ -3,8 +3,8 @@
 //! The session cookie set by the server travels with both (same origin), so this code never sees
 //! the token. The WebSocket reconnects with back-off; each time it comes back the UI resynchronises.
 
-use super::{Incoming, Link, LocalFuture, Sink, Transport, backoff_ms, decode_event, decode_response, link_error};
 use super::unauthorized_error;
+use super::{Incoming, Link, LocalFuture, Sink, Transport, backoff_ms, decode_event, decode_response, link_error};
 use crate::protocol::{Command, Response};
 use std::cell::Cell;
 use std::rc::Rc;

@@ -68,7 +68,9 @@ impl Guard {
         let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
         let websocket = headers.get(header::UPGRADE).is_some();
         match origin {
-            Some(origin) if origin.strip_prefix("http://").is_none_or(|o| !self.hosts.contains(&o.to_ascii_lowercase())) => {
+            Some(origin)
+                if origin.strip_prefix("http://").is_none_or(|o| !self.hosts.contains(&o.to_ascii_lowercase())) =>
+            {
                 return Verdict::Forbidden("origin");
             }
             None if websocket => return Verdict::Forbidden("origin"),
@@ -107,7 +109,11 @@ impl Guard {
 }
 
 fn query_token(uri: &Uri) -> Option<String> {
-    uri.query()?.split('&').filter_map(|pair| pair.split_once('=')).find(|(name, _)| *name == "token").map(|(_, v)| v.to_string())
+    uri.query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| *name == "token")
+        .map(|(_, v)| v.to_string())
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<String> {
@@ -175,11 +181,14 @@ mod tests {
 
     #[test]
     fn a_foreign_origin_is_refused_even_with_the_cookie() {
-        let cross = [("host", "127.0.0.1:7420"), ("origin", "http://evil.example"), ("cookie", "gitops_lab_7420=secret")];
+        let cross =
+            [("host", "127.0.0.1:7420"), ("origin", "http://evil.example"), ("cookie", "gitops_lab_7420=secret")];
         assert_eq!(judge(Method::POST, "/api/command", &cross), Verdict::Forbidden("origin"));
-        let same = [("host", "127.0.0.1:7420"), ("origin", "http://127.0.0.1:7420"), ("cookie", "gitops_lab_7420=secret")];
+        let same =
+            [("host", "127.0.0.1:7420"), ("origin", "http://127.0.0.1:7420"), ("cookie", "gitops_lab_7420=secret")];
         assert_eq!(judge(Method::POST, "/api/command", &same), Verdict::Pass("secret".into()));
-        let fetch_site = [("host", "127.0.0.1:7420"), ("sec-fetch-site", "cross-site"), ("cookie", "gitops_lab_7420=secret")];
+        let fetch_site =
+            [("host", "127.0.0.1:7420"), ("sec-fetch-site", "cross-site"), ("cookie", "gitops_lab_7420=secret")];
         assert_eq!(judge(Method::GET, "/", &fetch_site), Verdict::Forbidden("origin"));
     }
 
@@ -192,7 +201,8 @@ mod tests {
     #[test]
     fn extra_hosts_and_a_specific_listen_address_are_accepted() {
         let guard = Guard::new(80, "10.1.2.3".parse().unwrap(), &["Lab.Local".into()]);
-        let check = |host: &str| guard.check(&Method::GET, &"/".parse().unwrap(), &headers(&[("host", host)]), |_| false);
+        let check =
+            |host: &str| guard.check(&Method::GET, &"/".parse().unwrap(), &headers(&[("host", host)]), |_| false);
         assert_eq!(check("10.1.2.3:80"), Verdict::Unauthorized);
         assert_eq!(check("lab.local:80"), Verdict::Unauthorized);
         assert_eq!(check("10.9.9.9:80"), Verdict::Forbidden("host"));

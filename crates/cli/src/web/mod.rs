@@ -64,7 +64,11 @@ pub fn run(args: WebArgs, messages: &Messages) -> anyhow::Result<()> {
             guard: guard::Guard::new(addr.port(), addr.ip(), &args.allow_hosts),
         });
         let session = state.sessions.open(config);
-        let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
         let url = format!("http://{host}:{}/?token={}", addr.port(), session.token());
         let serving = tokio::spawn(server::run(listener, state.clone(), crate::sandbox_serve::shutdown_signal(false)));
         // The listener accepts from the moment it is bound; the page loads while the engine starts.
@@ -91,7 +95,12 @@ fn web_ready(messages: &Messages) -> String {
 /// Opens the page in the desktop's browser; a failure only prints a note (the URL is printed).
 fn open_browser(url: &str) {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
-    match std::process::Command::new(opener).arg(url).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn() {
+    match std::process::Command::new(opener)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
         // Reap it in the background so that it does not linger as a zombie.
         Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
         Err(error) => eprintln!("cannot start {opener} ({error}); open the url yourself"),

@@ -38,15 +38,20 @@ pub fn router(state: Arc<WebState>) -> Router {
 }
 
 /// Serves until `shutdown` resolves.
-pub async fn run(listener: TcpListener, state: Arc<WebState>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<WebState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 
 /// The guard as middleware: refuses, redirects with the cookie, or passes the request on with its
 /// session; every answer carries the security headers.
 async fn admit(State(state): State<Arc<WebState>>, mut request: Request, next: Next) -> Response {
-    let verdict =
-        state.guard.check(request.method(), request.uri(), request.headers(), |token| state.sessions.find(token).is_some());
+    let verdict = state
+        .guard
+        .check(request.method(), request.uri(), request.headers(), |token| state.sessions.find(token).is_some());
     let mut response = match verdict {
         Verdict::Forbidden(what) => refusal(StatusCode::FORBIDDEN, what),
         Verdict::Unauthorized => refusal(StatusCode::UNAUTHORIZED, "token"),
@@ -76,11 +81,15 @@ async fn admit(State(state): State<Arc<WebState>>, mut request: Request, next: N
 /// A refusal that says, in both languages, what is wrong and what to do.
 fn refusal(status: StatusCode, what: &str) -> Response {
     let text = match what {
-        "host" => "This server only answers to its own address (127.0.0.1 or localhost with its port).\n\
-                   此服务器只响应它自己的地址（127.0.0.1 或 localhost 加端口）。\n",
+        "host" => {
+            "This server only answers to its own address (127.0.0.1 or localhost with its port).\n\
+                   此服务器只响应它自己的地址（127.0.0.1 或 localhost 加端口）。\n"
+        }
         "origin" => "Requests from other sites are refused.\n来自其他网站的请求会被拒绝。\n",
-        _ => "Open the address that `gitops-lab web` printed: it carries the session token.\n\
-              请打开 `gitops-lab web` 打印的地址：其中带有会话令牌。\n",
+        _ => {
+            "Open the address that `gitops-lab web` printed: it carries the session token.\n\
+              请打开 `gitops-lab web` 打印的地址：其中带有会话令牌。\n"
+        }
     };
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
