@@ -21,6 +21,7 @@ impl ExerciseArea {
             context.bus.clone(),
             context.connection.clone(),
             context.live.clone(),
+            context.operator.clone(),
         );
         ExerciseArea { context: context.clone(), exercises: Arc::new(exercises) }
     }

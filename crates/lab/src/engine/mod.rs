@@ -16,6 +16,7 @@ use crate::cluster::Connection;
 use crate::config::EngineConfig;
 use crate::error::{Error, Result};
 use crate::live::Live;
+use crate::operator::OperatorRunner;
 use gitops_lab_protocol::{Command, ErrorView, Reply, Response, Text};
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub(crate) struct Context {
     pub connection: Arc<Connection>,
     /// The live model (watches, streams, port-forwards), shared by the areas that reach into pods.
     pub live: Arc<Live>,
+    /// The Rust NGINX operator, started from the cluster bar or by an exercise.
+    pub operator: Arc<OperatorRunner>,
 }
 
 /// One learner's session. Cheap to clone; every clone is the same session.
@@ -53,7 +56,8 @@ impl Engine {
         let bus = EventBus::new();
         let connection = Arc::new(Connection::new(config.clone(), bus.clone()));
         let live = Arc::new(Live::start(bus.clone(), connection.clone()));
-        let context = Context { config: config.clone(), bus, connection, live };
+        let operator = Arc::new(OperatorRunner::new(connection.clone(), bus.clone()));
+        let context = Context { config: config.clone(), bus, connection, live, operator };
         let inner = Inner {
             cluster: cluster_area::ClusterArea::new(&context),
             live: live_area::LiveArea::new(&context),

@@ -86,6 +86,20 @@ impl Exercises {
             );
             return Ok(outcome);
         }
+        if let Some(operator) = &action.operator {
+            if operator.start.is_some() {
+                let namespace = operator.namespace.clone().unwrap_or_else(|| exercise.namespace().to_string());
+                self.operator.start(namespace.clone()).await?;
+                outcome.message = Text::new(
+                    format!("The lab's NGINX operator watches ConfigMaps in {namespace}."),
+                    format!("实验室的 NGINX 操作符正在监听 {namespace} 中的 ConfigMap。"),
+                );
+            } else {
+                self.operator.stop().await;
+                outcome.message = Text::new("The operator stopped.", "操作符已停止。");
+            }
+            return Ok(outcome);
+        }
         if let Some(terminal) = &action.terminal {
             let pod = self.terminal_pod(exercise, &terminal.pod, handle).await?;
             let command = if terminal.command.is_empty() { vec!["sh".to_string()] } else { terminal.command.clone() };

@@ -124,6 +124,24 @@ pub struct Action {
     /// Change the learner's copy of a file.
     #[serde(default)]
     pub edit: Option<EditAction>,
+    /// Start or stop the lab's Rust NGINX operator.
+    #[serde(default)]
+    pub operator: Option<OperatorAction>,
+}
+
+/// The lab's operator: `{start: nginx, namespace: sites}` or `{stop: nginx}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorAction {
+    /// The operator to start (`nginx`).
+    #[serde(default)]
+    pub start: Option<String>,
+    /// The operator to stop (`nginx`).
+    #[serde(default)]
+    pub stop: Option<String>,
+    /// The namespace it watches (the exercise's when absent).
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// An interactive terminal.

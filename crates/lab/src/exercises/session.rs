@@ -11,6 +11,7 @@ use crate::config::EngineConfig;
 use crate::error::{Error, Result};
 use crate::kubectl::Kubectl;
 use crate::live::Live;
+use crate::operator::OperatorRunner;
 use gitops_lab_protocol::{
     CheckView, Event, ExerciseStatus, ExerciseSummary, ExerciseView, PredictionResult, PredictionView, Text,
 };
@@ -79,6 +80,7 @@ pub struct Exercises {
     pub(super) bus: EventBus,
     pub(super) connection: Arc<Connection>,
     pub(super) live: Arc<Live>,
+    pub(super) operator: Arc<OperatorRunner>,
     catalog: Vec<Exercise>,
     problems: Vec<ExerciseError>,
     progress: Mutex<Option<(String, Arc<ProgressStore>)>>,
@@ -89,13 +91,20 @@ pub struct Exercises {
 
 impl Exercises {
     /// Loads the catalog from the configured folder.
-    pub fn new(config: EngineConfig, bus: EventBus, connection: Arc<Connection>, live: Arc<Live>) -> Exercises {
+    pub fn new(
+        config: EngineConfig,
+        bus: EventBus,
+        connection: Arc<Connection>,
+        live: Arc<Live>,
+        operator: Arc<OperatorRunner>,
+    ) -> Exercises {
         let (catalog, problems) = load_all(&config.exercises_dir);
         Exercises {
             config,
             bus,
             connection,
             live,
+            operator,
             catalog,
             problems,
             progress: Mutex::new(None),

@@ -92,6 +92,12 @@ pub fn action_view(action: &Action, files_root: Option<&std::path::Path>) -> Act
         ("terminal", Text::new("Open a terminal", "打开终端"))
     } else if action.diff.is_some() {
         ("diff", Text::new("Show the diff", "查看差异"))
+    } else if let Some(operator) = &action.operator {
+        if operator.start.is_some() {
+            ("operator", Text::new("Start the operator", "启动操作符"))
+        } else {
+            ("operator", Text::new("Stop the operator", "停止操作符"))
+        }
     } else {
         ("edit", Text::new("Make the change", "修改文件"))
     };
