@@ -17,6 +17,7 @@ pub mod cluster;
 mod config;
 mod engine;
 mod error;
+pub mod gitops;
 pub mod kubectl;
 
 pub use bus::{EventBus, Subscription};
