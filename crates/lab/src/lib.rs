@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod bus;
+pub mod ci;
 pub mod cluster;
 mod config;
 mod engine;

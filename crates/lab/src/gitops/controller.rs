@@ -150,7 +150,7 @@ impl SyncController {
     }
 
     /// Stops the loop and its watches.
-    pub fn stop(self) {
+    pub fn stop(&self) {
         self.task.abort();
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).watch = None;
     }

@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod output;
 pub mod resolve;
 pub mod rest;
+pub mod rollout;
 
 pub use apply::{Applied, ApplyAction, ApplyOptions, PatchPlan, plan_patch};
 pub use manifest::{Manifest, ManifestError, parse};
