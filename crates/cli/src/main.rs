@@ -3,8 +3,10 @@
 //! Each subcommand lives in its own module; this file only parses the command line and reports
 //! failures in the learner's language.
 
+mod cluster_args;
 mod messages;
 mod sandbox_serve;
+mod sync;
 
 use clap::{Parser, Subcommand};
 use messages::Messages;
@@ -29,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+    /// The lab's own GitOps sync loop: apply a repository's manifests once, or on every new commit.
+    Sync(sync::SyncArgs),
 }
 
 #[derive(Subcommand)]
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let messages = Messages::from_env();
     let result = match cli.command {
         Some(Command::Sandbox { command: SandboxCommand::Serve(args) }) => sandbox_serve::run(args, &messages),
+        Some(Command::Sync(args)) => sync::run(args),
         None | Some(Command::Web) | Some(Command::Desktop) => {
             eprintln!("{}", messages.ui_not_ready());
             return ExitCode::from(2);
