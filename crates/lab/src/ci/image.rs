@@ -51,9 +51,21 @@ impl ImageBuilder for MinikubeImages {
     }
 }
 
+/// What the sandbox answers as `gitCommit` in `/version`: a sandbox reached through any context is
+/// recognised by it.
+pub const SANDBOX_GIT_COMMIT: &str = "gitops-lab-sandbox";
+
+/// Whether the cluster behind `client` is the lab's sandbox (asked through `/version`).
+pub async fn is_sandbox(client: &kube::Client) -> bool {
+    client.apiserver_version().await.is_ok_and(|info| info.git_commit == SANDBOX_GIT_COMMIT)
+}
+
 /// The builder for a cluster: the sandbox needs none, minikube builds in its node; other clusters
 /// need a registry the lab does not run.
-pub fn for_cluster(choice: &ClusterChoice) -> Result<Box<dyn ImageBuilder>> {
+pub fn for_cluster(choice: &ClusterChoice, sandbox: bool) -> Result<Box<dyn ImageBuilder>> {
+    if sandbox {
+        return Ok(Box::new(SandboxImages));
+    }
     match choice {
         ClusterChoice::Sandbox => Ok(Box::new(SandboxImages)),
         ClusterChoice::Minikube => {

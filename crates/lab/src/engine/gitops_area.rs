@@ -69,7 +69,7 @@ impl GitOpsArea {
             Command::SyncHistory => {
                 Ok(Reply::SyncHistory(self.current().map(|c| c.history()).transpose()?.unwrap_or_default()))
             }
-            Command::CiBump { message } => Ok(Reply::Operation(self.start_ci(message)?)),
+            Command::CiBump { message } => Ok(Reply::Operation(self.start_ci(message).await?)),
             other => Err(super::not_available(&other)),
         }
     }
@@ -138,9 +138,10 @@ impl GitOpsArea {
     }
 
     /// Starts the CI bump in the background; its stages arrive as [`Event::Ci`].
-    fn start_ci(&self, message: Option<String>) -> Result<OperationId> {
+    async fn start_ci(&self, message: Option<String>) -> Result<OperationId> {
         let handle = self.context.connection.require()?;
-        let builder = ci::image::for_cluster(&handle.choice)?;
+        let sandbox = ci::image::is_sandbox(&handle.client).await;
+        let builder = ci::image::for_cluster(&handle.choice, sandbox)?;
         let config_dir = self.repos.dir(CONFIG_REPO)?;
         // The configured loop when it syncs the config repository; otherwise a one-off one.
         let sync = match self.current().filter(|c| c.syncs_from(&config_dir)) {
