@@ -60,26 +60,42 @@ async fn the_ci_bump_rolls_out_the_new_version_and_a_revert_rolls_it_back() {
         "each stage was reported running, in order"
     );
     assert!(run.stages.iter().all(|s| s.state == StageState::Succeeded), "{run:#?}");
-    let Reply::Commits(app) = ask(&engine, Command::RepoLog { repo: "sample-app".into(), limit: 1 }).await else { panic!() };
+    let Reply::Commits(app) = ask(&engine, Command::RepoLog { repo: "sample-app".into(), limit: 1 }).await else {
+        panic!()
+    };
     assert_eq!(app[0].summary, "Greet in French");
     let version = &app[0].sha[..7];
     let verify_detail = &run.stages.last().unwrap().detail;
     assert!(verify_detail.ends_with(&format!("answered {version}")), "{verify_detail}");
-    let image = sandbox.kubectl_ok(&["get", "deploy", "sample-app", "-n", "sample-app", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+    let image = sandbox.kubectl_ok(&[
+        "get",
+        "deploy",
+        "sample-app",
+        "-n",
+        "sample-app",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
     assert_eq!(image, format!("{IMAGE}:{version}"));
 
     // Only the tag changed in the config file: comments and everything else stay as they were.
-    let Reply::File(after) = ask(&engine, Command::RepoFile { repo: "config".into(), path: "deployment.yaml".into() }).await else {
+    let Reply::File(after) =
+        ask(&engine, Command::RepoFile { repo: "config".into(), path: "deployment.yaml".into() }).await
+    else {
         panic!()
     };
     let template = include_str!("../crates/lab/src/gitops/templates/config/deployment.yaml");
     assert_eq!(after, template.replace("sample-app:v0.1.0", &format!("sample-app:{version}")));
 
     // Rollback: revert the config commit with git (outside the engine); the loop sees the ref move.
-    let Reply::Commits(config) = ask(&engine, Command::RepoLog { repo: "config".into(), limit: 1 }).await else { panic!() };
+    let Reply::Commits(config) = ask(&engine, Command::RepoLog { repo: "config".into(), limit: 1 }).await else {
+        panic!()
+    };
     let repos_dir = data.path().join("lab/repos/default");
     let revert = Repos::new(&repos_dir).revert("config", &config[0].sha).unwrap();
-    let back = wait_for(&mut events, Duration::from_secs(20), |e| run_where(e, |r| r.commit == revert.sha && all_synced(r))).await;
+    let back =
+        wait_for(&mut events, Duration::from_secs(20), |e| run_where(e, |r| r.commit == revert.sha && all_synced(r)))
+            .await;
     assert!(back.resources.iter().any(|r| r.message == "deployment.apps/sample-app configured"), "{back:#?}");
     let client = client(&sandbox).await;
     let old = format!("{IMAGE}:v0.1.0");

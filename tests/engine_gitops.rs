@@ -49,7 +49,8 @@ async fn a_commit_through_the_lab_is_synced_at_once_and_drift_shows_as_out_of_sy
     let line = second.resources.iter().find(|r| r.object.name == "settings").unwrap();
     assert_eq!(line.message, "configmap/settings created");
     assert_eq!(line.source, "settings.yaml:1");
-    let label = sandbox.kubectl_ok(&["get", "configmap", "settings", "-n", "sample-app", "-o", "jsonpath={.metadata.labels}"]);
+    let label =
+        sandbox.kubectl_ok(&["get", "configmap", "settings", "-n", "sample-app", "-o", "jsonpath={.metadata.labels}"]);
     assert!(label.contains("gitops-lab.dev/sync"), "{label}");
 
     // Someone scales the Deployment by hand: git says one replica, so the loop reports drift.
@@ -72,7 +73,10 @@ async fn a_commit_through_the_lab_is_synced_at_once_and_drift_shows_as_out_of_sy
     // Syncing again puts git's state back.
     let Reply::SyncRun(healed) = ask(&engine, Command::SyncNow).await else { panic!() };
     assert!(all_synced(&healed), "{healed:#?}");
-    assert_eq!(sandbox.kubectl_ok(&["get", "deploy", "sample-app", "-n", "sample-app", "-o", "jsonpath={.spec.replicas}"]), "1");
+    assert_eq!(
+        sandbox.kubectl_ok(&["get", "deploy", "sample-app", "-n", "sample-app", "-o", "jsonpath={.spec.replicas}"]),
+        "1"
+    );
     let Reply::SyncHistory(history) = ask(&engine, Command::SyncHistory).await else { panic!() };
     assert!(history.len() >= 3);
     assert_eq!(history[0].commit, commit.sha);
@@ -108,7 +112,11 @@ async fn prune_deletes_only_what_the_loop_created_and_nothing_while_a_manifest_i
     let sha = commit_files(&repo, &[("apps/made.yaml", ""), ("apps/zz-broken.yaml", broken)], "Break it");
     let blocked = wait_for(&mut events, WAIT, |e| run_where(e, |r| r.commit == sha)).await;
     assert_eq!(blocked.errors.len(), 1, "{blocked:#?}");
-    assert!(blocked.errors[0].message.en.starts_with("apps/zz-broken.yaml:6: this is not valid YAML"), "{}", blocked.errors[0].message.en);
+    assert!(
+        blocked.errors[0].message.en.starts_with("apps/zz-broken.yaml:6: this is not valid YAML"),
+        "{}",
+        blocked.errors[0].message.en
+    );
     assert_eq!(state_of(&blocked, "configmap/kept"), Some(ResourceSyncState::Synced), "the rest still syncs");
     assert_eq!(state_of(&blocked, "configmap/made"), Some(ResourceSyncState::Orphaned));
     sandbox.kubectl_ok(&["get", "configmap", "made", "-n", "team"]);
@@ -176,7 +184,12 @@ async fn a_directory_without_manifests_says_so_and_changes_nothing() {
     let Reply::SyncRun(run) = ask(&engine, Command::SyncNow).await else { panic!() };
     assert_eq!(run.errors[0].code, "no-manifests");
     let error = engine
-        .handle(Command::SyncConfigure { repo: data.path().join("nope").display().to_string(), path: ".".into(), prune: false, auto: false })
+        .handle(Command::SyncConfigure {
+            repo: data.path().join("nope").display().to_string(),
+            path: ".".into(),
+            prune: false,
+            auto: false,
+        })
         .await
         .unwrap_err();
     assert_eq!(error.code, "not-a-repository");

@@ -28,7 +28,10 @@ fn sync_once_prints_each_resource_and_fails_on_a_broken_manifest() {
     let data = tempfile::tempdir().unwrap();
     let repo = repo_with(
         &data.path().join("repo"),
-        &[("a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cli\n"), ("b.yaml", &config_map("one", "cli", "1"))],
+        &[
+            ("a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cli\n"),
+            ("b.yaml", &config_map("one", "cli", "1")),
+        ],
     );
     let out = sync_command(&sandbox, &data.path().join("lab"), &repo, &[]).output().unwrap();
     assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
@@ -38,7 +41,11 @@ fn sync_once_prints_each_resource_and_fails_on_a_broken_manifest() {
     assert!(stdout.contains(": 2 synced, 0 failed"), "{stdout}");
     sandbox.kubectl_ok(&["get", "configmap", "one", "-n", "cli"]);
 
-    commit_files(&repo, &[("c.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: two\n  namespace: cli\ndata: [\n")], "Broken");
+    commit_files(
+        &repo,
+        &[("c.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: two\n  namespace: cli\ndata: [\n")],
+        "Broken",
+    );
     let out = sync_command(&sandbox, &data.path().join("lab"), &repo, &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     let stderr = text(&out.stderr);
@@ -54,7 +61,10 @@ fn sync_once_prints_each_resource_and_fails_on_a_broken_manifest() {
 fn sync_watch_applies_a_commit_made_with_the_real_git() {
     let sandbox = Sandbox::start();
     let data = tempfile::tempdir().unwrap();
-    let repo = repo_with(&data.path().join("repo"), &[("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: watched\n")]);
+    let repo = repo_with(
+        &data.path().join("repo"),
+        &[("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: watched\n")],
+    );
     let mut child = sync_command(&sandbox, &data.path().join("lab"), &repo, &["--watch", "--prune"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -109,5 +109,7 @@ pub fn commit_files(dir: &Path, files: &[(&str, &str)], message: &str) -> String
 
 /// A ConfigMap manifest.
 pub fn config_map(name: &str, namespace: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  value: \"{value}\"\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  value: \"{value}\"\n"
+    )
 }

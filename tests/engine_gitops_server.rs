@@ -50,10 +50,11 @@ async fn the_real_git_and_libgit2_clone_the_head_over_smart_http() {
     }
     let target = dir.path().join("by-git2");
     let url = format!("{base}/config");
-    let cloned = tokio::task::spawn_blocking(move || git2::Repository::clone(&url, &target).map(|r| r.path().to_path_buf()))
-        .await
-        .unwrap()
-        .expect("git2 clones over http");
+    let cloned =
+        tokio::task::spawn_blocking(move || git2::Repository::clone(&url, &target).map(|r| r.path().to_path_buf()))
+            .await
+            .unwrap()
+            .expect("git2 clones over http");
     let repo = git2::Repository::open(cloned).unwrap();
     assert_eq!(repo.head().unwrap().peel_to_commit().unwrap().id().to_string(), head);
     // A name the lab does not serve is a plain 404 for git.

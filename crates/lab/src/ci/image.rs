@@ -74,7 +74,9 @@ pub fn for_cluster(choice: &ClusterChoice, sandbox: bool) -> Result<Box<dyn Imag
         ClusterChoice::Context { name } => Err(Error::explained(
             "no-image-builder",
             Text::new(
-                format!("The lab cannot build images for the cluster \"{name}\": it would need a registry the cluster pulls from."),
+                format!(
+                    "The lab cannot build images for the cluster \"{name}\": it would need a registry the cluster pulls from."
+                ),
                 format!("实验室无法为集群“{name}”构建镜像：这需要一个该集群可以拉取的镜像仓库。"),
             ),
             Some(Text::new(

@@ -78,7 +78,12 @@ impl Progress {
     fn new(id: u64, bus: EventBus) -> Progress {
         let stages = STAGES
             .iter()
-            .map(|&stage| CiStageView { stage, state: StageState::Pending, detail: String::new(), message: describe(stage) })
+            .map(|&stage| CiStageView {
+                stage,
+                state: StageState::Pending,
+                detail: String::new(),
+                message: describe(stage),
+            })
             .collect();
         Progress { run: CiRunView { id, stages }, bus }
     }
@@ -169,7 +174,8 @@ fn commit_app(repos: &Repos, message: &str) -> Result<(CommitView, String)> {
 /// The config repository's Deployment with the new image (only the tag's characters change).
 fn patch_config(repos: &Repos, image: &str) -> Result<(String, String)> {
     let text = repos.read(CONFIG_REPO, DEPLOYMENT_FILE)?;
-    let (patched, old) = patch::set_image(&text, DEPLOYMENT_FILE, Some(CONTAINER), image).map_err(Error::from)?;
+    let (patched, old) =
+        patch::set_image(&text, DEPLOYMENT_FILE, Some(CONTAINER), image).map_err(|e| Error::from(*e))?;
     Ok((patched, format!("{DEPLOYMENT_FILE}: {old} → {image}")))
 }
 
@@ -202,7 +208,9 @@ impl Target {
         })?;
         let labels = deployment.object.pointer("/spec/selector/matchLabels").and_then(Value::as_object);
         let selector = labels
-            .map(|l| l.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+            .map(|l| {
+                l.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")
+            })
             .unwrap_or_default();
         let port = deployment
             .object
@@ -243,9 +251,14 @@ fn describe(stage: CiStage) -> Text {
             "Change only the image tag in the config repository's Deployment.",
             "只修改配置仓库中 Deployment 的镜像标签。",
         ),
-        CiStage::ConfigCommit => Text::new("Commit the config change: git now holds the new desired state.", "提交配置修改：git 中现在是新的期望状态。"),
+        CiStage::ConfigCommit => Text::new(
+            "Commit the config change: git now holds the new desired state.",
+            "提交配置修改：git 中现在是新的期望状态。",
+        ),
         CiStage::Sync => Text::new("Sync the config repository to the cluster.", "把配置仓库同步到集群。"),
         CiStage::Rollout => Text::new("Wait for the Deployment to replace its pods.", "等待 Deployment 替换它的 Pod。"),
-        CiStage::Verify => Text::new("Ask a new pod for its version through a port-forward.", "通过端口转发向新的 Pod 询问它的版本。"),
+        CiStage::Verify => {
+            Text::new("Ask a new pod for its version through a port-forward.", "通过端口转发向新的 Pod 询问它的版本。")
+        }
     }
 }

@@ -8,22 +8,29 @@ use serde_json::Value;
 
 /// Sets the image of `container` (or the first container) of the file's Deployment to `new_image`.
 /// Returns the new text and the old image.
-pub fn set_image(text: &str, source: &str, container: Option<&str>, new_image: &str) -> Result<(String, String), ErrorView> {
-    let manifests = parse(source, text).map_err(|e| e.view())?;
-    let deployment = manifests.iter().find(|m| m.kind() == "Deployment").ok_or_else(|| no_deployment(source))?;
+pub fn set_image(
+    text: &str,
+    source: &str,
+    container: Option<&str>,
+    new_image: &str,
+) -> Result<(String, String), Box<ErrorView>> {
+    let manifests = parse(source, text).map_err(|e| Box::new(e.view()))?;
+    let deployment =
+        manifests.iter().find(|m| m.kind() == "Deployment").ok_or_else(|| Box::new(no_deployment(source)))?;
     let containers = deployment.object.pointer("/spec/template/spec/containers").and_then(Value::as_array);
     let index = containers
         .and_then(|list| match container {
             Some(name) => list.iter().position(|c| c.get("name").and_then(Value::as_str) == Some(name)),
             None => (!list.is_empty()).then_some(0),
         })
-        .ok_or_else(|| no_container(source, container))?;
+        .ok_or_else(|| Box::new(no_container(source, container)))?;
     let pointer = format!("/spec/template/spec/containers/{index}/image");
     let old = deployment.object.pointer(&pointer).and_then(Value::as_str).unwrap_or_default().to_string();
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let hits: Vec<usize> = lines.iter().enumerate().filter(|(_, l)| image_value_span(l, &old).is_some()).map(|(i, _)| i).collect();
+    let hits: Vec<usize> =
+        lines.iter().enumerate().filter(|(_, l)| image_value_span(l, &old).is_some()).map(|(i, _)| i).collect();
     let [line] = hits[..] else {
-        return Err(not_found_once(source, &old, hits.len()));
+        return Err(Box::new(not_found_once(source, &old, hits.len())));
     };
     let (start, end) = image_value_span(lines[line], &old).unwrap_or_default();
     let mut patched: String = lines[..line].concat();
@@ -57,8 +64,14 @@ fn image_value_span(line: &str, image: &str) -> Option<(usize, usize)> {
 }
 
 /// Parses the new text and checks that it equals the old objects with only the image changed.
-fn verify(before: &[crate::kubectl::Manifest], patched: &str, source: &str, pointer: &str, image: &str) -> Result<(), ErrorView> {
-    let after = parse(source, patched).map_err(|e| e.view())?;
+fn verify(
+    before: &[crate::kubectl::Manifest],
+    patched: &str,
+    source: &str,
+    pointer: &str,
+    image: &str,
+) -> Result<(), Box<ErrorView>> {
+    let after = parse(source, patched).map_err(|e| Box::new(e.view()))?;
     let mut expected: Vec<Value> = before.iter().map(|m| m.object.clone()).collect();
     if let Some(deployment) = expected.iter_mut().find(|o| o.get("kind").and_then(Value::as_str) == Some("Deployment"))
         && let Some(slot) = deployment.pointer_mut(pointer)
@@ -69,20 +82,25 @@ fn verify(before: &[crate::kubectl::Manifest], patched: &str, source: &str, poin
     if actual == expected {
         Ok(())
     } else {
-        Err(ErrorView::new(
+        Err(Box::new(ErrorView::new(
             "patch-mismatch",
             Text::new(
-                format!("Changing the image in {source} would have changed more than the image; the file was left alone."),
+                format!(
+                    "Changing the image in {source} would have changed more than the image; the file was left alone."
+                ),
                 format!("修改 {source} 中的镜像会改动镜像以外的内容；文件保持不变。"),
             ),
-        ))
+        )))
     }
 }
 
 fn no_deployment(source: &str) -> ErrorView {
     ErrorView::new(
         "no-deployment",
-        Text::new(format!("{source} holds no Deployment whose image could be changed."), format!("{source} 中没有可以修改镜像的 Deployment。")),
+        Text::new(
+            format!("{source} holds no Deployment whose image could be changed."),
+            format!("{source} 中没有可以修改镜像的 Deployment。"),
+        ),
     )
 }
 
@@ -101,7 +119,9 @@ fn not_found_once(source: &str, image: &str, count: usize) -> ErrorView {
     ErrorView::new(
         "image-line",
         Text::new(
-            format!("Expected exactly one line \"image: {image}\" in {source}, found {count}; the file was left alone."),
+            format!(
+                "Expected exactly one line \"image: {image}\" in {source}, found {count}; the file was left alone."
+            ),
             format!("{source} 中应当恰好有一行“image: {image}”，实际找到 {count} 行；文件保持不变。"),
         ),
     )

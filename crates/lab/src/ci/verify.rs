@@ -15,7 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub fn rolled_out(deployment: &Deployment, image: &str) -> bool {
     let (Some(spec), Some(status)) = (&deployment.spec, &deployment.status) else { return false };
     let wanted = spec.replicas.unwrap_or(1);
-    let runs_image = spec.template.spec.as_ref().is_some_and(|p| p.containers.iter().any(|c| c.image.as_deref() == Some(image)));
+    let runs_image =
+        spec.template.spec.as_ref().is_some_and(|p| p.containers.iter().any(|c| c.image.as_deref() == Some(image)));
     let observed = status.observed_generation.unwrap_or(0) >= deployment.metadata.generation.unwrap_or(0);
     runs_image
         && observed
@@ -25,7 +26,13 @@ pub fn rolled_out(deployment: &Deployment, image: &str) -> bool {
 }
 
 /// Waits (by watch) until the Deployment runs `image` everywhere, at most `limit`.
-pub async fn wait_rollout(client: &kube::Client, namespace: &str, name: &str, image: &str, limit: Duration) -> Result<()> {
+pub async fn wait_rollout(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    image: &str,
+    limit: Duration,
+) -> Result<()> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let image = image.to_string();
     let condition = move |d: Option<&Deployment>| d.is_some_and(|d| rolled_out(d, &image));
@@ -39,8 +46,12 @@ pub async fn wait_rollout(client: &kube::Client, namespace: &str, name: &str, im
                 format!("{namespace} 中的 deployment/{name} 在 {} 秒内没有完成滚动更新。", limit.as_secs()),
             ),
             Some(Text::new(
-                format!("Look at its pods: kubectl get pods -n {namespace}; kubectl describe deployment {name} -n {namespace}."),
-                format!("请查看它的 Pod：kubectl get pods -n {namespace}；kubectl describe deployment {name} -n {namespace}。"),
+                format!(
+                    "Look at its pods: kubectl get pods -n {namespace}; kubectl describe deployment {name} -n {namespace}."
+                ),
+                format!(
+                    "请查看它的 Pod：kubectl get pods -n {namespace}；kubectl describe deployment {name} -n {namespace}。"
+                ),
             )),
         )),
     }
@@ -53,10 +64,13 @@ pub async fn ready_pod(client: &kube::Client, namespace: &str, selector: &str, i
     list.items
         .into_iter()
         .find(|pod| {
-            let ready = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
-                c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-            });
-            let runs = pod.spec.as_ref().is_some_and(|s| s.containers.iter().any(|c| c.image.as_deref() == Some(image)));
+            let ready = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            let runs =
+                pod.spec.as_ref().is_some_and(|s| s.containers.iter().any(|c| c.image.as_deref() == Some(image)));
             ready && runs && pod.metadata.deletion_timestamp.is_none()
         })
         .and_then(|pod| pod.metadata.name)
@@ -91,7 +105,10 @@ pub async fn http_get(client: &kube::Client, namespace: &str, pod: &str, port: u
 fn no_stream(pod: &str, port: u16) -> Error {
     Error::explained(
         "port-forward",
-        Text::new(format!("No port-forward stream to pod/{pod} port {port}."), format!("没有到 pod/{pod} 端口 {port} 的端口转发流。")),
+        Text::new(
+            format!("No port-forward stream to pod/{pod} port {port}."),
+            format!("没有到 pod/{pod} 端口 {port} 的端口转发流。"),
+        ),
         None,
     )
 }

@@ -147,15 +147,26 @@ impl GitOpsArea {
         let sync = match self.current().filter(|c| c.syncs_from(&config_dir)) {
             Some(controller) => controller,
             None => {
-                let settings =
-                    SyncSettings { repo: CONFIG_REPO.into(), path: ".".into(), prune: false, auto: false, poll: REMOTE_POLL };
+                let settings = SyncSettings {
+                    repo: CONFIG_REPO.into(),
+                    path: ".".into(),
+                    prune: false,
+                    auto: false,
+                    poll: REMOTE_POLL,
+                };
                 Arc::new(SyncController::start(settings, self.deps())?)
             }
         };
         let id = self.ci_ids.fetch_add(1, Ordering::Relaxed);
         let (repos, bus) = (self.repos.clone(), self.context.bus.clone());
         let task = tokio::spawn(async move {
-            let deps = CiDeps { repos: &repos, builder: builder.as_ref(), sync: &sync, client: handle.client, bus: bus.clone() };
+            let deps = CiDeps {
+                repos: &repos,
+                builder: builder.as_ref(),
+                sync: &sync,
+                client: handle.client,
+                bus: bus.clone(),
+            };
             let outcome = match ci::bump(id, message, deps).await {
                 Ok(done) => OperationOutcome::Succeeded {
                     message: Text::new(

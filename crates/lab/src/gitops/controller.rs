@@ -236,10 +236,9 @@ impl Shared {
         })
         .await
         .map_err(|e| Error::io(std::path::Path::new("sync"), std::io::Error::other(e)))??;
-        if !force && let Some(last) = self.state.lock().unwrap_or_else(|e| e.into_inner()).last.clone() {
-            if last.commit == head {
-                return Ok(last);
-            }
+        let last = self.state.lock().unwrap_or_else(|e| e.into_inner()).last.clone();
+        if !force && let Some(last) = last.filter(|l| l.commit == head) {
+            return Ok(last);
         }
         let desired: Desired = source::parse_files(&head, files);
         let kubectl = self.kubectl()?;
@@ -250,7 +249,8 @@ impl Shared {
         {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             state.generation += 1;
-            state.watch = Some(drift::watch(kubectl.client(), state.generation, &outcome.tracked, self.changes.clone()));
+            state.watch =
+                Some(drift::watch(kubectl.client(), state.generation, &outcome.tracked, self.changes.clone()));
             state.tracked = outcome.tracked;
             state.last = Some(outcome.run.clone());
         }

@@ -109,7 +109,10 @@ mod tests {
         assert_eq!(compare(&desired(), None, &labels()).reason, "missing from the cluster");
         let mut live = applied(json!({"k": "v"}));
         live["metadata"]["labels"] = json!({});
-        assert_eq!(compare(&desired(), Some(&live), &labels()).reason, "differs from git: metadata.labels.gitops-lab.dev/sync");
+        assert_eq!(
+            compare(&desired(), Some(&live), &labels()).reason,
+            "differs from git: metadata.labels.gitops-lab.dev/sync"
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ impl Drop for DriftWatch {
     }
 }
 
+/// One watch's scope: API version, resource plural, namespace.
+type GroupKey = (String, String, Option<String>);
+
 /// Starts one watch per (resource, namespace) among `tracked`, sending each change of a tracked
 /// object on `changes`, tagged with `generation`.
 pub fn watch(
@@ -42,8 +45,7 @@ pub fn watch(
     tracked: &[Tracked],
     changes: mpsc::UnboundedSender<Change>,
 ) -> DriftWatch {
-    let mut groups: BTreeMap<(String, String, Option<String>), (kube::core::ApiResource, BTreeMap<String, usize>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, (kube::core::ApiResource, BTreeMap<String, usize>)> = BTreeMap::new();
     for t in tracked {
         let r = &t.target.resource;
         let key = (r.api_version.clone(), r.plural.clone(), t.target.namespace.clone());

@@ -8,7 +8,10 @@ pub(crate) fn git(what: (&str, &str), place: &str, error: git2::Error) -> Error 
     let (en, zh) = what;
     ErrorView::new(
         "git",
-        Text::new(format!("Git failed while {en} ({place}): {}", error.message()), format!("Git 在{zh}时失败（{place}）：{}", error.message())),
+        Text::new(
+            format!("Git failed while {en} ({place}): {}", error.message()),
+            format!("Git 在{zh}时失败（{place}）：{}", error.message()),
+        ),
     )
     .with_hint(Text::new(
         "Check that the repository exists and is not being changed by another program, then try again.",
@@ -23,7 +26,10 @@ pub(crate) fn unknown_repo(name: &str, known: &[&str]) -> Error {
     let list = known.join(", ");
     Error::explained(
         "unknown-repo",
-        Text::new(format!("The lab keeps no repository named \"{name}\"."), format!("实验室中没有名为“{name}”的仓库。")),
+        Text::new(
+            format!("The lab keeps no repository named \"{name}\"."),
+            format!("实验室中没有名为“{name}”的仓库。"),
+        ),
         Some(Text::new(format!("Use one of: {list}."), format!("请使用以下之一：{list}。"))),
     )
 }

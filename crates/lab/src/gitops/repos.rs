@@ -152,7 +152,10 @@ impl Repos {
                 return Err(revert_conflict(name, sha));
             }
             let tree = repo.find_tree(index.write_tree_to(&repo).map_err(fail)?).map_err(fail)?;
-            let message = format!("Revert \"{}\"\n\nThis reverts commit {sha}.\n", target.summary().ok().flatten().unwrap_or_default());
+            let message = format!(
+                "Revert \"{}\"\n\nThis reverts commit {sha}.\n",
+                target.summary().ok().flatten().unwrap_or_default()
+            );
             let signature = git2::Signature::now(AUTHOR.0, AUTHOR.1).map_err(fail)?;
             let new = repo.commit(Some("HEAD"), &signature, &signature, &message, &tree, &[&head]).map_err(fail)?;
             // Bring the work tree and index to the new commit, as `git revert` leaves them.
@@ -172,8 +175,10 @@ fn create_from_template(dir: &Path, name: &str, files: &[templates::TemplateFile
     let mut options = git2::RepositoryInitOptions::new();
     options.initial_head(BRANCH);
     let repo = git2::Repository::init_opts(dir, &options).map_err(fail)?;
-    let changes: Vec<FileChange> =
-        files.iter().map(|(path, text)| FileChange { path: path.to_string(), content: Some(text.to_string()) }).collect();
+    let changes: Vec<FileChange> = files
+        .iter()
+        .map(|(path, text)| FileChange { path: path.to_string(), content: Some(text.to_string()) })
+        .collect();
     write_and_commit(&repo, dir, name, &changes, "Start from the lab's template")?;
     Ok(repo)
 }
@@ -237,8 +242,7 @@ pub fn commit_view(commit: &git2::Commit) -> CommitView {
 /// Refuses absolute paths, `..`, empty paths and anything inside `.git`.
 fn check_path(path: &str) -> Result<()> {
     let p = Path::new(path);
-    let plain = !path.is_empty()
-        && p.components().all(|c| matches!(c, Component::Normal(part) if part != ".git"));
+    let plain = !path.is_empty() && p.components().all(|c| matches!(c, Component::Normal(part) if part != ".git"));
     if plain { Ok(()) } else { Err(bad_path(path)) }
 }
 
@@ -298,7 +302,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repos = Repos::new(dir.path());
         let mut notices = repos.subscribe();
-        let view = repos.commit("config", &[change("extra/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")], "Add x").unwrap();
+        let view = repos
+            .commit(
+                "config",
+                &[change("extra/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")],
+                "Add x",
+            )
+            .unwrap();
         assert_eq!(view.summary, "Add x");
         assert_eq!(repos.log("config", 10).unwrap()[0], view);
         assert!(repos.read("config", "extra/cm.yaml").unwrap().contains("name: x"));
@@ -311,7 +321,14 @@ mod tests {
         let repos = Repos::new(dir.path());
         let before = repos.head("config").unwrap();
         let error = repos
-            .commit("config", &[change("ok.txt", "fine"), change("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [\n")], "Broken")
+            .commit(
+                "config",
+                &[
+                    change("ok.txt", "fine"),
+                    change("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [\n"),
+                ],
+                "Broken",
+            )
             .unwrap_err()
             .view();
         assert_eq!(error.code, "invalid-manifest");
@@ -325,10 +342,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repos = Repos::new(dir.path());
         for path in ["../x", "/etc/passwd", ".git/config", ""] {
-            assert_eq!(repos.commit("config", &[change(path, "x")], "m").unwrap_err().view().code, "bad-path", "{path}");
+            assert_eq!(
+                repos.commit("config", &[change(path, "x")], "m").unwrap_err().view().code,
+                "bad-path",
+                "{path}"
+            );
         }
         assert_eq!(repos.log("nope", 1).unwrap_err().view().code, "unknown-repo");
-        assert_eq!(repos.commit("config", &[change("README.md", &repos.read("config", "README.md").unwrap())], "same").unwrap_err().view().code, "nothing-to-commit");
+        assert_eq!(
+            repos
+                .commit("config", &[change("README.md", &repos.read("config", "README.md").unwrap())], "same")
+                .unwrap_err()
+                .view()
+                .code,
+            "nothing-to-commit"
+        );
     }
 
     #[test]
@@ -336,7 +364,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repos = Repos::new(dir.path());
         let original = repos.read("config", "service.yaml").unwrap();
-        let bump = repos.commit("config", &[change("service.yaml", &original.replace("port: 80", "port: 81"))], "Port 81").unwrap();
+        let bump = repos
+            .commit("config", &[change("service.yaml", &original.replace("port: 80", "port: 81"))], "Port 81")
+            .unwrap();
         let revert = repos.revert("config", &bump.sha).unwrap();
         assert!(revert.summary.starts_with("Revert \"Port 81\""));
         assert_eq!(repos.read("config", "service.yaml").unwrap(), original);

@@ -54,7 +54,11 @@ fn missing_git(what: &str) -> Error {
 }
 
 /// Serves the repositories under `root` on `listener` until `shutdown` completes.
-pub async fn run(listener: TcpListener, root: PathBuf, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    root: PathBuf,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let served = Arc::new(Served { root, backend: find_backend()? });
     let app = axum::Router::new().fallback(move |request: Request<Body>| {
         let served = served.clone();
@@ -115,7 +119,8 @@ async fn run_backend(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response<Body>, String> {
-    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let header =
+        |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let mut command = tokio::process::Command::new(&served.backend);
     command
         .env("GIT_PROJECT_ROOT", &served.root)
@@ -143,9 +148,8 @@ async fn run_backend(
     });
     let output = child.wait_with_output().await.map_err(|e| format!("git http-backend failed: {e}"))?;
     let _ = writer.await;
-    parse_cgi(&output.stdout).ok_or_else(|| {
-        format!("git http-backend gave no answer: {}", String::from_utf8_lossy(&output.stderr).trim())
-    })
+    parse_cgi(&output.stdout)
+        .ok_or_else(|| format!("git http-backend gave no answer: {}", String::from_utf8_lossy(&output.stderr).trim()))
 }
 
 /// A CGI answer (`Status:` and other headers, a blank line, the body) as an HTTP response.

@@ -47,7 +47,8 @@ impl Location {
         match self {
             Location::Local(dir) => {
                 let repo = open(dir)?;
-                let commit = super::repos::head_commit(&repo).ok_or_else(|| empty_repository(&dir.display().to_string()))?;
+                let commit =
+                    super::repos::head_commit(&repo).ok_or_else(|| empty_repository(&dir.display().to_string()))?;
                 Ok(commit.id().to_string())
             }
             Location::Remote { url, cache } => fetch(url, cache),
@@ -127,10 +128,11 @@ pub fn read_commit(repo: &git2::Repository, commit: &str, dir: &str) -> Result<V
     let mut files = Vec::new();
     tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
         let name = entry.name().unwrap_or_default();
-        if entry.kind() == Some(git2::ObjectType::Blob) && is_manifest(name) {
-            if let Ok(blob) = repo.find_blob(entry.id()) {
-                files.push((format!("{prefix}{parent}{name}"), blob.content().to_vec()));
-            }
+        if entry.kind() == Some(git2::ObjectType::Blob)
+            && is_manifest(name)
+            && let Ok(blob) = repo.find_blob(entry.id())
+        {
+            files.push((format!("{prefix}{parent}{name}"), blob.content().to_vec()));
         }
         git2::TreeWalkResult::Ok
     })
@@ -193,7 +195,9 @@ fn not_a_repository(spec: &str) -> Error {
     Error::explained(
         "not-a-repository",
         Text::new(
-            format!("\"{spec}\" is neither one of the lab's repositories, a git repository on this machine, nor a URL."),
+            format!(
+                "\"{spec}\" is neither one of the lab's repositories, a git repository on this machine, nor a URL."
+            ),
             format!("“{spec}”既不是实验室的仓库，也不是本机上的 git 仓库或 URL。"),
         ),
         Some(Text::new(
@@ -240,7 +244,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repos = Repos::new(dir.path().join("repos"));
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
-        repos.commit("config", &[FileChange { path: "apps/one/cm.yaml".into(), content: Some(cm.into()) }], "Add").unwrap();
+        repos
+            .commit("config", &[FileChange { path: "apps/one/cm.yaml".into(), content: Some(cm.into()) }], "Add")
+            .unwrap();
         let location = Location::parse("config", &repos, dir.path()).unwrap();
         let repo = location.open().unwrap();
         let head = location.head().unwrap();
@@ -255,6 +261,9 @@ mod tests {
         let repos = Repos::new(dir.path().join("repos"));
         let error = Location::parse(dir.path().to_str().unwrap(), &repos, dir.path()).unwrap_err().view();
         assert_eq!(error.code, "not-a-repository");
-        assert!(matches!(Location::parse("http://127.0.0.1:1/config", &repos, dir.path()), Ok(Location::Remote { .. })));
+        assert!(matches!(
+            Location::parse("http://127.0.0.1:1/config", &repos, dir.path()),
+            Ok(Location::Remote { .. })
+        ));
     }
 }

@@ -117,7 +117,12 @@ mod tests {
     use gitops_lab_protocol::Text;
 
     fn object(version: &str, name: &str) -> ObjectRef {
-        ObjectRef { api_version: version.into(), kind: "Deployment".into(), namespace: Some("a".into()), name: name.into() }
+        ObjectRef {
+            api_version: version.into(),
+            kind: "Deployment".into(),
+            namespace: Some("a".into()),
+            name: name.into(),
+        }
     }
 
     fn run(commit: &str) -> SyncRunView {

@@ -170,12 +170,8 @@ async fn prune_one(
     options: &SyncOptions,
     blocked: bool,
 ) -> ResourceSyncView {
-    let view = |state, message: String| ResourceSyncView {
-        object: object.clone(),
-        source: String::new(),
-        state,
-        message,
-    };
+    let view =
+        |state, message: String| ResourceSyncView { object: object.clone(), source: String::new(), state, message };
     let name = object.kubectl_name();
     if blocked {
         return view(
@@ -184,7 +180,10 @@ async fn prune_one(
         );
     }
     if !options.prune {
-        return view(ResourceSyncState::Orphaned, format!("{name} removed from git; left in the cluster (prune is off)"));
+        return view(
+            ResourceSyncState::Orphaned,
+            format!("{name} removed from git; left in the cluster (prune is off)"),
+        );
     }
     let stub = Manifest {
         source: "inventory".into(),
@@ -194,11 +193,15 @@ async fn prune_one(
     };
     let target = match kubectl.prepare(&stub).await {
         Ok((target, _)) => target,
-        Err(error) => return view(ResourceSyncState::Orphaned, format!("{name} not pruned: {}", error.view().message.en)),
+        Err(error) => {
+            return view(ResourceSyncState::Orphaned, format!("{name} not pruned: {}", error.view().message.en));
+        }
     };
     let live = match rest::get(kubectl.client(), &target).await {
         Ok(live) => live,
-        Err(error) => return view(ResourceSyncState::Orphaned, format!("{name} not pruned: {}", error.view().message.en)),
+        Err(error) => {
+            return view(ResourceSyncState::Orphaned, format!("{name} not pruned: {}", error.view().message.en));
+        }
     };
     let Some(live) = live else {
         inventory.remove(&object);
@@ -208,7 +211,10 @@ async fn prune_one(
     if live.pointer("/metadata/labels").and_then(|l| l.get(key)).and_then(Value::as_str) != Some(value.as_str()) {
         // Someone else's object now (deleted and made again without the label): not ours to delete.
         inventory.remove(&object);
-        return view(ResourceSyncState::Orphaned, format!("{name} not pruned: it no longer carries the label {key}={value}"));
+        return view(
+            ResourceSyncState::Orphaned,
+            format!("{name} not pruned: it no longer carries the label {key}={value}"),
+        );
     }
     match rest::delete(kubectl.client(), &target, "Background").await {
         Ok(_) => {
@@ -233,7 +239,9 @@ fn summary(commit: &str, resources: &[ResourceSyncView], unreadable: usize) -> T
         format!(
             "Commit {short}: {synced} synced, {failed} failed, {pruned} pruned, {orphaned} left in the cluster, {unreadable} problem(s) reading the repository."
         ),
-        format!("提交 {short}：{synced} 个已同步，{failed} 个失败，{pruned} 个已清理，{orphaned} 个留在集群中，读取仓库时有 {unreadable} 个问题。"),
+        format!(
+            "提交 {short}：{synced} 个已同步，{failed} 个失败，{pruned} 个已清理，{orphaned} 个留在集群中，读取仓库时有 {unreadable} 个问题。"
+        ),
     )
 }
 
@@ -250,9 +258,15 @@ mod tests {
 
     #[test]
     fn the_summary_counts_each_state() {
-        let object = ObjectRef { api_version: "v1".into(), kind: "ConfigMap".into(), namespace: None, name: "a".into() };
-        let resource = |state| ResourceSyncView { object: object.clone(), source: String::new(), state, message: String::new() };
-        let text = summary("0123456789", &[resource(ResourceSyncState::Synced), resource(ResourceSyncState::Pruned)], 1);
-        assert_eq!(text.en, "Commit 0123456: 1 synced, 0 failed, 1 pruned, 0 left in the cluster, 1 problem(s) reading the repository.");
+        let object =
+            ObjectRef { api_version: "v1".into(), kind: "ConfigMap".into(), namespace: None, name: "a".into() };
+        let resource =
+            |state| ResourceSyncView { object: object.clone(), source: String::new(), state, message: String::new() };
+        let text =
+            summary("0123456789", &[resource(ResourceSyncState::Synced), resource(ResourceSyncState::Pruned)], 1);
+        assert_eq!(
+            text.en,
+            "Commit 0123456: 1 synced, 0 failed, 1 pruned, 0 left in the cluster, 1 problem(s) reading the repository."
+        );
     }
 }
