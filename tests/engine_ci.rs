@@ -101,7 +101,8 @@ async fn the_ci_bump_rolls_out_the_new_version_and_a_revert_rolls_it_back() {
     let old = format!("{IMAGE}:v0.1.0");
     verify::wait_rollout(&client, "sample-app", "sample-app", &old, Duration::from_secs(60)).await.unwrap();
     let pod = verify::ready_pod(&client, "sample-app", "app=sample-app", &old).await.unwrap();
-    assert_eq!(verify::http_get(&client, "sample-app", &pod, 8080, "/").await.unwrap(), "v0.1.0\n");
+    let answer = gitops_lab::live::http_get(&client, "sample-app", &pod, 8080, "/").await.unwrap();
+    assert_eq!((answer.status, answer.body.as_str()), (200, "v0.1.0\n"));
     engine.shutdown().await;
 }
 

@@ -5,6 +5,7 @@
 
 mod cluster_args;
 mod messages;
+mod operator;
 mod sandbox_serve;
 mod sync;
 
@@ -33,6 +34,8 @@ enum Command {
     },
     /// The lab's own GitOps sync loop: apply a repository's manifests once, or on every new commit.
     Sync(sync::SyncArgs),
+    /// The chapter's operators, run by the lab (`operator nginx`).
+    Operator(operator::OperatorArgs),
 }
 
 #[derive(Subcommand)]
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Sandbox { command: SandboxCommand::Serve(args) }) => sandbox_serve::run(args, &messages),
         Some(Command::Sync(args)) => sync::run(args),
+        Some(Command::Operator(args)) => operator::run(args, &messages),
         None | Some(Command::Web) | Some(Command::Desktop) => {
             eprintln!("{}", messages.ui_not_ready());
             return ExitCode::from(2);

@@ -24,7 +24,9 @@ impl ImageBuilder for SandboxImages {
     }
 }
 
-/// `minikube image build` inside the minikube node, so that no registry is needed.
+/// `minikube image build` inside the minikube node, so that no registry is needed. It runs the
+/// program [`crate::cluster::Minikube`] found, with `--build-opt=build-arg=VERSION=…` (which
+/// `Minikube::image_build` has no parameter for) so the app is built knowing its version.
 pub struct MinikubeImages {
     /// The `minikube` program.
     pub program: PathBuf,
@@ -69,7 +71,9 @@ pub fn for_cluster(choice: &ClusterChoice, sandbox: bool) -> Result<Box<dyn Imag
     match choice {
         ClusterChoice::Sandbox => Ok(Box::new(SandboxImages)),
         ClusterChoice::Minikube => {
-            Ok(Box::new(MinikubeImages { program: PathBuf::from("minikube"), profile: "minikube".into() }))
+            let minikube = crate::cluster::Minikube::find()?;
+            let profile = crate::cluster::minikube::DEFAULT_PROFILE.to_string();
+            Ok(Box::new(MinikubeImages { program: minikube.binary().to_path_buf(), profile }))
         }
         ClusterChoice::Context { name } => Err(Error::explained(
             "no-image-builder",

@@ -150,7 +150,7 @@ pub async fn bump(id: u64, message: Option<String>, deps: CiDeps<'_>) -> Result<
     let answer = progress
         .stage(CiStage::Verify, async {
             let pod = verify::ready_pod(&deps.client, &target.namespace, &target.selector, &image).await?;
-            let body = verify::http_get(&deps.client, &target.namespace, &pod, target.port, "/").await?;
+            let body = crate::live::http_get(&deps.client, &target.namespace, &pod, target.port, "/").await?.body;
             if !body.contains(&version) {
                 return Err(wrong_answer(&pod, &version, &body));
             }

@@ -32,7 +32,11 @@ pub async fn rollout_restart(kubectl: &Kubectl, repos: &Repos) -> Result<String>
         ));
     };
     let (target, _) = kubectl.prepare(deployment).await?;
-    kubectl.rollout_restart(&target).await
+    let output = kubectl.rollout_restart(&[target]).await;
+    match output.error {
+        Some(error) => Err(Error::from(error)),
+        None => Ok(output.stdout.trim_end().to_string()),
+    }
 }
 
 /// Rolls back by reverting a config commit (as `git revert` would); the sync loop then applies the

@@ -1,5 +1,5 @@
 //! After a sync: wait for the Deployment's rollout by watching it (as `kubectl rollout status`
-//! does), then ask one of its new pods for its version through a port-forward.
+//! does), and find one of its new pods to ask for its version (through [`crate::live::http_get`]).
 
 use crate::error::{Error, Result};
 use gitops_lab_protocol::Text;
@@ -8,7 +8,6 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use kube::runtime::wait::await_condition;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Whether a Deployment has finished rolling out `image`: the controller saw the latest spec, every
 /// replica is updated and available, and no old replica is left.
@@ -84,31 +83,4 @@ pub async fn ready_pod(client: &kube::Client, namespace: &str, selector: &str, i
                 None,
             )
         })
-}
-
-/// `GET path` on a pod's port through a kube-rs port-forward; the response's body.
-pub async fn http_get(client: &kube::Client, namespace: &str, pod: &str, port: u16, path: &str) -> Result<String> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let mut forwarder = pods.portforward(pod, &[port]).await?;
-    let mut stream = forwarder.take_stream(port).ok_or_else(|| no_stream(pod, port))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    let io = |e: std::io::Error| Error::io(std::path::Path::new(&format!("pod/{pod}:{port}")), e);
-    stream.write_all(request.as_bytes()).await.map_err(io)?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.map_err(io)?;
-    drop(stream);
-    forwarder.abort();
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    Ok(text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(text))
-}
-
-fn no_stream(pod: &str, port: u16) -> Error {
-    Error::explained(
-        "port-forward",
-        Text::new(
-            format!("No port-forward stream to pod/{pod} port {port}."),
-            format!("没有到 pod/{pod} 端口 {port} 的端口转发流。"),
-        ),
-        None,
-    )
 }

@@ -3,20 +3,32 @@
 //!
 //! [`manifest`] reads files (file/line errors), [`resolve`] maps kinds to resources through
 //! discovery, [`apply`] is client-side apply byte for byte ([`last_applied`] is the annotation),
-//! [`rest`] the plain requests, [`output`] what is printed. A [`Kubectl`] is cheap: make one per
+//! [`rest`] the plain requests, [`output`] what is printed; [`command_line`] parses the lines a
+//! learner (or an exercise) writes and [`run`] carries them out. A [`Kubectl`] is cheap: make one per
 //! cluster handle.
 
 pub mod apply;
+pub mod command_line;
+mod create;
+mod exec;
+pub mod get;
+pub mod imperative;
 pub mod last_applied;
 pub mod manifest;
+mod objects;
 pub mod output;
 pub mod resolve;
 pub mod rest;
 pub mod rollout;
+pub mod run;
+mod types;
+mod words;
 
 pub use apply::{Applied, ApplyAction, ApplyOptions, PatchPlan, plan_patch};
+pub use command_line::{CommandLine, Verb, parse_command_line};
 pub use manifest::{Manifest, ManifestError, parse};
 pub use output::CommandOutput;
+pub use run::{DirectoryFiles, FileSource, Outcome, RunOptions};
 
 use crate::cluster::ClusterHandle;
 use resolve::Resolver;

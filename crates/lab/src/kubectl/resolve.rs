@@ -1,6 +1,7 @@
 //! Maps an object's `apiVersion` and `kind` to the API resource that serves it, as kubectl's REST
 //! mapper does, asking the cluster's discovery once per group version.
 
+use super::types::{ResourceType, discover, unknown_type};
 use crate::error::{Error, Result};
 use gitops_lab_protocol::Text;
 use kube::core::{ApiResource, GroupVersionKind};
@@ -21,9 +22,16 @@ pub struct Resolved {
 #[derive(Default)]
 pub struct Resolver {
     cache: Mutex<HashMap<(String, String), Resolved>>,
+    types: tokio::sync::OnceCell<Vec<ResourceType>>,
 }
 
 impl Resolver {
+    /// The type a command-line name (`pods`, `po`, `deployment.apps`) stands for.
+    pub async fn resolve_type(&self, client: &kube::Client, name: &str) -> Result<ResourceType> {
+        let types = self.types.get_or_try_init(|| discover(client)).await?;
+        types.iter().find(|t| t.answers_to(name)).cloned().ok_or_else(|| unknown_type(name))
+    }
+
     /// Resolves `apiVersion` + `kind`; `source` and `name` only word the error.
     pub async fn resolve(
         &self,
