@@ -96,7 +96,7 @@ async fn start() -> (tempfile::TempDir, Api<Pod>) {
         .expect("the kubeconfig is written");
     let acceptor = sandbox.certificates().acceptor().expect("a TLS acceptor");
     let listener = gitops_sandbox::tls::TlsListener::new(listener, acceptor).expect("a TLS listener");
-    let app = gitops_sandbox::api::router_with(sandbox, Arc::new(FakePods));
+    let app = gitops_sandbox::api::router(sandbox, Arc::new(FakePods));
     tokio::spawn(async move { axum::serve(listener, app).await });
     let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("the kubeconfig parses");
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");

@@ -5,7 +5,6 @@ use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
 use crate::registry::{CreateStep, DeletionStyle, Registry, ResourceType};
 use crate::service_ip;
-use crate::node::SimulatedNode;
 use crate::tls::Certificates;
 use crate::store::{Change, DiskError, ObjectKey, Store, StoreError};
 use serde_json::{Value, json};
@@ -111,7 +110,6 @@ pub struct Sandbox {
     admin_token: String,
     signing_key: crate::auth::SigningKey,
     certificates: Certificates,
-    node: SimulatedNode,
     data_dir: PathBuf,
 }
 
@@ -124,7 +122,7 @@ impl Sandbox {
         let signing_key = crate::auth::SigningKey::load_or_create(&data_dir.join("service-account-key")).map_err(io)?;
         let certificates = Certificates::load_or_create(&data_dir.join("pki"))?;
         let store = Store::open(&data_dir.join("objects.redb"))?;
-        let sandbox = Self { store, registry: Registry::builtin(), admin_token, signing_key, certificates, node: SimulatedNode::new(), data_dir: data_dir.to_path_buf() };
+        let sandbox = Self { store, registry: Registry::builtin(), admin_token, signing_key, certificates, data_dir: data_dir.to_path_buf() };
         sandbox.bootstrap()?;
         Ok(sandbox)
     }
@@ -170,11 +168,6 @@ impl Sandbox {
     /// The CA and serving certificate.
     pub fn certificates(&self) -> &Certificates {
         &self.certificates
-    }
-
-    /// The simulated node that runs the pods.
-    pub fn node(&self) -> &SimulatedNode {
-        &self.node
     }
 
     /// Where this sandbox keeps its files.

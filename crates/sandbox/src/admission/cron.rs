@@ -1,7 +1,7 @@
 //! Cron schedule syntax as CronJobs accept it: admission checks a schedule with the same parser the
 //! CronJob controller runs it with, so what is accepted is exactly what can be scheduled.
 
-use crate::controllers::cronjob::schedule::Schedule;
+use crate::cron::Schedule;
 
 /// Why a schedule does not parse, worded like the cron library upstream uses; `None` when it is valid.
 pub(super) fn schedule_error(schedule: &str) -> Option<String> {

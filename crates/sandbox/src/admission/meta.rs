@@ -1,6 +1,6 @@
 //! Checks shared by every kind: object metadata, labels, annotations and label selectors.
 
-use super::names;
+use crate::names;
 use crate::errors::{FieldError, FieldErrorKind};
 use crate::registry::ResourceType;
 use serde_json::{Map, Value, json};

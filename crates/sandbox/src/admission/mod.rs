@@ -8,7 +8,6 @@ mod computed;
 mod cron;
 mod defaults;
 mod meta;
-mod names;
 mod objects;
 mod pod;
 mod service_account;
@@ -16,10 +15,5 @@ mod validation;
 mod workloads;
 
 pub use defaults::apply_defaults;
-pub use names::{
-    validate_config_key, validate_dns1035_label, validate_dns1123_label, validate_dns1123_subdomain,
-    validate_generate_name, validate_label_value, validate_object_name, validate_path_segment_name,
-    validate_port_name, validate_qualified_name,
-};
 pub use service_account::{MOUNT_PATH as SERVICE_ACCOUNT_MOUNT_PATH, mount_api_access};
 pub use validation::validate;

@@ -1,6 +1,7 @@
 //! Checks for Services, ConfigMaps, Secrets and RBAC objects.
 
-use super::{meta, names, pod};
+use super::{meta, pod};
+use crate::names;
 use crate::errors::FieldError;
 use serde_json::{Value, json};
 use std::collections::HashSet;

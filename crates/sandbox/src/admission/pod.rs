@@ -1,7 +1,7 @@
 //! Pod spec checks, shared by Pods and every pod template (Deployment, ReplicaSet, Job, CronJob).
 
 use super::meta;
-use super::names;
+use crate::names;
 use crate::errors::FieldError;
 use serde_json::{Value, json};
 use std::collections::HashSet;

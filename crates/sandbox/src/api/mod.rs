@@ -11,7 +11,7 @@ mod streaming;
 mod watch;
 
 pub use request::{MAX_BODY, Target};
-pub use streaming::{PodStreams, node_streams};
+pub use streaming::PodStreams;
 
 use crate::Sandbox;
 use crate::auth;
@@ -28,14 +28,9 @@ use request::Options;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The sandbox's routes, ready to serve.
-pub fn router(sandbox: Arc<Sandbox>) -> Router {
-    let pods = node_streams(sandbox.clone());
-    router_with(sandbox, pods)
-}
-
-/// The routes with exec, logs and port-forward served by `pods` (tests pass a fake node).
-pub fn router_with(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
+/// The sandbox's routes, with exec, logs and port-forward served by `pods` (the simulated node;
+/// tests pass a fake one).
+pub fn router(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
     Router::new()
         .route("/version", get(|| async { json(discovery::version()) }))
         .route("/healthz", get(ok_text))

@@ -5,7 +5,7 @@
 
 mod history;
 mod run_now;
-pub mod schedule;
+pub mod timing;
 
 pub use history::{Past, history_to_delete};
 use history::{Status, cleanup_history, delete_job, owned_jobs, track_jobs, write_status};
@@ -18,7 +18,8 @@ use crate::events::{EventType, Occurrence, Source};
 use crate::registry::{ResourceId, ResourceType};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use schedule::{Missed, Schedule, Timing};
+use crate::cron::Schedule;
+use timing::{Missed, Timing};
 use serde_json::{Value, json};
 
 /// The annotation whose every new value starts one Job now (sandbox only).

@@ -1,5 +1,6 @@
 //! The controllers that make the sandbox act like a cluster, each a reconcile function driven by
-//! watch events and requeues through [`runtime`].
+//! watch events and requeues through [`runtime`]. The node's own controllers (scheduler, kubelet)
+//! live with the node; the composition root (`server::run`) starts both sets.
 
 pub mod cronjob;
 pub mod deployment;
@@ -19,10 +20,9 @@ mod workload_tests;
 
 pub use runtime::{Action, Controller, ObjectRef};
 
-use crate::cluster::Sandbox;
 use std::sync::Arc;
 
-/// Every controller the sandbox runs, in start order.
+/// The workload controllers, in start order.
 pub fn all() -> Vec<Arc<dyn Controller>> {
     vec![
         Arc::new(replicaset::ReplicaSetController),
@@ -31,17 +31,5 @@ pub fn all() -> Vec<Arc<dyn Controller>> {
         Arc::new(namespace::NamespaceController),
         Arc::new(job::JobController),
         Arc::new(cronjob::CronJobController),
-        Arc::new(crate::node::heartbeat::NodeStatus),
-        Arc::new(crate::node::scheduler::Scheduler),
-        Arc::new(crate::node::kubelet::Kubelet),
-        Arc::new(crate::node::kubelet::ConfigMapVolumes),
     ]
-}
-
-/// Starts every controller as a task; they stop when `shutdown` turns true.
-pub fn start(sandbox: &Arc<Sandbox>, shutdown: tokio::sync::watch::Receiver<bool>) {
-    sandbox.node().attach(sandbox);
-    for controller in all() {
-        tokio::spawn(runtime::run(sandbox.clone(), controller, shutdown.clone()));
-    }
 }

@@ -11,7 +11,19 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+/// Sends objects to reconcile from outside the store, as kube-runtime's `reconcile_on` takes them:
+/// the node sends a pod when one of its containers ends.
+pub type TriggerSender = mpsc::UnboundedSender<ObjectRef>;
+/// The receiving end of a [`TriggerSender`], handed to [`run`].
+pub type Triggers = mpsc::UnboundedReceiver<ObjectRef>;
+
+/// A new channel of triggers from outside the store.
+pub fn triggers() -> (TriggerSender, Triggers) {
+    mpsc::unbounded_channel()
+}
 
 /// The object a reconcile is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,8 +91,13 @@ pub fn owner_of(obj: &Value, primary: &ResourceId) -> Option<ObjectRef> {
 /// How long to wait before retrying a reconcile that failed.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Runs a controller until `shutdown` fires.
-pub async fn run(sandbox: Arc<Sandbox>, controller: Arc<dyn Controller>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+/// Runs a controller until `shutdown` fires: on store events, requeues, and `triggers` if given.
+pub async fn run(
+    sandbox: Arc<Sandbox>,
+    controller: Arc<dyn Controller>,
+    mut triggers: Option<Triggers>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let mut queue = WorkQueue::default();
     let primary = controller.primary();
     let (snapshot, _) = sandbox.store().list(&primary, None, None, 0, |_| true);
@@ -114,6 +131,9 @@ pub async fn run(sandbox: Arc<Sandbox>, controller: Arc<dyn Controller>, mut shu
             while let Ok(event) = subscription.receiver.try_recv() {
                 controller.triggers(&event).into_iter().for_each(|t| queue.push(t));
             }
+            while let Some(target) = triggers.as_mut().and_then(|t| t.try_recv().ok()) {
+                queue.push(target);
+            }
         }
         let due = queue.next_due();
         tokio::select! {
@@ -126,9 +146,21 @@ pub async fn run(sandbox: Arc<Sandbox>, controller: Arc<dyn Controller>, mut shu
                 }
                 Err(RecvError::Closed) => return,
             },
+            received = next_trigger(&mut triggers) => match received {
+                Some(target) => queue.push(target),
+                // Every sender is gone: only store events and requeues remain.
+                None => triggers = None,
+            },
             _ = sleep_until_due(due) => queue.release_due(),
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+async fn next_trigger(triggers: &mut Option<Triggers>) -> Option<ObjectRef> {
+    match triggers {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -7,7 +7,7 @@ use super::images::{Behaviour, ImageSpec, ImageTable};
 use super::nginx::Nginx;
 use super::runtime::{LogRun, PodRuntime, Processes, State, Termination};
 use super::sample_app::SampleApp;
-use super::vfs::Filesystem;
+use super::shell::vfs::Filesystem;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
@@ -51,8 +51,8 @@ pub struct Run {
     pub on_exit: Arc<dyn Fn() + Send + Sync>,
     /// Extra shell commands of the image (`git`, `kubectl`).
     pub tools: Vec<String>,
-    /// The sandbox, for the in-pod `kubectl`.
-    pub sandbox: Option<std::sync::Weak<crate::Sandbox>>,
+    /// The in-pod `kubectl` factory (used when the image has the tool).
+    pub clients: Option<Arc<dyn super::ClusterClients>>,
 }
 
 /// Exit code of a process killed by SIGKILL.
@@ -156,7 +156,7 @@ async fn run_shell(run: &Run) -> i32 {
         processes: run.processes.clone(),
         hostname: run.pod.name.clone(),
         tools: run.tools.clone(),
-        sandbox: run.sandbox.clone(),
+        clients: run.clients.clone(),
     };
     let log = run.log.clone();
     super::exec::main_shell(&target, run.argv.clone(), move |bytes| log.write(bytes)).await
@@ -189,7 +189,7 @@ fn finish(run: &Run, code: i32) {
 mod tests {
     use super::*;
     use crate::node::runtime::Container;
-    use crate::node::vfs::Volume;
+    use crate::node::shell::vfs::Volume;
     use std::sync::Mutex;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -203,7 +203,6 @@ mod tests {
             volumes: Mutex::default(),
             containers: Mutex::default(),
             listeners: Mutex::default(),
-            status_lock: Mutex::default(),
         })
     }
 
@@ -229,7 +228,7 @@ mod tests {
             started: jiff::Timestamp::now(),
             on_exit: Arc::new(move || *exited.lock().unwrap() = true),
             tools: Vec::new(),
-            sandbox: None,
+            clients: None,
         };
         spawn(&tokio::runtime::Handle::current(), run);
         (log, processes)

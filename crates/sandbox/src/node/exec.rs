@@ -1,13 +1,11 @@
 //! Processes started in running containers (`kubectl exec`) and a shell container's main
 //! process: both run the sandbox's shell over the container's filesystem and environment.
 
-use super::cluster_client::InPodKubectl;
 use super::runtime::Processes;
-use super::shell::{ClusterClient, Invocation, Io, Shell, ShellContext};
-use super::vfs::Filesystem;
-use super::{Output, Process};
-use crate::Sandbox;
-use std::sync::{Arc, Weak};
+use super::shell::vfs::Filesystem;
+use super::shell::{Invocation, Io, Shell, ShellContext};
+use super::{ClusterClients, Output, Process};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// The container an exec runs in.
@@ -22,16 +20,16 @@ pub struct Target {
     pub hostname: String,
     /// Extra commands its image has (`git`, `kubectl`).
     pub tools: Vec<String>,
-    /// The sandbox, for the in-pod `kubectl`.
-    pub sandbox: Option<Weak<Sandbox>>,
+    /// The in-pod `kubectl` factory (used when the image has the tool).
+    pub clients: Option<Arc<dyn ClusterClients>>,
 }
 
 impl Target {
     /// The shell's context for this container; `pid` is `Some(1)` for the main process.
     pub fn context(&self, pid: Option<u32>) -> ShellContext {
         let has = |tool: &str| self.tools.iter().any(|t| t == tool);
-        let cluster = match (&self.sandbox, has("kubectl")) {
-            (Some(sandbox), true) => Some(Arc::new(InPodKubectl::new(sandbox.clone(), self.fs.clone())) as Arc<dyn ClusterClient>),
+        let cluster = match (&self.clients, has("kubectl")) {
+            (Some(clients), true) => Some(clients.client(self.fs.clone())),
             _ => None,
         };
         ShellContext {
@@ -97,11 +95,11 @@ pub fn start(handle: &tokio::runtime::Handle, target: Target, command: Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::vfs::Volume;
+    use crate::node::shell::vfs::Volume;
 
     fn target() -> Target {
         let fs = Filesystem::new(Volume::with_files([("etc/hostname", b"web\n".to_vec())]));
-        Target { fs, env: vec![("GREETING".into(), "hi".into())], processes: Processes::new("nginx: master process"), hostname: "web".into(), tools: Vec::new(), sandbox: None }
+        Target { fs, env: vec![("GREETING".into(), "hi".into())], processes: Processes::new("nginx: master process"), hostname: "web".into(), tools: Vec::new(), clients: None }
     }
 
     async fn collect(mut process: Process) -> (String, i32) {

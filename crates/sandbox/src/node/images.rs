@@ -1,6 +1,6 @@
 //! The simulated images: image references, and the behaviour table in `data/images.yaml`.
 
-use super::vfs::Volume;
+use super::shell::vfs::Volume;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -371,7 +371,7 @@ mod tests {
     fn an_image_root_has_its_files_and_programs() {
         let t = table();
         let Resolved::Known(nginx, r) = t.resolve("nginx:1.11") else { panic!() };
-        let fs = super::super::vfs::Filesystem::new(nginx.root(t, &r.tag));
+        let fs = super::super::shell::vfs::Filesystem::new(nginx.root(t, &r.tag));
         assert!(String::from_utf8(fs.read("/usr/share/nginx/html/index.html").unwrap()).unwrap().contains("Welcome to nginx!"));
         assert!(String::from_utf8(fs.read("/etc/os-release").unwrap()).unwrap().contains("bookworm"));
         assert_eq!(fs.is_dir("/bin"), Some(true));

@@ -5,7 +5,7 @@
 use super::containers::{self, Program, Run};
 use super::images::{self, Resolved};
 use super::runtime::{Container, LogRun, PodRuntime, Processes, State};
-use super::vfs::Filesystem;
+use super::shell::vfs::Filesystem;
 use super::{SimulatedNode, status, volumes};
 use crate::Sandbox;
 use crate::controllers::{Action, Controller, ObjectRef};
@@ -23,7 +23,10 @@ use tokio::time::Instant;
 pub const SOURCE: Source = Source { component: "kubelet", host: Some(SimulatedNode::NAME) };
 
 /// The kubelet as a controller of pods.
-pub struct Kubelet;
+pub struct Kubelet {
+    /// The node whose pods it runs.
+    pub node: Arc<SimulatedNode>,
+}
 
 /// The pods type.
 pub fn pods() -> &'static ResourceType {
@@ -39,8 +42,8 @@ impl Controller for Kubelet {
         pods().id()
     }
 
-    fn reconcile(&self, sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
-        reconcile_pod(sandbox, &target.namespace, &target.name)
+    fn reconcile(&self, _sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
+        reconcile_pod(&self.node, &target.namespace, &target.name)
     }
 }
 
@@ -110,8 +113,8 @@ fn event(sb: &Sandbox, pod: &Value, path: Option<String>, kind: EventType, reaso
 }
 
 /// One pass over one pod.
-pub fn reconcile_pod(sb: &Sandbox, namespace: &str, name: &str) -> ApiResult<Action> {
-    let node = sb.node();
+pub fn reconcile_pod(node: &SimulatedNode, namespace: &str, name: &str) -> ApiResult<Action> {
+    let sb = node.sandbox();
     let Some(pod) = sb.get(pods(), Some(namespace), name) else {
         node.forget(namespace, name);
         return Ok(Action::Done);
@@ -121,13 +124,13 @@ pub fn reconcile_pod(sb: &Sandbox, namespace: &str, name: &str) -> ApiResult<Act
     }
     let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
     if pod["metadata"]["deletionTimestamp"].is_string() {
-        return terminate(sb, &pod);
+        return terminate(node, &pod);
     }
     let runtime = match node.pod(namespace, name, uid) {
         Some(runtime) => runtime,
         // A finished pod stays finished, also after the sandbox restarts.
         None if matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed")) => return Ok(Action::Done),
-        None => match node.admit(sb, &pod) {
+        None => match node.admit(&pod) {
             Ok(runtime) => runtime,
             Err(error) => {
                 event(sb, &pod, None, EventType::Warning, "FailedMount", error.0);
@@ -135,7 +138,7 @@ pub fn reconcile_pod(sb: &Sandbox, namespace: &str, name: &str) -> ApiResult<Act
             }
         },
     };
-    let action = drive(sb, &pod, &runtime);
+    let action = drive(node, &pod, &runtime);
     sync_status(sb, &runtime)?;
     Ok(action)
 }
@@ -145,7 +148,7 @@ fn container_specs<'a>(pod: &'a Value, list: &str) -> Vec<&'a Value> {
 }
 
 /// Starts, restarts or waits for containers; returns when to look again.
-fn drive(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>) -> Action {
+fn drive(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>) -> Action {
     let inits = container_specs(pod, "initContainers");
     let apps = container_specs(pod, "containers");
     let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
@@ -160,7 +163,7 @@ fn drive(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>) -> Action {
     for spec in &inits {
         // Init containers restart unless the pod never restarts anything.
         let init_policy = if policy == "Never" { "Never" } else { "OnFailure" };
-        match step(sb, pod, rt, spec, true, init_policy) {
+        match step(node, pod, rt, spec, true, init_policy) {
             Step::Done => continue,
             Step::Busy => return Action::Done,
             Step::Later(after) => return Action::RequeueAfter(after),
@@ -168,7 +171,7 @@ fn drive(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>) -> Action {
     }
     let mut wake: Option<Duration> = None;
     for spec in &apps {
-        if let Step::Later(after) = step(sb, pod, rt, spec, false, policy) {
+        if let Step::Later(after) = step(node, pod, rt, spec, false, policy) {
             wake = Some(wake.map_or(after, |w| w.min(after)));
         }
     }
@@ -184,7 +187,7 @@ enum Step {
     Later(Duration),
 }
 
-fn step(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bool, policy: &str) -> Step {
+fn step(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bool, policy: &str) -> Step {
     let name = spec["name"].as_str().unwrap_or_default();
     let (decision, was_terminated) = {
         let mut containers = rt.containers();
@@ -205,18 +208,19 @@ fn step(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: boo
     };
     match decision {
         Next::Start => {
-            start(sb, pod, rt, spec, init);
+            start(node, pod, rt, spec, init);
             Step::Busy
         }
         Next::Wait(after) => {
-            back_off(sb, pod, rt, name, init, after, was_terminated);
+            back_off(node, pod, rt, name, init, after, was_terminated);
             Step::Later(after)
         }
     }
 }
 
 /// Shows CrashLoopBackOff (or ImagePullBackOff) while a restart waits.
-fn back_off(sb: &Sandbox, pod: &Value, rt: &PodRuntime, name: &str, init: bool, after: Duration, was_terminated: bool) {
+fn back_off(node: &SimulatedNode, pod: &Value, rt: &PodRuntime, name: &str, init: bool, after: Duration, was_terminated: bool) {
+    let sb = node.sandbox();
     let pod_id = format!("{}_{}({})", rt.name, rt.namespace, rt.uid);
     let pull_failed = {
         let mut containers = rt.containers();
@@ -264,13 +268,14 @@ fn image_of<'a>(pod: &'a Value, name: &str) -> &'a str {
 }
 
 /// Pulls (or finds) the image, reporting events; `Err` is the waiting reason and message.
-fn pull(sb: &Sandbox, pod: &Value, spec: &Value, init: bool) -> Result<Resolved<'static>, (String, String)> {
+fn pull(node: &SimulatedNode, pod: &Value, spec: &Value, init: bool) -> Result<Resolved<'static>, (String, String)> {
+    let sb = node.sandbox();
     let table = images::table();
     let image = spec["image"].as_str().unwrap_or_default();
     let name = spec["name"].as_str().unwrap_or_default();
     let path = Some(field_path(init, name));
     let resolved = table.resolve(image);
-    let present = sb.node().pulled(image);
+    let present = node.pulled(image);
     let policy = spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
     if matches!(resolved, Resolved::Invalid) {
         event(sb, pod, path.clone(), EventType::Normal, "Pulling", format!("Pulling image \"{image}\""));
@@ -287,7 +292,7 @@ fn pull(sb: &Sandbox, pod: &Value, spec: &Value, init: bool) -> Result<Resolved<
         };
         let message = format!("Successfully pulled image \"{image}\" in 1ms (1ms including waiting). Image size: {size} bytes.");
         event(sb, pod, path, EventType::Normal, "Pulled", message);
-        sb.node().mark_pulled(image);
+        node.mark_pulled(image);
     } else if policy == "Never" && !present && !matches!(resolved, Resolved::Known(..)) {
         let message = format!("Container image \"{image}\" is not present with pull policy of Never");
         event(sb, pod, path, EventType::Warning, "ErrImageNeverPull", message.clone());
@@ -299,9 +304,10 @@ fn pull(sb: &Sandbox, pod: &Value, spec: &Value, init: bool) -> Result<Resolved<
 }
 
 /// Creates and starts one run of a container.
-fn start(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bool) {
+fn start(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bool) {
+    let sb = node.sandbox();
     let name = spec["name"].as_str().unwrap_or_default().to_string();
-    let resolved = match pull(sb, pod, spec, init) {
+    let resolved = match pull(node, pod, spec, init) {
         Ok(resolved) => resolved,
         Err((reason, message)) => {
             let mut containers = rt.containers();
@@ -336,7 +342,7 @@ fn start(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bo
         Resolved::Unknown(r) => {
             let argv: Vec<String> = command.into_iter().chain(args).collect();
             let image = spec["image"].as_str().unwrap_or_default().to_string();
-            (Program::Unsupported(image), argv, super::vfs::Volume::empty(), Vec::new(), r.clone())
+            (Program::Unsupported(image), argv, super::shell::vfs::Volume::empty(), Vec::new(), r.clone())
         }
         Resolved::Invalid => return,
     };
@@ -381,18 +387,18 @@ fn start(sb: &Sandbox, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bo
             processes: c.processes.clone(),
             container_id,
             started,
-            on_exit: sb.node().status_notifier(&rt.namespace, &rt.name),
+            on_exit: node.exit_notifier(&rt.namespace, &rt.name),
             tools: tools.clone(),
-            sandbox: sb.node().sandbox().map(|s| Arc::downgrade(&s)),
+            clients: Some(node.clients()),
         }
     };
     event(sb, pod, path, EventType::Normal, "Started", format!("Started container {name}"));
-    sb.node().spawn(run);
+    node.spawn(run);
 }
 
 /// The container's view: the image's root, `/etc/hostname` and `/etc/hosts`, and the pod's volumes
 /// at their mount paths.
-fn filesystem(rt: &PodRuntime, pod: &Value, spec: &Value, root: super::vfs::Volume) -> Filesystem {
+fn filesystem(rt: &PodRuntime, pod: &Value, spec: &Value, root: super::shell::vfs::Volume) -> Filesystem {
     let mut fs = Filesystem::new(root);
     let hostname = pod["spec"]["hostname"].as_str().unwrap_or(&rt.name);
     let _ = fs.write("/etc/hostname", format!("{hostname}\n").into_bytes(), false);
@@ -411,10 +417,9 @@ fn filesystem(rt: &PodRuntime, pod: &Value, spec: &Value, root: super::vfs::Volu
     fs
 }
 
-/// Writes the pod's status from the runtime's state (serialised per pod, so the last writer has
-/// the newest state).
-pub fn sync_status(sb: &Sandbox, rt: &PodRuntime) -> ApiResult<()> {
-    let _writer = rt.status_lock.lock().unwrap_or_else(|e| e.into_inner());
+/// Writes the pod's status from the runtime's state. Only the kubelet's reconcile calls it, one at
+/// a time (container exits reach it as triggers), so the newest state is always the last written.
+fn sync_status(sb: &Sandbox, rt: &PodRuntime) -> ApiResult<()> {
     let Some(pod) = sb.get(pods(), Some(&rt.namespace), &rt.name) else { return Ok(()) };
     if pod["metadata"]["uid"].as_str() != Some(rt.uid.as_str()) {
         return Ok(());
@@ -440,16 +445,17 @@ pub fn sync_status(sb: &Sandbox, rt: &PodRuntime) -> ApiResult<()> {
 }
 
 /// Graceful deletion: stop the containers, then remove the pod (unless finalizers still hold it).
-fn terminate(sb: &Sandbox, pod: &Value) -> ApiResult<Action> {
+fn terminate(node: &SimulatedNode, pod: &Value) -> ApiResult<Action> {
+    let sb = node.sandbox();
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
     let name = pod["metadata"]["name"].as_str().unwrap_or_default();
     let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-    if let Some(rt) = sb.node().pod(namespace, name, &uid) {
+    if let Some(rt) = node.pod(namespace, name, &uid) {
         let running: Vec<(String, bool)> = rt.containers().values().filter(|c| c.running()).map(|c| (c.name.clone(), c.init)).collect();
         for (container, init) in running {
             event(sb, pod, Some(field_path(init, &container)), EventType::Normal, "Killing", format!("Stopping container {container}"));
         }
-        sb.node().forget(namespace, name);
+        node.forget(namespace, name);
     }
     let key = Sandbox::key(pods(), Some(namespace), name);
     let result = sb.store().write::<ApiError>(&key, false, |current| match current {
@@ -464,7 +470,10 @@ fn terminate(sb: &Sandbox, pod: &Value) -> ApiResult<Action> {
 }
 
 /// A ConfigMap's change reaches the pods that mount it, as the kubelet's periodic sync does.
-pub struct ConfigMapVolumes;
+pub struct ConfigMapVolumes {
+    /// The node whose pods' volumes it refreshes.
+    pub node: Arc<SimulatedNode>,
+}
 
 impl Controller for ConfigMapVolumes {
     fn name(&self) -> &'static str {
@@ -475,8 +484,8 @@ impl Controller for ConfigMapVolumes {
         crate::registry::Registry::builtin().by_plural("", "v1", "configmaps").expect("configmaps are served").id()
     }
 
-    fn reconcile(&self, sb: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
-        sb.node().refresh_volumes(sb, &target.namespace, |volume| {
+    fn reconcile(&self, _sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
+        self.node.refresh_volumes(&target.namespace, |volume| {
             volume["configMap"]["name"] == json!(target.name)
                 || volume["projected"]["sources"].as_array().is_some_and(|s| s.iter().any(|p| p["configMap"]["name"] == json!(target.name)))
         });

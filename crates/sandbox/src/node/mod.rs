@@ -2,10 +2,10 @@
 //! images. Containers do not run real programs: each pod gets a virtual filesystem (volumes shared
 //! between its containers) and each container runs the behaviour its image maps to.
 //!
-//! This file is the node's contract with the rest of the sandbox: the streaming API handlers
-//! (exec, logs, port-forward, attach) use [`SimulatedNode`]'s methods and the types below only.
+//! This file is the node's contract with the rest of the sandbox: the composition root builds a
+//! [`SimulatedNode`] over the shared [`Sandbox`] and runs its [`controllers`]; the streaming API
+//! handlers (exec, logs, port-forward, attach) use its methods and the types below only.
 
-pub mod cluster_client;
 pub mod containers;
 pub mod exec;
 pub mod heartbeat;
@@ -18,16 +18,28 @@ pub mod sample_app;
 pub mod scheduler;
 pub mod shell;
 pub mod status;
-pub mod vfs;
 pub mod volumes;
 
+pub use shell::Output;
+
 use crate::Sandbox;
+use crate::controllers::runtime::{TriggerSender, Triggers};
+use crate::controllers::{Controller, ObjectRef};
 use bytes::Bytes;
 use runtime::{PodRuntime, State};
+use shell::ClusterClient;
+use shell::vfs::Filesystem;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Makes the in-pod `kubectl` of a container (images with the `kubectl` tool). The composition
+/// root supplies it, so the node never builds the API's HTTP router itself.
+pub trait ClusterClients: Send + Sync {
+    /// A client for the container whose filesystem is `fs` (its mounted credentials are read per call).
+    fn client(&self, fs: Filesystem) -> Arc<dyn ClusterClient>;
+}
 
 /// A process started in a container (`kubectl exec`, or attaching to PID 1).
 pub struct Process {
@@ -39,15 +51,6 @@ pub struct Process {
     pub exit: oneshot::Receiver<i32>,
     /// Terminal size changes (columns, rows), for tty sessions.
     pub resize: Option<mpsc::Sender<(u16, u16)>>,
-}
-
-/// One piece of a process's output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Written to standard output.
-    Stdout(Bytes),
-    /// Written to standard error.
-    Stderr(Bytes),
 }
 
 /// One line (or partial line) a container wrote, with when it was written.
@@ -89,44 +92,29 @@ pub const HOST_IP: &str = "192.168.49.2";
 
 /// The node: its pods' virtual filesystems and running containers.
 pub struct SimulatedNode {
+    sandbox: Arc<Sandbox>,
+    clients: Arc<dyn ClusterClients>,
+    runtime: tokio::runtime::Handle,
+    /// Container exits, as triggers for the kubelet (the only writer of pod status).
+    exits: TriggerSender,
     pods: Mutex<HashMap<(String, String), Arc<PodRuntime>>>,
     pulled: Mutex<HashSet<String>>,
     next_ip: AtomicU32,
-    sandbox: OnceLock<Weak<Sandbox>>,
-    runtime: OnceLock<tokio::runtime::Handle>,
 }
 
 impl SimulatedNode {
     /// The node's name, as pods' `spec.nodeName` and events show it.
     pub const NAME: &'static str = "sandbox";
 
-    /// A node with no pods.
-    pub fn new() -> Self {
-        Self { pods: Mutex::default(), pulled: Mutex::default(), next_ip: AtomicU32::new(0), sandbox: OnceLock::new(), runtime: OnceLock::new() }
+    /// A node with no pods in `sandbox`, running containers on `runtime`, giving containers their
+    /// in-pod kubectl from `clients`. Container exits go to `exits`: the kubelet's trigger channel.
+    pub fn new(sandbox: Arc<Sandbox>, clients: Arc<dyn ClusterClients>, runtime: tokio::runtime::Handle, exits: TriggerSender) -> Self {
+        Self { sandbox, clients, runtime, exits, pods: Mutex::default(), pulled: Mutex::default(), next_ip: AtomicU32::new(0) }
     }
 
-    /// Connects the node to its sandbox (for container exits and in-pod `kubectl`) and to the
-    /// running tokio runtime, and registers the Node object. Called once when controllers start.
-    pub fn attach(&self, sandbox: &Arc<Sandbox>) {
-        let _ = self.sandbox.set(Arc::downgrade(sandbox));
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let _ = self.runtime.set(handle.clone());
-            let sb = sandbox.clone();
-            handle.spawn_blocking(move || {
-                if let Err(e) = heartbeat::ensure(&sb) {
-                    eprintln!("sandbox node: cannot register the Node object: {}", e.message);
-                }
-            });
-        }
-    }
-
-    /// The sandbox the node belongs to, once attached.
-    pub fn sandbox(&self) -> Option<Arc<Sandbox>> {
-        self.sandbox.get().and_then(Weak::upgrade)
-    }
-
-    fn handle(&self) -> Option<tokio::runtime::Handle> {
-        self.runtime.get().cloned().or_else(|| tokio::runtime::Handle::try_current().ok())
+    /// The sandbox the node belongs to.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 
     fn pods(&self) -> MutexGuard<'_, HashMap<(String, String), Arc<PodRuntime>>> {
@@ -143,11 +131,11 @@ impl SimulatedNode {
     }
 
     /// Sets up a new pod's sandbox: an IP and its volumes.
-    pub fn admit(&self, sb: &Sandbox, pod: &serde_json::Value) -> Result<Arc<PodRuntime>, volumes::MountError> {
+    pub fn admit(&self, pod: &serde_json::Value) -> Result<Arc<PodRuntime>, volumes::MountError> {
         let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
         let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let ip = self.allocate_ip();
-        let built = volumes::build(sb, pod, &ip)?;
+        let built = volumes::build(&self.sandbox, pod, &ip)?;
         let runtime = Arc::new(PodRuntime {
             namespace: namespace.clone(),
             name: name.clone(),
@@ -157,7 +145,6 @@ impl SimulatedNode {
             volumes: Mutex::new(built),
             containers: Mutex::default(),
             listeners: Mutex::default(),
-            status_lock: Mutex::default(),
         });
         if let Some(old) = self.pods().insert((namespace, name), runtime.clone()) {
             old.stop_all();
@@ -194,33 +181,30 @@ impl SimulatedNode {
         self.pulled.lock().unwrap_or_else(|e| e.into_inner()).insert(image.to_string());
     }
 
-    /// A callback that writes the pod's status after a container ends (off the async workers).
-    pub fn status_notifier(&self, namespace: &str, name: &str) -> Arc<dyn Fn() + Send + Sync> {
-        let sandbox = self.sandbox.get().cloned();
-        let handle = self.handle();
-        let pod = self.running_pod(namespace, name).map(|p| Arc::downgrade(&p));
+    /// A callback for when a container of the pod ends: it queues the pod for the kubelet, which
+    /// then records the exit in the pod's status (one writer of pod status).
+    pub fn exit_notifier(&self, namespace: &str, name: &str) -> Arc<dyn Fn() + Send + Sync> {
+        let exits = self.exits.clone();
+        let pod = ObjectRef { resource: kubelet::pods().id(), namespace: namespace.to_string(), name: name.to_string() };
         Arc::new(move || {
-            let (Some(sb), Some(handle), Some(pod)) = (sandbox.as_ref().and_then(Weak::upgrade), handle.clone(), pod.as_ref().and_then(Weak::upgrade)) else {
-                return;
-            };
-            handle.spawn_blocking(move || {
-                if let Err(e) = kubelet::sync_status(&sb, &pod) {
-                    eprintln!("kubelet: status of {}/{}: {}", pod.namespace, pod.name, e.message);
-                }
-            });
+            // Closed only when the controllers stop: then nobody needs the status any more.
+            let _ = exits.send(pod.clone());
         })
+    }
+
+    /// The in-pod kubectl factory, for images that have the `kubectl` tool.
+    pub fn clients(&self) -> Arc<dyn ClusterClients> {
+        self.clients.clone()
     }
 
     /// Starts a container run's task.
     pub fn spawn(&self, run: containers::Run) {
-        match self.handle() {
-            Some(handle) => containers::spawn(&handle, run),
-            None => eprintln!("kubelet: no async runtime to start container {}", run.container),
-        }
+        containers::spawn(&self.runtime, run);
     }
 
     /// Rebuilds the volumes that `matches` selects in every pod of `namespace` (ConfigMap updates).
-    pub fn refresh_volumes(&self, sb: &Sandbox, namespace: &str, matches: impl Fn(&serde_json::Value) -> bool) {
+    pub fn refresh_volumes(&self, namespace: &str, matches: impl Fn(&serde_json::Value) -> bool) {
+        let sb = self.sandbox();
         let pods: Vec<Arc<PodRuntime>> = self.pods().values().filter(|p| p.namespace == namespace).cloned().collect();
         for rt in pods {
             let Some(pod) = sb.get(kubelet::pods(), Some(namespace), &rt.name) else { continue };
@@ -228,7 +212,7 @@ impl SimulatedNode {
                 let name = volume["name"].as_str().unwrap_or_default();
                 // A volume that cannot be rebuilt (the ConfigMap was deleted) keeps its last files, as upstream's.
                 let Ok(Some(files)) = volumes::volume_files(sb, &pod, volume, &rt.ip) else { continue };
-                let fresh = vfs::Volume::with_files(files.iter().map(|(p, b)| (p.as_str(), b.clone())));
+                let fresh = shell::vfs::Volume::with_files(files.iter().map(|(p, b)| (p.as_str(), b.clone())));
                 if let Some(existing) = rt.volumes.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
                     existing.replace_with(&fresh);
                 }
@@ -244,10 +228,8 @@ impl SimulatedNode {
                 false => Err(NodeError::NoSuchContainer(format!("container {container} is not valid for pod {}", rt.name))),
             };
         }
-        let first = self.sandbox().and_then(|sb| {
-            let pod = sb.get(kubelet::pods(), Some(&rt.namespace), &rt.name)?;
-            pod["spec"]["containers"][0]["name"].as_str().map(String::from)
-        });
+        let pod = self.sandbox.get(kubelet::pods(), Some(&rt.namespace), &rt.name);
+        let first = pod.and_then(|pod| pod["spec"]["containers"][0]["name"].as_str().map(String::from));
         first.or_else(|| rt.containers().values().find(|c| !c.init).map(|c| c.name.clone())).ok_or_else(|| NodeError::NoSuchContainer(format!("pod {} has no containers", rt.name)))
     }
 
@@ -269,13 +251,12 @@ impl SimulatedNode {
                     processes: c.processes.clone(),
                     hostname: rt.name.clone(),
                     tools: c.tools.clone(),
-                    sandbox: self.sandbox.get().cloned(),
+                    clients: Some(self.clients.clone()),
                 },
                 _ => return Err(NodeError::PodNotRunning(format!("container not found (\"{name}\")"))),
             }
         };
-        let handle = self.handle().ok_or_else(|| Self::not_running(namespace, pod))?;
-        Ok(exec::start(&handle, target, command, tty, stdin))
+        Ok(exec::start(&self.runtime, target, command, tty, stdin))
     }
 
     /// The log of a container (`previous`: of its last terminated run).
@@ -310,8 +291,24 @@ impl SimulatedNode {
     }
 }
 
-impl Default for SimulatedNode {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The node's controllers, in start order, each with the triggers it takes besides store events:
+/// the Node object's status, the scheduler, the kubelet (woken by container exits from
+/// [`SimulatedNode::new`]'s channel), and the refresh of ConfigMap volumes.
+pub fn controllers(node: &Arc<SimulatedNode>, exits: Triggers) -> Vec<(Arc<dyn Controller>, Option<Triggers>)> {
+    vec![
+        (Arc::new(heartbeat::NodeStatus), None),
+        (Arc::new(scheduler::Scheduler), None),
+        (Arc::new(kubelet::Kubelet { node: node.clone() }), Some(exits)),
+        (Arc::new(kubelet::ConfigMapVolumes { node: node.clone() }), None),
+    ]
+}
+
+/// Registers the Node object (in the background: it is a store write), as a kubelet does when it starts.
+pub fn register(sandbox: &Arc<Sandbox>) {
+    let sb = sandbox.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = heartbeat::ensure(&sb) {
+            eprintln!("sandbox node: cannot register the Node object: {}", e.message);
+        }
+    });
 }

@@ -4,7 +4,7 @@
 use super::http::{Request, Responder, Response, reason};
 use super::images::ImageTable;
 use super::runtime::LogRun;
-use super::vfs::Filesystem;
+use super::shell::vfs::Filesystem;
 use std::sync::Arc;
 
 /// The document root of the image's default server.
@@ -122,7 +122,7 @@ impl Responder for Nginx {
 mod tests {
     use super::*;
     use crate::node::http::parse_head;
-    use crate::node::vfs::Volume;
+    use crate::node::shell::vfs::Volume;
 
     fn nginx() -> Nginx {
         let mut fs = Filesystem::new(Volume::empty());

@@ -1,7 +1,7 @@
 //! The container runtime's state: a sandbox per pod (IP, volumes), and per container its state,
 //! restarts, logs, process table and listening ports. The kubelet decides; this module records.
 
-use super::vfs::{Filesystem, Volume};
+use super::shell::vfs::{Filesystem, Volume};
 use super::{LogLine, NodeError};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -222,8 +222,6 @@ pub struct PodRuntime {
     pub containers: Mutex<BTreeMap<String, Container>>,
     /// Listening ports: the container that listens, and where connections go.
     pub listeners: Mutex<HashMap<u16, (String, Accept)>>,
-    /// Serialises status writes so the last writer always reports the newest state.
-    pub status_lock: Mutex<()>,
 }
 
 impl PodRuntime {
@@ -317,7 +315,6 @@ mod tests {
             volumes: Mutex::default(),
             containers: Mutex::default(),
             listeners: Mutex::default(),
-            status_lock: Mutex::default(),
         };
         let err = pod.connect(81).unwrap_err();
         assert!(matches!(err, NodeError::ConnectionRefused(m) if m.contains("connect: connection refused")));

@@ -1,7 +1,7 @@
 //! A pod's volumes and its containers' environment, built from the pod spec and the objects it
 //! references (ConfigMaps, Secrets, the ServiceAccount's token, the downward API).
 
-use super::vfs::Volume;
+use super::shell::vfs::Volume;
 use crate::Sandbox;
 use base64::Engine;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Label key and value rules for selectors: the same rules (and messages) admission applies to
 //! objects, so there is one implementation of them.
 
-pub use crate::admission::{validate_label_value as label_value_errors, validate_qualified_name as label_key_errors};
+pub use crate::names::{validate_label_value as label_value_errors, validate_qualified_name as label_key_errors};
 
 #[cfg(test)]
 mod tests {

@@ -50,28 +50,6 @@ impl PodStreams for SimulatedNode {
     }
 }
 
-/// The sandbox's own node, reached through the shared handle.
-struct NodeOf(Arc<Sandbox>);
-
-impl PodStreams for NodeOf {
-    fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError> {
-        self.0.node().exec(namespace, pod, container, command, tty, stdin)
-    }
-
-    fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError> {
-        self.0.node().logs(namespace, pod, container, previous)
-    }
-
-    fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError> {
-        self.0.node().connect(namespace, pod, port)
-    }
-}
-
-/// The pod streams of the sandbox's own simulated node.
-pub fn node_streams(sandbox: Arc<Sandbox>) -> Arc<dyn PodStreams> {
-    Arc::new(NodeOf(sandbox))
-}
-
 /// What every streaming handler shares.
 #[derive(Clone)]
 struct Streams {

@@ -130,7 +130,7 @@ impl Fixture {
         let ca = sandbox.certificates().ca_pem.clone();
         // kubectl sends bearer tokens over HTTPS only, so serve TLS with the sandbox's own CA.
         let acceptor = sandbox.certificates().acceptor().unwrap();
-        let app = crate::api::router_with(sandbox.clone(), Arc::new(FakePods));
+        let app = crate::api::router(sandbox.clone(), Arc::new(FakePods));
         let _guard = runtime.enter();
         let listener = crate::tls::TlsListener::new(listener, acceptor).unwrap();
         runtime.spawn(async move { axum::serve(listener, app).await });

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::node::Output;
-use crate::node::vfs::Filesystem;
+use super::Output;
+use super::vfs::Filesystem;
 
 /// A source of standard input.
 #[derive(Clone, Default)]

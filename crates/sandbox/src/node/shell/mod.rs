@@ -18,6 +18,7 @@ pub mod lexer;
 pub mod parser;
 pub mod procs;
 mod redirect;
+pub mod vfs;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -30,8 +31,7 @@ use tokio::sync::mpsc;
 pub use interp::Shell;
 pub use procs::{ProcessGuard, ProcessInfo, ProcessTable};
 
-use crate::node::Output;
-use crate::node::vfs::Filesystem;
+use vfs::Filesystem;
 
 /// A future the [`ClusterClient`] returns: exit code, stdout, stderr.
 pub type KubectlFuture<'a> = Pin<Box<dyn Future<Output = (i32, String, String)> + Send + 'a>>;
@@ -43,6 +43,15 @@ pub trait ClusterClient: Send + Sync {
     /// files that `-f`/`--filename` named, read from the container's filesystem (path, bytes), in
     /// order; a `-f -` brings stdin as the file `-`.
     fn kubectl(&self, args: Vec<String>, files: Vec<(String, Vec<u8>)>) -> KubectlFuture<'_>;
+}
+
+/// One piece of a process's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Written to standard output.
+    Stdout(Bytes),
+    /// Written to standard error.
+    Stderr(Bytes),
 }
 
 /// What a shell runs in: the container's filesystem, environment and processes.

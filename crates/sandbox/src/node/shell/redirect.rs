@@ -3,7 +3,7 @@
 use super::ast::{Redir, RedirOp};
 use super::interp::Shell;
 use super::io::{Input, Sink, Streams};
-use crate::node::vfs::FsError;
+use super::vfs::FsError;
 
 /// The reason part of a filesystem error, as the shell prints it after the path.
 pub(super) fn reason(err: &FsError) -> &'static str {

@@ -1,7 +1,7 @@
 //! End-to-end tests of the shell: scripts run over a virtual filesystem with captured output.
 
 use super::*;
-use crate::node::vfs::Volume;
+use crate::node::shell::vfs::Volume;
 
 pub(super) fn context() -> ShellContext {
     let mut fs = Filesystem::new(Volume::empty());

@@ -3,7 +3,7 @@
 use super::{Call, Flags};
 use crate::node::shell::interp::Shell;
 use crate::node::shell::redirect::reason;
-use crate::node::vfs::{Entry, Filesystem};
+use crate::node::shell::vfs::{Entry, Filesystem};
 
 async fn flags(c: &Call, valued: &str) -> Option<Flags> {
     match Flags::parse(&c.args[1..], valued) {

@@ -1,15 +1,18 @@
 //! `kubectl` inside a pod: the shell's [`ClusterClient`], sending real HTTP requests through the
 //! sandbox's API router with the ServiceAccount token mounted in the container, so that
-//! authentication and RBAC apply exactly as to any other client.
+//! authentication and RBAC apply exactly as to any other client. The composition root hands the
+//! node an [`InPodClients`] factory, so the node never builds the router itself.
 
-use super::shell::{ClusterClient, KubectlFuture};
-use super::vfs::Filesystem;
 use crate::Sandbox;
+use crate::api::PodStreams;
+use crate::node::ClusterClients;
+use crate::node::shell::vfs::Filesystem;
+use crate::node::shell::{ClusterClient, KubectlFuture};
 use crate::registry::{Registry, ResourceType};
 use axum::body::Body;
 use axum::http::{Method, Request, header};
 use serde_json::{Value, json};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use tower::ServiceExt;
 
 /// Where the kubelet mounts the ServiceAccount's credentials.
@@ -19,27 +22,41 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// The biggest response body read back.
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
+/// Makes the in-pod kubectl of each container: requests go through the API router of `sandbox`
+/// with the node's pod streams (held weakly: the node owns this factory).
+pub struct InPodClients {
+    sandbox: Arc<Sandbox>,
+    pods: Weak<dyn PodStreams>,
+}
+
+impl InPodClients {
+    /// A factory for clients of `sandbox` whose router serves pod streams from `pods`.
+    pub fn new(sandbox: Arc<Sandbox>, pods: Weak<dyn PodStreams>) -> Self {
+        Self { sandbox, pods }
+    }
+}
+
+impl ClusterClients for InPodClients {
+    fn client(&self, fs: Filesystem) -> Arc<dyn ClusterClient> {
+        Arc::new(InPodKubectl { sandbox: self.sandbox.clone(), pods: self.pods.clone(), fs })
+    }
+}
+
 /// The in-pod kubectl of one container.
-pub struct InPodKubectl {
-    sandbox: Weak<Sandbox>,
+struct InPodKubectl {
+    sandbox: Arc<Sandbox>,
+    pods: Weak<dyn PodStreams>,
     fs: Filesystem,
 }
 
 /// kubectl's result: exit code, stdout, stderr.
 type Outcome = (i32, String, String);
 
-impl InPodKubectl {
-    /// A client for the container whose filesystem is `fs` (its credentials are read per call,
-    /// as in-cluster kubectl reads them).
-    pub fn new(sandbox: Weak<Sandbox>, fs: Filesystem) -> Self {
-        Self { sandbox, fs }
-    }
-}
-
 impl ClusterClient for InPodKubectl {
     fn kubectl(&self, args: Vec<String>, files: Vec<(String, Vec<u8>)>) -> KubectlFuture<'_> {
         Box::pin(async move {
-            let Some(sandbox) = self.sandbox.upgrade() else {
+            // The credentials are read per call, as in-cluster kubectl reads them.
+            let Some(pods) = self.pods.upgrade() else {
                 return (1, String::new(), "error: the cluster is shutting down\n".into());
             };
             // Without mounted credentials, kubectl in a pod has no config and tries localhost:8080.
@@ -47,7 +64,7 @@ impl ClusterClient for InPodKubectl {
                 return (1, String::new(), "The connection to the server localhost:8080 was refused - did you specify the right host or port?\n".into());
             };
             let namespace = self.fs.read(&format!("{CREDENTIALS}/namespace")).map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_else(|_| "default".into());
-            let client = Client { router: crate::api::router(sandbox), token: String::from_utf8_lossy(&token).trim().to_string() };
+            let client = Client { router: crate::api::router(self.sandbox.clone(), pods), token: String::from_utf8_lossy(&token).trim().to_string() };
             run(&client, &namespace, args, files).await
         })
     }
