@@ -272,8 +272,9 @@ impl Sandbox {
     }
 
     /// Deletes an object at once (finalizers keep it, marked with a deletionTimestamp). A namespace
-    /// only turns Terminating: the namespace controller empties it and then removes it
-    /// ([`Sandbox::finish_namespace`]), as on a real cluster.
+    /// only turns Terminating, and a pod on the node is marked with its grace period: their
+    /// controllers (the namespace controller, the kubelet) finish the deletion with
+    /// [`Sandbox::finalize`], as on a real cluster.
     pub fn delete(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, opts: &DeleteOptions) -> ApiResult<Arc<Value>> {
         if rt.deletion.protected.iter().any(|p| p == name) {
             return Err(ApiError::forbidden(format!(
@@ -332,32 +333,24 @@ impl Sandbox {
         Ok(written.object)
     }
 
-    /// Empties a Terminating namespace and then removes it (the namespace controller's job).
-    pub fn finish_namespace(&self, name: &str) -> ApiResult<()> {
-        let namespaces = self.registry.by_plural("", "v1", "namespaces").expect("namespaces are always served");
-        if !self.get(namespaces, None, name).is_some_and(|ns| ns["metadata"]["deletionTimestamp"].is_string()) {
-            return Ok(());
-        }
-        self.empty_namespace(name);
-        self.store
-            .write::<ApiError>(&Self::key(namespaces, None, name), false, |current| match current {
-                Some(ns) if ns["metadata"]["deletionTimestamp"].is_string() => Ok(Change::Delete),
-                _ => Ok(Change::Keep),
+    /// Finishes a deletion: removes an object already marked with a deletionTimestamp once no
+    /// finalizer holds it (then it is kept, still marked). `uid`, if given, must still match, so a
+    /// replacement with the same name is never removed. The last step of a pod's graceful deletion
+    /// (the kubelet, once its containers stopped) and of a namespace's (its controller, once
+    /// emptied); upstream reaches the same end with a zero grace period or the `finalize` subresource.
+    /// Whether the object is gone afterwards.
+    pub fn finalize(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, uid: Option<&str>) -> ApiResult<bool> {
+        let written = self
+            .store
+            .write::<ApiError>(&Self::key(rt, namespace, name), false, |current| {
+                let Some(current) = current else { return Ok(Change::Keep) };
+                let meta = &current["metadata"];
+                let same = uid.is_none_or(|uid| meta["uid"].as_str() == Some(uid));
+                let held = meta["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+                Ok(if same && meta["deletionTimestamp"].is_string() && !held { Change::Delete } else { Change::Keep })
             })
             .map_err(store_error)?;
-        Ok(())
-    }
-
-    /// Removes every namespaced object in `namespace` (what upstream's namespace controller does).
-    fn empty_namespace(&self, namespace: &str) {
-        for rt in self.registry.types().iter().filter(|t| t.namespaced) {
-            let (snapshot, _) = self.store.list(&rt.id(), Some(namespace), None, 0, |_| true);
-            for object in snapshot.items {
-                let name = object["metadata"]["name"].as_str().unwrap_or_default();
-                // Already-gone objects are fine: something else deleted them meanwhile.
-                let _ = self.store.write::<ApiError>(&Self::key(rt, Some(namespace), name), false, |_| Ok(Change::Delete));
-            }
-        }
+        Ok(written.object.is_null() || written.event == Some(crate::watch::EventType::Deleted))
     }
 
     fn place_in_namespace(&self, rt: &ResourceType, namespace: Option<&str>, obj: &mut Value) -> ApiResult<Option<String>> {
@@ -560,20 +553,6 @@ mod tests {
         let (_dir, sb) = sandbox();
         let err = sb.create(configmaps(), Some("nope"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap_err();
         assert_eq!(err.message, "namespaces \"nope\" not found");
-    }
-
-    #[test]
-    fn deleting_a_namespace_deletes_its_objects() {
-        let (_dir, sb) = sandbox();
-        let ns = sb.registry().by_plural("", "v1", "namespaces").unwrap();
-        sb.create(ns, None, json!({"metadata": {"name": "team"}}), WriteOptions::default()).unwrap();
-        sb.create(configmaps(), Some("team"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap();
-        let marked = sb.delete(ns, None, "team", &DeleteOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(marked["status"]["phase"], "Terminating");
-        assert!(sb.get(configmaps(), Some("team"), "x").is_some(), "contents stay until the controller's pass");
-        sb.finish_namespace("team").unwrap();
-        assert!(sb.get(configmaps(), Some("team"), "x").is_none());
-        assert!(sb.get(ns, None, "team").is_none());
     }
 
     #[test]

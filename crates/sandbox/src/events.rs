@@ -1,9 +1,10 @@
 //! Recording core/v1 Events about objects, as controllers and the kubelet do, so that
 //! `kubectl describe` and `kubectl get events` read like a real cluster's.
 
-use crate::cluster::{Sandbox, now_rfc3339};
-use crate::errors::ApiError;
-use crate::store::Change;
+use crate::cluster::{Sandbox, WriteOptions, now_rfc3339};
+use crate::errors::ApiResult;
+use crate::lifecycle::UpdateScope;
+use crate::registry::ResourceType;
 use serde_json::{Value, json};
 
 /// `Normal` or `Warning`.
@@ -65,32 +66,44 @@ impl Sandbox {
         let digest = fnv(&format!("{}{}{}{}", meta["uid"], occurrence.reason, occurrence.message, occurrence.field_path.as_deref().unwrap_or("")));
         let name = event_name(meta["name"].as_str().unwrap_or("object"), digest);
         let Some(rt) = self.registry().by_plural("", "v1", "events") else { return };
-        let key = Sandbox::key(rt, Some(namespace), &name);
         let now = now_rfc3339();
         let source_json = match source.host {
             Some(host) => json!({"component": source.component, "host": host}),
             None => json!({"component": source.component}),
         };
-        let result = self.store().write::<ApiError>(&key, false, |current| {
-            if let Some(current) = current {
-                let mut repeat = current.as_ref().clone();
-                repeat["count"] = json!(current["count"].as_i64().unwrap_or(1) + 1);
-                repeat["lastTimestamp"] = json!(now);
-                return Ok(Change::Put(repeat));
-            }
-            Ok(Change::Put(json!({
-                "apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": name, "namespace": namespace, "uid": uuid::Uuid::new_v4().to_string(), "creationTimestamp": now},
-                "involvedObject": involved, "reason": occurrence.reason, "message": occurrence.message,
-                "source": source_json, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-                "type": occurrence.kind.as_str(), "eventTime": null, "reportingComponent": source.component,
-                "reportingInstance": source.host.unwrap_or(""),
-            })))
+        let fresh = json!({
+            "apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": involved, "reason": occurrence.reason, "message": occurrence.message,
+            "source": source_json, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "type": occurrence.kind.as_str(), "eventTime": null, "reportingComponent": source.component,
+            "reportingInstance": source.host.unwrap_or(""),
         });
-        // Events are best effort, as upstream's: a failed write must not fail the action it describes.
-        if let Err(error) = result {
-            eprintln!("could not record event {}: {error}", occurrence.reason);
+        let result = match self.get(rt, Some(namespace), &name) {
+            Some(_) => self.count_repeat(rt, namespace, &name, &now),
+            None => match self.create(rt, Some(namespace), fresh, WriteOptions::default()) {
+                // Recorded meanwhile by another thread: count this one as its repeat.
+                Err(error) if error.code == 409 => self.count_repeat(rt, namespace, &name, &now),
+                other => other.map(|_| ()),
+            },
+        };
+        // Events are best effort, as upstream's: a failed write must not fail the action it
+        // describes. A namespace gone or being deleted refuses new ones, which is expected.
+        match result {
+            Err(error) if error.code == 403 || error.code == 404 => {}
+            Err(error) => eprintln!("could not record event {}: {error}", occurrence.reason),
+            Ok(()) => {}
         }
+    }
+
+    /// Counts a repeat of an existing Event: its count and last timestamp move on.
+    fn count_repeat(&self, rt: &ResourceType, namespace: &str, name: &str, now: &str) -> ApiResult<()> {
+        self.modify(rt, Some(namespace), name, UpdateScope::Main, WriteOptions::default(), |current| {
+            let mut repeat = current.clone();
+            repeat["count"] = json!(current["count"].as_i64().unwrap_or(1) + 1);
+            repeat["lastTimestamp"] = json!(now);
+            Ok(repeat)
+        })
+        .map(|_| ())
     }
 }
 

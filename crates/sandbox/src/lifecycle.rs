@@ -108,8 +108,13 @@ pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: Upd
     let name = old["metadata"]["name"].as_str().unwrap_or_default().to_string();
     if scope == UpdateScope::Status {
         let status = new.get("status").cloned().unwrap_or_else(|| json!({}));
+        let also: Vec<(&str, Option<Value>)> =
+            rt.status_also_writes.iter().map(|path| (path.as_str(), lookup(&new, path).cloned())).collect();
         new = old.clone();
         new["status"] = status;
+        for (path, value) in also {
+            set_path(&mut new, path, value);
+        }
     } else if rt.has_subresource("status") {
         match old.get("status") {
             Some(status) => new["status"] = status.clone(),
@@ -134,7 +139,8 @@ pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: Upd
     if !errors.is_empty() {
         return Err(ApiError::invalid(rt, &name, &errors));
     }
-    if rt.generation_from.iter().any(|path| lookup(&new, path) != lookup(old, path)) {
+    // Only the main resource moves the generation: a status write never does, as upstream.
+    if scope == UpdateScope::Main && rt.generation_from.iter().any(|path| lookup(&new, path) != lookup(old, path)) {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         new["metadata"]["generation"] = json!(generation);
     }
@@ -165,6 +171,26 @@ fn set_name_label(rt: &ResourceType, obj: &mut Value) {
 /// The value at a dotted path such as `metadata.annotations`.
 pub fn lookup<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(obj, |v, key| v.get(key))
+}
+
+/// Sets (or, for `None`, removes) the value at a dotted path, making the objects on the way.
+fn set_path(obj: &mut Value, path: &str, value: Option<Value>) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut at = obj;
+    for part in parts {
+        let Some(map) = at.as_object_mut() else { return };
+        at = map.entry(part).or_insert_with(|| json!({}));
+    }
+    match (value, at.as_object_mut()) {
+        (Some(value), Some(map)) => {
+            map.insert(last.to_string(), value);
+        }
+        (None, Some(map)) => {
+            map.remove(last);
+        }
+        _ => {}
+    }
 }
 
 fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
@@ -260,5 +286,17 @@ mod tests {
         obj["metadata"] = json!({});
         let err = prepare_create(deployments(), obj, "t", "u".into()).unwrap_err();
         assert!(err.message.contains("metadata.name: Required value: name or generateName is required"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_deployment_status_write_may_record_annotations_without_a_new_generation() {
+        let old = prepare_create(deployments(), deployment(), "t", "u".into()).unwrap();
+        let mut new = old.clone();
+        new["status"] = json!({"replicas": 1});
+        new["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!("1");
+        new["spec"]["replicas"] = json!(5);
+        let updated = prepare_update(deployments(), &old, new, UpdateScope::Status).unwrap().unwrap();
+        assert_eq!(updated["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
+        assert_eq!((updated["spec"]["replicas"].clone(), updated["metadata"]["generation"].clone()), (json!(1), json!(1)));
     }
 }

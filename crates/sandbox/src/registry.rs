@@ -46,6 +46,9 @@ pub struct ResourceType {
     /// Server steps on create beyond defaults and validation.
     #[serde(default)]
     pub create_steps: Vec<CreateStep>,
+    /// Dotted paths a write to the `status` subresource may change besides `status`.
+    #[serde(default)]
+    pub status_also_writes: Vec<String>,
 }
 
 /// A step the server takes when an object of a kind is created.

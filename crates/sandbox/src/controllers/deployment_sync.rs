@@ -7,9 +7,9 @@ use super::deployment_status::{self as status, DESIRED_REPLICAS, MAX_REPLICAS, R
 use super::owners::{self, int, is_deleting};
 use super::rollout::{self, Share};
 use super::runtime::Action;
-use crate::cluster::{DeleteOptions, Sandbox};
+use crate::cluster::{DeleteOptions, WriteOptions};
 use crate::errors::ApiError;
-use crate::store::Change;
+use crate::lifecycle::UpdateScope;
 use serde_json::{Value, json};
 
 impl Run<'_> {
@@ -190,8 +190,9 @@ impl Run<'_> {
         Ok(recheck.map_or(Action::Done, Action::RequeueAfter))
     }
 
-    /// Writes status and the revision annotation together, as upstream's status update does
-    /// (which is why the annotation does not bump the generation).
+    /// Writes status and the revision annotation together through the status subresource, as
+    /// upstream's status update does (the Deployment's `statusAlsoWrites` lets the annotation
+    /// through; a status write never bumps the generation).
     pub(super) fn write_status(&self, status: Value) -> Result<(), ApiError> {
         let revision = self.d["metadata"]["annotations"][REVISION].clone();
         if status == self.original["status"]
@@ -199,33 +200,29 @@ impl Run<'_> {
         {
             return Ok(());
         }
-        let key = Sandbox::key(
+        let uid = owners::uid(&self.d).to_string();
+        let written = self.sb.modify(
             deployments(),
             Some(owners::namespace(&self.d)),
             owners::name(&self.d),
+            UpdateScope::Status,
+            WriteOptions::default(),
+            |current| {
+                let mut next = current.clone();
+                // A replacement with the same name is left alone (no change is no write).
+                if owners::uid(current) == uid {
+                    next["status"] = status;
+                    if revision.is_string() {
+                        next["metadata"]["annotations"][REVISION] = revision;
+                    }
+                }
+                Ok(next)
+            },
         );
-        let uid = owners::uid(&self.d).to_string();
-        let written = self.sb.store().write::<ApiError>(&key, false, |current| {
-            let Some(current) = current.filter(|c| owners::uid(c) == uid) else {
-                return Ok(Change::Keep);
-            };
-            let mut next = current.as_ref().clone();
-            next["status"] = status;
-            if revision.is_string() {
-                next["metadata"]["annotations"][REVISION] = revision;
-            }
-            Ok(if &next == current.as_ref() {
-                Change::Keep
-            } else {
-                Change::Put(next)
-            })
-        });
         match written {
-            Ok(_) => Ok(()),
-            Err(crate::store::StoreError::Decision(error)) => Err(error),
-            Err(crate::store::StoreError::Disk(error)) => {
-                Err(ApiError::internal(error.to_string()))
-            }
+            // Deleted meanwhile: nothing left to report on.
+            Err(error) if error.code == 404 => Ok(()),
+            other => other.map(|_| ()),
         }
     }
 }

@@ -4,11 +4,11 @@
 
 use super::owners::{self, is_deleting};
 use super::runtime::{Action, Controller, ObjectRef};
-use crate::cluster::{Sandbox, WriteOptions};
+use crate::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use crate::errors::ApiError;
 use crate::lifecycle::UpdateScope;
 use crate::registry::{ResourceId, ResourceType};
-use crate::watch::WatchEvent;
+use crate::watch::{EventType, WatchEvent};
 use serde_json::{Value, json};
 
 /// The ConfigMap every namespace gets.
@@ -16,6 +16,9 @@ pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
 /// How long a deleted namespace stays untouched before it is emptied (upstream waits 5 s; the
 /// deletionTimestamp has whole seconds, so this means one to two seconds).
 const DELETION_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+/// How soon a namespace whose objects are still going away is looked at again, if no deletion
+/// wakes its controller first.
+const EMPTYING_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 const DESCRIPTION_KEY: &str = "kubernetes.io/description";
 const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
 
@@ -52,7 +55,9 @@ impl Controller for NamespaceController {
             && owners::name(&event.object) == "default")
             || (event.resource == config_maps().id()
                 && owners::name(&event.object) == ROOT_CA_CONFIGMAP);
-        if !ours {
+        // A deletion may be the last thing a Terminating namespace waits for.
+        let emptying = event.kind == EventType::Deleted && !owners::namespace(&event.object).is_empty();
+        if !ours && !emptying {
             return Vec::new();
         }
         vec![ObjectRef {
@@ -74,8 +79,12 @@ impl Controller for NamespaceController {
             if waited < DELETION_GRACE {
                 return Ok(Action::RequeueAfter(DELETION_GRACE - waited));
             }
-            sb.finish_namespace(&target.name)?;
-            return Ok(Action::Done);
+            return Ok(match finish(sb, &target.name)? {
+                true => Action::Done,
+                // Objects still being deleted (graceful pods, finalizers): their deletions
+                // trigger another pass; the requeue is a backstop.
+                false => Action::RequeueAfter(EMPTYING_RECHECK),
+            });
         }
         if ns["status"]["phase"] == "Terminating" {
             return Ok(Action::Done);
@@ -156,6 +165,31 @@ fn ensure_root_ca(sb: &Sandbox, namespace: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Empties a Terminating namespace through ordinary deletes (so finalizers and graceful pods are
+/// honoured, as upstream's namespace controller does), then removes it once nothing is left.
+/// Whether the namespace is gone.
+pub fn finish(sb: &Sandbox, name: &str) -> Result<bool, ApiError> {
+    let mut left = false;
+    for rt in sb.registry().types().iter().filter(|t| t.namespaced) {
+        let (snapshot, _) = sb.store().list(&rt.id(), Some(name), None, 0, |_| true);
+        for object in &snapshot.items {
+            left = true;
+            if is_deleting(object) {
+                continue;
+            }
+            // Gone meanwhile, or held: the next pass sees it.
+            settled(sb.delete(rt, Some(name), owners::name(object), &DeleteOptions::default()).map(|_| ()))?;
+        }
+    }
+    if left {
+        let remaining = sb.registry().types().iter().filter(|t| t.namespaced);
+        if remaining.into_iter().any(|rt| !sb.store().list(&rt.id(), Some(name), None, 1, |_| true).0.items.is_empty()) {
+            return Ok(false);
+        }
+    }
+    sb.finalize(namespaces(), None, name, None)
+}
+
 /// Races that end in the wanted state (created meanwhile, or the namespace is going away) are fine.
 fn settled(result: Result<(), ApiError>) -> Result<(), ApiError> {
     match result {
@@ -180,5 +214,47 @@ mod tests {
                 .unwrap()
                 .starts_with("Contains a CA bundle")
         );
+    }
+
+    fn sandbox() -> (tempfile::TempDir, Sandbox) {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::open(dir.path()).unwrap();
+        (dir, sandbox)
+    }
+
+    #[test]
+    fn deleting_a_namespace_deletes_its_objects() {
+        let (_dir, sb) = sandbox();
+        let ns = sb.registry().by_plural("", "v1", "namespaces").unwrap();
+        sb.create(ns, None, json!({"metadata": {"name": "team"}}), WriteOptions::default()).unwrap();
+        sb.create(config_maps(), Some("team"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap();
+        let marked = sb.delete(ns, None, "team", &DeleteOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(marked["status"]["phase"], "Terminating");
+        assert!(sb.get(config_maps(), Some("team"), "x").is_some(), "contents stay until the controller's pass");
+        assert!(finish(&sb, "team").unwrap());
+        assert!(sb.get(config_maps(), Some("team"), "x").is_none());
+        assert!(sb.get(ns, None, "team").is_none());
+    }
+
+    #[test]
+    fn a_namespace_waits_for_an_object_held_by_a_finalizer() {
+        let (_dir, sb) = sandbox();
+        let ns = sb.registry().by_plural("", "v1", "namespaces").unwrap();
+        sb.create(ns, None, json!({"metadata": {"name": "team"}}), WriteOptions::default()).unwrap();
+        let held = json!({"metadata": {"name": "x", "finalizers": ["example.com/hold"]}});
+        sb.create(config_maps(), Some("team"), held, WriteOptions::default()).unwrap();
+        sb.delete(ns, None, "team", &DeleteOptions::default()).unwrap();
+        assert!(!finish(&sb, "team").unwrap(), "the held ConfigMap keeps the namespace");
+        let marked = sb.get(config_maps(), Some("team"), "x").unwrap();
+        assert!(marked["metadata"]["deletionTimestamp"].is_string());
+        assert!(sb.get(ns, None, "team").is_some());
+        let release = |cm: &Value| {
+            let mut cm = cm.clone();
+            cm["metadata"]["finalizers"] = json!([]);
+            Ok(cm)
+        };
+        sb.modify(config_maps(), Some("team"), "x", UpdateScope::Main, WriteOptions::default(), release).unwrap();
+        assert!(finish(&sb, "team").unwrap());
+        assert!(sb.get(ns, None, "team").is_none());
     }
 }

@@ -492,7 +492,7 @@ fn every_namespace_gets_a_default_service_account_and_the_root_ca() {
         .unwrap();
     h.settle();
     // The controller empties a Terminating namespace after a grace period; do its pass now.
-    h.sb.finish_namespace("team").unwrap();
+    assert!(super::namespace::finish(&h.sb, "team").unwrap());
     h.settle();
     assert!(
         h.sb.get(config_maps, Some("team"), "kube-root-ca.crt")

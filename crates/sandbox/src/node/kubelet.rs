@@ -13,7 +13,6 @@ use crate::errors::{ApiError, ApiResult};
 use crate::events::{EventType, Occurrence, Source};
 use crate::lifecycle::UpdateScope;
 use crate::registry::{ResourceId, ResourceType};
-use crate::store::Change;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -457,15 +456,7 @@ fn terminate(node: &SimulatedNode, pod: &Value) -> ApiResult<Action> {
         }
         node.forget(namespace, name);
     }
-    let key = Sandbox::key(pods(), Some(namespace), name);
-    let result = sb.store().write::<ApiError>(&key, false, |current| match current {
-        Some(p) if p["metadata"]["uid"].as_str() == Some(uid.as_str()) => {
-            let held = p["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
-            Ok(if held { Change::Keep } else { Change::Delete })
-        }
-        _ => Ok(Change::Keep),
-    });
-    result.map_err(|e| ApiError::internal(e.to_string()))?;
+    sb.finalize(pods(), Some(namespace), name, Some(&uid))?;
     Ok(Action::Done)
 }
 
