@@ -5,10 +5,10 @@
 
 use crate::Sandbox;
 use crate::api::PodStreams;
-use crate::node::ClusterClients;
-use crate::node::shell::vfs::Filesystem;
-use crate::node::shell::{ClusterClient, KubectlFuture};
-use crate::registry::{Registry, ResourceType};
+use gitops_sandbox_node::ClusterClients;
+use gitops_sandbox_shell::vfs::Filesystem;
+use gitops_sandbox_shell::{ClusterClient, KubectlFuture};
+use gitops_sandbox_core::registry::{Registry, ResourceType};
 use axum::body::Body;
 use axum::http::{Method, Request, header};
 use serde_json::{Value, json};

@@ -5,10 +5,10 @@
 
 use crate::Sandbox;
 use crate::api::{self, PodStreams};
-use crate::controllers::{self, runtime};
 use crate::in_pod_kubectl::InPodClients;
-use crate::node::{self, SimulatedNode};
-use crate::tls::TlsListener;
+use crate::tls::{self, TlsListener};
+use gitops_sandbox_controllers::{self as controllers, runtime};
+use gitops_sandbox_node::{self as node, SimulatedNode};
 use std::future::Future;
 use std::sync::{Arc, Weak};
 use tokio::net::TcpListener;
@@ -34,9 +34,9 @@ pub async fn run(listener: TcpListener, sandbox: Arc<Sandbox>, shutdown: impl Fu
         shutdown.await;
         let _ = stop_controllers.send(true);
     };
-    let acceptor = sandbox.certificates().acceptor().map_err(std::io::Error::other)?;
+    let acceptor = tls::acceptor(sandbox.certificates()).map_err(std::io::Error::other)?;
     let listener = TlsListener::new(listener, acceptor)?;
     // Schemas take a moment to build; do it now rather than in the first `kubectl apply`.
-    tokio::task::spawn_blocking(crate::schema::warm_up);
+    tokio::task::spawn_blocking(gitops_sandbox_core::schema::warm_up);
     axum::serve(listener, api::router(sandbox, node)).with_graceful_shutdown(shutdown).await
 }

@@ -1,8 +1,8 @@
 //! Reading a request: which resource its path names, its query options, its body, and what it accepts.
 
-use crate::errors::{ApiError, ApiResult};
-use crate::protobuf;
-use crate::registry::{Registry, ResourceType};
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::protobuf;
+use gitops_sandbox_core::registry::{Registry, ResourceType};
 use axum::http::HeaderMap;
 use serde_json::Value;
 

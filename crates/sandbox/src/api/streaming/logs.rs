@@ -1,8 +1,8 @@
 //! `GET …/pods/{name}/log`: a container's output as plain text, streamed while following.
 
 use super::{Streams, find_pod, flag, pick_container, value};
-use crate::errors::{ApiError, ApiResult};
-use crate::node::LogLine;
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_node::LogLine;
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -13,14 +13,15 @@ mod spdy;
 #[cfg(test)]
 mod tests;
 
+use crate::api::status::IntoStatus;
 use crate::Sandbox;
-use crate::errors::ApiError;
-use crate::node::{ContainerLog, NodeError, Process, SimulatedNode};
-use crate::registry::ResourceType;
+use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_node::{ContainerLog, NodeError, Process, SimulatedNode};
+use gitops_sandbox_core::registry::ResourceType;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::any;
 use serde_json::Value;
 use std::sync::Arc;
@@ -72,9 +73,9 @@ type Pairs = Query<Vec<(String, String)>>;
 
 async fn logs_route(State(s): State<Streams>, method: Method, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs) -> Response {
     if method != Method::GET {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_response();
+        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
     }
-    logs::handle(&s, &ns, &name, &pairs).unwrap_or_else(IntoResponse::into_response)
+    logs::handle(&s, &ns, &name, &pairs).unwrap_or_else(IntoStatus::into_status)
 }
 
 async fn exec_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
@@ -164,7 +165,7 @@ async fn pod_gone(sandbox: Arc<Sandbox>, namespace: String, name: String, uid: S
                 if event.resource != id || meta["namespace"] != namespace.as_str() || meta["name"] != name.as_str() {
                     continue;
                 }
-                let gone = matches!(event.kind, crate::watch::EventType::Deleted) || !still_running(Some(&event.object), &uid);
+                let gone = matches!(event.kind, gitops_sandbox_core::watch::EventType::Deleted) || !still_running(Some(&event.object), &uid);
                 if gone {
                     return;
                 }
