@@ -13,7 +13,7 @@ use history::{Status, cleanup_history, delete_job, owned_jobs, track_jobs, write
 use super::job;
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
-use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use jiff::Timestamp;
@@ -340,7 +340,7 @@ fn start_job(sb: &Sandbox, cj: &Value, job: Value, status: &mut Status) -> Resul
             );
             outcome.object
         }
-        Err(error) if error.code == 409 => {
+        Err(error) if error.reason == Reason::AlreadyExists => {
             // Made earlier but not recorded: track it if it is ours.
             let Some(existing) = sb.get(jobs, namespace, &name) else {
                 return Err(error);

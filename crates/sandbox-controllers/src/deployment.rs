@@ -6,7 +6,7 @@ use super::owners::{self, int, is_deleting};
 use super::rollout::{self, Limits, Size};
 use super::runtime::{Action, Controller, ObjectRef, owner_of};
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
-use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
@@ -323,7 +323,7 @@ impl Run<'_> {
                 );
                 Ok(outcome.object.as_ref().clone())
             }
-            Err(error) if error.code == 409 => Err(self.collision(&namespace, &hash, error)),
+            Err(error) if error.reason == Reason::AlreadyExists => Err(self.collision(&namespace, &hash, error)),
             Err(error) => Err(error),
         }
     }

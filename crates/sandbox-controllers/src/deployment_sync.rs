@@ -133,7 +133,7 @@ impl Run<'_> {
                 owners::name(rs),
                 &options,
             ) {
-                Err(error) if error.code != 404 && error.code != 409 => return Err(error),
+                Err(error) if !error.is_not_found() && !error.is_conflict() => return Err(error),
                 _ => {}
             }
         }
@@ -221,7 +221,7 @@ impl Run<'_> {
         );
         match written {
             // Deleted meanwhile: nothing left to report on.
-            Err(error) if error.code == 404 => Ok(()),
+            Err(error) if error.is_not_found() => Ok(()),
             other => other.map(|_| ()),
         }
     }

@@ -353,7 +353,7 @@ fn remove_finalizer(
 /// Gone already, or replaced by a newer object: either way not this collector's concern now.
 fn ignore_missing(result: Result<(), ApiError>) -> Result<(), ApiError> {
     match result {
-        Err(error) if error.code == 404 || error.code == 409 => Ok(()),
+        Err(error) if error.is_not_found() || error.is_conflict() => Ok(()),
         other => other,
     }
 }

@@ -297,7 +297,7 @@ fn release(sb: &Sandbox, pods_rt: &ResourceType, pod: &Value) -> bool {
     );
     match result {
         Ok(_) => true,
-        Err(error) if error.code == 404 => true,
+        Err(error) if error.is_not_found() => true,
         Err(error) => {
             eprintln!(
                 "job controller: cannot release pod {name}: {}",
@@ -362,7 +362,7 @@ fn expire(
         name,
         &DeleteOptions::default(),
     ) {
-        Err(error) if error.code != 404 => Err(error),
+        Err(error) if !error.is_not_found() => Err(error),
         _ => Ok(Action::Done),
     }
 }

@@ -5,7 +5,7 @@
 use super::owners::{self, is_deleting};
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
-use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_core::watch::{EventType, WatchEvent};
@@ -193,7 +193,7 @@ pub fn finish(sb: &Sandbox, name: &str) -> Result<bool, ApiError> {
 /// Races that end in the wanted state (created meanwhile, or the namespace is going away) are fine.
 fn settled(result: Result<(), ApiError>) -> Result<(), ApiError> {
     match result {
-        Err(error) if error.code == 409 || error.code == 403 || error.code == 404 => Ok(()),
+        Err(error) if error.is_conflict() || matches!(error.reason, Reason::Forbidden | Reason::NotFound) => Ok(()),
         other => other,
     }
 }

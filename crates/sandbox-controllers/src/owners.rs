@@ -145,7 +145,7 @@ fn adopt(
     match result {
         Ok(outcome) if is_controlled_by(&outcome.object, owner) => Ok(Some(outcome.object)),
         Ok(_) => Ok(None),
-        Err(e) if e.code == 404 => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -166,7 +166,7 @@ pub fn release(
         |current| Ok(without_owner(current, owner_uid)),
     );
     match result {
-        Err(e) if e.code != 404 => Err(e),
+        Err(e) if !e.is_not_found() => Err(e),
         _ => Ok(()),
     }
 }

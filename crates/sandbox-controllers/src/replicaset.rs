@@ -198,7 +198,7 @@ fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
             );
         }
         // Already gone or replaced: nothing left to do for this one.
-        Err(error) if error.code == 404 || error.code == 409 => {}
+        Err(error) if error.is_not_found() || error.is_conflict() => {}
         Err(error) => {
             let message = format!("Error deleting: {}", error.message);
             sb.record_event(
@@ -365,7 +365,7 @@ fn write_status(sb: &Sandbox, rs: &Value, status: Value) -> Result<(), ApiError>
         },
     );
     match result {
-        Err(error) if error.code != 404 => Err(error),
+        Err(error) if !error.is_not_found() => Err(error),
         _ => Ok(()),
     }
 }

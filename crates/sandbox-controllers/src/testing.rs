@@ -91,7 +91,7 @@ impl Harness {
             match self.controllers[i].reconcile(&self.sb, &target) {
                 Ok(Action::Done) => {}
                 Ok(action) => requeues.push((target, action)),
-                Err(error) if error.code == 409 => queue.push_back((i, target)),
+                Err(error) if error.is_conflict() => queue.push_back((i, target)),
                 Err(error) => panic!(
                     "{} failed on {}: {}",
                     self.controllers[i].name(),

@@ -502,6 +502,7 @@ fn read_or_create_token(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::Reason;
 
     fn sandbox() -> (tempfile::TempDir, Sandbox) {
         let dir = tempfile::tempdir().unwrap();
@@ -545,7 +546,7 @@ mod tests {
         let mut stale = made.object.as_ref().clone();
         stale["data"] = json!({"a": "2"});
         let err = sb.update(configmaps(), Some("default"), "x", stale, UpdateScope::Main, WriteOptions::default()).unwrap_err();
-        assert_eq!(err.code, 409);
+        assert_eq!(err.reason, Reason::Conflict);
     }
 
     #[test]
@@ -561,7 +562,7 @@ mod tests {
         sb.create(configmaps(), Some("default"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap();
         let opts = DeleteOptions { uid: Some("other".into()), ..Default::default() };
         let err = sb.delete(configmaps(), Some("default"), "x", &opts).unwrap_err();
-        assert_eq!(err.code, 409);
+        assert_eq!(err.reason, Reason::Conflict);
         assert!(sb.get(configmaps(), Some("default"), "x").is_some());
     }
 }

@@ -129,14 +129,44 @@ fn go_value(field: &str, value: &Value) -> String {
     }
 }
 
-/// An error the API answers with: an HTTP code plus the `Status` fields kubectl reads.
+/// What went wrong, by meaning: upstream's `StatusReason`s. Code deep inside (controllers, the
+/// node) decides on these; only the HTTP edge turns one into a status code and a `Status` body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The object (or path) does not exist.
+    NotFound,
+    /// An object with that name exists already.
+    AlreadyExists,
+    /// The write lost a race: a stale resourceVersion or a failed precondition.
+    Conflict,
+    /// The object breaks validation rules, or a patch cannot be applied.
+    Invalid,
+    /// The request itself is malformed.
+    BadRequest,
+    /// The caller may not do this, or the namespace refuses new content.
+    Forbidden,
+    /// No valid credentials.
+    Unauthorized,
+    /// A resourceVersion or continue token older than the kept history.
+    Expired,
+    /// The verb is not served for the resource.
+    MethodNotAllowed,
+    /// A body type the server does not read.
+    UnsupportedMediaType,
+    /// Nothing the client accepts can be produced.
+    NotAcceptable,
+    /// The body exceeds the size limit.
+    RequestEntityTooLarge,
+    /// Something failed inside the sandbox.
+    InternalError,
+}
+
+/// An error the API answers with: its meaning, plus the `Status` fields kubectl reads.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
-    /// HTTP status code.
-    pub code: u16,
-    /// Machine-readable reason, e.g. `NotFound`.
-    pub reason: &'static str,
+    /// What went wrong.
+    pub reason: Reason,
     /// The sentence kubectl prints after `Error from server (Reason): `.
     pub message: String,
     /// `details` of the Status, when the error is about one object.
@@ -147,8 +177,18 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+    fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self { reason, message: message.into(), details: None }
+    }
+
+    /// Whether the object was not found.
+    pub fn is_not_found(&self) -> bool {
+        self.reason == Reason::NotFound
+    }
+
+    /// Whether the write lost a race: the object exists already, or changed since it was read.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.reason, Reason::Conflict | Reason::AlreadyExists)
     }
 
     fn about(mut self, rt: &ResourceType, name: &str) -> Self {
@@ -156,33 +196,33 @@ impl ApiError {
         self
     }
 
-    /// 404: `pods "nginx" not found`.
+    /// `pods "nginx" not found`.
     pub fn not_found(rt: &ResourceType, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", rt.qualified_plural())).about(rt, name)
+        Self::new(Reason::NotFound, format!("{} \"{name}\" not found", rt.qualified_plural())).about(rt, name)
     }
 
-    /// 404 for a path that names no served resource.
+    /// A path that names no served resource.
     pub fn unknown_path(path: &str) -> Self {
-        Self::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
+        Self::new(Reason::NotFound, format!("the server could not find the requested resource ({path})"))
     }
 
-    /// 409: `pods "nginx" already exists`.
+    /// `pods "nginx" already exists`.
     pub fn already_exists(rt: &ResourceType, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", rt.qualified_plural())).about(rt, name)
+        Self::new(Reason::AlreadyExists, format!("{} \"{name}\" already exists", rt.qualified_plural())).about(rt, name)
     }
 
-    /// 409: the write was based on an old resourceVersion.
+    /// the write was based on an old resourceVersion.
     pub fn conflict(rt: &ResourceType, name: &str, why: &str) -> Self {
-        Self::new(409, "Conflict", format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified_plural()))
+        Self::new(Reason::Conflict, format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified_plural()))
             .about(rt, name)
     }
 
-    /// 409 with upstream's wording for a stale resourceVersion.
+    /// A conflict with upstream's wording for a stale resourceVersion.
     pub fn stale(rt: &ResourceType, name: &str) -> Self {
         Self::conflict(rt, name, "the object has been modified; please apply your changes to the latest version and try again")
     }
 
-    /// 422: the object breaks validation rules.
+    /// the object breaks validation rules.
     pub fn invalid(rt: &ResourceType, name: &str, errors: &[FieldError]) -> Self {
         let text = match errors {
             [one] => one.to_string(),
@@ -196,76 +236,64 @@ impl ApiError {
                 json!({"reason": e.kind.cause_reason(), "message": message, "field": e.field})
             })
             .collect();
-        let mut err = Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {text}", rt.qualified_kind()));
+        let mut err = Self::new(Reason::Invalid, format!("{} \"{name}\" is invalid: {text}", rt.qualified_kind()));
         err.details = Some(json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": causes}));
         err
     }
 
-    /// 400 with a message for the learner.
+    /// A malformed request, with a message for the learner.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "BadRequest", message)
+        Self::new(Reason::BadRequest, message)
     }
 
-    /// 422 for a request that is well-formed but cannot be carried out (e.g. a patch that does not apply).
+    /// A request that is well-formed but cannot be carried out (e.g. a patch that does not apply).
     pub fn unprocessable(message: impl Into<String>) -> Self {
-        Self::new(422, "Invalid", message)
+        Self::new(Reason::Invalid, message)
     }
 
-    /// 403 with upstream's wording.
+    /// A refusal, with upstream's wording.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(403, "Forbidden", message)
+        Self::new(Reason::Forbidden, message)
     }
 
-    /// 401 for a missing or unknown token.
+    /// A missing or unknown token.
     pub fn unauthorized() -> Self {
-        Self::new(401, "Unauthorized", "Unauthorized")
+        Self::new(Reason::Unauthorized, "Unauthorized")
     }
 
-    /// 410: a watch or continue token from a compacted resourceVersion.
+    /// a watch or continue token from a compacted resourceVersion.
     pub fn gone(message: impl Into<String>) -> Self {
-        Self::new(410, "Expired", message)
+        Self::new(Reason::Expired, message)
     }
 
-    /// 405: the verb is not served for this resource.
+    /// the verb is not served for this resource.
     pub fn method_not_allowed(method: &str, rt: &ResourceType) -> Self {
-        Self::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({method} {})", rt.qualified_plural()))
+        Self::new(Reason::MethodNotAllowed, format!("the server does not allow this method on the requested resource ({method} {})", rt.qualified_plural()))
     }
 
-    /// 415: a body type the server does not read.
+    /// a body type the server does not read.
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
+        Self::new(Reason::UnsupportedMediaType, format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
     }
 
-    /// 415 with a specific reason.
+    /// An unsupported body type, with a specific reason.
     pub fn unsupported_media_type_because(message: impl Into<String>) -> Self {
-        Self::new(415, "UnsupportedMediaType", message)
+        Self::new(Reason::UnsupportedMediaType, message)
     }
 
-    /// 406: nothing the client accepts can be produced.
+    /// nothing the client accepts can be produced.
     pub fn not_acceptable(accept: &str) -> Self {
-        Self::new(406, "NotAcceptable", format!("only the following media types are accepted: application/json, application/yaml (asked for {accept:?})"))
+        Self::new(Reason::NotAcceptable, format!("only the following media types are accepted: application/json, application/yaml (asked for {accept:?})"))
     }
 
-    /// 413: the body exceeds the size limit.
+    /// the body exceeds the size limit.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "RequestEntityTooLarge", format!("the request body is larger than the server accepts ({} MiB); split the manifest into smaller objects", limit / (1024 * 1024)))
+        Self::new(Reason::RequestEntityTooLarge, format!("the request body is larger than the server accepts ({} MiB); split the manifest into smaller objects", limit / (1024 * 1024)))
     }
 
-    /// 500: something failed inside the sandbox.
+    /// something failed inside the sandbox.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
-    }
-
-    /// The `Status` object as JSON.
-    pub fn status_body(&self) -> Value {
-        let mut status = json!({
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code,
-        });
-        if let Some(details) = &self.details {
-            status["details"] = details.clone();
-        }
-        status
+        Self::new(Reason::InternalError, format!("Internal error occurred: {}", message.into()))
     }
 }
 
@@ -279,7 +307,7 @@ mod tests {
         let rt = Registry::builtin().by_plural("apps", "v1", "deployments").unwrap();
         let err = ApiError::not_found(rt, "nope");
         assert_eq!(err.message, "deployments.apps \"nope\" not found");
-        assert_eq!(err.status_body()["details"]["kind"], "deployments");
+        assert_eq!(err.details.as_ref().unwrap()["kind"], "deployments");
     }
 
     #[test]
@@ -287,7 +315,7 @@ mod tests {
         let rt = Registry::builtin().by_plural("apps", "v1", "deployments").unwrap();
         let err = ApiError::invalid(rt, "x", &[FieldError::invalid("spec.replicas", json!(-1), "must be greater than or equal to 0")]);
         assert_eq!(err.message, "Deployment.apps \"x\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0");
-        let cause = &err.status_body()["details"]["causes"][0];
+        let cause = &err.details.as_ref().unwrap()["causes"][0];
         assert_eq!(cause["field"], "spec.replicas");
         assert_eq!(cause["message"], "Invalid value: -1: must be greater than or equal to 0");
     }

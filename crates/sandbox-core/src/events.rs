@@ -2,7 +2,7 @@
 //! `kubectl describe` and `kubectl get events` read like a real cluster's.
 
 use crate::cluster::{Sandbox, WriteOptions, now_rfc3339};
-use crate::errors::ApiResult;
+use crate::errors::{ApiResult, Reason};
 use crate::lifecycle::UpdateScope;
 use crate::registry::ResourceType;
 use serde_json::{Value, json};
@@ -82,14 +82,14 @@ impl Sandbox {
             Some(_) => self.count_repeat(rt, namespace, &name, &now),
             None => match self.create(rt, Some(namespace), fresh, WriteOptions::default()) {
                 // Recorded meanwhile by another thread: count this one as its repeat.
-                Err(error) if error.code == 409 => self.count_repeat(rt, namespace, &name, &now),
+                Err(error) if error.reason == Reason::AlreadyExists => self.count_repeat(rt, namespace, &name, &now),
                 other => other.map(|_| ()),
             },
         };
         // Events are best effort, as upstream's: a failed write must not fail the action it
         // describes. A namespace gone or being deleted refuses new ones, which is expected.
         match result {
-            Err(error) if error.code == 403 || error.code == 404 => {}
+            Err(error) if matches!(error.reason, Reason::Forbidden | Reason::NotFound) => {}
             Err(error) => eprintln!("could not record event {}: {error}", occurrence.reason),
             Ok(()) => {}
         }

@@ -203,6 +203,7 @@ fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::Reason;
     use crate::registry::Registry;
 
     fn deployments() -> &'static ResourceType {
@@ -256,7 +257,7 @@ mod tests {
         let mut obj = deployment();
         obj["spec"]["replicas"] = json!("three");
         let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
-        assert_eq!(err.code, 400);
+        assert_eq!(err.reason, Reason::BadRequest);
         assert!(err.message.starts_with("Deployment in version \"v1\" cannot be handled as a Deployment: "), "{}", err.message);
     }
 

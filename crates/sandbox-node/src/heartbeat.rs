@@ -5,7 +5,7 @@ use super::SimulatedNode;
 use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::cluster::{WriteOptions, now_rfc3339};
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
-use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::{Registry, ResourceId, ResourceType};
 use serde_json::{Value, json};
@@ -78,7 +78,7 @@ pub fn ensure(sb: &Sandbox) -> Result<(), ApiError> {
         Some(node) => node,
         None => match sb.create(nodes(), None, node_object(), WriteOptions::default()) {
             Ok(outcome) => outcome.object,
-            Err(e) if e.code == 409 => return Ok(()),
+            Err(e) if e.reason == Reason::AlreadyExists => return Ok(()),
             Err(e) => return Err(e),
         },
     };

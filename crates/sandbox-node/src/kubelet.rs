@@ -438,7 +438,7 @@ fn sync_status(sb: &Sandbox, rt: &PodRuntime) -> ApiResult<()> {
     match result {
         Ok(_) => Ok(()),
         // Gone or replaced meanwhile: the next event for it takes over.
-        Err(e) if e.code == 404 || e.code == 409 => Ok(()),
+        Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -165,7 +165,7 @@ pub(super) fn delete_job(sb: &Sandbox, cj: &Value, job: &Value, status: &mut Sta
             );
             true
         }
-        Err(error) if error.code == 404 => {
+        Err(error) if error.is_not_found() => {
             status.remove_uid(&job["metadata"]["uid"]);
             true
         }

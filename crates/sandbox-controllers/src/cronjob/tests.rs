@@ -1,4 +1,5 @@
 use super::*;
+use gitops_sandbox_core::errors::Reason;
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::Registry;
 use gitops_sandbox_core::store::Change;
@@ -380,7 +381,7 @@ fn an_invalid_schedule_is_refused_at_admission() {
             WriteOptions::default(),
         )
         .unwrap_err();
-    assert_eq!(err.code, 422);
+    assert_eq!(err.reason, Reason::Invalid);
     assert!(err.message.contains("spec.schedule"), "{}", err.message);
 }
 

@@ -303,7 +303,7 @@ impl Run<'_> {
                         format!("Deleted pod: {name}"),
                     );
                 }
-                Err(error) if error.code == 404 => {}
+                Err(error) if error.is_not_found() => {}
                 Err(error) => event(
                     self.sb,
                     self.job,

@@ -128,6 +128,7 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::Reason;
     use crate::auth::{Decision, Policy, authorize};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -223,7 +224,7 @@ mod tests {
             nobody_may,
         )
         .unwrap_err();
-        assert_eq!(err.code, 400);
+        assert_eq!(err.reason, Reason::BadRequest);
         assert_eq!(
             apply(Identity::admin(), &HeaderMap::new(), nobody_may).unwrap(),
             Identity::admin()

@@ -261,6 +261,7 @@ pub(crate) fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::Reason;
 
     fn sa() -> Identity {
         Identity::service_account("default", "default", "uid")
@@ -293,8 +294,8 @@ mod tests {
         for (attrs, expected) in cases {
             let err = forbidden(&sa(), &attrs, "");
             assert_eq!(
-                (err.code, err.reason, err.message.as_str()),
-                (403, "Forbidden", expected)
+                (err.reason, err.message.as_str()),
+                (Reason::Forbidden, expected)
             );
         }
     }
@@ -307,7 +308,7 @@ mod tests {
             "",
         );
         assert_eq!(
-            err.status_body()["details"],
+            err.details.clone().unwrap(),
             json!({"name": "web", "group": "apps", "kind": "deployments"})
         );
         let err = forbidden(
@@ -315,7 +316,7 @@ mod tests {
             &Attributes::resource("list", "", "pods", "default", ""),
             "",
         );
-        assert_eq!(err.status_body()["details"], json!({"kind": "pods"}));
+        assert_eq!(err.details.clone().unwrap(), json!({"kind": "pods"}));
     }
 
     #[test]
@@ -359,13 +360,13 @@ mod tests {
         );
         let err = admit_get(&sb, "/api", None).unwrap_err();
         assert_eq!(
-            (err.code, err.message.as_str()),
+            (err.reason, err.message.as_str()),
             (
-                403,
+                Reason::Forbidden,
                 r#"forbidden: User "system:anonymous" cannot get path "/api""#
             )
         );
-        assert_eq!(admit_get(&sb, "/api", Some("wrong")).unwrap_err().code, 401);
+        assert_eq!(admit_get(&sb, "/api", Some("wrong")).unwrap_err().reason, Reason::Unauthorized);
         let admin = sb.admin_token().to_string();
         assert_eq!(
             admit_get(&sb, "/api/v1/namespaces/default/pods", Some(&admin)).unwrap(),

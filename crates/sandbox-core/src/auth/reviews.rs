@@ -138,6 +138,7 @@ fn resource_rule(rule: &Rule) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::Reason;
     use crate::registry::Registry;
 
     fn sandbox() -> (tempfile::TempDir, Sandbox) {
@@ -189,7 +190,7 @@ mod tests {
             json!({"spec": {}}),
         )
         .unwrap_err();
-        assert_eq!(err.code, 422);
+        assert_eq!(err.reason, Reason::Invalid);
         assert!(
             err.message.contains(
                 "exactly one of nonResourceAttributes or resourceAttributes must be specified"

@@ -184,6 +184,7 @@ fn bind(sandbox: &Sandbox, namespace: &str, bound: &Value, claims: &mut Claims) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::Reason;
 
     fn sandbox() -> (tempfile::TempDir, Sandbox) {
         let dir = tempfile::tempdir().unwrap();
@@ -212,7 +213,7 @@ mod tests {
             json!({"spec": {"expirationSeconds": 60}}),
         )
         .unwrap_err();
-        assert_eq!(err.code, 422);
+        assert_eq!(err.reason, Reason::Invalid);
         assert_eq!(
             err.message,
             "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"
@@ -246,8 +247,8 @@ mod tests {
         assert_eq!(
             super::super::authenticate(&sb, Some(&bearer))
                 .unwrap_err()
-                .code,
-            401
+                .reason,
+            Reason::Unauthorized
         );
         sb.create(
             rt,
@@ -259,8 +260,8 @@ mod tests {
         assert_eq!(
             super::super::authenticate(&sb, Some(&bearer))
                 .unwrap_err()
-                .code,
-            401
+                .reason,
+            Reason::Unauthorized
         );
     }
 
@@ -278,8 +279,8 @@ mod tests {
         assert_eq!(
             super::super::authenticate(&sb, Some(&format!("Bearer {token}")))
                 .unwrap_err()
-                .code,
-            401
+                .reason,
+            Reason::Unauthorized
         );
     }
 
@@ -298,8 +299,8 @@ mod tests {
         assert_eq!(
             create_token(&sb, "default", "default", body)
                 .unwrap_err()
-                .code,
-            400
+                .reason,
+            Reason::BadRequest
         );
     }
 }

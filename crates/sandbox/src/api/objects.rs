@@ -128,7 +128,7 @@ pub fn delete_collection(sb: &Sandbox, t: &Target, opts: &Options, headers: &Hea
         match sb.delete(t.rt, namespace, name, &options) {
             Ok(obj) => deleted.push(obj),
             // Deleted by someone else in the meantime: that is the goal anyway.
-            Err(e) if e.code == 404 => {}
+            Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
     }

@@ -151,13 +151,14 @@ mod tests {
     }
 
     use super::*;
+    use gitops_sandbox_core::errors::Reason;
     use serde_json::json;
 
     #[test]
     fn a_json_patch_test_that_fails_is_unprocessable() {
         let patch = json!([{"op": "test", "path": "/data/a", "value": "x"}]);
         let err = apply(PatchKind::Json, &json!({"data": {"a": "y"}}), &patch, "v1", "ConfigMap").unwrap_err();
-        assert_eq!(err.code, 422);
+        assert_eq!(err.reason, Reason::Invalid);
     }
 
     #[test]

@@ -182,7 +182,7 @@ impl Session {
     }
 
     fn push_error(&mut self, error: ApiError) {
-        self.push_line(json!({"type": "ERROR", "object": error.status_body()}));
+        self.push_line(json!({"type": "ERROR", "object": super::status::body(&error)}));
     }
 
     fn push_line(&mut self, line: Value) {

@@ -194,6 +194,7 @@ fn value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
 #[cfg(test)]
 mod unit_tests {
     use super::*;
+    use gitops_sandbox_core::errors::Reason;
     use serde_json::json;
 
     fn pod(containers: &[&str], init: &[&str]) -> Value {
@@ -210,7 +211,7 @@ mod unit_tests {
     #[test]
     fn container_errors_use_upstreams_words_and_list_init_containers_first() {
         let err = pick_container(&pod(&["a", "b"], &["init"]), "").unwrap_err();
-        assert_eq!((err.code, err.message.as_str()), (400, "a container name must be specified for pod web, choose one of: [init a b]"));
+        assert_eq!((err.reason, err.message.as_str()), (Reason::BadRequest, "a container name must be specified for pod web, choose one of: [init a b]"));
         let err = pick_container(&pod(&["a"], &[]), "x").unwrap_err();
         assert_eq!(err.message, "container x is not valid for pod web");
     }

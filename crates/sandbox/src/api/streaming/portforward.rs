@@ -518,6 +518,7 @@ async fn relay_channels(incoming: &mut SplitStream<WebSocket>, inbound: &mut [Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gitops_sandbox_core::errors::Reason;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -526,7 +527,7 @@ mod tests {
     #[test]
     fn ports_come_from_repeated_or_comma_separated_parameters() {
         assert_eq!(ports(&pairs(&[("ports", "80,443"), ("ports", "8080")])).unwrap(), [80, 443, 8080]);
-        assert_eq!(ports(&pairs(&[])).unwrap_err().code, 400);
+        assert_eq!(ports(&pairs(&[])).unwrap_err().reason, Reason::BadRequest);
         assert!(ports(&pairs(&[("ports", "0")])).unwrap_err().message.contains("\"0\""));
         assert!(ports(&pairs(&[("ports", "http")])).is_err());
     }
