@@ -6,10 +6,14 @@ use super::source::{Desired, no_manifests};
 use super::store::{Inventory, same_object};
 use crate::kubectl::rest::{self, Target};
 use crate::kubectl::{ApplyAction, ApplyOptions, Kubectl, Manifest};
+use futures::StreamExt;
 use gitops_lab_protocol::{ObjectRef, ResourceSyncState, ResourceSyncView, SyncRunView, Text};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Instant;
+
+/// How many objects of one kind are applied at once.
+const WAVE_CONCURRENCY: usize = 16;
 
 /// The order kinds are applied in (pruned in reverse), so that a Namespace exists before what lives
 /// in it and a ServiceAccount before the pods that use it. Kinds not listed come last, in file order.
@@ -87,18 +91,29 @@ pub async fn run(kubectl: &Kubectl, desired: &Desired, inventory: &mut Inventory
         errors.push(no_manifests(&options.repo, &options.dir, &desired.commit));
     }
     let labels = BTreeMap::from([options.label.clone()]);
-    let apply_options = ApplyOptions { extra_labels: labels, dry_run: false };
+    let apply_options = &ApplyOptions { extra_labels: labels, dry_run: false };
     let mut order: Vec<usize> = (0..desired.manifests.len()).collect();
     order.sort_by_key(|&i| rank(desired.manifests[i].kind()));
     let mut resources: Vec<Option<ResourceSyncView>> = vec![None; desired.manifests.len()];
     let mut tracked = Vec::new();
-    for index in order {
-        let manifest = &desired.manifests[index];
-        let (view, applied) = apply_one(kubectl, manifest, &apply_options, inventory).await;
-        if let Some((target, object)) = applied {
-            tracked.push(Tracked { index, target, desired: object });
+    // One kind after another; the objects of one kind are independent, so they go concurrently.
+    for wave in order.chunk_by(|a, b| rank(desired.manifests[*a].kind()) == rank(desired.manifests[*b].kind())) {
+        let results =
+            futures::stream::iter(wave.iter().copied().map(|index| async move {
+                (index, apply_one(kubectl, &desired.manifests[index], apply_options).await)
+            }))
+            .buffered(WAVE_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        for (index, (view, applied, created)) in results {
+            if let Some(object) = created {
+                inventory.insert(object);
+            }
+            if let Some((target, object)) = applied {
+                tracked.push(Tracked { index, target, desired: object });
+            }
+            resources[index] = Some(view);
         }
-        resources[index] = Some(view);
     }
     let mut resources: Vec<ResourceSyncView> = resources.into_iter().flatten().collect();
     let wanted: Vec<ObjectRef> = resources.iter().map(|r| r.object.clone()).collect();
@@ -130,12 +145,11 @@ fn manifest_ref(manifest: &Manifest) -> ObjectRef {
     }
 }
 
-async fn apply_one(
-    kubectl: &Kubectl,
-    manifest: &Manifest,
-    options: &ApplyOptions,
-    inventory: &mut Inventory,
-) -> (ResourceSyncView, Option<(Target, Value)>) {
+/// What applying one manifest gave: its view, its target and object (for drift), and the object if
+/// it was created (for the inventory).
+type Applied1 = (ResourceSyncView, Option<(Target, Value)>, Option<ObjectRef>);
+
+async fn apply_one(kubectl: &Kubectl, manifest: &Manifest, options: &ApplyOptions) -> Applied1 {
     let source = manifest.location();
     let failed = |object: ObjectRef, error: crate::Error| {
         let view = error.view();
@@ -144,22 +158,20 @@ async fn apply_one(
     };
     let (target, object) = match kubectl.prepare(manifest).await {
         Ok(prepared) => prepared,
-        Err(error) => return (failed(manifest_ref(manifest), error), None),
+        Err(error) => return (failed(manifest_ref(manifest), error), None, None),
     };
     match kubectl.apply(manifest, options).await {
         Ok(applied) => {
-            if applied.action == ApplyAction::Created {
-                inventory.insert(applied.object.clone());
-            }
+            let created = (applied.action == ApplyAction::Created).then(|| applied.object.clone());
             let view = ResourceSyncView {
                 object: applied.object.clone(),
                 source,
                 state: ResourceSyncState::Synced,
                 message: applied.line(),
             };
-            (view, Some((target, object)))
+            (view, Some((target, object)), created)
         }
-        Err(error) => (failed(target.object_ref(), error), None),
+        Err(error) => (failed(target.object_ref(), error), None, None),
     }
 }
 
