@@ -40,7 +40,8 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
         None => default_data_dir().context(messages.no_data_dir())?.join("sandbox"),
     };
     let kubeconfig_path = args.kubeconfig.unwrap_or_else(|| data_dir.join("kubeconfig"));
-    let sandbox = Arc::new(Sandbox::open(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?);
+    let sandbox =
+        Arc::new(Sandbox::open(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)

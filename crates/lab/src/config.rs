@@ -20,6 +20,8 @@ pub struct EngineConfig {
     pub learner: String,
     /// The kubeconfig file for `context:` clusters and minikube; `$KUBECONFIG` or `~/.kube/config` when absent.
     pub kubeconfig: Option<PathBuf>,
+    /// The minikube program; looked up on `PATH` when absent.
+    pub minikube_binary: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -32,6 +34,7 @@ impl EngineConfig {
             sandbox_binary: None,
             learner: "default".into(),
             kubeconfig: None,
+            minikube_binary: None,
         }
     }
 
@@ -43,6 +46,11 @@ impl EngineConfig {
     /// Where the learner's progress files live.
     pub fn progress_dir(&self) -> PathBuf {
         self.data_dir.join("progress").join(&self.learner)
+    }
+
+    /// Where the learner's copies of exercise files live.
+    pub fn workspace_dir(&self) -> PathBuf {
+        self.data_dir.join("workspace").join(&self.learner)
     }
 
     /// Where the learner's git repositories live.

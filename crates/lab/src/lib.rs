@@ -15,9 +15,13 @@
 mod bus;
 pub mod cluster;
 mod config;
+pub mod diff;
 mod engine;
 mod error;
+pub mod exercises;
+pub mod kubectl;
 pub mod live;
+pub mod operator;
 
 pub use bus::{EventBus, Subscription};
 pub use config::EngineConfig;

@@ -5,11 +5,14 @@
 //! need to reach the same cluster) from the [`Connection`], or follows its changes with
 //! [`Connection::watch`]; none of them knows which kind of cluster it talks to.
 
+pub mod access;
 pub mod diagnose;
 mod kubeconfig;
+pub mod minikube;
 mod sandbox;
 
 pub use kubeconfig::{ContextInfo, list_contexts, user_kubeconfig};
+pub use minikube::{Minikube, MinikubeStatus};
 pub use sandbox::SandboxSupervisor;
 
 use crate::bus::EventBus;

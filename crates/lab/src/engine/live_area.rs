@@ -6,15 +6,16 @@ use super::Context;
 use crate::error::Result;
 use crate::live::{ExecRequest, Live};
 use gitops_lab_protocol::{Command, Reply};
+use std::sync::Arc;
 
 /// The area's state.
 pub(super) struct LiveArea {
-    live: Live,
+    live: Arc<Live>,
 }
 
 impl LiveArea {
     pub(super) fn new(context: &Context) -> LiveArea {
-        LiveArea { live: Live::start(context.bus.clone(), context.connection.clone()) }
+        LiveArea { live: context.live.clone() }
     }
 
     pub(super) async fn handle(&self, command: Command) -> Result<Reply> {

@@ -15,6 +15,7 @@ use crate::bus::{EventBus, Subscription};
 use crate::cluster::Connection;
 use crate::config::EngineConfig;
 use crate::error::{Error, Result};
+use crate::live::Live;
 use gitops_lab_protocol::{Command, ErrorView, Reply, Response, Text};
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub(crate) struct Context {
     pub bus: EventBus,
     /// The cluster connection.
     pub connection: Arc<Connection>,
+    /// The live model (watches, streams, port-forwards), shared by the areas that reach into pods.
+    pub live: Arc<Live>,
 }
 
 /// One learner's session. Cheap to clone; every clone is the same session.
@@ -49,7 +52,8 @@ impl Engine {
     pub async fn start(config: EngineConfig) -> Engine {
         let bus = EventBus::new();
         let connection = Arc::new(Connection::new(config.clone(), bus.clone()));
-        let context = Context { config: config.clone(), bus, connection };
+        let live = Arc::new(Live::start(bus.clone(), connection.clone()));
+        let context = Context { config: config.clone(), bus, connection, live };
         let inner = Inner {
             cluster: cluster_area::ClusterArea::new(&context),
             live: live_area::LiveArea::new(&context),
@@ -72,6 +76,11 @@ impl Engine {
         &self.inner.context.connection
     }
 
+    /// The learner's exercises (the headless CLI drives them directly).
+    pub fn exercises(&self) -> std::sync::Arc<crate::exercises::Exercises> {
+        self.inner.exercises.exercises()
+    }
+
     /// Subscribes to the engine's events.
     pub fn subscribe(&self) -> Subscription {
         self.inner.context.bus.subscribe()
@@ -87,8 +96,8 @@ impl Engine {
         let inner = &self.inner;
         match command {
             C::Hello => {
-                let exercises = inner.exercises.summaries().await;
-                let resume = inner.exercises.resume_point().await;
+                let exercises = inner.exercises.summaries();
+                let resume = inner.exercises.resume_point();
                 Ok(Reply::Hello {
                     cluster: inner.context.connection.status(),
                     exercises,
