@@ -72,6 +72,7 @@ async fn start_forward(lab: &Lab, local_port: Option<u16>) -> PortForwardView {
     view
 }
 
+// One scenario told in order (longer than ~60 lines): each step builds on the state the last one left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forward_to_a_deployment_survives_a_rollout_and_waits_out_a_scale_to_zero() {
     let lab = Lab::start().await;

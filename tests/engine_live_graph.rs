@@ -46,6 +46,7 @@ fn settled(model: &Model, old: &BTreeSet<String>) -> bool {
     deployment_ok && pods.len() == 3 && pods.iter().all(|p| p.status == "Running" && !old.contains(&p.id))
 }
 
+// One scenario told in order (longer than ~60 lines): each step builds on the state the last one left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_arrives_as_consecutive_deltas_that_rebuild_the_snapshot() {
     let lab = Lab::start().await;

@@ -46,6 +46,7 @@ async fn create_soon(api: &Api<ConfigMap>, name: &str) {
     }
 }
 
+// One scenario told in order (longer than ~60 lines): each step builds on the state the last one left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_sandbox_is_announced_and_the_graph_comes_back_with_a_reset() {
     let data = tempfile::tempdir().unwrap();

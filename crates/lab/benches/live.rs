@@ -235,18 +235,11 @@ fn memory() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Patches a ConfigMap `changes` times and prints the three times of each change.
-async fn time_changes(engine: &Engine, kubeconfig: &Path, namespace: &str, changes: usize) {
-    let client = client(kubeconfig).await;
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let probe: ConfigMap =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "bench-probe"}, "data": {"a": "1"}}))
-            .expect("configmap");
-    api.create(&PostParams::default(), &probe).await.expect("probe created");
-    // The reference: a plain watcher on its own connection, in this same process.
-    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+/// The reference: a plain watcher of the probe on its own connection, in the engine's process.
+fn reference_watcher(api: Api<ConfigMap>) -> tokio::sync::mpsc::UnboundedReceiver<(String, Instant)> {
+    let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel();
     let config = watcher::Config::default().fields("metadata.name=bench-probe");
-    let mut stream = Box::pin(watcher::watcher(api.clone(), config));
+    let mut stream = Box::pin(watcher::watcher(api, config));
     tokio::spawn(async move {
         while let Some(event) = stream.next().await {
             if let Ok(watcher::Event::Apply(object)) = event {
@@ -254,7 +247,12 @@ async fn time_changes(engine: &Engine, kubeconfig: &Path, namespace: &str, chang
             }
         }
     });
-    let (delta_tx, mut deltas) = tokio::sync::mpsc::unbounded_channel();
+    seen
+}
+
+/// The probe's node status in each GraphDelta that carries it, with the time it arrived.
+fn probe_deltas(engine: &Engine) -> tokio::sync::mpsc::UnboundedReceiver<(String, Instant)> {
+    let (delta_tx, deltas) = tokio::sync::mpsc::unbounded_channel();
     let mut subscription = engine.subscribe();
     tokio::spawn(async move {
         while let Some(event) = subscription.next().await {
@@ -265,6 +263,19 @@ async fn time_changes(engine: &Engine, kubeconfig: &Path, namespace: &str, chang
             }
         }
     });
+    deltas
+}
+
+/// Patches a ConfigMap `changes` times and prints the three times of each change.
+async fn time_changes(engine: &Engine, kubeconfig: &Path, namespace: &str, changes: usize) {
+    let client = client(kubeconfig).await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let probe: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "bench-probe"}, "data": {"a": "1"}}))
+            .expect("configmap");
+    api.create(&PostParams::default(), &probe).await.expect("probe created");
+    let mut seen = reference_watcher(api.clone());
+    let mut deltas = probe_deltas(engine);
     tokio::time::sleep(Duration::from_millis(500)).await;
     for change in 0..changes {
         let (patch, expected) = if change % 2 == 0 {
