@@ -28,12 +28,17 @@ impl ClusterArgs {
     }
 }
 
-/// The exercises: `$GITOPS_LAB_EXERCISES`, else `exercises/` of the current directory.
-fn exercises_dir() -> PathBuf {
-    std::env::var_os("GITOPS_LAB_EXERCISES")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "exercises".into())
+/// The exercises: `$GITOPS_LAB_EXERCISES`, else `exercises/` of the current directory, else the
+/// source tree's `exercises/` this binary was built from.
+pub fn exercises_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("GITOPS_LAB_EXERCISES").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let here = PathBuf::from("exercises");
+    if here.join("2.1-nginx-pod").is_dir() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../exercises")
 }
 
 /// Parses `--cluster`; the error names the accepted forms in both languages.

@@ -48,6 +48,11 @@ impl EngineConfig {
         self.data_dir.join("progress").join(&self.learner)
     }
 
+    /// Where the learner's copies of exercise files live.
+    pub fn workspace_dir(&self) -> PathBuf {
+        self.data_dir.join("workspace").join(&self.learner)
+    }
+
     /// Where the learner's git repositories live.
     pub fn repos_dir(&self) -> PathBuf {
         self.data_dir.join("repos").join(&self.learner)

@@ -153,6 +153,9 @@ pub enum Command {
         target: ObjectRef,
         /// The container port.
         port: u16,
+        /// The local port on 127.0.0.1; a free one when absent (a taken port is an error).
+        #[serde(default)]
+        local_port: Option<u16>,
     },
     /// Stops a port-forward.
     PortForwardStop {

@@ -15,6 +15,8 @@ use crate::bus::{EventBus, Subscription};
 use crate::cluster::Connection;
 use crate::config::EngineConfig;
 use crate::error::{Error, Result};
+use crate::live::Live;
+use crate::operator::OperatorRunner;
 use gitops_lab_protocol::{Command, ErrorView, Reply, Response, Text};
 use std::sync::Arc;
 
@@ -27,6 +29,10 @@ pub(crate) struct Context {
     pub bus: EventBus,
     /// The cluster connection.
     pub connection: Arc<Connection>,
+    /// The live model (watches, streams, port-forwards), shared by the areas that reach into pods.
+    pub live: Arc<Live>,
+    /// The Rust NGINX operator, started from the cluster bar or by an exercise.
+    pub operator: Arc<OperatorRunner>,
 }
 
 /// One learner's session. Cheap to clone; every clone is the same session.
@@ -49,7 +55,9 @@ impl Engine {
     pub async fn start(config: EngineConfig) -> Engine {
         let bus = EventBus::new();
         let connection = Arc::new(Connection::new(config.clone(), bus.clone()));
-        let context = Context { config: config.clone(), bus, connection };
+        let live = Arc::new(Live::start(bus.clone(), connection.clone()));
+        let operator = Arc::new(OperatorRunner::new(connection.clone(), bus.clone()));
+        let context = Context { config: config.clone(), bus, connection, live, operator };
         let inner = Inner {
             cluster: cluster_area::ClusterArea::new(&context),
             live: live_area::LiveArea::new(&context),
@@ -72,6 +80,11 @@ impl Engine {
         &self.inner.context.connection
     }
 
+    /// The learner's exercises (the headless CLI drives them directly).
+    pub fn exercises(&self) -> std::sync::Arc<crate::exercises::Exercises> {
+        self.inner.exercises.exercises()
+    }
+
     /// Subscribes to the engine's events.
     pub fn subscribe(&self) -> Subscription {
         self.inner.context.bus.subscribe()
@@ -87,8 +100,8 @@ impl Engine {
         let inner = &self.inner;
         match command {
             C::Hello => {
-                let exercises = inner.exercises.summaries().await;
-                let resume = inner.exercises.resume_point().await;
+                let exercises = inner.exercises.summaries();
+                let resume = inner.exercises.resume_point();
                 Ok(Reply::Hello {
                     cluster: inner.context.connection.status(),
                     exercises,
