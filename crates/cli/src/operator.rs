@@ -70,10 +70,10 @@ async fn serve(engine: &Engine, namespace: String, messages: &Messages) -> anyho
     }
     let _ = engine.handle(Command::OperatorStop).await;
     // The stop notice was published while stopping; show it.
-    while let Ok(Some(Event::Notice { level, message })) =
-        tokio::time::timeout(std::time::Duration::from_millis(50), events.next()).await
-    {
-        println!("{level}: {}", messages.text(&message));
+    while let Ok(Some(event)) = tokio::time::timeout(std::time::Duration::from_millis(50), events.next()).await {
+        if let Event::Notice { level, message } = event {
+            println!("{level}: {}", messages.text(&message));
+        }
     }
     Ok(())
 }
