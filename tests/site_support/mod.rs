@@ -65,15 +65,27 @@ pub fn page(name: &str, html: &str, site: bool) -> ConfigMap {
 /// Waits (on a watch, not by polling) until a Ready pod of site `name` whose template hash differs
 /// from `old_hash` exists, and returns it. `None` as `old_hash` accepts any Ready pod of the site.
 pub async fn ready_site_pod(pods: &Api<Pod>, name: &str, old_hash: Option<&str>, patience: Duration) -> Pod {
-    let config = watcher::Config::default().labels(&format!("{SITE_LABEL}={name}"));
+    ready_pod(pods, &format!("{SITE_LABEL}={name}"), HASH_ANNOTATION, old_hash, patience).await
+}
+
+/// Waits (on a watch) for a Ready, not terminating pod matching `selector` whose `annotation` is
+/// set and differs from `old` (any value when `old` is `None`).
+pub async fn ready_pod(
+    pods: &Api<Pod>,
+    selector: &str,
+    annotation: &str,
+    old: Option<&str>,
+    patience: Duration,
+) -> Pod {
+    let config = watcher::Config::default().labels(selector);
     let wanted = |pod: &Pod| {
-        let hash = pod.annotations().get(HASH_ANNOTATION).map(String::as_str);
+        let value = pod.annotations().get(annotation).map(String::as_str);
         let ready = pod
             .status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        ready && pod.metadata.deletion_timestamp.is_none() && hash.is_some() && hash != old_hash
+        ready && pod.metadata.deletion_timestamp.is_none() && value.is_some() && value != old
     };
     let stream = kube::runtime::WatchStreamExt::applied_objects(watcher(pods.clone(), config));
     let found = tokio::time::timeout(patience, async {
@@ -86,7 +98,7 @@ pub async fn ready_site_pod(pods: &Api<Pod>, name: &str, old_hash: Option<&str>,
         panic!("the pod watch ended");
     })
     .await;
-    found.unwrap_or_else(|_| panic!("no new Ready pod of site {name} within {patience:?}"))
+    found.unwrap_or_else(|_| panic!("no new Ready pod matching {selector} within {patience:?}"))
 }
 
 /// The body of `GET /` from a pod's port 80, through a kube-rs port-forward.
