@@ -143,3 +143,39 @@ async fn exec_prints_the_commands_output_and_kubectls_line_for_a_failure() {
     assert_eq!(failed.stderr, "command terminated with exit code 3\n");
     assert!(!failed.ok());
 }
+
+#[test]
+fn yaml_reads_exactly_as_kubectl_prints_it() {
+    if !kubectl_available() {
+        return;
+    }
+    let sandbox = Sandbox::start();
+    let work = gitops_lab_e2e::chapter::Workdir::with_fixtures(&["nginx-pod.yaml", "declarative-deployment.yaml"]);
+    for file in ["nginx-pod.yaml", "declarative-deployment.yaml"] {
+        sandbox.kubectl_ok(&["apply", "-f", work.file(file).to_str().unwrap()]);
+    }
+    sandbox.kubectl_ok(&[
+        "create",
+        "configmap",
+        "page",
+        "--from-literal=index.html=<h1>Hello</h1>\n<p>two lines</p>\n",
+        "--from-literal=count=40",
+        "--from-literal=flag=yes",
+        "--from-literal=when=2026-12-03",
+        "--from-literal=colon=a: b",
+    ]);
+    sandbox.kubectl_ok(&["expose", "deployment", "nginx-declarative", "--port=80"]);
+    for what in [
+        "pod/nginx",
+        "deployment/nginx-declarative",
+        "configmap/page",
+        "service/nginx-declarative",
+        "namespace/default",
+    ] {
+        let json: serde_json::Value = serde_json::from_str(&sandbox.kubectl_ok(&["get", what, "-o", "json"])).unwrap();
+        let mut json = json;
+        gitops_lab::kubectl::get::hide_managed_fields(&mut json);
+        let theirs = sandbox.kubectl_ok(&["get", what, "-o", "yaml"]);
+        assert_eq!(gitops_lab::kubectl::yaml::to_kubectl_yaml(&json), theirs, "{what}");
+    }
+}

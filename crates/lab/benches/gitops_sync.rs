@@ -55,7 +55,9 @@ async fn synced(events: &mut Subscription, sha: &str) {
 }
 
 fn config_map(name: &str, namespace: &str, value: usize) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  value: \"{value}\"\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  value: \"{value}\"\n"
+    )
 }
 
 /// Creates (once) a repository named `name` under the lab's repositories with `files`, via git2.
@@ -99,11 +101,15 @@ async fn three_manifests(engine: &Engine, repos_root: &Path, runs: usize) {
     let template = include_str!("../src/gitops/templates/config/service.yaml");
     let outside_repos = Repos::new(repos_root);
     for i in 0..runs {
-        let text = template.replace("  name: sample-app\n  namespace", &format!("  name: sample-app\n  annotations:\n    bench: \"{i}\"\n  namespace"));
+        let text = template.replace(
+            "  name: sample-app\n  namespace",
+            &format!("  name: sample-app\n  annotations:\n    bench: \"{i}\"\n  namespace"),
+        );
         let change = vec![FileChange { path: "service.yaml".into(), content: Some(text.clone()) }];
         let clock = Instant::now();
-        let Ok(Reply::Commit(commit)) =
-            engine.handle(Command::RepoCommit { repo: "config".into(), changes: change, message: format!("bench {i}") }).await
+        let Ok(Reply::Commit(commit)) = engine
+            .handle(Command::RepoCommit { repo: "config".into(), changes: change, message: format!("bench {i}") })
+            .await
         else {
             panic!("commit")
         };
@@ -125,7 +131,8 @@ async fn three_manifests(engine: &Engine, repos_root: &Path, runs: usize) {
 async fn hundred_manifests(engine: &Engine, repos_root: &Path, runs: usize) {
     let mut events = engine.subscribe();
     let files = |v: usize| -> Vec<(String, String)> {
-        let mut files = vec![("ns.yaml".to_string(), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench100\n".to_string())];
+        let mut files =
+            vec![("ns.yaml".to_string(), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench100\n".to_string())];
         files.extend((1..100).map(|i| (format!("cm-{i:03}.yaml"), config_map(&format!("cm-{i:03}"), "bench100", v))));
         files
     };
@@ -150,10 +157,14 @@ async fn hundred_manifests(engine: &Engine, repos_root: &Path, runs: usize) {
 async fn cron_operator(engine: &Engine, repos_root: &Path, runs: usize) {
     let Ok(Reply::Repos(repos)) = engine.handle(Command::Repos).await else { panic!("repos") };
     let base = repos[0].url.rsplit_once('/').unwrap().0.to_string();
-    let dir = bench_repo(repos_root, "bench-cron", &[
-        ("ns.yaml".into(), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench-cron\n".into()),
-        ("cm.yaml".into(), config_map("watched", "bench-cron", 0)),
-    ]);
+    let dir = bench_repo(
+        repos_root,
+        "bench-cron",
+        &[
+            ("ns.yaml".into(), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench-cron\n".into()),
+            ("cm.yaml".into(), config_map("watched", "bench-cron", 0)),
+        ],
+    );
     let handle = engine.connection().require().expect("connected");
     let operator = include_str!("gitops_sync_cron.yaml").replace("REPO_URL", &format!("{base}/bench-cron"));
     let manifests = gitops_lab::kubectl::parse("gitops_sync_cron.yaml", &operator).expect("the operator parses");
@@ -174,7 +185,9 @@ async fn cron_operator(engine: &Engine, repos_root: &Path, runs: usize) {
         futures::pin_mut!(stream);
         while let Some(event) = stream.next().await {
             let value = match event {
-                Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) if cm.metadata.name.as_deref() == Some("watched") => {
+                Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm))
+                    if cm.metadata.name.as_deref() == Some("watched") =>
+                {
                     cm.data.and_then(|d| d.get("value").cloned())
                 }
                 _ => None,
@@ -191,7 +204,8 @@ async fn cron_operator(engine: &Engine, repos_root: &Path, runs: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let temp = tempfile::tempdir_in(std::env::var_os("BENCH_DIR").unwrap_or_else(|| std::env::temp_dir().into())).unwrap();
+    let temp =
+        tempfile::tempdir_in(std::env::var_os("BENCH_DIR").unwrap_or_else(|| std::env::temp_dir().into())).unwrap();
     let mut config = EngineConfig::new(temp.path().join("lab"), temp.path().join("exercises"));
     config.sandbox_binary = Some(lab_binary());
     let engine = Engine::start(config.clone()).await;
