@@ -65,15 +65,27 @@ pub fn page(name: &str, html: &str, site: bool) -> ConfigMap {
 /// Waits (on a watch, not by polling) until a Ready pod of site `name` whose template hash differs
 /// from `old_hash` exists, and returns it. `None` as `old_hash` accepts any Ready pod of the site.
 pub async fn ready_site_pod(pods: &Api<Pod>, name: &str, old_hash: Option<&str>, patience: Duration) -> Pod {
-    let config = watcher::Config::default().labels(&format!("{SITE_LABEL}={name}"));
+    ready_pod(pods, &format!("{SITE_LABEL}={name}"), HASH_ANNOTATION, old_hash, patience).await
+}
+
+/// Waits (on a watch) for a Ready, not terminating pod matching `selector` whose `annotation` is
+/// set and differs from `old` (any value when `old` is `None`).
+pub async fn ready_pod(
+    pods: &Api<Pod>,
+    selector: &str,
+    annotation: &str,
+    old: Option<&str>,
+    patience: Duration,
+) -> Pod {
+    let config = watcher::Config::default().labels(selector);
     let wanted = |pod: &Pod| {
-        let hash = pod.annotations().get(HASH_ANNOTATION).map(String::as_str);
+        let value = pod.annotations().get(annotation).map(String::as_str);
         let ready = pod
             .status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        ready && pod.metadata.deletion_timestamp.is_none() && hash.is_some() && hash != old_hash
+        ready && pod.metadata.deletion_timestamp.is_none() && value.is_some() && value != old
     };
     let stream = kube::runtime::WatchStreamExt::applied_objects(watcher(pods.clone(), config));
     let found = tokio::time::timeout(patience, async {
@@ -86,7 +98,7 @@ pub async fn ready_site_pod(pods: &Api<Pod>, name: &str, old_hash: Option<&str>,
         panic!("the pod watch ended");
     })
     .await;
-    found.unwrap_or_else(|_| panic!("no new Ready pod of site {name} within {patience:?}"))
+    found.unwrap_or_else(|_| panic!("no new Ready pod matching {selector} within {patience:?}"))
 }
 
 /// The body of `GET /` from a pod's port 80, through a kube-rs port-forward.
@@ -131,4 +143,59 @@ pub async fn expect_notice(events: &mut Subscription, needle: &str, patience: Du
         Ok(Some(text)) => text,
         _ => panic!("no notice containing {needle:?} within {patience:?}; saw: {seen:#?}"),
     }
+}
+
+/// A kubeconfig file at `path` like the sandbox's, with a context `name` whose server, CA (PEM
+/// bytes, base64 in the file) or user were changed by `edit`.
+pub fn kubeconfig_variant(
+    sandbox: &Sandbox,
+    path: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut kube::config::Kubeconfig),
+) {
+    let mut config = kube::config::Kubeconfig::read_from(&sandbox.kubeconfig).expect("the sandbox's kubeconfig");
+    for named in &mut config.clusters {
+        named.name = name.into();
+    }
+    for named in &mut config.auth_infos {
+        named.name = name.into();
+    }
+    for named in &mut config.contexts {
+        named.name = name.into();
+        if let Some(context) = named.context.as_mut() {
+            context.cluster = name.into();
+            context.user = Some(name.into());
+        }
+    }
+    config.current_context = Some(name.into());
+    edit(&mut config);
+    // JSON is YAML too; kube-rs and kubectl read it alike.
+    std::fs::write(path, serde_json::to_vec_pretty(&config).expect("a serializable kubeconfig"))
+        .expect("the kubeconfig is written");
+}
+
+/// A kubeconfig at `path` (context `name`) that reaches the sandbox as ServiceAccount
+/// `namespace/account` with a fresh token.
+pub async fn service_account_kubeconfig(
+    sandbox: &Sandbox,
+    client: &Client,
+    namespace: &str,
+    account: &str,
+    path: &Path,
+    name: &str,
+) {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let request =
+        TokenRequest { spec: TokenRequestSpec { audiences: vec![], ..Default::default() }, ..Default::default() };
+    let token = accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .expect("a token for the account");
+    let token = token.status.expect("the token request is answered").token;
+    kubeconfig_variant(sandbox, path, name, |config| {
+        let user = config.auth_infos[0].auth_info.as_mut().expect("a user entry");
+        user.token = Some(token.into());
+    });
 }

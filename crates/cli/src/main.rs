@@ -11,6 +11,7 @@ mod kubectl_commands;
 mod messages;
 mod operator;
 mod sandbox_serve;
+mod sync;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Command {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+    /// The lab's own GitOps sync loop: apply a repository's manifests once, or on every new commit.
+    Sync(sync::SyncArgs),
     /// The chapter's operators, run by the lab (`operator nginx`).
     Operator(operator::OperatorArgs),
     /// The chapter's exercises without the UI: list, validate, check, run, reset.
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Some(Command::Exercises(args)) => exercises::run(args, &messages),
         Some(Command::Apply(args)) => kubectl_commands::apply(args, &messages),
         Some(Command::Diff(args)) => kubectl_commands::diff(args, &messages),
+        Some(Command::Sync(args)) => sync::run(args).map(|()| ExitCode::SUCCESS),
         None => web::run(web::WebArgs::default(), &messages).map(|()| ExitCode::SUCCESS),
         Some(Command::Web(args)) => web::run(args, &messages).map(|()| ExitCode::SUCCESS),
         Some(Command::Desktop(args)) => desktop::run(args, &messages),

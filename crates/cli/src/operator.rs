@@ -49,7 +49,12 @@ async fn serve(engine: &Engine, namespace: String, messages: &Messages) -> anyho
         bail!(explain(&error, messages));
     }
     let mut events = engine.subscribe();
+    let watched = match engine.connection().handle() {
+        Some(handle) if namespace.is_empty() => handle.default_namespace,
+        _ => namespace.clone(),
+    };
     engine.handle(Command::OperatorStart { namespace }).await.map_err(|e| anyhow::anyhow!(explain(&e, messages)))?;
+    eprintln!("{}", messages.text(&gitops_lab::operator::usage_hint(&watched)));
     let stop = Text::new("Press Ctrl+C to stop the operator.", "按 Ctrl+C 停止操作符。");
     eprintln!("{}", messages.text(&stop));
     let mut interrupted = std::pin::pin!(signals());
@@ -65,10 +70,10 @@ async fn serve(engine: &Engine, namespace: String, messages: &Messages) -> anyho
     }
     let _ = engine.handle(Command::OperatorStop).await;
     // The stop notice was published while stopping; show it.
-    while let Ok(Some(Event::Notice { level, message })) =
-        tokio::time::timeout(std::time::Duration::from_millis(50), events.next()).await
-    {
-        println!("{level}: {}", messages.text(&message));
+    while let Ok(Some(event)) = tokio::time::timeout(std::time::Duration::from_millis(50), events.next()).await {
+        if let Event::Notice { level, message } = event {
+            println!("{level}: {}", messages.text(&message));
+        }
     }
     Ok(())
 }

@@ -13,12 +13,14 @@
 #![forbid(unsafe_code)]
 
 mod bus;
+pub mod ci;
 pub mod cluster;
 mod config;
 pub mod diff;
 mod engine;
 mod error;
 pub mod exercises;
+pub mod gitops;
 pub mod kubectl;
 pub mod live;
 pub mod operator;

@@ -48,7 +48,7 @@ impl SandboxSupervisor {
     /// Starts the sandbox and returns once it accepts requests, with the path of its kubeconfig.
     pub async fn start(binary: PathBuf, data_dir: PathBuf, board: Arc<StatusBoard>) -> Result<(Self, PathBuf)> {
         board.update(|s| s.message = Text::new("Starting the sandbox cluster…", "正在启动沙盒集群…"));
-        let (running, kubeconfig) = spawn(&binary, &data_dir, "127.0.0.1:0").await?;
+        let (running, kubeconfig) = spawn_when_free(&binary, &data_dir).await?;
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(supervise(binary, data_dir, running, board, stop_rx));
         Ok((SandboxSupervisor { stop: Some(stop_tx), task }, kubeconfig))
@@ -68,6 +68,23 @@ impl Drop for SandboxSupervisor {
         // Dropped without stop(): the task ends the child on its own when the channel closes.
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+    }
+}
+
+/// How long a start waits for a previous sandbox on the same data to finish stopping.
+const LOCK_WAIT: Duration = Duration::from_secs(15);
+
+/// Starts the sandbox; while another sandbox still holds the data directory (one that is stopping
+/// because the lab that ran it was killed), tries again for a while.
+async fn spawn_when_free(binary: &Path, data_dir: &Path) -> Result<(Running, PathBuf)> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match spawn(binary, data_dir, "127.0.0.1:0").await {
+            Err(error) if Instant::now() < deadline && error.view().message.en.contains("Cannot acquire lock") => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            other => return other,
         }
     }
 }

@@ -1,10 +1,9 @@
 //! The cluster area: the cluster bar's commands (list, connect, minikube) and the Rust operator.
 
 use super::{Context, not_available};
+use crate::cluster::list_contexts;
 use crate::cluster::minikube::{DEFAULT_PROFILE, Ended, Minikube};
-use crate::cluster::{ClusterHandle, list_contexts};
 use crate::error::{Error, Result};
-use crate::operator::NginxOperator;
 use gitops_lab_protocol::{
     ClusterChoice, ClusterOption, Command, Event, MinikubeOptions, OperationId, OperationOutcome, Reply, Text,
 };
@@ -12,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 /// How long the cluster bar waits for `minikube status` before listing minikube without it.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
@@ -20,16 +19,9 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
 /// The state behind the cluster bar.
 pub(super) struct ClusterArea {
     context: Context,
-    operator: Mutex<Option<OperatorRun>>,
     operations: Arc<Operations>,
     /// The minikube profile of the last start, used by stop and delete.
     profile: Mutex<String>,
-}
-
-/// The operator as the learner started it: it follows the lab to whichever cluster is current.
-struct OperatorRun {
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 /// Long operations in flight (minikube start, stop, delete), each cancellable by its id.
@@ -85,7 +77,6 @@ impl ClusterArea {
     pub(super) fn new(context: &Context) -> ClusterArea {
         ClusterArea {
             context: context.clone(),
-            operator: Mutex::new(None),
             operations: Arc::default(),
             profile: Mutex::new(DEFAULT_PROFILE.to_string()),
         }
@@ -99,9 +90,9 @@ impl ClusterArea {
             Command::MinikubeStop => self.minikube(MinikubeVerb::Stop, MinikubeOptions::default()),
             Command::MinikubeDelete => self.minikube(MinikubeVerb::Delete, MinikubeOptions::default()),
             Command::Cancel { operation } => self.operations.cancel(operation).map(|()| Reply::Done),
-            Command::OperatorStart { namespace } => self.start_operator(namespace).await,
+            Command::OperatorStart { namespace } => self.context.operator.start(namespace).await.map(|()| Reply::Done),
             Command::OperatorStop => {
-                self.stop_operator().await;
+                self.context.operator.stop().await;
                 Ok(Reply::Done)
             }
             other => Err(not_available(&other)),
@@ -187,29 +178,8 @@ impl ClusterArea {
         Ok(Reply::Operation(id))
     }
 
-    /// Starts the operator in `namespace` (the cluster's default namespace when empty), replacing
-    /// one already running. It needs a cluster now, and follows the lab when it switches cluster.
-    async fn start_operator(&self, namespace: String) -> Result<Reply> {
-        self.context.connection.require()?;
-        self.stop_operator().await;
-        let (stop, stopped) = oneshot::channel();
-        let namespace = Some(namespace).filter(|n| !n.trim().is_empty());
-        let watch = self.context.connection.watch();
-        let task = tokio::spawn(follow_cluster(watch, namespace, self.context.bus.clone(), stopped));
-        *self.operator.lock().unwrap_or_else(|e| e.into_inner()) = Some(OperatorRun { stop, task });
-        Ok(Reply::Done)
-    }
-
-    async fn stop_operator(&self) {
-        let run = self.operator.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(run) = run {
-            let _ = run.stop.send(());
-            let _ = run.task.await;
-        }
-    }
-
     pub(super) async fn shutdown(&self) {
-        self.stop_operator().await;
+        self.context.operator.stop().await;
         // Dropping the cancel senders interrupts minikube commands still running.
         self.operations.cancels.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
@@ -238,31 +208,5 @@ fn finished(verb: MinikubeVerb, profile: &str) -> Text {
             format!("minikube \"{profile}\" is deleted, with everything that ran in it."),
             format!("minikube“{profile}”已删除，其中运行的一切也随之删除。"),
         ),
-    }
-}
-
-/// Runs the operator against the current cluster, and again against the next one after a switch.
-async fn follow_cluster(
-    mut clusters: watch::Receiver<Option<ClusterHandle>>,
-    namespace: Option<String>,
-    bus: crate::bus::EventBus,
-    mut stop: oneshot::Receiver<()>,
-) {
-    loop {
-        let current = clusters.borrow_and_update().clone();
-        let running = current.map(|handle| {
-            let namespace = namespace.clone().unwrap_or(handle.default_namespace);
-            NginxOperator::start(handle.client, &namespace, bus.clone())
-        });
-        let ended = tokio::select! {
-            changed = clusters.changed() => changed.is_err(),
-            _ = &mut stop => true,
-        };
-        if let Some(operator) = running {
-            operator.stop().await;
-        }
-        if ended {
-            return;
-        }
     }
 }

@@ -16,6 +16,7 @@ use crate::cluster::Connection;
 use crate::config::EngineConfig;
 use crate::error::{Error, Result};
 use crate::live::Live;
+use crate::operator::OperatorRunner;
 use gitops_lab_protocol::{Command, ErrorView, Reply, Response, Text};
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub(crate) struct Context {
     pub connection: Arc<Connection>,
     /// The live model (watches, streams, port-forwards), shared by the areas that reach into pods.
     pub live: Arc<Live>,
+    /// The Rust NGINX operator, started from the cluster bar or by an exercise.
+    pub operator: Arc<OperatorRunner>,
 }
 
 /// One learner's session. Cheap to clone; every clone is the same session.
@@ -43,7 +46,7 @@ struct Inner {
     cluster: cluster_area::ClusterArea,
     live: live_area::LiveArea,
     exercises: exercise_area::ExerciseArea,
-    gitops: gitops_area::GitOpsArea,
+    gitops: Arc<gitops_area::GitOpsArea>,
 }
 
 impl Engine {
@@ -53,12 +56,14 @@ impl Engine {
         let bus = EventBus::new();
         let connection = Arc::new(Connection::new(config.clone(), bus.clone()));
         let live = Arc::new(Live::start(bus.clone(), connection.clone()));
-        let context = Context { config: config.clone(), bus, connection, live };
+        let operator = Arc::new(OperatorRunner::new(connection.clone(), bus.clone()));
+        let context = Context { config: config.clone(), bus, connection, live, operator };
+        let gitops = Arc::new(gitops_area::GitOpsArea::new(&context));
         let inner = Inner {
             cluster: cluster_area::ClusterArea::new(&context),
             live: live_area::LiveArea::new(&context),
-            exercises: exercise_area::ExerciseArea::new(&context),
-            gitops: gitops_area::GitOpsArea::new(&context),
+            exercises: exercise_area::ExerciseArea::new(&context, gitops.clone()),
+            gitops,
             context,
         };
         let engine = Engine { inner: Arc::new(inner) };

@@ -168,9 +168,9 @@ fn render_objects(objects: Vec<Value>, single: bool, format: GetFormat, target: 
     }
 }
 
-/// YAML as kubectl prints it (keys sorted, list items not indented under their key).
+/// YAML as kubectl prints it.
 pub fn to_yaml(value: &Value) -> String {
-    serde_norway::to_string(value).unwrap_or_default()
+    super::yaml::to_kubectl_yaml(value)
 }
 
 /// Renders the server's tables as kubectl does: upper-case headers, columns padded, three spaces apart.

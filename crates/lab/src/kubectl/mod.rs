@@ -23,6 +23,7 @@ pub mod rollout;
 pub mod run;
 mod types;
 mod words;
+pub mod yaml;
 
 pub use apply::{Applied, ApplyAction, ApplyOptions, PatchPlan, plan_patch};
 pub use command_line::{CommandLine, Verb, parse_command_line};

@@ -32,13 +32,11 @@ pub async fn object_yaml(client: &Client, default_namespace: &str, object: &Obje
     render(&live)
 }
 
-/// The object as YAML without `metadata.managedFields`.
+/// The object as YAML without `metadata.managedFields`, as `kubectl get -o yaml` prints it.
 fn render(object: &DynamicObject) -> Result<String> {
     let mut value = serde_json::to_value(object).map_err(|e| yaml_error(&e.to_string()))?;
-    if let Some(metadata) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-        metadata.remove("managedFields");
-    }
-    serde_norway::to_string(&value).map_err(|e| yaml_error(&e.to_string()))
+    crate::kubectl::get::hide_managed_fields(&mut value);
+    Ok(crate::kubectl::yaml::to_kubectl_yaml(&value))
 }
 
 fn yaml_error(detail: &str) -> Error {

@@ -14,8 +14,10 @@
 
 pub mod desired;
 mod reconcile;
+mod runner;
 
 pub use reconcile::{Error, error_policy, reconcile};
+pub use runner::OperatorRunner;
 
 use crate::bus::EventBus;
 use futures::{FutureExt, StreamExt};
