@@ -216,3 +216,66 @@ fn the_in_cluster_manifests_pass_the_servers_dry_run() {
         assert!(printed.contains(&format!("{object} created (server dry run)")), "{object} missing in:\n{printed}");
     }
 }
+
+#[tokio::test]
+async fn the_operators_service_account_may_do_what_it_needs_and_no_more() {
+    if !kubectl_available() {
+        return;
+    }
+    use gitops_lab::cluster::access::{Need, can_i, missing};
+    let sandbox = Sandbox::start();
+    let admin = client_for(&sandbox).await;
+    create_namespace(&admin, "team").await;
+    create_namespace(&admin, "elsewhere").await;
+    let rbac = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx-operator/rbac.yaml");
+    sandbox.kubectl_ok(&["apply", "-n", "team", "-f", rbac.to_str().unwrap()]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("operator");
+    service_account_kubeconfig(&sandbox, &admin, "team", "nginx-operator", &kubeconfig, "operator").await;
+
+    // The operator, run as its ServiceAccount, does its whole job …
+    let mut config = gitops_lab::EngineConfig::new(dir.path(), dir.path());
+    config.kubeconfig = Some(kubeconfig);
+    config.cluster = gitops_lab::protocol::ClusterChoice::Context { name: "operator".into() };
+    let engine = gitops_lab::Engine::start(config).await;
+    let mut events = engine.subscribe();
+    let as_operator = engine.connection().require().expect("the ServiceAccount connects").client;
+    engine.handle(Command::OperatorStart { namespace: "team".into() }).await.expect("the operator starts");
+    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), "team");
+    config_maps.create(&PostParams::default(), &page("least", "least privilege", true)).await.unwrap();
+    expect_notice(&mut events, "Created deployment/least in team", PATIENCE).await;
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), "team");
+    let first = ready_site_pod(&pods, "least", None, PATIENCE).await;
+    let change = serde_json::json!({"data": {"index.html": "still enough"}});
+    config_maps.patch("least", &PatchParams::default(), &Patch::Merge(&change)).await.unwrap();
+    expect_notice(&mut events, "ConfigMap least changed", PATIENCE).await;
+    let old_hash = first.annotations().get(HASH_ANNOTATION).cloned();
+    let second = ready_site_pod(&pods, "least", old_hash.as_deref(), PATIENCE).await;
+    assert_eq!(page_of(&pods, &second.name_any()).await, "still enough");
+
+    // … and may do nothing else.
+    let needs = [
+        Need::new("list", "", "configmaps", Some("team")),
+        Need::new("watch", "", "configmaps", Some("team")),
+        Need::new("get", "apps", "deployments", Some("team")),
+        Need::new("create", "apps", "deployments", Some("team")),
+        Need::new("patch", "apps", "deployments", Some("team")),
+    ];
+    assert_eq!(missing(&as_operator, &needs).await.unwrap(), vec![], "it has every permission it uses");
+    for (verb, group, resource, namespace) in [
+        ("delete", "apps", "deployments", Some("team")),
+        ("get", "", "configmaps", Some("team")),
+        ("update", "", "configmaps", Some("team")),
+        ("get", "", "secrets", Some("team")),
+        ("list", "", "pods", Some("team")),
+        ("list", "", "configmaps", Some("elsewhere")),
+        ("create", "apps", "deployments", Some("elsewhere")),
+        ("list", "", "namespaces", None),
+    ] {
+        assert!(
+            !can_i(&as_operator, verb, group, resource, namespace).await.unwrap(),
+            "it may not {verb} {resource} in {namespace:?}"
+        );
+    }
+    engine.shutdown().await;
+}

@@ -4,9 +4,9 @@
 
 use axum::body::Bytes;
 use gitops_sandbox::api::PodStreams;
-use gitops_sandbox::cluster::WriteOptions;
-use gitops_sandbox::lifecycle::UpdateScope;
-use gitops_sandbox::node::{ContainerLog, NodeError, Output, Process};
+use gitops_sandbox_core::cluster::WriteOptions;
+use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_node::{ContainerLog, NodeError, Output, Process};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams};
 use kube::Client;
@@ -94,9 +94,9 @@ async fn start() -> (tempfile::TempDir, Api<Pod>) {
     let kubeconfig = dir.path().join("kubeconfig");
     gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), &sandbox.certificates().ca_pem, sandbox.admin_token())
         .expect("the kubeconfig is written");
-    let acceptor = sandbox.certificates().acceptor().expect("a TLS acceptor");
+    let acceptor = gitops_sandbox::tls::acceptor(sandbox.certificates()).expect("a TLS acceptor");
     let listener = gitops_sandbox::tls::TlsListener::new(listener, acceptor).expect("a TLS listener");
-    let app = gitops_sandbox::api::router_with(sandbox, Arc::new(FakePods));
+    let app = gitops_sandbox::api::router(sandbox, Arc::new(FakePods));
     tokio::spawn(async move { axum::serve(listener, app).await });
     let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("the kubeconfig parses");
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");

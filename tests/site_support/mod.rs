@@ -132,3 +132,58 @@ pub async fn expect_notice(events: &mut Subscription, needle: &str, patience: Du
         _ => panic!("no notice containing {needle:?} within {patience:?}; saw: {seen:#?}"),
     }
 }
+
+/// A kubeconfig file at `path` like the sandbox's, with a context `name` whose server, CA (PEM
+/// bytes, base64 in the file) or user were changed by `edit`.
+pub fn kubeconfig_variant(
+    sandbox: &Sandbox,
+    path: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut kube::config::Kubeconfig),
+) {
+    let mut config = kube::config::Kubeconfig::read_from(&sandbox.kubeconfig).expect("the sandbox's kubeconfig");
+    for named in &mut config.clusters {
+        named.name = name.into();
+    }
+    for named in &mut config.auth_infos {
+        named.name = name.into();
+    }
+    for named in &mut config.contexts {
+        named.name = name.into();
+        if let Some(context) = named.context.as_mut() {
+            context.cluster = name.into();
+            context.user = Some(name.into());
+        }
+    }
+    config.current_context = Some(name.into());
+    edit(&mut config);
+    // JSON is YAML too; kube-rs and kubectl read it alike.
+    std::fs::write(path, serde_json::to_vec_pretty(&config).expect("a serializable kubeconfig"))
+        .expect("the kubeconfig is written");
+}
+
+/// A kubeconfig at `path` (context `name`) that reaches the sandbox as ServiceAccount
+/// `namespace/account` with a fresh token.
+pub async fn service_account_kubeconfig(
+    sandbox: &Sandbox,
+    client: &Client,
+    namespace: &str,
+    account: &str,
+    path: &Path,
+    name: &str,
+) {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let request =
+        TokenRequest { spec: TokenRequestSpec { audiences: vec![], ..Default::default() }, ..Default::default() };
+    let token = accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .expect("a token for the account");
+    let token = token.status.expect("the token request is answered").token;
+    kubeconfig_variant(sandbox, path, name, |config| {
+        let user = config.auth_infos[0].auth_info.as_mut().expect("a user entry");
+        user.token = Some(token.into());
+    });
+}

@@ -10,6 +10,7 @@ mod kubectl_commands;
 mod messages;
 mod operator;
 mod sandbox_serve;
+mod sync;
 
 use clap::{Parser, Subcommand};
 use messages::Messages;
@@ -34,6 +35,8 @@ enum Command {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+    /// The lab's own GitOps sync loop: apply a repository's manifests once, or on every new commit.
+    Sync(sync::SyncArgs),
     /// The chapter's operators, run by the lab (`operator nginx`).
     Operator(operator::OperatorArgs),
     /// The chapter's exercises without the UI: list, validate, check, run, reset.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Some(Command::Exercises(args)) => exercises::run(args, &messages),
         Some(Command::Apply(args)) => kubectl_commands::apply(args, &messages),
         Some(Command::Diff(args)) => kubectl_commands::diff(args, &messages),
+        Some(Command::Sync(args)) => sync::run(args).map(|()| ExitCode::SUCCESS),
         None | Some(Command::Web) | Some(Command::Desktop) => {
             eprintln!("{}", messages.ui_not_ready());
             return ExitCode::from(2);

@@ -86,7 +86,8 @@ async fn shutdown_signal(stop_with_stdin: bool) {
     }
 }
 
-async fn signals() {
+/// Completes on SIGINT or SIGTERM.
+pub(crate) async fn signals() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -13,11 +13,13 @@
 #![forbid(unsafe_code)]
 
 mod bus;
+pub mod ci;
 pub mod cluster;
 mod config;
 pub mod diff;
 mod engine;
 mod error;
+pub mod gitops;
 pub mod exercises;
 pub mod kubectl;
 pub mod live;

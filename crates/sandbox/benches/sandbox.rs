@@ -263,7 +263,7 @@ fn direct_writes(server: &Server, ops: usize, report: &mut Report) {
     for i in 0..ops {
         let object = serde_json::to_value(config_map(&format!("direct-{i}"))).expect("JSON");
         let start = Instant::now();
-        sandbox.create(rt, Some("default"), object, gitops_sandbox::cluster::WriteOptions::default()).expect("create");
+        sandbox.create(rt, Some("default"), object, gitops_sandbox_core::cluster::WriteOptions::default()).expect("create");
         create.push(start.elapsed());
     }
     report.line("  create inside the server (Sandbox::create, no HTTP)", None, &Stats::of(create));

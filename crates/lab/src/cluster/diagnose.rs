@@ -127,7 +127,8 @@ fn credentials_problem(error: &kube::Error) -> Text {
 
 /// What exactly went wrong in a TLS handshake, from rustls' words in the chain.
 fn tls_problem(chain: &str) -> (Text, Text) {
-    if chain.contains("UnknownIssuer") || chain.contains("unknown issuer") {
+    // BadSignature: a CA of the same name but another key signed it, as after a cluster was recreated.
+    if ["UnknownIssuer", "unknown issuer", "BadSignature"].iter().any(|cause| chain.contains(cause)) {
         (
             Text::new(
                 "its certificate is signed by a CA that the kubeconfig does not trust (the kubeconfig's certificate-authority is for another cluster)",
@@ -301,6 +302,7 @@ mod tests {
     fn tls_failures_name_what_was_wrong_with_the_certificate() {
         let (what, hint) = tls_problem("invalid peer certificate: UnknownIssuer");
         assert!(what.en.contains("does not trust") && hint.en.contains("update-context"));
+        assert!(tls_problem("invalid peer certificate: BadSignature").0.en.contains("does not trust"));
         assert!(tls_problem("invalid peer certificate: NotValidForName").0.en.contains("not valid for the address"));
         assert!(tls_problem("invalid peer certificate: Expired").0.en.contains("expired"));
     }

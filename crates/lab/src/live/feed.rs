@@ -36,7 +36,10 @@ pub struct Feed {
 struct State {
     /// Bumped whenever the watchers are replaced; changes from older watchers are ignored.
     generation: u64,
+    /// The namespaces of the graph last published.
     namespaces: Vec<String>,
+    /// The namespaces being listed, published with the next reset.
+    next_namespaces: Vec<String>,
     graph: Graph,
     revision: u64,
     /// While set: the watches that must list again before the graph is published.
@@ -63,8 +66,9 @@ impl Feed {
     pub fn start(&self, namespaces: Vec<String>, sources: impl IntoIterator<Item = Source>) -> u64 {
         let mut state = self.lock();
         state.generation += 1;
-        state.graph.clear();
-        state.namespaces = namespaces;
+        // What was published stays readable (Command::Graph) until the reset replaces it.
+        state.graph.forget_objects();
+        state.next_namespaces = namespaces;
         state.pending = Some(sources.into_iter().filter(|s| s.kind.is_some()).collect());
         state.outage = false;
         state.refused.clear();
@@ -72,16 +76,20 @@ impl Feed {
         state.generation
     }
 
-    /// No cluster: empties the graph and tells the UI.
+    /// No cluster: empties the graph and tells the UI (unless it was empty already).
     pub fn stop(&self) {
         let mut state = self.lock();
         state.generation += 1;
+        let was_shown = !state.namespaces.is_empty() || state.graph.has_nodes();
         state.graph.clear();
         state.namespaces.clear();
+        state.next_namespaces.clear();
         state.pending = None;
         state.outage = false;
         state.events.clear();
-        self.publish_reset(&mut state);
+        if was_shown {
+            self.publish_reset(&mut state);
+        }
     }
 
     /// Applies a watcher's change.
@@ -115,6 +123,7 @@ impl Feed {
         if done {
             state.pending = None;
             state.graph.rebuild();
+            state.namespaces = state.next_namespaces.clone();
             self.publish_reset(state);
             if std::mem::take(&mut state.outage) {
                 self.notice(

@@ -269,9 +269,19 @@ impl Graph {
         self.nodes = self.store.objects.keys().filter_map(|uid| Some((uid.clone(), self.store.node(uid)?))).collect();
     }
 
+    /// Forgets every object but keeps the nodes last handed out until the next [`Graph::rebuild`].
+    pub fn forget_objects(&mut self) {
+        self.store = Store::default();
+    }
+
     /// Forgets everything.
     pub fn clear(&mut self) {
         *self = Graph::default();
+    }
+
+    /// Whether any node was handed out.
+    pub fn has_nodes(&self) -> bool {
+        !self.nodes.is_empty()
     }
 
     /// The nodes last handed out, in listing order.

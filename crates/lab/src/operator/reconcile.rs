@@ -217,6 +217,8 @@ pub async fn reconcile(config_map: Arc<ConfigMap>, ctx: Arc<Context>) -> Result<
     let change = match &live {
         None if seen_before => Change::Recreated,
         None => Change::Created,
+        // Deleted between our read and our apply: the apply made it anew.
+        Some(live) if live.metadata.uid != applied.metadata.uid => Change::Recreated,
         Some(live) if deployed_hash(live) != deployed_hash(&applied) => Change::PageChanged,
         // The generation moves only when the spec changes: our apply undid someone's edit.
         Some(live) if live.metadata.generation != applied.metadata.generation => Change::Repaired,

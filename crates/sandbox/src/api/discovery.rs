@@ -1,6 +1,6 @@
 //! Discovery: `/version`, `/api`, `/apis` and the per-group-version resource lists kubectl caches.
 
-use crate::registry::{Registry, ResourceType};
+use gitops_sandbox_core::registry::{Registry, ResourceType};
 use serde_json::{Value, json};
 
 /// The Kubernetes release the sandbox reports: the same minor as the kubectl it is tested with, so

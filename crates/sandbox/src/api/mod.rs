@@ -7,16 +7,18 @@ mod patch;
 mod render;
 mod request;
 mod scale;
+pub mod status;
 mod streaming;
 mod watch;
 
 pub use request::{MAX_BODY, Target};
-pub use streaming::{PodStreams, node_streams};
+pub use streaming::PodStreams;
 
+use crate::api::status::IntoStatus;
 use crate::Sandbox;
-use crate::auth;
-use crate::errors::{ApiError, ApiResult};
-use crate::openapi;
+use gitops_sandbox_core::auth;
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::openapi;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Extension, Path, Query, Request, State};
@@ -28,14 +30,9 @@ use request::Options;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The sandbox's routes, ready to serve.
-pub fn router(sandbox: Arc<Sandbox>) -> Router {
-    let pods = node_streams(sandbox.clone());
-    router_with(sandbox, pods)
-}
-
-/// The routes with exec, logs and port-forward served by `pods` (tests pass a fake node).
-pub fn router_with(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
+/// The sandbox's routes, with exec, logs and port-forward served by `pods` (the simulated node;
+/// tests pass a fake one).
+pub fn router(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
     Router::new()
         .route("/version", get(|| async { json(discovery::version()) }))
         .route("/healthz", get(ok_text))
@@ -66,7 +63,7 @@ fn json(value: Value) -> Response {
 fn found(value: Option<Value>, uri: &Uri) -> Response {
     match value {
         Some(value) => json(value),
-        None => ApiError::unknown_path(uri.path()).into_response(),
+        None => ApiError::unknown_path(uri.path()).into_status(),
     }
 }
 
@@ -85,7 +82,7 @@ async fn group_resources(State(sb): State<Arc<Sandbox>>, Path((group, version)):
 async fn openapi_group(Path(path): Path<String>, uri: Uri) -> Response {
     match openapi::v3_group_text(&path) {
         Some(text) => raw_json(text),
-        None => ApiError::unknown_path(uri.path()).into_response(),
+        None => ApiError::unknown_path(uri.path()).into_status(),
     }
 }
 
@@ -97,12 +94,13 @@ fn raw_json(text: &'static str) -> Response {
 /// Authenticates and authorizes every request (upstream's filters run before routing), and hands
 /// the caller's identity to the handlers.
 async fn authenticate(State(sb): State<Arc<Sandbox>>, mut request: Request, next: Next) -> Response {
-    match auth::admit(&sb, request.method(), request.uri(), request.headers()) {
+    let query = Query::<Vec<(String, String)>>::try_from_uri(request.uri()).map(|q| q.0).unwrap_or_default();
+    match auth::admit(&sb, request.method(), request.uri(), &query, request.headers()) {
         Ok(identity) => {
             request.extensions_mut().insert(identity);
             next.run(request).await
         }
-        Err(error) => error.into_response(),
+        Err(error) => error.into_status(),
     }
 }
 
@@ -118,7 +116,7 @@ async fn resource(
 ) -> Response {
     let body = match read_body(body).await {
         Ok(bytes) => bytes,
-        Err(error) => return error.into_response(),
+        Err(error) => return error.into_status(),
     };
     let result = async {
         let target = parse_target(&sb, uri.path())?;
@@ -136,7 +134,7 @@ async fn resource(
             .unwrap_or_else(|e| Err(ApiError::internal(format!("the request handler stopped: {e}"))))
     }
     .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    result.unwrap_or_else(IntoStatus::into_status)
 }
 
 /// How much of an oversized body is read and dropped so the client sees the 413, not a reset.

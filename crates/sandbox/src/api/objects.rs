@@ -2,10 +2,10 @@
 
 use super::render;
 use super::request::{Options, Output, Target, decode_body};
-use crate::cluster::{DeleteOptions, Propagation, Sandbox, WriteOptions};
-use crate::errors::{ApiError, ApiResult};
-use crate::lifecycle::{FieldValidation, UpdateScope};
-use crate::selectors::{FieldSelector, LabelSelector};
+use gitops_sandbox_core::cluster::{DeleteOptions, Propagation, Sandbox, WriteOptions};
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::lifecycle::{FieldValidation, UpdateScope};
+use gitops_sandbox_core::selectors::{FieldSelector, LabelSelector};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine;
@@ -128,7 +128,7 @@ pub fn delete_collection(sb: &Sandbox, t: &Target, opts: &Options, headers: &Hea
         match sb.delete(t.rt, namespace, name, &options) {
             Ok(obj) => deleted.push(obj),
             // Deleted by someone else in the meantime: that is the goal anyway.
-            Err(e) if e.code == 404 => {}
+            Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
     }

@@ -3,9 +3,9 @@
 use super::render;
 use super::request::{BodyFormat, Options, Output, Target, content_type, decode_as};
 use super::objects::write_options;
-use crate::cluster::Sandbox;
-use crate::errors::{ApiError, ApiResult};
-use crate::lifecycle::UpdateScope;
+use gitops_sandbox_core::cluster::Sandbox;
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::lifecycle::UpdateScope;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
@@ -96,7 +96,7 @@ pub fn patch(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &Hea
 /// Upstream reports unknown fields met while applying a patch as an Invalid `patch` field that
 /// shows the patch in Go's map notation; kubectl prints it as `The request is invalid: patch: …`.
 fn strict_error_on_patch(error: ApiError, patch: &Value) -> ApiError {
-    let Some(at) = error.message.find(crate::lifecycle::STRICT_PREFIX) else { return error };
+    let Some(at) = error.message.find(gitops_sandbox_core::lifecycle::STRICT_PREFIX) else { return error };
     let detail = &error.message[at..];
     let cause = format!("Invalid value: {}: {detail}", go_quote(&go_format(patch)));
     // Upstream builds this error with an empty group, kind and name, hence the leading space.
@@ -151,13 +151,14 @@ mod tests {
     }
 
     use super::*;
+    use gitops_sandbox_core::errors::Reason;
     use serde_json::json;
 
     #[test]
     fn a_json_patch_test_that_fails_is_unprocessable() {
         let patch = json!([{"op": "test", "path": "/data/a", "value": "x"}]);
         let err = apply(PatchKind::Json, &json!({"data": {"a": "y"}}), &patch, "v1", "ConfigMap").unwrap_err();
-        assert_eq!(err.code, 422);
+        assert_eq!(err.reason, Reason::Invalid);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Writing answers: objects, lists (streamed in chunks), Tables and metadata-only forms, with warnings.
 
 use super::request::Output;
-use crate::registry::ResourceType;
-use crate::errors::{ApiError, ApiResult};
-use crate::table::{self, IncludeObject};
+use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::table::{self, IncludeObject};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

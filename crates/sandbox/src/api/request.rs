@@ -1,8 +1,8 @@
 //! Reading a request: which resource its path names, its query options, its body, and what it accepts.
 
-use crate::errors::{ApiError, ApiResult};
-use crate::protobuf;
-use crate::registry::{Registry, ResourceType};
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::protobuf;
+use gitops_sandbox_core::registry::{Registry, ResourceType};
 use axum::http::HeaderMap;
 use serde_json::Value;
 
@@ -201,6 +201,7 @@ pub fn output(headers: &HeaderMap) -> ApiResult<Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gitops_sandbox_core::errors::Reason;
     use axum::http::HeaderValue;
 
     fn parse(path: &str) -> ApiResult<Target> {
@@ -231,8 +232,8 @@ mod tests {
 
     #[test]
     fn unknown_resources_and_subresources_are_not_found() {
-        assert_eq!(parse("/api/v1/widgets").unwrap_err().code, 404);
-        assert_eq!(parse("/api/v1/namespaces/default/configmaps/x/scale").unwrap_err().code, 404);
+        assert_eq!(parse("/api/v1/widgets").unwrap_err().reason, Reason::NotFound);
+        assert_eq!(parse("/api/v1/namespaces/default/configmaps/x/scale").unwrap_err().reason, Reason::NotFound);
     }
 
     #[test]
@@ -243,7 +244,7 @@ mod tests {
         headers.insert("accept", HeaderValue::from_static("application/vnd.kubernetes.protobuf, */*"));
         assert_eq!(output(&headers).unwrap(), Output::Object);
         headers.insert("accept", HeaderValue::from_static("text/html"));
-        assert_eq!(output(&headers).unwrap_err().code, 406);
+        assert_eq!(output(&headers).unwrap_err().reason, Reason::NotAcceptable);
     }
 
     #[test]

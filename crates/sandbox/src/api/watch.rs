@@ -7,11 +7,11 @@
 use super::objects::Filter;
 use super::render::{self, partial_metadata};
 use super::request::{Options, Output, Target};
-use crate::cluster::Sandbox;
-use crate::errors::{ApiError, ApiResult};
-use crate::registry::{ResourceId, ResourceType};
-use crate::table::{self, IncludeObject};
-use crate::watch::{EventType, TooOld, WatchEvent};
+use gitops_sandbox_core::cluster::Sandbox;
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::registry::{ResourceId, ResourceType};
+use gitops_sandbox_core::table::{self, IncludeObject};
+use gitops_sandbox_core::watch::{EventType, TooOld, WatchEvent};
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -182,7 +182,7 @@ impl Session {
     }
 
     fn push_error(&mut self, error: ApiError) {
-        self.push_line(json!({"type": "ERROR", "object": error.status_body()}));
+        self.push_line(json!({"type": "ERROR", "object": super::status::body(&error)}));
     }
 
     fn push_line(&mut self, line: Value) {

@@ -4,15 +4,16 @@
 //! `Status` with upstream's wording; a process the node cannot start is reported after the upgrade
 //! on the status channel, which is where a 1.32 API server puts the kubelet's refusal.
 
+use crate::api::status::IntoStatus;
 use super::channels::{self, normal_close, CLOSE, EXEC_PROTOCOLS, RESIZE, STATUS, STDERR, STDIN, STDOUT};
 use super::portforward::raw_spdy_upgrade;
 use super::{PodStreams, Streams, exec_spdy, find_pod, flag, pick_container, pods, require_node, value};
-use crate::errors::ApiError;
-use crate::node::{NodeError, Output, Process};
+use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_node::{NodeError, Output, Process};
 use axum::extract::{FromRequestParts, Request};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -62,7 +63,7 @@ impl ExecOptions {
 pub async fn handle(s: Streams, kind: Kind, ns: String, name: String, pairs: Vec<(String, String)>, request: Request) -> Response {
     let method = request.method().clone();
     if method != Method::GET && method != Method::POST {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_response();
+        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
     }
     let (mut parts, _body) = request.into_parts();
     let raw_spdy = raw_spdy_upgrade(&mut parts, exec_spdy::PROTOCOL);
@@ -80,7 +81,7 @@ pub async fn handle(s: Streams, kind: Kind, ns: String, name: String, pairs: Vec
         Ok(())
     });
     if let Err(e) = checked {
-        return e.into_response();
+        return e.into_status();
     }
     let start = || match kind {
         Kind::Exec => s.pods.exec(&ns, &name, &opts.container, opts.command.clone(), opts.tty, opts.stdin),
@@ -91,11 +92,11 @@ pub async fn handle(s: Streams, kind: Kind, ns: String, name: String, pairs: Vec
         (Err(_), Some(pending)) => return exec_spdy::switch(pending, start(), opts),
         (Err(_), None) => {
             let why = format!("exec and attach need a WebSocket ({EXEC_PROTOCOLS:?}) or an Upgrade: SPDY/3.1 request offering {}", exec_spdy::PROTOCOL);
-            return ApiError::bad_request(why).into_response();
+            return ApiError::bad_request(why).into_status();
         }
     };
     let Some(protocol) = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).map(str::to_string) else {
-        return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {EXEC_PROTOCOLS:?}")).into_response();
+        return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {EXEC_PROTOCOLS:?}")).into_status();
     };
     let started = start();
     upgrade.on_upgrade(move |socket| async move {
@@ -230,13 +231,13 @@ mod tests {
 
     #[tokio::test]
     async fn attach_relays_the_followed_log_and_ends_with_the_container() {
-        struct Logs(broadcast::Sender<crate::node::LogLine>);
+        struct Logs(broadcast::Sender<gitops_sandbox_node::LogLine>);
         impl PodStreams for Logs {
             fn exec(&self, _: &str, _: &str, _: &str, _: Vec<String>, _: bool, _: bool) -> Result<Process, NodeError> {
                 Err(NodeError::PodNotRunning("no".into()))
             }
-            fn logs(&self, _: &str, _: &str, _: &str, _: bool) -> Result<crate::node::ContainerLog, NodeError> {
-                Ok(crate::node::ContainerLog { lines: vec![], follow: Some(self.0.subscribe()) })
+            fn logs(&self, _: &str, _: &str, _: &str, _: bool) -> Result<gitops_sandbox_node::ContainerLog, NodeError> {
+                Ok(gitops_sandbox_node::ContainerLog { lines: vec![], follow: Some(self.0.subscribe()) })
             }
             fn connect(&self, _: &str, _: &str, _: u16) -> Result<tokio::io::DuplexStream, NodeError> {
                 Err(NodeError::ConnectionRefused("no".into()))
@@ -245,7 +246,7 @@ mod tests {
         let (tx, _) = broadcast::channel(8);
         let node = Logs(tx.clone());
         let mut process = attach(&node, "default", "web", "app").unwrap();
-        tx.send(crate::node::LogLine { at: jiff::Timestamp::now(), text: Bytes::from_static(b"tick\n") }).unwrap();
+        tx.send(gitops_sandbox_node::LogLine { at: jiff::Timestamp::now(), text: Bytes::from_static(b"tick\n") }).unwrap();
         drop(node);
         drop(tx);
         assert_eq!(process.output.recv().await, Some(Output::Stdout(Bytes::from_static(b"tick\n"))));

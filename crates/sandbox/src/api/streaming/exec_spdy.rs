@@ -7,7 +7,7 @@ use super::channels;
 use super::exec::ExecOptions;
 use super::portforward::{CHUNK, QUEUE, raw_chunks, write_raw};
 use super::spdy::{self, FLAG_FIN, Frame, HeaderDecoder, HeaderEncoder, RST_PROTOCOL_ERROR};
-use crate::node::{NodeError, Output, Process};
+use gitops_sandbox_node::{NodeError, Output, Process};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};

@@ -1,8 +1,8 @@
 //! `GET …/pods/{name}/log`: a container's output as plain text, streamed while following.
 
 use super::{Streams, find_pod, flag, pick_container, value};
-use crate::errors::{ApiError, ApiResult};
-use crate::node::LogLine;
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_node::LogLine;
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -188,6 +188,7 @@ pub fn limit<S: Stream<Item = Bytes> + Send>(chunks: S, limit: Option<usize>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gitops_sandbox_core::errors::Reason;
     use serde_json::json;
 
     fn at(seconds: i64, nanos: i32) -> jiff::Timestamp {
@@ -245,7 +246,7 @@ mod tests {
         let now = jiff::Timestamp::now();
         assert!(LogOptions::parse(&pairs(&[("limitBytes", "0")]), now).unwrap_err().message.contains("limitBytes"));
         assert!(LogOptions::parse(&pairs(&[("tailLines", "-1")]), now).unwrap_err().message.contains("tailLines"));
-        assert_eq!(LogOptions::parse(&pairs(&[("tailLines", "x")]), now).unwrap_err().code, 400);
+        assert_eq!(LogOptions::parse(&pairs(&[("tailLines", "x")]), now).unwrap_err().reason, Reason::BadRequest);
         let flags = LogOptions::parse(&pairs(&[("follow", "true"), ("previous", "1"), ("container", "web")]), now).unwrap();
         assert!(flags.follow && flags.previous && flags.container == "web");
     }

@@ -13,14 +13,15 @@ mod spdy;
 #[cfg(test)]
 mod tests;
 
+use crate::api::status::IntoStatus;
 use crate::Sandbox;
-use crate::errors::ApiError;
-use crate::node::{ContainerLog, NodeError, Process, SimulatedNode};
-use crate::registry::ResourceType;
+use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_node::{ContainerLog, NodeError, Process, SimulatedNode};
+use gitops_sandbox_core::registry::ResourceType;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::any;
 use serde_json::Value;
 use std::sync::Arc;
@@ -50,28 +51,6 @@ impl PodStreams for SimulatedNode {
     }
 }
 
-/// The sandbox's own node, reached through the shared handle.
-struct NodeOf(Arc<Sandbox>);
-
-impl PodStreams for NodeOf {
-    fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError> {
-        self.0.node().exec(namespace, pod, container, command, tty, stdin)
-    }
-
-    fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError> {
-        self.0.node().logs(namespace, pod, container, previous)
-    }
-
-    fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError> {
-        self.0.node().connect(namespace, pod, port)
-    }
-}
-
-/// The pod streams of the sandbox's own simulated node.
-pub fn node_streams(sandbox: Arc<Sandbox>) -> Arc<dyn PodStreams> {
-    Arc::new(NodeOf(sandbox))
-}
-
 /// What every streaming handler shares.
 #[derive(Clone)]
 struct Streams {
@@ -94,9 +73,9 @@ type Pairs = Query<Vec<(String, String)>>;
 
 async fn logs_route(State(s): State<Streams>, method: Method, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs) -> Response {
     if method != Method::GET {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_response();
+        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
     }
-    logs::handle(&s, &ns, &name, &pairs).unwrap_or_else(IntoResponse::into_response)
+    logs::handle(&s, &ns, &name, &pairs).unwrap_or_else(IntoStatus::into_status)
 }
 
 async fn exec_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
@@ -186,7 +165,7 @@ async fn pod_gone(sandbox: Arc<Sandbox>, namespace: String, name: String, uid: S
                 if event.resource != id || meta["namespace"] != namespace.as_str() || meta["name"] != name.as_str() {
                     continue;
                 }
-                let gone = matches!(event.kind, crate::watch::EventType::Deleted) || !still_running(Some(&event.object), &uid);
+                let gone = matches!(event.kind, gitops_sandbox_core::watch::EventType::Deleted) || !still_running(Some(&event.object), &uid);
                 if gone {
                     return;
                 }
@@ -215,6 +194,7 @@ fn value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
 #[cfg(test)]
 mod unit_tests {
     use super::*;
+    use gitops_sandbox_core::errors::Reason;
     use serde_json::json;
 
     fn pod(containers: &[&str], init: &[&str]) -> Value {
@@ -231,7 +211,7 @@ mod unit_tests {
     #[test]
     fn container_errors_use_upstreams_words_and_list_init_containers_first() {
         let err = pick_container(&pod(&["a", "b"], &["init"]), "").unwrap_err();
-        assert_eq!((err.code, err.message.as_str()), (400, "a container name must be specified for pod web, choose one of: [init a b]"));
+        assert_eq!((err.reason, err.message.as_str()), (Reason::BadRequest, "a container name must be specified for pod web, choose one of: [init a b]"));
         let err = pick_container(&pod(&["a"], &[]), "x").unwrap_err();
         assert_eq!(err.message, "container x is not valid for pod web");
     }

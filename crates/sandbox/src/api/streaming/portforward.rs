@@ -5,12 +5,13 @@
 //! pump it (pod → client frames, client frames → pod) so one slow connection never blocks reading
 //! the session, and the pod side reads in large chunks written straight behind a frame header.
 
+use crate::api::status::IntoStatus;
 use super::channels::{self, normal_close, port_prefix};
 use super::spdy::{self, FLAG_FIN, Frame, HEADER_LEN, HeaderDecoder, HeaderEncoder, RST_PROTOCOL_ERROR};
 use super::{PodStreams, Streams, find_pod, pod_gone, pods, require_node};
 use crate::Sandbox;
-use crate::errors::{ApiError, ApiResult};
-use crate::node::NodeError;
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_node::NodeError;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::Method;
@@ -67,14 +68,14 @@ impl PodTarget {
 pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, String)>, request: Request) -> Response {
     let method = request.method().clone();
     if method != Method::GET && method != Method::POST {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_response();
+        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
     }
     let (mut parts, _body) = request.into_parts();
     let raw_spdy = raw_spdy_upgrade(&mut parts, PORTFORWARD_V1);
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
     let pod = match find_pod(&s.sandbox, &ns, &name).and_then(|pod| require_node(&pod).map(|_| pod)) {
         Ok(pod) => pod,
-        Err(e) => return e.into_response(),
+        Err(e) => return e.into_status(),
     };
     let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
     let target = PodTarget { pods: s.pods.clone(), sandbox: s.sandbox.clone(), namespace: ns, name, uid };
@@ -83,18 +84,18 @@ pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, St
         (Err(_), Some(pending)) => return switch_to_spdy(pending, target),
         (Err(_), None) => {
             let why = format!("port-forward needs a WebSocket (subprotocols {PROTOCOLS:?}) or an Upgrade: {RAW_SPDY} request");
-            return ApiError::bad_request(why).into_response();
+            return ApiError::bad_request(why).into_status();
         }
     };
     let Some(protocol) = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).map(str::to_string) else {
-        return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {PROTOCOLS:?}")).into_response();
+        return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {PROTOCOLS:?}")).into_status();
     };
     if protocol == SPDY_PROTOCOL {
         return upgrade.on_upgrade(move |socket| spdy_session(Wire::Socket(Box::new(socket)), target));
     }
     match ports(&pairs) {
         Ok(ports) => upgrade.on_upgrade(move |socket| channel_session(socket, target, ports)),
-        Err(e) => e.into_response(),
+        Err(e) => e.into_status(),
     }
 }
 
@@ -517,6 +518,7 @@ async fn relay_channels(incoming: &mut SplitStream<WebSocket>, inbound: &mut [Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gitops_sandbox_core::errors::Reason;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -525,7 +527,7 @@ mod tests {
     #[test]
     fn ports_come_from_repeated_or_comma_separated_parameters() {
         assert_eq!(ports(&pairs(&[("ports", "80,443"), ("ports", "8080")])).unwrap(), [80, 443, 8080]);
-        assert_eq!(ports(&pairs(&[])).unwrap_err().code, 400);
+        assert_eq!(ports(&pairs(&[])).unwrap_err().reason, Reason::BadRequest);
         assert!(ports(&pairs(&[("ports", "0")])).unwrap_err().message.contains("\"0\""));
         assert!(ports(&pairs(&[("ports", "http")])).is_err());
     }

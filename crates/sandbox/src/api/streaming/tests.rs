@@ -5,9 +5,9 @@
 
 use super::PodStreams;
 use crate::Sandbox;
-use crate::cluster::WriteOptions;
-use crate::lifecycle::UpdateScope;
-use crate::node::{ContainerLog, LogLine, NodeError, Output, Process};
+use gitops_sandbox_core::cluster::WriteOptions;
+use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_node::{ContainerLog, LogLine, NodeError, Output, Process};
 use bytes::Bytes;
 use serde_json::json;
 use std::collections::HashMap;
@@ -129,8 +129,8 @@ impl Fixture {
         let token = sandbox.admin_token().to_string();
         let ca = sandbox.certificates().ca_pem.clone();
         // kubectl sends bearer tokens over HTTPS only, so serve TLS with the sandbox's own CA.
-        let acceptor = sandbox.certificates().acceptor().unwrap();
-        let app = crate::api::router_with(sandbox.clone(), Arc::new(FakePods));
+        let acceptor = crate::tls::acceptor(sandbox.certificates()).unwrap();
+        let app = crate::api::router(sandbox.clone(), Arc::new(FakePods));
         let _guard = runtime.enter();
         let listener = crate::tls::TlsListener::new(listener, acceptor).unwrap();
         runtime.spawn(async move { axum::serve(listener, app).await });
@@ -355,7 +355,7 @@ fn deleting_the_pod_ends_its_port_forward() {
     let (mut child, ports) = f.port_forward("pod/web", &[80]);
     assert!(http_get(ports[&80]).ends_with("fake pod\n"));
     let pods = super::pods(&f.sandbox);
-    f.sandbox.delete(pods, Some("default"), "web", &crate::cluster::DeleteOptions::default()).unwrap();
+    f.sandbox.delete(pods, Some("default"), "web", &gitops_sandbox_core::cluster::DeleteOptions::default()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

@@ -1,0 +1,41 @@
+//! The controllers that make the sandbox act like a cluster: a runtime ([`runtime`]: a
+//! de-duplicating work queue fed by store events, requeue timers and outside triggers) and the
+//! workload controllers it drives, each a `reconcile(target) -> Action` function ([`Controller`]).
+//!
+//! They change objects only through the core's [`Sandbox`](gitops_sandbox_core::Sandbox)
+//! operations, like any API client. The node's own controllers (scheduler, kubelet) live with the
+//! node and use this runtime; the composition root (`server::run` in `gitops-lab-sandbox`) starts
+//! both sets. This crate imports only the core.
+#![deny(missing_docs)]
+
+pub mod cronjob;
+pub mod deployment;
+pub mod deployment_status;
+mod deployment_sync;
+pub mod garbage_collector;
+pub mod job;
+pub mod namespace;
+pub mod owners;
+pub mod replicaset;
+pub mod rollout;
+pub mod runtime;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod workload_tests;
+
+pub use runtime::{Action, Controller, ObjectRef};
+
+use std::sync::Arc;
+
+/// The workload controllers, in start order.
+pub fn all() -> Vec<Arc<dyn Controller>> {
+    vec![
+        Arc::new(replicaset::ReplicaSetController),
+        Arc::new(deployment::DeploymentController),
+        Arc::new(garbage_collector::GarbageCollector::default()),
+        Arc::new(namespace::NamespaceController),
+        Arc::new(job::JobController),
+        Arc::new(cronjob::CronJobController),
+    ]
+}

@@ -1,0 +1,568 @@
+//! The sandbox's shared handle: the store, the admin token, and the object operations every
+//! entry point (HTTP handlers, bootstrap, later the controllers) goes through.
+
+use crate::errors::{ApiError, ApiResult};
+use crate::lifecycle::{self, FieldValidation, UpdateScope};
+use crate::registry::{CreateStep, DeletionStyle, Registry, ResourceType};
+use crate::service_ip;
+use crate::pki::Certificates;
+use crate::store::{Change, DiskError, ObjectKey, Store, StoreError};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The data directory or a file in it could not be used.
+    #[error("cannot use the sandbox data directory {path}: {source}")]
+    DataDir {
+        /// The path involved.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The object store could not be opened.
+    #[error(transparent)]
+    Store(#[from] DiskError),
+    /// The certificates could not be made or loaded.
+    #[error(transparent)]
+    Certificates(#[from] crate::pki::PkiError),
+    /// A built-in object could not be created.
+    #[error("cannot create the built-in object {name}: {message}")]
+    Bootstrap {
+        /// The object.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Options shared by writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: run every check, store nothing.
+    pub dry_run: bool,
+    /// What to do with unknown fields.
+    pub field_validation: FieldValidation,
+}
+
+/// Options of a delete (`DeleteOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// `dryRun=All`.
+    pub dry_run: bool,
+    /// Delete only if the object still has this uid.
+    pub uid: Option<String>,
+    /// Delete only if the object still has this resourceVersion.
+    pub resource_version: Option<String>,
+    /// What happens to the object's dependents (`propagationPolicy`).
+    pub propagation: Propagation,
+}
+
+/// A delete's `propagationPolicy`: how the garbage collector treats the object's dependents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// Delete the object now; the garbage collector deletes its dependents afterwards.
+    #[default]
+    Background,
+    /// Keep the object (finalizer `foregroundDeletion`) until its blocking dependents are gone.
+    Foreground,
+    /// Keep the object (finalizer `orphan`) until its dependents no longer point at it.
+    Orphan,
+}
+
+impl Propagation {
+    /// Parses the API value; empty means the default (Background).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "" | "Background" => Some(Self::Background),
+            "Foreground" => Some(Self::Foreground),
+            "Orphan" => Some(Self::Orphan),
+            _ => None,
+        }
+    }
+
+    /// The finalizer that holds the object while the garbage collector works, if any.
+    pub fn finalizer(self) -> Option<&'static str> {
+        match self {
+            Self::Background => None,
+            Self::Foreground => Some("foregroundDeletion"),
+            Self::Orphan => Some("orphan"),
+        }
+    }
+}
+
+/// The result of a successful write.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The object as stored (or as it would be, for a dry run).
+    pub object: Arc<Value>,
+    /// Warnings for the client (unknown fields under `fieldValidation=Warn`).
+    pub warnings: Vec<String>,
+}
+
+/// The running sandbox's state, shared through `Arc`.
+pub struct Sandbox {
+    store: Store,
+    registry: &'static Registry,
+    admin_token: String,
+    signing_key: crate::auth::SigningKey,
+    certificates: Certificates,
+    data_dir: PathBuf,
+}
+
+impl Sandbox {
+    /// Opens (or initialises) a sandbox in `data_dir`: its store, admin token and built-in objects.
+    pub fn open(data_dir: &Path) -> Result<Self, SandboxError> {
+        let io = |source| SandboxError::DataDir { path: data_dir.display().to_string(), source };
+        std::fs::create_dir_all(data_dir).map_err(io)?;
+        let admin_token = read_or_create_token(&data_dir.join("admin-token")).map_err(io)?;
+        let signing_key = crate::auth::SigningKey::load_or_create(&data_dir.join("service-account-key")).map_err(io)?;
+        let certificates = Certificates::load_or_create(&data_dir.join("pki"))?;
+        let store = Store::open(&data_dir.join("objects.redb"))?;
+        let sandbox = Self { store, registry: Registry::builtin(), admin_token, signing_key, certificates, data_dir: data_dir.to_path_buf() };
+        sandbox.bootstrap()?;
+        Ok(sandbox)
+    }
+
+    fn bootstrap(&self) -> Result<(), SandboxError> {
+        let objects: Vec<Value> = serde_norway::from_str(include_str!("data/bootstrap.yaml"))
+            .map_err(|e| SandboxError::Bootstrap { name: "data/bootstrap.yaml".into(), message: e.to_string() })?;
+        for object in objects {
+            let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let failed = |message: String| SandboxError::Bootstrap { name: name.clone(), message };
+            let rt = self
+                .registry
+                .by_kind(object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str().unwrap_or_default())
+                .ok_or_else(|| failed("kind not served".into()))?;
+            let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+            if self.get(rt, namespace.as_deref(), &name).is_none() {
+                self.create(rt, namespace.as_deref(), object, WriteOptions::default()).map_err(|e| failed(e.message))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The object store (reads and watch subscriptions).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The served types.
+    pub fn registry(&self) -> &'static Registry {
+        self.registry
+    }
+
+    /// The bearer token of the cluster-admin user written into the kubeconfig.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// The key that signs and verifies ServiceAccount tokens.
+    pub fn signing_key(&self) -> &crate::auth::SigningKey {
+        &self.signing_key
+    }
+
+    /// The CA and serving certificate.
+    pub fn certificates(&self) -> &Certificates {
+        &self.certificates
+    }
+
+    /// Where this sandbox keeps its files.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The storage key of an object of this type.
+    pub fn key(rt: &ResourceType, namespace: Option<&str>, name: &str) -> ObjectKey {
+        let namespace = if rt.namespaced { namespace.unwrap_or_default() } else { "" };
+        ObjectKey { resource: rt.id(), namespace: namespace.to_string(), name: name.to_string() }
+    }
+
+    /// One object.
+    pub fn get(&self, rt: &ResourceType, namespace: Option<&str>, name: &str) -> Option<Arc<Value>> {
+        self.store.get(&Self::key(rt, namespace, name))
+    }
+
+    /// Creates an object in `namespace` (ignored for cluster-scoped kinds).
+    pub fn create(&self, rt: &ResourceType, namespace: Option<&str>, mut obj: Value, opts: WriteOptions) -> ApiResult<Outcome> {
+        check_type(rt, &mut obj)?;
+        let namespace = self.place_in_namespace(rt, namespace, &mut obj)?;
+        if obj["metadata"]["name"].as_str().is_none_or(str::is_empty)
+            && let Some(prefix) = obj["metadata"]["generateName"].as_str() {
+                obj["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix()));
+            }
+        let mut warnings = Vec::new();
+        lifecycle::check_fields(rt, &mut obj, opts.field_validation, &mut warnings)?;
+        let uid = uuid::Uuid::new_v4().to_string();
+        let mut obj = lifecycle::prepare_create(rt, obj, &now_rfc3339(), uid)?;
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let key = Self::key(rt, namespace.as_deref(), &name);
+        let written = self
+            .store
+            .write(&key, opts.dry_run, |current| match current {
+                Some(_) => Err(ApiError::already_exists(rt, &name)),
+                None => {
+                    // Under the writer lock, so two new services never get the same address.
+                    if rt.create_steps.contains(&CreateStep::AllocateAddresses) {
+                        let (services, _) = self.store.list(&rt.id(), None, None, 0, |_| true);
+                        service_ip::allocate(&mut obj, &services.items);
+                    }
+                    Ok(Change::Put(obj))
+                }
+            })
+            .map_err(store_error)?;
+        Ok(Outcome { object: written.object, warnings })
+    }
+
+    /// Replaces an object (PUT), honouring a resourceVersion in the body as a precondition.
+    pub fn update(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, mut obj: Value, scope: UpdateScope, opts: WriteOptions) -> ApiResult<Outcome> {
+        check_type(rt, &mut obj)?;
+        match obj["metadata"]["name"].as_str() {
+            Some(n) if n == name => {}
+            None | Some("") => obj["metadata"]["name"] = json!(name),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({other}) does not match the name on the URL ({name})"
+                )));
+            }
+        }
+        self.place_in_namespace(rt, namespace, &mut obj)?;
+        self.modify(rt, namespace, name, scope, opts, |_| Ok(obj))
+    }
+
+    /// Changes an object with `change(current)` (used by PATCH and PUT); a resourceVersion in the
+    /// result must equal the stored one, so stale writers get 409 Conflict.
+    pub fn modify(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        scope: UpdateScope,
+        opts: WriteOptions,
+        change: impl FnOnce(&Value) -> ApiResult<Value>,
+    ) -> ApiResult<Outcome> {
+        let key = Self::key(rt, namespace, name);
+        let mut warnings = Vec::new();
+        let written = self
+            .store
+            .write(&key, opts.dry_run, |current| {
+                let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+                let mut new = change(current)?;
+                check_type(rt, &mut new)?;
+                let wanted = new["metadata"]["resourceVersion"].as_str().unwrap_or_default();
+                if !wanted.is_empty() && wanted != current["metadata"]["resourceVersion"].as_str().unwrap_or_default() {
+                    return Err(ApiError::stale(rt, name));
+                }
+                if new["metadata"]["name"].as_str() != Some(name) {
+                    return Err(ApiError::bad_request(format!("the name of the object cannot change from {name}")));
+                }
+                lifecycle::check_fields(rt, &mut new, opts.field_validation, &mut warnings)?;
+                match lifecycle::prepare_update(rt, current, new, scope)? {
+                    // As upstream: removing the last finalizer of an object being deleted deletes it.
+                    Some(new) if last_finalizer_removed(current, &new) => Ok(Change::Delete),
+                    Some(new) => Ok(Change::Put(new)),
+                    None => Ok(Change::Keep),
+                }
+            })
+            .map_err(store_error)?;
+        Ok(Outcome { object: written.object, warnings })
+    }
+
+    /// Deletes an object at once (finalizers keep it, marked with a deletionTimestamp). A namespace
+    /// only turns Terminating, and a pod on the node is marked with its grace period: their
+    /// controllers (the namespace controller, the kubelet) finish the deletion with
+    /// [`Sandbox::finalize`], as on a real cluster.
+    pub fn delete(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, opts: &DeleteOptions) -> ApiResult<Arc<Value>> {
+        if rt.deletion.protected.iter().any(|p| p == name) {
+            return Err(ApiError::forbidden(format!(
+                "{} \"{name}\" is forbidden: this {} may not be deleted",
+                rt.qualified_plural(),
+                rt.singular
+            )));
+        }
+        if rt.deletion.style == DeletionStyle::Terminating && !opts.dry_run {
+            return self.mark_terminating(rt, name, opts);
+        }
+        let key = Self::key(rt, namespace, name);
+        let written = self
+            .store
+            .write(&key, opts.dry_run, |current| {
+                let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+                check_preconditions(rt, name, current, opts)?;
+                let finalizers = current["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+                let held_by = opts.propagation.finalizer();
+                let grace = grace_period(rt, current);
+                if !finalizers && held_by.is_none() && grace.is_none() {
+                    return Ok(Change::Delete);
+                }
+                if current["metadata"]["deletionTimestamp"].is_string() {
+                    return Ok(Change::Keep);
+                }
+                let mut marked = current.as_ref().clone();
+                if let Some(finalizer) = held_by {
+                    add_finalizer(&mut marked, finalizer);
+                }
+                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(grace.unwrap_or(0));
+                Ok(Change::Put(marked))
+            })
+            .map_err(store_error)?;
+        Ok(written.object)
+    }
+
+    /// Marks a namespace as being deleted (deletionTimestamp, phase Terminating).
+    fn mark_terminating(&self, rt: &ResourceType, name: &str, opts: &DeleteOptions) -> ApiResult<Arc<Value>> {
+        let written = self
+            .store
+            .write(&Self::key(rt, None, name), false, |current| {
+                let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+                check_preconditions(rt, name, current, opts)?;
+                if current["metadata"]["deletionTimestamp"].is_string() {
+                    return Ok(Change::Keep);
+                }
+                let mut marked = current.as_ref().clone();
+                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                marked["status"]["phase"] = json!("Terminating");
+                Ok(Change::Put(marked))
+            })
+            .map_err(store_error)?;
+        Ok(written.object)
+    }
+
+    /// Finishes a deletion: removes an object already marked with a deletionTimestamp once no
+    /// finalizer holds it (then it is kept, still marked). `uid`, if given, must still match, so a
+    /// replacement with the same name is never removed. The last step of a pod's graceful deletion
+    /// (the kubelet, once its containers stopped) and of a namespace's (its controller, once
+    /// emptied); upstream reaches the same end with a zero grace period or the `finalize` subresource.
+    /// Whether the object is gone afterwards.
+    pub fn finalize(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, uid: Option<&str>) -> ApiResult<bool> {
+        let written = self
+            .store
+            .write::<ApiError>(&Self::key(rt, namespace, name), false, |current| {
+                let Some(current) = current else { return Ok(Change::Keep) };
+                let meta = &current["metadata"];
+                let same = uid.is_none_or(|uid| meta["uid"].as_str() == Some(uid));
+                let held = meta["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+                Ok(if same && meta["deletionTimestamp"].is_string() && !held { Change::Delete } else { Change::Keep })
+            })
+            .map_err(store_error)?;
+        Ok(written.object.is_null() || written.event == Some(crate::watch::EventType::Deleted))
+    }
+
+    fn place_in_namespace(&self, rt: &ResourceType, namespace: Option<&str>, obj: &mut Value) -> ApiResult<Option<String>> {
+        if !rt.namespaced {
+            if let Some(meta) = obj["metadata"].as_object_mut() {
+                meta.remove("namespace");
+            }
+            return Ok(None);
+        }
+        let namespace = namespace.unwrap_or("default");
+        match obj["metadata"]["namespace"].as_str() {
+            None | Some("") => obj["metadata"]["namespace"] = json!(namespace),
+            Some(ns) if ns == namespace => {}
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+        let namespaces = self.registry.by_plural("", "v1", "namespaces").expect("namespaces are always served");
+        match self.get(namespaces, None, namespace) {
+            None => Err(ApiError::not_found(namespaces, namespace)),
+            Some(ns) if ns["metadata"]["deletionTimestamp"].is_string() => Err(ApiError::forbidden(format!(
+                "unable to create new content in namespace {namespace} because it is being terminated"
+            ))),
+            Some(_) => Ok(Some(namespace.to_string())),
+        }
+    }
+}
+
+
+fn finalizer_count(obj: &Value) -> usize {
+    obj["metadata"]["finalizers"].as_array().map_or(0, Vec::len)
+}
+
+/// Whether an update takes the last finalizer off an object whose deletion is not graceful.
+fn last_finalizer_removed(old: &Value, new: &Value) -> bool {
+    let meta = &new["metadata"];
+    finalizer_count(old) > 0
+        && finalizer_count(new) == 0
+        && meta["deletionTimestamp"].is_string()
+        && meta["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
+}
+
+fn add_finalizer(obj: &mut Value, finalizer: &str) {
+    if !obj["metadata"]["finalizers"].is_array() {
+        obj["metadata"]["finalizers"] = json!([]);
+    }
+    if let Some(list) = obj["metadata"]["finalizers"].as_array_mut()
+        && !list.iter().any(|f| f == finalizer) {
+            list.push(json!(finalizer));
+        }
+}
+
+fn check_preconditions(rt: &ResourceType, name: &str, current: &Value, opts: &DeleteOptions) -> ApiResult<()> {
+    let fail = |what: &str, wanted: &str, actual: &str| {
+        Err(ApiError::conflict(rt, name, &format!("Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {actual}")))
+    };
+    let meta = &current["metadata"];
+    if let Some(uid) = &opts.uid {
+        let actual = meta["uid"].as_str().unwrap_or_default();
+        if uid != actual {
+            return fail("UID", uid, actual);
+        }
+    }
+    if let Some(rv) = &opts.resource_version {
+        let actual = meta["resourceVersion"].as_str().unwrap_or_default();
+        if rv != actual {
+            return fail("ResourceVersion", rv, actual);
+        }
+    }
+    Ok(())
+}
+
+/// An object of a graceful kind bound to a node (a pod) is marked with its termination grace
+/// period, then removed by the kubelet once its containers have stopped. Unbound ones go at once.
+fn grace_period(rt: &ResourceType, current: &Value) -> Option<i64> {
+    let bound = current["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
+    (rt.deletion.style == DeletionStyle::Graceful && bound)
+        .then(|| current["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30))
+}
+
+/// Fills a missing apiVersion/kind from the path and rejects a body of another type.
+fn check_type(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request("the request body must be a JSON or YAML object"));
+    }
+    let expected = rt.api_version();
+    match obj["apiVersion"].as_str() {
+        None | Some("") => obj["apiVersion"] = json!(expected),
+        Some(v) if v == expected => {}
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({expected})"
+            )));
+        }
+    }
+    match obj["kind"].as_str() {
+        None | Some("") => obj["kind"] = json!(rt.kind),
+        Some(k) if k == rt.kind => {}
+        Some(k) => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({}) for this URL",
+                rt.kind
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn store_error(e: StoreError<ApiError>) -> ApiError {
+    match e {
+        StoreError::Decision(e) => e,
+        StoreError::Disk(e) => ApiError::internal(e.to_string()),
+    }
+}
+
+/// The current time as Kubernetes writes timestamps: RFC 3339, whole seconds, UTC.
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Five characters from upstream's generateName alphabet (no vowels, no look-alikes).
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    bytes.iter().take(5).map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
+fn read_or_create_token(path: &Path) -> std::io::Result<String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let token = text.trim().to_string();
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &token)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::Reason;
+
+    fn sandbox() -> (tempfile::TempDir, Sandbox) {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::open(dir.path()).unwrap();
+        (dir, sandbox)
+    }
+
+    fn configmaps() -> &'static ResourceType {
+        Registry::builtin().by_plural("", "v1", "configmaps").unwrap()
+    }
+
+    #[test]
+    fn a_new_sandbox_has_the_standard_namespaces_and_roles() {
+        let (_dir, sb) = sandbox();
+        let ns = sb.registry().by_plural("", "v1", "namespaces").unwrap();
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            assert!(sb.get(ns, None, name).is_some(), "{name}");
+        }
+        let roles = sb.registry().by_plural("rbac.authorization.k8s.io", "v1", "clusterroles").unwrap();
+        for name in ["cluster-admin", "admin", "edit", "view"] {
+            assert!(sb.get(roles, None, name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn creating_twice_says_already_exists() {
+        let (_dir, sb) = sandbox();
+        let cm = json!({"metadata": {"name": "x"}, "data": {"a": "b"}});
+        sb.create(configmaps(), Some("default"), cm.clone(), WriteOptions::default()).unwrap();
+        let err = sb.create(configmaps(), Some("default"), cm, WriteOptions::default()).unwrap_err();
+        assert_eq!(err.message, "configmaps \"x\" already exists");
+    }
+
+    #[test]
+    fn a_stale_update_is_a_conflict() {
+        let (_dir, sb) = sandbox();
+        let made = sb.create(configmaps(), Some("default"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap();
+        let mut first = made.object.as_ref().clone();
+        first["data"] = json!({"a": "1"});
+        sb.update(configmaps(), Some("default"), "x", first, UpdateScope::Main, WriteOptions::default()).unwrap();
+        let mut stale = made.object.as_ref().clone();
+        stale["data"] = json!({"a": "2"});
+        let err = sb.update(configmaps(), Some("default"), "x", stale, UpdateScope::Main, WriteOptions::default()).unwrap_err();
+        assert_eq!(err.reason, Reason::Conflict);
+    }
+
+    #[test]
+    fn creating_in_a_missing_namespace_is_not_found() {
+        let (_dir, sb) = sandbox();
+        let err = sb.create(configmaps(), Some("nope"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap_err();
+        assert_eq!(err.message, "namespaces \"nope\" not found");
+    }
+
+    #[test]
+    fn a_wrong_uid_precondition_blocks_a_delete() {
+        let (_dir, sb) = sandbox();
+        sb.create(configmaps(), Some("default"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap();
+        let opts = DeleteOptions { uid: Some("other".into()), ..Default::default() };
+        let err = sb.delete(configmaps(), Some("default"), "x", &opts).unwrap_err();
+        assert_eq!(err.reason, Reason::Conflict);
+        assert!(sb.get(configmaps(), Some("default"), "x").is_some());
+    }
+}

@@ -1,0 +1,34 @@
+//! The sandbox's core: everything the Kubernetes API server decides, without HTTP, controllers or
+//! a node.
+//!
+//! The main type is [`Sandbox`], the store-backed shared state every entry point goes through
+//! (create, update, modify, delete, finalize). Beside it: the served types ([`registry`]), the
+//! durable [`store`] with its [`watch`] fan-out, what happens to an object on its way in
+//! ([`lifecycle`], [`schema`], [`admission`]), reading and answering ([`selectors`], [`table`],
+//! [`protobuf`], [`openapi`]), [`events`], the [`auth`] decisions, and the leaf rules every layer
+//! shares ([`names`], [`cron`]).
+//!
+//! It is not the HTTP layer (`gitops-lab-sandbox`), and it knows no controller and no node: those
+//! crates import this one, never the other way round.
+#![deny(missing_docs)]
+
+pub mod admission;
+pub mod auth;
+pub mod cluster;
+pub mod cron;
+pub mod errors;
+pub mod events;
+pub mod lifecycle;
+pub mod names;
+pub mod openapi;
+pub mod pki;
+pub mod protobuf;
+pub mod registry;
+pub mod schema;
+pub mod selectors;
+pub mod service_ip;
+pub mod store;
+pub mod table;
+pub mod watch;
+
+pub use cluster::Sandbox;

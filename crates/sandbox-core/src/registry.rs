@@ -1,0 +1,238 @@
+//! The resource types the sandbox serves, loaded from `data/resources.yaml`.
+
+use serde::Deserialize;
+use std::sync::OnceLock;
+
+/// One served kind: how discovery names it and how its URLs are built.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceType {
+    /// API group; empty for the core group.
+    pub group: String,
+    /// API version within the group.
+    pub version: String,
+    /// The object kind, e.g. `Deployment`.
+    pub kind: String,
+    /// The URL segment, e.g. `deployments`.
+    pub plural: String,
+    /// The singular name kubectl accepts, e.g. `deployment`.
+    pub singular: String,
+    /// Whether objects live in a namespace.
+    pub namespaced: bool,
+    /// Short names such as `deploy`.
+    #[serde(default)]
+    pub short_names: Vec<String>,
+    /// Categories such as `all`.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Verbs allowed on the collection and its objects.
+    #[serde(default = "standard_verbs")]
+    pub verbs: Vec<String>,
+    /// Subresources: `status`, `scale`, ….
+    #[serde(default)]
+    pub subresources: Vec<String>,
+    /// Dotted paths whose change bumps `metadata.generation`; empty = the kind keeps no generation.
+    #[serde(default)]
+    pub generation_from: Vec<String>,
+    /// The status a newly created object starts with, for kinds with a status subresource.
+    #[serde(default)]
+    pub initial_status: Option<serde_json::Value>,
+    /// A label the server keeps equal to the object's name (namespaces get `kubernetes.io/metadata.name`).
+    #[serde(default)]
+    pub name_label: Option<String>,
+    /// How a DELETE of this kind proceeds.
+    #[serde(default)]
+    pub deletion: Deletion,
+    /// Server steps on create beyond defaults and validation.
+    #[serde(default)]
+    pub create_steps: Vec<CreateStep>,
+    /// Dotted paths a write to the `status` subresource may change besides `status`.
+    #[serde(default)]
+    pub status_also_writes: Vec<String>,
+}
+
+/// A step the server takes when an object of a kind is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CreateStep {
+    /// Mount the ServiceAccount's API credentials into every container (pods).
+    MountServiceAccount,
+    /// Give the object a cluster IP and node ports (services).
+    AllocateAddresses,
+}
+
+/// How objects of a kind are deleted.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Deletion {
+    /// The way a DELETE proceeds.
+    #[serde(default)]
+    pub style: DeletionStyle,
+    /// Names that may never be deleted (the built-in namespaces).
+    #[serde(default)]
+    pub protected: Vec<String>,
+}
+
+/// The ways a DELETE proceeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeletionStyle {
+    /// Removed at once (unless finalizers hold it).
+    #[default]
+    Immediate,
+    /// Bound to a node: marked with its grace period; the node removes it after stopping it.
+    Graceful,
+    /// Marked Terminating; its controller empties it, then removes it (namespaces).
+    Terminating,
+}
+
+fn standard_verbs() -> Vec<String> {
+    ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        .map(String::from)
+        .to_vec()
+}
+
+impl ResourceType {
+    /// `v1` for the core group, `apps/v1` otherwise.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The group-qualified resource name used in error messages: `pods`, `deployments.apps`.
+    pub fn qualified_plural(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// The group-qualified kind used in Invalid messages: `Pod`, `Deployment.apps`.
+    pub fn qualified_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+
+    /// Whether the verb is served for this type.
+    pub fn allows(&self, verb: &str) -> bool {
+        self.verbs.iter().any(|v| v == verb)
+    }
+
+    /// Whether the named subresource is served for this type.
+    pub fn has_subresource(&self, name: &str) -> bool {
+        self.subresources.iter().any(|s| s == name)
+    }
+
+    /// The stable identity of this type, used as a storage prefix.
+    pub fn id(&self) -> ResourceId {
+        ResourceId { group: self.group.clone(), plural: self.plural.clone() }
+    }
+}
+
+/// A resource type's identity: group and plural name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId {
+    /// API group; empty for core.
+    pub group: String,
+    /// Plural resource name.
+    pub plural: String,
+}
+
+/// All served types, in discovery order.
+#[derive(Debug)]
+pub struct Registry {
+    types: Vec<ResourceType>,
+}
+
+impl Registry {
+    /// The built-in registry, parsed once from the embedded data file.
+    pub fn builtin() -> &'static Registry {
+        static REGISTRY: OnceLock<Registry> = OnceLock::new();
+        REGISTRY.get_or_init(|| {
+            let types: Vec<ResourceType> = serde_norway::from_str(include_str!("data/resources.yaml"))
+                .expect("data/resources.yaml is valid (checked by a unit test)");
+            Registry { types }
+        })
+    }
+
+    /// Every served type.
+    pub fn types(&self) -> &[ResourceType] {
+        &self.types
+    }
+
+    /// The type served at `/{group}/{version}/{plural}`.
+    pub fn by_plural(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceType> {
+        self.types.iter().find(|t| t.group == group && t.version == version && t.plural == plural)
+    }
+
+    /// The type of an object with this apiVersion and kind.
+    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceType> {
+        self.types.iter().find(|t| t.api_version() == api_version && t.kind == kind)
+    }
+
+    /// The type with this storage identity.
+    pub fn by_id(&self, id: &ResourceId) -> Option<&ResourceType> {
+        self.types.iter().find(|t| t.group == id.group && t.plural == id.plural)
+    }
+
+    /// The distinct API groups other than core, in first-seen order, with their versions.
+    pub fn groups(&self) -> Vec<(&str, Vec<&str>)> {
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for t in self.types.iter().filter(|t| !t.group.is_empty()) {
+            match groups.iter_mut().find(|(g, _)| *g == t.group) {
+                Some((_, versions)) if !versions.contains(&t.version.as_str()) => versions.push(&t.version),
+                Some(_) => {}
+                None => groups.push((&t.group, vec![&t.version])),
+            }
+        }
+        groups
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_registry_parses_and_finds_deployments() {
+        let registry = Registry::builtin();
+        let deployments = registry.by_plural("apps", "v1", "deployments").expect("deployments served");
+        assert_eq!(deployments.kind, "Deployment");
+        assert_eq!(deployments.short_names, ["deploy"]);
+        assert!(deployments.has_subresource("scale"));
+        assert_eq!(deployments.qualified_plural(), "deployments.apps");
+        assert_eq!(registry.by_kind("v1", "Pod").unwrap().plural, "pods");
+    }
+
+    #[test]
+    fn every_type_has_a_unique_plural_per_group() {
+        let registry = Registry::builtin();
+        let mut seen = std::collections::HashSet::new();
+        for t in registry.types() {
+            assert!(seen.insert(t.id()), "{} listed twice", t.qualified_plural());
+        }
+    }
+
+    #[test]
+    fn pods_are_deleted_gracefully_and_namespaces_by_termination() {
+        let registry = Registry::builtin();
+        assert_eq!(registry.by_plural("", "v1", "pods").unwrap().deletion.style, DeletionStyle::Graceful);
+        let ns = registry.by_plural("", "v1", "namespaces").unwrap();
+        assert_eq!(ns.deletion.style, DeletionStyle::Terminating);
+        assert!(ns.deletion.protected.iter().any(|n| n == "kube-system"));
+        assert_eq!(registry.by_plural("", "v1", "configmaps").unwrap().deletion.style, DeletionStyle::Immediate);
+    }
+
+    #[test]
+    fn namespaces_cannot_be_deleted_as_a_collection() {
+        let ns = Registry::builtin().by_plural("", "v1", "namespaces").unwrap();
+        assert!(!ns.allows("deletecollection"));
+        assert!(ns.allows("watch"));
+    }
+}

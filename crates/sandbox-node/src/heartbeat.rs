@@ -1,0 +1,139 @@
+//! The Node object `sandbox`: created at start, kept Ready, recreated if deleted. Its status is
+//! rewritten only when it differs or the heartbeat is old, never in a loop.
+
+use super::SimulatedNode;
+use gitops_sandbox_core::Sandbox;
+use gitops_sandbox_core::cluster::{WriteOptions, now_rfc3339};
+use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
+use gitops_sandbox_core::errors::{ApiError, Reason};
+use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::registry::{Registry, ResourceId, ResourceType};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How often the Ready condition's heartbeat is refreshed.
+const HEARTBEAT: Duration = Duration::from_secs(300);
+
+fn nodes() -> &'static ResourceType {
+    Registry::builtin().by_plural("", "v1", "nodes").expect("nodes are always served")
+}
+
+/// Keeps the Node object.
+pub struct NodeStatus;
+
+/// The Node as first created.
+fn node_object() -> Value {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": SimulatedNode::NAME, "labels": {
+            "beta.kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": arch,
+            "kubernetes.io/hostname": SimulatedNode::NAME, "kubernetes.io/os": "linux",
+            "node-role.kubernetes.io/control-plane": ""}},
+        "spec": {"podCIDR": "10.244.0.0/16", "podCIDRs": ["10.244.0.0/16"]},
+    })
+}
+
+/// The status the node reports (`now` for heartbeats and transitions).
+fn node_status(previous: &Value, now: &str) -> Value {
+    let arch = node_object()["metadata"]["labels"]["kubernetes.io/arch"].clone();
+    let resources = json!({"cpu": "2", "memory": "8025424Ki", "pods": "110", "ephemeral-storage": "61202244Ki", "hugepages-2Mi": "0"});
+    let since = |kind: &str, status: &str| {
+        previous["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == kind && c["status"] == status)).and_then(|c| c["lastTransitionTime"].as_str().map(String::from)).unwrap_or_else(|| now.to_string())
+    };
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
+        json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": since(kind, status), "reason": reason, "message": message})
+    };
+    json!({
+        "capacity": resources, "allocatable": resources,
+        "conditions": [
+            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        ],
+        "addresses": [{"type": "InternalIP", "address": super::HOST_IP}, {"type": "Hostname", "address": SimulatedNode::NAME}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "sandbox",
+            "osImage": "GitOps Lab sandbox", "containerRuntimeVersion": "sandbox://1.0.0",
+            "kubeletVersion": "v1.32.4", "kubeProxyVersion": "v1.32.4", "operatingSystem": "linux", "architecture": arch},
+    })
+}
+
+/// Whether the stored status needs a rewrite: missing, not Ready, or an old heartbeat.
+fn stale(status: &Value) -> bool {
+    let ready = status["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"));
+    let Some(ready) = ready.filter(|c| c["status"] == "True") else { return true };
+    let beat = ready["lastHeartbeatTime"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    beat.is_none_or(|t| jiff::Timestamp::now().duration_since(t).unsigned_abs() >= HEARTBEAT)
+}
+
+/// Creates the node if it is missing and refreshes its status when stale.
+pub fn ensure(sb: &Sandbox) -> Result<(), ApiError> {
+    let node = match sb.get(nodes(), None, SimulatedNode::NAME) {
+        Some(node) => node,
+        None => match sb.create(nodes(), None, node_object(), WriteOptions::default()) {
+            Ok(outcome) => outcome.object,
+            Err(e) if e.reason == Reason::AlreadyExists => return Ok(()),
+            Err(e) => return Err(e),
+        },
+    };
+    if !stale(&node["status"]) {
+        return Ok(());
+    }
+    sb.modify(nodes(), None, SimulatedNode::NAME, UpdateScope::Status, WriteOptions::default(), |current| {
+        let mut new = current.clone();
+        new["status"] = node_status(&current["status"], &now_rfc3339());
+        Ok(new)
+    })?;
+    Ok(())
+}
+
+impl Controller for NodeStatus {
+    fn name(&self) -> &'static str {
+        "node-status"
+    }
+
+    fn primary(&self) -> ResourceId {
+        nodes().id()
+    }
+
+    fn reconcile(&self, sb: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
+        if target.name != SimulatedNode::NAME {
+            return Ok(Action::Done);
+        }
+        ensure(sb)?;
+        Ok(Action::RequeueAfter(HEARTBEAT))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_status_is_not_stale_and_an_old_heartbeat_is() {
+        let status = node_status(&Value::Null, &now_rfc3339());
+        assert!(!stale(&status));
+        assert!(stale(&node_status(&Value::Null, "2020-01-01T00:00:00Z")));
+        assert!(stale(&Value::Null));
+        assert_eq!(status["nodeInfo"]["kubeletVersion"], "v1.32.4");
+    }
+
+    #[test]
+    fn the_node_is_created_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let sb = Sandbox::open(dir.path()).unwrap();
+        ensure(&sb).unwrap();
+        let node = sb.get(nodes(), None, "sandbox").unwrap();
+        assert_eq!(node["status"]["conditions"][3]["type"], "Ready");
+        assert_eq!(node["status"]["addresses"][0]["type"], "InternalIP");
+        let rv = node["metadata"]["resourceVersion"].clone();
+        ensure(&sb).unwrap();
+        assert_eq!(sb.get(nodes(), None, "sandbox").unwrap()["metadata"]["resourceVersion"], rv, "no rewrite while fresh");
+    }
+}

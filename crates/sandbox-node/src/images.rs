@@ -1,0 +1,387 @@
+//! The simulated images: image references, and the behaviour table in `data/images.yaml`.
+
+use gitops_sandbox_shell::vfs::Volume;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// What a container of an image does when it runs its main program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Behaviour {
+    /// nginx serving `/usr/share/nginx/html`.
+    Nginx,
+    /// An HTTP server answering with the image's tag.
+    HttpTag,
+    /// The sandbox's shell runs the container's command.
+    Shell,
+}
+
+/// A set of files and programs several images share (their Linux distribution).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Base {
+    /// The distribution's name.
+    pub os: String,
+    /// Files of the root filesystem, by absolute path.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Programs present in `/bin`.
+    #[serde(default)]
+    pub bin: Vec<String>,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSpec {
+    /// Repository names (without registry or `library/`) this row matches.
+    pub repositories: Vec<String>,
+    /// What its main program does.
+    pub behaviour: Behaviour,
+    /// The name of the [`Base`] it builds on.
+    pub base: String,
+    /// The program's version shown for tags that are not versions (nginx's `Server:` header).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The image size the Pulled event reports.
+    #[serde(default)]
+    pub size: u64,
+    /// The image's ENTRYPOINT.
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    /// The image's CMD.
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    /// argv[0] values that start the behaviour (others go to the shell); empty: always the behaviour.
+    #[serde(default)]
+    pub programs: Vec<String>,
+    /// What `ps -ef` shows for the behaviour's processes (the first is PID 1).
+    #[serde(default)]
+    pub processes: Vec<String>,
+    /// Ports the behaviour listens on.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// The image's environment (`{version}` and `{tag}` are filled in).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The image's WORKDIR.
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    /// Lines the behaviour logs when it starts.
+    #[serde(default)]
+    pub start_log: Vec<String>,
+    /// Extra shell commands (`git`, `kubectl`).
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Files of its root filesystem beyond the base's.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+}
+
+/// What an image the sandbox cannot simulate does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unknown {
+    /// Its exit code.
+    pub exit_code: i32,
+    /// Its log lines (`{image}` and `{supported}` are filled in).
+    pub log: Vec<String>,
+}
+
+/// The whole table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImageTable {
+    /// Shared distributions.
+    pub bases: BTreeMap<String, Base>,
+    /// The simulated images.
+    pub images: Vec<ImageSpec>,
+    /// Behaviour of every other image.
+    pub unknown: Unknown,
+    /// MIME types by extension, for nginx.
+    pub mime: BTreeMap<String, String>,
+}
+
+/// A parsed image reference, normalised as containerd does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// The registry host (`docker.io` when none is given).
+    pub domain: String,
+    /// The repository path without the registry (`library/` dropped for Docker Hub).
+    pub repository: String,
+    /// The tag (`latest` when neither tag nor digest is given).
+    pub tag: String,
+    /// A `sha256:…` digest if given.
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    /// Parses `[domain/]path[:tag][@digest]`; `None` when it is not a valid reference.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (rest, digest) = match text.split_once('@') {
+            Some((rest, digest)) => (rest, Some(digest.to_string())),
+            None => (text, None),
+        };
+        if let Some(d) = &digest {
+            let hex = d.strip_prefix("sha256:")?;
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+                return None;
+            }
+        }
+        // A colon after the last slash starts the tag; one before it belongs to a registry port.
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].find(':') {
+            Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+            None => (rest, None),
+        };
+        if let Some(tag) = tag {
+            let valid = !tag.is_empty() && tag.len() <= 128 && !tag.starts_with(['.', '-']);
+            if !valid || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+                return None;
+            }
+        }
+        let mut parts: Vec<&str> = name.split('/').collect();
+        let first = parts[0];
+        let domain = if parts.len() > 1 && (first.contains(['.', ':']) || first == "localhost") {
+            parts.remove(0).to_string()
+        } else {
+            "docker.io".to_string()
+        };
+        if !parts.iter().all(|p| path_component(p)) {
+            return None;
+        }
+        let mut repository = parts.join("/");
+        if domain == "docker.io" && parts.len() == 1 {
+            repository = format!("library/{repository}");
+        }
+        Some(Self { domain, repository, tag: tag.unwrap_or("latest").to_string(), digest })
+    }
+
+    /// The repository as the table names it (`nginx`, `docker/whalesay`).
+    pub fn short_repository(&self) -> &str {
+        self.repository.strip_prefix("library/").unwrap_or(&self.repository)
+    }
+
+    /// The full reference containerd reports as a container's `image`.
+    pub fn full(&self) -> String {
+        format!("{}/{}:{}", self.domain, self.repository, self.tag)
+    }
+
+    /// The `imageID` (repository digest), stable for a reference.
+    pub fn image_id(&self) -> String {
+        let digest = match &self.digest {
+            Some(d) => d.clone(),
+            None => format!("sha256:{}", hex_digest(&self.full())),
+        };
+        format!("{}/{}@{digest}", self.domain, self.repository)
+    }
+}
+
+/// A lowercase path component: alphanumerics separated by `.`, `_`, `__` or dashes.
+fn path_component(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    !bytes.is_empty()
+        && bytes.first().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.last().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(b))
+}
+
+/// 64 hex characters derived from `text` (stable, not cryptographic: IDs only need to look right).
+pub fn hex_digest(text: &str) -> String {
+    (0..4u64)
+        .map(|round| {
+            let h = text.bytes().fold(0xcbf29ce484222325u64 ^ round.wrapping_mul(0x9e3779b97f4a7c15), |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+            format!("{h:016x}")
+        })
+        .collect()
+}
+
+/// The table, parsed once.
+pub fn table() -> &'static ImageTable {
+    static TABLE: OnceLock<ImageTable> = OnceLock::new();
+    // The table is compiled in; the unit tests parse it, so a broken file never ships.
+    TABLE.get_or_init(|| serde_norway::from_str(include_str!("data/images.yaml")).expect("node/data/images.yaml parses"))
+}
+
+/// What the node makes of a container's image.
+#[derive(Debug, Clone)]
+pub enum Resolved<'a> {
+    /// A simulated image.
+    Known(&'a ImageSpec, ImageRef),
+    /// A valid reference to an image the sandbox does not simulate.
+    Unknown(ImageRef),
+    /// Not a valid reference: the pull fails.
+    Invalid,
+}
+
+impl ImageTable {
+    /// Finds the row for an image reference.
+    pub fn resolve(&self, image: &str) -> Resolved<'_> {
+        let Some(reference) = ImageRef::parse(image) else { return Resolved::Invalid };
+        let short = reference.short_repository();
+        match self.images.iter().find(|spec| spec.repositories.iter().any(|r| r == short)) {
+            Some(spec) if reference.domain == "docker.io" => Resolved::Known(spec, reference),
+            _ => Resolved::Unknown(reference),
+        }
+    }
+
+    /// Every repository simulated, for messages.
+    pub fn supported(&self) -> String {
+        self.images.iter().flat_map(|s| s.repositories.iter().map(String::as_str)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The log lines of an unknown image.
+    pub fn unknown_log(&self, image: &str) -> Vec<String> {
+        let supported = self.supported();
+        self.unknown.log.iter().map(|l| l.replace("{image}", image).replace("{supported}", &supported)).collect()
+    }
+
+    /// The MIME type for a file name.
+    pub fn mime_type(&self, path: &str) -> &str {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+        self.mime.get(&ext).map_or("application/octet-stream", String::as_str)
+    }
+}
+
+impl ImageSpec {
+    /// The program version for a tag: the tag itself when it looks like a version.
+    pub fn version_for(&self, tag: &str) -> String {
+        let looks_like_version = tag.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        match &self.version {
+            Some(default) if !looks_like_version => default.clone(),
+            _ => tag.to_string(),
+        }
+    }
+
+    /// Fills `{version}` and `{tag}`.
+    pub fn fill(&self, text: &str, tag: &str) -> String {
+        text.replace("{version}", &self.version_for(tag)).replace("{tag}", tag)
+    }
+
+    /// The argv a container runs: `command` replaces the entrypoint, `args` the cmd (as upstream:
+    /// a command without args drops the image's cmd).
+    pub fn argv(&self, command: &[String], args: &[String]) -> Vec<String> {
+        let (entry, rest) = match (command.is_empty(), args.is_empty()) {
+            (false, false) => (command.to_vec(), args.to_vec()),
+            (false, true) => (command.to_vec(), Vec::new()),
+            (true, false) => (self.entrypoint.clone(), args.to_vec()),
+            (true, true) => (self.entrypoint.clone(), self.cmd.clone()),
+        };
+        entry.into_iter().chain(rest).collect()
+    }
+
+    /// Whether argv starts this image's behaviour rather than the shell.
+    pub fn starts_behaviour(&self, argv: &[String]) -> bool {
+        self.behaviour == Behaviour::Shell || self.programs.is_empty() || argv.first().is_some_and(|p| self.programs.contains(p))
+    }
+
+    /// A fresh root filesystem for a container of this image.
+    pub fn root(&self, table: &ImageTable, tag: &str) -> Volume {
+        let base = table.bases.get(&self.base);
+        let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for program in base.iter().flat_map(|b| b.bin.iter()) {
+            files.insert(format!("bin/{program}"), Vec::new());
+        }
+        for (path, text) in base.iter().flat_map(|b| b.files.iter()).chain(self.files.iter()) {
+            files.insert(path.trim_start_matches('/').to_string(), self.fill(text, tag).into_bytes());
+        }
+        for dir in ["tmp", "root", "var/log", "proc"] {
+            files.entry(format!("{dir}/.keep")).or_default();
+        }
+        Volume::with_files(files.iter().map(|(p, b)| (p.as_str(), b.clone())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_parses_and_every_row_names_a_known_base() {
+        let t = table();
+        for spec in &t.images {
+            assert!(t.bases.contains_key(&spec.base), "{:?}", spec.repositories);
+        }
+        assert!(t.supported().contains("docker/whalesay"));
+    }
+
+    #[test]
+    fn references_are_normalised_like_containerd() {
+        let r = ImageRef::parse("nginx").unwrap();
+        assert_eq!(r.full(), "docker.io/library/nginx:latest");
+        let r = ImageRef::parse("docker/whalesay:latest").unwrap();
+        assert_eq!((r.short_repository(), r.tag.as_str()), ("docker/whalesay", "latest"));
+        let r = ImageRef::parse("localhost:5000/team/app:v2").unwrap();
+        assert_eq!((r.domain.as_str(), r.repository.as_str(), r.tag.as_str()), ("localhost:5000", "team/app", "v2"));
+        assert!(ImageRef::parse("docker.io/library/nginx:1.7.9").unwrap().image_id().starts_with("docker.io/library/nginx@sha256:"));
+    }
+
+    #[test]
+    fn invalid_references_are_rejected() {
+        for bad in ["Nginx", "nginx:", "nginx::1", "ngi nx", "", "nginx@sha256:abc", "-x/y"] {
+            assert!(ImageRef::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lookup_by_repository_ignores_the_tag() {
+        let t = table();
+        let cases = [
+            ("nginx:1.11", Some(Behaviour::Nginx)),
+            ("nginx:1.7.9", Some(Behaviour::Nginx)),
+            ("docker.io/library/nginx:latest", Some(Behaviour::Nginx)),
+            ("docker/whalesay", Some(Behaviour::Shell)),
+            ("busybox:1.36", Some(Behaviour::Shell)),
+            ("gitopsbook/sample-app:v0.2", Some(Behaviour::HttpTag)),
+            ("gitopsbook/example-operator:v1.0", Some(Behaviour::Shell)),
+            ("redis:7", None),
+            ("quay.io/nginx", None),
+        ];
+        for (image, want) in cases {
+            let got = match t.resolve(image) {
+                Resolved::Known(spec, _) => Some(spec.behaviour),
+                Resolved::Unknown(_) => None,
+                Resolved::Invalid => panic!("{image} should parse"),
+            };
+            assert_eq!(got, want, "{image}");
+        }
+        assert!(matches!(t.resolve("Bad Image"), Resolved::Invalid));
+    }
+
+    #[test]
+    fn command_and_args_override_entrypoint_and_cmd_as_upstream() {
+        let Resolved::Known(nginx, _) = table().resolve("nginx") else { panic!() };
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(nginx.argv(&[], &[]), s(&["/docker-entrypoint.sh", "nginx", "-g", "daemon off;"]));
+        assert_eq!(nginx.argv(&s(&["sh"]), &[]), s(&["sh"]));
+        assert_eq!(nginx.argv(&[], &s(&["nginx-debug"])), s(&["/docker-entrypoint.sh", "nginx-debug"]));
+        assert!(nginx.starts_behaviour(&nginx.argv(&[], &[])));
+        assert!(!nginx.starts_behaviour(&s(&["sh", "-c", "ls"])));
+    }
+
+    #[test]
+    fn versions_come_from_numeric_tags_else_from_the_table() {
+        let Resolved::Known(nginx, _) = table().resolve("nginx") else { panic!() };
+        assert_eq!(nginx.version_for("1.7.9"), "1.7.9");
+        assert_eq!(nginx.version_for("latest"), "1.27.3");
+        assert_eq!(nginx.fill("{version}", "alpine"), "1.27.3");
+    }
+
+    #[test]
+    fn an_image_root_has_its_files_and_programs() {
+        let t = table();
+        let Resolved::Known(nginx, r) = t.resolve("nginx:1.11") else { panic!() };
+        let fs = gitops_sandbox_shell::vfs::Filesystem::new(nginx.root(t, &r.tag));
+        assert!(String::from_utf8(fs.read("/usr/share/nginx/html/index.html").unwrap()).unwrap().contains("Welcome to nginx!"));
+        assert!(String::from_utf8(fs.read("/etc/os-release").unwrap()).unwrap().contains("bookworm"));
+        assert_eq!(fs.is_dir("/bin"), Some(true));
+        assert_eq!(t.mime_type("/a/b.HTML"), "text/html");
+        assert_eq!(t.mime_type("/a/b"), "application/octet-stream");
+    }
+
+    #[test]
+    fn unknown_images_explain_what_is_simulated() {
+        let log = table().unknown_log("redis:7").join("\n");
+        assert!(log.contains("\"redis:7\"") && log.contains("nginx") && log.contains("minikube"), "{log}");
+    }
+}
