@@ -291,14 +291,19 @@ impl Validator<'_> {
         files: &mut BTreeMap<String, String>,
         errors: &mut Vec<ExerciseError>,
     ) {
-        let kinds =
-            [!action.kubectl.is_empty(), action.terminal.is_some(), action.diff.is_some(), action.edit.is_some()];
+        let kinds = [
+            !action.kubectl.is_empty(),
+            action.terminal.is_some(),
+            action.diff.is_some(),
+            action.edit.is_some(),
+            action.operator.is_some(),
+        ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             errors.push(self.error(
                 line,
                 field.into(),
-                "an action needs exactly one of kubectl, terminal, diff, edit".into(),
-                "一个 action 必须且只能包含 kubectl、terminal、diff、edit 之一".into(),
+                "an action needs exactly one of kubectl, terminal, diff, edit, operator".into(),
+                "一个 action 必须且只能包含 kubectl、terminal、diff、edit、operator 之一".into(),
             ));
         }
         for command in &action.kubectl {
