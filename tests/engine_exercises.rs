@@ -274,3 +274,35 @@ fn validate_accepts_the_chapter_and_names_file_line_and_field_of_a_broken_exerci
         "{said}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn git_sync_and_ci_actions_drive_the_labs_gitops_loop() {
+    let data = tempfile::tempdir().unwrap();
+    let engine = engine(&fixtures(), data.path()).await;
+    let id = "gitops-kinds";
+    engine.handle(Command::OpenExercise { id: id.into() }).await.unwrap();
+    let step = |step: usize| {
+        let engine = engine.clone();
+        async move {
+            match engine.handle(Command::RunStep { exercise: id.into(), step }).await {
+                Ok(Reply::StepOutcome(outcome)) => {
+                    assert!(outcome.error.is_none(), "step {step}: {:?}\n{}", outcome.error, outcome.output);
+                    assert!(
+                        engine.exercises().wait_step(id, step, Duration::from_secs(90)).await,
+                        "step {step} completes"
+                    );
+                    outcome
+                }
+                other => panic!("step {step}: {other:?}"),
+            }
+        }
+    };
+    let synced = step(0).await;
+    assert!(synced.output.contains("deployment.apps/sample-app"), "{}", synced.output);
+    let committed = step(1).await;
+    assert!(committed.output.starts_with("[config "), "{}", committed.output);
+    let built = step(2).await;
+    assert!(built.output.contains("sample-app:"), "{}", built.output);
+    step(3).await;
+    engine.shutdown().await;
+}

@@ -13,7 +13,7 @@ async fn lab(sandbox: &Sandbox) -> Kubectl {
 
 /// Runs `line` with the lab (namespace by-lab) and kubectl (-n by-kctl); returns (lab, kubectl) output.
 async fn both(sandbox: &Sandbox, lab: &Kubectl, line: &str) -> ((String, String), (String, String)) {
-    let files = DirectoryFiles { root: std::env::temp_dir() };
+    let files = DirectoryFiles::new(std::env::temp_dir());
     let parsed = parse_command_line(line).unwrap_or_else(|e| panic!("{line}: {}", e.view().message.en));
     let by_lab = match lab.run(&parsed, &files, &RunOptions::default()).await {
         Ok(Outcome::Output(output)) => (output.stdout, output.stderr),
@@ -119,7 +119,7 @@ async fn exec_prints_the_commands_output_and_kubectls_line_for_a_failure() {
     sandbox.kubectl_ok(&["run", "box", "-n", "by-lab", "--image=busybox", "--restart=Never", "--", "sleep", "3600"]);
     sandbox.kubectl_ok(&["wait", "-n", "by-lab", "--for=condition=Ready", "pod/box", "--timeout=30s"]);
     let lab = lab(&sandbox).await;
-    let files = DirectoryFiles { root: std::env::temp_dir() };
+    let files = DirectoryFiles::new(std::env::temp_dir());
     let run = |line: &'static str| {
         let lab = lab.clone();
         let files = &files;

@@ -34,7 +34,7 @@ pub fn apply(args: FileArgs, messages: &Messages) -> anyhow::Result<ExitCode> {
         let result = async {
             let handle = engine.connection().require().map_err(|e| anyhow::anyhow!(explain(&e.view(), messages)))?;
             let kubectl = Kubectl::new(&handle).in_namespace(args.namespace.as_deref());
-            let files = DirectoryFiles { root: std::env::current_dir()? };
+            let files = DirectoryFiles::new(std::env::current_dir()?);
             let mut manifests = Vec::new();
             for name in &args.files {
                 manifests.extend(files.manifests(name).map_err(|e| anyhow::anyhow!(explain(&e.view(), messages)))?);
@@ -58,7 +58,7 @@ pub fn diff(args: FileArgs, messages: &Messages) -> anyhow::Result<ExitCode> {
         let result = async {
             let handle = engine.connection().require().map_err(|e| anyhow::anyhow!(explain(&e.view(), messages)))?;
             let kubectl = Kubectl::new(&handle).in_namespace(args.namespace.as_deref());
-            let files = DirectoryFiles { root: std::env::current_dir()? };
+            let files = DirectoryFiles::new(std::env::current_dir()?);
             let mut differs = false;
             let mut failed = false;
             for name in &args.files {

@@ -4,6 +4,8 @@
 use super::Context;
 use crate::error::Result;
 use crate::exercises::Exercises;
+use crate::exercises::gitops_port::GitOpsPort;
+use crate::exercises::session::follow_commits;
 use crate::kubectl::{CommandOutput, DirectoryFiles, Kubectl, Outcome, RunOptions, parse, parse_command_line};
 use gitops_lab_protocol::{Command, ExerciseSummary, Reply};
 use std::sync::Arc;
@@ -15,15 +17,18 @@ pub(super) struct ExerciseArea {
 }
 
 impl ExerciseArea {
-    pub(super) fn new(context: &Context) -> ExerciseArea {
+    pub(super) fn new(context: &Context, gitops: Arc<dyn GitOpsPort>) -> ExerciseArea {
         let exercises = Exercises::new(
             context.config.clone(),
             context.bus.clone(),
             context.connection.clone(),
             context.live.clone(),
             context.operator.clone(),
+            gitops,
         );
-        ExerciseArea { context: context.clone(), exercises: Arc::new(exercises) }
+        let exercises = Arc::new(exercises);
+        tokio::spawn(follow_commits(Arc::downgrade(&exercises)));
+        ExerciseArea { context: context.clone(), exercises }
     }
 
     /// The exercises, for the headless CLI.
@@ -68,7 +73,7 @@ impl ExerciseArea {
             }
             Command::Kubectl { line } => {
                 let kubectl = Kubectl::new(&self.context.connection.require()?);
-                let files = DirectoryFiles { root: self.context.config.workspace_dir() };
+                let files = DirectoryFiles::new(self.context.config.workspace_dir());
                 let parsed = parse_command_line(&line)?;
                 let output = match kubectl.run(&parsed, &files, &RunOptions::default()).await? {
                     Outcome::Output(output) => output,

@@ -10,9 +10,13 @@
 use super::Context;
 use crate::ci::{self, CiDeps};
 use crate::error::{Error, Result};
+use crate::exercises::gitops_port::{CiReport, GitOpsPort};
 use crate::gitops::templates::{CONFIG_REPO, NAMES};
 use crate::gitops::{GitServer, Repos, SyncController, SyncDeps, SyncSettings};
-use gitops_lab_protocol::{Command, Event, OperationId, OperationOutcome, Reply, RepoView, SyncView, Text};
+use futures::future::BoxFuture;
+use gitops_lab_protocol::{
+    Command, CommitView, Event, FileChange, OperationId, OperationOutcome, Reply, RepoView, SyncRunView, SyncView, Text,
+};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -137,8 +141,8 @@ impl GitOpsArea {
         })
     }
 
-    /// Starts the CI bump in the background; its stages arrive as [`Event::Ci`].
-    async fn start_ci(&self, message: Option<String>) -> Result<OperationId> {
+    /// What a CI run needs, gathered before it starts (so a missing cluster fails the command at once).
+    async fn prepare_ci(&self) -> Result<CiJob> {
         let handle = self.context.connection.require()?;
         let sandbox = ci::image::is_sandbox(&handle.client).await;
         let builder = ci::image::for_cluster(&handle.choice, sandbox)?;
@@ -158,16 +162,16 @@ impl GitOpsArea {
             }
         };
         let id = self.ci_ids.fetch_add(1, Ordering::Relaxed);
-        let (repos, bus) = (self.repos.clone(), self.context.bus.clone());
+        Ok(CiJob { id, builder, sync, client: handle.client, repos: self.repos.clone(), bus: self.context.bus.clone() })
+    }
+
+    /// Starts the CI bump in the background; its stages arrive as [`Event::Ci`].
+    async fn start_ci(&self, message: Option<String>) -> Result<OperationId> {
+        let job = self.prepare_ci().await?;
+        let id = job.id;
+        let bus = self.context.bus.clone();
         let task = tokio::spawn(async move {
-            let deps = CiDeps {
-                repos: &repos,
-                builder: builder.as_ref(),
-                sync: &sync,
-                client: handle.client,
-                bus: bus.clone(),
-            };
-            let outcome = match ci::bump(id, message, deps).await {
+            let outcome = match job.run(message).await {
                 Ok(done) => OperationOutcome::Succeeded {
                     message: Text::new(
                         format!("The sample app now runs version {}.", done.version),
@@ -182,6 +186,78 @@ impl GitOpsArea {
         tasks.retain(|t| !t.is_finished());
         tasks.push(task);
         Ok(OperationId(id))
+    }
+}
+
+/// A CI run ready to go.
+struct CiJob {
+    id: u64,
+    builder: Box<dyn ci::image::ImageBuilder>,
+    sync: Arc<SyncController>,
+    client: kube::Client,
+    repos: Arc<Repos>,
+    bus: crate::bus::EventBus,
+}
+
+impl CiJob {
+    async fn run(self, message: Option<String>) -> Result<ci::CiOutcome> {
+        let deps = CiDeps {
+            repos: &self.repos,
+            builder: self.builder.as_ref(),
+            sync: &self.sync,
+            client: self.client,
+            bus: self.bus,
+        };
+        ci::bump(self.id, message, deps).await
+    }
+}
+
+impl GitOpsPort for GitOpsArea {
+    fn read(&self, repo: &str, path: &str) -> Result<String> {
+        self.repos.read(repo, path)
+    }
+
+    fn commit<'a>(&'a self, repo: &'a str, changes: Vec<FileChange>, message: &'a str) -> Result<CommitView> {
+        self.repos.commit(repo, &changes, message)
+    }
+
+    fn revert_head<'a>(&'a self, repo: &'a str) -> Result<CommitView> {
+        let head = self.repos.head(repo)?.ok_or_else(|| {
+            Error::explained(
+                "empty-repo",
+                Text::new(format!("{repo} has no commit yet."), format!("{repo} 还没有任何提交。")),
+                None,
+            )
+        })?;
+        self.repos.revert(repo, &head.sha)
+    }
+
+    fn head(&self, repo: &str) -> Option<String> {
+        self.repos.head(repo).ok().flatten().map(|c| c.sha)
+    }
+
+    fn url(&self, repo: &str) -> String {
+        GitOpsArea::url(self, repo)
+    }
+
+    fn sync<'a>(&'a self, repo: &'a str, path: &'a str, prune: bool, auto: bool) -> BoxFuture<'a, Result<SyncRunView>> {
+        Box::pin(async move {
+            let settings = SyncSettings { repo: repo.into(), path: path.into(), prune, auto, poll: REMOTE_POLL };
+            self.configure(settings)?;
+            self.controller()?.sync_now().await
+        })
+    }
+
+    fn ci_bump(&self, message: Option<String>) -> BoxFuture<'_, Result<CiReport>> {
+        Box::pin(async move {
+            let done = self.prepare_ci().await?.run(message).await?;
+            let stages = done.run.stages.iter().map(|s| format!("{:?}: {}", s.stage, s.detail)).collect();
+            Ok(CiReport { version: done.version, answer: done.answer, stages })
+        })
+    }
+
+    fn commits(&self) -> tokio::sync::broadcast::Receiver<crate::gitops::CommitNotice> {
+        self.repos.subscribe()
     }
 }
 

@@ -46,7 +46,7 @@ struct Inner {
     cluster: cluster_area::ClusterArea,
     live: live_area::LiveArea,
     exercises: exercise_area::ExerciseArea,
-    gitops: gitops_area::GitOpsArea,
+    gitops: Arc<gitops_area::GitOpsArea>,
 }
 
 impl Engine {
@@ -58,11 +58,12 @@ impl Engine {
         let live = Arc::new(Live::start(bus.clone(), connection.clone()));
         let operator = Arc::new(OperatorRunner::new(connection.clone(), bus.clone()));
         let context = Context { config: config.clone(), bus, connection, live, operator };
+        let gitops = Arc::new(gitops_area::GitOpsArea::new(&context));
         let inner = Inner {
             cluster: cluster_area::ClusterArea::new(&context),
             live: live_area::LiveArea::new(&context),
-            exercises: exercise_area::ExerciseArea::new(&context),
-            gitops: gitops_area::GitOpsArea::new(&context),
+            exercises: exercise_area::ExerciseArea::new(&context, gitops.clone()),
+            gitops,
             context,
         };
         let engine = Engine { inner: Arc::new(inner) };

@@ -9,7 +9,7 @@ use crate::cluster::ClusterHandle;
 use crate::error::{Error, Result};
 use crate::kubectl::{CommandOutput, DirectoryFiles, Kubectl, Outcome, RunOptions, parse_command_line};
 use crate::live::ExecRequest;
-use gitops_lab_protocol::{ObjectRef, StepOutcome, Text};
+use gitops_lab_protocol::{FileChange, ObjectRef, StepOutcome, Text};
 use serde_json::{Map, Value};
 
 impl Exercises {
@@ -86,6 +86,34 @@ impl Exercises {
             );
             return Ok(outcome);
         }
+        if let Some(git) = &action.git {
+            return self.commit(exercise, git, workspace).await;
+        }
+        if let Some(sync) = &action.sync {
+            let path = sync.path.clone().unwrap_or_else(|| ".".into());
+            let run = self.gitops.sync(&sync.repo, &path, sync.prune, sync.auto).await?;
+            outcome.output = run
+                .resources
+                .iter()
+                .map(|r| format!("{} {:?}: {}\n", r.object.kubectl_name(), r.state, r.message))
+                .chain(run.errors.iter().map(|e| format!("{}\n", e.message.en)))
+                .collect();
+            outcome.message = run.message.clone();
+            if let Some(error) = run.errors.first() {
+                outcome.error = Some(error.clone());
+            }
+            return Ok(outcome);
+        }
+        if let Some(ci) = &action.ci_bump {
+            let report = self.gitops.ci_bump(ci.message.clone()).await?;
+            outcome.output =
+                report.stages.iter().map(|s| format!("{s}\n")).collect::<String>() + &format!("{}\n", report.answer);
+            outcome.message = Text::new(
+                format!("The pipeline built and rolled out version {}.", report.version),
+                format!("流水线构建并发布了版本 {}。", report.version),
+            );
+            return Ok(outcome);
+        }
         if let Some(operator) = &action.operator {
             if operator.start.is_some() {
                 let namespace = operator.namespace.clone().unwrap_or_else(|| exercise.namespace().to_string());
@@ -110,6 +138,61 @@ impl Exercises {
             return Ok(outcome);
         }
         self.run_lines(exercise, step, action, handle, workspace, &mut outcome).await;
+        Ok(outcome)
+    }
+
+    /// The values of the `{{…}}` placeholders in an exercise's files.
+    pub fn vars(&self, exercise: &Exercise) -> std::collections::BTreeMap<String, String> {
+        let mut vars: std::collections::BTreeMap<String, String> =
+            crate::gitops::templates::NAMES.iter().map(|repo| (format!("git:{repo}"), self.gitops.url(repo))).collect();
+        vars.insert("namespace".into(), exercise.namespace().to_string());
+        vars
+    }
+
+    /// A commit to one of the learner's repositories: files from the exercise, an edit, or a revert.
+    async fn commit(
+        &self,
+        exercise: &Exercise,
+        git: &super::model::GitAction,
+        workspace: &Workspace,
+    ) -> Result<StepOutcome> {
+        let mut outcome = StepOutcome::default();
+        let message = git.message.clone().unwrap_or_else(|| format!("Exercise {}", exercise.file.id));
+        let commit = if git.revert {
+            self.gitops.revert_head(&git.repo)?
+        } else {
+            let files = DirectoryFiles { root: workspace.root.clone(), vars: self.vars(exercise) };
+            let mut changes = Vec::new();
+            for (path, source) in &git.files {
+                changes
+                    .push(FileChange { path: path.clone(), content: Some(files.substitute(&workspace.read(source)?)) });
+            }
+            if let Some(edit) = &git.edit {
+                let current = self.gitops.read(&git.repo, &edit.file)?;
+                let changed = if current.contains(&edit.replace) {
+                    current.replacen(&edit.replace, &edit.with, 1)
+                } else if current.contains(&edit.with) {
+                    current
+                } else {
+                    return Err(Error::explained(
+                        "edit",
+                        Text::new(
+                            format!(
+                                "{} in the {} repository no longer contains \"{}\".",
+                                edit.file, git.repo, edit.replace
+                            ),
+                            format!("{} 仓库中的 {} 已不包含“{}”。", git.repo, edit.file, edit.replace),
+                        ),
+                        None,
+                    ));
+                };
+                changes.push(FileChange { path: edit.file.clone(), content: Some(changed) });
+            }
+            self.gitops.commit(&git.repo, changes, &message)?
+        };
+        outcome.output = format!("[{} {}] {}\n", git.repo, &commit.sha[..7.min(commit.sha.len())], commit.summary);
+        outcome.message =
+            Text::new(format!("Committed to the {} repository.", git.repo), format!("已提交到 {} 仓库。", git.repo));
         Ok(outcome)
     }
 
@@ -139,7 +222,7 @@ impl Exercises {
         outcome: &mut StepOutcome,
     ) {
         let kubectl = Kubectl::new(handle).in_namespace(Some(exercise.namespace()));
-        let files = DirectoryFiles { root: workspace.root.clone() };
+        let files = DirectoryFiles { root: workspace.root.clone(), vars: self.vars(exercise) };
         let mut labels = Map::new();
         labels.insert(EXERCISE_LABEL.into(), Value::String(exercise.file.id.clone()));
         let options = RunOptions { labels };

@@ -297,15 +297,19 @@ impl Validator<'_> {
             action.diff.is_some(),
             action.edit.is_some(),
             action.operator.is_some(),
+            action.git.is_some(),
+            action.sync.is_some(),
+            action.ci_bump.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             errors.push(self.error(
                 line,
                 field.into(),
-                "an action needs exactly one of kubectl, terminal, diff, edit, operator".into(),
-                "一个 action 必须且只能包含 kubectl、terminal、diff、edit、operator 之一".into(),
+                "an action needs exactly one of kubectl, terminal, diff, edit, operator, git, sync, ciBump".into(),
+                "一个 action 必须且只能包含 kubectl、terminal、diff、edit、operator、git、sync、ciBump 之一".into(),
             ));
         }
+        self.operator_and_git(action, field, line, files, errors);
         for command in &action.kubectl {
             let at = self.line_of(command, line);
             match parse_command_line(command) {
@@ -356,6 +360,50 @@ impl Validator<'_> {
                     files.insert(edit.file.clone(), edited);
                 }
             }
+        }
+    }
+
+    fn operator_and_git(
+        &self,
+        action: &Action,
+        field: &str,
+        line: usize,
+        files: &mut BTreeMap<String, String>,
+        errors: &mut Vec<ExerciseError>,
+    ) {
+        if let Some(operator) = &action.operator {
+            let named = [operator.start.as_deref(), operator.stop.as_deref()];
+            if named.iter().flatten().count() != 1 || named.iter().flatten().any(|n| *n != "nginx") {
+                errors.push(self.error(
+                    self.line_of("operator:", line),
+                    format!("{field}.operator"),
+                    "write {start: nginx} or {stop: nginx} (nginx is the lab's operator)".into(),
+                    "请写 {start: nginx} 或 {stop: nginx}（nginx 是实验室的操作符）".into(),
+                ));
+            }
+        }
+        let Some(git) = &action.git else { return };
+        let at = self.line_of("git:", line);
+        let repos = crate::gitops::templates::NAMES;
+        if !repos.contains(&git.repo.as_str()) {
+            errors.push(self.error(
+                at,
+                format!("{field}.git.repo"),
+                format!("the lab keeps the repositories {}, not \"{}\"", repos.join(", "), git.repo),
+                format!("实验室只有这些仓库：{}，没有“{}”", repos.join("、"), git.repo),
+            ));
+        }
+        let ways = [!git.files.is_empty() || git.edit.is_some(), git.revert];
+        if ways.iter().filter(|w| **w).count() != 1 {
+            errors.push(self.error(
+                at,
+                format!("{field}.git"),
+                "a git action needs files and/or edit, or revert: true".into(),
+                "git 操作需要 files 和/或 edit，或者 revert: true".into(),
+            ));
+        }
+        for source in git.files.values() {
+            self.file_exists(source, at, &format!("{field}.git.files"), files, errors);
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod checks;
+pub mod gitops_port;
 pub mod live_checks;
 pub mod load;
 pub mod model;

@@ -127,6 +127,61 @@ pub struct Action {
     /// Start or stop the lab's Rust NGINX operator.
     #[serde(default)]
     pub operator: Option<OperatorAction>,
+    /// Commit to one of the learner's git repositories.
+    #[serde(default)]
+    pub git: Option<GitAction>,
+    /// Configure the lab's own sync loop and sync once.
+    #[serde(default)]
+    pub sync: Option<SyncAction>,
+    /// Run the CI bump (section 2.5.2).
+    #[serde(default)]
+    pub ci_bump: Option<CiBumpAction>,
+}
+
+/// A commit: files copied from the exercise, an edit of a repository file, or a revert of the head.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitAction {
+    /// The repository (`config`, `sample-app`).
+    pub repo: String,
+    /// The commit message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Repository path → the exercise file whose (learner's) copy becomes its content.
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, String>,
+    /// An edit of a file of the repository's head.
+    #[serde(default)]
+    pub edit: Option<EditAction>,
+    /// Revert the head commit instead.
+    #[serde(default)]
+    pub revert: bool,
+}
+
+/// The lab's sync loop.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncAction {
+    /// The repository: a name (`config`) or a URL.
+    pub repo: String,
+    /// The directory of manifests (`.` when absent).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Delete what was removed from git.
+    #[serde(default)]
+    pub prune: bool,
+    /// Keep syncing on every new commit.
+    #[serde(default)]
+    pub auto: bool,
+}
+
+/// The CI bump.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CiBumpAction {
+    /// The sample-app commit's message.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// The lab's operator: `{start: nginx, namespace: sites}` or `{stop: nginx}`.

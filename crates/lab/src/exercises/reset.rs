@@ -68,7 +68,7 @@ impl Exercises {
 /// The type names reset looks through: the exercise's manifests' kinds, its cleanup kinds, and the usual ones.
 fn kinds_of(exercise: &Exercise) -> BTreeSet<String> {
     let mut kinds: BTreeSet<String> = ALWAYS.iter().map(|k| k.to_string()).collect();
-    let files = crate::kubectl::DirectoryFiles { root: exercise.dir.clone() };
+    let files = crate::kubectl::DirectoryFiles::new(exercise.dir.clone());
     if let Ok(entries) = std::fs::read_dir(&exercise.dir) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();

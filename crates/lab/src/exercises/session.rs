@@ -2,6 +2,7 @@
 //! whose checks are evaluated live. The engine's exercise area and the headless CLI both use it.
 
 use super::checks::{CheckContext, CompiledCheck, Verdict, compile, evaluate};
+use super::gitops_port::GitOpsPort;
 use super::live_checks::{CheckAt, LiveChecks, OnChange, http_verdict, step_met};
 use super::load::{Exercise, ExerciseError, load_all};
 use super::progress::{ExerciseProgress, ProgressStore};
@@ -9,6 +10,7 @@ use crate::bus::EventBus;
 use crate::cluster::{ClusterHandle, Connection};
 use crate::config::EngineConfig;
 use crate::error::{Error, Result};
+use crate::gitops::templates::NAMES as REPOS;
 use crate::kubectl::Kubectl;
 use crate::live::Live;
 use crate::operator::OperatorRunner;
@@ -81,6 +83,9 @@ pub struct Exercises {
     pub(super) connection: Arc<Connection>,
     pub(super) live: Arc<Live>,
     pub(super) operator: Arc<OperatorRunner>,
+    pub(super) gitops: Arc<dyn GitOpsPort>,
+    /// The heads of the repositories when each step began, by exercise id and step.
+    pub(super) heads: Mutex<HashMap<(String, usize), BTreeMap<String, String>>>,
     catalog: Vec<Exercise>,
     problems: Vec<ExerciseError>,
     progress: Mutex<Option<(String, Arc<ProgressStore>)>>,
@@ -97,6 +102,7 @@ impl Exercises {
         connection: Arc<Connection>,
         live: Arc<Live>,
         operator: Arc<OperatorRunner>,
+        gitops: Arc<dyn GitOpsPort>,
     ) -> Exercises {
         let (catalog, problems) = load_all(&config.exercises_dir);
         Exercises {
@@ -105,6 +111,8 @@ impl Exercises {
             connection,
             live,
             operator,
+            gitops,
+            heads: Mutex::new(HashMap::new()),
             catalog,
             problems,
             progress: Mutex::new(None),
@@ -180,6 +188,8 @@ impl Exercises {
     pub async fn open(&self, id: &str) -> Result<ExerciseView> {
         let handle = self.connection.require()?;
         self.ensure_open(id, &handle).await?;
+        let current = self.exercise_progress(id).current_step;
+        self.note_heads(id, current);
         let store = self.progress_store()?;
         store.update(|p| {
             let current = p.exercises.get(id).map(|e| e.current_step).unwrap_or(0);
@@ -240,13 +250,54 @@ impl Exercises {
         opened.as_ref().filter(|o| o.id == id).map(|o| o.checks.verdicts())
     }
 
-    /// Gives a step's checks their context (the action's output) and runs HTTP checks again.
-    pub(super) async fn refresh(&self, id: &str, step: usize) {
+    /// Remembers the repositories' heads when a step begins (once), for its gitHead checks.
+    pub(super) fn note_heads(&self, id: &str, step: usize) {
+        let mut heads = self.heads.lock().unwrap_or_else(|e| e.into_inner());
+        heads
+            .entry((id.to_string(), step))
+            .or_insert_with(|| REPOS.iter().filter_map(|r| Some((r.to_string(), self.gitops.head(r)?))).collect());
+    }
+
+    /// A step's context now: its last output, and the repositories with a commit since it began.
+    fn context(&self, id: &str, step: usize) -> CheckContext {
         let output = self.outputs.lock().unwrap_or_else(|e| e.into_inner()).get(&(id.to_string(), step)).cloned();
+        let began = self.heads.lock().unwrap_or_else(|e| e.into_inner()).get(&(id.to_string(), step)).cloned();
+        let changed_repos = REPOS
+            .iter()
+            .filter(|repo| {
+                let now = self.gitops.head(repo);
+                let then = began.as_ref().and_then(|b| b.get(**repo).cloned());
+                began.is_some() && now.is_some() && now != then
+            })
+            .map(|r| r.to_string())
+            .collect();
+        CheckContext { last_output: output, changed_repos }
+    }
+
+    /// Gives a step's checks their context (the action's output, new commits) and runs HTTP checks again.
+    pub(super) async fn refresh(&self, id: &str, step: usize) {
+        let context = self.context(id, step);
         let opened = self.opened.lock().await;
         if let Some(open) = opened.as_ref().filter(|o| o.id == id) {
-            open.checks.set_context(step, CheckContext { last_output: output, changed_repos: Vec::new() });
+            open.checks.set_context(step, context);
             open.checks.refresh_http();
+        }
+    }
+
+    /// After a commit through the lab: every step of the open exercise sees it.
+    pub async fn commit_seen(&self) {
+        let (id, steps) = {
+            let opened = self.opened.lock().await;
+            match opened.as_ref() {
+                Some(open) => (open.id.clone(), open.compiled.steps.len()),
+                None => return,
+            }
+        };
+        for step in 0..steps {
+            let context = self.context(&id, step);
+            if let Some(open) = self.opened.lock().await.as_ref().filter(|o| o.id == id) {
+                open.checks.set_context(step, context);
+            }
         }
     }
 
@@ -301,6 +352,7 @@ impl Exercises {
     pub fn go_to_step(&self, id: &str, step: usize) -> Result<()> {
         let exercise = self.find(id)?;
         let step = step.min(exercise.file.steps.len().saturating_sub(1));
+        self.note_heads(id, step);
         self.progress_store()?.update(|p| {
             p.exercises.entry(id.to_string()).or_default().current_step = step;
             p.last = Some((id.to_string(), step));
@@ -373,6 +425,7 @@ impl Exercises {
             }
         })?;
         self.outputs.lock().unwrap_or_else(|e| e.into_inner()).retain(|(e, _), _| e != id);
+        self.heads.lock().unwrap_or_else(|e| e.into_inner()).retain(|(e, _), _| e != id);
         let mut opened = self.opened.lock().await;
         if opened.as_ref().is_some_and(|o| o.id == id) {
             *opened = None;
@@ -474,5 +527,19 @@ pub fn prediction_view(predict: &super::model::Prediction, answered: Option<usiz
         answered,
         correct: answered.map(|a| a == predict.answer),
         explanation: answered.map(|_| predict.explanation.text()),
+    }
+}
+
+/// Tells the open exercise about every commit made through the lab, for its gitHead checks.
+pub async fn follow_commits(exercises: std::sync::Weak<Exercises>) {
+    let Some(mut commits) = exercises.upgrade().map(|e| e.gitops.commits()) else { return };
+    loop {
+        match commits.recv().await {
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => match exercises.upgrade() {
+                Some(exercises) => exercises.commit_seen().await,
+                None => return,
+            },
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
     }
 }

@@ -92,6 +92,12 @@ pub fn action_view(action: &Action, files_root: Option<&std::path::Path>) -> Act
         ("terminal", Text::new("Open a terminal", "打开终端"))
     } else if action.diff.is_some() {
         ("diff", Text::new("Show the diff", "查看差异"))
+    } else if action.git.is_some() {
+        ("gitCommit", Text::new("Commit", "提交"))
+    } else if action.sync.is_some() {
+        ("sync", Text::new("Sync now", "立即同步"))
+    } else if action.ci_bump.is_some() {
+        ("ciBump", Text::new("Run the pipeline", "运行流水线"))
     } else if let Some(operator) = &action.operator {
         if operator.start.is_some() {
             ("operator", Text::new("Start the operator", "启动操作符"))
@@ -109,6 +115,7 @@ pub fn action_view(action: &Action, files_root: Option<&std::path::Path>) -> Act
         .collect();
     names.extend(action.diff.iter().cloned());
     names.extend(action.edit.iter().map(|e| e.file.clone()));
+    names.extend(action.git.iter().flat_map(|g| g.files.values().cloned()));
     names.dedup();
     let files = files_root
         .map(|root| {

@@ -23,13 +23,31 @@ pub trait FileSource: Send + Sync {
     fn text(&self, name: &str) -> Result<String>;
 }
 
-/// Files under a directory (relative names resolve against it).
+/// Files under a directory (relative names resolve against it), with `{{name}}` placeholders
+/// replaced by their values as the files are read.
+#[derive(Clone, Debug, Default)]
 pub struct DirectoryFiles {
     /// The directory.
     pub root: PathBuf,
+    /// Placeholder values (`git:config` → the config repository's clone URL).
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 impl DirectoryFiles {
+    /// Files under `root`, without placeholders.
+    pub fn new(root: impl Into<PathBuf>) -> DirectoryFiles {
+        DirectoryFiles { root: root.into(), vars: Default::default() }
+    }
+
+    /// `text` with every `{{name}}` whose name is known replaced.
+    pub fn substitute(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (name, value) in &self.vars {
+            text = text.replace(&format!("{{{{{name}}}}}"), value);
+        }
+        text
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         let path = Path::new(name);
         if path.is_absolute() { path.to_path_buf() } else { self.root.join(path) }
@@ -57,13 +75,13 @@ impl FileSource for DirectoryFiles {
         let mut manifests = Vec::new();
         for (shown, path) in files {
             let text = std::fs::read_to_string(&path).map_err(|_| missing_file(&shown))?;
-            manifests.extend(parse(&shown, &text).map_err(|e| Error::from(e.view()))?);
+            manifests.extend(parse(&shown, &self.substitute(&text)).map_err(|e| Error::from(e.view()))?);
         }
         Ok(manifests)
     }
 
     fn text(&self, name: &str) -> Result<String> {
-        std::fs::read_to_string(self.path(name)).map_err(|_| missing_file(name))
+        std::fs::read_to_string(self.path(name)).map(|t| self.substitute(&t)).map_err(|_| missing_file(name))
     }
 }
 
