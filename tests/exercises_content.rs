@@ -168,7 +168,7 @@ impl Script {
 
 impl Drop for Script {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(format!("-{}", self.child.id())).status();
+        let _ = Command::new("kill").args(["-s", "TERM", "--", &format!("-{}", self.child.id())]).status();
         let _ = self.child.wait();
     }
 }
