@@ -58,7 +58,9 @@ impl GitOpsArea {
         if let Some(settings) = load_settings(&area.deps().state_dir) {
             match SyncController::start(settings, area.deps()) {
                 Ok(controller) => *area.sync.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(controller)),
-                Err(error) => context.bus.publish(Event::Notice { level: "warning".into(), message: error.view().message }),
+                Err(error) => {
+                    context.bus.publish(Event::Notice { level: "warning".into(), message: error.view().message })
+                }
             }
         }
         area
