@@ -2,87 +2,13 @@
 //! exit codes, and port-forward in kube-rs' channel framing. The API is served in-process over
 //! HTTPS with a fake node, so these tests exercise the protocol layer only.
 
-use axum::body::Bytes;
-use gitops_sandbox::api::PodStreams;
-use gitops_sandbox_core::cluster::WriteOptions;
-use gitops_sandbox_core::lifecycle::UpdateScope;
-use gitops_sandbox_node::{ContainerLog, NodeError, Output, Process};
+use gitops_sandbox::testing::{FakePods, PAGE, POUR, add_running_pod};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams};
 use kube::Client;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::{mpsc, oneshot};
-
-/// Bytes port 9000 sends before closing.
-const POUR: usize = 32 * 1024 * 1024;
-
-struct FakePods;
-
-impl PodStreams for FakePods {
-    fn exec(&self, _: &str, _: &str, _: &str, command: Vec<String>, _: bool, stdin: bool) -> Result<Process, NodeError> {
-        let (out, output) = mpsc::channel(16);
-        let (exit_tx, exit) = oneshot::channel();
-        let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(16);
-        tokio::spawn(async move {
-            let code = match command.first().map(String::as_str).unwrap_or_default() {
-                "echo" => out.send(Output::Stdout(Bytes::from(format!("{}\n", command[1..].join(" "))))).await.map_or(1, |_| 0),
-                "cat" => {
-                    while let Some(bytes) = stdin_rx.recv().await {
-                        let _ = out.send(Output::Stdout(bytes)).await;
-                    }
-                    0
-                }
-                "warn" => out.send(Output::Stderr(Bytes::from_static(b"careful\n"))).await.map_or(1, |_| 0),
-                _ => 1,
-            };
-            drop(out);
-            let _ = exit_tx.send(code);
-        });
-        Ok(Process { stdin: stdin.then_some(stdin_tx), output, exit, resize: None })
-    }
-
-    fn logs(&self, _: &str, _: &str, _: &str, _: bool) -> Result<ContainerLog, NodeError> {
-        Ok(ContainerLog { lines: Vec::new(), follow: None })
-    }
-
-    fn connect(&self, _: &str, _: &str, port: u16) -> Result<DuplexStream, NodeError> {
-        let (ours, theirs) = tokio::io::duplex(256 * 1024);
-        match port {
-            80 => tokio::spawn(answer_http(theirs)),
-            9000 => tokio::spawn(pour(theirs)),
-            _ => return Err(NodeError::ConnectionRefused(format!("dial tcp4 127.0.0.1:{port}: connect: connection refused"))),
-        };
-        Ok(ours)
-    }
-}
-
-async fn answer_http(mut conn: DuplexStream) {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    let body = "Hello Kubernetes\n";
-    let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-    let _ = conn.write_all(answer.as_bytes()).await;
-    let _ = conn.shutdown().await;
-}
-
-async fn pour(mut conn: DuplexStream) {
-    let chunk = vec![7u8; 64 * 1024];
-    for _ in 0..POUR / chunk.len() {
-        if conn.write_all(&chunk).await.is_err() {
-            return;
-        }
-    }
-    let _ = conn.shutdown().await;
-}
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Serves the API with the fake node on a free port and returns a client and the pods API.
 async fn start() -> (tempfile::TempDir, Api<Pod>) {
@@ -104,18 +30,6 @@ async fn start() -> (tempfile::TempDir, Api<Pod>) {
     (dir, Api::namespaced(client, "default"))
 }
 
-fn add_running_pod(sandbox: &gitops_sandbox::Sandbox) {
-    let pods = sandbox.registry().by_plural("", "v1", "pods").expect("pods are served");
-    let pod = json!({
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"nodeName": "sandbox", "containers": [{"name": "app", "image": "nginx"}]},
-    });
-    let created = sandbox.create(pods, Some("default"), pod, WriteOptions::default()).expect("the pod is created");
-    let mut running = (*created.object).clone();
-    running["status"] = json!({"phase": "Running", "containerStatuses": [
-        {"name": "app", "ready": true, "restartCount": 0, "image": "nginx", "imageID": "", "state": {"running": {}}}]});
-    sandbox.update(pods, Some("default"), "web", running, UpdateScope::Status, WriteOptions::default()).expect("the pod runs");
-}
 
 async fn read_all(mut reader: impl tokio::io::AsyncRead + Unpin) -> String {
     let mut text = String::new();
@@ -126,7 +40,7 @@ async fn read_all(mut reader: impl tokio::io::AsyncRead + Unpin) -> String {
 #[tokio::test]
 async fn exec_returns_output_and_a_success_status() {
     let (_dir, pods) = start().await;
-    let mut process = pods.exec("web", ["echo", "hi"], &AttachParams::default().stderr(false)).await.expect("exec starts");
+    let mut process = pods.exec("web", ["echo", "hi"], &AttachParams::default().container("app").stderr(false)).await.expect("exec starts");
     let stdout = read_all(process.stdout().expect("stdout")).await;
     let status = process.take_status().expect("a status").await.expect("the status arrives");
     assert_eq!(stdout, "hi\n");
@@ -136,7 +50,7 @@ async fn exec_returns_output_and_a_success_status() {
 #[tokio::test]
 async fn exec_reports_a_non_zero_exit_code_as_a_cause() {
     let (_dir, pods) = start().await;
-    let mut process = pods.exec("web", ["false"], &AttachParams::default()).await.expect("exec starts");
+    let mut process = pods.exec("web", ["false"], &AttachParams::default().container("app")).await.expect("exec starts");
     let status = process.take_status().expect("a status").await.expect("the status arrives");
     assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
     let causes = status.details.and_then(|d| d.causes).unwrap_or_default();
@@ -146,7 +60,7 @@ async fn exec_reports_a_non_zero_exit_code_as_a_cause() {
 #[tokio::test]
 async fn exec_relays_stdin_and_ends_when_it_is_closed() {
     let (_dir, pods) = start().await;
-    let params = AttachParams::default().stdin(true).stderr(false);
+    let params = AttachParams::default().container("app").stdin(true).stderr(false);
     let mut process = pods.exec("web", ["cat"], &params).await.expect("exec starts");
     let mut stdin = process.stdin().expect("stdin");
     stdin.write_all(b"through the socket\n").await.expect("stdin accepts");
@@ -159,7 +73,7 @@ async fn exec_relays_stdin_and_ends_when_it_is_closed() {
 #[tokio::test]
 async fn exec_stderr_arrives_on_its_own_stream() {
     let (_dir, pods) = start().await;
-    let mut process = pods.exec("web", ["warn"], &AttachParams::default()).await.expect("exec starts");
+    let mut process = pods.exec("web", ["warn"], &AttachParams::default().container("app")).await.expect("exec starts");
     let stderr = read_all(process.stderr().expect("stderr")).await;
     assert_eq!(stderr, "careful\n");
 }
@@ -179,7 +93,7 @@ async fn port_forward_carries_an_http_exchange() {
     let mut stream = forwarder.take_stream(80).expect("a stream for port 80");
     stream.write_all(b"GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n").await.expect("the request is sent");
     let answer = tokio::time::timeout(Duration::from_secs(10), read_all(stream)).await.expect("the answer ends");
-    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("Hello Kubernetes\n"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with(PAGE), "{answer}");
 }
 
 #[tokio::test]

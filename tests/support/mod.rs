@@ -2,6 +2,7 @@
 //! free loopback port with its own data directory, and run the real `/usr/bin/kubectl` against it.
 
 pub mod chapter;
+pub mod raw_https;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

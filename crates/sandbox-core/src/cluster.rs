@@ -438,6 +438,14 @@ fn check_type(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
     if !obj.is_object() {
         return Err(ApiError::bad_request("the request body must be a JSON or YAML object"));
     }
+    lifecycle::check_types(rt, obj)?;
+    // Every kind has metadata, schema or not: later steps may rely on it being an object.
+    if !(obj["metadata"].is_null() || obj["metadata"].is_object()) {
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: metadata must be an object",
+            rt.kind, rt.version, rt.kind
+        )));
+    }
     let expected = rt.api_version();
     match obj["apiVersion"].as_str() {
         None | Some("") => obj["apiVersion"] = json!(expected),

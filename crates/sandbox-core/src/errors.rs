@@ -211,7 +211,7 @@ impl ApiError {
         Self::new(Reason::AlreadyExists, format!("{} \"{name}\" already exists", rt.qualified_plural())).about(rt, name)
     }
 
-    /// the write was based on an old resourceVersion.
+    /// The write was based on an old resourceVersion.
     pub fn conflict(rt: &ResourceType, name: &str, why: &str) -> Self {
         Self::new(Reason::Conflict, format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified_plural()))
             .about(rt, name)
@@ -222,7 +222,7 @@ impl ApiError {
         Self::conflict(rt, name, "the object has been modified; please apply your changes to the latest version and try again")
     }
 
-    /// the object breaks validation rules.
+    /// The object breaks validation rules.
     pub fn invalid(rt: &ResourceType, name: &str, errors: &[FieldError]) -> Self {
         let text = match errors {
             [one] => one.to_string(),
@@ -261,17 +261,22 @@ impl ApiError {
         Self::new(Reason::Unauthorized, "Unauthorized")
     }
 
-    /// a watch or continue token from a compacted resourceVersion.
+    /// A watch or continue token from a compacted resourceVersion.
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(Reason::Expired, message)
     }
 
-    /// the verb is not served for this resource.
+    /// The verb is not served for this resource.
     pub fn method_not_allowed(method: &str, rt: &ResourceType) -> Self {
         Self::new(Reason::MethodNotAllowed, format!("the server does not allow this method on the requested resource ({method} {})", rt.qualified_plural()))
     }
 
-    /// a body type the server does not read.
+    /// A verb not served on a path that names no resource type (discovery, `/version`).
+    pub fn method_not_allowed_on(message: impl Into<String>) -> Self {
+        Self::new(Reason::MethodNotAllowed, message)
+    }
+
+    /// A body type the server does not read.
     pub fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(Reason::UnsupportedMediaType, format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
     }
@@ -281,17 +286,17 @@ impl ApiError {
         Self::new(Reason::UnsupportedMediaType, message)
     }
 
-    /// nothing the client accepts can be produced.
+    /// Nothing the client accepts can be produced.
     pub fn not_acceptable(accept: &str) -> Self {
         Self::new(Reason::NotAcceptable, format!("only the following media types are accepted: application/json, application/yaml (asked for {accept:?})"))
     }
 
-    /// the body exceeds the size limit.
+    /// The body exceeds the size limit.
     pub fn too_large(limit: usize) -> Self {
         Self::new(Reason::RequestEntityTooLarge, format!("the request body is larger than the server accepts ({} MiB); split the manifest into smaller objects", limit / (1024 * 1024)))
     }
 
-    /// something failed inside the sandbox.
+    /// Something failed inside the sandbox.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Reason::InternalError, format!("Internal error occurred: {}", message.into()))
     }

@@ -36,15 +36,22 @@ impl FieldValidation {
 /// How strict-decoding failures begin, after the decoder's `… cannot be handled as a …: ` prefix.
 pub const STRICT_PREFIX: &str = "strict decoding error: ";
 
-/// The object as kubectl and the schema know it: checks unknown fields and removes them unless Strict.
-pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, warnings: &mut Vec<String>) -> ApiResult<()> {
+/// Rejects a value of the wrong type anywhere in the object, as upstream's decoder does before
+/// anything else looks at the object (so nothing later meets, say, a `metadata` that is a number).
+pub fn check_types(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
     // Like upstream's decoder, stop at the first value of the wrong type.
-    if let Some(first) = schema::type_errors(rt, obj).into_iter().next() {
-        return Err(ApiError::bad_request(format!(
+    match schema::type_errors(rt, obj).into_iter().next() {
+        Some(first) => Err(ApiError::bad_request(format!(
             "{} in version \"{}\" cannot be handled as a {}: {first}",
             rt.kind, rt.version, rt.kind
-        )));
+        ))),
+        None => Ok(()),
     }
+}
+
+/// The object as kubectl and the schema know it: checks unknown fields and removes them unless
+/// Strict (types were checked on the way in, by [`check_types`]).
+pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, warnings: &mut Vec<String>) -> ApiResult<()> {
     if mode == FieldValidation::Strict {
         let unknown = schema::unknown_fields(rt, obj);
         if !unknown.is_empty() {
@@ -256,7 +263,7 @@ mod tests {
     fn a_value_of_the_wrong_type_is_a_bad_request_naming_the_kind() {
         let mut obj = deployment();
         obj["spec"]["replicas"] = json!("three");
-        let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
+        let err = check_types(deployments(), &obj).unwrap_err();
         assert_eq!(err.reason, Reason::BadRequest);
         assert!(err.message.starts_with("Deployment in version \"v1\" cannot be handled as a Deployment: "), "{}", err.message);
     }

@@ -15,6 +15,8 @@ pub mod api;
 pub mod in_pod_kubectl;
 pub mod kubeconfig;
 pub mod server;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tls;
 
 pub use gitops_sandbox_core::Sandbox;

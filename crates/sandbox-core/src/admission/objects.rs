@@ -50,6 +50,11 @@ pub(super) fn check_service(obj: &Value, old: Option<&Value>, errs: &mut Vec<Fie
             errs.push(FieldError::duplicate(format!("spec.ports[{i}]"), key));
         }
     }
+    let cluster_ip = text(spec, "clusterIP");
+    if !cluster_ip.is_empty() && !headless && cluster_ip.parse::<std::net::IpAddr>().is_err() {
+        let detail = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+        errs.push(FieldError::invalid("spec.clusterIPs[0]", json!(cluster_ip), detail));
+    }
     if let Some(old) = old {
         check_cluster_ip_update(spec, &old["spec"], errs);
     }
@@ -336,6 +341,10 @@ mod tests {
             (json!({}), vec![]),
             (json!({"ports": []}), vec!["spec.ports: Required value"]),
             (json!({"ports": [], "clusterIP": "None"}), vec![]),
+            (
+                json!({"clusterIP": "ten"}),
+                vec!["spec.clusterIPs[0]: Invalid value: \"ten\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"],
+            ),
             (
                 json!({"ports": [{"port": 0, "protocol": "TCP", "targetPort": 80}]}),
                 vec!["spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive"],

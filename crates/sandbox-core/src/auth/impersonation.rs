@@ -14,6 +14,8 @@ pub struct Request {
     pub groups: Vec<String>,
     /// `Impersonate-Uid`.
     pub uid: Option<String>,
+    /// Every `Impersonate-Extra-<key>`: the key (lower-cased, as HTTP headers are) and its values.
+    pub extra: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Request {
@@ -27,10 +29,17 @@ impl Request {
                 .map(str::to_string)
                 .collect()
         };
+        let mut extra = std::collections::BTreeMap::new();
+        for name in headers.keys() {
+            if let Some(key) = name.as_str().strip_prefix("impersonate-extra-") {
+                extra.insert(key.to_string(), all(name.as_str()));
+            }
+        }
         let request = Self {
             user: all("impersonate-user").into_iter().next(),
             groups: all("impersonate-group"),
             uid: all("impersonate-uid").into_iter().next(),
+            extra,
         };
         (request != Self::default()).then_some(request)
     }
@@ -39,9 +48,12 @@ impl Request {
     /// and the identity it then has.
     pub fn plan(&self) -> ApiResult<(Vec<Attributes>, Identity)> {
         let Some(name) = &self.user else {
+            let mut asked: Vec<String> = self.groups.iter().map(|g| format!("group {g:?}")).collect();
+            asked.extend(self.extra.keys().map(|k| format!("extra {k:?}")));
+            asked.extend(self.uid.iter().map(|u| format!("uid {u:?}")));
             return Err(ApiError::bad_request(format!(
-                "requested {:?} without impersonating a user",
-                self.groups
+                "requested [{}] without impersonating a user",
+                asked.join(", ")
             )));
         };
         let mut checks = Vec::new();
@@ -66,6 +78,15 @@ impl Request {
                 .iter()
                 .map(|g| Attributes::resource("impersonate", "", "groups", "", g)),
         );
+        for (key, values) in &self.extra {
+            for value in values {
+                let mut attrs = Attributes::resource("impersonate", "authentication.k8s.io", "userextras", "", value);
+                if let Some(resource) = attrs.resource.as_mut() {
+                    resource.subresource = key.clone();
+                }
+                checks.push(attrs);
+            }
+        }
         if let Some(uid) = &self.uid {
             checks.push(Attributes::resource(
                 "impersonate",
@@ -93,7 +114,7 @@ impl Request {
             name: name.clone(),
             uid: self.uid.clone().unwrap_or_default(),
             groups,
-            ..Identity::default()
+            extra: self.extra.clone(),
         };
         Ok((checks, identity))
     }

@@ -35,6 +35,7 @@ pub fn review(
             rt.kind
         )));
     }
+    crate::lifecycle::check_types(rt, &body)?;
     body["apiVersion"] = json!(rt.api_version());
     body["kind"] = json!(rt.kind);
     body["metadata"] = json!({"creationTimestamp": null});

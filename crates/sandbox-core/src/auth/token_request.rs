@@ -66,6 +66,7 @@ pub fn create_token(
     mut request: Value,
 ) -> ApiResult<Value> {
     check_kind(&mut request)?;
+    check_shape(&request)?;
     let account = reference(sandbox, "ServiceAccount", namespace, name)?;
     let spec = &request["spec"];
     let seconds = match &spec["expirationSeconds"] {
@@ -121,6 +122,34 @@ fn check_kind(request: &mut Value) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+/// The TokenRequest fields the server reads, with their types: decoding into them rejects a value
+/// of the wrong type as upstream's decoder does (400), before anything reads the body.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // read for their types only; the fields are used from the JSON
+struct Shape {
+    #[serde(default)]
+    spec: Option<SpecShape>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct SpecShape {
+    #[serde(default)]
+    audiences: Option<Vec<String>>,
+    #[serde(default)]
+    expiration_seconds: Option<i64>,
+    #[serde(default)]
+    bound_object_ref: Option<std::collections::BTreeMap<String, Option<String>>>,
+}
+
+fn check_shape(request: &Value) -> ApiResult<()> {
+    serde_json::from_value::<Shape>(request.clone()).map(|_| ()).map_err(|e| {
+        ApiError::bad_request(format!("TokenRequest in version \"v1\" cannot be handled as a TokenRequest: {e}"))
+    })
 }
 
 /// Upstream's limits, reported as an Invalid TokenRequest.

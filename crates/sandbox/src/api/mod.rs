@@ -2,6 +2,8 @@
 //! hands each verb to its handler module. Handlers translate HTTP to [`Sandbox`] operations only.
 
 mod discovery;
+#[cfg(test)]
+mod fuzz_tests;
 mod objects;
 mod patch;
 mod render;
@@ -48,8 +50,15 @@ pub fn router(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
         .route("/openapi/v2", get(|| async { raw_json(openapi::v2_document_text()) }))
         .merge(streaming::routes(sandbox.clone(), pods))
         .fallback(resource)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(sandbox.clone(), authenticate))
         .with_state(sandbox)
+}
+
+/// A fixed path asked with a verb it does not serve: a `Status`, like every other refusal.
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let message = format!("the server does not allow this method on the requested resource ({method} {})", uri.path());
+    ApiError::method_not_allowed_on(message).into_status()
 }
 
 async fn ok_text() -> &'static str {

@@ -9,6 +9,7 @@ use gitops_sandbox_core::selectors::{FieldSelector, LabelSelector};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -90,23 +91,34 @@ pub fn update(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &He
     Ok(render::with_warnings(response, &outcome.warnings))
 }
 
-/// Reads `DeleteOptions` from the query and an optional body.
+/// Reads `DeleteOptions` from the query and an optional body (decoded as upstream's type, so a
+/// field of the wrong type is a 400 naming it).
 fn delete_options(opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<DeleteOptions> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { decode_body(headers, body)? };
-    let policy = body["propagationPolicy"].as_str().unwrap_or(&opts.propagation_policy);
+    let body: meta::DeleteOptions = match body.iter().all(u8::is_ascii_whitespace) {
+        true => meta::DeleteOptions::default(),
+        false => typed("DeleteOptions", "v1", decode_body(headers, body)?)?,
+    };
+    let policy = body.propagation_policy.as_deref().unwrap_or(&opts.propagation_policy);
     let Some(propagation) = Propagation::parse(policy) else {
         return Err(ApiError::bad_request(format!(
             "propagationPolicy must be Orphan, Background or Foreground, not {policy:?}"
         )));
     };
-    let dry_run = opts.dry_run || body["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All"));
-    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let dry_run = opts.dry_run || body.dry_run.iter().flatten().any(|v| v == "All");
+    let preconditions = body.preconditions.unwrap_or_default();
+    let text = |v: Option<String>| v.filter(|s| !s.is_empty());
     Ok(DeleteOptions {
         dry_run,
-        uid: text(&body["preconditions"]["uid"]),
-        resource_version: text(&body["preconditions"]["resourceVersion"]),
+        uid: text(preconditions.uid),
+        resource_version: text(preconditions.resource_version),
         propagation,
     })
+}
+
+/// A request body read as one of upstream's types; a value of the wrong type is upstream's 400.
+pub fn typed<T: serde::de::DeserializeOwned>(kind: &str, version: &str, body: Value) -> ApiResult<T> {
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {e}")))
 }
 
 /// `DELETE` of one object.

@@ -156,13 +156,48 @@ pub fn decode_as(format: BodyFormat, body: &[u8]) -> ApiResult<Value> {
         BodyFormat::Json => serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("the request body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()))
         }),
-        BodyFormat::Yaml => serde_norway::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}"))),
+        BodyFormat::Yaml => {
+            // The YAML scanner slows down sharply on deep flow nesting (`{a: {a: …`), and the
+            // decoder refuses more than 128 levels anyway: refuse such bodies before scanning them.
+            if flow_depth(body) > MAX_YAML_DEPTH {
+                return Err(ApiError::bad_request(format!(
+                    "the request body is not valid YAML: it nests more than {MAX_YAML_DEPTH} levels deep"
+                )));
+            }
+            serde_norway::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+        }
         BodyFormat::Protobuf => protobuf::decode(body).map_err(|e| match e {
             protobuf::ProtobufError::UnsupportedKind { .. } => ApiError::unsupported_media_type_because(e.to_string()),
             other => ApiError::bad_request(format!("the protobuf body cannot be read: {other}")),
         }),
     }
+}
+
+/// The deepest nesting the YAML decoder accepts (serde_norway's own limit).
+const MAX_YAML_DEPTH: usize = 128;
+
+/// How deep `[`/`{` nest in a YAML text, outside quoted strings and comments: an upper bound of
+/// the flow nesting, cheap to find.
+fn flow_depth(text: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut quote, mut comment) = (0usize, 0usize, None, false);
+    let mut previous = b'\n';
+    for &byte in text {
+        match (quote, byte) {
+            _ if comment => comment = byte != b'\n',
+            (Some(q), b) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(byte),
+            (None, b'#') if previous.is_ascii_whitespace() => comment = true,
+            (None, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        previous = byte;
+    }
+    deepest
 }
 
 /// The shape of the answer a client asked for in `Accept`.

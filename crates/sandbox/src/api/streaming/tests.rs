@@ -3,13 +3,8 @@
 //! container runs `echo`, `false`, `cat` and `warn`; its `sidecar` container cannot run anything).
 //! Skipped when kubectl is not installed.
 
-use super::PodStreams;
+use crate::testing::{FakePods, PAGE, POUR, add_running_pod};
 use crate::Sandbox;
-use gitops_sandbox_core::cluster::WriteOptions;
-use gitops_sandbox_core::lifecycle::UpdateScope;
-use gitops_sandbox_node::{ContainerLog, LogLine, NodeError, Output, Process};
-use bytes::Bytes;
-use serde_json::json;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -17,95 +12,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output as Finished, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::{mpsc, oneshot};
-
-/// Bytes port 9000 sends before closing, for the throughput check.
-const POUR: usize = 64 * 1024 * 1024;
-
-struct FakePods;
-
-impl PodStreams for FakePods {
-    fn exec(&self, _: &str, _: &str, container: &str, command: Vec<String>, _tty: bool, stdin: bool) -> Result<Process, NodeError> {
-        if container == "sidecar" {
-            return Err(NodeError::NoSuchContainer(format!("container not found ({container:?})")));
-        }
-        let (out, output) = mpsc::channel(16);
-        let (exit_tx, exit) = oneshot::channel();
-        let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(16);
-        tokio::spawn(async move {
-            let say = |text: String| Output::Stdout(Bytes::from(text));
-            let code = match command.first().map(String::as_str).unwrap_or_default() {
-                "echo" => out.send(say(format!("{}\n", command[1..].join(" ")))).await.map_or(1, |_| 0),
-                "false" => 1,
-                "cat" => {
-                    while let Some(bytes) = stdin_rx.recv().await {
-                        let _ = out.send(Output::Stdout(bytes)).await;
-                    }
-                    0
-                }
-                "warn" => out.send(Output::Stderr(Bytes::from_static(b"careful\n"))).await.map_or(1, |_| 0),
-                other => {
-                    let _ = out.send(Output::Stderr(Bytes::from(format!("sh: {other}: not found\n")))).await;
-                    127
-                }
-            };
-            drop(out);
-            let _ = exit_tx.send(code);
-        });
-        Ok(Process { stdin: stdin.then_some(stdin_tx), output, exit, resize: None })
-    }
-
-    fn logs(&self, _: &str, _: &str, _: &str, previous: bool) -> Result<ContainerLog, NodeError> {
-        if previous {
-            return Err(NodeError::NoLog("previous terminated container \"app\" in pod \"web\" not found".into()));
-        }
-        let at = |s| jiff::Timestamp::new(1_800_000_000 + s, 0).unwrap_or_default();
-        let lines = ["one\n", "two\n", "three\n"].iter().enumerate().map(|(i, t)| LogLine { at: at(i as i64), text: Bytes::from_static(t.as_bytes()) });
-        // One more line a moment later, then the container ends.
-        let (sender, follow) = tokio::sync::broadcast::channel(4);
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let _ = sender.send(LogLine { at: at(3), text: Bytes::from_static(b"four\n") });
-        });
-        Ok(ContainerLog { lines: lines.collect(), follow: Some(follow) })
-    }
-
-    fn connect(&self, _: &str, _: &str, port: u16) -> Result<DuplexStream, NodeError> {
-        let (ours, theirs) = tokio::io::duplex(256 * 1024);
-        match port {
-            80 => tokio::spawn(answer_http(theirs)),
-            9000 => tokio::spawn(pour(theirs)),
-            _ => return Err(NodeError::ConnectionRefused(format!("dial tcp4 127.0.0.1:{port}: connect: connection refused"))),
-        };
-        Ok(ours)
-    }
-}
-
-async fn answer_http(mut conn: DuplexStream) {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    let body = "Hello Kubernetes from the fake pod\n";
-    let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-    let _ = conn.write_all(answer.as_bytes()).await;
-    let _ = conn.shutdown().await;
-}
-
-async fn pour(mut conn: DuplexStream) {
-    let chunk = vec![7u8; 64 * 1024];
-    for _ in 0..POUR / chunk.len() {
-        if conn.write_all(&chunk).await.is_err() {
-            return;
-        }
-    }
-    let _ = conn.shutdown().await;
-}
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -184,37 +90,6 @@ impl Fixture {
     }
 }
 
-fn add_running_pod(sandbox: &Sandbox) {
-    let pods = super::pods(sandbox);
-    let pod = json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
-        "spec": {"nodeName": "sandbox", "containers": [
-            {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}, {"name": "sidecar", "image": "busybox"}]},
-    });
-    let created = sandbox.create(pods, Some("default"), pod, WriteOptions::default()).unwrap();
-    let mut running = (*created.object).clone();
-    running["status"] = json!({
-        "phase": "Running", "podIP": "10.244.0.9",
-        "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0, "image": "nginx", "imageID": "",
-                               "state": {"running": {"startedAt": "2026-11-26T08:00:00Z"}}}],
-    });
-    sandbox.update(pods, Some("default"), "web", running, UpdateScope::Status, WriteOptions::default()).unwrap();
-    let services = sandbox.registry().by_plural("", "v1", "services").unwrap();
-    let service = json!({
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": 80}]},
-    });
-    sandbox.create(services, Some("default"), service, WriteOptions::default()).unwrap();
-    // No controllers run here: kubectl itself picks the Deployment's pod by its selector.
-    let deployments = sandbox.registry().by_plural("apps", "v1", "deployments").unwrap();
-    let deployment = json!({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
-                 "spec": {"containers": [{"name": "app", "image": "nginx"}]}}},
-    });
-    sandbox.create(deployments, Some("default"), deployment, WriteOptions::default()).unwrap();
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -321,19 +196,19 @@ fn kubectl_port_forward_to_a_pod_a_service_and_a_deployment_serves_the_page() {
     let first = http_get(ports[&80]);
     let second = http_get(ports[&80]);
     stop(child);
-    assert!(first.starts_with("HTTP/1.1 200 OK") && first.ends_with("Hello Kubernetes from the fake pod\n"), "{first}");
+    assert!(first.starts_with("HTTP/1.1 200 OK") && first.ends_with(PAGE), "{first}");
     assert_eq!(first, second);
 
     // kubectl maps the Service's port 8080 to the pod's targetPort 80 itself (and prints "-> 80").
     let (child, ports) = f.port_forward("svc/web", &[8080]);
     let page = http_get(ports[&80]);
     stop(child);
-    assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+    assert!(page.ends_with(PAGE), "{page}");
 
     let (child, ports) = f.port_forward("deploy/web", &[80]);
     let page = http_get(ports[&80]);
     stop(child);
-    assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+    assert!(page.ends_with(PAGE), "{page}");
 }
 
 #[test]
@@ -345,7 +220,7 @@ fn kubectl_port_forward_over_a_raw_spdy_upgrade_serves_the_page_too() {
     let mut poured = Vec::new();
     conn.read_to_end(&mut poured).unwrap();
     stop(child);
-    assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+    assert!(page.ends_with(PAGE), "{page}");
     assert_eq!(poured.len(), POUR);
 }
 
