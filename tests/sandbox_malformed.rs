@@ -53,8 +53,18 @@ struct Case {
 
 impl Case {
     /// A case sent as the admin.
-    fn new(name: impl Into<String>, method: &str, path: &str, content_type: &str, body: Vec<u8>, expect: Expect) -> Self {
-        let headers = vec![("Content-Type".to_string(), content_type.to_string()), ("Authorization".to_string(), "ADMIN".to_string())];
+    fn new(
+        name: impl Into<String>,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        expect: Expect,
+    ) -> Self {
+        let headers = vec![
+            ("Content-Type".to_string(), content_type.to_string()),
+            ("Authorization".to_string(), "ADMIN".to_string()),
+        ];
         Self { name: name.into(), method: method.into(), path: path.into(), headers, body, expect }
     }
 }
@@ -102,18 +112,38 @@ fn manifests() -> Vec<(&'static str, &'static str, Value)> {
     let mut always = template.clone();
     always["spec"]["restartPolicy"] = json!("Always");
     vec![
-        ("v1", "configmaps", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "labels": {"a": "b"}}, "data": {"k": "v"}})),
+        (
+            "v1",
+            "configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "labels": {"a": "b"}}, "data": {"k": "v"}}),
+        ),
         ("v1", "pods", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": pod_spec})),
-        ("apps/v1", "deployments", json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "annotations": {"x": "y"}},
+        (
+            "apps/v1",
+            "deployments",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "annotations": {"x": "y"}},
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": always,
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}}})),
-        ("batch/v1", "cronjobs", json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"},
-            "spec": {"schedule": "*/5 * * * *", "suspend": false, "jobTemplate": {"spec": {"backoffLimit": 2, "template": template}}}})),
-        ("v1", "services", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-            "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}})),
-        ("rbac.authorization.k8s.io/v1", "rolebindings", json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}}}),
+        ),
+        (
+            "batch/v1",
+            "cronjobs",
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"},
+            "spec": {"schedule": "*/5 * * * *", "suspend": false, "jobTemplate": {"spec": {"backoffLimit": 2, "template": template}}}}),
+        ),
+        (
+            "v1",
+            "services",
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+            "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}),
+        ),
+        (
+            "rbac.authorization.k8s.io/v1",
+            "rolebindings",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": {"name": "rb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-            "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": NS}]})),
+            "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": NS}]}),
+        ),
     ]
 }
 
@@ -174,18 +204,34 @@ fn wrong_types() -> Vec<Case> {
 /// Every prefix of two JSON manifests (never valid JSON), and YAML cut at every line and mid-line.
 fn truncations() -> Vec<Case> {
     let mut cases = Vec::new();
-    for (group_version, plural, manifest) in manifests().into_iter().filter(|(_, p, _)| ["configmaps", "deployments"].contains(p)) {
+    for (group_version, plural, manifest) in
+        manifests().into_iter().filter(|(_, p, _)| ["configmaps", "deployments"].contains(p))
+    {
         let url = format!("{}?dryRun=All", collection(group_version, plural));
         let text = serde_json::to_string(&manifest).unwrap();
         let step = if plural == "configmaps" { 1 } else { 6 };
         for end in (1..text.len()).step_by(step) {
             let body = text.as_bytes()[..end].to_vec();
-            cases.push(Case::new(format!("{plural} JSON cut at {end}"), "POST", &url, "application/json", body, Expect::Rejected(Some(400))));
+            cases.push(Case::new(
+                format!("{plural} JSON cut at {end}"),
+                "POST",
+                &url,
+                "application/json",
+                body,
+                Expect::Rejected(Some(400)),
+            ));
         }
         let yaml = serde_norway::to_string(&manifest).unwrap();
         for (end, _) in yaml.char_indices().filter(|(i, c)| *c == '\n' || i % 17 == 0).skip(1) {
             let body = yaml.as_bytes()[..end].to_vec();
-            cases.push(Case::new(format!("{plural} YAML cut at {end}"), "POST", &url, "application/yaml", body, Expect::NoServerError));
+            cases.push(Case::new(
+                format!("{plural} YAML cut at {end}"),
+                "POST",
+                &url,
+                "application/yaml",
+                body,
+                Expect::NoServerError,
+            ));
         }
     }
     cases
@@ -194,7 +240,9 @@ fn truncations() -> Vec<Case> {
 /// Bytes that are not UTF-8 in JSON and YAML bodies, deep nesting, an oversized body.
 fn hostile_bodies() -> Vec<Case> {
     let url = collection("v1", "configmaps");
-    let rejected = |name: &str, content_type: &str, body: Vec<u8>, code: u16| Case::new(name, "POST", &url, content_type, body, Expect::Rejected(Some(code)));
+    let rejected = |name: &str, content_type: &str, body: Vec<u8>, code: u16| {
+        Case::new(name, "POST", &url, content_type, body, Expect::Rejected(Some(code)))
+    };
     let mut cases = Vec::new();
     for (what, body) in [
         ("a name", b"{\"metadata\": {\"name\": \"\xff\xfe\"}}".to_vec()),
@@ -204,7 +252,10 @@ fn hostile_bodies() -> Vec<Case> {
     ] {
         cases.push(rejected(&format!("invalid UTF-8 in {what} (JSON)"), "application/json", body, 400));
     }
-    for (what, body) in [("a name", b"metadata:\n  name: \xff\n".to_vec()), ("a key", b"metadata:\n  name: u\ndata:\n  \xc3\x28: v\n".to_vec())] {
+    for (what, body) in [
+        ("a name", b"metadata:\n  name: \xff\n".to_vec()),
+        ("a key", b"metadata:\n  name: u\ndata:\n  \xc3\x28: v\n".to_vec()),
+    ] {
         cases.push(rejected(&format!("invalid UTF-8 in {what} (YAML)"), "application/yaml", body, 400));
     }
     let deep = |open: &str, depth: usize| open.repeat(depth).into_bytes();
@@ -213,10 +264,26 @@ fn hostile_bodies() -> Vec<Case> {
     cases.push(rejected("YAML flow lists nested 100,000 deep", "application/yaml", deep("[", 100_000), 400));
     cases.push(rejected("YAML flow maps nested 50,000 deep", "application/yaml", deep("{a: ", 50_000), 400));
     let block: String = (0..3_000).map(|i| format!("{}- \n", "  ".repeat(i))).collect();
-    cases.push(Case::new("YAML block lists nested 3,000 deep", "POST", &url, "application/yaml", block.into_bytes(), Expect::Rejected(None)));
-    let protobuf_deep: Vec<u8> = b"k8s\0".iter().copied().chain(std::iter::repeat_n([0x0a, 0x80, 0x80, 0x01], 20_000).flatten()).collect();
-    cases.push(Case::new("protobuf nested 20,000 deep", "POST", &url, "application/vnd.kubernetes.protobuf", protobuf_deep, Expect::Rejected(None)));
-    let big = format!("{{\"metadata\": {{\"name\": \"big\"}}, \"data\": {{\"k\": \"{}\"}}}}", "x".repeat(4 * 1024 * 1024));
+    cases.push(Case::new(
+        "YAML block lists nested 3,000 deep",
+        "POST",
+        &url,
+        "application/yaml",
+        block.into_bytes(),
+        Expect::Rejected(None),
+    ));
+    let protobuf_deep: Vec<u8> =
+        b"k8s\0".iter().copied().chain(std::iter::repeat_n([0x0a, 0x80, 0x80, 0x01], 20_000).flatten()).collect();
+    cases.push(Case::new(
+        "protobuf nested 20,000 deep",
+        "POST",
+        &url,
+        "application/vnd.kubernetes.protobuf",
+        protobuf_deep,
+        Expect::Rejected(None),
+    ));
+    let big =
+        format!("{{\"metadata\": {{\"name\": \"big\"}}, \"data\": {{\"k\": \"{}\"}}}}", "x".repeat(4 * 1024 * 1024));
     cases.push(rejected("a body over 3 MiB", "application/json", big.into_bytes(), 413));
     cases
 }
@@ -254,10 +321,19 @@ fn judge(case: &Case, answer: &Answer) -> Option<String> {
     }
     let status: Value = match serde_json::from_slice(&answer.body) {
         Ok(status) => status,
-        Err(_) => return Some(format!("{} without a Status body: {:?}", answer.status, String::from_utf8_lossy(&answer.body))),
+        Err(_) => {
+            return Some(format!(
+                "{} without a Status body: {:?}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body)
+            ));
+        }
     };
     let message = status["message"].as_str().unwrap_or_default();
-    let well_formed = status["kind"] == "Status" && status["status"] == "Failure" && status["code"] == answer.status && !message.is_empty();
+    let well_formed = status["kind"] == "Status"
+        && status["status"] == "Failure"
+        && status["code"] == answer.status
+        && !message.is_empty();
     let json = answer.header("content-type").is_some_and(|t| t.starts_with("application/json"));
     (!well_formed || !json).then(|| format!("{} with a malformed Status: {status}", answer.status))
 }
@@ -268,13 +344,23 @@ fn prepare(client: &mut RawClient, admin: &str) {
         ("/api/v1/namespaces", json!({"metadata": {"name": NS}})),
         (&collection("v1", "configmaps")[..], json!({"metadata": {"name": "existing"}, "data": {"a": "b"}})),
         (&collection("apps/v1", "deployments")[..], manifests()[2].2.clone()),
-        (&collection("v1", "pods")[..], json!({"metadata": {"name": "pod"}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}})),
+        (
+            &collection("v1", "pods")[..],
+            json!({"metadata": {"name": "pod"}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}),
+        ),
     ];
     for (path, mut object) in objects {
         if object["kind"] == "Deployment" {
             object["metadata"]["name"] = json!("web");
         }
-        let case = Case::new("prepare", "POST", path, "application/json", serde_json::to_vec(&object).unwrap(), Expect::NoServerError);
+        let case = Case::new(
+            "prepare",
+            "POST",
+            path,
+            "application/json",
+            serde_json::to_vec(&object).unwrap(),
+            Expect::NoServerError,
+        );
         let answer = client.send(&render(&case, admin)).expect("the set-up request is answered");
         assert_eq!(answer.status, 201, "set-up {path}: {}", String::from_utf8_lossy(&answer.body));
     }
@@ -291,12 +377,20 @@ fn malformed_requests_get_a_status_and_never_a_server_error() {
     let mut failures = Vec::new();
     for case in &cases {
         match client.send(&render(case, &config.0)) {
-            Ok(answer) if std::env::var_os("MALFORMED_SHOW_ACCEPTED").is_some() && answer.status < 300 => eprintln!("accepted: {}", case.name),
-            Ok(answer) => failures.extend(judge(case, &answer).map(|why| format!("{} ({} {}): {why}", case.name, case.method, short(&case.path)))),
-            Err(why) => failures.push(format!("{} ({} {}): no answer: {why}", case.name, case.method, short(&case.path))),
+            Ok(answer) if std::env::var_os("MALFORMED_SHOW_ACCEPTED").is_some() && answer.status < 300 => {
+                eprintln!("accepted: {}", case.name)
+            }
+            Ok(answer) => failures.extend(
+                judge(case, &answer).map(|why| format!("{} ({} {}): {why}", case.name, case.method, short(&case.path))),
+            ),
+            Err(why) => {
+                failures.push(format!("{} ({} {}): no answer: {why}", case.name, case.method, short(&case.path)))
+            }
         }
     }
-    let version = RawClient::new(&sandbox.server, &config.1).send(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n").expect("the server still answers");
+    let version = RawClient::new(&sandbox.server, &config.1)
+        .send(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("the server still answers");
     assert_eq!(version.status, 200, "the server still answers");
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

@@ -28,15 +28,26 @@ fn read_fixture(name: &str) -> String {
 
 /// Runs kubectl with `input` on stdin (for `-f -`) and returns its output.
 fn kubectl_stdin(sb: &Sandbox, args: &[&str], input: &str) -> Output {
-    let mut child =
-        sb.kubectl_command().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl starts");
+    let mut child = sb
+        .kubectl_command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl starts");
     child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).expect("kubectl reads stdin");
     child.wait_with_output().expect("kubectl ends")
 }
 
 fn kubectl_stdin_ok(sb: &Sandbox, args: &[&str], input: &str) -> String {
     let out = kubectl_stdin(sb, args, input);
-    assert!(out.status.success(), "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
@@ -52,7 +63,9 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Result<T, String>, diagnos
     loop {
         match probe() {
             Ok(value) => return value,
-            Err(why) if Instant::now() > deadline => panic!("timed out after {PATIENCE:?} waiting for {what}; last: {why}\n{}", diagnose()),
+            Err(why) if Instant::now() > deadline => {
+                panic!("timed out after {PATIENCE:?} waiting for {what}; last: {why}\n{}", diagnose())
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
@@ -79,7 +92,8 @@ fn wait_rolled_out(sb: &Sandbox, namespace: &str, name: &str, diagnose: impl Fn(
             let deploy = get_object(sb, &["get", "deployment", name, "-n", namespace]).ok_or("no deployment yet")?;
             let status = &deploy["status"];
             let current = status["observedGeneration"] == deploy["metadata"]["generation"];
-            let counts = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"].map(|k| status[k].as_i64().unwrap_or(0));
+            let counts = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"]
+                .map(|k| status[k].as_i64().unwrap_or(0));
             if current && counts == [1, 1, 1, 1] { Ok(deploy) } else { Err(format!("status {status}")) }
         },
         || {
@@ -183,14 +197,19 @@ impl PortForward {
         let local = loop {
             match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(line) => {
-                    let port =
-                        line.strip_prefix("Forwarding from 127.0.0.1:").and_then(|rest| rest.split_once(" -> ")).map(|(local, _)| local.parse());
+                    let port = line
+                        .strip_prefix("Forwarding from 127.0.0.1:")
+                        .and_then(|rest| rest.split_once(" -> "))
+                        .map(|(local, _)| local.parse());
                     if let Some(port) = port {
                         break port.expect("kubectl prints a port number");
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("no \"Forwarding from\" line from port-forward {target} in {PATIENCE:?}; stderr:\n{}", stderr.dump())
+                    panic!(
+                        "no \"Forwarding from\" line from port-forward {target} in {PATIENCE:?}; stderr:\n{}",
+                        stderr.dump()
+                    )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let _ = child.wait();
@@ -247,7 +266,8 @@ fn spawn_lines(pipe: impl Read + Send + 'static) -> Receiver<String> {
 
 /// A page text no earlier run or image could have served.
 fn unique_text(what: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{what} served from a ConfigMap, run {}-{nanos}", std::process::id())
 }
 
@@ -256,7 +276,10 @@ fn body(answer: &str) -> &str {
 }
 
 fn pod_names(sb: &Sandbox, selector: &str) -> Vec<String> {
-    sb.kubectl_ok(&["get", "pods", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}"]).split_whitespace().map(String::from).collect()
+    sb.kubectl_ok(&["get", "pods", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}"])
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -280,7 +303,10 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
 
     let mut forward = PortForward::start(&sb, "default", "deploy/welcome", 80);
     let answer = forward.get();
-    assert!(answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == first, "the page is the ConfigMap's index.html:\n{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == first,
+        "the page is the ConfigMap's index.html:\n{answer}"
+    );
     let first_pods = pod_names(&sb, "site=welcome");
     assert_eq!(first_pods.len(), 1, "{first_pods:?}");
 
@@ -302,7 +328,11 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
         "the old pod to be gone",
         || {
             let pods = pod_names(&sb, "site=welcome");
-            if pods.len() == 1 && pods != first_pods { Ok(pods) } else { Err(format!("pods {pods:?}, first {first_pods:?}")) }
+            if pods.len() == 1 && pods != first_pods {
+                Ok(pods)
+            } else {
+                Err(format!("pods {pods:?}, first {first_pods:?}"))
+            }
         },
         || show(&sb, &["get", "pods", "-o", "wide"]),
     );
@@ -316,12 +346,17 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
             eprintln!("note: the old port-forward ended without \"lost connection to pod\": {said}");
         }
     } else {
-        eprintln!("note: the port-forward to {first_pods:?} was still running 5 s after the pod was replaced by {second_pods:?}");
+        eprintln!(
+            "note: the port-forward to {first_pods:?} was still running 5 s after the pod was replaced by {second_pods:?}"
+        );
     }
     drop(forward);
     let forward = PortForward::start(&sb, "default", "deploy/welcome", 80);
     let answer = forward.get();
-    assert!(answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == second, "the new pod serves the new page:\n{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == second,
+        "the new pod serves the new page:\n{answer}"
+    );
     drop(forward);
 
     sb.kubectl_ok(&["delete", "configmap", "welcome"]);
@@ -334,7 +369,12 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
         || format!("{}\n{}", operator.log(), show(&sb, &["get", "all"])),
     );
     let log = operator.log();
-    for line in ["operator: ADDED welcome", "operator: MODIFIED welcome", "operator: DELETED welcome", "deployment.apps \"welcome\" deleted"] {
+    for line in [
+        "operator: ADDED welcome",
+        "operator: MODIFIED welcome",
+        "operator: DELETED welcome",
+        "deployment.apps \"welcome\" deleted",
+    ] {
         assert!(log.contains(line), "missing {line:?} in {log}");
     }
 }
@@ -407,13 +447,22 @@ impl ConfigRepo {
 /// `kubectl create job --from=cronjob/gitops-cron NAME`, waited for until Complete; returns its pod's log.
 fn run_operator_now(sb: &Sandbox, job: &str) -> String {
     sb.kubectl_ok(&["create", "job", "-n", "gitops", job, "--from=cronjob/gitops-cron"]);
-    let diagnose =
-        || format!("{}\n{}", show(sb, &["describe", "job", job, "-n", "gitops"]), show(sb, &["logs", "-n", "gitops", &format!("job/{job}")]));
+    let diagnose = || {
+        format!(
+            "{}\n{}",
+            show(sb, &["describe", "job", job, "-n", "gitops"]),
+            show(sb, &["logs", "-n", "gitops", &format!("job/{job}")])
+        )
+    };
     wait_for(
         &format!("job {job} to complete"),
         || {
             let status = get_json(sb, &["get", "job", job, "-n", "gitops"])["status"].clone();
-            let complete = status["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Complete" && c["status"] == "True");
+            let complete = status["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Complete" && c["status"] == "True");
             if complete && status["succeeded"] == 1 { Ok(()) } else { Err(format!("status {status}")) }
         },
         diagnose,
@@ -430,7 +479,10 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
     let repo = ConfigRepo::new();
     let operator = read_fixture("gitops-cronjob.yaml").replace("REPO_URL", &repo.url());
     let applied = kubectl_stdin_ok(&sb, &["apply", "-f", "-"], &operator);
-    assert_eq!(applied, "namespace/gitops created\nserviceaccount/gitops-operator created\ncronjob.batch/gitops-cron created\n");
+    assert_eq!(
+        applied,
+        "namespace/gitops created\nserviceaccount/gitops-operator created\ncronjob.batch/gitops-cron created\n"
+    );
 
     // Without a binding the ServiceAccount may do nothing; `find -exec … \;` ignores each refusal, so the Job
     // still completes and only its log tells.
@@ -440,7 +492,9 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
         format!(
             "deployments.apps \"sample-app\" is forbidden: {user} cannot get resource \"deployments\" in API group \"apps\" in the namespace \"gitops\""
         ),
-        format!("services \"sample-app\" is forbidden: {user} cannot get resource \"services\" in API group \"\" in the namespace \"gitops\""),
+        format!(
+            "services \"sample-app\" is forbidden: {user} cannot get resource \"services\" in API group \"\" in the namespace \"gitops\""
+        ),
     ] {
         assert!(log.contains(&refusal), "missing {refusal:?} in the log:\n{log}");
     }
@@ -468,14 +522,30 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
     for line in ["deployment.apps/sample-app configured", "service/sample-app unchanged"] {
         assert!(log.lines().any(|l| l == line), "missing {line:?} in the log:\n{log}");
     }
-    let image = sb.kubectl_ok(&["get", "deployment", "sample-app", "-n", "gitops", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+    let image = sb.kubectl_ok(&[
+        "get",
+        "deployment",
+        "sample-app",
+        "-n",
+        "gitops",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
     assert_eq!(image, "gitopsbook/sample-app:v0.2");
     wait_rolled_out(&sb, "gitops", "sample-app", String::new);
     wait_for(
         "the old v0.1 pod to be gone",
         || {
-            let images =
-                sb.kubectl_ok(&["get", "pods", "-n", "gitops", "-l", "app=sample-app", "-o", "jsonpath={.items[*].spec.containers[0].image}"]);
+            let images = sb.kubectl_ok(&[
+                "get",
+                "pods",
+                "-n",
+                "gitops",
+                "-l",
+                "app=sample-app",
+                "-o",
+                "jsonpath={.items[*].spec.containers[0].image}",
+            ]);
             if images == "gitopsbook/sample-app:v0.2" { Ok(()) } else { Err(format!("pod images {images:?}")) }
         },
         || show(&sb, &["get", "pods", "-n", "gitops"]),

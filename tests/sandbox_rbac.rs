@@ -15,10 +15,7 @@ fn as_token(sb: &Sandbox, token: &str, args: &[&str]) -> Output {
 }
 
 fn token_for(sb: &Sandbox, account: &str) -> String {
-    let token = sb
-        .kubectl_ok(&["create", "token", account])
-        .trim()
-        .to_string();
+    let token = sb.kubectl_ok(&["create", "token", account]).trim().to_string();
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     token
 }
@@ -55,19 +52,10 @@ fn a_service_account_token_is_forbidden_until_a_binding_grants_access() {
         )
     );
 
-    sb.kubectl_ok(&[
-        "create",
-        "clusterrolebinding",
-        "x",
-        "--clusterrole=view",
-        "--serviceaccount=default:default",
-    ]);
+    sb.kubectl_ok(&["create", "clusterrolebinding", "x", "--clusterrole=view", "--serviceaccount=default:default"]);
     let allowed = as_token(&sb, &token, &["get", "pods"]);
     assert!(allowed.status.success(), "{}", text(&allowed.stderr));
-    assert_eq!(
-        text(&allowed.stderr),
-        "No resources found in default namespace.\n"
-    );
+    assert_eq!(text(&allowed.stderr), "No resources found in default namespace.\n");
     // view reads, but does not write.
     let create = as_token(&sb, &token, &["create", "configmap", "x"]);
     assert_eq!(
@@ -84,52 +72,23 @@ fn can_i_answers_yes_for_the_admin_and_follows_the_service_accounts_bindings() {
         return;
     }
     let sb = Sandbox::start();
-    assert_eq!(
-        sb.kubectl_ok(&["auth", "can-i", "create", "deployments"]),
-        "yes\n"
-    );
+    assert_eq!(sb.kubectl_ok(&["auth", "can-i", "create", "deployments"]), "yes\n");
     let token = token_for(&sb, "default");
     let no = as_token(&sb, &token, &["auth", "can-i", "create", "deployments"]);
-    assert_eq!(
-        (no.status.code(), text(&no.stdout)),
-        (Some(1), "no\n".to_string())
-    );
+    assert_eq!((no.status.code(), text(&no.stdout)), (Some(1), "no\n".to_string()));
 
-    sb.kubectl_ok(&[
-        "create",
-        "rolebinding",
-        "edit",
-        "--clusterrole=edit",
-        "--serviceaccount=default:default",
-    ]);
+    sb.kubectl_ok(&["create", "rolebinding", "edit", "--clusterrole=edit", "--serviceaccount=default:default"]);
     let yes = as_token(&sb, &token, &["auth", "can-i", "create", "deployments"]);
-    assert_eq!(
-        (yes.status.code(), text(&yes.stdout)),
-        (Some(0), "yes\n".to_string())
-    );
+    assert_eq!((yes.status.code(), text(&yes.stdout)), (Some(0), "yes\n".to_string()));
     // The RoleBinding reaches its own namespace only; `edit` grants nothing on RBAC objects.
-    let elsewhere = as_token(
-        &sb,
-        &token,
-        &[
-            "auth",
-            "can-i",
-            "create",
-            "deployments",
-            "-n",
-            "kube-system",
-        ],
-    );
+    let elsewhere = as_token(&sb, &token, &["auth", "can-i", "create", "deployments", "-n", "kube-system"]);
     assert_eq!(text(&elsewhere.stdout), "no\n");
     let rbac = as_token(&sb, &token, &["auth", "can-i", "create", "rolebindings"]);
     assert_eq!(text(&rbac.stdout), "no\n");
 
     // The admin may act as the ServiceAccount (`--as`), and then gets the same answers.
     let sa_flag = format!("--as={SA_USER}");
-    assert_eq!(
-        sb.kubectl_ok(&["auth", "can-i", "create", "deployments", &sa_flag]),
-        "yes\n"
-    );
+    assert_eq!(sb.kubectl_ok(&["auth", "can-i", "create", "deployments", &sa_flag]), "yes\n");
     let as_sa = sb.kubectl(&["auth", "can-i", "create", "rolebindings", &sa_flag]);
     assert_eq!(text(&as_sa.stdout), "no\n");
     // …but the ServiceAccount may not act as anyone.
@@ -144,10 +103,7 @@ fn can_i_answers_yes_for_the_admin_and_follows_the_service_accounts_bindings() {
     let list = as_token(&sb, &token, &["auth", "can-i", "--list"]);
     assert!(list.status.success(), "{}", text(&list.stderr));
     let listing = text(&list.stdout);
-    assert!(
-        listing.lines().any(|l| l.starts_with("deployments.apps ")),
-        "{listing}"
-    );
+    assert!(listing.lines().any(|l| l.starts_with("deployments.apps ")), "{listing}");
     assert!(listing.lines().any(|l| l.contains("[/api/*]")), "{listing}");
 }
 
@@ -165,10 +121,7 @@ fn whoami_names_the_admin_and_the_service_account() {
     assert!(sa.status.success(), "{}", text(&sa.stderr));
     let out = text(&sa.stdout);
     assert_has_line(&out, &format!("Username {SA_USER}"));
-    assert_has_line(
-        &out,
-        "Groups [system:serviceaccounts system:serviceaccounts:default system:authenticated]",
-    );
+    assert_has_line(&out, "Groups [system:serviceaccounts system:serviceaccounts:default system:authenticated]");
 }
 
 /// kubectl's last line for a 401: with a cold discovery cache it first logs each failed discovery
@@ -177,12 +130,9 @@ fn assert_logged_out(out: &Output) {
     let stderr = failed_with(out, 1);
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
-        [
-            "Unauthorized",
-            "the server has asked for the client to provide credentials"
-        ]
-        .iter()
-        .any(|why| last == format!("error: You must be logged in to the server ({why})")),
+        ["Unauthorized", "the server has asked for the client to provide credentials"]
+            .iter()
+            .any(|why| last == format!("error: You must be logged in to the server ({why})")),
         "{stderr}"
     );
 }
@@ -211,8 +161,5 @@ fn unknown_and_revoked_tokens_are_unauthorized() {
         "error: failed to create token: TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes\n"
     );
     let missing = sb.kubectl(&["create", "token", "nobody"]);
-    assert_eq!(
-        failed_with(&missing, 1),
-        "error: failed to create token: serviceaccounts \"nobody\" not found\n"
-    );
+    assert_eq!(failed_with(&missing, 1), "error: failed to create token: serviceaccounts \"nobody\" not found\n");
 }

@@ -4,8 +4,8 @@
 
 use gitops_sandbox::testing::{FakePods, PAGE, POUR, add_running_pod};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, AttachParams};
 use kube::Client;
+use kube::api::{Api, AttachParams};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,8 +18,13 @@ async fn start() -> (tempfile::TempDir, Api<Pod>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let addr = listener.local_addr().expect("a bound address");
     let kubeconfig = dir.path().join("kubeconfig");
-    gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), &sandbox.certificates().ca_pem, sandbox.admin_token())
-        .expect("the kubeconfig is written");
+    gitops_sandbox::kubeconfig::write(
+        &kubeconfig,
+        &format!("https://{addr}"),
+        &sandbox.certificates().ca_pem,
+        sandbox.admin_token(),
+    )
+    .expect("the kubeconfig is written");
     let acceptor = gitops_sandbox::tls::acceptor(sandbox.certificates()).expect("a TLS acceptor");
     let listener = gitops_sandbox::tls::TlsListener::new(listener, acceptor).expect("a TLS listener");
     let app = gitops_sandbox::api::router(sandbox, Arc::new(FakePods));
@@ -30,7 +35,6 @@ async fn start() -> (tempfile::TempDir, Api<Pod>) {
     (dir, Api::namespaced(client, "default"))
 }
 
-
 async fn read_all(mut reader: impl tokio::io::AsyncRead + Unpin) -> String {
     let mut text = String::new();
     reader.read_to_string(&mut text).await.expect("readable output");
@@ -40,7 +44,10 @@ async fn read_all(mut reader: impl tokio::io::AsyncRead + Unpin) -> String {
 #[tokio::test]
 async fn exec_returns_output_and_a_success_status() {
     let (_dir, pods) = start().await;
-    let mut process = pods.exec("web", ["echo", "hi"], &AttachParams::default().container("app").stderr(false)).await.expect("exec starts");
+    let mut process = pods
+        .exec("web", ["echo", "hi"], &AttachParams::default().container("app").stderr(false))
+        .await
+        .expect("exec starts");
     let stdout = read_all(process.stdout().expect("stdout")).await;
     let status = process.take_status().expect("a status").await.expect("the status arrives");
     assert_eq!(stdout, "hi\n");
@@ -50,7 +57,8 @@ async fn exec_returns_output_and_a_success_status() {
 #[tokio::test]
 async fn exec_reports_a_non_zero_exit_code_as_a_cause() {
     let (_dir, pods) = start().await;
-    let mut process = pods.exec("web", ["false"], &AttachParams::default().container("app")).await.expect("exec starts");
+    let mut process =
+        pods.exec("web", ["false"], &AttachParams::default().container("app")).await.expect("exec starts");
     let status = process.take_status().expect("a status").await.expect("the status arrives");
     assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
     let causes = status.details.and_then(|d| d.causes).unwrap_or_default();
@@ -66,7 +74,9 @@ async fn exec_relays_stdin_and_ends_when_it_is_closed() {
     stdin.write_all(b"through the socket\n").await.expect("stdin accepts");
     // kube-rs' stdin is half of a pipe: only an explicit shutdown tells it (and then us) it has ended.
     stdin.shutdown().await.expect("stdin closes");
-    let stdout = tokio::time::timeout(Duration::from_secs(10), read_all(process.stdout().expect("stdout"))).await.expect("cat ends");
+    let stdout = tokio::time::timeout(Duration::from_secs(10), read_all(process.stdout().expect("stdout")))
+        .await
+        .expect("cat ends");
     assert_eq!(stdout, "through the socket\n");
 }
 
@@ -153,12 +163,18 @@ mod real_node {
             }
             let dir = tempfile::tempdir().expect("a temporary directory");
             let sandbox = Arc::new(gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"));
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
             let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a free port");
             let addr = listener.local_addr().expect("a bound address");
             let kubeconfig = dir.path().join("kubeconfig");
-            gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), &sandbox.certificates().ca_pem, sandbox.admin_token())
-                .expect("the kubeconfig is written");
+            gitops_sandbox::kubeconfig::write(
+                &kubeconfig,
+                &format!("https://{addr}"),
+                &sandbox.certificates().ca_pem,
+                sandbox.admin_token(),
+            )
+            .expect("the kubeconfig is written");
             runtime.spawn(gitops_sandbox::server::run(listener, sandbox, std::future::pending()));
             Some(Self { dir, kubeconfig, runtime })
         }
@@ -182,7 +198,8 @@ mod real_node {
         fn wait_running(&self, pod: &str) {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
-                let phase = gitops_lab_e2e::text(&self.run(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]).stdout);
+                let phase =
+                    gitops_lab_e2e::text(&self.run(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]).stdout);
                 if phase == "Running" {
                     return;
                 }
@@ -195,7 +212,9 @@ mod real_node {
             let kubeconfig = self.kubeconfig.clone();
             self.runtime.block_on(async move {
                 let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("the kubeconfig parses");
-                let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
+                let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                    .await
+                    .expect("a client configuration");
                 Api::namespaced(kube::Client::try_from(config).expect("a client"), "default")
             })
         }
@@ -205,7 +224,8 @@ mod real_node {
             let mut args = vec!["port-forward".to_string(), resource.to_string()];
             args.extend(remotes.iter().map(|r| format!(":{r}")));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let mut child = self.kubectl(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl starts");
+            let mut child =
+                self.kubectl(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl starts");
             let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
             let mut ports = HashMap::new();
             while ports.len() < remotes.len() {
@@ -214,7 +234,9 @@ mod real_node {
                     let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
                     panic!("kubectl port-forward stopped early: {err}");
                 };
-                if let Some((local, remote)) = line.strip_prefix("Forwarding from 127.0.0.1:").and_then(|r| r.split_once(" -> ")) {
+                if let Some((local, remote)) =
+                    line.strip_prefix("Forwarding from 127.0.0.1:").and_then(|r| r.split_once(" -> "))
+                {
                     ports.insert(remote.trim().parse().expect("a port"), local.parse().expect("a port"));
                 }
             }
@@ -284,14 +306,23 @@ mod real_node {
         let failed = cluster.run(&["exec", "nginx", "--", "sh", "-c", "exit 3"]);
         assert_eq!(failed.status.code(), Some(3));
         assert!(gitops_lab_e2e::text(&failed.stderr).contains("command terminated with exit code 3"));
-        let mut cat = cluster.kubectl(&["exec", "-i", "nginx", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("kubectl starts");
+        let mut cat = cluster
+            .kubectl(&["exec", "-i", "nginx", "--", "cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("kubectl starts");
         cat.stdin.take().expect("piped stdin").write_all(b"hello through stdin\n").expect("stdin accepts");
         let cat = cat.wait_with_output().expect("kubectl ends");
         assert_eq!(gitops_lab_e2e::text(&cat.stdout), "hello through stdin\n");
         let logs = cluster.run(&["logs", "nginx"]);
         assert!(logs.status.success(), "{}", gitops_lab_e2e::text(&logs.stderr));
         let wrong = cluster.run(&["logs", "nginx", "-c", "nope"]);
-        assert!(gitops_lab_e2e::text(&wrong.stderr).contains("container nope is not valid for pod nginx"), "{}", gitops_lab_e2e::text(&wrong.stderr));
+        assert!(
+            gitops_lab_e2e::text(&wrong.stderr).contains("container nope is not valid for pod nginx"),
+            "{}",
+            gitops_lab_e2e::text(&wrong.stderr)
+        );
     }
 
     #[test]
@@ -349,8 +380,12 @@ mod real_node {
         cluster.runtime.block_on(async move {
             let mut forwarder = pods.portforward("nginx", &[80]).await.expect("port-forward starts");
             let mut stream = forwarder.take_stream(80).expect("a stream for port 80");
-            stream.write_all(b"GET / HTTP/1.1\r\nHost: nginx\r\nConnection: close\r\n\r\n").await.expect("the request is sent");
-            let answer = tokio::time::timeout(Duration::from_secs(10), read_all(stream)).await.expect("the answer ends");
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: nginx\r\nConnection: close\r\n\r\n")
+                .await
+                .expect("the request is sent");
+            let answer =
+                tokio::time::timeout(Duration::from_secs(10), read_all(stream)).await.expect("the answer ends");
             assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.contains("nginx"), "{answer}");
         });
     }

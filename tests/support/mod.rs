@@ -35,7 +35,10 @@ pub fn kubectl_path() -> PathBuf {
 pub fn kubectl_available() -> bool {
     let ok = Command::new(kubectl_path()).args(["version", "--client"]).output().is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("\n*** SKIPPED: {} is not available; install kubectl to run this suite ***\n", kubectl_path().display());
+        eprintln!(
+            "\n*** SKIPPED: {} is not available; install kubectl to run this suite ***\n",
+            kubectl_path().display()
+        );
     }
     ok
 }
@@ -85,7 +88,8 @@ impl Sandbox {
                 }
             }
         });
-        let (server, kubeconfig) = rx.recv_timeout(Duration::from_secs(30)).expect("the sandbox prints server: and kubeconfig: within 30 s");
+        let (server, kubeconfig) =
+            rx.recv_timeout(Duration::from_secs(30)).expect("the sandbox prints server: and kubeconfig: within 30 s");
         Self { child, server, kubeconfig, data_dir: data_dir.to_path_buf(), _temp: None }
     }
 
@@ -123,7 +127,10 @@ impl Sandbox {
     /// A kubectl command with this sandbox's kubeconfig and a clean environment.
     pub fn kubectl_command(&self) -> Command {
         let mut command = Command::new(kubectl_path());
-        command.env("KUBECONFIG", &self.kubeconfig).env("HOME", self.data_dir.join("home")).env_remove("KUBECTL_EXTERNAL_DIFF");
+        command
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.data_dir.join("home"))
+            .env_remove("KUBECTL_EXTERNAL_DIFF");
         command
     }
 
@@ -145,7 +152,12 @@ impl Sandbox {
     /// Runs kubectl, requires success, and returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 }

@@ -106,7 +106,8 @@ fn read_line(stream: &mut impl BufRead) -> Result<String, String> {
 
 fn read_answer(stream: &mut impl BufRead) -> Result<Answer, String> {
     let status_line = read_line(stream)?;
-    let status = status_line.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or(format!("bad status line {status_line:?}"))?;
+    let status =
+        status_line.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or(format!("bad status line {status_line:?}"))?;
     let mut headers = Vec::new();
     loop {
         let line = read_line(stream)?;
@@ -120,7 +121,8 @@ fn read_answer(stream: &mut impl BufRead) -> Result<Answer, String> {
     let mut answer = Answer { status, headers, body: Vec::new() };
     if answer.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         loop {
-            let size = usize::from_str_radix(read_line(stream)?.split(';').next().unwrap_or("0"), 16).map_err(|e| e.to_string())?;
+            let size = usize::from_str_radix(read_line(stream)?.split(';').next().unwrap_or("0"), 16)
+                .map_err(|e| e.to_string())?;
             let mut chunk = vec![0; size + 2];
             stream.read_exact(&mut chunk).map_err(|e| format!("read failed: {e}"))?;
             if size == 0 {

@@ -13,14 +13,14 @@ use history::{Status, cleanup_history, delete_job, owned_jobs, track_jobs, write
 use super::job;
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
+use gitops_sandbox_core::cron::Schedule;
 use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use gitops_sandbox_core::cron::Schedule;
-use timing::{Missed, Timing};
 use serde_json::{Value, json};
+use timing::{Missed, Timing};
 
 /// The annotation whose every new value starts one Job now (sandbox only).
 pub const RUN_NOW: &str = "gitops-lab.dev/run-now";
@@ -29,10 +29,7 @@ pub const RUN_NOW_HANDLED: &str = "gitops-lab.dev/run-now-handled";
 /// The annotation upstream puts on scheduled Jobs: the activation time in the CronJob's zone.
 pub const SCHEDULED_AT: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
-const SOURCE: Source = Source {
-    component: "cronjob-controller",
-    host: None,
-};
+const SOURCE: Source = Source { component: "cronjob-controller", host: None };
 
 /// Runs CronJobs.
 pub struct CronJobController;
@@ -43,10 +40,7 @@ impl Controller for CronJobController {
     }
 
     fn primary(&self) -> ResourceId {
-        ResourceId {
-            group: "batch".into(),
-            plural: "cronjobs".into(),
-        }
+        ResourceId { group: "batch".into(), plural: "cronjobs".into() }
     }
 
     fn reconcile(&self, sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
@@ -76,9 +70,7 @@ pub fn decide(policy: &str, active: usize, already_started: bool, too_late: bool
         _ if too_late => Step::Missed,
         _ if already_started => Step::AlreadyStarted,
         _ if policy == "Forbid" && active > 0 => Step::Forbidden,
-        _ => Step::Start {
-            replace: policy == "Replace" && active > 0,
-        },
+        _ => Step::Start { replace: policy == "Replace" && active > 0 },
     }
 }
 
@@ -111,22 +103,11 @@ pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, 
 
 fn kind(sb: &Sandbox, plural: &str) -> Result<&'static ResourceType, ApiError> {
     let group = if plural == "pods" { "" } else { "batch" };
-    sb.registry()
-        .by_plural(group, "v1", plural)
-        .ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
+    sb.registry().by_plural(group, "v1", plural).ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
 }
 
 fn event(sb: &Sandbox, cj: &Value, kind: EventType, reason: &str, message: String) {
-    sb.record_event(
-        SOURCE,
-        Occurrence {
-            about: cj,
-            field_path: None,
-            kind,
-            reason,
-            message,
-        },
-    );
+    sb.record_event(SOURCE, Occurrence { about: cj, field_path: None, kind, reason, message });
 }
 
 /// The zone activations are read in: a `TZ=` prefix, else `spec.timeZone`, else UTC.
@@ -138,8 +119,7 @@ fn zone_of(sb: &Sandbox, cj: &Value, schedule_zone: Option<&str>) -> Option<Time
     match TimeZone::get(name) {
         Ok(tz) => Some(tz),
         Err(error) => {
-            let message =
-                format!("invalid timeZone: \"{name}\": unknown time zone {name} ({error})");
+            let message = format!("invalid timeZone: \"{name}\": unknown time zone {name} ({error})");
             event(sb, cj, EventType::Warning, "UnknownTimeZone", message);
             None
         }
@@ -170,12 +150,7 @@ fn parsed_schedule(sb: &Sandbox, cj: &Value) -> Option<(Schedule, TimeZone)> {
 
 /// The scheduling half of a reconcile: start the Job of the latest activation if due, then
 /// sleep until the next one.
-fn schedule_step(
-    sb: &Sandbox,
-    cj: &Value,
-    status: &mut Status,
-    now: Timestamp,
-) -> Result<Action, ApiError> {
+fn schedule_step(sb: &Sandbox, cj: &Value, status: &mut Status, now: Timestamp) -> Result<Action, ApiError> {
     let spec = &cj["spec"];
     if spec["suspend"] == true {
         return Ok(Action::Done);
@@ -186,10 +161,7 @@ fn schedule_step(
     let timing = Timing {
         schedule: &schedule,
         tz: &tz,
-        created: cj["metadata"]["creationTimestamp"]
-            .as_str()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(now),
+        created: cj["metadata"]["creationTimestamp"].as_str().and_then(|t| t.parse().ok()).unwrap_or(now),
         last_scheduled: status.last_schedule.as_deref().and_then(|t| t.parse().ok()),
         starting_deadline: spec["startingDeadlineSeconds"].as_i64(),
     };
@@ -203,19 +175,16 @@ fn schedule_step(
         }
     };
     if recent.missed == Missed::Many {
-        let message = "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew".to_string();
+        let message = "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew"
+            .to_string();
         event(sb, cj, EventType::Warning, "TooManyMissedTimes", message);
     }
     if let Some(scheduled) = recent.most_recent {
-        let too_late = timing
-            .starting_deadline
-            .is_some_and(|d| scheduled.as_second() + d < now.as_second());
+        let too_late = timing.starting_deadline.is_some_and(|d| scheduled.as_second() + d < now.as_second());
         let already = timing.last_scheduled == Some(scheduled);
         activate(sb, cj, status, (scheduled, &tz), already, too_late)?;
     }
-    Ok(timing
-        .requeue_after(now)
-        .map_or(Action::Done, Action::RequeueAfter))
+    Ok(timing.requeue_after(now).map_or(Action::Done, Action::RequeueAfter))
 }
 
 /// Acts on one due activation as the concurrency policy decides.
@@ -227,10 +196,7 @@ fn activate(
     already: bool,
     too_late: bool,
 ) -> Result<(), ApiError> {
-    let name = job_name(
-        cj["metadata"]["name"].as_str().unwrap_or_default(),
-        scheduled,
-    );
+    let name = job_name(cj["metadata"]["name"].as_str().unwrap_or_default(), scheduled);
     let already = already || status.active.iter().any(|r| r["name"] == name.as_str());
     let policy = cj["spec"]["concurrencyPolicy"].as_str().unwrap_or("Allow");
     match decide(policy, status.active.len(), already, too_late) {
@@ -241,15 +207,14 @@ fn activate(
         }
         Step::AlreadyStarted => {}
         Step::Forbidden => {
-            let message = "Not starting job because prior execution is running and concurrency policy is Forbid".to_string();
+            let message =
+                "Not starting job because prior execution is running and concurrency policy is Forbid".to_string();
             event(sb, cj, EventType::Normal, "JobAlreadyActive", message);
         }
         Step::Start { replace } => {
             if replace && !replace_active(sb, cj, status) {
                 let which = &cj["metadata"]["name"];
-                return Err(ApiError::internal(format!(
-                    "could not replace the active jobs of {which}"
-                )));
+                return Err(ApiError::internal(format!("could not replace the active jobs of {which}")));
             }
             let job = job_from_template(cj, &name, Some((scheduled, tz)), &[]);
             if start_job(sb, cj, job, status)? {
@@ -285,10 +250,7 @@ pub fn job_from_template(
     extra: &[(&str, &str)],
 ) -> Value {
     let template = &cj["spec"]["jobTemplate"];
-    let mut annotations = template["metadata"]["annotations"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let mut annotations = template["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
     if let Some((at, tz)) = scheduled {
         annotations.insert(SCHEDULED_AT.into(), json!(rfc3339_in(at, tz)));
     }
@@ -325,19 +287,10 @@ fn rfc3339_in(at: Timestamp, tz: &TimeZone) -> String {
 fn start_job(sb: &Sandbox, cj: &Value, job: Value, status: &mut Status) -> Result<bool, ApiError> {
     let jobs = kind(sb, "jobs")?;
     let namespace = cj["metadata"]["namespace"].as_str();
-    let name = job["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let name = job["metadata"]["name"].as_str().unwrap_or_default().to_string();
     let created = match sb.create(jobs, namespace, job, WriteOptions::default()) {
         Ok(outcome) => {
-            event(
-                sb,
-                cj,
-                EventType::Normal,
-                "SuccessfulCreate",
-                format!("Created job {name}"),
-            );
+            event(sb, cj, EventType::Normal, "SuccessfulCreate", format!("Created job {name}"));
             outcome.object
         }
         Err(error) if error.reason == Reason::AlreadyExists => {
@@ -352,18 +305,14 @@ fn start_job(sb: &Sandbox, cj: &Value, job: Value, status: &mut Status) -> Resul
             existing
         }
         Err(error) => {
-            event(
-                sb,
-                cj,
-                EventType::Warning,
-                "FailedCreate",
-                format!("Error creating job: {}", error.message),
-            );
+            event(sb, cj, EventType::Warning, "FailedCreate", format!("Error creating job: {}", error.message));
             return Err(error);
         }
     };
     let meta = &created["metadata"];
-    status.active.push(json!({"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "namespace": meta["namespace"],
+    status
+        .active
+        .push(json!({"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "namespace": meta["namespace"],
         "resourceVersion": meta["resourceVersion"], "uid": meta["uid"]}));
     Ok(true)
 }

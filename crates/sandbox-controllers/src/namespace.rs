@@ -51,10 +51,8 @@ impl Controller for NamespaceController {
         if event.resource == primary {
             return vec![ObjectRef::of(&primary, &event.object)];
         }
-        let ours = (event.resource == service_accounts().id()
-            && owners::name(&event.object) == "default")
-            || (event.resource == config_maps().id()
-                && owners::name(&event.object) == ROOT_CA_CONFIGMAP);
+        let ours = (event.resource == service_accounts().id() && owners::name(&event.object) == "default")
+            || (event.resource == config_maps().id() && owners::name(&event.object) == ROOT_CA_CONFIGMAP);
         // A deletion may be the last thing a Terminating namespace waits for.
         let emptying = event.kind == EventType::Deleted && !owners::namespace(&event.object).is_empty();
         if !ours && !emptying {
@@ -74,7 +72,8 @@ impl Controller for NamespaceController {
         if is_deleting(&ns) {
             // Like upstream's controller, wait a moment before emptying a namespace, so that a
             // `kubectl delete -f` listing the namespace first still finds the objects after it.
-            let since = owners::parse_time(&ns["metadata"]["deletionTimestamp"]).map(|t| jiff::Timestamp::now().duration_since(t));
+            let since = owners::parse_time(&ns["metadata"]["deletionTimestamp"])
+                .map(|t| jiff::Timestamp::now().duration_since(t));
             let waited = since.and_then(|d| std::time::Duration::try_from(d).ok()).unwrap_or(DELETION_GRACE);
             if waited < DELETION_GRACE {
                 return Ok(Action::RequeueAfter(DELETION_GRACE - waited));
@@ -96,22 +95,12 @@ impl Controller for NamespaceController {
 }
 
 fn ensure_service_account(sb: &Sandbox, namespace: &str) -> Result<(), ApiError> {
-    if sb
-        .get(service_accounts(), Some(namespace), "default")
-        .is_some()
-    {
+    if sb.get(service_accounts(), Some(namespace), "default").is_some() {
         return Ok(());
     }
-    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}});
-    settled(
-        sb.create(
-            service_accounts(),
-            Some(namespace),
-            account,
-            WriteOptions::default(),
-        )
-        .map(|_| ()),
-    )
+    let account =
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}});
+    settled(sb.create(service_accounts(), Some(namespace), account, WriteOptions::default()).map(|_| ()))
 }
 
 /// The root CA ConfigMap as the publisher writes it.
@@ -129,19 +118,10 @@ fn ensure_root_ca(sb: &Sandbox, namespace: &str) -> Result<(), ApiError> {
     match sb.get(config_maps(), Some(namespace), ROOT_CA_CONFIGMAP) {
         None => {
             let config_map = root_ca_config_map(namespace, &ca_pem);
-            settled(
-                sb.create(
-                    config_maps(),
-                    Some(namespace),
-                    config_map,
-                    WriteOptions::default(),
-                )
-                .map(|_| ()),
-            )
+            settled(sb.create(config_maps(), Some(namespace), config_map, WriteOptions::default()).map(|_| ()))
         }
         Some(current)
-            if current["data"] == wanted
-                && current["metadata"]["annotations"][DESCRIPTION_KEY].is_string() =>
+            if current["data"] == wanted && current["metadata"]["annotations"][DESCRIPTION_KEY].is_string() =>
         {
             Ok(())
         }
@@ -183,7 +163,8 @@ pub fn finish(sb: &Sandbox, name: &str) -> Result<bool, ApiError> {
     }
     if left {
         let remaining = sb.registry().types().iter().filter(|t| t.namespaced);
-        if remaining.into_iter().any(|rt| !sb.store().list(&rt.id(), Some(name), None, 1, |_| true).0.items.is_empty()) {
+        if remaining.into_iter().any(|rt| !sb.store().list(&rt.id(), Some(name), None, 1, |_| true).0.items.is_empty())
+        {
             return Ok(false);
         }
     }
@@ -208,12 +189,7 @@ mod tests {
         assert_eq!(cm["metadata"]["name"], "kube-root-ca.crt");
         assert_eq!(cm["metadata"]["namespace"], "team");
         assert_eq!(cm["data"]["ca.crt"], "-----BEGIN CERTIFICATE-----\n");
-        assert!(
-            cm["metadata"]["annotations"][DESCRIPTION_KEY]
-                .as_str()
-                .unwrap()
-                .starts_with("Contains a CA bundle")
-        );
+        assert!(cm["metadata"]["annotations"][DESCRIPTION_KEY].as_str().unwrap().starts_with("Contains a CA bundle"));
     }
 
     fn sandbox() -> (tempfile::TempDir, Sandbox) {

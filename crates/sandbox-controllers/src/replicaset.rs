@@ -15,10 +15,7 @@ use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::Duration;
 
-const SOURCE: Source = Source {
-    component: "replicaset-controller",
-    host: None,
-};
+const SOURCE: Source = Source { component: "replicaset-controller", host: None };
 
 /// Reconciles ReplicaSets against their pods.
 pub struct ReplicaSetController;
@@ -49,11 +46,7 @@ impl Controller for ReplicaSetController {
             return Ok(Action::Done);
         };
         let active = active_pods(sb, &rs, &selector)?;
-        let failure = if is_deleting(&rs) {
-            None
-        } else {
-            manage(sb, &rs, active)
-        };
+        let failure = if is_deleting(&rs) { None } else { manage(sb, &rs, active) };
         let active = active_pods(sb, &rs, &selector)?;
         let now = Timestamp::now();
         let (mut status, mut recheck) = status_of(&rs, &active, now);
@@ -68,14 +61,8 @@ impl Controller for ReplicaSetController {
 }
 
 /// The ReplicaSet's pods that count: claimed, not being deleted, not finished.
-fn active_pods(
-    sb: &Sandbox,
-    rs: &Value,
-    selector: &LabelSelector,
-) -> Result<Vec<Arc<Value>>, ApiError> {
-    let (snapshot, _) = sb
-        .store()
-        .list(&pods().id(), Some(owners::namespace(rs)), None, 0, |_| true);
+fn active_pods(sb: &Sandbox, rs: &Value, selector: &LabelSelector) -> Result<Vec<Arc<Value>>, ApiError> {
+    let (snapshot, _) = sb.store().list(&pods().id(), Some(owners::namespace(rs)), None, 0, |_| true);
     let claimed = owners::claim(sb, pods(), rs, selector, snapshot.items)?;
     Ok(claimed.into_iter().filter(|p| is_active(p)).collect())
 }
@@ -102,24 +89,16 @@ fn manage(sb: &Sandbox, rs: &Value, active: Vec<Arc<Value>>) -> Option<String> {
 }
 
 /// Sets or clears the ReplicaFailure condition, as upstream's status calculation does.
-fn note_failure(
-    status: &mut Value,
-    rs: &Value,
-    active: usize,
-    failure: Option<&str>,
-    now: Timestamp,
-) {
+fn note_failure(status: &mut Value, rs: &Value, active: usize, failure: Option<&str>, now: Timestamp) {
     let mut conditions: Vec<Value> = status["conditions"].as_array().cloned().unwrap_or_default();
     let present = conditions.iter().any(|c| c["type"] == "ReplicaFailure");
     match failure {
         Some(message) if !present => {
-            let reason = if (active as i64) < int(&rs["spec"]["replicas"]) {
-                "FailedCreate"
-            } else {
-                "FailedDelete"
-            };
-            conditions.push(json!({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": owners::format_time(now),
-                                   "reason": reason, "message": message}));
+            let reason = if (active as i64) < int(&rs["spec"]["replicas"]) { "FailedCreate" } else { "FailedDelete" };
+            conditions.push(
+                json!({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": owners::format_time(now),
+                                   "reason": reason, "message": message}),
+            );
         }
         None if present => conditions.retain(|c| c["type"] != "ReplicaFailure"),
         _ => return,
@@ -135,12 +114,7 @@ fn note_failure(
 
 fn create_pod(sb: &Sandbox, rs: &Value) -> Result<(), String> {
     let namespace = owners::namespace(rs).to_string();
-    match sb.create(
-        pods(),
-        Some(&namespace),
-        pod_from_template(rs),
-        WriteOptions::default(),
-    ) {
+    match sb.create(pods(), Some(&namespace), pod_from_template(rs), WriteOptions::default()) {
         Ok(outcome) => {
             let message = format!("Created pod: {}", owners::name(&outcome.object));
             sb.record_event(
@@ -160,13 +134,7 @@ fn create_pod(sb: &Sandbox, rs: &Value) -> Result<(), String> {
             let message = format!("Error creating: {}", error.message);
             sb.record_event(
                 SOURCE,
-                Occurrence {
-                    about: rs,
-                    field_path: None,
-                    kind: EventType::Warning,
-                    reason: "FailedCreate",
-                    message,
-                },
+                Occurrence { about: rs, field_path: None, kind: EventType::Warning, reason: "FailedCreate", message },
             );
             Err(failure)
         }
@@ -174,16 +142,8 @@ fn create_pod(sb: &Sandbox, rs: &Value) -> Result<(), String> {
 }
 
 fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
-    let options = DeleteOptions {
-        uid: Some(owners::uid(pod).to_string()),
-        ..Default::default()
-    };
-    match sb.delete(
-        pods(),
-        Some(owners::namespace(pod)),
-        owners::name(pod),
-        &options,
-    ) {
+    let options = DeleteOptions { uid: Some(owners::uid(pod).to_string()), ..Default::default() };
+    match sb.delete(pods(), Some(owners::namespace(pod)), owners::name(pod), &options) {
         Ok(_) => {
             let message = format!("Deleted pod: {}", owners::name(pod));
             sb.record_event(
@@ -203,13 +163,7 @@ fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
             let message = format!("Error deleting: {}", error.message);
             sb.record_event(
                 SOURCE,
-                Occurrence {
-                    about: rs,
-                    field_path: None,
-                    kind: EventType::Warning,
-                    reason: "FailedDelete",
-                    message,
-                },
+                Occurrence { about: rs, field_path: None, kind: EventType::Warning, reason: "FailedDelete", message },
             );
         }
     }
@@ -220,62 +174,36 @@ fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
 pub fn pod_from_template(rs: &Value) -> Value {
     let template = &rs["spec"]["template"];
     let mut meta = Map::new();
-    meta.insert(
-        "generateName".into(),
-        json!(format!("{}-", owners::name(rs))),
-    );
+    meta.insert("generateName".into(), json!(format!("{}-", owners::name(rs))));
     meta.insert("namespace".into(), json!(owners::namespace(rs)));
     for field in ["labels", "annotations", "finalizers"] {
         if let Some(value) = template["metadata"].get(field).filter(|v| !v.is_null()) {
             meta.insert(field.into(), value.clone());
         }
     }
-    meta.insert(
-        "ownerReferences".into(),
-        json!([owners::owner_reference(rs)]),
-    );
+    meta.insert("ownerReferences".into(), json!([owners::owner_reference(rs)]));
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]})
 }
 
 /// Scheduled, phase, ready, ready since, restarts, created, name: see [`deletion_rank`].
-type Rank = (
-    bool,
-    u8,
-    bool,
-    Reverse<i64>,
-    Reverse<i64>,
-    Reverse<String>,
-    Reverse<String>,
-);
+type Rank = (bool, u8, bool, Reverse<i64>, Reverse<i64>, Reverse<String>, Reverse<String>);
 
 /// The sort key that puts the pods to delete first: unscheduled before scheduled, Pending before
 /// Unknown before Running, not ready before ready, ready for less time first, more restarts first,
 /// newer first (upstream's ranking, without the per-node spreading a single node makes moot).
 fn deletion_rank(pod: &Value) -> Rank {
-    let scheduled = pod["spec"]["nodeName"]
-        .as_str()
-        .is_some_and(|n| !n.is_empty());
+    let scheduled = pod["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
     let phase = match pod["status"]["phase"].as_str().unwrap_or("Pending") {
         "Pending" => 0,
         "Unknown" => 1,
         "Running" => 2,
         _ => 3,
     };
-    let ready_since = owners::ready_since(pod)
-        .map(|t| t.as_second())
-        .unwrap_or(i64::MIN);
+    let ready_since = owners::ready_since(pod).map(|t| t.as_second()).unwrap_or(i64::MIN);
     let restarts = pod["status"]["containerStatuses"]
         .as_array()
-        .map_or(0, |all| {
-            all.iter()
-                .map(|c| int(&c["restartCount"]))
-                .max()
-                .unwrap_or(0)
-        });
-    let created = pod["metadata"]["creationTimestamp"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+        .map_or(0, |all| all.iter().map(|c| int(&c["restartCount"])).max().unwrap_or(0));
+    let created = pod["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string();
     (
         scheduled,
         phase,
@@ -298,10 +226,7 @@ pub fn pods_to_delete(mut pods: Vec<Arc<Value>>, keep: usize) -> Vec<Arc<Value>>
 /// The status for these active pods, and when to look again for pods about to become available.
 pub fn status_of(rs: &Value, active: &[Arc<Value>], now: Timestamp) -> (Value, Option<Duration>) {
     let min_ready = int(&rs["spec"]["minReadySeconds"]);
-    let template_labels = rs["spec"]["template"]["metadata"]["labels"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let template_labels = rs["spec"]["template"]["metadata"]["labels"].as_object().cloned().unwrap_or_default();
     let mut fully_labeled = 0;
     let mut ready = 0;
     let mut available = 0;
@@ -323,11 +248,9 @@ pub fn status_of(rs: &Value, active: &[Arc<Value>], now: Timestamp) -> (Value, O
     // Zero counts are omitted, as upstream's omitempty fields are; `replicas` always shows.
     let mut status = Map::new();
     status.insert("replicas".into(), json!(active.len()));
-    for (field, count) in [
-        ("fullyLabeledReplicas", fully_labeled),
-        ("readyReplicas", ready),
-        ("availableReplicas", available),
-    ] {
+    for (field, count) in
+        [("fullyLabeledReplicas", fully_labeled), ("readyReplicas", ready), ("availableReplicas", available)]
+    {
         if count > 0 {
             status.insert(field.into(), json!(count));
         }
@@ -335,10 +258,7 @@ pub fn status_of(rs: &Value, active: &[Arc<Value>], now: Timestamp) -> (Value, O
     if let Some(generation) = rs["metadata"]["generation"].as_i64() {
         status.insert("observedGeneration".into(), json!(generation));
     }
-    if let Some(conditions) = rs["status"]
-        .get("conditions")
-        .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
-    {
+    if let Some(conditions) = rs["status"].get("conditions").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
         status.insert("conditions".into(), conditions.clone());
     }
     (Value::Object(status), recheck)
@@ -381,8 +301,7 @@ mod tests {
             pod["spec"]["nodeName"] = json!("sandbox");
         }
         if ready {
-            pod["status"]["conditions"] =
-                json!([{"type": "Ready", "status": "True", "lastTransitionTime": created}]);
+            pod["status"]["conditions"] = json!([{"type": "Ready", "status": "True", "lastTransitionTime": created}]);
         }
         Arc::new(pod)
     }
@@ -397,19 +316,10 @@ mod tests {
             pod("old-ready", "2026-01-01T00:00:00Z", "Running", true, true),
             pod("new-ready", "2026-01-01T00:01:00Z", "Running", true, true),
             pod("pending", "2026-01-01T00:00:30Z", "Pending", false, true),
-            pod(
-                "unscheduled",
-                "2026-01-01T00:00:10Z",
-                "Pending",
-                false,
-                false,
-            ),
+            pod("unscheduled", "2026-01-01T00:00:10Z", "Pending", false, false),
         ];
         assert_eq!(names(&pods_to_delete(all.clone(), 3)), ["unscheduled"]);
-        assert_eq!(
-            names(&pods_to_delete(all.clone(), 1)),
-            ["unscheduled", "pending", "new-ready"]
-        );
+        assert_eq!(names(&pods_to_delete(all.clone(), 1)), ["unscheduled", "pending", "new-ready"]);
         assert!(pods_to_delete(all, 4).is_empty());
     }
 
@@ -433,11 +343,7 @@ mod tests {
         assert_eq!(pod["metadata"]["labels"]["pod-template-hash"], "5d4f8");
         let owner = &pod["metadata"]["ownerReferences"][0];
         assert_eq!(
-            (
-                owner["kind"].as_str(),
-                owner["uid"].as_str(),
-                owner["controller"].as_bool()
-            ),
+            (owner["kind"].as_str(), owner["uid"].as_str(), owner["controller"].as_bool()),
             (Some("ReplicaSet"), Some("rs-1"), Some(true))
         );
         assert_eq!(owner["blockOwnerDeletion"], true);
@@ -479,18 +385,9 @@ mod failure_tests {
         let rs = json!({"spec": {"replicas": 2}});
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let mut status = json!({"replicas": 1});
-        note_failure(
-            &mut status,
-            &rs,
-            1,
-            Some("pods \"web-\" is forbidden: quota"),
-            now,
-        );
+        note_failure(&mut status, &rs, 1, Some("pods \"web-\" is forbidden: quota"), now);
         assert_eq!(status["conditions"][0]["reason"], "FailedCreate");
-        assert_eq!(
-            status["conditions"][0]["message"],
-            "pods \"web-\" is forbidden: quota"
-        );
+        assert_eq!(status["conditions"][0]["message"], "pods \"web-\" is forbidden: quota");
         note_failure(&mut status, &rs, 2, None, now);
         assert!(status.get("conditions").is_none());
     }

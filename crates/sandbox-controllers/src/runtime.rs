@@ -158,7 +158,11 @@ pub async fn run(
 
 /// One reconcile, off the async workers (reconciles write through the store, which waits for
 /// fsync); a panic is caught here and reported as a failure of this target only.
-async fn reconcile_once(sandbox: &Arc<Sandbox>, controller: &Arc<dyn Controller>, target: &ObjectRef) -> Result<Action, Failure> {
+async fn reconcile_once(
+    sandbox: &Arc<Sandbox>,
+    controller: &Arc<dyn Controller>,
+    target: &ObjectRef,
+) -> Result<Action, Failure> {
     let (sb, ctl, t) = (sandbox.clone(), controller.clone(), target.clone());
     match tokio::task::spawn_blocking(move || ctl.reconcile(&sb, &t)).await {
         Ok(Ok(action)) => Ok(action),
@@ -197,7 +201,9 @@ fn settle(queue: &mut WorkQueue, controller: &str, target: ObjectRef, outcome: R
         // Someone else wrote first: look again at once (then back off if it keeps happening).
         Failure::Error(_) if raced => {}
         Failure::Error(error) => eprintln!("controller {controller}: {at}: {} (retrying in {wait:?})", error.message),
-        Failure::Panic(message) => eprintln!("controller {controller} panicked on {at}: {message} (retrying in {wait:?})"),
+        Failure::Panic(message) => {
+            eprintln!("controller {controller} panicked on {at}: {message} (retrying in {wait:?})")
+        }
     }
     queue.later(target, wait);
 }
@@ -284,7 +290,11 @@ mod tests {
     use super::*;
 
     fn target(name: &str) -> ObjectRef {
-        ObjectRef { resource: ResourceId { group: "apps".into(), plural: "deployments".into() }, namespace: "default".into(), name: name.into() }
+        ObjectRef {
+            resource: ResourceId { group: "apps".into(), plural: "deployments".into() },
+            namespace: "default".into(),
+            name: name.into(),
+        }
     }
 
     #[test]

@@ -3,9 +3,9 @@
 
 use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
+use crate::pki::Certificates;
 use crate::registry::{CreateStep, DeletionStyle, Registry, ResourceType};
 use crate::service_ip;
-use crate::pki::Certificates;
 use crate::store::{Change, DiskError, ObjectKey, Store, StoreError};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -122,7 +122,14 @@ impl Sandbox {
         let signing_key = crate::auth::SigningKey::load_or_create(&data_dir.join("service-account-key")).map_err(io)?;
         let certificates = Certificates::load_or_create(&data_dir.join("pki"))?;
         let store = Store::open(&data_dir.join("objects.redb"))?;
-        let sandbox = Self { store, registry: Registry::builtin(), admin_token, signing_key, certificates, data_dir: data_dir.to_path_buf() };
+        let sandbox = Self {
+            store,
+            registry: Registry::builtin(),
+            admin_token,
+            signing_key,
+            certificates,
+            data_dir: data_dir.to_path_buf(),
+        };
         sandbox.bootstrap()?;
         Ok(sandbox)
     }
@@ -139,7 +146,8 @@ impl Sandbox {
                 .ok_or_else(|| failed("kind not served".into()))?;
             let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
             if self.get(rt, namespace.as_deref(), &name).is_none() {
-                self.create(rt, namespace.as_deref(), object, WriteOptions::default()).map_err(|e| failed(e.message))?;
+                self.create(rt, namespace.as_deref(), object, WriteOptions::default())
+                    .map_err(|e| failed(e.message))?;
             }
         }
         Ok(())
@@ -187,13 +195,20 @@ impl Sandbox {
     }
 
     /// Creates an object in `namespace` (ignored for cluster-scoped kinds).
-    pub fn create(&self, rt: &ResourceType, namespace: Option<&str>, mut obj: Value, opts: WriteOptions) -> ApiResult<Outcome> {
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: WriteOptions,
+    ) -> ApiResult<Outcome> {
         check_type(rt, &mut obj)?;
         let namespace = self.place_in_namespace(rt, namespace, &mut obj)?;
         if obj["metadata"]["name"].as_str().is_none_or(str::is_empty)
-            && let Some(prefix) = obj["metadata"]["generateName"].as_str() {
-                obj["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix()));
-            }
+            && let Some(prefix) = obj["metadata"]["generateName"].as_str()
+        {
+            obj["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix()));
+        }
         let mut warnings = Vec::new();
         lifecycle::check_fields(rt, &mut obj, opts.field_validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
@@ -218,7 +233,15 @@ impl Sandbox {
     }
 
     /// Replaces an object (PUT), honouring a resourceVersion in the body as a precondition.
-    pub fn update(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, mut obj: Value, scope: UpdateScope, opts: WriteOptions) -> ApiResult<Outcome> {
+    pub fn update(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        mut obj: Value,
+        scope: UpdateScope,
+        opts: WriteOptions,
+    ) -> ApiResult<Outcome> {
         check_type(rt, &mut obj)?;
         match obj["metadata"]["name"].as_str() {
             Some(n) if n == name => {}
@@ -275,7 +298,13 @@ impl Sandbox {
     /// only turns Terminating, and a pod on the node is marked with its grace period: their
     /// controllers (the namespace controller, the kubelet) finish the deletion with
     /// [`Sandbox::finalize`], as on a real cluster.
-    pub fn delete(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, opts: &DeleteOptions) -> ApiResult<Arc<Value>> {
+    pub fn delete(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Arc<Value>> {
         if rt.deletion.protected.iter().any(|p| p == name) {
             return Err(ApiError::forbidden(format!(
                 "{} \"{name}\" is forbidden: this {} may not be deleted",
@@ -339,7 +368,13 @@ impl Sandbox {
     /// (the kubelet, once its containers stopped) and of a namespace's (its controller, once
     /// emptied); upstream reaches the same end with a zero grace period or the `finalize` subresource.
     /// Whether the object is gone afterwards.
-    pub fn finalize(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, uid: Option<&str>) -> ApiResult<bool> {
+    pub fn finalize(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        uid: Option<&str>,
+    ) -> ApiResult<bool> {
         let written = self
             .store
             .write::<ApiError>(&Self::key(rt, namespace, name), false, |current| {
@@ -353,7 +388,12 @@ impl Sandbox {
         Ok(written.object.is_null() || written.event == Some(crate::watch::EventType::Deleted))
     }
 
-    fn place_in_namespace(&self, rt: &ResourceType, namespace: Option<&str>, obj: &mut Value) -> ApiResult<Option<String>> {
+    fn place_in_namespace(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        obj: &mut Value,
+    ) -> ApiResult<Option<String>> {
         if !rt.namespaced {
             if let Some(meta) = obj["metadata"].as_object_mut() {
                 meta.remove("namespace");
@@ -381,7 +421,6 @@ impl Sandbox {
     }
 }
 
-
 fn finalizer_count(obj: &Value) -> usize {
     obj["metadata"]["finalizers"].as_array().map_or(0, Vec::len)
 }
@@ -400,14 +439,19 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
         obj["metadata"]["finalizers"] = json!([]);
     }
     if let Some(list) = obj["metadata"]["finalizers"].as_array_mut()
-        && !list.iter().any(|f| f == finalizer) {
-            list.push(json!(finalizer));
-        }
+        && !list.iter().any(|f| f == finalizer)
+    {
+        list.push(json!(finalizer));
+    }
 }
 
 fn check_preconditions(rt: &ResourceType, name: &str, current: &Value, opts: &DeleteOptions) -> ApiResult<()> {
     let fail = |what: &str, wanted: &str, actual: &str| {
-        Err(ApiError::conflict(rt, name, &format!("Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {actual}")))
+        Err(ApiError::conflict(
+            rt,
+            name,
+            &format!("Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {actual}"),
+        ))
     };
     let meta = &current["metadata"];
     if let Some(uid) = &opts.uid {
@@ -547,20 +591,26 @@ mod tests {
     #[test]
     fn a_stale_update_is_a_conflict() {
         let (_dir, sb) = sandbox();
-        let made = sb.create(configmaps(), Some("default"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap();
+        let made = sb
+            .create(configmaps(), Some("default"), json!({"metadata": {"name": "x"}}), WriteOptions::default())
+            .unwrap();
         let mut first = made.object.as_ref().clone();
         first["data"] = json!({"a": "1"});
         sb.update(configmaps(), Some("default"), "x", first, UpdateScope::Main, WriteOptions::default()).unwrap();
         let mut stale = made.object.as_ref().clone();
         stale["data"] = json!({"a": "2"});
-        let err = sb.update(configmaps(), Some("default"), "x", stale, UpdateScope::Main, WriteOptions::default()).unwrap_err();
+        let err = sb
+            .update(configmaps(), Some("default"), "x", stale, UpdateScope::Main, WriteOptions::default())
+            .unwrap_err();
         assert_eq!(err.reason, Reason::Conflict);
     }
 
     #[test]
     fn creating_in_a_missing_namespace_is_not_found() {
         let (_dir, sb) = sandbox();
-        let err = sb.create(configmaps(), Some("nope"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap_err();
+        let err = sb
+            .create(configmaps(), Some("nope"), json!({"metadata": {"name": "x"}}), WriteOptions::default())
+            .unwrap_err();
         assert_eq!(err.message, "namespaces \"nope\" not found");
     }
 

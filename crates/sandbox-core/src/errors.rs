@@ -213,13 +213,20 @@ impl ApiError {
 
     /// The write was based on an old resourceVersion.
     pub fn conflict(rt: &ResourceType, name: &str, why: &str) -> Self {
-        Self::new(Reason::Conflict, format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified_plural()))
-            .about(rt, name)
+        Self::new(
+            Reason::Conflict,
+            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified_plural()),
+        )
+        .about(rt, name)
     }
 
     /// A conflict with upstream's wording for a stale resourceVersion.
     pub fn stale(rt: &ResourceType, name: &str) -> Self {
-        Self::conflict(rt, name, "the object has been modified; please apply your changes to the latest version and try again")
+        Self::conflict(
+            rt,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
     }
 
     /// The object breaks validation rules.
@@ -268,7 +275,13 @@ impl ApiError {
 
     /// The verb is not served for this resource.
     pub fn method_not_allowed(method: &str, rt: &ResourceType) -> Self {
-        Self::new(Reason::MethodNotAllowed, format!("the server does not allow this method on the requested resource ({method} {})", rt.qualified_plural()))
+        Self::new(
+            Reason::MethodNotAllowed,
+            format!(
+                "the server does not allow this method on the requested resource ({method} {})",
+                rt.qualified_plural()
+            ),
+        )
     }
 
     /// A verb not served on a path that names no resource type (discovery, `/version`).
@@ -278,7 +291,12 @@ impl ApiError {
 
     /// A body type the server does not read.
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(Reason::UnsupportedMediaType, format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
+        Self::new(
+            Reason::UnsupportedMediaType,
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"
+            ),
+        )
     }
 
     /// An unsupported body type, with a specific reason.
@@ -288,12 +306,23 @@ impl ApiError {
 
     /// Nothing the client accepts can be produced.
     pub fn not_acceptable(accept: &str) -> Self {
-        Self::new(Reason::NotAcceptable, format!("only the following media types are accepted: application/json, application/yaml (asked for {accept:?})"))
+        Self::new(
+            Reason::NotAcceptable,
+            format!(
+                "only the following media types are accepted: application/json, application/yaml (asked for {accept:?})"
+            ),
+        )
     }
 
     /// The body exceeds the size limit.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(Reason::RequestEntityTooLarge, format!("the request body is larger than the server accepts ({} MiB); split the manifest into smaller objects", limit / (1024 * 1024)))
+        Self::new(
+            Reason::RequestEntityTooLarge,
+            format!(
+                "the request body is larger than the server accepts ({} MiB); split the manifest into smaller objects",
+                limit / (1024 * 1024)
+            ),
+        )
     }
 
     /// Something failed inside the sandbox.
@@ -318,8 +347,15 @@ mod tests {
     #[test]
     fn invalid_reads_like_upstream() {
         let rt = Registry::builtin().by_plural("apps", "v1", "deployments").unwrap();
-        let err = ApiError::invalid(rt, "x", &[FieldError::invalid("spec.replicas", json!(-1), "must be greater than or equal to 0")]);
-        assert_eq!(err.message, "Deployment.apps \"x\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0");
+        let err = ApiError::invalid(
+            rt,
+            "x",
+            &[FieldError::invalid("spec.replicas", json!(-1), "must be greater than or equal to 0")],
+        );
+        assert_eq!(
+            err.message,
+            "Deployment.apps \"x\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        );
         let cause = &err.details.as_ref().unwrap()["causes"][0];
         assert_eq!(cause["field"], "spec.replicas");
         assert_eq!(cause["message"], "Invalid value: -1: must be greater than or equal to 0");
@@ -327,8 +363,15 @@ mod tests {
 
     #[test]
     fn string_maps_print_as_go_maps() {
-        let e = FieldError::invalid("spec.template.metadata.labels", json!({"app": "x", "tier": "web"}), "`selector` does not match template `labels`");
-        assert_eq!(e.to_string(), "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\", \"tier\":\"web\"}: `selector` does not match template `labels`");
+        let e = FieldError::invalid(
+            "spec.template.metadata.labels",
+            json!({"app": "x", "tier": "web"}),
+            "`selector` does not match template `labels`",
+        );
+        assert_eq!(
+            e.to_string(),
+            "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\", \"tier\":\"web\"}: `selector` does not match template `labels`"
+        );
     }
 
     #[test]
@@ -340,6 +383,9 @@ mod tests {
     #[test]
     fn unsupported_values_are_listed() {
         let e = FieldError::not_supported("spec.restartPolicy", json!("Sometimes"), &["Always", "Never"]);
-        assert_eq!(e.to_string(), "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"Never\"");
+        assert_eq!(
+            e.to_string(),
+            "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"Never\""
+        );
     }
 }

@@ -63,7 +63,13 @@ impl Sandbox {
             "fieldPath": occurrence.field_path,
         });
         // The same object, reason and message always map to one Event name, which makes repeats cheap to find.
-        let digest = fnv(&format!("{}{}{}{}", meta["uid"], occurrence.reason, occurrence.message, occurrence.field_path.as_deref().unwrap_or("")));
+        let digest = fnv(&format!(
+            "{}{}{}{}",
+            meta["uid"],
+            occurrence.reason,
+            occurrence.message,
+            occurrence.field_path.as_deref().unwrap_or("")
+        ));
         let name = event_name(meta["name"].as_str().unwrap_or("object"), digest);
         let Some(rt) = self.registry().by_plural("", "v1", "events") else { return };
         let now = now_rfc3339();
@@ -138,10 +144,20 @@ mod tests {
     fn a_repeated_event_is_counted_not_duplicated() {
         let dir = tempfile::tempdir().unwrap();
         let sb = Sandbox::open(dir.path()).unwrap();
-        let pod = json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default", "uid": "u1"}});
+        let pod =
+            json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default", "uid": "u1"}});
         let source = Source { component: "kubelet", host: Some("sandbox") };
         for _ in 0..2 {
-            sb.record_event(source, Occurrence { about: &pod, field_path: None, kind: EventType::Warning, reason: "BackOff", message: "Back-off restarting failed container".into() });
+            sb.record_event(
+                source,
+                Occurrence {
+                    about: &pod,
+                    field_path: None,
+                    kind: EventType::Warning,
+                    reason: "BackOff",
+                    message: "Back-off restarting failed container".into(),
+                },
+            );
         }
         let rt = sb.registry().by_plural("", "v1", "events").unwrap();
         let (events, _) = sb.store().list(&rt.id(), Some("default"), None, 0, |_| true);

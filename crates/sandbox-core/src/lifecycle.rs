@@ -51,14 +51,22 @@ pub fn check_types(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
 
 /// The object as kubectl and the schema know it: checks unknown fields and removes them unless
 /// Strict (types were checked on the way in, by [`check_types`]).
-pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, warnings: &mut Vec<String>) -> ApiResult<()> {
+pub fn check_fields(
+    rt: &ResourceType,
+    obj: &mut Value,
+    mode: FieldValidation,
+    warnings: &mut Vec<String>,
+) -> ApiResult<()> {
     if mode == FieldValidation::Strict {
         let unknown = schema::unknown_fields(rt, obj);
         if !unknown.is_empty() {
             let described: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
             return Err(ApiError::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {STRICT_PREFIX}{}",
-                rt.kind, rt.version, rt.kind, described.join(", ")
+                rt.kind,
+                rt.version,
+                rt.kind,
+                described.join(", ")
             )));
         }
         return Ok(());
@@ -265,7 +273,11 @@ mod tests {
         obj["spec"]["replicas"] = json!("three");
         let err = check_types(deployments(), &obj).unwrap_err();
         assert_eq!(err.reason, Reason::BadRequest);
-        assert!(err.message.starts_with("Deployment in version \"v1\" cannot be handled as a Deployment: "), "{}", err.message);
+        assert!(
+            err.message.starts_with("Deployment in version \"v1\" cannot be handled as a Deployment: "),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -278,7 +290,10 @@ mod tests {
         assert!(obj["spec"].get("replica").is_none());
         obj["spec"]["replica"] = json!(2);
         let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
-        assert_eq!(err.message, "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\"");
+        assert_eq!(
+            err.message,
+            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\""
+        );
     }
 
     #[test]
@@ -293,7 +308,11 @@ mod tests {
         let mut obj = deployment();
         obj["metadata"] = json!({});
         let err = prepare_create(deployments(), obj, "t", "u".into()).unwrap_err();
-        assert!(err.message.contains("metadata.name: Required value: name or generateName is required"), "{}", err.message);
+        assert!(
+            err.message.contains("metadata.name: Required value: name or generateName is required"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -305,6 +324,9 @@ mod tests {
         new["spec"]["replicas"] = json!(5);
         let updated = prepare_update(deployments(), &old, new, UpdateScope::Status).unwrap().unwrap();
         assert_eq!(updated["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
-        assert_eq!((updated["spec"]["replicas"].clone(), updated["metadata"]["generation"].clone()), (json!(1), json!(1)));
+        assert_eq!(
+            (updated["spec"]["replicas"].clone(), updated["metadata"]["generation"].clone()),
+            (json!(1), json!(1))
+        );
     }
 }

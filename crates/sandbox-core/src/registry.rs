@@ -86,37 +86,23 @@ pub enum DeletionStyle {
 }
 
 fn standard_verbs() -> Vec<String> {
-    ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-        .map(String::from)
-        .to_vec()
+    ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"].map(String::from).to_vec()
 }
 
 impl ResourceType {
     /// `v1` for the core group, `apps/v1` otherwise.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
     }
 
     /// The group-qualified resource name used in error messages: `pods`, `deployments.apps`.
     pub fn qualified_plural(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.clone()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
+        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
     }
 
     /// The group-qualified kind used in Invalid messages: `Pod`, `Deployment.apps`.
     pub fn qualified_kind(&self) -> String {
-        if self.group.is_empty() {
-            self.kind.clone()
-        } else {
-            format!("{}.{}", self.kind, self.group)
-        }
+        if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) }
     }
 
     /// Whether the verb is served for this type.

@@ -2,9 +2,9 @@
 //! rewritten only when it differs or the heartbeat is old, never in a loop.
 
 use super::SimulatedNode;
+use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::cluster::{WriteOptions, now_rfc3339};
-use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::{Registry, ResourceId, ResourceType};
@@ -43,11 +43,13 @@ fn node_status(previous: &Value, now: &str) -> Value {
     let arch = node_object()["metadata"]["labels"]["kubernetes.io/arch"].clone();
     let resources = json!({"cpu": "2", "memory": "8025424Ki", "pods": "110", "ephemeral-storage": "61202244Ki", "hugepages-2Mi": "0"});
     let since = |kind: &str, status: &str| {
-        previous["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == kind && c["status"] == status)).and_then(|c| c["lastTransitionTime"].as_str().map(String::from)).unwrap_or_else(|| now.to_string())
+        previous["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind && c["status"] == status))
+            .and_then(|c| c["lastTransitionTime"].as_str().map(String::from))
+            .unwrap_or_else(|| now.to_string())
     };
-    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
-        json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": since(kind, status), "reason": reason, "message": message})
-    };
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": since(kind, status), "reason": reason, "message": message});
     json!({
         "capacity": resources, "allocatable": resources,
         "conditions": [
@@ -134,6 +136,10 @@ mod tests {
         assert_eq!(node["status"]["addresses"][0]["type"], "InternalIP");
         let rv = node["metadata"]["resourceVersion"].clone();
         ensure(&sb).unwrap();
-        assert_eq!(sb.get(nodes(), None, "sandbox").unwrap()["metadata"]["resourceVersion"], rv, "no rewrite while fresh");
+        assert_eq!(
+            sb.get(nodes(), None, "sandbox").unwrap()["metadata"]["resourceVersion"],
+            rv,
+            "no rewrite while fresh"
+        );
     }
 }

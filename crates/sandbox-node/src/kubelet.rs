@@ -5,14 +5,14 @@
 use super::containers::{self, Program, Run};
 use super::images::{self, Resolved};
 use super::runtime::{Container, LogRun, PodRuntime, Processes, State};
-use gitops_sandbox_shell::vfs::Filesystem;
 use super::{SimulatedNode, status, volumes};
-use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
+use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
+use gitops_sandbox_shell::vfs::Filesystem;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -196,7 +196,11 @@ fn step(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, i
         }
         let ended = c.last_run().map(|t| t.exit_code);
         match (&c.state, ended) {
-            (State::Waiting { reason, .. }, _) if c.run == 0 && !reason.starts_with("Err") && !reason.ends_with("BackOff") => (Next::Start, false),
+            (State::Waiting { reason, .. }, _)
+                if c.run == 0 && !reason.starts_with("Err") && !reason.ends_with("BackOff") =>
+            {
+                (Next::Start, false)
+            }
             (_, Some(0)) if init => return Step::Done,
             (_, Some(code)) if !should_restart(policy, code) => return if init { Step::Busy } else { Step::Done },
             _ => {
@@ -218,7 +222,15 @@ fn step(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, i
 }
 
 /// Shows CrashLoopBackOff (or ImagePullBackOff) while a restart waits.
-fn back_off(node: &SimulatedNode, pod: &Value, rt: &PodRuntime, name: &str, init: bool, after: Duration, was_terminated: bool) {
+fn back_off(
+    node: &SimulatedNode,
+    pod: &Value,
+    rt: &PodRuntime,
+    name: &str,
+    init: bool,
+    after: Duration,
+    was_terminated: bool,
+) {
     let sb = node.sandbox();
     let pod_id = format!("{}_{}({})", rt.name, rt.namespace, rt.uid);
     let pull_failed = {
@@ -231,7 +243,10 @@ fn back_off(node: &SimulatedNode, pod: &Value, rt: &PodRuntime, name: &str, init
         let delay = c.backoff.map_or(after, |next| next / 2);
         c.state = if pull_failed {
             let image = image_of(pod, name);
-            State::Waiting { reason: "ImagePullBackOff".into(), message: Some(format!("Back-off pulling image \"{image}\"")) }
+            State::Waiting {
+                reason: "ImagePullBackOff".into(),
+                message: Some(format!("Back-off pulling image \"{image}\"")),
+            }
         } else {
             let message = format!("back-off {} restarting failed container={name} pod={pod_id}", human(delay));
             State::Waiting { reason: "CrashLoopBackOff".into(), message: Some(message) }
@@ -240,10 +255,24 @@ fn back_off(node: &SimulatedNode, pod: &Value, rt: &PodRuntime, name: &str, init
     };
     let path = Some(field_path(init, name));
     if pull_failed {
-        event(sb, pod, path.clone(), EventType::Normal, "BackOff", format!("Back-off pulling image \"{}\"", image_of(pod, name)));
+        event(
+            sb,
+            pod,
+            path.clone(),
+            EventType::Normal,
+            "BackOff",
+            format!("Back-off pulling image \"{}\"", image_of(pod, name)),
+        );
         event(sb, pod, path, EventType::Warning, "Failed", "Error: ImagePullBackOff".into());
     } else if was_terminated {
-        event(sb, pod, path, EventType::Warning, "BackOff", format!("Back-off restarting failed container {name} in pod {pod_id}"));
+        event(
+            sb,
+            pod,
+            path,
+            EventType::Warning,
+            "BackOff",
+            format!("Back-off restarting failed container {name} in pod {pod_id}"),
+        );
     }
 }
 
@@ -278,7 +307,9 @@ fn pull(node: &SimulatedNode, pod: &Value, spec: &Value, init: bool) -> Result<R
     let policy = spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
     if matches!(resolved, Resolved::Invalid) {
         event(sb, pod, path.clone(), EventType::Normal, "Pulling", format!("Pulling image \"{image}\""));
-        let message = format!("Failed to pull image \"{image}\": rpc error: code = InvalidArgument desc = invalid reference format");
+        let message = format!(
+            "Failed to pull image \"{image}\": rpc error: code = InvalidArgument desc = invalid reference format"
+        );
         event(sb, pod, path.clone(), EventType::Warning, "Failed", message.clone());
         event(sb, pod, path, EventType::Warning, "Failed", "Error: ErrImagePull".into());
         return Err(("ErrImagePull".into(), message));
@@ -289,7 +320,8 @@ fn pull(node: &SimulatedNode, pod: &Value, spec: &Value, init: bool) -> Result<R
             Resolved::Known(spec, _) => spec.size,
             _ => 4_000_000,
         };
-        let message = format!("Successfully pulled image \"{image}\" in 1ms (1ms including waiting). Image size: {size} bytes.");
+        let message =
+            format!("Successfully pulled image \"{image}\" in 1ms (1ms including waiting). Image size: {size} bytes.");
         event(sb, pod, path, EventType::Normal, "Pulled", message);
         node.mark_pulled(image);
     } else if policy == "Never" && !present && !matches!(resolved, Resolved::Known(..)) {
@@ -297,7 +329,14 @@ fn pull(node: &SimulatedNode, pod: &Value, spec: &Value, init: bool) -> Result<R
         event(sb, pod, path, EventType::Warning, "ErrImageNeverPull", message.clone());
         return Err(("ErrImageNeverPull".into(), message));
     } else {
-        event(sb, pod, path, EventType::Normal, "Pulled", format!("Container image \"{image}\" already present on machine"));
+        event(
+            sb,
+            pod,
+            path,
+            EventType::Normal,
+            "Pulled",
+            format!("Container image \"{image}\" already present on machine"),
+        );
     }
     Ok(resolved)
 }
@@ -322,7 +361,9 @@ fn start(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, 
         }
     };
     let table = images::table();
-    let strings = |key: &str| -> Vec<String> { spec[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect() };
+    let strings = |key: &str| -> Vec<String> {
+        spec[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+    };
     let (command, args) = (strings("command"), strings("args"));
     let (tools, image_dir) = match &resolved {
         Resolved::Known(image, _) => (image.tools.clone(), image.working_dir.clone()),
@@ -335,7 +376,8 @@ fn start(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, 
                 (images::Behaviour::Shell, _) | (_, false) => Program::Shell(Some(image)),
                 _ => Program::Behaviour(image, r.tag.clone()),
             };
-            let env: Vec<(String, String)> = image.env.iter().map(|(k, v)| (k.clone(), image.fill(v, &r.tag))).collect();
+            let env: Vec<(String, String)> =
+                image.env.iter().map(|(k, v)| (k.clone(), image.fill(v, &r.tag))).collect();
             (program, argv, image.root(table, &r.tag), env, r.clone())
         }
         Resolved::Unknown(r) => {
@@ -401,9 +443,15 @@ fn filesystem(rt: &PodRuntime, pod: &Value, spec: &Value, root: gitops_sandbox_s
     let mut fs = Filesystem::new(root);
     let hostname = pod["spec"]["hostname"].as_str().unwrap_or(&rt.name);
     let _ = fs.write("/etc/hostname", format!("{hostname}\n").into_bytes(), false);
-    let hosts = format!("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{hostname}\n", rt.ip);
+    let hosts = format!(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{hostname}\n",
+        rt.ip
+    );
     let _ = fs.write("/etc/hosts", hosts.into_bytes(), false);
-    let resolv = format!("search {}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n", rt.namespace);
+    let resolv = format!(
+        "search {}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",
+        rt.namespace
+    );
     let _ = fs.write("/etc/resolv.conf", resolv.into_bytes(), false);
     let volumes = rt.volumes.lock().unwrap_or_else(|e| e.into_inner());
     let declared = pod["spec"]["volumes"].as_array().cloned().unwrap_or_default();
@@ -450,9 +498,17 @@ fn terminate(node: &SimulatedNode, pod: &Value) -> ApiResult<Action> {
     let name = pod["metadata"]["name"].as_str().unwrap_or_default();
     let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
     if let Some(rt) = node.pod(namespace, name, &uid) {
-        let running: Vec<(String, bool)> = rt.containers().values().filter(|c| c.running()).map(|c| (c.name.clone(), c.init)).collect();
+        let running: Vec<(String, bool)> =
+            rt.containers().values().filter(|c| c.running()).map(|c| (c.name.clone(), c.init)).collect();
         for (container, init) in running {
-            event(sb, pod, Some(field_path(init, &container)), EventType::Normal, "Killing", format!("Stopping container {container}"));
+            event(
+                sb,
+                pod,
+                Some(field_path(init, &container)),
+                EventType::Normal,
+                "Killing",
+                format!("Stopping container {container}"),
+            );
         }
         node.forget(namespace, name);
     }
@@ -472,13 +528,18 @@ impl Controller for ConfigMapVolumes {
     }
 
     fn primary(&self) -> ResourceId {
-        gitops_sandbox_core::registry::Registry::builtin().by_plural("", "v1", "configmaps").expect("configmaps are served").id()
+        gitops_sandbox_core::registry::Registry::builtin()
+            .by_plural("", "v1", "configmaps")
+            .expect("configmaps are served")
+            .id()
     }
 
     fn reconcile(&self, _sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
         self.node.refresh_volumes(&target.namespace, |volume| {
             volume["configMap"]["name"] == json!(target.name)
-                || volume["projected"]["sources"].as_array().is_some_and(|s| s.iter().any(|p| p["configMap"]["name"] == json!(target.name)))
+                || volume["projected"]["sources"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|p| p["configMap"]["name"] == json!(target.name)))
         });
         Ok(Action::Done)
     }

@@ -2,9 +2,9 @@
 
 use super::SimulatedNode;
 use super::kubelet::pods;
+use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::cluster::now_rfc3339;
-use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
@@ -43,15 +43,25 @@ impl Controller for Scheduler {
         // must come after this one, as `kubectl describe` lists them.
         let message = format!("Successfully assigned {}/{} to {}", target.namespace, target.name, SimulatedNode::NAME);
         let source = Source { component: NAME, host: None };
-        sb.record_event(source, Occurrence { about: &pod, field_path: None, kind: EventType::Normal, reason: "Scheduled", message });
-        let bound = sb.modify(pods(), Some(&target.namespace), &target.name, UpdateScope::Main, Default::default(), |current| {
-            let mut new = current.clone();
-            if new["metadata"]["uid"] != uid || !unbound(current) {
-                return Ok(new);
-            }
-            new["spec"]["nodeName"] = json!(SimulatedNode::NAME);
-            Ok(new)
-        })?;
+        sb.record_event(
+            source,
+            Occurrence { about: &pod, field_path: None, kind: EventType::Normal, reason: "Scheduled", message },
+        );
+        let bound = sb.modify(
+            pods(),
+            Some(&target.namespace),
+            &target.name,
+            UpdateScope::Main,
+            Default::default(),
+            |current| {
+                let mut new = current.clone();
+                if new["metadata"]["uid"] != uid || !unbound(current) {
+                    return Ok(new);
+                }
+                new["spec"]["nodeName"] = json!(SimulatedNode::NAME);
+                Ok(new)
+            },
+        )?;
         if bound.object["metadata"]["uid"] != uid {
             return Ok(Action::Done);
         }

@@ -64,8 +64,7 @@ impl Shell {
         let mut out = Vec::new();
         for word in words {
             let mut fields = Fields::default();
-            let only_quoted_at =
-                matches!(word.parts.as_slice(), [Part::Quoted(q), Part::Param { name, quoted: true, modifier: None }] if q.is_empty() && name == "@");
+            let only_quoted_at = matches!(word.parts.as_slice(), [Part::Quoted(q), Part::Param { name, quoted: true, modifier: None }] if q.is_empty() && name == "@");
             if only_quoted_at {
                 out.extend(self.args.iter().skip(1).cloned());
                 continue;
@@ -157,7 +156,9 @@ impl Shell {
                     match super::builtins::arith::eval(&expanded, &self.vars) {
                         Ok(n) => n.to_string(),
                         Err(message) => {
-                            self.diagnostics.write(format!("sh: arithmetic syntax error: {message}\n").as_bytes()).await;
+                            self.diagnostics
+                                .write(format!("sh: arithmetic syntax error: {message}\n").as_bytes())
+                                .await;
                             "0".into()
                         }
                     }

@@ -220,7 +220,8 @@ impl Lexer {
                 RedirOp::Out
             }
         };
-        let default_fd = if matches!(op, RedirOp::In | RedirOp::HereDoc) || (op == RedirOp::Dup && c == Some('<')) { 0 } else { 1 };
+        let default_fd =
+            if matches!(op, RedirOp::In | RedirOp::HereDoc) || (op == RedirOp::Dup && c == Some('<')) { 0 } else { 1 };
         Tok::Redir(fd.unwrap_or(default_fd), op)
     }
 

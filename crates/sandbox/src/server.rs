@@ -15,7 +15,11 @@ use tokio::net::TcpListener;
 
 /// Serves the sandbox's API over HTTPS on `listener`, and runs its controllers and node, until
 /// `shutdown` completes.
-pub async fn run(listener: TcpListener, sandbox: Arc<Sandbox>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    sandbox: Arc<Sandbox>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (stop_controllers, controllers_stopped) = tokio::sync::watch::channel(false);
     let (exits, exit_triggers) = runtime::triggers();
     let handle = tokio::runtime::Handle::current();

@@ -27,7 +27,15 @@ pub const POUR: usize = 32 * 1024 * 1024;
 pub struct FakePods;
 
 impl PodStreams for FakePods {
-    fn exec(&self, _: &str, _: &str, container: &str, command: Vec<String>, _tty: bool, stdin: bool) -> Result<Process, NodeError> {
+    fn exec(
+        &self,
+        _: &str,
+        _: &str,
+        container: &str,
+        command: Vec<String>,
+        _tty: bool,
+        stdin: bool,
+    ) -> Result<Process, NodeError> {
         if container == "sidecar" {
             return Err(NodeError::NoSuchContainer(format!("container not found ({container:?})")));
         }
@@ -62,7 +70,10 @@ impl PodStreams for FakePods {
             return Err(NodeError::NoLog("previous terminated container \"app\" in pod \"web\" not found".into()));
         }
         let at = |s| jiff::Timestamp::new(1_800_000_000 + s, 0).unwrap_or_default();
-        let lines = ["one\n", "two\n", "three\n"].iter().enumerate().map(|(i, t)| LogLine { at: at(i as i64), text: Bytes::from_static(t.as_bytes()) });
+        let lines = ["one\n", "two\n", "three\n"]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| LogLine { at: at(i as i64), text: Bytes::from_static(t.as_bytes()) });
         // One more line a moment later, then the container ends.
         let (sender, follow) = tokio::sync::broadcast::channel(4);
         tokio::spawn(async move {
@@ -77,7 +88,11 @@ impl PodStreams for FakePods {
         match port {
             80 => tokio::spawn(answer_http(theirs)),
             9000 => tokio::spawn(pour(theirs)),
-            _ => return Err(NodeError::ConnectionRefused(format!("dial tcp4 127.0.0.1:{port}: connect: connection refused"))),
+            _ => {
+                return Err(NodeError::ConnectionRefused(format!(
+                    "dial tcp4 127.0.0.1:{port}: connect: connection refused"
+                )));
+            }
         };
         Ok(ours)
     }
@@ -124,7 +139,9 @@ pub fn add_running_pod(sandbox: &Sandbox) {
         "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0, "image": "nginx", "imageID": "",
                                "state": {"running": {"startedAt": "2026-11-26T08:00:00Z"}}}],
     });
-    sandbox.update(pods, Some("default"), "web", running, UpdateScope::Status, WriteOptions::default()).expect("the fixture is stored");
+    sandbox
+        .update(pods, Some("default"), "web", running, UpdateScope::Status, WriteOptions::default())
+        .expect("the fixture is stored");
     let services = sandbox.registry().by_plural("", "v1", "services").expect("the fixture is stored");
     let service = json!({
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},

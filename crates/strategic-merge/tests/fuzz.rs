@@ -12,10 +12,30 @@ use strategic_merge::{MergeSchema, apply_patch, create_three_way_patch, create_t
 /// Keys a Kubernetes object and a strategic patch use: fields with merge keys and strategies,
 /// the merge keys themselves, and the directives.
 const KEYS: [&str; 24] = [
-    "metadata", "spec", "template", "containers", "initContainers", "env", "ports", "volumes", "volumeMounts",
-    "name", "containerPort", "mountPath", "finalizers", "ownerReferences", "uid", "conditions", "type", "value",
-    "$patch", "$retainKeys", "$setElementOrder/containers", "$deleteFromPrimitiveList/finalizers",
-    "$setElementOrder/env", "strategy",
+    "metadata",
+    "spec",
+    "template",
+    "containers",
+    "initContainers",
+    "env",
+    "ports",
+    "volumes",
+    "volumeMounts",
+    "name",
+    "containerPort",
+    "mountPath",
+    "finalizers",
+    "ownerReferences",
+    "uid",
+    "conditions",
+    "type",
+    "value",
+    "$patch",
+    "$retainKeys",
+    "$setElementOrder/containers",
+    "$deleteFromPrimitiveList/finalizers",
+    "$setElementOrder/env",
+    "strategy",
 ];
 
 /// Strings that mean something to the merge: directive values and common names.
@@ -45,8 +65,9 @@ fn value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(5, 64, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            proptest::collection::vec((select(KEYS.to_vec()), inner), 0..6)
-                .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Map<_, _>>())),
+            proptest::collection::vec((select(KEYS.to_vec()), inner), 0..6).prop_map(|pairs| Value::Object(
+                pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Map<_, _>>()
+            )),
         ]
     })
 }

@@ -13,26 +13,13 @@ pub(super) fn run_now(sb: &Sandbox, cj: &Value) -> Result<(), ApiError> {
     let Some(wanted) = annotations[RUN_NOW].as_str() else {
         return Ok(());
     };
-    if annotations[RUN_NOW_HANDLED].as_str() == Some(wanted)
-        || cj["metadata"]["deletionTimestamp"].is_string()
-    {
+    if annotations[RUN_NOW_HANDLED].as_str() == Some(wanted) || cj["metadata"]["deletionTimestamp"].is_string() {
         return Ok(());
     }
     let cj_name = cj["metadata"]["name"].as_str().unwrap_or_default();
     // The name follows from the value, so a retry after a failed write finds the same Job.
-    let name = format!(
-        "{cj_name}-now-{}",
-        short_hash(&format!("{}{wanted}", cj["metadata"]["uid"]))
-    );
-    let job = job_from_template(
-        cj,
-        &name,
-        None,
-        &[
-            ("cronjob.kubernetes.io/instantiate", "manual"),
-            (RUN_NOW, wanted),
-        ],
-    );
+    let name = format!("{cj_name}-now-{}", short_hash(&format!("{}{wanted}", cj["metadata"]["uid"])));
+    let job = job_from_template(cj, &name, None, &[("cronjob.kubernetes.io/instantiate", "manual"), (RUN_NOW, wanted)]);
     let mut status = Status::of(cj);
     start_job(sb, cj, job, &mut status)?;
     let cronjobs = kind(sb, "cronjobs")?;
@@ -44,12 +31,7 @@ pub(super) fn run_now(sb: &Sandbox, cj: &Value) -> Result<(), ApiError> {
         // Keep what the status holds now and add the new Job to it.
         let mut merged = Status::of(&fresh);
         let known = Status::of(&fresh);
-        merged.active.extend(
-            status
-                .active
-                .into_iter()
-                .filter(|r| !known.has_uid(&r["uid"])),
-        );
+        merged.active.extend(status.active.into_iter().filter(|r| !known.has_uid(&r["uid"])));
         write_status(sb, cronjobs, &fresh, &merged)?;
     }
     Ok(())
@@ -58,9 +40,7 @@ pub(super) fn run_now(sb: &Sandbox, cj: &Value) -> Result<(), ApiError> {
 /// Five characters from the generateName alphabet, stable for a given text.
 pub(super) fn short_hash(text: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut h = text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
+    let mut h = text.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
     (0..5)
         .map(|_| {
             let c = ALPHABET[(h % ALPHABET.len() as u64) as usize] as char;

@@ -29,10 +29,7 @@ impl Run<'_> {
 
     fn has(&self, kind: &str) -> Option<Value> {
         let conditions = self.status.get("conditions")?.as_array()?;
-        conditions
-            .iter()
-            .find(|c| c["type"] == kind && c["status"] == "True")
-            .cloned()
+        conditions.iter().find(|c| c["type"] == kind && c["status"] == "True").cloned()
     }
 
     /// Adds a True condition, or flips an existing one of that type.
@@ -58,47 +55,25 @@ impl Run<'_> {
 
     /// Decides and acts: suspension, failure, success, or pods to create or delete.
     pub(super) fn drive(&mut self, states: &[(Arc<Value>, PodState)]) {
-        let active: Vec<&Value> = states
-            .iter()
-            .filter(|(_, s)| matches!(s, PodState::Active { .. }))
-            .map(|(p, _)| p.as_ref())
-            .collect();
-        let ready = states
-            .iter()
-            .filter(|(_, s)| *s == PodState::Active { ready: true })
-            .count();
-        let mut terminating = states
-            .iter()
-            .filter(|(p, _)| plan::is_terminating(p))
-            .count();
+        let active: Vec<&Value> =
+            states.iter().filter(|(_, s)| matches!(s, PodState::Active { .. })).map(|(p, _)| p.as_ref()).collect();
+        let ready = states.iter().filter(|(_, s)| *s == PodState::Active { ready: true }).count();
+        let mut terminating = states.iter().filter(|(p, _)| plan::is_terminating(p)).count();
         let running = if self.job["spec"]["suspend"] == true {
             terminating += self.delete_pods(&active);
             if self.has("Suspended").is_none() {
                 self.set_condition("Suspended", "True", "JobSuspended", "Job suspended");
-                event(
-                    self.sb,
-                    self.job,
-                    EventType::Normal,
-                    "Suspended",
-                    "Job suspended".into(),
-                );
+                event(self.sb, self.job, EventType::Normal, "Suspended", "Job suspended".into());
                 self.status.remove("startTime");
             }
             0
         } else {
             if self.has("Suspended").is_some() {
                 self.set_condition("Suspended", "False", "JobResumed", "Job resumed");
-                event(
-                    self.sb,
-                    self.job,
-                    EventType::Normal,
-                    "Resumed",
-                    "Job resumed".into(),
-                );
+                event(self.sb, self.job, EventType::Normal, "Resumed", "Job resumed".into());
             }
             if !self.status.contains_key("startTime") {
-                self.status
-                    .insert("startTime".into(), json!(rfc3339(self.now)));
+                self.status.insert("startTime".into(), json!(rfc3339(self.now)));
             }
             if self.ending(&active) {
                 terminating += self.delete_pods(&active);
@@ -114,8 +89,7 @@ impl Run<'_> {
         if running == 0 {
             self.status.remove("active");
         }
-        self.status
-            .insert("ready".into(), json!(ready.min(running as usize)));
+        self.status.insert("ready".into(), json!(ready.min(running as usize)));
         self.status.insert("terminating".into(), json!(terminating));
     }
 
@@ -125,32 +99,13 @@ impl Run<'_> {
             return true;
         }
         let spec = &self.job["spec"];
-        let started = self
-            .status
-            .get("startTime")
-            .and_then(Value::as_str)
-            .and_then(|t| t.parse().ok());
-        if let Some(failure) = plan::failure(
-            spec,
-            self.count("failed"),
-            plan::restarts(active),
-            started,
-            self.now,
-        ) {
+        let started = self.status.get("startTime").and_then(Value::as_str).and_then(|t| t.parse().ok());
+        if let Some(failure) = plan::failure(spec, self.count("failed"), plan::restarts(active), started, self.now) {
             self.set_condition("FailureTarget", "True", failure.reason(), failure.message());
             return true;
         }
-        if plan::succeeded_enough(
-            spec["completions"].as_i64(),
-            self.count("succeeded"),
-            active.len() as i64,
-        ) {
-            self.set_condition(
-                "SuccessCriteriaMet",
-                "True",
-                COMPLETIONS_REACHED,
-                COMPLETIONS_MESSAGE,
-            );
+        if plan::succeeded_enough(spec["completions"].as_i64(), self.count("succeeded"), active.len() as i64) {
+            self.set_condition("SuccessCriteriaMet", "True", COMPLETIONS_REACHED, COMPLETIONS_MESSAGE);
             return true;
         }
         if let Some(left) = plan::deadline_left(spec, started, self.now) {
@@ -162,29 +117,14 @@ impl Run<'_> {
     /// Adds the final condition once no pod is left running.
     fn finish(&mut self) {
         if let Some(target) = self.has("FailureTarget") {
-            let (reason, message) = (
-                target["reason"].as_str().unwrap_or_default(),
-                target["message"].as_str().unwrap_or_default(),
-            );
+            let (reason, message) =
+                (target["reason"].as_str().unwrap_or_default(), target["message"].as_str().unwrap_or_default());
             self.set_condition("Failed", "True", reason, message);
-            event(
-                self.sb,
-                self.job,
-                EventType::Warning,
-                reason,
-                message.to_string(),
-            );
+            event(self.sb, self.job, EventType::Warning, reason, message.to_string());
         } else {
             self.set_condition("Complete", "True", COMPLETIONS_REACHED, COMPLETIONS_MESSAGE);
-            self.status
-                .insert("completionTime".into(), json!(rfc3339(self.now)));
-            event(
-                self.sb,
-                self.job,
-                EventType::Normal,
-                "Completed",
-                "Job completed".into(),
-            );
+            self.status.insert("completionTime".into(), json!(rfc3339(self.now)));
+            event(self.sb, self.job, EventType::Normal, "Completed", "Job completed".into());
         }
     }
 
@@ -204,12 +144,7 @@ impl Run<'_> {
             extra.sort_by_key(|p| {
                 (
                     plan::pod_state(p, false, false) == PodState::Active { ready: true },
-                    std::cmp::Reverse(
-                        p["metadata"]["creationTimestamp"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                    ),
+                    std::cmp::Reverse(p["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string()),
                 )
             });
             self.delete_pods(&extra[..(have - want) as usize]);
@@ -246,25 +181,11 @@ impl Run<'_> {
                 "spec": template["spec"],
             });
             super::prune_empty_metadata(&mut pod);
-            match self.sb.create(
-                self.pods_rt,
-                meta["namespace"].as_str(),
-                pod,
-                WriteOptions::default(),
-            ) {
+            match self.sb.create(self.pods_rt, meta["namespace"].as_str(), pod, WriteOptions::default()) {
                 Ok(outcome) => {
                     created += 1;
-                    let name = outcome.object["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    event(
-                        self.sb,
-                        job,
-                        EventType::Normal,
-                        "SuccessfulCreate",
-                        format!("Created pod: {name}"),
-                    );
+                    let name = outcome.object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                    event(self.sb, job, EventType::Normal, "SuccessfulCreate", format!("Created pod: {name}"));
                 }
                 Err(error) => {
                     event(
@@ -287,21 +208,10 @@ impl Run<'_> {
         let mut deleted = 0;
         for pod in pods {
             let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-            match self.sb.delete(
-                self.pods_rt,
-                pod["metadata"]["namespace"].as_str(),
-                name,
-                &DeleteOptions::default(),
-            ) {
+            match self.sb.delete(self.pods_rt, pod["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()) {
                 Ok(_) => {
                     deleted += 1;
-                    event(
-                        self.sb,
-                        self.job,
-                        EventType::Normal,
-                        "SuccessfulDelete",
-                        format!("Deleted pod: {name}"),
-                    );
+                    event(self.sb, self.job, EventType::Normal, "SuccessfulDelete", format!("Deleted pod: {name}"));
                 }
                 Err(error) if error.is_not_found() => {}
                 Err(error) => event(
@@ -318,21 +228,11 @@ impl Run<'_> {
 }
 
 /// Failed pods that finished after the latest success, and when the last of them did.
-pub(super) fn failures_since_success(
-    states: &[(Arc<Value>, PodState)],
-) -> (u32, Option<Timestamp>) {
+pub(super) fn failures_since_success(states: &[(Arc<Value>, PodState)]) -> (u32, Option<Timestamp>) {
     let when = |p: &Value| {
-        plan::finished_at(p).or_else(|| {
-            p["metadata"]["deletionTimestamp"]
-                .as_str()
-                .and_then(|t| t.parse().ok())
-        })
+        plan::finished_at(p).or_else(|| p["metadata"]["deletionTimestamp"].as_str().and_then(|t| t.parse().ok()))
     };
-    let last_success = states
-        .iter()
-        .filter(|(_, s)| *s == PodState::Succeeded)
-        .filter_map(|(p, _)| when(p))
-        .max();
+    let last_success = states.iter().filter(|(_, s)| *s == PodState::Succeeded).filter_map(|(p, _)| when(p)).max();
     let failed: Vec<Timestamp> = states
         .iter()
         .filter(|(_, s)| *s == PodState::Failed)

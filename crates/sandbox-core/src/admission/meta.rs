@@ -1,7 +1,7 @@
 //! Checks shared by every kind: object metadata, labels, annotations and label selectors.
 
-use crate::names;
 use crate::errors::{FieldError, FieldErrorKind};
+use crate::names;
 use crate::registry::ResourceType;
 use serde_json::{Map, Value, json};
 

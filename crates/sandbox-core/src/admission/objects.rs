@@ -1,8 +1,8 @@
 //! Checks for Services, ConfigMaps, Secrets and RBAC objects.
 
 use super::{meta, pod};
-use crate::names;
 use crate::errors::FieldError;
+use crate::names;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -343,7 +343,9 @@ mod tests {
             (json!({"ports": [], "clusterIP": "None"}), vec![]),
             (
                 json!({"clusterIP": "ten"}),
-                vec!["spec.clusterIPs[0]: Invalid value: \"ten\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"],
+                vec![
+                    "spec.clusterIPs[0]: Invalid value: \"ten\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                ],
             ),
             (
                 json!({"ports": [{"port": 0, "protocol": "TCP", "targetPort": 80}]}),

@@ -1,8 +1,8 @@
 //! Pod spec checks, shared by Pods and every pod template (Deployment, ReplicaSet, Job, CronJob).
 
 use super::meta;
-use crate::names;
 use crate::errors::FieldError;
+use crate::names;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 

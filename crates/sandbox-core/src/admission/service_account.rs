@@ -16,7 +16,8 @@ pub fn mount_api_access(pod: &mut Value, suffix: &str) {
     let containers = ["initContainers", "containers"];
     let already = containers.iter().any(|list| {
         spec[list].as_array().is_some_and(|cs| {
-            cs.iter().any(|c| c["volumeMounts"].as_array().is_some_and(|ms| ms.iter().any(|m| m["mountPath"] == MOUNT_PATH)))
+            cs.iter()
+                .any(|c| c["volumeMounts"].as_array().is_some_and(|ms| ms.iter().any(|m| m["mountPath"] == MOUNT_PATH)))
         })
     });
     if already {
@@ -64,7 +65,8 @@ mod tests {
         let mut off = json!({"spec": {"automountServiceAccountToken": false, "containers": [{"name": "a"}]}});
         mount_api_access(&mut off, "x");
         assert!(off["spec"].get("volumes").is_none());
-        let mut own = json!({"spec": {"containers": [{"name": "a", "volumeMounts": [{"name": "t", "mountPath": MOUNT_PATH}]}]}});
+        let mut own =
+            json!({"spec": {"containers": [{"name": "a", "volumeMounts": [{"name": "t", "mountPath": MOUNT_PATH}]}]}});
         mount_api_access(&mut own, "x");
         assert!(own["spec"].get("volumes").is_none());
     }

@@ -34,17 +34,12 @@ impl Rule {
             return false;
         }
         let Some(r) = &attrs.resource else {
-            return self
-                .non_resource_urls
-                .iter()
-                .any(|url| url_matches(url, &attrs.path));
+            return self.non_resource_urls.iter().any(|url| url_matches(url, &attrs.path));
         };
         let combined = r.combined();
         has_or_star(&self.api_groups, &r.group)
             && self.resources.iter().any(|res| {
-                res == "*"
-                    || *res == combined
-                    || (!r.subresource.is_empty() && *res == format!("*/{}", r.subresource))
+                res == "*" || *res == combined || (!r.subresource.is_empty() && *res == format!("*/{}", r.subresource))
             })
             && (self.resource_names.is_empty() || self.resource_names.contains(&r.name))
     }
@@ -120,16 +115,9 @@ pub struct Decision {
 /// from a binding that names them.
 pub fn authorize(user: &Identity, attrs: &Attributes, policy: &Policy) -> Decision {
     if user.groups.iter().any(|g| g == MASTERS) {
-        return Decision {
-            allowed: true,
-            reason: String::new(),
-        };
+        return Decision { allowed: true, reason: String::new() };
     }
-    let namespace = attrs
-        .resource
-        .as_ref()
-        .map(|r| r.namespace.as_str())
-        .unwrap_or_default();
+    let namespace = attrs.resource.as_ref().map(|r| r.namespace.as_str()).unwrap_or_default();
     let mut reason = None;
     let errors = visit_rules(user, namespace, policy, |source, rule| {
         if rule.allows(attrs) {
@@ -139,14 +127,8 @@ pub fn authorize(user: &Identity, attrs: &Attributes, policy: &Policy) -> Decisi
         true
     });
     match reason {
-        Some(reason) => Decision {
-            allowed: true,
-            reason,
-        },
-        None => Decision {
-            allowed: false,
-            reason: errors_reason(&errors),
-        },
+        Some(reason) => Decision { allowed: true, reason },
+        None => Decision { allowed: false, reason: errors_reason(&errors) },
     }
 }
 
@@ -156,17 +138,8 @@ pub fn rules_for(user: &Identity, namespace: &str, policy: &Policy) -> (Vec<Rule
     let mut rules = Vec::new();
     if user.groups.iter().any(|g| g == MASTERS) {
         let all = vec!["*".to_string()];
-        rules.push(Rule {
-            verbs: all.clone(),
-            api_groups: all.clone(),
-            resources: all.clone(),
-            ..Rule::default()
-        });
-        rules.push(Rule {
-            verbs: all.clone(),
-            non_resource_urls: all,
-            ..Rule::default()
-        });
+        rules.push(Rule { verbs: all.clone(), api_groups: all.clone(), resources: all.clone(), ..Rule::default() });
+        rules.push(Rule { verbs: all.clone(), non_resource_urls: all, ..Rule::default() });
     }
     let errors = visit_rules(user, namespace, policy, |_, rule| {
         rules.push(rule.clone());
@@ -186,13 +159,7 @@ fn errors_reason(errors: &[String]) -> String {
     match unique.as_slice() {
         [] => String::new(),
         [one] => format!("RBAC: {one}"),
-        many => format!(
-            "RBAC: [{}]",
-            many.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        many => format!("RBAC: [{}]", many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -205,10 +172,8 @@ fn visit_rules(
     mut visit: impl FnMut(&str, &Rule) -> bool,
 ) -> Vec<String> {
     let mut errors = Vec::new();
-    let scopes = [
-        ("ClusterRoleBinding", "", &policy.cluster_role_bindings),
-        ("RoleBinding", namespace, &policy.role_bindings),
-    ];
+    let scopes =
+        [("ClusterRoleBinding", "", &policy.cluster_role_bindings), ("RoleBinding", namespace, &policy.role_bindings)];
     for (binding_kind, scope, bindings) in scopes {
         if binding_kind == "RoleBinding" && namespace.is_empty() {
             break;
@@ -248,13 +213,8 @@ fn applies_to(user: &Identity, subject: &Subject, binding_namespace: &str) -> bo
         "User" => user.name == subject.name,
         "Group" => user.groups.contains(&subject.name),
         "ServiceAccount" => {
-            let namespace = if subject.namespace.is_empty() {
-                binding_namespace
-            } else {
-                &subject.namespace
-            };
-            !namespace.is_empty()
-                && user.name == super::service_account_username(namespace, &subject.name)
+            let namespace = if subject.namespace.is_empty() { binding_namespace } else { &subject.namespace };
+            !namespace.is_empty() && user.name == super::service_account_username(namespace, &subject.name)
         }
         _ => false,
     }
@@ -271,10 +231,7 @@ fn role_rules(role_ref: &RoleRef, namespace: &str, policy: &Policy) -> Result<Ve
             && (role_ref.kind == "ClusterRole" || r["metadata"]["namespace"] == namespace)
     });
     let Some(role) = role else {
-        return Err(format!(
-            "{singular}.rbac.authorization.k8s.io {:?} not found",
-            role_ref.name
-        ));
+        return Err(format!("{singular}.rbac.authorization.k8s.io {:?} not found", role_ref.name));
     };
     Ok(Vec::<Rule>::deserialize(&role["rules"]).unwrap_or_default())
 }
@@ -288,19 +245,12 @@ fn describe(binding_kind: &str, binding: &Binding, subject: &Subject, namespace:
     };
     let who = match subject.kind.as_str() {
         "ServiceAccount" => {
-            let ns = if subject.namespace.is_empty() {
-                namespace
-            } else {
-                &subject.namespace
-            };
+            let ns = if subject.namespace.is_empty() { namespace } else { &subject.namespace };
             format!("{} {:?}", subject.kind, format!("{}/{ns}", subject.name))
         }
         _ => format!("{} {:?}", subject.kind, subject.name),
     };
-    format!(
-        "{binding_kind} {name:?} of {} {:?} to {who}",
-        binding.role_ref.kind, binding.role_ref.name
-    )
+    format!("{binding_kind} {name:?} of {} {:?} to {who}", binding.role_ref.kind, binding.role_ref.name)
 }
 
 #[cfg(test)]

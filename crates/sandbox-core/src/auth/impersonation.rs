@@ -22,12 +22,7 @@ impl Request {
     /// The impersonation a request asks for, if any.
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
         let all = |name: &str| -> Vec<String> {
-            headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .map(str::to_string)
-                .collect()
+            headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
         };
         let mut extra = std::collections::BTreeMap::new();
         for name in headers.keys() {
@@ -60,24 +55,14 @@ impl Request {
         let mut groups = self.groups.clone();
         match service_account(name) {
             Some((namespace, account)) => {
-                checks.push(Attributes::resource(
-                    "impersonate",
-                    "",
-                    "serviceaccounts",
-                    namespace,
-                    account,
-                ));
+                checks.push(Attributes::resource("impersonate", "", "serviceaccounts", namespace, account));
                 if groups.is_empty() {
                     groups = Identity::service_account(namespace, account, "").groups;
                 }
             }
             None => checks.push(Attributes::resource("impersonate", "", "users", "", name)),
         }
-        checks.extend(
-            self.groups
-                .iter()
-                .map(|g| Attributes::resource("impersonate", "", "groups", "", g)),
-        );
+        checks.extend(self.groups.iter().map(|g| Attributes::resource("impersonate", "", "groups", "", g)));
         for (key, values) in &self.extra {
             for value in values {
                 let mut attrs = Attributes::resource("impersonate", "authentication.k8s.io", "userextras", "", value);
@@ -88,27 +73,12 @@ impl Request {
             }
         }
         if let Some(uid) = &self.uid {
-            checks.push(Attributes::resource(
-                "impersonate",
-                "authentication.k8s.io",
-                "uids",
-                "",
-                uid,
-            ));
+            checks.push(Attributes::resource("impersonate", "authentication.k8s.io", "uids", "", uid));
         }
         let unauthenticated = name == "system:anonymous";
-        let marked = groups
-            .iter()
-            .any(|g| g == "system:authenticated" || g == "system:unauthenticated");
+        let marked = groups.iter().any(|g| g == "system:authenticated" || g == "system:unauthenticated");
         if !marked {
-            groups.push(
-                if unauthenticated {
-                    "system:unauthenticated"
-                } else {
-                    "system:authenticated"
-                }
-                .to_string(),
-            );
+            groups.push(if unauthenticated { "system:unauthenticated" } else { "system:authenticated" }.to_string());
         }
         let identity = Identity {
             name: name.clone(),
@@ -123,8 +93,7 @@ impl Request {
 /// `system:serviceaccount:<ns>:<name>` split into namespace and name.
 fn service_account(user: &str) -> Option<(&str, &str)> {
     let rest = user.strip_prefix("system:serviceaccount:")?;
-    rest.split_once(':')
-        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains(':'))
+    rest.split_once(':').filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains(':'))
 }
 
 /// Applies the headers' impersonation for `caller`, deciding each check with `decide`.
@@ -149,8 +118,8 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::errors::Reason;
     use crate::auth::{Decision, Policy, authorize};
+    use crate::errors::Reason;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -161,76 +130,38 @@ mod tests {
     }
 
     fn nobody_may(_: &Identity, _: &Attributes) -> Decision {
-        Decision {
-            allowed: false,
-            reason: String::new(),
-        }
+        Decision { allowed: false, reason: String::new() }
     }
 
     #[test]
     fn the_admin_may_act_as_a_service_account_and_gets_its_groups() {
         let h = headers(&[("Impersonate-User", "system:serviceaccount:team:web")]);
-        let who = apply(Identity::admin(), &h, |u, a| {
-            authorize(u, a, &Policy::default())
-        })
-        .unwrap();
+        let who = apply(Identity::admin(), &h, |u, a| authorize(u, a, &Policy::default())).unwrap();
         assert_eq!(who.name, "system:serviceaccount:team:web");
-        assert_eq!(
-            who.groups,
-            [
-                "system:serviceaccounts",
-                "system:serviceaccounts:team",
-                "system:authenticated"
-            ]
-        );
+        assert_eq!(who.groups, ["system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated"]);
     }
 
     #[test]
     fn a_user_with_groups_gets_them_and_system_authenticated() {
-        let h = headers(&[
-            ("Impersonate-User", "jane"),
-            ("Impersonate-Group", "devs"),
-            ("Impersonate-Group", "ops"),
-        ]);
-        let who = apply(Identity::admin(), &h, |u, a| {
-            authorize(u, a, &Policy::default())
-        })
-        .unwrap();
+        let h = headers(&[("Impersonate-User", "jane"), ("Impersonate-Group", "devs"), ("Impersonate-Group", "ops")]);
+        let who = apply(Identity::admin(), &h, |u, a| authorize(u, a, &Policy::default())).unwrap();
         assert_eq!(
             (who.name.as_str(), who.groups),
-            (
-                "jane",
-                vec![
-                    "devs".to_string(),
-                    "ops".into(),
-                    "system:authenticated".into()
-                ]
-            )
+            ("jane", vec!["devs".to_string(), "ops".into(), "system:authenticated".into()])
         );
     }
 
     #[test]
     fn impersonating_without_permission_is_forbidden_as_upstream_words_it() {
         let caller = Identity::service_account("default", "default", "");
-        let err = apply(
-            caller.clone(),
-            &headers(&[("Impersonate-User", "jane")]),
-            nobody_may,
-        )
-        .unwrap_err();
+        let err = apply(caller.clone(), &headers(&[("Impersonate-User", "jane")]), nobody_may).unwrap_err();
         assert_eq!(
             err.message,
             "users \"jane\" is forbidden: User \"system:serviceaccount:default:default\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
         );
-        let err = apply(
-            caller,
-            &headers(&[(
-                "Impersonate-User",
-                "system:serviceaccount:kube-system:default",
-            )]),
-            nobody_may,
-        )
-        .unwrap_err();
+        let err =
+            apply(caller, &headers(&[("Impersonate-User", "system:serviceaccount:kube-system:default")]), nobody_may)
+                .unwrap_err();
         assert_eq!(
             err.message,
             "serviceaccounts \"default\" is forbidden: User \"system:serviceaccount:default:default\" cannot impersonate resource \"serviceaccounts\" in API group \"\" in the namespace \"kube-system\""
@@ -239,16 +170,8 @@ mod tests {
 
     #[test]
     fn groups_without_a_user_are_a_bad_request_and_no_headers_change_nothing() {
-        let err = apply(
-            Identity::admin(),
-            &headers(&[("Impersonate-Group", "devs")]),
-            nobody_may,
-        )
-        .unwrap_err();
+        let err = apply(Identity::admin(), &headers(&[("Impersonate-Group", "devs")]), nobody_may).unwrap_err();
         assert_eq!(err.reason, Reason::BadRequest);
-        assert_eq!(
-            apply(Identity::admin(), &HeaderMap::new(), nobody_may).unwrap(),
-            Identity::admin()
-        );
+        assert_eq!(apply(Identity::admin(), &HeaderMap::new(), nobody_may).unwrap(), Identity::admin());
     }
 }

@@ -25,13 +25,7 @@ pub fn service_account_token(
     pod: Option<&str>,
 ) -> Result<String, ApiError> {
     let account = reference(sandbox, "ServiceAccount", namespace, sa)?;
-    let mut claims = Claims::new(
-        namespace,
-        account,
-        now(),
-        MOUNTED_TOKEN_SECONDS,
-        vec![API_AUDIENCE.into()],
-    );
+    let mut claims = Claims::new(namespace, account, now(), MOUNTED_TOKEN_SECONDS, vec![API_AUDIENCE.into()]);
     if let Some(pod) = pod {
         claims.kubernetes.pod = Some(reference(sandbox, "Pod", namespace, pod)?);
     }
@@ -44,43 +38,27 @@ fn reference(sandbox: &Sandbox, kind: &str, namespace: &str, name: &str) -> ApiR
         .registry()
         .by_kind("v1", kind)
         .ok_or_else(|| ApiError::internal(format!("the kind {kind} is not served")))?;
-    let object = sandbox
-        .get(rt, Some(namespace), name)
-        .ok_or_else(|| ApiError::not_found(rt, name))?;
-    let uid = object["metadata"]["uid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    Ok(Reference {
-        name: name.to_string(),
-        uid,
-    })
+    let object = sandbox.get(rt, Some(namespace), name).ok_or_else(|| ApiError::not_found(rt, name))?;
+    let uid = object["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    Ok(Reference { name: name.to_string(), uid })
 }
 
 /// Answers a TokenRequest for ServiceAccount `name`: checks the spec as upstream does, signs a
 /// token and returns the request with its status filled in.
-pub fn create_token(
-    sandbox: &Sandbox,
-    namespace: &str,
-    name: &str,
-    mut request: Value,
-) -> ApiResult<Value> {
+pub fn create_token(sandbox: &Sandbox, namespace: &str, name: &str, mut request: Value) -> ApiResult<Value> {
     check_kind(&mut request)?;
     check_shape(&request)?;
     let account = reference(sandbox, "ServiceAccount", namespace, name)?;
     let spec = &request["spec"];
     let seconds = match &spec["expirationSeconds"] {
         Value::Null => DEFAULT_SECONDS,
-        value => value.as_i64().ok_or_else(|| {
-            ApiError::bad_request("spec.expirationSeconds must be a whole number")
-        })?,
+        value => {
+            value.as_i64().ok_or_else(|| ApiError::bad_request("spec.expirationSeconds must be a whole number"))?
+        }
     };
     check_duration(seconds)?;
     let audiences: Vec<String> = match spec["audiences"].as_array() {
-        Some(list) if !list.is_empty() => list
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_string))
-            .collect(),
+        Some(list) if !list.is_empty() => list.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
         _ => vec![API_AUDIENCE.to_string()],
     };
     let issued = now();
@@ -103,14 +81,9 @@ pub fn create_token(
 
 fn check_kind(request: &mut Value) -> ApiResult<()> {
     if !request.is_object() {
-        return Err(ApiError::bad_request(
-            "the request body must be a TokenRequest object",
-        ));
+        return Err(ApiError::bad_request("the request body must be a TokenRequest object"));
     }
-    for (field, wanted) in [
-        ("apiVersion", "authentication.k8s.io/v1"),
-        ("kind", "TokenRequest"),
-    ] {
+    for (field, wanted) in [("apiVersion", "authentication.k8s.io/v1"), ("kind", "TokenRequest")] {
         match request[field].as_str() {
             None | Some("") => request[field] = json!(wanted),
             Some(v) if v == wanted => {}
@@ -162,23 +135,16 @@ fn check_duration(seconds: i64) -> ApiResult<()> {
         return Ok(());
     };
     let error = FieldError::invalid("spec.expirationSeconds", json!(seconds), detail);
-    let mut err = ApiError::unprocessable(format!(
-        "TokenRequest.authentication.k8s.io \"\" is invalid: {error}"
-    ));
-    err.details = Some(
-        json!({"group": "authentication.k8s.io", "kind": "TokenRequest",
-        "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {seconds}: {detail}"), "field": "spec.expirationSeconds"}]}),
-    );
+    let mut err = ApiError::unprocessable(format!("TokenRequest.authentication.k8s.io \"\" is invalid: {error}"));
+    err.details = Some(json!({"group": "authentication.k8s.io", "kind": "TokenRequest",
+        "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {seconds}: {detail}"), "field": "spec.expirationSeconds"}]}));
     Err(err)
 }
 
 /// Binds the token to a Pod or Secret of the namespace, which must exist (with the given uid).
 fn bind(sandbox: &Sandbox, namespace: &str, bound: &Value, claims: &mut Claims) -> ApiResult<()> {
     let kind = bound["kind"].as_str().unwrap_or_default();
-    let api_version = bound["apiVersion"]
-        .as_str()
-        .filter(|v| !v.is_empty())
-        .unwrap_or("v1");
+    let api_version = bound["apiVersion"].as_str().filter(|v| !v.is_empty()).unwrap_or("v1");
     let name = bound["name"].as_str().unwrap_or_default();
     if api_version != "v1" || !matches!(kind, "Pod" | "Secret") {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
@@ -187,10 +153,7 @@ fn bind(sandbox: &Sandbox, namespace: &str, bound: &Value, claims: &mut Claims) 
         )));
     }
     let target = reference(sandbox, kind, namespace, name)?;
-    if let Some(uid) = bound["uid"]
-        .as_str()
-        .filter(|u| !u.is_empty() && *u != target.uid)
-    {
+    if let Some(uid) = bound["uid"].as_str().filter(|u| !u.is_empty() && *u != target.uid) {
         let rt = sandbox
             .registry()
             .by_kind("v1", kind)
@@ -235,13 +198,7 @@ mod tests {
     #[test]
     fn a_short_duration_is_invalid_as_upstream_words_it() {
         let (_dir, sb) = sandbox();
-        let err = create_token(
-            &sb,
-            "default",
-            "default",
-            json!({"spec": {"expirationSeconds": 60}}),
-        )
-        .unwrap_err();
+        let err = create_token(&sb, "default", "default", json!({"spec": {"expirationSeconds": 60}})).unwrap_err();
         assert_eq!(err.reason, Reason::Invalid);
         assert_eq!(
             err.message,
@@ -261,54 +218,23 @@ mod tests {
     fn a_token_for_a_deleted_and_recreated_service_account_is_refused() {
         let (_dir, sb) = sandbox();
         let rt = sb.registry().by_kind("v1", "ServiceAccount").unwrap();
-        sb.create(
-            rt,
-            Some("default"),
-            json!({"metadata": {"name": "robot"}}),
-            Default::default(),
-        )
-        .unwrap();
+        sb.create(rt, Some("default"), json!({"metadata": {"name": "robot"}}), Default::default()).unwrap();
         let token = service_account_token(&sb, "default", "robot", None).unwrap();
         let bearer = format!("Bearer {token}");
         assert!(super::super::authenticate(&sb, Some(&bearer)).is_ok());
-        sb.delete(rt, Some("default"), "robot", &Default::default())
-            .unwrap();
-        assert_eq!(
-            super::super::authenticate(&sb, Some(&bearer))
-                .unwrap_err()
-                .reason,
-            Reason::Unauthorized
-        );
-        sb.create(
-            rt,
-            Some("default"),
-            json!({"metadata": {"name": "robot"}}),
-            Default::default(),
-        )
-        .unwrap();
-        assert_eq!(
-            super::super::authenticate(&sb, Some(&bearer))
-                .unwrap_err()
-                .reason,
-            Reason::Unauthorized
-        );
+        sb.delete(rt, Some("default"), "robot", &Default::default()).unwrap();
+        assert_eq!(super::super::authenticate(&sb, Some(&bearer)).unwrap_err().reason, Reason::Unauthorized);
+        sb.create(rt, Some("default"), json!({"metadata": {"name": "robot"}}), Default::default()).unwrap();
+        assert_eq!(super::super::authenticate(&sb, Some(&bearer)).unwrap_err().reason, Reason::Unauthorized);
     }
 
     #[test]
     fn a_token_for_another_audience_does_not_open_the_api() {
         let (_dir, sb) = sandbox();
-        let answer = create_token(
-            &sb,
-            "default",
-            "default",
-            json!({"spec": {"audiences": ["vault"]}}),
-        )
-        .unwrap();
+        let answer = create_token(&sb, "default", "default", json!({"spec": {"audiences": ["vault"]}})).unwrap();
         let token = answer["status"]["token"].as_str().unwrap();
         assert_eq!(
-            super::super::authenticate(&sb, Some(&format!("Bearer {token}")))
-                .unwrap_err()
-                .reason,
+            super::super::authenticate(&sb, Some(&format!("Bearer {token}"))).unwrap_err().reason,
             Reason::Unauthorized
         );
     }
@@ -316,20 +242,9 @@ mod tests {
     #[test]
     fn binding_to_a_missing_pod_is_not_found_and_other_kinds_are_refused() {
         let (_dir, sb) = sandbox();
-        let body =
-            json!({"spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}}});
-        assert_eq!(
-            create_token(&sb, "default", "default", body)
-                .unwrap_err()
-                .message,
-            "pods \"web\" not found"
-        );
+        let body = json!({"spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}}});
+        assert_eq!(create_token(&sb, "default", "default", body).unwrap_err().message, "pods \"web\" not found");
         let body = json!({"spec": {"boundObjectRef": {"kind": "Deployment", "apiVersion": "apps/v1", "name": "web"}}});
-        assert_eq!(
-            create_token(&sb, "default", "default", body)
-                .unwrap_err()
-                .reason,
-            Reason::BadRequest
-        );
+        assert_eq!(create_token(&sb, "default", "default", body).unwrap_err().reason, Reason::BadRequest);
     }
 }

@@ -58,7 +58,8 @@ pub struct Disk {
 impl Disk {
     /// Opens (or creates) the database file; redb recovers a crashed file to its last commit.
     pub fn open(path: &Path) -> Result<Self, DiskError> {
-        let db = Database::create(path).map_err(|source| DiskError::Open { path: path.display().to_string(), source })?;
+        let db =
+            Database::create(path).map_err(|source| DiskError::Open { path: path.display().to_string(), source })?;
         let txn = db.begin_write().map_err(txn_error)?;
         txn.open_table(OBJECTS).map_err(txn_error)?;
         txn.open_table(META).map_err(txn_error)?;

@@ -10,8 +10,8 @@ pub use disk::DiskError;
 
 use crate::registry::ResourceId;
 use crate::watch::{EventType, Subscription, TooOld, WatchEvent, WatchHub};
-use disk::{Disk, DiskWrite};
 use bytes::Bytes;
+use disk::{Disk, DiskWrite};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -214,7 +214,13 @@ impl Store {
                 _ => objects.insert(slot, Entry { object: object.clone(), json: encoded }),
             };
         }
-        self.hub.publish(WatchEvent { kind: event, rv, resource: key.resource.clone(), object: object.clone(), old: current });
+        self.hub.publish(WatchEvent {
+            kind: event,
+            rv,
+            resource: key.resource.clone(),
+            object: object.clone(),
+            old: current,
+        });
         drop(disk);
         Ok(Written { object, event: Some(event) })
     }
@@ -226,13 +232,15 @@ mod tests {
     use serde_json::json;
 
     fn key(name: &str) -> ObjectKey {
-        ObjectKey { resource: ResourceId { group: String::new(), plural: "configmaps".into() }, namespace: "default".into(), name: name.into() }
+        ObjectKey {
+            resource: ResourceId { group: String::new(), plural: "configmaps".into() },
+            namespace: "default".into(),
+            name: name.into(),
+        }
     }
 
     fn put(store: &Store, name: &str) -> Written {
-        store
-            .write::<()>(&key(name), false, |_| Ok(Change::Put(json!({"metadata": {"name": name}}))))
-            .expect("write")
+        store.write::<()>(&key(name), false, |_| Ok(Change::Put(json!({"metadata": {"name": name}})))).expect("write")
     }
 
     #[test]

@@ -91,9 +91,13 @@ impl Regex {
 
     /// The first match in `text`: start and end, in characters.
     pub fn find_at(&self, text: &[char], from: usize) -> Option<(usize, usize)> {
-        let folded: Vec<char> = if self.icase { text.iter().map(|c| c.to_ascii_lowercase()).collect() } else { text.to_vec() };
-        (from..=folded.len())
-            .find_map(|s| self.branches.iter().find_map(|b| if b.start && s != 0 { None } else { here(&b.nodes, &folded, s, b.end).map(|e| (s, e)) }))
+        let folded: Vec<char> =
+            if self.icase { text.iter().map(|c| c.to_ascii_lowercase()).collect() } else { text.to_vec() };
+        (from..=folded.len()).find_map(|s| {
+            self.branches
+                .iter()
+                .find_map(|b| if b.start && s != 0 { None } else { here(&b.nodes, &folded, s, b.end).map(|e| (s, e)) })
+        })
     }
 
     /// Whether `line` contains a match.

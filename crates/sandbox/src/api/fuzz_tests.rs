@@ -32,11 +32,18 @@ fn fixture() -> &'static Fixture {
         add_running_pod(&sandbox);
         for (collection, manifest) in targets() {
             let plural = collection.rsplit('/').next().unwrap_or_default();
-            let group = if collection.starts_with("/apis/") { collection.split('/').nth(2).unwrap_or_default() } else { "" };
-            let rt = sandbox.registry().types().iter().find(|t| t.plural == plural && t.group == group).expect("a served type");
+            let group =
+                if collection.starts_with("/apis/") { collection.split('/').nth(2).unwrap_or_default() } else { "" };
+            let rt = sandbox
+                .registry()
+                .types()
+                .iter()
+                .find(|t| t.plural == plural && t.group == group)
+                .expect("a served type");
             sandbox.create(rt, Some("default"), manifest, WriteOptions::default()).expect("the fixture is stored");
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
         let token = sandbox.admin_token().to_string();
         let router = super::router(sandbox, Arc::new(FakePods));
         Fixture { runtime, router, token, _dir: dir }
@@ -69,16 +76,34 @@ const PATHS: [&str; 22] = [
 ];
 
 const QUERY_KEYS: [&str; 13] = [
-    "labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "dryRun", "fieldValidation",
-    "propagationPolicy", "includeObject", "timeoutSeconds", "tailLines", "container", "ports",
+    "labelSelector",
+    "fieldSelector",
+    "limit",
+    "continue",
+    "resourceVersion",
+    "dryRun",
+    "fieldValidation",
+    "propagationPolicy",
+    "includeObject",
+    "timeoutSeconds",
+    "tailLines",
+    "container",
+    "ports",
 ];
 
-const QUERY_VALUES: [&str; 12] = ["", "All", "true", "-1", "0", "x", "a%20in%20(", "Strict", "1", "app%3Dweb", "%ff", "99999999999999999999"];
+const QUERY_VALUES: [&str; 12] =
+    ["", "All", "true", "-1", "0", "x", "a%20in%20(", "Strict", "1", "app%3Dweb", "%ff", "99999999999999999999"];
 
 const CONTENT_TYPES: [&str; 9] = [
-    "application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "application/merge-patch+json",
-    "application/json-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml",
-    "text/plain", "",
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+    "application/merge-patch+json",
+    "application/json-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+    "text/plain",
+    "",
 ];
 
 /// Objects the cases write, with their collection paths; each exists in the fixture, so updates
@@ -89,16 +114,31 @@ fn targets() -> Vec<(&'static str, Value)> {
     let mut job_template = template.clone();
     job_template["spec"]["restartPolicy"] = json!("Never");
     vec![
-        ("/api/v1/namespaces/default/configmaps", json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "cm", "labels": {"a": "b"}}, "data": {"k": "v"}})),
-        ("/api/v1/namespaces/default/pods", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-            "spec": {"containers": containers}})),
-        ("/apis/apps/v1/namespaces/default/deployments", json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "fuzz"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": template}})),
-        ("/apis/batch/v1/namespaces/default/cronjobs", json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"},
-            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": job_template}}}})),
-        ("/api/v1/namespaces/default/services", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cm", "labels": {"a": "b"}}, "data": {"k": "v"}}),
+        ),
+        (
+            "/api/v1/namespaces/default/pods",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": containers}}),
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/deployments",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "fuzz"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": template}}),
+        ),
+        (
+            "/apis/batch/v1/namespaces/default/cronjobs",
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"},
+            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": job_template}}}}),
+        ),
+        (
+            "/api/v1/namespaces/default/services",
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
+        ),
     ]
 }
 
@@ -154,7 +194,8 @@ fn noise() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn build(method: &str, uri: String, content_type: &str, body: Vec<u8>) -> Request<Body> {
-    let mut request = Request::builder().method(method).uri(uri).header("Authorization", format!("Bearer {}", fixture().token));
+    let mut request =
+        Request::builder().method(method).uri(uri).header("Authorization", format!("Bearer {}", fixture().token));
     if !content_type.is_empty() {
         request = request.header("Content-Type", content_type);
     }
@@ -167,9 +208,13 @@ fn coherent() -> impl Strategy<Value = Request<Body>> {
     select(targets()).prop_flat_map(|(collection, manifest)| {
         let name = manifest["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let verb = select(vec![
-            ("POST", "application/json"), ("POST", "application/yaml"), ("PUT", "application/json"),
-            ("PATCH", "application/merge-patch+json"), ("PATCH", "application/strategic-merge-patch+json"),
-            ("PATCH", "application/apply-patch+yaml"), ("PATCH", "application/json-patch+json"),
+            ("POST", "application/json"),
+            ("POST", "application/yaml"),
+            ("PUT", "application/json"),
+            ("PATCH", "application/merge-patch+json"),
+            ("PATCH", "application/strategic-merge-patch+json"),
+            ("PATCH", "application/apply-patch+yaml"),
+            ("PATCH", "application/json-patch+json"),
         ]);
         (verb, mutated(manifest)).prop_map(move |((method, content_type), body)| {
             let path = if method == "POST" { collection.to_string() } else { format!("{collection}/{name}") };

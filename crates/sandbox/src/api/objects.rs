@@ -2,13 +2,13 @@
 
 use super::render;
 use super::request::{Options, Output, Target, decode_body};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::Engine;
 use gitops_sandbox_core::cluster::{DeleteOptions, Propagation, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::lifecycle::{FieldValidation, UpdateScope};
 use gitops_sandbox_core::selectors::{FieldSelector, LabelSelector};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use base64::Engine;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -33,10 +33,8 @@ pub struct Filter {
 impl Filter {
     /// Parses `labelSelector` and `fieldSelector`; errors are 400s that quote the selector.
     pub fn new(t: &Target, opts: &Options) -> ApiResult<Self> {
-        let labels = LabelSelector::parse(&opts.label_selector)
-            .map_err(ApiError::bad_request)?;
-        let fields = FieldSelector::parse(t.rt, &opts.field_selector)
-            .map_err(ApiError::bad_request)?;
+        let labels = LabelSelector::parse(&opts.label_selector).map_err(ApiError::bad_request)?;
+        let fields = FieldSelector::parse(t.rt, &opts.field_selector).map_err(ApiError::bad_request)?;
         Ok(Self { labels, fields })
     }
 
@@ -50,14 +48,17 @@ impl Filter {
 pub fn list(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiResult<Response> {
     let filter = Filter::new(t, opts)?;
     let after = decode_continue(&opts.continue_token)?;
-    let (snapshot, more) = sb.store().list(&t.rt.id(), t.namespace.as_deref(), after.as_ref(), opts.limit, |o| filter.matches(o));
+    let (snapshot, more) =
+        sb.store().list(&t.rt.id(), t.namespace.as_deref(), after.as_ref(), opts.limit, |o| filter.matches(o));
     let mut meta = json!({"resourceVersion": snapshot.rv.to_string()});
-    if more
-        && let Some(last) = snapshot.items.last() {
-            let position = [last["metadata"]["namespace"].as_str().unwrap_or_default(), last["metadata"]["name"].as_str().unwrap_or_default()];
-            let token = json!({"rv": snapshot.rv, "after": position}).to_string();
-            meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
-        }
+    if more && let Some(last) = snapshot.items.last() {
+        let position = [
+            last["metadata"]["namespace"].as_str().unwrap_or_default(),
+            last["metadata"]["name"].as_str().unwrap_or_default(),
+        ];
+        let token = json!({"rv": snapshot.rv, "after": position}).to_string();
+        meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
+    }
     render::list(t.rt, snapshot.items, Some(snapshot.json), meta, output, &opts.include_object)
 }
 
@@ -65,7 +66,11 @@ fn decode_continue(token: &str) -> ApiResult<Option<(String, String)>> {
     if token.is_empty() {
         return Ok(None);
     }
-    let invalid = || ApiError::bad_request(format!("continue key is not valid: {token:?} (use the token from the previous page unchanged)"));
+    let invalid = || {
+        ApiError::bad_request(format!(
+            "continue key is not valid: {token:?} (use the token from the previous page unchanged)"
+        ))
+    };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     match (value["after"][0].as_str(), value["after"][1].as_str()) {
@@ -75,7 +80,14 @@ fn decode_continue(token: &str) -> ApiResult<Option<(String, String)>> {
 }
 
 /// `POST` to a collection.
-pub fn create(sb: &Sandbox, t: &Target, opts: &Options, headers: &HeaderMap, body: &[u8], output: Output) -> ApiResult<Response> {
+pub fn create(
+    sb: &Sandbox,
+    t: &Target,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+    output: Output,
+) -> ApiResult<Response> {
     let obj = decode_body(headers, body)?;
     let outcome = sb.create(t.rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
     let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object)?;
@@ -83,7 +95,15 @@ pub fn create(sb: &Sandbox, t: &Target, opts: &Options, headers: &HeaderMap, bod
 }
 
 /// `PUT` of an object or its status.
-pub fn update(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &HeaderMap, body: &[u8], output: Output) -> ApiResult<Response> {
+pub fn update(
+    sb: &Sandbox,
+    t: &Target,
+    name: &str,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+    output: Output,
+) -> ApiResult<Response> {
     let obj = decode_body(headers, body)?;
     let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
     let outcome = sb.update(t.rt, t.namespace.as_deref(), name, obj, scope, write_options(opts)?)?;
@@ -117,19 +137,33 @@ fn delete_options(opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult
 
 /// A request body read as one of upstream's types; a value of the wrong type is upstream's 400.
 pub fn typed<T: serde::de::DeserializeOwned>(kind: &str, version: &str, body: Value) -> ApiResult<T> {
-    serde_json::from_value(body)
-        .map_err(|e| ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {e}")))
+    serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {e}"))
+    })
 }
 
 /// `DELETE` of one object.
-pub fn delete(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+pub fn delete(
+    sb: &Sandbox,
+    t: &Target,
+    name: &str,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
     let options = delete_options(opts, headers, body)?;
     let obj = sb.delete(t.rt, t.namespace.as_deref(), name, &options)?;
     Ok(render::json_response(StatusCode::OK, &obj))
 }
 
 /// `DELETE` of a collection: every matching object, answered with the list of what was deleted.
-pub fn delete_collection(sb: &Sandbox, t: &Target, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+pub fn delete_collection(
+    sb: &Sandbox,
+    t: &Target,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
     let options = delete_options(opts, headers, body)?;
     let filter = Filter::new(t, opts)?;
     let (snapshot, _) = sb.store().list(&t.rt.id(), t.namespace.as_deref(), None, 0, |o| filter.matches(o));

@@ -1,12 +1,12 @@
 //! Writing answers: objects, lists (streamed in chunks), Tables and metadata-only forms, with warnings.
 
 use super::request::Output;
-use gitops_sandbox_core::registry::ResourceType;
-use gitops_sandbox_core::errors::{ApiError, ApiResult};
-use gitops_sandbox_core::table::{self, IncludeObject};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_core::table::{self, IncludeObject};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -31,13 +31,25 @@ pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
 }
 
 /// One object in the shape the client asked for.
-pub fn object(code: StatusCode, rt: &ResourceType, obj: Arc<Value>, output: Output, include: &str) -> ApiResult<Response> {
+pub fn object(
+    code: StatusCode,
+    rt: &ResourceType,
+    obj: Arc<Value>,
+    output: Output,
+    include: &str,
+) -> ApiResult<Response> {
     Ok(match output {
         Output::Object => json_response(code, &obj),
         Output::Metadata => json_response(code, &partial_metadata(&obj)),
         Output::Table => {
             let rv = obj["metadata"]["resourceVersion"].clone();
-            let table = table::to_table_with(rt, &[obj], json!({"resourceVersion": rv}), jiff::Timestamp::now(), include_object(include)?);
+            let table = table::to_table_with(
+                rt,
+                &[obj],
+                json!({"resourceVersion": rv}),
+                jiff::Timestamp::now(),
+                include_object(include)?,
+            );
             json_response(code, &table)
         }
     })
@@ -55,7 +67,14 @@ pub fn include_object(text: &str) -> ApiResult<IncludeObject> {
 
 /// A list of objects in the shape the client asked for.
 /// `json`, when given, holds the items' stored encodings (same order), so they are not encoded again.
-pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, json: Option<Vec<Bytes>>, list_meta: Value, output: Output, include: &str) -> ApiResult<Response> {
+pub fn list(
+    rt: &ResourceType,
+    items: Vec<Arc<Value>>,
+    json: Option<Vec<Bytes>>,
+    list_meta: Value,
+    output: Output,
+    include: &str,
+) -> ApiResult<Response> {
     Ok(match output {
         Output::Table => {
             let table = table::to_table_with(rt, &items, list_meta, jiff::Timestamp::now(), include_object(include)?);
@@ -67,8 +86,11 @@ pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, json: Option<Vec<Bytes>>,
             json_response(StatusCode::OK, &body)
         }
         Output::Object => {
-            let head = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": list_meta});
-            let json = json.unwrap_or_else(|| items.iter().map(|o| Bytes::from(serde_json::to_vec(o.as_ref()).unwrap_or_default())).collect());
+            let head =
+                json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": list_meta});
+            let json = json.unwrap_or_else(|| {
+                items.iter().map(|o| Bytes::from(serde_json::to_vec(o.as_ref()).unwrap_or_default())).collect()
+            });
             streamed_list(head, json)
         }
     })

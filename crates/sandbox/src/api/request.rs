@@ -1,9 +1,9 @@
 //! Reading a request: which resource its path names, its query options, its body, and what it accepts.
 
+use axum::http::HeaderMap;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::protobuf;
 use gitops_sandbox_core::registry::{Registry, ResourceType};
-use axum::http::HeaderMap;
 use serde_json::Value;
 
 /// The largest body the server reads, as upstream's limit for a single object.
@@ -24,7 +24,13 @@ pub struct Target {
 
 impl Target {
     /// Parses the segments after `/api/v1` or `/apis/{group}/{version}`.
-    pub fn parse(registry: &'static Registry, group: &str, version: &str, rest: &[&str], path: &str) -> ApiResult<Self> {
+    pub fn parse(
+        registry: &'static Registry,
+        group: &str,
+        version: &str,
+        rest: &[&str],
+        path: &str,
+    ) -> ApiResult<Self> {
         let find = |plural: &str| registry.by_plural(group, version, plural);
         let unknown = || ApiError::unknown_path(path);
         let (rt, namespace, item) = match rest {
@@ -113,7 +119,9 @@ impl Options {
 }
 
 fn number(key: &str, value: &str) -> ApiResult<u64> {
-    value.parse().map_err(|_| ApiError::bad_request(format!("{key} must be a non-negative whole number, not {value:?}")))
+    value
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{key} must be a non-negative whole number, not {value:?}")))
 }
 
 /// The body formats the server reads.
@@ -154,7 +162,11 @@ pub fn decode_as(format: BodyFormat, body: &[u8]) -> ApiResult<Value> {
     }
     match format {
         BodyFormat::Json => serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!("the request body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()))
+            ApiError::bad_request(format!(
+                "the request body is not valid JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
         }),
         BodyFormat::Yaml => {
             // The YAML scanner slows down sharply on deep flow nesting (`{a: {a: …`), and the
@@ -164,7 +176,8 @@ pub fn decode_as(format: BodyFormat, body: &[u8]) -> ApiResult<Value> {
                     "the request body is not valid YAML: it nests more than {MAX_YAML_DEPTH} levels deep"
                 )));
             }
-            serde_norway::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+            serde_norway::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
         }
         BodyFormat::Protobuf => protobuf::decode(body).map_err(|e| match e {
             protobuf::ProtobufError::UnsupportedKind { .. } => ApiError::unsupported_media_type_because(e.to_string()),
@@ -236,8 +249,8 @@ pub fn output(headers: &HeaderMap) -> ApiResult<Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gitops_sandbox_core::errors::Reason;
     use axum::http::HeaderValue;
+    use gitops_sandbox_core::errors::Reason;
 
     fn parse(path: &str) -> ApiResult<Target> {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -251,8 +264,10 @@ mod tests {
     #[test]
     fn namespaced_item_and_subresource_paths_parse() {
         let t = parse("/apis/apps/v1/namespaces/default/deployments/web/scale").unwrap();
-        assert_eq!((t.rt.kind.as_str(), t.namespace.as_deref(), t.name.as_deref(), t.subresource.as_deref()),
-                   ("Deployment", Some("default"), Some("web"), Some("scale")));
+        assert_eq!(
+            (t.rt.kind.as_str(), t.namespace.as_deref(), t.name.as_deref(), t.subresource.as_deref()),
+            ("Deployment", Some("default"), Some("web"), Some("scale"))
+        );
     }
 
     #[test]

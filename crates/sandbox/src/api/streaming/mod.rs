@@ -13,16 +13,16 @@ mod spdy;
 #[cfg(test)]
 mod tests;
 
-use crate::api::status::IntoStatus;
 use crate::Sandbox;
-use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_node::{ContainerLog, NodeError, Process, SimulatedNode};
-use gitops_sandbox_core::registry::ResourceType;
+use crate::api::status::IntoStatus;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::any;
+use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_node::{ContainerLog, NodeError, Process, SimulatedNode};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::io::DuplexStream;
@@ -30,7 +30,15 @@ use tokio::io::DuplexStream;
 /// What the streaming handlers need from a node; [`SimulatedNode`] is the real one, tests use doubles.
 pub trait PodStreams: Send + Sync + 'static {
     /// Starts `command` in a container of a running pod.
-    fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError>;
+    fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        command: Vec<String>,
+        tty: bool,
+        stdin: bool,
+    ) -> Result<Process, NodeError>;
     /// The log of a container (`previous`: of its last terminated run).
     fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError>;
     /// A byte stream to `port` inside a running pod.
@@ -38,7 +46,15 @@ pub trait PodStreams: Send + Sync + 'static {
 }
 
 impl PodStreams for SimulatedNode {
-    fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError> {
+    fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        command: Vec<String>,
+        tty: bool,
+        stdin: bool,
+    ) -> Result<Process, NodeError> {
         SimulatedNode::exec(self, namespace, pod, container, command, tty, stdin)
     }
 
@@ -71,22 +87,42 @@ pub fn routes<S: Clone + Send + Sync + 'static>(sandbox: Arc<Sandbox>, pods: Arc
 
 type Pairs = Query<Vec<(String, String)>>;
 
-async fn logs_route(State(s): State<Streams>, method: Method, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs) -> Response {
+async fn logs_route(
+    State(s): State<Streams>,
+    method: Method,
+    Path((ns, name)): Path<(String, String)>,
+    Query(pairs): Pairs,
+) -> Response {
     if method != Method::GET {
         return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
     }
     logs::handle(&s, &ns, &name, &pairs).unwrap_or_else(IntoStatus::into_status)
 }
 
-async fn exec_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
+async fn exec_route(
+    State(s): State<Streams>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(pairs): Pairs,
+    request: Request,
+) -> Response {
     exec::handle(s, exec::Kind::Exec, ns, name, pairs, request).await
 }
 
-async fn attach_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
+async fn attach_route(
+    State(s): State<Streams>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(pairs): Pairs,
+    request: Request,
+) -> Response {
     exec::handle(s, exec::Kind::Attach, ns, name, pairs, request).await
 }
 
-async fn portforward_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
+async fn portforward_route(
+    State(s): State<Streams>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(pairs): Pairs,
+    request: Request,
+) -> Response {
     portforward::handle(s, ns, name, pairs, request).await
 }
 
@@ -120,11 +156,15 @@ fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
             false => Err(ApiError::bad_request(format!("container {requested} is not valid for pod {name}"))),
         };
     }
-    let app: Vec<&str> = pod["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+    let app: Vec<&str> =
+        pod["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
     match app.as_slice() {
         [only] => Ok(only.to_string()),
         [] => Err(ApiError::bad_request(format!("a container name must be specified for pod {name}"))),
-        _ => Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", names.join(" ")))),
+        _ => Err(ApiError::bad_request(format!(
+            "a container name must be specified for pod {name}, choose one of: [{}]",
+            names.join(" ")
+        ))),
     }
 }
 
@@ -132,7 +172,10 @@ fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
 fn require_node(pod: &Value) -> Result<(), ApiError> {
     match pod["spec"]["nodeName"].as_str() {
         Some(node) if !node.is_empty() => Ok(()),
-        _ => Err(ApiError::bad_request(format!("pod {} does not have a host assigned", pod["metadata"]["name"].as_str().unwrap_or_default()))),
+        _ => Err(ApiError::bad_request(format!(
+            "pod {} does not have a host assigned",
+            pod["metadata"]["name"].as_str().unwrap_or_default()
+        ))),
     }
 }
 
@@ -165,7 +208,8 @@ async fn pod_gone(sandbox: Arc<Sandbox>, namespace: String, name: String, uid: S
                 if event.resource != id || meta["namespace"] != namespace.as_str() || meta["name"] != name.as_str() {
                     continue;
                 }
-                let gone = matches!(event.kind, gitops_sandbox_core::watch::EventType::Deleted) || !still_running(Some(&event.object), &uid);
+                let gone = matches!(event.kind, gitops_sandbox_core::watch::EventType::Deleted)
+                    || !still_running(Some(&event.object), &uid);
                 if gone {
                     return;
                 }
@@ -211,7 +255,10 @@ mod unit_tests {
     #[test]
     fn container_errors_use_upstreams_words_and_list_init_containers_first() {
         let err = pick_container(&pod(&["a", "b"], &["init"]), "").unwrap_err();
-        assert_eq!((err.reason, err.message.as_str()), (Reason::BadRequest, "a container name must be specified for pod web, choose one of: [init a b]"));
+        assert_eq!(
+            (err.reason, err.message.as_str()),
+            (Reason::BadRequest, "a container name must be specified for pod web, choose one of: [init a b]")
+        );
         let err = pick_container(&pod(&["a"], &[]), "x").unwrap_err();
         assert_eq!(err.message, "container x is not valid for pod web");
     }

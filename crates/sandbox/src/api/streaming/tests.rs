@@ -3,8 +3,8 @@
 //! container runs `echo`, `false`, `cat` and `warn`; its `sidecar` container cannot run anything).
 //! Skipped when kubectl is not installed.
 
-use crate::testing::{FakePods, PAGE, POUR, add_running_pod};
 use crate::Sandbox;
+use crate::testing::{FakePods, PAGE, POUR, add_running_pod};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -90,7 +90,6 @@ impl Fixture {
     }
 }
 
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -123,7 +122,8 @@ fn kubectl_exec_runs_commands_relays_stdin_and_propagates_exit_codes() {
     assert_eq!(missing.status.code(), Some(127));
     assert!(text(&missing.stderr).contains("sh: nope: not found"), "{}", text(&missing.stderr));
 
-    let mut cat = f.kubectl(&["exec", "-i", "web", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut cat =
+        f.kubectl(&["exec", "-i", "web", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     cat.stdin.take().unwrap().write_all(b"piped through\n").unwrap();
     let cat = cat.wait_with_output().unwrap();
     assert_eq!(text(&cat.stdout), "piped through\n");
@@ -145,12 +145,20 @@ fn kubectl_exec_over_a_raw_spdy_upgrade_behaves_the_same() {
     assert!(text(&failed.stderr).contains("command terminated with exit code 1"), "{}", text(&failed.stderr));
     let warned = spdy(&["exec", "web", "-c", "app", "--", "warn"]).output().unwrap();
     assert_eq!(text(&warned.stderr), "careful\n");
-    let mut cat = spdy(&["exec", "-i", "web", "-c", "app", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut cat = spdy(&["exec", "-i", "web", "-c", "app", "--", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     cat.stdin.take().unwrap().write_all(b"piped through spdy\n").unwrap();
     let cat = cat.wait_with_output().unwrap();
     assert_eq!(text(&cat.stdout), "piped through spdy\n");
     let refused = spdy(&["exec", "web", "-c", "sidecar", "--", "echo"]).output().unwrap();
-    assert!(text(&refused.stderr).contains(r#"unable to upgrade connection: container not found ("sidecar")"#), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains(r#"unable to upgrade connection: container not found ("sidecar")"#),
+        "{}",
+        text(&refused.stderr)
+    );
 }
 
 #[test]
@@ -163,7 +171,10 @@ fn kubectl_exec_into_an_unknown_container_gets_upstreams_error() {
     let refused = f.run(&["exec", "web", "-c", "sidecar", "--", "echo", "hi"]);
     assert_ne!(refused.status.code(), Some(0));
     let err = text(&refused.stderr);
-    assert!(err.contains(r#"Internal error occurred: unable to upgrade connection: container not found ("sidecar")"#), "{err}");
+    assert!(
+        err.contains(r#"Internal error occurred: unable to upgrade connection: container not found ("sidecar")"#),
+        "{err}"
+    );
 }
 
 #[test]
@@ -172,9 +183,18 @@ fn kubectl_logs_follow_and_attach_stream_until_the_container_ends() {
     let followed = f.run(&["logs", "-f", "web", "-c", "app"]);
     assert_eq!(text(&followed.stdout), "one\ntwo\nthree\nfour\n");
     let attached = f.run(&["attach", "web", "-c", "app"]);
-    assert_eq!((text(&attached.stdout), attached.status.code()), ("four\n".to_string(), Some(0)), "{}", text(&attached.stderr));
+    assert_eq!(
+        (text(&attached.stdout), attached.status.code()),
+        ("four\n".to_string(), Some(0)),
+        "{}",
+        text(&attached.stderr)
+    );
     let two = f.run(&["get", "--raw", "/api/v1/namespaces/default/pods/web/log"]);
-    assert!(text(&two.stderr).contains("a container name must be specified for pod web, choose one of: [app sidecar]"), "{}", text(&two.stderr));
+    assert!(
+        text(&two.stderr).contains("a container name must be specified for pod web, choose one of: [app sidecar]"),
+        "{}",
+        text(&two.stderr)
+    );
 }
 
 #[test]
@@ -186,7 +206,11 @@ fn kubectl_logs_reads_tails_and_timestamps_the_container_log() {
     assert_eq!(stamped, "2027-01-15T08:00:02.000000000Z three\n");
     assert_eq!(text(&f.run(&["logs", "web", "--limit-bytes=6"]).stdout), "one\ntw");
     let previous = f.run(&["logs", "web", "-c", "app", "--previous"]);
-    assert!(text(&previous.stderr).contains("previous terminated container \"app\" in pod \"web\" not found"), "{}", text(&previous.stderr));
+    assert!(
+        text(&previous.stderr).contains("previous terminated container \"app\" in pod \"web\" not found"),
+        "{}",
+        text(&previous.stderr)
+    );
 }
 
 #[test]
@@ -260,7 +284,10 @@ fn kubectl_port_forward_to_a_closed_port_reports_the_refusal() {
     let mut err = String::new();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     let _ = child.wait();
-    assert!(err.contains("an error occurred forwarding") && err.contains("error forwarding port 81 to pod web"), "{err}");
+    assert!(
+        err.contains("an error occurred forwarding") && err.contains("error forwarding port 81 to pod web"),
+        "{err}"
+    );
     assert!(err.contains("connection refused"), "{err}");
 }
 
@@ -276,7 +303,10 @@ fn kubectl_port_forward_moves_bulk_data_quickly_and_answers_requests_promptly() 
         })
         .collect();
     latencies.sort();
-    eprintln!("port-forward request latency (new connection each): median {:?}, max {:?}", latencies[25], latencies[49]);
+    eprintln!(
+        "port-forward request latency (new connection each): median {:?}, max {:?}",
+        latencies[25], latencies[49]
+    );
     let started = Instant::now();
     let mut conn = TcpStream::connect(("127.0.0.1", ports[&9000])).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
