@@ -181,7 +181,8 @@ async fn config_maps_are_created_read_listed_replaced_patched_and_deleted() {
     assert_eq!(strategic.labels().get("patched").map(String::as_str), Some("strategic"));
     assert_eq!(strategic.labels().get("tier").map(String::as_str), Some("web"), "other labels are kept");
     assert_eq!(data(&strategic, "merge"), None, "null removes a key");
-    let ops = json!([{"op": "test", "path": "/data/k", "value": "replaced"}, {"op": "add", "path": "/data/json", "value": "added"}]);
+    let ops = json!([{"op": "test", "path": "/data/k", "value": "replaced"}, {"op": "add", "path": "/data/json",
+        "value": "added"}]);
     let json_patched = api
         .patch("beta", &patch, &Patch::<()>::Json(serde_json::from_value(ops).expect("JSON patch operations")))
         .await
@@ -271,9 +272,8 @@ async fn status_is_written_only_through_the_status_subresource() {
     assert_eq!(ingress_ips(&patched), ["192.0.2.20"]);
 
     // Writes to the main resource keep the stored status, whatever their body says.
-    let main = Patch::Strategic(
-        json!({"metadata": {"labels": {"tier": "edge"}}, "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}}),
-    );
+    let main = Patch::Strategic(json!({"metadata": {"labels": {"tier": "edge"}},
+            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}}));
     let relabelled = api.patch("web", &PatchParams::default(), &main).await.expect("patch");
     assert_eq!(relabelled.labels().get("tier").map(String::as_str), Some("edge"));
     assert_eq!(ingress_ips(&relabelled), ["192.0.2.20"]);
@@ -575,7 +575,8 @@ async fn bad_input_is_refused_with_a_status_and_stores_nothing() {
     let widget = json!({"apiVersion": "v1", "kind": "Widget", "metadata": {"name": "w"}});
     assert_eq!(refuse(widgets.create(&pp, widget.to_string().into_bytes()).expect("a request")).await.code, 404);
 
-    let ops = json!([{"op": "test", "path": "/data/a", "value": "not-1"}, {"op": "replace", "path": "/data/a", "value": "2"}]);
+    let ops = json!([{"op": "test", "path": "/data/a", "value": "not-1"}, {"op": "replace", "path": "/data/a",
+        "value": "2"}]);
     let failed = api
         .patch("kept", &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(ops).expect("operations")))
         .await;
@@ -595,7 +596,8 @@ async fn an_oversized_body_is_answered_with_413_and_stores_nothing() {
     let cluster = Cluster::start().await;
     let api = cluster.config_maps("default");
     let before = snapshot(&api).await;
-    let huge = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"}, "data": {"blob": "x".repeat(4 << 20)}});
+    let huge = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"},
+        "data": {"blob": "x".repeat(4 << 20)}});
     let request = kube::core::Request::new("/api/v1/namespaces/default/configmaps")
         .create(&PostParams::default(), huge.to_string().into_bytes())
         .expect("a request");

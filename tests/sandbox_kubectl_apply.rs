@@ -33,7 +33,8 @@ fn the_imperative_script_succeeds_once_and_then_fails_on_what_already_exists() {
     assert_eq!(
         text(&second.stderr),
         "error: failed to create deployment: deployments.apps \"nginx-imperative\" already exists\n\
-         error: --overwrite is false but found the following declared annotation(s): 'organization' already has a value (sales)\n"
+         error: --overwrite is false but found the following declared annotation(s): 'organization' already has a \
+         value (sales)\n"
     );
     assert_eq!(
         text(&second.stdout),

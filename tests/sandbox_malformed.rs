@@ -105,7 +105,8 @@ fn to_case(w: Written) -> Case {
 
 /// Valid manifests whose variations make the generated families.
 fn manifests() -> Vec<(&'static str, &'static str, Value)> {
-    let pod_spec = json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "echo hi"],
+    let pod_spec = json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": ["sh",
+        "-c", "echo hi"],
         "ports": [{"containerPort": 80, "name": "http"}], "env": [{"name": "A", "value": "1"}],
         "volumeMounts": [{"name": "v", "mountPath": "/data"}]}], "volumes": [{"name": "v", "emptyDir": {}}]});
     let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": pod_spec});
@@ -115,7 +116,8 @@ fn manifests() -> Vec<(&'static str, &'static str, Value)> {
         (
             "v1",
             "configmaps",
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "labels": {"a": "b"}}, "data": {"k": "v"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "labels": {"a": "b"}},
+                "data": {"k": "v"}}),
         ),
         ("v1", "pods", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": pod_spec})),
         (
@@ -129,19 +131,22 @@ fn manifests() -> Vec<(&'static str, &'static str, Value)> {
             "batch/v1",
             "cronjobs",
             json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"},
-            "spec": {"schedule": "*/5 * * * *", "suspend": false, "jobTemplate": {"spec": {"backoffLimit": 2, "template": template}}}}),
+            "spec": {"schedule": "*/5 * * * *", "suspend": false, "jobTemplate": {"spec": {"backoffLimit": 2,
+                "template": template}}}}),
         ),
         (
             "v1",
             "services",
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-            "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}),
+            "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080,
+                "nodePort": 30080}]}}),
         ),
         (
             "rbac.authorization.k8s.io/v1",
             "rolebindings",
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": "rb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "metadata": {"name": "rb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                "name": "view"},
             "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": NS}]}),
         ),
     ]

@@ -347,7 +347,8 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
         }
     } else {
         eprintln!(
-            "note: the port-forward to {first_pods:?} was still running 5 s after the pod was replaced by {second_pods:?}"
+            "note: the port-forward to {first_pods:?} was still running 5 s after the pod was replaced by \
+                {second_pods:?}"
         );
     }
     drop(forward);
@@ -490,10 +491,12 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
     let user = "User \"system:serviceaccount:gitops:gitops-operator\"";
     for refusal in [
         format!(
-            "deployments.apps \"sample-app\" is forbidden: {user} cannot get resource \"deployments\" in API group \"apps\" in the namespace \"gitops\""
+            "deployments.apps \"sample-app\" is forbidden: {user} cannot get resource \"deployments\" in API group \
+                \"apps\" in the namespace \"gitops\""
         ),
         format!(
-            "services \"sample-app\" is forbidden: {user} cannot get resource \"services\" in API group \"\" in the namespace \"gitops\""
+            "services \"sample-app\" is forbidden: {user} cannot get resource \"services\" in API group \"\" in the \
+                namespace \"gitops\""
         ),
     ] {
         assert!(log.contains(&refusal), "missing {refusal:?} in the log:\n{log}");
@@ -568,8 +571,9 @@ fn the_admin_cluster_role_bound_cluster_wide_still_cannot_create_a_namespace() {
 
     let log = run_operator_now(&sb, "with-admin");
     // `admin` includes reading namespaces (through `view`), so kubectl's GET finds none and the create is refused.
-    let refusal = "Error from server (Forbidden): error when creating \"/tmp/repo/manifests/namespace.yaml\": namespaces is forbidden: \
-                   User \"system:serviceaccount:gitops:gitops-operator\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope";
+    let refusal = "Error from server (Forbidden): error when creating \"/tmp/repo/manifests/namespace.yaml\": \
+                   namespaces is forbidden: User \"system:serviceaccount:gitops:gitops-operator\" cannot create \
+                   resource \"namespaces\" in API group \"\" at the cluster scope";
     assert!(log.contains(refusal), "missing {refusal:?} in the log:\n{log}");
     for line in ["deployment.apps/sample-app created", "service/sample-app created"] {
         assert!(log.lines().any(|l| l == line), "admin covers the namespaced objects; missing {line:?} in:\n{log}");

@@ -214,7 +214,10 @@ fn kubectl_in_an_operator_pod_is_forbidden_until_its_service_account_is_bound() 
     };
     let denied = run("before");
     assert!(
-        denied.contains("Error from server (Forbidden): configmaps is forbidden: User \"system:serviceaccount:default:default\" cannot list resource \"configmaps\""),
+        denied.contains(
+            "Error from server (Forbidden): configmaps is forbidden: User \
+            \"system:serviceaccount:default:default\" cannot list resource \"configmaps\""
+        ),
         "{denied}"
     );
     sb.kubectl_ok(&[
@@ -237,7 +240,8 @@ fn a_configmap_volume_follows_the_configmap() {
     sb.kubectl_ok(&["create", "configmap", "site", "--from-literal=index.html=first"]);
     let manifest = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
         "spec": {"volumes": [{"name": "html", "configMap": {"name": "site"}}],
-                 "containers": [{"name": "nginx", "image": "nginx", "volumeMounts": [{"name": "html", "mountPath": "/usr/share/nginx/html"}]}]}}"#;
+                 "containers": [{"name": "nginx", "image": "nginx",
+                                 "volumeMounts": [{"name": "html", "mountPath": "/usr/share/nginx/html"}]}]}}"#;
     let work = Workdir::with_fixtures(&[]);
     std::fs::write(work.file("web.json"), manifest).expect("write the manifest");
     sb.kubectl_ok(&["create", "-f", &work.file("web.json").to_string_lossy()]);

@@ -34,21 +34,24 @@ fn a_service_account_token_is_forbidden_until_a_binding_grants_access() {
     assert_eq!(
         failed_with(&pods, 1),
         format!(
-            "Error from server (Forbidden): pods is forbidden: User \"{SA_USER}\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"\n"
+            "Error from server (Forbidden): pods is forbidden: User \"{SA_USER}\" cannot list resource \"pods\" in \
+                API group \"\" in the namespace \"default\"\n"
         )
     );
     let namespaces = as_token(&sb, &token, &["get", "namespaces"]);
     assert_eq!(
         failed_with(&namespaces, 1),
         format!(
-            "Error from server (Forbidden): namespaces is forbidden: User \"{SA_USER}\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope\n"
+            "Error from server (Forbidden): namespaces is forbidden: User \"{SA_USER}\" cannot list resource \
+                \"namespaces\" in API group \"\" at the cluster scope\n"
         )
     );
     let named = as_token(&sb, &token, &["get", "deployment", "web"]);
     assert_eq!(
         failed_with(&named, 1),
         format!(
-            "Error from server (Forbidden): deployments.apps \"web\" is forbidden: User \"{SA_USER}\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"default\"\n"
+            "Error from server (Forbidden): deployments.apps \"web\" is forbidden: User \"{SA_USER}\" cannot get \
+                resource \"deployments\" in API group \"apps\" in the namespace \"default\"\n"
         )
     );
 
@@ -61,7 +64,8 @@ fn a_service_account_token_is_forbidden_until_a_binding_grants_access() {
     assert_eq!(
         failed_with(&create, 1),
         format!(
-            "error: failed to create configmap: configmaps is forbidden: User \"{SA_USER}\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\"\n"
+            "error: failed to create configmap: configmaps is forbidden: User \"{SA_USER}\" cannot create resource \
+                \"configmaps\" in API group \"\" in the namespace \"default\"\n"
         )
     );
 }
@@ -96,7 +100,8 @@ fn can_i_answers_yes_for_the_admin_and_follows_the_service_accounts_bindings() {
     assert_eq!(
         failed_with(&escalate, 1),
         format!(
-            "Error from server (Forbidden): users \"kubernetes-admin\" is forbidden: User \"{SA_USER}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope\n"
+            "Error from server (Forbidden): users \"kubernetes-admin\" is forbidden: User \"{SA_USER}\" cannot \
+                impersonate resource \"users\" in API group \"\" at the cluster scope\n"
         )
     );
 
@@ -158,7 +163,8 @@ fn unknown_and_revoked_tokens_are_unauthorized() {
     let short = sb.kubectl(&["create", "token", "robot", "--duration=1m"]);
     assert_eq!(
         failed_with(&short, 1),
-        "error: failed to create token: TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes\n"
+        "error: failed to create token: TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: \
+            Invalid value: 60: may not specify a duration less than 10 minutes\n"
     );
     let missing = sb.kubectl(&["create", "token", "nobody"]);
     assert_eq!(failed_with(&missing, 1), "error: failed to create token: serviceaccounts \"nobody\" not found\n");

@@ -140,7 +140,8 @@ fn parsed_schedule(sb: &Sandbox, cj: &Value) -> Option<(Schedule, TimeZone)> {
     };
     if schedule.zone.is_some() {
         let message = format!(
-            "CRON_TZ or TZ used in schedule \"{text}\" is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details"
+            "CRON_TZ or TZ used in schedule \"{text}\" is not officially supported, see \
+                https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details"
         );
         event(sb, cj, EventType::Warning, "UnsupportedSchedule", message);
     }

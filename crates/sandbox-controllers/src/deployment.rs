@@ -431,7 +431,8 @@ mod tests {
         let deployment = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": []}});
         let rs = json!({"metadata": {"labels": {"app": "web", HASH_LABEL: "abc"}}, "spec": {"containers": []}});
         assert!(same_template(&deployment, &rs));
-        let restarted = json!({"metadata": {"labels": {"app": "web"}, "annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}, "spec": {"containers": []}});
+        let restarted = json!({"metadata": {"labels": {"app": "web"},
+            "annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}, "spec": {"containers": []}});
         assert!(!same_template(&restarted, &rs));
         assert!(same_template(&json!({"metadata": {}}), &json!({"metadata": {"labels": {HASH_LABEL: "x"}}})));
     }

@@ -204,11 +204,13 @@ mod tests {
         json!({"metadata": {"name": "web", "generation": 2, "annotations": {"team": "a", REVISION: "7",
                 "kubectl.kubernetes.io/last-applied-configuration": "{}"}},
                "spec": {"replicas": replicas, "progressDeadlineSeconds": 600,
-                        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}}})
+                        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%",
+                            "maxUnavailable": "25%"}}}})
     }
 
     fn rs(replicas: i64, ready: i64) -> Value {
-        json!({"spec": {"replicas": replicas}, "status": {"replicas": replicas, "readyReplicas": ready, "availableReplicas": ready}})
+        json!({"spec": {"replicas": replicas}, "status": {"replicas": replicas, "readyReplicas": ready,
+            "availableReplicas": ready}})
     }
 
     #[test]
@@ -287,7 +289,8 @@ mod tests {
 
     #[test]
     fn a_replica_set_failure_becomes_a_deployment_condition() {
-        let failing = json!({"status": {"conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+        let failing = json!({"status": {"conditions": [{"type": "ReplicaFailure", "status": "True",
+            "reason": "FailedCreate",
             "message": "forbidden", "lastTransitionTime": "t1"}]}});
         let condition = replica_failure(Some(&rs(1, 0)), &[failing]).unwrap();
         assert_eq!(

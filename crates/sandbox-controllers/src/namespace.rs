@@ -20,7 +20,9 @@ const DELETION_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// wakes its controller first.
 const EMPTYING_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 const DESCRIPTION_KEY: &str = "kubernetes.io/description";
-const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
+const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal \
+    endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across \
+    distributions of Kubernetes clusters.";
 
 /// Creates (and recreates) each namespace's default ServiceAccount and root CA ConfigMap.
 pub struct NamespaceController;

@@ -219,7 +219,8 @@ pub fn format_time(at: Timestamp) -> String {
 
 /// A status condition in upstream's shape.
 pub fn condition(kind: &str, status: &str, reason: &str, message: &str, now: &str) -> Value {
-    json!({"type": kind, "status": status, "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason, "message": message})
+    json!({"type": kind, "status": status, "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason,
+        "message": message})
 }
 
 /// Sets a condition as upstream's deployment helpers do: a condition with the same status and

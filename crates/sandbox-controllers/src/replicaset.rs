@@ -334,8 +334,10 @@ mod tests {
 
     #[test]
     fn a_pod_copies_the_template_and_points_back_at_its_replica_set() {
-        let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-5d4f8", "namespace": "team", "uid": "rs-1"},
-            "spec": {"template": {"metadata": {"labels": {"app": "web", "pod-template-hash": "5d4f8"}, "creationTimestamp": null},
+        let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-5d4f8",
+            "namespace": "team", "uid": "rs-1"},
+            "spec": {"template": {"metadata": {"labels": {"app": "web", "pod-template-hash": "5d4f8"},
+                "creationTimestamp": null},
                                    "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}}}});
         let pod = pod_from_template(&rs);
         assert_eq!(pod["metadata"]["generateName"], "web-5d4f8-");
@@ -352,7 +354,8 @@ mod tests {
 
     #[test]
     fn the_status_counts_labelled_ready_and_available_pods() {
-        let rs = json!({"metadata": {"generation": 4}, "spec": {"minReadySeconds": 30, "template": {"metadata": {"labels": {"app": "web"}}}}});
+        let rs = json!({"metadata": {"generation": 4}, "spec": {"minReadySeconds": 30,
+            "template": {"metadata": {"labels": {"app": "web"}}}}});
         let now: Timestamp = "2026-01-01T00:01:00Z".parse().unwrap();
         let active = vec![
             pod("long-ready", "2026-01-01T00:00:00Z", "Running", true, true),
@@ -362,7 +365,8 @@ mod tests {
         let (status, recheck) = status_of(&rs, &active, now);
         assert_eq!(
             status,
-            json!({"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 2, "availableReplicas": 1, "observedGeneration": 4})
+            json!({"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 2, "availableReplicas": 1,
+                "observedGeneration": 4})
         );
         assert_eq!(recheck, Some(Duration::from_secs(20)));
     }

@@ -225,18 +225,22 @@ mod tests {
     use serde_json::json;
 
     fn rolling(desired: i64, surge: Value, unavailable: Value) -> Value {
-        json!({"spec": {"replicas": desired, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}}})
+        json!({"spec": {"replicas": desired, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge,
+            "maxUnavailable": unavailable}}}})
     }
 
     #[test]
     fn the_hash_is_stable_short_and_in_upstreams_alphabet() {
-        let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}});
-        let reordered = json!({"spec": {"containers": [{"image": "nginx", "name": "nginx"}]}, "metadata": {"labels": {"app": "web"}}});
+        let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "nginx",
+            "image": "nginx"}]}});
+        let reordered = json!({"spec": {"containers": [{"image": "nginx", "name": "nginx"}]},
+            "metadata": {"labels": {"app": "web"}}});
         let hash = template_hash(&template, None);
         assert_eq!(hash, template_hash(&reordered, None));
         assert!((1..=10).contains(&hash.len()), "{hash}");
         assert!(hash.bytes().all(|b| ALPHANUMS.contains(&b)), "{hash}");
-        let changed = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "nginx", "image": "nginx:1.7.9"}]}});
+        let changed = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "nginx",
+            "image": "nginx:1.7.9"}]}});
         assert_ne!(hash, template_hash(&changed, None));
         assert_ne!(hash, template_hash(&template, Some(1)));
     }

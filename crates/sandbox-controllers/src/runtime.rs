@@ -324,7 +324,8 @@ mod tests {
     #[test]
     fn an_owned_object_triggers_its_controlling_owner() {
         let rs = serde_json::json!({"metadata": {"namespace": "default", "name": "web-1",
-            "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": true, "apiVersion": "apps/v1", "uid": "u"}]}});
+            "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": true, "apiVersion": "apps/v1",
+                "uid": "u"}]}});
         let owner = owner_of(&rs, &target("x").resource).unwrap();
         assert_eq!(owner.name, "web");
     }

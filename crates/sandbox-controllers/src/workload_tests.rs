@@ -25,7 +25,8 @@ fn harness() -> Harness {
 fn deployment(replicas: i64, image: &str, strategy: &str) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}}, "strategy": {"type": strategy},
-                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": image}]}}}})
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web",
+                     "image": image}]}}}})
 }
 
 fn get(h: &Harness, plural: &str, name: &str) -> Arc<Value> {
@@ -47,11 +48,19 @@ fn patch(h: &Harness, plural: &str, name: &str, change: impl FnOnce(&mut Value))
 fn make_pods_ready(h: &Harness) {
     let pods = h.rt("", "pods");
     for pod in h.list("", "pods") {
-        h.sb.modify(pods, Some("default"), owners::name(&pod), UpdateScope::Status, WriteOptions::default(), |current| {
-            let mut next = current.clone();
-            next["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
-            Ok(next)
-        })
+        h.sb.modify(
+            pods,
+            Some("default"),
+            owners::name(&pod),
+            UpdateScope::Status,
+            WriteOptions::default(),
+            |current| {
+                let mut next = current.clone();
+                next["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True",
+                "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
+                Ok(next)
+            },
+        )
         .expect("the pod status is written");
     }
 }

@@ -294,7 +294,8 @@ impl ApiError {
         Self::new(
             Reason::UnsupportedMediaType,
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"
+                "the body of the request was in an unknown format - accepted media types include: application/json, \
+                    application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"
             ),
         )
     }
@@ -370,7 +371,8 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\", \"tier\":\"web\"}: `selector` does not match template `labels`"
+            "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\", \"tier\":\"web\"}: \
+                `selector` does not match template `labels`"
         );
     }
 

@@ -228,7 +228,8 @@ mod tests {
     fn deployment() -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "annotations": {"a": "1"}},
                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web",
+                            "image": "nginx"}]}}}})
     }
 
     #[test]
@@ -292,7 +293,8 @@ mod tests {
         let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
         assert_eq!(
             err.message,
-            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\""
+            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \
+                \"spec.replica\""
         );
     }
 

@@ -265,9 +265,8 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         assert!(*exited.lock().unwrap());
-        assert!(
-            matches!(&pod.containers()["main"].state, State::Terminated(t) if t.exit_code == 0 && t.reason == "Completed")
-        );
+        assert!(matches!(&pod.containers()["main"].state,
+                State::Terminated(t) if t.exit_code == 0 && t.reason == "Completed"));
         assert!(pod.connect(80).is_err());
         let (lines, _) = log.snapshot();
         assert!(String::from_utf8_lossy(&lines[0].text).contains("docker-entrypoint"));

@@ -41,7 +41,8 @@ fn node_object() -> Value {
 /// The status the node reports (`now` for heartbeats and transitions).
 fn node_status(previous: &Value, now: &str) -> Value {
     let arch = node_object()["metadata"]["labels"]["kubernetes.io/arch"].clone();
-    let resources = json!({"cpu": "2", "memory": "8025424Ki", "pods": "110", "ephemeral-storage": "61202244Ki", "hugepages-2Mi": "0"});
+    let resources = json!({"cpu": "2", "memory": "8025424Ki", "pods": "110", "ephemeral-storage": "61202244Ki",
+        "hugepages-2Mi": "0"});
     let since = |kind: &str, status: &str| {
         previous["conditions"]
             .as_array()
@@ -49,20 +50,26 @@ fn node_status(previous: &Value, now: &str) -> Value {
             .and_then(|c| c["lastTransitionTime"].as_str().map(String::from))
             .unwrap_or_else(|| now.to_string())
     };
-    let condition = |kind: &str, status: &str, reason: &str, message: &str| json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": since(kind, status), "reason": reason, "message": message});
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
+        json!({"type": kind, "status": status,
+        "lastHeartbeatTime": now, "lastTransitionTime": since(kind, status), "reason": reason, "message": message})
+    };
     json!({
         "capacity": resources, "allocatable": resources,
         "conditions": [
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory \
+                available"),
             condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
             condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
             condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
         ],
-        "addresses": [{"type": "InternalIP", "address": super::HOST_IP}, {"type": "Hostname", "address": SimulatedNode::NAME}],
+        "addresses": [{"type": "InternalIP", "address": super::HOST_IP}, {"type": "Hostname",
+            "address": SimulatedNode::NAME}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
         "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "sandbox",
             "osImage": "GitOps Lab sandbox", "containerRuntimeVersion": "sandbox://1.0.0",
-            "kubeletVersion": "v1.32.4", "kubeProxyVersion": "v1.32.4", "operatingSystem": "linux", "architecture": arch},
+            "kubeletVersion": "v1.32.4", "kubeProxyVersion": "v1.32.4", "operatingSystem": "linux",
+                "architecture": arch},
     })
 }
 

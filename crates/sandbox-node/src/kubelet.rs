@@ -236,7 +236,8 @@ fn back_off(
     let pull_failed = {
         let mut containers = rt.containers();
         let Some(c) = containers.get_mut(name) else { return };
-        let pull_failed = matches!(&c.state, State::Waiting { reason, .. } if reason == "ErrImagePull" || reason == "ImagePullBackOff");
+        let pull_failed = matches!(&c.state, State::Waiting { reason,
+            .. } if reason == "ErrImagePull" || reason == "ImagePullBackOff");
         if let State::Terminated(t) = &c.state {
             c.last = Some(t.clone());
         }
@@ -444,7 +445,8 @@ fn filesystem(rt: &PodRuntime, pod: &Value, spec: &Value, root: gitops_sandbox_s
     let hostname = pod["spec"]["hostname"].as_str().unwrap_or(&rt.name);
     let _ = fs.write("/etc/hostname", format!("{hostname}\n").into_bytes(), false);
     let hosts = format!(
-        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{hostname}\n",
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost \
+            ip6-loopback\n{}\t{hostname}\n",
         rt.ip
     );
     let _ = fs.write("/etc/hosts", hosts.into_bytes(), false);

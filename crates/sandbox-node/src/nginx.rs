@@ -28,7 +28,8 @@ impl Nginx {
     fn error(&self, status: u16) -> Response {
         let title = format!("{status} {}", reason(status));
         let body = format!(
-            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>{}</center>\r\n</body>\r\n</html>\r\n",
+            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
+             <hr><center>{}</center>\r\n</body>\r\n</html>\r\n",
             self.server
         );
         Response { status, headers: self.headers("text/html"), body: body.into_bytes() }

@@ -247,7 +247,8 @@ impl PodRuntime {
     pub fn connect(&self, port: u16) -> Result<tokio::io::DuplexStream, NodeError> {
         let refused = || {
             NodeError::ConnectionRefused(format!(
-                "error forwarding port {port} to pod {}_{}, uid {}: failed to connect to localhost:{port} inside the pod's network namespace: dial tcp4 127.0.0.1:{port}: connect: connection refused",
+                "error forwarding port {port} to pod {}_{}, uid {}: failed to connect to localhost:{port} inside the \
+                    pod's network namespace: dial tcp4 127.0.0.1:{port}: connect: connection refused",
                 self.name, self.namespace, self.uid
             ))
         };

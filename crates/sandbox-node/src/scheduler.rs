@@ -70,7 +70,8 @@ impl Controller for Scheduler {
             let conditions = new["status"]["conditions"].as_array().cloned().unwrap_or_default();
             if !conditions.iter().any(|c| c["type"] == "PodScheduled") {
                 let mut conditions = conditions;
-                conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now_rfc3339()}));
+                conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
+                    "lastTransitionTime": now_rfc3339()}));
                 new["status"]["conditions"] = json!(conditions);
             }
             Ok(new)

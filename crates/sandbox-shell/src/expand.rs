@@ -64,7 +64,8 @@ impl Shell {
         let mut out = Vec::new();
         for word in words {
             let mut fields = Fields::default();
-            let only_quoted_at = matches!(word.parts.as_slice(), [Part::Quoted(q), Part::Param { name, quoted: true, modifier: None }] if q.is_empty() && name == "@");
+            let only_quoted_at = matches!(word.parts.as_slice(), [Part::Quoted(q), Part::Param { name, quoted: true,
+                modifier: None }] if q.is_empty() && name == "@");
             if only_quoted_at {
                 out.extend(self.args.iter().skip(1).cloned());
                 continue;

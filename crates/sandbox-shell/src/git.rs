@@ -84,7 +84,11 @@ pub(crate) async fn git(sh: &mut Shell, c: &mut Call) -> i32 {
         }
         other => {
             let what = other.unwrap_or("");
-            c.err(format!("git: '{what}' is not supported in the sandbox: only 'git clone' is (use a real cluster, e.g. minikube, for more)\n")).await;
+            c.err(format!(
+                "git: '{what}' is not supported in the sandbox: only 'git clone' is (use a real cluster, \
+                e.g. minikube, for more)\n"
+            ))
+            .await;
             1
         }
     }
@@ -123,7 +127,11 @@ async fn clone(sh: &mut Shell, c: &mut Call) -> i32 {
         c.err(format!("Cloning into '{dir}'...\n")).await;
     }
     if let Err(message) = reachable(&url) {
-        c.err(format!("{message}\ngit: note: from the sandbox, containers reach only repositories on this machine (file:// or http://127.0.0.1); use a real cluster for others\n")).await;
+        c.err(format!(
+            "{message}\ngit: note: from the sandbox, containers reach only repositories on this machine \
+            (file:// or http://127.0.0.1); use a real cluster for others\n"
+        ))
+        .await;
         return 128;
     }
     let branch = flags

@@ -371,7 +371,8 @@ impl Shell {
             pauses = self.pauses;
             if busy > LOOP_LIMIT {
                 let message = format!(
-                    "sh: stopped a loop that ran {LOOP_LIMIT} times without pausing (the sandbox's guard against runaway loops)\n"
+                    "sh: stopped a loop that ran {LOOP_LIMIT} times without pausing (the sandbox's guard against \
+                        runaway loops)\n"
                 );
                 io.stderr.write(message.as_bytes()).await;
                 return 1;
@@ -464,7 +465,8 @@ impl Shell {
         let names = builtins::names(self).join(" ");
         let message = format!(
             "sh: note: this container runs in the GitOps Lab sandbox, whose simulated shell provides only: {names}\n\
-             sh: note: to run other programs, use a real cluster (for example minikube) with the lab's --cluster option\n"
+             sh: note: to run other programs, use a real cluster (for example minikube) with the lab's --cluster \
+             option\n"
         );
         io.stderr.write(message.as_bytes()).await;
     }

@@ -10,7 +10,8 @@ pub enum SyntaxError {
     #[error("syntax error: unexpected {0}")]
     Unexpected(String),
     /// The source ended inside a construct.
-    #[error("syntax error: unexpected end of file{}", expecting.as_ref().map(|e| format!(" (expecting \"{e}\")")).unwrap_or_default())]
+    #[error("syntax error: unexpected end of file{}",
+        expecting.as_ref().map(|e| format!(" (expecting \"{e}\")")).unwrap_or_default())]
     Eof {
         /// The keyword that would have closed it.
         expecting: Option<String>,

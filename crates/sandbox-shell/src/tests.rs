@@ -78,7 +78,8 @@ async fn pipes_feed_each_stage_and_redirections_append() {
     assert_eq!((code, out.as_str()), (0, " 1 a\n"));
     let ctx = context();
     let fs = ctx.fs.clone();
-    let script = "echo one > /data/log; echo two >> /data/log; ls /nope 2>> /data/log; cat /data/log | wc -l; echo err 1>&2 2>/dev/null";
+    let script = "echo one > /data/log; echo two >> /data/log; ls /nope 2>> /data/log; cat /data/log | wc -l; echo \
+        err 1>&2 2>/dev/null";
     let (code, out, err) = run_in(ctx, Invocation::Script(script.into()), None).await;
     assert_eq!((code, out.as_str(), err.as_str()), (0, "3\n", "err\n"));
     assert_eq!(fs.read("/data/log").unwrap(), b"one\ntwo\nls: /nope: No such file or directory\n");

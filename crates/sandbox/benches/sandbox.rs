@@ -245,7 +245,8 @@ impl Server {
 fn config_map(name: &str) -> ConfigMap {
     serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {"app": "bench", "tier": "web", "owner": "platform-team"}},
-        "data": {"greeting": "hello from the benchmark", "settings.properties": "color=blue\nsize=large\nmode=production\n"},
+        "data": {"greeting": "hello from the benchmark",
+            "settings.properties": "color=blue\nsize=large\nmode=production\n"},
     }))
     .expect("a config map")
 }

@@ -376,7 +376,8 @@ async fn until_ready(
                 }
             }
             Some(s) = pod_events.recv() => {
-                if s.ready && s.name.starts_with(&prefix) && ready_pods.insert(s.name) && ready_pods.len() == replicas as usize {
+                let counted = s.ready && s.name.starts_with(&prefix) && ready_pods.insert(s.name);
+                if counted && ready_pods.len() == replicas as usize {
                     last_pod_ready = Some(s.at - sent);
                 }
             }

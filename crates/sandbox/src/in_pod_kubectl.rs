@@ -61,7 +61,13 @@ impl ClusterClient for InPodKubectl {
             };
             // Without mounted credentials, kubectl in a pod has no config and tries localhost:8080.
             let Ok(token) = self.fs.read(&format!("{CREDENTIALS}/token")) else {
-                return (1, String::new(), "The connection to the server localhost:8080 was refused - did you specify the right host or port?\n".into());
+                return (
+                    1,
+                    String::new(),
+                    "The connection to the server localhost:8080 was refused - did you specify \
+                    the right host or port?\n"
+                        .into(),
+                );
             };
             let namespace = self
                 .fs
@@ -155,7 +161,8 @@ async fn run(client: &Client, pod_namespace: &str, args: Vec<String>, files: Vec
             1,
             String::new(),
             format!(
-                "error: unknown command \"{other}\" for \"kubectl\" in the sandbox (supported: apply, create, get, delete)\n"
+                "error: unknown command \"{other}\" for \"kubectl\" in the sandbox (supported: apply, create, get, \
+                    delete)\n"
             ),
         ),
     }
@@ -216,7 +223,8 @@ async fn with_files(client: &Client, verb: &str, namespace: &str, files: Vec<(St
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let Some(rt) = Registry::builtin().by_kind(api_version, kind) else {
             stderr.push_str(&format!(
-                "error: resource mapping not found for name: \"{name}\" namespace: \"\" from \"{file}\": no matches for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first\n"
+                "error: resource mapping not found for name: \"{name}\" namespace: \"\" from \"{file}\": no matches \
+                    for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first\n"
             ));
             code = 1;
             continue;
@@ -295,7 +303,8 @@ async fn apply_one(
                 _ => Err(server_error(
                     &reply,
                     &format!(
-                        "error when applying patch:\nto:\nResource: \"{}\", GroupVersionKind: \"{}\"\nName: \"{name}\", Namespace: \"{namespace}\"\nfor: \"{file}\": ",
+                        "error when applying patch:\nto:\nResource: \"{}\", GroupVersionKind: \"{}\"\nName: \
+                            \"{name}\", Namespace: \"{namespace}\"\nfor: \"{file}\": ",
                         resource_id(rt),
                         gvk(rt)
                     ),
@@ -305,7 +314,8 @@ async fn apply_one(
         _ => Err(server_error(
             &live,
             &format!(
-                "error when retrieving current configuration of:\nResource: \"{}\", GroupVersionKind: \"{}\"\nName: \"{name}\", Namespace: \"{namespace}\"\nfrom server for: \"{file}\": ",
+                "error when retrieving current configuration of:\nResource: \"{}\", GroupVersionKind: \"{}\"\nName: \
+                    \"{name}\", Namespace: \"{namespace}\"\nfrom server for: \"{file}\": ",
                 resource_id(rt),
                 gvk(rt)
             ),
@@ -504,7 +514,8 @@ mod tests {
 
     #[test]
     fn tables_print_like_kubectl() {
-        let reply = json!({"columnDefinitions": [{"name": "Name", "priority": 0}, {"name": "Data", "priority": 0}, {"name": "Extra", "priority": 1}],
+        let reply = json!({"columnDefinitions": [{"name": "Name", "priority": 0}, {"name": "Data", "priority": 0},
+            {"name": "Extra", "priority": 1}],
             "rows": [{"cells": ["kube-root-ca.crt", 1, "x"]}, {"cells": ["web", 2, "y"]}]});
         let (_, out, _) = table(&reply, Some("default"), false);
         assert_eq!(out, "NAME               DATA\nkube-root-ca.crt   1\nweb                2\n");

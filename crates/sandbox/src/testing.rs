@@ -130,7 +130,8 @@ pub fn add_running_pod(sandbox: &Sandbox) {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
         "spec": {"nodeName": "sandbox", "containers": [
-            {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}, {"name": "sidecar", "image": "busybox"}]},
+            {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}, {"name": "sidecar",
+                "image": "busybox"}]},
     });
     let created = sandbox.create(pods, Some("default"), pod, WriteOptions::default()).expect("the fixture is stored");
     let mut running = (*created.object).clone();

@@ -23,7 +23,8 @@ fn target(name: &str) -> ObjectRef {
 fn body(name: &str, spec: Value) -> Value {
     let mut obj = json!({"metadata": {"name": name}, "spec": {"schedule": "*/5 * * * *", "jobTemplate": {
         "metadata": {"labels": {"app": "hello"}},
-        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}});
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c",
+            "image": "busybox"}]}}}}}});
     for (k, v) in spec.as_object().cloned().unwrap_or_default() {
         obj["spec"][k] = v;
     }

@@ -218,7 +218,8 @@ mod tests {
 
     #[test]
     fn restarts_of_finished_pods_do_not_count() {
-        let running = json!({"status": {"phase": "Running", "containerStatuses": [{"restartCount": 2}], "initContainerStatuses": [{"restartCount": 1}]}});
+        let running = json!({"status": {"phase": "Running", "containerStatuses": [{"restartCount": 2}],
+            "initContainerStatuses": [{"restartCount": 1}]}});
         let failed = json!({"status": {"phase": "Failed", "containerStatuses": [{"restartCount": 5}]}});
         assert_eq!(restarts(&[&running, &failed]), 3);
     }

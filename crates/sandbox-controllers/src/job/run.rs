@@ -35,7 +35,8 @@ impl Run<'_> {
     /// Adds a True condition, or flips an existing one of that type.
     fn set_condition(&mut self, kind: &str, state: &str, reason: &str, message: &str) {
         let now = rfc3339(self.now);
-        let fresh = json!({"type": kind, "status": state, "lastProbeTime": now, "lastTransitionTime": now, "reason": reason, "message": message});
+        let fresh = json!({"type": kind, "status": state, "lastProbeTime": now, "lastTransitionTime": now,
+            "reason": reason, "message": message});
         let conditions = self.status.entry("conditions").or_insert_with(|| json!([]));
         let Some(list) = conditions.as_array_mut() else {
             return;
@@ -175,7 +176,8 @@ impl Run<'_> {
                     "labels": template["metadata"]["labels"].as_object().cloned().unwrap_or_default(),
                     "annotations": template["metadata"]["annotations"].as_object().cloned().unwrap_or_default(),
                     "finalizers": [TRACKING_FINALIZER],
-                    "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "uid": meta["uid"],
+                    "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
+                        "uid": meta["uid"],
                         "controller": true, "blockOwnerDeletion": true}],
                 },
                 "spec": template["spec"],

@@ -54,7 +54,8 @@ fn set_pod(sb: &Sandbox, name: &str, status: Value) {
 
 fn finished_pod(phase: &str, at: &str) -> Value {
     let code = if phase == "Succeeded" { 0 } else { 1 };
-    json!({"phase": phase, "containerStatuses": [{"name": "c", "restartCount": 0, "ready": false, "image": "busybox", "imageID": "",
+    json!({"phase": phase, "containerStatuses": [{"name": "c", "restartCount": 0, "ready": false, "image": "busybox",
+        "imageID": "",
         "state": {"terminated": {"exitCode": code, "finishedAt": at, "startedAt": at}}}]})
 }
 
@@ -186,7 +187,8 @@ fn container_restarts_count_under_on_failure_and_the_pod_is_removed() {
     set_pod(
         &sb,
         &name,
-        json!({"phase": "Running", "containerStatuses": [{"name": "c", "restartCount": 2, "ready": false, "image": "busybox", "imageID": "",
+        json!({"phase": "Running", "containerStatuses": [{"name": "c", "restartCount": 2, "ready": false,
+            "image": "busybox", "imageID": "",
         "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}),
     );
     sync(&sb, &target("crashy"), now()).unwrap();

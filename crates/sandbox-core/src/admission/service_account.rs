@@ -27,7 +27,8 @@ pub fn mount_api_access(pod: &mut Value, suffix: &str) {
     let volume = json!({"name": name, "projected": {"defaultMode": 420, "sources": [
         {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
         {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}},
+        {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+            "path": "namespace"}]}},
     ]}});
     if !spec["volumes"].is_array() {
         spec["volumes"] = json!([]);
@@ -53,7 +54,8 @@ mod tests {
 
     #[test]
     fn every_container_gets_the_read_only_credentials_mount() {
-        let mut pod = json!({"spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "a", "volumeMounts": [{"name": "d", "mountPath": "/d"}]}]}});
+        let mut pod = json!({"spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "a",
+            "volumeMounts": [{"name": "d", "mountPath": "/d"}]}]}});
         mount_api_access(&mut pod, "x7k2p");
         assert_eq!(pod["spec"]["volumes"][0]["name"], "kube-api-access-x7k2p");
         assert_eq!(pod["spec"]["initContainers"][0]["volumeMounts"][0]["mountPath"], MOUNT_PATH);

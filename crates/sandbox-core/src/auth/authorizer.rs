@@ -281,7 +281,8 @@ mod tests {
     }
 
     fn binding(kind: &str, name: &str, namespace: Option<&str>, role: (&str, &str), subject: Value) -> Value {
-        let mut b = json!({"kind": kind, "metadata": {"name": name}, "roleRef": {"kind": role.0, "name": role.1}, "subjects": [subject]});
+        let mut b = json!({"kind": kind, "metadata": {"name": name}, "roleRef": {"kind": role.0, "name": role.1},
+            "subjects": [subject]});
         if let Some(ns) = namespace {
             b["metadata"]["namespace"] = json!(ns);
         }
@@ -319,13 +320,16 @@ mod tests {
         let web = sa("team", "web");
         let extra = [
             role("pod-reader", "team", json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}])),
-            binding("RoleBinding", "read-pods", Some("team"), ("Role", "pod-reader"), json!({"kind": "ServiceAccount", "name": "web"})),
+            binding("RoleBinding", "read-pods", Some("team"), ("Role", "pod-reader"), json!({"kind": "ServiceAccount",
+                "name": "web"})),
             binding("RoleBinding", "edit", Some("team"), ("ClusterRole", "edit"), sa_subject("team", "editor")),
             binding("ClusterRoleBinding", "admins", None, ("ClusterRole", "admin"), sa_subject("team", "admin")),
-            role("one-cm", "team", json!([{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["settings"], "verbs": ["get", "update"]}])),
+            role("one-cm", "team", json!([{"apiGroups": [""], "resources": ["configmaps"],
+                "resourceNames": ["settings"], "verbs": ["get", "update"]}])),
             binding("RoleBinding", "one-cm", Some("team"), ("Role", "one-cm"), sa_subject("team", "web")),
             role("scaler", "team", json!([{"apiGroups": ["*"], "resources": ["*/scale"], "verbs": ["*"]}])),
-            binding("RoleBinding", "scaler", Some("team"), ("Role", "scaler"), json!({"kind": "Group", "name": "system:serviceaccounts:team"})),
+            binding("RoleBinding", "scaler", Some("team"), ("Role", "scaler"), json!({"kind": "Group",
+                "name": "system:serviceaccounts:team"})),
         ];
         let p = policy(&extra);
         let editor = sa("team", "editor");
@@ -356,7 +360,8 @@ mod tests {
             (&admin, "list", "rbac.authorization.k8s.io", "clusterroles", "", "", false),
         ];
         for (who, verb, group, resource, ns, name, allowed) in cases {
-            assert_eq!(can(who, &p, verb, group, resource, ns, name), *allowed, "{} {verb} {group}/{resource} in {ns:?} named {name:?}", who.name);
+            assert_eq!(can(who, &p, verb, group, resource, ns, name), *allowed, "{} {verb} {group}/{resource} in \
+                {ns:?} named {name:?}", who.name);
         }
     }
 
@@ -364,7 +369,8 @@ mod tests {
     fn every_authenticated_user_reads_discovery_and_may_ask_about_itself() {
         let p = policy(&[]);
         let user = sa("default", "default");
-        for path in ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/version", "/openapi/v3", "/openapi/v2", "/healthz"] {
+        for path in ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/version", "/openapi/v3", "/openapi/v2",
+            "/healthz"] {
             assert!(authorize(&user, &Attributes::non_resource("get", path), &p).allowed, "{path}");
         }
         assert!(!authorize(&user, &Attributes::non_resource("get", "/metrics"), &p).allowed);
@@ -378,21 +384,27 @@ mod tests {
 
     #[test]
     fn wildcards_match_every_verb_group_and_resource_including_subresources() {
-        let rule = Rule { verbs: vec!["*".into()], api_groups: vec!["*".into()], resources: vec!["*".into()], ..Rule::default() };
+        let rule = Rule { verbs: vec!["*".into()], api_groups: vec!["*".into()], resources: vec!["*".into()],
+            ..Rule::default() };
         assert!(rule.allows(&Attributes::resource("create", "apps", "deployments/scale", "x", "y")));
-        let pods = Rule { verbs: vec!["*".into()], api_groups: vec!["".into()], resources: vec!["pods".into()], ..Rule::default() };
+        let pods = Rule { verbs: vec!["*".into()], api_groups: vec!["".into()], resources: vec!["pods".into()],
+            ..Rule::default() };
         assert!(!pods.allows(&Attributes::resource("create", "", "pods/exec", "x", "y")));
         assert!(!rule.allows(&Attributes::non_resource("get", "/version")));
     }
 
     #[test]
     fn an_allowed_request_names_the_binding_that_allowed_it() {
-        let p = policy(&[binding("ClusterRoleBinding", "x", None, ("ClusterRole", "view"), sa_subject("default", "default"))]);
+        let p = policy(&[binding("ClusterRoleBinding", "x", None, ("ClusterRole", "view"), sa_subject("default",
+            "default"))]);
         let d = authorize(&sa("default", "default"), &Attributes::resource("list", "", "pods", "default", ""), &p);
-        assert_eq!(d.reason, "RBAC: allowed by ClusterRoleBinding \"x\" of ClusterRole \"view\" to ServiceAccount \"default/default\"");
-        let p = policy(&[binding("RoleBinding", "r", Some("team"), ("ClusterRole", "view"), json!({"kind": "ServiceAccount", "name": "w"}))]);
+        assert_eq!(d.reason, "RBAC: allowed by ClusterRoleBinding \"x\" of ClusterRole \"view\" to ServiceAccount \
+            \"default/default\"");
+        let p = policy(&[binding("RoleBinding", "r", Some("team"), ("ClusterRole", "view"),
+            json!({"kind": "ServiceAccount", "name": "w"}))]);
         let d = authorize(&sa("team", "w"), &Attributes::resource("list", "", "pods", "team", ""), &p);
-        assert_eq!(d.reason, "RBAC: allowed by RoleBinding \"r/team\" of ClusterRole \"view\" to ServiceAccount \"w/team\"");
+        assert_eq!(d.reason, "RBAC: allowed by RoleBinding \"r/team\" of ClusterRole \"view\" to ServiceAccount \
+            \"w/team\"");
     }
 
     #[test]
@@ -403,7 +415,8 @@ mod tests {
         ]);
         let d = authorize(&sa("default", "default"), &Attributes::resource("list", "", "pods", "default", ""), &p);
         assert!(!d.allowed);
-        assert_eq!(d.reason, "RBAC: [clusterrole.rbac.authorization.k8s.io \"pod-reader\" not found, role.rbac.authorization.k8s.io \"gone\" not found]");
+        assert_eq!(d.reason, "RBAC: [clusterrole.rbac.authorization.k8s.io \"pod-reader\" not found, \
+            role.rbac.authorization.k8s.io \"gone\" not found]");
         let d = authorize(&sa("default", "default"), &Attributes::resource("list", "", "namespaces", "", ""), &p);
         assert_eq!(d.reason, "RBAC: clusterrole.rbac.authorization.k8s.io \"pod-reader\" not found");
     }

@@ -157,14 +157,16 @@ mod tests {
         let err = apply(caller.clone(), &headers(&[("Impersonate-User", "jane")]), nobody_may).unwrap_err();
         assert_eq!(
             err.message,
-            "users \"jane\" is forbidden: User \"system:serviceaccount:default:default\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+            "users \"jane\" is forbidden: User \"system:serviceaccount:default:default\" cannot impersonate resource \
+                \"users\" in API group \"\" at the cluster scope"
         );
         let err =
             apply(caller, &headers(&[("Impersonate-User", "system:serviceaccount:kube-system:default")]), nobody_may)
                 .unwrap_err();
         assert_eq!(
             err.message,
-            "serviceaccounts \"default\" is forbidden: User \"system:serviceaccount:default:default\" cannot impersonate resource \"serviceaccounts\" in API group \"\" in the namespace \"kube-system\""
+            "serviceaccounts \"default\" is forbidden: User \"system:serviceaccount:default:default\" cannot \
+                impersonate resource \"serviceaccounts\" in API group \"\" in the namespace \"kube-system\""
         );
     }
 

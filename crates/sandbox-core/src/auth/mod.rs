@@ -227,19 +227,31 @@ mod tests {
         let cases = [
             (
                 Attributes::resource("list", "", "pods", "default", ""),
-                r#"pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default""#,
+                concat!(
+                    r#"pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" "#,
+                    r#"in API group "" in the namespace "default""#
+                ),
             ),
             (
                 Attributes::resource("list", "", "namespaces", "", ""),
-                r#"namespaces is forbidden: User "system:serviceaccount:default:default" cannot list resource "namespaces" in API group "" at the cluster scope"#,
+                concat!(
+                    r#"namespaces is forbidden: User "system:serviceaccount:default:default" cannot list resource "#,
+                    r#""namespaces" in API group "" at the cluster scope"#
+                ),
             ),
             (
                 Attributes::resource("get", "apps", "deployments", "default", "web"),
-                r#"deployments.apps "web" is forbidden: User "system:serviceaccount:default:default" cannot get resource "deployments" in API group "apps" in the namespace "default""#,
+                concat!(
+                    r#"deployments.apps "web" is forbidden: User "system:serviceaccount:default:default" cannot get "#,
+                    r#"resource "deployments" in API group "apps" in the namespace "default""#
+                ),
             ),
             (
                 Attributes::resource("create", "", "pods/exec", "default", "web"),
-                r#"pods "web" is forbidden: User "system:serviceaccount:default:default" cannot create resource "pods/exec" in API group "" in the namespace "default""#,
+                concat!(
+                    r#"pods "web" is forbidden: User "system:serviceaccount:default:default" cannot create resource "#,
+                    r#""pods/exec" in API group "" in the namespace "default""#
+                ),
             ),
             (
                 Attributes::non_resource("get", "/metrics"),

@@ -101,7 +101,8 @@ fn rules_review(sb: &Sandbox, user: &Identity, spec: &Value) -> ApiResult<Value>
         .filter(|r| !r.non_resource_urls.is_empty())
         .map(|r| json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}))
         .collect();
-    let mut status = json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": !errors.is_empty()});
+    let mut status = json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules,
+        "incomplete": !errors.is_empty()});
     if !errors.is_empty() {
         status["evaluationError"] = json!(errors.join(", "));
     }
@@ -147,7 +148,8 @@ mod tests {
         let sa = Identity::service_account("default", "default", "");
         assert!(!can_i(&sb, &sa, attributes.clone()));
         let bindings = sb.registry().by_plural("rbac.authorization.k8s.io", "v1", "rolebindings").unwrap();
-        let binding = json!({"metadata": {"name": "edit"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        let binding = json!({"metadata": {"name": "edit"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole", "name": "edit"},
                              "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "default"}]});
         sb.create(bindings, Some("default"), binding, Default::default()).unwrap();
         assert!(can_i(&sb, &sa, attributes));

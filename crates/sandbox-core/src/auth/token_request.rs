@@ -74,7 +74,8 @@ pub fn create_token(sandbox: &Sandbox, namespace: &str, name: &str, mut request:
     Ok(json!({
         "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"name": name, "namespace": namespace, "creationTimestamp": null},
-        "spec": {"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": if bound.is_object() { bound } else { Value::Null }},
+        "spec": {"audiences": audiences, "expirationSeconds": seconds,
+            "boundObjectRef": if bound.is_object() { bound } else { Value::Null }},
         "status": {"token": token, "expirationTimestamp": expires},
     }))
 }
@@ -137,7 +138,8 @@ fn check_duration(seconds: i64) -> ApiResult<()> {
     let error = FieldError::invalid("spec.expirationSeconds", json!(seconds), detail);
     let mut err = ApiError::unprocessable(format!("TokenRequest.authentication.k8s.io \"\" is invalid: {error}"));
     err.details = Some(json!({"group": "authentication.k8s.io", "kind": "TokenRequest",
-        "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {seconds}: {detail}"), "field": "spec.expirationSeconds"}]}));
+        "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {seconds}: {detail}"),
+            "field": "spec.expirationSeconds"}]}));
     Err(err)
 }
 
@@ -162,7 +164,8 @@ fn bind(sandbox: &Sandbox, namespace: &str, bound: &Value, claims: &mut Claims) 
             rt,
             name,
             &format!(
-                "the UID in the bound object reference ({uid}) does not match the UID in record. The object might have been deleted and then recreated"
+                "the UID in the bound object reference ({uid}) does not match the UID in record. The object might \
+                    have been deleted and then recreated"
             ),
         ));
     }
@@ -202,7 +205,8 @@ mod tests {
         assert_eq!(err.reason, Reason::Invalid);
         assert_eq!(
             err.message,
-            "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"
+            "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not \
+                specify a duration less than 10 minutes"
         );
     }
 

@@ -316,7 +316,8 @@ mod tests {
         let decoded = decode("meta.v1.ObjectMeta", &meta.encoded()).unwrap();
         assert_eq!(
             decoded,
-            json!({"creationTimestamp": "2025-11-20T10:00:00Z", "deletionGracePeriodSeconds": -5, "deletionTimestamp": null})
+            json!({"creationTimestamp": "2025-11-20T10:00:00Z", "deletionGracePeriodSeconds": -5,
+                "deletionTimestamp": null})
         );
         let limits = Msg::new().msg(1, Msg::new().string(1, "cpu").msg(2, Msg::new().string(1, "250m")));
         assert_eq!(

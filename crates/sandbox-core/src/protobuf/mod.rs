@@ -254,12 +254,15 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn arbitrary_bytes_after_the_magic_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+        fn arbitrary_bytes_after_the_magic_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY,
+            0..256)) {
             let _ = decode(&[MAGIC, &tail].concat());
         }
 
         #[test]
-        fn arbitrary_object_bytes_in_a_valid_envelope_never_panic(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+        fn arbitrary_object_bytes_in_a_valid_envelope_never_panic(
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..256)
+        ) {
             let unknown = Msg::new().msg(1, Msg::new().string(1, "apps/v1").string(2, "Deployment")).bytes(2, &raw);
             let _ = decode(&[MAGIC, &unknown.encoded()].concat());
         }

@@ -100,7 +100,8 @@ fn free_form_and_map_fields_accept_any_keys() {
 
 #[test]
 fn nulls_are_accepted_wherever_they_appear() {
-    let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "creationTimestamp": null},
+    let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x",
+        "creationTimestamp": null},
                      "spec": {"replicas": null, "template": {"spec": {"containers": null}}}});
     assert!(type_errors(rt("apps/v1", "Deployment"), &obj).is_empty());
 }

@@ -243,7 +243,8 @@ mod tests {
         assert_eq!(call(service_external_ip, svc(json!({"type": "LoadBalancer"}), json!({})), &[]), "<pending>");
         let lb = svc(json!({"type": "LoadBalancer"}), json!({"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}));
         assert_eq!(call(service_external_ip, lb, &[]), "1.2.3.4");
-        let ports = json!({"spec": {"ports": [{"port": 80, "protocol": "TCP"}, {"port": 443, "nodePort": 30443, "protocol": "TCP"}]}});
+        let ports = json!({"spec": {"ports": [{"port": 80, "protocol": "TCP"}, {"port": 443, "nodePort": 30443,
+            "protocol": "TCP"}]}});
         assert_eq!(call(service_ports, ports, &[]), "80/TCP,443:30443/TCP");
         assert_eq!(call(service_ports, json!({}), &[]), "<none>");
     }
@@ -253,7 +254,8 @@ mod tests {
         let node = json!({
             "metadata": {"labels": {"node-role.kubernetes.io/control-plane": "", "kubernetes.io/role": "edge"}},
             "spec": {"unschedulable": true},
-            "status": {"conditions": [{"type": "Ready", "status": "True"}], "addresses": [{"type": "InternalIP", "address": "10.0.0.2"}]}
+            "status": {"conditions": [{"type": "Ready", "status": "True"}], "addresses": [{"type": "InternalIP",
+                "address": "10.0.0.2"}]}
         });
         assert_eq!(call(node_status, node.clone(), &[]), "Ready,SchedulingDisabled");
         assert_eq!(call(node_roles, node.clone(), &[]), "control-plane,edge");
@@ -270,7 +272,8 @@ mod tests {
         assert_eq!(call(event_count, ev.clone(), &[]), 1);
         assert_eq!(call(event_object, ev.clone(), &[]), "pod/web");
         assert_eq!(call(event_source, ev, &[]), "kubelet, node-a");
-        let series = json!({"series": {"count": 4, "lastObservedTime": "2024-05-01T11:59:30.000000Z"}, "eventTime": "2024-05-01T11:00:00.000000Z"});
+        let series = json!({"series": {"count": 4, "lastObservedTime": "2024-05-01T11:59:30.000000Z"},
+            "eventTime": "2024-05-01T11:00:00.000000Z"});
         assert_eq!(call(event_last_seen, series.clone(), &[]), "30s");
         assert_eq!(call(event_first_seen, series.clone(), &[]), "60m");
         assert_eq!(call(event_count, series, &[]), 4);

@@ -86,7 +86,8 @@ impl Layout {
             .columns
             .iter()
             .map(|c| {
-                json!({"name": c.name, "type": c.kind, "format": c.format, "description": c.description, "priority": c.priority})
+                json!({"name": c.name, "type": c.kind, "format": c.format, "description": c.description,
+                    "priority": c.priority})
             })
             .collect();
         let cells = spec.columns.iter().map(|c| Expr::parse(&c.cell)).collect::<Result<_, _>>()?;

@@ -183,7 +183,8 @@ mod tests {
     use super::*;
 
     fn running(name: &str, ready: bool) -> Value {
-        json!({"name": name, "ready": ready, "restartCount": 0, "state": {"running": {"startedAt": "2024-05-01T11:00:00Z"}}})
+        json!({"name": name, "ready": ready, "restartCount": 0,
+            "state": {"running": {"startedAt": "2024-05-01T11:00:00Z"}}})
     }
 
     #[test]
@@ -201,7 +202,8 @@ mod tests {
         let pod = json!({
             "spec": {"containers": [{"name": "a"}]},
             "status": {"phase": "Pending", "containerStatuses": [
-                {"name": "a", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}
+                {"name": "a", "ready": false, "restartCount": 0,
+                    "state": {"waiting": {"reason": "ContainerCreating"}}}]}
         });
         assert_eq!(summarize(&pod).reason, "ContainerCreating");
     }
@@ -235,7 +237,8 @@ mod tests {
         let pod = json!({
             "spec": {"containers": [{"name": "a"}]},
             "status": {"phase": "Running", "containerStatuses": [{"name": "a", "ready": true, "restartCount": 5,
-                "state": {"running": {}}, "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2024-05-01T11:59:55Z"}}}]}
+                "state": {"running": {}}, "lastState": {"terminated": {"exitCode": 1,
+                    "finishedAt": "2024-05-01T11:59:55Z"}}}]}
         });
         let now = "2024-05-01T12:00:00Z".parse().unwrap();
         assert_eq!(restarts(&Ctx { obj: &pod, now }, &[]), Some(json!("5 (5s ago)")));
@@ -247,7 +250,8 @@ mod tests {
             "spec": {"initContainers": [{"name": "proxy", "restartPolicy": "Always"}], "containers": [{"name": "a"}]},
             "status": {"phase": "Running",
                 "conditions": [{"type": "Initialized", "status": "True"}],
-                "initContainerStatuses": [{"name": "proxy", "ready": true, "started": true, "restartCount": 2, "state": {"running": {}}}],
+                "initContainerStatuses": [{"name": "proxy", "ready": true, "started": true, "restartCount": 2,
+                    "state": {"running": {}}}],
                 "containerStatuses": [running("a", true)]}
         });
         let s = summarize(&pod);

@@ -63,9 +63,8 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             resources.push(subresource_entry(t, sub));
         }
     }
-    Some(
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": first.api_version(), "resources": resources}),
-    )
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": first.api_version(),
+            "resources": resources}))
 }
 
 /// What each subresource looks like in discovery: its kind and verbs.

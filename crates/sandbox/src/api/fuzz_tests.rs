@@ -109,7 +109,8 @@ const CONTENT_TYPES: [&str; 9] = [
 /// Objects the cases write, with their collection paths; each exists in the fixture, so updates
 /// and patches reach the object instead of stopping at "not found".
 fn targets() -> Vec<(&'static str, Value)> {
-    let containers = json!([{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}], "env": [{"name": "A", "value": "1"}]}]);
+    let containers = json!([{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}], "env": [{"name": "A",
+        "value": "1"}]}]);
     let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": containers}});
     let mut job_template = template.clone();
     job_template["spec"]["restartPolicy"] = json!("Never");
@@ -127,7 +128,8 @@ fn targets() -> Vec<(&'static str, Value)> {
         (
             "/apis/apps/v1/namespaces/default/deployments",
             json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "fuzz"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": template}}),
+            "metadata": {"name": "fuzz"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                "template": template}}),
         ),
         (
             "/apis/batch/v1/namespaces/default/cronjobs",

@@ -82,7 +82,8 @@ pub fn list(
         }
         Output::Metadata => {
             let items: Vec<Value> = items.iter().map(|o| partial_metadata(o)).collect();
-            let body = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "items": items});
+            let body = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                "metadata": list_meta, "items": items});
             json_response(StatusCode::OK, &body)
         }
         Output::Object => {

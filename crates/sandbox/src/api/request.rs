@@ -289,7 +289,9 @@ mod tests {
     #[test]
     fn kubectl_get_asks_for_a_table() {
         let mut headers = HeaderMap::new();
-        headers.insert("accept", HeaderValue::from_static("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"));
+        let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,\
+                       application/json";
+        headers.insert("accept", HeaderValue::from_static(kubectl));
         assert_eq!(output(&headers).unwrap(), Output::Table);
         headers.insert("accept", HeaderValue::from_static("application/vnd.kubernetes.protobuf, */*"));
         assert_eq!(output(&headers).unwrap(), Output::Object);

@@ -39,7 +39,8 @@ pub fn watch(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiRes
     };
     if let Some(rv) = requested.filter(|rv| *rv > current) {
         return Err(ApiError::bad_request(format!(
-            "resourceVersion {rv} is newer than the sandbox's current resourceVersion {current}; list again to get a valid one"
+            "resourceVersion {rv} is newer than the sandbox's current resourceVersion {current}; list again to get a \
+                valid one"
         )));
     }
     let mut session = Session {
@@ -123,7 +124,8 @@ impl Session {
                 received = receiver.recv() => match received {
                     Ok(event) => self.consider(&event),
                     Err(RecvError::Lagged(_)) => {
-                        self.push_error(ApiError::gone("the watch fell too far behind the sandbox's changes; list again and restart it"));
+                        self.push_error(ApiError::gone("the watch fell too far behind the sandbox's changes; list \
+                            again and restart it"));
                         self.finished = true;
                     }
                     Err(RecvError::Closed) => self.finished = true,

@@ -115,8 +115,10 @@ impl Session {
             Ok(process) => self.relay(incoming, buf, process).await,
             Err(e) => {
                 let cause = format!("unable to upgrade connection: {e}");
-                let status = json!({"metadata": {}, "status": "Failure", "message": format!("Internal error occurred: {cause}"),
-                                    "reason": "InternalError", "details": {"causes": [{"message": cause}]}, "code": 500});
+                let status = json!({"metadata": {}, "status": "Failure", "message": format!("Internal error occurred: \
+                    {cause}"),
+                                    "reason": "InternalError", "details": {"causes": [{"message": cause}]},
+                                        "code": 500});
                 self.finish(&status).await;
             }
         }

@@ -243,7 +243,8 @@ mod unit_tests {
 
     fn pod(containers: &[&str], init: &[&str]) -> Value {
         let list = |names: &[&str]| names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>();
-        json!({"metadata": {"name": "web", "uid": "u1"}, "spec": {"containers": list(containers), "initContainers": list(init)}})
+        json!({"metadata": {"name": "web", "uid": "u1"}, "spec": {"containers": list(containers),
+            "initContainers": list(init)}})
     }
 
     #[test]
