@@ -16,7 +16,9 @@ use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
 use gitops_sandbox_core::cron::Schedule;
 use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
+use gitops_sandbox_core::time;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
@@ -197,7 +199,7 @@ fn activate(
     already: bool,
     too_late: bool,
 ) -> Result<(), ApiError> {
-    let name = job_name(cj["metadata"]["name"].as_str().unwrap_or_default(), scheduled);
+    let name = job_name(object::name(&cj), scheduled);
     let already = already || status.active.iter().any(|r| r["name"] == name.as_str());
     let policy = cj["spec"]["concurrencyPolicy"].as_str().unwrap_or("Allow");
     match decide(policy, status.active.len(), already, too_late) {
@@ -219,7 +221,7 @@ fn activate(
             }
             let job = job_from_template(cj, &name, Some((scheduled, tz)), &[]);
             if start_job(sb, cj, job, status)? {
-                status.last_schedule = Some(scheduled.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+                status.last_schedule = Some(time::rfc3339(scheduled));
             }
         }
     }
@@ -277,18 +279,14 @@ pub fn job_from_template(
 /// Go's RFC 3339 in a zone: `Z` for a zero offset, else `+hh:mm`.
 fn rfc3339_in(at: Timestamp, tz: &TimeZone) -> String {
     let zoned = at.to_zoned(tz.clone());
-    if zoned.offset().seconds() == 0 {
-        zoned.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    }
+    if zoned.offset().seconds() == 0 { time::rfc3339(at) } else { zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string() }
 }
 
 /// Creates a Job and adds it to the active list; `false` if an existing Job of that name is not ours to track.
 fn start_job(sb: &Sandbox, cj: &Value, job: Value, status: &mut Status) -> Result<bool, ApiError> {
     let jobs = kind(sb, "jobs")?;
     let namespace = cj["metadata"]["namespace"].as_str();
-    let name = job["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = object::name(&job).to_string();
     let created = match sb.create(jobs, namespace, job, WriteOptions::default()) {
         Ok(outcome) => {
             event(sb, cj, EventType::Normal, "SuccessfulCreate", format!("Created job {name}"));

@@ -9,8 +9,11 @@ use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_core::selectors::LabelSelector;
+use gitops_sandbox_core::time;
 use gitops_sandbox_core::watch::{EventType as WatchKind, WatchEvent};
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -24,11 +27,11 @@ pub const HASH_LABEL: &str = "pod-template-hash";
 pub struct DeploymentController;
 
 pub(super) fn deployments() -> &'static ResourceType {
-    owners::resource("apps", "deployments")
+    builtin_type("apps", "deployments")
 }
 
 pub(super) fn replicasets() -> &'static ResourceType {
-    owners::resource("apps", "replicasets")
+    builtin_type("apps", "replicasets")
 }
 
 impl Controller for DeploymentController {
@@ -49,10 +52,10 @@ impl Controller for DeploymentController {
             return owner_of(&event.object, &primary).into_iter().collect();
         }
         // Recreate waits for old pods to be gone; their ReplicaSet is named `<deployment>-<hash>`.
-        if event.kind == WatchKind::Deleted && event.resource == owners::resource("", "pods").id() {
+        if event.kind == WatchKind::Deleted && event.resource == builtin_type("", "pods").id() {
             let owner = owners::controller_ref(&event.object).filter(|r| r["kind"] == "ReplicaSet");
             if let Some((deployment, _)) = owner.and_then(|r| r["name"].as_str()).and_then(|n| n.rsplit_once('-')) {
-                let namespace = owners::namespace(&event.object).to_string();
+                let namespace = object::namespace(&event.object).to_string();
                 return vec![ObjectRef { resource: primary, namespace, name: deployment.to_string() }];
             }
         }
@@ -101,7 +104,7 @@ pub(super) struct Run<'a> {
 fn by_age(sets: &mut [Value]) {
     sets.sort_by(|a, b| {
         let key = |rs: &Value| {
-            (rs["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string(), owners::name(rs).to_string())
+            (rs["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string(), object::name(rs).to_string())
         };
         key(a).cmp(&key(b))
     });
@@ -180,7 +183,7 @@ impl Run<'_> {
                 if owners::find_condition(self.conditions(), "Progressing").is_none()
                     && self.d["spec"]["progressDeadlineSeconds"].is_i64()
                 {
-                    let message = format!("Found new replica set \"{}\"", owners::name(&rs));
+                    let message = format!("Found new replica set \"{}\"", object::name(&rs));
                     self.set_condition("Progressing", "True", "FoundNewReplicaSet", &message);
                 }
                 Some(rs)
@@ -200,7 +203,7 @@ impl Run<'_> {
         let mut conditions = self.conditions().to_vec();
         owners::set_condition(
             &mut conditions,
-            owners::condition(kind, state, reason, message, &owners::format_time(self.now)),
+            owners::condition(kind, state, reason, message, &time::rfc3339(self.now)),
         );
         self.d["status"]["conditions"] = json!(conditions);
     }
@@ -216,8 +219,8 @@ impl Run<'_> {
         }
         let outcome = self.sb.modify(
             replicasets(),
-            Some(owners::namespace(&rs)),
-            owners::name(&rs),
+            Some(object::namespace(&rs)),
+            object::name(&rs),
             UpdateScope::Main,
             WriteOptions::default(),
             |current| {
@@ -242,10 +245,10 @@ impl Run<'_> {
             rollout::rolling_new_size(limits, 0, old.iter().map(|rs| int(&rs["spec"]["replicas"])).sum())
         };
         let rs = self.new_replica_set(&hash, replicas, revision);
-        let namespace = owners::namespace(&self.d).to_string();
+        let namespace = object::namespace(&self.d).to_string();
         match self.sb.create(replicasets(), Some(&namespace), rs, WriteOptions::default()) {
             Ok(outcome) => {
-                let name = owners::name(&outcome.object).to_string();
+                let name = object::name(&outcome.object).to_string();
                 if replicas > 0 {
                     self.record("ScalingReplicaSet", format!("Scaled up replica set {name} from 0 to {replicas}"));
                 }
@@ -271,7 +274,7 @@ impl Run<'_> {
         let mut rs = json!({
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {
-                "name": format!("{}-{hash}", owners::name(d)), "namespace": owners::namespace(d),
+                "name": format!("{}-{hash}", object::name(d)), "namespace": object::namespace(d),
                 "labels": template["metadata"]["labels"],
                 "ownerReferences": [owners::owner_reference(d)],
             },
@@ -285,7 +288,7 @@ impl Run<'_> {
     /// A ReplicaSet of that name exists but is not ours for this template: bump the collision
     /// count so the next attempt uses another hash (upstream's answer to hash collisions).
     fn collision(&mut self, namespace: &str, hash: &str, error: ApiError) -> ApiError {
-        let name = format!("{}-{hash}", owners::name(&self.d));
+        let name = format!("{}-{hash}", object::name(&self.d));
         if let Some(existing) = self.sb.get(replicasets(), Some(namespace), &name)
             && owners::is_controlled_by(&existing, &self.d)
             && same_template(&existing["spec"]["template"], &self.d["spec"]["template"])
@@ -314,8 +317,8 @@ impl Run<'_> {
         }
         let outcome = self.sb.modify(
             replicasets(),
-            Some(owners::namespace(rs)),
-            owners::name(rs),
+            Some(object::namespace(rs)),
+            object::name(rs),
             UpdateScope::Main,
             WriteOptions::default(),
             |current| {
@@ -331,7 +334,7 @@ impl Run<'_> {
             let direction = if current < size { "up" } else { "down" };
             self.record(
                 "ScalingReplicaSet",
-                format!("Scaled {direction} replica set {} from {current} to {size}", owners::name(rs)),
+                format!("Scaled {direction} replica set {} from {current} to {size}", object::name(rs)),
             );
         }
         Ok(current != size)
@@ -402,8 +405,8 @@ impl Run<'_> {
         if old.iter().map(|rs| int(&rs["status"]["replicas"])).sum::<i64>() > 0 {
             return true;
         }
-        let pods = owners::resource("", "pods");
-        let (snapshot, _) = self.sb.store().list(&pods.id(), Some(owners::namespace(&self.d)), None, 0, |_| true);
+        let pods = builtin_type("", "pods");
+        let (snapshot, _) = self.sb.store().list(&pods.id(), Some(object::namespace(&self.d)), None, 0, |_| true);
         snapshot.items.iter().any(|pod| {
             let phase = pod["status"]["phase"].as_str().unwrap_or_default();
             let finished = phase == "Succeeded" || phase == "Failed";
@@ -444,6 +447,6 @@ mod tests {
             json!({"metadata": {"name": "a", "creationTimestamp": "2026-01-01T00:00:01Z"}}),
         ];
         by_age(&mut sets);
-        assert_eq!(owners::name(&sets[0]), "a");
+        assert_eq!(object::name(&sets[0]), "a");
     }
 }

@@ -1,8 +1,10 @@
 //! A Deployment's status from its ReplicaSets, its conditions (Available, Progressing) with
 //! upstream's reasons and messages, and the ReplicaSet annotations the controller keeps.
 
-use super::owners::{condition, find_condition, int, parse_time, set_condition};
+use super::owners::{condition, find_condition, int, set_condition};
 use super::rollout::Limits;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::time;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -132,7 +134,7 @@ pub fn progress(
     now: Timestamp,
 ) -> Option<Duration> {
     let deadline = deployment["spec"]["progressDeadlineSeconds"].as_i64();
-    let now_text = super::owners::format_time(now);
+    let now_text = time::rfc3339(now);
     let mut conditions: Vec<Value> = status["conditions"].as_array().cloned().unwrap_or_default();
     let Some(deadline) = deadline else {
         conditions.retain(|c| c["type"] != "Progressing");
@@ -141,7 +143,7 @@ pub fn progress(
     };
     let subject = match new_rs {
         Some(name) => format!("ReplicaSet \"{name}\""),
-        None => format!("Deployment \"{}\"", deployment["metadata"]["name"].as_str().unwrap_or_default()),
+        None => format!("Deployment \"{}\"", object::name(&deployment)),
     };
     let current = find_condition(&conditions, "Progressing").cloned();
     let finished = int(&status["replicas"]) == int(&status["updatedReplicas"])
@@ -172,7 +174,7 @@ pub fn progress(
     status["conditions"] = json!(conditions);
     let progressing = find_condition(&conditions, "Progressing")
         .filter(|c| c["status"] == "True" && c["reason"] != "NewReplicaSetAvailable")?;
-    let since = parse_time(&progressing["lastUpdateTime"])?;
+    let since = time::parse(&progressing["lastUpdateTime"])?;
     let left = since.as_second() + deadline - now.as_second();
     Some(Duration::from_secs(left.max(0) as u64 + 1))
 }
@@ -192,7 +194,9 @@ fn timed_out(current: Option<&Value>, deadline: i64, now: Timestamp) -> bool {
     match current["reason"].as_str() {
         Some("NewReplicaSetAvailable") => false,
         Some("ProgressDeadlineExceeded") => true,
-        _ => parse_time(&current["lastUpdateTime"]).is_some_and(|since| since.as_second() + deadline < now.as_second()),
+        _ => {
+            time::parse(&current["lastUpdateTime"]).is_some_and(|since| since.as_second() + deadline < now.as_second())
+        }
     }
 }
 

@@ -10,6 +10,8 @@ use super::runtime::Action;
 use gitops_sandbox_core::cluster::{DeleteOptions, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::time;
 use serde_json::{Value, json};
 
 impl Run<'_> {
@@ -105,8 +107,8 @@ impl Run<'_> {
             if busy {
                 continue;
             }
-            let options = DeleteOptions { uid: Some(owners::uid(rs).to_string()), ..Default::default() };
-            match self.sb.delete(replicasets(), Some(owners::namespace(rs)), owners::name(rs), &options) {
+            let options = DeleteOptions { uid: Some(object::uid(rs).to_string()), ..Default::default() };
+            match self.sb.delete(replicasets(), Some(object::namespace(rs)), object::name(rs), &options) {
                 Err(error) if !error.is_not_found() && !error.is_conflict() => return Err(error),
                 _ => {}
             }
@@ -116,16 +118,16 @@ impl Run<'_> {
 
     /// Status without touching Progressing (scaling, paused, deleting).
     pub(super) fn deployment_status(&self, new: Option<&Value>, old: &[Value]) -> Result<Action, ApiError> {
-        let computed = status::calculate(&self.d, new, old, self.conditions(), &owners::format_time(self.now));
+        let computed = status::calculate(&self.d, new, old, self.conditions(), &time::rfc3339(self.now));
         self.write_status(computed)?;
         Ok(Action::Done)
     }
 
     /// Status with the Progressing condition, and a look again at the progress deadline.
     pub(super) fn rollout_status(&self, new: Option<&Value>, old: &[Value]) -> Result<Action, ApiError> {
-        let mut computed = status::calculate(&self.d, new, old, self.conditions(), &owners::format_time(self.now));
+        let mut computed = status::calculate(&self.d, new, old, self.conditions(), &time::rfc3339(self.now));
         let recheck =
-            status::progress(&self.d, &self.original["status"], &mut computed, new.map(owners::name), self.now);
+            status::progress(&self.d, &self.original["status"], &mut computed, new.map(object::name), self.now);
         let mut conditions: Vec<Value> = computed["conditions"].as_array().cloned().unwrap_or_default();
         match status::replica_failure(new, old) {
             Some(failure) => owners::set_condition(&mut conditions, failure),
@@ -144,17 +146,17 @@ impl Run<'_> {
         if status == self.original["status"] && revision == self.original["metadata"]["annotations"][REVISION] {
             return Ok(());
         }
-        let uid = owners::uid(&self.d).to_string();
+        let uid = object::uid(&self.d).to_string();
         let written = self.sb.modify(
             deployments(),
-            Some(owners::namespace(&self.d)),
-            owners::name(&self.d),
+            Some(object::namespace(&self.d)),
+            object::name(&self.d),
             UpdateScope::Status,
             WriteOptions::default(),
             |current| {
                 let mut next = current.clone();
                 // A replacement with the same name is left alone (no change is no write).
-                if owners::uid(current) == uid {
+                if object::uid(current) == uid {
                     next["status"] = status;
                     if revision.is_string() {
                         next["metadata"]["annotations"][REVISION] = revision;

@@ -7,6 +7,8 @@ use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{DeleteOptions, Propagation, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{Registry, ResourceId, ResourceType};
 use gitops_sandbox_core::watch::{EventType, WatchEvent};
 use serde_json::{Value, json};
@@ -56,7 +58,7 @@ impl Controller for GarbageCollector {
 
     /// Namespaces: each is swept for orphaned dependents when the collector starts.
     fn primary(&self) -> ResourceId {
-        owners::resource("", "namespaces").id()
+        builtin_type("", "namespaces").id()
     }
 
     fn triggers(&self, event: &WatchEvent) -> Vec<ObjectRef> {
@@ -71,7 +73,7 @@ impl Controller for GarbageCollector {
         // A dependent that goes, or lets go of an owner, may unblock that owner's deletion.
         let before = event.old.as_deref().unwrap_or(&event.object);
         if event.kind == EventType::Deleted || owner_refs(before) != owner_refs(&event.object) {
-            let namespace = owners::namespace(&event.object);
+            let namespace = object::namespace(&event.object);
             targets.extend(owner_refs(before).iter().filter_map(|r| owner_target(r, namespace)).map(|(_, t)| t));
         }
         targets
@@ -128,8 +130,8 @@ fn dependents(
 }
 
 fn dependents_of(sb: &Sandbox, rt: &ResourceType, owner: &Value) -> Vec<(&'static ResourceType, Arc<Value>)> {
-    let uid = owners::uid(owner).to_string();
-    let namespace = rt.namespaced.then(|| owners::namespace(owner));
+    let uid = object::uid(owner).to_string();
+    let namespace = rt.namespaced.then(|| object::namespace(owner));
     dependents(sb, rt, namespace, |r| r["uid"] == uid.as_str())
 }
 
@@ -172,7 +174,7 @@ enum Owner {
 }
 
 fn classify(sb: &Sandbox, obj: &Value, reference: &Value) -> Owner {
-    let Some((rt, target)) = owner_target(reference, owners::namespace(obj)) else {
+    let Some((rt, target)) = owner_target(reference, object::namespace(obj)) else {
         return Owner::Solid;
     };
     let namespace = rt.namespaced.then_some(target.namespace.as_str());
@@ -204,8 +206,8 @@ fn attempt_to_delete(sb: &Sandbox, rt: &ResourceType, obj: &Value) -> Result<(),
             .collect();
         let result = sb.modify(
             rt,
-            Some(owners::namespace(obj)),
-            owners::name(obj),
+            Some(object::namespace(obj)),
+            object::name(obj),
             UpdateScope::Main,
             WriteOptions::default(),
             |current| Ok(gone.iter().fold(current.clone(), |next, uid| owners::without_owner(&next, uid))),
@@ -218,8 +220,8 @@ fn attempt_to_delete(sb: &Sandbox, rt: &ResourceType, obj: &Value) -> Result<(),
     } else {
         Propagation::Background
     };
-    let options = DeleteOptions { uid: Some(owners::uid(obj).to_string()), propagation, ..Default::default() };
-    ignore_missing(sb.delete(rt, Some(owners::namespace(obj)), owners::name(obj), &options).map(|_| ()))
+    let options = DeleteOptions { uid: Some(object::uid(obj).to_string()), propagation, ..Default::default() };
+    ignore_missing(sb.delete(rt, Some(object::namespace(obj)), object::name(obj), &options).map(|_| ()))
 }
 
 /// Foreground deletion: delete the dependents, and release the owner once none that block it remain.
@@ -227,7 +229,7 @@ fn delete_dependents_first(sb: &Sandbox, rt: &ResourceType, owner: &Value) -> Re
     for (dep_rt, dep) in dependents_of(sb, rt, owner) {
         attempt_to_delete(sb, dep_rt, &dep)?;
     }
-    let uid = owners::uid(owner);
+    let uid = object::uid(owner);
     let blocked = dependents_of(sb, rt, owner)
         .iter()
         .any(|(_, dep)| owner_refs(dep).iter().any(|r| r["uid"] == uid && r["blockOwnerDeletion"] == true));
@@ -240,14 +242,14 @@ fn delete_dependents_first(sb: &Sandbox, rt: &ResourceType, owner: &Value) -> Re
 /// Orphan deletion: the dependents forget the owner, then the owner goes.
 fn orphan_dependents(sb: &Sandbox, rt: &ResourceType, owner: &Value) -> Result<(), ApiError> {
     for (dep_rt, dep) in dependents_of(sb, rt, owner) {
-        release(sb, dep_rt, &dep, owners::uid(owner))?;
+        release(sb, dep_rt, &dep, object::uid(owner))?;
     }
     remove_finalizer(sb, rt, owner, ORPHAN)
 }
 
 fn remove_finalizer(sb: &Sandbox, rt: &ResourceType, obj: &Value, finalizer: &str) -> Result<(), ApiError> {
-    let namespace = rt.namespaced.then(|| owners::namespace(obj));
-    let result = sb.modify(rt, namespace, owners::name(obj), UpdateScope::Main, WriteOptions::default(), |current| {
+    let namespace = rt.namespaced.then(|| object::namespace(obj));
+    let result = sb.modify(rt, namespace, object::name(obj), UpdateScope::Main, WriteOptions::default(), |current| {
         let mut next = current.clone();
         let kept: Vec<Value> = current["metadata"]["finalizers"]
             .as_array()

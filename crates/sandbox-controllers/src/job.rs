@@ -13,6 +13,7 @@ use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use jiff::Timestamp;
 use plan::{PodState, TRACKING_FINALIZER};
@@ -107,10 +108,6 @@ fn event(sb: &Sandbox, job: &Value, kind: EventType, reason: &str, message: Stri
     sb.record_event(SOURCE, Occurrence { about: job, field_path: None, kind, reason, message });
 }
 
-fn rfc3339(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 /// One reconcile of a Job at `now`.
 pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, ApiError> {
     let (jobs, pods_rt) = (kind(sb, "batch", "jobs")?, kind(sb, "", "pods")?);
@@ -145,7 +142,7 @@ pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, 
 
 /// The Job's pods (by its controller ownerReference) and how each stands.
 fn pod_states(sb: &Sandbox, pods_rt: &ResourceType, job: &Value) -> Vec<(Arc<Value>, PodState)> {
-    let uid = job["metadata"]["uid"].as_str().unwrap_or_default();
+    let uid = object::uid(&job);
     let namespace = job["metadata"]["namespace"].as_str();
     let replace_when_failed = job["spec"]["podReplacementPolicy"] == "Failed";
     let suspended = job["spec"]["suspend"] == true;
@@ -226,8 +223,7 @@ fn release(sb: &Sandbox, pods_rt: &ResourceType, pod: &Value) -> bool {
     if !has_finalizer(pod) {
         return true;
     }
-    let (namespace, name) =
-        (pod["metadata"]["namespace"].as_str(), pod["metadata"]["name"].as_str().unwrap_or_default());
+    let (namespace, name) = (pod["metadata"]["namespace"].as_str(), object::name(&pod));
     let result = sb.modify(pods_rt, namespace, name, UpdateScope::Main, WriteOptions::default(), |current| {
         let mut next = current.clone();
         if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
@@ -274,7 +270,7 @@ fn expire(sb: &Sandbox, jobs: &ResourceType, job: &Value, now: Timestamp) -> Res
     if left > 0 {
         return Ok(Action::RequeueAfter(Duration::from_secs(left as u64)));
     }
-    let name = job["metadata"]["name"].as_str().unwrap_or_default();
+    let name = object::name(&job);
     match sb.delete(jobs, job["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()) {
         Err(error) if !error.is_not_found() => Err(error),
         _ => Ok(Action::Done),

@@ -4,37 +4,14 @@
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::lifecycle::UpdateScope;
-use gitops_sandbox_core::registry::{Registry, ResourceType};
+use gitops_sandbox_core::object::{self, name, namespace, uid};
+use gitops_sandbox_core::registry::ResourceType;
 use gitops_sandbox_core::selectors::LabelSelector;
+use gitops_sandbox_core::time;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A served type by group and plural; the controllers only ask for built-in ones.
-pub fn resource(group: &str, plural: &str) -> &'static ResourceType {
-    let registry = Registry::builtin();
-    registry
-        .types()
-        .iter()
-        .find(|t| t.group == group && t.plural == plural)
-        .unwrap_or_else(|| panic!("the built-in registry serves {plural}"))
-}
-
-/// The object's uid, or "" when it has none.
-pub fn uid(obj: &Value) -> &str {
-    obj["metadata"]["uid"].as_str().unwrap_or_default()
-}
-
-/// The object's name, or "".
-pub fn name(obj: &Value) -> &str {
-    obj["metadata"]["name"].as_str().unwrap_or_default()
-}
-
-/// The object's namespace, or "".
-pub fn namespace(obj: &Value) -> &str {
-    obj["metadata"]["namespace"].as_str().unwrap_or_default()
-}
 
 /// Changes `obj` (its namespace and name) only if the stored object is still the same one (same
 /// uid): a controller must not write what it decided for an object onto a recreated namesake.
@@ -45,7 +22,7 @@ pub fn modify_same(
     scope: UpdateScope,
     change: impl FnOnce(&mut Value),
 ) -> Result<(), ApiError> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let name = object::name(&obj);
     let uid = &obj["metadata"]["uid"];
     sb.modify(rt, obj["metadata"]["namespace"].as_str(), name, scope, WriteOptions::default(), |current| {
         if &current["metadata"]["uid"] != uid {
@@ -184,7 +161,7 @@ pub fn is_ready(pod: &Value) -> bool {
 
 /// When the pod last became Ready, if it is Ready.
 pub fn ready_since(pod: &Value) -> Option<Timestamp> {
-    ready_condition(pod).and_then(|c| parse_time(&c["lastTransitionTime"]))
+    ready_condition(pod).and_then(|c| time::parse(&c["lastTransitionTime"]))
 }
 
 /// Whether the pod has been Ready for `min_ready_seconds`; if it is Ready but not yet long
@@ -205,16 +182,6 @@ pub fn availability(pod: &Value, min_ready_seconds: i64, now: Timestamp) -> (boo
     } else {
         (false, Some(Duration::from_secs((min_ready_seconds - elapsed) as u64)))
     }
-}
-
-/// A JSON timestamp, if it is one.
-pub fn parse_time(value: &Value) -> Option<Timestamp> {
-    value.as_str()?.parse().ok()
-}
-
-/// A timestamp as the API writes it (whole seconds, UTC).
-pub fn format_time(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// A status condition in upstream's shape.

@@ -7,8 +7,11 @@ use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_core::selectors::LabelSelector;
+use gitops_sandbox_core::time;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use std::cmp::Reverse;
@@ -21,11 +24,11 @@ const SOURCE: Source = Source { component: "replicaset-controller", host: None }
 pub struct ReplicaSetController;
 
 fn replicasets() -> &'static ResourceType {
-    owners::resource("apps", "replicasets")
+    builtin_type("apps", "replicasets")
 }
 
 fn pods() -> &'static ResourceType {
-    owners::resource("", "pods")
+    builtin_type("", "pods")
 }
 
 impl Controller for ReplicaSetController {
@@ -62,7 +65,7 @@ impl Controller for ReplicaSetController {
 
 /// The ReplicaSet's pods that count: claimed, not being deleted, not finished.
 fn active_pods(sb: &Sandbox, rs: &Value, selector: &LabelSelector) -> Result<Vec<Arc<Value>>, ApiError> {
-    let (snapshot, _) = sb.store().list(&pods().id(), Some(owners::namespace(rs)), None, 0, |_| true);
+    let (snapshot, _) = sb.store().list(&pods().id(), Some(object::namespace(rs)), None, 0, |_| true);
     let claimed = owners::claim(sb, pods(), rs, selector, snapshot.items)?;
     Ok(claimed.into_iter().filter(|p| is_active(p)).collect())
 }
@@ -95,10 +98,9 @@ fn note_failure(status: &mut Value, rs: &Value, active: usize, failure: Option<&
     match failure {
         Some(message) if !present => {
             let reason = if (active as i64) < int(&rs["spec"]["replicas"]) { "FailedCreate" } else { "FailedDelete" };
-            conditions.push(
-                json!({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": owners::format_time(now),
-                                   "reason": reason, "message": message}),
-            );
+            conditions
+                .push(json!({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": time::rfc3339(now),
+                                   "reason": reason, "message": message}));
         }
         None if present => conditions.retain(|c| c["type"] != "ReplicaFailure"),
         _ => return,
@@ -113,10 +115,10 @@ fn note_failure(status: &mut Value, rs: &Value, active: usize, failure: Option<&
 }
 
 fn create_pod(sb: &Sandbox, rs: &Value) -> Result<(), String> {
-    let namespace = owners::namespace(rs).to_string();
+    let namespace = object::namespace(rs).to_string();
     match sb.create(pods(), Some(&namespace), pod_from_template(rs), WriteOptions::default()) {
         Ok(outcome) => {
-            let message = format!("Created pod: {}", owners::name(&outcome.object));
+            let message = format!("Created pod: {}", object::name(&outcome.object));
             sb.record_event(
                 SOURCE,
                 Occurrence {
@@ -142,10 +144,10 @@ fn create_pod(sb: &Sandbox, rs: &Value) -> Result<(), String> {
 }
 
 fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
-    let options = DeleteOptions { uid: Some(owners::uid(pod).to_string()), ..Default::default() };
-    match sb.delete(pods(), Some(owners::namespace(pod)), owners::name(pod), &options) {
+    let options = DeleteOptions { uid: Some(object::uid(pod).to_string()), ..Default::default() };
+    match sb.delete(pods(), Some(object::namespace(pod)), object::name(pod), &options) {
         Ok(_) => {
-            let message = format!("Deleted pod: {}", owners::name(pod));
+            let message = format!("Deleted pod: {}", object::name(pod));
             sb.record_event(
                 SOURCE,
                 Occurrence {
@@ -174,8 +176,8 @@ fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
 pub fn pod_from_template(rs: &Value) -> Value {
     let template = &rs["spec"]["template"];
     let mut meta = Map::new();
-    meta.insert("generateName".into(), json!(format!("{}-", owners::name(rs))));
-    meta.insert("namespace".into(), json!(owners::namespace(rs)));
+    meta.insert("generateName".into(), json!(format!("{}-", object::name(rs))));
+    meta.insert("namespace".into(), json!(object::namespace(rs)));
     for field in ["labels", "annotations", "finalizers"] {
         if let Some(value) = template["metadata"].get(field).filter(|v| !v.is_null()) {
             meta.insert(field.into(), value.clone());
@@ -211,7 +213,7 @@ fn deletion_rank(pod: &Value) -> Rank {
         Reverse(ready_since),
         Reverse(restarts),
         Reverse(created),
-        Reverse(owners::name(pod).to_string()),
+        Reverse(object::name(pod).to_string()),
     )
 }
 
@@ -268,17 +270,17 @@ fn write_status(sb: &Sandbox, rs: &Value, status: Value) -> Result<(), ApiError>
     if rs["status"] == status {
         return Ok(());
     }
-    let uid = owners::uid(rs).to_string();
+    let uid = object::uid(rs).to_string();
     let result = sb.modify(
         replicasets(),
-        Some(owners::namespace(rs)),
-        owners::name(rs),
+        Some(object::namespace(rs)),
+        object::name(rs),
         UpdateScope::Status,
         WriteOptions::default(),
         |current| {
             let mut next = current.clone();
             // A ReplicaSet recreated under the same name gets its own reconcile.
-            if owners::uid(current) == uid {
+            if object::uid(current) == uid {
                 next["status"] = status;
             }
             Ok(next)
@@ -307,7 +309,7 @@ mod tests {
     }
 
     fn names(pods: &[Arc<Value>]) -> Vec<&str> {
-        pods.iter().map(|p| owners::name(p)).collect()
+        pods.iter().map(|p| object::name(p)).collect()
     }
 
     #[test]

@@ -1,10 +1,8 @@
 //! The arithmetic of Deployment rollouts, kept pure for testing: the pod-template hash,
 //! maxSurge/maxUnavailable resolution, rolling-update steps and proportional scaling.
 
+use gitops_sandbox_core::{digest, names};
 use serde_json::Value;
-
-/// Upstream's alphabet for generated name parts: no vowels, no look-alike characters.
-const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// The `pod-template-hash` of a template: FNV-1a (32 bits) over the template in a canonical
 /// form (keys sorted), plus the collision count when there is one; the decimal number is then
@@ -15,8 +13,8 @@ pub fn template_hash(template: &Value, collision_count: Option<i64>) -> String {
     if let Some(count) = collision_count {
         text.push_str(&count.to_string());
     }
-    let hash = text.bytes().fold(0x811c9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x01000193));
-    hash.to_string().bytes().map(|b| ALPHANUMS[b as usize % ALPHANUMS.len()] as char).collect()
+    let hash = digest::fnv1a_32(text.as_bytes());
+    names::safe_encode(hash.to_string().as_bytes())
 }
 
 /// JSON with object keys in sorted order, so equal templates always hash equally.
@@ -238,7 +236,7 @@ mod tests {
         let hash = template_hash(&template, None);
         assert_eq!(hash, template_hash(&reordered, None));
         assert!((1..=10).contains(&hash.len()), "{hash}");
-        assert!(hash.bytes().all(|b| ALPHANUMS.contains(&b)), "{hash}");
+        assert!(hash.bytes().all(|b| names::SAFE_ALPHABET.contains(&b)), "{hash}");
         let changed = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "nginx",
             "image": "nginx:1.7.9"}]}});
         assert_ne!(hash, template_hash(&changed, None));

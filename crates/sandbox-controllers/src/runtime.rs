@@ -5,6 +5,7 @@
 
 use gitops_sandbox_core::cluster::Sandbox;
 use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::ResourceId;
 use gitops_sandbox_core::watch::WatchEvent;
 use serde_json::Value;
@@ -42,8 +43,8 @@ impl ObjectRef {
     pub fn of(resource: &ResourceId, obj: &Value) -> Self {
         Self {
             resource: resource.clone(),
-            namespace: obj["metadata"]["namespace"].as_str().unwrap_or_default().to_string(),
-            name: obj["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            namespace: object::namespace(&obj).to_string(),
+            name: object::name(&obj).to_string(),
         }
     }
 }
@@ -84,7 +85,7 @@ pub fn owner_of(obj: &Value, primary: &ResourceId) -> Option<ObjectRef> {
     let owner = owners.iter().find(|o| o["kind"] == kind.as_str() && o["controller"] == true)?;
     Some(ObjectRef {
         resource: primary.clone(),
-        namespace: obj["metadata"]["namespace"].as_str().unwrap_or_default().to_string(),
+        namespace: object::namespace(&obj).to_string(),
         name: owner["name"].as_str()?.to_string(),
     })
 }

@@ -4,6 +4,7 @@
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_core::registry::builtin_type;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,7 @@ impl Harness {
     }
 
     pub fn rt(&self, group: &str, plural: &str) -> &'static ResourceType {
-        super::owners::resource(group, plural)
+        builtin_type(group, plural)
     }
 
     pub fn create(&self, group: &str, plural: &str, obj: Value) -> Arc<Value> {

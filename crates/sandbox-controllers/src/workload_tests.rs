@@ -10,6 +10,7 @@ use super::replicaset::ReplicaSetController;
 use super::testing::Harness;
 use gitops_sandbox_core::cluster::{DeleteOptions, Propagation, WriteOptions};
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -51,7 +52,7 @@ fn make_pods_ready(h: &Harness) {
         h.sb.modify(
             pods,
             Some("default"),
-            owners::name(&pod),
+            object::name(&pod),
             UpdateScope::Status,
             WriteOptions::default(),
             |current| {
@@ -93,7 +94,7 @@ fn a_deployment_makes_a_hashed_replica_set_whose_pods_it_owns() {
     assert_eq!(replica_sets.len(), 1);
     let rs = &replica_sets[0];
     let hash = rs["metadata"]["labels"][HASH_LABEL].as_str().expect("the hash label").to_string();
-    assert_eq!(owners::name(rs), format!("web-{hash}"));
+    assert_eq!(object::name(rs), format!("web-{hash}"));
     assert_eq!(rs["spec"]["selector"]["matchLabels"][HASH_LABEL], hash.as_str());
     assert_eq!(rs["metadata"]["annotations"][REVISION], "1");
     assert_eq!(rs["metadata"]["annotations"][DESIRED_REPLICAS], "1");
@@ -101,7 +102,7 @@ fn a_deployment_makes_a_hashed_replica_set_whose_pods_it_owns() {
     let pods = h.list("", "pods");
     assert_eq!(pods.len(), 1);
     assert!(is_controlled_by(&pods[0], rs));
-    assert!(owners::name(&pods[0]).starts_with(&format!("web-{hash}-")));
+    assert!(object::name(&pods[0]).starts_with(&format!("web-{hash}-")));
     assert_eq!(pods[0]["metadata"]["labels"][HASH_LABEL], hash.as_str());
     let d = get(&h, "deployments", "web");
     assert_eq!(d["metadata"]["annotations"][REVISION], "1");
@@ -109,7 +110,7 @@ fn a_deployment_makes_a_hashed_replica_set_whose_pods_it_owns() {
     assert_eq!(d["status"]["updatedReplicas"], 1);
     assert_eq!(d["status"]["unavailableReplicas"], 1);
     assert_eq!(event_messages(&h, "ScalingReplicaSet"), [format!("Scaled up replica set web-{hash} from 0 to 1")]);
-    assert_eq!(event_messages(&h, "SuccessfulCreate"), [format!("Created pod: {}", owners::name(&pods[0]))]);
+    assert_eq!(event_messages(&h, "SuccessfulCreate"), [format!("Created pod: {}", object::name(&pods[0]))]);
 }
 
 #[test]
@@ -126,7 +127,7 @@ fn scaling_up_and_down_changes_the_replica_set_and_its_pods() {
     assert_eq!(rs["metadata"]["annotations"][MAX_REPLICAS], "4");
     assert!(
         event_messages(&h, "ScalingReplicaSet")
-            .contains(&format!("Scaled up replica set {} from 1 to 3", owners::name(rs)))
+            .contains(&format!("Scaled up replica set {} from 1 to 3", object::name(rs)))
     );
     patch(&h, "deployments", "web", |d| d["spec"]["replicas"] = json!(1));
     h.settle();
@@ -140,10 +141,10 @@ fn a_deleted_pod_is_replaced() {
     let h = harness();
     h.create("apps", "deployments", deployment(2, "nginx", "RollingUpdate"));
     h.settle();
-    let victim = owners::name(&h.list("", "pods")[0]).to_string();
+    let victim = object::name(&h.list("", "pods")[0]).to_string();
     h.delete("", "pods", &victim, DeleteOptions::default());
     h.settle();
-    let names: Vec<String> = h.list("", "pods").iter().map(|p| owners::name(p).to_string()).collect();
+    let names: Vec<String> = h.list("", "pods").iter().map(|p| object::name(p).to_string()).collect();
     assert_eq!(names.len(), 2);
     assert!(!names.contains(&victim));
 }
@@ -362,7 +363,7 @@ fn a_dependent_that_cannot_go_yet_holds_a_foreground_deletion() {
     h.create("apps", "deployments", deployment(1, "nginx", "RollingUpdate"));
     h.settle();
     let pods = h.rt("", "pods");
-    let pod = owners::name(&h.list("", "pods")[0]).to_string();
+    let pod = object::name(&h.list("", "pods")[0]).to_string();
     let set_finalizers = |finalizers: Value| {
         h.sb.modify(pods, Some("default"), &pod, UpdateScope::Main, WriteOptions::default(), |current| {
             let mut next = current.clone();

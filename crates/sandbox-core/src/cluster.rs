@@ -3,7 +3,9 @@
 
 use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
+use crate::object;
 use crate::pki::Certificates;
+use crate::registry::builtin_type;
 use crate::registry::{CreateStep, DeletionStyle, Registry, ResourceType};
 use crate::service_ip;
 use crate::store::{Change, DiskError, ObjectKey, Store, StoreError};
@@ -138,7 +140,7 @@ impl Sandbox {
         let objects: Vec<Value> = serde_norway::from_str(include_str!("data/bootstrap.yaml"))
             .map_err(|e| SandboxError::Bootstrap { name: "data/bootstrap.yaml".into(), message: e.to_string() })?;
         for object in objects {
-            let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = object::name(&object).to_string();
             let failed = |message: String| SandboxError::Bootstrap { name: name.clone(), message };
             let rt = self
                 .registry
@@ -207,13 +209,13 @@ impl Sandbox {
         if obj["metadata"]["name"].as_str().is_none_or(str::is_empty)
             && let Some(prefix) = obj["metadata"]["generateName"].as_str()
         {
-            obj["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix()));
+            obj["metadata"]["name"] = json!(format!("{prefix}{}", crate::names::random_suffix()));
         }
         let mut warnings = Vec::new();
         lifecycle::check_fields(rt, &mut obj, opts.field_validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
-        let mut obj = lifecycle::prepare_create(rt, obj, &now_rfc3339(), uid)?;
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let mut obj = lifecycle::prepare_create(rt, obj, &crate::time::now_rfc3339(), uid)?;
+        let name = object::name(&obj).to_string();
         let key = Self::key(rt, namespace.as_deref(), &name);
         let written = self
             .store
@@ -334,7 +336,7 @@ impl Sandbox {
                 if let Some(finalizer) = held_by {
                     add_finalizer(&mut marked, finalizer);
                 }
-                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionTimestamp"] = json!(crate::time::now_rfc3339());
                 marked["metadata"]["deletionGracePeriodSeconds"] = json!(grace.unwrap_or(0));
                 Ok(Change::Put(marked))
             })
@@ -353,7 +355,7 @@ impl Sandbox {
                     return Ok(Change::Keep);
                 }
                 let mut marked = current.as_ref().clone();
-                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionTimestamp"] = json!(crate::time::now_rfc3339());
                 marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
                 marked["status"]["phase"] = json!("Terminating");
                 Ok(Change::Put(marked))
@@ -410,7 +412,7 @@ impl Sandbox {
                 ));
             }
         }
-        let namespaces = self.registry.by_plural("", "v1", "namespaces").expect("namespaces are always served");
+        let namespaces = builtin_type("", "namespaces");
         match self.get(namespaces, None, namespace) {
             None => Err(ApiError::not_found(namespaces, namespace)),
             Some(ns) if ns["metadata"]["deletionTimestamp"].is_string() => Err(ApiError::forbidden(format!(
@@ -520,18 +522,6 @@ fn store_error(e: StoreError<ApiError>) -> ApiError {
     }
 }
 
-/// The current time as Kubernetes writes timestamps: RFC 3339, whole seconds, UTC.
-pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// Five characters from upstream's generateName alphabet (no vowels, no look-alikes).
-fn random_suffix() -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    bytes.iter().take(5).map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
-}
-
 fn read_or_create_token(path: &Path) -> std::io::Result<String> {
     if let Ok(text) = std::fs::read_to_string(path) {
         let token = text.trim().to_string();
@@ -563,17 +553,17 @@ mod tests {
     }
 
     fn configmaps() -> &'static ResourceType {
-        Registry::builtin().by_plural("", "v1", "configmaps").unwrap()
+        builtin_type("", "configmaps")
     }
 
     #[test]
     fn a_new_sandbox_has_the_standard_namespaces_and_roles() {
         let (_dir, sb) = sandbox();
-        let ns = sb.registry().by_plural("", "v1", "namespaces").unwrap();
+        let ns = builtin_type("", "namespaces");
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             assert!(sb.get(ns, None, name).is_some(), "{name}");
         }
-        let roles = sb.registry().by_plural("rbac.authorization.k8s.io", "v1", "clusterroles").unwrap();
+        let roles = builtin_type("rbac.authorization.k8s.io", "clusterroles");
         for name in ["cluster-admin", "admin", "edit", "view"] {
             assert!(sb.get(roles, None, name).is_some(), "{name}");
         }

@@ -335,11 +335,11 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::Registry;
+    use crate::registry::builtin_type;
 
     #[test]
     fn not_found_names_the_qualified_resource() {
-        let rt = Registry::builtin().by_plural("apps", "v1", "deployments").unwrap();
+        let rt = builtin_type("apps", "deployments");
         let err = ApiError::not_found(rt, "nope");
         assert_eq!(err.message, "deployments.apps \"nope\" not found");
         assert_eq!(err.details.as_ref().unwrap()["kind"], "deployments");
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn invalid_reads_like_upstream() {
-        let rt = Registry::builtin().by_plural("apps", "v1", "deployments").unwrap();
+        let rt = builtin_type("apps", "deployments");
         let err = ApiError::invalid(
             rt,
             "x",

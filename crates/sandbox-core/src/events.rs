@@ -1,10 +1,13 @@
 //! Recording core/v1 Events about objects, as controllers and the kubelet do, so that
 //! `kubectl describe` and `kubectl get events` read like a real cluster's.
 
-use crate::cluster::{Sandbox, WriteOptions, now_rfc3339};
+use crate::cluster::{Sandbox, WriteOptions};
+use crate::digest::fnv1a_64;
 use crate::errors::{ApiResult, Reason};
 use crate::lifecycle::UpdateScope;
 use crate::registry::ResourceType;
+use crate::registry::builtin_type;
+use crate::time;
 use serde_json::{Value, json};
 
 /// `Normal` or `Warning`.
@@ -63,16 +66,19 @@ impl Sandbox {
             "fieldPath": occurrence.field_path,
         });
         // The same object, reason and message always map to one Event name, which makes repeats cheap to find.
-        let digest = fnv(&format!(
-            "{}{}{}{}",
-            meta["uid"],
-            occurrence.reason,
-            occurrence.message,
-            occurrence.field_path.as_deref().unwrap_or("")
-        ));
+        let digest = fnv1a_64(
+            format!(
+                "{}{}{}{}",
+                meta["uid"],
+                occurrence.reason,
+                occurrence.message,
+                occurrence.field_path.as_deref().unwrap_or("")
+            )
+            .as_bytes(),
+        );
         let name = event_name(meta["name"].as_str().unwrap_or("object"), digest);
-        let Some(rt) = self.registry().by_plural("", "v1", "events") else { return };
-        let now = now_rfc3339();
+        let rt = builtin_type("", "events");
+        let now = time::now_rfc3339();
         let source_json = match source.host {
             Some(host) => json!({"component": source.component, "host": host}),
             None => json!({"component": source.component}),
@@ -131,11 +137,6 @@ fn event_name(object: &str, digest: u64) -> String {
     name
 }
 
-/// FNV-1a, a small stable hash for event names.
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +160,7 @@ mod tests {
                 },
             );
         }
-        let rt = sb.registry().by_plural("", "v1", "events").unwrap();
+        let rt = builtin_type("", "events");
         let (events, _) = sb.store().list(&rt.id(), Some("default"), None, 0, |_| true);
         assert_eq!(events.items.len(), 1);
         assert_eq!(events.items[0]["count"], 2);

@@ -3,6 +3,7 @@
 
 use crate::admission;
 use crate::errors::{ApiError, ApiResult};
+use crate::object;
 use crate::registry::{CreateStep, ResourceType};
 use crate::schema;
 use serde_json::{Map, Value, json};
@@ -80,7 +81,7 @@ pub fn check_fields(
 
 /// Prepares a new object for storage: server-owned metadata, initial status, defaults, validation.
 pub fn prepare_create(rt: &ResourceType, mut obj: Value, now: &str, uid: String) -> ApiResult<Value> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = object::name(&obj).to_string();
     let meta = metadata_mut(&mut obj);
     for owned in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
         meta.remove(owned);
@@ -120,7 +121,7 @@ pub enum UpdateScope {
 
 /// Prepares an update of `old` to `new`; `None` means the update changes nothing.
 pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: UpdateScope) -> ApiResult<Option<Value>> {
-    let name = old["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = object::name(&old).to_string();
     if scope == UpdateScope::Status {
         let status = new.get("status").cloned().unwrap_or_else(|| json!({}));
         let also: Vec<(&str, Option<Value>)> =
@@ -219,10 +220,10 @@ fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
 mod tests {
     use super::*;
     use crate::errors::Reason;
-    use crate::registry::Registry;
+    use crate::registry::builtin_type;
 
     fn deployments() -> &'static ResourceType {
-        Registry::builtin().by_plural("apps", "v1", "deployments").unwrap()
+        builtin_type("apps", "deployments")
     }
 
     fn deployment() -> Value {
@@ -300,7 +301,7 @@ mod tests {
 
     #[test]
     fn namespaces_are_labelled_with_their_name() {
-        let namespaces = Registry::builtin().by_plural("", "v1", "namespaces").unwrap();
+        let namespaces = builtin_type("", "namespaces");
         let ns = prepare_create(namespaces, json!({"metadata": {"name": "team"}}), "t", "u".into()).unwrap();
         assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "team");
     }

@@ -1,5 +1,18 @@
 //! Name and key formats (DNS-1123 labels and subdomains, qualified names, ports), with upstream's messages.
 
+/// Upstream's alphabet for generated name parts: no vowels, no look-alike characters.
+pub const SAFE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Each byte spelt as one character of [`SAFE_ALPHABET`], as upstream's `SafeEncodeString`.
+pub fn safe_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| SAFE_ALPHABET[*b as usize % SAFE_ALPHABET.len()] as char).collect()
+}
+
+/// Five random characters of [`SAFE_ALPHABET`]: the suffix a `generateName` gets.
+pub fn random_suffix() -> String {
+    safe_encode(&uuid::Uuid::new_v4().into_bytes()[..5])
+}
+
 /// The longest DNS-1123 label.
 const LABEL_MAX: usize = 63;
 /// The longest DNS-1123 subdomain.

@@ -4,10 +4,12 @@
 use super::SimulatedNode;
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::Sandbox;
-use gitops_sandbox_core::cluster::{WriteOptions, now_rfc3339};
+use gitops_sandbox_core::cluster::WriteOptions;
 use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::lifecycle::UpdateScope;
-use gitops_sandbox_core::registry::{Registry, ResourceId, ResourceType};
+use gitops_sandbox_core::registry::builtin_type;
+use gitops_sandbox_core::registry::{ResourceId, ResourceType};
+use gitops_sandbox_core::time;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use std::time::Duration;
 const HEARTBEAT: Duration = Duration::from_secs(300);
 
 fn nodes() -> &'static ResourceType {
-    Registry::builtin().by_plural("", "v1", "nodes").expect("nodes are always served")
+    builtin_type("", "nodes")
 }
 
 /// Keeps the Node object.
@@ -96,7 +98,7 @@ pub fn ensure(sb: &Sandbox) -> Result<(), ApiError> {
     }
     sb.modify(nodes(), None, SimulatedNode::NAME, UpdateScope::Status, WriteOptions::default(), |current| {
         let mut new = current.clone();
-        new["status"] = node_status(&current["status"], &now_rfc3339());
+        new["status"] = node_status(&current["status"], &time::now_rfc3339());
         Ok(new)
     })?;
     Ok(())
@@ -126,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_fresh_status_is_not_stale_and_an_old_heartbeat_is() {
-        let status = node_status(&Value::Null, &now_rfc3339());
+        let status = node_status(&Value::Null, &time::now_rfc3339());
         assert!(!stale(&status));
         assert!(stale(&node_status(&Value::Null, "2020-01-01T00:00:00Z")));
         assert!(stale(&Value::Null));

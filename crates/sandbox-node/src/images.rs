@@ -1,5 +1,6 @@
 //! The simulated images: image references, and the behaviour table in `data/images.yaml`.
 
+use gitops_sandbox_core::digest;
 use gitops_sandbox_shell::vfs::Volume;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -189,9 +190,8 @@ fn path_component(part: &str) -> bool {
 pub fn hex_digest(text: &str) -> String {
     (0..4u64)
         .map(|round| {
-            let h = text.bytes().fold(0xcbf29ce484222325u64 ^ round.wrapping_mul(0x9e3779b97f4a7c15), |h, b| {
-                (h ^ b as u64).wrapping_mul(0x100000001b3)
-            });
+            let basis = digest::OFFSET_64 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let h = digest::fnv1a_64_from(basis, text.as_bytes());
             format!("{h:016x}")
         })
         .collect()

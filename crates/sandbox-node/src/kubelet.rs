@@ -11,6 +11,8 @@ use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_shell::vfs::Filesystem;
 use serde_json::{Value, json};
@@ -29,7 +31,7 @@ pub struct Kubelet {
 
 /// The pods type.
 pub fn pods() -> &'static ResourceType {
-    gitops_sandbox_core::registry::Registry::builtin().by_plural("", "v1", "pods").expect("pods are always served")
+    builtin_type("", "pods")
 }
 
 impl Controller for Kubelet {
@@ -121,7 +123,7 @@ pub fn reconcile_pod(node: &SimulatedNode, namespace: &str, name: &str) -> ApiRe
     if pod["spec"]["nodeName"].as_str() != Some(SimulatedNode::NAME) {
         return Ok(Action::Done);
     }
-    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+    let uid = object::uid(&pod);
     if pod["metadata"]["deletionTimestamp"].is_string() {
         return terminate(node, &pod);
     }
@@ -496,9 +498,9 @@ fn sync_status(sb: &Sandbox, rt: &PodRuntime) -> ApiResult<()> {
 /// Graceful deletion: stop the containers, then remove the pod (unless finalizers still hold it).
 fn terminate(node: &SimulatedNode, pod: &Value) -> ApiResult<Action> {
     let sb = node.sandbox();
-    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let namespace = object::namespace(&pod);
+    let name = object::name(&pod);
+    let uid = object::uid(&pod).to_string();
     if let Some(rt) = node.pod(namespace, name, &uid) {
         let running: Vec<(String, bool)> =
             rt.containers().values().filter(|c| c.running()).map(|c| (c.name.clone(), c.init)).collect();
@@ -530,10 +532,7 @@ impl Controller for ConfigMapVolumes {
     }
 
     fn primary(&self) -> ResourceId {
-        gitops_sandbox_core::registry::Registry::builtin()
-            .by_plural("", "v1", "configmaps")
-            .expect("configmaps are served")
-            .id()
+        builtin_type("", "configmaps").id()
     }
 
     fn reconcile(&self, _sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {

@@ -30,6 +30,7 @@ use bytes::Bytes;
 use gitops_sandbox_controllers::runtime::{TriggerSender, Triggers};
 use gitops_sandbox_controllers::{Controller, ObjectRef};
 use gitops_sandbox_core::Sandbox;
+use gitops_sandbox_core::object;
 use gitops_sandbox_shell::ClusterClient;
 use gitops_sandbox_shell::vfs::Filesystem;
 use runtime::{PodRuntime, State};
@@ -149,14 +150,14 @@ impl SimulatedNode {
 
     /// Sets up a new pod's sandbox: an IP and its volumes.
     pub fn admit(&self, pod: &serde_json::Value) -> Result<Arc<PodRuntime>, volumes::MountError> {
-        let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-        let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let namespace = object::namespace(&pod).to_string();
+        let name = object::name(&pod).to_string();
         let ip = self.allocate_ip();
         let built = volumes::build(&self.sandbox, pod, &ip)?;
         let runtime = Arc::new(PodRuntime {
             namespace: namespace.clone(),
             name: name.clone(),
-            uid: pod["metadata"]["uid"].as_str().unwrap_or_default().to_string(),
+            uid: object::uid(&pod).to_string(),
             ip,
             started: jiff::Timestamp::now(),
             volumes: Mutex::new(built),

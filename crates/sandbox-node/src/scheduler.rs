@@ -4,11 +4,11 @@ use super::SimulatedNode;
 use super::kubelet::pods;
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::Sandbox;
-use gitops_sandbox_core::cluster::now_rfc3339;
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::ResourceId;
+use gitops_sandbox_core::time;
 use serde_json::{Value, json};
 
 /// The scheduler's name, as pods' `schedulerName` and events show it.
@@ -71,7 +71,7 @@ impl Controller for Scheduler {
             if !conditions.iter().any(|c| c["type"] == "PodScheduled") {
                 let mut conditions = conditions;
                 conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
-                    "lastTransitionTime": now_rfc3339()}));
+                    "lastTransitionTime": time::now_rfc3339()}));
                 new["status"]["conditions"] = json!(conditions);
             }
             Ok(new)

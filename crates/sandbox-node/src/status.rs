@@ -2,16 +2,13 @@
 //! from the runtime's container states (upstream's rules for phase and readiness).
 
 use super::runtime::{Container, State, Termination};
+use gitops_sandbox_core::time;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-fn rfc3339(t: &jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 fn terminated(t: &Termination) -> Value {
-    let mut v = json!({"exitCode": t.exit_code, "reason": t.reason, "startedAt": rfc3339(&t.started),
-        "finishedAt": rfc3339(&t.finished), "containerID": t.container_id});
+    let mut v = json!({"exitCode": t.exit_code, "reason": t.reason, "startedAt": time::rfc3339(t.started),
+        "finishedAt": time::rfc3339(t.finished), "containerID": t.container_id});
     if let Some(m) = &t.message {
         v["message"] = json!(m);
     }
@@ -27,7 +24,7 @@ fn state_json(state: &State) -> Value {
             }
             json!({"waiting": w})
         }
-        State::Running { started, .. } => json!({"running": {"startedAt": rfc3339(started)}}),
+        State::Running { started, .. } => json!({"running": {"startedAt": time::rfc3339(*started)}}),
         State::Terminated(t) => json!({"terminated": terminated(t)}),
     }
 }
@@ -146,7 +143,7 @@ fn not_done(
 /// The whole status: the previous one's timestamps and fields are kept where they still hold.
 pub fn pod_status(pod: &Value, ip: &str, started: &jiff::Timestamp, containers: &BTreeMap<String, Container>) -> Value {
     let previous = &pod["status"];
-    let now = gitops_sandbox_core::cluster::now_rfc3339();
+    let now = time::now_rfc3339();
     let summary = summarize(pod, containers);
     let conds = &previous["conditions"];
     let unready = (!summary.ready).then(|| {
@@ -185,7 +182,7 @@ pub fn pod_status(pod: &Value, ip: &str, started: &jiff::Timestamp, containers: 
         ("hostIPs", json!([{"ip": host}])),
         ("podIP", json!(ip)),
         ("podIPs", json!([{"ip": ip}])),
-        ("startTime", json!(rfc3339(started))),
+        ("startTime", json!(time::rfc3339(*started))),
         ("containerStatuses", json!(statuses("containers"))),
     ] {
         status.insert(key.into(), value);

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use gitops_sandbox_core::Sandbox;
+use gitops_sandbox_core::object;
 use gitops_sandbox_shell::vfs::Volume;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -191,7 +192,7 @@ pub fn environment(
         Some(slot) => slot.1 = v,
         None => env.push((k, v)),
     };
-    set(&mut env, "HOSTNAME".into(), pod["metadata"]["name"].as_str().unwrap_or_default().into());
+    set(&mut env, "HOSTNAME".into(), object::name(&pod).into());
     for (k, v) in [
         ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
         ("KUBERNETES_SERVICE_PORT", "443"),

@@ -10,6 +10,7 @@
 //! system temp dir; it must be on a real disk for the fsync figures to mean anything).
 
 use futures::StreamExt;
+use gitops_sandbox_core::registry::builtin_type;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::{Client, ResourceExt};
@@ -155,7 +156,7 @@ async fn memory(data: &Path, objects: usize, report: &mut Report) {
 /// does not inflate; the kernel counts it in coarse steps, hence a mean over many runs).
 fn server_side_list(server: &Server, runs: usize) -> (Vec<Duration>, Duration, Duration) {
     let sandbox = &server.sandbox;
-    let configmaps = sandbox.registry().by_plural("", "v1", "configmaps").expect("configmaps are served").id();
+    let configmaps = builtin_type("", "configmaps").id();
     let (mut wall, mut read_cpu, mut encode_cpu) = (Vec::new(), Duration::ZERO, Duration::ZERO);
     for _ in 0..runs {
         let (start, cpu) = (Instant::now(), thread_cpu());
@@ -285,7 +286,7 @@ async fn round_trips(api: &Api<ConfigMap>, ops: usize, report: &mut Report) {
 /// fsynced commit) called directly, to split a round trip into the store's part and the rest.
 fn direct_writes(server: &Server, ops: usize, report: &mut Report) {
     let sandbox = &server.sandbox;
-    let rt = sandbox.registry().by_plural("", "v1", "configmaps").expect("configmaps are served");
+    let rt = builtin_type("", "configmaps");
     let mut create = Vec::with_capacity(ops);
     for i in 0..ops {
         let object = serde_json::to_value(config_map(&format!("direct-{i}"))).expect("JSON");

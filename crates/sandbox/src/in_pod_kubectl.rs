@@ -7,6 +7,7 @@ use crate::Sandbox;
 use crate::api::PodStreams;
 use axum::body::Body;
 use axum::http::{Method, Request, header};
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::{Registry, ResourceType};
 use gitops_sandbox_node::ClusterClients;
 use gitops_sandbox_shell::vfs::Filesystem;
@@ -220,7 +221,7 @@ async fn with_files(client: &Client, verb: &str, namespace: &str, files: Vec<(St
     for (file, object) in objects {
         let (api_version, kind) =
             (object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str().unwrap_or_default());
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = object::name(&object).to_string();
         let Some(rt) = Registry::builtin().by_kind(api_version, kind) else {
             stderr.push_str(&format!(
                 "error: resource mapping not found for name: \"{name}\" namespace: \"\" from \"{file}\": no matches \
@@ -258,9 +259,7 @@ async fn create_one(
         .send(Method::POST, &collection_path(rt, Some(namespace)), Some(("application/json", body)), "application/json")
         .await;
     match status {
-        200..=299 => {
-            Ok(format!("{}/{} created\n", type_name(rt), reply["metadata"]["name"].as_str().unwrap_or_default()))
-        }
+        200..=299 => Ok(format!("{}/{} created\n", type_name(rt), object::name(&reply))),
         _ => Err(server_error(&reply, &format!("error when creating \"{file}\": "))),
     }
 }
@@ -416,10 +415,7 @@ async fn get(client: &Client, namespace: &str, flags: &Flags, rest: &[String]) -
         "yaml" => (0, serde_norway::to_string(&reply).unwrap_or_default(), String::new()),
         "name" => {
             let items = reply["items"].as_array().cloned().unwrap_or_else(|| vec![reply.clone()]);
-            let lines: String = items
-                .iter()
-                .map(|o| format!("{}/{}\n", type_name(rt), o["metadata"]["name"].as_str().unwrap_or_default()))
-                .collect();
+            let lines: String = items.iter().map(|o| format!("{}/{}\n", type_name(rt), object::name(&o))).collect();
             (0, lines, String::new())
         }
         _ => table(&reply, ns, flags.all_namespaces),

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::cluster::WriteOptions;
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_node::{ContainerLog, LogLine, NodeError, Output, Process};
 use serde_json::json;
 use std::time::Duration;
@@ -125,7 +126,7 @@ async fn pour(mut conn: DuplexStream) {
 /// Stores the fake pod `web` as running on the node (no controllers needed), with a Service and a
 /// Deployment that select it, so that `kubectl port-forward svc/web` and `deploy/web` find it.
 pub fn add_running_pod(sandbox: &Sandbox) {
-    let pods = sandbox.registry().by_plural("", "v1", "pods").expect("pods are served");
+    let pods = builtin_type("", "pods");
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
@@ -143,14 +144,14 @@ pub fn add_running_pod(sandbox: &Sandbox) {
     sandbox
         .update(pods, Some("default"), "web", running, UpdateScope::Status, WriteOptions::default())
         .expect("the fixture is stored");
-    let services = sandbox.registry().by_plural("", "v1", "services").expect("the fixture is stored");
+    let services = builtin_type("", "services");
     let service = json!({
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": 80}]},
     });
     sandbox.create(services, Some("default"), service, WriteOptions::default()).expect("the fixture is stored");
     // No controllers run here: kubectl itself picks the Deployment's pod by its selector.
-    let deployments = sandbox.registry().by_plural("apps", "v1", "deployments").expect("the fixture is stored");
+    let deployments = builtin_type("apps", "deployments");
     let deployment = json!({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},

@@ -2,7 +2,9 @@ use super::*;
 use gitops_sandbox_core::errors::Reason;
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::Registry;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::store::Change;
+use gitops_sandbox_core::time;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +49,7 @@ fn job_names(sb: &Sandbox) -> Vec<String> {
 }
 
 fn reasons(sb: &Sandbox) -> Vec<String> {
-    let events = sb.registry().by_plural("", "v1", "events").unwrap();
+    let events = builtin_type("", "events");
     let (list, _) =
         sb.store().list(&events.id(), Some("default"), None, 0, |e| e["involvedObject"]["kind"] == "CronJob");
     list.items.iter().map(|e| format!("{} {}", e["reason"].as_str().unwrap(), e["message"].as_str().unwrap())).collect()
@@ -119,7 +121,7 @@ fn a_due_activation_creates_an_owned_annotated_job_once() {
     assert_eq!(job_names(&sb), std::slice::from_ref(&name));
     let job = sb.get(rt("jobs"), Some("default"), &name).unwrap();
     assert_eq!(job["metadata"]["labels"]["app"], "hello");
-    assert_eq!(job["metadata"]["annotations"][SCHEDULED_AT], first.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    assert_eq!(job["metadata"]["annotations"][SCHEDULED_AT], time::rfc3339(first));
     let owner = &job["metadata"]["ownerReferences"][0];
     assert_eq!(
         (owner["kind"].as_str(), owner["uid"].clone(), owner["controller"].as_bool()),
@@ -128,7 +130,7 @@ fn a_due_activation_creates_an_owned_annotated_job_once() {
     let status = cronjob(&sb, "hello")["status"].clone();
     assert_eq!(status["active"][0]["name"], name.as_str());
     assert_eq!(status["active"][0]["kind"], "Job");
-    assert_eq!(status["lastScheduleTime"], first.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    assert_eq!(status["lastScheduleTime"], time::rfc3339(first));
     assert!(reasons(&sb).contains(&format!("SuccessfulCreate Created job {name}")));
     // It wakes for the next activation, five minutes after the first.
     assert!(

@@ -3,10 +3,12 @@
 
 use super::super::runtime::Action;
 use super::plan::{self, PodState, TRACKING_FINALIZER};
-use super::{COMPLETIONS_MESSAGE, COMPLETIONS_REACHED, CREATE_RETRY, event, rfc3339};
+use super::{COMPLETIONS_MESSAGE, COMPLETIONS_REACHED, CREATE_RETRY, event};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::events::EventType;
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_core::time;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -34,7 +36,7 @@ impl Run<'_> {
 
     /// Adds a True condition, or flips an existing one of that type.
     fn set_condition(&mut self, kind: &str, state: &str, reason: &str, message: &str) {
-        let now = rfc3339(self.now);
+        let now = time::rfc3339(self.now);
         let fresh = json!({"type": kind, "status": state, "lastProbeTime": now, "lastTransitionTime": now,
             "reason": reason, "message": message});
         let conditions = self.status.entry("conditions").or_insert_with(|| json!([]));
@@ -74,7 +76,7 @@ impl Run<'_> {
                 event(self.sb, self.job, EventType::Normal, "Resumed", "Job resumed".into());
             }
             if !self.status.contains_key("startTime") {
-                self.status.insert("startTime".into(), json!(rfc3339(self.now)));
+                self.status.insert("startTime".into(), json!(time::rfc3339(self.now)));
             }
             if self.ending(&active) {
                 terminating += self.delete_pods(&active);
@@ -124,7 +126,7 @@ impl Run<'_> {
             event(self.sb, self.job, EventType::Warning, reason, message.to_string());
         } else {
             self.set_condition("Complete", "True", COMPLETIONS_REACHED, COMPLETIONS_MESSAGE);
-            self.status.insert("completionTime".into(), json!(rfc3339(self.now)));
+            self.status.insert("completionTime".into(), json!(time::rfc3339(self.now)));
             event(self.sb, self.job, EventType::Normal, "Completed", "Job completed".into());
         }
     }
@@ -186,7 +188,7 @@ impl Run<'_> {
             match self.sb.create(self.pods_rt, meta["namespace"].as_str(), pod, WriteOptions::default()) {
                 Ok(outcome) => {
                     created += 1;
-                    let name = outcome.object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                    let name = object::name(&outcome.object).to_string();
                     event(self.sb, job, EventType::Normal, "SuccessfulCreate", format!("Created pod: {name}"));
                 }
                 Err(error) => {
@@ -209,7 +211,7 @@ impl Run<'_> {
     fn delete_pods(&mut self, pods: &[&Value]) -> usize {
         let mut deleted = 0;
         for pod in pods {
-            let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+            let name = object::name(&pod);
             match self.sb.delete(self.pods_rt, pod["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()) {
                 Ok(_) => {
                     deleted += 1;

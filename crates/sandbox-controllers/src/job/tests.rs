@@ -1,5 +1,6 @@
 use super::*;
-use gitops_sandbox_core::registry::Registry;
+use gitops_sandbox_core::registry::builtin_type;
+use gitops_sandbox_core::time;
 
 fn sandbox() -> (tempfile::TempDir, Sandbox) {
     let dir = tempfile::tempdir().unwrap();
@@ -8,11 +9,11 @@ fn sandbox() -> (tempfile::TempDir, Sandbox) {
 }
 
 fn jobs() -> &'static ResourceType {
-    Registry::builtin().by_plural("batch", "v1", "jobs").unwrap()
+    builtin_type("batch", "jobs")
 }
 
 fn pods() -> &'static ResourceType {
-    Registry::builtin().by_plural("", "v1", "pods").unwrap()
+    builtin_type("", "pods")
 }
 
 fn target(name: &str) -> ObjectRef {
@@ -60,7 +61,7 @@ fn finished_pod(phase: &str, at: &str) -> Value {
 }
 
 fn reasons(sb: &Sandbox) -> Vec<String> {
-    let events = sb.registry().by_plural("", "v1", "events").unwrap();
+    let events = builtin_type("", "events");
     let (list, _) = sb.store().list(&events.id(), Some("default"), None, 0, |e| e["involvedObject"]["kind"] == "Job");
     list.items.iter().map(|e| format!("{} {}", e["reason"].as_str().unwrap(), e["message"].as_str().unwrap())).collect()
 }
@@ -154,7 +155,7 @@ fn failed_pods_are_replaced_after_a_backoff_until_the_limit() {
     sync(&sb, &target("flaky"), now()).unwrap();
     let first = job_pods(&sb)[0]["metadata"]["name"].as_str().unwrap().to_string();
     let failed_at = now();
-    set_pod(&sb, &first, finished_pod("Failed", &rfc3339(failed_at)));
+    set_pod(&sb, &first, finished_pod("Failed", &time::rfc3339(failed_at)));
     let action = sync(&sb, &target("flaky"), failed_at).unwrap();
     assert!(
         matches!(action, Action::RequeueAfter(d) if d > Duration::from_secs(8) && d <= Duration::from_secs(10)),
@@ -165,7 +166,7 @@ fn failed_pods_are_replaced_after_a_backoff_until_the_limit() {
     let later = failed_at.checked_add(jiff::SignedDuration::from_secs(11)).unwrap();
     sync(&sb, &target("flaky"), later).unwrap();
     let second = job_pods(&sb).into_iter().find(|p| p["metadata"]["name"] != first.as_str()).unwrap();
-    set_pod(&sb, second["metadata"]["name"].as_str().unwrap(), finished_pod("Failed", &rfc3339(later)));
+    set_pod(&sb, second["metadata"]["name"].as_str().unwrap(), finished_pod("Failed", &time::rfc3339(later)));
     sync(&sb, &target("flaky"), later).unwrap();
     let status = job(&sb, "flaky")["status"].clone();
     assert_eq!(status["failed"], 2);
@@ -247,7 +248,7 @@ fn a_finished_job_is_deleted_after_its_ttl() {
     make_job(&sb, "short", json!({"ttlSecondsAfterFinished": 30}));
     sync(&sb, &target("short"), now()).unwrap();
     let name = job_pods(&sb)[0]["metadata"]["name"].as_str().unwrap().to_string();
-    set_pod(&sb, &name, finished_pod("Succeeded", &rfc3339(now())));
+    set_pod(&sb, &name, finished_pod("Succeeded", &time::rfc3339(now())));
     sync(&sb, &target("short"), now()).unwrap();
     let action = sync(&sb, &target("short"), now()).unwrap();
     assert!(matches!(action, Action::RequeueAfter(d) if d > Duration::from_secs(25)), "{action:?}");

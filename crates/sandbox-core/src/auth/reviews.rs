@@ -122,6 +122,7 @@ mod tests {
     use super::*;
     use crate::errors::Reason;
     use crate::registry::Registry;
+    use crate::registry::builtin_type;
 
     fn sandbox() -> (tempfile::TempDir, Sandbox) {
         let dir = tempfile::tempdir().unwrap();
@@ -147,7 +148,7 @@ mod tests {
         assert!(can_i(&sb, &Identity::admin(), attributes.clone()));
         let sa = Identity::service_account("default", "default", "");
         assert!(!can_i(&sb, &sa, attributes.clone()));
-        let bindings = sb.registry().by_plural("rbac.authorization.k8s.io", "v1", "rolebindings").unwrap();
+        let bindings = builtin_type("rbac.authorization.k8s.io", "rolebindings");
         let binding = json!({"metadata": {"name": "edit"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
             "kind": "ClusterRole", "name": "edit"},
                              "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "default"}]});

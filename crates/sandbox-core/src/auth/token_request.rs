@@ -5,6 +5,8 @@ use super::now;
 use super::tokens::{API_AUDIENCE, Claims, Reference};
 use crate::Sandbox;
 use crate::errors::{ApiError, ApiResult, FieldError};
+use crate::object;
+use crate::time;
 use serde_json::{Value, json};
 
 /// How long a kubelet-mounted token lives: upstream extends the kubelet's tokens to a year.
@@ -39,7 +41,7 @@ fn reference(sandbox: &Sandbox, kind: &str, namespace: &str, name: &str) -> ApiR
         .by_kind("v1", kind)
         .ok_or_else(|| ApiError::internal(format!("the kind {kind} is not served")))?;
     let object = sandbox.get(rt, Some(namespace), name).ok_or_else(|| ApiError::not_found(rt, name))?;
-    let uid = object["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let uid = object::uid(&object).to_string();
     Ok(Reference { name: name.to_string(), uid })
 }
 
@@ -68,9 +70,7 @@ pub fn create_token(sandbox: &Sandbox, namespace: &str, name: &str, mut request:
         bind(sandbox, namespace, &bound, &mut claims)?;
     }
     let token = sandbox.signing_key().sign(&claims);
-    let expires = jiff::Timestamp::from_second(claims.exp)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default();
+    let expires = jiff::Timestamp::from_second(claims.exp).map(|t| time::rfc3339(t)).unwrap_or_default();
     Ok(json!({
         "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"name": name, "namespace": namespace, "creationTimestamp": null},

@@ -56,12 +56,7 @@ fn group_versions() -> Vec<(String, String)> {
 
 /// A stable 64-bit FNV-1a hash in upper-case hex: kubectl only uses it as a cache key.
 fn fnv_hex(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016X}")
+    format!("{:016X}", crate::digest::fnv1a_64(text.as_bytes()))
 }
 
 /// The `/openapi/v3` index: one entry per group version.

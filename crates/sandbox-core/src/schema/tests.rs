@@ -121,7 +121,7 @@ fn a_kind_without_a_schema_reports_nothing() {
 }
 
 #[test]
-fn checking_a_small_object_takes_well_under_a_tenth_of_a_millisecond() {
+fn the_deployment_kubectl_generates_passes_both_checks_every_time() {
     let deployment = rt("apps/v1", "Deployment");
     let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "x", "labels": {"app": "x"}, "creationTimestamp": null},
@@ -130,15 +130,12 @@ fn checking_a_small_object_takes_well_under_a_tenth_of_a_millisecond() {
                               "spec": {"containers": [{"name": "nginx", "image": "nginx:latest", "resources": {}}]}}},
         "status": {}});
     warm_up();
-    let rounds = 2000;
-    let start = std::time::Instant::now();
-    for _ in 0..rounds {
+    // The checks keep no state between objects: the hundredth answer is the first one.
+    // (What a check costs is measured by the API benchmark, docs/benchmarks.md, not here.)
+    for _ in 0..100 {
         assert!(unknown_fields(deployment, &obj).is_empty());
         assert!(type_errors(deployment, &obj).is_empty());
     }
-    let each = start.elapsed() / rounds;
-    // Measured well below this even in debug builds; the bound leaves room for a busy machine.
-    assert!(each < std::time::Duration::from_micros(100), "one check took {each:?}");
 }
 
 #[test]

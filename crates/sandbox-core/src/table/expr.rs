@@ -6,6 +6,7 @@
 use super::computed;
 use super::duration::{age, timestamp};
 use crate::selectors::LabelSelector;
+use crate::time;
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -133,7 +134,7 @@ fn function(name: &str) -> Option<CellFn> {
 
 /// `2024-05-01T12:00:00Z`; an unset time prints as Go's zero time, as upstream's default table does.
 fn rfc3339(t: Option<Timestamp>) -> String {
-    t.map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string())
+    t.map(time::rfc3339).unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string())
 }
 
 /// Entries of a map or list; 0 for anything else.

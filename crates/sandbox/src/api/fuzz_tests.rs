@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::Request;
 use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::cluster::WriteOptions;
+use gitops_sandbox_core::object;
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
@@ -208,7 +209,7 @@ fn build(method: &str, uri: String, content_type: &str, body: Vec<u8>) -> Reques
 /// a dry run so that the fixture stays as it is.
 fn coherent() -> impl Strategy<Value = Request<Body>> {
     select(targets()).prop_flat_map(|(collection, manifest)| {
-        let name = manifest["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = object::name(&manifest).to_string();
         let verb = select(vec![
             ("POST", "application/json"),
             ("POST", "application/yaml"),

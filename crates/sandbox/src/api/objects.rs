@@ -8,6 +8,7 @@ use base64::Engine;
 use gitops_sandbox_core::cluster::{DeleteOptions, Propagation, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::lifecycle::{FieldValidation, UpdateScope};
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::selectors::{FieldSelector, LabelSelector};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use serde_json::{Value, json};
@@ -52,10 +53,7 @@ pub fn list(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiResu
         sb.store().list(&t.rt.id(), t.namespace.as_deref(), after.as_ref(), opts.limit, |o| filter.matches(o));
     let mut meta = json!({"resourceVersion": snapshot.rv.to_string()});
     if more && let Some(last) = snapshot.items.last() {
-        let position = [
-            last["metadata"]["namespace"].as_str().unwrap_or_default(),
-            last["metadata"]["name"].as_str().unwrap_or_default(),
-        ];
+        let position = [object::namespace(&last), object::name(&last)];
         let token = json!({"rv": snapshot.rv, "after": position}).to_string();
         meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
     }
@@ -169,7 +167,7 @@ pub fn delete_collection(
     let (snapshot, _) = sb.store().list(&t.rt.id(), t.namespace.as_deref(), None, 0, |o| filter.matches(o));
     let mut deleted: Vec<Arc<Value>> = Vec::new();
     for obj in snapshot.items {
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        let name = object::name(&obj);
         let namespace = obj["metadata"]["namespace"].as_str();
         match sb.delete(t.rt, namespace, name, &options) {
             Ok(obj) => deleted.push(obj),

@@ -70,7 +70,7 @@ pub async fn handle(
 ) -> Response {
     let method = request.method().clone();
     if method != Method::GET && method != Method::POST {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
+        return ApiError::method_not_allowed(method.as_str(), pods()).into_status();
     }
     let (mut parts, _body) = request.into_parts();
     let raw_spdy = raw_spdy_upgrade(&mut parts, exec_spdy::PROTOCOL);

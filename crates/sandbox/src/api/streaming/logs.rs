@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::object;
 use gitops_sandbox_node::LogLine;
 use serde_json::Value;
 use std::convert::Infallible;
@@ -109,7 +110,7 @@ fn text_response(body: Body) -> Response {
 
 /// The kubelet's refusal for a container whose state has no log to show, in its words.
 fn not_loggable(pod: &Value, container: &str, previous: bool) -> Option<String> {
-    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let pod_name = object::name(&pod);
     let status = ["containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"]
         .iter()
         .filter_map(|list| pod["status"][list].as_array())

@@ -21,7 +21,9 @@ use axum::http::Method;
 use axum::response::Response;
 use axum::routing::any;
 use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_node::{ContainerLog, NodeError, Process, SimulatedNode};
 use serde_json::Value;
 use std::sync::Arc;
@@ -94,7 +96,7 @@ async fn logs_route(
     Query(pairs): Pairs,
 ) -> Response {
     if method != Method::GET {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
+        return ApiError::method_not_allowed(method.as_str(), pods()).into_status();
     }
     logs::handle(&s, &ns, &name, &pairs).unwrap_or_else(IntoStatus::into_status)
 }
@@ -126,13 +128,13 @@ async fn portforward_route(
     portforward::handle(s, ns, name, pairs, request).await
 }
 
-fn pods(sandbox: &Sandbox) -> &'static ResourceType {
-    sandbox.registry().by_plural("", "v1", "pods").expect("the registry serves pods")
+fn pods() -> &'static ResourceType {
+    builtin_type("", "pods")
 }
 
 /// The pod a streaming request names, or upstream's NotFound.
 fn find_pod(sandbox: &Sandbox, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
-    let rt = pods(sandbox);
+    let rt = pods();
     sandbox.get(rt, Some(namespace), name).ok_or_else(|| ApiError::not_found(rt, name))
 }
 
@@ -148,7 +150,7 @@ fn container_names(pod: &Value) -> Vec<&str> {
 
 /// The container a request means: the named one if the pod has it, else the only app container.
 fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
-    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let name = object::name(&pod);
     let names = container_names(pod);
     if !requested.is_empty() {
         return match names.contains(&requested) {
@@ -172,10 +174,7 @@ fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
 fn require_node(pod: &Value) -> Result<(), ApiError> {
     match pod["spec"]["nodeName"].as_str() {
         Some(node) if !node.is_empty() => Ok(()),
-        _ => Err(ApiError::bad_request(format!(
-            "pod {} does not have a host assigned",
-            pod["metadata"]["name"].as_str().unwrap_or_default()
-        ))),
+        _ => Err(ApiError::bad_request(format!("pod {} does not have a host assigned", object::name(&pod)))),
     }
 }
 
@@ -191,7 +190,7 @@ fn still_running(pod: Option<&Value>, uid: &str) -> bool {
 /// Completes when the pod stops being the running incarnation `uid`: its network is gone, so
 /// port-forward sessions to it end, as a real kubelet ends them.
 async fn pod_gone(sandbox: Arc<Sandbox>, namespace: String, name: String, uid: String) {
-    let rt = pods(&sandbox);
+    let rt = pods();
     let Ok(subscription) = sandbox.store().subscribe(sandbox.store().resource_version()) else {
         return std::future::pending().await;
     };

@@ -18,6 +18,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, Stream, StreamExt};
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::object;
 use gitops_sandbox_node::NodeError;
 use std::collections::HashMap;
 use std::future::Future;
@@ -68,7 +69,7 @@ impl PodTarget {
 pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, String)>, request: Request) -> Response {
     let method = request.method().clone();
     if method != Method::GET && method != Method::POST {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
+        return ApiError::method_not_allowed(method.as_str(), pods()).into_status();
     }
     let (mut parts, _body) = request.into_parts();
     let raw_spdy = raw_spdy_upgrade(&mut parts, PORTFORWARD_V1);
@@ -77,7 +78,7 @@ pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, St
         Ok(pod) => pod,
         Err(e) => return e.into_status(),
     };
-    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let uid = object::uid(&pod).to_string();
     let target = PodTarget { pods: s.pods.clone(), sandbox: s.sandbox.clone(), namespace: ns, name, uid };
     let upgrade = match (upgrade, raw_spdy) {
         (Ok(upgrade), _) => upgrade.protocols(PROTOCOLS),

@@ -253,7 +253,7 @@ fn deleting_the_pod_ends_its_port_forward() {
     let Some(f) = Fixture::start() else { return };
     let (mut child, ports) = f.port_forward("pod/web", &[80]);
     assert!(http_get(ports[&80]).ends_with("fake pod\n"));
-    let pods = super::pods(&f.sandbox);
+    let pods = super::pods();
     f.sandbox.delete(pods, Some("default"), "web", &gitops_sandbox_core::cluster::DeleteOptions::default()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
