@@ -2,6 +2,7 @@
 //! watches, conflicts and refused input. Each test serves its own sandbox on a free port.
 
 use futures::{Stream, StreamExt};
+use gitops_sandbox::server::InProcess;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::api::{Api, DeleteParams, ListParams, ObjectList, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
@@ -9,17 +10,12 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// A sandbox served in this process, and a kube client built from the kubeconfig it wrote.
 struct Cluster {
     client: Client,
-    sandbox: Arc<gitops_sandbox::Sandbox>,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: InProcess,
     dir: tempfile::TempDir,
 }
 
@@ -30,38 +26,17 @@ impl Cluster {
 
     /// Serves `dir/data` on a free loopback port, the way the CLI does.
     async fn open(dir: tempfile::TempDir) -> Self {
-        let sandbox = Arc::new(gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let addr = listener.local_addr().expect("a bound address");
         let kubeconfig = dir.path().join("kubeconfig");
-        let ca = &sandbox.certificates().ca_pem;
-        gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), ca, sandbox.admin_token())
-            .expect("the kubeconfig is written");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        let server = tokio::spawn(gitops_sandbox::server::run(listener, sandbox.clone(), shutdown));
+        let server = InProcess::start(&dir.path().join("data"), &kubeconfig).await.expect("the sandbox serves");
         let client = client_for(&kubeconfig).await;
-        Self { client, sandbox, stop, server, dir }
+        Self { client, server, dir }
     }
 
     /// Stops serving, waits until the store is released, and serves the same data directory again.
     async fn restart(self) -> Self {
-        let Self { client, mut sandbox, stop, server, dir } = self;
+        let Self { client, server, dir } = self;
         drop(client);
-        let _ = stop.send(());
-        let stopped = tokio::time::timeout(Duration::from_secs(10), server).await;
-        assert!(matches!(stopped, Ok(Ok(Ok(())))), "the server stops cleanly: {stopped:?}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match Arc::try_unwrap(sandbox) {
-                Ok(last) => break drop(last),
-                Err(shared) => sandbox = shared,
-            }
-            assert!(Instant::now() < deadline, "the sandbox is still referenced 10 s after its server stopped");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        server.stop().await.expect("the server stops cleanly and releases its store");
         Self::open(dir).await
     }
 

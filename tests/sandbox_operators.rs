@@ -300,16 +300,27 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
     // The selector keeps kube-root-ca.crt (present in every namespace) from becoming a site.
     let names = sb.kubectl_ok(&["get", "deployments", "-o", "name"]);
     assert_eq!(names, "deployment.apps/welcome\n", "only the labelled ConfigMap has a Deployment");
+    let forward = PortForward::start(&sb, "default", "deploy/welcome", 80);
+    let first_pods = serves_the_page(&forward, &first, &sb);
+    rolls_out_a_new_page(&sb, &operator, forward, &first_pods);
+    deleting_the_configmap_removes_the_site(&sb, &operator);
+}
 
-    let mut forward = PortForward::start(&sb, "default", "deploy/welcome", 80);
+/// The first page is the ConfigMap's `index.html`, from one pod; its names.
+fn serves_the_page(forward: &PortForward, first: &str, sb: &Sandbox) -> Vec<String> {
     let answer = forward.get();
     assert!(
         answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == first,
         "the page is the ConfigMap's index.html:\n{answer}"
     );
-    let first_pods = pod_names(&sb, "site=welcome");
+    let first_pods = pod_names(sb, "site=welcome");
     assert_eq!(first_pods.len(), 1, "{first_pods:?}");
+    first_pods
+}
 
+/// A changed ConfigMap rolls the Deployment out: a second ReplicaSet, a new pod with the new page,
+/// and the old port-forward ends with its pod.
+fn rolls_out_a_new_page(sb: &Sandbox, operator: &NginxOperator, mut forward: PortForward, first_pods: &[String]) {
     let second = unique_text("second page");
     let patch = serde_json::json!({"data": {"index.html": second}}).to_string();
     sb.kubectl_ok(&["patch", "configmap", "welcome", "-p", &patch]);
@@ -323,18 +334,18 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
         },
         || operator.log(),
     );
-    wait_rolled_out(&sb, "default", "welcome", || operator.log());
+    wait_rolled_out(sb, "default", "welcome", || operator.log());
     let second_pods = wait_for(
         "the old pod to be gone",
         || {
-            let pods = pod_names(&sb, "site=welcome");
+            let pods = pod_names(sb, "site=welcome");
             if pods.len() == 1 && pods != first_pods {
                 Ok(pods)
             } else {
                 Err(format!("pods {pods:?}, first {first_pods:?}"))
             }
         },
-        || show(&sb, &["get", "pods", "-o", "wide"]),
+        || show(sb, &["get", "pods", "-o", "wide"]),
     );
     let sets = sb.kubectl_ok(&["get", "replicasets", "-l", "site=welcome", "-o", "name"]);
     assert_eq!(sets.lines().count(), 2, "the change made a second ReplicaSet:\n{sets}");
@@ -352,22 +363,25 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
         );
     }
     drop(forward);
-    let forward = PortForward::start(&sb, "default", "deploy/welcome", 80);
+    let forward = PortForward::start(sb, "default", "deploy/welcome", 80);
     let answer = forward.get();
     assert!(
         answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == second,
         "the new pod serves the new page:\n{answer}"
     );
     drop(forward);
+}
 
+/// Deleting the ConfigMap deletes the Deployment and its pods, and the operator said so.
+fn deleting_the_configmap_removes_the_site(sb: &Sandbox, operator: &NginxOperator) {
     sb.kubectl_ok(&["delete", "configmap", "welcome"]);
     wait_for(
         "the Deployment and its pods to go with the ConfigMap",
         || {
-            let left = (get_object(&sb, &["get", "deployment", "welcome"]).is_some(), pod_names(&sb, "site=welcome"));
+            let left = (get_object(sb, &["get", "deployment", "welcome"]).is_some(), pod_names(sb, "site=welcome"));
             if left == (false, Vec::new()) { Ok(()) } else { Err(format!("deployment exists, pods: {left:?}")) }
         },
-        || format!("{}\n{}", operator.log(), show(&sb, &["get", "all"])),
+        || format!("{}\n{}", operator.log(), show(sb, &["get", "all"])),
     );
     let log = operator.log();
     for line in [
@@ -485,9 +499,16 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
         "namespace/gitops created\nserviceaccount/gitops-operator created\ncronjob.batch/gitops-cron created\n"
     );
 
+    is_refused_until_bound(&sb);
+    applies_the_repository_once_bound(&sb);
+    applies_the_bumped_tag(&sb, &repo);
+}
+
+/// Without a binding the operator's runs change nothing, and its log shows each refusal.
+fn is_refused_until_bound(sb: &Sandbox) {
     // Without a binding the ServiceAccount may do nothing; `find -exec … \;` ignores each refusal, so the Job
     // still completes and only its log tells.
-    let log = run_operator_now(&sb, "before-binding");
+    let log = run_operator_now(sb, "before-binding");
     let user = "User \"system:serviceaccount:gitops:gitops-operator\"";
     for refusal in [
         format!(
@@ -503,25 +524,30 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
     }
     assert_eq!(log.matches("Error from server (Forbidden)").count(), 2, "{log}");
     assert!(log.starts_with("Cloning into '/tmp/repo'..."), "{log}");
-    assert!(get_object(&sb, &["get", "deployment", "sample-app", "-n", "gitops"]).is_none(), "nothing was applied");
-    assert!(get_object(&sb, &["get", "service", "sample-app", "-n", "gitops"]).is_none(), "nothing was applied");
+    assert!(get_object(sb, &["get", "deployment", "sample-app", "-n", "gitops"]).is_none(), "nothing was applied");
+    assert!(get_object(sb, &["get", "service", "sample-app", "-n", "gitops"]).is_none(), "nothing was applied");
+}
 
+/// With the binding, a run creates the repository's Deployment and Service, and the app answers.
+fn applies_the_repository_once_bound(sb: &Sandbox) {
     let bound = sb.kubectl_ok(&["apply", "-f", &fixture("gitops-binding.yaml").to_string_lossy()]);
     assert_eq!(bound, "clusterrolebinding.rbac.authorization.k8s.io/gitops-operator created\n");
-    let log = run_operator_now(&sb, "after-binding");
+    let log = run_operator_now(sb, "after-binding");
     for line in ["deployment.apps/sample-app created", "service/sample-app created"] {
         assert!(log.lines().any(|l| l == line), "missing {line:?} in the log:\n{log}");
     }
     assert!(!log.contains("Forbidden"), "{log}");
-    wait_rolled_out(&sb, "gitops", "sample-app", String::new);
-    let service = get_json(&sb, &["get", "service", "sample-app", "-n", "gitops"]);
+    wait_rolled_out(sb, "gitops", "sample-app", String::new);
+    let service = get_json(sb, &["get", "service", "sample-app", "-n", "gitops"]);
     assert_eq!(service["spec"]["ports"][0]["targetPort"], 8080, "{service}");
-    let answer = PortForward::start(&sb, "gitops", "svc/sample-app", 80).get();
+    let answer = PortForward::start(sb, "gitops", "svc/sample-app", 80).get();
     assert_eq!(body(&answer), "v0.1\n", "the sample app answers with its tag:\n{answer}");
+}
 
-    // The CI step of 2.5.2: a commit bumps the tag; the next run applies it.
+/// The CI step of 2.5.2: a commit bumps the tag; the next run applies it and the new pod answers.
+fn applies_the_bumped_tag(sb: &Sandbox, repo: &ConfigRepo) {
     repo.bump("deployment.yaml", "gitopsbook/sample-app:v0.1", "gitopsbook/sample-app:v0.2");
-    let log = run_operator_now(&sb, "after-bump");
+    let log = run_operator_now(sb, "after-bump");
     for line in ["deployment.apps/sample-app configured", "service/sample-app unchanged"] {
         assert!(log.lines().any(|l| l == line), "missing {line:?} in the log:\n{log}");
     }
@@ -535,7 +561,7 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
         "jsonpath={.spec.template.spec.containers[0].image}",
     ]);
     assert_eq!(image, "gitopsbook/sample-app:v0.2");
-    wait_rolled_out(&sb, "gitops", "sample-app", String::new);
+    wait_rolled_out(sb, "gitops", "sample-app", String::new);
     wait_for(
         "the old v0.1 pod to be gone",
         || {
@@ -551,9 +577,9 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
             ]);
             if images == "gitopsbook/sample-app:v0.2" { Ok(()) } else { Err(format!("pod images {images:?}")) }
         },
-        || show(&sb, &["get", "pods", "-n", "gitops"]),
+        || show(sb, &["get", "pods", "-n", "gitops"]),
     );
-    let answer = PortForward::start(&sb, "gitops", "svc/sample-app", 80).get();
+    let answer = PortForward::start(sb, "gitops", "svc/sample-app", 80).get();
     assert_eq!(body(&answer), "v0.2\n", "the bumped app answers with its new tag:\n{answer}");
 }
 

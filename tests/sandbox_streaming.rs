@@ -2,7 +2,7 @@
 //! exit codes, and port-forward in kube-rs' channel framing. The API is served in-process over
 //! HTTPS with a fake node, so these tests exercise the protocol layer only.
 
-use gitops_sandbox::testing::{FakePods, PAGE, POUR, add_running_pod};
+use gitops_sandbox::testing::{PAGE, POUR, add_running_pod, serve_with_fake_node};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, AttachParams};
@@ -15,24 +15,15 @@ async fn start() -> (tempfile::TempDir, Api<Pod>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let sandbox = Arc::new(gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"));
     add_running_pod(&sandbox);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let addr = listener.local_addr().expect("a bound address");
     let kubeconfig = dir.path().join("kubeconfig");
-    gitops_sandbox::kubeconfig::write(
-        &kubeconfig,
-        &format!("https://{addr}"),
-        &sandbox.certificates().ca_pem,
-        sandbox.admin_token(),
-    )
-    .expect("the kubeconfig is written");
-    let acceptor = gitops_sandbox::tls::acceptor(sandbox.certificates()).expect("a TLS acceptor");
-    let listener = gitops_sandbox::tls::TlsListener::new(listener, acceptor).expect("a TLS listener");
-    let app = gitops_sandbox::api::router(sandbox, Arc::new(FakePods));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("the kubeconfig parses");
+    serve_with_fake_node(sandbox, &kubeconfig).await.expect("the API serves");
+    (dir, Api::namespaced(client_for(&kubeconfig).await, "default"))
+}
+
+async fn client_for(kubeconfig: &std::path::Path) -> Client {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig parses");
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
-    let client = Client::try_from(config).expect("a client");
-    (dir, Api::namespaced(client, "default"))
+    Client::try_from(config).expect("a client")
 }
 
 async fn read_all(mut reader: impl tokio::io::AsyncRead + Unpin) -> String {
@@ -138,6 +129,7 @@ async fn port_forward_moves_bulk_data() {
 
 mod real_node {
     use super::read_all;
+    use gitops_sandbox::server::InProcess;
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{Api, AttachParams};
     use std::collections::HashMap;
@@ -145,7 +137,6 @@ mod real_node {
     use std::net::TcpStream;
     use std::path::PathBuf;
     use std::process::{Child, Command, Output, Stdio};
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
     use tokio::io::AsyncWriteExt;
 
@@ -154,6 +145,7 @@ mod real_node {
         dir: tempfile::TempDir,
         kubeconfig: PathBuf,
         runtime: tokio::runtime::Runtime,
+        _server: InProcess,
     }
 
     impl Cluster {
@@ -162,21 +154,11 @@ mod real_node {
                 return None;
             }
             let dir = tempfile::tempdir().expect("a temporary directory");
-            let sandbox = Arc::new(gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"));
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
-            let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a free port");
-            let addr = listener.local_addr().expect("a bound address");
             let kubeconfig = dir.path().join("kubeconfig");
-            gitops_sandbox::kubeconfig::write(
-                &kubeconfig,
-                &format!("https://{addr}"),
-                &sandbox.certificates().ca_pem,
-                sandbox.admin_token(),
-            )
-            .expect("the kubeconfig is written");
-            runtime.spawn(gitops_sandbox::server::run(listener, sandbox, std::future::pending()));
-            Some(Self { dir, kubeconfig, runtime })
+            let server = runtime.block_on(InProcess::start(&dir.path().join("data"), &kubeconfig)).expect("it serves");
+            Some(Self { dir, kubeconfig, runtime, _server: server })
         }
 
         fn kubectl(&self, args: &[&str]) -> Command {

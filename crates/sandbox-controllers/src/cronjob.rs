@@ -15,7 +15,7 @@ use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
 use gitops_sandbox_core::cron::Schedule;
 use gitops_sandbox_core::errors::{ApiError, Reason};
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
+use gitops_sandbox_core::events::{EventType, Source};
 use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_core::time;
@@ -31,7 +31,7 @@ pub const RUN_NOW_HANDLED: &str = "gitops-lab.dev/run-now-handled";
 /// The annotation upstream puts on scheduled Jobs: the activation time in the CronJob's zone.
 pub const SCHEDULED_AT: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
-const SOURCE: Source = Source { component: "cronjob-controller", host: None };
+pub(crate) const SOURCE: Source = Source { component: "cronjob-controller", host: None };
 
 /// Runs CronJobs.
 pub struct CronJobController;
@@ -108,10 +108,6 @@ fn kind(sb: &Sandbox, plural: &str) -> Result<&'static ResourceType, ApiError> {
     sb.registry().by_plural(group, "v1", plural).ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
 }
 
-fn event(sb: &Sandbox, cj: &Value, kind: EventType, reason: &str, message: String) {
-    sb.record_event(SOURCE, Occurrence { about: cj, field_path: None, kind, reason, message });
-}
-
 /// The zone activations are read in: a `TZ=` prefix, else `spec.timeZone`, else UTC.
 fn zone_of(sb: &Sandbox, cj: &Value, schedule_zone: Option<&str>) -> Option<TimeZone> {
     let name = schedule_zone.or(cj["spec"]["timeZone"].as_str());
@@ -122,7 +118,7 @@ fn zone_of(sb: &Sandbox, cj: &Value, schedule_zone: Option<&str>) -> Option<Time
         Ok(tz) => Some(tz),
         Err(error) => {
             let message = format!("invalid timeZone: \"{name}\": unknown time zone {name} ({error})");
-            event(sb, cj, EventType::Warning, "UnknownTimeZone", message);
+            sb.record(SOURCE, cj, EventType::Warning, "UnknownTimeZone", message);
             None
         }
     }
@@ -136,7 +132,7 @@ fn parsed_schedule(sb: &Sandbox, cj: &Value) -> Option<(Schedule, TimeZone)> {
         Err(why) => {
             // A bad schedule can only be fixed by an edit, which wakes the controller again.
             let message = format!("unparseable schedule: \"{text}\" : {why}");
-            event(sb, cj, EventType::Warning, "UnparseableSchedule", message);
+            sb.record(SOURCE, cj, EventType::Warning, "UnparseableSchedule", message);
             return None;
         }
     };
@@ -145,7 +141,7 @@ fn parsed_schedule(sb: &Sandbox, cj: &Value) -> Option<(Schedule, TimeZone)> {
             "CRON_TZ or TZ used in schedule \"{text}\" is not officially supported, see \
                 https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details"
         );
-        event(sb, cj, EventType::Warning, "UnsupportedSchedule", message);
+        sb.record(SOURCE, cj, EventType::Warning, "UnsupportedSchedule", message);
     }
     let tz = zone_of(sb, cj, schedule.zone.as_deref())?;
     Some((schedule, tz))
@@ -173,14 +169,14 @@ fn schedule_step(sb: &Sandbox, cj: &Value, status: &mut Status, now: Timestamp) 
         Err(why) => {
             let text = spec["schedule"].as_str().unwrap_or_default();
             let message = format!("invalid schedule: {text} : {why}");
-            event(sb, cj, EventType::Warning, "InvalidSchedule", message);
+            sb.record(SOURCE, cj, EventType::Warning, "InvalidSchedule", message);
             return Ok(Action::Done);
         }
     };
     if recent.missed == Missed::Many {
         let message = "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew"
             .to_string();
-        event(sb, cj, EventType::Warning, "TooManyMissedTimes", message);
+        sb.record(SOURCE, cj, EventType::Warning, "TooManyMissedTimes", message);
     }
     if let Some(scheduled) = recent.most_recent {
         let too_late = timing.starting_deadline.is_some_and(|d| scheduled.as_second() + d < now.as_second());
@@ -206,13 +202,13 @@ fn activate(
         Step::Missed => {
             let at = scheduled.strftime("%a, %d %b %Y %H:%M:%S %z");
             let message = format!("Missed scheduled time to start a job: {at}");
-            event(sb, cj, EventType::Warning, "MissSchedule", message);
+            sb.record(SOURCE, cj, EventType::Warning, "MissSchedule", message);
         }
         Step::AlreadyStarted => {}
         Step::Forbidden => {
             let message =
                 "Not starting job because prior execution is running and concurrency policy is Forbid".to_string();
-            event(sb, cj, EventType::Normal, "JobAlreadyActive", message);
+            sb.record(SOURCE, cj, EventType::Normal, "JobAlreadyActive", message);
         }
         Step::Start { replace } => {
             if replace && !replace_active(sb, cj, status) {
@@ -289,7 +285,7 @@ fn start_job(sb: &Sandbox, cj: &Value, job: Value, status: &mut Status) -> Resul
     let name = object::name(&job).to_string();
     let created = match sb.create(jobs, namespace, job, WriteOptions::default()) {
         Ok(outcome) => {
-            event(sb, cj, EventType::Normal, "SuccessfulCreate", format!("Created job {name}"));
+            sb.record(SOURCE, cj, EventType::Normal, "SuccessfulCreate", format!("Created job {name}"));
             outcome.object
         }
         Err(error) if error.reason == Reason::AlreadyExists => {
@@ -304,7 +300,7 @@ fn start_job(sb: &Sandbox, cj: &Value, job: Value, status: &mut Status) -> Resul
             existing
         }
         Err(error) => {
-            event(sb, cj, EventType::Warning, "FailedCreate", format!("Error creating job: {}", error.message));
+            sb.record(SOURCE, cj, EventType::Warning, "FailedCreate", format!("Error creating job: {}", error.message));
             return Err(error);
         }
     };

@@ -7,7 +7,7 @@ use super::rollout::{self, Limits, Size};
 use super::runtime::{Action, Controller, ObjectRef, owner_of};
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, Reason};
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
+use gitops_sandbox_core::events::{EventType, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::builtin_type;
@@ -135,10 +135,7 @@ impl Run<'_> {
     }
 
     fn record(&self, reason: &str, message: String) {
-        self.sb.record_event(
-            SOURCE,
-            Occurrence { about: &self.d, field_path: None, kind: EventType::Normal, reason, message },
-        );
+        self.sb.record(SOURCE, &self.d, EventType::Normal, reason, message);
     }
 
     /// Marks a pause or a resume in the Progressing condition, so that time spent paused does

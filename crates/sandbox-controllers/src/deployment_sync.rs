@@ -7,9 +7,8 @@ use super::deployment_status::{self as status, DESIRED_REPLICAS, MAX_REPLICAS, R
 use super::owners::{self, int, is_deleting};
 use super::rollout::{self, Share};
 use super::runtime::Action;
-use gitops_sandbox_core::cluster::{DeleteOptions, WriteOptions};
+use gitops_sandbox_core::cluster::DeleteOptions;
 use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::object;
 use gitops_sandbox_core::time;
 use serde_json::{Value, json};
@@ -146,29 +145,11 @@ impl Run<'_> {
         if status == self.original["status"] && revision == self.original["metadata"]["annotations"][REVISION] {
             return Ok(());
         }
-        let uid = object::uid(&self.d).to_string();
-        let written = self.sb.modify(
-            deployments(),
-            Some(object::namespace(&self.d)),
-            object::name(&self.d),
-            UpdateScope::Status,
-            WriteOptions::default(),
-            |current| {
-                let mut next = current.clone();
-                // A replacement with the same name is left alone (no change is no write).
-                if object::uid(current) == uid {
-                    next["status"] = status;
-                    if revision.is_string() {
-                        next["metadata"]["annotations"][REVISION] = revision;
-                    }
-                }
-                Ok(next)
-            },
-        );
-        match written {
-            // Deleted meanwhile: nothing left to report on.
-            Err(error) if error.is_not_found() => Ok(()),
-            other => other.map(|_| ()),
-        }
+        owners::update_status(self.sb, deployments(), &self.d, |next| {
+            next["status"] = status;
+            if revision.is_string() {
+                next["metadata"]["annotations"][REVISION] = revision;
+            }
+        })
     }
 }

@@ -11,7 +11,7 @@ use run::Run;
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
+use gitops_sandbox_core::events::Source;
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-const SOURCE: Source = Source { component: "job-controller", host: None };
+pub(crate) const SOURCE: Source = Source { component: "job-controller", host: None };
 
 /// The reason and message of the `SuccessCriteriaMet` and `Complete` conditions.
 const COMPLETIONS_REACHED: &str = "CompletionsReached";
@@ -102,10 +102,6 @@ pub fn controller_uid<'a>(obj: &'a Value, kind: &str) -> Option<&'a str> {
 
 fn kind(sb: &Sandbox, group: &str, plural: &str) -> Result<&'static ResourceType, ApiError> {
     sb.registry().by_plural(group, "v1", plural).ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
-}
-
-fn event(sb: &Sandbox, job: &Value, kind: EventType, reason: &str, message: String) {
-    sb.record_event(SOURCE, Occurrence { about: job, field_path: None, kind, reason, message });
 }
 
 /// One reconcile of a Job at `now`.

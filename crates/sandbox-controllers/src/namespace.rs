@@ -197,11 +197,7 @@ mod tests {
         assert!(cm["metadata"]["annotations"][DESCRIPTION_KEY].as_str().unwrap().starts_with("Contains a CA bundle"));
     }
 
-    fn sandbox() -> (tempfile::TempDir, Sandbox) {
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(dir.path()).unwrap();
-        (dir, sandbox)
-    }
+    use gitops_sandbox_core::testing::sandbox;
 
     #[test]
     fn deleting_a_namespace_deletes_its_objects() {

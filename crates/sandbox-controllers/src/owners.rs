@@ -2,7 +2,7 @@
 //! pod readiness and availability, and status conditions.
 
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
-use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::object::{self, name, namespace, uid};
 use gitops_sandbox_core::registry::ResourceType;
@@ -33,6 +33,20 @@ pub fn modify_same(
         Ok(next)
     })?;
     Ok(())
+}
+
+/// Writes `obj`'s status subresource with `change`, if the stored object is still the same one;
+/// one deleted or replaced meanwhile is left alone (a replacement gets its own reconcile).
+pub fn update_status(
+    sb: &Sandbox,
+    rt: &ResourceType,
+    obj: &Value,
+    change: impl FnOnce(&mut Value),
+) -> Result<(), ApiError> {
+    match modify_same(sb, rt, obj, UpdateScope::Status, change) {
+        Err(error) if error.is_not_found() || error.reason == Reason::Conflict => Ok(()),
+        other => other,
+    }
 }
 
 /// Whether the object has a deletionTimestamp.

@@ -5,8 +5,7 @@ use super::owners::{self, availability, int, is_active, is_deleting, is_ready};
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
-use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::events::{EventType, Source};
 use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
@@ -119,25 +118,13 @@ fn create_pod(sb: &Sandbox, rs: &Value) -> Result<(), String> {
     match sb.create(pods(), Some(&namespace), pod_from_template(rs), WriteOptions::default()) {
         Ok(outcome) => {
             let message = format!("Created pod: {}", object::name(&outcome.object));
-            sb.record_event(
-                SOURCE,
-                Occurrence {
-                    about: rs,
-                    field_path: None,
-                    kind: EventType::Normal,
-                    reason: "SuccessfulCreate",
-                    message,
-                },
-            );
+            sb.record(SOURCE, rs, EventType::Normal, "SuccessfulCreate", message);
             Ok(())
         }
         Err(error) => {
             let failure = error.message.clone();
             let message = format!("Error creating: {}", error.message);
-            sb.record_event(
-                SOURCE,
-                Occurrence { about: rs, field_path: None, kind: EventType::Warning, reason: "FailedCreate", message },
-            );
+            sb.record(SOURCE, rs, EventType::Warning, "FailedCreate", message);
             Err(failure)
         }
     }
@@ -148,25 +135,13 @@ fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
     match sb.delete(pods(), Some(object::namespace(pod)), object::name(pod), &options) {
         Ok(_) => {
             let message = format!("Deleted pod: {}", object::name(pod));
-            sb.record_event(
-                SOURCE,
-                Occurrence {
-                    about: rs,
-                    field_path: None,
-                    kind: EventType::Normal,
-                    reason: "SuccessfulDelete",
-                    message,
-                },
-            );
+            sb.record(SOURCE, rs, EventType::Normal, "SuccessfulDelete", message);
         }
         // Already gone or replaced: nothing left to do for this one.
         Err(error) if error.is_not_found() || error.is_conflict() => {}
         Err(error) => {
             let message = format!("Error deleting: {}", error.message);
-            sb.record_event(
-                SOURCE,
-                Occurrence { about: rs, field_path: None, kind: EventType::Warning, reason: "FailedDelete", message },
-            );
+            sb.record(SOURCE, rs, EventType::Warning, "FailedDelete", message);
         }
     }
 }
@@ -270,26 +245,7 @@ fn write_status(sb: &Sandbox, rs: &Value, status: Value) -> Result<(), ApiError>
     if rs["status"] == status {
         return Ok(());
     }
-    let uid = object::uid(rs).to_string();
-    let result = sb.modify(
-        replicasets(),
-        Some(object::namespace(rs)),
-        object::name(rs),
-        UpdateScope::Status,
-        WriteOptions::default(),
-        |current| {
-            let mut next = current.clone();
-            // A ReplicaSet recreated under the same name gets its own reconcile.
-            if object::uid(current) == uid {
-                next["status"] = status;
-            }
-            Ok(next)
-        },
-    );
-    match result {
-        Err(error) if !error.is_not_found() => Err(error),
-        _ => Ok(()),
-    }
+    owners::update_status(sb, replicasets(), rs, |next| next["status"] = status)
 }
 
 #[cfg(test)]

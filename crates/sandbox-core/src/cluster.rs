@@ -546,11 +546,7 @@ mod tests {
     use super::*;
     use crate::errors::Reason;
 
-    fn sandbox() -> (tempfile::TempDir, Sandbox) {
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(dir.path()).unwrap();
-        (dir, sandbox)
-    }
+    use crate::testing::sandbox;
 
     fn configmaps() -> &'static ResourceType {
         builtin_type("", "configmaps")

@@ -54,6 +54,11 @@ pub struct Occurrence<'a> {
 }
 
 impl Sandbox {
+    /// Records an event about the object as a whole (no field path); see [`Sandbox::record_event`].
+    pub fn record(&self, source: Source, about: &Value, kind: EventType, reason: &str, message: impl Into<String>) {
+        self.record_event(source, Occurrence { about, field_path: None, kind, reason, message: message.into() });
+    }
+
     /// Records an event; a repeat of the same reason and message about the same object bumps its
     /// count and last timestamp instead of making a new one, as upstream's recorder does.
     pub fn record_event(&self, source: Source, occurrence: Occurrence<'_>) {
@@ -143,8 +148,7 @@ mod tests {
 
     #[test]
     fn a_repeated_event_is_counted_not_duplicated() {
-        let dir = tempfile::tempdir().unwrap();
-        let sb = Sandbox::open(dir.path()).unwrap();
+        let (_dir, sb) = crate::testing::sandbox();
         let pod =
             json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default", "uid": "u1"}});
         let source = Source { component: "kubelet", host: Some("sandbox") };

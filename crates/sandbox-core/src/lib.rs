@@ -31,6 +31,8 @@ pub mod selectors;
 pub mod service_ip;
 pub mod store;
 pub mod table;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod time;
 pub mod watch;
 

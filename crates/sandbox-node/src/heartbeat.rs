@@ -137,8 +137,7 @@ mod tests {
 
     #[test]
     fn the_node_is_created_ready() {
-        let dir = tempfile::tempdir().unwrap();
-        let sb = Sandbox::open(dir.path()).unwrap();
+        let (_dir, sb) = gitops_sandbox_core::testing::sandbox();
         ensure(&sb).unwrap();
         let node = sb.get(nodes(), None, "sandbox").unwrap();
         assert_eq!(node["status"]["conditions"][3]["type"], "Ready");

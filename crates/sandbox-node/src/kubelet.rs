@@ -350,94 +350,125 @@ fn start(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, 
     let name = spec["name"].as_str().unwrap_or_default().to_string();
     let resolved = match pull(node, pod, spec, init) {
         Ok(resolved) => resolved,
-        Err((reason, message)) => {
-            let mut containers = rt.containers();
-            if let Some(c) = containers.get_mut(&name) {
-                c.state = State::Waiting { reason, message: Some(message) };
-                // Pull failures back off like crashes: the next try waits.
-                let _ = restart_decision(c, Instant::now(), backoff_base());
-                if c.backoff_until.is_none() {
-                    c.backoff_until = Some(Instant::now() + backoff_base());
-                }
-            }
-            return;
-        }
+        Err((reason, message)) => return wait_after_failed_pull(rt, &name, reason, message),
     };
-    let table = images::table();
-    let strings = |key: &str| -> Vec<String> {
-        spec[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
-    };
-    let (command, args) = (strings("command"), strings("args"));
-    let (tools, image_dir) = match &resolved {
-        Resolved::Known(image, _) => (image.tools.clone(), image.working_dir.clone()),
-        _ => (Vec::new(), None),
-    };
-    let (program, argv, root, image_env, reference) = match &resolved {
-        Resolved::Known(image, r) => {
-            let argv = image.argv(&command, &args);
-            let program = match (image.behaviour, image.starts_behaviour(&argv)) {
-                (images::Behaviour::Shell, _) | (_, false) => Program::Shell(Some(image)),
-                _ => Program::Behaviour(image, r.tag.clone()),
-            };
-            let env: Vec<(String, String)> =
-                image.env.iter().map(|(k, v)| (k.clone(), image.fill(v, &r.tag))).collect();
-            (program, argv, image.root(table, &r.tag), env, r.clone())
-        }
-        Resolved::Unknown(r) => {
-            let argv: Vec<String> = command.into_iter().chain(args).collect();
-            let image = spec["image"].as_str().unwrap_or_default().to_string();
-            (Program::Unsupported(image), argv, gitops_sandbox_shell::vfs::Volume::empty(), Vec::new(), r.clone())
-        }
-        Resolved::Invalid => return,
-    };
-    let fs = filesystem(rt, pod, spec, root);
-    let mut env = volumes::environment(sb, pod, spec, &image_env, &rt.ip);
-    if let Some(dir) = spec["workingDir"].as_str().map(String::from).or(image_dir) {
+    let Some(launch) = Launch::of(spec, &resolved) else { return };
+    let fs = filesystem(rt, pod, spec, launch.root.clone());
+    let mut env = volumes::environment(sb, pod, spec, &launch.image_env, &rt.ip);
+    if let Some(dir) = spec["workingDir"].as_str().map(String::from).or(launch.working_dir.clone()) {
         let _ = fs.mkdir(&dir);
         env.retain(|(k, _)| k != "PWD");
         env.push(("PWD".into(), dir));
     }
     let path = Some(field_path(init, &name));
     event(sb, pod, path.clone(), EventType::Normal, "Created", format!("Created container {name}"));
-    let started = jiff::Timestamp::now();
-    let run = {
-        let mut containers = rt.containers();
-        let Some(c) = containers.get_mut(&name) else { return };
-        if let State::Terminated(t) = &c.state {
-            c.last = Some(t.clone());
-        }
-        if c.run > 0 {
-            c.restarts += 1;
-            c.previous_log = Some(std::mem::replace(&mut c.log, LogRun::new()));
-        }
-        c.run += 1;
-        let container_id = format!("sandbox://{}", images::hex_digest(&format!("{}/{name}/{}", rt.uid, c.run)));
-        c.state = State::Running { started, container_id: container_id.clone() };
-        c.image = Some((reference.full(), reference.image_id()));
-        c.processes = Processes::new(&containers::main_command(&program, &argv));
-        c.fs = Some(fs.clone());
-        c.env = env.clone();
-        c.tools = tools.clone();
-        c.stop_signal = containers::stop_signal(&program);
-        Run {
-            pod: rt.clone(),
-            container: name.clone(),
-            run: c.run,
-            program,
-            argv,
-            fs,
-            env,
-            log: c.log.clone(),
-            processes: c.processes.clone(),
-            container_id,
-            started,
-            on_exit: node.exit_notifier(&rt.namespace, &rt.name),
-            tools: tools.clone(),
-            clients: Some(node.clients()),
-        }
-    };
+    let Some(run) = begin_run(node, rt, &name, launch, fs, env) else { return };
     event(sb, pod, path, EventType::Normal, "Started", format!("Started container {name}"));
     node.spawn(run);
+}
+
+/// A failed pull leaves the container waiting with its reason, and backs off like a crash.
+fn wait_after_failed_pull(rt: &PodRuntime, name: &str, reason: String, message: String) {
+    let mut containers = rt.containers();
+    if let Some(c) = containers.get_mut(name) {
+        c.state = State::Waiting { reason, message: Some(message) };
+        let _ = restart_decision(c, Instant::now(), backoff_base());
+        if c.backoff_until.is_none() {
+            c.backoff_until = Some(Instant::now() + backoff_base());
+        }
+    }
+}
+
+/// What a container run starts from: its program and argv, the image's root, environment, extra
+/// tools and working directory.
+struct Launch {
+    program: Program,
+    argv: Vec<String>,
+    root: gitops_sandbox_shell::vfs::Volume,
+    image_env: Vec<(String, String)>,
+    reference: images::ImageRef,
+    tools: Vec<String>,
+    working_dir: Option<String>,
+}
+
+impl Launch {
+    /// The launch of `spec`'s container from its resolved image; `None` for an invalid reference.
+    fn of(spec: &Value, resolved: &Resolved<'static>) -> Option<Self> {
+        let strings = |key: &str| -> Vec<String> {
+            spec[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+        };
+        let (command, args) = (strings("command"), strings("args"));
+        match resolved {
+            Resolved::Known(image, r) => {
+                let argv = image.argv(&command, &args);
+                let program = match (image.behaviour, image.starts_behaviour(&argv)) {
+                    (images::Behaviour::Shell, _) | (_, false) => Program::Shell(Some(image)),
+                    _ => Program::Behaviour(image, r.tag.clone()),
+                };
+                let image_env = image.env.iter().map(|(k, v)| (k.clone(), image.fill(v, &r.tag))).collect();
+                let root = image.root(images::table(), &r.tag);
+                let (tools, working_dir) = (image.tools.clone(), image.working_dir.clone());
+                Some(Self { program, argv, root, image_env, reference: r.clone(), tools, working_dir })
+            }
+            Resolved::Unknown(r) => Some(Self {
+                program: Program::Unsupported(spec["image"].as_str().unwrap_or_default().to_string()),
+                argv: command.into_iter().chain(args).collect(),
+                root: gitops_sandbox_shell::vfs::Volume::empty(),
+                image_env: Vec::new(),
+                reference: r.clone(),
+                tools: Vec::new(),
+                working_dir: None,
+            }),
+            Resolved::Invalid => None,
+        }
+    }
+}
+
+/// Records a new run of container `name` (its restart count, logs, state, process table) and
+/// returns what its task needs; `None` if the container is gone.
+fn begin_run(
+    node: &SimulatedNode,
+    rt: &Arc<PodRuntime>,
+    name: &str,
+    launch: Launch,
+    fs: Filesystem,
+    env: Vec<(String, String)>,
+) -> Option<Run> {
+    let started = jiff::Timestamp::now();
+    let mut containers = rt.containers();
+    let c = containers.get_mut(name)?;
+    if let State::Terminated(t) = &c.state {
+        c.last = Some(t.clone());
+    }
+    if c.run > 0 {
+        c.restarts += 1;
+        c.previous_log = Some(std::mem::replace(&mut c.log, LogRun::new()));
+    }
+    c.run += 1;
+    let container_id = format!("sandbox://{}", images::hex_digest(&format!("{}/{name}/{}", rt.uid, c.run)));
+    c.state = State::Running { started, container_id: container_id.clone() };
+    c.image = Some((launch.reference.full(), launch.reference.image_id()));
+    c.processes = Processes::new(&containers::main_command(&launch.program, &launch.argv));
+    c.fs = Some(fs.clone());
+    c.env = env.clone();
+    c.tools = launch.tools.clone();
+    c.stop_signal = containers::stop_signal(&launch.program);
+    Some(Run {
+        pod: rt.clone(),
+        container: name.to_string(),
+        run: c.run,
+        program: launch.program,
+        argv: launch.argv,
+        fs,
+        env,
+        log: c.log.clone(),
+        processes: c.processes.clone(),
+        container_id,
+        started,
+        on_exit: node.exit_notifier(&rt.namespace, &rt.name),
+        tools: launch.tools,
+        clients: Some(node.clients()),
+    })
 }
 
 /// The container's view: the image's root, `/etc/hostname` and `/etc/hosts`, and the pod's volumes

@@ -22,9 +22,11 @@ pub mod runtime;
 pub mod sample_app;
 pub mod scheduler;
 pub mod status;
+mod streams;
 pub mod volumes;
 
 pub use gitops_sandbox_shell::Output;
+pub use streams::PodStreams;
 
 use bytes::Bytes;
 use gitops_sandbox_controllers::runtime::{TriggerSender, Triggers};
@@ -33,7 +35,7 @@ use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::object;
 use gitops_sandbox_shell::ClusterClient;
 use gitops_sandbox_shell::vfs::Filesystem;
-use runtime::{PodRuntime, State};
+use runtime::PodRuntime;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -144,7 +146,7 @@ impl SimulatedNode {
         self.pods().get(&(namespace.to_string(), name.to_string())).filter(|p| p.uid == uid).cloned()
     }
 
-    fn running_pod(&self, namespace: &str, name: &str) -> Option<Arc<PodRuntime>> {
+    pub(crate) fn running_pod(&self, namespace: &str, name: &str) -> Option<Arc<PodRuntime>> {
         self.pods().get(&(namespace.to_string(), name.to_string())).cloned()
     }
 
@@ -241,7 +243,7 @@ impl SimulatedNode {
     }
 
     /// A pod's container by name (empty: the first app container in spec order).
-    fn container_name(&self, rt: &PodRuntime, container: &str) -> Result<String, NodeError> {
+    pub(crate) fn container_name(&self, rt: &PodRuntime, container: &str) -> Result<String, NodeError> {
         if !container.is_empty() {
             return match rt.containers().contains_key(container) {
                 true => Ok(container.to_string()),
@@ -257,77 +259,8 @@ impl SimulatedNode {
             .ok_or_else(|| NodeError::NoSuchContainer(format!("pod {} has no containers", rt.name)))
     }
 
-    fn not_running(namespace: &str, pod: &str) -> NodeError {
+    pub(crate) fn not_running(namespace: &str, pod: &str) -> NodeError {
         NodeError::PodNotRunning(format!("pod {pod} in namespace {namespace} is not running on the sandbox node"))
-    }
-
-    /// Starts `command` in a container of a running pod (an empty container name means the first).
-    pub fn exec(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-        command: Vec<String>,
-        tty: bool,
-        stdin: bool,
-    ) -> Result<Process, NodeError> {
-        let rt = self.running_pod(namespace, pod).ok_or_else(|| Self::not_running(namespace, pod))?;
-        let name = self.container_name(&rt, container)?;
-        let target = {
-            let containers = rt.containers();
-            let c = containers
-                .get(&name)
-                .ok_or_else(|| NodeError::NoSuchContainer(format!("container {name} is not valid for pod {pod}")))?;
-            match (&c.state, &c.fs) {
-                (State::Running { .. }, Some(fs)) => exec::Target {
-                    fs: fs.clone(),
-                    env: c.env.clone(),
-                    processes: c.processes.clone(),
-                    hostname: rt.name.clone(),
-                    tools: c.tools.clone(),
-                    clients: Some(self.clients.clone()),
-                },
-                _ => return Err(NodeError::PodNotRunning(format!("container not found (\"{name}\")"))),
-            }
-        };
-        Ok(exec::start(&self.runtime, target, command, tty, stdin))
-    }
-
-    /// The log of a container (`previous`: of its last terminated run).
-    pub fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError> {
-        let rt = self.running_pod(namespace, pod).ok_or_else(|| Self::not_running(namespace, pod))?;
-        let name = self.container_name(&rt, container)?;
-        let containers = rt.containers();
-        let c = containers
-            .get(&name)
-            .ok_or_else(|| NodeError::NoSuchContainer(format!("container {name} is not valid for pod {pod}")))?;
-        let waiting = matches!(c.state, State::Waiting { .. });
-        // While waiting to restart, the current log is the run that ended: what upstream shows.
-        let run = match (previous, waiting) {
-            (true, true) if c.last.is_some() => Some(c.log.clone()),
-            (true, _) => c.previous_log.clone(),
-            (false, true) if c.run == 0 => {
-                let reason = match &c.state {
-                    State::Waiting { reason, .. } => reason.clone(),
-                    _ => String::new(),
-                };
-                return Err(NodeError::PodNotRunning(format!(
-                    "container \"{name}\" in pod \"{pod}\" is waiting to start: {reason}"
-                )));
-            }
-            (false, _) => Some(c.log.clone()),
-        };
-        let run = run.ok_or_else(|| {
-            NodeError::NoLog(format!("previous terminated container \"{name}\" in pod \"{pod}\" not found"))
-        })?;
-        let (lines, follow) = run.snapshot();
-        Ok(ContainerLog { lines, follow: if previous { None } else { follow } })
-    }
-
-    /// Opens a connection to `port` inside a running pod, as a byte stream both ways.
-    pub fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<tokio::io::DuplexStream, NodeError> {
-        let rt = self.running_pod(namespace, pod).ok_or_else(|| Self::not_running(namespace, pod))?;
-        rt.connect(port)
     }
 }
 

@@ -5,7 +5,7 @@ use super::kubelet::pods;
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
+use gitops_sandbox_core::events::{EventType, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::ResourceId;
 use gitops_sandbox_core::time;
@@ -43,10 +43,7 @@ impl Controller for Scheduler {
         // must come after this one, as `kubectl describe` lists them.
         let message = format!("Successfully assigned {}/{} to {}", target.namespace, target.name, SimulatedNode::NAME);
         let source = Source { component: NAME, host: None };
-        sb.record_event(
-            source,
-            Occurrence { about: &pod, field_path: None, kind: EventType::Normal, reason: "Scheduled", message },
-        );
+        sb.record(source, &pod, EventType::Normal, "Scheduled", message);
         let bound = sb.modify(
             pods(),
             Some(&target.namespace),

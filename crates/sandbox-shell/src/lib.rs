@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod ast;
+mod bracket;
 mod builtins;
 mod cowsay;
 mod expand;

@@ -18,14 +18,19 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // The measuring helpers are shared with the workload benchmark; this one uses only some of them.
 #[allow(dead_code)]
+#[allow(dead_code)]
+#[path = "shared/serve.rs"]
+mod serve;
+// Shared by both benches; each uses a part.
+#[allow(dead_code)]
 #[path = "shared/report.rs"]
 mod report;
 use report::{Report, Stats, load_average};
+use serve::Server;
 
 /// The number of watchers in the delivery test.
 const WATCHERS: usize = 10;
@@ -126,7 +131,7 @@ async fn memory(data: &Path, objects: usize, report: &mut Report) {
     let opened = started.elapsed();
     let pid = child.id();
     let loaded = rss_kib(pid);
-    let client = Server::client(&data.join("kubeconfig")).await;
+    let client = serve::client(&data.join("kubeconfig")).await;
     let api: Api<ConfigMap> = Api::namespaced(client, "bulk");
     let mut times = Vec::new();
     for _ in 0..5 {
@@ -155,7 +160,7 @@ async fn memory(data: &Path, objects: usize, report: &mut Report) {
 /// the wall times, and the mean CPU time of this thread for each step (which other processes' load
 /// does not inflate; the kernel counts it in coarse steps, hence a mean over many runs).
 fn server_side_list(server: &Server, runs: usize) -> (Vec<Duration>, Duration, Duration) {
-    let sandbox = &server.sandbox;
+    let sandbox = &server.running.sandbox;
     let configmaps = builtin_type("", "configmaps").id();
     let (mut wall, mut read_cpu, mut encode_cpu) = (Vec::new(), Duration::ZERO, Duration::ZERO);
     for _ in 0..runs {
@@ -189,58 +194,6 @@ fn process_cpu_ms() -> f64 {
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) * 10.0
-}
-
-/// A sandbox served in this process and a kube client for it.
-struct Server {
-    client: Client,
-    sandbox: Arc<gitops_sandbox::Sandbox>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    async fn start(dir: &Path) -> Self {
-        let sandbox = Arc::new(gitops_sandbox::Sandbox::open(dir).expect("the sandbox opens"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let addr = listener.local_addr().expect("an address");
-        let kubeconfig = dir.join("kubeconfig");
-        gitops_sandbox::kubeconfig::write(
-            &kubeconfig,
-            &format!("https://{addr}"),
-            &sandbox.certificates().ca_pem,
-            sandbox.admin_token(),
-        )
-        .expect("the kubeconfig is written");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        let task = tokio::spawn(gitops_sandbox::server::run(listener, sandbox.clone(), shutdown));
-        Self { client: Self::client(&kubeconfig).await, sandbox, stop, task }
-    }
-
-    async fn client(kubeconfig: &Path) -> Client {
-        let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig parses");
-        let config =
-            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
-        Client::try_from(config).expect("a client")
-    }
-
-    /// Stops serving and waits until the store is closed, so another process may open it.
-    async fn stop(self) {
-        let Self { client, mut sandbox, stop, task } = self;
-        drop(client);
-        let _ = stop.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(30), task).await.expect("the server stops");
-        loop {
-            match Arc::try_unwrap(sandbox) {
-                Ok(last) => break drop(last),
-                Err(shared) => sandbox = shared,
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
 }
 
 fn config_map(name: &str) -> ConfigMap {
@@ -285,7 +238,7 @@ async fn round_trips(api: &Api<ConfigMap>, ops: usize, report: &mut Report) {
 /// The same create without HTTP, TLS or kube-rs: `Sandbox::create` (admission, encoding, the
 /// fsynced commit) called directly, to split a round trip into the store's part and the rest.
 fn direct_writes(server: &Server, ops: usize, report: &mut Report) {
-    let sandbox = &server.sandbox;
+    let sandbox = &server.running.sandbox;
     let rt = builtin_type("", "configmaps");
     let mut create = Vec::with_capacity(ops);
     for i in 0..ops {

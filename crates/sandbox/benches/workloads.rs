@@ -24,9 +24,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+#[allow(dead_code)]
+#[path = "shared/serve.rs"]
+mod serve;
+// Shared by both benches; each uses a part.
+#[allow(dead_code)]
 #[path = "shared/report.rs"]
 mod report;
 use report::{Report, Stats, load_average, sample_cpu};
+use serve::{Server, client};
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -61,47 +67,13 @@ async fn run() {
             port_forward(&server, &mut report).await;
         }
         report.note(format!("load average after the in-process parts: {}", load_average()));
-        let _ = server.stop.send(());
+        server.stop().await;
     }
     if wanted("idle") {
         idle_cpu(temp.path(), env_number("BENCH_IDLE_SECS", 30) as u64, &mut report).await;
     }
     report.note(format!("load average at the end: {}", load_average()));
     report.print();
-}
-
-/// A sandbox served in this process (API, controllers, node) and a kube client for it.
-struct Server {
-    client: Client,
-    kubeconfig: PathBuf,
-    stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Server {
-    async fn start(dir: &Path) -> Self {
-        let sandbox = std::sync::Arc::new(gitops_sandbox::Sandbox::open(dir).expect("the sandbox opens"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let addr = listener.local_addr().expect("an address");
-        let kubeconfig = dir.join("kubeconfig");
-        gitops_sandbox::kubeconfig::write(
-            &kubeconfig,
-            &format!("https://{addr}"),
-            &sandbox.certificates().ca_pem,
-            sandbox.admin_token(),
-        )
-        .expect("the kubeconfig is written");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(gitops_sandbox::server::run(listener, sandbox, async {
-            let _ = stopped.await;
-        }));
-        Self { client: client(&kubeconfig).await, kubeconfig, stop }
-    }
-}
-
-async fn client(kubeconfig: &Path) -> Client {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
-    Client::try_from(config).expect("a client")
 }
 
 async fn namespace(client: &Client, name: &str) {
@@ -485,7 +457,7 @@ async fn port_forward(server: &Server, report: &mut Report) {
     );
 
     let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "/usr/bin/kubectl".into());
-    let Some((mut child, port)) = kubectl_port_forward(&kubectl, &server.kubeconfig, ns) else {
+    let Some((mut child, port)) = kubectl_port_forward(&kubectl, &server.running.kubeconfig, ns) else {
         report.note(format!("kubectl port-forward skipped: {kubectl} did not start or print its port"));
         return;
     };

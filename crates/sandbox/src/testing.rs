@@ -14,6 +14,9 @@ use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_node::{ContainerLog, LogLine, NodeError, Output, Process};
 use serde_json::json;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
@@ -158,4 +161,19 @@ pub fn add_running_pod(sandbox: &Sandbox) {
                  "spec": {"containers": [{"name": "app", "image": "nginx"}]}}},
     });
     sandbox.create(deployments, Some("default"), deployment, WriteOptions::default()).expect("the fixture is stored");
+}
+
+/// Serves `sandbox` over HTTPS on a free loopback port with [`FakePods`] as its node (no
+/// controllers run), on the current tokio runtime, and writes `kubeconfig` for it.
+pub async fn serve_with_fake_node(sandbox: Arc<Sandbox>, kubeconfig: &Path) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = format!("https://{addr}");
+    crate::kubeconfig::write(kubeconfig, &server, &sandbox.certificates().ca_pem, sandbox.admin_token())?;
+    // kubectl sends bearer tokens over HTTPS only, so serve TLS with the sandbox's own CA.
+    let acceptor = crate::tls::acceptor(sandbox.certificates()).map_err(std::io::Error::other)?;
+    let listener = crate::tls::TlsListener::new(listener, acceptor)?;
+    let app = crate::api::router(sandbox, Arc::new(FakePods));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
 }

@@ -2,7 +2,7 @@
 //! finished and vanished Jobs, and trimming the history to its limits.
 
 use super::super::job::{self, Finished};
-use super::{event, kind};
+use super::{SOURCE, kind};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::events::EventType;
@@ -125,7 +125,7 @@ pub(super) fn delete_job(sb: &Sandbox, cj: &Value, job: &Value, status: &mut Sta
     match result {
         Ok(_) => {
             status.remove_uid(&job["metadata"]["uid"]);
-            event(sb, cj, EventType::Normal, "SuccessfulDelete", format!("Deleted job {name}"));
+            sb.record(SOURCE, cj, EventType::Normal, "SuccessfulDelete", format!("Deleted job {name}"));
             true
         }
         Err(error) if error.is_not_found() => {
@@ -133,7 +133,7 @@ pub(super) fn delete_job(sb: &Sandbox, cj: &Value, job: &Value, status: &mut Sta
             true
         }
         Err(error) => {
-            event(sb, cj, EventType::Warning, "FailedDelete", format!("Deleted job: {}", error.message));
+            sb.record(SOURCE, cj, EventType::Warning, "FailedDelete", format!("Deleted job: {}", error.message));
             false
         }
     }
@@ -146,14 +146,14 @@ pub(super) fn track_jobs(sb: &Sandbox, cj: &Value, jobs: &[Arc<Value>], status: 
         let Some(finished) = job::finished(job) else {
             if !status.has_uid(uid) {
                 let message = format!("Saw a job that the controller did not create or forgot: {name}");
-                event(sb, cj, EventType::Warning, "UnexpectedJob", message);
+                sb.record(SOURCE, cj, EventType::Warning, "UnexpectedJob", message);
             }
             continue;
         };
         if status.has_uid(uid) {
             status.remove_uid(uid);
             let message = format!("Saw completed job: {name}, condition: {}", finished.as_str());
-            event(sb, cj, EventType::Normal, "SawCompletedJob", message);
+            sb.record(SOURCE, cj, EventType::Normal, "SawCompletedJob", message);
         }
         if finished == Finished::Complete {
             let completed = job["status"]["completionTime"].as_str().map(str::to_string);
@@ -166,7 +166,7 @@ pub(super) fn track_jobs(sb: &Sandbox, cj: &Value, jobs: &[Arc<Value>], status: 
     let present: Vec<&Value> = jobs.iter().map(|j| &j["metadata"]["uid"]).collect();
     for missing in status.active.clone().iter().filter(|r| !present.contains(&&r["uid"])) {
         let name = missing["name"].as_str().unwrap_or_default();
-        event(sb, cj, EventType::Normal, "MissingJob", format!("Active job went missing: {name}"));
+        sb.record(SOURCE, cj, EventType::Normal, "MissingJob", format!("Active job went missing: {name}"));
         status.remove_uid(&missing["uid"]);
     }
 }

@@ -8,11 +8,7 @@ use gitops_sandbox_core::time;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn sandbox() -> (tempfile::TempDir, Sandbox) {
-    let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::open(dir.path()).unwrap();
-    (dir, sb)
-}
+use gitops_sandbox_core::testing::sandbox;
 
 fn rt(plural: &str) -> &'static ResourceType {
     Registry::builtin().by_plural("batch", "v1", plural).unwrap()

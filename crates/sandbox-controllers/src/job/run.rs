@@ -3,7 +3,7 @@
 
 use super::super::runtime::Action;
 use super::plan::{self, PodState, TRACKING_FINALIZER};
-use super::{COMPLETIONS_MESSAGE, COMPLETIONS_REACHED, CREATE_RETRY, event};
+use super::{COMPLETIONS_MESSAGE, COMPLETIONS_REACHED, CREATE_RETRY, SOURCE};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::events::EventType;
 use gitops_sandbox_core::object;
@@ -66,14 +66,14 @@ impl Run<'_> {
             terminating += self.delete_pods(&active);
             if self.has("Suspended").is_none() {
                 self.set_condition("Suspended", "True", "JobSuspended", "Job suspended");
-                event(self.sb, self.job, EventType::Normal, "Suspended", "Job suspended".into());
+                self.sb.record(SOURCE, self.job, EventType::Normal, "Suspended", "Job suspended");
                 self.status.remove("startTime");
             }
             0
         } else {
             if self.has("Suspended").is_some() {
                 self.set_condition("Suspended", "False", "JobResumed", "Job resumed");
-                event(self.sb, self.job, EventType::Normal, "Resumed", "Job resumed".into());
+                self.sb.record(SOURCE, self.job, EventType::Normal, "Resumed", "Job resumed");
             }
             if !self.status.contains_key("startTime") {
                 self.status.insert("startTime".into(), json!(time::rfc3339(self.now)));
@@ -123,11 +123,11 @@ impl Run<'_> {
             let (reason, message) =
                 (target["reason"].as_str().unwrap_or_default(), target["message"].as_str().unwrap_or_default());
             self.set_condition("Failed", "True", reason, message);
-            event(self.sb, self.job, EventType::Warning, reason, message.to_string());
+            self.sb.record(SOURCE, self.job, EventType::Warning, reason, message.to_string());
         } else {
             self.set_condition("Complete", "True", COMPLETIONS_REACHED, COMPLETIONS_MESSAGE);
             self.status.insert("completionTime".into(), json!(time::rfc3339(self.now)));
-            event(self.sb, self.job, EventType::Normal, "Completed", "Job completed".into());
+            self.sb.record(SOURCE, self.job, EventType::Normal, "Completed", "Job completed");
         }
     }
 
@@ -189,11 +189,11 @@ impl Run<'_> {
                 Ok(outcome) => {
                     created += 1;
                     let name = object::name(&outcome.object).to_string();
-                    event(self.sb, job, EventType::Normal, "SuccessfulCreate", format!("Created pod: {name}"));
+                    self.sb.record(SOURCE, job, EventType::Normal, "SuccessfulCreate", format!("Created pod: {name}"));
                 }
                 Err(error) => {
-                    event(
-                        self.sb,
+                    self.sb.record(
+                        SOURCE,
                         job,
                         EventType::Warning,
                         "FailedCreate",
@@ -215,11 +215,17 @@ impl Run<'_> {
             match self.sb.delete(self.pods_rt, pod["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()) {
                 Ok(_) => {
                     deleted += 1;
-                    event(self.sb, self.job, EventType::Normal, "SuccessfulDelete", format!("Deleted pod: {name}"));
+                    self.sb.record(
+                        SOURCE,
+                        self.job,
+                        EventType::Normal,
+                        "SuccessfulDelete",
+                        format!("Deleted pod: {name}"),
+                    );
                 }
                 Err(error) if error.is_not_found() => {}
-                Err(error) => event(
-                    self.sb,
+                Err(error) => self.sb.record(
+                    SOURCE,
                     self.job,
                     EventType::Warning,
                     "FailedDelete",

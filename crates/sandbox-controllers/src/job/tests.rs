@@ -2,11 +2,7 @@ use super::*;
 use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::time;
 
-fn sandbox() -> (tempfile::TempDir, Sandbox) {
-    let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::open(dir.path()).unwrap();
-    (dir, sb)
-}
+use gitops_sandbox_core::testing::sandbox;
 
 fn jobs() -> &'static ResourceType {
     builtin_type("batch", "jobs")

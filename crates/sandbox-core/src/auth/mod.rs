@@ -298,8 +298,7 @@ mod tests {
 
     #[test]
     fn callers_without_a_token_read_only_the_public_paths() {
-        let dir = tempfile::tempdir().unwrap();
-        let sb = Sandbox::open(dir.path()).unwrap();
+        let (_dir, sb) = crate::testing::sandbox();
         assert_eq!(admit_get(&sb, "/version", None).unwrap().name, "system:anonymous");
         assert_eq!(admit_get(&sb, "/healthz", None).unwrap().name, "system:anonymous");
         let err = admit_get(&sb, "/api", None).unwrap_err();
@@ -314,8 +313,7 @@ mod tests {
 
     #[test]
     fn a_service_account_token_reads_discovery_but_not_pods() {
-        let dir = tempfile::tempdir().unwrap();
-        let sb = Sandbox::open(dir.path()).unwrap();
+        let (_dir, sb) = crate::testing::sandbox();
         let token = service_account_token(&sb, "default", "default", None).unwrap();
         assert!(admit_get(&sb, "/apis", Some(&token)).is_ok());
         let err = admit_get(&sb, "/api/v1/namespaces/default/pods?watch=true", Some(&token)).unwrap_err();

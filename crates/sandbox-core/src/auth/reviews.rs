@@ -124,11 +124,7 @@ mod tests {
     use crate::registry::Registry;
     use crate::registry::builtin_type;
 
-    fn sandbox() -> (tempfile::TempDir, Sandbox) {
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(dir.path()).unwrap();
-        (dir, sandbox)
-    }
+    use crate::testing::sandbox;
 
     fn rt(plural: &str) -> &'static ResourceType {
         Registry::builtin().types().iter().find(|t| t.plural == plural).unwrap()

@@ -181,11 +181,7 @@ mod tests {
     use super::*;
     use crate::errors::Reason;
 
-    fn sandbox() -> (tempfile::TempDir, Sandbox) {
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(dir.path()).unwrap();
-        (dir, sandbox)
-    }
+    use crate::testing::sandbox;
 
     #[test]
     fn a_token_request_returns_a_token_that_authenticates_as_the_service_account() {

@@ -88,8 +88,7 @@ pub fn create(
 ) -> ApiResult<Response> {
     let obj = decode_body(headers, body)?;
     let outcome = sb.create(t.rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
-    let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object)?;
-    Ok(render::with_warnings(response, &outcome.warnings))
+    render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object)
 }
 
 /// `PUT` of an object or its status.
@@ -105,8 +104,7 @@ pub fn update(
     let obj = decode_body(headers, body)?;
     let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
     let outcome = sb.update(t.rt, t.namespace.as_deref(), name, obj, scope, write_options(opts)?)?;
-    let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object)?;
-    Ok(render::with_warnings(response, &outcome.warnings))
+    render::written(StatusCode::OK, t.rt, outcome, output, &opts.include_object)
 }
 
 /// Reads `DeleteOptions` from the query and an optional body (decoded as upstream's type, so a

@@ -91,8 +91,7 @@ pub fn patch(
     let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
     if kind == PatchKind::Apply && sb.get(t.rt, t.namespace.as_deref(), name).is_none() {
         let outcome = sb.create(t.rt, t.namespace.as_deref(), document, write)?;
-        let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object)?;
-        return Ok(render::with_warnings(response, &outcome.warnings));
+        return render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object);
     }
     let (api_version, object_kind) = (t.rt.api_version(), t.rt.kind.clone());
     let outcome = sb
@@ -105,8 +104,7 @@ pub fn patch(
             apply(kind, &base, &document, &api_version, &object_kind)
         })
         .map_err(|e| strict_error_on_patch(e, &document))?;
-    let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object)?;
-    Ok(render::with_warnings(response, &outcome.warnings))
+    render::written(StatusCode::OK, t.rt, outcome, output, &opts.include_object)
 }
 
 /// Upstream reports unknown fields met while applying a patch as an Invalid `patch` field that

@@ -4,6 +4,7 @@ use super::request::Output;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gitops_sandbox_core::cluster::Outcome;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::registry::ResourceType;
 use gitops_sandbox_core::table::{self, IncludeObject};
@@ -53,6 +54,17 @@ pub fn object(
             json_response(code, &table)
         }
     })
+}
+
+/// The answer to a write: the written object in the shape asked for, with the write's warnings.
+pub fn written(
+    code: StatusCode,
+    rt: &ResourceType,
+    outcome: Outcome,
+    output: Output,
+    include: &str,
+) -> ApiResult<Response> {
+    Ok(with_warnings(object(code, rt, outcome.object, output, include)?, &outcome.warnings))
 }
 
 /// The metadata-only form of an object.

@@ -304,4 +304,14 @@ mod tests {
         let err = Options::parse(&[("limit".into(), "ten".into())]).unwrap_err();
         assert!(err.message.contains("limit"));
     }
+
+    #[test]
+    fn yaml_flow_nesting_is_counted_outside_quotes_and_comments() {
+        assert_eq!(flow_depth(b"a: [1, {b: [2]}]\n"), 3);
+        assert_eq!(flow_depth(b"a: '[[[[' # [[[[\nb: \"{{\"\n"), 0);
+        let deep = "{a: ".repeat(200);
+        let err = decode_as(BodyFormat::Yaml, deep.as_bytes()).unwrap_err();
+        assert_eq!(err.reason, Reason::BadRequest);
+        assert!(err.message.contains("nests more than 128 levels"), "{}", err.message);
+    }
 }

@@ -24,50 +24,9 @@ use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::ResourceType;
 use gitops_sandbox_core::registry::builtin_type;
-use gitops_sandbox_node::{ContainerLog, NodeError, Process, SimulatedNode};
+pub use gitops_sandbox_node::PodStreams;
 use serde_json::Value;
 use std::sync::Arc;
-use tokio::io::DuplexStream;
-
-/// What the streaming handlers need from a node; [`SimulatedNode`] is the real one, tests use doubles.
-pub trait PodStreams: Send + Sync + 'static {
-    /// Starts `command` in a container of a running pod.
-    fn exec(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-        command: Vec<String>,
-        tty: bool,
-        stdin: bool,
-    ) -> Result<Process, NodeError>;
-    /// The log of a container (`previous`: of its last terminated run).
-    fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError>;
-    /// A byte stream to `port` inside a running pod.
-    fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError>;
-}
-
-impl PodStreams for SimulatedNode {
-    fn exec(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-        command: Vec<String>,
-        tty: bool,
-        stdin: bool,
-    ) -> Result<Process, NodeError> {
-        SimulatedNode::exec(self, namespace, pod, container, command, tty, stdin)
-    }
-
-    fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError> {
-        SimulatedNode::logs(self, namespace, pod, container, previous)
-    }
-
-    fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError> {
-        SimulatedNode::connect(self, namespace, pod, port)
-    }
-}
 
 /// What every streaming handler shares.
 #[derive(Clone)]

@@ -4,7 +4,7 @@
 //! Skipped when kubectl is not installed.
 
 use crate::Sandbox;
-use crate::testing::{FakePods, PAGE, POUR, add_running_pod};
+use crate::testing::{PAGE, POUR, add_running_pod, serve_with_fake_node};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -30,18 +30,8 @@ impl Fixture {
         let sandbox = Arc::new(Sandbox::open(&dir.path().join("data")).unwrap());
         add_running_pod(&sandbox);
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let token = sandbox.admin_token().to_string();
-        let ca = sandbox.certificates().ca_pem.clone();
-        // kubectl sends bearer tokens over HTTPS only, so serve TLS with the sandbox's own CA.
-        let acceptor = crate::tls::acceptor(sandbox.certificates()).unwrap();
-        let app = crate::api::router(sandbox.clone(), Arc::new(FakePods));
-        let _guard = runtime.enter();
-        let listener = crate::tls::TlsListener::new(listener, acceptor).unwrap();
-        runtime.spawn(async move { axum::serve(listener, app).await });
         let kubeconfig = dir.path().join("kubeconfig");
-        crate::kubeconfig::write(&kubeconfig, &format!("https://127.0.0.1:{port}"), &ca, &token).unwrap();
+        runtime.block_on(serve_with_fake_node(sandbox.clone(), &kubeconfig)).unwrap();
         Some(Fixture { dir, sandbox, kubeconfig, _runtime: runtime })
     }
 
