@@ -3,8 +3,14 @@
 //! Each subcommand lives in its own module; this file only parses the command line and reports
 //! failures in the learner's language.
 
+mod cluster_args;
+mod connect;
+mod exercises;
+mod kubectl_commands;
 mod messages;
+mod operator;
 mod sandbox_serve;
+mod sync;
 
 use clap::{Parser, Subcommand};
 use messages::Messages;
@@ -29,6 +35,16 @@ enum Command {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+    /// The lab's own GitOps sync loop: apply a repository's manifests once, or on every new commit.
+    Sync(sync::SyncArgs),
+    /// The chapter's operators, run by the lab (`operator nginx`).
+    Operator(operator::OperatorArgs),
+    /// The chapter's exercises without the UI: list, validate, check, run, reset.
+    Exercises(exercises::ExercisesArgs),
+    /// Client-side apply exactly as kubectl does it (prints created / unchanged / configured).
+    Apply(kubectl_commands::FileArgs),
+    /// File against live, and the three-way view with each field explained.
+    Diff(kubectl_commands::FileArgs),
 }
 
 #[derive(Subcommand)]
@@ -41,14 +57,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let messages = Messages::from_env();
     let result = match cli.command {
-        Some(Command::Sandbox { command: SandboxCommand::Serve(args) }) => sandbox_serve::run(args, &messages),
+        Some(Command::Sandbox { command: SandboxCommand::Serve(args) }) => {
+            sandbox_serve::run(args, &messages).map(|()| ExitCode::SUCCESS)
+        }
+        Some(Command::Operator(args)) => operator::run(args, &messages).map(|()| ExitCode::SUCCESS),
+        Some(Command::Exercises(args)) => exercises::run(args, &messages),
+        Some(Command::Apply(args)) => kubectl_commands::apply(args, &messages),
+        Some(Command::Diff(args)) => kubectl_commands::diff(args, &messages),
+        Some(Command::Sync(args)) => sync::run(args).map(|()| ExitCode::SUCCESS),
         None | Some(Command::Web) | Some(Command::Desktop) => {
             eprintln!("{}", messages.ui_not_ready());
             return ExitCode::from(2);
         }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("{}: {error:#}", messages.error_prefix());
             ExitCode::FAILURE

@@ -33,6 +33,14 @@ impl Messages {
         }
     }
 
+    /// The learner's language of a bilingual text from the engine.
+    pub fn text<'a>(&self, text: &'a gitops_lab::protocol::Text) -> &'a str {
+        match self.language {
+            Language::English => &text.en,
+            Language::Chinese => &text.zh,
+        }
+    }
+
     /// Before an error's text.
     pub fn error_prefix(&self) -> String {
         self.say("error", "错误")
@@ -64,7 +72,9 @@ impl Messages {
             Language::English => format!(
                 "warning: listening on {addr}, which is not a loopback address: anyone who can reach it and has the token controls the sandbox"
             ),
-            Language::Chinese => format!("警告：正在监听 {addr}，它不是本机回环地址；任何能访问该地址并持有令牌的人都能控制沙盒"),
+            Language::Chinese => {
+                format!("警告：正在监听 {addr}，它不是本机回环地址；任何能访问该地址并持有令牌的人都能控制沙盒")
+            }
         }
     }
 
@@ -84,7 +94,9 @@ impl Messages {
     /// When the listen address cannot be bound.
     pub fn cannot_listen(&self, addr: &str) -> String {
         match self.language {
-            Language::English => format!("cannot listen on {addr} (is another program using that port? try --listen 127.0.0.1:0)"),
+            Language::English => {
+                format!("cannot listen on {addr} (is another program using that port? try --listen 127.0.0.1:0)")
+            }
             Language::Chinese => format!("无法监听 {addr}（该端口是否已被其他程序占用？可尝试 --listen 127.0.0.1:0）"),
         }
     }
@@ -92,7 +104,9 @@ impl Messages {
     /// When the sandbox's data cannot be opened.
     pub fn cannot_open(&self, dir: &str) -> String {
         match self.language {
-            Language::English => format!("cannot open the sandbox data in {dir} (is another sandbox already using it?)"),
+            Language::English => {
+                format!("cannot open the sandbox data in {dir} (is another sandbox already using it?)")
+            }
             Language::Chinese => format!("无法打开 {dir} 中的沙盒数据（是否已有另一个沙盒在使用它？）"),
         }
     }

@@ -19,6 +19,10 @@ pub struct ServeArgs {
     /// Where to write the kubeconfig (default: DATA_DIR/kubeconfig).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    /// Stop when standard input closes: the lab's engine runs the sandbox this way, so the sandbox
+    /// never outlives it, even when the engine is killed.
+    #[arg(long, hide = true)]
+    stop_with_stdin: bool,
 }
 
 /// The lab's data directory: `$GITOPS_LAB_DATA`, else the platform's per-user data directory.
@@ -36,7 +40,8 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
         None => default_data_dir().context(messages.no_data_dir())?.join("sandbox"),
     };
     let kubeconfig_path = args.kubeconfig.unwrap_or_else(|| data_dir.join("kubeconfig"));
-    let sandbox = Arc::new(Sandbox::open(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?);
+    let sandbox =
+        Arc::new(Sandbox::open(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -49,7 +54,7 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
         let url = format!("https://{addr}");
         kubeconfig::write(&kubeconfig_path, &url, &sandbox.certificates().ca_pem, sandbox.admin_token())
             .with_context(|| format!("cannot write the kubeconfig {}", kubeconfig_path.display()))?;
-        let serving = tokio::spawn(server::run(listener, sandbox, shutdown_signal()));
+        let serving = tokio::spawn(server::run(listener, sandbox, shutdown_signal(args.stop_with_stdin)));
         // The listener accepts from the moment it is bound; say so only now that the server runs.
         println!("server: {url}");
         println!("kubeconfig: {}", kubeconfig_path.display());
@@ -60,7 +65,29 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
     })
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM, or (with `stop_with_stdin`) when standard input reaches its end.
+async fn shutdown_signal(stop_with_stdin: bool) {
+    let stdin_closed = async move {
+        if !stop_with_stdin {
+            return std::future::pending().await;
+        }
+        let mut stdin = tokio::io::stdin();
+        let mut buffer = [0u8; 256];
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut stdin, &mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::select! {
+        _ = signals() => {},
+        _ = stdin_closed => {},
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub(crate) async fn signals() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

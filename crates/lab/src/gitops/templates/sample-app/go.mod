@@ -1,0 +1,3 @@
+module gitops-lab/sample-app
+
+go 1.22
