@@ -69,9 +69,16 @@ impl Controller for GarbageCollector {
         if event.kind == EventType::Deleted {
             self.deleted.lock().unwrap_or_else(|e| e.into_inner()).insert(this.clone());
         }
+        let before = event.old.as_deref().unwrap_or(&event.object);
+        // An object that has and had no owner, and is not being deleted, gives the collector
+        // nothing to do: most writes (a ConfigMap, an Event's subject) skip a reconcile.
+        let plain =
+            owner_refs(&event.object).is_empty() && owner_refs(before).is_empty() && !is_deleting(&event.object);
+        if event.kind != EventType::Deleted && plain && event.resource != self.primary() {
+            return Vec::new();
+        }
         let mut targets = vec![this];
         // A dependent that goes, or lets go of an owner, may unblock that owner's deletion.
-        let before = event.old.as_deref().unwrap_or(&event.object);
         if event.kind == EventType::Deleted || owner_refs(before) != owner_refs(&event.object) {
             let namespace = object::namespace(&event.object);
             targets.extend(owner_refs(before).iter().filter_map(|r| owner_target(r, namespace)).map(|(_, t)| t));

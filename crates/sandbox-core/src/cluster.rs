@@ -217,20 +217,25 @@ impl Sandbox {
         let mut obj = lifecycle::prepare_create(rt, obj, &crate::time::now_rfc3339(), uid)?;
         let name = object::name(&obj).to_string();
         let key = Self::key(rt, namespace.as_deref(), &name);
-        let written = self
-            .store
-            .write(&key, opts.dry_run, |current| match current {
-                Some(_) => Err(ApiError::already_exists(rt, &name)),
-                None => {
-                    // Under the writer lock, so two new services never get the same address.
-                    if rt.create_steps.contains(&CreateStep::AllocateAddresses) {
-                        let (services, _) = self.store.list(&rt.id(), None, None, 0, |_| true);
-                        service_ip::allocate(&mut obj, &services.items);
-                    }
-                    Ok(Change::Put(obj))
+        let allocates = rt.create_steps.contains(&CreateStep::AllocateAddresses);
+        let decide = |current: Option<&Arc<Value>>| match current {
+            Some(_) => Err(ApiError::already_exists(rt, &name)),
+            None => {
+                // Settled first (no queued write of this type), so two new services never get the
+                // same address.
+                if allocates {
+                    let (services, _) = self.store.list(&rt.id(), None, None, 0, |_| true);
+                    service_ip::allocate(&mut obj, &services.items);
                 }
-            })
-            .map_err(store_error)?;
+                Ok(Change::Put(obj))
+            }
+        };
+        let written = if allocates {
+            self.store.write_settled(&key, opts.dry_run, decide)
+        } else {
+            self.store.write(&key, opts.dry_run, decide)
+        }
+        .map_err(store_error)?;
         Ok(Outcome { object: written.object, warnings })
     }
 

@@ -6,7 +6,8 @@ Kubernetes library, no connection pool): what "any HTTP/1.1 client" costs the sa
 the binary on a fresh data directory (BENCH_DIR, default the system temp dir: use a real disk),
 then measures, in order:
 
-  floors      fdatasync of a 4 KiB overwrite and of a 4 KiB append, in the data directory
+  floors      fdatasync of a 4 KiB overwrite, of a 4 KiB append, and of 8 scattered 4 KiB
+              overwrites, in the data directory
   version     GET /version (TLS, HTTP, routing; no store)
   dry-run     POST a ConfigMap with dryRun=All (decoding, admission; no commit)
   create      POST a ConfigMap (a durable commit)
@@ -25,6 +26,7 @@ import base64
 import http.client
 import json
 import os
+import random
 import re
 import ssl
 import statistics
@@ -98,18 +100,22 @@ def timed(n, step, pid=None):
 
 
 def floors(directory, n):
-    """fdatasync of a 4 KiB overwrite and of a 4 KiB append (the file grows)."""
+    """fdatasync of a 4 KiB overwrite, of a 4 KiB append (the file grows), and of eight 4 KiB
+    pages overwritten at scattered offsets of a 4 MiB file (what one redb commit writes)."""
     block = os.urandom(4096)
     rows = {}
-    for name, append in (("overwrite", False), ("append", True)):
-        path = os.path.join(directory, f"floor-{name}")
+    cases = (("overwrite", lambda i: [0]), ("append", lambda i: [i + 1]),
+             ("x 8 scattered overwrites", lambda i: random.sample(range(1024), 8)))
+    for name, pages in cases:
+        path = os.path.join(directory, f"floor-{len(rows)}")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.pwrite(fd, block, 0)
+        os.pwrite(fd, bytes(4 << 20), 0)
         os.fsync(fd)
         samples = []
         for i in range(n):
             started = time.perf_counter()
-            os.pwrite(fd, block, (i + 1) * 4096 if append else 0)
+            for page in pages(i):
+                os.pwrite(fd, block, (page + (1024 if name == "append" else 0)) * 4096)
             os.fdatasync(fd)
             samples.append(time.perf_counter() - started)
         os.close(fd)
