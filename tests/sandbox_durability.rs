@@ -1,6 +1,8 @@
 //! Durability of the real `gitops-lab sandbox serve`: SIGKILL it in the middle of a burst of creates
 //! from kube-rs, restart it on the same data directory, and find every acknowledged write intact.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::Sandbox;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, PostParams};

@@ -2,6 +2,8 @@
 //! --from=cronjob/…`, the sandbox's run-now annotation, suspension, schedules refused or never
 //! firing, and (with the kubelet and the garbage collector) completion and cascading deletion.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::chapter::get_json;
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 use std::path::Path;

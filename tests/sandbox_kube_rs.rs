@@ -1,6 +1,8 @@
 //! kube-rs against an in-process sandbox over real HTTPS: typed CRUD, subresources, paging, dry runs,
 //! watches, conflicts and refused input. Each test serves its own sandbox on a free port.
 
+#![forbid(unsafe_code)]
+
 use futures::{Stream, StreamExt};
 use gitops_sandbox::server::InProcess;
 use k8s_openapi::api::apps::v1::Deployment;

@@ -1,6 +1,8 @@
 //! Chapter 2.1.4 with the real kubectl against a running sandbox: create, inspect and delete the nginx
 //! Pod; kubectl's error lines for the server's Status bodies; short names; no version-skew warning.
 
+#![forbid(unsafe_code)]
+
 use std::time::{Duration, Instant};
 
 use gitops_lab_e2e::chapter::{Workdir, assert_has_line, assert_table, failed_with, get_json, is_age, squashed_lines};

@@ -1,6 +1,8 @@
 //! Chapter 2.2 with the real kubectl against a running sandbox: the imperative script run twice, the
 //! declarative Deployment applied, diffed and reconfigured, and apply's three-way merge.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::chapter::{Workdir, assert_table, failed_with, get_json};
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 

@@ -5,6 +5,8 @@
 //! Kubernetes `Status` body that has a message; none may get a 5xx or a dropped connection; and the
 //! server must still answer afterwards.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::Sandbox;
 use gitops_lab_e2e::raw_https::{Answer, RawClient};
 use serde::Deserialize;

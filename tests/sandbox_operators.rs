@@ -3,6 +3,8 @@
 //! clones a local git repository and applies it, Forbidden until its ClusterRoleBinding exists (and still
 //! refused a Namespace when the binding is to `admin` instead of the book's `cluster-admin`).
 
+#![forbid(unsafe_code)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;

@@ -2,16 +2,16 @@
 //! describe and logs read like a real cluster's, deletion is graceful, Deployments become ready,
 //! and an image the sandbox cannot run crash-loops with a log that says why.
 
+#![forbid(unsafe_code)]
+
 use std::time::{Duration, Instant};
 
 use gitops_lab_e2e::chapter::{Workdir, get_json};
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 
-/// Starts a sandbox whose back-offs are short (the kubelet reads this variable).
+/// Starts a sandbox whose back-offs are short (its kubelet reads this variable).
 fn sandbox() -> Sandbox {
-    // Every test sets the same value, so concurrent tests cannot disagree.
-    unsafe { std::env::set_var("GITOPS_LAB_SANDBOX_BACKOFF_MS", "200") };
-    Sandbox::start()
+    Sandbox::start_with_env(&[("GITOPS_LAB_SANDBOX_BACKOFF_MS", "200")])
 }
 
 /// Polls `check` over kubectl output until it holds, or fails with the last output.

@@ -2,6 +2,8 @@
 //! is refused with upstream's Forbidden lines until a binding grants it access; `auth can-i` and
 //! `auth whoami` answer for the admin and for the ServiceAccount; revoked tokens are Unauthorized.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::chapter::{assert_has_line, failed_with};
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 use std::process::Output;

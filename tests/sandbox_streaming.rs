@@ -2,6 +2,8 @@
 //! exit codes, and port-forward in kube-rs' channel framing. The API is served in-process over
 //! HTTPS with a fake node, so these tests exercise the protocol layer only.
 
+#![forbid(unsafe_code)]
+
 use gitops_sandbox::testing::{PAGE, POUR, add_running_pod, serve_with_fake_node};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;

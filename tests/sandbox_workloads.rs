@@ -2,6 +2,8 @@
 //! pods, scale, roll out new revisions, are undone, and take their dependents with them when
 //! deleted; every namespace gets the root CA ConfigMap.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::chapter::{assert_table, get_json};
 use gitops_lab_e2e::{Sandbox, kubectl_available};
 use serde_json::Value;

@@ -195,7 +195,7 @@ fn activate(
     already: bool,
     too_late: bool,
 ) -> Result<(), ApiError> {
-    let name = job_name(object::name(&cj), scheduled);
+    let name = job_name(object::name(cj), scheduled);
     let already = already || status.active.iter().any(|r| r["name"] == name.as_str());
     let policy = cj["spec"]["concurrencyPolicy"].as_str().unwrap_or("Allow");
     match decide(policy, status.active.len(), already, too_late) {

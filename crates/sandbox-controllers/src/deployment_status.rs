@@ -143,7 +143,7 @@ pub fn progress(
     };
     let subject = match new_rs {
         Some(name) => format!("ReplicaSet \"{name}\""),
-        None => format!("Deployment \"{}\"", object::name(&deployment)),
+        None => format!("Deployment \"{}\"", object::name(deployment)),
     };
     let current = find_condition(&conditions, "Progressing").cloned();
     let finished = int(&status["replicas"]) == int(&status["updatedReplicas"])

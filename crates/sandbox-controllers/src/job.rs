@@ -138,7 +138,7 @@ pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, 
 
 /// The Job's pods (by its controller ownerReference) and how each stands.
 fn pod_states(sb: &Sandbox, pods_rt: &ResourceType, job: &Value) -> Vec<(Arc<Value>, PodState)> {
-    let uid = object::uid(&job);
+    let uid = object::uid(job);
     let namespace = job["metadata"]["namespace"].as_str();
     let replace_when_failed = job["spec"]["podReplacementPolicy"] == "Failed";
     let suspended = job["spec"]["suspend"] == true;
@@ -219,7 +219,7 @@ fn release(sb: &Sandbox, pods_rt: &ResourceType, pod: &Value) -> bool {
     if !has_finalizer(pod) {
         return true;
     }
-    let (namespace, name) = (pod["metadata"]["namespace"].as_str(), object::name(&pod));
+    let (namespace, name) = (pod["metadata"]["namespace"].as_str(), object::name(pod));
     let result = sb.modify(pods_rt, namespace, name, UpdateScope::Main, WriteOptions::default(), |current| {
         let mut next = current.clone();
         if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
@@ -266,7 +266,7 @@ fn expire(sb: &Sandbox, jobs: &ResourceType, job: &Value, now: Timestamp) -> Res
     if left > 0 {
         return Ok(Action::RequeueAfter(Duration::from_secs(left as u64)));
     }
-    let name = object::name(&job);
+    let name = object::name(job);
     match sb.delete(jobs, job["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()) {
         Err(error) if !error.is_not_found() => Err(error),
         _ => Ok(Action::Done),

@@ -22,7 +22,7 @@ pub fn modify_same(
     scope: UpdateScope,
     change: impl FnOnce(&mut Value),
 ) -> Result<(), ApiError> {
-    let name = object::name(&obj);
+    let name = object::name(obj);
     let uid = &obj["metadata"]["uid"];
     sb.modify(rt, obj["metadata"]["namespace"].as_str(), name, scope, WriteOptions::default(), |current| {
         if &current["metadata"]["uid"] != uid {

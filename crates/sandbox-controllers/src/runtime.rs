@@ -43,8 +43,8 @@ impl ObjectRef {
     pub fn of(resource: &ResourceId, obj: &Value) -> Self {
         Self {
             resource: resource.clone(),
-            namespace: object::namespace(&obj).to_string(),
-            name: object::name(&obj).to_string(),
+            namespace: object::namespace(obj).to_string(),
+            name: object::name(obj).to_string(),
         }
     }
 }
@@ -85,7 +85,7 @@ pub fn owner_of(obj: &Value, primary: &ResourceId) -> Option<ObjectRef> {
     let owner = owners.iter().find(|o| o["kind"] == kind.as_str() && o["controller"] == true)?;
     Some(ObjectRef {
         resource: primary.clone(),
-        namespace: object::namespace(&obj).to_string(),
+        namespace: object::namespace(obj).to_string(),
         name: owner["name"].as_str()?.to_string(),
     })
 }

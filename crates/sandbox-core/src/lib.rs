@@ -11,6 +11,7 @@
 //! It is not the HTTP layer (`gitops-lab-sandbox`), and it knows no controller and no node: those
 //! crates import this one, never the other way round.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod admission;
 pub mod auth;

@@ -121,7 +121,7 @@ pub enum UpdateScope {
 
 /// Prepares an update of `old` to `new`; `None` means the update changes nothing.
 pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: UpdateScope) -> ApiResult<Option<Value>> {
-    let name = object::name(&old).to_string();
+    let name = object::name(old).to_string();
     if scope == UpdateScope::Status {
         let status = new.get("status").cloned().unwrap_or_else(|| json!({}));
         let also: Vec<(&str, Option<Value>)> =

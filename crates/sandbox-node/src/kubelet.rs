@@ -529,9 +529,9 @@ fn sync_status(sb: &Sandbox, rt: &PodRuntime) -> ApiResult<()> {
 /// Graceful deletion: stop the containers, then remove the pod (unless finalizers still hold it).
 fn terminate(node: &SimulatedNode, pod: &Value) -> ApiResult<Action> {
     let sb = node.sandbox();
-    let namespace = object::namespace(&pod);
-    let name = object::name(&pod);
-    let uid = object::uid(&pod).to_string();
+    let namespace = object::namespace(pod);
+    let name = object::name(pod);
+    let uid = object::uid(pod).to_string();
     if let Some(rt) = node.pod(namespace, name, &uid) {
         let running: Vec<(String, bool)> =
             rt.containers().values().filter(|c| c.running()).map(|c| (c.name.clone(), c.init)).collect();

@@ -10,6 +10,7 @@
 //! layer and composition root (`gitops-lab-sandbox`), which also injects the in-pod `kubectl`
 //! ([`ClusterClients`]).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod containers;
 pub mod exec;
@@ -152,14 +153,14 @@ impl SimulatedNode {
 
     /// Sets up a new pod's sandbox: an IP and its volumes.
     pub fn admit(&self, pod: &serde_json::Value) -> Result<Arc<PodRuntime>, volumes::MountError> {
-        let namespace = object::namespace(&pod).to_string();
-        let name = object::name(&pod).to_string();
+        let namespace = object::namespace(pod).to_string();
+        let name = object::name(pod).to_string();
         let ip = self.allocate_ip();
         let built = volumes::build(&self.sandbox, pod, &ip)?;
         let runtime = Arc::new(PodRuntime {
             namespace: namespace.clone(),
             name: name.clone(),
-            uid: object::uid(&pod).to_string(),
+            uid: object::uid(pod).to_string(),
             ip,
             started: jiff::Timestamp::now(),
             volumes: Mutex::new(built),

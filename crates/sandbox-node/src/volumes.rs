@@ -192,7 +192,7 @@ pub fn environment(
         Some(slot) => slot.1 = v,
         None => env.push((k, v)),
     };
-    set(&mut env, "HOSTNAME".into(), object::name(&pod).into());
+    set(&mut env, "HOSTNAME".into(), object::name(pod).into());
     for (k, v) in [
         ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
         ("KUBERNETES_SERVICE_PORT", "443"),

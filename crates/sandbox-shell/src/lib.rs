@@ -11,6 +11,7 @@
 //! It imports nothing of the sandbox: `kubectl` inside a container reaches the cluster through the
 //! [`ClusterClient`] trait, which the node's owner implements.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod ast;
 mod bracket;

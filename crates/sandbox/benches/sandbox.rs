@@ -9,6 +9,8 @@
 //! and memory figures, default 10000), `BENCH_DIR` (where the data directory goes, default the
 //! system temp dir; it must be on a real disk for the fsync figures to mean anything).
 
+#![forbid(unsafe_code)]
+
 use futures::StreamExt;
 use gitops_sandbox_core::registry::builtin_type;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -21,7 +23,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 // The measuring helpers are shared with the workload benchmark; this one uses only some of them.
-#[allow(dead_code)]
 #[allow(dead_code)]
 #[path = "shared/serve.rs"]
 mod serve;

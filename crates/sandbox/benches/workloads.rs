@@ -10,6 +10,8 @@
 //! (100), `BENCH_PF_REQUESTS` (500), `BENCH_PF_MIB` (64), `BENCH_IDLE_SECS` (30), `BENCH_DIR`
 //! (where the data directory goes, default the system temp dir), `KUBECTL` (default /usr/bin/kubectl).
 
+#![forbid(unsafe_code)]
+
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};

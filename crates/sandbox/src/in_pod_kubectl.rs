@@ -415,7 +415,7 @@ async fn get(client: &Client, namespace: &str, flags: &Flags, rest: &[String]) -
         "yaml" => (0, serde_norway::to_string(&reply).unwrap_or_default(), String::new()),
         "name" => {
             let items = reply["items"].as_array().cloned().unwrap_or_else(|| vec![reply.clone()]);
-            let lines: String = items.iter().map(|o| format!("{}/{}\n", type_name(rt), object::name(&o))).collect();
+            let lines: String = items.iter().map(|o| format!("{}/{}\n", type_name(rt), object::name(o))).collect();
             (0, lines, String::new())
         }
         _ => table(&reply, ns, flags.all_namespaces),

@@ -10,6 +10,7 @@
 //! It is not a client library and knows nothing of the lab engine: the engine reaches it, like any
 //! other cluster, through the Kubernetes API.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod in_pod_kubectl;

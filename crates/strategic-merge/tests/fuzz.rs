@@ -4,6 +4,8 @@
 //! never panics. The sandbox applies client patches with this crate, so a panic here would be a
 //! request that kills its handler.
 
+#![forbid(unsafe_code)]
+
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Map, Value, json};

@@ -6,6 +6,8 @@
 //! holds `patch` (three-way cases), `result`, or `error`. Run with
 //! `UPDATE_GOLDEN=1` to rewrite the outputs, then review the diff.
 
+#![forbid(unsafe_code)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,7 @@
 //! Property tests: the patches this crate creates, applied by this crate, do what `kubectl apply` promises.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;

@@ -119,7 +119,7 @@ pub(super) fn cleanup_history(sb: &Sandbox, cj: &Value, jobs: &[Arc<Value>], sta
 
 /// Deletes a Job (its pods go with it through the garbage collector) and forgets it.
 pub(super) fn delete_job(sb: &Sandbox, cj: &Value, job: &Value, status: &mut Status) -> bool {
-    let name = object::name(&job);
+    let name = object::name(job);
     let result = kind(sb, "jobs")
         .and_then(|jobs| sb.delete(jobs, job["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()));
     match result {
@@ -142,7 +142,7 @@ pub(super) fn delete_job(sb: &Sandbox, cj: &Value, job: &Value, status: &mut Sta
 /// Folds the Jobs' progress into the status: finished ones leave the active list, missing ones too.
 pub(super) fn track_jobs(sb: &Sandbox, cj: &Value, jobs: &[Arc<Value>], status: &mut Status) {
     for job in jobs {
-        let (uid, name) = (&job["metadata"]["uid"], object::name(&job));
+        let (uid, name) = (&job["metadata"]["uid"], object::name(job));
         let Some(finished) = job::finished(job) else {
             if !status.has_uid(uid) {
                 let message = format!("Saw a job that the controller did not create or forgot: {name}");

@@ -18,7 +18,7 @@ pub(super) fn run_now(sb: &Sandbox, cj: &Value) -> Result<(), ApiError> {
     if annotations[RUN_NOW_HANDLED].as_str() == Some(wanted) || cj["metadata"]["deletionTimestamp"].is_string() {
         return Ok(());
     }
-    let cj_name = object::name(&cj);
+    let cj_name = object::name(cj);
     // The name follows from the value, so a retry after a failed write finds the same Job.
     let name = format!("{cj_name}-now-{}", short_hash(&format!("{}{wanted}", cj["metadata"]["uid"])));
     let job = job_from_template(cj, &name, None, &[("cronjob.kubernetes.io/instantiate", "manual"), (RUN_NOW, wanted)]);

@@ -211,7 +211,7 @@ impl Run<'_> {
     fn delete_pods(&mut self, pods: &[&Value]) -> usize {
         let mut deleted = 0;
         for pod in pods {
-            let name = object::name(&pod);
+            let name = object::name(pod);
             match self.sb.delete(self.pods_rt, pod["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()) {
                 Ok(_) => {
                     deleted += 1;

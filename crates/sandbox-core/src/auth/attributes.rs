@@ -160,9 +160,12 @@ mod tests {
         }
     }
 
+    /// Method, path, query pairs, and the attributes expected (verb|resource|namespace|name|version).
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
     #[test]
     fn requests_read_like_upstreams_request_info() {
-        let cases: &[(&str, &str, &[(&str, &str)], &str)] = &[
+        let cases: &[Case] = &[
             ("GET", "/api/v1/namespaces/default/pods", &[], "list |pods|default||v1"),
             ("GET", "/api/v1/namespaces/default/pods", &[("watch", "true")], "watch |pods|default||v1"),
             (

@@ -70,7 +70,7 @@ pub fn create_token(sandbox: &Sandbox, namespace: &str, name: &str, mut request:
         bind(sandbox, namespace, &bound, &mut claims)?;
     }
     let token = sandbox.signing_key().sign(&claims);
-    let expires = jiff::Timestamp::from_second(claims.exp).map(|t| time::rfc3339(t)).unwrap_or_default();
+    let expires = jiff::Timestamp::from_second(claims.exp).map(time::rfc3339).unwrap_or_default();
     Ok(json!({
         "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"name": name, "namespace": namespace, "creationTimestamp": null},

@@ -53,7 +53,7 @@ pub fn list(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiResu
         sb.store().list(&t.rt.id(), t.namespace.as_deref(), after.as_ref(), opts.limit, |o| filter.matches(o));
     let mut meta = json!({"resourceVersion": snapshot.rv.to_string()});
     if more && let Some(last) = snapshot.items.last() {
-        let position = [object::namespace(&last), object::name(&last)];
+        let position = [object::namespace(last), object::name(last)];
         let token = json!({"rv": snapshot.rv, "after": position}).to_string();
         meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
     }

@@ -110,7 +110,7 @@ fn text_response(body: Body) -> Response {
 
 /// The kubelet's refusal for a container whose state has no log to show, in its words.
 fn not_loggable(pod: &Value, container: &str, previous: bool) -> Option<String> {
-    let pod_name = object::name(&pod);
+    let pod_name = object::name(pod);
     let status = ["containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"]
         .iter()
         .filter_map(|list| pod["status"][list].as_array())

@@ -109,7 +109,7 @@ fn container_names(pod: &Value) -> Vec<&str> {
 
 /// The container a request means: the named one if the pod has it, else the only app container.
 fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
-    let name = object::name(&pod);
+    let name = object::name(pod);
     let names = container_names(pod);
     if !requested.is_empty() {
         return match names.contains(&requested) {
@@ -133,7 +133,7 @@ fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
 fn require_node(pod: &Value) -> Result<(), ApiError> {
     match pod["spec"]["nodeName"].as_str() {
         Some(node) if !node.is_empty() => Ok(()),
-        _ => Err(ApiError::bad_request(format!("pod {} does not have a host assigned", object::name(&pod)))),
+        _ => Err(ApiError::bad_request(format!("pod {} does not have a host assigned", object::name(pod)))),
     }
 }
 
