@@ -308,4 +308,30 @@ mod tests {
         assert_eq!(owner_target(&node, "team").unwrap().1.namespace, "");
         assert!(owner_target(&json!({"apiVersion": "example.com/v1", "kind": "Thing", "name": "x"}), "team").is_none());
     }
+
+    fn event(kind: EventType, object: Value, old: Option<Value>) -> WatchEvent {
+        WatchEvent {
+            kind,
+            rv: 1,
+            resource: builtin_type("", "configmaps").id(),
+            object: Arc::new(object),
+            old: old.map(Arc::new),
+        }
+    }
+
+    #[test]
+    fn only_writes_that_touch_ownership_or_deletion_reach_the_collector() {
+        let gc = GarbageCollector::default();
+        let plain = json!({"metadata": {"name": "c", "namespace": "default"}});
+        let owned = json!({"metadata": {"name": "c", "namespace": "default", "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "uid": "u"}]}});
+        let deleting = json!({"metadata": {"name": "c", "namespace": "default", "deletionTimestamp": "t"}});
+        assert!(gc.triggers(&event(EventType::Added, plain.clone(), None)).is_empty());
+        assert!(gc.triggers(&event(EventType::Modified, plain.clone(), Some(plain.clone()))).is_empty());
+        assert_eq!(gc.triggers(&event(EventType::Added, owned.clone(), None)).len(), 1);
+        // Letting go of an owner concerns the object and the owner it left.
+        assert_eq!(gc.triggers(&event(EventType::Modified, plain.clone(), Some(owned))).len(), 2);
+        assert_eq!(gc.triggers(&event(EventType::Modified, deleting, Some(plain.clone()))).len(), 1);
+        assert_eq!(gc.triggers(&event(EventType::Deleted, plain, None)).len(), 1);
+    }
 }
