@@ -2,6 +2,7 @@
 //! free loopback port with its own data directory, and run the real `/usr/bin/kubectl` against it.
 
 pub mod chapter;
+pub mod raw_https;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -64,12 +65,27 @@ impl Sandbox {
         sandbox
     }
 
+    /// Starts a sandbox with a fresh data directory and extra environment variables for its
+    /// process (never `set_var` in the test: the harness runs tests on several threads).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let temp = tempfile::tempdir().expect("a temporary directory");
+        let dir = temp.path().join("data");
+        let mut sandbox = Self::spawn(&dir, env);
+        sandbox._temp = Some(temp);
+        sandbox
+    }
+
     /// Starts a sandbox on an existing (or new) data directory; the caller owns the directory.
     pub fn start_in(data_dir: &Path) -> Self {
+        Self::spawn(data_dir, &[])
+    }
+
+    fn spawn(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(gitops_lab_bin())
             .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("GITOPS_LAB_LANG", "en")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
