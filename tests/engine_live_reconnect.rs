@@ -60,9 +60,14 @@ async fn killing_the_sandbox_is_announced_and_the_graph_comes_back_with_a_reset(
     create_soon(&config_maps, "before").await;
     recorder
         .wait_for("the ConfigMap in the graph", |events| {
+            // A delta, or the first listing when the watches started after the create.
             events
                 .iter()
-                .any(|e| matches!(e, Event::Graph(d) if d.upserts.iter().any(|n| n.object.name == "before")))
+                .any(|e| match e {
+                    Event::Graph(d) => d.upserts.iter().any(|n| n.object.name == "before"),
+                    Event::GraphReset(s) => s.nodes.iter().any(|n| n.object.name == "before"),
+                    _ => false,
+                })
                 .then_some(())
         })
         .await;
