@@ -306,3 +306,17 @@ async fn git_sync_and_ci_actions_drive_the_labs_gitops_loop() {
     step(3).await;
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sync_loop_set_up_before_a_restart_goes_on_after_it() {
+    let data = tempfile::tempdir().unwrap();
+    let first = engine(&fixtures(), data.path()).await;
+    let configure = Command::SyncConfigure { repo: "config".into(), path: ".".into(), prune: true, auto: true };
+    first.handle(configure).await.unwrap();
+    first.shutdown().await;
+    drop(first);
+    let again = engine(&fixtures(), data.path()).await;
+    let Ok(Reply::Sync(view)) = again.handle(Command::SyncStatus).await else { panic!("a sync status") };
+    assert_eq!((view.repo.as_str(), view.path.as_str(), view.prune, view.auto), ("config", ".", true, true));
+    again.shutdown().await;
+}

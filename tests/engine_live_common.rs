@@ -144,7 +144,7 @@ impl Recorder {
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 let recent: Vec<String> =
-                    self.all().iter().rev().take(15).map(|e| format!("{e:?}").chars().take(300).collect()).collect();
+                    self.all().iter().rev().take(15).map(|e| format!("{e:?}").chars().take(3000).collect()).collect();
                 panic!("timed out waiting for {what}; the last events, newest first:\n{}", recent.join("\n"));
             }
         }

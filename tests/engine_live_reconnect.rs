@@ -60,9 +60,14 @@ async fn killing_the_sandbox_is_announced_and_the_graph_comes_back_with_a_reset(
     create_soon(&config_maps, "before").await;
     recorder
         .wait_for("the ConfigMap in the graph", |events| {
+            // A delta, or the first listing when the watches started after the create.
             events
                 .iter()
-                .any(|e| matches!(e, Event::Graph(d) if d.upserts.iter().any(|n| n.object.name == "before")))
+                .any(|e| match e {
+                    Event::Graph(d) => d.upserts.iter().any(|n| n.object.name == "before"),
+                    Event::GraphReset(s) => s.nodes.iter().any(|n| n.object.name == "before"),
+                    _ => false,
+                })
                 .then_some(())
         })
         .await;
@@ -164,8 +169,16 @@ async fn switching_clusters_restarts_the_watches_there_and_stops_forwards_to_the
     let forward = Command::PortForwardStart { target: object("v1", "Pod", "web"), port: 80, local_port: None };
     let Ok(Reply::PortForward(view)) = engine.handle(forward).await else { panic!("a forward in cluster a") };
     assert_eq!(view.kubectl, format!("kubectl port-forward --context a pod/web {}:80", view.local_port));
-    let Ok(Reply::Graph(first)) = engine.handle(Command::Graph).await else { panic!("graph") };
-    assert!(first.nodes.iter().any(|n| n.object.name == "in-a"));
+    // The watches list the cluster in the background: wait for cluster a's objects to be shown.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let Ok(Reply::Graph(first)) = engine.handle(Command::Graph).await else { panic!("graph") };
+        if first.nodes.iter().any(|n| n.object.name == "in-a") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "cluster a's ConfigMap never reached the graph: {first:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let mark = recorder.mark();
     engine

@@ -1,6 +1,8 @@
 //! Durability of the real `gitops-lab sandbox serve`: SIGKILL it in the middle of a burst of creates
 //! from kube-rs, restart it on the same data directory, and find every acknowledged write intact.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::Sandbox;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, PostParams};
@@ -30,7 +32,8 @@ async fn client_for(kubeconfig: &Path) -> Client {
 }
 
 fn config_map(name: &str) -> ConfigMap {
-    let mut cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"burst": "yes"}}})).expect("a config map");
+    let mut cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {"burst": "yes"}}})).expect("a config map");
     cm.data = Some(payload(name));
     cm
 }
@@ -57,7 +60,11 @@ async fn verify(api: &Api<ConfigMap>, acknowledged: &BTreeMap<String, u64>) -> u
 }
 
 /// Creates config maps from several writers until the server goes away; returns what was acknowledged.
-fn burst(api: &Api<ConfigMap>, round: usize, acks: &Arc<Mutex<Vec<(String, u64)>>>) -> Vec<tokio::task::JoinHandle<()>> {
+fn burst(
+    api: &Api<ConfigMap>,
+    round: usize,
+    acks: &Arc<Mutex<Vec<(String, u64)>>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     (0..WRITERS)
         .map(|writer| {
             let (api, acks) = (api.clone(), acks.clone());
@@ -86,7 +93,10 @@ async fn every_acknowledged_write_survives_a_sigkill_in_the_middle_of_a_burst() 
         let api: Api<ConfigMap> = Api::namespaced(client_for(&sandbox.kubeconfig).await, "default");
         let listed = verify(&api, &acknowledged).await;
         assert!(listed >= highest, "round {round}: the store's resourceVersion {listed} went back below {highest}");
-        let probe = api.create(&PostParams::default(), &config_map(&format!("r{round}-probe"))).await.expect("a write after restart");
+        let probe = api
+            .create(&PostParams::default(), &config_map(&format!("r{round}-probe")))
+            .await
+            .expect("a write after restart");
         assert!(rv(&probe) > highest, "round {round}: a new write got {} after {highest}", rv(&probe));
         highest = rv(&probe);
         acknowledged.insert(probe.name_any(), highest);
@@ -102,7 +112,10 @@ async fn every_acknowledged_write_survives_a_sigkill_in_the_middle_of_a_burst() 
         }
         sandbox.kill_hard();
         for writer in writers {
-            tokio::time::timeout(Duration::from_secs(30), writer).await.expect("writers notice the kill").expect("a writer ends");
+            tokio::time::timeout(Duration::from_secs(30), writer)
+                .await
+                .expect("writers notice the kill")
+                .expect("a writer ends");
         }
         let acks = std::mem::take(&mut *acks.lock().expect("the ack list"));
         assert!(acks.len() >= wanted);

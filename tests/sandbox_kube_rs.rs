@@ -1,7 +1,10 @@
 //! kube-rs against an in-process sandbox over real HTTPS: typed CRUD, subresources, paging, dry runs,
 //! watches, conflicts and refused input. Each test serves its own sandbox on a free port.
 
+#![forbid(unsafe_code)]
+
 use futures::{Stream, StreamExt};
+use gitops_sandbox::server::InProcess;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::api::{Api, DeleteParams, ListParams, ObjectList, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
@@ -9,17 +12,12 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// A sandbox served in this process, and a kube client built from the kubeconfig it wrote.
 struct Cluster {
     client: Client,
-    sandbox: Arc<gitops_sandbox::Sandbox>,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: InProcess,
     dir: tempfile::TempDir,
 }
 
@@ -30,38 +28,17 @@ impl Cluster {
 
     /// Serves `dir/data` on a free loopback port, the way the CLI does.
     async fn open(dir: tempfile::TempDir) -> Self {
-        let sandbox = Arc::new(gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let addr = listener.local_addr().expect("a bound address");
         let kubeconfig = dir.path().join("kubeconfig");
-        let ca = &sandbox.certificates().ca_pem;
-        gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), ca, sandbox.admin_token())
-            .expect("the kubeconfig is written");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        let server = tokio::spawn(gitops_sandbox::server::run(listener, sandbox.clone(), shutdown));
+        let server = InProcess::start(&dir.path().join("data"), &kubeconfig).await.expect("the sandbox serves");
         let client = client_for(&kubeconfig).await;
-        Self { client, sandbox, stop, server, dir }
+        Self { client, server, dir }
     }
 
     /// Stops serving, waits until the store is released, and serves the same data directory again.
     async fn restart(self) -> Self {
-        let Self { client, mut sandbox, stop, server, dir } = self;
+        let Self { client, server, dir } = self;
         drop(client);
-        let _ = stop.send(());
-        let stopped = tokio::time::timeout(Duration::from_secs(10), server).await;
-        assert!(matches!(stopped, Ok(Ok(Ok(())))), "the server stops cleanly: {stopped:?}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match Arc::try_unwrap(sandbox) {
-                Ok(last) => break drop(last),
-                Err(shared) => sandbox = shared,
-            }
-            assert!(Instant::now() < deadline, "the sandbox is still referenced 10 s after its server stopped");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        server.stop().await.expect("the server stops cleanly and releases its store");
         Self::open(dir).await
     }
 
@@ -71,7 +48,10 @@ impl Cluster {
 
     async fn namespace(&self, name: &str) {
         let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("a namespace");
-        Api::<Namespace>::all(self.client.clone()).create(&PostParams::default(), &namespace).await.expect("namespace created");
+        Api::<Namespace>::all(self.client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("namespace created");
     }
 }
 
@@ -132,7 +112,10 @@ fn status(err: kube::Error) -> Box<kube::core::Status> {
 }
 
 async fn next<S: Stream + Unpin>(stream: &mut S) -> S::Item {
-    tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an event within 10 s").expect("the stream is still open")
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("an event within 10 s")
+        .expect("the stream is still open")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,14 +124,20 @@ async fn config_maps_are_created_read_listed_replaced_patched_and_deleted() {
     let api = cluster.config_maps("default");
     let pp = PostParams::default();
     for (name, tier) in [("alpha", "web"), ("beta", "web"), ("gamma", "db")] {
-        let created = api.create(&pp, &config_map(name, json!({"app": "shop", "tier": tier}), json!({"k": name}))).await.expect("create");
+        let created = api
+            .create(&pp, &config_map(name, json!({"app": "shop", "tier": tier}), json!({"k": name})))
+            .await
+            .expect("create");
         assert_eq!(created.name_any(), name);
         assert!(created.uid().is_some() && created.creation_timestamp().is_some(), "server-owned metadata is set");
     }
     let beta = api.get("beta").await.expect("get");
     assert_eq!(data(&beta, "k").as_deref(), Some("beta"));
     assert_eq!(names(&api.list(&ListParams::default().labels("tier=web")).await.expect("list")), ["alpha", "beta"]);
-    assert_eq!(names(&api.list(&ListParams::default().labels("app=shop,tier notin (web)")).await.expect("list")), ["gamma"]);
+    assert_eq!(
+        names(&api.list(&ListParams::default().labels("app=shop,tier notin (web)")).await.expect("list")),
+        ["gamma"]
+    );
     assert_eq!(names(&api.list(&ListParams::default().fields("metadata.name=gamma")).await.expect("list")), ["gamma"]);
     let both = ListParams::default().labels("tier=web").fields("metadata.name=gamma");
     assert!(api.list(&both).await.expect("list").items.is_empty(), "label and field selectors both apply");
@@ -160,14 +149,17 @@ async fn config_maps_are_created_read_listed_replaced_patched_and_deleted() {
     assert!(rv(&replaced) > rv(&beta), "a replace moves the resourceVersion forward");
 
     let patch = PatchParams::default();
-    let merged = api.patch("beta", &patch, &Patch::Merge(json!({"data": {"merge": "yes"}}))).await.expect("merge patch");
+    let merged =
+        api.patch("beta", &patch, &Patch::Merge(json!({"data": {"merge": "yes"}}))).await.expect("merge patch");
     assert_eq!((data(&merged, "k").as_deref(), data(&merged, "merge").as_deref()), (Some("replaced"), Some("yes")));
-    let strategic = Patch::Strategic(json!({"metadata": {"labels": {"patched": "strategic"}}, "data": {"merge": null}}));
+    let strategic =
+        Patch::Strategic(json!({"metadata": {"labels": {"patched": "strategic"}}, "data": {"merge": null}}));
     let strategic = api.patch("beta", &patch, &strategic).await.expect("strategic patch");
     assert_eq!(strategic.labels().get("patched").map(String::as_str), Some("strategic"));
     assert_eq!(strategic.labels().get("tier").map(String::as_str), Some("web"), "other labels are kept");
     assert_eq!(data(&strategic, "merge"), None, "null removes a key");
-    let ops = json!([{"op": "test", "path": "/data/k", "value": "replaced"}, {"op": "add", "path": "/data/json", "value": "added"}]);
+    let ops = json!([{"op": "test", "path": "/data/k", "value": "replaced"}, {"op": "add", "path": "/data/json",
+        "value": "added"}]);
     let json_patched = api
         .patch("beta", &patch, &Patch::<()>::Json(serde_json::from_value(ops).expect("JSON patch operations")))
         .await
@@ -177,7 +169,9 @@ async fn config_maps_are_created_read_listed_replaced_patched_and_deleted() {
 
     api.delete("alpha", &DeleteParams::default()).await.expect("delete");
     assert_eq!(status(api.get("alpha").await.expect_err("alpha is gone")).code, 404);
-    api.delete_collection(&DeleteParams::default(), &ListParams::default().labels("app=shop")).await.expect("delete collection");
+    api.delete_collection(&DeleteParams::default(), &ListParams::default().labels("app=shop"))
+        .await
+        .expect("delete collection");
     assert!(api.list(&ListParams::default().labels("app=shop")).await.expect("list").items.is_empty());
 }
 
@@ -192,29 +186,42 @@ async fn a_deployment_scales_through_its_scale_subresource_and_merges_containers
     assert_eq!(scale.status.map(|s| s.selector), Some(Some("app=web".to_string())));
     // The deployment controller writes too (revision annotation, status), so compare with a fresh read.
     let before = api.get("web").await.expect("get");
-    let scaled =
-        api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}}))).await.expect("patch scale");
+    let scaled = api
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}})))
+        .await
+        .expect("patch scale");
     assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(5));
     let after = api.get("web").await.expect("get");
     assert_eq!(after.spec.as_ref().and_then(|s| s.replicas), Some(5));
     assert!(after.metadata.generation > before.metadata.generation, "a spec change bumps the generation");
 
-    let sidecar = json!({"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox:1.36"}]}}}});
+    let sidecar =
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox:1.36"}]}}}});
     let merged = api.patch("web", &PatchParams::default(), &Patch::Strategic(sidecar)).await.expect("strategic patch");
-    let containers: Vec<String> =
-        merged.spec.and_then(|s| s.template.spec).map(|p| p.containers.into_iter().map(|c| c.name).collect()).unwrap_or_default();
+    let containers: Vec<String> = merged
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|p| p.containers.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default();
     // Upstream puts the patch's new items before the server's (see the kubectl patch task docs).
     assert_eq!(containers, ["sidecar", "web"]);
 }
 
 /// A Service: it has a status subresource and no controller writing it, so status writes are ours alone.
 fn service(name: &str) -> Service {
-    serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}}))
-        .expect("a service")
+    serde_json::from_value(
+        json!({"metadata": {"name": name}, "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}}),
+    )
+    .expect("a service")
 }
 
 fn ingress_ips(svc: &Service) -> Vec<String> {
-    let ingress = svc.status.as_ref().and_then(|s| s.load_balancer.as_ref()).and_then(|lb| lb.ingress.clone()).unwrap_or_default();
+    let ingress = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.clone())
+        .unwrap_or_default();
     ingress.into_iter().filter_map(|i| i.ip).collect()
 }
 
@@ -231,7 +238,8 @@ async fn status_is_written_only_through_the_status_subresource() {
 
     // A status write changes status only, even when its body carries another spec.
     let mut body = created.clone();
-    body.status = serde_json::from_value(json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}})).expect("a status");
+    body.status =
+        serde_json::from_value(json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}})).expect("a status");
     body.spec.as_mut().expect("a spec").ports = serde_json::from_value(json!([{"port": 8080}])).expect("ports");
     let with_status = api.replace_status("web", &pp, &body).await.expect("replace status");
     assert_eq!(ingress_ips(&with_status), ["192.0.2.10"]);
@@ -241,9 +249,8 @@ async fn status_is_written_only_through_the_status_subresource() {
     assert_eq!(ingress_ips(&patched), ["192.0.2.20"]);
 
     // Writes to the main resource keep the stored status, whatever their body says.
-    let main = Patch::Strategic(
-        json!({"metadata": {"labels": {"tier": "edge"}}, "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}}),
-    );
+    let main = Patch::Strategic(json!({"metadata": {"labels": {"tier": "edge"}},
+            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}}));
     let relabelled = api.patch("web", &PatchParams::default(), &main).await.expect("patch");
     assert_eq!(relabelled.labels().get("tier").map(String::as_str), Some("edge"));
     assert_eq!(ingress_ips(&relabelled), ["192.0.2.20"]);
@@ -259,13 +266,20 @@ async fn namespaces_are_listed_by_selectors_and_take_their_objects_when_deleted(
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
     let pp = PostParams::default();
     for (name, env) in [("team-a", "dev"), ("team-b", "prod")] {
-        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"env": env}}})).expect("a namespace");
+        let ns: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": {"env": env}}})).expect("a namespace");
         namespaces.create(&pp, &ns).await.expect("create namespace");
     }
     assert_eq!(names(&namespaces.list(&ListParams::default().labels("env=dev")).await.expect("list")), ["team-a"]);
-    assert_eq!(names(&namespaces.list(&ListParams::default().fields("metadata.name=team-b")).await.expect("list")), ["team-b"]);
+    assert_eq!(
+        names(&namespaces.list(&ListParams::default().fields("metadata.name=team-b")).await.expect("list")),
+        ["team-b"]
+    );
     let all = names(&namespaces.list(&ListParams::default()).await.expect("list"));
-    assert!(all.iter().any(|n| n == "default") && all.iter().any(|n| n == "kube-system"), "built-in namespaces: {all:?}");
+    assert!(
+        all.iter().any(|n| n == "default") && all.iter().any(|n| n == "kube-system"),
+        "built-in namespaces: {all:?}"
+    );
 
     let in_a = cluster.config_maps("team-a");
     in_a.create(&pp, &config_map("settings", json!({}), json!({"a": "1"}))).await.expect("create in team-a");
@@ -288,7 +302,9 @@ async fn lists_page_through_every_object_with_limit_and_continue() {
     cluster.namespace("paged").await;
     let api = cluster.config_maps("paged");
     for i in 0..7 {
-        api.create(&PostParams::default(), &config_map(&format!("item-{i}"), json!({}), json!({}))).await.expect("create");
+        api.create(&PostParams::default(), &config_map(&format!("item-{i}"), json!({}), json!({})))
+            .await
+            .expect("create");
     }
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
@@ -324,7 +340,8 @@ async fn dry_run_writes_answer_like_real_ones_but_store_nothing() {
     assert_eq!((ghost.name_any(), data(&ghost, "a").as_deref()), ("ghost".to_string(), Some("1")));
     assert!(api.get_opt("ghost").await.expect("get").is_none(), "a dry-run create stores nothing");
 
-    let real = api.create(&PostParams::default(), &config_map("real", json!({}), json!({"a": "1"}))).await.expect("create");
+    let real =
+        api.create(&PostParams::default(), &config_map("real", json!({}), json!({"a": "1"}))).await.expect("create");
     let before = snapshot(&api).await;
     let mut changed = real.clone();
     changed.data = Some([("a".to_string(), "2".to_string())].into());
@@ -360,7 +377,10 @@ async fn a_watcher_sees_every_change_in_order() {
     // (applied?, name, resourceVersion acknowledged for applied changes)
     let mut expected: Vec<(bool, String, Option<u64>)> = Vec::new();
     for i in 0..10 {
-        let created = api.create(&pp, &config_map(&format!("cm-{i}"), json!({}), json!({"i": i.to_string()}))).await.expect("create");
+        let created = api
+            .create(&pp, &config_map(&format!("cm-{i}"), json!({}), json!({"i": i.to_string()})))
+            .await
+            .expect("create");
         expected.push((true, created.name_any(), Some(rv(&created))));
     }
     for i in [2, 5, 7] {
@@ -505,28 +525,38 @@ async fn bad_input_is_refused_with_a_status_and_stores_nothing() {
     let cluster = Cluster::start().await;
     let client = &cluster.client;
     let api = cluster.config_maps("default");
-    let kept = api.create(&PostParams::default(), &config_map("kept", json!({}), json!({"a": "1"}))).await.expect("create");
+    let kept =
+        api.create(&PostParams::default(), &config_map("kept", json!({}), json!({"a": "1"}))).await.expect("create");
     let before = snapshot(&api).await;
     let collection = kube::core::Request::new("/api/v1/namespaces/default/configmaps");
     let pp = PostParams::default();
-    let refuse = |request| async move { status(client.request_text(request).await.expect_err("the request is refused")) };
+    let refuse =
+        |request| async move { status(client.request_text(request).await.expect_err("the request is refused")) };
 
-    let malformed = refuse(collection.create(&pp, br#"{"metadata": {"name": "broken"}"#.to_vec()).expect("a request")).await;
+    let malformed =
+        refuse(collection.create(&pp, br#"{"metadata": {"name": "broken"}"#.to_vec()).expect("a request")).await;
     assert_eq!((malformed.code, malformed.reason.as_str()), (400, "BadRequest"));
     assert!(malformed.message.contains("JSON") && malformed.message.contains("line 1"), "{}", malformed.message);
 
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wrong"}});
     let wrong_kind = refuse(collection.create(&pp, secret.to_string().into_bytes()).expect("a request")).await;
     assert_eq!(wrong_kind.code, 400);
-    assert!(wrong_kind.message.contains("Secret") && wrong_kind.message.contains("ConfigMap"), "{}", wrong_kind.message);
+    assert!(
+        wrong_kind.message.contains("Secret") && wrong_kind.message.contains("ConfigMap"),
+        "{}",
+        wrong_kind.message
+    );
 
     let widgets = kube::core::Request::new("/api/v1/namespaces/default/widgets");
     assert_eq!(refuse(widgets.list(&ListParams::default()).expect("a request")).await.code, 404);
     let widget = json!({"apiVersion": "v1", "kind": "Widget", "metadata": {"name": "w"}});
     assert_eq!(refuse(widgets.create(&pp, widget.to_string().into_bytes()).expect("a request")).await.code, 404);
 
-    let ops = json!([{"op": "test", "path": "/data/a", "value": "not-1"}, {"op": "replace", "path": "/data/a", "value": "2"}]);
-    let failed = api.patch("kept", &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(ops).expect("operations"))).await;
+    let ops = json!([{"op": "test", "path": "/data/a", "value": "not-1"}, {"op": "replace", "path": "/data/a",
+        "value": "2"}]);
+    let failed = api
+        .patch("kept", &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(ops).expect("operations")))
+        .await;
     assert_eq!(status(failed.expect_err("the test op fails")).code, 422);
 
     assert_eq!(snapshot(&api).await, before, "no refused request committed anything");
@@ -543,7 +573,8 @@ async fn an_oversized_body_is_answered_with_413_and_stores_nothing() {
     let cluster = Cluster::start().await;
     let api = cluster.config_maps("default");
     let before = snapshot(&api).await;
-    let huge = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"}, "data": {"blob": "x".repeat(4 << 20)}});
+    let huge = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"},
+        "data": {"blob": "x".repeat(4 << 20)}});
     let request = kube::core::Request::new("/api/v1/namespaces/default/configmaps")
         .create(&PostParams::default(), huge.to_string().into_bytes())
         .expect("a request");

@@ -1,6 +1,8 @@
 //! Chapter 2.1.4 with the real kubectl against a running sandbox: create, inspect and delete the nginx
 //! Pod; kubectl's error lines for the server's Status bodies; short names; no version-skew warning.
 
+#![forbid(unsafe_code)]
+
 use std::time::{Duration, Instant};
 
 use gitops_lab_e2e::chapter::{Workdir, assert_has_line, assert_table, failed_with, get_json, is_age, squashed_lines};
@@ -208,7 +210,8 @@ fn pods_get_the_service_account_token_volume_mounted_in_every_container() {
     assert_eq!(sources[2]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"], "metadata.namespace");
     for list in ["initContainers", "containers"] {
         let mounts = &pod["spec"][list][0]["volumeMounts"];
-        let mount = serde_json::json!({"name": name, "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"});
+        let mount = serde_json::json!({"name": name, "readOnly": true,
+            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"});
         assert!(mounts.as_array().is_some_and(|m| m.contains(&mount)), "{list}: {mounts}");
     }
     let describe = sb.kubectl_ok(&["describe", "pod", "nginx"]);
@@ -277,7 +280,8 @@ fn negative_replicas_are_rejected_as_invalid_by_create_and_apply() {
     }
     let sb = Sandbox::start();
     let work = Workdir::with_fixtures(&["negative-replicas.yaml"]);
-    let expected = "The Deployment \"negative\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0\n";
+    let expected = "The Deployment \"negative\" is invalid: spec.replicas: Invalid value: -1: must be greater than or \
+        equal to 0\n";
     for verb in ["apply", "create"] {
         let out = sb.kubectl_in(Some(work.path()), &[verb, "-f", "negative-replicas.yaml"]);
         assert_eq!(failed_with(&out, 1), expected, "kubectl {verb}");
@@ -326,7 +330,10 @@ fn an_unknown_field_on_an_apply_patch_prints_the_request_is_invalid() {
     let stderr = failed_with(&out, 1);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // The value is the patch as a Go map (keys sorted, null as <nil>) quoted like Go's %q.
-    let start = r#"The request is invalid: patch: Invalid value: "map[metadata:map[annotations:map[kubectl.kubernetes.io/last-applied-configuration:{\"apiVersion\":\"apps/v1\","#;
+    let start = concat!(
+        r#"The request is invalid: patch: Invalid value: "map[metadata:map[annotations:map["#,
+        r#"kubectl.kubernetes.io/last-applied-configuration:{\"apiVersion\":\"apps/v1\","#
+    );
     let end = r#"\n]] spec:map[replica:3 replicas:<nil>]]": strict decoding error: unknown field "spec.replica""#;
     assert!(stderr.starts_with(start), "{stderr}");
     assert!(stderr.ends_with(&format!("{end}\n")), "{stderr}");
@@ -358,7 +365,8 @@ fn create_configmap_with_a_bad_name_prints_the_servers_message_once() {
     // `create configmap` prints the Status message itself (not the causes), so a duplicate shows here.
     let out = sb.kubectl(&["create", "configmap", "Bad_Name", "--from-literal=greeting=hello"]);
     let expected = format!(
-        "error: failed to create configmap: ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": {RFC1123}\n"
+        "error: failed to create configmap: ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \
+            \"Bad_Name\": {RFC1123}\n"
     );
     assert_eq!(failed_with(&out, 1), expected);
 }

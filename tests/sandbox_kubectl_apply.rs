@@ -1,6 +1,8 @@
 //! Chapter 2.2 with the real kubectl against a running sandbox: the imperative script run twice, the
 //! declarative Deployment applied, diffed and reconfigured, and apply's three-way merge.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::chapter::{Workdir, assert_table, failed_with, get_json};
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 
@@ -33,7 +35,8 @@ fn the_imperative_script_succeeds_once_and_then_fails_on_what_already_exists() {
     assert_eq!(
         text(&second.stderr),
         "error: failed to create deployment: deployments.apps \"nginx-imperative\" already exists\n\
-         error: --overwrite is false but found the following declared annotation(s): 'organization' already has a value (sales)\n"
+         error: --overwrite is false but found the following declared annotation(s): 'organization' already has a \
+         value (sales)\n"
     );
     assert_eq!(
         text(&second.stdout),

@@ -1,6 +1,8 @@
 //! The chapter's basic GitOps operator (2.5.1) applied with the real kubectl as one multi-document file:
 //! Namespace, ServiceAccount, ClusterRoleBinding and CronJob, listed, re-applied and deleted.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::chapter::{Workdir, assert_has_line, assert_has_row, assert_table, failed_with, get_json};
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 

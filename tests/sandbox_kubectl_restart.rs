@@ -1,6 +1,8 @@
 //! Durability seen through the real kubectl: objects written before the sandbox stops (cleanly or by
 //! SIGKILL) are served again after a restart on the same data directory, and resourceVersions keep growing.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::chapter::{Workdir, assert_has_line, get_json};
 use gitops_lab_e2e::{Sandbox, kubectl_available};
 

@@ -1,6 +1,8 @@
 //! `kubectl get --watch --output-watch-events` against a running sandbox: a ConfigMap's life seen as
 //! ADDED, MODIFIED and DELETED lines while another kubectl changes it.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use gitops_lab_e2e::chapter::{Watcher, row_matches, squash};

@@ -3,6 +3,8 @@
 //! clones a local git repository and applies it, Forbidden until its ClusterRoleBinding exists (and still
 //! refused a Namespace when the binding is to `admin` instead of the book's `cluster-admin`).
 
+#![forbid(unsafe_code)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
@@ -28,15 +30,26 @@ fn read_fixture(name: &str) -> String {
 
 /// Runs kubectl with `input` on stdin (for `-f -`) and returns its output.
 fn kubectl_stdin(sb: &Sandbox, args: &[&str], input: &str) -> Output {
-    let mut child =
-        sb.kubectl_command().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl starts");
+    let mut child = sb
+        .kubectl_command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl starts");
     child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).expect("kubectl reads stdin");
     child.wait_with_output().expect("kubectl ends")
 }
 
 fn kubectl_stdin_ok(sb: &Sandbox, args: &[&str], input: &str) -> String {
     let out = kubectl_stdin(sb, args, input);
-    assert!(out.status.success(), "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
@@ -52,7 +65,9 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Result<T, String>, diagnos
     loop {
         match probe() {
             Ok(value) => return value,
-            Err(why) if Instant::now() > deadline => panic!("timed out after {PATIENCE:?} waiting for {what}; last: {why}\n{}", diagnose()),
+            Err(why) if Instant::now() > deadline => {
+                panic!("timed out after {PATIENCE:?} waiting for {what}; last: {why}\n{}", diagnose())
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
@@ -79,7 +94,8 @@ fn wait_rolled_out(sb: &Sandbox, namespace: &str, name: &str, diagnose: impl Fn(
             let deploy = get_object(sb, &["get", "deployment", name, "-n", namespace]).ok_or("no deployment yet")?;
             let status = &deploy["status"];
             let current = status["observedGeneration"] == deploy["metadata"]["generation"];
-            let counts = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"].map(|k| status[k].as_i64().unwrap_or(0));
+            let counts = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"]
+                .map(|k| status[k].as_i64().unwrap_or(0));
             if current && counts == [1, 1, 1, 1] { Ok(deploy) } else { Err(format!("status {status}")) }
         },
         || {
@@ -183,14 +199,19 @@ impl PortForward {
         let local = loop {
             match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(line) => {
-                    let port =
-                        line.strip_prefix("Forwarding from 127.0.0.1:").and_then(|rest| rest.split_once(" -> ")).map(|(local, _)| local.parse());
+                    let port = line
+                        .strip_prefix("Forwarding from 127.0.0.1:")
+                        .and_then(|rest| rest.split_once(" -> "))
+                        .map(|(local, _)| local.parse());
                     if let Some(port) = port {
                         break port.expect("kubectl prints a port number");
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("no \"Forwarding from\" line from port-forward {target} in {PATIENCE:?}; stderr:\n{}", stderr.dump())
+                    panic!(
+                        "no \"Forwarding from\" line from port-forward {target} in {PATIENCE:?}; stderr:\n{}",
+                        stderr.dump()
+                    )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let _ = child.wait();
@@ -247,7 +268,8 @@ fn spawn_lines(pipe: impl Read + Send + 'static) -> Receiver<String> {
 
 /// A page text no earlier run or image could have served.
 fn unique_text(what: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{what} served from a ConfigMap, run {}-{nanos}", std::process::id())
 }
 
@@ -256,7 +278,10 @@ fn body(answer: &str) -> &str {
 }
 
 fn pod_names(sb: &Sandbox, selector: &str) -> Vec<String> {
-    sb.kubectl_ok(&["get", "pods", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}"]).split_whitespace().map(String::from).collect()
+    sb.kubectl_ok(&["get", "pods", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}"])
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -277,13 +302,27 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
     // The selector keeps kube-root-ca.crt (present in every namespace) from becoming a site.
     let names = sb.kubectl_ok(&["get", "deployments", "-o", "name"]);
     assert_eq!(names, "deployment.apps/welcome\n", "only the labelled ConfigMap has a Deployment");
+    let forward = PortForward::start(&sb, "default", "deploy/welcome", 80);
+    let first_pods = serves_the_page(&forward, &first, &sb);
+    rolls_out_a_new_page(&sb, &operator, forward, &first_pods);
+    deleting_the_configmap_removes_the_site(&sb, &operator);
+}
 
-    let mut forward = PortForward::start(&sb, "default", "deploy/welcome", 80);
+/// The first page is the ConfigMap's `index.html`, from one pod; its names.
+fn serves_the_page(forward: &PortForward, first: &str, sb: &Sandbox) -> Vec<String> {
     let answer = forward.get();
-    assert!(answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == first, "the page is the ConfigMap's index.html:\n{answer}");
-    let first_pods = pod_names(&sb, "site=welcome");
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == first,
+        "the page is the ConfigMap's index.html:\n{answer}"
+    );
+    let first_pods = pod_names(sb, "site=welcome");
     assert_eq!(first_pods.len(), 1, "{first_pods:?}");
+    first_pods
+}
 
+/// A changed ConfigMap rolls the Deployment out: a second ReplicaSet, a new pod with the new page,
+/// and the old port-forward ends with its pod.
+fn rolls_out_a_new_page(sb: &Sandbox, operator: &NginxOperator, mut forward: PortForward, first_pods: &[String]) {
     let second = unique_text("second page");
     let patch = serde_json::json!({"data": {"index.html": second}}).to_string();
     sb.kubectl_ok(&["patch", "configmap", "welcome", "-p", &patch]);
@@ -297,14 +336,18 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
         },
         || operator.log(),
     );
-    wait_rolled_out(&sb, "default", "welcome", || operator.log());
+    wait_rolled_out(sb, "default", "welcome", || operator.log());
     let second_pods = wait_for(
         "the old pod to be gone",
         || {
-            let pods = pod_names(&sb, "site=welcome");
-            if pods.len() == 1 && pods != first_pods { Ok(pods) } else { Err(format!("pods {pods:?}, first {first_pods:?}")) }
+            let pods = pod_names(sb, "site=welcome");
+            if pods.len() == 1 && pods != first_pods {
+                Ok(pods)
+            } else {
+                Err(format!("pods {pods:?}, first {first_pods:?}"))
+            }
         },
-        || show(&sb, &["get", "pods", "-o", "wide"]),
+        || show(sb, &["get", "pods", "-o", "wide"]),
     );
     let sets = sb.kubectl_ok(&["get", "replicasets", "-l", "site=welcome", "-o", "name"]);
     assert_eq!(sets.lines().count(), 2, "the change made a second ReplicaSet:\n{sets}");
@@ -316,25 +359,39 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
             eprintln!("note: the old port-forward ended without \"lost connection to pod\": {said}");
         }
     } else {
-        eprintln!("note: the port-forward to {first_pods:?} was still running 5 s after the pod was replaced by {second_pods:?}");
+        eprintln!(
+            "note: the port-forward to {first_pods:?} was still running 5 s after the pod was replaced by \
+                {second_pods:?}"
+        );
     }
     drop(forward);
-    let forward = PortForward::start(&sb, "default", "deploy/welcome", 80);
+    let forward = PortForward::start(sb, "default", "deploy/welcome", 80);
     let answer = forward.get();
-    assert!(answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == second, "the new pod serves the new page:\n{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK") && body(&answer) == second,
+        "the new pod serves the new page:\n{answer}"
+    );
     drop(forward);
+}
 
+/// Deleting the ConfigMap deletes the Deployment and its pods, and the operator said so.
+fn deleting_the_configmap_removes_the_site(sb: &Sandbox, operator: &NginxOperator) {
     sb.kubectl_ok(&["delete", "configmap", "welcome"]);
     wait_for(
         "the Deployment and its pods to go with the ConfigMap",
         || {
-            let left = (get_object(&sb, &["get", "deployment", "welcome"]).is_some(), pod_names(&sb, "site=welcome"));
+            let left = (get_object(sb, &["get", "deployment", "welcome"]).is_some(), pod_names(sb, "site=welcome"));
             if left == (false, Vec::new()) { Ok(()) } else { Err(format!("deployment exists, pods: {left:?}")) }
         },
-        || format!("{}\n{}", operator.log(), show(&sb, &["get", "all"])),
+        || format!("{}\n{}", operator.log(), show(sb, &["get", "all"])),
     );
     let log = operator.log();
-    for line in ["operator: ADDED welcome", "operator: MODIFIED welcome", "operator: DELETED welcome", "deployment.apps \"welcome\" deleted"] {
+    for line in [
+        "operator: ADDED welcome",
+        "operator: MODIFIED welcome",
+        "operator: DELETED welcome",
+        "deployment.apps \"welcome\" deleted",
+    ] {
         assert!(log.contains(line), "missing {line:?} in {log}");
     }
 }
@@ -407,13 +464,22 @@ impl ConfigRepo {
 /// `kubectl create job --from=cronjob/gitops-cron NAME`, waited for until Complete; returns its pod's log.
 fn run_operator_now(sb: &Sandbox, job: &str) -> String {
     sb.kubectl_ok(&["create", "job", "-n", "gitops", job, "--from=cronjob/gitops-cron"]);
-    let diagnose =
-        || format!("{}\n{}", show(sb, &["describe", "job", job, "-n", "gitops"]), show(sb, &["logs", "-n", "gitops", &format!("job/{job}")]));
+    let diagnose = || {
+        format!(
+            "{}\n{}",
+            show(sb, &["describe", "job", job, "-n", "gitops"]),
+            show(sb, &["logs", "-n", "gitops", &format!("job/{job}")])
+        )
+    };
     wait_for(
         &format!("job {job} to complete"),
         || {
             let status = get_json(sb, &["get", "job", job, "-n", "gitops"])["status"].clone();
-            let complete = status["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Complete" && c["status"] == "True");
+            let complete = status["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Complete" && c["status"] == "True");
             if complete && status["succeeded"] == 1 { Ok(()) } else { Err(format!("status {status}")) }
         },
         diagnose,
@@ -430,57 +496,92 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
     let repo = ConfigRepo::new();
     let operator = read_fixture("gitops-cronjob.yaml").replace("REPO_URL", &repo.url());
     let applied = kubectl_stdin_ok(&sb, &["apply", "-f", "-"], &operator);
-    assert_eq!(applied, "namespace/gitops created\nserviceaccount/gitops-operator created\ncronjob.batch/gitops-cron created\n");
+    assert_eq!(
+        applied,
+        "namespace/gitops created\nserviceaccount/gitops-operator created\ncronjob.batch/gitops-cron created\n"
+    );
 
+    is_refused_until_bound(&sb);
+    applies_the_repository_once_bound(&sb);
+    applies_the_bumped_tag(&sb, &repo);
+}
+
+/// Without a binding the operator's runs change nothing, and its log shows each refusal.
+fn is_refused_until_bound(sb: &Sandbox) {
     // Without a binding the ServiceAccount may do nothing; `find -exec … \;` ignores each refusal, so the Job
     // still completes and only its log tells.
-    let log = run_operator_now(&sb, "before-binding");
+    let log = run_operator_now(sb, "before-binding");
     let user = "User \"system:serviceaccount:gitops:gitops-operator\"";
     for refusal in [
         format!(
-            "deployments.apps \"sample-app\" is forbidden: {user} cannot get resource \"deployments\" in API group \"apps\" in the namespace \"gitops\""
+            "deployments.apps \"sample-app\" is forbidden: {user} cannot get resource \"deployments\" in API group \
+                \"apps\" in the namespace \"gitops\""
         ),
-        format!("services \"sample-app\" is forbidden: {user} cannot get resource \"services\" in API group \"\" in the namespace \"gitops\""),
+        format!(
+            "services \"sample-app\" is forbidden: {user} cannot get resource \"services\" in API group \"\" in the \
+                namespace \"gitops\""
+        ),
     ] {
         assert!(log.contains(&refusal), "missing {refusal:?} in the log:\n{log}");
     }
     assert_eq!(log.matches("Error from server (Forbidden)").count(), 2, "{log}");
     assert!(log.starts_with("Cloning into '/tmp/repo'..."), "{log}");
-    assert!(get_object(&sb, &["get", "deployment", "sample-app", "-n", "gitops"]).is_none(), "nothing was applied");
-    assert!(get_object(&sb, &["get", "service", "sample-app", "-n", "gitops"]).is_none(), "nothing was applied");
+    assert!(get_object(sb, &["get", "deployment", "sample-app", "-n", "gitops"]).is_none(), "nothing was applied");
+    assert!(get_object(sb, &["get", "service", "sample-app", "-n", "gitops"]).is_none(), "nothing was applied");
+}
 
+/// With the binding, a run creates the repository's Deployment and Service, and the app answers.
+fn applies_the_repository_once_bound(sb: &Sandbox) {
     let bound = sb.kubectl_ok(&["apply", "-f", &fixture("gitops-binding.yaml").to_string_lossy()]);
     assert_eq!(bound, "clusterrolebinding.rbac.authorization.k8s.io/gitops-operator created\n");
-    let log = run_operator_now(&sb, "after-binding");
+    let log = run_operator_now(sb, "after-binding");
     for line in ["deployment.apps/sample-app created", "service/sample-app created"] {
         assert!(log.lines().any(|l| l == line), "missing {line:?} in the log:\n{log}");
     }
     assert!(!log.contains("Forbidden"), "{log}");
-    wait_rolled_out(&sb, "gitops", "sample-app", String::new);
-    let service = get_json(&sb, &["get", "service", "sample-app", "-n", "gitops"]);
+    wait_rolled_out(sb, "gitops", "sample-app", String::new);
+    let service = get_json(sb, &["get", "service", "sample-app", "-n", "gitops"]);
     assert_eq!(service["spec"]["ports"][0]["targetPort"], 8080, "{service}");
-    let answer = PortForward::start(&sb, "gitops", "svc/sample-app", 80).get();
+    let answer = PortForward::start(sb, "gitops", "svc/sample-app", 80).get();
     assert_eq!(body(&answer), "v0.1\n", "the sample app answers with its tag:\n{answer}");
+}
 
-    // The CI step of 2.5.2: a commit bumps the tag; the next run applies it.
+/// The CI step of 2.5.2: a commit bumps the tag; the next run applies it and the new pod answers.
+fn applies_the_bumped_tag(sb: &Sandbox, repo: &ConfigRepo) {
     repo.bump("deployment.yaml", "gitopsbook/sample-app:v0.1", "gitopsbook/sample-app:v0.2");
-    let log = run_operator_now(&sb, "after-bump");
+    let log = run_operator_now(sb, "after-bump");
     for line in ["deployment.apps/sample-app configured", "service/sample-app unchanged"] {
         assert!(log.lines().any(|l| l == line), "missing {line:?} in the log:\n{log}");
     }
-    let image = sb.kubectl_ok(&["get", "deployment", "sample-app", "-n", "gitops", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+    let image = sb.kubectl_ok(&[
+        "get",
+        "deployment",
+        "sample-app",
+        "-n",
+        "gitops",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
     assert_eq!(image, "gitopsbook/sample-app:v0.2");
-    wait_rolled_out(&sb, "gitops", "sample-app", String::new);
+    wait_rolled_out(sb, "gitops", "sample-app", String::new);
     wait_for(
         "the old v0.1 pod to be gone",
         || {
-            let images =
-                sb.kubectl_ok(&["get", "pods", "-n", "gitops", "-l", "app=sample-app", "-o", "jsonpath={.items[*].spec.containers[0].image}"]);
+            let images = sb.kubectl_ok(&[
+                "get",
+                "pods",
+                "-n",
+                "gitops",
+                "-l",
+                "app=sample-app",
+                "-o",
+                "jsonpath={.items[*].spec.containers[0].image}",
+            ]);
             if images == "gitopsbook/sample-app:v0.2" { Ok(()) } else { Err(format!("pod images {images:?}")) }
         },
-        || show(&sb, &["get", "pods", "-n", "gitops"]),
+        || show(sb, &["get", "pods", "-n", "gitops"]),
     );
-    let answer = PortForward::start(&sb, "gitops", "svc/sample-app", 80).get();
+    let answer = PortForward::start(sb, "gitops", "svc/sample-app", 80).get();
     assert_eq!(body(&answer), "v0.2\n", "the bumped app answers with its new tag:\n{answer}");
 }
 
@@ -498,8 +599,9 @@ fn the_admin_cluster_role_bound_cluster_wide_still_cannot_create_a_namespace() {
 
     let log = run_operator_now(&sb, "with-admin");
     // `admin` includes reading namespaces (through `view`), so kubectl's GET finds none and the create is refused.
-    let refusal = "Error from server (Forbidden): error when creating \"/tmp/repo/manifests/namespace.yaml\": namespaces is forbidden: \
-                   User \"system:serviceaccount:gitops:gitops-operator\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope";
+    let refusal = "Error from server (Forbidden): error when creating \"/tmp/repo/manifests/namespace.yaml\": \
+                   namespaces is forbidden: User \"system:serviceaccount:gitops:gitops-operator\" cannot create \
+                   resource \"namespaces\" in API group \"\" at the cluster scope";
     assert!(log.contains(refusal), "missing {refusal:?} in the log:\n{log}");
     for line in ["deployment.apps/sample-app created", "service/sample-app created"] {
         assert!(log.lines().any(|l| l == line), "admin covers the namespaced objects; missing {line:?} in:\n{log}");

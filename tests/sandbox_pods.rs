@@ -2,16 +2,16 @@
 //! describe and logs read like a real cluster's, deletion is graceful, Deployments become ready,
 //! and an image the sandbox cannot run crash-loops with a log that says why.
 
+#![forbid(unsafe_code)]
+
 use std::time::{Duration, Instant};
 
 use gitops_lab_e2e::chapter::{Workdir, get_json};
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 
-/// Starts a sandbox whose back-offs are short (the kubelet reads this variable).
+/// Starts a sandbox whose back-offs are short (its kubelet reads this variable).
 fn sandbox() -> Sandbox {
-    // Every test sets the same value, so concurrent tests cannot disagree.
-    unsafe { std::env::set_var("GITOPS_LAB_SANDBOX_BACKOFF_MS", "200") };
-    Sandbox::start()
+    Sandbox::start_with_env(&[("GITOPS_LAB_SANDBOX_BACKOFF_MS", "200")])
 }
 
 /// Polls `check` over kubectl output until it holds, or fails with the last output.
@@ -23,7 +23,11 @@ fn wait_until(sb: &Sandbox, args: &[&str], what: &str, check: impl Fn(&str) -> b
         if check(&stdout) {
             return stdout;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; last output of kubectl {args:?}:\n{stdout}{}", text(&out.stderr));
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last output of kubectl {args:?}:\n{stdout}{}",
+            text(&out.stderr)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -46,14 +50,18 @@ fn the_chapter_nginx_pod_runs_after_its_init_container() {
     }
     let sb = sandbox();
     let _work = nginx_pod(&sb);
-    let table = wait_until(&sb, &["get", "pod", "nginx"], "1/1 Running", |o| o.lines().any(|l| squashed(l).starts_with("nginx 1/1 Running 0")));
+    let table = wait_until(&sb, &["get", "pod", "nginx"], "1/1 Running", |o| {
+        o.lines().any(|l| squashed(l).starts_with("nginx 1/1 Running 0"))
+    });
     assert!(table.starts_with("NAME"), "{table}");
     let ip = sb.kubectl_ok(&["get", "pod", "nginx", "-o", "jsonpath={.status.podIP}"]);
     assert!(ip.starts_with("10.244."), "{ip}");
     let pod = get_json(&sb, &["get", "pod", "nginx"]);
     assert_eq!(pod["status"]["phase"], "Running");
     assert_eq!(pod["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
-    assert!(pod["status"]["containerStatuses"][0]["containerID"].as_str().unwrap_or_default().starts_with("sandbox://"));
+    assert!(
+        pod["status"]["containerStatuses"][0]["containerID"].as_str().unwrap_or_default().starts_with("sandbox://")
+    );
     let node = sb.kubectl_ok(&["get", "nodes"]);
     assert!(node.lines().any(|l| squashed(l).starts_with("sandbox Ready control-plane")), "{node}");
 }
@@ -67,7 +75,14 @@ fn describe_shows_the_completed_init_container_and_the_events_in_order() {
     let _work = nginx_pod(&sb);
     wait_until(&sb, &["get", "pod", "nginx"], "Running", |o| o.contains("Running"));
     let described = sb.kubectl_ok(&["describe", "pod", "nginx"]);
-    for wanted in ["Node: sandbox/192.168.49.2", "State: Terminated", "Reason: Completed", "Exit Code: 0", "State: Running", "Ready: True"] {
+    for wanted in [
+        "Node: sandbox/192.168.49.2",
+        "State: Terminated",
+        "Reason: Completed",
+        "Exit Code: 0",
+        "State: Running",
+        "Ready: True",
+    ] {
         assert!(described.lines().any(|l| squashed(l) == wanted), "missing {wanted:?} in:\n{described}");
     }
     let events: Vec<String> = described.lines().skip_while(|l| !l.starts_with("Events:")).map(squashed).collect();
@@ -141,7 +156,9 @@ fn an_invalid_image_name_fails_to_pull_and_backs_off() {
     let work = Workdir::with_fixtures(&[]);
     std::fs::write(work.file("typo.json"), manifest).expect("write the manifest");
     sb.kubectl_ok(&["create", "-f", &work.file("typo.json").to_string_lossy()]);
-    wait_until(&sb, &["get", "pod", "typo"], "an image pull error", |o| o.contains("ErrImagePull") || o.contains("ImagePullBackOff"));
+    wait_until(&sb, &["get", "pod", "typo"], "an image pull error", |o| {
+        o.contains("ErrImagePull") || o.contains("ImagePullBackOff")
+    });
 }
 
 #[test]
@@ -168,7 +185,9 @@ fn killing_nginx_from_exec_restarts_the_container() {
     let ps = sb.kubectl_ok(&["exec", "nginx", "--", "ps", "-ef"]);
     assert!(ps.contains("nginx: master process nginx -g daemon off;"), "{ps}");
     let _ = sb.kubectl(&["exec", "nginx", "--", "kill", "1"]);
-    wait_until(&sb, &["get", "pod", "nginx"], "RESTARTS 1", |o| o.lines().any(|l| squashed(l).starts_with("nginx 1/1 Running 1")));
+    wait_until(&sb, &["get", "pod", "nginx"], "RESTARTS 1", |o| {
+        o.lines().any(|l| squashed(l).starts_with("nginx 1/1 Running 1"))
+    });
     let page = sb.kubectl_ok(&["exec", "nginx", "--", "cat", "/usr/share/nginx/html/index.html"]);
     assert!(page.contains("Hello Kubernetes"), "the emptyDir survives the restart: {page}");
 }
@@ -180,16 +199,34 @@ fn kubectl_in_an_operator_pod_is_forbidden_until_its_service_account_is_bound() 
     }
     let sb = sandbox();
     let run = |name: &str| {
-        sb.kubectl_ok(&["run", name, "--image=gitopsbook/example-operator:v1.0", "--restart=Never", "--", "sh", "-c", "kubectl get configmaps"]);
+        sb.kubectl_ok(&[
+            "run",
+            name,
+            "--image=gitopsbook/example-operator:v1.0",
+            "--restart=Never",
+            "--",
+            "sh",
+            "-c",
+            "kubectl get configmaps",
+        ]);
         wait_until(&sb, &["get", "pod", name], "the pod to finish", |o| o.contains("Completed") || o.contains("Error"));
         text(&sb.kubectl(&["logs", name]).stdout)
     };
     let denied = run("before");
     assert!(
-        denied.contains("Error from server (Forbidden): configmaps is forbidden: User \"system:serviceaccount:default:default\" cannot list resource \"configmaps\""),
+        denied.contains(
+            "Error from server (Forbidden): configmaps is forbidden: User \
+            \"system:serviceaccount:default:default\" cannot list resource \"configmaps\""
+        ),
         "{denied}"
     );
-    sb.kubectl_ok(&["create", "clusterrolebinding", "operator", "--clusterrole=cluster-admin", "--serviceaccount=default:default"]);
+    sb.kubectl_ok(&[
+        "create",
+        "clusterrolebinding",
+        "operator",
+        "--clusterrole=cluster-admin",
+        "--serviceaccount=default:default",
+    ]);
     let allowed = run("after");
     assert!(allowed.contains("kube-root-ca.crt"), "{allowed}");
 }
@@ -203,12 +240,15 @@ fn a_configmap_volume_follows_the_configmap() {
     sb.kubectl_ok(&["create", "configmap", "site", "--from-literal=index.html=first"]);
     let manifest = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
         "spec": {"volumes": [{"name": "html", "configMap": {"name": "site"}}],
-                 "containers": [{"name": "nginx", "image": "nginx", "volumeMounts": [{"name": "html", "mountPath": "/usr/share/nginx/html"}]}]}}"#;
+                 "containers": [{"name": "nginx", "image": "nginx",
+                                 "volumeMounts": [{"name": "html", "mountPath": "/usr/share/nginx/html"}]}]}}"#;
     let work = Workdir::with_fixtures(&[]);
     std::fs::write(work.file("web.json"), manifest).expect("write the manifest");
     sb.kubectl_ok(&["create", "-f", &work.file("web.json").to_string_lossy()]);
     wait_until(&sb, &["get", "pod", "web"], "Running", |o| o.contains("Running"));
     assert_eq!(sb.kubectl_ok(&["exec", "web", "--", "cat", "/usr/share/nginx/html/index.html"]), "first");
     sb.kubectl_ok(&["patch", "configmap", "site", "-p", r#"{"data": {"index.html": "second"}}"#]);
-    wait_until(&sb, &["exec", "web", "--", "cat", "/usr/share/nginx/html/index.html"], "the new page", |o| o == "second");
+    wait_until(&sb, &["exec", "web", "--", "cat", "/usr/share/nginx/html/index.html"], "the new page", |o| {
+        o == "second"
+    });
 }

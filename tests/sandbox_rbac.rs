@@ -2,6 +2,8 @@
 //! is refused with upstream's Forbidden lines until a binding grants it access; `auth can-i` and
 //! `auth whoami` answer for the admin and for the ServiceAccount; revoked tokens are Unauthorized.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::chapter::{assert_has_line, failed_with};
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 use std::process::Output;
@@ -15,10 +17,7 @@ fn as_token(sb: &Sandbox, token: &str, args: &[&str]) -> Output {
 }
 
 fn token_for(sb: &Sandbox, account: &str) -> String {
-    let token = sb
-        .kubectl_ok(&["create", "token", account])
-        .trim()
-        .to_string();
+    let token = sb.kubectl_ok(&["create", "token", account]).trim().to_string();
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     token
 }
@@ -37,43 +36,38 @@ fn a_service_account_token_is_forbidden_until_a_binding_grants_access() {
     assert_eq!(
         failed_with(&pods, 1),
         format!(
-            "Error from server (Forbidden): pods is forbidden: User \"{SA_USER}\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"\n"
+            "Error from server (Forbidden): pods is forbidden: User \"{SA_USER}\" cannot list resource \"pods\" in \
+                API group \"\" in the namespace \"default\"\n"
         )
     );
     let namespaces = as_token(&sb, &token, &["get", "namespaces"]);
     assert_eq!(
         failed_with(&namespaces, 1),
         format!(
-            "Error from server (Forbidden): namespaces is forbidden: User \"{SA_USER}\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope\n"
+            "Error from server (Forbidden): namespaces is forbidden: User \"{SA_USER}\" cannot list resource \
+                \"namespaces\" in API group \"\" at the cluster scope\n"
         )
     );
     let named = as_token(&sb, &token, &["get", "deployment", "web"]);
     assert_eq!(
         failed_with(&named, 1),
         format!(
-            "Error from server (Forbidden): deployments.apps \"web\" is forbidden: User \"{SA_USER}\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"default\"\n"
+            "Error from server (Forbidden): deployments.apps \"web\" is forbidden: User \"{SA_USER}\" cannot get \
+                resource \"deployments\" in API group \"apps\" in the namespace \"default\"\n"
         )
     );
 
-    sb.kubectl_ok(&[
-        "create",
-        "clusterrolebinding",
-        "x",
-        "--clusterrole=view",
-        "--serviceaccount=default:default",
-    ]);
+    sb.kubectl_ok(&["create", "clusterrolebinding", "x", "--clusterrole=view", "--serviceaccount=default:default"]);
     let allowed = as_token(&sb, &token, &["get", "pods"]);
     assert!(allowed.status.success(), "{}", text(&allowed.stderr));
-    assert_eq!(
-        text(&allowed.stderr),
-        "No resources found in default namespace.\n"
-    );
+    assert_eq!(text(&allowed.stderr), "No resources found in default namespace.\n");
     // view reads, but does not write.
     let create = as_token(&sb, &token, &["create", "configmap", "x"]);
     assert_eq!(
         failed_with(&create, 1),
         format!(
-            "error: failed to create configmap: configmaps is forbidden: User \"{SA_USER}\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\"\n"
+            "error: failed to create configmap: configmaps is forbidden: User \"{SA_USER}\" cannot create resource \
+                \"configmaps\" in API group \"\" in the namespace \"default\"\n"
         )
     );
 }
@@ -84,52 +78,23 @@ fn can_i_answers_yes_for_the_admin_and_follows_the_service_accounts_bindings() {
         return;
     }
     let sb = Sandbox::start();
-    assert_eq!(
-        sb.kubectl_ok(&["auth", "can-i", "create", "deployments"]),
-        "yes\n"
-    );
+    assert_eq!(sb.kubectl_ok(&["auth", "can-i", "create", "deployments"]), "yes\n");
     let token = token_for(&sb, "default");
     let no = as_token(&sb, &token, &["auth", "can-i", "create", "deployments"]);
-    assert_eq!(
-        (no.status.code(), text(&no.stdout)),
-        (Some(1), "no\n".to_string())
-    );
+    assert_eq!((no.status.code(), text(&no.stdout)), (Some(1), "no\n".to_string()));
 
-    sb.kubectl_ok(&[
-        "create",
-        "rolebinding",
-        "edit",
-        "--clusterrole=edit",
-        "--serviceaccount=default:default",
-    ]);
+    sb.kubectl_ok(&["create", "rolebinding", "edit", "--clusterrole=edit", "--serviceaccount=default:default"]);
     let yes = as_token(&sb, &token, &["auth", "can-i", "create", "deployments"]);
-    assert_eq!(
-        (yes.status.code(), text(&yes.stdout)),
-        (Some(0), "yes\n".to_string())
-    );
+    assert_eq!((yes.status.code(), text(&yes.stdout)), (Some(0), "yes\n".to_string()));
     // The RoleBinding reaches its own namespace only; `edit` grants nothing on RBAC objects.
-    let elsewhere = as_token(
-        &sb,
-        &token,
-        &[
-            "auth",
-            "can-i",
-            "create",
-            "deployments",
-            "-n",
-            "kube-system",
-        ],
-    );
+    let elsewhere = as_token(&sb, &token, &["auth", "can-i", "create", "deployments", "-n", "kube-system"]);
     assert_eq!(text(&elsewhere.stdout), "no\n");
     let rbac = as_token(&sb, &token, &["auth", "can-i", "create", "rolebindings"]);
     assert_eq!(text(&rbac.stdout), "no\n");
 
     // The admin may act as the ServiceAccount (`--as`), and then gets the same answers.
     let sa_flag = format!("--as={SA_USER}");
-    assert_eq!(
-        sb.kubectl_ok(&["auth", "can-i", "create", "deployments", &sa_flag]),
-        "yes\n"
-    );
+    assert_eq!(sb.kubectl_ok(&["auth", "can-i", "create", "deployments", &sa_flag]), "yes\n");
     let as_sa = sb.kubectl(&["auth", "can-i", "create", "rolebindings", &sa_flag]);
     assert_eq!(text(&as_sa.stdout), "no\n");
     // …but the ServiceAccount may not act as anyone.
@@ -137,17 +102,15 @@ fn can_i_answers_yes_for_the_admin_and_follows_the_service_accounts_bindings() {
     assert_eq!(
         failed_with(&escalate, 1),
         format!(
-            "Error from server (Forbidden): users \"kubernetes-admin\" is forbidden: User \"{SA_USER}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope\n"
+            "Error from server (Forbidden): users \"kubernetes-admin\" is forbidden: User \"{SA_USER}\" cannot \
+                impersonate resource \"users\" in API group \"\" at the cluster scope\n"
         )
     );
 
     let list = as_token(&sb, &token, &["auth", "can-i", "--list"]);
     assert!(list.status.success(), "{}", text(&list.stderr));
     let listing = text(&list.stdout);
-    assert!(
-        listing.lines().any(|l| l.starts_with("deployments.apps ")),
-        "{listing}"
-    );
+    assert!(listing.lines().any(|l| l.starts_with("deployments.apps ")), "{listing}");
     assert!(listing.lines().any(|l| l.contains("[/api/*]")), "{listing}");
 }
 
@@ -165,10 +128,7 @@ fn whoami_names_the_admin_and_the_service_account() {
     assert!(sa.status.success(), "{}", text(&sa.stderr));
     let out = text(&sa.stdout);
     assert_has_line(&out, &format!("Username {SA_USER}"));
-    assert_has_line(
-        &out,
-        "Groups [system:serviceaccounts system:serviceaccounts:default system:authenticated]",
-    );
+    assert_has_line(&out, "Groups [system:serviceaccounts system:serviceaccounts:default system:authenticated]");
 }
 
 /// kubectl's last line for a 401: with a cold discovery cache it first logs each failed discovery
@@ -177,12 +137,9 @@ fn assert_logged_out(out: &Output) {
     let stderr = failed_with(out, 1);
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
-        [
-            "Unauthorized",
-            "the server has asked for the client to provide credentials"
-        ]
-        .iter()
-        .any(|why| last == format!("error: You must be logged in to the server ({why})")),
+        ["Unauthorized", "the server has asked for the client to provide credentials"]
+            .iter()
+            .any(|why| last == format!("error: You must be logged in to the server ({why})")),
         "{stderr}"
     );
 }
@@ -208,11 +165,9 @@ fn unknown_and_revoked_tokens_are_unauthorized() {
     let short = sb.kubectl(&["create", "token", "robot", "--duration=1m"]);
     assert_eq!(
         failed_with(&short, 1),
-        "error: failed to create token: TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes\n"
+        "error: failed to create token: TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: \
+            Invalid value: 60: may not specify a duration less than 10 minutes\n"
     );
     let missing = sb.kubectl(&["create", "token", "nobody"]);
-    assert_eq!(
-        failed_with(&missing, 1),
-        "error: failed to create token: serviceaccounts \"nobody\" not found\n"
-    );
+    assert_eq!(failed_with(&missing, 1), "error: failed to create token: serviceaccounts \"nobody\" not found\n");
 }

@@ -2,119 +2,30 @@
 //! exit codes, and port-forward in kube-rs' channel framing. The API is served in-process over
 //! HTTPS with a fake node, so these tests exercise the protocol layer only.
 
-use axum::body::Bytes;
-use gitops_sandbox::api::PodStreams;
-use gitops_sandbox_core::cluster::WriteOptions;
-use gitops_sandbox_core::lifecycle::UpdateScope;
-use gitops_sandbox_node::{ContainerLog, NodeError, Output, Process};
+#![forbid(unsafe_code)]
+
+use gitops_sandbox::testing::{PAGE, POUR, add_running_pod, serve_with_fake_node};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, AttachParams};
 use kube::Client;
-use serde_json::json;
+use kube::api::{Api, AttachParams};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::{mpsc, oneshot};
-
-/// Bytes port 9000 sends before closing.
-const POUR: usize = 32 * 1024 * 1024;
-
-struct FakePods;
-
-impl PodStreams for FakePods {
-    fn exec(&self, _: &str, _: &str, _: &str, command: Vec<String>, _: bool, stdin: bool) -> Result<Process, NodeError> {
-        let (out, output) = mpsc::channel(16);
-        let (exit_tx, exit) = oneshot::channel();
-        let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(16);
-        tokio::spawn(async move {
-            let code = match command.first().map(String::as_str).unwrap_or_default() {
-                "echo" => out.send(Output::Stdout(Bytes::from(format!("{}\n", command[1..].join(" "))))).await.map_or(1, |_| 0),
-                "cat" => {
-                    while let Some(bytes) = stdin_rx.recv().await {
-                        let _ = out.send(Output::Stdout(bytes)).await;
-                    }
-                    0
-                }
-                "warn" => out.send(Output::Stderr(Bytes::from_static(b"careful\n"))).await.map_or(1, |_| 0),
-                _ => 1,
-            };
-            drop(out);
-            let _ = exit_tx.send(code);
-        });
-        Ok(Process { stdin: stdin.then_some(stdin_tx), output, exit, resize: None })
-    }
-
-    fn logs(&self, _: &str, _: &str, _: &str, _: bool) -> Result<ContainerLog, NodeError> {
-        Ok(ContainerLog { lines: Vec::new(), follow: None })
-    }
-
-    fn connect(&self, _: &str, _: &str, port: u16) -> Result<DuplexStream, NodeError> {
-        let (ours, theirs) = tokio::io::duplex(256 * 1024);
-        match port {
-            80 => tokio::spawn(answer_http(theirs)),
-            9000 => tokio::spawn(pour(theirs)),
-            _ => return Err(NodeError::ConnectionRefused(format!("dial tcp4 127.0.0.1:{port}: connect: connection refused"))),
-        };
-        Ok(ours)
-    }
-}
-
-async fn answer_http(mut conn: DuplexStream) {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    let body = "Hello Kubernetes\n";
-    let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-    let _ = conn.write_all(answer.as_bytes()).await;
-    let _ = conn.shutdown().await;
-}
-
-async fn pour(mut conn: DuplexStream) {
-    let chunk = vec![7u8; 64 * 1024];
-    for _ in 0..POUR / chunk.len() {
-        if conn.write_all(&chunk).await.is_err() {
-            return;
-        }
-    }
-    let _ = conn.shutdown().await;
-}
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Serves the API with the fake node on a free port and returns a client and the pods API.
 async fn start() -> (tempfile::TempDir, Api<Pod>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let sandbox = Arc::new(gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"));
     add_running_pod(&sandbox);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let addr = listener.local_addr().expect("a bound address");
     let kubeconfig = dir.path().join("kubeconfig");
-    gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), &sandbox.certificates().ca_pem, sandbox.admin_token())
-        .expect("the kubeconfig is written");
-    let acceptor = gitops_sandbox::tls::acceptor(sandbox.certificates()).expect("a TLS acceptor");
-    let listener = gitops_sandbox::tls::TlsListener::new(listener, acceptor).expect("a TLS listener");
-    let app = gitops_sandbox::api::router(sandbox, Arc::new(FakePods));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("the kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
-    let client = Client::try_from(config).expect("a client");
-    (dir, Api::namespaced(client, "default"))
+    serve_with_fake_node(sandbox, &kubeconfig).await.expect("the API serves");
+    (dir, Api::namespaced(client_for(&kubeconfig).await, "default"))
 }
 
-fn add_running_pod(sandbox: &gitops_sandbox::Sandbox) {
-    let pods = sandbox.registry().by_plural("", "v1", "pods").expect("pods are served");
-    let pod = json!({
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"nodeName": "sandbox", "containers": [{"name": "app", "image": "nginx"}]},
-    });
-    let created = sandbox.create(pods, Some("default"), pod, WriteOptions::default()).expect("the pod is created");
-    let mut running = (*created.object).clone();
-    running["status"] = json!({"phase": "Running", "containerStatuses": [
-        {"name": "app", "ready": true, "restartCount": 0, "image": "nginx", "imageID": "", "state": {"running": {}}}]});
-    sandbox.update(pods, Some("default"), "web", running, UpdateScope::Status, WriteOptions::default()).expect("the pod runs");
+async fn client_for(kubeconfig: &std::path::Path) -> Client {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig parses");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
+    Client::try_from(config).expect("a client")
 }
 
 async fn read_all(mut reader: impl tokio::io::AsyncRead + Unpin) -> String {
@@ -126,7 +37,10 @@ async fn read_all(mut reader: impl tokio::io::AsyncRead + Unpin) -> String {
 #[tokio::test]
 async fn exec_returns_output_and_a_success_status() {
     let (_dir, pods) = start().await;
-    let mut process = pods.exec("web", ["echo", "hi"], &AttachParams::default().stderr(false)).await.expect("exec starts");
+    let mut process = pods
+        .exec("web", ["echo", "hi"], &AttachParams::default().container("app").stderr(false))
+        .await
+        .expect("exec starts");
     let stdout = read_all(process.stdout().expect("stdout")).await;
     let status = process.take_status().expect("a status").await.expect("the status arrives");
     assert_eq!(stdout, "hi\n");
@@ -136,7 +50,8 @@ async fn exec_returns_output_and_a_success_status() {
 #[tokio::test]
 async fn exec_reports_a_non_zero_exit_code_as_a_cause() {
     let (_dir, pods) = start().await;
-    let mut process = pods.exec("web", ["false"], &AttachParams::default()).await.expect("exec starts");
+    let mut process =
+        pods.exec("web", ["false"], &AttachParams::default().container("app")).await.expect("exec starts");
     let status = process.take_status().expect("a status").await.expect("the status arrives");
     assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
     let causes = status.details.and_then(|d| d.causes).unwrap_or_default();
@@ -146,20 +61,22 @@ async fn exec_reports_a_non_zero_exit_code_as_a_cause() {
 #[tokio::test]
 async fn exec_relays_stdin_and_ends_when_it_is_closed() {
     let (_dir, pods) = start().await;
-    let params = AttachParams::default().stdin(true).stderr(false);
+    let params = AttachParams::default().container("app").stdin(true).stderr(false);
     let mut process = pods.exec("web", ["cat"], &params).await.expect("exec starts");
     let mut stdin = process.stdin().expect("stdin");
     stdin.write_all(b"through the socket\n").await.expect("stdin accepts");
     // kube-rs' stdin is half of a pipe: only an explicit shutdown tells it (and then us) it has ended.
     stdin.shutdown().await.expect("stdin closes");
-    let stdout = tokio::time::timeout(Duration::from_secs(10), read_all(process.stdout().expect("stdout"))).await.expect("cat ends");
+    let stdout = tokio::time::timeout(Duration::from_secs(10), read_all(process.stdout().expect("stdout")))
+        .await
+        .expect("cat ends");
     assert_eq!(stdout, "through the socket\n");
 }
 
 #[tokio::test]
 async fn exec_stderr_arrives_on_its_own_stream() {
     let (_dir, pods) = start().await;
-    let mut process = pods.exec("web", ["warn"], &AttachParams::default()).await.expect("exec starts");
+    let mut process = pods.exec("web", ["warn"], &AttachParams::default().container("app")).await.expect("exec starts");
     let stderr = read_all(process.stderr().expect("stderr")).await;
     assert_eq!(stderr, "careful\n");
 }
@@ -179,7 +96,7 @@ async fn port_forward_carries_an_http_exchange() {
     let mut stream = forwarder.take_stream(80).expect("a stream for port 80");
     stream.write_all(b"GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n").await.expect("the request is sent");
     let answer = tokio::time::timeout(Duration::from_secs(10), read_all(stream)).await.expect("the answer ends");
-    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("Hello Kubernetes\n"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with(PAGE), "{answer}");
 }
 
 #[tokio::test]
@@ -214,6 +131,7 @@ async fn port_forward_moves_bulk_data() {
 
 mod real_node {
     use super::read_all;
+    use gitops_sandbox::server::InProcess;
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{Api, AttachParams};
     use std::collections::HashMap;
@@ -221,7 +139,6 @@ mod real_node {
     use std::net::TcpStream;
     use std::path::PathBuf;
     use std::process::{Child, Command, Output, Stdio};
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
     use tokio::io::AsyncWriteExt;
 
@@ -230,6 +147,7 @@ mod real_node {
         dir: tempfile::TempDir,
         kubeconfig: PathBuf,
         runtime: tokio::runtime::Runtime,
+        _server: InProcess,
     }
 
     impl Cluster {
@@ -238,15 +156,11 @@ mod real_node {
                 return None;
             }
             let dir = tempfile::tempdir().expect("a temporary directory");
-            let sandbox = Arc::new(gitops_sandbox::Sandbox::open(&dir.path().join("data")).expect("the sandbox opens"));
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
-            let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a free port");
-            let addr = listener.local_addr().expect("a bound address");
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
             let kubeconfig = dir.path().join("kubeconfig");
-            gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), &sandbox.certificates().ca_pem, sandbox.admin_token())
-                .expect("the kubeconfig is written");
-            runtime.spawn(gitops_sandbox::server::run(listener, sandbox, std::future::pending()));
-            Some(Self { dir, kubeconfig, runtime })
+            let server = runtime.block_on(InProcess::start(&dir.path().join("data"), &kubeconfig)).expect("it serves");
+            Some(Self { dir, kubeconfig, runtime, _server: server })
         }
 
         fn kubectl(&self, args: &[&str]) -> Command {
@@ -268,7 +182,8 @@ mod real_node {
         fn wait_running(&self, pod: &str) {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
-                let phase = gitops_lab_e2e::text(&self.run(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]).stdout);
+                let phase =
+                    gitops_lab_e2e::text(&self.run(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]).stdout);
                 if phase == "Running" {
                     return;
                 }
@@ -281,7 +196,9 @@ mod real_node {
             let kubeconfig = self.kubeconfig.clone();
             self.runtime.block_on(async move {
                 let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("the kubeconfig parses");
-                let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
+                let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                    .await
+                    .expect("a client configuration");
                 Api::namespaced(kube::Client::try_from(config).expect("a client"), "default")
             })
         }
@@ -291,7 +208,8 @@ mod real_node {
             let mut args = vec!["port-forward".to_string(), resource.to_string()];
             args.extend(remotes.iter().map(|r| format!(":{r}")));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let mut child = self.kubectl(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl starts");
+            let mut child =
+                self.kubectl(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl starts");
             let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
             let mut ports = HashMap::new();
             while ports.len() < remotes.len() {
@@ -300,7 +218,9 @@ mod real_node {
                     let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
                     panic!("kubectl port-forward stopped early: {err}");
                 };
-                if let Some((local, remote)) = line.strip_prefix("Forwarding from 127.0.0.1:").and_then(|r| r.split_once(" -> ")) {
+                if let Some((local, remote)) =
+                    line.strip_prefix("Forwarding from 127.0.0.1:").and_then(|r| r.split_once(" -> "))
+                {
                     ports.insert(remote.trim().parse().expect("a port"), local.parse().expect("a port"));
                 }
             }
@@ -370,14 +290,23 @@ mod real_node {
         let failed = cluster.run(&["exec", "nginx", "--", "sh", "-c", "exit 3"]);
         assert_eq!(failed.status.code(), Some(3));
         assert!(gitops_lab_e2e::text(&failed.stderr).contains("command terminated with exit code 3"));
-        let mut cat = cluster.kubectl(&["exec", "-i", "nginx", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("kubectl starts");
+        let mut cat = cluster
+            .kubectl(&["exec", "-i", "nginx", "--", "cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("kubectl starts");
         cat.stdin.take().expect("piped stdin").write_all(b"hello through stdin\n").expect("stdin accepts");
         let cat = cat.wait_with_output().expect("kubectl ends");
         assert_eq!(gitops_lab_e2e::text(&cat.stdout), "hello through stdin\n");
         let logs = cluster.run(&["logs", "nginx"]);
         assert!(logs.status.success(), "{}", gitops_lab_e2e::text(&logs.stderr));
         let wrong = cluster.run(&["logs", "nginx", "-c", "nope"]);
-        assert!(gitops_lab_e2e::text(&wrong.stderr).contains("container nope is not valid for pod nginx"), "{}", gitops_lab_e2e::text(&wrong.stderr));
+        assert!(
+            gitops_lab_e2e::text(&wrong.stderr).contains("container nope is not valid for pod nginx"),
+            "{}",
+            gitops_lab_e2e::text(&wrong.stderr)
+        );
     }
 
     #[test]
@@ -435,8 +364,12 @@ mod real_node {
         cluster.runtime.block_on(async move {
             let mut forwarder = pods.portforward("nginx", &[80]).await.expect("port-forward starts");
             let mut stream = forwarder.take_stream(80).expect("a stream for port 80");
-            stream.write_all(b"GET / HTTP/1.1\r\nHost: nginx\r\nConnection: close\r\n\r\n").await.expect("the request is sent");
-            let answer = tokio::time::timeout(Duration::from_secs(10), read_all(stream)).await.expect("the answer ends");
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: nginx\r\nConnection: close\r\n\r\n")
+                .await
+                .expect("the request is sent");
+            let answer =
+                tokio::time::timeout(Duration::from_secs(10), read_all(stream)).await.expect("the answer ends");
             assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.contains("nginx"), "{answer}");
         });
     }

@@ -2,6 +2,8 @@
 //! pods, scale, roll out new revisions, are undone, and take their dependents with them when
 //! deleted; every namespace gets the root CA ConfigMap.
 
+#![forbid(unsafe_code)]
+
 use gitops_lab_e2e::chapter::{assert_table, get_json};
 use gitops_lab_e2e::{Sandbox, kubectl_available};
 use serde_json::Value;
@@ -40,7 +42,9 @@ fn wait_for_pods(sb: &Sandbox, count: usize) -> String {
         let pods = live(sb, &["get", "pods", "-l", "app=web"]);
         let owners: Vec<String> = pods
             .iter()
-            .filter_map(|p| p["metadata"]["ownerReferences"].as_array()?.iter().find(|r| r["controller"] == true).cloned())
+            .filter_map(|p| {
+                p["metadata"]["ownerReferences"].as_array()?.iter().find(|r| r["controller"] == true).cloned()
+            })
             .filter(|r| r["kind"] == "ReplicaSet")
             .map(|r| r["name"].as_str().unwrap_or_default().to_string())
             .collect();
@@ -69,7 +73,10 @@ fn a_deployment_scales_through_its_replica_set() {
     let hash = set["metadata"]["labels"]["pod-template-hash"].as_str().expect("a pod-template-hash label");
     assert_eq!(rs, format!("web-{hash}"));
     let table = sb.kubectl_ok(&["get", "rs"]);
-    assert!(table.lines().next().is_some_and(|h| h.split_whitespace().eq(["NAME", "DESIRED", "CURRENT", "READY", "AGE"])), "{table}");
+    assert!(
+        table.lines().next().is_some_and(|h| h.split_whitespace().eq(["NAME", "DESIRED", "CURRENT", "READY", "AGE"])),
+        "{table}"
+    );
     sb.kubectl_ok(&["scale", "deployment", "web", "--replicas=1"]);
     assert_eq!(wait_for_pods(&sb, 1), rs);
     let events = sb.kubectl_ok(&["get", "events", "--field-selector", "involvedObject.kind=Deployment"]);
@@ -204,9 +211,13 @@ fn every_new_namespace_gets_the_root_ca_and_a_default_service_account() {
         out.status.success().then(|| serde_json::from_slice::<Value>(&out.stdout).expect("JSON"))
     });
     assert!(cm["data"]["ca.crt"].as_str().is_some_and(|pem| pem.starts_with("-----BEGIN CERTIFICATE-----")));
-    eventually("the default ServiceAccount in team", || sb.kubectl(&["get", "sa", "default", "-n", "team"]).status.success().then_some(()));
+    eventually("the default ServiceAccount in team", || {
+        sb.kubectl(&["get", "sa", "default", "-n", "team"]).status.success().then_some(())
+    });
     sb.kubectl_ok(&["delete", "cm", "kube-root-ca.crt", "-n", "team"]);
-    eventually("kube-root-ca.crt to come back", || sb.kubectl(&["get", "cm", "kube-root-ca.crt", "-n", "team"]).status.success().then_some(()));
+    eventually("kube-root-ca.crt to come back", || {
+        sb.kubectl(&["get", "cm", "kube-root-ca.crt", "-n", "team"]).status.success().then_some(())
+    });
 }
 
 #[test]
@@ -218,11 +229,16 @@ fn rollout_status_finishes_once_the_pods_are_ready() {
     sb.kubectl_ok(&["create", "deployment", "web", "--image=nginx", "--replicas=3"]);
     let out = sb.kubectl_ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
     assert!(out.ends_with("deployment \"web\" successfully rolled out\n"), "{out}");
-    assert_table(&sb.kubectl_ok(&["get", "deployment", "web"]), "NAME READY UP-TO-DATE AVAILABLE AGE", &["web 3/3 3 3 <age>"]);
+    assert_table(
+        &sb.kubectl_ok(&["get", "deployment", "web"]),
+        "NAME READY UP-TO-DATE AVAILABLE AGE",
+        &["web 3/3 3 3 <age>"],
+    );
     sb.kubectl_ok(&["rollout", "restart", "deployment/web"]);
     let out = sb.kubectl_ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
     assert!(out.ends_with("deployment \"web\" successfully rolled out\n"), "{out}");
     let sets = live(&sb, &["get", "rs", "-l", "app=web"]);
-    let sizes: Vec<(String, i64)> = sets.iter().map(|rs| (revision(rs), rs["spec"]["replicas"].as_i64().unwrap_or(-1))).collect();
+    let sizes: Vec<(String, i64)> =
+        sets.iter().map(|rs| (revision(rs), rs["spec"]["replicas"].as_i64().unwrap_or(-1))).collect();
     assert!(sizes.contains(&("1".into(), 0)) && sizes.contains(&("2".into(), 3)), "{sizes:?}");
 }

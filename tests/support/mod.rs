@@ -2,6 +2,7 @@
 //! free loopback port with its own data directory, and run the real `/usr/bin/kubectl` against it.
 
 pub mod chapter;
+pub mod raw_https;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,10 @@ pub fn kubectl_path() -> PathBuf {
 pub fn kubectl_available() -> bool {
     let ok = Command::new(kubectl_path()).args(["version", "--client"]).output().is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("\n*** SKIPPED: {} is not available; install kubectl to run this suite ***\n", kubectl_path().display());
+        eprintln!(
+            "\n*** SKIPPED: {} is not available; install kubectl to run this suite ***\n",
+            kubectl_path().display()
+        );
     }
     ok
 }
@@ -61,12 +65,27 @@ impl Sandbox {
         sandbox
     }
 
+    /// Starts a sandbox with a fresh data directory and extra environment variables for its
+    /// process (never `set_var` in the test: the harness runs tests on several threads).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let temp = tempfile::tempdir().expect("a temporary directory");
+        let dir = temp.path().join("data");
+        let mut sandbox = Self::spawn(&dir, env);
+        sandbox._temp = Some(temp);
+        sandbox
+    }
+
     /// Starts a sandbox on an existing (or new) data directory; the caller owns the directory.
     pub fn start_in(data_dir: &Path) -> Self {
+        Self::spawn(data_dir, &[])
+    }
+
+    fn spawn(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(gitops_lab_bin())
             .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("GITOPS_LAB_LANG", "en")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -84,7 +103,8 @@ impl Sandbox {
                 }
             }
         });
-        let (server, kubeconfig) = rx.recv_timeout(Duration::from_secs(30)).expect("the sandbox prints server: and kubeconfig: within 30 s");
+        let (server, kubeconfig) =
+            rx.recv_timeout(Duration::from_secs(30)).expect("the sandbox prints server: and kubeconfig: within 30 s");
         Self { child, server, kubeconfig, data_dir: data_dir.to_path_buf(), _temp: None }
     }
 
@@ -122,7 +142,10 @@ impl Sandbox {
     /// A kubectl command with this sandbox's kubeconfig and a clean environment.
     pub fn kubectl_command(&self) -> Command {
         let mut command = Command::new(kubectl_path());
-        command.env("KUBECONFIG", &self.kubeconfig).env("HOME", self.data_dir.join("home")).env_remove("KUBECTL_EXTERNAL_DIFF");
+        command
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.data_dir.join("home"))
+            .env_remove("KUBECTL_EXTERNAL_DIFF");
         command
     }
 
@@ -144,7 +167,12 @@ impl Sandbox {
     /// Runs kubectl, requires success, and returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 }

@@ -45,8 +45,16 @@ async function playSteps(id, onStep = async () => {}) {
     const step = page.locator('.step');
     const prediction = step.locator('.prediction');
     if (await prediction.count()) {
-      await prediction.locator('input[type=radio]').first().check();
-      await prediction.locator('button[type=submit]').click();
+      // Choose until the answer button is enabled: a radio that the browser still shows checked
+      // from an earlier render sends no change event when chosen again, so try each choice in turn.
+      const submit = prediction.locator('button[type=submit]');
+      const radios = prediction.locator('input[type=radio]');
+      const choices = await radios.count();
+      for (let attempt = 0; attempt < 2 * choices && !(await submit.isEnabled()); attempt += 1) {
+        await radios.nth(attempt % choices).click();
+        await page.waitForTimeout(200);
+      }
+      await submit.click();
       await prediction.locator('[role=status]').waitFor();
     }
     const run = step.locator('button.run');

@@ -13,14 +13,16 @@ use history::{Status, cleanup_history, delete_job, owned_jobs, track_jobs, write
 use super::job;
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
+use gitops_sandbox_core::cron::Schedule;
 use gitops_sandbox_core::errors::{ApiError, Reason};
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
+use gitops_sandbox_core::events::{EventType, Source};
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
+use gitops_sandbox_core::time;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use gitops_sandbox_core::cron::Schedule;
-use timing::{Missed, Timing};
 use serde_json::{Value, json};
+use timing::{Missed, Timing};
 
 /// The annotation whose every new value starts one Job now (sandbox only).
 pub const RUN_NOW: &str = "gitops-lab.dev/run-now";
@@ -29,10 +31,7 @@ pub const RUN_NOW_HANDLED: &str = "gitops-lab.dev/run-now-handled";
 /// The annotation upstream puts on scheduled Jobs: the activation time in the CronJob's zone.
 pub const SCHEDULED_AT: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
-const SOURCE: Source = Source {
-    component: "cronjob-controller",
-    host: None,
-};
+pub(crate) const SOURCE: Source = Source { component: "cronjob-controller", host: None };
 
 /// Runs CronJobs.
 pub struct CronJobController;
@@ -43,10 +42,7 @@ impl Controller for CronJobController {
     }
 
     fn primary(&self) -> ResourceId {
-        ResourceId {
-            group: "batch".into(),
-            plural: "cronjobs".into(),
-        }
+        ResourceId { group: "batch".into(), plural: "cronjobs".into() }
     }
 
     fn reconcile(&self, sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
@@ -76,9 +72,7 @@ pub fn decide(policy: &str, active: usize, already_started: bool, too_late: bool
         _ if too_late => Step::Missed,
         _ if already_started => Step::AlreadyStarted,
         _ if policy == "Forbid" && active > 0 => Step::Forbidden,
-        _ => Step::Start {
-            replace: policy == "Replace" && active > 0,
-        },
+        _ => Step::Start { replace: policy == "Replace" && active > 0 },
     }
 }
 
@@ -111,22 +105,7 @@ pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, 
 
 fn kind(sb: &Sandbox, plural: &str) -> Result<&'static ResourceType, ApiError> {
     let group = if plural == "pods" { "" } else { "batch" };
-    sb.registry()
-        .by_plural(group, "v1", plural)
-        .ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
-}
-
-fn event(sb: &Sandbox, cj: &Value, kind: EventType, reason: &str, message: String) {
-    sb.record_event(
-        SOURCE,
-        Occurrence {
-            about: cj,
-            field_path: None,
-            kind,
-            reason,
-            message,
-        },
-    );
+    sb.registry().by_plural(group, "v1", plural).ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
 }
 
 /// The zone activations are read in: a `TZ=` prefix, else `spec.timeZone`, else UTC.
@@ -138,9 +117,8 @@ fn zone_of(sb: &Sandbox, cj: &Value, schedule_zone: Option<&str>) -> Option<Time
     match TimeZone::get(name) {
         Ok(tz) => Some(tz),
         Err(error) => {
-            let message =
-                format!("invalid timeZone: \"{name}\": unknown time zone {name} ({error})");
-            event(sb, cj, EventType::Warning, "UnknownTimeZone", message);
+            let message = format!("invalid timeZone: \"{name}\": unknown time zone {name} ({error})");
+            sb.record(SOURCE, cj, EventType::Warning, "UnknownTimeZone", message);
             None
         }
     }
@@ -154,15 +132,16 @@ fn parsed_schedule(sb: &Sandbox, cj: &Value) -> Option<(Schedule, TimeZone)> {
         Err(why) => {
             // A bad schedule can only be fixed by an edit, which wakes the controller again.
             let message = format!("unparseable schedule: \"{text}\" : {why}");
-            event(sb, cj, EventType::Warning, "UnparseableSchedule", message);
+            sb.record(SOURCE, cj, EventType::Warning, "UnparseableSchedule", message);
             return None;
         }
     };
     if schedule.zone.is_some() {
         let message = format!(
-            "CRON_TZ or TZ used in schedule \"{text}\" is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details"
+            "CRON_TZ or TZ used in schedule \"{text}\" is not officially supported, see \
+                https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details"
         );
-        event(sb, cj, EventType::Warning, "UnsupportedSchedule", message);
+        sb.record(SOURCE, cj, EventType::Warning, "UnsupportedSchedule", message);
     }
     let tz = zone_of(sb, cj, schedule.zone.as_deref())?;
     Some((schedule, tz))
@@ -170,12 +149,7 @@ fn parsed_schedule(sb: &Sandbox, cj: &Value) -> Option<(Schedule, TimeZone)> {
 
 /// The scheduling half of a reconcile: start the Job of the latest activation if due, then
 /// sleep until the next one.
-fn schedule_step(
-    sb: &Sandbox,
-    cj: &Value,
-    status: &mut Status,
-    now: Timestamp,
-) -> Result<Action, ApiError> {
+fn schedule_step(sb: &Sandbox, cj: &Value, status: &mut Status, now: Timestamp) -> Result<Action, ApiError> {
     let spec = &cj["spec"];
     if spec["suspend"] == true {
         return Ok(Action::Done);
@@ -186,10 +160,7 @@ fn schedule_step(
     let timing = Timing {
         schedule: &schedule,
         tz: &tz,
-        created: cj["metadata"]["creationTimestamp"]
-            .as_str()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(now),
+        created: cj["metadata"]["creationTimestamp"].as_str().and_then(|t| t.parse().ok()).unwrap_or(now),
         last_scheduled: status.last_schedule.as_deref().and_then(|t| t.parse().ok()),
         starting_deadline: spec["startingDeadlineSeconds"].as_i64(),
     };
@@ -198,24 +169,21 @@ fn schedule_step(
         Err(why) => {
             let text = spec["schedule"].as_str().unwrap_or_default();
             let message = format!("invalid schedule: {text} : {why}");
-            event(sb, cj, EventType::Warning, "InvalidSchedule", message);
+            sb.record(SOURCE, cj, EventType::Warning, "InvalidSchedule", message);
             return Ok(Action::Done);
         }
     };
     if recent.missed == Missed::Many {
-        let message = "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew".to_string();
-        event(sb, cj, EventType::Warning, "TooManyMissedTimes", message);
+        let message = "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew"
+            .to_string();
+        sb.record(SOURCE, cj, EventType::Warning, "TooManyMissedTimes", message);
     }
     if let Some(scheduled) = recent.most_recent {
-        let too_late = timing
-            .starting_deadline
-            .is_some_and(|d| scheduled.as_second() + d < now.as_second());
+        let too_late = timing.starting_deadline.is_some_and(|d| scheduled.as_second() + d < now.as_second());
         let already = timing.last_scheduled == Some(scheduled);
         activate(sb, cj, status, (scheduled, &tz), already, too_late)?;
     }
-    Ok(timing
-        .requeue_after(now)
-        .map_or(Action::Done, Action::RequeueAfter))
+    Ok(timing.requeue_after(now).map_or(Action::Done, Action::RequeueAfter))
 }
 
 /// Acts on one due activation as the concurrency policy decides.
@@ -227,33 +195,29 @@ fn activate(
     already: bool,
     too_late: bool,
 ) -> Result<(), ApiError> {
-    let name = job_name(
-        cj["metadata"]["name"].as_str().unwrap_or_default(),
-        scheduled,
-    );
+    let name = job_name(object::name(cj), scheduled);
     let already = already || status.active.iter().any(|r| r["name"] == name.as_str());
     let policy = cj["spec"]["concurrencyPolicy"].as_str().unwrap_or("Allow");
     match decide(policy, status.active.len(), already, too_late) {
         Step::Missed => {
             let at = scheduled.strftime("%a, %d %b %Y %H:%M:%S %z");
             let message = format!("Missed scheduled time to start a job: {at}");
-            event(sb, cj, EventType::Warning, "MissSchedule", message);
+            sb.record(SOURCE, cj, EventType::Warning, "MissSchedule", message);
         }
         Step::AlreadyStarted => {}
         Step::Forbidden => {
-            let message = "Not starting job because prior execution is running and concurrency policy is Forbid".to_string();
-            event(sb, cj, EventType::Normal, "JobAlreadyActive", message);
+            let message =
+                "Not starting job because prior execution is running and concurrency policy is Forbid".to_string();
+            sb.record(SOURCE, cj, EventType::Normal, "JobAlreadyActive", message);
         }
         Step::Start { replace } => {
             if replace && !replace_active(sb, cj, status) {
                 let which = &cj["metadata"]["name"];
-                return Err(ApiError::internal(format!(
-                    "could not replace the active jobs of {which}"
-                )));
+                return Err(ApiError::internal(format!("could not replace the active jobs of {which}")));
             }
             let job = job_from_template(cj, &name, Some((scheduled, tz)), &[]);
             if start_job(sb, cj, job, status)? {
-                status.last_schedule = Some(scheduled.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+                status.last_schedule = Some(time::rfc3339(scheduled));
             }
         }
     }
@@ -285,10 +249,7 @@ pub fn job_from_template(
     extra: &[(&str, &str)],
 ) -> Value {
     let template = &cj["spec"]["jobTemplate"];
-    let mut annotations = template["metadata"]["annotations"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let mut annotations = template["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
     if let Some((at, tz)) = scheduled {
         annotations.insert(SCHEDULED_AT.into(), json!(rfc3339_in(at, tz)));
     }
@@ -314,30 +275,17 @@ pub fn job_from_template(
 /// Go's RFC 3339 in a zone: `Z` for a zero offset, else `+hh:mm`.
 fn rfc3339_in(at: Timestamp, tz: &TimeZone) -> String {
     let zoned = at.to_zoned(tz.clone());
-    if zoned.offset().seconds() == 0 {
-        zoned.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    }
+    if zoned.offset().seconds() == 0 { time::rfc3339(at) } else { zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string() }
 }
 
 /// Creates a Job and adds it to the active list; `false` if an existing Job of that name is not ours to track.
 fn start_job(sb: &Sandbox, cj: &Value, job: Value, status: &mut Status) -> Result<bool, ApiError> {
     let jobs = kind(sb, "jobs")?;
     let namespace = cj["metadata"]["namespace"].as_str();
-    let name = job["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let name = object::name(&job).to_string();
     let created = match sb.create(jobs, namespace, job, WriteOptions::default()) {
         Ok(outcome) => {
-            event(
-                sb,
-                cj,
-                EventType::Normal,
-                "SuccessfulCreate",
-                format!("Created job {name}"),
-            );
+            sb.record(SOURCE, cj, EventType::Normal, "SuccessfulCreate", format!("Created job {name}"));
             outcome.object
         }
         Err(error) if error.reason == Reason::AlreadyExists => {
@@ -352,18 +300,14 @@ fn start_job(sb: &Sandbox, cj: &Value, job: Value, status: &mut Status) -> Resul
             existing
         }
         Err(error) => {
-            event(
-                sb,
-                cj,
-                EventType::Warning,
-                "FailedCreate",
-                format!("Error creating job: {}", error.message),
-            );
+            sb.record(SOURCE, cj, EventType::Warning, "FailedCreate", format!("Error creating job: {}", error.message));
             return Err(error);
         }
     };
     let meta = &created["metadata"];
-    status.active.push(json!({"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "namespace": meta["namespace"],
+    status
+        .active
+        .push(json!({"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "namespace": meta["namespace"],
         "resourceVersion": meta["resourceVersion"], "uid": meta["uid"]}));
     Ok(true)
 }

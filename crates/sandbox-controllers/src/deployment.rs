@@ -7,18 +7,18 @@ use super::rollout::{self, Limits, Size};
 use super::runtime::{Action, Controller, ObjectRef, owner_of};
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, Reason};
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
+use gitops_sandbox_core::events::{EventType, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_core::selectors::LabelSelector;
+use gitops_sandbox_core::time;
 use gitops_sandbox_core::watch::{EventType as WatchKind, WatchEvent};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-const SOURCE: Source = Source {
-    component: "deployment-controller",
-    host: None,
-};
+const SOURCE: Source = Source { component: "deployment-controller", host: None };
 
 /// The label that ties a ReplicaSet and its pods to one pod template.
 pub const HASH_LABEL: &str = "pod-template-hash";
@@ -27,11 +27,11 @@ pub const HASH_LABEL: &str = "pod-template-hash";
 pub struct DeploymentController;
 
 pub(super) fn deployments() -> &'static ResourceType {
-    owners::resource("apps", "deployments")
+    builtin_type("apps", "deployments")
 }
 
 pub(super) fn replicasets() -> &'static ResourceType {
-    owners::resource("apps", "replicasets")
+    builtin_type("apps", "replicasets")
 }
 
 impl Controller for DeploymentController {
@@ -52,18 +52,11 @@ impl Controller for DeploymentController {
             return owner_of(&event.object, &primary).into_iter().collect();
         }
         // Recreate waits for old pods to be gone; their ReplicaSet is named `<deployment>-<hash>`.
-        if event.kind == WatchKind::Deleted && event.resource == owners::resource("", "pods").id() {
+        if event.kind == WatchKind::Deleted && event.resource == builtin_type("", "pods").id() {
             let owner = owners::controller_ref(&event.object).filter(|r| r["kind"] == "ReplicaSet");
-            if let Some((deployment, _)) = owner
-                .and_then(|r| r["name"].as_str())
-                .and_then(|n| n.rsplit_once('-'))
-            {
-                let namespace = owners::namespace(&event.object).to_string();
-                return vec![ObjectRef {
-                    resource: primary,
-                    namespace,
-                    name: deployment.to_string(),
-                }];
+            if let Some((deployment, _)) = owner.and_then(|r| r["name"].as_str()).and_then(|n| n.rsplit_once('-')) {
+                let namespace = object::namespace(&event.object).to_string();
+                return vec![ObjectRef { resource: primary, namespace, name: deployment.to_string() }];
             }
         }
         Vec::new()
@@ -76,23 +69,12 @@ impl Controller for DeploymentController {
         let Ok(selector) = LabelSelector::from_object(&d["spec"]["selector"]) else {
             return Ok(Action::Done);
         };
-        let (snapshot, _) = sb.store().list(
-            &replicasets().id(),
-            Some(&target.namespace),
-            None,
-            0,
-            |_| true,
-        );
+        let (snapshot, _) = sb.store().list(&replicasets().id(), Some(&target.namespace), None, 0, |_| true);
         let sets: Vec<Value> = owners::claim(sb, replicasets(), &d, &selector, snapshot.items)?
             .iter()
             .map(|rs| rs.as_ref().clone())
             .collect();
-        let mut run = Run {
-            sb,
-            original: d.as_ref().clone(),
-            d: d.as_ref().clone(),
-            now: Timestamp::now(),
-        };
+        let mut run = Run { sb, original: d.as_ref().clone(), d: d.as_ref().clone(), now: Timestamp::now() };
         if is_deleting(&d) {
             return run.status_only(sets);
         }
@@ -122,13 +104,7 @@ pub(super) struct Run<'a> {
 fn by_age(sets: &mut [Value]) {
     sets.sort_by(|a, b| {
         let key = |rs: &Value| {
-            (
-                rs["metadata"]["creationTimestamp"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                owners::name(rs).to_string(),
-            )
+            (rs["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string(), object::name(rs).to_string())
         };
         key(a).cmp(&key(b))
     });
@@ -138,12 +114,13 @@ fn by_age(sets: &mut [Value]) {
 fn without_hash(template: &Value) -> Value {
     let mut copy = template.clone();
     if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut)
-        && let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
-            labels.remove(HASH_LABEL);
-            if labels.is_empty() {
-                meta.remove("labels");
-            }
+        && let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut)
+    {
+        labels.remove(HASH_LABEL);
+        if labels.is_empty() {
+            meta.remove("labels");
         }
+    }
     copy
 }
 
@@ -158,16 +135,7 @@ impl Run<'_> {
     }
 
     fn record(&self, reason: &str, message: String) {
-        self.sb.record_event(
-            SOURCE,
-            Occurrence {
-                about: &self.d,
-                field_path: None,
-                kind: EventType::Normal,
-                reason,
-                message,
-            },
-        );
+        self.sb.record(SOURCE, &self.d, EventType::Normal, reason, message);
     }
 
     /// Marks a pause or a resume in the Progressing condition, so that time spent paused does
@@ -176,27 +144,16 @@ impl Run<'_> {
         if !self.d["spec"]["progressDeadlineSeconds"].is_i64() {
             return;
         }
-        let reason =
-            owners::find_condition(self.conditions(), "Progressing").map(|c| c["reason"].clone());
+        let reason = owners::find_condition(self.conditions(), "Progressing").map(|c| c["reason"].clone());
         let reason = reason.as_ref().and_then(Value::as_str);
         if reason == Some("ProgressDeadlineExceeded") {
             return;
         }
         let marked = reason == Some("DeploymentPaused");
         if paused && !marked {
-            self.set_condition(
-                "Progressing",
-                "Unknown",
-                "DeploymentPaused",
-                "Deployment is paused",
-            );
+            self.set_condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused");
         } else if !paused && marked {
-            self.set_condition(
-                "Progressing",
-                "Unknown",
-                "DeploymentResumed",
-                "Deployment is resumed",
-            );
+            self.set_condition("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed");
         }
     }
 
@@ -204,10 +161,7 @@ impl Run<'_> {
     fn split(&self, mut sets: Vec<Value>) -> (Option<Value>, Vec<Value>) {
         by_age(&mut sets);
         let template = &self.d["spec"]["template"];
-        match sets
-            .iter()
-            .position(|rs| same_template(&rs["spec"]["template"], template))
-        {
+        match sets.iter().position(|rs| same_template(&rs["spec"]["template"], template)) {
             Some(i) => {
                 let new = sets.remove(i);
                 (Some(new), sets)
@@ -217,11 +171,7 @@ impl Run<'_> {
     }
 
     /// The new and old ReplicaSets, with revisions brought up to date; creates the new one if asked.
-    pub(super) fn get_all(
-        &mut self,
-        sets: Vec<Value>,
-        create: bool,
-    ) -> Result<(Option<Value>, Vec<Value>), ApiError> {
+    pub(super) fn get_all(&mut self, sets: Vec<Value>, create: bool) -> Result<(Option<Value>, Vec<Value>), ApiError> {
         let (new, old) = self.split(sets);
         let new_revision = old.iter().map(status::revision).max().unwrap_or(0) + 1;
         let new = match new {
@@ -230,7 +180,7 @@ impl Run<'_> {
                 if owners::find_condition(self.conditions(), "Progressing").is_none()
                     && self.d["spec"]["progressDeadlineSeconds"].is_i64()
                 {
-                    let message = format!("Found new replica set \"{}\"", owners::name(&rs));
+                    let message = format!("Found new replica set \"{}\"", object::name(&rs));
                     self.set_condition("Progressing", "True", "FoundNewReplicaSet", &message);
                 }
                 Some(rs)
@@ -243,16 +193,14 @@ impl Run<'_> {
     }
 
     pub(super) fn conditions(&self) -> &[Value] {
-        self.d["status"]["conditions"]
-            .as_array()
-            .map_or(&[], Vec::as_slice)
+        self.d["status"]["conditions"].as_array().map_or(&[], Vec::as_slice)
     }
 
     fn set_condition(&mut self, kind: &str, state: &str, reason: &str, message: &str) {
         let mut conditions = self.conditions().to_vec();
         owners::set_condition(
             &mut conditions,
-            owners::condition(kind, state, reason, message, &owners::format_time(self.now)),
+            owners::condition(kind, state, reason, message, &time::rfc3339(self.now)),
         );
         self.d["status"]["conditions"] = json!(conditions);
     }
@@ -268,18 +216,14 @@ impl Run<'_> {
         }
         let outcome = self.sb.modify(
             replicasets(),
-            Some(owners::namespace(&rs)),
-            owners::name(&rs),
+            Some(object::namespace(&rs)),
+            object::name(&rs),
             UpdateScope::Main,
             WriteOptions::default(),
             |current| {
                 let mut next = current.clone();
-                next["metadata"]["annotations"] = json!(status::new_rs_annotations(
-                    &self.d,
-                    current,
-                    new_revision,
-                    true
-                ));
+                next["metadata"]["annotations"] =
+                    json!(status::new_rs_annotations(&self.d, current, new_revision, true));
                 set_min_ready(&mut next, min_ready);
                 Ok(next)
             },
@@ -295,25 +239,15 @@ impl Run<'_> {
         let replicas = if self.d["spec"]["strategy"]["type"] == "Recreate" {
             limits.desired
         } else {
-            rollout::rolling_new_size(
-                limits,
-                0,
-                old.iter().map(|rs| int(&rs["spec"]["replicas"])).sum(),
-            )
+            rollout::rolling_new_size(limits, 0, old.iter().map(|rs| int(&rs["spec"]["replicas"])).sum())
         };
         let rs = self.new_replica_set(&hash, replicas, revision);
-        let namespace = owners::namespace(&self.d).to_string();
-        match self
-            .sb
-            .create(replicasets(), Some(&namespace), rs, WriteOptions::default())
-        {
+        let namespace = object::namespace(&self.d).to_string();
+        match self.sb.create(replicasets(), Some(&namespace), rs, WriteOptions::default()) {
             Ok(outcome) => {
-                let name = owners::name(&outcome.object).to_string();
+                let name = object::name(&outcome.object).to_string();
                 if replicas > 0 {
-                    self.record(
-                        "ScalingReplicaSet",
-                        format!("Scaled up replica set {name} from 0 to {replicas}"),
-                    );
+                    self.record("ScalingReplicaSet", format!("Scaled up replica set {name} from 0 to {replicas}"));
                 }
                 self.set_condition(
                     "Progressing",
@@ -337,7 +271,7 @@ impl Run<'_> {
         let mut rs = json!({
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {
-                "name": format!("{}-{hash}", owners::name(d)), "namespace": owners::namespace(d),
+                "name": format!("{}-{hash}", object::name(d)), "namespace": object::namespace(d),
                 "labels": template["metadata"]["labels"],
                 "ownerReferences": [owners::owner_reference(d)],
             },
@@ -351,14 +285,14 @@ impl Run<'_> {
     /// A ReplicaSet of that name exists but is not ours for this template: bump the collision
     /// count so the next attempt uses another hash (upstream's answer to hash collisions).
     fn collision(&mut self, namespace: &str, hash: &str, error: ApiError) -> ApiError {
-        let name = format!("{}-{hash}", owners::name(&self.d));
+        let name = format!("{}-{hash}", object::name(&self.d));
         if let Some(existing) = self.sb.get(replicasets(), Some(namespace), &name)
             && owners::is_controlled_by(&existing, &self.d)
-                && same_template(&existing["spec"]["template"], &self.d["spec"]["template"])
-            {
-                // Ours already: the next reconcile finds it.
-                return error;
-            }
+            && same_template(&existing["spec"]["template"], &self.d["spec"]["template"])
+        {
+            // Ours already: the next reconcile finds it.
+            return error;
+        }
         let count = self.d["status"]["collisionCount"].as_i64().unwrap_or(0) + 1;
         self.d["status"]["collisionCount"] = json!(count);
         let status = self.d["status"].clone();
@@ -369,28 +303,19 @@ impl Run<'_> {
     }
 
     /// Sets a ReplicaSet's size (and the replica annotations); records the scaling event.
-    pub(super) fn scale(
-        &self,
-        rs: &mut Value,
-        size: i64,
-        annotate_anyway: bool,
-    ) -> Result<bool, ApiError> {
+    pub(super) fn scale(&self, rs: &mut Value, size: i64, annotate_anyway: bool) -> Result<bool, ApiError> {
         let current = int(&rs["spec"]["replicas"]);
         let limits = self.limits();
-        let (desired, max) = (
-            limits.desired.to_string(),
-            (limits.desired + limits.surge).to_string(),
-        );
+        let (desired, max) = (limits.desired.to_string(), (limits.desired + limits.surge).to_string());
         let annotations = &rs["metadata"]["annotations"];
-        let stale = annotations[DESIRED_REPLICAS] != desired.as_str()
-            || annotations[MAX_REPLICAS] != max.as_str();
+        let stale = annotations[DESIRED_REPLICAS] != desired.as_str() || annotations[MAX_REPLICAS] != max.as_str();
         if current == size && !(annotate_anyway && stale) {
             return Ok(false);
         }
         let outcome = self.sb.modify(
             replicasets(),
-            Some(owners::namespace(rs)),
-            owners::name(rs),
+            Some(object::namespace(rs)),
+            object::name(rs),
             UpdateScope::Main,
             WriteOptions::default(),
             |current| {
@@ -406,10 +331,7 @@ impl Run<'_> {
             let direction = if current < size { "up" } else { "down" };
             self.record(
                 "ScalingReplicaSet",
-                format!(
-                    "Scaled {direction} replica set {} from {current} to {size}",
-                    owners::name(rs)
-                ),
+                format!("Scaled {direction} replica set {} from {current} to {size}", object::name(rs)),
             );
         }
         Ok(current != size)
@@ -432,16 +354,9 @@ impl Run<'_> {
     fn reconcile_new(&self, new: &mut Value, old: &[Value]) -> Result<bool, ApiError> {
         let limits = self.limits();
         let size = int(&new["spec"]["replicas"]);
-        let total: i64 = old
-            .iter()
-            .map(|rs| int(&rs["spec"]["replicas"]))
-            .sum::<i64>()
-            + size;
-        let target = if size >= limits.desired {
-            limits.desired
-        } else {
-            rollout::rolling_new_size(limits, size, total)
-        };
+        let total: i64 = old.iter().map(|rs| int(&rs["spec"]["replicas"])).sum::<i64>() + size;
+        let target =
+            if size >= limits.desired { limits.desired } else { rollout::rolling_new_size(limits, size, total) };
         self.scale(new, target, false)
     }
 
@@ -484,22 +399,11 @@ impl Run<'_> {
 
     /// Whether pods of the old ReplicaSets still exist and have not finished.
     fn old_pods_running(&self, new: Option<&Value>, old: &[Value]) -> bool {
-        if old
-            .iter()
-            .map(|rs| int(&rs["status"]["replicas"]))
-            .sum::<i64>()
-            > 0
-        {
+        if old.iter().map(|rs| int(&rs["status"]["replicas"])).sum::<i64>() > 0 {
             return true;
         }
-        let pods = owners::resource("", "pods");
-        let (snapshot, _) = self.sb.store().list(
-            &pods.id(),
-            Some(owners::namespace(&self.d)),
-            None,
-            0,
-            |_| true,
-        );
+        let pods = builtin_type("", "pods");
+        let (snapshot, _) = self.sb.store().list(&pods.id(), Some(object::namespace(&self.d)), None, 0, |_| true);
         snapshot.items.iter().any(|pod| {
             let phase = pod["status"]["phase"].as_str().unwrap_or_default();
             let finished = phase == "Succeeded" || phase == "Failed";
@@ -524,16 +428,13 @@ mod tests {
 
     #[test]
     fn templates_differing_only_in_the_hash_label_are_the_same() {
-        let deployment =
-            json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": []}});
+        let deployment = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": []}});
         let rs = json!({"metadata": {"labels": {"app": "web", HASH_LABEL: "abc"}}, "spec": {"containers": []}});
         assert!(same_template(&deployment, &rs));
-        let restarted = json!({"metadata": {"labels": {"app": "web"}, "annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}, "spec": {"containers": []}});
+        let restarted = json!({"metadata": {"labels": {"app": "web"},
+            "annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}, "spec": {"containers": []}});
         assert!(!same_template(&restarted, &rs));
-        assert!(same_template(
-            &json!({"metadata": {}}),
-            &json!({"metadata": {"labels": {HASH_LABEL: "x"}}})
-        ));
+        assert!(same_template(&json!({"metadata": {}}), &json!({"metadata": {"labels": {HASH_LABEL: "x"}}})));
     }
 
     #[test]
@@ -543,6 +444,6 @@ mod tests {
             json!({"metadata": {"name": "a", "creationTimestamp": "2026-01-01T00:00:01Z"}}),
         ];
         by_age(&mut sets);
-        assert_eq!(owners::name(&sets[0]), "a");
+        assert_eq!(object::name(&sets[0]), "a");
     }
 }

@@ -7,9 +7,10 @@ use super::deployment_status::{self as status, DESIRED_REPLICAS, MAX_REPLICAS, R
 use super::owners::{self, int, is_deleting};
 use super::rollout::{self, Share};
 use super::runtime::Action;
-use gitops_sandbox_core::cluster::{DeleteOptions, WriteOptions};
+use gitops_sandbox_core::cluster::DeleteOptions;
 use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::time;
 use serde_json::{Value, json};
 
 impl Run<'_> {
@@ -39,15 +40,10 @@ impl Run<'_> {
 
     /// Upstream's `scale`: one active set takes the whole size; a saturated new set lets the old
     /// ones go; otherwise the change is spread proportionally (rolling updates only).
-    pub(super) fn scale_all(
-        &self,
-        mut new: Option<&mut Value>,
-        old: &mut [Value],
-    ) -> Result<(), ApiError> {
+    pub(super) fn scale_all(&self, mut new: Option<&mut Value>, old: &mut [Value]) -> Result<(), ApiError> {
         let limits = self.limits();
         let active = |rs: &Value| int(&rs["spec"]["replicas"]) > 0;
-        let active_count = old.iter().filter(|rs| active(rs)).count()
-            + usize::from(new.as_deref().is_some_and(active));
+        let active_count = old.iter().filter(|rs| active(rs)).count() + usize::from(new.as_deref().is_some_and(active));
         if active_count <= 1 {
             let target: Option<&mut Value> = match new {
                 Some(rs) if active_count == 0 || active(rs) => Some(rs),
@@ -73,24 +69,17 @@ impl Run<'_> {
         if self.d["spec"]["strategy"]["type"] == "Recreate" {
             return Ok(());
         }
-        let mut sets: Vec<&mut Value> = old
-            .iter_mut()
-            .chain(new.take())
-            .filter(|rs| active(rs))
-            .collect();
+        let mut sets: Vec<&mut Value> = old.iter_mut().chain(new.take()).filter(|rs| active(rs)).collect();
         let shares: Vec<Share> = sets
             .iter()
             .enumerate()
             .map(|(i, rs)| Share {
                 replicas: int(&rs["spec"]["replicas"]),
-                max_replicas: rs["metadata"]["annotations"][MAX_REPLICAS]
-                    .as_str()
-                    .and_then(|m| m.parse().ok()),
+                max_replicas: rs["metadata"]["annotations"][MAX_REPLICAS].as_str().and_then(|m| m.parse().ok()),
                 age_rank: i,
             })
             .collect();
-        let sizes =
-            rollout::proportional_sizes(limits, int(&self.d["status"]["replicas"]), &shares);
+        let sizes = rollout::proportional_sizes(limits, int(&self.d["status"]["replicas"]), &shares);
         for (rs, size) in sets.iter_mut().zip(sizes) {
             self.scale(rs, size, true)?;
         }
@@ -108,13 +97,7 @@ impl Run<'_> {
             return Ok(());
         }
         alive.sort_by_key(|rs| {
-            (
-                status::revision(rs),
-                rs["metadata"]["creationTimestamp"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
+            (status::revision(rs), rs["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string())
         });
         for rs in alive.into_iter().take(surplus as usize) {
             let busy = int(&rs["status"]["replicas"]) != 0
@@ -123,16 +106,8 @@ impl Run<'_> {
             if busy {
                 continue;
             }
-            let options = DeleteOptions {
-                uid: Some(owners::uid(rs).to_string()),
-                ..Default::default()
-            };
-            match self.sb.delete(
-                replicasets(),
-                Some(owners::namespace(rs)),
-                owners::name(rs),
-                &options,
-            ) {
+            let options = DeleteOptions { uid: Some(object::uid(rs).to_string()), ..Default::default() };
+            match self.sb.delete(replicasets(), Some(object::namespace(rs)), object::name(rs), &options) {
                 Err(error) if !error.is_not_found() && !error.is_conflict() => return Err(error),
                 _ => {}
             }
@@ -141,46 +116,18 @@ impl Run<'_> {
     }
 
     /// Status without touching Progressing (scaling, paused, deleting).
-    pub(super) fn deployment_status(
-        &self,
-        new: Option<&Value>,
-        old: &[Value],
-    ) -> Result<Action, ApiError> {
-        let computed = status::calculate(
-            &self.d,
-            new,
-            old,
-            self.conditions(),
-            &owners::format_time(self.now),
-        );
+    pub(super) fn deployment_status(&self, new: Option<&Value>, old: &[Value]) -> Result<Action, ApiError> {
+        let computed = status::calculate(&self.d, new, old, self.conditions(), &time::rfc3339(self.now));
         self.write_status(computed)?;
         Ok(Action::Done)
     }
 
     /// Status with the Progressing condition, and a look again at the progress deadline.
-    pub(super) fn rollout_status(
-        &self,
-        new: Option<&Value>,
-        old: &[Value],
-    ) -> Result<Action, ApiError> {
-        let mut computed = status::calculate(
-            &self.d,
-            new,
-            old,
-            self.conditions(),
-            &owners::format_time(self.now),
-        );
-        let recheck = status::progress(
-            &self.d,
-            &self.original["status"],
-            &mut computed,
-            new.map(owners::name),
-            self.now,
-        );
-        let mut conditions: Vec<Value> = computed["conditions"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+    pub(super) fn rollout_status(&self, new: Option<&Value>, old: &[Value]) -> Result<Action, ApiError> {
+        let mut computed = status::calculate(&self.d, new, old, self.conditions(), &time::rfc3339(self.now));
+        let recheck =
+            status::progress(&self.d, &self.original["status"], &mut computed, new.map(object::name), self.now);
+        let mut conditions: Vec<Value> = computed["conditions"].as_array().cloned().unwrap_or_default();
         match status::replica_failure(new, old) {
             Some(failure) => owners::set_condition(&mut conditions, failure),
             None => conditions.retain(|c| c["type"] != "ReplicaFailure"),
@@ -195,34 +142,14 @@ impl Run<'_> {
     /// through; a status write never bumps the generation).
     pub(super) fn write_status(&self, status: Value) -> Result<(), ApiError> {
         let revision = self.d["metadata"]["annotations"][REVISION].clone();
-        if status == self.original["status"]
-            && revision == self.original["metadata"]["annotations"][REVISION]
-        {
+        if status == self.original["status"] && revision == self.original["metadata"]["annotations"][REVISION] {
             return Ok(());
         }
-        let uid = owners::uid(&self.d).to_string();
-        let written = self.sb.modify(
-            deployments(),
-            Some(owners::namespace(&self.d)),
-            owners::name(&self.d),
-            UpdateScope::Status,
-            WriteOptions::default(),
-            |current| {
-                let mut next = current.clone();
-                // A replacement with the same name is left alone (no change is no write).
-                if owners::uid(current) == uid {
-                    next["status"] = status;
-                    if revision.is_string() {
-                        next["metadata"]["annotations"][REVISION] = revision;
-                    }
-                }
-                Ok(next)
-            },
-        );
-        match written {
-            // Deleted meanwhile: nothing left to report on.
-            Err(error) if error.is_not_found() => Ok(()),
-            other => other.map(|_| ()),
-        }
+        owners::update_status(self.sb, deployments(), &self.d, |next| {
+            next["status"] = status;
+            if revision.is_string() {
+                next["metadata"]["annotations"][REVISION] = revision;
+            }
+        })
     }
 }

@@ -11,8 +11,9 @@ use run::Run;
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
+use gitops_sandbox_core::events::Source;
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use jiff::Timestamp;
 use plan::{PodState, TRACKING_FINALIZER};
@@ -20,10 +21,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-const SOURCE: Source = Source {
-    component: "job-controller",
-    host: None,
-};
+pub(crate) const SOURCE: Source = Source { component: "job-controller", host: None };
 
 /// The reason and message of the `SuccessCriteriaMet` and `Complete` conditions.
 const COMPLETIONS_REACHED: &str = "CompletionsReached";
@@ -41,10 +39,7 @@ impl Controller for JobController {
     }
 
     fn primary(&self) -> ResourceId {
-        ResourceId {
-            group: "batch".into(),
-            plural: "jobs".into(),
-        }
+        ResourceId { group: "batch".into(), plural: "jobs".into() }
     }
 
     fn reconcile(&self, sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
@@ -73,17 +68,12 @@ impl Finished {
 
 /// Whether a Job has finished, by its `Complete` or `Failed` condition.
 pub fn finished(job: &Value) -> Option<Finished> {
-    [Finished::Complete, Finished::Failed]
-        .into_iter()
-        .find(|f| condition(job, f.as_str()).is_some())
+    [Finished::Complete, Finished::Failed].into_iter().find(|f| condition(job, f.as_str()).is_some())
 }
 
 /// A condition of `type` whose status is True.
 fn condition<'a>(job: &'a Value, kind: &str) -> Option<&'a Value> {
-    job["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == kind && c["status"] == "True")
+    job["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == kind && c["status"] == "True")
 }
 
 /// Drops empty `labels`, `annotations` and `finalizers` from an object's metadata, which the API
@@ -107,32 +97,11 @@ pub(super) fn prune_empty_metadata(obj: &mut Value) {
 /// The uid in an object's controller ownerReference of `kind`.
 pub fn controller_uid<'a>(obj: &'a Value, kind: &str) -> Option<&'a str> {
     let refs = obj["metadata"]["ownerReferences"].as_array()?;
-    refs.iter()
-        .find(|r| r["controller"] == true && r["kind"] == kind)?["uid"]
-        .as_str()
+    refs.iter().find(|r| r["controller"] == true && r["kind"] == kind)?["uid"].as_str()
 }
 
 fn kind(sb: &Sandbox, group: &str, plural: &str) -> Result<&'static ResourceType, ApiError> {
-    sb.registry()
-        .by_plural(group, "v1", plural)
-        .ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
-}
-
-fn event(sb: &Sandbox, job: &Value, kind: EventType, reason: &str, message: String) {
-    sb.record_event(
-        SOURCE,
-        Occurrence {
-            about: job,
-            field_path: None,
-            kind,
-            reason,
-            message,
-        },
-    );
-}
-
-fn rfc3339(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    sb.registry().by_plural(group, "v1", plural).ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
 }
 
 /// One reconcile of a Job at `now`.
@@ -149,14 +118,7 @@ pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, 
         return expire(sb, jobs, &job, now);
     }
     let mut status = job["status"].as_object().cloned().unwrap_or_default();
-    count_finished(
-        sb,
-        jobs,
-        pods_rt,
-        &job,
-        &pod_states(sb, pods_rt, &job),
-        &mut status,
-    )?;
+    count_finished(sb, jobs, pods_rt, &job, &pod_states(sb, pods_rt, &job), &mut status)?;
     // Read again: releasing finalizers may have removed pods whose deletion was waiting on them.
     let states = pod_states(sb, pods_rt, &job);
     if job["spec"]["suspend"] == true {
@@ -165,14 +127,7 @@ pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, 
             release(sb, pods_rt, pod);
         }
     }
-    let mut run = Run {
-        sb,
-        pods_rt,
-        job: &job,
-        status,
-        now,
-        action: Action::Done,
-    };
+    let mut run = Run { sb, pods_rt, job: &job, status, now, action: Action::Done };
     run.drive(&states);
     let Run { status, action, .. } = run;
     if Value::Object(status.clone()) != job["status"] {
@@ -183,7 +138,7 @@ pub fn sync(sb: &Sandbox, target: &ObjectRef, now: Timestamp) -> Result<Action, 
 
 /// The Job's pods (by its controller ownerReference) and how each stands.
 fn pod_states(sb: &Sandbox, pods_rt: &ResourceType, job: &Value) -> Vec<(Arc<Value>, PodState)> {
-    let uid = job["metadata"]["uid"].as_str().unwrap_or_default();
+    let uid = object::uid(job);
     let namespace = job["metadata"]["namespace"].as_str();
     let replace_when_failed = job["spec"]["podReplacementPolicy"] == "Failed";
     let suspended = job["spec"]["suspend"] == true;
@@ -209,10 +164,7 @@ fn count_finished(
     states: &[(Arc<Value>, PodState)],
     status: &mut Map<String, Value>,
 ) -> Result<(), ApiError> {
-    let mut uncounted = status
-        .get("uncountedTerminatedPods")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let mut uncounted = status.get("uncountedTerminatedPods").cloned().unwrap_or_else(|| json!({}));
     let mut recorded = false;
     for (pod, state) in states {
         let list = match state {
@@ -221,17 +173,13 @@ fn count_finished(
             _ => continue,
         };
         let pod_uid = &pod["metadata"]["uid"];
-        let listed = ["succeeded", "failed"]
-            .iter()
-            .any(|l| uncounted[l].as_array().is_some_and(|a| a.contains(pod_uid)));
+        let listed =
+            ["succeeded", "failed"].iter().any(|l| uncounted[l].as_array().is_some_and(|a| a.contains(pod_uid)));
         if has_finalizer(pod) && !listed {
             if !uncounted[list].is_array() {
                 uncounted[list] = json!([]);
             }
-            uncounted[list]
-                .as_array_mut()
-                .into_iter()
-                .for_each(|a| a.push(pod_uid.clone()));
+            uncounted[list].as_array_mut().into_iter().for_each(|a| a.push(pod_uid.clone()));
             recorded = true;
         }
     }
@@ -243,10 +191,7 @@ fn count_finished(
     for list in ["succeeded", "failed"] {
         let (mut counted, mut left) = (0, Vec::new());
         for uid in uncounted[list].as_array().cloned().unwrap_or_default() {
-            let pod = states
-                .iter()
-                .find(|(p, _)| p["metadata"]["uid"] == uid)
-                .map(|(p, _)| p);
+            let pod = states.iter().find(|(p, _)| p["metadata"]["uid"] == uid).map(|(p, _)| p);
             if pod.is_none_or(|p| release(sb, pods_rt, p)) {
                 counted += 1;
             } else {
@@ -266,9 +211,7 @@ fn count_finished(
 }
 
 fn has_finalizer(pod: &Value) -> bool {
-    pod["metadata"]["finalizers"]
-        .as_array()
-        .is_some_and(|f| f.iter().any(|x| x == TRACKING_FINALIZER))
+    pod["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|x| x == TRACKING_FINALIZER))
 }
 
 /// Removes the tracking finalizer from a pod; `true` once it is gone (or the pod is).
@@ -276,33 +219,20 @@ fn release(sb: &Sandbox, pods_rt: &ResourceType, pod: &Value) -> bool {
     if !has_finalizer(pod) {
         return true;
     }
-    let (namespace, name) = (
-        pod["metadata"]["namespace"].as_str(),
-        pod["metadata"]["name"].as_str().unwrap_or_default(),
-    );
-    let result = sb.modify(
-        pods_rt,
-        namespace,
-        name,
-        UpdateScope::Main,
-        WriteOptions::default(),
-        |current| {
-            let mut next = current.clone();
-            if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
-                list.retain(|f| f != TRACKING_FINALIZER);
-            }
-            prune_empty_metadata(&mut next);
-            Ok(next)
-        },
-    );
+    let (namespace, name) = (pod["metadata"]["namespace"].as_str(), object::name(pod));
+    let result = sb.modify(pods_rt, namespace, name, UpdateScope::Main, WriteOptions::default(), |current| {
+        let mut next = current.clone();
+        if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
+            list.retain(|f| f != TRACKING_FINALIZER);
+        }
+        prune_empty_metadata(&mut next);
+        Ok(next)
+    });
     match result {
         Ok(_) => true,
         Err(error) if error.is_not_found() => true,
         Err(error) => {
-            eprintln!(
-                "job controller: cannot release pod {name}: {}",
-                error.message
-            );
+            eprintln!("job controller: cannot release pod {name}: {}", error.message);
             false
         }
     }
@@ -312,67 +242,38 @@ fn release(sb: &Sandbox, pods_rt: &ResourceType, pod: &Value) -> bool {
 fn release_orphans(sb: &Sandbox, pods_rt: &ResourceType, target: &ObjectRef) {
     let owned_by_target = |p: &Value| {
         has_finalizer(p)
-            && p["metadata"]["ownerReferences"]
-                .as_array()
-                .is_some_and(|refs| {
-                    refs.iter().any(|r| {
-                        r["controller"] == true
-                            && r["kind"] == "Job"
-                            && r["name"] == target.name.as_str()
-                    })
-                })
+            && p["metadata"]["ownerReferences"].as_array().is_some_and(|refs| {
+                refs.iter().any(|r| r["controller"] == true && r["kind"] == "Job" && r["name"] == target.name.as_str())
+            })
     };
-    let (snapshot, _) = sb.store().list(
-        &pods_rt.id(),
-        Some(&target.namespace),
-        None,
-        0,
-        owned_by_target,
-    );
+    let (snapshot, _) = sb.store().list(&pods_rt.id(), Some(&target.namespace), None, 0, owned_by_target);
     snapshot.items.iter().for_each(|pod| {
         release(sb, pods_rt, pod);
     });
 }
 
 /// Deletes a finished Job once `ttlSecondsAfterFinished` has passed.
-fn expire(
-    sb: &Sandbox,
-    jobs: &ResourceType,
-    job: &Value,
-    now: Timestamp,
-) -> Result<Action, ApiError> {
+fn expire(sb: &Sandbox, jobs: &ResourceType, job: &Value, now: Timestamp) -> Result<Action, ApiError> {
     let Some(ttl) = job["spec"]["ttlSecondsAfterFinished"].as_i64() else {
         return Ok(Action::Done);
     };
     let ended = job["status"]["completionTime"]
         .as_str()
-        .or_else(|| {
-            finished(job).and_then(|f| condition(job, f.as_str())?["lastTransitionTime"].as_str())
-        })
+        .or_else(|| finished(job).and_then(|f| condition(job, f.as_str())?["lastTransitionTime"].as_str()))
         .and_then(|t| t.parse::<Timestamp>().ok())
         .unwrap_or(now);
     let left = ended.as_second() + ttl - now.as_second();
     if left > 0 {
         return Ok(Action::RequeueAfter(Duration::from_secs(left as u64)));
     }
-    let name = job["metadata"]["name"].as_str().unwrap_or_default();
-    match sb.delete(
-        jobs,
-        job["metadata"]["namespace"].as_str(),
-        name,
-        &DeleteOptions::default(),
-    ) {
+    let name = object::name(job);
+    match sb.delete(jobs, job["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()) {
         Err(error) if !error.is_not_found() => Err(error),
         _ => Ok(Action::Done),
     }
 }
 
-fn write_status(
-    sb: &Sandbox,
-    jobs: &ResourceType,
-    job: &Value,
-    status: Map<String, Value>,
-) -> Result<(), ApiError> {
+fn write_status(sb: &Sandbox, jobs: &ResourceType, job: &Value, status: Map<String, Value>) -> Result<(), ApiError> {
     super::owners::modify_same(sb, jobs, job, UpdateScope::Status, |next| next["status"] = Value::Object(status))
 }
 

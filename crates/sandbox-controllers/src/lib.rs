@@ -7,6 +7,7 @@
 //! node and use this runtime; the composition root (`server::run` in `gitops-lab-sandbox`) starts
 //! both sets. This crate imports only the core.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod cronjob;
 pub mod deployment;

@@ -2,12 +2,15 @@
 //! ServiceAccount (upstream's serviceaccount controller) and the `kube-root-ca.crt` ConfigMap
 //! with the cluster's CA (upstream's root-ca-cert-publisher).
 
-use super::owners::{self, is_deleting};
+use super::owners::is_deleting;
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
+use gitops_sandbox_core::time;
 use gitops_sandbox_core::watch::{EventType, WatchEvent};
 use serde_json::{Value, json};
 
@@ -20,21 +23,23 @@ const DELETION_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// wakes its controller first.
 const EMPTYING_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 const DESCRIPTION_KEY: &str = "kubernetes.io/description";
-const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
+const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal \
+    endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across \
+    distributions of Kubernetes clusters.";
 
 /// Creates (and recreates) each namespace's default ServiceAccount and root CA ConfigMap.
 pub struct NamespaceController;
 
 fn namespaces() -> &'static ResourceType {
-    owners::resource("", "namespaces")
+    builtin_type("", "namespaces")
 }
 
 fn service_accounts() -> &'static ResourceType {
-    owners::resource("", "serviceaccounts")
+    builtin_type("", "serviceaccounts")
 }
 
 fn config_maps() -> &'static ResourceType {
-    owners::resource("", "configmaps")
+    builtin_type("", "configmaps")
 }
 
 impl Controller for NamespaceController {
@@ -51,19 +56,17 @@ impl Controller for NamespaceController {
         if event.resource == primary {
             return vec![ObjectRef::of(&primary, &event.object)];
         }
-        let ours = (event.resource == service_accounts().id()
-            && owners::name(&event.object) == "default")
-            || (event.resource == config_maps().id()
-                && owners::name(&event.object) == ROOT_CA_CONFIGMAP);
+        let ours = (event.resource == service_accounts().id() && object::name(&event.object) == "default")
+            || (event.resource == config_maps().id() && object::name(&event.object) == ROOT_CA_CONFIGMAP);
         // A deletion may be the last thing a Terminating namespace waits for.
-        let emptying = event.kind == EventType::Deleted && !owners::namespace(&event.object).is_empty();
+        let emptying = event.kind == EventType::Deleted && !object::namespace(&event.object).is_empty();
         if !ours && !emptying {
             return Vec::new();
         }
         vec![ObjectRef {
             resource: primary,
             namespace: String::new(),
-            name: owners::namespace(&event.object).to_string(),
+            name: object::namespace(&event.object).to_string(),
         }]
     }
 
@@ -74,7 +77,8 @@ impl Controller for NamespaceController {
         if is_deleting(&ns) {
             // Like upstream's controller, wait a moment before emptying a namespace, so that a
             // `kubectl delete -f` listing the namespace first still finds the objects after it.
-            let since = owners::parse_time(&ns["metadata"]["deletionTimestamp"]).map(|t| jiff::Timestamp::now().duration_since(t));
+            let since =
+                time::parse(&ns["metadata"]["deletionTimestamp"]).map(|t| jiff::Timestamp::now().duration_since(t));
             let waited = since.and_then(|d| std::time::Duration::try_from(d).ok()).unwrap_or(DELETION_GRACE);
             if waited < DELETION_GRACE {
                 return Ok(Action::RequeueAfter(DELETION_GRACE - waited));
@@ -96,22 +100,12 @@ impl Controller for NamespaceController {
 }
 
 fn ensure_service_account(sb: &Sandbox, namespace: &str) -> Result<(), ApiError> {
-    if sb
-        .get(service_accounts(), Some(namespace), "default")
-        .is_some()
-    {
+    if sb.get(service_accounts(), Some(namespace), "default").is_some() {
         return Ok(());
     }
-    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}});
-    settled(
-        sb.create(
-            service_accounts(),
-            Some(namespace),
-            account,
-            WriteOptions::default(),
-        )
-        .map(|_| ()),
-    )
+    let account =
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}});
+    settled(sb.create(service_accounts(), Some(namespace), account, WriteOptions::default()).map(|_| ()))
 }
 
 /// The root CA ConfigMap as the publisher writes it.
@@ -129,19 +123,10 @@ fn ensure_root_ca(sb: &Sandbox, namespace: &str) -> Result<(), ApiError> {
     match sb.get(config_maps(), Some(namespace), ROOT_CA_CONFIGMAP) {
         None => {
             let config_map = root_ca_config_map(namespace, &ca_pem);
-            settled(
-                sb.create(
-                    config_maps(),
-                    Some(namespace),
-                    config_map,
-                    WriteOptions::default(),
-                )
-                .map(|_| ()),
-            )
+            settled(sb.create(config_maps(), Some(namespace), config_map, WriteOptions::default()).map(|_| ()))
         }
         Some(current)
-            if current["data"] == wanted
-                && current["metadata"]["annotations"][DESCRIPTION_KEY].is_string() =>
+            if current["data"] == wanted && current["metadata"]["annotations"][DESCRIPTION_KEY].is_string() =>
         {
             Ok(())
         }
@@ -178,12 +163,13 @@ pub fn finish(sb: &Sandbox, name: &str) -> Result<bool, ApiError> {
                 continue;
             }
             // Gone meanwhile, or held: the next pass sees it.
-            settled(sb.delete(rt, Some(name), owners::name(object), &DeleteOptions::default()).map(|_| ()))?;
+            settled(sb.delete(rt, Some(name), object::name(object), &DeleteOptions::default()).map(|_| ()))?;
         }
     }
     if left {
         let remaining = sb.registry().types().iter().filter(|t| t.namespaced);
-        if remaining.into_iter().any(|rt| !sb.store().list(&rt.id(), Some(name), None, 1, |_| true).0.items.is_empty()) {
+        if remaining.into_iter().any(|rt| !sb.store().list(&rt.id(), Some(name), None, 1, |_| true).0.items.is_empty())
+        {
             return Ok(false);
         }
     }
@@ -208,24 +194,15 @@ mod tests {
         assert_eq!(cm["metadata"]["name"], "kube-root-ca.crt");
         assert_eq!(cm["metadata"]["namespace"], "team");
         assert_eq!(cm["data"]["ca.crt"], "-----BEGIN CERTIFICATE-----\n");
-        assert!(
-            cm["metadata"]["annotations"][DESCRIPTION_KEY]
-                .as_str()
-                .unwrap()
-                .starts_with("Contains a CA bundle")
-        );
+        assert!(cm["metadata"]["annotations"][DESCRIPTION_KEY].as_str().unwrap().starts_with("Contains a CA bundle"));
     }
 
-    fn sandbox() -> (tempfile::TempDir, Sandbox) {
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(dir.path()).unwrap();
-        (dir, sandbox)
-    }
+    use gitops_sandbox_core::testing::sandbox;
 
     #[test]
     fn deleting_a_namespace_deletes_its_objects() {
         let (_dir, sb) = sandbox();
-        let ns = sb.registry().by_plural("", "v1", "namespaces").unwrap();
+        let ns = builtin_type("", "namespaces");
         sb.create(ns, None, json!({"metadata": {"name": "team"}}), WriteOptions::default()).unwrap();
         sb.create(config_maps(), Some("team"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap();
         let marked = sb.delete(ns, None, "team", &DeleteOptions::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -239,7 +216,7 @@ mod tests {
     #[test]
     fn a_namespace_waits_for_an_object_held_by_a_finalizer() {
         let (_dir, sb) = sandbox();
-        let ns = sb.registry().by_plural("", "v1", "namespaces").unwrap();
+        let ns = builtin_type("", "namespaces");
         sb.create(ns, None, json!({"metadata": {"name": "team"}}), WriteOptions::default()).unwrap();
         let held = json!({"metadata": {"name": "x", "finalizers": ["example.com/hold"]}});
         sb.create(config_maps(), Some("team"), held, WriteOptions::default()).unwrap();

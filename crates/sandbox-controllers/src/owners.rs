@@ -2,39 +2,16 @@
 //! pod readiness and availability, and status conditions.
 
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
-use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::lifecycle::UpdateScope;
-use gitops_sandbox_core::registry::{Registry, ResourceType};
+use gitops_sandbox_core::object::{self, name, namespace, uid};
+use gitops_sandbox_core::registry::ResourceType;
 use gitops_sandbox_core::selectors::LabelSelector;
+use gitops_sandbox_core::time;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A served type by group and plural; the controllers only ask for built-in ones.
-pub fn resource(group: &str, plural: &str) -> &'static ResourceType {
-    let registry = Registry::builtin();
-    registry
-        .types()
-        .iter()
-        .find(|t| t.group == group && t.plural == plural)
-        .unwrap_or_else(|| panic!("the built-in registry serves {plural}"))
-}
-
-/// The object's uid, or "" when it has none.
-pub fn uid(obj: &Value) -> &str {
-    obj["metadata"]["uid"].as_str().unwrap_or_default()
-}
-
-/// The object's name, or "".
-pub fn name(obj: &Value) -> &str {
-    obj["metadata"]["name"].as_str().unwrap_or_default()
-}
-
-/// The object's namespace, or "".
-pub fn namespace(obj: &Value) -> &str {
-    obj["metadata"]["namespace"].as_str().unwrap_or_default()
-}
 
 /// Changes `obj` (its namespace and name) only if the stored object is still the same one (same
 /// uid): a controller must not write what it decided for an object onto a recreated namesake.
@@ -45,7 +22,7 @@ pub fn modify_same(
     scope: UpdateScope,
     change: impl FnOnce(&mut Value),
 ) -> Result<(), ApiError> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let name = object::name(obj);
     let uid = &obj["metadata"]["uid"];
     sb.modify(rt, obj["metadata"]["namespace"].as_str(), name, scope, WriteOptions::default(), |current| {
         if &current["metadata"]["uid"] != uid {
@@ -58,6 +35,20 @@ pub fn modify_same(
     Ok(())
 }
 
+/// Writes `obj`'s status subresource with `change`, if the stored object is still the same one;
+/// one deleted or replaced meanwhile is left alone (a replacement gets its own reconcile).
+pub fn update_status(
+    sb: &Sandbox,
+    rt: &ResourceType,
+    obj: &Value,
+    change: impl FnOnce(&mut Value),
+) -> Result<(), ApiError> {
+    match modify_same(sb, rt, obj, UpdateScope::Status, change) {
+        Err(error) if error.is_not_found() || error.reason == Reason::Conflict => Ok(()),
+        other => other,
+    }
+}
+
 /// Whether the object has a deletionTimestamp.
 pub fn is_deleting(obj: &Value) -> bool {
     obj["metadata"]["deletionTimestamp"].is_string()
@@ -65,16 +56,12 @@ pub fn is_deleting(obj: &Value) -> bool {
 
 /// The ownerReference that marks the object's managing controller, if any.
 pub fn controller_ref(obj: &Value) -> Option<&Value> {
-    obj["metadata"]["ownerReferences"]
-        .as_array()?
-        .iter()
-        .find(|r| r["controller"] == true)
+    obj["metadata"]["ownerReferences"].as_array()?.iter().find(|r| r["controller"] == true)
 }
 
 /// Whether `owner` is the managing controller of `obj`.
 pub fn is_controlled_by(obj: &Value, owner: &Value) -> bool {
-    controller_ref(obj)
-        .is_some_and(|r| r["uid"].as_str() == Some(uid(owner)) && !uid(owner).is_empty())
+    controller_ref(obj).is_some_and(|r| r["uid"].as_str() == Some(uid(owner)) && !uid(owner).is_empty())
 }
 
 /// The controller ownerReference a dependent of `owner` carries.
@@ -108,27 +95,18 @@ pub fn claim(
             && controller_ref(&obj).is_none()
             && !is_deleting(&obj)
             && !is_deleting(owner)
-            && let Some(adopted) = adopt(sb, rt, &obj, owner)? {
-                claimed.push(adopted);
-            }
+            && let Some(adopted) = adopt(sb, rt, &obj, owner)?
+        {
+            claimed.push(adopted);
+        }
     }
     Ok(claimed)
 }
 
-fn adopt(
-    sb: &Sandbox,
-    rt: &ResourceType,
-    obj: &Value,
-    owner: &Value,
-) -> Result<Option<Arc<Value>>, ApiError> {
+fn adopt(sb: &Sandbox, rt: &ResourceType, obj: &Value, owner: &Value) -> Result<Option<Arc<Value>>, ApiError> {
     let reference = owner_reference(owner);
-    let result = sb.modify(
-        rt,
-        Some(namespace(obj)),
-        name(obj),
-        UpdateScope::Main,
-        WriteOptions::default(),
-        |current| {
+    let result =
+        sb.modify(rt, Some(namespace(obj)), name(obj), UpdateScope::Main, WriteOptions::default(), |current| {
             let mut next = current.clone();
             // Someone else may have taken it meanwhile: then leave it alone.
             if controller_ref(current).is_none() && uid(current) == uid(obj) {
@@ -140,8 +118,7 @@ fn adopt(
                 }
             }
             Ok(next)
-        },
-    );
+        });
     match result {
         Ok(outcome) if is_controlled_by(&outcome.object, owner) => Ok(Some(outcome.object)),
         Ok(_) => Ok(None),
@@ -151,20 +128,11 @@ fn adopt(
 }
 
 /// Removes the ownerReferences to `owner_uid` from an object.
-pub fn release(
-    sb: &Sandbox,
-    rt: &ResourceType,
-    obj: &Value,
-    owner_uid: &str,
-) -> Result<(), ApiError> {
-    let result = sb.modify(
-        rt,
-        Some(namespace(obj)),
-        name(obj),
-        UpdateScope::Main,
-        WriteOptions::default(),
-        |current| Ok(without_owner(current, owner_uid)),
-    );
+pub fn release(sb: &Sandbox, rt: &ResourceType, obj: &Value, owner_uid: &str) -> Result<(), ApiError> {
+    let result =
+        sb.modify(rt, Some(namespace(obj)), name(obj), UpdateScope::Main, WriteOptions::default(), |current| {
+            Ok(without_owner(current, owner_uid))
+        });
     match result {
         Err(e) if !e.is_not_found() => Err(e),
         _ => Ok(()),
@@ -178,12 +146,7 @@ pub fn without_owner(obj: &Value, owner_uid: &str) -> Value {
         let kept: Vec<Value> = meta
             .get("ownerReferences")
             .and_then(Value::as_array)
-            .map(|refs| {
-                refs.iter()
-                    .filter(|r| r["uid"].as_str() != Some(owner_uid))
-                    .cloned()
-                    .collect()
-            })
+            .map(|refs| refs.iter().filter(|r| r["uid"].as_str() != Some(owner_uid)).cloned().collect())
             .unwrap_or_default();
         if kept.is_empty() {
             meta.remove("ownerReferences");
@@ -202,10 +165,7 @@ pub fn is_active(pod: &Value) -> bool {
 
 /// The pod's Ready condition, when it is True.
 fn ready_condition(pod: &Value) -> Option<&Value> {
-    pod["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "Ready" && c["status"] == "True")
+    pod["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 /// Whether the pod's Ready condition is True.
@@ -215,16 +175,12 @@ pub fn is_ready(pod: &Value) -> bool {
 
 /// When the pod last became Ready, if it is Ready.
 pub fn ready_since(pod: &Value) -> Option<Timestamp> {
-    ready_condition(pod).and_then(|c| parse_time(&c["lastTransitionTime"]))
+    ready_condition(pod).and_then(|c| time::parse(&c["lastTransitionTime"]))
 }
 
 /// Whether the pod has been Ready for `min_ready_seconds`; if it is Ready but not yet long
 /// enough, also how long until it will be.
-pub fn availability(
-    pod: &Value,
-    min_ready_seconds: i64,
-    now: Timestamp,
-) -> (bool, Option<Duration>) {
+pub fn availability(pod: &Value, min_ready_seconds: i64, now: Timestamp) -> (bool, Option<Duration>) {
     if !is_ready(pod) {
         return (false, None);
     }
@@ -238,26 +194,14 @@ pub fn availability(
     if elapsed >= min_ready_seconds {
         (true, None)
     } else {
-        (
-            false,
-            Some(Duration::from_secs((min_ready_seconds - elapsed) as u64)),
-        )
+        (false, Some(Duration::from_secs((min_ready_seconds - elapsed) as u64)))
     }
-}
-
-/// A JSON timestamp, if it is one.
-pub fn parse_time(value: &Value) -> Option<Timestamp> {
-    value.as_str()?.parse().ok()
-}
-
-/// A timestamp as the API writes it (whole seconds, UTC).
-pub fn format_time(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// A status condition in upstream's shape.
 pub fn condition(kind: &str, status: &str, reason: &str, message: &str, now: &str) -> Value {
-    json!({"type": kind, "status": status, "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason, "message": message})
+    json!({"type": kind, "status": status, "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason,
+        "message": message})
 }
 
 /// Sets a condition as upstream's deployment helpers do: a condition with the same status and
@@ -293,11 +237,9 @@ mod tests {
     use super::*;
 
     fn pod(ready: Option<&str>) -> Value {
-        let mut pod =
-            json!({"metadata": {"name": "p", "uid": "u"}, "status": {"phase": "Running"}});
+        let mut pod = json!({"metadata": {"name": "p", "uid": "u"}, "status": {"phase": "Running"}});
         if let Some(at) = ready {
-            pod["status"]["conditions"] =
-                json!([{"type": "Ready", "status": "True", "lastTransitionTime": at}]);
+            pod["status"]["conditions"] = json!([{"type": "Ready", "status": "True", "lastTransitionTime": at}]);
         }
         pod
     }
@@ -306,52 +248,22 @@ mod tests {
     fn a_pod_is_available_only_after_min_ready_seconds() {
         let now: Timestamp = "2026-01-01T00:00:10Z".parse().unwrap();
         assert_eq!(availability(&pod(None), 0, now), (false, None));
-        assert_eq!(
-            availability(&pod(Some("2026-01-01T00:00:05Z")), 0, now),
-            (true, None)
-        );
-        assert_eq!(
-            availability(&pod(Some("2026-01-01T00:00:05Z")), 8, now),
-            (false, Some(Duration::from_secs(3)))
-        );
-        assert_eq!(
-            availability(&pod(Some("2026-01-01T00:00:00Z")), 8, now),
-            (true, None)
-        );
+        assert_eq!(availability(&pod(Some("2026-01-01T00:00:05Z")), 0, now), (true, None));
+        assert_eq!(availability(&pod(Some("2026-01-01T00:00:05Z")), 8, now), (false, Some(Duration::from_secs(3))));
+        assert_eq!(availability(&pod(Some("2026-01-01T00:00:00Z")), 8, now), (true, None));
     }
 
     #[test]
     fn setting_the_same_condition_again_changes_nothing_and_a_new_reason_goes_last() {
         let mut conditions = vec![
             condition("Progressing", "True", "NewReplicaSetCreated", "m", "t1"),
-            condition(
-                "Available",
-                "False",
-                "MinimumReplicasUnavailable",
-                "m",
-                "t1",
-            ),
+            condition("Available", "False", "MinimumReplicasUnavailable", "m", "t1"),
         ];
-        set_condition(
-            &mut conditions,
-            condition(
-                "Available",
-                "False",
-                "MinimumReplicasUnavailable",
-                "m",
-                "t2",
-            ),
-        );
+        set_condition(&mut conditions, condition("Available", "False", "MinimumReplicasUnavailable", "m", "t2"));
         assert_eq!(conditions[1]["lastUpdateTime"], "t1");
-        set_condition(
-            &mut conditions,
-            condition("Progressing", "True", "ReplicaSetUpdated", "m2", "t3"),
-        );
+        set_condition(&mut conditions, condition("Progressing", "True", "ReplicaSetUpdated", "m2", "t3"));
         assert_eq!(conditions[1]["reason"], "ReplicaSetUpdated");
-        assert_eq!(
-            conditions[1]["lastTransitionTime"], "t1",
-            "same status keeps the transition time"
-        );
+        assert_eq!(conditions[1]["lastTransitionTime"], "t1", "same status keeps the transition time");
         assert_eq!(conditions[1]["lastUpdateTime"], "t3");
     }
 
@@ -360,11 +272,7 @@ mod tests {
         let obj = json!({"metadata": {"ownerReferences": [{"uid": "a"}, {"uid": "b"}]}});
         let once = without_owner(&obj, "a");
         assert_eq!(once["metadata"]["ownerReferences"], json!([{"uid": "b"}]));
-        assert!(
-            without_owner(&once, "b")["metadata"]
-                .get("ownerReferences")
-                .is_none()
-        );
+        assert!(without_owner(&once, "b")["metadata"].get("ownerReferences").is_none());
     }
 
     #[test]

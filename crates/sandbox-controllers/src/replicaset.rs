@@ -5,30 +5,29 @@ use super::owners::{self, availability, int, is_active, is_deleting, is_ready};
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
-use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::events::{EventType, Source};
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_core::selectors::LabelSelector;
+use gitops_sandbox_core::time;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::Duration;
 
-const SOURCE: Source = Source {
-    component: "replicaset-controller",
-    host: None,
-};
+const SOURCE: Source = Source { component: "replicaset-controller", host: None };
 
 /// Reconciles ReplicaSets against their pods.
 pub struct ReplicaSetController;
 
 fn replicasets() -> &'static ResourceType {
-    owners::resource("apps", "replicasets")
+    builtin_type("apps", "replicasets")
 }
 
 fn pods() -> &'static ResourceType {
-    owners::resource("", "pods")
+    builtin_type("", "pods")
 }
 
 impl Controller for ReplicaSetController {
@@ -49,11 +48,7 @@ impl Controller for ReplicaSetController {
             return Ok(Action::Done);
         };
         let active = active_pods(sb, &rs, &selector)?;
-        let failure = if is_deleting(&rs) {
-            None
-        } else {
-            manage(sb, &rs, active)
-        };
+        let failure = if is_deleting(&rs) { None } else { manage(sb, &rs, active) };
         let active = active_pods(sb, &rs, &selector)?;
         let now = Timestamp::now();
         let (mut status, mut recheck) = status_of(&rs, &active, now);
@@ -68,14 +63,8 @@ impl Controller for ReplicaSetController {
 }
 
 /// The ReplicaSet's pods that count: claimed, not being deleted, not finished.
-fn active_pods(
-    sb: &Sandbox,
-    rs: &Value,
-    selector: &LabelSelector,
-) -> Result<Vec<Arc<Value>>, ApiError> {
-    let (snapshot, _) = sb
-        .store()
-        .list(&pods().id(), Some(owners::namespace(rs)), None, 0, |_| true);
+fn active_pods(sb: &Sandbox, rs: &Value, selector: &LabelSelector) -> Result<Vec<Arc<Value>>, ApiError> {
+    let (snapshot, _) = sb.store().list(&pods().id(), Some(object::namespace(rs)), None, 0, |_| true);
     let claimed = owners::claim(sb, pods(), rs, selector, snapshot.items)?;
     Ok(claimed.into_iter().filter(|p| is_active(p)).collect())
 }
@@ -102,23 +91,14 @@ fn manage(sb: &Sandbox, rs: &Value, active: Vec<Arc<Value>>) -> Option<String> {
 }
 
 /// Sets or clears the ReplicaFailure condition, as upstream's status calculation does.
-fn note_failure(
-    status: &mut Value,
-    rs: &Value,
-    active: usize,
-    failure: Option<&str>,
-    now: Timestamp,
-) {
+fn note_failure(status: &mut Value, rs: &Value, active: usize, failure: Option<&str>, now: Timestamp) {
     let mut conditions: Vec<Value> = status["conditions"].as_array().cloned().unwrap_or_default();
     let present = conditions.iter().any(|c| c["type"] == "ReplicaFailure");
     match failure {
         Some(message) if !present => {
-            let reason = if (active as i64) < int(&rs["spec"]["replicas"]) {
-                "FailedCreate"
-            } else {
-                "FailedDelete"
-            };
-            conditions.push(json!({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": owners::format_time(now),
+            let reason = if (active as i64) < int(&rs["spec"]["replicas"]) { "FailedCreate" } else { "FailedDelete" };
+            conditions
+                .push(json!({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": time::rfc3339(now),
                                    "reason": reason, "message": message}));
         }
         None if present => conditions.retain(|c| c["type"] != "ReplicaFailure"),
@@ -134,83 +114,34 @@ fn note_failure(
 }
 
 fn create_pod(sb: &Sandbox, rs: &Value) -> Result<(), String> {
-    let namespace = owners::namespace(rs).to_string();
-    match sb.create(
-        pods(),
-        Some(&namespace),
-        pod_from_template(rs),
-        WriteOptions::default(),
-    ) {
+    let namespace = object::namespace(rs).to_string();
+    match sb.create(pods(), Some(&namespace), pod_from_template(rs), WriteOptions::default()) {
         Ok(outcome) => {
-            let message = format!("Created pod: {}", owners::name(&outcome.object));
-            sb.record_event(
-                SOURCE,
-                Occurrence {
-                    about: rs,
-                    field_path: None,
-                    kind: EventType::Normal,
-                    reason: "SuccessfulCreate",
-                    message,
-                },
-            );
+            let message = format!("Created pod: {}", object::name(&outcome.object));
+            sb.record(SOURCE, rs, EventType::Normal, "SuccessfulCreate", message);
             Ok(())
         }
         Err(error) => {
             let failure = error.message.clone();
             let message = format!("Error creating: {}", error.message);
-            sb.record_event(
-                SOURCE,
-                Occurrence {
-                    about: rs,
-                    field_path: None,
-                    kind: EventType::Warning,
-                    reason: "FailedCreate",
-                    message,
-                },
-            );
+            sb.record(SOURCE, rs, EventType::Warning, "FailedCreate", message);
             Err(failure)
         }
     }
 }
 
 fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
-    let options = DeleteOptions {
-        uid: Some(owners::uid(pod).to_string()),
-        ..Default::default()
-    };
-    match sb.delete(
-        pods(),
-        Some(owners::namespace(pod)),
-        owners::name(pod),
-        &options,
-    ) {
+    let options = DeleteOptions { uid: Some(object::uid(pod).to_string()), ..Default::default() };
+    match sb.delete(pods(), Some(object::namespace(pod)), object::name(pod), &options) {
         Ok(_) => {
-            let message = format!("Deleted pod: {}", owners::name(pod));
-            sb.record_event(
-                SOURCE,
-                Occurrence {
-                    about: rs,
-                    field_path: None,
-                    kind: EventType::Normal,
-                    reason: "SuccessfulDelete",
-                    message,
-                },
-            );
+            let message = format!("Deleted pod: {}", object::name(pod));
+            sb.record(SOURCE, rs, EventType::Normal, "SuccessfulDelete", message);
         }
         // Already gone or replaced: nothing left to do for this one.
         Err(error) if error.is_not_found() || error.is_conflict() => {}
         Err(error) => {
             let message = format!("Error deleting: {}", error.message);
-            sb.record_event(
-                SOURCE,
-                Occurrence {
-                    about: rs,
-                    field_path: None,
-                    kind: EventType::Warning,
-                    reason: "FailedDelete",
-                    message,
-                },
-            );
+            sb.record(SOURCE, rs, EventType::Warning, "FailedDelete", message);
         }
     }
 }
@@ -220,62 +151,36 @@ fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
 pub fn pod_from_template(rs: &Value) -> Value {
     let template = &rs["spec"]["template"];
     let mut meta = Map::new();
-    meta.insert(
-        "generateName".into(),
-        json!(format!("{}-", owners::name(rs))),
-    );
-    meta.insert("namespace".into(), json!(owners::namespace(rs)));
+    meta.insert("generateName".into(), json!(format!("{}-", object::name(rs))));
+    meta.insert("namespace".into(), json!(object::namespace(rs)));
     for field in ["labels", "annotations", "finalizers"] {
         if let Some(value) = template["metadata"].get(field).filter(|v| !v.is_null()) {
             meta.insert(field.into(), value.clone());
         }
     }
-    meta.insert(
-        "ownerReferences".into(),
-        json!([owners::owner_reference(rs)]),
-    );
+    meta.insert("ownerReferences".into(), json!([owners::owner_reference(rs)]));
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]})
 }
 
 /// Scheduled, phase, ready, ready since, restarts, created, name: see [`deletion_rank`].
-type Rank = (
-    bool,
-    u8,
-    bool,
-    Reverse<i64>,
-    Reverse<i64>,
-    Reverse<String>,
-    Reverse<String>,
-);
+type Rank = (bool, u8, bool, Reverse<i64>, Reverse<i64>, Reverse<String>, Reverse<String>);
 
 /// The sort key that puts the pods to delete first: unscheduled before scheduled, Pending before
 /// Unknown before Running, not ready before ready, ready for less time first, more restarts first,
 /// newer first (upstream's ranking, without the per-node spreading a single node makes moot).
 fn deletion_rank(pod: &Value) -> Rank {
-    let scheduled = pod["spec"]["nodeName"]
-        .as_str()
-        .is_some_and(|n| !n.is_empty());
+    let scheduled = pod["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
     let phase = match pod["status"]["phase"].as_str().unwrap_or("Pending") {
         "Pending" => 0,
         "Unknown" => 1,
         "Running" => 2,
         _ => 3,
     };
-    let ready_since = owners::ready_since(pod)
-        .map(|t| t.as_second())
-        .unwrap_or(i64::MIN);
+    let ready_since = owners::ready_since(pod).map(|t| t.as_second()).unwrap_or(i64::MIN);
     let restarts = pod["status"]["containerStatuses"]
         .as_array()
-        .map_or(0, |all| {
-            all.iter()
-                .map(|c| int(&c["restartCount"]))
-                .max()
-                .unwrap_or(0)
-        });
-    let created = pod["metadata"]["creationTimestamp"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+        .map_or(0, |all| all.iter().map(|c| int(&c["restartCount"])).max().unwrap_or(0));
+    let created = pod["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string();
     (
         scheduled,
         phase,
@@ -283,7 +188,7 @@ fn deletion_rank(pod: &Value) -> Rank {
         Reverse(ready_since),
         Reverse(restarts),
         Reverse(created),
-        Reverse(owners::name(pod).to_string()),
+        Reverse(object::name(pod).to_string()),
     )
 }
 
@@ -298,10 +203,7 @@ pub fn pods_to_delete(mut pods: Vec<Arc<Value>>, keep: usize) -> Vec<Arc<Value>>
 /// The status for these active pods, and when to look again for pods about to become available.
 pub fn status_of(rs: &Value, active: &[Arc<Value>], now: Timestamp) -> (Value, Option<Duration>) {
     let min_ready = int(&rs["spec"]["minReadySeconds"]);
-    let template_labels = rs["spec"]["template"]["metadata"]["labels"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let template_labels = rs["spec"]["template"]["metadata"]["labels"].as_object().cloned().unwrap_or_default();
     let mut fully_labeled = 0;
     let mut ready = 0;
     let mut available = 0;
@@ -323,11 +225,9 @@ pub fn status_of(rs: &Value, active: &[Arc<Value>], now: Timestamp) -> (Value, O
     // Zero counts are omitted, as upstream's omitempty fields are; `replicas` always shows.
     let mut status = Map::new();
     status.insert("replicas".into(), json!(active.len()));
-    for (field, count) in [
-        ("fullyLabeledReplicas", fully_labeled),
-        ("readyReplicas", ready),
-        ("availableReplicas", available),
-    ] {
+    for (field, count) in
+        [("fullyLabeledReplicas", fully_labeled), ("readyReplicas", ready), ("availableReplicas", available)]
+    {
         if count > 0 {
             status.insert(field.into(), json!(count));
         }
@@ -335,10 +235,7 @@ pub fn status_of(rs: &Value, active: &[Arc<Value>], now: Timestamp) -> (Value, O
     if let Some(generation) = rs["metadata"]["generation"].as_i64() {
         status.insert("observedGeneration".into(), json!(generation));
     }
-    if let Some(conditions) = rs["status"]
-        .get("conditions")
-        .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
-    {
+    if let Some(conditions) = rs["status"].get("conditions").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
         status.insert("conditions".into(), conditions.clone());
     }
     (Value::Object(status), recheck)
@@ -348,26 +245,7 @@ fn write_status(sb: &Sandbox, rs: &Value, status: Value) -> Result<(), ApiError>
     if rs["status"] == status {
         return Ok(());
     }
-    let uid = owners::uid(rs).to_string();
-    let result = sb.modify(
-        replicasets(),
-        Some(owners::namespace(rs)),
-        owners::name(rs),
-        UpdateScope::Status,
-        WriteOptions::default(),
-        |current| {
-            let mut next = current.clone();
-            // A ReplicaSet recreated under the same name gets its own reconcile.
-            if owners::uid(current) == uid {
-                next["status"] = status;
-            }
-            Ok(next)
-        },
-    );
-    match result {
-        Err(error) if !error.is_not_found() => Err(error),
-        _ => Ok(()),
-    }
+    owners::update_status(sb, replicasets(), rs, |next| next["status"] = status)
 }
 
 #[cfg(test)]
@@ -381,14 +259,13 @@ mod tests {
             pod["spec"]["nodeName"] = json!("sandbox");
         }
         if ready {
-            pod["status"]["conditions"] =
-                json!([{"type": "Ready", "status": "True", "lastTransitionTime": created}]);
+            pod["status"]["conditions"] = json!([{"type": "Ready", "status": "True", "lastTransitionTime": created}]);
         }
         Arc::new(pod)
     }
 
     fn names(pods: &[Arc<Value>]) -> Vec<&str> {
-        pods.iter().map(|p| owners::name(p)).collect()
+        pods.iter().map(|p| object::name(p)).collect()
     }
 
     #[test]
@@ -397,19 +274,10 @@ mod tests {
             pod("old-ready", "2026-01-01T00:00:00Z", "Running", true, true),
             pod("new-ready", "2026-01-01T00:01:00Z", "Running", true, true),
             pod("pending", "2026-01-01T00:00:30Z", "Pending", false, true),
-            pod(
-                "unscheduled",
-                "2026-01-01T00:00:10Z",
-                "Pending",
-                false,
-                false,
-            ),
+            pod("unscheduled", "2026-01-01T00:00:10Z", "Pending", false, false),
         ];
         assert_eq!(names(&pods_to_delete(all.clone(), 3)), ["unscheduled"]);
-        assert_eq!(
-            names(&pods_to_delete(all.clone(), 1)),
-            ["unscheduled", "pending", "new-ready"]
-        );
+        assert_eq!(names(&pods_to_delete(all.clone(), 1)), ["unscheduled", "pending", "new-ready"]);
         assert!(pods_to_delete(all, 4).is_empty());
     }
 
@@ -424,8 +292,10 @@ mod tests {
 
     #[test]
     fn a_pod_copies_the_template_and_points_back_at_its_replica_set() {
-        let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-5d4f8", "namespace": "team", "uid": "rs-1"},
-            "spec": {"template": {"metadata": {"labels": {"app": "web", "pod-template-hash": "5d4f8"}, "creationTimestamp": null},
+        let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-5d4f8",
+            "namespace": "team", "uid": "rs-1"},
+            "spec": {"template": {"metadata": {"labels": {"app": "web", "pod-template-hash": "5d4f8"},
+                "creationTimestamp": null},
                                    "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}}}});
         let pod = pod_from_template(&rs);
         assert_eq!(pod["metadata"]["generateName"], "web-5d4f8-");
@@ -433,11 +303,7 @@ mod tests {
         assert_eq!(pod["metadata"]["labels"]["pod-template-hash"], "5d4f8");
         let owner = &pod["metadata"]["ownerReferences"][0];
         assert_eq!(
-            (
-                owner["kind"].as_str(),
-                owner["uid"].as_str(),
-                owner["controller"].as_bool()
-            ),
+            (owner["kind"].as_str(), owner["uid"].as_str(), owner["controller"].as_bool()),
             (Some("ReplicaSet"), Some("rs-1"), Some(true))
         );
         assert_eq!(owner["blockOwnerDeletion"], true);
@@ -446,7 +312,8 @@ mod tests {
 
     #[test]
     fn the_status_counts_labelled_ready_and_available_pods() {
-        let rs = json!({"metadata": {"generation": 4}, "spec": {"minReadySeconds": 30, "template": {"metadata": {"labels": {"app": "web"}}}}});
+        let rs = json!({"metadata": {"generation": 4}, "spec": {"minReadySeconds": 30,
+            "template": {"metadata": {"labels": {"app": "web"}}}}});
         let now: Timestamp = "2026-01-01T00:01:00Z".parse().unwrap();
         let active = vec![
             pod("long-ready", "2026-01-01T00:00:00Z", "Running", true, true),
@@ -456,7 +323,8 @@ mod tests {
         let (status, recheck) = status_of(&rs, &active, now);
         assert_eq!(
             status,
-            json!({"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 2, "availableReplicas": 1, "observedGeneration": 4})
+            json!({"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 2, "availableReplicas": 1,
+                "observedGeneration": 4})
         );
         assert_eq!(recheck, Some(Duration::from_secs(20)));
     }
@@ -479,18 +347,9 @@ mod failure_tests {
         let rs = json!({"spec": {"replicas": 2}});
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let mut status = json!({"replicas": 1});
-        note_failure(
-            &mut status,
-            &rs,
-            1,
-            Some("pods \"web-\" is forbidden: quota"),
-            now,
-        );
+        note_failure(&mut status, &rs, 1, Some("pods \"web-\" is forbidden: quota"), now);
         assert_eq!(status["conditions"][0]["reason"], "FailedCreate");
-        assert_eq!(
-            status["conditions"][0]["message"],
-            "pods \"web-\" is forbidden: quota"
-        );
+        assert_eq!(status["conditions"][0]["message"], "pods \"web-\" is forbidden: quota");
         note_failure(&mut status, &rs, 2, None, now);
         assert!(status.get("conditions").is_none());
     }

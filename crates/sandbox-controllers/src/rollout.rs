@@ -1,10 +1,8 @@
 //! The arithmetic of Deployment rollouts, kept pure for testing: the pod-template hash,
 //! maxSurge/maxUnavailable resolution, rolling-update steps and proportional scaling.
 
+use gitops_sandbox_core::{digest, names};
 use serde_json::Value;
-
-/// Upstream's alphabet for generated name parts: no vowels, no look-alike characters.
-const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// The `pod-template-hash` of a template: FNV-1a (32 bits) over the template in a canonical
 /// form (keys sorted), plus the collision count when there is one; the decimal number is then
@@ -15,13 +13,8 @@ pub fn template_hash(template: &Value, collision_count: Option<i64>) -> String {
     if let Some(count) = collision_count {
         text.push_str(&count.to_string());
     }
-    let hash = text.bytes().fold(0x811c9dc5u32, |h, b| {
-        (h ^ b as u32).wrapping_mul(0x01000193)
-    });
-    hash.to_string()
-        .bytes()
-        .map(|b| ALPHANUMS[b as usize % ALPHANUMS.len()] as char)
-        .collect()
+    let hash = digest::fnv1a_32(text.as_bytes());
+    names::safe_encode(hash.to_string().as_bytes())
 }
 
 /// JSON with object keys in sorted order, so equal templates always hash equally.
@@ -59,20 +52,13 @@ fn canonical(value: &Value, out: &mut String) {
 pub fn scaled_value(value: &Value, total: i64, round_up: bool) -> Result<i64, String> {
     match value {
         Value::Null => Ok(0),
-        Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| format!("invalid value for IntOrString: {n}")),
+        Value::Number(n) => n.as_i64().ok_or_else(|| format!("invalid value for IntOrString: {n}")),
         Value::String(text) => {
-            let percent: i64 = text
-                .strip_suffix('%')
-                .and_then(|p| p.parse().ok())
-                .ok_or_else(|| format!("invalid value for IntOrString: invalid type: string is not a percentage: {text:?}"))?;
+            let percent: i64 = text.strip_suffix('%').and_then(|p| p.parse().ok()).ok_or_else(|| {
+                format!("invalid value for IntOrString: invalid type: string is not a percentage: {text:?}")
+            })?;
             let scaled = percent * total;
-            Ok(if round_up {
-                (scaled + 99).div_euclid(100)
-            } else {
-                scaled.div_euclid(100)
-            })
+            Ok(if round_up { (scaled + 99).div_euclid(100) } else { scaled.div_euclid(100) })
         }
         other => Err(format!("invalid value for IntOrString: {other}")),
     }
@@ -80,11 +66,7 @@ pub fn scaled_value(value: &Value, total: i64, round_up: bool) -> Result<i64, St
 
 /// maxSurge (rounded up) and maxUnavailable (rounded down) for `desired` replicas; both zero
 /// would stall a rollout, so unavailable becomes 1 then, as upstream does.
-pub fn fenceposts(
-    max_surge: &Value,
-    max_unavailable: &Value,
-    desired: i64,
-) -> Result<(i64, i64), String> {
+pub fn fenceposts(max_surge: &Value, max_unavailable: &Value, desired: i64) -> Result<(i64, i64), String> {
     let surge = scaled_value(max_surge, desired, true)?;
     let unavailable = scaled_value(max_unavailable, desired, false)?;
     if surge == 0 && unavailable == 0 {
@@ -110,21 +92,13 @@ impl Limits {
         let spec = &deployment["spec"];
         let desired = spec["replicas"].as_i64().unwrap_or(1);
         if spec["strategy"]["type"] == "Recreate" {
-            return Self {
-                desired,
-                surge: 0,
-                unavailable: 0,
-            };
+            return Self { desired, surge: 0, unavailable: 0 };
         }
         let rolling = &spec["strategy"]["rollingUpdate"];
         let (surge, unavailable) =
             fenceposts(&rolling["maxSurge"], &rolling["maxUnavailable"], desired).unwrap_or((0, 1));
         // More unavailable than desired means all of them.
-        Self {
-            desired,
-            surge,
-            unavailable: unavailable.min(desired),
-        }
+        Self { desired, surge, unavailable: unavailable.min(desired) }
     }
 
     /// The fewest available pods a rolling update keeps.
@@ -205,22 +179,14 @@ pub struct Share {
 /// over the active ReplicaSets in proportion to their size, leftovers going to the largest
 /// (upstream's proportional scaling). `status_replicas` stands in for a missing annotation.
 pub fn proportional_sizes(limits: Limits, status_replicas: i64, shares: &[Share]) -> Vec<i64> {
-    let allowed = if limits.desired > 0 {
-        limits.desired + limits.surge
-    } else {
-        0
-    };
+    let allowed = if limits.desired > 0 { limits.desired + limits.surge } else { 0 };
     let current: i64 = shares.iter().map(|s| s.replicas).sum();
     let to_add = allowed - current;
     let mut order: Vec<usize> = (0..shares.len()).collect();
     // Growing favours the newer of equal sets, shrinking the older.
     order.sort_by(|&a, &b| {
         let (x, y) = (&shares[a], &shares[b]);
-        let age = if to_add > 0 {
-            y.age_rank.cmp(&x.age_rank)
-        } else {
-            x.age_rank.cmp(&y.age_rank)
-        };
+        let age = if to_add > 0 { y.age_rank.cmp(&x.age_rank) } else { x.age_rank.cmp(&y.age_rank) };
         y.replicas.cmp(&x.replicas).then(age)
     });
     let mut sizes: Vec<i64> = shares.iter().map(|s| s.replicas).collect();
@@ -241,11 +207,7 @@ pub fn proportional_sizes(limits: Limits, status_replicas: i64, shares: &[Share]
             scaled.round() as i64 - share.replicas
         };
         let room = to_add - added;
-        let part = if to_add > 0 {
-            fraction.min(room)
-        } else {
-            fraction.max(room)
-        };
+        let part = if to_add > 0 { fraction.min(room) } else { fraction.max(room) };
         sizes[i] += part;
         added += part;
     }
@@ -261,18 +223,22 @@ mod tests {
     use serde_json::json;
 
     fn rolling(desired: i64, surge: Value, unavailable: Value) -> Value {
-        json!({"spec": {"replicas": desired, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}}})
+        json!({"spec": {"replicas": desired, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge,
+            "maxUnavailable": unavailable}}}})
     }
 
     #[test]
     fn the_hash_is_stable_short_and_in_upstreams_alphabet() {
-        let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}});
-        let reordered = json!({"spec": {"containers": [{"image": "nginx", "name": "nginx"}]}, "metadata": {"labels": {"app": "web"}}});
+        let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "nginx",
+            "image": "nginx"}]}});
+        let reordered = json!({"spec": {"containers": [{"image": "nginx", "name": "nginx"}]},
+            "metadata": {"labels": {"app": "web"}}});
         let hash = template_hash(&template, None);
         assert_eq!(hash, template_hash(&reordered, None));
         assert!((1..=10).contains(&hash.len()), "{hash}");
-        assert!(hash.bytes().all(|b| ALPHANUMS.contains(&b)), "{hash}");
-        let changed = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "nginx", "image": "nginx:1.7.9"}]}});
+        assert!(hash.bytes().all(|b| names::SAFE_ALPHABET.contains(&b)), "{hash}");
+        let changed = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "nginx",
+            "image": "nginx:1.7.9"}]}});
         assert_ne!(hash, template_hash(&changed, None));
         assert_ne!(hash, template_hash(&template, Some(1)));
     }
@@ -282,87 +248,38 @@ mod tests {
         assert_eq!(fenceposts(&json!("25%"), &json!("25%"), 3), Ok((1, 0)));
         assert_eq!(fenceposts(&json!("25%"), &json!("25%"), 10), Ok((3, 2)));
         assert_eq!(fenceposts(&json!(2), &json!("50%"), 5), Ok((2, 2)));
-        assert_eq!(
-            fenceposts(&json!(0), &json!("10%"), 5),
-            Ok((0, 1)),
-            "both zero would stall"
-        );
+        assert_eq!(fenceposts(&json!(0), &json!("10%"), 5), Ok((0, 1)), "both zero would stall");
         assert!(fenceposts(&json!("lots"), &json!(1), 5).is_err());
     }
 
     #[test]
     fn recreate_has_no_surge_and_unavailable_is_capped_at_desired() {
         let recreate = json!({"spec": {"replicas": 3, "strategy": {"type": "Recreate"}}});
-        assert_eq!(
-            Limits::of(&recreate),
-            Limits {
-                desired: 3,
-                surge: 0,
-                unavailable: 0
-            }
-        );
+        assert_eq!(Limits::of(&recreate), Limits { desired: 3, surge: 0, unavailable: 0 });
         assert_eq!(Limits::of(&rolling(2, json!(1), json!(5))).unavailable, 2);
     }
 
     #[test]
     fn the_new_replica_set_grows_within_the_surge() {
         let limits = Limits::of(&rolling(3, json!("25%"), json!("25%")));
-        assert_eq!(
-            rolling_new_size(limits, 0, 3),
-            1,
-            "3 old pods, room for one more"
-        );
+        assert_eq!(rolling_new_size(limits, 0, 3), 1, "3 old pods, room for one more");
         assert_eq!(rolling_new_size(limits, 1, 4), 1, "at the surge limit");
         assert_eq!(rolling_new_size(limits, 2, 2), 3, "never past desired");
-        assert_eq!(
-            rolling_new_size(limits, 0, 0),
-            3,
-            "a first rollout starts at full size"
-        );
+        assert_eq!(rolling_new_size(limits, 0, 0), 3, "a first rollout starts at full size");
     }
 
     #[test]
     fn old_replica_sets_shrink_only_as_new_pods_become_available() {
         let limits = Limits::of(&rolling(3, json!("25%"), json!("25%")));
-        let old = [Size {
-            replicas: 3,
-            available: 3,
-        }];
+        let old = [Size { replicas: 3, available: 3 }];
         assert_eq!(
-            rolling_old_sizes(
-                limits,
-                Size {
-                    replicas: 1,
-                    available: 0
-                },
-                &old
-            ),
+            rolling_old_sizes(limits, Size { replicas: 1, available: 0 }, &old),
             [3],
             "the new pod is not available yet"
         );
+        assert_eq!(rolling_old_sizes(limits, Size { replicas: 1, available: 1 }, &old), [2]);
         assert_eq!(
-            rolling_old_sizes(
-                limits,
-                Size {
-                    replicas: 1,
-                    available: 1
-                },
-                &old
-            ),
-            [2]
-        );
-        assert_eq!(
-            rolling_old_sizes(
-                limits,
-                Size {
-                    replicas: 3,
-                    available: 3
-                },
-                &[Size {
-                    replicas: 1,
-                    available: 1
-                }]
-            ),
+            rolling_old_sizes(limits, Size { replicas: 3, available: 3 }, &[Size { replicas: 1, available: 1 }]),
             [0]
         );
     }
@@ -370,28 +287,9 @@ mod tests {
     #[test]
     fn unavailable_old_pods_go_first() {
         let limits = Limits::of(&rolling(4, json!(1), json!(1)));
-        let old = [
-            Size {
-                replicas: 2,
-                available: 0,
-            },
-            Size {
-                replicas: 3,
-                available: 3,
-            },
-        ];
+        let old = [Size { replicas: 2, available: 0 }, Size { replicas: 3, available: 3 }];
         // total 6, min available 3, new has 1 unavailable: 2 may go, both from the broken set.
-        assert_eq!(
-            rolling_old_sizes(
-                limits,
-                Size {
-                    replicas: 1,
-                    available: 0
-                },
-                &old
-            ),
-            [0, 3]
-        );
+        assert_eq!(rolling_old_sizes(limits, Size { replicas: 1, available: 0 }, &old), [0, 3]);
     }
 
     #[test]
@@ -399,25 +297,13 @@ mod tests {
         // 10 replicas (surge 3) rolling: old 8, new 5 = 13; scaled to 15 (surge 4) allows 19.
         let limits = Limits::of(&rolling(15, json!("25%"), json!("25%")));
         let shares = [
-            Share {
-                replicas: 8,
-                max_replicas: Some(13),
-                age_rank: 0,
-            },
-            Share {
-                replicas: 5,
-                max_replicas: Some(13),
-                age_rank: 1,
-            },
+            Share { replicas: 8, max_replicas: Some(13), age_rank: 0 },
+            Share { replicas: 5, max_replicas: Some(13), age_rank: 1 },
         ];
         let sizes = proportional_sizes(limits, 13, &shares);
         assert_eq!(sizes.iter().sum::<i64>(), 19);
         assert_eq!(sizes, [12, 7]);
-        let zero = Limits {
-            desired: 0,
-            surge: 0,
-            unavailable: 0,
-        };
+        let zero = Limits { desired: 0, surge: 0, unavailable: 0 };
         assert_eq!(proportional_sizes(zero, 13, &shares), [0, 0]);
     }
 }

@@ -5,6 +5,7 @@
 
 use gitops_sandbox_core::cluster::Sandbox;
 use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::ResourceId;
 use gitops_sandbox_core::watch::WatchEvent;
 use serde_json::Value;
@@ -42,8 +43,8 @@ impl ObjectRef {
     pub fn of(resource: &ResourceId, obj: &Value) -> Self {
         Self {
             resource: resource.clone(),
-            namespace: obj["metadata"]["namespace"].as_str().unwrap_or_default().to_string(),
-            name: obj["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            namespace: object::namespace(obj).to_string(),
+            name: object::name(obj).to_string(),
         }
     }
 }
@@ -84,7 +85,7 @@ pub fn owner_of(obj: &Value, primary: &ResourceId) -> Option<ObjectRef> {
     let owner = owners.iter().find(|o| o["kind"] == kind.as_str() && o["controller"] == true)?;
     Some(ObjectRef {
         resource: primary.clone(),
-        namespace: obj["metadata"]["namespace"].as_str().unwrap_or_default().to_string(),
+        namespace: object::namespace(obj).to_string(),
         name: owner["name"].as_str()?.to_string(),
     })
 }
@@ -158,7 +159,11 @@ pub async fn run(
 
 /// One reconcile, off the async workers (reconciles write through the store, which waits for
 /// fsync); a panic is caught here and reported as a failure of this target only.
-async fn reconcile_once(sandbox: &Arc<Sandbox>, controller: &Arc<dyn Controller>, target: &ObjectRef) -> Result<Action, Failure> {
+async fn reconcile_once(
+    sandbox: &Arc<Sandbox>,
+    controller: &Arc<dyn Controller>,
+    target: &ObjectRef,
+) -> Result<Action, Failure> {
     let (sb, ctl, t) = (sandbox.clone(), controller.clone(), target.clone());
     match tokio::task::spawn_blocking(move || ctl.reconcile(&sb, &t)).await {
         Ok(Ok(action)) => Ok(action),
@@ -197,7 +202,9 @@ fn settle(queue: &mut WorkQueue, controller: &str, target: ObjectRef, outcome: R
         // Someone else wrote first: look again at once (then back off if it keeps happening).
         Failure::Error(_) if raced => {}
         Failure::Error(error) => eprintln!("controller {controller}: {at}: {} (retrying in {wait:?})", error.message),
-        Failure::Panic(message) => eprintln!("controller {controller} panicked on {at}: {message} (retrying in {wait:?})"),
+        Failure::Panic(message) => {
+            eprintln!("controller {controller} panicked on {at}: {message} (retrying in {wait:?})")
+        }
     }
     queue.later(target, wait);
 }
@@ -284,7 +291,11 @@ mod tests {
     use super::*;
 
     fn target(name: &str) -> ObjectRef {
-        ObjectRef { resource: ResourceId { group: "apps".into(), plural: "deployments".into() }, namespace: "default".into(), name: name.into() }
+        ObjectRef {
+            resource: ResourceId { group: "apps".into(), plural: "deployments".into() },
+            namespace: "default".into(),
+            name: name.into(),
+        }
     }
 
     #[test]
@@ -314,7 +325,8 @@ mod tests {
     #[test]
     fn an_owned_object_triggers_its_controlling_owner() {
         let rs = serde_json::json!({"metadata": {"namespace": "default", "name": "web-1",
-            "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": true, "apiVersion": "apps/v1", "uid": "u"}]}});
+            "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": true, "apiVersion": "apps/v1",
+                "uid": "u"}]}});
         let owner = owner_of(&rs, &target("x").resource).unwrap();
         assert_eq!(owner.name, "web");
     }

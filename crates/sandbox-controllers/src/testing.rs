@@ -4,6 +4,7 @@
 use super::runtime::{Action, Controller, ObjectRef};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_core::registry::builtin_type;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -21,49 +22,25 @@ impl Harness {
     pub fn new(controllers: Vec<Arc<dyn Controller>>) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let sb = Sandbox::open(dir.path()).expect("a sandbox opens");
-        let subscription = Mutex::new(
-            sb.store()
-                .subscribe(sb.store().resource_version())
-                .expect("subscribes"),
-        );
-        Self {
-            sb,
-            controllers,
-            subscription,
-            _dir: dir,
-        }
+        let subscription = Mutex::new(sb.store().subscribe(sb.store().resource_version()).expect("subscribes"));
+        Self { sb, controllers, subscription, _dir: dir }
     }
 
     pub fn rt(&self, group: &str, plural: &str) -> &'static ResourceType {
-        super::owners::resource(group, plural)
+        builtin_type(group, plural)
     }
 
     pub fn create(&self, group: &str, plural: &str, obj: Value) -> Arc<Value> {
         let rt = self.rt(group, plural);
-        self.sb
-            .create(rt, Some("default"), obj, WriteOptions::default())
-            .expect("the object is created")
-            .object
+        self.sb.create(rt, Some("default"), obj, WriteOptions::default()).expect("the object is created").object
     }
 
     pub fn delete(&self, group: &str, plural: &str, name: &str, opts: DeleteOptions) {
-        self.sb
-            .delete(self.rt(group, plural), Some("default"), name, &opts)
-            .expect("the object is deleted");
+        self.sb.delete(self.rt(group, plural), Some("default"), name, &opts).expect("the object is deleted");
     }
 
     pub fn list(&self, group: &str, plural: &str) -> Vec<Arc<Value>> {
-        self.sb
-            .store()
-            .list(
-                &self.rt(group, plural).id(),
-                Some("default"),
-                None,
-                0,
-                |_| true,
-            )
-            .0
-            .items
+        self.sb.store().list(&self.rt(group, plural).id(), Some("default"), None, 0, |_| true).0.items
     }
 
     /// Runs reconciles until no controller has anything left to do; returns the requeues asked for.
@@ -72,13 +49,7 @@ impl Harness {
         let mut queue: VecDeque<(usize, ObjectRef)> = VecDeque::new();
         for (i, controller) in self.controllers.iter().enumerate() {
             let primary = controller.primary();
-            for obj in self
-                .sb
-                .store()
-                .list(&primary, None, None, 0, |_| true)
-                .0
-                .items
-            {
+            for obj in self.sb.store().list(&primary, None, None, 0, |_| true).0.items {
                 queue.push_back((i, ObjectRef::of(&primary, &obj)));
             }
         }
@@ -92,12 +63,7 @@ impl Harness {
                 Ok(Action::Done) => {}
                 Ok(action) => requeues.push((target, action)),
                 Err(error) if error.is_conflict() => queue.push_back((i, target)),
-                Err(error) => panic!(
-                    "{} failed on {}: {}",
-                    self.controllers[i].name(),
-                    target.name,
-                    error.message
-                ),
+                Err(error) => panic!("{} failed on {}: {}", self.controllers[i].name(), target.name, error.message),
             }
         }
         panic!("the controllers did not settle");

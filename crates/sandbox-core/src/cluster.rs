@@ -3,9 +3,11 @@
 
 use crate::errors::{ApiError, ApiResult};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
+use crate::object;
+use crate::pki::Certificates;
+use crate::registry::builtin_type;
 use crate::registry::{CreateStep, DeletionStyle, Registry, ResourceType};
 use crate::service_ip;
-use crate::pki::Certificates;
 use crate::store::{Change, DiskError, ObjectKey, Store, StoreError};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -122,7 +124,14 @@ impl Sandbox {
         let signing_key = crate::auth::SigningKey::load_or_create(&data_dir.join("service-account-key")).map_err(io)?;
         let certificates = Certificates::load_or_create(&data_dir.join("pki"))?;
         let store = Store::open(&data_dir.join("objects.redb"))?;
-        let sandbox = Self { store, registry: Registry::builtin(), admin_token, signing_key, certificates, data_dir: data_dir.to_path_buf() };
+        let sandbox = Self {
+            store,
+            registry: Registry::builtin(),
+            admin_token,
+            signing_key,
+            certificates,
+            data_dir: data_dir.to_path_buf(),
+        };
         sandbox.bootstrap()?;
         Ok(sandbox)
     }
@@ -131,7 +140,7 @@ impl Sandbox {
         let objects: Vec<Value> = serde_norway::from_str(include_str!("data/bootstrap.yaml"))
             .map_err(|e| SandboxError::Bootstrap { name: "data/bootstrap.yaml".into(), message: e.to_string() })?;
         for object in objects {
-            let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = object::name(&object).to_string();
             let failed = |message: String| SandboxError::Bootstrap { name: name.clone(), message };
             let rt = self
                 .registry
@@ -139,7 +148,8 @@ impl Sandbox {
                 .ok_or_else(|| failed("kind not served".into()))?;
             let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
             if self.get(rt, namespace.as_deref(), &name).is_none() {
-                self.create(rt, namespace.as_deref(), object, WriteOptions::default()).map_err(|e| failed(e.message))?;
+                self.create(rt, namespace.as_deref(), object, WriteOptions::default())
+                    .map_err(|e| failed(e.message))?;
             }
         }
         Ok(())
@@ -187,38 +197,58 @@ impl Sandbox {
     }
 
     /// Creates an object in `namespace` (ignored for cluster-scoped kinds).
-    pub fn create(&self, rt: &ResourceType, namespace: Option<&str>, mut obj: Value, opts: WriteOptions) -> ApiResult<Outcome> {
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: WriteOptions,
+    ) -> ApiResult<Outcome> {
         check_type(rt, &mut obj)?;
         let namespace = self.place_in_namespace(rt, namespace, &mut obj)?;
         if obj["metadata"]["name"].as_str().is_none_or(str::is_empty)
-            && let Some(prefix) = obj["metadata"]["generateName"].as_str() {
-                obj["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix()));
-            }
+            && let Some(prefix) = obj["metadata"]["generateName"].as_str()
+        {
+            obj["metadata"]["name"] = json!(format!("{prefix}{}", crate::names::random_suffix()));
+        }
         let mut warnings = Vec::new();
         lifecycle::check_fields(rt, &mut obj, opts.field_validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
-        let mut obj = lifecycle::prepare_create(rt, obj, &now_rfc3339(), uid)?;
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let mut obj = lifecycle::prepare_create(rt, obj, &crate::time::now_rfc3339(), uid)?;
+        let name = object::name(&obj).to_string();
         let key = Self::key(rt, namespace.as_deref(), &name);
-        let written = self
-            .store
-            .write(&key, opts.dry_run, |current| match current {
-                Some(_) => Err(ApiError::already_exists(rt, &name)),
-                None => {
-                    // Under the writer lock, so two new services never get the same address.
-                    if rt.create_steps.contains(&CreateStep::AllocateAddresses) {
-                        let (services, _) = self.store.list(&rt.id(), None, None, 0, |_| true);
-                        service_ip::allocate(&mut obj, &services.items);
-                    }
-                    Ok(Change::Put(obj))
+        let allocates = rt.create_steps.contains(&CreateStep::AllocateAddresses);
+        let decide = |current: Option<&Arc<Value>>| match current {
+            Some(_) => Err(ApiError::already_exists(rt, &name)),
+            None => {
+                // Settled first (no queued write of this type), so two new services never get the
+                // same address.
+                if allocates {
+                    let (services, _) = self.store.list(&rt.id(), None, None, 0, |_| true);
+                    service_ip::allocate(&mut obj, &services.items);
                 }
-            })
-            .map_err(store_error)?;
+                Ok(Change::Put(obj))
+            }
+        };
+        let written = if allocates {
+            self.store.write_settled(&key, opts.dry_run, decide)
+        } else {
+            self.store.write(&key, opts.dry_run, decide)
+        }
+        .map_err(store_error)?;
         Ok(Outcome { object: written.object, warnings })
     }
 
     /// Replaces an object (PUT), honouring a resourceVersion in the body as a precondition.
-    pub fn update(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, mut obj: Value, scope: UpdateScope, opts: WriteOptions) -> ApiResult<Outcome> {
+    pub fn update(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        mut obj: Value,
+        scope: UpdateScope,
+        opts: WriteOptions,
+    ) -> ApiResult<Outcome> {
         check_type(rt, &mut obj)?;
         match obj["metadata"]["name"].as_str() {
             Some(n) if n == name => {}
@@ -275,7 +305,13 @@ impl Sandbox {
     /// only turns Terminating, and a pod on the node is marked with its grace period: their
     /// controllers (the namespace controller, the kubelet) finish the deletion with
     /// [`Sandbox::finalize`], as on a real cluster.
-    pub fn delete(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, opts: &DeleteOptions) -> ApiResult<Arc<Value>> {
+    pub fn delete(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Arc<Value>> {
         if rt.deletion.protected.iter().any(|p| p == name) {
             return Err(ApiError::forbidden(format!(
                 "{} \"{name}\" is forbidden: this {} may not be deleted",
@@ -305,7 +341,7 @@ impl Sandbox {
                 if let Some(finalizer) = held_by {
                     add_finalizer(&mut marked, finalizer);
                 }
-                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionTimestamp"] = json!(crate::time::now_rfc3339());
                 marked["metadata"]["deletionGracePeriodSeconds"] = json!(grace.unwrap_or(0));
                 Ok(Change::Put(marked))
             })
@@ -324,7 +360,7 @@ impl Sandbox {
                     return Ok(Change::Keep);
                 }
                 let mut marked = current.as_ref().clone();
-                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionTimestamp"] = json!(crate::time::now_rfc3339());
                 marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
                 marked["status"]["phase"] = json!("Terminating");
                 Ok(Change::Put(marked))
@@ -339,7 +375,13 @@ impl Sandbox {
     /// (the kubelet, once its containers stopped) and of a namespace's (its controller, once
     /// emptied); upstream reaches the same end with a zero grace period or the `finalize` subresource.
     /// Whether the object is gone afterwards.
-    pub fn finalize(&self, rt: &ResourceType, namespace: Option<&str>, name: &str, uid: Option<&str>) -> ApiResult<bool> {
+    pub fn finalize(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        uid: Option<&str>,
+    ) -> ApiResult<bool> {
         let written = self
             .store
             .write::<ApiError>(&Self::key(rt, namespace, name), false, |current| {
@@ -353,7 +395,12 @@ impl Sandbox {
         Ok(written.object.is_null() || written.event == Some(crate::watch::EventType::Deleted))
     }
 
-    fn place_in_namespace(&self, rt: &ResourceType, namespace: Option<&str>, obj: &mut Value) -> ApiResult<Option<String>> {
+    fn place_in_namespace(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        obj: &mut Value,
+    ) -> ApiResult<Option<String>> {
         if !rt.namespaced {
             if let Some(meta) = obj["metadata"].as_object_mut() {
                 meta.remove("namespace");
@@ -370,7 +417,7 @@ impl Sandbox {
                 ));
             }
         }
-        let namespaces = self.registry.by_plural("", "v1", "namespaces").expect("namespaces are always served");
+        let namespaces = builtin_type("", "namespaces");
         match self.get(namespaces, None, namespace) {
             None => Err(ApiError::not_found(namespaces, namespace)),
             Some(ns) if ns["metadata"]["deletionTimestamp"].is_string() => Err(ApiError::forbidden(format!(
@@ -380,7 +427,6 @@ impl Sandbox {
         }
     }
 }
-
 
 fn finalizer_count(obj: &Value) -> usize {
     obj["metadata"]["finalizers"].as_array().map_or(0, Vec::len)
@@ -400,14 +446,19 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
         obj["metadata"]["finalizers"] = json!([]);
     }
     if let Some(list) = obj["metadata"]["finalizers"].as_array_mut()
-        && !list.iter().any(|f| f == finalizer) {
-            list.push(json!(finalizer));
-        }
+        && !list.iter().any(|f| f == finalizer)
+    {
+        list.push(json!(finalizer));
+    }
 }
 
 fn check_preconditions(rt: &ResourceType, name: &str, current: &Value, opts: &DeleteOptions) -> ApiResult<()> {
     let fail = |what: &str, wanted: &str, actual: &str| {
-        Err(ApiError::conflict(rt, name, &format!("Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {actual}")))
+        Err(ApiError::conflict(
+            rt,
+            name,
+            &format!("Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {actual}"),
+        ))
     };
     let meta = &current["metadata"];
     if let Some(uid) = &opts.uid {
@@ -437,6 +488,14 @@ fn grace_period(rt: &ResourceType, current: &Value) -> Option<i64> {
 fn check_type(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
     if !obj.is_object() {
         return Err(ApiError::bad_request("the request body must be a JSON or YAML object"));
+    }
+    lifecycle::check_types(rt, obj)?;
+    // Every kind has metadata, schema or not: later steps may rely on it being an object.
+    if !(obj["metadata"].is_null() || obj["metadata"].is_object()) {
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: metadata must be an object",
+            rt.kind, rt.version, rt.kind
+        )));
     }
     let expected = rt.api_version();
     match obj["apiVersion"].as_str() {
@@ -468,18 +527,6 @@ fn store_error(e: StoreError<ApiError>) -> ApiError {
     }
 }
 
-/// The current time as Kubernetes writes timestamps: RFC 3339, whole seconds, UTC.
-pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// Five characters from upstream's generateName alphabet (no vowels, no look-alikes).
-fn random_suffix() -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    bytes.iter().take(5).map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
-}
-
 fn read_or_create_token(path: &Path) -> std::io::Result<String> {
     if let Ok(text) = std::fs::read_to_string(path) {
         let token = text.trim().to_string();
@@ -504,24 +551,20 @@ mod tests {
     use super::*;
     use crate::errors::Reason;
 
-    fn sandbox() -> (tempfile::TempDir, Sandbox) {
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(dir.path()).unwrap();
-        (dir, sandbox)
-    }
+    use crate::testing::sandbox;
 
     fn configmaps() -> &'static ResourceType {
-        Registry::builtin().by_plural("", "v1", "configmaps").unwrap()
+        builtin_type("", "configmaps")
     }
 
     #[test]
     fn a_new_sandbox_has_the_standard_namespaces_and_roles() {
         let (_dir, sb) = sandbox();
-        let ns = sb.registry().by_plural("", "v1", "namespaces").unwrap();
+        let ns = builtin_type("", "namespaces");
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             assert!(sb.get(ns, None, name).is_some(), "{name}");
         }
-        let roles = sb.registry().by_plural("rbac.authorization.k8s.io", "v1", "clusterroles").unwrap();
+        let roles = builtin_type("rbac.authorization.k8s.io", "clusterroles");
         for name in ["cluster-admin", "admin", "edit", "view"] {
             assert!(sb.get(roles, None, name).is_some(), "{name}");
         }
@@ -539,20 +582,26 @@ mod tests {
     #[test]
     fn a_stale_update_is_a_conflict() {
         let (_dir, sb) = sandbox();
-        let made = sb.create(configmaps(), Some("default"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap();
+        let made = sb
+            .create(configmaps(), Some("default"), json!({"metadata": {"name": "x"}}), WriteOptions::default())
+            .unwrap();
         let mut first = made.object.as_ref().clone();
         first["data"] = json!({"a": "1"});
         sb.update(configmaps(), Some("default"), "x", first, UpdateScope::Main, WriteOptions::default()).unwrap();
         let mut stale = made.object.as_ref().clone();
         stale["data"] = json!({"a": "2"});
-        let err = sb.update(configmaps(), Some("default"), "x", stale, UpdateScope::Main, WriteOptions::default()).unwrap_err();
+        let err = sb
+            .update(configmaps(), Some("default"), "x", stale, UpdateScope::Main, WriteOptions::default())
+            .unwrap_err();
         assert_eq!(err.reason, Reason::Conflict);
     }
 
     #[test]
     fn creating_in_a_missing_namespace_is_not_found() {
         let (_dir, sb) = sandbox();
-        let err = sb.create(configmaps(), Some("nope"), json!({"metadata": {"name": "x"}}), WriteOptions::default()).unwrap_err();
+        let err = sb
+            .create(configmaps(), Some("nope"), json!({"metadata": {"name": "x"}}), WriteOptions::default())
+            .unwrap_err();
         assert_eq!(err.message, "namespaces \"nope\" not found");
     }
 

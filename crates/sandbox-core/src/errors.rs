@@ -211,18 +211,25 @@ impl ApiError {
         Self::new(Reason::AlreadyExists, format!("{} \"{name}\" already exists", rt.qualified_plural())).about(rt, name)
     }
 
-    /// the write was based on an old resourceVersion.
+    /// The write was based on an old resourceVersion.
     pub fn conflict(rt: &ResourceType, name: &str, why: &str) -> Self {
-        Self::new(Reason::Conflict, format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified_plural()))
-            .about(rt, name)
+        Self::new(
+            Reason::Conflict,
+            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified_plural()),
+        )
+        .about(rt, name)
     }
 
     /// A conflict with upstream's wording for a stale resourceVersion.
     pub fn stale(rt: &ResourceType, name: &str) -> Self {
-        Self::conflict(rt, name, "the object has been modified; please apply your changes to the latest version and try again")
+        Self::conflict(
+            rt,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
     }
 
-    /// the object breaks validation rules.
+    /// The object breaks validation rules.
     pub fn invalid(rt: &ResourceType, name: &str, errors: &[FieldError]) -> Self {
         let text = match errors {
             [one] => one.to_string(),
@@ -261,19 +268,36 @@ impl ApiError {
         Self::new(Reason::Unauthorized, "Unauthorized")
     }
 
-    /// a watch or continue token from a compacted resourceVersion.
+    /// A watch or continue token from a compacted resourceVersion.
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(Reason::Expired, message)
     }
 
-    /// the verb is not served for this resource.
+    /// The verb is not served for this resource.
     pub fn method_not_allowed(method: &str, rt: &ResourceType) -> Self {
-        Self::new(Reason::MethodNotAllowed, format!("the server does not allow this method on the requested resource ({method} {})", rt.qualified_plural()))
+        Self::new(
+            Reason::MethodNotAllowed,
+            format!(
+                "the server does not allow this method on the requested resource ({method} {})",
+                rt.qualified_plural()
+            ),
+        )
     }
 
-    /// a body type the server does not read.
+    /// A verb not served on a path that names no resource type (discovery, `/version`).
+    pub fn method_not_allowed_on(message: impl Into<String>) -> Self {
+        Self::new(Reason::MethodNotAllowed, message)
+    }
+
+    /// A body type the server does not read.
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(Reason::UnsupportedMediaType, format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
+        Self::new(
+            Reason::UnsupportedMediaType,
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, \
+                    application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"
+            ),
+        )
     }
 
     /// An unsupported body type, with a specific reason.
@@ -281,17 +305,28 @@ impl ApiError {
         Self::new(Reason::UnsupportedMediaType, message)
     }
 
-    /// nothing the client accepts can be produced.
+    /// Nothing the client accepts can be produced.
     pub fn not_acceptable(accept: &str) -> Self {
-        Self::new(Reason::NotAcceptable, format!("only the following media types are accepted: application/json, application/yaml (asked for {accept:?})"))
+        Self::new(
+            Reason::NotAcceptable,
+            format!(
+                "only the following media types are accepted: application/json, application/yaml (asked for {accept:?})"
+            ),
+        )
     }
 
-    /// the body exceeds the size limit.
+    /// The body exceeds the size limit.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(Reason::RequestEntityTooLarge, format!("the request body is larger than the server accepts ({} MiB); split the manifest into smaller objects", limit / (1024 * 1024)))
+        Self::new(
+            Reason::RequestEntityTooLarge,
+            format!(
+                "the request body is larger than the server accepts ({} MiB); split the manifest into smaller objects",
+                limit / (1024 * 1024)
+            ),
+        )
     }
 
-    /// something failed inside the sandbox.
+    /// Something failed inside the sandbox.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Reason::InternalError, format!("Internal error occurred: {}", message.into()))
     }
@@ -300,11 +335,11 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::Registry;
+    use crate::registry::builtin_type;
 
     #[test]
     fn not_found_names_the_qualified_resource() {
-        let rt = Registry::builtin().by_plural("apps", "v1", "deployments").unwrap();
+        let rt = builtin_type("apps", "deployments");
         let err = ApiError::not_found(rt, "nope");
         assert_eq!(err.message, "deployments.apps \"nope\" not found");
         assert_eq!(err.details.as_ref().unwrap()["kind"], "deployments");
@@ -312,9 +347,16 @@ mod tests {
 
     #[test]
     fn invalid_reads_like_upstream() {
-        let rt = Registry::builtin().by_plural("apps", "v1", "deployments").unwrap();
-        let err = ApiError::invalid(rt, "x", &[FieldError::invalid("spec.replicas", json!(-1), "must be greater than or equal to 0")]);
-        assert_eq!(err.message, "Deployment.apps \"x\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0");
+        let rt = builtin_type("apps", "deployments");
+        let err = ApiError::invalid(
+            rt,
+            "x",
+            &[FieldError::invalid("spec.replicas", json!(-1), "must be greater than or equal to 0")],
+        );
+        assert_eq!(
+            err.message,
+            "Deployment.apps \"x\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        );
         let cause = &err.details.as_ref().unwrap()["causes"][0];
         assert_eq!(cause["field"], "spec.replicas");
         assert_eq!(cause["message"], "Invalid value: -1: must be greater than or equal to 0");
@@ -322,8 +364,16 @@ mod tests {
 
     #[test]
     fn string_maps_print_as_go_maps() {
-        let e = FieldError::invalid("spec.template.metadata.labels", json!({"app": "x", "tier": "web"}), "`selector` does not match template `labels`");
-        assert_eq!(e.to_string(), "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\", \"tier\":\"web\"}: `selector` does not match template `labels`");
+        let e = FieldError::invalid(
+            "spec.template.metadata.labels",
+            json!({"app": "x", "tier": "web"}),
+            "`selector` does not match template `labels`",
+        );
+        assert_eq!(
+            e.to_string(),
+            "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\", \"tier\":\"web\"}: \
+                `selector` does not match template `labels`"
+        );
     }
 
     #[test]
@@ -335,6 +385,9 @@ mod tests {
     #[test]
     fn unsupported_values_are_listed() {
         let e = FieldError::not_supported("spec.restartPolicy", json!("Sometimes"), &["Always", "Never"]);
-        assert_eq!(e.to_string(), "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"Never\"");
+        assert_eq!(
+            e.to_string(),
+            "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"Never\""
+        );
     }
 }

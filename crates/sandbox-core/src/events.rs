@@ -1,10 +1,13 @@
 //! Recording core/v1 Events about objects, as controllers and the kubelet do, so that
 //! `kubectl describe` and `kubectl get events` read like a real cluster's.
 
-use crate::cluster::{Sandbox, WriteOptions, now_rfc3339};
+use crate::cluster::{Sandbox, WriteOptions};
+use crate::digest::fnv1a_64;
 use crate::errors::{ApiResult, Reason};
 use crate::lifecycle::UpdateScope;
 use crate::registry::ResourceType;
+use crate::registry::builtin_type;
+use crate::time;
 use serde_json::{Value, json};
 
 /// `Normal` or `Warning`.
@@ -51,6 +54,11 @@ pub struct Occurrence<'a> {
 }
 
 impl Sandbox {
+    /// Records an event about the object as a whole (no field path); see [`Sandbox::record_event`].
+    pub fn record(&self, source: Source, about: &Value, kind: EventType, reason: &str, message: impl Into<String>) {
+        self.record_event(source, Occurrence { about, field_path: None, kind, reason, message: message.into() });
+    }
+
     /// Records an event; a repeat of the same reason and message about the same object bumps its
     /// count and last timestamp instead of making a new one, as upstream's recorder does.
     pub fn record_event(&self, source: Source, occurrence: Occurrence<'_>) {
@@ -63,10 +71,19 @@ impl Sandbox {
             "fieldPath": occurrence.field_path,
         });
         // The same object, reason and message always map to one Event name, which makes repeats cheap to find.
-        let digest = fnv(&format!("{}{}{}{}", meta["uid"], occurrence.reason, occurrence.message, occurrence.field_path.as_deref().unwrap_or("")));
+        let digest = fnv1a_64(
+            format!(
+                "{}{}{}{}",
+                meta["uid"],
+                occurrence.reason,
+                occurrence.message,
+                occurrence.field_path.as_deref().unwrap_or("")
+            )
+            .as_bytes(),
+        );
         let name = event_name(meta["name"].as_str().unwrap_or("object"), digest);
-        let Some(rt) = self.registry().by_plural("", "v1", "events") else { return };
-        let now = now_rfc3339();
+        let rt = builtin_type("", "events");
+        let now = time::now_rfc3339();
         let source_json = match source.host {
             Some(host) => json!({"component": source.component, "host": host}),
             None => json!({"component": source.component}),
@@ -125,25 +142,29 @@ fn event_name(object: &str, digest: u64) -> String {
     name
 }
 
-/// FNV-1a, a small stable hash for event names.
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_repeated_event_is_counted_not_duplicated() {
-        let dir = tempfile::tempdir().unwrap();
-        let sb = Sandbox::open(dir.path()).unwrap();
-        let pod = json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default", "uid": "u1"}});
+        let (_dir, sb) = crate::testing::sandbox();
+        let pod =
+            json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default", "uid": "u1"}});
         let source = Source { component: "kubelet", host: Some("sandbox") };
         for _ in 0..2 {
-            sb.record_event(source, Occurrence { about: &pod, field_path: None, kind: EventType::Warning, reason: "BackOff", message: "Back-off restarting failed container".into() });
+            sb.record_event(
+                source,
+                Occurrence {
+                    about: &pod,
+                    field_path: None,
+                    kind: EventType::Warning,
+                    reason: "BackOff",
+                    message: "Back-off restarting failed container".into(),
+                },
+            );
         }
-        let rt = sb.registry().by_plural("", "v1", "events").unwrap();
+        let rt = builtin_type("", "events");
         let (events, _) = sb.store().list(&rt.id(), Some("default"), None, 0, |_| true);
         assert_eq!(events.items.len(), 1);
         assert_eq!(events.items[0]["count"], 2);

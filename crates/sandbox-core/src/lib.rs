@@ -6,20 +6,23 @@
 //! durable [`store`] with its [`watch`] fan-out, what happens to an object on its way in
 //! ([`lifecycle`], [`schema`], [`admission`]), reading and answering ([`selectors`], [`table`],
 //! [`protobuf`], [`openapi`]), [`events`], the [`auth`] decisions, and the leaf rules every layer
-//! shares ([`names`], [`cron`]).
+//! shares ([`names`], [`cron`], [`object`], [`time`], [`digest`]).
 //!
 //! It is not the HTTP layer (`gitops-lab-sandbox`), and it knows no controller and no node: those
 //! crates import this one, never the other way round.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod admission;
 pub mod auth;
 pub mod cluster;
 pub mod cron;
+pub mod digest;
 pub mod errors;
 pub mod events;
 pub mod lifecycle;
 pub mod names;
+pub mod object;
 pub mod openapi;
 pub mod pki;
 pub mod protobuf;
@@ -29,6 +32,9 @@ pub mod selectors;
 pub mod service_ip;
 pub mod store;
 pub mod table;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod time;
 pub mod watch;
 
 pub use cluster::Sandbox;

@@ -3,6 +3,7 @@
 
 use crate::admission;
 use crate::errors::{ApiError, ApiResult};
+use crate::object;
 use crate::registry::{CreateStep, ResourceType};
 use crate::schema;
 use serde_json::{Map, Value, json};
@@ -36,22 +37,37 @@ impl FieldValidation {
 /// How strict-decoding failures begin, after the decoder's `… cannot be handled as a …: ` prefix.
 pub const STRICT_PREFIX: &str = "strict decoding error: ";
 
-/// The object as kubectl and the schema know it: checks unknown fields and removes them unless Strict.
-pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, warnings: &mut Vec<String>) -> ApiResult<()> {
+/// Rejects a value of the wrong type anywhere in the object, as upstream's decoder does before
+/// anything else looks at the object (so nothing later meets, say, a `metadata` that is a number).
+pub fn check_types(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
     // Like upstream's decoder, stop at the first value of the wrong type.
-    if let Some(first) = schema::type_errors(rt, obj).into_iter().next() {
-        return Err(ApiError::bad_request(format!(
+    match schema::type_errors(rt, obj).into_iter().next() {
+        Some(first) => Err(ApiError::bad_request(format!(
             "{} in version \"{}\" cannot be handled as a {}: {first}",
             rt.kind, rt.version, rt.kind
-        )));
+        ))),
+        None => Ok(()),
     }
+}
+
+/// The object as kubectl and the schema know it: checks unknown fields and removes them unless
+/// Strict (types were checked on the way in, by [`check_types`]).
+pub fn check_fields(
+    rt: &ResourceType,
+    obj: &mut Value,
+    mode: FieldValidation,
+    warnings: &mut Vec<String>,
+) -> ApiResult<()> {
     if mode == FieldValidation::Strict {
         let unknown = schema::unknown_fields(rt, obj);
         if !unknown.is_empty() {
             let described: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
             return Err(ApiError::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {STRICT_PREFIX}{}",
-                rt.kind, rt.version, rt.kind, described.join(", ")
+                rt.kind,
+                rt.version,
+                rt.kind,
+                described.join(", ")
             )));
         }
         return Ok(());
@@ -65,7 +81,7 @@ pub fn check_fields(rt: &ResourceType, obj: &mut Value, mode: FieldValidation, w
 
 /// Prepares a new object for storage: server-owned metadata, initial status, defaults, validation.
 pub fn prepare_create(rt: &ResourceType, mut obj: Value, now: &str, uid: String) -> ApiResult<Value> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = object::name(&obj).to_string();
     let meta = metadata_mut(&mut obj);
     for owned in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
         meta.remove(owned);
@@ -105,7 +121,7 @@ pub enum UpdateScope {
 
 /// Prepares an update of `old` to `new`; `None` means the update changes nothing.
 pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: UpdateScope) -> ApiResult<Option<Value>> {
-    let name = old["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = object::name(old).to_string();
     if scope == UpdateScope::Status {
         let status = new.get("status").cloned().unwrap_or_else(|| json!({}));
         let also: Vec<(&str, Option<Value>)> =
@@ -204,16 +220,17 @@ fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
 mod tests {
     use super::*;
     use crate::errors::Reason;
-    use crate::registry::Registry;
+    use crate::registry::builtin_type;
 
     fn deployments() -> &'static ResourceType {
-        Registry::builtin().by_plural("apps", "v1", "deployments").unwrap()
+        builtin_type("apps", "deployments")
     }
 
     fn deployment() -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "annotations": {"a": "1"}},
                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web",
+                            "image": "nginx"}]}}}})
     }
 
     #[test]
@@ -256,9 +273,13 @@ mod tests {
     fn a_value_of_the_wrong_type_is_a_bad_request_naming_the_kind() {
         let mut obj = deployment();
         obj["spec"]["replicas"] = json!("three");
-        let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
+        let err = check_types(deployments(), &obj).unwrap_err();
         assert_eq!(err.reason, Reason::BadRequest);
-        assert!(err.message.starts_with("Deployment in version \"v1\" cannot be handled as a Deployment: "), "{}", err.message);
+        assert!(
+            err.message.starts_with("Deployment in version \"v1\" cannot be handled as a Deployment: "),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -271,12 +292,16 @@ mod tests {
         assert!(obj["spec"].get("replica").is_none());
         obj["spec"]["replica"] = json!(2);
         let err = check_fields(deployments(), &mut obj, FieldValidation::Strict, &mut Vec::new()).unwrap_err();
-        assert_eq!(err.message, "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\"");
+        assert_eq!(
+            err.message,
+            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \
+                \"spec.replica\""
+        );
     }
 
     #[test]
     fn namespaces_are_labelled_with_their_name() {
-        let namespaces = Registry::builtin().by_plural("", "v1", "namespaces").unwrap();
+        let namespaces = builtin_type("", "namespaces");
         let ns = prepare_create(namespaces, json!({"metadata": {"name": "team"}}), "t", "u".into()).unwrap();
         assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "team");
     }
@@ -286,7 +311,11 @@ mod tests {
         let mut obj = deployment();
         obj["metadata"] = json!({});
         let err = prepare_create(deployments(), obj, "t", "u".into()).unwrap_err();
-        assert!(err.message.contains("metadata.name: Required value: name or generateName is required"), "{}", err.message);
+        assert!(
+            err.message.contains("metadata.name: Required value: name or generateName is required"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -298,6 +327,9 @@ mod tests {
         new["spec"]["replicas"] = json!(5);
         let updated = prepare_update(deployments(), &old, new, UpdateScope::Status).unwrap().unwrap();
         assert_eq!(updated["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
-        assert_eq!((updated["spec"]["replicas"].clone(), updated["metadata"]["generation"].clone()), (json!(1), json!(1)));
+        assert_eq!(
+            (updated["spec"]["replicas"].clone(), updated["metadata"]["generation"].clone()),
+            (json!(1), json!(1))
+        );
     }
 }

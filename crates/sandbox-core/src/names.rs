@@ -1,21 +1,38 @@
 //! Name and key formats (DNS-1123 labels and subdomains, qualified names, ports), with upstream's messages.
 
+/// Upstream's alphabet for generated name parts: no vowels, no look-alike characters.
+pub const SAFE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Each byte spelt as one character of [`SAFE_ALPHABET`], as upstream's `SafeEncodeString`.
+pub fn safe_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| SAFE_ALPHABET[*b as usize % SAFE_ALPHABET.len()] as char).collect()
+}
+
+/// Five random characters of [`SAFE_ALPHABET`]: the suffix a `generateName` gets.
+pub fn random_suffix() -> String {
+    safe_encode(&uuid::Uuid::new_v4().into_bytes()[..5])
+}
+
 /// The longest DNS-1123 label.
 const LABEL_MAX: usize = 63;
 /// The longest DNS-1123 subdomain.
 const SUBDOMAIN_MAX: usize = 253;
 
 const LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
+const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and \
+    must start and end with an alphanumeric character";
 const SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
-const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' \
+    or '.', and must start and end with an alphanumeric character";
 const DNS1035_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
-const DNS1035_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
+const DNS1035_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an \
+    alphabetic character, and end with an alphanumeric character";
 const QUALIFIED_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const QUALIFIED_MSG: &str =
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
-const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' \
+    or '.', and must start and end with an alphanumeric character";
 const CONFIG_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
 const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 
@@ -256,9 +273,15 @@ fn check_name(kind: &str, name: &str, prefix: bool) -> Vec<String> {
 mod tests {
     use super::*;
 
-    const SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-    const LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-    const DNS1035_ERR: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+    const SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \
+        '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for \
+        validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    const LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', \
+        and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for \
+        validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+    const DNS1035_ERR: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with \
+        an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used \
+        for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
     #[test]
     fn subdomains_accept_dotted_lowercase_names_and_reject_the_rest() {
@@ -329,7 +352,9 @@ mod tests {
 
     #[test]
     fn qualified_names_check_prefix_and_name_parts() {
-        let name_err = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+        let name_err = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end \
+            with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is \
+            '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
         assert!(validate_qualified_name("app.kubernetes.io/name").is_empty());
         assert!(validate_qualified_name("App_Name").is_empty());
         assert_eq!(validate_qualified_name("app/"), ["name part must be non-empty", name_err]);
@@ -342,7 +367,9 @@ mod tests {
 
     #[test]
     fn label_values_may_be_empty_but_not_malformed() {
-        let value_err = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+        let value_err = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or \
+            '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', \
+            regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
         assert!(validate_label_value("").is_empty());
         assert!(validate_label_value("v1.2_beta").is_empty());
         assert_eq!(validate_label_value("v1 "), [value_err]);
@@ -351,7 +378,8 @@ mod tests {
 
     #[test]
     fn config_keys_allow_file_like_names_but_not_parent_paths() {
-        let key_err = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+        let key_err = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  \
+            or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
         assert!(validate_config_key("app.properties").is_empty());
         assert!(validate_config_key("GAME_MODE").is_empty());
         assert_eq!(validate_config_key("a b"), [key_err]);

@@ -18,7 +18,9 @@ pub enum PkiError {
         source: std::io::Error,
     },
     /// Generating or parsing a certificate failed.
-    #[error("cannot prepare the sandbox's certificates: {0} (delete the pki folder in the data directory to make new ones)")]
+    #[error(
+        "cannot prepare the sandbox's certificates: {0} (delete the pki folder in the data directory to make new ones)"
+    )]
     Certificate(String),
 }
 
@@ -37,14 +39,17 @@ pub struct Certificates {
 }
 
 /// Names the serving certificate is valid for.
-const SERVER_NAMES: [&str; 6] = ["localhost", "127.0.0.1", "::1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"];
+const SERVER_NAMES: [&str; 6] =
+    ["localhost", "127.0.0.1", "::1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"];
 
 impl Certificates {
     /// Loads the certificates from `dir`, or makes and stores them on first use.
     pub fn load_or_create(dir: &Path) -> Result<Self, PkiError> {
         let file = |name: &str| dir.join(name);
         let read = |name: &str| std::fs::read_to_string(file(name));
-        if let (Ok(ca_pem), Ok(server_cert_pem), Ok(server_key_pem)) = (read("ca.crt"), read("server.crt"), read("server.key")) {
+        if let (Ok(ca_pem), Ok(server_cert_pem), Ok(server_key_pem)) =
+            (read("ca.crt"), read("server.crt"), read("server.key"))
+        {
             return Ok(Self { ca_pem, server_cert_pem, server_key_pem });
         }
         let made = Self::generate()?;
@@ -53,7 +58,9 @@ impl Certificates {
             move |source| PkiError::File { path, source }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        for (name, text) in [("ca.crt", &made.ca_pem), ("server.crt", &made.server_cert_pem), ("server.key", &made.server_key_pem)] {
+        for (name, text) in
+            [("ca.crt", &made.ca_pem), ("server.crt", &made.server_cert_pem), ("server.key", &made.server_key_pem)]
+        {
             let tmp = file(&format!("{name}.tmp"));
             std::fs::write(&tmp, text).map_err(io(&tmp))?;
             std::fs::rename(&tmp, file(name)).map_err(io(&file(name)))?;
@@ -66,14 +73,19 @@ impl Certificates {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(cert_error)?;
         ca_params.distinguished_name.push(DnType::CommonName, "gitops-lab-sandbox-ca");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca_cert = ca_params.self_signed(&ca_key).map_err(cert_error)?;
         let issuer = Issuer::new(ca_params, &ca_key);
         let server_key = KeyPair::generate().map_err(cert_error)?;
         let mut params = CertificateParams::new(SERVER_NAMES.map(String::from).to_vec()).map_err(cert_error)?;
         params.distinguished_name.push(DnType::CommonName, "gitops-lab-sandbox");
         let server_cert = params.signed_by(&server_key, &issuer).map_err(cert_error)?;
-        Ok(Self { ca_pem: ca_cert.pem(), server_cert_pem: server_cert.pem(), server_key_pem: server_key.serialize_pem() })
+        Ok(Self {
+            ca_pem: ca_cert.pem(),
+            server_cert_pem: server_cert.pem(),
+            server_key_pem: server_key.serialize_pem(),
+        })
     }
 }
 

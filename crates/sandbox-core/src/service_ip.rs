@@ -56,7 +56,8 @@ mod tests {
 
     #[test]
     fn node_ports_are_allocated_only_for_node_port_services() {
-        let mut service = json!({"spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 81, "nodePort": 30000}]}});
+        let mut service =
+            json!({"spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 81, "nodePort": 30000}]}});
         allocate(&mut service, &[]);
         assert_eq!(service["spec"]["ports"][0]["nodePort"], 30000);
         let mut plain = json!({"spec": {"ports": [{"port": 80}]}});

@@ -87,9 +87,10 @@ impl WatchHub {
         let event = Arc::new(event);
         let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if state.history.len() == HISTORY
-            && let Some(dropped) = state.history.pop_front() {
-                state.compacted = dropped.rv;
-            }
+            && let Some(dropped) = state.history.pop_front()
+        {
+            state.compacted = dropped.rv;
+        }
         state.history.push_back(event.clone());
         // No receivers is fine: nobody is watching.
         let _ = state.sender.send(event);

@@ -11,7 +11,6 @@ use gitops_sandbox_shell::vfs::Filesystem;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
-
 /// What a run does.
 #[derive(Clone)]
 pub enum Program {
@@ -115,13 +114,24 @@ async fn main_process(run: &Run) -> i32 {
 
 fn responder(spec: &'static ImageSpec, tag: &str, table: &'static ImageTable, run: &Run) -> Arc<dyn Responder> {
     match spec.behaviour {
-        Behaviour::Nginx => Arc::new(Nginx { fs: run.fs.clone(), server: format!("nginx/{}", spec.version_for(tag)), table, log: run.log.clone(), modified: run.started }),
+        Behaviour::Nginx => Arc::new(Nginx {
+            fs: run.fs.clone(),
+            server: format!("nginx/{}", spec.version_for(tag)),
+            table,
+            log: run.log.clone(),
+            modified: run.started,
+        }),
         _ => Arc::new(SampleApp { tag: tag.to_string() }),
     }
 }
 
 /// Listens on the image's ports and serves connections until a signal ends the process.
-async fn serve(run: &Run, spec: &ImageSpec, responder: Arc<dyn Responder>, signals: &mut watch::Receiver<Option<i32>>) -> i32 {
+async fn serve(
+    run: &Run,
+    spec: &ImageSpec,
+    responder: Arc<dyn Responder>,
+    signals: &mut watch::Receiver<Option<i32>>,
+) -> i32 {
     let (accept, mut connections) = mpsc::unbounded_channel();
     for port in &spec.ports {
         run.pod.listen(*port, &run.container, accept.clone());
@@ -255,7 +265,8 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         assert!(*exited.lock().unwrap());
-        assert!(matches!(&pod.containers()["main"].state, State::Terminated(t) if t.exit_code == 0 && t.reason == "Completed"));
+        assert!(matches!(&pod.containers()["main"].state,
+                State::Terminated(t) if t.exit_code == 0 && t.reason == "Completed"));
         assert!(pod.connect(80).is_err());
         let (lines, _) = log.snapshot();
         assert!(String::from_utf8_lossy(&lines[0].text).contains("docker-entrypoint"));

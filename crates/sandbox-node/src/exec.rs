@@ -2,9 +2,9 @@
 //! process: both run the sandbox's shell over the container's filesystem and environment.
 
 use super::runtime::Processes;
+use super::{ClusterClients, Output, Process};
 use gitops_sandbox_shell::vfs::Filesystem;
 use gitops_sandbox_shell::{Invocation, Io, Shell, ShellContext};
-use super::{ClusterClients, Output, Process};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -99,7 +99,14 @@ mod tests {
 
     fn target() -> Target {
         let fs = Filesystem::new(Volume::with_files([("etc/hostname", b"web\n".to_vec())]));
-        Target { fs, env: vec![("GREETING".into(), "hi".into())], processes: Processes::new("nginx: master process"), hostname: "web".into(), tools: Vec::new(), clients: None }
+        Target {
+            fs,
+            env: vec![("GREETING".into(), "hi".into())],
+            processes: Processes::new("nginx: master process"),
+            hostname: "web".into(),
+            tools: Vec::new(),
+            clients: None,
+        }
     }
 
     async fn collect(mut process: Process) -> (String, i32) {
@@ -121,7 +128,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_command_fails_with_a_non_zero_code() {
-        let (_, code) = collect(start(&tokio::runtime::Handle::current(), target(), vec!["nosuchprogram".into()], false, false)).await;
+        let (_, code) =
+            collect(start(&tokio::runtime::Handle::current(), target(), vec!["nosuchprogram".into()], false, false))
+                .await;
         assert_ne!(code, 0);
     }
 
@@ -129,7 +138,10 @@ mod tests {
     async fn a_main_shell_writes_its_output_to_the_log() {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = seen.clone();
-        let code = main_shell(&target(), vec!["echo".into(), "moo".into()], move |b| sink.lock().unwrap().extend_from_slice(b)).await;
+        let code = main_shell(&target(), vec!["echo".into(), "moo".into()], move |b| {
+            sink.lock().unwrap().extend_from_slice(b)
+        })
+        .await;
         assert_eq!(code, 0);
         assert_eq!(seen.lock().unwrap().as_slice(), b"moo\n");
     }

@@ -2,12 +2,14 @@
 //! rewritten only when it differs or the heartbeat is old, never in a loop.
 
 use super::SimulatedNode;
-use gitops_sandbox_core::Sandbox;
-use gitops_sandbox_core::cluster::{WriteOptions, now_rfc3339};
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
+use gitops_sandbox_core::Sandbox;
+use gitops_sandbox_core::cluster::WriteOptions;
 use gitops_sandbox_core::errors::{ApiError, Reason};
 use gitops_sandbox_core::lifecycle::UpdateScope;
-use gitops_sandbox_core::registry::{Registry, ResourceId, ResourceType};
+use gitops_sandbox_core::registry::builtin_type;
+use gitops_sandbox_core::registry::{ResourceId, ResourceType};
+use gitops_sandbox_core::time;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use std::time::Duration;
 const HEARTBEAT: Duration = Duration::from_secs(300);
 
 fn nodes() -> &'static ResourceType {
-    Registry::builtin().by_plural("", "v1", "nodes").expect("nodes are always served")
+    builtin_type("", "nodes")
 }
 
 /// Keeps the Node object.
@@ -41,26 +43,35 @@ fn node_object() -> Value {
 /// The status the node reports (`now` for heartbeats and transitions).
 fn node_status(previous: &Value, now: &str) -> Value {
     let arch = node_object()["metadata"]["labels"]["kubernetes.io/arch"].clone();
-    let resources = json!({"cpu": "2", "memory": "8025424Ki", "pods": "110", "ephemeral-storage": "61202244Ki", "hugepages-2Mi": "0"});
+    let resources = json!({"cpu": "2", "memory": "8025424Ki", "pods": "110", "ephemeral-storage": "61202244Ki",
+        "hugepages-2Mi": "0"});
     let since = |kind: &str, status: &str| {
-        previous["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == kind && c["status"] == status)).and_then(|c| c["lastTransitionTime"].as_str().map(String::from)).unwrap_or_else(|| now.to_string())
+        previous["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind && c["status"] == status))
+            .and_then(|c| c["lastTransitionTime"].as_str().map(String::from))
+            .unwrap_or_else(|| now.to_string())
     };
     let condition = |kind: &str, status: &str, reason: &str, message: &str| {
-        json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": since(kind, status), "reason": reason, "message": message})
+        json!({"type": kind, "status": status,
+        "lastHeartbeatTime": now, "lastTransitionTime": since(kind, status), "reason": reason, "message": message})
     };
     json!({
         "capacity": resources, "allocatable": resources,
         "conditions": [
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory \
+                available"),
             condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
             condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
             condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
         ],
-        "addresses": [{"type": "InternalIP", "address": super::HOST_IP}, {"type": "Hostname", "address": SimulatedNode::NAME}],
+        "addresses": [{"type": "InternalIP", "address": super::HOST_IP}, {"type": "Hostname",
+            "address": SimulatedNode::NAME}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
         "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "sandbox",
             "osImage": "GitOps Lab sandbox", "containerRuntimeVersion": "sandbox://1.0.0",
-            "kubeletVersion": "v1.32.4", "kubeProxyVersion": "v1.32.4", "operatingSystem": "linux", "architecture": arch},
+            "kubeletVersion": "v1.32.4", "kubeProxyVersion": "v1.32.4", "operatingSystem": "linux",
+                "architecture": arch},
     })
 }
 
@@ -87,7 +98,7 @@ pub fn ensure(sb: &Sandbox) -> Result<(), ApiError> {
     }
     sb.modify(nodes(), None, SimulatedNode::NAME, UpdateScope::Status, WriteOptions::default(), |current| {
         let mut new = current.clone();
-        new["status"] = node_status(&current["status"], &now_rfc3339());
+        new["status"] = node_status(&current["status"], &time::now_rfc3339());
         Ok(new)
     })?;
     Ok(())
@@ -117,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_fresh_status_is_not_stale_and_an_old_heartbeat_is() {
-        let status = node_status(&Value::Null, &now_rfc3339());
+        let status = node_status(&Value::Null, &time::now_rfc3339());
         assert!(!stale(&status));
         assert!(stale(&node_status(&Value::Null, "2020-01-01T00:00:00Z")));
         assert!(stale(&Value::Null));
@@ -126,14 +137,17 @@ mod tests {
 
     #[test]
     fn the_node_is_created_ready() {
-        let dir = tempfile::tempdir().unwrap();
-        let sb = Sandbox::open(dir.path()).unwrap();
+        let (_dir, sb) = gitops_sandbox_core::testing::sandbox();
         ensure(&sb).unwrap();
         let node = sb.get(nodes(), None, "sandbox").unwrap();
         assert_eq!(node["status"]["conditions"][3]["type"], "Ready");
         assert_eq!(node["status"]["addresses"][0]["type"], "InternalIP");
         let rv = node["metadata"]["resourceVersion"].clone();
         ensure(&sb).unwrap();
-        assert_eq!(sb.get(nodes(), None, "sandbox").unwrap()["metadata"]["resourceVersion"], rv, "no rewrite while fresh");
+        assert_eq!(
+            sb.get(nodes(), None, "sandbox").unwrap()["metadata"]["resourceVersion"],
+            rv,
+            "no rewrite while fresh"
+        );
     }
 }

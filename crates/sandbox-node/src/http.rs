@@ -65,12 +65,14 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
         out.push(bytes[i]);
         i += 1;
     }
@@ -115,7 +117,9 @@ pub fn render(request_method: &str, response: &Response, keep_alive: bool) -> Ve
     // nginx's order: Server, Date, Content-Type, Content-Length, Last-Modified, Connection, the rest.
     let mut headers = response.headers.clone();
     headers.insert(headers.iter().position(|(n, _)| n == "Server").map_or(0, |i| i + 1), ("Date".into(), date));
-    let after = |headers: &Vec<(String, String)>, names: &[&str]| headers.iter().rposition(|(n, _)| names.contains(&n.as_str())).map_or(headers.len(), |i| i + 1);
+    let after = |headers: &Vec<(String, String)>, names: &[&str]| {
+        headers.iter().rposition(|(n, _)| names.contains(&n.as_str())).map_or(headers.len(), |i| i + 1)
+    };
     let at = after(&headers, &["Server", "Date", "Content-Type"]);
     headers.insert(at, ("Content-Length".into(), response.body.len().to_string()));
     let connection = if keep_alive { "keep-alive" } else { "close" };
@@ -153,7 +157,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, responder: 
         };
         let head: Vec<u8> = buffer.drain(..head_end).collect();
         let Some(request) = parse_head(&head) else {
-            let bad = Response { status: 400, headers: Vec::new(), body: b"<html>\r\n<head><title>400 Bad Request</title></head>\r\n</html>\r\n".to_vec() };
+            let bad = Response {
+                status: 400,
+                headers: Vec::new(),
+                body: b"<html>\r\n<head><title>400 Bad Request</title></head>\r\n</html>\r\n".to_vec(),
+            };
             let _ = stream.write_all(&render("GET", &bad, false)).await;
             return;
         };
@@ -207,7 +215,10 @@ mod tests {
     async fn a_connection_serves_several_requests_then_closes_on_request() {
         let (mut client, server) = tokio::io::duplex(4096);
         let task = tokio::spawn(async move { serve(server, &Echo).await });
-        client.write_all(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nHEAD /two HTTP/1.1\r\nConnection: close\r\n\r\n").await.unwrap();
+        client
+            .write_all(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nHEAD /two HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
         let mut text = String::new();
         client.read_to_string(&mut text).await.unwrap();
         task.await.unwrap();

@@ -1,5 +1,6 @@
 //! The simulated images: image references, and the behaviour table in `data/images.yaml`.
 
+use gitops_sandbox_core::digest;
 use gitops_sandbox_shell::vfs::Volume;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -189,7 +190,8 @@ fn path_component(part: &str) -> bool {
 pub fn hex_digest(text: &str) -> String {
     (0..4u64)
         .map(|round| {
-            let h = text.bytes().fold(0xcbf29ce484222325u64 ^ round.wrapping_mul(0x9e3779b97f4a7c15), |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+            let basis = digest::OFFSET_64 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let h = digest::fnv1a_64_from(basis, text.as_bytes());
             format!("{h:016x}")
         })
         .collect()
@@ -199,7 +201,8 @@ pub fn hex_digest(text: &str) -> String {
 pub fn table() -> &'static ImageTable {
     static TABLE: OnceLock<ImageTable> = OnceLock::new();
     // The table is compiled in; the unit tests parse it, so a broken file never ships.
-    TABLE.get_or_init(|| serde_norway::from_str(include_str!("data/images.yaml")).expect("node/data/images.yaml parses"))
+    TABLE
+        .get_or_init(|| serde_norway::from_str(include_str!("data/images.yaml")).expect("node/data/images.yaml parses"))
 }
 
 /// What the node makes of a container's image.
@@ -272,7 +275,9 @@ impl ImageSpec {
 
     /// Whether argv starts this image's behaviour rather than the shell.
     pub fn starts_behaviour(&self, argv: &[String]) -> bool {
-        self.behaviour == Behaviour::Shell || self.programs.is_empty() || argv.first().is_some_and(|p| self.programs.contains(p))
+        self.behaviour == Behaviour::Shell
+            || self.programs.is_empty()
+            || argv.first().is_some_and(|p| self.programs.contains(p))
     }
 
     /// A fresh root filesystem for a container of this image.
@@ -313,7 +318,12 @@ mod tests {
         assert_eq!((r.short_repository(), r.tag.as_str()), ("docker/whalesay", "latest"));
         let r = ImageRef::parse("localhost:5000/team/app:v2").unwrap();
         assert_eq!((r.domain.as_str(), r.repository.as_str(), r.tag.as_str()), ("localhost:5000", "team/app", "v2"));
-        assert!(ImageRef::parse("docker.io/library/nginx:1.7.9").unwrap().image_id().starts_with("docker.io/library/nginx@sha256:"));
+        assert!(
+            ImageRef::parse("docker.io/library/nginx:1.7.9")
+                .unwrap()
+                .image_id()
+                .starts_with("docker.io/library/nginx@sha256:")
+        );
     }
 
     #[test]
@@ -372,7 +382,11 @@ mod tests {
         let t = table();
         let Resolved::Known(nginx, r) = t.resolve("nginx:1.11") else { panic!() };
         let fs = gitops_sandbox_shell::vfs::Filesystem::new(nginx.root(t, &r.tag));
-        assert!(String::from_utf8(fs.read("/usr/share/nginx/html/index.html").unwrap()).unwrap().contains("Welcome to nginx!"));
+        assert!(
+            String::from_utf8(fs.read("/usr/share/nginx/html/index.html").unwrap())
+                .unwrap()
+                .contains("Welcome to nginx!")
+        );
         assert!(String::from_utf8(fs.read("/etc/os-release").unwrap()).unwrap().contains("bookworm"));
         assert_eq!(fs.is_dir("/bin"), Some(true));
         assert_eq!(t.mime_type("/a/b.HTML"), "text/html");

@@ -5,14 +5,16 @@
 use super::containers::{self, Program, Run};
 use super::images::{self, Resolved};
 use super::runtime::{Container, LogRun, PodRuntime, Processes, State};
-use gitops_sandbox_shell::vfs::Filesystem;
 use super::{SimulatedNode, status, volumes};
-use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
+use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::events::{EventType, Occurrence, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
+use gitops_sandbox_shell::vfs::Filesystem;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +31,7 @@ pub struct Kubelet {
 
 /// The pods type.
 pub fn pods() -> &'static ResourceType {
-    gitops_sandbox_core::registry::Registry::builtin().by_plural("", "v1", "pods").expect("pods are always served")
+    builtin_type("", "pods")
 }
 
 impl Controller for Kubelet {
@@ -121,7 +123,7 @@ pub fn reconcile_pod(node: &SimulatedNode, namespace: &str, name: &str) -> ApiRe
     if pod["spec"]["nodeName"].as_str() != Some(SimulatedNode::NAME) {
         return Ok(Action::Done);
     }
-    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+    let uid = object::uid(&pod);
     if pod["metadata"]["deletionTimestamp"].is_string() {
         return terminate(node, &pod);
     }
@@ -196,7 +198,11 @@ fn step(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, i
         }
         let ended = c.last_run().map(|t| t.exit_code);
         match (&c.state, ended) {
-            (State::Waiting { reason, .. }, _) if c.run == 0 && !reason.starts_with("Err") && !reason.ends_with("BackOff") => (Next::Start, false),
+            (State::Waiting { reason, .. }, _)
+                if c.run == 0 && !reason.starts_with("Err") && !reason.ends_with("BackOff") =>
+            {
+                (Next::Start, false)
+            }
             (_, Some(0)) if init => return Step::Done,
             (_, Some(code)) if !should_restart(policy, code) => return if init { Step::Busy } else { Step::Done },
             _ => {
@@ -218,20 +224,32 @@ fn step(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, i
 }
 
 /// Shows CrashLoopBackOff (or ImagePullBackOff) while a restart waits.
-fn back_off(node: &SimulatedNode, pod: &Value, rt: &PodRuntime, name: &str, init: bool, after: Duration, was_terminated: bool) {
+fn back_off(
+    node: &SimulatedNode,
+    pod: &Value,
+    rt: &PodRuntime,
+    name: &str,
+    init: bool,
+    after: Duration,
+    was_terminated: bool,
+) {
     let sb = node.sandbox();
     let pod_id = format!("{}_{}({})", rt.name, rt.namespace, rt.uid);
     let pull_failed = {
         let mut containers = rt.containers();
         let Some(c) = containers.get_mut(name) else { return };
-        let pull_failed = matches!(&c.state, State::Waiting { reason, .. } if reason == "ErrImagePull" || reason == "ImagePullBackOff");
+        let pull_failed = matches!(&c.state, State::Waiting { reason,
+            .. } if reason == "ErrImagePull" || reason == "ImagePullBackOff");
         if let State::Terminated(t) = &c.state {
             c.last = Some(t.clone());
         }
         let delay = c.backoff.map_or(after, |next| next / 2);
         c.state = if pull_failed {
             let image = image_of(pod, name);
-            State::Waiting { reason: "ImagePullBackOff".into(), message: Some(format!("Back-off pulling image \"{image}\"")) }
+            State::Waiting {
+                reason: "ImagePullBackOff".into(),
+                message: Some(format!("Back-off pulling image \"{image}\"")),
+            }
         } else {
             let message = format!("back-off {} restarting failed container={name} pod={pod_id}", human(delay));
             State::Waiting { reason: "CrashLoopBackOff".into(), message: Some(message) }
@@ -240,10 +258,24 @@ fn back_off(node: &SimulatedNode, pod: &Value, rt: &PodRuntime, name: &str, init
     };
     let path = Some(field_path(init, name));
     if pull_failed {
-        event(sb, pod, path.clone(), EventType::Normal, "BackOff", format!("Back-off pulling image \"{}\"", image_of(pod, name)));
+        event(
+            sb,
+            pod,
+            path.clone(),
+            EventType::Normal,
+            "BackOff",
+            format!("Back-off pulling image \"{}\"", image_of(pod, name)),
+        );
         event(sb, pod, path, EventType::Warning, "Failed", "Error: ImagePullBackOff".into());
     } else if was_terminated {
-        event(sb, pod, path, EventType::Warning, "BackOff", format!("Back-off restarting failed container {name} in pod {pod_id}"));
+        event(
+            sb,
+            pod,
+            path,
+            EventType::Warning,
+            "BackOff",
+            format!("Back-off restarting failed container {name} in pod {pod_id}"),
+        );
     }
 }
 
@@ -278,7 +310,9 @@ fn pull(node: &SimulatedNode, pod: &Value, spec: &Value, init: bool) -> Result<R
     let policy = spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
     if matches!(resolved, Resolved::Invalid) {
         event(sb, pod, path.clone(), EventType::Normal, "Pulling", format!("Pulling image \"{image}\""));
-        let message = format!("Failed to pull image \"{image}\": rpc error: code = InvalidArgument desc = invalid reference format");
+        let message = format!(
+            "Failed to pull image \"{image}\": rpc error: code = InvalidArgument desc = invalid reference format"
+        );
         event(sb, pod, path.clone(), EventType::Warning, "Failed", message.clone());
         event(sb, pod, path, EventType::Warning, "Failed", "Error: ErrImagePull".into());
         return Err(("ErrImagePull".into(), message));
@@ -289,7 +323,8 @@ fn pull(node: &SimulatedNode, pod: &Value, spec: &Value, init: bool) -> Result<R
             Resolved::Known(spec, _) => spec.size,
             _ => 4_000_000,
         };
-        let message = format!("Successfully pulled image \"{image}\" in 1ms (1ms including waiting). Image size: {size} bytes.");
+        let message =
+            format!("Successfully pulled image \"{image}\" in 1ms (1ms including waiting). Image size: {size} bytes.");
         event(sb, pod, path, EventType::Normal, "Pulled", message);
         node.mark_pulled(image);
     } else if policy == "Never" && !present && !matches!(resolved, Resolved::Known(..)) {
@@ -297,7 +332,14 @@ fn pull(node: &SimulatedNode, pod: &Value, spec: &Value, init: bool) -> Result<R
         event(sb, pod, path, EventType::Warning, "ErrImageNeverPull", message.clone());
         return Err(("ErrImageNeverPull".into(), message));
     } else {
-        event(sb, pod, path, EventType::Normal, "Pulled", format!("Container image \"{image}\" already present on machine"));
+        event(
+            sb,
+            pod,
+            path,
+            EventType::Normal,
+            "Pulled",
+            format!("Container image \"{image}\" already present on machine"),
+        );
     }
     Ok(resolved)
 }
@@ -308,91 +350,125 @@ fn start(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, 
     let name = spec["name"].as_str().unwrap_or_default().to_string();
     let resolved = match pull(node, pod, spec, init) {
         Ok(resolved) => resolved,
-        Err((reason, message)) => {
-            let mut containers = rt.containers();
-            if let Some(c) = containers.get_mut(&name) {
-                c.state = State::Waiting { reason, message: Some(message) };
-                // Pull failures back off like crashes: the next try waits.
-                let _ = restart_decision(c, Instant::now(), backoff_base());
-                if c.backoff_until.is_none() {
-                    c.backoff_until = Some(Instant::now() + backoff_base());
-                }
-            }
-            return;
-        }
+        Err((reason, message)) => return wait_after_failed_pull(rt, &name, reason, message),
     };
-    let table = images::table();
-    let strings = |key: &str| -> Vec<String> { spec[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect() };
-    let (command, args) = (strings("command"), strings("args"));
-    let (tools, image_dir) = match &resolved {
-        Resolved::Known(image, _) => (image.tools.clone(), image.working_dir.clone()),
-        _ => (Vec::new(), None),
-    };
-    let (program, argv, root, image_env, reference) = match &resolved {
-        Resolved::Known(image, r) => {
-            let argv = image.argv(&command, &args);
-            let program = match (image.behaviour, image.starts_behaviour(&argv)) {
-                (images::Behaviour::Shell, _) | (_, false) => Program::Shell(Some(image)),
-                _ => Program::Behaviour(image, r.tag.clone()),
-            };
-            let env: Vec<(String, String)> = image.env.iter().map(|(k, v)| (k.clone(), image.fill(v, &r.tag))).collect();
-            (program, argv, image.root(table, &r.tag), env, r.clone())
-        }
-        Resolved::Unknown(r) => {
-            let argv: Vec<String> = command.into_iter().chain(args).collect();
-            let image = spec["image"].as_str().unwrap_or_default().to_string();
-            (Program::Unsupported(image), argv, gitops_sandbox_shell::vfs::Volume::empty(), Vec::new(), r.clone())
-        }
-        Resolved::Invalid => return,
-    };
-    let fs = filesystem(rt, pod, spec, root);
-    let mut env = volumes::environment(sb, pod, spec, &image_env, &rt.ip);
-    if let Some(dir) = spec["workingDir"].as_str().map(String::from).or(image_dir) {
+    let Some(launch) = Launch::of(spec, &resolved) else { return };
+    let fs = filesystem(rt, pod, spec, launch.root.clone());
+    let mut env = volumes::environment(sb, pod, spec, &launch.image_env, &rt.ip);
+    if let Some(dir) = spec["workingDir"].as_str().map(String::from).or(launch.working_dir.clone()) {
         let _ = fs.mkdir(&dir);
         env.retain(|(k, _)| k != "PWD");
         env.push(("PWD".into(), dir));
     }
     let path = Some(field_path(init, &name));
     event(sb, pod, path.clone(), EventType::Normal, "Created", format!("Created container {name}"));
-    let started = jiff::Timestamp::now();
-    let run = {
-        let mut containers = rt.containers();
-        let Some(c) = containers.get_mut(&name) else { return };
-        if let State::Terminated(t) = &c.state {
-            c.last = Some(t.clone());
-        }
-        if c.run > 0 {
-            c.restarts += 1;
-            c.previous_log = Some(std::mem::replace(&mut c.log, LogRun::new()));
-        }
-        c.run += 1;
-        let container_id = format!("sandbox://{}", images::hex_digest(&format!("{}/{name}/{}", rt.uid, c.run)));
-        c.state = State::Running { started, container_id: container_id.clone() };
-        c.image = Some((reference.full(), reference.image_id()));
-        c.processes = Processes::new(&containers::main_command(&program, &argv));
-        c.fs = Some(fs.clone());
-        c.env = env.clone();
-        c.tools = tools.clone();
-        c.stop_signal = containers::stop_signal(&program);
-        Run {
-            pod: rt.clone(),
-            container: name.clone(),
-            run: c.run,
-            program,
-            argv,
-            fs,
-            env,
-            log: c.log.clone(),
-            processes: c.processes.clone(),
-            container_id,
-            started,
-            on_exit: node.exit_notifier(&rt.namespace, &rt.name),
-            tools: tools.clone(),
-            clients: Some(node.clients()),
-        }
-    };
+    let Some(run) = begin_run(node, rt, &name, launch, fs, env) else { return };
     event(sb, pod, path, EventType::Normal, "Started", format!("Started container {name}"));
     node.spawn(run);
+}
+
+/// A failed pull leaves the container waiting with its reason, and backs off like a crash.
+fn wait_after_failed_pull(rt: &PodRuntime, name: &str, reason: String, message: String) {
+    let mut containers = rt.containers();
+    if let Some(c) = containers.get_mut(name) {
+        c.state = State::Waiting { reason, message: Some(message) };
+        let _ = restart_decision(c, Instant::now(), backoff_base());
+        if c.backoff_until.is_none() {
+            c.backoff_until = Some(Instant::now() + backoff_base());
+        }
+    }
+}
+
+/// What a container run starts from: its program and argv, the image's root, environment, extra
+/// tools and working directory.
+struct Launch {
+    program: Program,
+    argv: Vec<String>,
+    root: gitops_sandbox_shell::vfs::Volume,
+    image_env: Vec<(String, String)>,
+    reference: images::ImageRef,
+    tools: Vec<String>,
+    working_dir: Option<String>,
+}
+
+impl Launch {
+    /// The launch of `spec`'s container from its resolved image; `None` for an invalid reference.
+    fn of(spec: &Value, resolved: &Resolved<'static>) -> Option<Self> {
+        let strings = |key: &str| -> Vec<String> {
+            spec[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+        };
+        let (command, args) = (strings("command"), strings("args"));
+        match resolved {
+            Resolved::Known(image, r) => {
+                let argv = image.argv(&command, &args);
+                let program = match (image.behaviour, image.starts_behaviour(&argv)) {
+                    (images::Behaviour::Shell, _) | (_, false) => Program::Shell(Some(image)),
+                    _ => Program::Behaviour(image, r.tag.clone()),
+                };
+                let image_env = image.env.iter().map(|(k, v)| (k.clone(), image.fill(v, &r.tag))).collect();
+                let root = image.root(images::table(), &r.tag);
+                let (tools, working_dir) = (image.tools.clone(), image.working_dir.clone());
+                Some(Self { program, argv, root, image_env, reference: r.clone(), tools, working_dir })
+            }
+            Resolved::Unknown(r) => Some(Self {
+                program: Program::Unsupported(spec["image"].as_str().unwrap_or_default().to_string()),
+                argv: command.into_iter().chain(args).collect(),
+                root: gitops_sandbox_shell::vfs::Volume::empty(),
+                image_env: Vec::new(),
+                reference: r.clone(),
+                tools: Vec::new(),
+                working_dir: None,
+            }),
+            Resolved::Invalid => None,
+        }
+    }
+}
+
+/// Records a new run of container `name` (its restart count, logs, state, process table) and
+/// returns what its task needs; `None` if the container is gone.
+fn begin_run(
+    node: &SimulatedNode,
+    rt: &Arc<PodRuntime>,
+    name: &str,
+    launch: Launch,
+    fs: Filesystem,
+    env: Vec<(String, String)>,
+) -> Option<Run> {
+    let started = jiff::Timestamp::now();
+    let mut containers = rt.containers();
+    let c = containers.get_mut(name)?;
+    if let State::Terminated(t) = &c.state {
+        c.last = Some(t.clone());
+    }
+    if c.run > 0 {
+        c.restarts += 1;
+        c.previous_log = Some(std::mem::replace(&mut c.log, LogRun::new()));
+    }
+    c.run += 1;
+    let container_id = format!("sandbox://{}", images::hex_digest(&format!("{}/{name}/{}", rt.uid, c.run)));
+    c.state = State::Running { started, container_id: container_id.clone() };
+    c.image = Some((launch.reference.full(), launch.reference.image_id()));
+    c.processes = Processes::new(&containers::main_command(&launch.program, &launch.argv));
+    c.fs = Some(fs.clone());
+    c.env = env.clone();
+    c.tools = launch.tools.clone();
+    c.stop_signal = containers::stop_signal(&launch.program);
+    Some(Run {
+        pod: rt.clone(),
+        container: name.to_string(),
+        run: c.run,
+        program: launch.program,
+        argv: launch.argv,
+        fs,
+        env,
+        log: c.log.clone(),
+        processes: c.processes.clone(),
+        container_id,
+        started,
+        on_exit: node.exit_notifier(&rt.namespace, &rt.name),
+        tools: launch.tools,
+        clients: Some(node.clients()),
+    })
 }
 
 /// The container's view: the image's root, `/etc/hostname` and `/etc/hosts`, and the pod's volumes
@@ -401,9 +477,16 @@ fn filesystem(rt: &PodRuntime, pod: &Value, spec: &Value, root: gitops_sandbox_s
     let mut fs = Filesystem::new(root);
     let hostname = pod["spec"]["hostname"].as_str().unwrap_or(&rt.name);
     let _ = fs.write("/etc/hostname", format!("{hostname}\n").into_bytes(), false);
-    let hosts = format!("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{hostname}\n", rt.ip);
+    let hosts = format!(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost \
+            ip6-loopback\n{}\t{hostname}\n",
+        rt.ip
+    );
     let _ = fs.write("/etc/hosts", hosts.into_bytes(), false);
-    let resolv = format!("search {}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n", rt.namespace);
+    let resolv = format!(
+        "search {}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",
+        rt.namespace
+    );
     let _ = fs.write("/etc/resolv.conf", resolv.into_bytes(), false);
     let volumes = rt.volumes.lock().unwrap_or_else(|e| e.into_inner());
     let declared = pod["spec"]["volumes"].as_array().cloned().unwrap_or_default();
@@ -446,13 +529,21 @@ fn sync_status(sb: &Sandbox, rt: &PodRuntime) -> ApiResult<()> {
 /// Graceful deletion: stop the containers, then remove the pod (unless finalizers still hold it).
 fn terminate(node: &SimulatedNode, pod: &Value) -> ApiResult<Action> {
     let sb = node.sandbox();
-    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let namespace = object::namespace(pod);
+    let name = object::name(pod);
+    let uid = object::uid(pod).to_string();
     if let Some(rt) = node.pod(namespace, name, &uid) {
-        let running: Vec<(String, bool)> = rt.containers().values().filter(|c| c.running()).map(|c| (c.name.clone(), c.init)).collect();
+        let running: Vec<(String, bool)> =
+            rt.containers().values().filter(|c| c.running()).map(|c| (c.name.clone(), c.init)).collect();
         for (container, init) in running {
-            event(sb, pod, Some(field_path(init, &container)), EventType::Normal, "Killing", format!("Stopping container {container}"));
+            event(
+                sb,
+                pod,
+                Some(field_path(init, &container)),
+                EventType::Normal,
+                "Killing",
+                format!("Stopping container {container}"),
+            );
         }
         node.forget(namespace, name);
     }
@@ -472,13 +563,15 @@ impl Controller for ConfigMapVolumes {
     }
 
     fn primary(&self) -> ResourceId {
-        gitops_sandbox_core::registry::Registry::builtin().by_plural("", "v1", "configmaps").expect("configmaps are served").id()
+        builtin_type("", "configmaps").id()
     }
 
     fn reconcile(&self, _sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
         self.node.refresh_volumes(&target.namespace, |volume| {
             volume["configMap"]["name"] == json!(target.name)
-                || volume["projected"]["sources"].as_array().is_some_and(|s| s.iter().any(|p| p["configMap"]["name"] == json!(target.name)))
+                || volume["projected"]["sources"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|p| p["configMap"]["name"] == json!(target.name)))
         });
         Ok(Action::Done)
     }

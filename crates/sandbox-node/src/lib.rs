@@ -10,6 +10,7 @@
 //! layer and composition root (`gitops-lab-sandbox`), which also injects the in-pod `kubectl`
 //! ([`ClusterClients`]).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod containers;
 pub mod exec;
@@ -22,17 +23,20 @@ pub mod runtime;
 pub mod sample_app;
 pub mod scheduler;
 pub mod status;
+mod streams;
 pub mod volumes;
 
 pub use gitops_sandbox_shell::Output;
+pub use streams::PodStreams;
 
-use gitops_sandbox_core::Sandbox;
+use bytes::Bytes;
 use gitops_sandbox_controllers::runtime::{TriggerSender, Triggers};
 use gitops_sandbox_controllers::{Controller, ObjectRef};
-use bytes::Bytes;
-use runtime::{PodRuntime, State};
+use gitops_sandbox_core::Sandbox;
+use gitops_sandbox_core::object;
 use gitops_sandbox_shell::ClusterClient;
 use gitops_sandbox_shell::vfs::Filesystem;
+use runtime::PodRuntime;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -112,8 +116,21 @@ impl SimulatedNode {
 
     /// A node with no pods in `sandbox`, running containers on `runtime`, giving containers their
     /// in-pod kubectl from `clients`. Container exits go to `exits`: the kubelet's trigger channel.
-    pub fn new(sandbox: Arc<Sandbox>, clients: Arc<dyn ClusterClients>, runtime: tokio::runtime::Handle, exits: TriggerSender) -> Self {
-        Self { sandbox, clients, runtime, exits, pods: Mutex::default(), pulled: Mutex::default(), next_ip: AtomicU32::new(0) }
+    pub fn new(
+        sandbox: Arc<Sandbox>,
+        clients: Arc<dyn ClusterClients>,
+        runtime: tokio::runtime::Handle,
+        exits: TriggerSender,
+    ) -> Self {
+        Self {
+            sandbox,
+            clients,
+            runtime,
+            exits,
+            pods: Mutex::default(),
+            pulled: Mutex::default(),
+            next_ip: AtomicU32::new(0),
+        }
     }
 
     /// The sandbox the node belongs to.
@@ -130,20 +147,20 @@ impl SimulatedNode {
         self.pods().get(&(namespace.to_string(), name.to_string())).filter(|p| p.uid == uid).cloned()
     }
 
-    fn running_pod(&self, namespace: &str, name: &str) -> Option<Arc<PodRuntime>> {
+    pub(crate) fn running_pod(&self, namespace: &str, name: &str) -> Option<Arc<PodRuntime>> {
         self.pods().get(&(namespace.to_string(), name.to_string())).cloned()
     }
 
     /// Sets up a new pod's sandbox: an IP and its volumes.
     pub fn admit(&self, pod: &serde_json::Value) -> Result<Arc<PodRuntime>, volumes::MountError> {
-        let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-        let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let namespace = object::namespace(pod).to_string();
+        let name = object::name(pod).to_string();
         let ip = self.allocate_ip();
         let built = volumes::build(&self.sandbox, pod, &ip)?;
         let runtime = Arc::new(PodRuntime {
             namespace: namespace.clone(),
             name: name.clone(),
-            uid: pod["metadata"]["uid"].as_str().unwrap_or_default().to_string(),
+            uid: object::uid(pod).to_string(),
             ip,
             started: jiff::Timestamp::now(),
             volumes: Mutex::new(built),
@@ -189,7 +206,8 @@ impl SimulatedNode {
     /// then records the exit in the pod's status (one writer of pod status).
     pub fn exit_notifier(&self, namespace: &str, name: &str) -> Arc<dyn Fn() + Send + Sync> {
         let exits = self.exits.clone();
-        let pod = ObjectRef { resource: kubelet::pods().id(), namespace: namespace.to_string(), name: name.to_string() };
+        let pod =
+            ObjectRef { resource: kubelet::pods().id(), namespace: namespace.to_string(), name: name.to_string() };
         Arc::new(move || {
             // Closed only when the controllers stop: then nobody needs the status any more.
             let _ = exits.send(pod.clone());
@@ -216,7 +234,8 @@ impl SimulatedNode {
                 let name = volume["name"].as_str().unwrap_or_default();
                 // A volume that cannot be rebuilt (the ConfigMap was deleted) keeps its last files, as upstream's.
                 let Ok(Some(files)) = volumes::volume_files(sb, &pod, volume, &rt.ip) else { continue };
-                let fresh = gitops_sandbox_shell::vfs::Volume::with_files(files.iter().map(|(p, b)| (p.as_str(), b.clone())));
+                let fresh =
+                    gitops_sandbox_shell::vfs::Volume::with_files(files.iter().map(|(p, b)| (p.as_str(), b.clone())));
                 if let Some(existing) = rt.volumes.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
                     existing.replace_with(&fresh);
                 }
@@ -225,73 +244,24 @@ impl SimulatedNode {
     }
 
     /// A pod's container by name (empty: the first app container in spec order).
-    fn container_name(&self, rt: &PodRuntime, container: &str) -> Result<String, NodeError> {
+    pub(crate) fn container_name(&self, rt: &PodRuntime, container: &str) -> Result<String, NodeError> {
         if !container.is_empty() {
             return match rt.containers().contains_key(container) {
                 true => Ok(container.to_string()),
-                false => Err(NodeError::NoSuchContainer(format!("container {container} is not valid for pod {}", rt.name))),
+                false => {
+                    Err(NodeError::NoSuchContainer(format!("container {container} is not valid for pod {}", rt.name)))
+                }
             };
         }
         let pod = self.sandbox.get(kubelet::pods(), Some(&rt.namespace), &rt.name);
         let first = pod.and_then(|pod| pod["spec"]["containers"][0]["name"].as_str().map(String::from));
-        first.or_else(|| rt.containers().values().find(|c| !c.init).map(|c| c.name.clone())).ok_or_else(|| NodeError::NoSuchContainer(format!("pod {} has no containers", rt.name)))
+        first
+            .or_else(|| rt.containers().values().find(|c| !c.init).map(|c| c.name.clone()))
+            .ok_or_else(|| NodeError::NoSuchContainer(format!("pod {} has no containers", rt.name)))
     }
 
-    fn not_running(namespace: &str, pod: &str) -> NodeError {
+    pub(crate) fn not_running(namespace: &str, pod: &str) -> NodeError {
         NodeError::PodNotRunning(format!("pod {pod} in namespace {namespace} is not running on the sandbox node"))
-    }
-
-    /// Starts `command` in a container of a running pod (an empty container name means the first).
-    pub fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError> {
-        let rt = self.running_pod(namespace, pod).ok_or_else(|| Self::not_running(namespace, pod))?;
-        let name = self.container_name(&rt, container)?;
-        let target = {
-            let containers = rt.containers();
-            let c = containers.get(&name).ok_or_else(|| NodeError::NoSuchContainer(format!("container {name} is not valid for pod {pod}")))?;
-            match (&c.state, &c.fs) {
-                (State::Running { .. }, Some(fs)) => exec::Target {
-                    fs: fs.clone(),
-                    env: c.env.clone(),
-                    processes: c.processes.clone(),
-                    hostname: rt.name.clone(),
-                    tools: c.tools.clone(),
-                    clients: Some(self.clients.clone()),
-                },
-                _ => return Err(NodeError::PodNotRunning(format!("container not found (\"{name}\")"))),
-            }
-        };
-        Ok(exec::start(&self.runtime, target, command, tty, stdin))
-    }
-
-    /// The log of a container (`previous`: of its last terminated run).
-    pub fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError> {
-        let rt = self.running_pod(namespace, pod).ok_or_else(|| Self::not_running(namespace, pod))?;
-        let name = self.container_name(&rt, container)?;
-        let containers = rt.containers();
-        let c = containers.get(&name).ok_or_else(|| NodeError::NoSuchContainer(format!("container {name} is not valid for pod {pod}")))?;
-        let waiting = matches!(c.state, State::Waiting { .. });
-        // While waiting to restart, the current log is the run that ended: what upstream shows.
-        let run = match (previous, waiting) {
-            (true, true) if c.last.is_some() => Some(c.log.clone()),
-            (true, _) => c.previous_log.clone(),
-            (false, true) if c.run == 0 => {
-                let reason = match &c.state {
-                    State::Waiting { reason, .. } => reason.clone(),
-                    _ => String::new(),
-                };
-                return Err(NodeError::PodNotRunning(format!("container \"{name}\" in pod \"{pod}\" is waiting to start: {reason}")));
-            }
-            (false, _) => Some(c.log.clone()),
-        };
-        let run = run.ok_or_else(|| NodeError::NoLog(format!("previous terminated container \"{name}\" in pod \"{pod}\" not found")))?;
-        let (lines, follow) = run.snapshot();
-        Ok(ContainerLog { lines, follow: if previous { None } else { follow } })
-    }
-
-    /// Opens a connection to `port` inside a running pod, as a byte stream both ways.
-    pub fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<tokio::io::DuplexStream, NodeError> {
-        let rt = self.running_pod(namespace, pod).ok_or_else(|| Self::not_running(namespace, pod))?;
-        rt.connect(port)
     }
 }
 

@@ -28,7 +28,8 @@ impl Nginx {
     fn error(&self, status: u16) -> Response {
         let title = format!("{status} {}", reason(status));
         let body = format!(
-            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>{}</center>\r\n</body>\r\n</html>\r\n",
+            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
+             <hr><center>{}</center>\r\n</body>\r\n</html>\r\n",
             self.server
         );
         Response { status, headers: self.headers("text/html"), body: body.into_bytes() }
@@ -88,7 +89,10 @@ impl Responder for Nginx {
             Some(true) => {
                 let host = request.header("host").unwrap_or("localhost");
                 // nginx builds the redirect from the Host name without the client's port.
-                let host = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
+                let host = host
+                    .rsplit_once(':')
+                    .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+                    .map_or(host, |(h, _)| h);
                 let mut response = self.error(301);
                 response.headers.push(("Location".into(), format!("http://{host}{path}/")));
                 response
@@ -102,7 +106,8 @@ impl Responder for Nginx {
     }
 
     fn logged(&self, request: &Request, response: &Response) {
-        let time = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).strftime("%d/%b/%Y:%H:%M:%S %z").to_string();
+        let time =
+            jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).strftime("%d/%b/%Y:%H:%M:%S %z").to_string();
         let sent = if request.method == "HEAD" { 0 } else { response.body.len() };
         let quoted = |name: &str| request.header(name).unwrap_or("-").to_string();
         self.log.line(&format!(
@@ -126,9 +131,23 @@ mod tests {
 
     fn nginx() -> Nginx {
         let mut fs = Filesystem::new(Volume::empty());
-        fs.mount(ROOT, Volume::with_files([("index.html", b"<pre>moo</pre>".to_vec()), ("css/site.css", b"p{}".to_vec()), ("empty/.x", vec![])]), false);
+        fs.mount(
+            ROOT,
+            Volume::with_files([
+                ("index.html", b"<pre>moo</pre>".to_vec()),
+                ("css/site.css", b"p{}".to_vec()),
+                ("empty/.x", vec![]),
+            ]),
+            false,
+        );
         fs.remove(&format!("{ROOT}/empty/.x"), false).unwrap();
-        Nginx { fs, server: "nginx/1.11".into(), table: crate::images::table(), log: LogRun::new(), modified: jiff::Timestamp::now() }
+        Nginx {
+            fs,
+            server: "nginx/1.11".into(),
+            table: crate::images::table(),
+            log: LogRun::new(),
+            modified: jiff::Timestamp::now(),
+        }
     }
 
     fn get(n: &Nginx, line: &str) -> Response {
@@ -158,8 +177,21 @@ mod tests {
         let n = nginx();
         let bytes = crate::http::render("GET", &get(&n, "GET /"), true);
         let head = String::from_utf8_lossy(&bytes).to_string();
-        let names: Vec<&str> = head.lines().skip(1).take_while(|l| !l.is_empty()).filter_map(|l| l.split(':').next()).collect();
-        assert_eq!(names, ["Server", "Date", "Content-Type", "Content-Length", "Last-Modified", "Connection", "ETag", "Accept-Ranges"]);
+        let names: Vec<&str> =
+            head.lines().skip(1).take_while(|l| !l.is_empty()).filter_map(|l| l.split(':').next()).collect();
+        assert_eq!(
+            names,
+            [
+                "Server",
+                "Date",
+                "Content-Type",
+                "Content-Length",
+                "Last-Modified",
+                "Connection",
+                "ETag",
+                "Accept-Ranges"
+            ]
+        );
     }
 
     #[test]

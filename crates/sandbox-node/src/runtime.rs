@@ -1,9 +1,9 @@
 //! The container runtime's state: a sandbox per pod (IP, volumes), and per container its state,
 //! restarts, logs, process table and listening ports. The kubelet decides; this module records.
 
-use gitops_sandbox_shell::vfs::{Filesystem, Volume};
 use super::{LogLine, NodeError};
 use bytes::Bytes;
+use gitops_sandbox_shell::vfs::{Filesystem, Volume};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -28,7 +28,10 @@ impl LogRun {
     /// An empty log.
     pub fn new() -> Arc<Self> {
         let (sender, _) = broadcast::channel(1024);
-        Arc::new(Self { inner: Mutex::new(LogInner { lines: VecDeque::new(), partial: Vec::new(), closed: false }), sender })
+        Arc::new(Self {
+            inner: Mutex::new(LogInner { lines: VecDeque::new(), partial: Vec::new(), closed: false }),
+            sender,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, LogInner> {
@@ -244,7 +247,8 @@ impl PodRuntime {
     pub fn connect(&self, port: u16) -> Result<tokio::io::DuplexStream, NodeError> {
         let refused = || {
             NodeError::ConnectionRefused(format!(
-                "error forwarding port {port} to pod {}_{}, uid {}: failed to connect to localhost:{port} inside the pod's network namespace: dial tcp4 127.0.0.1:{port}: connect: connection refused",
+                "error forwarding port {port} to pod {}_{}, uid {}: failed to connect to localhost:{port} inside the \
+                    pod's network namespace: dial tcp4 127.0.0.1:{port}: connect: connection refused",
                 self.name, self.namespace, self.uid
             ))
         };

@@ -2,13 +2,13 @@
 
 use super::SimulatedNode;
 use super::kubelet::pods;
-use gitops_sandbox_core::Sandbox;
-use gitops_sandbox_core::cluster::now_rfc3339;
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
+use gitops_sandbox_core::Sandbox;
 use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_core::events::{EventType, Occurrence, Source};
+use gitops_sandbox_core::events::{EventType, Source};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::ResourceId;
+use gitops_sandbox_core::time;
 use serde_json::{Value, json};
 
 /// The scheduler's name, as pods' `schedulerName` and events show it.
@@ -43,15 +43,22 @@ impl Controller for Scheduler {
         // must come after this one, as `kubectl describe` lists them.
         let message = format!("Successfully assigned {}/{} to {}", target.namespace, target.name, SimulatedNode::NAME);
         let source = Source { component: NAME, host: None };
-        sb.record_event(source, Occurrence { about: &pod, field_path: None, kind: EventType::Normal, reason: "Scheduled", message });
-        let bound = sb.modify(pods(), Some(&target.namespace), &target.name, UpdateScope::Main, Default::default(), |current| {
-            let mut new = current.clone();
-            if new["metadata"]["uid"] != uid || !unbound(current) {
-                return Ok(new);
-            }
-            new["spec"]["nodeName"] = json!(SimulatedNode::NAME);
-            Ok(new)
-        })?;
+        sb.record(source, &pod, EventType::Normal, "Scheduled", message);
+        let bound = sb.modify(
+            pods(),
+            Some(&target.namespace),
+            &target.name,
+            UpdateScope::Main,
+            Default::default(),
+            |current| {
+                let mut new = current.clone();
+                if new["metadata"]["uid"] != uid || !unbound(current) {
+                    return Ok(new);
+                }
+                new["spec"]["nodeName"] = json!(SimulatedNode::NAME);
+                Ok(new)
+            },
+        )?;
         if bound.object["metadata"]["uid"] != uid {
             return Ok(Action::Done);
         }
@@ -60,7 +67,8 @@ impl Controller for Scheduler {
             let conditions = new["status"]["conditions"].as_array().cloned().unwrap_or_default();
             if !conditions.iter().any(|c| c["type"] == "PodScheduled") {
                 let mut conditions = conditions;
-                conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now_rfc3339()}));
+                conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
+                    "lastTransitionTime": time::now_rfc3339()}));
                 new["status"]["conditions"] = json!(conditions);
             }
             Ok(new)

@@ -2,16 +2,13 @@
 //! from the runtime's container states (upstream's rules for phase and readiness).
 
 use super::runtime::{Container, State, Termination};
+use gitops_sandbox_core::time;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-fn rfc3339(t: &jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 fn terminated(t: &Termination) -> Value {
-    let mut v = json!({"exitCode": t.exit_code, "reason": t.reason, "startedAt": rfc3339(&t.started),
-        "finishedAt": rfc3339(&t.finished), "containerID": t.container_id});
+    let mut v = json!({"exitCode": t.exit_code, "reason": t.reason, "startedAt": time::rfc3339(t.started),
+        "finishedAt": time::rfc3339(t.finished), "containerID": t.container_id});
     if let Some(m) = &t.message {
         v["message"] = json!(m);
     }
@@ -27,7 +24,7 @@ fn state_json(state: &State) -> Value {
             }
             json!({"waiting": w})
         }
-        State::Running { started, .. } => json!({"running": {"startedAt": rfc3339(started)}}),
+        State::Running { started, .. } => json!({"running": {"startedAt": time::rfc3339(*started)}}),
         State::Terminated(t) => json!({"terminated": terminated(t)}),
     }
 }
@@ -71,11 +68,14 @@ pub struct Summary {
 pub fn summarize(pod: &Value, containers: &BTreeMap<String, Container>) -> Summary {
     let spec = &pod["spec"];
     let policy = spec["restartPolicy"].as_str().unwrap_or("Always");
-    let names = |list: &str| -> Vec<String> { spec[list].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(String::from)).collect() };
+    let names = |list: &str| -> Vec<String> {
+        spec[list].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(String::from)).collect()
+    };
     let (inits, apps) = (names("initContainers"), names("containers"));
     let get = |n: &String| containers.get(n);
     let initialized = inits.iter().all(|n| get(n).and_then(Container::exit_code) == Some(0));
-    let init_failed = policy == "Never" && inits.iter().any(|n| get(n).and_then(Container::exit_code).is_some_and(|c| c != 0));
+    let init_failed =
+        policy == "Never" && inits.iter().any(|n| get(n).and_then(Container::exit_code).is_some_and(|c| c != 0));
     let (mut running, mut waiting, mut stopped, mut failed, mut succeeded) = (0, 0, 0, 0, 0);
     for c in apps.iter().map(get) {
         match c.map(|c| (&c.state, c.last.is_some())) {
@@ -124,7 +124,12 @@ fn condition(kind: &str, ok: bool, reason: Option<(&str, String)>, previous: &Va
     c
 }
 
-fn not_done(pod: &Value, list: &str, containers: &BTreeMap<String, Container>, done: impl Fn(&Container) -> bool) -> String {
+fn not_done(
+    pod: &Value,
+    list: &str,
+    containers: &BTreeMap<String, Container>,
+    done: impl Fn(&Container) -> bool,
+) -> String {
     let names: Vec<&str> = pod["spec"][list]
         .as_array()
         .into_iter()
@@ -138,14 +143,21 @@ fn not_done(pod: &Value, list: &str, containers: &BTreeMap<String, Container>, d
 /// The whole status: the previous one's timestamps and fields are kept where they still hold.
 pub fn pod_status(pod: &Value, ip: &str, started: &jiff::Timestamp, containers: &BTreeMap<String, Container>) -> Value {
     let previous = &pod["status"];
-    let now = gitops_sandbox_core::cluster::now_rfc3339();
+    let now = time::now_rfc3339();
     let summary = summarize(pod, containers);
     let conds = &previous["conditions"];
     let unready = (!summary.ready).then(|| {
-        let reason = if matches!(summary.phase, "Succeeded" | "Failed") { "PodCompleted" } else { "ContainersNotReady" };
-        (reason, format!("containers with unready status: {}", not_done(pod, "containers", containers, Container::running)))
+        let reason =
+            if matches!(summary.phase, "Succeeded" | "Failed") { "PodCompleted" } else { "ContainersNotReady" };
+        (
+            reason,
+            format!("containers with unready status: {}", not_done(pod, "containers", containers, Container::running)),
+        )
     });
-    let uninit = format!("containers with incomplete status: {}", not_done(pod, "initContainers", containers, |c| c.exit_code() == Some(0)));
+    let uninit = format!(
+        "containers with incomplete status: {}",
+        not_done(pod, "initContainers", containers, |c| c.exit_code() == Some(0))
+    );
     let conditions = vec![
         condition("PodReadyToStartContainers", true, None, conds, &now),
         condition("Initialized", summary.initialized, Some(("ContainersNotInitialized", uninit)), conds, &now),
@@ -170,7 +182,7 @@ pub fn pod_status(pod: &Value, ip: &str, started: &jiff::Timestamp, containers: 
         ("hostIPs", json!([{"ip": host}])),
         ("podIP", json!(ip)),
         ("podIPs", json!([{"ip": ip}])),
-        ("startTime", json!(rfc3339(started))),
+        ("startTime", json!(time::rfc3339(*started))),
         ("containerStatuses", json!(statuses("containers"))),
     ] {
         status.insert(key.into(), value);
@@ -194,7 +206,14 @@ mod tests {
 
     fn done(code: i32) -> State {
         let t = jiff::Timestamp::now();
-        State::Terminated(Termination { exit_code: code, reason: if code == 0 { "Completed" } else { "Error" }.into(), message: None, started: t, finished: t, container_id: "sandbox://1".into() })
+        State::Terminated(Termination {
+            exit_code: code,
+            reason: if code == 0 { "Completed" } else { "Error" }.into(),
+            message: None,
+            started: t,
+            finished: t,
+            container_id: "sandbox://1".into(),
+        })
     }
 
     fn containers(init: State, web: State) -> BTreeMap<String, Container> {
@@ -255,8 +274,10 @@ mod tests {
     #[test]
     fn the_status_lists_conditions_and_container_states_like_upstream() {
         let mut p = pod("Always");
-        let status = pod_status(&p, "10.244.0.3", &jiff::Timestamp::now(), &containers(running(), waiting("PodInitializing")));
-        let types: Vec<&str> = status["conditions"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+        let status =
+            pod_status(&p, "10.244.0.3", &jiff::Timestamp::now(), &containers(running(), waiting("PodInitializing")));
+        let types: Vec<&str> =
+            status["conditions"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
         assert_eq!(types, ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]);
         assert_eq!(status["conditions"][1]["message"], "containers with incomplete status: [init]");
         assert_eq!(status["containerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing");
@@ -265,7 +286,8 @@ mod tests {
         // Transition times stay while a condition keeps its status.
         p["status"] = status.clone();
         p["status"]["conditions"][0]["lastTransitionTime"] = json!("2020-01-01T00:00:00Z");
-        let again = pod_status(&p, "10.244.0.3", &jiff::Timestamp::now(), &containers(running(), waiting("PodInitializing")));
+        let again =
+            pod_status(&p, "10.244.0.3", &jiff::Timestamp::now(), &containers(running(), waiting("PodInitializing")));
         assert_eq!(again["conditions"][0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
     }
 }

@@ -1,9 +1,10 @@
 //! A pod's volumes and its containers' environment, built from the pod spec and the objects it
 //! references (ConfigMaps, Secrets, the ServiceAccount's token, the downward API).
 
-use gitops_sandbox_shell::vfs::Volume;
-use gitops_sandbox_core::Sandbox;
 use base64::Engine;
+use gitops_sandbox_core::Sandbox;
+use gitops_sandbox_core::object;
+use gitops_sandbox_shell::vfs::Volume;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -22,17 +23,28 @@ fn data_of(sb: &Sandbox, kind: &str, namespace: &str, name: &str) -> Option<BTre
     let mut out = BTreeMap::new();
     for (key, value) in obj["data"].as_object().into_iter().flatten() {
         let text = value.as_str().unwrap_or_default();
-        let bytes = if kind == "Secret" { base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default() } else { text.as_bytes().to_vec() };
+        let bytes = if kind == "Secret" {
+            base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default()
+        } else {
+            text.as_bytes().to_vec()
+        };
         out.insert(key.clone(), bytes);
     }
     for (key, value) in obj["binaryData"].as_object().into_iter().flatten() {
-        out.insert(key.clone(), base64::engine::general_purpose::STANDARD.decode(value.as_str().unwrap_or_default()).unwrap_or_default());
+        out.insert(
+            key.clone(),
+            base64::engine::general_purpose::STANDARD.decode(value.as_str().unwrap_or_default()).unwrap_or_default(),
+        );
     }
     Some(out)
 }
 
 /// The files of a configMap/secret source: every key, or only `items` (key → path).
-fn keyed_files(source: &Value, data: BTreeMap<String, Vec<u8>>, what: &str) -> Result<Vec<(String, Vec<u8>)>, MountError> {
+fn keyed_files(
+    source: &Value,
+    data: BTreeMap<String, Vec<u8>>,
+    what: &str,
+) -> Result<Vec<(String, Vec<u8>)>, MountError> {
     let Some(items) = source["items"].as_array() else { return Ok(data.into_iter().collect()) };
     let mut files = Vec::new();
     for item in items {
@@ -73,7 +85,9 @@ pub fn field_value(pod: &Value, path: &str, pod_ip: &str) -> String {
         }
         other => {
             // metadata.labels['x'] and metadata.annotations['x'].
-            let Some((map, key)) = other.strip_suffix("']").and_then(|o| o.split_once("['")) else { return String::new() };
+            let Some((map, key)) = other.strip_suffix("']").and_then(|o| o.split_once("['")) else {
+                return String::new();
+            };
             text(&pod["metadata"][map.trim_start_matches("metadata.")][key])
         }
     }
@@ -90,7 +104,12 @@ fn downward_files(pod: &Value, source: &Value, pod_ip: &str) -> Vec<(String, Vec
         .collect()
 }
 
-fn projected_files(sb: &Sandbox, pod: &Value, source: &Value, pod_ip: &str) -> Result<Vec<(String, Vec<u8>)>, MountError> {
+fn projected_files(
+    sb: &Sandbox,
+    pod: &Value,
+    source: &Value,
+    pod_ip: &str,
+) -> Result<Vec<(String, Vec<u8>)>, MountError> {
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or("default");
     let mut files = Vec::new();
     for part in source["sources"].as_array().into_iter().flatten() {
@@ -159,15 +178,26 @@ pub fn is_projected(volume: &Value) -> bool {
 
 /// The environment of a container: the image's, then the kubelet's service variables, then the
 /// container's `envFrom` and `env` (later entries win, `$(VAR)` references expanded).
-pub fn environment(sb: &Sandbox, pod: &Value, container: &Value, image_env: &[(String, String)], pod_ip: &str) -> Vec<(String, String)> {
+pub fn environment(
+    sb: &Sandbox,
+    pod: &Value,
+    container: &Value,
+    image_env: &[(String, String)],
+    pod_ip: &str,
+) -> Vec<(String, String)> {
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or("default");
     let mut env: Vec<(String, String)> = image_env.to_vec();
-    let set = |env: &mut Vec<(String, String)>, k: String, v: String| match env.iter_mut().find(|(name, _)| *name == k) {
+    let set = |env: &mut Vec<(String, String)>, k: String, v: String| match env.iter_mut().find(|(name, _)| *name == k)
+    {
         Some(slot) => slot.1 = v,
         None => env.push((k, v)),
     };
-    set(&mut env, "HOSTNAME".into(), pod["metadata"]["name"].as_str().unwrap_or_default().into());
-    for (k, v) in [("KUBERNETES_SERVICE_HOST", "10.96.0.1"), ("KUBERNETES_SERVICE_PORT", "443"), ("KUBERNETES_PORT", "tcp://10.96.0.1:443")] {
+    set(&mut env, "HOSTNAME".into(), object::name(pod).into());
+    for (k, v) in [
+        ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
+        ("KUBERNETES_SERVICE_PORT", "443"),
+        ("KUBERNETES_PORT", "tcp://10.96.0.1:443"),
+    ] {
         set(&mut env, k.into(), v.into());
     }
     for from in container["envFrom"].as_array().into_iter().flatten() {
@@ -238,10 +268,13 @@ mod tests {
 
     #[test]
     fn configmap_items_pick_keys_and_missing_keys_fail_to_mount() {
-        let data: BTreeMap<String, Vec<u8>> = [("index.html".to_string(), b"hi".to_vec()), ("other".to_string(), b"x".to_vec())].into();
+        let data: BTreeMap<String, Vec<u8>> =
+            [("index.html".to_string(), b"hi".to_vec()), ("other".to_string(), b"x".to_vec())].into();
         let all = keyed_files(&json!({"name": "web"}), data.clone(), "web").unwrap();
         assert_eq!(all.len(), 2);
-        let some = keyed_files(&json!({"items": [{"key": "index.html", "path": "site/index.html"}]}), data.clone(), "web").unwrap();
+        let some =
+            keyed_files(&json!({"items": [{"key": "index.html", "path": "site/index.html"}]}), data.clone(), "web")
+                .unwrap();
         assert_eq!(some, vec![("site/index.html".to_string(), b"hi".to_vec())]);
         assert!(keyed_files(&json!({"items": [{"key": "nope", "path": "x"}]}), data, "web").is_err());
     }

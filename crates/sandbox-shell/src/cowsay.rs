@@ -6,12 +6,23 @@ use super::builtins::{Call, Flags};
 use super::interp::Shell;
 
 /// The animals, by `-f` name.
-const COWS: &[(&str, &str)] =
-    &[("default", include_str!("data/cow.txt")), ("whale", include_str!("data/whale.txt")), ("docker", include_str!("data/whale.txt"))];
+const COWS: &[(&str, &str)] = &[
+    ("default", include_str!("data/cow.txt")),
+    ("whale", include_str!("data/whale.txt")),
+    ("docker", include_str!("data/whale.txt")),
+];
 
 /// Modes: flag letter → eyes and tongue.
-const MODES: &[(char, &str, &str)] =
-    &[('b', "==", "  "), ('d', "xx", "U "), ('g', "$$", "  "), ('p', "@@", "  "), ('s', "**", "U "), ('t', "--", "  "), ('w', "OO", "  "), ('y', "..", "  ")];
+const MODES: &[(char, &str, &str)] = &[
+    ('b', "==", "  "),
+    ('d', "xx", "U "),
+    ('g', "$$", "  "),
+    ('p', "@@", "  "),
+    ('s', "**", "U "),
+    ('t', "--", "  "),
+    ('w', "OO", "  "),
+    ('y', "..", "  "),
+];
 
 /// What the animal looks like and how the text is laid out.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,7 @@
 //! Word expansion: parameters, command substitution, arithmetic, field splitting and globbing.
 
+use crate::bracket::Bracket;
+
 use futures::future::BoxFuture;
 
 use super::ast::{Part, Script, Word};
@@ -64,8 +66,8 @@ impl Shell {
         let mut out = Vec::new();
         for word in words {
             let mut fields = Fields::default();
-            let only_quoted_at =
-                matches!(word.parts.as_slice(), [Part::Quoted(q), Part::Param { name, quoted: true, modifier: None }] if q.is_empty() && name == "@");
+            let only_quoted_at = matches!(word.parts.as_slice(), [Part::Quoted(q), Part::Param { name, quoted: true,
+                modifier: None }] if q.is_empty() && name == "@");
             if only_quoted_at {
                 out.extend(self.args.iter().skip(1).cloned());
                 continue;
@@ -157,7 +159,9 @@ impl Shell {
                     match super::builtins::arith::eval(&expanded, &self.vars) {
                         Ok(n) => n.to_string(),
                         Err(message) => {
-                            self.diagnostics.write(format!("sh: arithmetic syntax error: {message}\n").as_bytes()).await;
+                            self.diagnostics
+                                .write(format!("sh: arithmetic syntax error: {message}\n").as_bytes())
+                                .await;
                             "0".into()
                         }
                     }
@@ -319,43 +323,14 @@ fn match_from(p: &[char], n: &[char]) -> bool {
         None => n.is_empty(),
         Some('*') => (0..=n.len()).any(|i| match_from(&p[1..], &n[i..])),
         Some('?') => !n.is_empty() && match_from(&p[1..], &n[1..]),
-        Some('[') => match (n.first(), class(&p[1..])) {
-            (Some(&c), Some((set, negate, len))) => set.matches(c) != negate && match_from(&p[len + 1..], &n[1..]),
+        Some('[') => match (n.first(), Bracket::parse(&p[1..], &['!', '^'])) {
+            (Some(&c), Some((set, len))) => set.matches(c) && match_from(&p[len + 1..], &n[1..]),
             (Some(&c), None) => c == '[' && match_from(&p[1..], &n[1..]),
             (None, _) => false,
         },
         Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && match_from(&p[2..], &n[1..]),
         Some(&c) => n.first() == Some(&c) && match_from(&p[1..], &n[1..]),
     }
-}
-
-struct Class(Vec<(char, char)>);
-
-impl Class {
-    fn matches(&self, c: char) -> bool {
-        self.0.iter().any(|&(lo, hi)| lo <= c && c <= hi)
-    }
-}
-
-/// A bracket expression after its `[`: the ranges, whether negated, and its length through `]`.
-fn class(p: &[char]) -> Option<(Class, bool, usize)> {
-    let negate = matches!(p.first(), Some('!' | '^'));
-    let mut i = usize::from(negate);
-    let mut ranges = Vec::new();
-    let start = i;
-    while i < p.len() {
-        if p[i] == ']' && i > start {
-            return Some((Class(ranges), negate, i + 1));
-        }
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            ranges.push((p[i], p[i + 2]));
-            i += 3;
-        } else {
-            ranges.push((p[i], p[i]));
-            i += 1;
-        }
-    }
-    None
 }
 
 #[cfg(test)]

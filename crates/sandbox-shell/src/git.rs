@@ -84,15 +84,22 @@ pub(crate) async fn git(sh: &mut Shell, c: &mut Call) -> i32 {
         }
         other => {
             let what = other.unwrap_or("");
-            c.err(format!("git: '{what}' is not supported in the sandbox: only 'git clone' is (use a real cluster, e.g. minikube, for more)\n")).await;
+            c.err(format!(
+                "git: '{what}' is not supported in the sandbox: only 'git clone' is (use a real cluster, \
+                e.g. minikube, for more)\n"
+            ))
+            .await;
             1
         }
     }
 }
 
 async fn clone(sh: &mut Shell, c: &mut Call) -> i32 {
-    let args: Vec<String> =
-        c.args[2..].iter().filter(|a| !a.starts_with("--depth=") && !a.starts_with("--single-branch") && *a != "--no-checkout").cloned().collect();
+    let args: Vec<String> = c.args[2..]
+        .iter()
+        .filter(|a| !a.starts_with("--depth=") && !a.starts_with("--single-branch") && *a != "--no-checkout")
+        .cloned()
+        .collect();
     let flags = match Flags::parse(&args, "bo") {
         Ok(flags) => flags,
         Err(message) => return c.fail(message).await,
@@ -100,7 +107,11 @@ async fn clone(sh: &mut Shell, c: &mut Call) -> i32 {
     // `--depth N` takes a value the short-option parser does not know about.
     let operands: Vec<&String> = {
         let mut skip = false;
-        flags.operands.iter().filter(|a| !std::mem::replace(&mut skip, *a == "--depth" || *a == "--branch") && !a.starts_with("--")).collect()
+        flags
+            .operands
+            .iter()
+            .filter(|a| !std::mem::replace(&mut skip, *a == "--depth" || *a == "--branch") && !a.starts_with("--"))
+            .collect()
     };
     let Some(url) = operands.first().map(|s| s.to_string()) else {
         c.err("fatal: You must specify a repository to clone.\n").await;
@@ -116,10 +127,18 @@ async fn clone(sh: &mut Shell, c: &mut Call) -> i32 {
         c.err(format!("Cloning into '{dir}'...\n")).await;
     }
     if let Err(message) = reachable(&url) {
-        c.err(format!("{message}\ngit: note: from the sandbox, containers reach only repositories on this machine (file:// or http://127.0.0.1); use a real cluster for others\n")).await;
+        c.err(format!(
+            "{message}\ngit: note: from the sandbox, containers reach only repositories on this machine \
+            (file:// or http://127.0.0.1); use a real cluster for others\n"
+        ))
+        .await;
         return 128;
     }
-    let branch = flags.values.get(&'b').cloned().or_else(|| args.iter().position(|a| a == "--branch").and_then(|i| args.get(i + 1).cloned()));
+    let branch = flags
+        .values
+        .get(&'b')
+        .cloned()
+        .or_else(|| args.iter().position(|a| a == "--branch").and_then(|i| args.get(i + 1).cloned()));
     match clone_files(url, branch).await {
         Ok(files) => {
             if let Err(e) = sh.ctx.fs.mkdir(&dest) {

@@ -13,7 +13,11 @@ pub(super) async fn repl(sh: &mut Shell, io: &Streams) -> i32 {
             let prompt = if pending.is_empty() { format!("{} # ", shown_dir(sh)) } else { "> ".into() };
             io.stdout.write(prompt.as_bytes()).await;
         }
-        let line = if sh.tty { read_tty_line(io).await } else { io.stdin.read_line().await.map(|l| String::from_utf8_lossy(&l).into_owned()) };
+        let line = if sh.tty {
+            read_tty_line(io).await
+        } else {
+            io.stdin.read_line().await.map(|l| String::from_utf8_lossy(&l).into_owned())
+        };
         let Some(line) = line else { break };
         sh.pauses += 1;
         if line.is_empty() {

@@ -57,7 +57,8 @@ impl Shell {
     /// A shell over `ctx`; it starts in `$PWD` when the environment names one, else in `/`.
     pub fn new(ctx: ShellContext) -> Self {
         let mut vars = ctx.env.clone();
-        vars.entry("PATH".into()).or_insert_with(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        vars.entry("PATH".into())
+            .or_insert_with(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
         vars.entry("HOME".into()).or_insert_with(|| "/root".into());
         vars.entry("HOSTNAME".into()).or_insert_with(|| ctx.hostname.clone());
         let cwd = vars.get("PWD").filter(|p| p.starts_with('/')).cloned().unwrap_or_else(|| "/".into());
@@ -369,7 +370,10 @@ impl Shell {
             busy = if self.pauses == pauses { busy + 1 } else { 0 };
             pauses = self.pauses;
             if busy > LOOP_LIMIT {
-                let message = format!("sh: stopped a loop that ran {LOOP_LIMIT} times without pausing (the sandbox's guard against runaway loops)\n");
+                let message = format!(
+                    "sh: stopped a loop that ran {LOOP_LIMIT} times without pausing (the sandbox's guard against \
+                        runaway loops)\n"
+                );
                 io.stderr.write(message.as_bytes()).await;
                 return 1;
             }
@@ -409,7 +413,8 @@ impl Shell {
             self.status = self.subst_status.take().unwrap_or(0);
             return self.status;
         }
-        let saved: Vec<_> = assigns.iter().map(|(n, _)| (n.clone(), self.vars.get(n).cloned(), self.exported.contains(n))).collect();
+        let saved: Vec<_> =
+            assigns.iter().map(|(n, _)| (n.clone(), self.vars.get(n).cloned(), self.exported.contains(n))).collect();
         for (name, value) in assigns {
             self.vars.insert(name.clone(), value);
             self.exported.insert(name);
@@ -434,7 +439,8 @@ impl Shell {
             let Some(name) = argv.first().cloned() else { return 0 };
             let base = name.rsplit('/').next().unwrap_or(&name).to_string();
             if let Some(builtin) = builtins::lookup(&base, self) {
-                let mut call = Call { args: argv, stdin: io.stdin.clone(), stdout: io.stdout.clone(), stderr: io.stderr.clone() };
+                let mut call =
+                    Call { args: argv, stdin: io.stdin.clone(), stdout: io.stdout.clone(), stderr: io.stderr.clone() };
                 return builtin(self, &mut call).await;
             }
             if name.contains('/') {
@@ -459,7 +465,8 @@ impl Shell {
         let names = builtins::names(self).join(" ");
         let message = format!(
             "sh: note: this container runs in the GitOps Lab sandbox, whose simulated shell provides only: {names}\n\
-             sh: note: to run other programs, use a real cluster (for example minikube) with the lab's --cluster option\n"
+             sh: note: to run other programs, use a real cluster (for example minikube) with the lab's --cluster \
+             option\n"
         );
         io.stderr.write(message.as_bytes()).await;
     }

@@ -10,7 +10,8 @@ pub enum SyntaxError {
     #[error("syntax error: unexpected {0}")]
     Unexpected(String),
     /// The source ended inside a construct.
-    #[error("syntax error: unexpected end of file{}", expecting.as_ref().map(|e| format!(" (expecting \"{e}\")")).unwrap_or_default())]
+    #[error("syntax error: unexpected end of file{}",
+        expecting.as_ref().map(|e| format!(" (expecting \"{e}\")")).unwrap_or_default())]
     Eof {
         /// The keyword that would have closed it.
         expecting: Option<String>,
@@ -220,7 +221,8 @@ impl Lexer {
                 RedirOp::Out
             }
         };
-        let default_fd = if matches!(op, RedirOp::In | RedirOp::HereDoc) || (op == RedirOp::Dup && c == Some('<')) { 0 } else { 1 };
+        let default_fd =
+            if matches!(op, RedirOp::In | RedirOp::HereDoc) || (op == RedirOp::Dup && c == Some('<')) { 0 } else { 1 };
         Tok::Redir(fd.unwrap_or(default_fd), op)
     }
 

@@ -11,8 +11,10 @@
 //! It imports nothing of the sandbox: `kubectl` inside a container reaches the cluster through the
 //! [`ClusterClient`] trait, which the node's owner implements.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod ast;
+mod bracket;
 mod builtins;
 mod cowsay;
 mod expand;

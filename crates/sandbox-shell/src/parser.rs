@@ -333,7 +333,8 @@ impl<'l> Parser<'l> {
 
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `NAME=value…`: the name and the value's word.
@@ -379,10 +380,21 @@ mod tests {
 
     #[test]
     fn compounds_parse_with_their_keywords() {
-        let script = parse("if true; then echo a; elif false; then echo b; else echo c; fi\nfor x in 1 2; do echo $x; done\nwhile false; do :; done").unwrap();
-        assert!(matches!(&script.items[0].chain.first.commands[0], Command::Compound(Compound::If { branches, otherwise: Some(_) }, _) if branches.len() == 2));
-        assert!(matches!(&script.items[1].chain.first.commands[0], Command::Compound(Compound::For { items: Some(i), .. }, _) if i.len() == 2));
-        assert!(matches!(&script.items[2].chain.first.commands[0], Command::Compound(Compound::While { until: false, .. }, _)));
+        let script = parse(
+            "if true; then echo a; elif false; then echo b; else echo c; fi\nfor x in 1 2; do echo $x; \
+            done\nwhile false; do :; done",
+        )
+        .unwrap();
+        assert!(matches!(&script.items[0].chain.first.commands[0], Command::Compound(Compound::If { branches,
+                otherwise: Some(_) }, _) if branches.len() == 2));
+        assert!(
+            matches!(&script.items[1].chain.first.commands[0], Command::Compound(Compound::For { items: Some(i), .. },
+                _) if i.len() == 2)
+        );
+        assert!(matches!(
+            &script.items[2].chain.first.commands[0],
+            Command::Compound(Compound::While { until: false, .. }, _)
+        ));
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub struct ProcessInfo {
 }
 
 /// The signals `kill` knows, by number and name.
-pub const SIGNALS: &[(i32, &str)] = &[(1, "HUP"), (2, "INT"), (3, "QUIT"), (9, "KILL"), (10, "USR1"), (12, "USR2"), (15, "TERM")];
+pub const SIGNALS: &[(i32, &str)] =
+    &[(1, "HUP"), (2, "INT"), (3, "QUIT"), (9, "KILL"), (10, "USR1"), (12, "USR2"), (15, "TERM")];
 
 struct Entry {
     info: ProcessInfo,

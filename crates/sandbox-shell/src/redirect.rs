@@ -57,7 +57,11 @@ impl Shell {
         if target == "/dev/null" {
             return Ok(Input::Null);
         }
-        self.ctx.fs.read(&self.abs(target)).map(Input::bytes).map_err(|e| format!("sh: can't open '{target}': {}\n", reason(&e)))
+        self.ctx
+            .fs
+            .read(&self.abs(target))
+            .map(Input::bytes)
+            .map_err(|e| format!("sh: can't open '{target}': {}\n", reason(&e)))
     }
 
     fn open_write(&self, target: &str, append: bool) -> Result<Sink, String> {
@@ -69,7 +73,10 @@ impl Shell {
         if self.ctx.fs.is_dir(parent) != Some(true) {
             return Err(format!("sh: can't create {target}: nonexistent directory\n"));
         }
-        self.ctx.fs.write(&path, Vec::new(), append).map_err(|e| format!("sh: can't create {target}: {}\n", reason(&e)))?;
+        self.ctx
+            .fs
+            .write(&path, Vec::new(), append)
+            .map_err(|e| format!("sh: can't create {target}: {}\n", reason(&e)))?;
         Ok(Sink::File { fs: self.ctx.fs.clone(), path })
     }
 }

@@ -6,7 +6,15 @@ use crate::vfs::Volume;
 pub(super) fn context() -> ShellContext {
     let mut fs = Filesystem::new(Volume::empty());
     fs.mount("/data", Volume::empty(), false);
-    ShellContext { fs, env: BTreeMap::new(), hostname: "web".into(), processes: ProcessTable::new("sh"), pid: Some(1), cluster: None, git: false }
+    ShellContext {
+        fs,
+        env: BTreeMap::new(),
+        hostname: "web".into(),
+        processes: ProcessTable::new("sh"),
+        pid: Some(1),
+        cluster: None,
+        git: false,
+    }
 }
 
 /// Runs a script; returns the exit code, stdout and stderr.
@@ -43,7 +51,11 @@ async fn run(script: &str) -> (i32, String, String) {
 async fn the_chapters_init_container_writes_the_cowsay_page() {
     let ctx = context();
     let fs = ctx.fs.clone();
-    let argv = vec!["sh".into(), "-c".into(), r#"echo "<pre>$(cowsay -b 'Hello Kubernetes')</pre>" > /data/index.html"#.into()];
+    let argv = vec![
+        "sh".into(),
+        "-c".into(),
+        r#"echo "<pre>$(cowsay -b 'Hello Kubernetes')</pre>" > /data/index.html"#.into(),
+    ];
     let (code, out, err) = run_in(ctx, Invocation::Argv(argv), None).await;
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
     let page = String::from_utf8(fs.read("/data/index.html").unwrap()).unwrap();
@@ -53,7 +65,8 @@ async fn the_chapters_init_container_writes_the_cowsay_page() {
 
 #[tokio::test]
 async fn and_or_and_semicolons_follow_exit_statuses() {
-    let (code, out, _) = run("true && echo a; false && echo b; false || echo c; false; echo $?; (exit 3); echo $?").await;
+    let (code, out, _) =
+        run("true && echo a; false && echo b; false || echo c; false; echo $?; (exit 3); echo $?").await;
     assert_eq!((code, out.as_str()), (0, "a\nc\n1\n3\n"));
     let (code, _, _) = run("echo x; exit 4; echo never").await;
     assert_eq!(code, 4);
@@ -65,7 +78,8 @@ async fn pipes_feed_each_stage_and_redirections_append() {
     assert_eq!((code, out.as_str()), (0, " 1 a\n"));
     let ctx = context();
     let fs = ctx.fs.clone();
-    let script = "echo one > /data/log; echo two >> /data/log; ls /nope 2>> /data/log; cat /data/log | wc -l; echo err 1>&2 2>/dev/null";
+    let script = "echo one > /data/log; echo two >> /data/log; ls /nope 2>> /data/log; cat /data/log | wc -l; echo \
+        err 1>&2 2>/dev/null";
     let (code, out, err) = run_in(ctx, Invocation::Script(script.into()), None).await;
     assert_eq!((code, out.as_str(), err.as_str()), (0, "3\n", "err\n"));
     assert_eq!(fs.read("/data/log").unwrap(), b"one\ntwo\nls: /nope: No such file or directory\n");
@@ -79,7 +93,9 @@ async fn stderr_joins_stdout_with_2_and_1() {
 
 #[tokio::test]
 async fn positional_parameters_come_from_sh_c_arguments() {
-    let argv = ["sh", "-c", "echo $0 $# $1; for a in \"$@\"; do echo \"[$a]\"; done", "name", "x y", "z"].map(String::from).to_vec();
+    let argv = ["sh", "-c", "echo $0 $# $1; for a in \"$@\"; do echo \"[$a]\"; done", "name", "x y", "z"]
+        .map(String::from)
+        .to_vec();
     let (code, out, _) = run_in(context(), Invocation::Argv(argv), None).await;
     assert_eq!((code, out.as_str()), (0, "name 2 x y\n[x y]\n[z]\n"));
 }
@@ -112,7 +128,9 @@ struct Forbidding(std::sync::Mutex<Vec<KubectlCall>>);
 impl ClusterClient for Forbidding {
     fn kubectl(&self, args: Vec<String>, files: Vec<(String, Vec<u8>)>) -> KubectlFuture<'_> {
         self.0.lock().unwrap().push((args, files));
-        Box::pin(async { (1, String::new(), "Error from server (Forbidden): deployments.apps is forbidden\n".to_string()) })
+        Box::pin(async {
+            (1, String::new(), "Error from server (Forbidden): deployments.apps is forbidden\n".to_string())
+        })
     }
 }
 
@@ -124,7 +142,8 @@ async fn find_exec_runs_kubectl_per_file_and_ignores_its_failures() {
     ctx.fs.write("/repo/app/deploy.yaml", b"kind: Deployment\n".to_vec(), false).unwrap();
     ctx.fs.write("/repo/app/svc.yaml", b"kind: Service\n".to_vec(), false).unwrap();
     ctx.fs.write("/repo/README.md", b"docs\n".to_vec(), false).unwrap();
-    let (code, _, err) = run_in(ctx, Invocation::Script("find /repo -name '*.yaml' -exec kubectl apply -f {} \\;".into()), None).await;
+    let (code, _, err) =
+        run_in(ctx, Invocation::Script("find /repo -name '*.yaml' -exec kubectl apply -f {} \\;".into()), None).await;
     assert_eq!(code, 0);
     assert_eq!(err.matches("Forbidden").count(), 2);
     let calls = client.0.lock().unwrap();
@@ -165,7 +184,8 @@ async fn git_clone_copies_a_local_repositorys_work_tree() {
     ctx.git = true;
     let fs = ctx.fs.clone();
     let url = format!("file://{}", host.path().display());
-    let (code, _, err) = run_in(ctx, Invocation::Script(format!("git clone {url} /tmp/config && ls /tmp/config/apps")), None).await;
+    let (code, _, err) =
+        run_in(ctx, Invocation::Script(format!("git clone {url} /tmp/config && ls /tmp/config/apps")), None).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(err, "Cloning into '/tmp/config'...\n");
     assert_eq!(fs.read("/tmp/config/apps/guestbook.yaml").unwrap(), b"kind: Deployment\n");
@@ -185,7 +205,8 @@ async fn kill_1_signals_the_containers_main_process() {
     let processes = ProcessTable::new("nginx: master process nginx -g daemon off;");
     ctx.processes = processes.clone();
     let mut pid1 = processes.watch(1);
-    let (code, out, _) = run_in(ctx, Invocation::Script("ps -ef | grep -c nginx; kill 1; kill -9 4242".into()), None).await;
+    let (code, out, _) =
+        run_in(ctx, Invocation::Script("ps -ef | grep -c nginx; kill 1; kill -9 4242".into()), None).await;
     assert_eq!(code, 1);
     assert_eq!(out, "1\n");
     assert_eq!(procs::signalled(&mut pid1).await, 15);
@@ -200,7 +221,8 @@ async fn ps_lists_pid_1_with_its_command() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "UID          PID    PPID  C STIME TTY          TIME CMD");
     assert!(
-        lines[1].starts_with("root           1       0  0 ") && lines[1].ends_with(" ?        00:00:00 nginx: master process nginx -g daemon off;"),
+        lines[1].starts_with("root           1       0  0 ")
+            && lines[1].ends_with(" ?        00:00:00 nginx: master process nginx -g daemon off;"),
         "{}",
         lines[1]
     );
@@ -239,7 +261,12 @@ async fn busy_loops_are_stopped_but_pausing_loops_are_not() {
 
 #[tokio::test]
 async fn stdin_without_a_tty_runs_line_by_line() {
-    let (code, out, _) = run_in(context(), Invocation::Argv(vec!["sh".into()]), Some("echo a\nif true\nthen echo b; fi\nexit 5\necho c\n")).await;
+    let (code, out, _) = run_in(
+        context(),
+        Invocation::Argv(vec!["sh".into()]),
+        Some("echo a\nif true\nthen echo b; fi\nexit 5\necho c\n"),
+    )
+    .await;
     assert_eq!((code, out.as_str()), (5, "a\nb\n"));
 }
 
@@ -272,8 +299,11 @@ async fn background_jobs_run_concurrently_and_wait_collects_them() {
 #[tokio::test]
 async fn golden_scripts_print_what_their_out_files_say() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata");
-    let mut scripts: Vec<_> =
-        std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "sh")).collect();
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
     scripts.sort();
     assert!(!scripts.is_empty());
     for script in scripts {

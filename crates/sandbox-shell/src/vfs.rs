@@ -62,7 +62,12 @@ impl Volume {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = tree;
     }
 
-    fn edit<T>(&self, parts: &[&str], shown: &str, f: impl FnOnce(&mut Node, &[&str], &str) -> Result<T, FsError>) -> Result<T, FsError> {
+    fn edit<T>(
+        &self,
+        parts: &[&str],
+        shown: &str,
+        f: impl FnOnce(&mut Node, &[&str], &str) -> Result<T, FsError>,
+    ) -> Result<T, FsError> {
         let mut root = self.0.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut root, parts, shown)
     }
@@ -79,7 +84,12 @@ fn find<'a>(tree: &'a Node, parts: &[&str], shown: &str) -> Result<&'a Node, FsE
     })
 }
 
-fn parent_dir<'a>(tree: &'a mut Node, parts: &[&str], shown: &str, create: bool) -> Result<&'a mut BTreeMap<String, Node>, FsError> {
+fn parent_dir<'a>(
+    tree: &'a mut Node,
+    parts: &[&str],
+    shown: &str,
+    create: bool,
+) -> Result<&'a mut BTreeMap<String, Node>, FsError> {
     let mut node = tree;
     for part in parts {
         let Node::Dir(entries) = node else { return Err(FsError::NotDirectory(shown.into())) };

@@ -9,7 +9,10 @@
 //! and memory figures, default 10000), `BENCH_DIR` (where the data directory goes, default the
 //! system temp dir; it must be on a real disk for the fsync figures to mean anything).
 
+#![forbid(unsafe_code)]
+
 use futures::StreamExt;
+use gitops_sandbox_core::registry::builtin_type;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::{Client, ResourceExt};
@@ -17,14 +20,18 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // The measuring helpers are shared with the workload benchmark; this one uses only some of them.
 #[allow(dead_code)]
+#[path = "shared/serve.rs"]
+mod serve;
+// Shared by both benches; each uses a part.
+#[allow(dead_code)]
 #[path = "shared/report.rs"]
 mod report;
 use report::{Report, Stats, load_average};
+use serve::Server;
 
 /// The number of watchers in the delivery test.
 const WATCHERS: usize = 10;
@@ -39,7 +46,8 @@ fn env_number(name: &str, default: usize) -> usize {
 
 fn main() {
     // Two workers, like the machines the targets are set for.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     match std::env::var_os(SERVE) {
         Some(dir) => runtime.block_on(serve_child(Path::new(&dir))),
         None => runtime.block_on(run()),
@@ -66,7 +74,11 @@ async fn run() {
     report.note(format!("load average at the start: {}", load_average()));
 
     report.line("floor: fsync of a 4 KiB append", None, &Stats::of(fsync_floor(temp.path(), 1000, true)));
-    report.line("floor: fdatasync of a 4 KiB overwrite in place", None, &Stats::of(fsync_floor(temp.path(), 1000, false)));
+    report.line(
+        "floor: fdatasync of a 4 KiB overwrite in place",
+        None,
+        &Stats::of(fsync_floor(temp.path(), 1000, false)),
+    );
     report.line("floor: loopback TCP round trip", None, &Stats::of(tcp_floor(5000)));
 
     let data = temp.path().join("data");
@@ -78,7 +90,11 @@ async fn run() {
 
     let bulk = create_bulk(&server.client, objects).await;
     let lists = list_runs(&bulk, LIST_RUNS, objects).await;
-    report.line(&format!("LIST of {objects} ConfigMaps (kube-rs, typed)"), Some(("≤ 50 ms", 50.0)), &Stats::of(lists.typed));
+    report.line(
+        &format!("LIST of {objects} ConfigMaps (kube-rs, typed)"),
+        Some(("≤ 50 ms", 50.0)),
+        &Stats::of(lists.typed),
+    );
     report.line(&format!("LIST of {objects} ConfigMaps (raw text, no decoding)"), None, &Stats::of(lists.raw));
     report.note(format!(
         "process CPU per LIST (client and server together): {:.1} ms typed, {:.1} ms raw",
@@ -87,7 +103,11 @@ async fn run() {
     let (wall, read, encode) = server_side_list(&server, 30);
     report.line("  server's share: store read + JSON encoding, in process", None, &Stats::of(wall));
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    report.note(format!("server's share in CPU time (mean of 30): store read {:.2} ms, JSON encoding {:.1} ms", ms(read), ms(encode)));
+    report.note(format!(
+        "server's share in CPU time (mean of 30): store read {:.2} ms, JSON encoding {:.1} ms",
+        ms(read),
+        ms(encode)
+    ));
     report.note(format!("LIST response size: {:.1} MiB", lists.bytes as f64 / (1024.0 * 1024.0)));
     drop((api, bulk));
     server.stop().await;
@@ -112,7 +132,7 @@ async fn memory(data: &Path, objects: usize, report: &mut Report) {
     let opened = started.elapsed();
     let pid = child.id();
     let loaded = rss_kib(pid);
-    let client = Server::client(&data.join("kubeconfig")).await;
+    let client = serve::client(&data.join("kubeconfig")).await;
     let api: Api<ConfigMap> = Api::namespaced(client, "bulk");
     let mut times = Vec::new();
     for _ in 0..5 {
@@ -125,17 +145,24 @@ async fn memory(data: &Path, objects: usize, report: &mut Report) {
     let _ = child.wait();
     let mib = |kib: u64| kib as f64 / 1024.0;
     report.line(&format!("LIST of {objects} ConfigMaps, server in its own process"), None, &Stats::of(times));
-    report.note(format!("server process opened the store ({objects}+ objects) and was ready in {:.0} ms", opened.as_secs_f64() * 1000.0));
+    report.note(format!(
+        "server process opened the store ({objects}+ objects) and was ready in {:.0} ms",
+        opened.as_secs_f64() * 1000.0
+    ));
     report.note(format!("server VmRSS holding the objects: {:.1} MiB (target ≤ 100 MB)", mib(loaded)));
-    report.note(format!("server VmRSS after 5 large LISTs: {:.1} MiB ({:.2}× the loaded figure)", mib(after), mib(after) / mib(loaded)));
+    report.note(format!(
+        "server VmRSS after 5 large LISTs: {:.1} MiB ({:.2}× the loaded figure)",
+        mib(after),
+        mib(after) / mib(loaded)
+    ));
 }
 
 /// The server's own share of a LIST: reading the index, then encoding every object as JSON. Gives
 /// the wall times, and the mean CPU time of this thread for each step (which other processes' load
 /// does not inflate; the kernel counts it in coarse steps, hence a mean over many runs).
 fn server_side_list(server: &Server, runs: usize) -> (Vec<Duration>, Duration, Duration) {
-    let sandbox = &server.sandbox;
-    let configmaps = sandbox.registry().by_plural("", "v1", "configmaps").expect("configmaps are served").id();
+    let sandbox = &server.running.sandbox;
+    let configmaps = builtin_type("", "configmaps").id();
     let (mut wall, mut read_cpu, mut encode_cpu) = (Vec::new(), Duration::ZERO, Duration::ZERO);
     for _ in 0..runs {
         let (start, cpu) = (Instant::now(), thread_cpu());
@@ -170,56 +197,11 @@ fn process_cpu_ms() -> f64 {
     (ticks(11) + ticks(12)) * 10.0
 }
 
-/// A sandbox served in this process and a kube client for it.
-struct Server {
-    client: Client,
-    sandbox: Arc<gitops_sandbox::Sandbox>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    async fn start(dir: &Path) -> Self {
-        let sandbox = Arc::new(gitops_sandbox::Sandbox::open(dir).expect("the sandbox opens"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let addr = listener.local_addr().expect("an address");
-        let kubeconfig = dir.join("kubeconfig");
-        gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), &sandbox.certificates().ca_pem, sandbox.admin_token())
-            .expect("the kubeconfig is written");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        let task = tokio::spawn(gitops_sandbox::server::run(listener, sandbox.clone(), shutdown));
-        Self { client: Self::client(&kubeconfig).await, sandbox, stop, task }
-    }
-
-    async fn client(kubeconfig: &Path) -> Client {
-        let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig parses");
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
-        Client::try_from(config).expect("a client")
-    }
-
-    /// Stops serving and waits until the store is closed, so another process may open it.
-    async fn stop(self) {
-        let Self { client, mut sandbox, stop, task } = self;
-        drop(client);
-        let _ = stop.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(30), task).await.expect("the server stops");
-        loop {
-            match Arc::try_unwrap(sandbox) {
-                Ok(last) => break drop(last),
-                Err(shared) => sandbox = shared,
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
 fn config_map(name: &str) -> ConfigMap {
     serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {"app": "bench", "tier": "web", "owner": "platform-team"}},
-        "data": {"greeting": "hello from the benchmark", "settings.properties": "color=blue\nsize=large\nmode=production\n"},
+        "data": {"greeting": "hello from the benchmark",
+            "settings.properties": "color=blue\nsize=large\nmode=production\n"},
     }))
     .expect("a config map")
 }
@@ -257,13 +239,15 @@ async fn round_trips(api: &Api<ConfigMap>, ops: usize, report: &mut Report) {
 /// The same create without HTTP, TLS or kube-rs: `Sandbox::create` (admission, encoding, the
 /// fsynced commit) called directly, to split a round trip into the store's part and the rest.
 fn direct_writes(server: &Server, ops: usize, report: &mut Report) {
-    let sandbox = &server.sandbox;
-    let rt = sandbox.registry().by_plural("", "v1", "configmaps").expect("configmaps are served");
+    let sandbox = &server.running.sandbox;
+    let rt = builtin_type("", "configmaps");
     let mut create = Vec::with_capacity(ops);
     for i in 0..ops {
         let object = serde_json::to_value(config_map(&format!("direct-{i}"))).expect("JSON");
         let start = Instant::now();
-        sandbox.create(rt, Some("default"), object, gitops_sandbox_core::cluster::WriteOptions::default()).expect("create");
+        sandbox
+            .create(rt, Some("default"), object, gitops_sandbox_core::cluster::WriteOptions::default())
+            .expect("create");
         create.push(start.elapsed());
     }
     report.line("  create inside the server (Sandbox::create, no HTTP)", None, &Stats::of(create));
@@ -302,7 +286,8 @@ async fn watch_delivery(api: &Api<ConfigMap>, report: &mut Report) {
     }
     let (mut from_send, mut from_ack) = (Vec::new(), Vec::new());
     for watcher in watchers {
-        let seen = tokio::time::timeout(Duration::from_secs(60), watcher).await.expect("watchers finish").expect("a watcher");
+        let seen =
+            tokio::time::timeout(Duration::from_secs(60), watcher).await.expect("watchers finish").expect("a watcher");
         for (rv, sent, acked) in &writes {
             let received = seen.get(rv).expect("every watcher sees every write");
             from_send.push(received.saturating_duration_since(*sent));
@@ -310,9 +295,16 @@ async fn watch_delivery(api: &Api<ConfigMap>, report: &mut Report) {
         }
     }
     let early = from_ack.iter().filter(|d| d.is_zero()).count();
-    report.line("watch delivery, after the write's ack (10 watchers)", Some(("p99 ≤ 5 ms", 5.0)), &Stats::of(from_ack).with_p99_target());
+    report.line(
+        "watch delivery, after the write's ack (10 watchers)",
+        Some(("p99 ≤ 5 ms", 5.0)),
+        &Stats::of(from_ack).with_p99_target(),
+    );
     report.line("watch delivery, from sending the write", None, &Stats::of(from_send));
-    report.note(format!("{early} of {} deliveries arrived before the writer saw its ack (counted as 0)", WATCHERS * WATCHED_WRITES));
+    report.note(format!(
+        "{early} of {} deliveries arrived before the writer saw its ack (counted as 0)",
+        WATCHERS * WATCHED_WRITES
+    ));
 }
 
 /// Creates `count` config maps in a fresh namespace from a few concurrent writers.
@@ -359,7 +351,12 @@ async fn list_runs(api: &Api<ConfigMap>, runs: usize, expected: usize) -> Lists 
         // The namespace may also hold objects the sandbox puts in every namespace (its CA bundle).
         assert!(list.items.len() >= expected, "the LIST returns every object");
         let (start, cpu) = (Instant::now(), process_cpu_ms());
-        let text = api.clone().into_client().request_text(request.list(&ListParams::default()).expect("a request")).await.expect("list");
+        let text = api
+            .clone()
+            .into_client()
+            .request_text(request.list(&ListParams::default()).expect("a request"))
+            .await
+            .expect("list");
         lists.raw.push(start.elapsed());
         lists.raw_cpu_ms += (process_cpu_ms() - cpu) / runs as f64;
         lists.bytes = text.len();
@@ -372,7 +369,13 @@ async fn list_runs(api: &Api<ConfigMap>, runs: usize, expected: usize) -> Lists 
 fn fsync_floor(dir: &Path, runs: usize, append: bool) -> Vec<Duration> {
     use std::io::{Seek, SeekFrom};
     let path = dir.join("fsync-probe");
-    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path).expect("a probe file");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("a probe file");
     let block = [7u8; 4096];
     if !append {
         file.write_all(&block).expect("a first block");
@@ -432,4 +435,3 @@ fn rss_kib(pid: u32) -> u64 {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
-

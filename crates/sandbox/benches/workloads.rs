@@ -10,6 +10,8 @@
 //! (100), `BENCH_PF_REQUESTS` (500), `BENCH_PF_MIB` (64), `BENCH_IDLE_SECS` (30), `BENCH_DIR`
 //! (where the data directory goes, default the system temp dir), `KUBECTL` (default /usr/bin/kubectl).
 
+#![forbid(unsafe_code)]
+
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -24,9 +26,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+#[allow(dead_code)]
+#[path = "shared/serve.rs"]
+mod serve;
+// Shared by both benches; each uses a part.
+#[allow(dead_code)]
 #[path = "shared/report.rs"]
 mod report;
 use report::{Report, Stats, load_average, sample_cpu};
+use serve::{Server, client};
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -38,7 +46,8 @@ fn wanted(part: &str) -> bool {
 
 fn main() {
     // Two workers, like the machines the targets are set for.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     runtime.block_on(run());
 }
 
@@ -60,42 +69,13 @@ async fn run() {
             port_forward(&server, &mut report).await;
         }
         report.note(format!("load average after the in-process parts: {}", load_average()));
-        let _ = server.stop.send(());
+        server.stop().await;
     }
     if wanted("idle") {
         idle_cpu(temp.path(), env_number("BENCH_IDLE_SECS", 30) as u64, &mut report).await;
     }
     report.note(format!("load average at the end: {}", load_average()));
     report.print();
-}
-
-/// A sandbox served in this process (API, controllers, node) and a kube client for it.
-struct Server {
-    client: Client,
-    kubeconfig: PathBuf,
-    stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Server {
-    async fn start(dir: &Path) -> Self {
-        let sandbox = std::sync::Arc::new(gitops_sandbox::Sandbox::open(dir).expect("the sandbox opens"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let addr = listener.local_addr().expect("an address");
-        let kubeconfig = dir.join("kubeconfig");
-        gitops_sandbox::kubeconfig::write(&kubeconfig, &format!("https://{addr}"), &sandbox.certificates().ca_pem, sandbox.admin_token())
-            .expect("the kubeconfig is written");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(gitops_sandbox::server::run(listener, sandbox, async {
-            let _ = stopped.await;
-        }));
-        Self { client: client(&kubeconfig).await, kubeconfig, stop }
-    }
-}
-
-async fn client(kubeconfig: &Path) -> Client {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("a client configuration");
-    Client::try_from(config).expect("a client")
 }
 
 async fn namespace(client: &Client, name: &str) {
@@ -114,7 +94,9 @@ fn nginx_pod(name: &str) -> Pod {
 fn is_ready(pod: &Pod) -> bool {
     let status = pod.status.as_ref();
     status.and_then(|s| s.phase.as_deref()) == Some("Running")
-        && status.and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        && status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// What a watcher saw of one pod at one moment.
@@ -141,7 +123,8 @@ async fn watch_pods(client: &Client, ns: &str) -> mpsc::UnboundedReceiver<Seen> 
                     init.take().map(|i| i.send(()));
                 }
                 Ok(Event::Apply(pod)) => {
-                    let (bound, running) = (pod.spec.as_ref().is_some_and(|s| s.node_name.is_some()), phase(&pod) == "Running");
+                    let (bound, running) =
+                        (pod.spec.as_ref().is_some_and(|s| s.node_name.is_some()), phase(&pod) == "Running");
                     let seen = Seen { name: pod.name_any(), at: Instant::now(), bound, running, ready: is_ready(&pod) };
                     if tx.send(seen).is_err() {
                         return;
@@ -200,7 +183,11 @@ async fn pod_start(client: &Client, count: usize, report: &mut Report) {
         }
     }
     let total = started.elapsed();
-    let slowest = ready.iter().enumerate().max_by_key(|(_, d)| **d).map(|(i, d)| format!("p-{i:04} ({:.0} ms)", d.as_secs_f64() * 1000.0));
+    let slowest = ready
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, d)| **d)
+        .map(|(i, d)| format!("p-{i:04} ({:.0} ms)", d.as_secs_f64() * 1000.0));
     report.note(format!(
         "slowest pod: {}; FailedMount events in the namespace: {}",
         slowest.unwrap_or_default(),
@@ -214,7 +201,11 @@ async fn pod_start(client: &Client, count: usize, report: &mut Report) {
     report.line(&format!("pod create round trip ({count} nginx pods, one at a time)"), None, &Stats::of(create));
     report.line("  create ack → watcher sees spec.nodeName set", None, &Stats::of(bound));
     report.line("  create ack → watcher sees phase Running", None, &Stats::of(running));
-    report.line("pod create ack → Running and Ready=True (watcher)", Some(("p99 ≤ 100 ms", 100.0)), &Stats::of(ready).with_p99_target());
+    report.line(
+        "pod create ack → Running and Ready=True (watcher)",
+        Some(("p99 ≤ 100 ms", 100.0)),
+        &Stats::of(ready).with_p99_target(),
+    );
     report.note(format!("{count} pods created and ready in {:.1} s", total.as_secs_f64()));
     let started = Instant::now();
     api.delete_collection(&DeleteParams::default(), &ListParams::default()).await.expect("the pods are deleted");
@@ -228,10 +219,16 @@ async fn pod_start(client: &Client, count: usize, report: &mut Report) {
 /// The FailedMount events of a namespace: how many, and the first one's object and message.
 async fn failed_mounts(client: &Client, ns: &str) -> String {
     let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), ns);
-    let list = events.list(&ListParams::default().fields("reason=FailedMount")).await.map(|l| l.items).unwrap_or_default();
+    let list =
+        events.list(&ListParams::default().fields("reason=FailedMount")).await.map(|l| l.items).unwrap_or_default();
     match list.first() {
         Some(e) => {
-            format!("{} (first: {} {:?})", list.len(), e.involved_object.name.as_deref().unwrap_or("?"), e.message.as_deref().unwrap_or(""))
+            format!(
+                "{} (first: {} {:?})",
+                list.len(),
+                e.involved_object.name.as_deref().unwrap_or("?"),
+                e.message.as_deref().unwrap_or("")
+            )
         }
         None => "0".into(),
     }
@@ -277,7 +274,8 @@ async fn deployment_runs(client: &Client, runs: usize, replicas: i32, report: &m
     let mut writes = Vec::new();
     for run in 0..runs {
         let name = format!("web-{run}");
-        let watch = watcher::watcher(deployments.clone(), watcher::Config::default().fields(&format!("metadata.name={name}")));
+        let watch =
+            watcher::watcher(deployments.clone(), watcher::Config::default().fields(&format!("metadata.name={name}")));
         let mut watch = watch.boxed();
         loop {
             match watch.try_next().await {
@@ -288,7 +286,10 @@ async fn deployment_runs(client: &Client, runs: usize, replicas: i32, report: &m
         }
         let rv_before = store_revision(&pods).await;
         let sent = Instant::now();
-        deployments.create(&PostParams::default(), &deployment(&name, replicas)).await.expect("the deployment is created");
+        deployments
+            .create(&PostParams::default(), &deployment(&name, replicas))
+            .await
+            .expect("the deployment is created");
         let ack = Instant::now();
         let (done, all_created, last_pod_ready) = until_ready(&mut watch, &mut pod_events, &name, replicas, sent).await;
         total.push(done - sent);
@@ -308,13 +309,19 @@ async fn deployment_runs(client: &Client, runs: usize, replicas: i32, report: &m
         while pod_events.try_recv().is_ok() {}
     }
     report.line(&format!("  Deployment create → status.replicas = {replicas}"), None, &Stats::of(created));
-    report.line(&format!("  Deployment create → watcher has seen all {replicas} pods Ready"), None, &Stats::of(pods_ready));
+    report.line(
+        &format!("  Deployment create → watcher has seen all {replicas} pods Ready"),
+        None,
+        &Stats::of(pods_ready),
+    );
     report.line(
         &format!("Deployment of {replicas} nginx: create → ready = available = {replicas}"),
         Some(("≤ 2000 ms", 2000.0)),
         &Stats::of(total),
     );
-    report.note(format!("store writes (resourceVersion advance) from the Deployment's create to its readiness, per run: {writes:?}"));
+    report.note(format!(
+        "store writes (resourceVersion advance) from the Deployment's create to its readiness, per run: {writes:?}"
+    ));
     report.line("  delete (background) → no pods left in the LIST (polled every 200 ms)", None, &Stats::of(drain));
 }
 
@@ -343,7 +350,8 @@ async fn until_ready(
                 }
             }
             Some(s) = pod_events.recv() => {
-                if s.ready && s.name.starts_with(&prefix) && ready_pods.insert(s.name) && ready_pods.len() == replicas as usize {
+                let counted = s.ready && s.name.starts_with(&prefix) && ready_pods.insert(s.name);
+                if counted && ready_pods.len() == replicas as usize {
                     last_pod_ready = Some(s.at - sent);
                 }
             }
@@ -352,7 +360,12 @@ async fn until_ready(
 }
 
 /// Sends a GET and reads the whole answer on a kept-alive connection; the body's length.
-async fn http_get<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut S, path: &str, close: bool, buf: &mut Vec<u8>) -> usize {
+async fn http_get<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut S,
+    path: &str,
+    close: bool,
+    buf: &mut Vec<u8>,
+) -> usize {
     let connection = if close { "close" } else { "keep-alive" };
     conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: {connection}\r\n\r\n").as_bytes())
         .await
@@ -366,8 +379,11 @@ async fn http_get<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut S, path: &str, c
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 200"), "GET {path}: {head}");
-    let length: usize =
-        head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).expect("a Content-Length");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a Content-Length");
     let mut body = buf.len() - head_end;
     let mut chunk = vec![0u8; 256 * 1024];
     while body < length {
@@ -417,7 +433,11 @@ async fn port_forward(server: &Server, report: &mut Report) {
     let small = http_get(&mut stream, "/", false, &mut buf).await;
     let latencies = timed!(requests, http_get(&mut stream, "/", false, &mut buf));
     report.note(format!("kube-rs kept-alive GETs of {requests} slower than 20 ms: {}", slow(&latencies)));
-    report.line(&format!("kube-rs port-forward: GET / ({small} B), one kept-alive stream"), None, &Stats::of(latencies));
+    report.line(
+        &format!("kube-rs port-forward: GET / ({small} B), one kept-alive stream"),
+        None,
+        &Stats::of(latencies),
+    );
     let rates = download(&mut stream, size, &mut buf).await;
     report.rate(&format!("kube-rs port-forward: download {mib} MiB"), "≥ 50 MB/s", 50.0, &rates);
     drop(stream);
@@ -432,10 +452,14 @@ async fn port_forward(server: &Server, report: &mut Report) {
         drop(stream);
         let _ = forwarder.join().await;
     }
-    report.line("kube-rs port-forward: new forwarder + GET / each (WebSocket upgrade included)", None, &Stats::of(fresh));
+    report.line(
+        "kube-rs port-forward: new forwarder + GET / each (WebSocket upgrade included)",
+        None,
+        &Stats::of(fresh),
+    );
 
     let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "/usr/bin/kubectl".into());
-    let Some((mut child, port)) = kubectl_port_forward(&kubectl, &server.kubeconfig, ns) else {
+    let Some((mut child, port)) = kubectl_port_forward(&kubectl, &server.running.kubeconfig, ns) else {
         report.note(format!("kubectl port-forward skipped: {kubectl} did not start or print its port"));
         return;
     };
@@ -524,7 +548,9 @@ fn kubectl_port_forward(kubectl: &str, kubeconfig: &Path, ns: &str) -> Option<(C
         .ok()?;
     let mut lines = BufReader::new(child.stdout.take()?).lines();
     let port = lines.by_ref().map_while(Result::ok).find_map(|l| {
-        l.strip_prefix("Forwarding from 127.0.0.1:").and_then(|r| r.split_once(" -> ")).and_then(|(local, _)| local.parse().ok())
+        l.strip_prefix("Forwarding from 127.0.0.1:")
+            .and_then(|r| r.split_once(" -> "))
+            .and_then(|(local, _)| local.parse().ok())
     });
     std::thread::spawn(move || lines.for_each(drop));
     match port {
@@ -587,7 +613,10 @@ async fn idle_cpu(dir: &Path, secs: u64, report: &mut Report) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let busy = sample_cpu(pid, secs).await;
     report.cpu("idle CPU with 1 nginx pod + a Deployment of 3 (4 pods)", secs, busy);
-    report.note(format!("server threads: {}", std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0)));
+    report.note(format!(
+        "server threads: {}",
+        std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0)
+    ));
     let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().ok().flatten().is_none() {

@@ -5,12 +5,13 @@
 
 use crate::Sandbox;
 use crate::api::PodStreams;
+use axum::body::Body;
+use axum::http::{Method, Request, header};
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::{Registry, ResourceType};
 use gitops_sandbox_node::ClusterClients;
 use gitops_sandbox_shell::vfs::Filesystem;
 use gitops_sandbox_shell::{ClusterClient, KubectlFuture};
-use gitops_sandbox_core::registry::{Registry, ResourceType};
-use axum::body::Body;
-use axum::http::{Method, Request, header};
 use serde_json::{Value, json};
 use std::sync::{Arc, Weak};
 use tower::ServiceExt;
@@ -61,10 +62,23 @@ impl ClusterClient for InPodKubectl {
             };
             // Without mounted credentials, kubectl in a pod has no config and tries localhost:8080.
             let Ok(token) = self.fs.read(&format!("{CREDENTIALS}/token")) else {
-                return (1, String::new(), "The connection to the server localhost:8080 was refused - did you specify the right host or port?\n".into());
+                return (
+                    1,
+                    String::new(),
+                    "The connection to the server localhost:8080 was refused - did you specify \
+                    the right host or port?\n"
+                        .into(),
+                );
             };
-            let namespace = self.fs.read(&format!("{CREDENTIALS}/namespace")).map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_else(|_| "default".into());
-            let client = Client { router: crate::api::router(self.sandbox.clone(), pods), token: String::from_utf8_lossy(&token).trim().to_string() };
+            let namespace = self
+                .fs
+                .read(&format!("{CREDENTIALS}/namespace"))
+                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                .unwrap_or_else(|_| "default".into());
+            let client = Client {
+                router: crate::api::router(self.sandbox.clone(), pods),
+                token: String::from_utf8_lossy(&token).trim().to_string(),
+            };
             run(&client, &namespace, args, files).await
         })
     }
@@ -78,7 +92,11 @@ struct Client {
 
 impl Client {
     async fn send(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>, accept: &str) -> (u16, Value) {
-        let mut request = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {}", self.token)).header(header::ACCEPT, accept);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(header::ACCEPT, accept);
         let body = match body {
             Some((content_type, bytes)) => {
                 request = request.header(header::CONTENT_TYPE, content_type);
@@ -140,7 +158,14 @@ async fn run(client: &Client, pod_namespace: &str, args: Vec<String>, files: Vec
         "get" => get(client, &namespace, &flags, rest).await,
         "delete" => delete_named(client, &namespace, rest).await,
         "apply" | "create" => (1, String::new(), "error: must specify one of -f and -k\n".into()),
-        other => (1, String::new(), format!("error: unknown command \"{other}\" for \"kubectl\" in the sandbox (supported: apply, create, get, delete)\n")),
+        other => (
+            1,
+            String::new(),
+            format!(
+                "error: unknown command \"{other}\" for \"kubectl\" in the sandbox (supported: apply, create, get, \
+                    delete)\n"
+            ),
+        ),
     }
 }
 
@@ -151,7 +176,8 @@ fn type_name(rt: &ResourceType) -> String {
 }
 
 fn collection_path(rt: &ResourceType, namespace: Option<&str>) -> String {
-    let base = if rt.group.is_empty() { format!("/api/{}", rt.version) } else { format!("/apis/{}/{}", rt.group, rt.version) };
+    let base =
+        if rt.group.is_empty() { format!("/api/{}", rt.version) } else { format!("/apis/{}/{}", rt.group, rt.version) };
     match (rt.namespaced, namespace) {
         (true, Some(ns)) => format!("{base}/namespaces/{ns}/{}", rt.plural),
         _ => format!("{base}/{}", rt.plural),
@@ -170,7 +196,8 @@ fn documents(files: &[(String, Vec<u8>)]) -> Result<Vec<(String, Value)>, String
     for (name, bytes) in files {
         let text = String::from_utf8_lossy(bytes);
         for document in serde_norway::Deserializer::from_str(&text) {
-            let value: Value = serde::Deserialize::deserialize(document).map_err(|e| format!("error: error parsing {name}: {e}\n"))?;
+            let value: Value =
+                serde::Deserialize::deserialize(document).map_err(|e| format!("error: error parsing {name}: {e}\n"))?;
             match value {
                 Value::Null => {}
                 Value::Object(ref o) if o.get("kind").and_then(Value::as_str) == Some("List") => {
@@ -192,11 +219,13 @@ async fn with_files(client: &Client, verb: &str, namespace: &str, files: Vec<(St
     };
     let (mut stdout, mut stderr, mut code) = (String::new(), String::new(), 0);
     for (file, object) in objects {
-        let (api_version, kind) = (object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str().unwrap_or_default());
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let (api_version, kind) =
+            (object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str().unwrap_or_default());
+        let name = object::name(&object).to_string();
         let Some(rt) = Registry::builtin().by_kind(api_version, kind) else {
             stderr.push_str(&format!(
-                "error: resource mapping not found for name: \"{name}\" namespace: \"\" from \"{file}\": no matches for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first\n"
+                "error: resource mapping not found for name: \"{name}\" namespace: \"\" from \"{file}\": no matches \
+                    for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first\n"
             ));
             code = 1;
             continue;
@@ -218,17 +247,32 @@ async fn with_files(client: &Client, verb: &str, namespace: &str, files: Vec<(St
     (code, stdout, stderr)
 }
 
-async fn create_one(client: &Client, rt: &ResourceType, namespace: &str, file: &str, object: Value) -> Result<String, String> {
+async fn create_one(
+    client: &Client,
+    rt: &ResourceType,
+    namespace: &str,
+    file: &str,
+    object: Value,
+) -> Result<String, String> {
     let body = serde_json::to_vec(&object).unwrap_or_default();
-    let (status, reply) = client.send(Method::POST, &collection_path(rt, Some(namespace)), Some(("application/json", body)), "application/json").await;
+    let (status, reply) = client
+        .send(Method::POST, &collection_path(rt, Some(namespace)), Some(("application/json", body)), "application/json")
+        .await;
     match status {
-        200..=299 => Ok(format!("{}/{} created\n", type_name(rt), reply["metadata"]["name"].as_str().unwrap_or_default())),
+        200..=299 => Ok(format!("{}/{} created\n", type_name(rt), object::name(&reply))),
         _ => Err(server_error(&reply, &format!("error when creating \"{file}\": "))),
     }
 }
 
 /// Client-side apply: create with the last-applied annotation, or patch with the three-way diff.
-async fn apply_one(client: &Client, rt: &ResourceType, namespace: &str, name: &str, file: &str, mut object: Value) -> Result<String, String> {
+async fn apply_one(
+    client: &Client,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    file: &str,
+    mut object: Value,
+) -> Result<String, String> {
     let shown = format!("{}/{name}", type_name(rt));
     let mut applied = object.clone();
     if let Some(annotations) = applied["metadata"]["annotations"].as_object_mut() {
@@ -241,23 +285,36 @@ async fn apply_one(client: &Client, rt: &ResourceType, namespace: &str, name: &s
     match status {
         404 => create_one(client, rt, namespace, file, object).await.map(|_| format!("{shown} created\n")),
         200 => {
-            let original: Option<Value> = live["metadata"]["annotations"][LAST_APPLIED].as_str().and_then(|t| serde_json::from_str(t).ok());
+            let original: Option<Value> =
+                live["metadata"]["annotations"][LAST_APPLIED].as_str().and_then(|t| serde_json::from_str(t).ok());
             let schema = strategic_merge::MergeSchema::for_kind(&rt.api_version(), &rt.kind);
-            let patch = strategic_merge::create_three_way_patch(original.as_ref(), &object, &live, &schema).map_err(|e| format!("error: {e}\n"))?;
+            let patch = strategic_merge::create_three_way_patch(original.as_ref(), &object, &live, &schema)
+                .map_err(|e| format!("error: {e}\n"))?;
             if patch.as_object().is_some_and(|p| p.is_empty()) {
                 return Ok(format!("{shown} unchanged\n"));
             }
             let body = serde_json::to_vec(&patch).unwrap_or_default();
-            let (status, reply) = client.send(Method::PATCH, &path, Some(("application/strategic-merge-patch+json", body)), "application/json").await;
+            let (status, reply) = client
+                .send(Method::PATCH, &path, Some(("application/strategic-merge-patch+json", body)), "application/json")
+                .await;
             match status {
                 200..=299 => Ok(format!("{shown} configured\n")),
-                _ => Err(server_error(&reply, &format!("error when applying patch:\nto:\nResource: \"{}\", GroupVersionKind: \"{}\"\nName: \"{name}\", Namespace: \"{namespace}\"\nfor: \"{file}\": ", resource_id(rt), gvk(rt)))),
+                _ => Err(server_error(
+                    &reply,
+                    &format!(
+                        "error when applying patch:\nto:\nResource: \"{}\", GroupVersionKind: \"{}\"\nName: \
+                            \"{name}\", Namespace: \"{namespace}\"\nfor: \"{file}\": ",
+                        resource_id(rt),
+                        gvk(rt)
+                    ),
+                )),
             }
         }
         _ => Err(server_error(
             &live,
             &format!(
-                "error when retrieving current configuration of:\nResource: \"{}\", GroupVersionKind: \"{}\"\nName: \"{name}\", Namespace: \"{namespace}\"\nfrom server for: \"{file}\": ",
+                "error when retrieving current configuration of:\nResource: \"{}\", GroupVersionKind: \"{}\"\nName: \
+                    \"{name}\", Namespace: \"{namespace}\"\nfrom server for: \"{file}\": ",
                 resource_id(rt),
                 gvk(rt)
             ),
@@ -290,7 +347,10 @@ fn resolve_type(text: &str) -> Option<&'static ResourceType> {
         None => (text.clone(), None),
     };
     Registry::builtin().types().iter().find(|rt| {
-        let names = rt.plural == name || rt.singular == name || rt.kind.to_lowercase() == name || rt.short_names.contains(&name);
+        let names = rt.plural == name
+            || rt.singular == name
+            || rt.kind.to_lowercase() == name
+            || rt.short_names.contains(&name);
         names && group.as_ref().is_none_or(|g| rt.group == *g || rt.group.starts_with(&format!("{g}.")))
     })
 }
@@ -303,7 +363,8 @@ fn targets(rest: &[String]) -> Result<(&'static ResourceType, Vec<String>), Stri
         None => (first.clone(), Vec::new()),
     };
     names.extend(rest[1..].iter().map(|n| n.rsplit('/').next().unwrap_or(n).to_string()));
-    let rt = resolve_type(&type_text).ok_or_else(|| format!("error: the server doesn't have a resource type \"{type_text}\"\n"))?;
+    let rt = resolve_type(&type_text)
+        .ok_or_else(|| format!("error: the server doesn't have a resource type \"{type_text}\"\n"))?;
     Ok((rt, names))
 }
 
@@ -332,11 +393,17 @@ async fn get(client: &Client, namespace: &str, flags: &Flags, rest: &[String]) -
     };
     let ns = (!flags.all_namespaces).then_some(namespace);
     let output = flags.output.as_deref().unwrap_or("");
-    let accept = if output.is_empty() || output == "wide" { "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" } else { "application/json" };
+    let accept = if output.is_empty() || output == "wide" {
+        "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    } else {
+        "application/json"
+    };
     let base = collection_path(rt, ns);
     let path = match (names.first(), &flags.selector) {
         (Some(name), _) => format!("{base}/{name}"),
-        (None, Some(selector)) => format!("{base}?labelSelector={}", selector.replace(' ', "%20").replace('=', "%3D").replace(',', "%2C")),
+        (None, Some(selector)) => {
+            format!("{base}?labelSelector={}", selector.replace(' ', "%20").replace('=', "%3D").replace(',', "%2C"))
+        }
         (None, None) => base,
     };
     let (status, reply) = client.send(Method::GET, &path, None, accept).await;
@@ -348,7 +415,7 @@ async fn get(client: &Client, namespace: &str, flags: &Flags, rest: &[String]) -
         "yaml" => (0, serde_norway::to_string(&reply).unwrap_or_default(), String::new()),
         "name" => {
             let items = reply["items"].as_array().cloned().unwrap_or_else(|| vec![reply.clone()]);
-            let lines: String = items.iter().map(|o| format!("{}/{}\n", type_name(rt), o["metadata"]["name"].as_str().unwrap_or_default())).collect();
+            let lines: String = items.iter().map(|o| format!("{}/{}\n", type_name(rt), object::name(o))).collect();
             (0, lines, String::new())
         }
         _ => table(&reply, ns, flags.all_namespaces),
@@ -384,7 +451,8 @@ fn table(reply: &Value, namespace: Option<&str>, all: bool) -> Outcome {
             line.insert(0, row["object"]["metadata"]["namespace"].as_str().unwrap_or_default().to_string());
         }
     }
-    let widths: Vec<usize> = (0..lines[0].len()).map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> =
+        (0..lines[0].len()).map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0)).collect();
     let text = lines
         .iter()
         .map(|line| {
@@ -431,14 +499,19 @@ mod tests {
 
     #[test]
     fn manifests_split_into_documents_and_lists() {
-        let files = vec![("a.yaml".to_string(), b"kind: ConfigMap\napiVersion: v1\n---\nkind: List\nitems:\n- kind: Secret\n- kind: Pod\n".to_vec())];
-        let kinds: Vec<String> = documents(&files).unwrap().into_iter().map(|(_, o)| o["kind"].as_str().unwrap().to_string()).collect();
+        let files = vec![(
+            "a.yaml".to_string(),
+            b"kind: ConfigMap\napiVersion: v1\n---\nkind: List\nitems:\n- kind: Secret\n- kind: Pod\n".to_vec(),
+        )];
+        let kinds: Vec<String> =
+            documents(&files).unwrap().into_iter().map(|(_, o)| o["kind"].as_str().unwrap().to_string()).collect();
         assert_eq!(kinds, ["ConfigMap", "Secret", "Pod"]);
     }
 
     #[test]
     fn tables_print_like_kubectl() {
-        let reply = json!({"columnDefinitions": [{"name": "Name", "priority": 0}, {"name": "Data", "priority": 0}, {"name": "Extra", "priority": 1}],
+        let reply = json!({"columnDefinitions": [{"name": "Name", "priority": 0}, {"name": "Data", "priority": 0},
+            {"name": "Extra", "priority": 1}],
             "rows": [{"cells": ["kube-root-ca.crt", 1, "x"]}, {"cells": ["web", 2, "y"]}]});
         let (_, out, _) = table(&reply, Some("default"), false);
         assert_eq!(out, "NAME               DATA\nkube-root-ca.crt   1\nweb                2\n");

@@ -11,9 +11,11 @@ pub const CONTEXT: &str = "gitops-lab-sandbox";
 pub fn render(server: &str, ca_pem: &str, token: &str) -> String {
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {CONTEXT}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\n\
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {CONTEXT}\n  cluster:\n    server: {server}\n    \
+         certificate-authority-data: {ca}\n\
          users:\n- name: {CONTEXT}\n  user:\n    token: {token}\n\
-         contexts:\n- name: {CONTEXT}\n  context:\n    cluster: {CONTEXT}\n    user: {CONTEXT}\n    namespace: default\n\
+         contexts:\n- name: {CONTEXT}\n  context:\n    cluster: {CONTEXT}\n    user: {CONTEXT}\n    \
+         namespace: default\n\
          current-context: {CONTEXT}\npreferences: {{}}\n"
     )
 }

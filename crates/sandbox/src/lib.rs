@@ -10,11 +10,14 @@
 //! It is not a client library and knows nothing of the lab engine: the engine reaches it, like any
 //! other cluster, through the Kubernetes API.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod in_pod_kubectl;
 pub mod kubeconfig;
 pub mod server;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tls;
 
 pub use gitops_sandbox_core::Sandbox;

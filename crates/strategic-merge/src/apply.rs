@@ -20,24 +20,16 @@ use crate::schema::MergeSchema;
 /// explicit default (upstream rejects it), and a subtree new to the object has
 /// its directives carried out and its `null`s dropped at every depth (upstream
 /// copies some of them verbatim).
-pub fn apply_patch(
-    original: &Value,
-    patch: &Value,
-    schema: &MergeSchema,
-) -> Result<Value, PatchError> {
+pub fn apply_patch(original: &Value, patch: &Value, schema: &MergeSchema) -> Result<Value, PatchError> {
     let original = as_object(original)?;
     let patch = as_object(patch)?;
-    let merged =
-        Merger { mode: Mode::Apply }.merge_map(original.clone(), patch.clone(), *schema, "")?;
+    let merged = Merger { mode: Mode::Apply }.merge_map(original.clone(), patch.clone(), *schema, "")?;
     Ok(Value::Object(merged.unwrap_or_default()))
 }
 
 /// The top-level object of a document.
 pub(crate) fn as_object(value: &Value) -> Result<&Map<String, Value>, PatchError> {
-    value.as_object().ok_or_else(|| PatchError::NotAnObject {
-        path: "<root>".into(),
-        found: describe(value),
-    })
+    value.as_object().ok_or_else(|| PatchError::NotAnObject { path: "<root>".into(), found: describe(value) })
 }
 
 #[cfg(test)]
@@ -175,10 +167,7 @@ mod tests {
         let live = json!({"spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443}]}});
         let patch = json!({"spec": {"ports": [{"port": 80, "targetPort": 9000}]}});
         let out = apply(live, patch, MergeSchema::for_kind("v1", "Service"));
-        assert_eq!(
-            out,
-            json!({"spec": {"ports": [{"port": 80, "targetPort": 9000}, {"port": 443}]}})
-        );
+        assert_eq!(out, json!({"spec": {"ports": [{"port": 80, "targetPort": 9000}, {"port": 443}]}}));
     }
 
     #[test]
@@ -189,10 +178,7 @@ mod tests {
             "containers": [{"name": "a", "image": "x"}]
         }));
         let out = apply(live, patch, deployment());
-        assert_eq!(
-            out,
-            pod_spec(json!({"containers": [{"name": "b"}, {"name": "a", "image": "x"}]}))
-        );
+        assert_eq!(out, pod_spec(json!({"containers": [{"name": "b"}, {"name": "a", "image": "x"}]})));
     }
 
     #[test]
@@ -209,17 +195,10 @@ mod tests {
     fn finalizers_merge_as_a_set_and_delete_from_primitive_list_removes() {
         let live = json!({"metadata": {"finalizers": ["a", "b"]}});
         let schema = MergeSchema::for_kind("v1", "ConfigMap");
-        let added = apply(
-            live.clone(),
-            json!({"metadata": {"finalizers": ["b", "c"]}}),
-            schema,
-        );
+        let added = apply(live.clone(), json!({"metadata": {"finalizers": ["b", "c"]}}), schema);
         assert_eq!(added, json!({"metadata": {"finalizers": ["a", "b", "c"]}}));
         let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}});
-        assert_eq!(
-            apply(live, patch, schema),
-            json!({"metadata": {"finalizers": ["b"]}})
-        );
+        assert_eq!(apply(live, patch, schema), json!({"metadata": {"finalizers": ["b"]}}));
     }
 
     #[test]
@@ -241,52 +220,31 @@ mod tests {
     #[test]
     fn patch_delete_on_a_map_empties_it() {
         let live = json!({"metadata": {"name": "x", "labels": {"a": "1"}}});
-        let out = apply(
-            live,
-            json!({"metadata": {"labels": {"$patch": "delete"}}}),
-            deployment(),
-        );
+        let out = apply(live, json!({"metadata": {"labels": {"$patch": "delete"}}}), deployment());
         assert_eq!(out, json!({"metadata": {"name": "x", "labels": {}}}));
     }
 
     #[test]
     fn patch_merge_on_a_list_item_is_the_plain_merge() {
         let live = pod_spec(json!({"containers": [{"name": "a", "image": "x"}]}));
-        let patch =
-            pod_spec(json!({"containers": [{"name": "a", "$patch": "merge", "tty": true}]}));
+        let patch = pod_spec(json!({"containers": [{"name": "a", "$patch": "merge", "tty": true}]}));
         let out = apply(live, patch, deployment());
-        assert_eq!(
-            out,
-            pod_spec(json!({"containers": [{"name": "a", "image": "x", "tty": true}]}))
-        );
+        assert_eq!(out, pod_spec(json!({"containers": [{"name": "a", "image": "x", "tty": true}]})));
     }
 
     #[test]
     fn atomic_lists_are_replaced_whole() {
-        let live = pod_spec(
-            json!({"tolerations": [{"key": "a"}], "containers": [{"name": "c", "args": ["1", "2"]}]}),
-        );
-        let patch = pod_spec(
-            json!({"tolerations": [{"key": "b"}], "containers": [{"name": "c", "args": ["3"]}]}),
-        );
+        let live = pod_spec(json!({"tolerations": [{"key": "a"}], "containers": [{"name": "c", "args": ["1", "2"]}]}));
+        let patch = pod_spec(json!({"tolerations": [{"key": "b"}], "containers": [{"name": "c", "args": ["3"]}]}));
         let out = apply(live, patch, deployment());
-        assert_eq!(
-            out,
-            pod_spec(
-                json!({"tolerations": [{"key": "b"}], "containers": [{"name": "c", "args": ["3"]}]})
-            )
-        );
+        assert_eq!(out, pod_spec(json!({"tolerations": [{"key": "b"}], "containers": [{"name": "c", "args": ["3"]}]})));
     }
 
     #[test]
     fn an_unknown_kind_replaces_lists_like_a_json_merge_patch() {
         let live = json!({"spec": {"items": [{"name": "a"}], "keep": 1}});
         let patch = json!({"spec": {"items": [{"name": "b"}]}});
-        let out = apply(
-            live,
-            patch,
-            MergeSchema::for_kind("example.com/v1", "Widget"),
-        );
+        let out = apply(live, patch, MergeSchema::for_kind("example.com/v1", "Widget"));
         assert_eq!(out, json!({"spec": {"items": [{"name": "b"}], "keep": 1}}));
     }
 
@@ -295,23 +253,14 @@ mod tests {
         let live = pod_spec(json!({"containers": [{"name": "a"}]}));
         let patch = pod_spec(json!({"containers": [{"image": "x"}]}));
         let err = apply_patch(&live, &patch, &deployment()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "spec.template.spec.containers: merge key `name` missing in an item"
-        );
+        assert_eq!(err.to_string(), "spec.template.spec.containers: merge key `name` missing in an item");
     }
 
     #[test]
     fn an_unknown_directive_is_an_error() {
-        let err =
-            apply_patch(&json!({}), &json!({"spec": {"$explode": 1}}), &deployment()).unwrap_err();
+        let err = apply_patch(&json!({}), &json!({"spec": {"$explode": 1}}), &deployment()).unwrap_err();
         assert_eq!(err.to_string(), "spec: unknown patch directive `$explode`");
-        let err = apply_patch(
-            &json!({}),
-            &json!({"spec": {"$patch": "shred"}}),
-            &deployment(),
-        )
-        .unwrap_err();
+        let err = apply_patch(&json!({}), &json!({"spec": {"$patch": "shred"}}), &deployment()).unwrap_err();
         assert!(matches!(err, PatchError::UnknownPatchValue { .. }), "{err}");
     }
 
@@ -338,12 +287,7 @@ mod tests {
     #[test]
     fn a_list_mixing_objects_and_strings_is_rejected() {
         let live = pod_spec(json!({"containers": [{"name": "a"}]}));
-        let err = apply_patch(
-            &live,
-            &pod_spec(json!({"containers": ["b"]})),
-            &deployment(),
-        )
-        .unwrap_err();
+        let err = apply_patch(&live, &pod_spec(json!({"containers": ["b"]})), &deployment()).unwrap_err();
         assert!(matches!(err, PatchError::MixedList { .. }), "{err}");
     }
 }

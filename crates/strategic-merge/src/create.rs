@@ -11,22 +11,9 @@ use crate::schema::MergeSchema;
 /// The patch that turns `original` into `modified`: additions, changes, and
 /// deletions (`null`, `$patch: delete` items, `$deleteFromPrimitiveList`), with
 /// `$setElementOrder` beside changed merged lists. `{}` when they are equal.
-pub fn create_two_way_patch(
-    original: &Value,
-    modified: &Value,
-    schema: &MergeSchema,
-) -> Result<Value, PatchError> {
-    let opts = DiffOptions {
-        set_element_order: true,
-        ..DiffOptions::default()
-    };
-    let patch = diff_maps(
-        as_object(original)?,
-        as_object(modified)?,
-        *schema,
-        opts,
-        "",
-    )?;
+pub fn create_two_way_patch(original: &Value, modified: &Value, schema: &MergeSchema) -> Result<Value, PatchError> {
+    let opts = DiffOptions { set_element_order: true, ..DiffOptions::default() };
+    let patch = diff_maps(as_object(original)?, as_object(modified)?, *schema, opts, "")?;
     Ok(Value::Object(patch))
 }
 
@@ -48,23 +35,12 @@ pub fn create_three_way_patch(
     let original = original.map(as_object).transpose()?.unwrap_or(&empty);
     let modified = as_object(modified)?;
     let current = as_object(current)?;
-    let delta_opts = DiffOptions {
-        set_element_order: true,
-        ignore_deletions: true,
-        ..DiffOptions::default()
-    };
+    let delta_opts = DiffOptions { set_element_order: true, ignore_deletions: true, ..DiffOptions::default() };
     let delta = diff_maps(current, modified, *schema, delta_opts, "")?;
-    let deletion_opts = DiffOptions {
-        set_element_order: true,
-        ignore_changes: true,
-        ..DiffOptions::default()
-    };
+    let deletion_opts = DiffOptions { set_element_order: true, ignore_changes: true, ..DiffOptions::default() };
     let deletions = diff_maps(original, modified, *schema, deletion_opts, "")?;
     // Both are patches against the same target, so they fold into one.
-    let patch = Merger {
-        mode: Mode::Combine,
-    }
-    .merge_map(deletions, delta, *schema, "")?;
+    let patch = Merger { mode: Mode::Combine }.merge_map(deletions, delta, *schema, "")?;
     Ok(Value::Object(patch.unwrap_or_default()))
 }
 
@@ -92,10 +68,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_object_gives_an_empty_patch() {
-        assert_eq!(
-            three_way(&web("nginx:1.25"), &web("nginx:1.25"), &web("nginx:1.25")),
-            json!({})
-        );
+        assert_eq!(three_way(&web("nginx:1.25"), &web("nginx:1.25"), &web("nginx:1.25")), json!({}));
     }
 
     #[test]
@@ -117,10 +90,7 @@ mod tests {
         if let Some(spec) = new["spec"].as_object_mut() {
             spec.remove("replicas");
         }
-        assert_eq!(
-            three_way(&last, &new, &last),
-            json!({"spec": {"replicas": null}})
-        );
+        assert_eq!(three_way(&last, &new, &last), json!({"spec": {"replicas": null}}));
     }
 
     #[test]
@@ -135,10 +105,7 @@ mod tests {
         }
         live["spec"]["paused"] = json!(false);
         // replicas was applied before, so it is removed; paused and status never were.
-        assert_eq!(
-            three_way(&last, &new, &live),
-            json!({"spec": {"replicas": null}})
-        );
+        assert_eq!(three_way(&last, &new, &live), json!({"spec": {"replicas": null}}));
     }
 
     #[test]
@@ -227,10 +194,8 @@ mod tests {
         let patch = create_two_way_patch(&original, &modified, &deployment());
         assert_eq!(
             patch,
-            Ok(
-                json!({"metadata": {"labels": null}, "spec": {"template": {"spec": {
-            "$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}}}})
-            )
+            Ok(json!({"metadata": {"labels": null}, "spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}}}}))
         );
         let applied = patch.and_then(|p| apply_patch(&original, &p, &deployment()));
         assert_eq!(applied, Ok(modified));

@@ -69,9 +69,7 @@ pub(crate) fn diff_maps(
     }
     // The server clears what `$retainKeys` leaves out, so it is only needed
     // when something changes or a field must go.
-    let drops_field = original
-        .iter()
-        .any(|(k, v)| !v.is_null() && !modified.contains_key(k));
+    let drops_field = original.iter().any(|(k, v)| !v.is_null() && !modified.contains_key(k));
     if !retain.is_empty() && (!patch.is_empty() || drops_field) {
         retain.sort();
         patch.insert(RETAIN_KEYS.to_owned(), Value::from(retain));
@@ -97,10 +95,7 @@ fn diff_map_field(
         }
         return Ok(());
     }
-    let opts = DiffOptions {
-        build_retain_keys: meta.retain_keys,
-        ..opts
-    };
+    let opts = DiffOptions { build_retain_keys: meta.retain_keys, ..opts };
     let sub = diff_maps(old, new, child, opts, path)?;
     if !sub.is_empty() {
         patch.insert(key.to_owned(), Value::Object(sub));
@@ -126,25 +121,16 @@ fn diff_list_field(
         }
         return Ok(());
     }
-    let opts = DiffOptions {
-        build_retain_keys: meta.retain_keys,
-        ..opts
-    };
+    let opts = DiffOptions { build_retain_keys: meta.retain_keys, ..opts };
     let lists = diff_lists(old, new, meta.merge_key.as_deref(), child, opts, path)?;
     if !lists.patch.is_empty() {
         patch.insert(key.to_owned(), Value::Array(lists.patch));
     }
     if !lists.deletions.is_empty() {
-        patch.insert(
-            format!("{DELETE_FROM_PRIMITIVE_LIST}{key}"),
-            Value::Array(lists.deletions),
-        );
+        patch.insert(format!("{DELETE_FROM_PRIMITIVE_LIST}{key}"), Value::Array(lists.deletions));
     }
     if !lists.order.is_empty() {
-        patch.insert(
-            format!("{SET_ELEMENT_ORDER}{key}"),
-            Value::Array(lists.order),
-        );
+        patch.insert(format!("{SET_ELEMENT_ORDER}{key}"), Value::Array(lists.order));
     }
     Ok(())
 }
@@ -170,15 +156,8 @@ fn diff_lists(
     path: &str,
 ) -> Result<ListDiff, PatchError> {
     if old.is_empty() {
-        let patch = if opts.ignore_changes {
-            Vec::new()
-        } else {
-            new.to_vec()
-        };
-        return Ok(ListDiff {
-            patch,
-            ..ListDiff::default()
-        });
+        let patch = if opts.ignore_changes { Vec::new() } else { new.to_vec() };
+        return Ok(ListDiff { patch, ..ListDiff::default() });
     }
     if old.iter().chain(new).any(Value::is_array) {
         return Err(PatchError::ListOfLists { path: show(path) });
@@ -194,8 +173,7 @@ fn diff_lists(
     let ident = Ident::Key(key);
     let (changed, deleted) = diff_keyed_lists(old, new, key, schema, opts, path)?;
     let mut patch = sort_by_order(changed, new, ident, path)?;
-    let same_order =
-        old.len() == new.len() && old.iter().zip(new).all(|(o, n)| ident.of(o) == ident.of(n));
+    let same_order = old.len() == new.len() && old.iter().zip(new).all(|(o, n)| ident.of(o) == ident.of(n));
     patch.extend(deleted);
     let changes_wanted = !opts.ignore_changes && (!patch.is_empty() || !same_order);
     let deletions_wanted = !opts.ignore_deletions && !patch.is_empty();
@@ -203,28 +181,15 @@ fn diff_lists(
     if opts.set_element_order && (changes_wanted || deletions_wanted) {
         for item in new {
             let id = ident.require(item, path)?;
-            order.push(Value::Object(Object::from_iter([(
-                key.to_owned(),
-                id.clone(),
-            )])));
+            order.push(Value::Object(Object::from_iter([(key.to_owned(), id.clone())])));
         }
     }
-    Ok(ListDiff {
-        patch,
-        deletions: Vec::new(),
-        order,
-    })
+    Ok(ListDiff { patch, deletions: Vec::new(), order })
 }
 
 /// Each item with the text it sorts by: its merge key value, or itself.
-fn list_texts<'a>(
-    list: &'a [Value],
-    ident: Ident,
-    path: &str,
-) -> Result<Vec<(String, &'a Value)>, PatchError> {
-    list.iter()
-        .map(|item| Ok((sort_text(ident.require(item, path)?), item)))
-        .collect()
+fn list_texts<'a>(list: &'a [Value], ident: Ident, path: &str) -> Result<Vec<(String, &'a Value)>, PatchError> {
+    list.iter().map(|item| Ok((sort_text(ident.require(item, path)?), item))).collect()
 }
 
 /// One step of walking two sorted lists side by side.
@@ -259,12 +224,7 @@ fn walk<'a>(mut old: Vec<(String, &'a Value)>, mut new: Vec<(String, &'a Value)>
 }
 
 /// Diffs two lists of plain values treated as sets.
-fn diff_plain_lists(
-    old: &[Value],
-    new: &[Value],
-    opts: DiffOptions,
-    path: &str,
-) -> Result<ListDiff, PatchError> {
+fn diff_plain_lists(old: &[Value], new: &[Value], opts: DiffOptions, path: &str) -> Result<ListDiff, PatchError> {
     let texts = |list| list_texts(list, Ident::Value, path);
     let (mut added, mut deletions) = (Vec::new(), Vec::new());
     for step in walk(texts(old)?, texts(new)?) {
@@ -283,18 +243,9 @@ fn diff_plain_lists(
         }
     }
     let added = sort_by_order(added, new, Ident::Value, path)?;
-    let wanted =
-        (!opts.ignore_deletions && !deletions.is_empty()) || (!opts.ignore_changes && old != new);
-    let order = if opts.set_element_order && wanted {
-        new.to_vec()
-    } else {
-        Vec::new()
-    };
-    Ok(ListDiff {
-        patch: added,
-        deletions,
-        order,
-    })
+    let wanted = (!opts.ignore_deletions && !deletions.is_empty()) || (!opts.ignore_changes && old != new);
+    let order = if opts.set_element_order && wanted { new.to_vec() } else { Vec::new() };
+    Ok(ListDiff { patch: added, deletions, order })
 }
 
 /// Diffs two lists of objects by merge key: changed or added items (each
@@ -318,10 +269,7 @@ fn diff_keyed_lists(
             Step::OldOnly(gone) => {
                 if !opts.ignore_deletions {
                     let id = gone.get(key).cloned().unwrap_or_default();
-                    let directive = [
-                        (key.to_owned(), id),
-                        (PATCH.to_owned(), Value::from("delete")),
-                    ];
+                    let directive = [(key.to_owned(), id), (PATCH.to_owned(), Value::from("delete"))];
                     deleted.push(Value::Object(Object::from_iter(directive)));
                 }
             }
@@ -380,11 +328,8 @@ mod tests {
 
     #[test]
     fn a_removed_finalizer_goes_to_the_parallel_deletion_list() {
-        let patch = diff(
-            json!({"metadata": {"finalizers": ["a", "b"]}}),
-            json!({"metadata": {"finalizers": ["b", "c"]}}),
-            ALL,
-        );
+        let patch =
+            diff(json!({"metadata": {"finalizers": ["a", "b"]}}), json!({"metadata": {"finalizers": ["b", "c"]}}), ALL);
         assert_eq!(
             patch,
             Ok(json!({"metadata": {
@@ -399,28 +344,16 @@ mod tests {
     fn ignoring_changes_keeps_only_deletions() {
         let old = json!({"metadata": {"labels": {"a": "1", "b": "2"}}});
         let new = json!({"metadata": {"labels": {"a": "9"}}});
-        let opts = DiffOptions {
-            ignore_changes: true,
-            ..ALL
-        };
-        assert_eq!(
-            diff(old, new, opts),
-            Ok(json!({"metadata": {"labels": {"b": null}}}))
-        );
+        let opts = DiffOptions { ignore_changes: true, ..ALL };
+        assert_eq!(diff(old, new, opts), Ok(json!({"metadata": {"labels": {"b": null}}})));
     }
 
     #[test]
     fn ignoring_deletions_keeps_only_changes() {
         let old = json!({"metadata": {"labels": {"a": "1", "b": "2"}}});
         let new = json!({"metadata": {"labels": {"a": "9"}}});
-        let opts = DiffOptions {
-            ignore_deletions: true,
-            ..ALL
-        };
-        assert_eq!(
-            diff(old, new, opts),
-            Ok(json!({"metadata": {"labels": {"a": "9"}}}))
-        );
+        let opts = DiffOptions { ignore_deletions: true, ..ALL };
+        assert_eq!(diff(old, new, opts), Ok(json!({"metadata": {"labels": {"a": "9"}}})));
     }
 
     #[test]
@@ -429,23 +362,15 @@ mod tests {
         assert_eq!(diff(same.clone(), same, ALL), Ok(json!({})));
         let old = json!({"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {}}}});
         let new = json!({"spec": {"strategy": {"type": "RollingUpdate"}}});
-        let opts = DiffOptions {
-            ignore_deletions: true,
-            ..ALL
-        };
+        let opts = DiffOptions { ignore_deletions: true, ..ALL };
         // Nothing to add, but a field must go: the retain list alone clears it.
-        assert_eq!(
-            diff(old, new, opts),
-            Ok(json!({"spec": {"strategy": {"$retainKeys": ["type"]}}}))
-        );
+        assert_eq!(diff(old, new, opts), Ok(json!({"spec": {"strategy": {"$retainKeys": ["type"]}}})));
     }
 
     #[test]
     fn a_pure_reorder_of_a_keyed_list_sends_only_the_order() {
-        let old =
-            json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}}});
-        let new =
-            json!({"spec": {"template": {"spec": {"containers": [{"name": "b"}, {"name": "a"}]}}}});
+        let old = json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}}});
+        let new = json!({"spec": {"template": {"spec": {"containers": [{"name": "b"}, {"name": "a"}]}}}});
         assert_eq!(
             diff(old, new, ALL),
             Ok(json!({"spec": {"template": {"spec": {
@@ -459,9 +384,6 @@ mod tests {
         let old = json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
         let new = json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}});
         let err = diff(old, new, ALL).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "spec.template.spec.containers: merge key `name` missing in an item"
-        );
+        assert_eq!(err.to_string(), "spec.template.spec.containers: merge key `name` missing in an item");
     }
 }

@@ -101,11 +101,7 @@ pub(crate) fn describe(value: &Value) -> &'static str {
 
 /// Renders a field path for messages: the empty path is the document root.
 pub(crate) fn show(path: &str) -> String {
-    if path.is_empty() {
-        "<root>".to_owned()
-    } else {
-        path.to_owned()
-    }
+    if path.is_empty() { "<root>".to_owned() } else { path.to_owned() }
 }
 
 #[cfg(test)]
@@ -114,14 +110,8 @@ mod tests {
 
     #[test]
     fn missing_merge_key_names_the_list_path_and_key() {
-        let err = PatchError::MissingMergeKey {
-            path: "spec.template.spec.containers".into(),
-            key: "name".into(),
-        };
-        assert_eq!(
-            err.to_string(),
-            "spec.template.spec.containers: merge key `name` missing in an item"
-        );
+        let err = PatchError::MissingMergeKey { path: "spec.template.spec.containers".into(), key: "name".into() };
+        assert_eq!(err.to_string(), "spec.template.spec.containers: merge key `name` missing in an item");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! patch (an unknown kind gets merge-patch-like behaviour only), and it knows no
 //! kinds beyond its data file; it does no I/O.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod apply;
 mod create;

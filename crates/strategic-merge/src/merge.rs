@@ -3,8 +3,8 @@
 use serde_json::{Map, Value};
 
 use crate::directives::{
-    DELETE_FROM_PRIMITIVE_LIST, KeyKind, PATCH, PatchOp, RETAIN_KEYS, SET_ELEMENT_ORDER, classify,
-    invalid, item_path, join, patch_op, strip_markers,
+    DELETE_FROM_PRIMITIVE_LIST, KeyKind, PATCH, PatchOp, RETAIN_KEYS, SET_ELEMENT_ORDER, classify, invalid, item_path,
+    join, patch_op, strip_markers,
 };
 use crate::error::{PatchError, describe, show};
 use crate::order::{Ident, check_order, live_order_after_merge, normalize, partition};
@@ -41,9 +41,7 @@ fn split(patch: Object, path: &str) -> Result<Parts, PatchError> {
             KeyKind::Patch => {}
             KeyKind::RetainKeys => parts.retain = Some(value),
             KeyKind::SetElementOrder(field) => parts.orders.push((field.to_owned(), value)),
-            KeyKind::DeleteFromPrimitiveList(field) => {
-                parts.deletions.push((field.to_owned(), value))
-            }
+            KeyKind::DeleteFromPrimitiveList(field) => parts.deletions.push((field.to_owned(), value)),
         }
     }
     Ok(parts)
@@ -67,11 +65,7 @@ fn item_kind(original: &[Value], patch: &[Value], path: &str) -> Result<ItemKind
             return Err(PatchError::MixedList { path: show(path) });
         }
     }
-    Ok(if objects == Some(true) {
-        ItemKind::Objects
-    } else {
-        ItemKind::Plain
-    })
+    Ok(if objects == Some(true) { ItemKind::Objects } else { ItemKind::Plain })
 }
 
 /// The merge engine in one mode.
@@ -112,10 +106,7 @@ impl Merger {
         }
         let mut fields = parts.fields;
         for (field, order) in parts.orders {
-            let patch_list = fields
-                .iter()
-                .position(|(k, _)| *k == field)
-                .map(|i| fields.remove(i).1);
+            let patch_list = fields.iter().position(|(k, _)| *k == field).map(|i| fields.remove(i).1);
             self.set_element_order(&mut original, &field, order, patch_list, schema, path)?;
         }
         for (key, value) in fields {
@@ -180,32 +171,23 @@ impl Merger {
             (Some(Value::Object(_)), Value::Object(patch)) if self.mode == Mode::Combine => {
                 Ok(Some(Value::Object(patch)))
             }
-            (Some(Value::Array(current)), Value::Array(patch)) => self
-                .merge_list(current, patch, meta, child, path)
-                .map(|l| Some(Value::Array(l))),
+            (Some(Value::Array(current)), Value::Array(patch)) => {
+                self.merge_list(current, patch, meta, child, path).map(|l| Some(Value::Array(l)))
+            }
             // Nothing to merge with: a later patch's value lands without its markers.
             (_, patch) if self.mode == Mode::Combine => Ok(strip_markers(patch)),
             (_, Value::Object(patch)) => self.fresh_object(patch, child, path),
-            (_, Value::Array(patch)) => self
-                .fresh_list(patch, meta, child, path)
-                .map(|l| Some(Value::Array(l))),
+            (_, Value::Array(patch)) => self.fresh_list(patch, meta, child, path).map(|l| Some(Value::Array(l))),
             (_, plain) => Ok(Some(plain)),
         }
     }
 
     /// A patch object landing where nothing mergeable was: in apply mode its
     /// directives are carried out against an empty object.
-    fn fresh_object(
-        &self,
-        patch: Object,
-        schema: MergeSchema,
-        path: &str,
-    ) -> Result<Option<Value>, PatchError> {
+    fn fresh_object(&self, patch: Object, schema: MergeSchema, path: &str) -> Result<Option<Value>, PatchError> {
         match self.mode {
             Mode::Combine => Ok(Some(Value::Object(patch))),
-            Mode::Apply => Ok(self
-                .merge_map(Object::new(), patch, schema, path)?
-                .map(Value::Object)),
+            Mode::Apply => Ok(self.merge_map(Object::new(), patch, schema, path)?.map(Value::Object)),
         }
     }
 
@@ -219,22 +201,15 @@ impl Merger {
     ) -> Result<Vec<Value>, PatchError> {
         match (self.mode, meta.strategy) {
             (Mode::Combine, _) => Ok(patch),
-            (Mode::Apply, PatchStrategy::Merge) => {
-                self.merge_list(Vec::new(), patch, meta, schema, path)
-            }
+            (Mode::Apply, PatchStrategy::Merge) => self.merge_list(Vec::new(), patch, meta, schema, path),
             (Mode::Apply, _) => {
                 let mut out = Vec::with_capacity(patch.len());
                 for item in patch {
                     match item {
-                        Value::Object(object) => {
-                            out.extend(self.fresh_object(object, schema, path)?)
+                        Value::Object(object) => out.extend(self.fresh_object(object, schema, path)?),
+                        Value::Array(inner) => {
+                            out.push(Value::Array(self.fresh_list(inner, &FieldMeta::default(), schema, path)?))
                         }
-                        Value::Array(inner) => out.push(Value::Array(self.fresh_list(
-                            inner,
-                            &FieldMeta::default(),
-                            schema,
-                            path,
-                        )?)),
                         plain => out.push(plain),
                     }
                 }
@@ -270,10 +245,7 @@ impl Merger {
                 normalize(in_patch, server_only, &patch, &original, Ident::Value, path)
             }
             ItemKind::Objects => {
-                let key = meta
-                    .merge_key
-                    .as_deref()
-                    .ok_or_else(|| PatchError::NoMergeKey { path: show(path) })?;
+                let key = meta.merge_key.as_deref().ok_or_else(|| PatchError::NoMergeKey { path: show(path) })?;
                 self.merge_keyed(original, patch, key, schema, path)
             }
         }
@@ -299,22 +271,14 @@ impl Merger {
         let mut patch_order = Vec::with_capacity(items.len());
         for object in items {
             let Some(id) = object.get(key).cloned() else {
-                return Err(PatchError::MissingMergeKey {
-                    path: show(path),
-                    key: key.to_owned(),
-                });
+                return Err(PatchError::MissingMergeKey { path: show(path), key: key.to_owned() });
             };
             let item_at = item_path(path, key, Some(&id));
-            patch_order.push(Value::Object(Object::from_iter([(
-                key.to_owned(),
-                id.clone(),
-            )])));
+            patch_order.push(Value::Object(Object::from_iter([(key.to_owned(), id.clone())])));
             match original.iter().position(|o| o.get(key) == Some(&id)) {
                 Some(i) => {
                     let merged = match std::mem::take(&mut original[i]) {
-                        Value::Object(current) => {
-                            self.merge_map(current, object, schema, &item_at)?
-                        }
+                        Value::Object(current) => self.merge_map(current, object, schema, &item_at)?,
                         _ => self.merge_map(Object::new(), object, schema, &item_at)?,
                     };
                     match merged {
@@ -328,14 +292,7 @@ impl Merger {
             }
         }
         let (in_patch, server_only) = partition(original, &patch_order, ident, path)?;
-        normalize(
-            in_patch,
-            server_only,
-            &patch_order,
-            &server_order,
-            ident,
-            path,
-        )
+        normalize(in_patch, server_only, &patch_order, &server_order, ident, path)
     }
 
     /// Carries out the `$patch` items of a keyed patch list: deletions leave
@@ -351,10 +308,7 @@ impl Merger {
         let mut replace = false;
         for item in patch {
             let Value::Object(mut object) = item else {
-                return Err(PatchError::NotAnObject {
-                    path: show(path),
-                    found: describe(&item),
-                });
+                return Err(PatchError::NotAnObject { path: show(path), found: describe(&item) });
             };
             let item_at = item_path(path, key, object.get(key));
             match patch_op(&object, &item_at)? {
@@ -367,10 +321,7 @@ impl Merger {
                 }
                 Some(PatchOp::Delete) => {
                     let Some(id) = object.get(key) else {
-                        return Err(PatchError::MissingMergeKey {
-                            path: show(path),
-                            key: key.to_owned(),
-                        });
+                        return Err(PatchError::MissingMergeKey { path: show(path), key: key.to_owned() });
                     };
                     original.retain(|o| o.get(key) != Some(id));
                 }
@@ -397,10 +348,7 @@ impl Merger {
         let keep: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
         for (field, value) in fields {
             if !value.is_null() && !keep.contains(&field.as_str()) {
-                return Err(PatchError::RetainKeysMissing {
-                    path: show(path),
-                    field: field.clone(),
-                });
+                return Err(PatchError::RetainKeysMissing { path: show(path), field: field.clone() });
             }
         }
         original.retain(|k, _| keep.contains(&k.as_str()));
@@ -455,18 +403,9 @@ impl Merger {
             }
         };
         let patch_list = patch_list.map(|v| as_list(v, "patch")).transpose()?;
-        let current = original
-            .remove(field)
-            .map(|v| as_list(v, "object"))
-            .transpose()?;
+        let current = original.remove(field).map(|v| as_list(v, "object")).transpose()?;
         let field_path = join(path, field);
-        if let Some(ordered) = self.ordered_list(
-            current,
-            patch_list,
-            &order,
-            schema.field(field),
-            &field_path,
-        )? {
+        if let Some(ordered) = self.ordered_list(current, patch_list, &order, schema.field(field), &field_path)? {
             original.insert(field.to_owned(), Value::Array(ordered));
         }
         Ok(())
@@ -496,9 +435,7 @@ impl Merger {
         let merged = match (current, patch) {
             (None, None) => return Ok(None),
             (Some(current), None) => current,
-            (None, Some(patch)) if self.mode == Mode::Combine => {
-                patch.into_iter().filter_map(strip_markers).collect()
-            }
+            (None, Some(patch)) if self.mode == Mode::Combine => patch.into_iter().filter_map(strip_markers).collect(),
             (None, Some(patch)) => self.fresh_list(patch, meta, child, path)?,
             (Some(current), Some(patch)) => self.merge_list(current, patch, meta, child, path)?,
         };
@@ -509,18 +446,11 @@ impl Merger {
 
 /// Copies a directive from the later patch into the earlier one; both patches
 /// must agree when both carry it.
-fn carry(
-    original: &mut Object,
-    directive: String,
-    value: Value,
-    path: &str,
-) -> Result<(), PatchError> {
+fn carry(original: &mut Object, directive: String, value: Value, path: &str) -> Result<(), PatchError> {
     match original.get(&directive) {
-        Some(existing) if *existing != value => Err(invalid(
-            path,
-            &directive,
-            "differs between the patches being combined",
-        )),
+        Some(existing) if *existing != value => {
+            Err(invalid(path, &directive, "differs between the patches being combined"))
+        }
         Some(_) => Ok(()),
         None => {
             original.insert(directive, value);
@@ -540,10 +470,7 @@ mod tests {
 
     fn combine(first: Value, second: Value) -> Result<Option<Object>, PatchError> {
         let schema = MergeSchema::for_kind("apps/v1", "Deployment");
-        Merger {
-            mode: Mode::Combine,
-        }
-        .merge_map(object(first), object(second), schema, "")
+        Merger { mode: Mode::Combine }.merge_map(object(first), object(second), schema, "")
     }
 
     #[test]
@@ -559,13 +486,11 @@ mod tests {
         let combined = combine(deletions, changes).map(|m| m.map(Value::Object));
         assert_eq!(
             combined,
-            Ok(Some(
-                json!({"metadata": {"labels": {"x": "1"}}, "spec": {"replicas": null,
-                "template": {"spec": {
-                    "$setElementOrder/containers": [{"name": "a"}],
-                    "containers": [{"name": "a", "image": "new"}, {"name": "b", "$patch": "delete"}]
-                }}}})
-            ))
+            Ok(Some(json!({"metadata": {"labels": {"x": "1"}}, "spec": {"replicas": null,
+            "template": {"spec": {
+                "$setElementOrder/containers": [{"name": "a"}],
+                "containers": [{"name": "a", "image": "new"}, {"name": "b", "$patch": "delete"}]
+            }}}})))
         );
     }
 
@@ -573,10 +498,7 @@ mod tests {
     fn combining_patches_with_different_orders_is_an_error() {
         let first = json!({"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "a"}]}}}});
         let second = json!({"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "b"}]}}}});
-        assert!(matches!(
-            combine(first, second),
-            Err(PatchError::InvalidDirective { .. })
-        ));
+        assert!(matches!(combine(first, second), Err(PatchError::InvalidDirective { .. })));
     }
 
     #[test]

@@ -30,15 +30,9 @@ impl Ident<'_> {
             Ident::Value => Ok(item),
             Ident::Key(key) => {
                 if !item.is_object() {
-                    return Err(PatchError::NotAnObject {
-                        path: show(path),
-                        found: describe(item),
-                    });
+                    return Err(PatchError::NotAnObject { path: show(path), found: describe(item) });
                 }
-                item.get(*key).ok_or_else(|| PatchError::MissingMergeKey {
-                    path: show(path),
-                    key: (*key).to_owned(),
-                })
+                item.get(*key).ok_or_else(|| PatchError::MissingMergeKey { path: show(path), key: (*key).to_owned() })
             }
         }
     }
@@ -66,11 +60,7 @@ pub(crate) fn partition(
     let mut absent = Vec::new();
     for item in merged {
         ident.require(&item, path)?;
-        if contains(by, &item, ident) {
-            present.push(item)
-        } else {
-            absent.push(item)
-        }
+        if contains(by, &item, ident) { present.push(item) } else { absent.push(item) }
     }
     Ok((present, absent))
 }
@@ -103,12 +93,7 @@ pub(crate) fn sort_by_order(
 /// Interleaves server-only items (`left`) into the patch items (`right`): both
 /// keep their relative order, and a server-only item goes before a patch item
 /// when the live list (`server_order`) had it first.
-fn merge_sorted(
-    left: Vec<Value>,
-    right: Vec<Value>,
-    server_order: &[Value],
-    ident: Ident,
-) -> Vec<Value> {
+fn merge_sorted(left: Vec<Value>, right: Vec<Value>, server_order: &[Value], ident: Ident) -> Vec<Value> {
     let mut out = Vec::with_capacity(left.len() + right.len());
     let mut left = left.into_iter().peekable();
     let mut right = right.into_iter().peekable();
@@ -117,15 +102,10 @@ fn merge_sorted(
             (None, None) => break,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(l), Some(r)) => {
-                match (
-                    index_of(server_order, l, ident),
-                    index_of(server_order, r, ident),
-                ) {
-                    (Some(li), Some(ri)) => li < ri,
-                    _ => false,
-                }
-            }
+            (Some(l), Some(r)) => match (index_of(server_order, l, ident), index_of(server_order, r, ident)) {
+                (Some(li), Some(ri)) => li < ri,
+                _ => false,
+            },
         };
         let next = if take_left { left.next() } else { right.next() };
         out.extend(next);
@@ -150,12 +130,7 @@ pub(crate) fn normalize(
 
 /// Checks that the patch list follows `$setElementOrder`: its items (other than
 /// directives) appear there, in the same relative order.
-pub(crate) fn check_order(
-    patch: &[Value],
-    order: &[Value],
-    ident: Ident,
-    path: &str,
-) -> Result<(), PatchError> {
+pub(crate) fn check_order(patch: &[Value], order: &[Value], ident: Ident, path: &str) -> Result<(), PatchError> {
     let mut wanted = order.iter();
     for item in patch.iter().filter(|item| item.get(PATCH).is_none()) {
         let id = ident.require(item, path)?;
@@ -178,19 +153,12 @@ pub(crate) fn check_order(
 /// items out and written new items into the freed slots, so each deleted item
 /// lets one new item count as already live. Reproducing that keeps list orders
 /// identical to a real API server's.
-pub(crate) fn live_order_after_merge(
-    current: &[Value],
-    patch: &[Value],
-    ident: Ident,
-) -> Vec<Value> {
+pub(crate) fn live_order_after_merge(current: &[Value], patch: &[Value], ident: Ident) -> Vec<Value> {
     let Ident::Key(key) = ident else {
         return current.to_vec();
     };
     let marker = |item: &Value| item.get(PATCH).and_then(Value::as_str).map(str::to_owned);
-    if patch
-        .iter()
-        .any(|item| marker(item).as_deref() == Some("replace"))
-    {
+    if patch.iter().any(|item| marker(item).as_deref() == Some("replace")) {
         return current.to_vec();
     }
     let deleted: Vec<&Value> = patch
@@ -198,11 +166,8 @@ pub(crate) fn live_order_after_merge(
         .filter(|item| marker(item).as_deref() == Some("delete"))
         .filter_map(|item| item.get(key))
         .collect();
-    let mut order: Vec<Value> = current
-        .iter()
-        .filter(|item| !item.get(key).is_some_and(|id| deleted.contains(&id)))
-        .cloned()
-        .collect();
+    let mut order: Vec<Value> =
+        current.iter().filter(|item| !item.get(key).is_some_and(|id| deleted.contains(&id))).cloned().collect();
     let mut free = current.len() - order.len();
     for item in patch.iter().filter(|item| marker(item).is_none()) {
         if free == 0 {
@@ -238,10 +203,7 @@ mod tests {
             Ident::Key("n"),
             "x",
         );
-        assert_eq!(
-            merged,
-            Ok(list(json!([{"n": "a"}, {"n": "b"}, {"n": "c"}])))
-        );
+        assert_eq!(merged, Ok(list(json!([{"n": "a"}, {"n": "b"}, {"n": "c"}]))));
     }
 
     #[test]
@@ -249,12 +211,7 @@ mod tests {
         let items = list(json!([{"n": "z", "$patch": "delete"}, {"n": "b"}, {"n": "a"}]));
         let order = list(json!([{"n": "a"}, {"n": "b"}]));
         let sorted = sort_by_order(items, &order, Ident::Key("n"), "x");
-        assert_eq!(
-            sorted,
-            Ok(list(
-                json!([{"n": "a"}, {"n": "b"}, {"n": "z", "$patch": "delete"}])
-            ))
-        );
+        assert_eq!(sorted, Ok(list(json!([{"n": "a"}, {"n": "b"}, {"n": "z", "$patch": "delete"}]))));
     }
 
     #[test]
@@ -263,9 +220,7 @@ mod tests {
         let order = list(json!([{"n": "a"}, {"n": "b"}]));
         assert_eq!(
             check_order(&patch, &order, Ident::Key("n"), "spec.containers"),
-            Err(PatchError::OrderMismatch {
-                path: "spec.containers".into()
-            })
+            Err(PatchError::OrderMismatch { path: "spec.containers".into() })
         );
         assert_eq!(check_order(&order, &order, Ident::Key("n"), "x"), Ok(()));
     }
@@ -280,11 +235,7 @@ mod tests {
     #[test]
     fn a_deletion_lets_one_new_item_count_as_live() {
         let live = [json!({"n": 1}), json!({"n": 2}), json!({"n": 4})];
-        let patch = [
-            json!({"n": 3}),
-            json!({"n": 1, "$patch": "delete"}),
-            json!({"n": 5}),
-        ];
+        let patch = [json!({"n": 3}), json!({"n": 1, "$patch": "delete"}), json!({"n": 5})];
         let order = live_order_after_merge(&live, &patch, Ident::Key("n"));
         assert_eq!(order, [json!({"n": 2}), json!({"n": 4}), json!({"n": 3})]);
     }

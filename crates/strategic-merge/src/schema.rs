@@ -63,12 +63,8 @@ struct Catalog {
 type Shape = Option<&'static BTreeMap<String, FieldMeta>>;
 
 /// Field metadata shared by every field without an entry.
-static PLAIN: FieldMeta = FieldMeta {
-    strategy: PatchStrategy::Default,
-    merge_key: None,
-    retain_keys: false,
-    type_name: None,
-};
+static PLAIN: FieldMeta =
+    FieldMeta { strategy: PatchStrategy::Default, merge_key: None, retain_keys: false, type_name: None };
 
 fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
@@ -91,10 +87,7 @@ impl MergeSchema {
     /// data gets [`MergeSchema::atomic`].
     pub fn for_kind(api_version: &str, kind: &str) -> MergeSchema {
         let catalog = catalog();
-        let entry = catalog
-            .kinds
-            .iter()
-            .find(|k| k.api_version == api_version && k.kind == kind);
+        let entry = catalog.kinds.iter().find(|k| k.api_version == api_version && k.kind == kind);
         match entry {
             Some(entry) => MergeSchema::named(&entry.type_name),
             None => MergeSchema::atomic(),
@@ -130,23 +123,14 @@ impl MergeSchema {
     /// The metadata of a direct field and the schema of its value (of its items,
     /// for a list).
     pub(crate) fn field(&self, name: &str) -> (&'static FieldMeta, MergeSchema) {
-        let meta = self
-            .shape
-            .and_then(|fields| fields.get(name))
-            .unwrap_or(&PLAIN);
-        let child = meta
-            .type_name
-            .as_deref()
-            .map(MergeSchema::named)
-            .unwrap_or_default();
+        let meta = self.shape.and_then(|fields| fields.get(name)).unwrap_or(&PLAIN);
+        let child = meta.type_name.as_deref().map(MergeSchema::named).unwrap_or_default();
         (meta, child)
     }
 
     /// The schema of a named shape; an unknown name has no data.
     fn named(name: &str) -> MergeSchema {
-        MergeSchema {
-            shape: catalog().types.get(name),
-        }
+        MergeSchema { shape: catalog().types.get(name) }
     }
 }
 
@@ -159,31 +143,19 @@ mod tests {
     }
 
     fn merged_by(key: &str) -> FieldMeta {
-        FieldMeta {
-            strategy: PatchStrategy::Merge,
-            merge_key: Some(key.into()),
-            ..FieldMeta::default()
-        }
+        FieldMeta { strategy: PatchStrategy::Merge, merge_key: Some(key.into()), ..FieldMeta::default() }
     }
 
     #[test]
     fn every_type_a_field_or_kind_names_exists() {
         let catalog = catalog();
         for kind in &catalog.kinds {
-            assert!(
-                catalog.types.contains_key(&kind.type_name),
-                "{} {}",
-                kind.kind,
-                kind.type_name
-            );
+            assert!(catalog.types.contains_key(&kind.type_name), "{} {}", kind.kind, kind.type_name);
         }
         for (shape, fields) in &catalog.types {
             for (field, meta) in fields {
                 if let Some(name) = &meta.type_name {
-                    assert!(
-                        catalog.types.contains_key(name),
-                        "{shape}.{field} -> {name}"
-                    );
+                    assert!(catalog.types.contains_key(name), "{shape}.{field} -> {name}");
                 }
             }
         }
@@ -202,27 +174,15 @@ mod tests {
 
     #[test]
     fn deployment_pod_template_containers_merge_by_name() {
-        assert_eq!(
-            meta("apps/v1", "Deployment", "spec.template.spec.containers"),
-            {
-                FieldMeta {
-                    type_name: Some("Container".into()),
-                    ..merged_by("name")
-                }
-            }
-        );
+        assert_eq!(meta("apps/v1", "Deployment", "spec.template.spec.containers"), {
+            FieldMeta { type_name: Some("Container".into()), ..merged_by("name") }
+        });
     }
 
     #[test]
     fn container_ports_resolve_through_the_pod_template_with_or_without_brackets() {
-        for path in [
-            "spec.template.spec.containers[].ports",
-            "spec.template.spec.containers.ports",
-        ] {
-            assert_eq!(
-                meta("apps/v1", "Deployment", path),
-                merged_by("containerPort")
-            );
+        for path in ["spec.template.spec.containers[].ports", "spec.template.spec.containers.ports"] {
+            assert_eq!(meta("apps/v1", "Deployment", path), merged_by("containerPort"));
         }
     }
 
@@ -244,11 +204,7 @@ mod tests {
             ("status.podIPs", "ip"),
         ];
         for (path, key) in cases {
-            assert_eq!(
-                meta("v1", "Pod", path).merge_key.as_deref(),
-                Some(key),
-                "{path}"
-            );
+            assert_eq!(meta("v1", "Pod", path).merge_key.as_deref(), Some(key), "{path}");
         }
     }
 
@@ -264,10 +220,7 @@ mod tests {
     #[test]
     fn tolerations_and_args_are_atomic() {
         assert_eq!(meta("v1", "Pod", "spec.tolerations"), FieldMeta::default());
-        assert_eq!(
-            meta("v1", "Pod", "spec.containers[].args"),
-            FieldMeta::default()
-        );
+        assert_eq!(meta("v1", "Pod", "spec.containers[].args"), FieldMeta::default());
     }
 
     #[test]
@@ -281,22 +234,13 @@ mod tests {
     fn service_ports_merge_by_port_and_service_account_secrets_by_name() {
         assert_eq!(meta("v1", "Service", "spec.ports"), merged_by("port"));
         assert_eq!(meta("v1", "ServiceAccount", "secrets"), merged_by("name"));
-        assert_eq!(
-            meta("v1", "ServiceAccount", "imagePullSecrets"),
-            FieldMeta::default()
-        );
+        assert_eq!(meta("v1", "ServiceAccount", "imagePullSecrets"), FieldMeta::default());
     }
 
     #[test]
     fn metadata_owner_references_merge_by_uid_and_finalizers_as_a_set() {
-        for (api_version, kind) in [
-            ("v1", "ConfigMap"),
-            ("rbac.authorization.k8s.io/v1", "Role"),
-        ] {
-            assert_eq!(
-                meta(api_version, kind, "metadata.ownerReferences"),
-                merged_by("uid")
-            );
+        for (api_version, kind) in [("v1", "ConfigMap"), ("rbac.authorization.k8s.io/v1", "Role")] {
+            assert_eq!(meta(api_version, kind, "metadata.ownerReferences"), merged_by("uid"));
             let finalizers = meta(api_version, kind, "metadata.finalizers");
             assert_eq!(finalizers.strategy, PatchStrategy::Merge);
             assert_eq!(finalizers.merge_key, None);
@@ -306,19 +250,13 @@ mod tests {
     #[test]
     fn node_status_lists_merge_by_type() {
         assert_eq!(meta("v1", "Node", "status.addresses"), merged_by("type"));
-        assert_eq!(
-            meta("v1", "Node", "spec.podCIDRs").strategy,
-            PatchStrategy::Merge
-        );
+        assert_eq!(meta("v1", "Node", "spec.podCIDRs").strategy, PatchStrategy::Merge);
     }
 
     #[test]
     fn an_unknown_kind_has_no_data_and_every_field_is_plain() {
         let schema = MergeSchema::for_kind("example.com/v1", "Widget");
         assert!(!schema.has_data());
-        assert_eq!(
-            schema.field_meta("metadata.finalizers"),
-            FieldMeta::default()
-        );
+        assert_eq!(schema.field_meta("metadata.finalizers"), FieldMeta::default());
     }
 }

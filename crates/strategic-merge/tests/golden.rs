@@ -6,6 +6,8 @@
 //! holds `patch` (three-way cases), `result`, or `error`. Run with
 //! `UPDATE_GOLDEN=1` to rewrite the outputs, then review the diff.
 
+#![forbid(unsafe_code)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -17,9 +19,8 @@ fn testdata() -> PathBuf {
 }
 
 fn inputs() -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = fs::read_dir(testdata())
-        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    let mut found: Vec<PathBuf> =
+        fs::read_dir(testdata()).map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     found.retain(|p| p.to_string_lossy().ends_with(".input.yaml"));
     found.sort();
     found
@@ -51,38 +52,24 @@ fn run(case: &Value) -> Value {
 fn every_golden_case_matches_its_output() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let cases = inputs();
-    assert!(
-        !cases.is_empty(),
-        "no golden cases under {}",
-        testdata().display()
-    );
+    assert!(!cases.is_empty(), "no golden cases under {}", testdata().display());
     let mut failures = Vec::new();
     for input in cases {
         let name = input.to_string_lossy().replace(".input.yaml", "");
         let output = PathBuf::from(format!("{name}.output.yaml"));
-        let text =
-            fs::read_to_string(&input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
-        let case: Value =
-            serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        let text = fs::read_to_string(&input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        let case: Value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
         let actual = run(&case);
         if update {
             let yaml = serde_norway::to_string(&actual).unwrap_or_else(|e| panic!("{name}: {e}"));
             fs::write(&output, yaml).unwrap_or_else(|e| panic!("{}: {e}", output.display()));
             continue;
         }
-        let expected: Value = fs::read_to_string(&output)
-            .ok()
-            .and_then(|t| serde_norway::from_str(&t).ok())
-            .unwrap_or(Value::Null);
+        let expected: Value =
+            fs::read_to_string(&output).ok().and_then(|t| serde_norway::from_str(&t).ok()).unwrap_or(Value::Null);
         if expected != actual {
-            failures.push(format!(
-                "{name}\n  expected: {expected}\n  actual:   {actual}"
-            ));
+            failures.push(format!("{name}\n  expected: {expected}\n  actual:   {actual}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "golden mismatches:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
 }

@@ -1,13 +1,13 @@
 //! Property tests: the patches this crate creates, applied by this crate, do what `kubectl apply` promises.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use serde_json::{Map, Value, json};
-use strategic_merge::{
-    MergeSchema, PatchStrategy, apply_patch, create_three_way_patch, create_two_way_patch,
-};
+use strategic_merge::{MergeSchema, PatchStrategy, apply_patch, create_three_way_patch, create_two_way_patch};
 
 const CONTAINERS: [&str; 4] = ["app", "sidecar", "log", "proxy"];
 const IMAGES: [&str; 3] = ["nginx:1.25", "nginx:1.27", "busybox"];
@@ -26,47 +26,38 @@ fn schema() -> MergeSchema {
     MergeSchema::for_kind("apps/v1", "Deployment")
 }
 
-fn string_map(
-    keys: &'static [&'static str],
-) -> impl Strategy<Value = Option<BTreeMap<String, String>>> {
-    let map =
-        proptest::collection::btree_map(select(keys).prop_map(String::from), "[a-z]{1,3}", 0..4);
+fn string_map(keys: &'static [&'static str]) -> impl Strategy<Value = Option<BTreeMap<String, String>>> {
+    let map = proptest::collection::btree_map(select(keys).prop_map(String::from), "[a-z]{1,3}", 0..4);
     proptest::option::of(map)
 }
 
 fn env() -> impl Strategy<Value = Option<Vec<Value>>> {
-    let vars = subsequence(ENV_NAMES.to_vec(), 0..=4)
-        .prop_shuffle()
-        .prop_flat_map(|names| {
-            let values: Vec<_> = names
-                .into_iter()
-                .map(|name| {
-                    "[a-z]{0,3}".prop_map(move |value| json!({"name": name, "value": value}))
-                })
-                .collect();
-            values
-        });
+    let vars = subsequence(ENV_NAMES.to_vec(), 0..=4).prop_shuffle().prop_flat_map(|names| {
+        let values: Vec<_> = names
+            .into_iter()
+            .map(|name| "[a-z]{0,3}".prop_map(move |value| json!({"name": name, "value": value})))
+            .collect();
+        values
+    });
     proptest::option::of(vars)
 }
 
 fn ports() -> impl Strategy<Value = Option<Vec<Value>>> {
-    let ports = subsequence(PORTS.to_vec(), 0..=3)
-        .prop_shuffle()
-        .prop_flat_map(|ports| {
-            let items: Vec<_> = ports
-                .into_iter()
-                .map(|port| {
-                    proptest::option::of("[a-z]{1,4}").prop_map(move |name| {
-                        let mut item = json!({"containerPort": port, "protocol": "TCP"});
-                        if let Some(name) = name {
-                            item["name"] = json!(name);
-                        }
-                        item
-                    })
+    let ports = subsequence(PORTS.to_vec(), 0..=3).prop_shuffle().prop_flat_map(|ports| {
+        let items: Vec<_> = ports
+            .into_iter()
+            .map(|port| {
+                proptest::option::of("[a-z]{1,4}").prop_map(move |name| {
+                    let mut item = json!({"containerPort": port, "protocol": "TCP"});
+                    if let Some(name) = name {
+                        item["name"] = json!(name);
+                    }
+                    item
                 })
-                .collect();
-            items
-        });
+            })
+            .collect();
+        items
+    });
     proptest::option::of(ports)
 }
 
@@ -124,13 +115,7 @@ fn deployment() -> impl Strategy<Value = Value> {
 /// Adds `extra` to the list or map at `key`, following what survives an apply:
 /// kept when the target has the field, gone when the last-applied
 /// configuration had it and the target dropped it, created otherwise.
-fn put_extra(
-    target: &mut Value,
-    key: &str,
-    last: Option<&Value>,
-    empty: Value,
-    extra: impl FnOnce(&mut Value),
-) {
+fn put_extra(target: &mut Value, key: &str, last: Option<&Value>, empty: Value, extra: impl FnOnce(&mut Value)) {
     let Some(object) = target.as_object_mut() else {
         return;
     };
@@ -146,10 +131,7 @@ fn put_extra(
 }
 
 fn find_container<'a>(deployment: &'a Value, name: &str) -> Option<&'a Value> {
-    deployment["spec"]["template"]["spec"]["containers"]
-        .as_array()?
-        .iter()
-        .find(|c| c["name"] == name)
+    deployment["spec"]["template"]["spec"]["containers"].as_array()?.iter().find(|c| c["name"] == name)
 }
 
 /// Adds the server-side extras to `target`. For the live object `last` is
@@ -159,24 +141,12 @@ fn add_extras(target: &mut Value, last: Option<&Value>, live: &Value) {
     target["status"] = json!({"observedGeneration": 4, "readyReplicas": 1});
     target["metadata"]["uid"] = json!("0b9f6a8e");
     let last_meta = last.map(|l| &l["metadata"]);
-    put_extra(
-        &mut target["metadata"],
-        "annotations",
-        last_meta,
-        json!({}),
-        |a| a[REVISION] = json!("3"),
-    );
-    put_extra(
-        &mut target["metadata"],
-        "finalizers",
-        last_meta,
-        json!([]),
-        |f| {
-            if let Some(list) = f.as_array_mut() {
-                list.push(json!(SERVER_FINALIZER));
-            }
-        },
-    );
+    put_extra(&mut target["metadata"], "annotations", last_meta, json!({}), |a| a[REVISION] = json!("3"));
+    put_extra(&mut target["metadata"], "finalizers", last_meta, json!([]), |f| {
+        if let Some(list) = f.as_array_mut() {
+            list.push(json!(SERVER_FINALIZER));
+        }
+    });
     let applied_replicas = last.is_some_and(|l| l["spec"].get("replicas").is_some());
     if target["spec"].get("replicas").is_none() && !applied_replicas {
         target["spec"]["replicas"] = json!(SCALED_REPLICAS);
@@ -204,35 +174,19 @@ fn add_extras(target: &mut Value, last: Option<&Value>, live: &Value) {
 /// without regard to where server-only items landed.
 fn canon(value: &Value, schema: &MergeSchema, path: &str) -> Value {
     let child = |k: &str| {
-        if path.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{path}.{k}")
-        }
+        if path.is_empty() { k.to_owned() } else { format!("{path}.{k}") }
     };
     match value {
         Value::Object(map) => {
-            let out: Map<String, Value> = map
-                .iter()
-                .map(|(k, v)| (k.clone(), canon(v, schema, &child(k))))
-                .collect();
+            let out: Map<String, Value> = map.iter().map(|(k, v)| (k.clone(), canon(v, schema, &child(k)))).collect();
             Value::Object(out)
         }
         Value::Array(items) => {
             let meta = schema.field_meta(path);
-            let mut items: Vec<Value> = items
-                .iter()
-                .map(|v| canon(v, schema, &format!("{path}[]")))
-                .collect();
+            let mut items: Vec<Value> = items.iter().map(|v| canon(v, schema, &format!("{path}[]"))).collect();
             if meta.strategy == PatchStrategy::Merge {
                 let key = meta.merge_key.unwrap_or_default();
-                items.sort_by_key(|v| {
-                    if key.is_empty() {
-                        v.to_string()
-                    } else {
-                        v[&key].to_string()
-                    }
-                });
+                items.sort_by_key(|v| if key.is_empty() { v.to_string() } else { v[&key].to_string() });
             }
             Value::Array(items)
         }
@@ -242,9 +196,7 @@ fn canon(value: &Value, schema: &MergeSchema, path: &str) -> Value {
 
 /// The merge-key values of a keyed list, in order.
 fn keys(list: &Value, key: &str) -> Vec<Value> {
-    list.as_array()
-        .map(|l| l.iter().map(|v| v[key].clone()).collect())
-        .unwrap_or_default()
+    list.as_array().map(|l| l.iter().map(|v| v[key].clone()).collect()).unwrap_or_default()
 }
 
 fn apply_three_way(last: &Value, new: &Value, live: &Value) -> Value {

@@ -46,14 +46,24 @@ impl GitOpsArea {
                 None
             }
         };
-        GitOpsArea {
+        let area = GitOpsArea {
             context: context.clone(),
             repos,
             server: Mutex::new(server),
             sync: Mutex::new(None),
             ci: Mutex::new(Vec::new()),
             ci_ids: AtomicU64::new(1),
+        };
+        // A loop the learner set up before the lab restarted goes on where it was.
+        if let Some(settings) = load_settings(&area.deps().state_dir) {
+            match SyncController::start(settings, area.deps()) {
+                Ok(controller) => *area.sync.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(controller)),
+                Err(error) => {
+                    context.bus.publish(Event::Notice { level: "warning".into(), message: error.view().message })
+                }
+            }
         }
+        area
     }
 
     pub(super) async fn handle(&self, command: Command) -> Result<Reply> {
@@ -115,7 +125,8 @@ impl GitOpsArea {
     }
 
     fn configure(&self, settings: SyncSettings) -> Result<SyncView> {
-        let controller = Arc::new(SyncController::start(settings, self.deps())?);
+        let controller = Arc::new(SyncController::start(settings.clone(), self.deps())?);
+        save_settings(&self.deps().state_dir, &settings)?;
         let view = controller.view();
         if let Some(old) = self.sync.lock().unwrap_or_else(|e| e.into_inner()).replace(controller) {
             old.stop();
@@ -259,6 +270,42 @@ impl GitOpsPort for GitOpsArea {
     fn commits(&self) -> tokio::sync::broadcast::Receiver<crate::gitops::CommitNotice> {
         self.repos.subscribe()
     }
+}
+
+/// The sync loop's settings as saved between runs of the lab.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedSettings {
+    version: u32,
+    repo: String,
+    path: String,
+    prune: bool,
+    auto: bool,
+}
+
+const SETTINGS_FILE: &str = "settings.json";
+
+fn save_settings(dir: &std::path::Path, settings: &SyncSettings) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let saved = SavedSettings {
+        version: 1,
+        repo: settings.repo.clone(),
+        path: settings.path.clone(),
+        prune: settings.prune,
+        auto: settings.auto,
+    };
+    let bytes = serde_json::to_vec_pretty(&saved).unwrap_or_default();
+    crate::exercises::progress::write_atomically(&dir.join(SETTINGS_FILE), &bytes)
+}
+
+fn load_settings(dir: &std::path::Path) -> Option<SyncSettings> {
+    let saved: SavedSettings = serde_json::from_slice(&std::fs::read(dir.join(SETTINGS_FILE)).ok()?).ok()?;
+    (saved.version == 1).then_some(SyncSettings {
+        repo: saved.repo,
+        path: saved.path,
+        prune: saved.prune,
+        auto: saved.auto,
+        poll: REMOTE_POLL,
+    })
 }
 
 fn unconfigured() -> SyncView {

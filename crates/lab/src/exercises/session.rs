@@ -480,6 +480,26 @@ pub fn check_view(check: &CompiledCheck, verdict: &Verdict) -> CheckView {
     }
 }
 
+/// Marks the steps whose checks are met as done, in order; whether anything changed.
+fn advance(progress: &mut ExerciseProgress, compiled: &Compiled, current: &BTreeMap<CheckAt, Verdict>) -> bool {
+    let before = progress.clone();
+    let steps = &compiled.exercise.file.steps;
+    for (index, step) in steps.iter().enumerate() {
+        if progress.done_steps.contains(&step.id) {
+            continue;
+        }
+        if compiled.steps[index].is_empty() || !step_met(current, index) {
+            break;
+        }
+        progress.done_steps.insert(step.id.clone());
+        progress.current_step = progress.current_step.max((index + 1).min(steps.len() - 1));
+    }
+    if progress.done_steps.len() == steps.len() && progress.completed.is_none() {
+        progress.completed = Some(jiff::Timestamp::now().to_string());
+    }
+    *progress != before
+}
+
 /// Marks steps done, in order, as their checks are met; tells the UI.
 async fn track_completion(
     mut verdicts: tokio::sync::watch::Receiver<BTreeMap<CheckAt, Verdict>>,
@@ -490,28 +510,18 @@ async fn track_completion(
     let id = compiled.exercise.file.id.clone();
     loop {
         let current = verdicts.borrow_and_update().clone();
-        let before = store.get().exercises.get(&id).cloned().unwrap_or_default();
-        let mut after = before.clone();
-        for (index, step) in compiled.exercise.file.steps.iter().enumerate() {
-            if after.done_steps.contains(&step.id) {
-                continue;
+        // Read and change under the store's lock: a copy taken outside it would write back stale
+        // answers over a prediction made meanwhile.
+        let mut advanced = None;
+        let saved = store.update(|p| {
+            let mut progress = p.exercises.get(&id).cloned().unwrap_or_default();
+            if advance(&mut progress, &compiled, &current) {
+                p.exercises.insert(id.clone(), progress.clone());
+                advanced = Some(progress);
             }
-            if compiled.steps[index].is_empty() || !step_met(&current, index) {
-                break;
-            }
-            after.done_steps.insert(step.id.clone());
-            after.current_step = after.current_step.max((index + 1).min(compiled.exercise.file.steps.len() - 1));
-        }
-        if after.done_steps.len() == compiled.exercise.file.steps.len() && after.completed.is_none() {
-            after.completed = Some(jiff::Timestamp::now().to_string());
-        }
-        if after != before {
-            let saved = store.update(|p| {
-                p.exercises.insert(id.clone(), after.clone());
-            });
-            if saved.is_ok() {
-                bus.publish(Event::Progress(summarize(&compiled.exercise, &after)));
-            }
+        });
+        if let (Ok(_), Some(progress)) = (saved, advanced) {
+            bus.publish(Event::Progress(summarize(&compiled.exercise, &progress)));
         }
         if verdicts.changed().await.is_err() {
             return;

@@ -162,8 +162,8 @@ fn plain_allowed(s: &str) -> bool {
             return false;
         }
     }
+    // A tab is a control character too.
     !(s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(|c| c.is_control() || c == '\u{feff}'))
-        && !s.contains(['\t'])
 }
 
 fn literal_allowed(s: &str) -> bool {

@@ -36,7 +36,7 @@ use crate::bus::EventBus;
 use crate::cluster::{ClusterHandle, Connection};
 use crate::error::{Error, Result};
 use feed::Feed;
-use gitops_lab_protocol::{GraphSnapshot, KubeEventView, ObjectRef, PortForwardView, StreamId, Text};
+use gitops_lab_protocol::{ClusterChoice, GraphSnapshot, KubeEventView, ObjectRef, PortForwardView, StreamId, Text};
 use portforward::PortForwards;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -197,22 +197,28 @@ impl Drop for Watches {
 /// Runs the watches for the current cluster and namespaces, restarting them when either changes.
 async fn supervise(s: Supervisor) {
     let mut clusters = s.connection.watch();
-    let mut connected = false;
+    // The cluster last watched: a switch may go straight from one cluster to another (the
+    // channel keeps only the latest value), so compare rather than wait for a `None` between them.
+    let mut connected: Option<ClusterChoice> = None;
     loop {
         let handle = clusters.borrow_and_update().clone();
+        let next = handle.as_ref().map(|h| h.choice.clone());
+        if connected.is_some() && connected != next {
+            // What reached the old cluster (or a cluster now gone) cannot go on.
+            let reason = match next {
+                Some(_) => Text::new("The lab switched to another cluster.", "实验室已切换到另一个集群。"),
+                None => Text::new("The cluster is no longer reachable.", "集群已无法连接。"),
+            };
+            s.streams.stop_all(&reason);
+            s.forwards.stop_all().await;
+        }
+        connected = next;
         let _watches = match &handle {
             None => {
-                if std::mem::take(&mut connected) {
-                    // The learner is switching clusters: what reached the old one cannot go on.
-                    let reason = Text::new("The lab switched to another cluster.", "实验室已切换到另一个集群。");
-                    s.streams.stop_all(&reason);
-                    s.forwards.stop_all().await;
-                }
                 s.feed.stop();
                 Watches(Vec::new())
             }
             Some(handle) => {
-                connected = true;
                 let namespaces = namespaces_for(handle, &s.requested);
                 let sources = watch::sources(&namespaces);
                 let generation = s.feed.start(namespaces, sources.clone());

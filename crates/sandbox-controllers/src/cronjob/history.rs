@@ -2,11 +2,12 @@
 //! finished and vanished Jobs, and trimming the history to its limits.
 
 use super::super::job::{self, Finished};
-use super::{event, kind};
+use super::{SOURCE, kind};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::events::EventType;
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::ResourceType;
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -24,23 +25,13 @@ pub struct Past {
 }
 
 /// The Jobs to delete so that at most `keep_succeeded` completed and `keep_failed` failed remain, oldest first.
-pub fn history_to_delete(
-    past: &[Past],
-    keep_succeeded: Option<i64>,
-    keep_failed: Option<i64>,
-) -> Vec<String> {
+pub fn history_to_delete(past: &[Past], keep_succeeded: Option<i64>, keep_failed: Option<i64>) -> Vec<String> {
     let mut doomed = Vec::new();
     for (succeeded, keep) in [(true, keep_succeeded), (false, keep_failed)] {
         let Some(keep) = keep else { continue };
         let mut group: Vec<&Past> = past.iter().filter(|p| p.succeeded == succeeded).collect();
         // Oldest start first; unstarted ones last; names break ties.
-        group.sort_by(|a, b| {
-            (a.started.is_none(), a.started, &a.name).cmp(&(
-                b.started.is_none(),
-                b.started,
-                &b.name,
-            ))
-        });
+        group.sort_by(|a, b| (a.started.is_none(), a.started, &a.name).cmp(&(b.started.is_none(), b.started, &b.name)));
         let excess = group.len().saturating_sub(keep.max(0) as usize);
         doomed.extend(group.iter().take(excess).map(|p| p.name.clone()));
     }
@@ -83,18 +74,9 @@ impl Status {
             Some(v) => status.insert(key.into(), v),
             None => status.remove(key),
         };
-        set(
-            "active",
-            (!self.active.is_empty()).then(|| json!(self.active)),
-        );
-        set(
-            "lastScheduleTime",
-            self.last_schedule.as_ref().map(|t| json!(t)),
-        );
-        set(
-            "lastSuccessfulTime",
-            self.last_successful.as_ref().map(|t| json!(t)),
-        );
+        set("active", (!self.active.is_empty()).then(|| json!(self.active)));
+        set("lastScheduleTime", self.last_schedule.as_ref().map(|t| json!(t)));
+        set("lastSuccessfulTime", self.last_successful.as_ref().map(|t| json!(t)));
         obj["status"] = Value::Object(status);
     }
 }
@@ -105,12 +87,9 @@ pub(super) fn owned_jobs(sb: &Sandbox, cj: &Value) -> Result<Vec<Arc<Value>>, Ap
     let namespace = cj["metadata"]["namespace"].as_str();
     let uid = &cj["metadata"]["uid"];
     let (snapshot, _) = sb.store().list(&jobs.id(), namespace, None, 0, |job| {
-        job["metadata"]["ownerReferences"]
-            .as_array()
-            .is_some_and(|refs| {
-                refs.iter()
-                    .any(|r| r["controller"] == true && r["kind"] == "CronJob" && r["uid"] == *uid)
-            })
+        job["metadata"]["ownerReferences"].as_array().is_some_and(|refs| {
+            refs.iter().any(|r| r["controller"] == true && r["kind"] == "CronJob" && r["uid"] == *uid)
+        })
     });
     Ok(snapshot.items)
 }
@@ -120,9 +99,7 @@ pub(super) fn cleanup_history(sb: &Sandbox, cj: &Value, jobs: &[Arc<Value>], sta
         .iter()
         .filter_map(|j| {
             let finished = job::finished(j)?;
-            let started = j["status"]["startTime"]
-                .as_str()
-                .and_then(|t| t.parse().ok());
+            let started = j["status"]["startTime"].as_str().and_then(|t| t.parse().ok());
             Some(Past {
                 name: j["metadata"]["name"].as_str()?.to_string(),
                 started,
@@ -131,11 +108,9 @@ pub(super) fn cleanup_history(sb: &Sandbox, cj: &Value, jobs: &[Arc<Value>], sta
         })
         .collect();
     let spec = &cj["spec"];
-    for name in history_to_delete(
-        &past,
-        spec["successfulJobsHistoryLimit"].as_i64(),
-        spec["failedJobsHistoryLimit"].as_i64(),
-    ) {
+    for name in
+        history_to_delete(&past, spec["successfulJobsHistoryLimit"].as_i64(), spec["failedJobsHistoryLimit"].as_i64())
+    {
         if let Some(job) = jobs.iter().find(|j| j["metadata"]["name"] == name.as_str()) {
             delete_job(sb, cj, job, status);
         }
@@ -144,25 +119,13 @@ pub(super) fn cleanup_history(sb: &Sandbox, cj: &Value, jobs: &[Arc<Value>], sta
 
 /// Deletes a Job (its pods go with it through the garbage collector) and forgets it.
 pub(super) fn delete_job(sb: &Sandbox, cj: &Value, job: &Value, status: &mut Status) -> bool {
-    let name = job["metadata"]["name"].as_str().unwrap_or_default();
-    let result = kind(sb, "jobs").and_then(|jobs| {
-        sb.delete(
-            jobs,
-            job["metadata"]["namespace"].as_str(),
-            name,
-            &DeleteOptions::default(),
-        )
-    });
+    let name = object::name(job);
+    let result = kind(sb, "jobs")
+        .and_then(|jobs| sb.delete(jobs, job["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()));
     match result {
         Ok(_) => {
             status.remove_uid(&job["metadata"]["uid"]);
-            event(
-                sb,
-                cj,
-                EventType::Normal,
-                "SuccessfulDelete",
-                format!("Deleted job {name}"),
-            );
+            sb.record(SOURCE, cj, EventType::Normal, "SuccessfulDelete", format!("Deleted job {name}"));
             true
         }
         Err(error) if error.is_not_found() => {
@@ -170,13 +133,7 @@ pub(super) fn delete_job(sb: &Sandbox, cj: &Value, job: &Value, status: &mut Sta
             true
         }
         Err(error) => {
-            event(
-                sb,
-                cj,
-                EventType::Warning,
-                "FailedDelete",
-                format!("Deleted job: {}", error.message),
-            );
+            sb.record(SOURCE, cj, EventType::Warning, "FailedDelete", format!("Deleted job: {}", error.message));
             false
         }
     }
@@ -185,54 +142,31 @@ pub(super) fn delete_job(sb: &Sandbox, cj: &Value, job: &Value, status: &mut Sta
 /// Folds the Jobs' progress into the status: finished ones leave the active list, missing ones too.
 pub(super) fn track_jobs(sb: &Sandbox, cj: &Value, jobs: &[Arc<Value>], status: &mut Status) {
     for job in jobs {
-        let (uid, name) = (
-            &job["metadata"]["uid"],
-            job["metadata"]["name"].as_str().unwrap_or_default(),
-        );
+        let (uid, name) = (&job["metadata"]["uid"], object::name(job));
         let Some(finished) = job::finished(job) else {
             if !status.has_uid(uid) {
-                let message =
-                    format!("Saw a job that the controller did not create or forgot: {name}");
-                event(sb, cj, EventType::Warning, "UnexpectedJob", message);
+                let message = format!("Saw a job that the controller did not create or forgot: {name}");
+                sb.record(SOURCE, cj, EventType::Warning, "UnexpectedJob", message);
             }
             continue;
         };
         if status.has_uid(uid) {
             status.remove_uid(uid);
-            let message = format!(
-                "Saw completed job: {name}, condition: {}",
-                finished.as_str()
-            );
-            event(sb, cj, EventType::Normal, "SawCompletedJob", message);
+            let message = format!("Saw completed job: {name}, condition: {}", finished.as_str());
+            sb.record(SOURCE, cj, EventType::Normal, "SawCompletedJob", message);
         }
         if finished == Finished::Complete {
             let completed = job["status"]["completionTime"].as_str().map(str::to_string);
-            let later = |t: &String| {
-                status
-                    .last_successful
-                    .as_ref()
-                    .is_none_or(|last| later_than(t, last))
-            };
+            let later = |t: &String| status.last_successful.as_ref().is_none_or(|last| later_than(t, last));
             if let Some(t) = completed.filter(later) {
                 status.last_successful = Some(t);
             }
         }
     }
     let present: Vec<&Value> = jobs.iter().map(|j| &j["metadata"]["uid"]).collect();
-    for missing in status
-        .active
-        .clone()
-        .iter()
-        .filter(|r| !present.contains(&&r["uid"]))
-    {
+    for missing in status.active.clone().iter().filter(|r| !present.contains(&&r["uid"])) {
         let name = missing["name"].as_str().unwrap_or_default();
-        event(
-            sb,
-            cj,
-            EventType::Normal,
-            "MissingJob",
-            format!("Active job went missing: {name}"),
-        );
+        sb.record(SOURCE, cj, EventType::Normal, "MissingJob", format!("Active job went missing: {name}"));
         status.remove_uid(&missing["uid"]);
     }
 }
@@ -244,11 +178,6 @@ pub(super) fn later_than(a: &str, b: &str) -> bool {
     }
 }
 
-pub(super) fn write_status(
-    sb: &Sandbox,
-    cronjobs: &ResourceType,
-    cj: &Value,
-    status: &Status,
-) -> Result<(), ApiError> {
+pub(super) fn write_status(sb: &Sandbox, cronjobs: &ResourceType, cj: &Value, status: &Status) -> Result<(), ApiError> {
     super::super::owners::modify_same(sb, cronjobs, cj, UpdateScope::Status, |next| status.apply(next))
 }

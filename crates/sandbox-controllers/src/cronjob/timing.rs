@@ -49,18 +49,10 @@ impl Timing<'_> {
     pub fn most_recent(&self, now: Timestamp, with_deadline: bool) -> Result<Recent, String> {
         let mut earliest = self.last_scheduled.unwrap_or(self.created);
         if let (true, Some(deadline)) = (with_deadline, self.starting_deadline) {
-            let limit = now
-                .checked_sub(jiff::SignedDuration::from_secs(deadline))
-                .unwrap_or(now);
+            let limit = now.checked_sub(jiff::SignedDuration::from_secs(deadline)).unwrap_or(now);
             earliest = earliest.max(limit);
         }
-        let none = |missed| {
-            Ok(Recent {
-                earliest,
-                most_recent: None,
-                missed,
-            })
-        };
+        let none = |missed| Ok(Recent { earliest, most_recent: None, missed });
         let next = |t: Timestamp| self.schedule.next_after(t, self.tz);
         let never = || "time difference between two schedules is less than 1 second".to_string();
         let t1 = next(earliest).ok_or_else(never)?;
@@ -69,11 +61,7 @@ impl Timing<'_> {
         }
         let t2 = next(t1).ok_or_else(never)?;
         if now < t2 {
-            return Ok(Recent {
-                earliest,
-                most_recent: Some(t1),
-                missed: Missed::None,
-            });
+            return Ok(Recent { earliest, most_recent: Some(t1), missed: Missed::None });
         }
         let interval = (t2.as_second() - t1.as_second()).max(1);
         let count = (now.as_second() - t1.as_second()) / interval + 1;
@@ -84,17 +72,9 @@ impl Timing<'_> {
             most_recent = Some(t);
             cursor = t;
         }
-        let missed = if count > 100 {
-            Missed::Many
-        } else {
-            Missed::Few
-        };
+        let missed = if count > 100 { Missed::Many } else { Missed::Few };
         match most_recent {
-            Some(_) => Ok(Recent {
-                earliest,
-                most_recent,
-                missed,
-            }),
+            Some(_) => Ok(Recent { earliest, most_recent, missed }),
             None => none(missed),
         }
     }
@@ -103,15 +83,8 @@ impl Timing<'_> {
     pub fn requeue_after(&self, now: Timestamp) -> Option<Duration> {
         let base = match self.most_recent(now, false) {
             Err(_) => now,
-            Ok(Recent {
-                most_recent: Some(t),
-                ..
-            }) => t,
-            Ok(Recent {
-                earliest,
-                missed: Missed::None,
-                ..
-            }) => earliest,
+            Ok(Recent { most_recent: Some(t), .. }) => t,
+            Ok(Recent { earliest, missed: Missed::None, .. }) => earliest,
             Ok(_) => now,
         };
         let next = self.schedule.next_after(base, self.tz)?;
@@ -148,15 +121,9 @@ mod tests {
         let one = t.most_recent(at("2024-03-01T10:05:01Z"), true).unwrap();
         assert_eq!(one.most_recent, Some(at("2024-03-01T10:05:00Z")));
         let several = t.most_recent(at("2024-03-01T10:31:00Z"), true).unwrap();
-        assert_eq!(
-            (several.most_recent, several.missed),
-            (Some(at("2024-03-01T10:30:00Z")), Missed::Few)
-        );
+        assert_eq!((several.most_recent, several.missed), (Some(at("2024-03-01T10:30:00Z")), Missed::Few));
         let days = t.most_recent(at("2024-03-05T10:31:00Z"), true).unwrap();
-        assert_eq!(
-            (days.most_recent, days.missed),
-            (Some(at("2024-03-05T10:30:00Z")), Missed::Many)
-        );
+        assert_eq!((days.most_recent, days.missed), (Some(at("2024-03-05T10:30:00Z")), Missed::Many));
     }
 
     #[test]
@@ -170,9 +137,7 @@ mod tests {
         assert_eq!(in_time.most_recent, Some(at("2024-03-01T12:00:00Z")));
         // Without the deadline the same moment sees the 12:00 activation as merely missed.
         assert_eq!(
-            t.most_recent(at("2024-03-01T12:01:30Z"), false)
-                .unwrap()
-                .most_recent,
+            t.most_recent(at("2024-03-01T12:01:30Z"), false).unwrap().most_recent,
             Some(at("2024-03-01T12:00:00Z"))
         );
     }
@@ -181,19 +146,9 @@ mod tests {
     fn the_requeue_waits_for_the_next_activation() {
         let s = Schedule::parse("@hourly").unwrap();
         let t = timing(&s, Some("2024-03-01T10:00:00Z"), None);
-        assert_eq!(
-            t.requeue_after(at("2024-03-01T10:59:00Z")),
-            Some(Duration::from_millis(60_100))
-        );
+        assert_eq!(t.requeue_after(at("2024-03-01T10:59:00Z")), Some(Duration::from_millis(60_100)));
         let never = Schedule::parse("0 0 30 2 *").unwrap();
-        assert_eq!(
-            timing(&never, None, None).requeue_after(at("2024-03-01T10:59:00Z")),
-            None
-        );
-        assert!(
-            timing(&never, None, None)
-                .most_recent(at("2024-03-01T10:59:00Z"), true)
-                .is_err()
-        );
+        assert_eq!(timing(&never, None, None).requeue_after(at("2024-03-01T10:59:00Z")), None);
+        assert!(timing(&never, None, None).most_recent(at("2024-03-01T10:59:00Z"), true).is_err());
     }
 }

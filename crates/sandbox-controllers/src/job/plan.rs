@@ -40,27 +40,21 @@ pub fn pod_state(pod: &Value, replace_when_failed: bool, suspended: bool) -> Pod
         "Failed" => PodState::Failed,
         _ if deleting && (replace_when_failed || suspended) => PodState::Terminating,
         _ if deleting => PodState::Failed,
-        _ => PodState::Active {
-            ready: is_ready(pod),
-        },
+        _ => PodState::Active { ready: is_ready(pod) },
     }
 }
 
 /// Being deleted and still running: what `status.terminating` counts, whether or not the pod
 /// already counts as failed.
 pub fn is_terminating(pod: &Value) -> bool {
-    let terminal = matches!(
-        pod["status"]["phase"].as_str(),
-        Some("Succeeded" | "Failed")
-    );
+    let terminal = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
     pod["metadata"]["deletionTimestamp"].is_string() && !terminal
 }
 
 fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
+    pod["status"]["conditions"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
 /// When a pod finished: its containers' latest finish, if recorded.
@@ -70,22 +64,12 @@ pub fn finished_at(pod: &Value) -> Option<Timestamp> {
         .iter()
         .filter_map(|key| pod["status"][key].as_array())
         .flatten()
-        .filter_map(|s| {
-            s["state"]["terminated"]["finishedAt"]
-                .as_str()?
-                .parse::<Timestamp>()
-                .ok()
-        })
+        .filter_map(|s| s["state"]["terminated"]["finishedAt"].as_str()?.parse::<Timestamp>().ok())
         .max()
 }
 
 /// How many pods should be running now.
-pub fn wanted_active(
-    parallelism: i64,
-    completions: Option<i64>,
-    succeeded: i64,
-    active: i64,
-) -> i64 {
+pub fn wanted_active(parallelism: i64, completions: Option<i64>, succeeded: i64, active: i64) -> i64 {
     match completions {
         Some(completions) => parallelism.min(completions - succeeded).max(0),
         // A work queue: once one pod succeeded, start no more and let the others finish.
@@ -106,10 +90,7 @@ pub fn succeeded_enough(completions: Option<i64>, succeeded: i64, active: i64) -
 pub fn restarts(pods: &[&Value]) -> i64 {
     let mut total = 0;
     for pod in pods {
-        if !matches!(
-            pod["status"]["phase"].as_str(),
-            Some("Running" | "Pending") | None
-        ) {
+        if !matches!(pod["status"]["phase"].as_str(), Some("Running" | "Pending") | None) {
             continue;
         }
         for key in ["initContainerStatuses", "containerStatuses"] {
@@ -162,12 +143,7 @@ pub fn failure(
 ) -> Option<Failure> {
     let limit = spec["backoffLimit"].as_i64().unwrap_or(6);
     let on_failure = spec["template"]["spec"]["restartPolicy"] == "OnFailure";
-    let restarts_exceeded = on_failure
-        && if limit == 0 {
-            restarts > 0
-        } else {
-            restarts >= limit
-        };
+    let restarts_exceeded = on_failure && if limit == 0 { restarts > 0 } else { restarts >= limit };
     if failed > limit || restarts_exceeded {
         return Some(Failure::BackoffLimitExceeded);
     }
@@ -189,11 +165,8 @@ pub fn backoff_left(failures: u32, last_failure: Option<Timestamp>, now: Timesta
     let (Some(last), true) = (last_failure, failures > 0) else {
         return Duration::ZERO;
     };
-    let delay = BACKOFF_BASE
-        .saturating_mul(1u32 << (failures - 1).min(16))
-        .min(BACKOFF_MAX);
-    let elapsed =
-        Duration::from_millis((now.as_millisecond() - last.as_millisecond()).max(0) as u64);
+    let delay = BACKOFF_BASE.saturating_mul(1u32 << (failures - 1).min(16)).min(BACKOFF_MAX);
+    let elapsed = Duration::from_millis((now.as_millisecond() - last.as_millisecond()).max(0) as u64);
     delay.saturating_sub(elapsed)
 }
 
@@ -209,15 +182,10 @@ mod tests {
     #[test]
     fn pods_are_classified_by_phase_and_deletion() {
         let running = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
-        assert_eq!(
-            pod_state(&running, false, false),
-            PodState::Active { ready: true }
-        );
-        assert_eq!(
-            pod_state(&json!({"status": {"phase": "Succeeded"}}), false, false),
-            PodState::Succeeded
-        );
-        let deleted = json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}, "status": {"phase": "Running"}});
+        assert_eq!(pod_state(&running, false, false), PodState::Active { ready: true });
+        assert_eq!(pod_state(&json!({"status": {"phase": "Succeeded"}}), false, false), PodState::Succeeded);
+        let deleted =
+            json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}, "status": {"phase": "Running"}});
         assert_eq!(pod_state(&deleted, false, false), PodState::Failed);
         assert_eq!(pod_state(&deleted, true, false), PodState::Terminating);
         assert_eq!(pod_state(&deleted, false, true), PodState::Terminating);
@@ -240,26 +208,19 @@ mod tests {
         let now = at("2024-01-01T00:00:00Z");
         let spec = json!({"backoffLimit": 3, "template": {"spec": {"restartPolicy": "Never"}}});
         assert_eq!(failure(&spec, 3, 0, None, now), None);
-        assert_eq!(
-            failure(&spec, 4, 0, None, now),
-            Some(Failure::BackoffLimitExceeded)
-        );
+        assert_eq!(failure(&spec, 4, 0, None, now), Some(Failure::BackoffLimitExceeded));
         // Restarts only count under OnFailure.
         assert_eq!(failure(&spec, 0, 9, None, now), None);
-        let on_failure =
-            json!({"backoffLimit": 3, "template": {"spec": {"restartPolicy": "OnFailure"}}});
+        let on_failure = json!({"backoffLimit": 3, "template": {"spec": {"restartPolicy": "OnFailure"}}});
         assert_eq!(failure(&on_failure, 0, 2, None, now), None);
-        assert_eq!(
-            failure(&on_failure, 0, 3, None, now),
-            Some(Failure::BackoffLimitExceeded)
-        );
+        assert_eq!(failure(&on_failure, 0, 3, None, now), Some(Failure::BackoffLimitExceeded));
     }
 
     #[test]
     fn restarts_of_finished_pods_do_not_count() {
-        let running = json!({"status": {"phase": "Running", "containerStatuses": [{"restartCount": 2}], "initContainerStatuses": [{"restartCount": 1}]}});
-        let failed =
-            json!({"status": {"phase": "Failed", "containerStatuses": [{"restartCount": 5}]}});
+        let running = json!({"status": {"phase": "Running", "containerStatuses": [{"restartCount": 2}],
+            "initContainerStatuses": [{"restartCount": 1}]}});
+        let failed = json!({"status": {"phase": "Failed", "containerStatuses": [{"restartCount": 5}]}});
         assert_eq!(restarts(&[&running, &failed]), 3);
     }
 
@@ -267,39 +228,18 @@ mod tests {
     fn an_active_deadline_fails_the_job_when_it_passes() {
         let spec = json!({"activeDeadlineSeconds": 30, "template": {"spec": {}}});
         let started = Some(at("2024-01-01T00:00:00Z"));
-        assert_eq!(
-            failure(&spec, 0, 0, started, at("2024-01-01T00:00:29Z")),
-            None
-        );
-        assert_eq!(
-            failure(&spec, 0, 0, started, at("2024-01-01T00:00:30Z")),
-            Some(Failure::DeadlineExceeded)
-        );
-        assert_eq!(
-            deadline_left(&spec, started, at("2024-01-01T00:00:10Z")),
-            Some(Duration::from_secs(20))
-        );
+        assert_eq!(failure(&spec, 0, 0, started, at("2024-01-01T00:00:29Z")), None);
+        assert_eq!(failure(&spec, 0, 0, started, at("2024-01-01T00:00:30Z")), Some(Failure::DeadlineExceeded));
+        assert_eq!(deadline_left(&spec, started, at("2024-01-01T00:00:10Z")), Some(Duration::from_secs(20)));
     }
 
     #[test]
     fn the_failure_backoff_doubles_and_counts_from_the_last_failure() {
         let last = Some(at("2024-01-01T00:00:00Z"));
-        assert_eq!(
-            backoff_left(0, last, at("2024-01-01T00:00:00Z")),
-            Duration::ZERO
-        );
-        assert_eq!(
-            backoff_left(1, last, at("2024-01-01T00:00:04Z")),
-            Duration::from_secs(6)
-        );
-        assert_eq!(
-            backoff_left(3, last, at("2024-01-01T00:00:10Z")),
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            backoff_left(30, last, at("2024-01-01T00:00:00Z")),
-            Duration::from_secs(600)
-        );
+        assert_eq!(backoff_left(0, last, at("2024-01-01T00:00:00Z")), Duration::ZERO);
+        assert_eq!(backoff_left(1, last, at("2024-01-01T00:00:04Z")), Duration::from_secs(6));
+        assert_eq!(backoff_left(3, last, at("2024-01-01T00:00:10Z")), Duration::from_secs(30));
+        assert_eq!(backoff_left(30, last, at("2024-01-01T00:00:00Z")), Duration::from_secs(600));
     }
 
     #[test]

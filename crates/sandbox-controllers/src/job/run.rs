@@ -3,10 +3,12 @@
 
 use super::super::runtime::Action;
 use super::plan::{self, PodState, TRACKING_FINALIZER};
-use super::{COMPLETIONS_MESSAGE, COMPLETIONS_REACHED, CREATE_RETRY, event, rfc3339};
+use super::{COMPLETIONS_MESSAGE, COMPLETIONS_REACHED, CREATE_RETRY, SOURCE};
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::events::EventType;
+use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_core::time;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -29,16 +31,14 @@ impl Run<'_> {
 
     fn has(&self, kind: &str) -> Option<Value> {
         let conditions = self.status.get("conditions")?.as_array()?;
-        conditions
-            .iter()
-            .find(|c| c["type"] == kind && c["status"] == "True")
-            .cloned()
+        conditions.iter().find(|c| c["type"] == kind && c["status"] == "True").cloned()
     }
 
     /// Adds a True condition, or flips an existing one of that type.
     fn set_condition(&mut self, kind: &str, state: &str, reason: &str, message: &str) {
-        let now = rfc3339(self.now);
-        let fresh = json!({"type": kind, "status": state, "lastProbeTime": now, "lastTransitionTime": now, "reason": reason, "message": message});
+        let now = time::rfc3339(self.now);
+        let fresh = json!({"type": kind, "status": state, "lastProbeTime": now, "lastTransitionTime": now,
+            "reason": reason, "message": message});
         let conditions = self.status.entry("conditions").or_insert_with(|| json!([]));
         let Some(list) = conditions.as_array_mut() else {
             return;
@@ -58,47 +58,25 @@ impl Run<'_> {
 
     /// Decides and acts: suspension, failure, success, or pods to create or delete.
     pub(super) fn drive(&mut self, states: &[(Arc<Value>, PodState)]) {
-        let active: Vec<&Value> = states
-            .iter()
-            .filter(|(_, s)| matches!(s, PodState::Active { .. }))
-            .map(|(p, _)| p.as_ref())
-            .collect();
-        let ready = states
-            .iter()
-            .filter(|(_, s)| *s == PodState::Active { ready: true })
-            .count();
-        let mut terminating = states
-            .iter()
-            .filter(|(p, _)| plan::is_terminating(p))
-            .count();
+        let active: Vec<&Value> =
+            states.iter().filter(|(_, s)| matches!(s, PodState::Active { .. })).map(|(p, _)| p.as_ref()).collect();
+        let ready = states.iter().filter(|(_, s)| *s == PodState::Active { ready: true }).count();
+        let mut terminating = states.iter().filter(|(p, _)| plan::is_terminating(p)).count();
         let running = if self.job["spec"]["suspend"] == true {
             terminating += self.delete_pods(&active);
             if self.has("Suspended").is_none() {
                 self.set_condition("Suspended", "True", "JobSuspended", "Job suspended");
-                event(
-                    self.sb,
-                    self.job,
-                    EventType::Normal,
-                    "Suspended",
-                    "Job suspended".into(),
-                );
+                self.sb.record(SOURCE, self.job, EventType::Normal, "Suspended", "Job suspended");
                 self.status.remove("startTime");
             }
             0
         } else {
             if self.has("Suspended").is_some() {
                 self.set_condition("Suspended", "False", "JobResumed", "Job resumed");
-                event(
-                    self.sb,
-                    self.job,
-                    EventType::Normal,
-                    "Resumed",
-                    "Job resumed".into(),
-                );
+                self.sb.record(SOURCE, self.job, EventType::Normal, "Resumed", "Job resumed");
             }
             if !self.status.contains_key("startTime") {
-                self.status
-                    .insert("startTime".into(), json!(rfc3339(self.now)));
+                self.status.insert("startTime".into(), json!(time::rfc3339(self.now)));
             }
             if self.ending(&active) {
                 terminating += self.delete_pods(&active);
@@ -114,8 +92,7 @@ impl Run<'_> {
         if running == 0 {
             self.status.remove("active");
         }
-        self.status
-            .insert("ready".into(), json!(ready.min(running as usize)));
+        self.status.insert("ready".into(), json!(ready.min(running as usize)));
         self.status.insert("terminating".into(), json!(terminating));
     }
 
@@ -125,32 +102,13 @@ impl Run<'_> {
             return true;
         }
         let spec = &self.job["spec"];
-        let started = self
-            .status
-            .get("startTime")
-            .and_then(Value::as_str)
-            .and_then(|t| t.parse().ok());
-        if let Some(failure) = plan::failure(
-            spec,
-            self.count("failed"),
-            plan::restarts(active),
-            started,
-            self.now,
-        ) {
+        let started = self.status.get("startTime").and_then(Value::as_str).and_then(|t| t.parse().ok());
+        if let Some(failure) = plan::failure(spec, self.count("failed"), plan::restarts(active), started, self.now) {
             self.set_condition("FailureTarget", "True", failure.reason(), failure.message());
             return true;
         }
-        if plan::succeeded_enough(
-            spec["completions"].as_i64(),
-            self.count("succeeded"),
-            active.len() as i64,
-        ) {
-            self.set_condition(
-                "SuccessCriteriaMet",
-                "True",
-                COMPLETIONS_REACHED,
-                COMPLETIONS_MESSAGE,
-            );
+        if plan::succeeded_enough(spec["completions"].as_i64(), self.count("succeeded"), active.len() as i64) {
+            self.set_condition("SuccessCriteriaMet", "True", COMPLETIONS_REACHED, COMPLETIONS_MESSAGE);
             return true;
         }
         if let Some(left) = plan::deadline_left(spec, started, self.now) {
@@ -162,29 +120,14 @@ impl Run<'_> {
     /// Adds the final condition once no pod is left running.
     fn finish(&mut self) {
         if let Some(target) = self.has("FailureTarget") {
-            let (reason, message) = (
-                target["reason"].as_str().unwrap_or_default(),
-                target["message"].as_str().unwrap_or_default(),
-            );
+            let (reason, message) =
+                (target["reason"].as_str().unwrap_or_default(), target["message"].as_str().unwrap_or_default());
             self.set_condition("Failed", "True", reason, message);
-            event(
-                self.sb,
-                self.job,
-                EventType::Warning,
-                reason,
-                message.to_string(),
-            );
+            self.sb.record(SOURCE, self.job, EventType::Warning, reason, message.to_string());
         } else {
             self.set_condition("Complete", "True", COMPLETIONS_REACHED, COMPLETIONS_MESSAGE);
-            self.status
-                .insert("completionTime".into(), json!(rfc3339(self.now)));
-            event(
-                self.sb,
-                self.job,
-                EventType::Normal,
-                "Completed",
-                "Job completed".into(),
-            );
+            self.status.insert("completionTime".into(), json!(time::rfc3339(self.now)));
+            self.sb.record(SOURCE, self.job, EventType::Normal, "Completed", "Job completed");
         }
     }
 
@@ -204,12 +147,7 @@ impl Run<'_> {
             extra.sort_by_key(|p| {
                 (
                     plan::pod_state(p, false, false) == PodState::Active { ready: true },
-                    std::cmp::Reverse(
-                        p["metadata"]["creationTimestamp"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                    ),
+                    std::cmp::Reverse(p["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string()),
                 )
             });
             self.delete_pods(&extra[..(have - want) as usize]);
@@ -240,35 +178,22 @@ impl Run<'_> {
                     "labels": template["metadata"]["labels"].as_object().cloned().unwrap_or_default(),
                     "annotations": template["metadata"]["annotations"].as_object().cloned().unwrap_or_default(),
                     "finalizers": [TRACKING_FINALIZER],
-                    "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "uid": meta["uid"],
+                    "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
+                        "uid": meta["uid"],
                         "controller": true, "blockOwnerDeletion": true}],
                 },
                 "spec": template["spec"],
             });
             super::prune_empty_metadata(&mut pod);
-            match self.sb.create(
-                self.pods_rt,
-                meta["namespace"].as_str(),
-                pod,
-                WriteOptions::default(),
-            ) {
+            match self.sb.create(self.pods_rt, meta["namespace"].as_str(), pod, WriteOptions::default()) {
                 Ok(outcome) => {
                     created += 1;
-                    let name = outcome.object["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    event(
-                        self.sb,
-                        job,
-                        EventType::Normal,
-                        "SuccessfulCreate",
-                        format!("Created pod: {name}"),
-                    );
+                    let name = object::name(&outcome.object).to_string();
+                    self.sb.record(SOURCE, job, EventType::Normal, "SuccessfulCreate", format!("Created pod: {name}"));
                 }
                 Err(error) => {
-                    event(
-                        self.sb,
+                    self.sb.record(
+                        SOURCE,
                         job,
                         EventType::Warning,
                         "FailedCreate",
@@ -286,17 +211,12 @@ impl Run<'_> {
     fn delete_pods(&mut self, pods: &[&Value]) -> usize {
         let mut deleted = 0;
         for pod in pods {
-            let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-            match self.sb.delete(
-                self.pods_rt,
-                pod["metadata"]["namespace"].as_str(),
-                name,
-                &DeleteOptions::default(),
-            ) {
+            let name = object::name(pod);
+            match self.sb.delete(self.pods_rt, pod["metadata"]["namespace"].as_str(), name, &DeleteOptions::default()) {
                 Ok(_) => {
                     deleted += 1;
-                    event(
-                        self.sb,
+                    self.sb.record(
+                        SOURCE,
                         self.job,
                         EventType::Normal,
                         "SuccessfulDelete",
@@ -304,8 +224,8 @@ impl Run<'_> {
                     );
                 }
                 Err(error) if error.is_not_found() => {}
-                Err(error) => event(
-                    self.sb,
+                Err(error) => self.sb.record(
+                    SOURCE,
                     self.job,
                     EventType::Warning,
                     "FailedDelete",
@@ -318,21 +238,11 @@ impl Run<'_> {
 }
 
 /// Failed pods that finished after the latest success, and when the last of them did.
-pub(super) fn failures_since_success(
-    states: &[(Arc<Value>, PodState)],
-) -> (u32, Option<Timestamp>) {
+pub(super) fn failures_since_success(states: &[(Arc<Value>, PodState)]) -> (u32, Option<Timestamp>) {
     let when = |p: &Value| {
-        plan::finished_at(p).or_else(|| {
-            p["metadata"]["deletionTimestamp"]
-                .as_str()
-                .and_then(|t| t.parse().ok())
-        })
+        plan::finished_at(p).or_else(|| p["metadata"]["deletionTimestamp"].as_str().and_then(|t| t.parse().ok()))
     };
-    let last_success = states
-        .iter()
-        .filter(|(_, s)| *s == PodState::Succeeded)
-        .filter_map(|(p, _)| when(p))
-        .max();
+    let last_success = states.iter().filter(|(_, s)| *s == PodState::Succeeded).filter_map(|(p, _)| when(p)).max();
     let failed: Vec<Timestamp> = states
         .iter()
         .filter(|(_, s)| *s == PodState::Failed)

@@ -254,7 +254,8 @@ mod tests {
 
     #[test]
     fn a_job_with_a_uid_gets_a_generated_selector_and_labels() {
-        let job = json!({"metadata": {"name": "pi", "uid": "u-1"}, "spec": {"template": {"metadata": {"labels": {"app": "pi"}}}}});
+        let job = json!({"metadata": {"name": "pi", "uid": "u-1"},
+            "spec": {"template": {"metadata": {"labels": {"app": "pi"}}}}});
         let out = run(job_selector_and_labels, job, "");
         assert_eq!(out["spec"]["selector"], json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u-1"}}));
         assert_eq!(out["spec"]["template"]["metadata"]["labels"]["job-name"], "pi");
@@ -265,7 +266,8 @@ mod tests {
     #[test]
     fn a_manual_selector_is_left_alone() {
         let job = json!({"metadata": {"name": "pi", "uid": "u-1", "labels": {"team": "a"}},
-            "spec": {"manualSelector": true, "selector": {"matchLabels": {"app": "pi"}}, "template": {"metadata": {"labels": {"app": "pi"}}}}});
+            "spec": {"manualSelector": true, "selector": {"matchLabels": {"app": "pi"}},
+                "template": {"metadata": {"labels": {"app": "pi"}}}}});
         assert_eq!(run(job_selector_and_labels, job.clone(), ""), job);
     }
 

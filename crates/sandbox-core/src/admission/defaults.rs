@@ -287,7 +287,8 @@ mod tests {
 
     #[test]
     fn optional_paths_do_not_create_what_the_user_left_out() {
-        let mut pod = json!({"spec": {"containers": [{"name": "c", "image": "busybox:1.36"}], "volumes": [{"name": "v", "emptyDir": {}}]}});
+        let mut pod = json!({"spec": {"containers": [{"name": "c", "image": "busybox:1.36"}], "volumes": [{"name": "v",
+            "emptyDir": {}}]}});
         apply_defaults(rt("Pod"), &mut pod);
         let container = &pod["spec"]["containers"][0];
         assert!(container.get("livenessProbe").is_none());

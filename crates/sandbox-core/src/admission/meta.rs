@@ -1,7 +1,7 @@
 //! Checks shared by every kind: object metadata, labels, annotations and label selectors.
 
-use crate::names;
 use crate::errors::{FieldError, FieldErrorKind};
+use crate::names;
 use crate::registry::ResourceType;
 use serde_json::{Map, Value, json};
 
@@ -181,21 +181,29 @@ mod tests {
                 "Pod",
                 json!({"name": "web", "namespace": "Team"}),
                 vec![
-                    "metadata.namespace: Invalid value: \"Team\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+                    "metadata.namespace: Invalid value: \"Team\": a lowercase RFC 1123 label must consist of lower \
+                        case alphanumeric characters or '-', and must start and end with an alphanumeric character \
+                        (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
                 ],
             ),
             (
                 "ConfigMap",
                 json!({"name": "Web", "namespace": "default"}),
                 vec![
-                    "metadata.name: Invalid value: \"Web\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                    "metadata.name: Invalid value: \"Web\": a lowercase RFC 1123 subdomain must consist of lower case \
+                        alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character \
+                        (e.g. 'example.com', regex used for validation is \
+                        '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
                 ],
             ),
             (
                 "Pod",
                 json!({"name": "p", "namespace": "default", "labels": {"app": "bad value"}}),
                 vec![
-                    "metadata.labels: Invalid value: \"bad value\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                    "metadata.labels: Invalid value: \"bad value\": a valid label must be an empty string or consist \
+                        of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric \
+                        character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is \
+                        '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
                 ],
             ),
             (
@@ -207,7 +215,10 @@ mod tests {
                 "Pod",
                 json!({"name": "p", "namespace": "default", "annotations": {"Example.com/Note": "ok", "a b": "x"}}),
                 vec![
-                    "metadata.annotations: Invalid value: \"a b\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+                    "metadata.annotations: Invalid value: \"a b\": name part must consist of alphanumeric characters, \
+                        '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or \
+                        'my.name',  or '123-abc', regex used for validation is \
+                        '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
                 ],
             ),
         ];
@@ -261,7 +272,8 @@ mod tests {
         assert_eq!(
             text,
             [
-                "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+                "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' \
+                    or 'NotIn'",
                 "spec.selector.matchExpressions[1].operator: Invalid value: \"Near\": not a valid selector operator",
             ]
         );

@@ -1,8 +1,8 @@
 //! Checks for Services, ConfigMaps, Secrets and RBAC objects.
 
 use super::{meta, pod};
-use crate::names;
 use crate::errors::FieldError;
+use crate::names;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -49,6 +49,11 @@ pub(super) fn check_service(obj: &Value, old: Option<&Value>, errs: &mut Vec<Fie
         if !seen.insert(key.to_string()) {
             errs.push(FieldError::duplicate(format!("spec.ports[{i}]"), key));
         }
+    }
+    let cluster_ip = text(spec, "clusterIP");
+    if !cluster_ip.is_empty() && !headless && cluster_ip.parse::<std::net::IpAddr>().is_err() {
+        let detail = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+        errs.push(FieldError::invalid("spec.clusterIPs[0]", json!(cluster_ip), detail));
     }
     if let Some(old) = old {
         check_cluster_ip_update(spec, &old["spec"], errs);
@@ -337,17 +342,26 @@ mod tests {
             (json!({"ports": []}), vec!["spec.ports: Required value"]),
             (json!({"ports": [], "clusterIP": "None"}), vec![]),
             (
+                json!({"clusterIP": "ten"}),
+                vec![
+                    "spec.clusterIPs[0]: Invalid value: \"ten\": must be a valid IP address, (e.g. 10.9.8.7 or \
+                        2001:db8::ffff)",
+                ],
+            ),
+            (
                 json!({"ports": [{"port": 0, "protocol": "TCP", "targetPort": 80}]}),
                 vec!["spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive"],
             ),
             (
-                json!({"ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}, {"port": 443, "protocol": "TCP", "targetPort": 443}]}),
+                json!({"ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}, {"port": 443, "protocol": "TCP",
+                    "targetPort": 443}]}),
                 vec!["spec.ports[0].name: Required value", "spec.ports[1].name: Required value"],
             ),
             (
                 json!({"type": "Magic"}),
                 vec![
-                    "spec.type: Unsupported value: \"Magic\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"",
+                    "spec.type: Unsupported value: \"Magic\": supported values: \"ClusterIP\", \"ExternalName\", \
+                        \"LoadBalancer\", \"NodePort\"",
                 ],
             ),
             (
@@ -355,16 +369,19 @@ mod tests {
                 vec!["spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"],
             ),
             (
-                json!({"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 80, "nodePort": 80}]}),
+                json!({"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 80,
+                    "nodePort": 80}]}),
                 vec![
-                    "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767",
+                    "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of \
+                        valid ports is 30000-32767",
                 ],
             ),
             (json!({"type": "ExternalName", "ports": []}), vec!["spec.externalName: Required value"]),
             (
                 json!({"ports": [{"port": 80, "protocol": "TCP", "targetPort": "Web"}]}),
                 vec![
-                    "spec.ports[0].targetPort: Invalid value: \"Web\": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+                    "spec.ports[0].targetPort: Invalid value: \"Web\": must contain only alpha-numeric characters \
+                        (a-z, 0-9), and hyphens (-)",
                 ],
             ),
         ];
@@ -389,7 +406,9 @@ mod tests {
         assert_eq!(
             run(check_config_map, &cm, None),
             [
-                "data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+                "data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric \
+                    characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for \
+                    validation is '[-._a-zA-Z0-9]+')",
                 "data[good.key]: Invalid value: \"good.key\": duplicate of key present in binaryData",
             ]
         );
@@ -417,14 +436,16 @@ mod tests {
 
     #[test]
     fn role_rules_need_verbs_groups_and_resources() {
-        let role = json!({"rules": [{"apiGroups": [""], "resources": ["pods"]}, {"verbs": ["get"]}, {"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]});
+        let role = json!({"rules": [{"apiGroups": [""], "resources": ["pods"]}, {"verbs": ["get"]}, {"verbs": ["get"],
+            "nonResourceURLs": ["/healthz"]}]});
         assert_eq!(
             run(check_role, &role, None),
             [
                 "rules[0].verbs: Required value: verbs must contain at least one value",
                 "rules[1].apiGroups: Required value: resource rules must supply at least one api group",
                 "rules[1].resources: Required value: resource rules must supply at least one resource",
-                "rules[2].nonResourceURLs: Invalid value: [\"/healthz\"]: namespaced rules cannot apply to non-resource URLs",
+                "rules[2].nonResourceURLs: Invalid value: [\"/healthz\"]: namespaced rules cannot apply to \
+                    non-resource URLs",
             ]
         );
         let cluster_role = json!({"rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]});
@@ -464,7 +485,8 @@ mod tests {
                 check_role_binding,
                 binding(good_ref.clone(), json!([{"kind": "Robot", "name": "r2"}, {"kind": "User", "name": "x"}])),
                 vec![
-                    "subjects[0].kind: Unsupported value: \"Robot\": supported values: \"ServiceAccount\", \"User\", \"Group\"",
+                    "subjects[0].kind: Unsupported value: \"Robot\": supported values: \"ServiceAccount\", \"User\", \
+                        \"Group\"",
                     "subjects[1].apiGroup: Unsupported value: \"\": supported values: \"rbac.authorization.k8s.io\"",
                 ],
             ),
@@ -480,9 +502,9 @@ mod tests {
         let new = binding(json!({"apiGroup": RBAC_GROUP, "kind": "Role", "name": "writer"}), json!([]));
         assert_eq!(
             run(check_role_binding, &new, Some(&old)),
-            [
-                "roleRef: Invalid value: {\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"writer\"}: cannot change roleRef",
-            ]
+            ["roleRef: Invalid value: \
+                    {\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"writer\"}: cannot change \
+                    roleRef",]
         );
     }
 }

@@ -1,8 +1,8 @@
 //! Pod spec checks, shared by Pods and every pod template (Deployment, ReplicaSet, Job, CronJob).
 
 use super::meta;
-use crate::names;
 use crate::errors::FieldError;
+use crate::names;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -225,7 +225,10 @@ pub(super) fn check_pod_update(new: &Value, old: &Value, errs: &mut Vec<FieldErr
     if strip(&new["spec"], &old["spec"]) != strip(&old["spec"], &old["spec"]) {
         errs.push(FieldError::forbidden(
             "spec",
-            "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+            "pod updates may not change fields other than `spec.containers[*].image`,\
+             `spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to \
+             existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was \
+             previously negative)",
         ));
     }
 }
@@ -258,13 +261,17 @@ mod tests {
             (
                 spec_with(json!({"name": "Web", "image": "nginx"})),
                 vec![
-                    "spec.containers[0].name: Invalid value: \"Web\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+                    "spec.containers[0].name: Invalid value: \"Web\": a lowercase RFC 1123 label must consist of \
+                        lower case alphanumeric characters or '-', and must start and end with an alphanumeric \
+                        character (e.g. 'my-name',  or '123-abc', regex used for validation is \
+                        '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
                 ],
             ),
             (
                 json!({"restartPolicy": "Sometimes", "dnsPolicy": "ClusterFirst", "containers": [ok.clone()]}),
                 vec![
-                    "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"",
+                    "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \
+                        \"OnFailure\", \"Never\"",
                 ],
             ),
             (
@@ -276,7 +283,8 @@ mod tests {
                     json!({"name": "web", "image": "nginx", "ports": [{"containerPort": 70000, "protocol": "TCP"}]}),
                 ),
                 vec![
-                    "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+                    "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, \
+                        inclusive",
                 ],
             ),
             (
@@ -288,7 +296,8 @@ mod tests {
                     json!({"name": "web", "image": "nginx", "ports": [{"containerPort": 80, "protocol": "HTTP"}]}),
                 ),
                 vec![
-                    "spec.containers[0].ports[0].protocol: Unsupported value: \"HTTP\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
+                    "spec.containers[0].ports[0].protocol: Unsupported value: \"HTTP\": supported values: \"SCTP\", \
+                        \"TCP\", \"UDP\"",
                 ],
             ),
         ];
@@ -324,8 +333,10 @@ mod tests {
 
     #[test]
     fn volumes_need_unique_names_and_one_source() {
-        let spec = json!({"restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "containers": [{"name": "c", "image": "i"}],
-            "volumes": [{"name": "v", "emptyDir": {}}, {"name": "v", "emptyDir": {}, "configMap": {"name": "c"}}, {"name": "s", "secret": {}}]});
+        let spec = json!({"restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "containers": [{"name": "c",
+            "image": "i"}],
+            "volumes": [{"name": "v", "emptyDir": {}}, {"name": "v", "emptyDir": {}, "configMap": {"name": "c"}},
+                {"name": "s", "secret": {}}]});
         assert_eq!(
             errors(spec),
             [
@@ -338,8 +349,10 @@ mod tests {
 
     #[test]
     fn duplicate_mount_paths_are_rejected() {
-        let spec = json!({"restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "volumes": [{"name": "a", "emptyDir": {}}],
-            "containers": [{"name": "c", "image": "i", "volumeMounts": [{"name": "a", "mountPath": "/x"}, {"name": "a", "mountPath": "/x"}]}]});
+        let spec = json!({"restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "volumes": [{"name": "a",
+            "emptyDir": {}}],
+            "containers": [{"name": "c", "image": "i", "volumeMounts": [{"name": "a", "mountPath": "/x"}, {"name": "a",
+                "mountPath": "/x"}]}]});
         assert_eq!(
             errors(spec),
             ["spec.containers[0].volumeMounts[1].mountPath: Invalid value: \"/x\": must be unique"]

@@ -16,7 +16,8 @@ pub fn mount_api_access(pod: &mut Value, suffix: &str) {
     let containers = ["initContainers", "containers"];
     let already = containers.iter().any(|list| {
         spec[list].as_array().is_some_and(|cs| {
-            cs.iter().any(|c| c["volumeMounts"].as_array().is_some_and(|ms| ms.iter().any(|m| m["mountPath"] == MOUNT_PATH)))
+            cs.iter()
+                .any(|c| c["volumeMounts"].as_array().is_some_and(|ms| ms.iter().any(|m| m["mountPath"] == MOUNT_PATH)))
         })
     });
     if already {
@@ -26,7 +27,8 @@ pub fn mount_api_access(pod: &mut Value, suffix: &str) {
     let volume = json!({"name": name, "projected": {"defaultMode": 420, "sources": [
         {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
         {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}},
+        {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+            "path": "namespace"}]}},
     ]}});
     if !spec["volumes"].is_array() {
         spec["volumes"] = json!([]);
@@ -52,7 +54,8 @@ mod tests {
 
     #[test]
     fn every_container_gets_the_read_only_credentials_mount() {
-        let mut pod = json!({"spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "a", "volumeMounts": [{"name": "d", "mountPath": "/d"}]}]}});
+        let mut pod = json!({"spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "a",
+            "volumeMounts": [{"name": "d", "mountPath": "/d"}]}]}});
         mount_api_access(&mut pod, "x7k2p");
         assert_eq!(pod["spec"]["volumes"][0]["name"], "kube-api-access-x7k2p");
         assert_eq!(pod["spec"]["initContainers"][0]["volumeMounts"][0]["mountPath"], MOUNT_PATH);
@@ -64,7 +67,8 @@ mod tests {
         let mut off = json!({"spec": {"automountServiceAccountToken": false, "containers": [{"name": "a"}]}});
         mount_api_access(&mut off, "x");
         assert!(off["spec"].get("volumes").is_none());
-        let mut own = json!({"spec": {"containers": [{"name": "a", "volumeMounts": [{"name": "t", "mountPath": MOUNT_PATH}]}]}});
+        let mut own =
+            json!({"spec": {"containers": [{"name": "a", "volumeMounts": [{"name": "t", "mountPath": MOUNT_PATH}]}]}});
         mount_api_access(&mut own, "x");
         assert!(own["spec"].get("volumes").is_none());
     }

@@ -10,7 +10,8 @@ use serde_json::Value;
 /// A kind's own checks: the object, the stored one on update, and where to put problems.
 type Check = fn(&Value, Option<&Value>, &mut Vec<FieldError>);
 
-/// Kinds with rules beyond metadata. Kinds not listed (ServiceAccount, Event, Node, Namespace) get metadata checks only.
+/// Kinds with rules beyond metadata. Kinds not listed (ServiceAccount, Event, Node, Namespace) get metadata checks
+/// only.
 const CHECKS: &[(&str, Check)] = &[
     ("Pod", workloads::check_pod),
     ("Deployment", workloads::check_deployment),
@@ -79,20 +80,23 @@ mod tests {
 
     #[test]
     fn a_job_without_restart_policy_fails_like_upstream() {
-        let mut job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi", "namespace": "default"},
+        let mut job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi",
+            "namespace": "default"},
             "spec": {"template": {"spec": {"containers": [{"name": "pi", "image": "perl"}]}}}});
         apply_defaults(rt("Job"), &mut job);
         let errs = validate(rt("Job"), &job, None);
         let err = ApiError::invalid(rt("Job"), "pi", &errs);
         assert_eq!(
             err.message,
-            "Job.batch \"pi\" is invalid: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""
+            "Job.batch \"pi\" is invalid: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported \
+                values: \"OnFailure\", \"Never\""
         );
     }
 
     #[test]
     fn several_problems_are_reported_together() {
-        let mut deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+        let mut deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web",
+            "namespace": "default"},
             "spec": {"replicas": -1, "selector": {"matchLabels": {"app": "web"}},
                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web"}]}}}});
         apply_defaults(rt("Deployment"), &mut deploy);

@@ -299,7 +299,8 @@ mod tests {
     }
 
     fn deployment(spec: Value) -> Value {
-        let mut base = json!({"selector": {"matchLabels": {"app": "x"}}, "template": template(json!({"app": "x"}), "Always"),
+        let mut base = json!({"selector": {"matchLabels": {"app": "x"}}, "template": template(json!({"app": "x"}),
+            "Always"),
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}});
         for (k, v) in spec.as_object().into_iter().flatten() {
             base[k] = v.clone();
@@ -321,14 +322,16 @@ mod tests {
             (
                 json!({"selector": {"matchLabels": {"app": "y"}}}),
                 vec![
-                    "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
+                    "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does \
+                        not match template `labels`",
                 ],
             ),
             (
                 json!({"selector": null}),
                 vec![
                     "spec.selector: Required value",
-                    "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
+                    "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does \
+                        not match template `labels`",
                 ],
             ),
             (
@@ -344,7 +347,8 @@ mod tests {
             (
                 json!({"strategy": {"type": "BlueGreen"}}),
                 vec![
-                    "spec.strategy.type: Unsupported value: \"BlueGreen\": supported values: \"Recreate\", \"RollingUpdate\"",
+                    "spec.strategy.type: Unsupported value: \"BlueGreen\": supported values: \"Recreate\", \
+                        \"RollingUpdate\"",
                 ],
             ),
             (
@@ -356,10 +360,13 @@ mod tests {
                 vec!["spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0"],
             ),
             (
-                json!({"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "lots", "maxUnavailable": "150%"}}}),
+                json!({"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "lots",
+                    "maxUnavailable": "150%"}}}),
                 vec![
-                    "spec.strategy.rollingUpdate.maxSurge: Invalid value: \"lots\": must be an integer or percentage (e.g '5%')",
-                    "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: \"150%\": must not be greater than 100%",
+                    "spec.strategy.rollingUpdate.maxSurge: Invalid value: \"lots\": must be an integer or percentage \
+                        (e.g '5%')",
+                    "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: \"150%\": must not be greater than \
+                        100%",
                 ],
             ),
             (
@@ -379,7 +386,8 @@ mod tests {
         assert_eq!(
             run(check_deployment, &new, Some(&old)),
             [
-                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not \
+                    match template `labels`",
                 "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"x\",\"tier\":\"web\"}}: field is immutable",
             ]
         );
@@ -393,7 +401,8 @@ mod tests {
             run(check_replica_set, &rs, None),
             [
                 "spec.replicas: Invalid value: -2: must be greater than or equal to 0",
-                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not \
+                    match template `labels`",
             ]
         );
     }
@@ -414,7 +423,8 @@ mod tests {
                 json!({"template": template(json!({}), "Always")}),
                 "",
                 vec![
-                    "spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
+                    "spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \
+                        \"OnFailure\", \"Never\"",
                 ],
             ),
             (
@@ -430,15 +440,19 @@ mod tests {
                 json!({"selector": {"matchLabels": {"app": "pi", "batch.kubernetes.io/controller-uid": "u1"}}}),
                 "u1",
                 vec![
-                    "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"pi\",\"batch.kubernetes.io/controller-uid\":\"u1\"}}: `selector` not auto-generated",
-                    "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"pi\"}: `selector` does not match template `labels`",
+                    "spec.selector: Invalid value: \
+                        {\"matchLabels\":{\"app\":\"pi\",\"batch.kubernetes.io/controller-uid\":\"u1\"}}: `selector` \
+                        not auto-generated",
+                    "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"pi\"}: `selector` does \
+                        not match template `labels`",
                 ],
             ),
             (
                 json!({"completionMode": "Sometimes"}),
                 "",
                 vec![
-                    "spec.completionMode: Unsupported value: \"Sometimes\": supported values: \"NonIndexed\", \"Indexed\"",
+                    "spec.completionMode: Unsupported value: \"Sometimes\": supported values: \"NonIndexed\", \
+                        \"Indexed\"",
                 ],
             ),
         ];
@@ -485,19 +499,22 @@ mod tests {
             (
                 json!({"schedule": "CRON_TZ=UTC 0 * * * *"}),
                 vec![
-                    "spec.schedule: Invalid value: \"CRON_TZ=UTC 0 * * * *\": cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+                    "spec.schedule: Invalid value: \"CRON_TZ=UTC 0 * * * *\": cannot use TZ or CRON_TZ in schedule, \
+                        use timeZone field instead",
                 ],
             ),
             (
                 json!({"concurrencyPolicy": "Sometimes"}),
                 vec![
-                    "spec.concurrencyPolicy: Unsupported value: \"Sometimes\": supported values: \"Allow\", \"Forbid\", \"Replace\"",
+                    "spec.concurrencyPolicy: Unsupported value: \"Sometimes\": supported values: \"Allow\", \
+                        \"Forbid\", \"Replace\"",
                 ],
             ),
             (
                 json!({"jobTemplate": {"spec": {"template": template(json!({}), "Always")}}}),
                 vec![
-                    "spec.jobTemplate.spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
+                    "spec.jobTemplate.spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported \
+                        values: \"OnFailure\", \"Never\"",
                 ],
             ),
             (

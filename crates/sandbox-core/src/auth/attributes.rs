@@ -52,20 +52,12 @@ impl Attributes {
             name: name.into(),
             ..Default::default()
         };
-        Self {
-            verb: verb.into(),
-            path: String::new(),
-            resource: Some(resource),
-        }
+        Self { verb: verb.into(), path: String::new(), resource: Some(resource) }
     }
 
     /// A request for a non-resource path such as `/version`.
     pub fn non_resource(verb: &str, path: &str) -> Self {
-        Self {
-            verb: verb.into(),
-            path: path.into(),
-            resource: None,
-        }
+        Self { verb: verb.into(), path: path.into(), resource: None }
     }
 
     /// Reads a request the way upstream does: resource paths give the verb from the method
@@ -83,16 +75,10 @@ impl Attributes {
         };
         let (verb, rest) = match rest {
             // The old `/watch/` and `/proxy/` path prefixes name the verb themselves.
-            [special @ ("watch" | "proxy"), rest @ ..] if !rest.is_empty() => {
-                (special.to_string(), rest)
-            }
+            [special @ ("watch" | "proxy"), rest @ ..] if !rest.is_empty() => (special.to_string(), rest),
             _ => (method_verb(method).to_string(), rest),
         };
-        let mut info = ResourceAttributes {
-            group: group.into(),
-            version: version.to_string(),
-            ..Default::default()
-        };
+        let mut info = ResourceAttributes { group: group.into(), version: version.to_string(), ..Default::default() };
         let mut parts = rest;
         if let ["namespaces", namespace, tail @ ..] = rest {
             info.namespace = namespace.to_string();
@@ -111,11 +97,7 @@ impl Attributes {
             info.resource = resource.to_string();
         }
         let verb = collection_verb(verb, &mut info, query);
-        Self {
-            verb,
-            path: path.to_string(),
-            resource: Some(info),
-        }
+        Self { verb, path: path.to_string(), resource: Some(info) }
     }
 }
 
@@ -132,25 +114,14 @@ fn method_verb(method: &str) -> &'static str {
 
 /// Without a name, `get` is a list or a watch (whose `metadata.name` field selector names the
 /// object), and `delete` removes a collection.
-fn collection_verb(
-    verb: String,
-    info: &mut ResourceAttributes,
-    query: &[(String, String)],
-) -> String {
+fn collection_verb(verb: String, info: &mut ResourceAttributes, query: &[(String, String)]) -> String {
     if !info.name.is_empty() {
         return verb;
     }
-    let value = |key: &str| {
-        query
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
+    let value = |key: &str| query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     match verb.as_str() {
         "get" => {
-            let watch = value("watch")
-                .is_some_and(|v| matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True"));
+            let watch = value("watch").is_some_and(|v| matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True"));
             if let Some(name) = value("fieldSelector").and_then(exact_name) {
                 info.name = name;
             }
@@ -178,79 +149,36 @@ mod tests {
     use super::*;
 
     fn read(method: &str, path: &str, query: &[(&str, &str)]) -> Attributes {
-        let query: Vec<(String, String)> = query
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Attributes::from_request(method, path, &query)
     }
 
     fn summary(a: &Attributes) -> String {
         match &a.resource {
-            Some(r) => format!(
-                "{} {}|{}|{}|{}|{}",
-                a.verb,
-                r.group,
-                r.combined(),
-                r.namespace,
-                r.name,
-                r.version
-            ),
+            Some(r) => format!("{} {}|{}|{}|{}|{}", a.verb, r.group, r.combined(), r.namespace, r.name, r.version),
             None => format!("{} path {}", a.verb, a.path),
         }
     }
 
+    /// Method, path, query pairs, and the attributes expected (verb|resource|namespace|name|version).
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
     #[test]
     fn requests_read_like_upstreams_request_info() {
-        let cases: &[(&str, &str, &[(&str, &str)], &str)] = &[
-            (
-                "GET",
-                "/api/v1/namespaces/default/pods",
-                &[],
-                "list |pods|default||v1",
-            ),
-            (
-                "GET",
-                "/api/v1/namespaces/default/pods",
-                &[("watch", "true")],
-                "watch |pods|default||v1",
-            ),
+        let cases: &[Case] = &[
+            ("GET", "/api/v1/namespaces/default/pods", &[], "list |pods|default||v1"),
+            ("GET", "/api/v1/namespaces/default/pods", &[("watch", "true")], "watch |pods|default||v1"),
             (
                 "GET",
                 "/api/v1/namespaces/default/pods",
                 &[("watch", "1"), ("fieldSelector", "metadata.name=web")],
                 "watch |pods|default|web|v1",
             ),
-            (
-                "GET",
-                "/api/v1/namespaces/default/pods/web",
-                &[],
-                "get |pods|default|web|v1",
-            ),
-            (
-                "POST",
-                "/api/v1/namespaces/default/pods/web/exec",
-                &[],
-                "create |pods/exec|default|web|v1",
-            ),
-            (
-                "GET",
-                "/api/v1/namespaces/default/pods/web/log",
-                &[],
-                "get |pods/log|default|web|v1",
-            ),
-            (
-                "DELETE",
-                "/apis/apps/v1/namespaces/team/deployments",
-                &[],
-                "deletecollection apps|deployments|team||v1",
-            ),
-            (
-                "DELETE",
-                "/apis/apps/v1/namespaces/team/deployments/web",
-                &[],
-                "delete apps|deployments|team|web|v1",
-            ),
+            ("GET", "/api/v1/namespaces/default/pods/web", &[], "get |pods|default|web|v1"),
+            ("POST", "/api/v1/namespaces/default/pods/web/exec", &[], "create |pods/exec|default|web|v1"),
+            ("GET", "/api/v1/namespaces/default/pods/web/log", &[], "get |pods/log|default|web|v1"),
+            ("DELETE", "/apis/apps/v1/namespaces/team/deployments", &[], "deletecollection apps|deployments|team||v1"),
+            ("DELETE", "/apis/apps/v1/namespaces/team/deployments/web", &[], "delete apps|deployments|team|web|v1"),
             (
                 "PATCH",
                 "/apis/apps/v1/namespaces/team/deployments/web/scale",
@@ -264,30 +192,15 @@ mod tests {
                 "update rbac.authorization.k8s.io|clusterroles||view|v1",
             ),
             ("GET", "/api/v1/namespaces", &[], "list |namespaces|||v1"),
-            (
-                "GET",
-                "/api/v1/namespaces/team",
-                &[],
-                "get |namespaces|team|team|v1",
-            ),
-            (
-                "PUT",
-                "/api/v1/namespaces/team/status",
-                &[],
-                "update |namespaces/status|team|team|v1",
-            ),
+            ("GET", "/api/v1/namespaces/team", &[], "get |namespaces|team|team|v1"),
+            ("PUT", "/api/v1/namespaces/team/status", &[], "update |namespaces/status|team|team|v1"),
             (
                 "POST",
                 "/api/v1/namespaces/default/serviceaccounts/default/token",
                 &[],
                 "create |serviceaccounts/token|default|default|v1",
             ),
-            (
-                "GET",
-                "/api/v1/watch/namespaces/default/pods",
-                &[],
-                "watch |pods|default||v1",
-            ),
+            ("GET", "/api/v1/watch/namespaces/default/pods", &[], "watch |pods|default||v1"),
             (
                 "POST",
                 "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
@@ -297,20 +210,11 @@ mod tests {
             ("GET", "/api", &[], "get path /api"),
             ("GET", "/api/v1", &[], "get path /api/v1"),
             ("GET", "/apis/apps/v1", &[], "get path /apis/apps/v1"),
-            (
-                "GET",
-                "/openapi/v3/apis/apps/v1",
-                &[],
-                "get path /openapi/v3/apis/apps/v1",
-            ),
+            ("GET", "/openapi/v3/apis/apps/v1", &[], "get path /openapi/v3/apis/apps/v1"),
             ("POST", "/version", &[], "post path /version"),
         ];
         for (method, path, query, expected) in cases {
-            assert_eq!(
-                summary(&read(method, path, query)),
-                *expected,
-                "{method} {path} {query:?}"
-            );
+            assert_eq!(summary(&read(method, path, query)), *expected, "{method} {path} {query:?}");
         }
     }
 

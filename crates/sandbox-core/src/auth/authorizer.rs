@@ -34,17 +34,12 @@ impl Rule {
             return false;
         }
         let Some(r) = &attrs.resource else {
-            return self
-                .non_resource_urls
-                .iter()
-                .any(|url| url_matches(url, &attrs.path));
+            return self.non_resource_urls.iter().any(|url| url_matches(url, &attrs.path));
         };
         let combined = r.combined();
         has_or_star(&self.api_groups, &r.group)
             && self.resources.iter().any(|res| {
-                res == "*"
-                    || *res == combined
-                    || (!r.subresource.is_empty() && *res == format!("*/{}", r.subresource))
+                res == "*" || *res == combined || (!r.subresource.is_empty() && *res == format!("*/{}", r.subresource))
             })
             && (self.resource_names.is_empty() || self.resource_names.contains(&r.name))
     }
@@ -120,16 +115,9 @@ pub struct Decision {
 /// from a binding that names them.
 pub fn authorize(user: &Identity, attrs: &Attributes, policy: &Policy) -> Decision {
     if user.groups.iter().any(|g| g == MASTERS) {
-        return Decision {
-            allowed: true,
-            reason: String::new(),
-        };
+        return Decision { allowed: true, reason: String::new() };
     }
-    let namespace = attrs
-        .resource
-        .as_ref()
-        .map(|r| r.namespace.as_str())
-        .unwrap_or_default();
+    let namespace = attrs.resource.as_ref().map(|r| r.namespace.as_str()).unwrap_or_default();
     let mut reason = None;
     let errors = visit_rules(user, namespace, policy, |source, rule| {
         if rule.allows(attrs) {
@@ -139,14 +127,8 @@ pub fn authorize(user: &Identity, attrs: &Attributes, policy: &Policy) -> Decisi
         true
     });
     match reason {
-        Some(reason) => Decision {
-            allowed: true,
-            reason,
-        },
-        None => Decision {
-            allowed: false,
-            reason: errors_reason(&errors),
-        },
+        Some(reason) => Decision { allowed: true, reason },
+        None => Decision { allowed: false, reason: errors_reason(&errors) },
     }
 }
 
@@ -156,17 +138,8 @@ pub fn rules_for(user: &Identity, namespace: &str, policy: &Policy) -> (Vec<Rule
     let mut rules = Vec::new();
     if user.groups.iter().any(|g| g == MASTERS) {
         let all = vec!["*".to_string()];
-        rules.push(Rule {
-            verbs: all.clone(),
-            api_groups: all.clone(),
-            resources: all.clone(),
-            ..Rule::default()
-        });
-        rules.push(Rule {
-            verbs: all.clone(),
-            non_resource_urls: all,
-            ..Rule::default()
-        });
+        rules.push(Rule { verbs: all.clone(), api_groups: all.clone(), resources: all.clone(), ..Rule::default() });
+        rules.push(Rule { verbs: all.clone(), non_resource_urls: all, ..Rule::default() });
     }
     let errors = visit_rules(user, namespace, policy, |_, rule| {
         rules.push(rule.clone());
@@ -186,13 +159,7 @@ fn errors_reason(errors: &[String]) -> String {
     match unique.as_slice() {
         [] => String::new(),
         [one] => format!("RBAC: {one}"),
-        many => format!(
-            "RBAC: [{}]",
-            many.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        many => format!("RBAC: [{}]", many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -205,10 +172,8 @@ fn visit_rules(
     mut visit: impl FnMut(&str, &Rule) -> bool,
 ) -> Vec<String> {
     let mut errors = Vec::new();
-    let scopes = [
-        ("ClusterRoleBinding", "", &policy.cluster_role_bindings),
-        ("RoleBinding", namespace, &policy.role_bindings),
-    ];
+    let scopes =
+        [("ClusterRoleBinding", "", &policy.cluster_role_bindings), ("RoleBinding", namespace, &policy.role_bindings)];
     for (binding_kind, scope, bindings) in scopes {
         if binding_kind == "RoleBinding" && namespace.is_empty() {
             break;
@@ -248,13 +213,8 @@ fn applies_to(user: &Identity, subject: &Subject, binding_namespace: &str) -> bo
         "User" => user.name == subject.name,
         "Group" => user.groups.contains(&subject.name),
         "ServiceAccount" => {
-            let namespace = if subject.namespace.is_empty() {
-                binding_namespace
-            } else {
-                &subject.namespace
-            };
-            !namespace.is_empty()
-                && user.name == super::service_account_username(namespace, &subject.name)
+            let namespace = if subject.namespace.is_empty() { binding_namespace } else { &subject.namespace };
+            !namespace.is_empty() && user.name == super::service_account_username(namespace, &subject.name)
         }
         _ => false,
     }
@@ -271,10 +231,7 @@ fn role_rules(role_ref: &RoleRef, namespace: &str, policy: &Policy) -> Result<Ve
             && (role_ref.kind == "ClusterRole" || r["metadata"]["namespace"] == namespace)
     });
     let Some(role) = role else {
-        return Err(format!(
-            "{singular}.rbac.authorization.k8s.io {:?} not found",
-            role_ref.name
-        ));
+        return Err(format!("{singular}.rbac.authorization.k8s.io {:?} not found", role_ref.name));
     };
     Ok(Vec::<Rule>::deserialize(&role["rules"]).unwrap_or_default())
 }
@@ -288,19 +245,12 @@ fn describe(binding_kind: &str, binding: &Binding, subject: &Subject, namespace:
     };
     let who = match subject.kind.as_str() {
         "ServiceAccount" => {
-            let ns = if subject.namespace.is_empty() {
-                namespace
-            } else {
-                &subject.namespace
-            };
+            let ns = if subject.namespace.is_empty() { namespace } else { &subject.namespace };
             format!("{} {:?}", subject.kind, format!("{}/{ns}", subject.name))
         }
         _ => format!("{} {:?}", subject.kind, subject.name),
     };
-    format!(
-        "{binding_kind} {name:?} of {} {:?} to {who}",
-        binding.role_ref.kind, binding.role_ref.name
-    )
+    format!("{binding_kind} {name:?} of {} {:?} to {who}", binding.role_ref.kind, binding.role_ref.name)
 }
 
 #[cfg(test)]
@@ -331,7 +281,8 @@ mod tests {
     }
 
     fn binding(kind: &str, name: &str, namespace: Option<&str>, role: (&str, &str), subject: Value) -> Value {
-        let mut b = json!({"kind": kind, "metadata": {"name": name}, "roleRef": {"kind": role.0, "name": role.1}, "subjects": [subject]});
+        let mut b = json!({"kind": kind, "metadata": {"name": name}, "roleRef": {"kind": role.0, "name": role.1},
+            "subjects": [subject]});
         if let Some(ns) = namespace {
             b["metadata"]["namespace"] = json!(ns);
         }
@@ -369,13 +320,16 @@ mod tests {
         let web = sa("team", "web");
         let extra = [
             role("pod-reader", "team", json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}])),
-            binding("RoleBinding", "read-pods", Some("team"), ("Role", "pod-reader"), json!({"kind": "ServiceAccount", "name": "web"})),
+            binding("RoleBinding", "read-pods", Some("team"), ("Role", "pod-reader"), json!({"kind": "ServiceAccount",
+                "name": "web"})),
             binding("RoleBinding", "edit", Some("team"), ("ClusterRole", "edit"), sa_subject("team", "editor")),
             binding("ClusterRoleBinding", "admins", None, ("ClusterRole", "admin"), sa_subject("team", "admin")),
-            role("one-cm", "team", json!([{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["settings"], "verbs": ["get", "update"]}])),
+            role("one-cm", "team", json!([{"apiGroups": [""], "resources": ["configmaps"],
+                "resourceNames": ["settings"], "verbs": ["get", "update"]}])),
             binding("RoleBinding", "one-cm", Some("team"), ("Role", "one-cm"), sa_subject("team", "web")),
             role("scaler", "team", json!([{"apiGroups": ["*"], "resources": ["*/scale"], "verbs": ["*"]}])),
-            binding("RoleBinding", "scaler", Some("team"), ("Role", "scaler"), json!({"kind": "Group", "name": "system:serviceaccounts:team"})),
+            binding("RoleBinding", "scaler", Some("team"), ("Role", "scaler"), json!({"kind": "Group",
+                "name": "system:serviceaccounts:team"})),
         ];
         let p = policy(&extra);
         let editor = sa("team", "editor");
@@ -406,7 +360,8 @@ mod tests {
             (&admin, "list", "rbac.authorization.k8s.io", "clusterroles", "", "", false),
         ];
         for (who, verb, group, resource, ns, name, allowed) in cases {
-            assert_eq!(can(who, &p, verb, group, resource, ns, name), *allowed, "{} {verb} {group}/{resource} in {ns:?} named {name:?}", who.name);
+            assert_eq!(can(who, &p, verb, group, resource, ns, name), *allowed, "{} {verb} {group}/{resource} in \
+                {ns:?} named {name:?}", who.name);
         }
     }
 
@@ -414,7 +369,8 @@ mod tests {
     fn every_authenticated_user_reads_discovery_and_may_ask_about_itself() {
         let p = policy(&[]);
         let user = sa("default", "default");
-        for path in ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/version", "/openapi/v3", "/openapi/v2", "/healthz"] {
+        for path in ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/version", "/openapi/v3", "/openapi/v2",
+            "/healthz"] {
             assert!(authorize(&user, &Attributes::non_resource("get", path), &p).allowed, "{path}");
         }
         assert!(!authorize(&user, &Attributes::non_resource("get", "/metrics"), &p).allowed);
@@ -428,21 +384,27 @@ mod tests {
 
     #[test]
     fn wildcards_match_every_verb_group_and_resource_including_subresources() {
-        let rule = Rule { verbs: vec!["*".into()], api_groups: vec!["*".into()], resources: vec!["*".into()], ..Rule::default() };
+        let rule = Rule { verbs: vec!["*".into()], api_groups: vec!["*".into()], resources: vec!["*".into()],
+            ..Rule::default() };
         assert!(rule.allows(&Attributes::resource("create", "apps", "deployments/scale", "x", "y")));
-        let pods = Rule { verbs: vec!["*".into()], api_groups: vec!["".into()], resources: vec!["pods".into()], ..Rule::default() };
+        let pods = Rule { verbs: vec!["*".into()], api_groups: vec!["".into()], resources: vec!["pods".into()],
+            ..Rule::default() };
         assert!(!pods.allows(&Attributes::resource("create", "", "pods/exec", "x", "y")));
         assert!(!rule.allows(&Attributes::non_resource("get", "/version")));
     }
 
     #[test]
     fn an_allowed_request_names_the_binding_that_allowed_it() {
-        let p = policy(&[binding("ClusterRoleBinding", "x", None, ("ClusterRole", "view"), sa_subject("default", "default"))]);
+        let p = policy(&[binding("ClusterRoleBinding", "x", None, ("ClusterRole", "view"), sa_subject("default",
+            "default"))]);
         let d = authorize(&sa("default", "default"), &Attributes::resource("list", "", "pods", "default", ""), &p);
-        assert_eq!(d.reason, "RBAC: allowed by ClusterRoleBinding \"x\" of ClusterRole \"view\" to ServiceAccount \"default/default\"");
-        let p = policy(&[binding("RoleBinding", "r", Some("team"), ("ClusterRole", "view"), json!({"kind": "ServiceAccount", "name": "w"}))]);
+        assert_eq!(d.reason, "RBAC: allowed by ClusterRoleBinding \"x\" of ClusterRole \"view\" to ServiceAccount \
+            \"default/default\"");
+        let p = policy(&[binding("RoleBinding", "r", Some("team"), ("ClusterRole", "view"),
+            json!({"kind": "ServiceAccount", "name": "w"}))]);
         let d = authorize(&sa("team", "w"), &Attributes::resource("list", "", "pods", "team", ""), &p);
-        assert_eq!(d.reason, "RBAC: allowed by RoleBinding \"r/team\" of ClusterRole \"view\" to ServiceAccount \"w/team\"");
+        assert_eq!(d.reason, "RBAC: allowed by RoleBinding \"r/team\" of ClusterRole \"view\" to ServiceAccount \
+            \"w/team\"");
     }
 
     #[test]
@@ -453,7 +415,8 @@ mod tests {
         ]);
         let d = authorize(&sa("default", "default"), &Attributes::resource("list", "", "pods", "default", ""), &p);
         assert!(!d.allowed);
-        assert_eq!(d.reason, "RBAC: [clusterrole.rbac.authorization.k8s.io \"pod-reader\" not found, role.rbac.authorization.k8s.io \"gone\" not found]");
+        assert_eq!(d.reason, "RBAC: [clusterrole.rbac.authorization.k8s.io \"pod-reader\" not found, \
+            role.rbac.authorization.k8s.io \"gone\" not found]");
         let d = authorize(&sa("default", "default"), &Attributes::resource("list", "", "namespaces", "", ""), &p);
         assert_eq!(d.reason, "RBAC: clusterrole.rbac.authorization.k8s.io \"pod-reader\" not found");
     }

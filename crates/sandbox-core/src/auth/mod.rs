@@ -49,11 +49,7 @@ impl Identity {
 
     /// A caller without credentials.
     pub fn anonymous() -> Self {
-        Self {
-            name: "system:anonymous".into(),
-            groups: vec!["system:unauthenticated".into()],
-            ..Self::default()
-        }
+        Self { name: "system:anonymous".into(), groups: vec!["system:unauthenticated".into()], ..Self::default() }
     }
 
     /// A ServiceAccount, with the groups upstream gives every ServiceAccount.
@@ -93,10 +89,7 @@ pub fn service_account_username(namespace: &str, name: &str) -> String {
 /// Who sent a request, from its `Authorization` header: the admin token, a valid ServiceAccount
 /// token, or nothing (anonymous). Any other bearer token is 401 Unauthorized.
 pub fn authenticate(sb: &Sandbox, authorization: Option<&str>) -> ApiResult<Identity> {
-    let Some(token) = authorization
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    let Some(token) = authorization.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).filter(|t| !t.is_empty())
     else {
         return Ok(Identity::anonymous());
     };
@@ -105,10 +98,7 @@ pub fn authenticate(sb: &Sandbox, authorization: Option<&str>) -> ApiResult<Iden
     if digest(token).as_ref() == digest(sb.admin_token()).as_ref() {
         return Ok(Identity::admin());
     }
-    let claims = sb
-        .signing_key()
-        .verify(token, now())
-        .map_err(|_| ApiError::unauthorized())?;
+    let claims = sb.signing_key().verify(token, now()).map_err(|_| ApiError::unauthorized())?;
     let namespace = claims.kubernetes.namespace.clone();
     claims
         .check_live(|kind, name| {
@@ -123,23 +113,13 @@ pub fn authenticate(sb: &Sandbox, authorization: Option<&str>) -> ApiResult<Iden
 /// The roles and bindings that can apply to a request in `namespace` (empty = cluster scope).
 pub fn load_policy(sb: &Sandbox, namespace: &str) -> Policy {
     let list = |plural: &str, namespace: Option<&str>| {
-        let Some(rt) = sb
-            .registry()
-            .by_plural("rbac.authorization.k8s.io", "v1", plural)
-        else {
+        let Some(rt) = sb.registry().by_plural("rbac.authorization.k8s.io", "v1", plural) else {
             return Vec::new();
         };
-        sb.store()
-            .list(&rt.id(), namespace, None, 0, |_| true)
-            .0
-            .items
+        sb.store().list(&rt.id(), namespace, None, 0, |_| true).0.items
     };
     let scoped = |plural: &str| {
-        if namespace.is_empty() {
-            Vec::new()
-        } else {
-            list(plural, Some(namespace))
-        }
+        if namespace.is_empty() { Vec::new() } else { list(plural, Some(namespace)) }
     };
     Policy {
         cluster_roles: list("clusterroles", None),
@@ -154,37 +134,29 @@ pub fn decide(sb: &Sandbox, user: &Identity, attrs: &Attributes) -> Decision {
     if user.groups.iter().any(|g| g == authorizer::MASTERS) {
         return authorize(user, attrs, &Policy::default());
     }
-    let namespace = attrs
-        .resource
-        .as_ref()
-        .map(|r| r.namespace.as_str())
-        .unwrap_or_default();
+    let namespace = attrs.resource.as_ref().map(|r| r.namespace.as_str()).unwrap_or_default();
     authorize(user, attrs, &load_policy(sb, namespace))
 }
 
 /// Allows the request or answers 403 Forbidden with upstream's message.
 pub fn check(sb: &Sandbox, user: &Identity, attrs: &Attributes) -> ApiResult<()> {
     let decision = decide(sb, user, attrs);
-    if decision.allowed {
-        Ok(())
-    } else {
-        Err(forbidden(user, attrs, &decision.reason))
-    }
+    if decision.allowed { Ok(()) } else { Err(forbidden(user, attrs, &decision.reason)) }
 }
 
 /// Authenticates one HTTP request, applies its impersonation headers, and authorizes it;
 /// answers who it acts as.
-pub fn admit(sb: &Sandbox, method: &Method, uri: &Uri, query: &[(String, String)], headers: &HeaderMap) -> ApiResult<Identity> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+pub fn admit(
+    sb: &Sandbox,
+    method: &Method,
+    uri: &Uri,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> ApiResult<Identity> {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let user = authenticate(sb, authorization)?;
     let user = impersonation::apply(user, headers, |caller, attrs| decide(sb, caller, attrs))?;
-    check(
-        sb,
-        &user,
-        &Attributes::from_request(method.as_str(), uri.path(), query),
-    )?;
+    check(sb, &user, &Attributes::from_request(method.as_str(), uri.path(), query))?;
     Ok(user)
 }
 
@@ -192,10 +164,7 @@ pub fn admit(sb: &Sandbox, method: &Method, uri: &Uri, query: &[(String, String)
 /// group "" in the namespace "default"`, with the authorizer's reason appended when it has one.
 pub fn forbidden(user: &Identity, attrs: &Attributes, reason: &str) -> ApiError {
     let mut why = match &attrs.resource {
-        None => format!(
-            "User {:?} cannot {} path {:?}",
-            user.name, attrs.verb, attrs.path
-        ),
+        None => format!("User {:?} cannot {} path {:?}", user.name, attrs.verb, attrs.path),
         Some(r) => {
             let scope = if r.namespace.is_empty() {
                 "at the cluster scope".to_string()
@@ -214,18 +183,10 @@ pub fn forbidden(user: &Identity, attrs: &Attributes, reason: &str) -> ApiError 
     if !reason.is_empty() {
         why = format!("{why}: {reason}");
     }
-    let Some(r) = attrs
-        .resource
-        .as_ref()
-        .filter(|r| !r.resource.is_empty() || !r.group.is_empty())
-    else {
+    let Some(r) = attrs.resource.as_ref().filter(|r| !r.resource.is_empty() || !r.group.is_empty()) else {
         return ApiError::forbidden(html_safe(&format!("forbidden: {why}")));
     };
-    let qualified = if r.group.is_empty() {
-        r.resource.clone()
-    } else {
-        format!("{}.{}", r.resource, r.group)
-    };
+    let qualified = if r.group.is_empty() { r.resource.clone() } else { format!("{}.{}", r.resource, r.group) };
     let message = if r.name.is_empty() {
         format!("{qualified} is forbidden: {why}")
     } else {
@@ -233,11 +194,7 @@ pub fn forbidden(user: &Identity, attrs: &Attributes, reason: &str) -> ApiError 
     };
     let mut error = ApiError::forbidden(html_safe(&message));
     let mut details = serde_json::Map::new();
-    for (key, value) in [
-        ("name", &r.name),
-        ("group", &r.group),
-        ("kind", &r.resource),
-    ] {
+    for (key, value) in [("name", &r.name), ("group", &r.group), ("kind", &r.resource)] {
         if !value.is_empty() {
             details.insert(key.into(), json!(value));
         }
@@ -248,9 +205,7 @@ pub fn forbidden(user: &Identity, attrs: &Attributes, reason: &str) -> ApiError 
 
 /// Upstream escapes these three characters in Forbidden messages, which quote the request path.
 fn html_safe(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// The current time in Unix seconds.
@@ -272,19 +227,31 @@ mod tests {
         let cases = [
             (
                 Attributes::resource("list", "", "pods", "default", ""),
-                r#"pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default""#,
+                concat!(
+                    r#"pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" "#,
+                    r#"in API group "" in the namespace "default""#
+                ),
             ),
             (
                 Attributes::resource("list", "", "namespaces", "", ""),
-                r#"namespaces is forbidden: User "system:serviceaccount:default:default" cannot list resource "namespaces" in API group "" at the cluster scope"#,
+                concat!(
+                    r#"namespaces is forbidden: User "system:serviceaccount:default:default" cannot list resource "#,
+                    r#""namespaces" in API group "" at the cluster scope"#
+                ),
             ),
             (
                 Attributes::resource("get", "apps", "deployments", "default", "web"),
-                r#"deployments.apps "web" is forbidden: User "system:serviceaccount:default:default" cannot get resource "deployments" in API group "apps" in the namespace "default""#,
+                concat!(
+                    r#"deployments.apps "web" is forbidden: User "system:serviceaccount:default:default" cannot get "#,
+                    r#"resource "deployments" in API group "apps" in the namespace "default""#
+                ),
             ),
             (
                 Attributes::resource("create", "", "pods/exec", "default", "web"),
-                r#"pods "web" is forbidden: User "system:serviceaccount:default:default" cannot create resource "pods/exec" in API group "" in the namespace "default""#,
+                concat!(
+                    r#"pods "web" is forbidden: User "system:serviceaccount:default:default" cannot create resource "#,
+                    r#""pods/exec" in API group "" in the namespace "default""#
+                ),
             ),
             (
                 Attributes::non_resource("get", "/metrics"),
@@ -293,29 +260,15 @@ mod tests {
         ];
         for (attrs, expected) in cases {
             let err = forbidden(&sa(), &attrs, "");
-            assert_eq!(
-                (err.reason, err.message.as_str()),
-                (Reason::Forbidden, expected)
-            );
+            assert_eq!((err.reason, err.message.as_str()), (Reason::Forbidden, expected));
         }
     }
 
     #[test]
     fn a_forbidden_status_names_the_object_in_its_details() {
-        let err = forbidden(
-            &sa(),
-            &Attributes::resource("get", "apps", "deployments", "default", "web"),
-            "",
-        );
-        assert_eq!(
-            err.details.clone().unwrap(),
-            json!({"name": "web", "group": "apps", "kind": "deployments"})
-        );
-        let err = forbidden(
-            &sa(),
-            &Attributes::resource("list", "", "pods", "default", ""),
-            "",
-        );
+        let err = forbidden(&sa(), &Attributes::resource("get", "apps", "deployments", "default", "web"), "");
+        assert_eq!(err.details.clone().unwrap(), json!({"name": "web", "group": "apps", "kind": "deployments"}));
+        let err = forbidden(&sa(), &Attributes::resource("list", "", "pods", "default", ""), "");
         assert_eq!(err.details.clone().unwrap(), json!({"kind": "pods"}));
     }
 
@@ -326,18 +279,15 @@ mod tests {
             &Attributes::resource("list", "", "pods", "default", ""),
             "RBAC: role.rbac.authorization.k8s.io \"x\" not found",
         );
-        assert!(err.message.ends_with(
-            "in the namespace \"default\": RBAC: role.rbac.authorization.k8s.io \"x\" not found"
-        ));
+        assert!(
+            err.message.ends_with("in the namespace \"default\": RBAC: role.rbac.authorization.k8s.io \"x\" not found")
+        );
     }
 
     fn admit_get(sb: &Sandbox, path: &str, token: Option<&str>) -> ApiResult<Identity> {
         let mut headers = HeaderMap::new();
         if let Some(token) = token {
-            headers.insert(
-                header::AUTHORIZATION,
-                format!("Bearer {token}").parse().unwrap(),
-            );
+            headers.insert(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
         }
         let query: Vec<(String, String)> = path
             .split_once('?')
@@ -348,53 +298,37 @@ mod tests {
 
     #[test]
     fn callers_without_a_token_read_only_the_public_paths() {
-        let dir = tempfile::tempdir().unwrap();
-        let sb = Sandbox::open(dir.path()).unwrap();
-        assert_eq!(
-            admit_get(&sb, "/version", None).unwrap().name,
-            "system:anonymous"
-        );
-        assert_eq!(
-            admit_get(&sb, "/healthz", None).unwrap().name,
-            "system:anonymous"
-        );
+        let (_dir, sb) = crate::testing::sandbox();
+        assert_eq!(admit_get(&sb, "/version", None).unwrap().name, "system:anonymous");
+        assert_eq!(admit_get(&sb, "/healthz", None).unwrap().name, "system:anonymous");
         let err = admit_get(&sb, "/api", None).unwrap_err();
         assert_eq!(
             (err.reason, err.message.as_str()),
-            (
-                Reason::Forbidden,
-                r#"forbidden: User "system:anonymous" cannot get path "/api""#
-            )
+            (Reason::Forbidden, r#"forbidden: User "system:anonymous" cannot get path "/api""#)
         );
         assert_eq!(admit_get(&sb, "/api", Some("wrong")).unwrap_err().reason, Reason::Unauthorized);
         let admin = sb.admin_token().to_string();
-        assert_eq!(
-            admit_get(&sb, "/api/v1/namespaces/default/pods", Some(&admin)).unwrap(),
-            Identity::admin()
-        );
+        assert_eq!(admit_get(&sb, "/api/v1/namespaces/default/pods", Some(&admin)).unwrap(), Identity::admin());
     }
 
     #[test]
     fn a_service_account_token_reads_discovery_but_not_pods() {
-        let dir = tempfile::tempdir().unwrap();
-        let sb = Sandbox::open(dir.path()).unwrap();
+        let (_dir, sb) = crate::testing::sandbox();
         let token = service_account_token(&sb, "default", "default", None).unwrap();
         assert!(admit_get(&sb, "/apis", Some(&token)).is_ok());
-        let err = admit_get(
-            &sb,
-            "/api/v1/namespaces/default/pods?watch=true",
-            Some(&token),
-        )
-        .unwrap_err();
-        assert!(err.message.starts_with("pods is forbidden: User \"system:serviceaccount:default:default\" cannot watch resource \"pods\""), "{}", err.message);
+        let err = admit_get(&sb, "/api/v1/namespaces/default/pods?watch=true", Some(&token)).unwrap_err();
+        assert!(
+            err.message.starts_with(
+                "pods is forbidden: User \"system:serviceaccount:default:default\" cannot watch resource \"pods\""
+            ),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn identities_carry_upstreams_groups() {
-        assert_eq!(
-            Identity::admin().groups,
-            ["system:masters", "system:authenticated"]
-        );
+        assert_eq!(Identity::admin().groups, ["system:masters", "system:authenticated"]);
         assert_eq!(Identity::anonymous().groups, ["system:unauthenticated"]);
         let info = sa().user_info();
         assert_eq!(info["username"], "system:serviceaccount:default:default");

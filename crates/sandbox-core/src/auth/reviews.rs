@@ -17,24 +17,15 @@ const REVIEWS: [(&str, &str); 3] = [
 
 /// Whether the resource type is a review, answered by [`review`] instead of being stored.
 pub fn is_review(rt: &ResourceType) -> bool {
-    REVIEWS
-        .iter()
-        .any(|(group, plural)| rt.group == *group && rt.plural == *plural)
+    REVIEWS.iter().any(|(group, plural)| rt.group == *group && rt.plural == *plural)
 }
 
 /// Answers a review posted by `user`: the body with its `status` filled in.
-pub fn review(
-    sb: &Sandbox,
-    user: &Identity,
-    rt: &ResourceType,
-    mut body: Value,
-) -> ApiResult<Value> {
+pub fn review(sb: &Sandbox, user: &Identity, rt: &ResourceType, mut body: Value) -> ApiResult<Value> {
     if !body.is_object() {
-        return Err(ApiError::bad_request(format!(
-            "the request body must be a {} object",
-            rt.kind
-        )));
+        return Err(ApiError::bad_request(format!("the request body must be a {} object", rt.kind)));
     }
+    crate::lifecycle::check_types(rt, &body)?;
     body["apiVersion"] = json!(rt.api_version());
     body["kind"] = json!(rt.kind);
     body["metadata"] = json!({"creationTimestamp": null});
@@ -49,12 +40,7 @@ pub fn review(
 }
 
 /// `can-i`: the decision for the attributes in the spec.
-fn access_review(
-    sb: &Sandbox,
-    user: &Identity,
-    rt: &ResourceType,
-    spec: &Value,
-) -> ApiResult<Value> {
+fn access_review(sb: &Sandbox, user: &Identity, rt: &ResourceType, spec: &Value) -> ApiResult<Value> {
     let resource = &spec["resourceAttributes"];
     let non_resource = &spec["nonResourceAttributes"];
     let attrs = match (resource.is_object(), non_resource.is_object()) {
@@ -109,17 +95,14 @@ fn rules_review(sb: &Sandbox, user: &Identity, spec: &Value) -> ApiResult<Value>
         return Err(ApiError::bad_request("no namespace on request"));
     }
     let (rules, errors) = rules_for(user, namespace, &load_policy(sb, namespace));
-    let resource_rules: Vec<Value> = rules
-        .iter()
-        .filter(|r| !r.resources.is_empty())
-        .map(resource_rule)
-        .collect();
+    let resource_rules: Vec<Value> = rules.iter().filter(|r| !r.resources.is_empty()).map(resource_rule).collect();
     let non_resource_rules: Vec<Value> = rules
         .iter()
         .filter(|r| !r.non_resource_urls.is_empty())
         .map(|r| json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}))
         .collect();
-    let mut status = json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": !errors.is_empty()});
+    let mut status = json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules,
+        "incomplete": !errors.is_empty()});
     if !errors.is_empty() {
         status["evaluationError"] = json!(errors.join(", "));
     }
@@ -127,8 +110,7 @@ fn rules_review(sb: &Sandbox, user: &Identity, spec: &Value) -> ApiResult<Value>
 }
 
 fn resource_rule(rule: &Rule) -> Value {
-    let mut value =
-        json!({"verbs": rule.verbs, "apiGroups": rule.api_groups, "resources": rule.resources});
+    let mut value = json!({"verbs": rule.verbs, "apiGroups": rule.api_groups, "resources": rule.resources});
     if !rule.resource_names.is_empty() {
         value["resourceNames"] = json!(rule.resource_names);
     }
@@ -140,19 +122,12 @@ mod tests {
     use super::*;
     use crate::errors::Reason;
     use crate::registry::Registry;
+    use crate::registry::builtin_type;
 
-    fn sandbox() -> (tempfile::TempDir, Sandbox) {
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(dir.path()).unwrap();
-        (dir, sandbox)
-    }
+    use crate::testing::sandbox;
 
     fn rt(plural: &str) -> &'static ResourceType {
-        Registry::builtin()
-            .types()
-            .iter()
-            .find(|t| t.plural == plural)
-            .unwrap()
+        Registry::builtin().types().iter().find(|t| t.plural == plural).unwrap()
     }
 
     fn can_i(sb: &Sandbox, user: &Identity, attributes: Value) -> bool {
@@ -169,32 +144,21 @@ mod tests {
         assert!(can_i(&sb, &Identity::admin(), attributes.clone()));
         let sa = Identity::service_account("default", "default", "");
         assert!(!can_i(&sb, &sa, attributes.clone()));
-        let bindings = sb
-            .registry()
-            .by_plural("rbac.authorization.k8s.io", "v1", "rolebindings")
-            .unwrap();
-        let binding = json!({"metadata": {"name": "edit"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        let bindings = builtin_type("rbac.authorization.k8s.io", "rolebindings");
+        let binding = json!({"metadata": {"name": "edit"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole", "name": "edit"},
                              "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "default"}]});
-        sb.create(bindings, Some("default"), binding, Default::default())
-            .unwrap();
+        sb.create(bindings, Some("default"), binding, Default::default()).unwrap();
         assert!(can_i(&sb, &sa, attributes));
     }
 
     #[test]
     fn a_review_without_attributes_is_invalid() {
         let (_dir, sb) = sandbox();
-        let err = review(
-            &sb,
-            &Identity::admin(),
-            rt("selfsubjectaccessreviews"),
-            json!({"spec": {}}),
-        )
-        .unwrap_err();
+        let err = review(&sb, &Identity::admin(), rt("selfsubjectaccessreviews"), json!({"spec": {}})).unwrap_err();
         assert_eq!(err.reason, Reason::Invalid);
         assert!(
-            err.message.contains(
-                "exactly one of nonResourceAttributes or resourceAttributes must be specified"
-            ),
+            err.message.contains("exactly one of nonResourceAttributes or resourceAttributes must be specified"),
             "{}",
             err.message
         );
@@ -214,13 +178,8 @@ mod tests {
     fn the_rules_review_lists_discovery_for_a_plain_service_account() {
         let (_dir, sb) = sandbox();
         let sa = Identity::service_account("default", "default", "");
-        let answer = review(
-            &sb,
-            &sa,
-            rt("selfsubjectrulesreviews"),
-            json!({"spec": {"namespace": "default"}}),
-        )
-        .unwrap();
+        let answer =
+            review(&sb, &sa, rt("selfsubjectrulesreviews"), json!({"spec": {"namespace": "default"}})).unwrap();
         let status = &answer["status"];
         assert_eq!(status["incomplete"], false);
         assert!(
@@ -228,17 +187,8 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|r| r["nonResourceURLs"]
-                    .as_array()
-                    .unwrap()
-                    .contains(&json!("/api")))
+                .any(|r| r["nonResourceURLs"].as_array().unwrap().contains(&json!("/api")))
         );
-        assert!(
-            status["resourceRules"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|r| r["apiGroups"] != json!([""]))
-        );
+        assert!(status["resourceRules"].as_array().unwrap().iter().all(|r| r["apiGroups"] != json!([""])));
     }
 }

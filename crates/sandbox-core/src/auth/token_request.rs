@@ -5,6 +5,8 @@ use super::now;
 use super::tokens::{API_AUDIENCE, Claims, Reference};
 use crate::Sandbox;
 use crate::errors::{ApiError, ApiResult, FieldError};
+use crate::object;
+use crate::time;
 use serde_json::{Value, json};
 
 /// How long a kubelet-mounted token lives: upstream extends the kubelet's tokens to a year.
@@ -25,13 +27,7 @@ pub fn service_account_token(
     pod: Option<&str>,
 ) -> Result<String, ApiError> {
     let account = reference(sandbox, "ServiceAccount", namespace, sa)?;
-    let mut claims = Claims::new(
-        namespace,
-        account,
-        now(),
-        MOUNTED_TOKEN_SECONDS,
-        vec![API_AUDIENCE.into()],
-    );
+    let mut claims = Claims::new(namespace, account, now(), MOUNTED_TOKEN_SECONDS, vec![API_AUDIENCE.into()]);
     if let Some(pod) = pod {
         claims.kubernetes.pod = Some(reference(sandbox, "Pod", namespace, pod)?);
     }
@@ -44,42 +40,27 @@ fn reference(sandbox: &Sandbox, kind: &str, namespace: &str, name: &str) -> ApiR
         .registry()
         .by_kind("v1", kind)
         .ok_or_else(|| ApiError::internal(format!("the kind {kind} is not served")))?;
-    let object = sandbox
-        .get(rt, Some(namespace), name)
-        .ok_or_else(|| ApiError::not_found(rt, name))?;
-    let uid = object["metadata"]["uid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    Ok(Reference {
-        name: name.to_string(),
-        uid,
-    })
+    let object = sandbox.get(rt, Some(namespace), name).ok_or_else(|| ApiError::not_found(rt, name))?;
+    let uid = object::uid(&object).to_string();
+    Ok(Reference { name: name.to_string(), uid })
 }
 
 /// Answers a TokenRequest for ServiceAccount `name`: checks the spec as upstream does, signs a
 /// token and returns the request with its status filled in.
-pub fn create_token(
-    sandbox: &Sandbox,
-    namespace: &str,
-    name: &str,
-    mut request: Value,
-) -> ApiResult<Value> {
+pub fn create_token(sandbox: &Sandbox, namespace: &str, name: &str, mut request: Value) -> ApiResult<Value> {
     check_kind(&mut request)?;
+    check_shape(&request)?;
     let account = reference(sandbox, "ServiceAccount", namespace, name)?;
     let spec = &request["spec"];
     let seconds = match &spec["expirationSeconds"] {
         Value::Null => DEFAULT_SECONDS,
-        value => value.as_i64().ok_or_else(|| {
-            ApiError::bad_request("spec.expirationSeconds must be a whole number")
-        })?,
+        value => {
+            value.as_i64().ok_or_else(|| ApiError::bad_request("spec.expirationSeconds must be a whole number"))?
+        }
     };
     check_duration(seconds)?;
     let audiences: Vec<String> = match spec["audiences"].as_array() {
-        Some(list) if !list.is_empty() => list
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_string))
-            .collect(),
+        Some(list) if !list.is_empty() => list.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
         _ => vec![API_AUDIENCE.to_string()],
     };
     let issued = now();
@@ -89,27 +70,21 @@ pub fn create_token(
         bind(sandbox, namespace, &bound, &mut claims)?;
     }
     let token = sandbox.signing_key().sign(&claims);
-    let expires = jiff::Timestamp::from_second(claims.exp)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default();
+    let expires = jiff::Timestamp::from_second(claims.exp).map(time::rfc3339).unwrap_or_default();
     Ok(json!({
         "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"name": name, "namespace": namespace, "creationTimestamp": null},
-        "spec": {"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": if bound.is_object() { bound } else { Value::Null }},
+        "spec": {"audiences": audiences, "expirationSeconds": seconds,
+            "boundObjectRef": if bound.is_object() { bound } else { Value::Null }},
         "status": {"token": token, "expirationTimestamp": expires},
     }))
 }
 
 fn check_kind(request: &mut Value) -> ApiResult<()> {
     if !request.is_object() {
-        return Err(ApiError::bad_request(
-            "the request body must be a TokenRequest object",
-        ));
+        return Err(ApiError::bad_request("the request body must be a TokenRequest object"));
     }
-    for (field, wanted) in [
-        ("apiVersion", "authentication.k8s.io/v1"),
-        ("kind", "TokenRequest"),
-    ] {
+    for (field, wanted) in [("apiVersion", "authentication.k8s.io/v1"), ("kind", "TokenRequest")] {
         match request[field].as_str() {
             None | Some("") => request[field] = json!(wanted),
             Some(v) if v == wanted => {}
@@ -123,6 +98,34 @@ fn check_kind(request: &mut Value) -> ApiResult<()> {
     Ok(())
 }
 
+/// The TokenRequest fields the server reads, with their types: decoding into them rejects a value
+/// of the wrong type as upstream's decoder does (400), before anything reads the body.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // read for their types only; the fields are used from the JSON
+struct Shape {
+    #[serde(default)]
+    spec: Option<SpecShape>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct SpecShape {
+    #[serde(default)]
+    audiences: Option<Vec<String>>,
+    #[serde(default)]
+    expiration_seconds: Option<i64>,
+    #[serde(default)]
+    bound_object_ref: Option<std::collections::BTreeMap<String, Option<String>>>,
+}
+
+fn check_shape(request: &Value) -> ApiResult<()> {
+    serde_json::from_value::<Shape>(request.clone()).map(|_| ()).map_err(|e| {
+        ApiError::bad_request(format!("TokenRequest in version \"v1\" cannot be handled as a TokenRequest: {e}"))
+    })
+}
+
 /// Upstream's limits, reported as an Invalid TokenRequest.
 fn check_duration(seconds: i64) -> ApiResult<()> {
     let detail = if seconds < MIN_SECONDS {
@@ -133,23 +136,17 @@ fn check_duration(seconds: i64) -> ApiResult<()> {
         return Ok(());
     };
     let error = FieldError::invalid("spec.expirationSeconds", json!(seconds), detail);
-    let mut err = ApiError::unprocessable(format!(
-        "TokenRequest.authentication.k8s.io \"\" is invalid: {error}"
-    ));
-    err.details = Some(
-        json!({"group": "authentication.k8s.io", "kind": "TokenRequest",
-        "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {seconds}: {detail}"), "field": "spec.expirationSeconds"}]}),
-    );
+    let mut err = ApiError::unprocessable(format!("TokenRequest.authentication.k8s.io \"\" is invalid: {error}"));
+    err.details = Some(json!({"group": "authentication.k8s.io", "kind": "TokenRequest",
+        "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {seconds}: {detail}"),
+            "field": "spec.expirationSeconds"}]}));
     Err(err)
 }
 
 /// Binds the token to a Pod or Secret of the namespace, which must exist (with the given uid).
 fn bind(sandbox: &Sandbox, namespace: &str, bound: &Value, claims: &mut Claims) -> ApiResult<()> {
     let kind = bound["kind"].as_str().unwrap_or_default();
-    let api_version = bound["apiVersion"]
-        .as_str()
-        .filter(|v| !v.is_empty())
-        .unwrap_or("v1");
+    let api_version = bound["apiVersion"].as_str().filter(|v| !v.is_empty()).unwrap_or("v1");
     let name = bound["name"].as_str().unwrap_or_default();
     if api_version != "v1" || !matches!(kind, "Pod" | "Secret") {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
@@ -158,10 +155,7 @@ fn bind(sandbox: &Sandbox, namespace: &str, bound: &Value, claims: &mut Claims) 
         )));
     }
     let target = reference(sandbox, kind, namespace, name)?;
-    if let Some(uid) = bound["uid"]
-        .as_str()
-        .filter(|u| !u.is_empty() && *u != target.uid)
-    {
+    if let Some(uid) = bound["uid"].as_str().filter(|u| !u.is_empty() && *u != target.uid) {
         let rt = sandbox
             .registry()
             .by_kind("v1", kind)
@@ -170,7 +164,8 @@ fn bind(sandbox: &Sandbox, namespace: &str, bound: &Value, claims: &mut Claims) 
             rt,
             name,
             &format!(
-                "the UID in the bound object reference ({uid}) does not match the UID in record. The object might have been deleted and then recreated"
+                "the UID in the bound object reference ({uid}) does not match the UID in record. The object might \
+                    have been deleted and then recreated"
             ),
         ));
     }
@@ -186,11 +181,7 @@ mod tests {
     use super::*;
     use crate::errors::Reason;
 
-    fn sandbox() -> (tempfile::TempDir, Sandbox) {
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(dir.path()).unwrap();
-        (dir, sandbox)
-    }
+    use crate::testing::sandbox;
 
     #[test]
     fn a_token_request_returns_a_token_that_authenticates_as_the_service_account() {
@@ -206,17 +197,12 @@ mod tests {
     #[test]
     fn a_short_duration_is_invalid_as_upstream_words_it() {
         let (_dir, sb) = sandbox();
-        let err = create_token(
-            &sb,
-            "default",
-            "default",
-            json!({"spec": {"expirationSeconds": 60}}),
-        )
-        .unwrap_err();
+        let err = create_token(&sb, "default", "default", json!({"spec": {"expirationSeconds": 60}})).unwrap_err();
         assert_eq!(err.reason, Reason::Invalid);
         assert_eq!(
             err.message,
-            "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"
+            "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not \
+                specify a duration less than 10 minutes"
         );
     }
 
@@ -232,54 +218,23 @@ mod tests {
     fn a_token_for_a_deleted_and_recreated_service_account_is_refused() {
         let (_dir, sb) = sandbox();
         let rt = sb.registry().by_kind("v1", "ServiceAccount").unwrap();
-        sb.create(
-            rt,
-            Some("default"),
-            json!({"metadata": {"name": "robot"}}),
-            Default::default(),
-        )
-        .unwrap();
+        sb.create(rt, Some("default"), json!({"metadata": {"name": "robot"}}), Default::default()).unwrap();
         let token = service_account_token(&sb, "default", "robot", None).unwrap();
         let bearer = format!("Bearer {token}");
         assert!(super::super::authenticate(&sb, Some(&bearer)).is_ok());
-        sb.delete(rt, Some("default"), "robot", &Default::default())
-            .unwrap();
-        assert_eq!(
-            super::super::authenticate(&sb, Some(&bearer))
-                .unwrap_err()
-                .reason,
-            Reason::Unauthorized
-        );
-        sb.create(
-            rt,
-            Some("default"),
-            json!({"metadata": {"name": "robot"}}),
-            Default::default(),
-        )
-        .unwrap();
-        assert_eq!(
-            super::super::authenticate(&sb, Some(&bearer))
-                .unwrap_err()
-                .reason,
-            Reason::Unauthorized
-        );
+        sb.delete(rt, Some("default"), "robot", &Default::default()).unwrap();
+        assert_eq!(super::super::authenticate(&sb, Some(&bearer)).unwrap_err().reason, Reason::Unauthorized);
+        sb.create(rt, Some("default"), json!({"metadata": {"name": "robot"}}), Default::default()).unwrap();
+        assert_eq!(super::super::authenticate(&sb, Some(&bearer)).unwrap_err().reason, Reason::Unauthorized);
     }
 
     #[test]
     fn a_token_for_another_audience_does_not_open_the_api() {
         let (_dir, sb) = sandbox();
-        let answer = create_token(
-            &sb,
-            "default",
-            "default",
-            json!({"spec": {"audiences": ["vault"]}}),
-        )
-        .unwrap();
+        let answer = create_token(&sb, "default", "default", json!({"spec": {"audiences": ["vault"]}})).unwrap();
         let token = answer["status"]["token"].as_str().unwrap();
         assert_eq!(
-            super::super::authenticate(&sb, Some(&format!("Bearer {token}")))
-                .unwrap_err()
-                .reason,
+            super::super::authenticate(&sb, Some(&format!("Bearer {token}"))).unwrap_err().reason,
             Reason::Unauthorized
         );
     }
@@ -287,20 +242,9 @@ mod tests {
     #[test]
     fn binding_to_a_missing_pod_is_not_found_and_other_kinds_are_refused() {
         let (_dir, sb) = sandbox();
-        let body =
-            json!({"spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}}});
-        assert_eq!(
-            create_token(&sb, "default", "default", body)
-                .unwrap_err()
-                .message,
-            "pods \"web\" not found"
-        );
+        let body = json!({"spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}}});
+        assert_eq!(create_token(&sb, "default", "default", body).unwrap_err().message, "pods \"web\" not found");
         let body = json!({"spec": {"boundObjectRef": {"kind": "Deployment", "apiVersion": "apps/v1", "name": "web"}}});
-        assert_eq!(
-            create_token(&sb, "default", "default", body)
-                .unwrap_err()
-                .reason,
-            Reason::BadRequest
-        );
+        assert_eq!(create_token(&sb, "default", "default", body).unwrap_err().reason, Reason::BadRequest);
     }
 }

@@ -49,23 +49,18 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// A key from raw secret bytes.
     pub fn from_secret(secret: &[u8]) -> Self {
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
-        }
+        Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret) }
     }
 
     /// Reads the key file, or writes a new random one (mode 0600) when it is missing or empty.
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
         if let Ok(text) = std::fs::read_to_string(path)
-            && !text.trim().is_empty() {
-                return Ok(Self::from_secret(text.trim().as_bytes()));
-            }
+            && !text.trim().is_empty()
+        {
+            return Ok(Self::from_secret(text.trim().as_bytes()));
+        }
         // Two v4 uuids give 244 random bits, plenty for an HMAC key.
-        let secret = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, &secret)?;
         #[cfg(unix)]
@@ -95,22 +90,15 @@ impl SigningKey {
         else {
             return Err(TokenError::Malformed);
         };
-        let decode = |part: &str| {
-            URL_SAFE_NO_PAD
-                .decode(part)
-                .map_err(|_| TokenError::Malformed)
-        };
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed);
         let signature = decode(signature)?;
         let signed = &token[..header.len() + 1 + payload.len()];
-        hmac::verify(&self.key, signed.as_bytes(), &signature)
-            .map_err(|_| TokenError::BadSignature)?;
-        let header: serde_json::Value =
-            serde_json::from_slice(&decode(header)?).map_err(|_| TokenError::Malformed)?;
+        hmac::verify(&self.key, signed.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
+        let header: serde_json::Value = serde_json::from_slice(&decode(header)?).map_err(|_| TokenError::Malformed)?;
         if header["alg"] != "HS256" {
             return Err(TokenError::Malformed);
         }
-        let claims: Claims =
-            serde_json::from_slice(&decode(payload)?).map_err(|_| TokenError::Malformed)?;
+        let claims: Claims = serde_json::from_slice(&decode(payload)?).map_err(|_| TokenError::Malformed)?;
         if now >= claims.exp || now < claims.nbf {
             return Err(TokenError::Expired);
         }
@@ -169,13 +157,7 @@ pub struct Reference {
 
 impl Claims {
     /// Claims for a ServiceAccount, valid from `now` for `seconds`, for the given audiences.
-    pub fn new(
-        namespace: &str,
-        account: Reference,
-        now: i64,
-        seconds: i64,
-        aud: Vec<String>,
-    ) -> Self {
+    pub fn new(namespace: &str, account: Reference, now: i64, seconds: i64, aud: Vec<String>) -> Self {
         Self {
             sub: super::service_account_username(namespace, &account.name),
             aud,
@@ -184,21 +166,13 @@ impl Claims {
             nbf: now,
             iss: API_AUDIENCE.to_string(),
             jti: uuid::Uuid::new_v4().to_string(),
-            kubernetes: Binding {
-                namespace: namespace.to_string(),
-                serviceaccount: account,
-                pod: None,
-                secret: None,
-            },
+            kubernetes: Binding { namespace: namespace.to_string(), serviceaccount: account, pod: None, secret: None },
         }
     }
 
     /// Checks that each object the token names still exists with the same uid; `lookup(kind, name)`
     /// answers the current uid of an object in the token's namespace.
-    pub fn check_live(
-        &self,
-        lookup: impl Fn(&str, &str) -> Option<String>,
-    ) -> Result<(), TokenError> {
+    pub fn check_live(&self, lookup: impl Fn(&str, &str) -> Option<String>) -> Result<(), TokenError> {
         let bound = &self.kubernetes;
         let named = [
             ("ServiceAccount", Some(&bound.serviceaccount)),
@@ -208,10 +182,7 @@ impl Claims {
         for (kind, reference) in named {
             let Some(reference) = reference else { continue };
             if lookup(kind, &reference.name).as_deref() != Some(reference.uid.as_str()) {
-                return Err(TokenError::Revoked(format!(
-                    "{kind} {}/{}",
-                    bound.namespace, reference.name
-                )));
+                return Err(TokenError::Revoked(format!("{kind} {}/{}", bound.namespace, reference.name)));
             }
         }
         Ok(())
@@ -220,25 +191,13 @@ impl Claims {
     /// The user the token authenticates as, with upstream's groups and extra fields.
     pub fn identity(&self) -> Identity {
         let bound = &self.kubernetes;
-        let mut identity = Identity::service_account(
-            &bound.namespace,
-            &bound.serviceaccount.name,
-            &bound.serviceaccount.uid,
-        );
+        let mut identity =
+            Identity::service_account(&bound.namespace, &bound.serviceaccount.name, &bound.serviceaccount.uid);
         let extra = &mut identity.extra;
-        extra.insert(
-            "authentication.kubernetes.io/credential-id".into(),
-            vec![format!("JTI={}", self.jti)],
-        );
+        extra.insert("authentication.kubernetes.io/credential-id".into(), vec![format!("JTI={}", self.jti)]);
         if let Some(pod) = &bound.pod {
-            extra.insert(
-                "authentication.kubernetes.io/pod-name".into(),
-                vec![pod.name.clone()],
-            );
-            extra.insert(
-                "authentication.kubernetes.io/pod-uid".into(),
-                vec![pod.uid.clone()],
-            );
+            extra.insert("authentication.kubernetes.io/pod-name".into(), vec![pod.name.clone()]);
+            extra.insert("authentication.kubernetes.io/pod-uid".into(), vec![pod.uid.clone()]);
         }
         identity
     }
@@ -255,10 +214,7 @@ mod tests {
     }
 
     fn claims() -> Claims {
-        let account = Reference {
-            name: "default".into(),
-            uid: "sa-uid".into(),
-        };
+        let account = Reference { name: "default".into(), uid: "sa-uid".into() };
         Claims::new("default", account, NOW, 3600, vec![API_AUDIENCE.into()])
     }
 
@@ -270,22 +226,12 @@ mod tests {
         assert_eq!(back, claims_with_jti(&back.jti));
         let who = back.identity();
         assert_eq!(who.name, "system:serviceaccount:default:default");
-        assert_eq!(
-            who.groups,
-            [
-                "system:serviceaccounts",
-                "system:serviceaccounts:default",
-                "system:authenticated"
-            ]
-        );
+        assert_eq!(who.groups, ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"]);
         assert_eq!(who.uid, "sa-uid");
     }
 
     fn claims_with_jti(jti: &str) -> Claims {
-        Claims {
-            jti: jti.to_string(),
-            ..claims()
-        }
+        Claims { jti: jti.to_string(), ..claims() }
     }
 
     #[test]
@@ -296,32 +242,20 @@ mod tests {
         forged.kubernetes.namespace = "kube-system".into();
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
         let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
-        assert_eq!(
-            key().verify(&tampered, NOW).unwrap_err(),
-            TokenError::BadSignature
-        );
+        assert_eq!(key().verify(&tampered, NOW).unwrap_err(), TokenError::BadSignature);
     }
 
     #[test]
     fn another_key_does_not_verify() {
         let token = SigningKey::from_secret(b"other").sign(&claims());
-        assert_eq!(
-            key().verify(&token, NOW).unwrap_err(),
-            TokenError::BadSignature
-        );
+        assert_eq!(key().verify(&token, NOW).unwrap_err(), TokenError::BadSignature);
     }
 
     #[test]
     fn an_expired_token_is_refused() {
         let token = key().sign(&claims());
-        assert_eq!(
-            key().verify(&token, NOW + 3600).unwrap_err(),
-            TokenError::Expired
-        );
-        assert_eq!(
-            key().verify(&token, NOW - 1).unwrap_err(),
-            TokenError::Expired
-        );
+        assert_eq!(key().verify(&token, NOW + 3600).unwrap_err(), TokenError::Expired);
+        assert_eq!(key().verify(&token, NOW - 1).unwrap_err(), TokenError::Expired);
     }
 
     #[test]
@@ -329,10 +263,7 @@ mod tests {
         let mut other = claims();
         other.aud = vec!["vault".into()];
         let token = key().sign(&other);
-        assert_eq!(
-            key().verify(&token, NOW).unwrap_err(),
-            TokenError::WrongAudience
-        );
+        assert_eq!(key().verify(&token, NOW).unwrap_err(), TokenError::WrongAudience);
     }
 
     #[test]
@@ -347,32 +278,19 @@ mod tests {
         let c = claims();
         assert!(c.check_live(|_, _| Some("sa-uid".into())).is_ok());
         let err = c.check_live(|_, _| Some("new-uid".into())).unwrap_err();
-        assert_eq!(
-            err,
-            TokenError::Revoked("ServiceAccount default/default".into())
-        );
+        assert_eq!(err, TokenError::Revoked("ServiceAccount default/default".into()));
         assert!(c.check_live(|_, _| None).is_err());
     }
 
     #[test]
     fn a_deleted_pod_revokes_a_pod_bound_token() {
         let mut c = claims();
-        c.kubernetes.pod = Some(Reference {
-            name: "web".into(),
-            uid: "pod-uid".into(),
-        });
-        let alive = |kind: &str, _: &str| {
-            Some(if kind == "Pod" { "pod-uid" } else { "sa-uid" }.to_string())
-        };
+        c.kubernetes.pod = Some(Reference { name: "web".into(), uid: "pod-uid".into() });
+        let alive = |kind: &str, _: &str| Some(if kind == "Pod" { "pod-uid" } else { "sa-uid" }.to_string());
         assert!(c.check_live(alive).is_ok());
         let pod_gone = |kind: &str, _: &str| (kind != "Pod").then(|| "sa-uid".to_string());
-        assert!(
-            matches!(c.check_live(pod_gone), Err(TokenError::Revoked(what)) if what == "Pod default/web")
-        );
-        assert_eq!(
-            c.identity().extra["authentication.kubernetes.io/pod-name"],
-            ["web"]
-        );
+        assert!(matches!(c.check_live(pod_gone), Err(TokenError::Revoked(what)) if what == "Pod default/web"));
+        assert_eq!(c.identity().extra["authentication.kubernetes.io/pod-name"], ["web"]);
     }
 
     #[test]
@@ -380,11 +298,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("service-account-key");
         let token = SigningKey::load_or_create(&path).unwrap().sign(&claims());
-        assert!(
-            SigningKey::load_or_create(&path)
-                .unwrap()
-                .verify(&token, NOW)
-                .is_ok()
-        );
+        assert!(SigningKey::load_or_create(&path).unwrap().verify(&token, NOW).is_ok());
     }
 }

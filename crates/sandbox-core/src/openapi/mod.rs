@@ -16,11 +16,7 @@ use std::sync::OnceLock;
 const API_VERSION_INFO: &str = "v1.33.0";
 
 /// Media types a reply can be encoded in, as upstream lists them.
-const REPLY_TYPES: [&str; 3] = [
-    "application/json",
-    "application/yaml",
-    "application/vnd.kubernetes.protobuf",
-];
+const REPLY_TYPES: [&str; 3] = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
 
 /// One group version's v3 document with its text and hash.
 struct GroupDoc {
@@ -36,18 +32,11 @@ fn group_docs() -> &'static [GroupDoc] {
         group_versions()
             .into_iter()
             .map(|(group, version)| {
-                let key = paths::prefix(&group, &version)
-                    .trim_start_matches('/')
-                    .to_string();
+                let key = paths::prefix(&group, &version).trim_start_matches('/').to_string();
                 let document = build_group(&group, &version);
                 let text = document.to_string();
                 let hash = fnv_hex(&text);
-                GroupDoc {
-                    key,
-                    document,
-                    text,
-                    hash,
-                }
+                GroupDoc { key, document, text, hash }
             })
             .collect()
     })
@@ -67,12 +56,7 @@ fn group_versions() -> Vec<(String, String)> {
 
 /// A stable 64-bit FNV-1a hash in upper-case hex: kubectl only uses it as a cache key.
 fn fnv_hex(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016X}")
+    format!("{:016X}", crate::digest::fnv1a_64(text.as_bytes()))
 }
 
 /// The `/openapi/v3` index: one entry per group version.
@@ -89,10 +73,7 @@ pub fn v3_index() -> Value {
 fn find_group(path: &str) -> Option<&'static GroupDoc> {
     let path = path.split('?').next().unwrap_or(path);
     let path = path.trim_start_matches('/');
-    let path = path
-        .strip_prefix("openapi/v3/")
-        .unwrap_or(path)
-        .trim_end_matches('/');
+    let path = path.strip_prefix("openapi/v3/").unwrap_or(path).trim_end_matches('/');
     group_docs().iter().find(|doc| doc.key == path)
 }
 
@@ -115,11 +96,7 @@ pub fn v3_hash(path: &str) -> Option<&'static str> {
 fn build_group(group: &str, version: &str) -> Value {
     let mut path_map = Map::new();
     let mut roots = BTreeSet::new();
-    for rt in Registry::builtin()
-        .types()
-        .iter()
-        .filter(|t| t.group == group && t.version == version)
-    {
+    for rt in Registry::builtin().types().iter().filter(|t| t.group == group && t.version == version) {
         for item in paths::paths_for(rt) {
             for op in &item.operations {
                 roots.insert(op.object_def.clone());
@@ -160,11 +137,7 @@ fn components(roots: BTreeSet<String>) -> Map<String, Value> {
 fn collect_refs(value: &Value, into: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
-            if let Some(name) = map
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|r| r.strip_prefix(REF_PREFIX))
-            {
+            if let Some(name) = map.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix(REF_PREFIX)) {
                 into.push(name.to_string());
             }
             map.values().for_each(|v| collect_refs(v, into));
@@ -181,25 +154,18 @@ fn reference(name: &str) -> Value {
 fn path_parameters(item: &PathItem) -> Vec<Value> {
     let mut params = Vec::new();
     let mut path_param = |name: &str, description: &str| {
-        params.push(
-            json!({"description": description, "in": "path", "name": name, "required": true,
-                           "schema": {"type": "string", "uniqueItems": true}}),
-        );
+        params.push(json!({"description": description, "in": "path", "name": name, "required": true,
+                           "schema": {"type": "string", "uniqueItems": true}}));
     };
     if item.named {
         path_param("name", "name of the object");
     }
     if item.namespaced {
-        path_param(
-            "namespace",
-            "object name and auth scope, such as for teams and projects",
-        );
+        path_param("namespace", "object name and auth scope, such as for teams and projects");
     }
     let pretty = &paths::table().parameters["pretty"];
-    params.push(
-        json!({"description": pretty.description, "in": "query", "name": "pretty",
-                       "schema": {"type": pretty.kind, "uniqueItems": true}}),
-    );
+    params.push(json!({"description": pretty.description, "in": "query", "name": "pretty",
+                       "schema": {"type": pretty.kind, "uniqueItems": true}}));
     params
 }
 
@@ -214,9 +180,7 @@ fn v3_path(item: &PathItem) -> Value {
 
 fn query_parameters(op: &Operation) -> impl Iterator<Item = (&String, &'static paths::ParamSpec)> {
     let table = paths::table();
-    op.query
-        .iter()
-        .filter_map(move |name| table.parameters.get(name).map(|spec| (name, spec)))
+    op.query.iter().filter_map(move |name| table.parameters.get(name).map(|spec| (name, spec)))
 }
 
 fn reply_def(op: &Operation) -> String {
@@ -249,16 +213,10 @@ fn v3_operation(op: &Operation) -> Value {
         })
         .collect();
     let reply = reference(&reply_def(op));
-    let content: Map<String, Value> = REPLY_TYPES
-        .iter()
-        .map(|t| (t.to_string(), json!({"schema": reply})))
-        .collect();
+    let content: Map<String, Value> = REPLY_TYPES.iter().map(|t| (t.to_string(), json!({"schema": reply}))).collect();
     let mut responses = Map::new();
     for (code, text) in success_codes(op) {
-        responses.insert(
-            code.to_string(),
-            json!({"content": content, "description": text}),
-        );
+        responses.insert(code.to_string(), json!({"content": content, "description": text}));
     }
     responses.insert("401".into(), json!({"description": "Unauthorized"}));
     let mut out = json!({
@@ -272,18 +230,13 @@ fn v3_operation(op: &Operation) -> Value {
     });
     let body = match op.body {
         Body::None => None,
-        Body::Object => Some(
-            json!({"content": {"*/*": {"schema": reference(&op.object_def)}}, "required": true}),
-        ),
+        Body::Object => Some(json!({"content": {"*/*": {"schema": reference(&op.object_def)}}, "required": true})),
         Body::Delete => Some(json!({"content": {"*/*": {"schema":
             reference("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")}}})),
         Body::Patch => {
             let patch = reference("io.k8s.apimachinery.pkg.apis.meta.v1.Patch");
-            let types: Map<String, Value> = paths::table()
-                .patch_types
-                .iter()
-                .map(|t| (t.clone(), json!({"schema": patch})))
-                .collect();
+            let types: Map<String, Value> =
+                paths::table().patch_types.iter().map(|t| (t.clone(), json!({"schema": patch}))).collect();
             Some(json!({"content": types, "required": true}))
         }
     };

@@ -139,11 +139,7 @@ pub struct PathItem {
 
 /// `/api/v1` or `/apis/{group}/{version}`.
 pub fn prefix(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        format!("/api/{version}")
-    } else {
-        format!("/apis/{group}/{version}")
-    }
+    if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") }
 }
 
 /// Upstream's word for a group in operation ids: `Core`, `Apps`, `RbacAuthorization`.
@@ -151,11 +147,7 @@ fn group_word(group: &str) -> String {
     if group.is_empty() {
         return "Core".into();
     }
-    group
-        .trim_end_matches(".k8s.io")
-        .split('.')
-        .map(capitalize)
-        .collect()
+    group.trim_end_matches(".k8s.io").split('.').map(capitalize).collect()
 }
 
 fn capitalize(word: &str) -> String {
@@ -170,12 +162,7 @@ fn capitalize(word: &str) -> String {
 pub fn tag(group: &str, version: &str) -> String {
     let word = group_word(group);
     let mut chars = word.chars();
-    let lower: String = chars
-        .next()
-        .map(|c| c.to_ascii_lowercase())
-        .into_iter()
-        .chain(chars)
-        .collect();
+    let lower: String = chars.next().map(|c| c.to_ascii_lowercase()).into_iter().chain(chars).collect();
     format!("{lower}_{version}")
 }
 
@@ -183,11 +170,7 @@ pub fn tag(group: &str, version: &str) -> String {
 pub fn paths_for(rt: &ResourceType) -> Vec<PathItem> {
     let table = table();
     let base = prefix(&rt.group, &rt.version);
-    let scoped = if rt.namespaced {
-        format!("{base}/namespaces/{{namespace}}")
-    } else {
-        base.clone()
-    };
+    let scoped = if rt.namespaced { format!("{base}/namespaces/{{namespace}}") } else { base.clone() };
     let mut items = vec![
         PathItem {
             path: format!("{scoped}/{}", rt.plural),
@@ -211,10 +194,7 @@ pub fn paths_for(rt: &ResourceType) -> Vec<PathItem> {
         });
     }
     let own = (rt.group.as_str(), rt.version.as_str(), rt.kind.as_str());
-    for (index, kind) in [PathKind::Collection, PathKind::Item, PathKind::All]
-        .into_iter()
-        .enumerate()
-    {
+    for (index, kind) in [PathKind::Collection, PathKind::Item, PathKind::All].into_iter().enumerate() {
         if let Some(item) = items.get_mut(index) {
             item.operations = operations(rt, kind, own, "", "");
         }
@@ -223,28 +203,10 @@ pub fn paths_for(rt: &ResourceType) -> Vec<PathItem> {
         if !rt.has_subresource(name) {
             continue;
         }
-        let group = if sub.group == "self" {
-            rt.group.as_str()
-        } else {
-            sub.group.as_str()
-        };
-        let version = if sub.version == "self" {
-            rt.version.as_str()
-        } else {
-            sub.version.as_str()
-        };
-        let kind = if sub.kind == "self" {
-            rt.kind.as_str()
-        } else {
-            sub.kind.as_str()
-        };
-        let operations = operations(
-            rt,
-            PathKind::Subresource,
-            (group, version, kind),
-            &sub.suffix,
-            &sub.what,
-        );
+        let group = if sub.group == "self" { rt.group.as_str() } else { sub.group.as_str() };
+        let version = if sub.version == "self" { rt.version.as_str() } else { sub.version.as_str() };
+        let kind = if sub.kind == "self" { rt.kind.as_str() } else { sub.kind.as_str() };
+        let operations = operations(rt, PathKind::Subresource, (group, version, kind), &sub.suffix, &sub.what);
         items.push(PathItem {
             path: format!("{scoped}/{}/{{name}}/{name}", rt.plural),
             namespaced: rt.namespaced,
@@ -257,22 +219,12 @@ pub fn paths_for(rt: &ResourceType) -> Vec<PathItem> {
 }
 
 /// The operations of one path kind that the type's verbs allow, for the given body kind.
-fn operations(
-    rt: &ResourceType,
-    path: PathKind,
-    gvk: (&str, &str, &str),
-    suffix: &str,
-    what: &str,
-) -> Vec<Operation> {
+fn operations(rt: &ResourceType, path: PathKind, gvk: (&str, &str, &str), suffix: &str, what: &str) -> Vec<Operation> {
     let defs = schema::definitions();
     let Some(kind_schema) = defs.kind(gvk.0, gvk.1, gvk.2) else {
         return Vec::new();
     };
-    let scope = if rt.namespaced && path != PathKind::All {
-        "Namespaced"
-    } else {
-        ""
-    };
+    let scope = if rt.namespaced && path != PathKind::All { "Namespaced" } else { "" };
     table()
         .operations
         .iter()
@@ -287,10 +239,7 @@ fn operations(
                 .replace("{Scope}", scope)
                 .replace("{Kind}", &rt.kind)
                 .replace("{Sub}", suffix),
-            description: spec
-                .description
-                .replace("{kind}", &rt.kind)
-                .replace("{what}", what),
+            description: spec.description.replace("{kind}", &rt.kind).replace("{what}", what),
             tag: tag(&rt.group, &rt.version),
             query: spec.query.clone(),
             body: spec.body,

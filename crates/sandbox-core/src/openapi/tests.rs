@@ -13,18 +13,10 @@ fn gvk(group: &str, version: &str, kind: &str) -> Value {
 #[test]
 fn the_operations_table_parses_and_names_only_known_parameters() {
     let table = paths::table();
-    for item in Registry::builtin()
-        .types()
-        .iter()
-        .flat_map(paths::paths_for)
-    {
+    for item in Registry::builtin().types().iter().flat_map(paths::paths_for) {
         for op in &item.operations {
             for name in &op.query {
-                assert!(
-                    table.parameters.contains_key(name),
-                    "{name} in {} is not described",
-                    op.operation_id
-                );
+                assert!(table.parameters.contains_key(name), "{name} in {} is not described", op.operation_id);
             }
         }
     }
@@ -54,12 +46,7 @@ fn the_index_lists_every_group_version_with_a_stable_hash() {
 
 #[test]
 fn group_paths_are_found_in_every_spelling_kubectl_might_use() {
-    for spelling in [
-        "apis/apps/v1",
-        "/apis/apps/v1",
-        "/openapi/v3/apis/apps/v1?hash=ABC",
-        "apis/apps/v1/",
-    ] {
+    for spelling in ["apis/apps/v1", "/apis/apps/v1", "/openapi/v3/apis/apps/v1?hash=ABC", "apis/apps/v1/"] {
         assert!(v3_group_text(spelling).is_some(), "{spelling}");
     }
     assert!(v3_group("apis/unknown/v1").is_none());
@@ -70,40 +57,23 @@ fn group_paths_are_found_in_every_spelling_kubectl_might_use() {
 fn namespaced_paths_carry_every_operation_with_its_gvk_and_action() {
     let doc = group("api/v1");
     let pod = &doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"];
-    for (method, action) in [
-        ("get", "get"),
-        ("put", "put"),
-        ("patch", "patch"),
-        ("delete", "delete"),
-    ] {
+    for (method, action) in [("get", "get"), ("put", "put"), ("patch", "patch"), ("delete", "delete")] {
         assert_eq!(pod[method]["x-kubernetes-action"], action, "{method}");
-        assert_eq!(
-            pod[method]["x-kubernetes-group-version-kind"],
-            gvk("", "v1", "Pod")
-        );
+        assert_eq!(pod[method]["x-kubernetes-group-version-kind"], gvk("", "v1", "Pod"));
     }
     let pods = &doc["paths"]["/api/v1/namespaces/{namespace}/pods"];
     assert_eq!(pods["post"]["x-kubernetes-action"], "post");
     assert_eq!(pods["get"]["x-kubernetes-action"], "list");
     assert_eq!(pods["delete"]["x-kubernetes-action"], "deletecollection");
     assert_eq!(pod["patch"]["operationId"], "patchCoreV1NamespacedPod");
-    assert_eq!(
-        pods["delete"]["operationId"],
-        "deleteCoreV1CollectionNamespacedPod"
-    );
-    assert_eq!(
-        doc["paths"]["/api/v1/pods"]["get"]["operationId"],
-        "listCoreV1PodForAllNamespaces"
-    );
+    assert_eq!(pods["delete"]["operationId"], "deleteCoreV1CollectionNamespacedPod");
+    assert_eq!(doc["paths"]["/api/v1/pods"]["get"]["operationId"], "listCoreV1PodForAllNamespaces");
     assert!(doc["paths"]["/api/v1/pods"].get("post").is_none());
 }
 
 #[test]
 fn every_patch_operation_accepts_field_validation_dry_run_and_field_manager() {
-    for (key, _) in group_versions()
-        .iter()
-        .map(|(g, v)| (paths::prefix(g, v), ()))
-    {
+    for (key, _) in group_versions().iter().map(|(g, v)| (paths::prefix(g, v), ())) {
         let doc = group(&key);
         let mut patches = 0;
         for (path, item) in doc["paths"].as_object().expect("paths") {
@@ -111,26 +81,17 @@ fn every_patch_operation_accepts_field_validation_dry_run_and_field_manager() {
                 continue;
             };
             patches += 1;
-            let names: Vec<&str> = patch["parameters"]
-                .as_array()
-                .expect("params")
-                .iter()
-                .filter_map(|p| p["name"].as_str())
-                .collect();
+            let names: Vec<&str> =
+                patch["parameters"].as_array().expect("params").iter().filter_map(|p| p["name"].as_str()).collect();
             for wanted in ["fieldValidation", "dryRun", "fieldManager"] {
                 assert!(names.contains(&wanted), "{path} patch lacks {wanted}");
             }
-            assert!(
-                patch["x-kubernetes-group-version-kind"].is_object(),
-                "{path}"
-            );
-            assert!(
-                patch["requestBody"]["content"]["application/merge-patch+json"].is_object(),
-                "{path}"
-            );
+            assert!(patch["x-kubernetes-group-version-kind"].is_object(), "{path}");
+            assert!(patch["requestBody"]["content"]["application/merge-patch+json"].is_object(), "{path}");
         }
         // The review groups serve only `create`.
-        let patchable = Registry::builtin().types().iter().any(|t| paths::prefix(&t.group, &t.version) == key && t.allows("patch"));
+        let patchable =
+            Registry::builtin().types().iter().any(|t| paths::prefix(&t.group, &t.version) == key && t.allows("patch"));
         assert!(patches > 0 || !patchable, "{key} has patch operations");
     }
 }
@@ -140,53 +101,27 @@ fn cluster_scoped_kinds_have_no_namespace_in_their_paths() {
     let doc = group("apis/rbac.authorization.k8s.io/v1");
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.contains_key("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{name}"));
-    assert!(
-        paths
-            .contains_key("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}")
-    );
-    assert!(
-        !paths
-            .keys()
-            .any(|p| p.contains("namespaces/{namespace}/clusterroles"))
-    );
+    assert!(paths.contains_key("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}"));
+    assert!(!paths.keys().any(|p| p.contains("namespaces/{namespace}/clusterroles")));
     let names = &paths["/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}"]["parameters"];
-    assert!(
-        !names
-            .as_array()
-            .expect("params")
-            .iter()
-            .any(|p| p["name"] == "namespace")
-    );
+    assert!(!names.as_array().expect("params").iter().any(|p| p["name"] == "namespace"));
 }
 
 #[test]
 fn namespaces_have_no_delete_collection_because_the_registry_forbids_it() {
     let doc = group("api/v1");
     assert!(doc["paths"]["/api/v1/namespaces"].get("delete").is_none());
-    assert!(
-        doc["paths"]["/api/v1/namespaces/{name}"]
-            .get("delete")
-            .is_some()
-    );
+    assert!(doc["paths"]["/api/v1/namespaces/{name}"].get("delete").is_some());
 }
 
 #[test]
 fn subresources_are_listed_and_scale_speaks_autoscaling_v1() {
     let doc = group("apis/apps/v1");
     let scale = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"];
-    assert_eq!(
-        scale["patch"]["x-kubernetes-group-version-kind"],
-        gvk("autoscaling", "v1", "Scale")
-    );
-    assert_eq!(
-        scale["get"]["operationId"],
-        "readAppsV1NamespacedDeploymentScale"
-    );
+    assert_eq!(scale["patch"]["x-kubernetes-group-version-kind"], gvk("autoscaling", "v1", "Scale"));
+    assert_eq!(scale["get"]["operationId"], "readAppsV1NamespacedDeploymentScale");
     let status = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status"];
-    assert_eq!(
-        status["put"]["x-kubernetes-group-version-kind"],
-        gvk("apps", "v1", "Deployment")
-    );
+    assert_eq!(status["put"]["x-kubernetes-group-version-kind"], gvk("apps", "v1", "Deployment"));
     assert!(doc["components"]["schemas"]["io.k8s.api.autoscaling.v1.Scale"].is_object());
 }
 
@@ -195,36 +130,18 @@ fn components_hold_the_kinds_schemas_for_explain() {
     let doc = group("apis/apps/v1");
     let schemas = &doc["components"]["schemas"];
     let deployment = &schemas["io.k8s.api.apps.v1.Deployment"];
-    assert_eq!(
-        deployment["x-kubernetes-group-version-kind"],
-        json!([gvk("apps", "v1", "Deployment")])
-    );
-    let spec_ref = deployment["properties"]["spec"]["allOf"][0]["$ref"]
-        .as_str()
-        .expect("spec ref");
-    assert_eq!(
-        spec_ref,
-        "#/components/schemas/io.k8s.api.apps.v1.DeploymentSpec"
-    );
+    assert_eq!(deployment["x-kubernetes-group-version-kind"], json!([gvk("apps", "v1", "Deployment")]));
+    let spec_ref = deployment["properties"]["spec"]["allOf"][0]["$ref"].as_str().expect("spec ref");
+    assert_eq!(spec_ref, "#/components/schemas/io.k8s.api.apps.v1.DeploymentSpec");
     let replicas = &schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["replicas"];
     assert_eq!(replicas["type"], "integer");
-    assert!(
-        replicas["description"]
-            .as_str()
-            .expect("text")
-            .contains("desired pods")
-    );
-    assert!(
-        schemas["io.k8s.api.apps.v1.DeploymentList"]["x-kubernetes-group-version-kind"].is_array()
-    );
+    assert!(replicas["description"].as_str().expect("text").contains("desired pods"));
+    assert!(schemas["io.k8s.api.apps.v1.DeploymentList"]["x-kubernetes-group-version-kind"].is_array());
     // Everything referred to is present, so kubectl can resolve every reference.
     let mut refs = Vec::new();
     collect_refs(&doc, &mut refs);
     for name in refs {
-        assert!(
-            schemas.get(&name).is_some(),
-            "{name} is referred to but missing"
-        );
+        assert!(schemas.get(&name).is_some(), "{name} is referred to but missing");
     }
     // Only what the group's kinds need: no Pod schema at the top of apps/v1's components.
     assert!(schemas.get("io.k8s.api.core.v1.Pod").is_none());
@@ -241,21 +158,9 @@ fn the_v2_document_is_swagger_with_definitions_and_gvk_extensions() {
         json!([gvk("batch", "v1", "CronJob")])
     );
     let patch = &doc["paths"]["/apis/batch/v1/namespaces/{namespace}/cronjobs/{name}"]["patch"];
-    assert_eq!(
-        patch["x-kubernetes-group-version-kind"],
-        gvk("batch", "v1", "CronJob")
-    );
-    assert!(
-        patch["consumes"]
-            .as_array()
-            .expect("consumes")
-            .iter()
-            .any(|c| c == "application/merge-patch+json")
-    );
-    assert!(
-        !v2_document_text().contains("#/components/schemas/"),
-        "every reference is rewritten"
-    );
+    assert_eq!(patch["x-kubernetes-group-version-kind"], gvk("batch", "v1", "CronJob"));
+    assert!(patch["consumes"].as_array().expect("consumes").iter().any(|c| c == "application/merge-patch+json"));
+    assert!(!v2_document_text().contains("#/components/schemas/"), "every reference is rewritten");
     assert!(v2_document_text().contains("\"$ref\":\"#/definitions/io.k8s.api.core.v1.PodSpec\""));
 }
 #[test]

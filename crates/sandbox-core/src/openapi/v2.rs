@@ -72,17 +72,13 @@ fn path(item: &PathItem) -> Value {
     }
     let mut params = Vec::new();
     if item.named {
-        params.push(
-            json!({"description": "name of the object", "in": "path", "name": "name",
-                           "required": true, "type": "string", "uniqueItems": true}),
-        );
+        params.push(json!({"description": "name of the object", "in": "path", "name": "name",
+                           "required": true, "type": "string", "uniqueItems": true}));
     }
     if item.namespaced {
-        params.push(
-            json!({"description": "object name and auth scope, such as for teams and projects",
+        params.push(json!({"description": "object name and auth scope, such as for teams and projects",
                            "in": "path", "name": "namespace", "required": true, "type": "string",
-                           "uniqueItems": true}),
-        );
+                           "uniqueItems": true}));
     }
     out.insert("parameters".into(), Value::Array(params));
     Value::Object(out)
@@ -111,18 +107,13 @@ fn operation(op: &Operation) -> Value {
         Body::Delete => Some("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"),
     };
     if let Some(def) = body_def {
-        parameters.push(
-            json!({"in": "body", "name": "body", "required": op.body != Body::Delete,
-                               "schema": reference(def)}),
-        );
+        parameters.push(json!({"in": "body", "name": "body", "required": op.body != Body::Delete,
+                               "schema": reference(def)}));
     }
     let reply = reference(&reply_def(op));
     let mut responses = Map::new();
     for (code, text) in success_codes(op) {
-        responses.insert(
-            code.to_string(),
-            json!({"description": text, "schema": reply}),
-        );
+        responses.insert(code.to_string(), json!({"description": text, "schema": reply}));
     }
     responses.insert("401".into(), json!({"description": "Unauthorized"}));
     let mut out = json!({

@@ -20,10 +20,7 @@ pub struct Failure {
 
 impl Failure {
     fn new(detail: impl Into<String>) -> Self {
-        Self {
-            path: Vec::new(),
-            detail: detail.into(),
-        }
+        Self { path: Vec::new(), detail: detail.into() }
     }
 
     fn under(mut self, name: &str) -> Self {
@@ -33,12 +30,7 @@ impl Failure {
 }
 
 /// Decodes the message `name` from `bytes` into `out` (fields already in `out` are merged into).
-pub fn message_into(
-    schema: &Schema,
-    name: &str,
-    bytes: &[u8],
-    out: &mut Map<String, Value>,
-) -> Result<(), Failure> {
+pub fn message_into(schema: &Schema, name: &str, bytes: &[u8], out: &mut Map<String, Value>) -> Result<(), Failure> {
     Decoder { schema, depth: 0 }.message_into(name, bytes, out)
 }
 
@@ -48,39 +40,27 @@ struct Decoder<'s> {
 }
 
 impl Decoder<'_> {
-    fn message_into(
-        &mut self,
-        name: &str,
-        bytes: &[u8],
-        out: &mut Map<String, Value>,
-    ) -> Result<(), Failure> {
-        let fields = self
-            .schema
-            .fields(name)
-            .ok_or_else(|| Failure::new(format!("no descriptor for message {name}")))?;
+    fn message_into(&mut self, name: &str, bytes: &[u8], out: &mut Map<String, Value>) -> Result<(), Failure> {
+        let fields =
+            self.schema.fields(name).ok_or_else(|| Failure::new(format!("no descriptor for message {name}")))?;
         if self.depth >= MAX_DEPTH {
-            return Err(Failure::new(format!(
-                "messages nested more than {MAX_DEPTH} deep"
-            )));
+            return Err(Failure::new(format!("messages nested more than {MAX_DEPTH} deep")));
         }
         self.depth += 1;
         let mut reader = Reader::new(bytes);
         while let Some(next) = reader.next_field() {
-            let (number, raw) =
-                next.map_err(|err| Failure::new(format!("in message {name}: {err}")))?;
+            let (number, raw) = next.map_err(|err| Failure::new(format!("in message {name}: {err}")))?;
             // Unknown field numbers are skipped, as protobuf readers do: newer clients may send newer fields.
             let Some(field) = fields.get(&number) else {
                 continue;
             };
-            self.field(field, raw, out)
-                .map_err(|fail| match &field.json {
-                    Some(json) if fail.path.is_empty() => {
-                        Failure::new(format!("message {name} field {number}: {}", fail.detail))
-                            .under(json)
-                    }
-                    Some(json) => fail.under(json),
-                    None => fail,
-                })?;
+            self.field(field, raw, out).map_err(|fail| match &field.json {
+                Some(json) if fail.path.is_empty() => {
+                    Failure::new(format!("message {name} field {number}: {}", fail.detail)).under(json)
+                }
+                Some(json) => fail.under(json),
+                None => fail,
+            })?;
         }
         for field in fields.values().filter(|field| field.null_when_absent) {
             if let Some(json) = &field.json {
@@ -91,12 +71,7 @@ impl Decoder<'_> {
         Ok(())
     }
 
-    fn field(
-        &mut self,
-        field: &Field,
-        raw: Raw<'_>,
-        out: &mut Map<String, Value>,
-    ) -> Result<(), Failure> {
+    fn field(&mut self, field: &Field, raw: Raw<'_>, out: &mut Map<String, Value>) -> Result<(), Failure> {
         let Some(json) = &field.json else {
             // An embedded Go struct: its fields live in this same JSON object.
             let FieldType::Message(inner) = &field.ty else {
@@ -145,18 +120,10 @@ impl Decoder<'_> {
         }
     }
 
-    fn repeated(
-        &mut self,
-        inner: &FieldType,
-        raw: Raw<'_>,
-        items: &mut Vec<Value>,
-    ) -> Result<(), Failure> {
+    fn repeated(&mut self, inner: &FieldType, raw: Raw<'_>, items: &mut Vec<Value>) -> Result<(), Failure> {
         match (inner, raw) {
             // Numbers may come packed: one length-delimited run of values.
-            (
-                FieldType::Scalar(scalar @ (Scalar::Int32 | Scalar::Int64 | Scalar::Bool)),
-                Raw::Len(bytes),
-            ) => {
+            (FieldType::Scalar(scalar @ (Scalar::Int32 | Scalar::Int64 | Scalar::Bool)), Raw::Len(bytes)) => {
                 let mut reader = Reader::new(bytes);
                 while !reader.is_done() {
                     let value = reader.varint().map_err(Failure::new)?;
@@ -166,17 +133,12 @@ impl Decoder<'_> {
             }
             (FieldType::Scalar(Scalar::Double), Raw::Len(bytes)) => {
                 if bytes.len() % 8 != 0 {
-                    return Err(Failure::new(
-                        "packed doubles are not a multiple of eight bytes",
-                    ));
+                    return Err(Failure::new("packed doubles are not a multiple of eight bytes"));
                 }
                 for chunk in bytes.chunks_exact(8) {
                     let mut word = [0u8; 8];
                     word.copy_from_slice(chunk);
-                    items.push(scalar_value(
-                        Scalar::Double,
-                        Raw::Fixed64(u64::from_le_bytes(word)),
-                    )?);
+                    items.push(scalar_value(Scalar::Double, Raw::Fixed64(u64::from_le_bytes(word)))?);
                 }
                 Ok(())
             }
@@ -197,9 +159,7 @@ impl Decoder<'_> {
                 self.message_into(name, expect_len(raw)?, &mut map)?;
                 Ok(Value::Object(map))
             }
-            FieldType::Repeated(_) | FieldType::Map(_) => {
-                Err(Failure::new("nested repeated fields are not supported"))
-            }
+            FieldType::Repeated(_) | FieldType::Map(_) => Err(Failure::new("nested repeated fields are not supported")),
         }
     }
 
@@ -217,9 +177,7 @@ impl Decoder<'_> {
         }
         let value = match value {
             Some(value) => value,
-            None => self
-                .value(inner, empty_raw(inner))
-                .map_err(|fail| fail.under(&key))?,
+            None => self.value(inner, empty_raw(inner)).map_err(|fail| fail.under(&key))?,
         };
         Ok((key, value))
     }
@@ -237,9 +195,7 @@ impl Decoder<'_> {
         }
         match special {
             Special::Quantity => Ok(Value::String(text(strings[0].unwrap_or(b"0"))?)),
-            Special::IntOrString if ints[0] == 1 => {
-                Ok(Value::String(text(strings[2].unwrap_or_default())?))
-            }
+            Special::IntOrString if ints[0] == 1 => Ok(Value::String(text(strings[2].unwrap_or_default())?)),
             Special::IntOrString => Ok(Value::from(ints[1] as i32)),
             Special::Time => timestamp(ints[0], ints[1] as i32, false),
             Special::MicroTime => timestamp(ints[0], ints[1] as i32, true),
@@ -282,10 +238,7 @@ fn empty_raw(ty: &FieldType) -> Raw<'static> {
 fn expect_len(raw: Raw<'_>) -> Result<&[u8], Failure> {
     match raw {
         Raw::Len(bytes) => Ok(bytes),
-        other => Err(Failure::new(format!(
-            "expected a length-delimited value, got a {}",
-            other.wire_type().name()
-        ))),
+        other => Err(Failure::new(format!("expected a length-delimited value, got a {}", other.wire_type().name()))),
     }
 }
 
@@ -296,9 +249,7 @@ fn text(bytes: &[u8]) -> Result<String, Failure> {
 fn scalar_value(scalar: Scalar, raw: Raw<'_>) -> Result<Value, Failure> {
     match (scalar, raw) {
         (Scalar::String, Raw::Len(bytes)) => Ok(Value::String(text(bytes)?)),
-        (Scalar::Bytes, Raw::Len(bytes)) => Ok(Value::String(
-            base64::engine::general_purpose::STANDARD.encode(bytes),
-        )),
+        (Scalar::Bytes, Raw::Len(bytes)) => Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))),
         // Negative int32s travel as ten-byte varints of their 64-bit sign extension; truncation restores them.
         (Scalar::Int32, Raw::Varint(v)) => Ok(Value::from(v as i64 as i32)),
         (Scalar::Int64, Raw::Varint(v)) => Ok(Value::from(v as i64)),
@@ -306,10 +257,7 @@ fn scalar_value(scalar: Scalar, raw: Raw<'_>) -> Result<Value, Failure> {
         (Scalar::Double, Raw::Fixed64(bits)) => Number::from_f64(f64::from_bits(bits))
             .map(Value::Number)
             .ok_or_else(|| Failure::new("a double is not a finite number")),
-        (scalar, raw) => Err(Failure::new(format!(
-            "expected {scalar:?}, got a {} value",
-            raw.wire_type().name()
-        ))),
+        (scalar, raw) => Err(Failure::new(format!("expected {scalar:?}, got a {} value", raw.wire_type().name()))),
     }
 }
 
@@ -330,11 +278,7 @@ fn timestamp(seconds: i64, nanos: i32, micro: bool) -> Result<Value, Failure> {
     let at = jiff::Timestamp::new(seconds, nanos)
         .map_err(|err| Failure::new(format!("time {seconds}s {nanos}ns is out of range: {err}")))?;
     let base = at.strftime("%Y-%m-%dT%H:%M:%S");
-    Ok(Value::String(if micro {
-        format!("{base}.{:06}Z", nanos / 1000)
-    } else {
-        format!("{base}Z")
-    }))
+    Ok(Value::String(if micro { format!("{base}.{:06}Z", nanos / 1000) } else { format!("{base}Z") }))
 }
 
 #[cfg(test)]
@@ -360,69 +304,42 @@ mod tests {
 
     #[test]
     fn int_or_string_becomes_a_number_or_a_string() {
-        let number = Msg::new()
-            .varint(3, 80)
-            .msg(4, Msg::new().varint(1, 0).varint(2, 8080).string(3, ""));
-        let named = Msg::new()
-            .varint(3, 80)
-            .msg(4, Msg::new().varint(1, 1).varint(2, 0).string(3, "http"));
-        assert_eq!(
-            decode("core.v1.ServicePort", &number.encoded()).unwrap(),
-            json!({"port": 80, "targetPort": 8080})
-        );
-        assert_eq!(
-            decode("core.v1.ServicePort", &named.encoded()).unwrap(),
-            json!({"port": 80, "targetPort": "http"})
-        );
+        let number = Msg::new().varint(3, 80).msg(4, Msg::new().varint(1, 0).varint(2, 8080).string(3, ""));
+        let named = Msg::new().varint(3, 80).msg(4, Msg::new().varint(1, 1).varint(2, 0).string(3, "http"));
+        assert_eq!(decode("core.v1.ServicePort", &number.encoded()).unwrap(), json!({"port": 80, "targetPort": 8080}));
+        assert_eq!(decode("core.v1.ServicePort", &named.encoded()).unwrap(), json!({"port": 80, "targetPort": "http"}));
     }
 
     #[test]
     fn times_quantities_bytes_and_negative_numbers_take_their_json_forms() {
-        let meta = Msg::new()
-            .msg(8, Msg::new().varint(1, 1_763_632_800))
-            .varint(10, -5i64 as u64)
-            .msg(9, Msg::new());
+        let meta = Msg::new().msg(8, Msg::new().varint(1, 1_763_632_800)).varint(10, -5i64 as u64).msg(9, Msg::new());
         let decoded = decode("meta.v1.ObjectMeta", &meta.encoded()).unwrap();
         assert_eq!(
             decoded,
-            json!({"creationTimestamp": "2025-11-20T10:00:00Z", "deletionGracePeriodSeconds": -5, "deletionTimestamp": null})
+            json!({"creationTimestamp": "2025-11-20T10:00:00Z", "deletionGracePeriodSeconds": -5,
+                "deletionTimestamp": null})
         );
-        let limits = Msg::new().msg(
-            1,
-            Msg::new()
-                .string(1, "cpu")
-                .msg(2, Msg::new().string(1, "250m")),
-        );
+        let limits = Msg::new().msg(1, Msg::new().string(1, "cpu").msg(2, Msg::new().string(1, "250m")));
         assert_eq!(
             decode("core.v1.ResourceRequirements", &limits.encoded()).unwrap(),
             json!({"limits": {"cpu": "250m"}})
         );
         let secret = Msg::new().msg(2, Msg::new().string(1, "k").bytes(2, &[0xff, 0x00]));
-        assert_eq!(
-            decode("core.v1.Secret", &secret.encoded()).unwrap(),
-            json!({"data": {"k": "/wA="}})
-        );
+        assert_eq!(decode("core.v1.Secret", &secret.encoded()).unwrap(), json!({"data": {"k": "/wA="}}));
     }
 
     #[test]
     fn a_map_of_string_lists_becomes_an_object_of_arrays() {
-        let extra = Msg::new()
-            .string(1, "scopes")
-            .msg(2, Msg::new().string(1, "a").string(1, "b"));
+        let extra = Msg::new().string(1, "scopes").msg(2, Msg::new().string(1, "a").string(1, "b"));
         let user = Msg::new().string(1, "alice").msg(4, extra);
         let want = json!({"username": "alice", "extra": {"scopes": ["a", "b"]}});
-        assert_eq!(
-            decode("authentication.v1.UserInfo", &user.encoded()).unwrap(),
-            want
-        );
+        assert_eq!(decode("authentication.v1.UserInfo", &user.encoded()).unwrap(), want);
     }
 
     #[test]
     fn an_embedded_struct_is_inlined_into_its_parent() {
-        let volume = Msg::new().string(1, "cfg").msg(
-            2,
-            Msg::new().msg(19, Msg::new().msg(1, Msg::new().string(1, "app"))),
-        );
+        let volume =
+            Msg::new().string(1, "cfg").msg(2, Msg::new().msg(19, Msg::new().msg(1, Msg::new().string(1, "app"))));
         assert_eq!(
             decode("core.v1.Volume", &volume.encoded()).unwrap(),
             json!({"name": "cfg", "configMap": {"name": "app"}})
@@ -433,15 +350,10 @@ mod tests {
     fn packed_and_unpacked_repeated_numbers_both_read() {
         let packed = Msg::new().bytes(1, &[1, 2, 3]);
         let mut out = Vec::new();
-        let mut decoder = Decoder {
-            schema: Schema::builtin().unwrap(),
-            depth: 0,
-        };
+        let mut decoder = Decoder { schema: Schema::builtin().unwrap(), depth: 0 };
         let int32s = FieldType::Scalar(Scalar::Int32);
         let encoded = packed.encoded();
-        let Some((_, raw)) = Reader::new(&encoded).next_field().and_then(Result::ok) else {
-            panic!("no field")
-        };
+        let Some((_, raw)) = Reader::new(&encoded).next_field().and_then(Result::ok) else { panic!("no field") };
         decoder.repeated(&int32s, raw, &mut out).unwrap();
         decoder.repeated(&int32s, Raw::Varint(4), &mut out).unwrap();
         assert_eq!(out, vec![json!(1), json!(2), json!(3), json!(4)]);
@@ -450,46 +362,26 @@ mod tests {
     #[test]
     fn an_eviction_keeps_a_zero_grace_period_because_it_is_a_pointer() {
         let options = Msg::new().varint(1, 0).string(4, "Background");
-        let eviction = Msg::new()
-            .msg(1, Msg::new().string(1, "web-1").string(3, "shop"))
-            .msg(2, options);
+        let eviction = Msg::new().msg(1, Msg::new().string(1, "web-1").string(3, "shop")).msg(2, options);
         let want = json!({"metadata": {"name": "web-1", "namespace": "shop"},
             "deleteOptions": {"gracePeriodSeconds": 0, "propagationPolicy": "Background"}});
-        assert_eq!(
-            decode("policy.v1.Eviction", &eviction.encoded()).unwrap(),
-            want
-        );
+        assert_eq!(decode("policy.v1.Eviction", &eviction.encoded()).unwrap(), want);
     }
 
     #[test]
     fn unknown_fields_are_skipped() {
-        let container = Msg::new()
-            .string(1, "app")
-            .string(999, "from the future")
-            .varint(998, 7);
-        assert_eq!(
-            decode("core.v1.Container", &container.encoded()).unwrap(),
-            json!({"name": "app"})
-        );
+        let container = Msg::new().string(1, "app").string(999, "from the future").varint(998, 7);
+        assert_eq!(decode("core.v1.Container", &container.encoded()).unwrap(), json!({"name": "app"}));
     }
 
     #[test]
     fn a_wrong_wire_type_names_the_path_message_and_field() {
-        let deployment = Msg::new().msg(
-            2,
-            Msg::new().msg(
-                3,
-                Msg::new().msg(2, Msg::new().msg(2, Msg::new().varint(1, 5))),
-            ),
-        );
+        let deployment =
+            Msg::new().msg(2, Msg::new().msg(3, Msg::new().msg(2, Msg::new().msg(2, Msg::new().varint(1, 5)))));
         let fail = decode("apps.v1.Deployment", &deployment.encoded()).unwrap_err();
-        assert_eq!(
-            fail.path,
-            ["spec", "template", "spec", "containers", "name"]
-        );
+        assert_eq!(fail.path, ["spec", "template", "spec", "containers", "name"]);
         assert!(
-            fail.detail
-                .contains("message core.v1.Container field 1: expected String, got a varint"),
+            fail.detail.contains("message core.v1.Container field 1: expected String, got a varint"),
             "{}",
             fail.detail
         );

@@ -36,9 +36,7 @@ pub enum ProtobufError {
     #[error("{0}")]
     Unreadable(String),
     /// The envelope names a kind this server has no protobuf descriptors for.
-    #[error(
-        "protobuf bodies of kind {kind} ({api_version}) are not supported by this server; send JSON instead"
-    )]
+    #[error("protobuf bodies of kind {kind} ({api_version}) are not supported by this server; send JSON instead")]
     UnsupportedKind {
         /// The envelope's apiVersion.
         api_version: String,
@@ -71,13 +69,11 @@ struct Envelope<'a> {
 pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
     let rest = body.strip_prefix(MAGIC).ok_or_else(|| {
         ProtobufError::Unreadable(
-            "the body is not Kubernetes protobuf: it does not start with the bytes \"k8s\\0\""
-                .into(),
+            "the body is not Kubernetes protobuf: it does not start with the bytes \"k8s\\0\"".into(),
         )
     })?;
-    let envelope = envelope(rest).map_err(|err| {
-        ProtobufError::Unreadable(format!("cannot read the protobuf envelope: {err}"))
-    })?;
+    let envelope =
+        envelope(rest).map_err(|err| ProtobufError::Unreadable(format!("cannot read the protobuf envelope: {err}")))?;
     if !envelope.content_encoding.is_empty() {
         return Err(ProtobufError::Unreadable(format!(
             "protobuf content encoding {:?} is not supported",
@@ -91,28 +87,16 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         )));
     }
     let schema = Schema::builtin().map_err(ProtobufError::Unreadable)?;
-    let message = schema
-        .message_for(&envelope.api_version, &envelope.kind)
-        .ok_or_else(|| ProtobufError::UnsupportedKind {
-            api_version: envelope.api_version.clone(),
-            kind: envelope.kind.clone(),
-        })?;
+    let message = schema.message_for(&envelope.api_version, &envelope.kind).ok_or_else(|| {
+        ProtobufError::UnsupportedKind { api_version: envelope.api_version.clone(), kind: envelope.kind.clone() }
+    })?;
     let mut object = Map::new();
-    object.insert(
-        "apiVersion".into(),
-        Value::String(envelope.api_version.clone()),
-    );
+    object.insert("apiVersion".into(), Value::String(envelope.api_version.clone()));
     object.insert("kind".into(), Value::String(envelope.kind.clone()));
-    json::message_into(schema, message, envelope.raw, &mut object).map_err(|fail| {
-        ProtobufError::Malformed {
-            kind: envelope.kind.clone(),
-            path: if fail.path.is_empty() {
-                "<root>".into()
-            } else {
-                fail.path.join(".")
-            },
-            detail: fail.detail,
-        }
+    json::message_into(schema, message, envelope.raw, &mut object).map_err(|fail| ProtobufError::Malformed {
+        kind: envelope.kind.clone(),
+        path: if fail.path.is_empty() { "<root>".into() } else { fail.path.join(".") },
+        detail: fail.detail,
     })?;
     Ok(Value::Object(object))
 }
@@ -137,10 +121,7 @@ fn envelope(bytes: &[u8]) -> Result<Envelope<'_>, String> {
             (3, Raw::Len(text)) => out.content_encoding = utf8(text, "contentEncoding")?,
             (4, Raw::Len(text)) => out.content_type = utf8(text, "contentType")?,
             (number @ 1..=4, raw) => {
-                return Err(format!(
-                    "field {number} should be length-delimited, not a {}",
-                    raw.wire_type().name()
-                ));
+                return Err(format!("field {number} should be length-delimited, not a {}", raw.wire_type().name()));
             }
             _ => {}
         }
@@ -184,32 +165,22 @@ mod tests {
             if path.extension().is_none_or(|ext| ext != "pb") {
                 continue;
             }
-            let got = decode(&std::fs::read(&path).unwrap())
-                .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            let got = decode(&std::fs::read(&path).unwrap()).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
             if std::env::var_os("UPDATE_GOLDEN").is_some() {
                 let text = serde_json::to_string_pretty(&got).unwrap() + "\n";
                 std::fs::write(path.with_extension("json"), text).unwrap();
             }
-            let expected: Value =
-                serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap())
-                    .unwrap();
+            let expected: Value = serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
             assert_eq!(got, expected, "{}", path.display());
             checked += 1;
         }
-        assert!(
-            checked >= 20,
-            "only {checked} fixtures found in {}",
-            dir.display()
-        );
+        assert!(checked >= 20, "only {checked} fixtures found in {}", dir.display());
     }
 
     #[test]
     fn a_body_without_the_magic_is_refused() {
         let err = decode(b"{\"kind\":\"Pod\"}").unwrap_err();
-        assert!(
-            err.to_string().contains("does not start with the bytes"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("does not start with the bytes"), "{err}");
     }
 
     #[test]
@@ -224,30 +195,20 @@ mod tests {
     #[test]
     fn an_envelope_without_a_kind_is_unreadable() {
         let err = decode(&[MAGIC, &Msg::new().msg(2, Msg::new()).encoded()].concat()).unwrap_err();
-        assert!(
-            err.to_string().contains("names no apiVersion and kind"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("names no apiVersion and kind"), "{err}");
     }
 
     #[test]
     fn an_encoded_envelope_is_refused() {
-        let unknown = Msg::new()
-            .msg(1, Msg::new().string(1, "v1").string(2, "ConfigMap"))
-            .string(3, "gzip");
+        let unknown = Msg::new().msg(1, Msg::new().string(1, "v1").string(2, "ConfigMap")).string(3, "gzip");
         let err = decode(&[MAGIC, &unknown.encoded()].concat()).unwrap_err();
-        assert!(
-            err.to_string().contains("content encoding \"gzip\""),
-            "{err}"
-        );
+        assert!(err.to_string().contains("content encoding \"gzip\""), "{err}");
     }
 
     #[test]
     fn a_namespace_decodes_with_type_meta_and_an_empty_status() {
-        let namespace = Msg::new()
-            .msg(1, Msg::new().string(1, "team-a").msg(8, Msg::new()))
-            .msg(2, Msg::new())
-            .msg(3, Msg::new());
+        let namespace =
+            Msg::new().msg(1, Msg::new().string(1, "team-a").msg(8, Msg::new())).msg(2, Msg::new()).msg(3, Msg::new());
         let got = decode(&body("v1", "Namespace", namespace)).unwrap();
         let want = json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": "team-a", "creationTimestamp": null}, "spec": {}, "status": {}});
@@ -259,7 +220,12 @@ mod tests {
         let configmap = Msg::new().msg(1, Msg::new().varint(1, 3));
         let err = decode(&body("v1", "ConfigMap", configmap)).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("cannot decode the protobuf ConfigMap at metadata.name: message meta.v1.ObjectMeta field 1"), "{text}");
+        assert!(
+            text.starts_with(
+                "cannot decode the protobuf ConfigMap at metadata.name: message meta.v1.ObjectMeta field 1"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -269,13 +235,8 @@ mod tests {
         for end in 0..deployment.len() {
             let _ = decode(&deployment[..end]);
         }
-        let errors = (0..deployment.len())
-            .filter(|end| decode(&deployment[..*end]).is_err())
-            .count();
-        assert!(
-            errors > deployment.len() / 2,
-            "most truncations should be errors, got {errors}"
-        );
+        let errors = (0..deployment.len()).filter(|end| decode(&deployment[..*end]).is_err()).count();
+        assert!(errors > deployment.len() / 2, "most truncations should be errors, got {errors}");
     }
 
     #[test]
@@ -293,12 +254,15 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn arbitrary_bytes_after_the_magic_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+        fn arbitrary_bytes_after_the_magic_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY,
+            0..256)) {
             let _ = decode(&[MAGIC, &tail].concat());
         }
 
         #[test]
-        fn arbitrary_object_bytes_in_a_valid_envelope_never_panic(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+        fn arbitrary_object_bytes_in_a_valid_envelope_never_panic(
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..256)
+        ) {
             let unknown = Msg::new().msg(1, Msg::new().string(1, "apps/v1").string(2, "Deployment")).bytes(2, &raw);
             let _ = decode(&[MAGIC, &unknown.encoded()].concat());
         }

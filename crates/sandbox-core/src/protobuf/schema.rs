@@ -78,15 +78,12 @@ struct DataFile {
     messages: BTreeMap<String, BTreeMap<u32, String>>,
 }
 
-static BUILTIN: LazyLock<Result<Schema, String>> =
-    LazyLock::new(|| Schema::parse(include_str!("data/messages.yaml")));
+static BUILTIN: LazyLock<Result<Schema, String>> = LazyLock::new(|| Schema::parse(include_str!("data/messages.yaml")));
 
 impl Schema {
     /// The descriptors embedded in the binary (an error string if the data file is broken).
     pub fn builtin() -> Result<&'static Schema, String> {
-        BUILTIN
-            .as_ref()
-            .map_err(|err| format!("protobuf descriptors are broken: {err}"))
+        BUILTIN.as_ref().map_err(|err| format!("protobuf descriptors are broken: {err}"))
     }
 
     /// Parses a descriptor file and checks that every referenced message is described.
@@ -94,17 +91,15 @@ impl Schema {
         let data: DataFile = serde_norway::from_str(text).map_err(|err| err.to_string())?;
         let mut kinds = HashMap::new();
         for (key, message) in data.kinds {
-            let (api_version, kind) = key
-                .split_once(' ')
-                .ok_or_else(|| format!("kind key {key:?} is not \"<apiVersion> <Kind>\""))?;
+            let (api_version, kind) =
+                key.split_once(' ').ok_or_else(|| format!("kind key {key:?} is not \"<apiVersion> <Kind>\""))?;
             kinds.insert((api_version.to_string(), kind.to_string()), message);
         }
         let mut messages = HashMap::new();
         for (name, fields) in &data.messages {
             let mut parsed = HashMap::new();
             for (number, spec) in fields {
-                let field =
-                    parse_field(spec).map_err(|err| format!("{name} field {number}: {err}"))?;
+                let field = parse_field(spec).map_err(|err| format!("{name} field {number}: {err}"))?;
                 parsed.insert(*number, field);
             }
             messages.insert(name.clone(), parsed);
@@ -117,10 +112,7 @@ impl Schema {
     fn check_references(&self) -> Result<(), String> {
         for (kind, message) in &self.kinds {
             if !self.messages.contains_key(message) {
-                return Err(format!(
-                    "kind {} {} names the undescribed message {message}",
-                    kind.0, kind.1
-                ));
+                return Err(format!("kind {} {} names the undescribed message {message}", kind.0, kind.1));
             }
         }
         for (name, fields) in &self.messages {
@@ -132,9 +124,7 @@ impl Schema {
                 if let FieldType::Message(target) = ty
                     && !self.messages.contains_key(target)
                 {
-                    return Err(format!(
-                        "{name} field {number} names the undescribed message {target}"
-                    ));
+                    return Err(format!("{name} field {number} names the undescribed message {target}"));
                 }
             }
         }
@@ -143,9 +133,7 @@ impl Schema {
 
     /// The message a body of this apiVersion and kind holds, if described.
     pub fn message_for(&self, api_version: &str, kind: &str) -> Option<&str> {
-        self.kinds
-            .get(&(api_version.to_string(), kind.to_string()))
-            .map(String::as_str)
+        self.kinds.get(&(api_version.to_string(), kind.to_string())).map(String::as_str)
     }
 
     /// The fields of a described message.
@@ -160,37 +148,21 @@ fn parse_field(spec: &str) -> Result<Field, String> {
         [json, ty] => (json, ty, None),
         [json, ty, flag @ ("keep" | "null")] => (json, ty, Some(*flag)),
         _ => {
-            return Err(format!(
-                "{spec:?} is not \"<json name> <type> [keep|null]\""
-            ));
+            return Err(format!("{spec:?} is not \"<json name> <type> [keep|null]\""));
         }
     };
     let json = (*json != "(inline)").then(|| json.to_string());
-    Ok(Field {
-        json,
-        ty: parse_type(ty)?,
-        keep: flag == Some("keep"),
-        null_when_absent: flag == Some("null"),
-    })
+    Ok(Field { json, ty: parse_type(ty)?, keep: flag == Some("keep"), null_when_absent: flag == Some("null") })
 }
 
 fn parse_type(ty: &str) -> Result<FieldType, String> {
-    if let Some(inner) = ty
-        .strip_prefix("[]")
-        .or_else(|| ty.strip_prefix("map[string]"))
-    {
+    if let Some(inner) = ty.strip_prefix("[]").or_else(|| ty.strip_prefix("map[string]")) {
         // The wire cannot nest repeats directly: such values travel wrapped in a message.
         if inner.starts_with("[]") || inner.starts_with("map[") {
-            return Err(format!(
-                "{ty:?} nests a list or map directly; name the wrapping message instead"
-            ));
+            return Err(format!("{ty:?} nests a list or map directly; name the wrapping message instead"));
         }
         let inner = Box::new(parse_type(inner)?);
-        return Ok(if ty.starts_with("[]") {
-            FieldType::Repeated(inner)
-        } else {
-            FieldType::Map(inner)
-        });
+        return Ok(if ty.starts_with("[]") { FieldType::Repeated(inner) } else { FieldType::Map(inner) });
     }
     Ok(match ty {
         "string" => FieldType::Scalar(Scalar::String),
@@ -217,10 +189,7 @@ mod tests {
     #[test]
     fn the_builtin_descriptors_load_and_every_reference_resolves() {
         let schema = Schema::builtin().unwrap();
-        assert_eq!(
-            schema.message_for("apps/v1", "Deployment"),
-            Some("apps.v1.Deployment")
-        );
+        assert_eq!(schema.message_for("apps/v1", "Deployment"), Some("apps.v1.Deployment"));
         let spec = schema.fields("apps.v1.DeploymentSpec").unwrap();
         assert_eq!(
             spec[&1],
@@ -239,15 +208,9 @@ mod tests {
         let volume = schema.fields("core.v1.Volume").unwrap();
         assert_eq!(volume[&2].json, None);
         let secret = schema.fields("core.v1.Secret").unwrap();
-        assert_eq!(
-            secret[&2].ty,
-            FieldType::Map(Box::new(FieldType::Scalar(Scalar::Bytes)))
-        );
+        assert_eq!(secret[&2].ty, FieldType::Map(Box::new(FieldType::Scalar(Scalar::Bytes))));
         let meta = schema.fields("meta.v1.ObjectMeta").unwrap();
-        assert_eq!(
-            meta[&14].ty,
-            FieldType::Repeated(Box::new(FieldType::Scalar(Scalar::String)))
-        );
+        assert_eq!(meta[&14].ty, FieldType::Repeated(Box::new(FieldType::Scalar(Scalar::String))));
         let rule = schema.fields("rbac.v1.PolicyRule").unwrap();
         assert!(rule[&1].null_when_absent && !rule[&2].null_when_absent);
     }
@@ -256,29 +219,20 @@ mod tests {
     fn a_reference_to_an_undescribed_message_is_refused() {
         let text = "kinds: {}\nmessages:\n  a.B:\n    1: spec a.Missing\n";
         let err = Schema::parse(text).unwrap_err();
-        assert!(
-            err.contains("a.B field 1 names the undescribed message a.Missing"),
-            "{err}"
-        );
+        assert!(err.contains("a.B field 1 names the undescribed message a.Missing"), "{err}");
     }
 
     #[test]
     fn a_directly_nested_list_is_refused() {
         let text = "kinds: {}\nmessages:\n  a.B:\n    4: extra map[string][]string\n";
         let err = Schema::parse(text).unwrap_err();
-        assert!(
-            err.contains("a.B field 4: \"map[string][]string\" nests a list or map directly"),
-            "{err}"
-        );
+        assert!(err.contains("a.B field 4: \"map[string][]string\" nests a list or map directly"), "{err}");
     }
 
     #[test]
     fn a_malformed_field_spec_is_refused_with_its_place() {
         let text = "kinds: {}\nmessages:\n  a.B:\n    3: spec Wobbly\n";
         let err = Schema::parse(text).unwrap_err();
-        assert!(
-            err.contains("a.B field 3: unknown type \"Wobbly\""),
-            "{err}"
-        );
+        assert!(err.contains("a.B field 3: unknown type \"Wobbly\""), "{err}");
     }
 }

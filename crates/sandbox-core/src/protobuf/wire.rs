@@ -72,8 +72,7 @@ impl<'a> Reader<'a> {
 
     fn field(&mut self) -> Result<(u32, Raw<'a>), String> {
         let key = self.varint()?;
-        let number = u32::try_from(key >> 3)
-            .map_err(|_| format!("field number {} is too large", key >> 3))?;
+        let number = u32::try_from(key >> 3).map_err(|_| format!("field number {} is too large", key >> 3))?;
         if number == 0 {
             return Err("field number 0 is not valid".into());
         }
@@ -86,9 +85,7 @@ impl<'a> Reader<'a> {
             }
             5 => Raw::Fixed32(u32::from_le_bytes(self.array::<4>()?)),
             3 | 4 => {
-                return Err(format!(
-                    "field {number} uses the deprecated group encoding, which is not supported"
-                ));
+                return Err(format!("field {number} uses the deprecated group encoding, which is not supported"));
             }
             other => return Err(format!("field {number} has the unknown wire type {other}")),
         };
@@ -99,39 +96,24 @@ impl<'a> Reader<'a> {
     pub fn varint(&mut self) -> Result<u64, String> {
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
-            let byte = *self
-                .buf
-                .get(self.pos)
-                .ok_or_else(|| format!("truncated varint at byte {}", self.pos))?;
+            let byte = *self.buf.get(self.pos).ok_or_else(|| format!("truncated varint at byte {}", self.pos))?;
             self.pos += 1;
             if shift == 63 && byte > 1 {
-                return Err(format!(
-                    "varint longer than 64 bits ending at byte {}",
-                    self.pos
-                ));
+                return Err(format!("varint longer than 64 bits ending at byte {}", self.pos));
             }
             value |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 return Ok(value);
             }
         }
-        Err(format!(
-            "varint longer than ten bytes ending at byte {}",
-            self.pos
-        ))
+        Err(format!("varint longer than ten bytes ending at byte {}", self.pos))
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8], String> {
         let left = self.buf.len() - self.pos;
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|len| *len <= left)
-            .ok_or_else(|| {
-                format!(
-                    "length {len} at byte {} runs past the end of the message ({left} bytes left)",
-                    self.pos
-                )
-            })?;
+        let len = usize::try_from(len).ok().filter(|len| *len <= left).ok_or_else(|| {
+            format!("length {len} at byte {} runs past the end of the message ({left} bytes left)", self.pos)
+        })?;
         let slice = &self.buf[self.pos..self.pos + len];
         self.pos += len;
         Ok(slice)
@@ -161,20 +143,9 @@ mod tests {
 
     #[test]
     fn a_varint_a_string_and_fixed_fields_are_read_in_order() {
-        let buf = [
-            0x08, 0x96, 0x01, 0x12, 0x02, b'h', b'i', 0x1d, 1, 0, 0, 0, 0x21, 2, 0, 0, 0, 0, 0, 0,
-            0,
-        ];
+        let buf = [0x08, 0x96, 0x01, 0x12, 0x02, b'h', b'i', 0x1d, 1, 0, 0, 0, 0x21, 2, 0, 0, 0, 0, 0, 0, 0];
         let got = fields(&buf).unwrap();
-        assert_eq!(
-            got,
-            vec![
-                (1, Raw::Varint(150)),
-                (2, Raw::Len(b"hi")),
-                (3, Raw::Fixed32(1)),
-                (4, Raw::Fixed64(2))
-            ]
-        );
+        assert_eq!(got, vec![(1, Raw::Varint(150)), (2, Raw::Len(b"hi")), (3, Raw::Fixed32(1)), (4, Raw::Fixed64(2))]);
     }
 
     #[test]
@@ -182,12 +153,7 @@ mod tests {
         let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
         assert_eq!(Reader::new(&max).varint(), Ok(u64::MAX));
         let too_long = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
-        assert!(
-            Reader::new(&too_long)
-                .varint()
-                .unwrap_err()
-                .contains("longer than 64 bits")
-        );
+        assert!(Reader::new(&too_long).varint().unwrap_err().contains("longer than 64 bits"));
     }
 
     #[test]

@@ -42,10 +42,7 @@ struct Scalar {
 #[derive(Debug)]
 enum Shape {
     /// An object with known properties (a Go struct).
-    Struct {
-        go_name: String,
-        fields: HashMap<String, usize>,
-    },
+    Struct { go_name: String, fields: HashMap<String, usize> },
     /// An object whose keys are free (a Go map).
     Map { value: usize },
     /// An array.
@@ -81,22 +78,13 @@ enum Step<'a> {
 impl Checker {
     /// Compiles every definition once.
     pub fn new(defs: &Definitions) -> Checker {
-        let custom: Vec<CustomType> =
-            serde_norway::from_str(include_str!("data/custom_types.yaml"))
-                .expect("schema/data/custom_types.yaml is valid (checked by a unit test)");
-        let mut compiler = Compiler {
-            defs,
-            custom: &custom,
-            nodes: Vec::new(),
-            by_name: HashMap::new(),
-        };
+        let custom: Vec<CustomType> = serde_norway::from_str(include_str!("data/custom_types.yaml"))
+            .expect("schema/data/custom_types.yaml is valid (checked by a unit test)");
+        let mut compiler = Compiler { defs, custom: &custom, nodes: Vec::new(), by_name: HashMap::new() };
         for name in defs.schemas.keys() {
             compiler.named(name);
         }
-        Checker {
-            nodes: compiler.nodes,
-            by_name: compiler.by_name,
-        }
+        Checker { nodes: compiler.nodes, by_name: compiler.by_name }
     }
 
     /// The root node of a definition.
@@ -111,13 +99,7 @@ impl Checker {
         out
     }
 
-    fn walk_unknown<'v>(
-        &self,
-        id: usize,
-        value: &'v Value,
-        path: &mut Vec<Step<'v>>,
-        out: &mut Vec<String>,
-    ) {
+    fn walk_unknown<'v>(&self, id: usize, value: &'v Value, path: &mut Vec<Step<'v>>, out: &mut Vec<String>) {
         match (&self.nodes[id].shape, value) {
             (Shape::Struct { fields, .. }, Value::Object(map)) => {
                 for (key, child) in map {
@@ -159,13 +141,10 @@ impl Checker {
                 }
             }
             (Shape::Map { value: inner }, Value::Object(map)) if self.nested(*inner) => {
-                map.values_mut()
-                    .for_each(|child| self.strip_unknown(*inner, child));
+                map.values_mut().for_each(|child| self.strip_unknown(*inner, child));
             }
             (Shape::List { item }, Value::Array(items)) if self.nested(*item) => {
-                items
-                    .iter_mut()
-                    .for_each(|child| self.strip_unknown(*item, child));
+                items.iter_mut().for_each(|child| self.strip_unknown(*item, child));
             }
             _ => {}
         }
@@ -173,30 +152,18 @@ impl Checker {
 
     /// Whether a node can hold fields at all (saves walking lists of strings).
     fn nested(&self, id: usize) -> bool {
-        matches!(
-            self.nodes[id].shape,
-            Shape::Struct { .. } | Shape::Map { .. } | Shape::List { .. }
-        )
+        matches!(self.nodes[id].shape, Shape::Struct { .. } | Shape::Map { .. } | Shape::List { .. })
     }
 
     /// Values of the wrong JSON type, worded like upstream's Go decoder.
     pub fn type_errors(&self, root: usize, value: &Value) -> Vec<String> {
         let mut out = Vec::new();
-        let mut context = GoContext {
-            go_struct: None,
-            fields: Vec::new(),
-        };
+        let mut context = GoContext { go_struct: None, fields: Vec::new() };
         self.walk_types(root, value, &mut context, &mut out);
         out
     }
 
-    fn walk_types<'v>(
-        &'v self,
-        id: usize,
-        value: &'v Value,
-        cx: &mut GoContext<'v>,
-        out: &mut Vec<String>,
-    ) {
+    fn walk_types<'v>(&'v self, id: usize, value: &'v Value, cx: &mut GoContext<'v>, out: &mut Vec<String>) {
         let node = &self.nodes[id];
         if value.is_null() {
             return; // Go leaves the zero value for null, whatever the type
@@ -215,17 +182,12 @@ impl Checker {
                 }
             }
             (Shape::Map { value: inner }, Value::Object(map)) => {
-                map.values()
-                    .for_each(|child| self.walk_types(*inner, child, cx, out));
+                map.values().for_each(|child| self.walk_types(*inner, child, cx, out));
             }
             (Shape::List { item }, Value::Array(items)) => {
-                items
-                    .iter()
-                    .for_each(|child| self.walk_types(*item, child, cx, out));
+                items.iter().for_each(|child| self.walk_types(*item, child, cx, out));
             }
-            (Shape::Scalar(scalar), _) => {
-                out.extend(scalar_error(scalar, value, cx, &node.go_type))
-            }
+            (Shape::Scalar(scalar), _) => out.extend(scalar_error(scalar, value, cx, &node.go_type)),
             (Shape::Any, _) => {}
             (_, other) => out.push(cx.message(json_kind(other), &node.go_type)),
         }
@@ -267,9 +229,7 @@ fn scalar_mismatch(accepts: &[Accept], range: Option<(i64, i64)>, value: &Value)
     let fits = match value {
         Value::String(_) => accepts.contains(&Accept::String),
         Value::Bool(_) => accepts.contains(&Accept::Boolean),
-        Value::Number(n) if accepts.contains(&Accept::Number) => {
-            n.is_f64() || n.is_i64() || n.is_u64()
-        }
+        Value::Number(n) if accepts.contains(&Accept::Number) => n.is_f64() || n.is_i64() || n.is_u64(),
         Value::Number(n) if accepts.contains(&Accept::Integer) => {
             let (low, high) = range.unwrap_or((i64::MIN, i64::MAX));
             // A whole number out of range, or any fraction, is named with its digits by Go.
@@ -343,10 +303,7 @@ impl Compiler<'_> {
                 text: custom.parse,
                 standalone: custom.standalone,
             });
-            self.nodes[id] = Node {
-                shape,
-                go_type: custom.go_type.clone(),
-            };
+            self.nodes[id] = Node { shape, go_type: custom.go_type.clone() };
             return id;
         }
         let Some(schema) = self.defs.schemas.get(name) else {
@@ -368,11 +325,7 @@ impl Compiler<'_> {
         if let Some(name) = ref_name(schema) {
             return self.named(name);
         }
-        if let Some([only]) = schema
-            .get("allOf")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-        {
+        if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
             return self.compile(only);
         }
         let node = self.shape(schema, None);
@@ -384,22 +337,11 @@ impl Compiler<'_> {
         let flag = |key: &str| schema.get(key).and_then(Value::as_bool).unwrap_or(false);
         if flag("x-kubernetes-int-or-string") {
             let accepts = vec![Accept::String, Accept::Integer];
-            let shape = Shape::Scalar(Scalar {
-                accepts,
-                range: Some(INT32),
-                text: TextRule::Plain,
-                standalone: true,
-            });
-            return Node {
-                shape,
-                go_type: "int32".into(),
-            };
+            let shape = Shape::Scalar(Scalar { accepts, range: Some(INT32), text: TextRule::Plain, standalone: true });
+            return Node { shape, go_type: "int32".into() };
         }
         if flag("x-kubernetes-preserve-unknown-fields") {
-            return Node {
-                shape: Shape::Any,
-                go_type: "interface {}".into(),
-            };
+            return Node { shape: Shape::Any, go_type: "interface {}".into() };
         }
         let kind = schema.get("type").and_then(Value::as_str).unwrap_or("");
         let format = schema.get("format").and_then(Value::as_str).unwrap_or("");
@@ -409,26 +351,13 @@ impl Compiler<'_> {
                 Some(items) => {
                     let item = self.compile(items);
                     let go_type = format!("[]{}", self.nodes[item].go_type);
-                    Node {
-                        shape: Shape::List { item },
-                        go_type,
-                    }
+                    Node { shape: Shape::List { item }, go_type }
                 }
-                None => Node {
-                    shape: Shape::Any,
-                    go_type: "[]interface {}".into(),
-                },
+                None => Node { shape: Shape::Any, go_type: "[]interface {}".into() },
             },
-            "string" => scalar(
-                Accept::String,
-                None,
-                format == "byte",
-                if format == "byte" {
-                    "[]uint8"
-                } else {
-                    "string"
-                },
-            ),
+            "string" => {
+                scalar(Accept::String, None, format == "byte", if format == "byte" { "[]uint8" } else { "string" })
+            }
             "integer" => match format {
                 "int32" => scalar(Accept::Integer, Some(INT32), false, "int32"),
                 "int64" => scalar(Accept::Integer, None, false, "int64"),
@@ -436,10 +365,7 @@ impl Compiler<'_> {
             },
             "number" => scalar(Accept::Number, None, false, "float64"),
             "boolean" => scalar(Accept::Boolean, None, false, "bool"),
-            _ => Node {
-                shape: Shape::Any,
-                go_type: "interface {}".into(),
-            },
+            _ => Node { shape: Shape::Any, go_type: "interface {}".into() },
         }
     }
 
@@ -451,24 +377,15 @@ impl Compiler<'_> {
             }
             let go_name = go_name.unwrap_or_else(|| "struct".into());
             let go_type = format!("v1.{go_name}");
-            return Node {
-                shape: Shape::Struct { go_name, fields },
-                go_type,
-            };
+            return Node { shape: Shape::Struct { go_name, fields }, go_type };
         }
         match schema.get("additionalProperties") {
             Some(inner @ Value::Object(_)) => {
                 let value = self.compile(inner);
                 let go_type = format!("map[string]{}", self.nodes[value].go_type);
-                Node {
-                    shape: Shape::Map { value },
-                    go_type,
-                }
+                Node { shape: Shape::Map { value }, go_type }
             }
-            _ => Node {
-                shape: Shape::Any,
-                go_type: "map[string]interface {}".into(),
-            },
+            _ => Node { shape: Shape::Any, go_type: "map[string]interface {}".into() },
         }
     }
 }
@@ -477,21 +394,9 @@ impl Compiler<'_> {
 const INT32: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
 
 fn scalar(accept: Accept, range: Option<(i64, i64)>, base64: bool, go_type: &str) -> Node {
-    let text = if base64 {
-        TextRule::Base64
-    } else {
-        TextRule::Plain
-    };
-    let shape = Shape::Scalar(Scalar {
-        accepts: vec![accept],
-        range,
-        text,
-        standalone: false,
-    });
-    Node {
-        shape,
-        go_type: go_type.into(),
-    }
+    let text = if base64 { TextRule::Base64 } else { TextRule::Plain };
+    let shape = Shape::Scalar(Scalar { accepts: vec![accept], range, text, standalone: false });
+    Node { shape, go_type: go_type.into() }
 }
 
 /// Go names a named type by its package's last element: `v1.PodSpec`, `resource.Quantity`.

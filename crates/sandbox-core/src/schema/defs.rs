@@ -38,9 +38,7 @@ pub struct Definitions {
 impl Definitions {
     /// The kind with this group, version and kind name.
     pub fn kind(&self, group: &str, version: &str, kind: &str) -> Option<&KindSchema> {
-        self.kinds
-            .iter()
-            .find(|k| k.group == group && k.version == version && k.kind == kind)
+        self.kinds.iter().find(|k| k.group == group && k.version == version && k.kind == kind)
     }
 }
 
@@ -49,13 +47,7 @@ fn add<T: JsonSchema + Resource>(generator: &mut SchemaGenerator, kinds: &mut Ve
     generator.subschema_for::<T>();
     let name = T::schema_name().into_owned();
     let list_name = format!("{}List", name);
-    kinds.push(KindSchema {
-        group: T::GROUP,
-        version: T::VERSION,
-        kind: T::KIND,
-        name,
-        list_name,
-    });
+    kinds.push(KindSchema { group: T::GROUP, version: T::VERSION, kind: T::KIND, name, list_name });
 }
 
 /// The definitions of every kind the sandbox knows, built on first use.

@@ -24,16 +24,13 @@ const QUANTITY_FORMAT: &str =
 const QUANTITY_SUFFIX: &str = "unable to parse quantity's suffix";
 
 /// Suffixes a quantity may end with besides a decimal exponent (`e3`, `E-2`).
-const QUANTITY_SUFFIXES: [&str; 16] = [
-    "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E",
-];
+const QUANTITY_SUFFIXES: [&str; 16] =
+    ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"];
 
 /// Go decodes `format: byte` strings as standard base64 and reports the first bad offset.
 pub fn base64_error(data: &str) -> Option<String> {
     use base64::DecodeError;
-    let err = base64::engine::general_purpose::STANDARD
-        .decode(data)
-        .err()?;
+    let err = base64::engine::general_purpose::STANDARD.decode(data).err()?;
     let offset = match err {
         DecodeError::InvalidByte(offset, _) | DecodeError::InvalidLastSymbol(offset, _) => offset,
         // Go stops at the start of the incomplete group of four.
@@ -101,10 +98,7 @@ mod tests {
 
     #[test]
     fn well_formed_quantities_parse() {
-        for text in [
-            "500m", "128Mi", "1Gi", "0.5", ".5", "1.", "2", "1e3", "1E", "1E-2", "+1k", "-3",
-            " 64Mi ", "0",
-        ] {
+        for text in ["500m", "128Mi", "1Gi", "0.5", ".5", "1.", "2", "1e3", "1E", "1E-2", "+1k", "-3", " 64Mi ", "0"] {
             assert_eq!(quantity_error(&json!(text)), None, "{text}");
         }
         assert_eq!(quantity_error(&json!(0.25)), None);
@@ -114,44 +108,23 @@ mod tests {
     #[test]
     fn text_outside_the_grammar_is_refused_with_upstreams_pattern() {
         for text in ["128MB", "1Gb", "abc", "", "1.2.3", "10 Mi"] {
-            assert_eq!(
-                quantity_error(&json!(text)).as_deref(),
-                Some(QUANTITY_FORMAT),
-                "{text}"
-            );
+            assert_eq!(quantity_error(&json!(text)).as_deref(), Some(QUANTITY_FORMAT), "{text}");
         }
-        assert_eq!(
-            quantity_error(&json!(true)).as_deref(),
-            Some(QUANTITY_FORMAT)
-        );
+        assert_eq!(quantity_error(&json!(true)).as_deref(), Some(QUANTITY_FORMAT));
     }
 
     #[test]
     fn an_unknown_suffix_is_refused_as_a_suffix_error() {
         for text in ["500mi", "3Mm", "1e", "2kk", "1MiB3"] {
-            let expected = if text == "1MiB3" {
-                QUANTITY_FORMAT
-            } else {
-                QUANTITY_SUFFIX
-            };
-            assert_eq!(
-                quantity_error(&json!(text)).as_deref(),
-                Some(expected),
-                "{text}"
-            );
+            let expected = if text == "1MiB3" { QUANTITY_FORMAT } else { QUANTITY_SUFFIX };
+            assert_eq!(quantity_error(&json!(text)).as_deref(), Some(expected), "{text}");
         }
     }
 
     #[test]
     fn bad_base64_names_the_offset_go_reports() {
         assert_eq!(base64_error("cGFzc3dvcmQ="), None);
-        assert_eq!(
-            base64_error("hello").as_deref(),
-            Some("illegal base64 data at input byte 4")
-        );
-        assert_eq!(
-            base64_error("ab$d").as_deref(),
-            Some("illegal base64 data at input byte 2")
-        );
+        assert_eq!(base64_error("hello").as_deref(), Some("illegal base64 data at input byte 4"));
+        assert_eq!(base64_error("ab$d").as_deref(), Some("illegal base64 data at input byte 2"));
     }
 }

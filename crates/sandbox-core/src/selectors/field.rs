@@ -72,12 +72,7 @@ impl FieldSelector {
             let Some(source) = kind.fields.get(&field) else {
                 return Err(kind.error.replace("{field}", &field));
             };
-            terms.push(Term {
-                field,
-                value,
-                negated,
-                source: source.clone(),
-            });
+            terms.push(Term { field, value, negated, source: source.clone() });
         }
         Ok(Self { terms })
     }
@@ -94,17 +89,12 @@ impl FieldSelector {
 
     /// The value a plain `field=value` term requires, if there is one (e.g. `metadata.name`).
     pub fn required_value(&self, field: &str) -> Option<&str> {
-        self.terms
-            .iter()
-            .find(|t| t.field == field && !t.negated)
-            .map(|t| t.value.as_str())
+        self.terms.iter().find(|t| t.field == field && !t.negated).map(|t| t.value.as_str())
     }
 
     /// Whether the object matches every term.
     pub fn matches(&self, obj: &Value) -> bool {
-        self.terms
-            .iter()
-            .all(|t| (read(obj, &t.source) == t.value) != t.negated)
+        self.terms.iter().all(|t| (read(obj, &t.source) == t.value) != t.negated)
     }
 }
 
@@ -155,10 +145,7 @@ fn unescape(value: &str) -> Result<String, String> {
             },
             // Upstream prints the rune as a number here.
             ',' | '=' => {
-                return Err(format!(
-                    "invalid field selector: unescaped character in value: {}",
-                    c as u32
-                ));
+                return Err(format!("invalid field selector: unescaped character in value: {}", c as u32));
             }
             other => out.push(other),
         }
@@ -170,10 +157,9 @@ fn unescape(value: &str) -> Result<String, String> {
 fn read(obj: &Value, source: &Source) -> String {
     match source {
         Source::Path(path) => text_at(obj, path).unwrap_or_default(),
-        Source::FirstOf(paths) => paths
-            .iter()
-            .find_map(|p| text_at(obj, p).filter(|s| !s.is_empty()))
-            .unwrap_or_default(),
+        Source::FirstOf(paths) => {
+            paths.iter().find_map(|p| text_at(obj, p).filter(|s| !s.is_empty())).unwrap_or_default()
+        }
         Source::WithDefault { path, default } => text_at(obj, path).unwrap_or_else(|| default.clone()),
     }
 }
@@ -206,11 +192,7 @@ mod tests {
     use serde_json::json;
 
     fn rt(kind: &str) -> &'static ResourceType {
-        Registry::builtin()
-            .types()
-            .iter()
-            .find(|t| t.kind == kind)
-            .expect("kind is served")
+        Registry::builtin().types().iter().find(|t| t.kind == kind).expect("kind is served")
     }
 
     fn pod() -> Value {
@@ -248,17 +230,9 @@ mod tests {
         assert!(sel("status.nominatedNodeName=").matches(&p));
         assert!(sel("spec.hostNetwork=false").matches(&p));
         let node = json!({"metadata": {"name": "n"}});
-        assert!(
-            FieldSelector::parse(rt("Node"), "spec.unschedulable=false")
-                .unwrap()
-                .matches(&node)
-        );
+        assert!(FieldSelector::parse(rt("Node"), "spec.unschedulable=false").unwrap().matches(&node));
         let job = json!({"metadata": {"name": "j"}, "status": {"succeeded": 1}});
-        assert!(
-            FieldSelector::parse(rt("Job"), "status.successful=1")
-                .unwrap()
-                .matches(&job)
-        );
+        assert!(FieldSelector::parse(rt("Job"), "status.successful=1").unwrap().matches(&job));
     }
 
     #[test]
@@ -279,14 +253,8 @@ mod tests {
     fn unsupported_fields_use_the_kinds_wording() {
         let err = |k: &str, t: &str| FieldSelector::parse(rt(k), t).unwrap_err();
         assert_eq!(err("Pod", "foo=bar"), "field label not supported: foo");
-        assert_eq!(
-            err("Namespace", "metadata.namespace=x"),
-            "field label not supported: metadata.namespace"
-        );
-        assert_eq!(
-            err("Job", "spec.x=1"),
-            "field label \"spec.x\" not supported for batchv1.Job"
-        );
+        assert_eq!(err("Namespace", "metadata.namespace=x"), "field label not supported: metadata.namespace");
+        assert_eq!(err("Job", "spec.x=1"), "field label \"spec.x\" not supported for batchv1.Job");
         assert_eq!(
             err("ConfigMap", "data.x=1"),
             "\"data.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
@@ -296,20 +264,13 @@ mod tests {
     #[test]
     fn syntax_errors_are_reported_before_field_names() {
         let err = FieldSelector::parse(rt("Pod"), "foo=bar,status.phase").unwrap_err();
-        assert_eq!(
-            err,
-            "invalid selector: 'foo=bar,status.phase'; can't understand 'status.phase'"
-        );
+        assert_eq!(err, "invalid selector: 'foo=bar,status.phase'; can't understand 'status.phase'");
     }
 
     #[test]
     fn escapes_are_unescaped_and_bare_specials_refused() {
         let cm = json!({"metadata": {"name": "a,b"}});
-        assert!(
-            FieldSelector::parse(rt("ConfigMap"), r"metadata.name=a\,b")
-                .unwrap()
-                .matches(&cm)
-        );
+        assert!(FieldSelector::parse(rt("ConfigMap"), r"metadata.name=a\,b").unwrap().matches(&cm));
         let err = FieldSelector::parse(rt("ConfigMap"), "metadata.name=a=b").unwrap_err();
         assert_eq!(err, "invalid field selector: unescaped character in value: 61");
         let err = FieldSelector::parse(rt("ConfigMap"), r"metadata.name=a\b").unwrap_err();

@@ -66,10 +66,7 @@ impl Requirement {
         if let Some(why) = count_problem {
             // Upstream prints the list in Go syntax here.
             let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
-            errs.push(format!(
-                "values: Invalid value: []string{{{}}}: {why}",
-                quoted.join(", ")
-            ));
+            errs.push(format!("values: Invalid value: []string{{{}}}: {why}", quoted.join(", ")));
         }
         for (i, v) in values.iter().enumerate() {
             if matches!(operator, Operator::GreaterThan | Operator::LessThan) && v.parse::<i64>().is_err() {
@@ -87,11 +84,7 @@ impl Requirement {
         }
         values.sort();
         values.dedup();
-        Ok(Self {
-            key: key.to_string(),
-            operator,
-            values,
-        })
+        Ok(Self { key: key.to_string(), operator, values })
     }
 
     /// Whether a set of labels satisfies this requirement.
@@ -110,11 +103,7 @@ impl Requirement {
                 ) else {
                     return false;
                 };
-                if self.operator == Operator::GreaterThan {
-                    have > want
-                } else {
-                    have < want
-                }
+                if self.operator == Operator::GreaterThan { have > want } else { have < want }
             }
         }
     }
@@ -161,26 +150,17 @@ pub struct LabelSelector {
 impl LabelSelector {
     /// Parses `app=nginx,tier in (web),!legacy`; the error says what is wrong, in upstream's words.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut parser = Parser {
-            items: lex(text),
-            pos: 0,
-        };
+        let mut parser = Parser { items: lex(text), pos: 0 };
         let mut requirements = parser.parse()?;
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Self {
-            requirements,
-            nothing: false,
-        })
+        Ok(Self { requirements, nothing: false })
     }
 
     /// Builds a selector from a `LabelSelector` object (`matchLabels` plus `matchExpressions`).
     /// `null` selects nothing and `{}` selects everything, as upstream.
     pub fn from_object(obj: &Value) -> Result<Self, String> {
         if obj.is_null() {
-            return Ok(Self {
-                requirements: Vec::new(),
-                nothing: true,
-            });
+            return Ok(Self { requirements: Vec::new(), nothing: true });
         }
         let Some(map) = obj.as_object() else {
             return Err(format!("a label selector must be an object, not {obj}"));
@@ -189,9 +169,7 @@ impl LabelSelector {
         if let Some(labels) = map.get("matchLabels").filter(|v| !v.is_null()) {
             let labels = labels.as_object().ok_or("matchLabels must be a map of strings")?;
             for (key, value) in labels {
-                let value = value
-                    .as_str()
-                    .ok_or_else(|| format!("matchLabels[{key}] must be a string"))?;
+                let value = value.as_str().ok_or_else(|| format!("matchLabels[{key}] must be a string"))?;
                 requirements.push(Requirement::new(key, Operator::Equals, vec![value.to_string()], "key")?);
             }
         }
@@ -202,10 +180,7 @@ impl LabelSelector {
             }
         }
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Self {
-            requirements,
-            nothing: false,
-        })
+        Ok(Self { requirements, nothing: false })
     }
 
     /// A selector that matches every object.
@@ -317,10 +292,7 @@ mod tests {
         assert!(parse("n>3").matches(Some(&l)));
         assert!(!parse("n<3").matches(Some(&l)));
         let err = LabelSelector::parse("n>x").unwrap_err();
-        assert!(
-            err.contains("for 'Gt', 'Lt' operators, the value must be an integer"),
-            "{err}"
-        );
+        assert!(err.contains("for 'Gt', 'Lt' operators, the value must be an integer"), "{err}");
     }
 
     #[test]
@@ -333,20 +305,11 @@ mod tests {
         let cases = [
             ("app=nginx,", "found '', expected: identifier after ','"),
             ("app in", "unable to parse requirement: found '' expected: '('"),
-            (
-                "app in (a",
-                "unable to parse requirement: found '', expected: ',' or ')'",
-            ),
-            (
-                "app ~ x",
-                "unable to parse requirement: found '~', expected: in, notin, =, ==, !=, gt, lt",
-            ),
+            ("app in (a", "unable to parse requirement: found '', expected: ',' or ')'"),
+            ("app ~ x", "unable to parse requirement: found '~', expected: in, notin, =, ==, !=, gt, lt"),
             ("app=a=b", "found '=', expected: ',' or 'end of string'"),
             (",app", "found ',', expected: !, identifier, or 'end of string'"),
-            (
-                "env IN (a)",
-                "unable to parse requirement: found 'IN', expected: in, notin, =, ==, !=, gt, lt",
-            ),
+            ("env IN (a)", "unable to parse requirement: found 'IN', expected: in, notin, =, ==, !=, gt, lt"),
             ("a in (b) c", "found 'c', expected: ',' or 'end of string'"),
         ];
         for (text, want) in cases {
@@ -357,19 +320,13 @@ mod tests {
     #[test]
     fn a_missing_operator_lists_the_binary_operators() {
         let err = LabelSelector::parse("app (x)").unwrap_err();
-        assert_eq!(
-            err,
-            "unable to parse requirement: found '(', expected: in, notin, =, ==, !=, gt, lt"
-        );
+        assert_eq!(err, "unable to parse requirement: found '(', expected: in, notin, =, ==, !=, gt, lt");
     }
 
     #[test]
     fn bad_keys_and_values_are_invalid_values() {
         let err = LabelSelector::parse("a@b=c").unwrap_err();
-        assert!(
-            err.starts_with("unable to parse requirement: <nil>: Invalid value: \"a@b\": name part must"),
-            "{err}"
-        );
+        assert!(err.starts_with("unable to parse requirement: <nil>: Invalid value: \"a@b\": name part must"), "{err}");
         let err = LabelSelector::parse("app=-x").unwrap_err();
         assert!(
             err.starts_with("unable to parse requirement: values[0][app]: Invalid value: \"-x\": a valid label"),
@@ -396,11 +353,7 @@ mod tests {
 
     #[test]
     fn object_form_null_selects_nothing_and_empty_selects_everything() {
-        assert!(
-            !LabelSelector::from_object(&Value::Null)
-                .unwrap()
-                .matches(Some(&json!({})))
-        );
+        assert!(!LabelSelector::from_object(&Value::Null).unwrap().matches(Some(&json!({}))));
         assert!(LabelSelector::from_object(&json!({})).unwrap().matches(None));
     }
 

@@ -18,21 +18,14 @@ mod tests {
     fn a_key_with_a_bad_character_names_the_name_part() {
         let errs = label_key_errors("a@b");
         assert_eq!(errs.len(), 1);
-        assert!(
-            errs[0].starts_with("name part must consist of alphanumeric characters"),
-            "{}",
-            errs[0]
-        );
+        assert!(errs[0].starts_with("name part must consist of alphanumeric characters"), "{}", errs[0]);
         assert!(errs[0].contains("(e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is"));
     }
 
     #[test]
     fn an_uppercase_prefix_is_not_a_subdomain() {
         let errs = label_key_errors("Example.com/x");
-        assert!(
-            errs[0].starts_with("prefix part a lowercase RFC 1123 subdomain"),
-            "{errs:?}"
-        );
+        assert!(errs[0].starts_with("prefix part a lowercase RFC 1123 subdomain"), "{errs:?}");
     }
 
     #[test]
@@ -45,10 +38,7 @@ mod tests {
     #[test]
     fn empty_and_long_names_are_reported() {
         assert_eq!(label_key_errors("x/")[0], "name part must be non-empty");
-        assert_eq!(
-            label_key_errors(&"a".repeat(64))[0],
-            "name part must be no more than 63 characters"
-        );
+        assert_eq!(label_key_errors(&"a".repeat(64))[0], "name part must be no more than 63 characters");
     }
 
     #[test]

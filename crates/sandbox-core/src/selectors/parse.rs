@@ -76,10 +76,7 @@ pub(super) fn lex(text: &str) -> Vec<(Tok, String)> {
                     items.push((tok, text[start..end].to_string()));
                     i = end;
                 }
-                None => items.push((
-                    Tok::Error,
-                    format!("error expected: keyword found '{}'", &text[start..i]),
-                )),
+                None => items.push((Tok::Error, format!("error expected: keyword found '{}'", &text[start..i]))),
             }
         } else {
             while i < b.len() && !is_special(b[i]) && !is_space(b[i]) {
@@ -124,9 +121,7 @@ impl Parser {
             let (tok, lit) = self.peek(true);
             match tok {
                 Tok::Ident | Tok::Not => {
-                    let r = self
-                        .requirement()
-                        .map_err(|e| format!("unable to parse requirement: {e}"))?;
+                    let r = self.requirement().map_err(|e| format!("unable to parse requirement: {e}"))?;
                     requirements.push(r);
                     let (t, l) = self.next(true);
                     match t {
@@ -162,11 +157,7 @@ impl Parser {
         }
         let (after, _) = self.peek(true);
         if negated || matches!(after, Tok::End | Tok::Comma) {
-            let op = if negated {
-                Operator::DoesNotExist
-            } else {
-                Operator::Exists
-            };
+            let op = if negated { Operator::DoesNotExist } else { Operator::Exists };
             return Requirement::new(&key, op, Vec::new(), "key");
         }
         let (tok, lit) = self.next(false);

@@ -1,8 +1,12 @@
-//! The durable half of the store: every object as JSON in one redb table, committed with fsync.
+//! The durable half of the store: every object as JSON in one redb table. A commit is durable
+//! once its record is in the write-ahead log ([`Wal`]); redb is synced at checkpoints. Both files
+//! grow by zeros ([`ZeroFilled`]) so that an fdatasync writes data pages only.
 
 use super::ObjectKey;
+use super::wal::Wal;
+use super::zero_fill::ZeroFilled;
 use crate::registry::ResourceId;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Builder, Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 use std::path::Path;
 
@@ -21,6 +25,14 @@ pub enum DiskError {
         /// What redb said.
         #[source]
         source: redb::DatabaseError,
+    },
+    /// The write-ahead log beside the database could not be opened or read.
+    #[error("cannot open the sandbox store's log at {path}: {reason}")]
+    Log {
+        /// The file.
+        path: String,
+        /// What the system said.
+        reason: String,
     },
     /// A transaction failed; nothing of it was written.
     #[error("the sandbox store failed a transaction: {0}")]
@@ -50,20 +62,53 @@ pub enum DiskWrite<'a> {
     Delete(&'a ObjectKey),
 }
 
-/// The redb database holding the objects and the last resourceVersion.
+/// The redb database holding the objects and the last resourceVersion, in front of it the log.
 pub struct Disk {
     db: Database,
+    wal: Wal,
 }
 
 impl Disk {
-    /// Opens (or creates) the database file; redb recovers a crashed file to its last commit.
+    /// Opens (or creates) the database file and its log (`path` with the extension `wal`);
+    /// redb recovers a crashed file to its last durable commit, and the log's records after that
+    /// commit are applied and made durable before anything is read.
     pub fn open(path: &Path) -> Result<Self, DiskError> {
-        let db = Database::create(path).map_err(|source| DiskError::Open { path: path.display().to_string(), source })?;
-        let txn = db.begin_write().map_err(txn_error)?;
+        let open = || -> Result<Database, redb::DatabaseError> {
+            let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+            Builder::new().create_with_backend(ZeroFilled::new(file)?)
+        };
+        let db = open().map_err(|source| DiskError::Open { path: path.display().to_string(), source })?;
+        let wal_path = path.with_extension("wal");
+        let (wal, records) = Wal::open(&wal_path)
+            .map_err(|e| DiskError::Log { path: wal_path.display().to_string(), reason: e.to_string() })?;
+        let mut disk = Self { db, wal };
+        let durable = disk.durable_rv()?;
+        for record in records.into_iter().filter(|r| r.rv > durable) {
+            let writes: Vec<_> = record.writes.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+            disk.apply(&writes, record.rv, Durability::None)?;
+        }
+        disk.checkpoint()?;
+        Ok(disk)
+    }
+
+    fn durable_rv(&self) -> Result<u64, DiskError> {
+        let txn = self.db.begin_read().map_err(txn_error)?;
+        let meta = match txn.open_table(META) {
+            Ok(meta) => meta,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+            Err(e) => return Err(txn_error(e)),
+        };
+        Ok(meta.get(RESOURCE_VERSION).map_err(txn_error)?.map(|g| g.value()).unwrap_or(0))
+    }
+
+    /// Makes redb durable (tables created if new), then starts the log over.
+    fn checkpoint(&mut self) -> Result<(), DiskError> {
+        let mut txn = self.db.begin_write().map_err(txn_error)?;
+        txn.set_durability(Durability::Immediate).map_err(txn_error)?;
         txn.open_table(OBJECTS).map_err(txn_error)?;
         txn.open_table(META).map_err(txn_error)?;
         txn.commit().map_err(txn_error)?;
-        Ok(Self { db })
+        self.wal.reset().map_err(txn_error)
     }
 
     /// Every stored object with its key and stored JSON, and the last resourceVersion handed out.
@@ -85,26 +130,53 @@ impl Disk {
         Ok((objects, rv))
     }
 
-    /// Applies the writes and the new resourceVersion in one transaction, synced before returning.
-    pub fn commit(&self, writes: &[DiskWrite<'_>], rv: u64) -> Result<(), DiskError> {
+    /// Applies the writes and the new resourceVersion atomically and durably before returning:
+    /// one record in the log (one fdatasync of contiguous data), then redb without a sync. A
+    /// full log is checkpointed first; a commit larger than the log goes to redb with its own sync.
+    pub fn commit(&mut self, writes: &[DiskWrite<'_>], rv: u64) -> Result<(), DiskError> {
+        let keys: Vec<String> = writes.iter().map(|w| w.key().storage_key()).collect();
+        let logged: Vec<(&str, Option<&[u8]>)> = writes
+            .iter()
+            .zip(&keys)
+            .map(|(write, key)| match write {
+                DiskWrite::Put(_, bytes) => (key.as_str(), Some(*bytes)),
+                DiskWrite::Delete(_) => (key.as_str(), None),
+            })
+            .collect();
+        let mut logged_ok = self.wal.append(rv, &logged).map_err(txn_error)?;
+        if !logged_ok {
+            self.checkpoint()?;
+            logged_ok = self.wal.append(rv, &logged).map_err(txn_error)?;
+        }
+        // Once the record is durable the commit is too: if redb fails now, the write is
+        // reported as failed yet replayed at the next start (as a timed-out etcd write may be).
+        let durability = if logged_ok { Durability::None } else { Durability::Immediate };
+        self.apply(&logged, rv, durability)
+    }
+
+    fn apply(&self, writes: &[(&str, Option<&[u8]>)], rv: u64, durability: Durability) -> Result<(), DiskError> {
         let mut txn = self.db.begin_write().map_err(txn_error)?;
-        txn.set_durability(Durability::Immediate).map_err(txn_error)?;
+        txn.set_durability(durability).map_err(txn_error)?;
         {
             let mut table = txn.open_table(OBJECTS).map_err(txn_error)?;
-            for write in writes {
-                match write {
-                    DiskWrite::Put(key, bytes) => {
-                        table.insert(key.storage_key().as_str(), *bytes).map_err(txn_error)?;
-                    }
-                    DiskWrite::Delete(key) => {
-                        table.remove(key.storage_key().as_str()).map_err(txn_error)?;
-                    }
-                }
+            for (key, value) in writes {
+                match value {
+                    Some(bytes) => table.insert(*key, *bytes).map_err(txn_error)?,
+                    None => table.remove(*key).map_err(txn_error)?,
+                };
             }
             let mut meta = txn.open_table(META).map_err(txn_error)?;
             meta.insert(RESOURCE_VERSION, rv).map_err(txn_error)?;
         }
         txn.commit().map_err(txn_error)
+    }
+}
+
+impl DiskWrite<'_> {
+    fn key(&self) -> &ObjectKey {
+        match self {
+            DiskWrite::Put(key, _) | DiskWrite::Delete(key) => key,
+        }
     }
 }
 

@@ -1,19 +1,24 @@
 //! The object store: an in-memory index for reads over a durable redb file, with one serialized write path.
 //!
-//! A write runs the caller's decision under the writer lock, commits it to disk with fsync, then
-//! updates the index and publishes the watch event, so a reply never reports a change that a crash
-//! could lose, and watchers see changes in resourceVersion order.
+//! A write runs the caller's decision under the decision lock (against the committed objects and
+//! the writes still waiting for the disk), takes the next resourceVersion and joins the commit
+//! queue. Whichever waiting writer holds the commit lock next commits the whole queue in one redb
+//! transaction and one fsync (group commit: concurrent writers share a sync, a lone writer pays
+//! exactly one), then updates the index and publishes the watch events in resourceVersion order.
+//! So a reply never reports a change that a crash could lose, and reads see committed objects only.
 
 mod disk;
+mod wal;
+mod zero_fill;
 
 pub use disk::DiskError;
 
 use crate::registry::ResourceId;
 use crate::watch::{EventType, Subscription, TooOld, WatchEvent, WatchHub};
-use disk::{Disk, DiskWrite};
 use bytes::Bytes;
+use disk::{Disk, DiskWrite};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -75,10 +80,44 @@ struct Index {
 
 /// The store: shared by every request through `Arc`.
 pub struct Store {
-    /// Serializes writes; held across the disk commit so resourceVersions are handed out in order.
-    writer: Mutex<Disk>,
+    /// Serializes decisions; hands out resourceVersions in queue order.
+    decisions: Mutex<Decisions>,
+    /// Held by the writer committing a batch; the others wait here for their outcome.
+    committer: Mutex<Committer>,
     index: RwLock<Index>,
     hub: WatchHub,
+}
+
+/// What the decision lock guards: writes decided but not yet committed.
+struct Decisions {
+    /// The last resourceVersion handed out (committed or queued).
+    last_rv: u64,
+    /// The newest queued state of each key with a queued write (`None`: deleted), and its rv.
+    pending: HashMap<ObjectKey, (u64, Option<Arc<Value>>)>,
+    /// Writes waiting for the disk, in resourceVersion order.
+    queue: Vec<Queued>,
+}
+
+/// One decided write waiting for its commit.
+struct Queued {
+    key: ObjectKey,
+    rv: u64,
+    /// The stored JSON; `None` for a delete.
+    json: Option<Bytes>,
+    object: Arc<Value>,
+    event: EventType,
+    old: Option<Arc<Value>>,
+}
+
+/// What the commit lock guards: the file, and the resourceVersions whose commit failed (a write
+/// is durable once the index reached its rv and it is not among these).
+struct Committer {
+    disk: Disk,
+    failed: HashSet<u64>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A consistent read of one type: the matching objects and the resourceVersion they were read at.
@@ -101,7 +140,12 @@ impl Store {
             let entry = Entry { object: Arc::new(value), json: Bytes::from(json) };
             by_type.entry(key.resource).or_default().insert((key.namespace, key.name), entry);
         }
-        Ok(Self { writer: Mutex::new(disk), index: RwLock::new(Index { rv, by_type }), hub: WatchHub::new(rv) })
+        Ok(Self {
+            decisions: Mutex::new(Decisions { last_rv: rv, pending: HashMap::new(), queue: Vec::new() }),
+            committer: Mutex::new(Committer { disk, failed: HashSet::new() }),
+            index: RwLock::new(Index { rv, by_type }),
+            hub: WatchHub::new(rv),
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -170,26 +214,58 @@ impl Store {
         dry_run: bool,
         decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
     ) -> Result<Written, StoreError<E>> {
-        let disk = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.get(key);
+        self.write_with(key, dry_run, false, decide)
+    }
+
+    /// [`Store::write`] for a decision that reads other objects of the same type from the store
+    /// (a new Service's address is one no other Service has): queued writes of that type are
+    /// committed first, and none can join until the decision is made.
+    pub fn write_settled<E>(
+        &self,
+        key: &ObjectKey,
+        dry_run: bool,
+        decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
+    ) -> Result<Written, StoreError<E>> {
+        self.write_with(key, dry_run, true, decide)
+    }
+
+    fn write_with<E>(
+        &self,
+        key: &ObjectKey,
+        dry_run: bool,
+        settle: bool,
+        decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
+    ) -> Result<Written, StoreError<E>> {
+        let mut decisions = lock(&self.decisions);
+        while settle && decisions.pending.keys().any(|k| k.resource == key.resource) {
+            let last = decisions.last_rv;
+            drop(decisions);
+            // A failed commit also empties the queue, which is all this waits for.
+            let _ = self.wait_durable(last);
+            decisions = lock(&self.decisions);
+        }
+        let queued = decisions.pending.get(key).cloned();
+        let current = match &queued {
+            Some((_, state)) => state.clone(),
+            None => self.get(key),
+        };
         let change = decide(current.as_ref()).map_err(StoreError::Decision)?;
-        let rv = self.read().rv + 1;
-        let mut encoded = Bytes::new();
-        let (object, event) = match change {
-            Change::Keep => match current {
-                Some(object) => return Ok(Written { object, event: None }),
-                None => return Ok(Written { object: Arc::new(Value::Null), event: None }),
-            },
-            Change::Put(mut object) => {
-                if dry_run {
-                    return Ok(Written { object: Arc::new(object), event: None });
+        let rv = decisions.last_rv + 1;
+        let (object, json, event) = match change {
+            Change::Keep => {
+                drop(decisions);
+                // An answer read from a queued write is only true once that write is durable.
+                if let Some((queued_rv, _)) = queued {
+                    self.wait_durable(queued_rv)?;
                 }
+                return Ok(Written { object: current.unwrap_or_else(|| Arc::new(Value::Null)), event: None });
+            }
+            Change::Put(object) if dry_run => return Ok(Written { object: Arc::new(object), event: None }),
+            Change::Put(mut object) => {
                 object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
                 let bytes = serde_json::to_vec(&object).map_err(|e| DiskError::Transaction(e.to_string()))?;
-                disk.commit(&[DiskWrite::Put(key, &bytes)], rv)?;
-                encoded = Bytes::from(bytes);
                 let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
-                (Arc::new(object), kind)
+                (Arc::new(object), Some(Bytes::from(bytes)), kind)
             }
             Change::Delete => {
                 let Some(old) = current.clone() else {
@@ -198,25 +274,85 @@ impl Store {
                 if dry_run {
                     return Ok(Written { object: old, event: None });
                 }
-                disk.commit(&[DiskWrite::Delete(key)], rv)?;
                 let mut last = old.as_ref().clone();
                 last["metadata"]["resourceVersion"] = Value::String(rv.to_string());
-                (Arc::new(last), EventType::Deleted)
+                (Arc::new(last), None, EventType::Deleted)
             }
         };
+        decisions.last_rv = rv;
+        let state = json.as_ref().map(|_| object.clone());
+        decisions.pending.insert(key.clone(), (rv, state));
+        decisions.queue.push(Queued { key: key.clone(), rv, json, object: object.clone(), event, old: current });
+        drop(decisions);
+        self.wait_durable(rv)?;
+        Ok(Written { object, event: Some(event) })
+    }
+
+    /// Returns once the write with resourceVersion `rv` is committed (or failed): either another
+    /// writer's batch included it, or this writer commits everything queued so far.
+    fn wait_durable(&self, rv: u64) -> Result<(), DiskError> {
+        let mut committer = lock(&self.committer);
+        loop {
+            if committer.failed.contains(&rv) {
+                return Err(DiskError::Transaction(format!("the commit of resourceVersion {rv} failed")));
+            }
+            if self.read().rv >= rv {
+                return Ok(());
+            }
+            let batch = std::mem::take(&mut lock(&self.decisions).queue);
+            if batch.is_empty() {
+                // Unreachable while every queued write is either committed or marked failed.
+                return Err(DiskError::Transaction(format!("resourceVersion {rv} was neither committed nor queued")));
+            }
+            self.commit_batch(&mut committer, batch);
+        }
+    }
+
+    /// Commits a batch in one transaction and one fsync, then makes it visible: the index first,
+    /// then the watch events, in resourceVersion order (the commit lock orders batches).
+    fn commit_batch(&self, committer: &mut Committer, batch: Vec<Queued>) {
+        let last_rv = batch.last().map_or(0, |q| q.rv);
+        let writes: Vec<DiskWrite<'_>> = batch
+            .iter()
+            .map(|q| match &q.json {
+                Some(json) => DiskWrite::Put(&q.key, json),
+                None => DiskWrite::Delete(&q.key),
+            })
+            .collect();
+        let committed = committer.disk.commit(&writes, last_rv);
+        drop(writes);
+        if committed.is_err() {
+            // Later queued writes were decided against these: they fail too, and all are forgotten.
+            let mut decisions = lock(&self.decisions);
+            let rest = std::mem::take(&mut decisions.queue);
+            decisions.pending.clear();
+            committer.failed.extend(batch.iter().chain(&rest).map(|q| q.rv));
+            return;
+        }
         {
             let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-            index.rv = rv;
-            let objects = index.by_type.entry(key.resource.clone()).or_default();
-            let slot = (key.namespace.clone(), key.name.clone());
-            match event {
-                EventType::Deleted => objects.remove(&slot),
-                _ => objects.insert(slot, Entry { object: object.clone(), json: encoded }),
-            };
+            index.rv = last_rv;
+            for q in &batch {
+                let objects = index.by_type.entry(q.key.resource.clone()).or_default();
+                let slot = (q.key.namespace.clone(), q.key.name.clone());
+                match &q.json {
+                    Some(json) => objects.insert(slot, Entry { object: q.object.clone(), json: json.clone() }),
+                    None => objects.remove(&slot),
+                };
+            }
         }
-        self.hub.publish(WatchEvent { kind: event, rv, resource: key.resource.clone(), object: object.clone(), old: current });
-        drop(disk);
-        Ok(Written { object, event: Some(event) })
+        {
+            let mut decisions = lock(&self.decisions);
+            for q in &batch {
+                if decisions.pending.get(&q.key).is_some_and(|(rv, _)| *rv == q.rv) {
+                    decisions.pending.remove(&q.key);
+                }
+            }
+        }
+        for q in batch {
+            let event = WatchEvent { kind: q.event, rv: q.rv, resource: q.key.resource, object: q.object, old: q.old };
+            self.hub.publish(event);
+        }
     }
 }
 
@@ -226,13 +362,15 @@ mod tests {
     use serde_json::json;
 
     fn key(name: &str) -> ObjectKey {
-        ObjectKey { resource: ResourceId { group: String::new(), plural: "configmaps".into() }, namespace: "default".into(), name: name.into() }
+        ObjectKey {
+            resource: ResourceId { group: String::new(), plural: "configmaps".into() },
+            namespace: "default".into(),
+            name: name.into(),
+        }
     }
 
     fn put(store: &Store, name: &str) -> Written {
-        store
-            .write::<()>(&key(name), false, |_| Ok(Change::Put(json!({"metadata": {"name": name}}))))
-            .expect("write")
+        store.write::<()>(&key(name), false, |_| Ok(Change::Put(json!({"metadata": {"name": name}})))).expect("write")
     }
 
     #[test]
@@ -299,5 +437,64 @@ mod tests {
         let second = sub.receiver.try_recv().unwrap();
         assert_eq!((first.kind, first.rv), (EventType::Added, 1));
         assert_eq!((second.kind, second.rv), (EventType::Deleted, 2));
+    }
+
+    #[test]
+    fn concurrent_writers_share_commits_and_every_write_survives_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let store = Arc::new(Store::open(&path).unwrap());
+            let mut sub = store.subscribe(0).unwrap();
+            let threads: Vec<_> = (0..16)
+                .map(|t| {
+                    let store = store.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..20 {
+                            put(&store, &format!("w{t}-{i}"));
+                            // A read-modify-write of one shared object: decisions see queued writes.
+                            store
+                                .write::<()>(&key("counter"), false, |current| {
+                                    let n = current.map_or(0, |c| c["n"].as_u64().unwrap_or(0));
+                                    Ok(Change::Put(json!({"metadata": {"name": "counter"}, "n": n + 1})))
+                                })
+                                .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+            assert_eq!(store.resource_version(), 640);
+            let rvs: Vec<u64> = std::iter::from_fn(|| sub.receiver.try_recv().ok()).map(|e| e.rv).collect();
+            assert_eq!(rvs, (1..=640).collect::<Vec<_>>());
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.resource_version(), 640);
+        assert_eq!(store.get(&key("counter")).unwrap()["n"], 320);
+        assert!(store.get(&key("w15-19")).is_some());
+    }
+
+    #[test]
+    fn a_full_log_is_checkpointed_and_a_commit_larger_than_the_log_still_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let filler = "x".repeat(100_000);
+        let huge = "y".repeat(wal::SIZE as usize + 1);
+        {
+            let store = Store::open(&path).unwrap();
+            for i in 0..120 {
+                let name = format!("big-{i}");
+                let object = json!({"metadata": {"name": name}, "data": filler});
+                store.write::<()>(&key(&name), false, |_| Ok(Change::Put(object))).unwrap();
+            }
+            let object = json!({"metadata": {"name": "huge"}, "data": huge});
+            store.write::<()>(&key("huge"), false, |_| Ok(Change::Put(object))).unwrap();
+            put(&store, "after");
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.resource_version(), 122);
+        assert_eq!(store.get(&key("big-119")).unwrap()["data"].as_str().map(str::len), Some(100_000));
+        assert_eq!(store.get(&key("huge")).unwrap()["data"].as_str().map(str::len), Some(huge.len()));
+        assert!(store.get(&key("after")).is_some());
     }
 }

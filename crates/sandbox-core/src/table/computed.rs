@@ -32,18 +32,12 @@ pub const FUNCTIONS: &[(&str, CellFn)] = &[
 ];
 
 fn list<'a>(v: &'a Value, path: &str) -> &'a [Value] {
-    first(v, path)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    first(v, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// Whether the first condition of this type is true (upstream looks no further).
 fn job_condition(job: &Value, kind: &str) -> bool {
-    list(job, ".status.conditions")
-        .iter()
-        .find(|c| c["type"] == kind)
-        .is_some_and(|c| c["status"] == "True")
+    list(job, ".status.conditions").iter().find(|c| c["type"] == kind).is_some_and(|c| c["status"] == "True")
 }
 
 fn job_status(c: &Ctx, _: &[String]) -> Option<Value> {
@@ -95,11 +89,7 @@ fn service_external_ip(c: &Ctx, _: &[String]) -> Option<Value> {
                 .filter(|s| !s.is_empty())
                 .collect();
             let all: Vec<&str> = ingress.into_iter().chain(external).collect();
-            if all.is_empty() {
-                "<pending>".to_string()
-            } else {
-                all.join(",")
-            }
+            if all.is_empty() { "<pending>".to_string() } else { all.join(",") }
         }
         "ExternalName" => text(c.obj, ".spec.externalName").to_string(),
         _ => "<unknown>".to_string(),
@@ -119,19 +109,12 @@ fn service_ports(c: &Ctx, _: &[String]) -> Option<Value> {
             }
         })
         .collect();
-    Some(json!(if ports.is_empty() {
-        "<none>".to_string()
-    } else {
-        ports.join(",")
-    }))
+    Some(json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }))
 }
 
 /// `Ready`, `NotReady` or `Unknown`, then `SchedulingDisabled` when cordoned.
 fn node_status(c: &Ctx, _: &[String]) -> Option<Value> {
-    let ready = list(c.obj, ".status.conditions")
-        .iter()
-        .rev()
-        .find(|c| c["type"] == "Ready");
+    let ready = list(c.obj, ".status.conditions").iter().rev().find(|c| c["type"] == "Ready");
     let mut status = vec![match ready {
         Some(r) if r["status"] == "True" => "Ready",
         Some(_) => "NotReady",
@@ -156,11 +139,7 @@ fn node_roles(c: &Ctx, _: &[String]) -> Option<Value> {
         })
         .filter(|r| !r.is_empty())
         .collect();
-    Some(json!(if roles.is_empty() {
-        "<none>".to_string()
-    } else {
-        roles.into_iter().collect::<Vec<_>>().join(",")
-    }))
+    Some(json!(if roles.is_empty() { "<none>".to_string() } else { roles.into_iter().collect::<Vec<_>>().join(",") }))
 }
 
 /// The first address of the given type (`InternalIP`, `ExternalIP`), `<none>` if there is none.
@@ -171,9 +150,7 @@ fn node_address(c: &Ctx, args: &[String]) -> Option<Value> {
 }
 
 fn event_first_seen(c: &Ctx, _: &[String]) -> Option<Value> {
-    age(first(c.obj, ".firstTimestamp"), c.now)
-        .or_else(|| age(first(c.obj, ".eventTime"), c.now))
-        .map(Value::from)
+    age(first(c.obj, ".firstTimestamp"), c.now).or_else(|| age(first(c.obj, ".eventTime"), c.now)).map(Value::from)
 }
 
 /// The series' last observation, else `lastTimestamp`, else the first sighting.
@@ -181,9 +158,7 @@ fn event_last_seen(c: &Ctx, args: &[String]) -> Option<Value> {
     if c.obj.get("series").is_some_and(|s| !s.is_null()) {
         return age(first(c.obj, ".series.lastObservedTime"), c.now).map(Value::from);
     }
-    age(first(c.obj, ".lastTimestamp"), c.now)
-        .map(Value::from)
-        .or_else(|| event_first_seen(c, args))
+    age(first(c.obj, ".lastTimestamp"), c.now).map(Value::from).or_else(|| event_first_seen(c, args))
 }
 
 /// The series count, else `count`, where 0 (a singleton from the newer API) reads as 1.
@@ -198,11 +173,7 @@ fn event_count(c: &Ctx, _: &[String]) -> Option<Value> {
 fn event_object(c: &Ctx, _: &[String]) -> Option<Value> {
     let kind = text(c.obj, ".involvedObject.kind").to_lowercase();
     let name = text(c.obj, ".involvedObject.name");
-    Some(json!(if name.is_empty() {
-        kind
-    } else {
-        format!("{kind}/{name}")
-    }))
+    Some(json!(if name.is_empty() { kind } else { format!("{kind}/{name}") }))
 }
 
 /// `component, host`, each falling back to the reporting controller and instance.
@@ -213,20 +184,12 @@ fn event_source(c: &Ctx, _: &[String]) -> Option<Value> {
     };
     let component = pick(".source.component", ".reportingComponent");
     let instance = pick(".source.host", ".reportingInstance");
-    Some(json!(if instance.is_empty() {
-        component.to_string()
-    } else {
-        format!("{component}, {instance}")
-    }))
+    Some(json!(if instance.is_empty() { component.to_string() } else { format!("{component}, {instance}") }))
 }
 
 /// `ClusterRole/view`.
 fn role_ref(c: &Ctx, _: &[String]) -> Option<Value> {
-    Some(json!(format!(
-        "{}/{}",
-        text(c.obj, ".roleRef.kind"),
-        text(c.obj, ".roleRef.name")
-    )))
+    Some(json!(format!("{}/{}", text(c.obj, ".roleRef.kind"), text(c.obj, ".roleRef.name"))))
 }
 
 /// The binding's subjects of one kind, joined by `, `; service accounts as `namespace/name`.
@@ -255,29 +218,12 @@ mod tests {
 
     #[test]
     fn job_completions_and_duration_follow_the_spec() {
-        assert_eq!(
-            call(
-                job_completions,
-                json!({"spec": {"completions": 3}, "status": {"succeeded": 1}}),
-                &[]
-            ),
-            "1/3"
-        );
-        assert_eq!(
-            call(job_completions, json!({"spec": {"parallelism": 4}}), &[]),
-            "0/1 of 4"
-        );
+        assert_eq!(call(job_completions, json!({"spec": {"completions": 3}, "status": {"succeeded": 1}}), &[]), "1/3");
+        assert_eq!(call(job_completions, json!({"spec": {"parallelism": 4}}), &[]), "0/1 of 4");
         assert_eq!(call(job_completions, json!({"spec": {"parallelism": 1}}), &[]), "0/1");
         let done = json!({"status": {"startTime": "2024-05-01T11:00:00Z", "completionTime": "2024-05-01T11:00:07Z"}});
         assert_eq!(call(job_duration, done, &[]), "7s");
-        assert_eq!(
-            call(
-                job_duration,
-                json!({"status": {"startTime": "2024-05-01T11:55:00Z"}}),
-                &[]
-            ),
-            "5m"
-        );
+        assert_eq!(call(job_duration, json!({"status": {"startTime": "2024-05-01T11:55:00Z"}}), &[]), "5m");
         assert_eq!(call(job_duration, json!({}), &[]), Value::Null);
     }
 
@@ -293,24 +239,12 @@ mod tests {
     #[test]
     fn service_addresses_depend_on_the_type() {
         let svc = |spec: Value, status: Value| json!({"spec": spec, "status": status});
-        assert_eq!(
-            call(service_external_ip, svc(json!({"type": "ClusterIP"}), json!({})), &[]),
-            "<none>"
-        );
-        assert_eq!(
-            call(
-                service_external_ip,
-                svc(json!({"type": "LoadBalancer"}), json!({})),
-                &[]
-            ),
-            "<pending>"
-        );
-        let lb = svc(
-            json!({"type": "LoadBalancer"}),
-            json!({"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}),
-        );
+        assert_eq!(call(service_external_ip, svc(json!({"type": "ClusterIP"}), json!({})), &[]), "<none>");
+        assert_eq!(call(service_external_ip, svc(json!({"type": "LoadBalancer"}), json!({})), &[]), "<pending>");
+        let lb = svc(json!({"type": "LoadBalancer"}), json!({"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}));
         assert_eq!(call(service_external_ip, lb, &[]), "1.2.3.4");
-        let ports = json!({"spec": {"ports": [{"port": 80, "protocol": "TCP"}, {"port": 443, "nodePort": 30443, "protocol": "TCP"}]}});
+        let ports = json!({"spec": {"ports": [{"port": 80, "protocol": "TCP"}, {"port": 443, "nodePort": 30443,
+            "protocol": "TCP"}]}});
         assert_eq!(call(service_ports, ports, &[]), "80/TCP,443:30443/TCP");
         assert_eq!(call(service_ports, json!({}), &[]), "<none>");
     }
@@ -320,7 +254,8 @@ mod tests {
         let node = json!({
             "metadata": {"labels": {"node-role.kubernetes.io/control-plane": "", "kubernetes.io/role": "edge"}},
             "spec": {"unschedulable": true},
-            "status": {"conditions": [{"type": "Ready", "status": "True"}], "addresses": [{"type": "InternalIP", "address": "10.0.0.2"}]}
+            "status": {"conditions": [{"type": "Ready", "status": "True"}], "addresses": [{"type": "InternalIP",
+                "address": "10.0.0.2"}]}
         });
         assert_eq!(call(node_status, node.clone(), &[]), "Ready,SchedulingDisabled");
         assert_eq!(call(node_roles, node.clone(), &[]), "control-plane,edge");
@@ -337,7 +272,8 @@ mod tests {
         assert_eq!(call(event_count, ev.clone(), &[]), 1);
         assert_eq!(call(event_object, ev.clone(), &[]), "pod/web");
         assert_eq!(call(event_source, ev, &[]), "kubelet, node-a");
-        let series = json!({"series": {"count": 4, "lastObservedTime": "2024-05-01T11:59:30.000000Z"}, "eventTime": "2024-05-01T11:00:00.000000Z"});
+        let series = json!({"series": {"count": 4, "lastObservedTime": "2024-05-01T11:59:30.000000Z"},
+            "eventTime": "2024-05-01T11:00:00.000000Z"});
         assert_eq!(call(event_last_seen, series.clone(), &[]), "30s");
         assert_eq!(call(event_first_seen, series.clone(), &[]), "60m");
         assert_eq!(call(event_count, series, &[]), 4);

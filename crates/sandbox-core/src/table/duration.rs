@@ -44,18 +44,12 @@ pub fn human_duration(d: SignedDuration) -> String {
 
 /// `3h4m`, or just `3h` when the smaller unit is zero.
 fn with_rest(big: i64, big_unit: &str, small: i64, small_unit: &str) -> String {
-    if small == 0 {
-        format!("{big}{big_unit}")
-    } else {
-        format!("{big}{big_unit}{small}{small_unit}")
-    }
+    if small == 0 { format!("{big}{big_unit}") } else { format!("{big}{big_unit}{small}{small_unit}") }
 }
 
 /// Reads an RFC 3339 timestamp; absent, null, empty or malformed values give `None`.
 pub fn timestamp(v: Option<&Value>) -> Option<Timestamp> {
-    v.and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .and_then(|s| s.parse().ok())
+    v.and_then(Value::as_str).filter(|s| !s.is_empty()).and_then(|s| s.parse().ok())
 }
 
 /// The age of a timestamp at `now`, or `None` when it is not set.
@@ -112,14 +106,8 @@ mod tests {
     #[test]
     fn ages_come_from_rfc3339_text() {
         let now: Timestamp = "2024-05-01T12:00:00Z".parse().unwrap();
-        assert_eq!(
-            age(Some(&Value::from("2024-05-01T11:57:57Z")), now).as_deref(),
-            Some("2m3s")
-        );
-        assert_eq!(
-            age(Some(&Value::from("2024-05-01T11:59:59.500000Z")), now).as_deref(),
-            Some("0s")
-        );
+        assert_eq!(age(Some(&Value::from("2024-05-01T11:57:57Z")), now).as_deref(), Some("2m3s"));
+        assert_eq!(age(Some(&Value::from("2024-05-01T11:59:59.500000Z")), now).as_deref(), Some("0s"));
         assert_eq!(age(Some(&Value::Null), now), None);
         assert_eq!(age(Some(&Value::from("yesterday")), now), None);
     }

@@ -6,6 +6,7 @@
 use super::computed;
 use super::duration::{age, timestamp};
 use crate::selectors::LabelSelector;
+use crate::time;
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -39,24 +40,11 @@ impl Expr {
             None => (text.trim(), None),
         };
         if body.starts_with('.') {
-            return Ok(Self {
-                func: String::new(),
-                args: vec![body.to_string()],
-                fallback,
-            });
+            return Ok(Self { func: String::new(), args: vec![body.to_string()], fallback });
         }
-        let (name, rest) = body
-            .split_once('(')
-            .ok_or_else(|| format!("cell {text:?}: expected a path or a call"))?;
-        let inner = rest
-            .strip_suffix(')')
-            .ok_or_else(|| format!("cell {text:?}: missing ')'"))?;
-        let args: Vec<String> = inner
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(str::to_string)
-            .collect();
+        let (name, rest) = body.split_once('(').ok_or_else(|| format!("cell {text:?}: expected a path or a call"))?;
+        let inner = rest.strip_suffix(')').ok_or_else(|| format!("cell {text:?}: missing ')'"))?;
+        let args: Vec<String> = inner.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect();
         let func = name.trim().to_string();
         if function(&func).is_none() {
             return Err(format!("cell {text:?}: unknown function {func:?}"));
@@ -67,11 +55,7 @@ impl Expr {
     /// The cell value for one object.
     pub fn eval(&self, ctx: &Ctx) -> Value {
         let result = if self.func.is_empty() {
-            self.args
-                .first()
-                .and_then(|p| first(ctx.obj, p))
-                .filter(|v| !v.is_null())
-                .cloned()
+            self.args.first().and_then(|p| first(ctx.obj, p)).filter(|v| !v.is_null()).cloned()
         } else {
             function(&self.func).and_then(|f| f(ctx, &self.args))
         };
@@ -135,41 +119,22 @@ fn arg(args: &[String], i: usize) -> &str {
 fn function(name: &str) -> Option<CellFn> {
     let generic: &[(&str, CellFn)] = &[
         ("age", |c, a| age(first(c.obj, arg(a, 0)), c.now).map(Value::from)),
-        ("created", |c, a| {
-            Some(Value::from(rfc3339(timestamp(first(c.obj, arg(a, 0))))))
-        }),
+        ("created", |c, a| Some(Value::from(rfc3339(timestamp(first(c.obj, arg(a, 0))))))),
         ("int", |c, a| Some(Value::from(int(c.obj, arg(a, 0))))),
-        ("count", |c, a| {
-            Some(Value::from(a.iter().map(|p| size(first(c.obj, p))).sum::<usize>()))
-        }),
+        ("count", |c, a| Some(Value::from(a.iter().map(|p| size(first(c.obj, p))).sum::<usize>()))),
         ("join", |c, a| Some(Value::from(strings(c.obj, arg(a, 0)).join(",")))),
-        ("labels", |c, a| {
-            Some(Value::from(format_labels(first(c.obj, arg(a, 0)))))
-        }),
-        ("selector", |c, a| {
-            Some(Value::from(format_selector(first(c.obj, arg(a, 0)))))
-        }),
-        ("ratio", |c, a| {
-            Some(Value::from(format!(
-                "{}/{}",
-                int(c.obj, arg(a, 0)),
-                int(c.obj, arg(a, 1))
-            )))
-        }),
+        ("labels", |c, a| Some(Value::from(format_labels(first(c.obj, arg(a, 0)))))),
+        ("selector", |c, a| Some(Value::from(format_selector(first(c.obj, arg(a, 0)))))),
+        ("ratio", |c, a| Some(Value::from(format!("{}/{}", int(c.obj, arg(a, 0)), int(c.obj, arg(a, 1)))))),
         ("bool", |c, a| Some(Value::from(format_bool(first(c.obj, arg(a, 0)))))),
         ("trim", |c, a| Some(Value::from(text(c.obj, arg(a, 0)).trim()))),
     ];
-    generic
-        .iter()
-        .chain(computed::FUNCTIONS)
-        .find(|(n, _)| *n == name)
-        .map(|(_, f)| *f)
+    generic.iter().chain(computed::FUNCTIONS).find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
 /// `2024-05-01T12:00:00Z`; an unset time prints as Go's zero time, as upstream's default table does.
 fn rfc3339(t: Option<Timestamp>) -> String {
-    t.map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string())
+    t.map(time::rfc3339).unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string())
 }
 
 /// Entries of a map or list; 0 for anything else.
@@ -191,10 +156,7 @@ pub fn format_labels(v: Option<&Value>) -> String {
     let Some(map) = v.and_then(Value::as_object).filter(|m| !m.is_empty()) else {
         return "<none>".to_string();
     };
-    let mut pairs: Vec<String> = map
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
+    let mut pairs: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
     pairs.sort();
     pairs.join(",")
 }
@@ -261,10 +223,7 @@ mod tests {
         assert_eq!(eval("age(.t)", json!({"t": "2024-05-01T11:00:00Z"})), json!("60m"));
         assert_eq!(eval("age(.t)", json!({})), json!("<unknown>"));
         assert_eq!(eval("age(.t) or <none>", json!({})), json!("<none>"));
-        assert_eq!(
-            eval("created(.t)", json!({"t": "2024-05-01T11:00:00.25Z"})),
-            json!("2024-05-01T11:00:00Z")
-        );
+        assert_eq!(eval("created(.t)", json!({"t": "2024-05-01T11:00:00.25Z"})), json!("2024-05-01T11:00:00Z"));
     }
 
     #[test]

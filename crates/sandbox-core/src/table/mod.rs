@@ -86,20 +86,13 @@ impl Layout {
             .columns
             .iter()
             .map(|c| {
-                json!({"name": c.name, "type": c.kind, "format": c.format, "description": c.description, "priority": c.priority})
+                json!({"name": c.name, "type": c.kind, "format": c.format, "description": c.description,
+                    "priority": c.priority})
             })
             .collect();
-        let cells = spec
-            .columns
-            .iter()
-            .map(|c| Expr::parse(&c.cell))
-            .collect::<Result<_, _>>()?;
+        let cells = spec.columns.iter().map(|c| Expr::parse(&c.cell)).collect::<Result<_, _>>()?;
         let conditions = spec.conditions.as_deref().map(Expr::parse).transpose()?;
-        Ok(Self {
-            definitions,
-            cells,
-            conditions,
-        })
+        Ok(Self { definitions, cells, conditions })
     }
 }
 
@@ -115,10 +108,7 @@ fn load() -> Result<Layouts, String> {
     for (kind, spec) in &file.kinds {
         kinds.insert(kind.clone(), Layout::build(spec).map_err(|e| format!("{kind}: {e}"))?);
     }
-    Ok(Layouts {
-        fallback: Layout::build(&file.fallback)?,
-        kinds,
-    })
+    Ok(Layouts { fallback: Layout::build(&file.fallback)?, kinds })
 }
 
 fn layouts() -> &'static Layouts {
@@ -184,11 +174,7 @@ mod tests {
     }
 
     fn rt(kind: &str) -> &'static ResourceType {
-        Registry::builtin()
-            .types()
-            .iter()
-            .find(|t| t.kind == kind)
-            .unwrap_or_else(|| panic!("{kind} is served"))
+        Registry::builtin().types().iter().find(|t| t.kind == kind).unwrap_or_else(|| panic!("{kind} is served"))
     }
 
     #[test]
@@ -212,12 +198,7 @@ mod tests {
     fn kinds_without_columns_show_name_and_created_at() {
         let role = Arc::new(json!({"metadata": {"name": "reader", "creationTimestamp": "2024-05-01T10:00:00Z"}}));
         let table = to_table(rt("Role"), &[role], json!({"resourceVersion": "7"}), now());
-        let names: Vec<&Value> = table["columnDefinitions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| &c["name"])
-            .collect();
+        let names: Vec<&Value> = table["columnDefinitions"].as_array().unwrap().iter().map(|c| &c["name"]).collect();
         assert_eq!(names, [&json!("Name"), &json!("Created At")]);
         assert_eq!(table["columnDefinitions"][1]["type"], "date");
         assert_eq!(table["rows"][0]["cells"], json!(["reader", "2024-05-01T10:00:00Z"]));
@@ -236,11 +217,7 @@ mod tests {
         assert!(partial.get("data").is_none());
         assert_eq!(with(IncludeObject::Object)["rows"][0]["object"], *cm);
         assert_eq!(IncludeObject::parse("").unwrap(), IncludeObject::Metadata);
-        assert!(
-            IncludeObject::parse("All")
-                .unwrap_err()
-                .contains("Unsupported value: \"All\"")
-        );
+        assert!(IncludeObject::parse("All").unwrap_err().contains("Unsupported value: \"All\""));
     }
 
     fn read_objects(path: &Path) -> Vec<Arc<Value>> {

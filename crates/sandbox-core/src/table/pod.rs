@@ -25,16 +25,12 @@ fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
 }
 
 fn has_condition(pod: &Value, kind: &str) -> bool {
-    list(&pod["status"], "conditions")
-        .iter()
-        .any(|c| c["type"] == kind && c["status"] == "True")
+    list(&pod["status"], "conditions").iter().any(|c| c["type"] == kind && c["status"] == "True")
 }
 
 /// A sidecar: an init container that keeps running (`restartPolicy: Always`).
 fn restartable(pod: &Value, name: &str) -> bool {
-    list(&pod["spec"], "initContainers")
-        .iter()
-        .any(|c| c["name"] == name && c["restartPolicy"] == "Always")
+    list(&pod["spec"], "initContainers").iter().any(|c| c["name"] == name && c["restartPolicy"] == "Always")
 }
 
 fn non_empty(v: &Value) -> Option<&str> {
@@ -105,12 +101,7 @@ fn containers(pod: &Value, s: &mut PodSummary) {
         }
     }
     if s.reason == "Completed" && has_running {
-        s.reason = if has_condition(pod, "Ready") {
-            "Running"
-        } else {
-            "NotReady"
-        }
-        .to_string();
+        s.reason = if has_condition(pod, "Ready") { "Running" } else { "NotReady" }.to_string();
     }
 }
 
@@ -124,18 +115,9 @@ pub fn summarize(pod: &Value) -> PodSummary {
     if gated {
         reason = "SchedulingGated".to_string();
     }
-    let sidecars = list(&pod["spec"], "initContainers")
-        .iter()
-        .filter(|c| c["restartPolicy"] == "Always")
-        .count();
+    let sidecars = list(&pod["spec"], "initContainers").iter().filter(|c| c["restartPolicy"] == "Always").count();
     let total = list(&pod["spec"], "containers").len() + sidecars;
-    let mut s = PodSummary {
-        ready: 0,
-        total,
-        reason,
-        restarts: 0,
-        last_restart: None,
-    };
+    let mut s = PodSummary { ready: 0, total, reason, restarts: 0, last_restart: None };
     let mut sidecar = (0, None);
     let initializing = init_containers(pod, &mut s, &mut sidecar);
     if !initializing || has_condition(pod, "Initialized") {
@@ -181,12 +163,7 @@ pub fn readiness_gates(c: &Ctx, _: &[String]) -> Option<Value> {
     let conditions = list(&c.obj["status"], "conditions");
     let passing = gates
         .iter()
-        .filter(|g| {
-            conditions
-                .iter()
-                .find(|c| c["type"] == g["conditionType"])
-                .is_some_and(|c| c["status"] == "True")
-        })
+        .filter(|g| conditions.iter().find(|c| c["type"] == g["conditionType"]).is_some_and(|c| c["status"] == "True"))
         .count();
     Some(json!(format!("{passing}/{}", gates.len())))
 }
@@ -206,7 +183,8 @@ mod tests {
     use super::*;
 
     fn running(name: &str, ready: bool) -> Value {
-        json!({"name": name, "ready": ready, "restartCount": 0, "state": {"running": {"startedAt": "2024-05-01T11:00:00Z"}}})
+        json!({"name": name, "ready": ready, "restartCount": 0,
+            "state": {"running": {"startedAt": "2024-05-01T11:00:00Z"}}})
     }
 
     #[test]
@@ -224,7 +202,8 @@ mod tests {
         let pod = json!({
             "spec": {"containers": [{"name": "a"}]},
             "status": {"phase": "Pending", "containerStatuses": [
-                {"name": "a", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}
+                {"name": "a", "ready": false, "restartCount": 0,
+                    "state": {"waiting": {"reason": "ContainerCreating"}}}]}
         });
         assert_eq!(summarize(&pod).reason, "ContainerCreating");
     }
@@ -258,7 +237,8 @@ mod tests {
         let pod = json!({
             "spec": {"containers": [{"name": "a"}]},
             "status": {"phase": "Running", "containerStatuses": [{"name": "a", "ready": true, "restartCount": 5,
-                "state": {"running": {}}, "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2024-05-01T11:59:55Z"}}}]}
+                "state": {"running": {}}, "lastState": {"terminated": {"exitCode": 1,
+                    "finishedAt": "2024-05-01T11:59:55Z"}}}]}
         });
         let now = "2024-05-01T12:00:00Z".parse().unwrap();
         assert_eq!(restarts(&Ctx { obj: &pod, now }, &[]), Some(json!("5 (5s ago)")));
@@ -270,7 +250,8 @@ mod tests {
             "spec": {"initContainers": [{"name": "proxy", "restartPolicy": "Always"}], "containers": [{"name": "a"}]},
             "status": {"phase": "Running",
                 "conditions": [{"type": "Initialized", "status": "True"}],
-                "initContainerStatuses": [{"name": "proxy", "ready": true, "started": true, "restartCount": 2, "state": {"running": {}}}],
+                "initContainerStatuses": [{"name": "proxy", "ready": true, "started": true, "restartCount": 2,
+                    "state": {"running": {}}}],
                 "containerStatuses": [running("a", true)]}
         });
         let s = summarize(&pod);

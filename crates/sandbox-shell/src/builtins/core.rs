@@ -128,7 +128,9 @@ fn render(conv: char, spec: &str, arg: &str) -> Result<String, String> {
     let left = spec.starts_with('-');
     let zero = spec.trim_start_matches('-').starts_with('0');
     let width: usize = spec.trim_start_matches(['-', '0']).split('.').next().and_then(|w| w.parse().ok()).unwrap_or(0);
-    let number = || -> Result<i64, String> { if arg.is_empty() { Ok(0) } else { arg.trim().parse().map_err(|_| format!("invalid number '{arg}'")) } };
+    let number = || -> Result<i64, String> {
+        if arg.is_empty() { Ok(0) } else { arg.trim().parse().map_err(|_| format!("invalid number '{arg}'")) }
+    };
     let body = match conv {
         's' => arg.to_string(),
         'b' => unescape(arg).0,
@@ -380,7 +382,14 @@ pub(crate) async fn id(_: &mut Shell, c: &mut Call) -> i32 {
 
 pub(crate) async fn uname(sh: &mut Shell, c: &mut Call) -> i32 {
     let flags = Flags::parse(&c.args[1..], "").unwrap_or_default();
-    let fields = [('s', "Linux"), ('n', sh.ctx.hostname.as_str()), ('r', "6.1.0-sandbox"), ('v', "#1 SMP"), ('m', "x86_64"), ('o', "GNU/Linux")];
+    let fields = [
+        ('s', "Linux"),
+        ('n', sh.ctx.hostname.as_str()),
+        ('r', "6.1.0-sandbox"),
+        ('v', "#1 SMP"),
+        ('m', "x86_64"),
+        ('o', "GNU/Linux"),
+    ];
     let all = flags.has('a');
     let chosen: Vec<&str> = fields.iter().filter(|(k, _)| all || flags.has(*k)).map(|(_, v)| *v).collect();
     let line = if chosen.is_empty() { "Linux".to_string() } else { chosen.join(" ") };
@@ -423,7 +432,8 @@ pub(crate) async fn sh(shell: &mut Shell, c: &mut Call) -> i32 {
             c.err(format!("{name}: -c requires an argument\n")).await;
             return 2;
         };
-        child.args = c.args.get(i + 1..).map(<[String]>::to_vec).filter(|a| !a.is_empty()).unwrap_or_else(|| vec![name]);
+        child.args =
+            c.args.get(i + 1..).map(<[String]>::to_vec).filter(|a| !a.is_empty()).unwrap_or_else(|| vec![name]);
         return child.run_source(&script, &streams).await;
     }
     if let Some(file) = c.args.get(i).cloned() {

@@ -30,7 +30,12 @@ fn permissions(is_dir: bool) -> &'static str {
 
 fn long_line(entry: &Entry, when: &str) -> String {
     let size = if entry.is_dir { 4096 } else { entry.size };
-    format!("{}    {} root     root     {size:>9} {when} {}\n", permissions(entry.is_dir), if entry.is_dir { 2 } else { 1 }, entry.name)
+    format!(
+        "{}    {} root     root     {size:>9} {when} {}\n",
+        permissions(entry.is_dir),
+        if entry.is_dir { 2 } else { 1 },
+        entry.name
+    )
 }
 
 /// `ls [-la1A] [paths…]`.
@@ -41,7 +46,8 @@ pub(crate) async fn ls(sh: &mut Shell, c: &mut Call) -> i32 {
     let (long, all, almost) = (flags.has('l'), flags.has('a'), flags.has('A'));
     let mut status = 0;
     let mut out = String::new();
-    let (dirs, files): (Vec<&String>, Vec<&String>) = operands.iter().partition(|p| sh.ctx.fs.is_dir(&sh.abs(p)) == Some(true));
+    let (dirs, files): (Vec<&String>, Vec<&String>) =
+        operands.iter().partition(|p| sh.ctx.fs.is_dir(&sh.abs(p)) == Some(true));
     for file in &files {
         match sh.ctx.fs.read(&sh.abs(file)) {
             Ok(bytes) => {
@@ -152,7 +158,11 @@ pub(crate) fn copy_tree(fs: &Filesystem, from: &str, to: &str) -> Result<(), Str
         Some(true) => {
             fs.mkdir(to).map_err(|e| e.to_string())?;
             for entry in fs.list(from).map_err(|e| e.to_string())? {
-                copy_tree(fs, &format!("{from}/{}", entry.name), &format!("{}/{}", to.trim_end_matches('/'), entry.name))?;
+                copy_tree(
+                    fs,
+                    &format!("{from}/{}", entry.name),
+                    &format!("{}/{}", to.trim_end_matches('/'), entry.name),
+                )?;
             }
             Ok(())
         }
@@ -177,7 +187,11 @@ fn plan(sh: &Shell, operands: &[String]) -> Result<Vec<(String, String, String)>
     Ok(sources
         .iter()
         .map(|s| {
-            let to = if into_dir { format!("{}/{}", dest_path.trim_end_matches('/'), base_of(s)) } else { dest_path.clone() };
+            let to = if into_dir {
+                format!("{}/{}", dest_path.trim_end_matches('/'), base_of(s))
+            } else {
+                dest_path.clone()
+            };
             (s.clone(), sh.abs(s), to)
         })
         .collect())
@@ -192,9 +206,12 @@ async fn copy_or_move(sh: &mut Shell, c: &mut Call, remove: bool) -> i32 {
     let mut status = 0;
     for (shown, from, to) in steps {
         let result = match sh.ctx.fs.is_dir(&from) {
-            Some(true) if !(remove || flags.has('r') || flags.has('R') || flags.has('a')) => Err(format!("omitting directory '{shown}'")),
+            Some(true) if !(remove || flags.has('r') || flags.has('R') || flags.has('a')) => {
+                Err(format!("omitting directory '{shown}'"))
+            }
             None => Err(format!("can't stat '{shown}': No such file or directory")),
-            _ => copy_tree(&sh.ctx.fs, &from, &to).and_then(|()| if remove { sh.ctx.fs.remove(&from, true).map_err(|e| e.to_string()) } else { Ok(()) }),
+            _ => copy_tree(&sh.ctx.fs, &from, &to)
+                .and_then(|()| if remove { sh.ctx.fs.remove(&from, true).map_err(|e| e.to_string()) } else { Ok(()) }),
         };
         if let Err(message) = result {
             status = c.fail(message).await;
@@ -232,7 +249,9 @@ fn usage(fs: &Filesystem, path: &str) -> u64 {
     fs.list(path)
         .unwrap_or_default()
         .iter()
-        .map(|e| if e.is_dir { usage(fs, &format!("{}/{}", path.trim_end_matches('/'), e.name)) } else { e.size as u64 })
+        .map(
+            |e| if e.is_dir { usage(fs, &format!("{}/{}", path.trim_end_matches('/'), e.name)) } else { e.size as u64 },
+        )
         .sum()
 }
 
@@ -241,21 +260,42 @@ pub(crate) async fn df(sh: &mut Shell, c: &mut Call) -> i32 {
     let human = c.args.iter().any(|a| a.starts_with('-') && a.contains('h'));
     const GIB: u64 = 1 << 30;
     let disk = 62 * GIB;
-    let mut rows: Vec<(String, u64, u64, String)> =
-        vec![("overlay".into(), disk, 9 * GIB, "/".into()), ("tmpfs".into(), 64 << 20, 0, "/dev".into()), ("shm".into(), 64 << 20, 0, "/dev/shm".into())];
+    let mut rows: Vec<(String, u64, u64, String)> = vec![
+        ("overlay".into(), disk, 9 * GIB, "/".into()),
+        ("tmpfs".into(), 64 << 20, 0, "/dev".into()),
+        ("shm".into(), 64 << 20, 0, "/dev/shm".into()),
+    ];
     let mut mounts = sh.ctx.fs.mount_points();
     mounts.sort();
     for (path, read_only) in mounts {
         // Secrets and projected tokens live in memory; other volumes on the node's disk.
         let device = if read_only && path.contains("secrets") { "tmpfs" } else { "/dev/vda1" };
         let size = if device == "tmpfs" { 7 * GIB } else { disk };
-        rows.push((device.into(), size, usage(&sh.ctx.fs, &path).max(if device == "tmpfs" { 0 } else { 9 * GIB }), path));
+        rows.push((
+            device.into(),
+            size,
+            usage(&sh.ctx.fs, &path).max(if device == "tmpfs" { 0 } else { 9 * GIB }),
+            path,
+        ));
     }
-    let mut out = format!("{:<20} {:>9} {:>9} {:>9} {:>4} Mounted on\n", "Filesystem", if human { "Size" } else { "1K-blocks" }, "Used", "Available", "Use%");
+    let mut out = format!(
+        "{:<20} {:>9} {:>9} {:>9} {:>4} Mounted on\n",
+        "Filesystem",
+        if human { "Size" } else { "1K-blocks" },
+        "Used",
+        "Available",
+        "Use%"
+    );
     for (device, size, used, path) in rows {
         let show = |n: u64| if human { human_size(n) } else { (n / 1024).to_string() };
         let percent = if size == 0 { 0 } else { (used * 100).div_ceil(size) };
-        out.push_str(&format!("{device:<20} {:>9} {:>9} {:>9} {:>3}% {path}\n", show(size), show(used), show(size.saturating_sub(used)), percent));
+        out.push_str(&format!(
+            "{device:<20} {:>9} {:>9} {:>9} {:>3}% {path}\n",
+            show(size),
+            show(used),
+            show(size.saturating_sub(used)),
+            percent
+        ));
     }
     c.out(out).await;
     0

@@ -87,7 +87,8 @@ fn walk(sh: &Shell, root: &str, shown: &str, depth: usize, max: Option<usize>, o
         return;
     }
     for entry in sh.ctx.fs.list(&path).unwrap_or_default() {
-        let child_shown = if shown.ends_with('/') { format!("{shown}{}", entry.name) } else { format!("{shown}/{}", entry.name) };
+        let child_shown =
+            if shown.ends_with('/') { format!("{shown}{}", entry.name) } else { format!("{shown}/{}", entry.name) };
         walk(sh, &format!("{path}/{}", entry.name), &child_shown, depth + 1, max, out);
     }
 }
@@ -158,7 +159,9 @@ mod tests {
 
     #[test]
     fn queries_collect_roots_tests_and_exec_templates() {
-        let q = parse(&strings(&["/repo", "-name", "*.yaml", "-type", "f", "-exec", "kubectl", "apply", "-f", "{}", ";"])).unwrap();
+        let q =
+            parse(&strings(&["/repo", "-name", "*.yaml", "-type", "f", "-exec", "kubectl", "apply", "-f", "{}", ";"]))
+                .unwrap();
         assert_eq!(q.roots, ["/repo"]);
         assert_eq!(q.tests, vec![Test::Name("*.yaml".into(), false), Test::Type(false)]);
         assert_eq!(q.execs, vec![(strings(&["kubectl", "apply", "-f", "{}"]), false)]);

@@ -71,7 +71,10 @@ mod tests {
 
     #[test]
     fn every_spelling_of_the_filename_flag_is_found() {
-        let args: Vec<String> = ["apply", "-f", "a.yaml", "--filename=b", "-fc.yaml", "--filename", "d"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = ["apply", "-f", "a.yaml", "--filename=b", "-fc.yaml", "--filename", "d"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(file_args(&args), ["a.yaml", "b", "c.yaml", "d"]);
     }
 }

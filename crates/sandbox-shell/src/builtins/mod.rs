@@ -110,7 +110,11 @@ impl Flags {
             for (i, &c) in letters.iter().enumerate() {
                 if valued.contains(c) {
                     let rest: String = letters[i + 1..].iter().collect();
-                    let value = if rest.is_empty() { iter.next().cloned().ok_or_else(|| format!("option requires an argument -- '{c}'"))? } else { rest };
+                    let value = if rest.is_empty() {
+                        iter.next().cloned().ok_or_else(|| format!("option requires an argument -- '{c}'"))?
+                    } else {
+                        rest
+                    };
                     flags.values.insert(c, value);
                     break;
                 }
@@ -174,7 +178,11 @@ pub(crate) fn lookup(name: &str, sh: &Shell) -> Option<Builtin> {
 
 /// The names of the commands this container has, sorted, without the punctuation ones.
 pub(crate) fn names(sh: &Shell) -> Vec<&'static str> {
-    let mut names: Vec<&str> = TABLE.iter().map(|(n, _)| *n).filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric()) && available(n, sh)).collect();
+    let mut names: Vec<&str> = TABLE
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric()) && available(n, sh))
+        .collect();
     names.sort_unstable();
     names.dedup();
     names

@@ -8,13 +8,20 @@ use crate::procs::SIGNALS;
 pub(crate) async fn ps(sh: &mut Shell, c: &mut Call) -> i32 {
     let _guard = sh.ctx.processes.start(sh.pid, &c.args.join(" "));
     let full = c.args[1..].iter().any(|a| a.starts_with('-') && a.contains('f') || a == "aux");
-    let mut out = if full { "UID          PID    PPID  C STIME TTY          TIME CMD\n".to_string() } else { "PID   USER     TIME  COMMAND\n".to_string() };
+    let mut out = if full {
+        "UID          PID    PPID  C STIME TTY          TIME CMD\n".to_string()
+    } else {
+        "PID   USER     TIME  COMMAND\n".to_string()
+    };
     for p in sh.ctx.processes.list() {
         // Only the processes of a terminal session (exec -t) have a terminal; PID 1 never does.
         let tty = if sh.tty && p.pid != 1 && p.pid >= sh.pid { "pts/0" } else { "?" };
         let started = p.started.to_zoned(jiff::tz::TimeZone::UTC).strftime("%H:%M").to_string();
         if full {
-            out.push_str(&format!("{:<8} {:>7} {:>7} {:>2} {:<5} {:<8} {:>8} {}\n", "root", p.pid, p.ppid, 0, started, tty, "00:00:00", p.command));
+            out.push_str(&format!(
+                "{:<8} {:>7} {:>7} {:>2} {:<5} {:<8} {:>8} {}\n",
+                "root", p.pid, p.ppid, 0, started, tty, "00:00:00", p.command
+            ));
         } else {
             out.push_str(&format!("{:>5} {:<8} {:>4}  {}\n", p.pid, "root", "0:00", p.command));
         }
@@ -61,7 +68,10 @@ pub(crate) async fn kill(sh: &mut Shell, c: &mut Call) -> i32 {
     }
     let mut status = 0;
     for pid in &args {
-        let result = pid.parse::<u32>().map_err(|_| format!("invalid number '{pid}'")).and_then(|p| sh.ctx.processes.signal(p, signal));
+        let result = pid
+            .parse::<u32>()
+            .map_err(|_| format!("invalid number '{pid}'"))
+            .and_then(|p| sh.ctx.processes.signal(p, signal));
         if let Err(message) = result {
             status = c.fail(message).await;
         }

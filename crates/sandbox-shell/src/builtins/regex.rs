@@ -1,11 +1,13 @@
 //! A small regular-expression matcher for grep and sed: literals, `.`, `[…]`, `*`, `^`, `$`, and
 //! (extended syntax, or `\+ \? \|` in basic syntax) `+`, `?`, `|`. No groups or back-references.
 
+use crate::bracket::Bracket;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Atom {
     Char(char),
     Any,
-    Class(Vec<(char, char)>, bool),
+    Class(Bracket),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,7 +81,9 @@ impl Regex {
             let (atom, len) = match (escaped, c) {
                 (true, _) => (Atom::Char(unescape(next)), 2),
                 (false, '.') => (Atom::Any, 1),
-                (false, '[') => class(&chars[i + 1..]).map(|(a, l)| (a, l + 1)).unwrap_or((Atom::Char('['), 1)),
+                (false, '[') => Bracket::parse(&chars[i + 1..], &['^'])
+                    .map(|(set, l)| (Atom::Class(set), l + 1))
+                    .unwrap_or((Atom::Char('['), 1)),
                 (false, other) => (Atom::Char(other), 1),
             };
             current.nodes.push((atom, Rep::One));
@@ -91,9 +95,13 @@ impl Regex {
 
     /// The first match in `text`: start and end, in characters.
     pub fn find_at(&self, text: &[char], from: usize) -> Option<(usize, usize)> {
-        let folded: Vec<char> = if self.icase { text.iter().map(|c| c.to_ascii_lowercase()).collect() } else { text.to_vec() };
-        (from..=folded.len())
-            .find_map(|s| self.branches.iter().find_map(|b| if b.start && s != 0 { None } else { here(&b.nodes, &folded, s, b.end).map(|e| (s, e)) }))
+        let folded: Vec<char> =
+            if self.icase { text.iter().map(|c| c.to_ascii_lowercase()).collect() } else { text.to_vec() };
+        (from..=folded.len()).find_map(|s| {
+            self.branches
+                .iter()
+                .find_map(|b| if b.start && s != 0 { None } else { here(&b.nodes, &folded, s, b.end).map(|e| (s, e)) })
+        })
     }
 
     /// Whether `line` contains a match.
@@ -111,50 +119,11 @@ fn unescape(c: char) -> char {
     }
 }
 
-fn class(p: &[char]) -> Option<(Atom, usize)> {
-    let negate = p.first() == Some(&'^');
-    let mut i = usize::from(negate);
-    let start = i;
-    let mut ranges = Vec::new();
-    while i < p.len() {
-        if p[i] == ']' && i > start {
-            return Some((Atom::Class(ranges, negate), i + 1));
-        }
-        if p[i..].starts_with(&['[', ':']) {
-            let end = p[i..].iter().position(|&c| c == ']')? + i;
-            let name: String = p[i + 2..end.saturating_sub(1)].iter().collect();
-            ranges.extend(named_class(&name));
-            i = end + 1;
-            continue;
-        }
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            ranges.push((p[i], p[i + 2]));
-            i += 3;
-        } else {
-            ranges.push((p[i], p[i]));
-            i += 1;
-        }
-    }
-    None
-}
-
-fn named_class(name: &str) -> Vec<(char, char)> {
-    match name {
-        "digit" => vec![('0', '9')],
-        "alpha" => vec![('a', 'z'), ('A', 'Z')],
-        "alnum" => vec![('a', 'z'), ('A', 'Z'), ('0', '9')],
-        "upper" => vec![('A', 'Z')],
-        "lower" => vec![('a', 'z')],
-        "space" => vec![(' ', ' '), ('\t', '\r')],
-        _ => Vec::new(),
-    }
-}
-
 fn matches(atom: &Atom, c: char) -> bool {
     match atom {
         Atom::Char(x) => *x == c,
         Atom::Any => c != '\n',
-        Atom::Class(ranges, negate) => ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negate,
+        Atom::Class(set) => set.matches(c),
     }
 }
 

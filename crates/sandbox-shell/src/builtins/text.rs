@@ -78,12 +78,19 @@ pub(crate) async fn tail(sh: &mut Shell, c: &mut Call) -> i32 {
 
 pub(crate) async fn wc(sh: &mut Shell, c: &mut Call) -> i32 {
     let Some(flags) = parse(c, &c.args[1..], "").await else { return 1 };
-    let chosen: Vec<char> = ['l', 'w', 'c'].into_iter().filter(|k| flags.has(*k) || (*k == 'c' && flags.has('m'))).collect();
+    let chosen: Vec<char> =
+        ['l', 'w', 'c'].into_iter().filter(|k| flags.has(*k) || (*k == 'c' && flags.has('m'))).collect();
     let chosen = if chosen.is_empty() { vec!['l', 'w', 'c'] } else { chosen };
     let (inputs, ok) = c.inputs(sh, &flags.operands).await;
     let mut out = String::new();
     let mut totals = [0usize; 3];
-    let count = |bytes: &[u8]| [bytes.iter().filter(|&&b| b == b'\n').count(), String::from_utf8_lossy(bytes).split_whitespace().count(), bytes.len()];
+    let count = |bytes: &[u8]| {
+        [
+            bytes.iter().filter(|&&b| b == b'\n').count(),
+            String::from_utf8_lossy(bytes).split_whitespace().count(),
+            bytes.len(),
+        ]
+    };
     let row = |counts: [usize; 3], name: &str| {
         let cells: Vec<String> = chosen
             .iter()
@@ -289,7 +296,11 @@ pub(crate) async fn sed(sh: &mut Shell, c: &mut Call) -> i32 {
 
 /// The characters of a `tr` set: ranges `a-z`, escapes and `[:upper:]`-style classes.
 fn tr_set(spec: &str) -> Vec<char> {
-    let expanded = spec.replace("[:upper:]", "A-Z").replace("[:lower:]", "a-z").replace("[:digit:]", "0-9").replace("[:space:]", " \t\n\r");
+    let expanded = spec
+        .replace("[:upper:]", "A-Z")
+        .replace("[:lower:]", "a-z")
+        .replace("[:digit:]", "0-9")
+        .replace("[:space:]", " \t\n\r");
     let (unescaped, _) = super::core::unescape(&expanded);
     let chars: Vec<char> = unescaped.chars().collect();
     let mut out = Vec::new();
@@ -337,7 +348,13 @@ pub(crate) async fn sort(sh: &mut Shell, c: &mut Call) -> i32 {
     let Some(flags) = parse(c, &c.args[1..], "tk").await else { return 1 };
     let (inputs, ok) = c.inputs(sh, &flags.operands).await;
     let mut all: Vec<String> = inputs.iter().flat_map(|(_, b)| text_lines(b)).collect();
-    let numeric = |s: &str| s.trim().split(|c: char| !c.is_ascii_digit() && c != '-' && c != '.').next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0);
+    let numeric = |s: &str| {
+        s.trim()
+            .split(|c: char| !c.is_ascii_digit() && c != '-' && c != '.')
+            .next()
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     if flags.has('n') {
         all.sort_by(|a, b| numeric(a).total_cmp(&numeric(b)).then_with(|| a.cmp(b)));
     } else {
@@ -388,11 +405,17 @@ pub(crate) async fn cut(sh: &mut Shell, c: &mut Call) -> i32 {
     let mut out = String::new();
     for line in inputs.iter().flat_map(|(_, b)| text_lines(b)) {
         let picked: String = match (flags.values.get(&'f'), flags.values.get(&'c')) {
-            (Some(list), _) if line.contains(delim) => {
-                line.split(delim).enumerate().filter(|(i, _)| in_list(list, i + 1)).map(|(_, f)| f).collect::<Vec<_>>().join(&delim.to_string())
-            }
+            (Some(list), _) if line.contains(delim) => line
+                .split(delim)
+                .enumerate()
+                .filter(|(i, _)| in_list(list, i + 1))
+                .map(|(_, f)| f)
+                .collect::<Vec<_>>()
+                .join(&delim.to_string()),
             (Some(_), _) => line,
-            (None, Some(list)) => line.chars().enumerate().filter(|(i, _)| in_list(list, i + 1)).map(|(_, ch)| ch).collect(),
+            (None, Some(list)) => {
+                line.chars().enumerate().filter(|(i, _)| in_list(list, i + 1)).map(|(_, ch)| ch).collect()
+            }
             (None, None) => return c.fail("you must specify a list of bytes, characters, or fields").await,
         };
         out.push_str(&picked);
@@ -419,8 +442,11 @@ pub(crate) async fn base64(sh: &mut Shell, c: &mut Call) -> i32 {
     }
     let encoded = engine.encode(data);
     let width = flags.values.get(&'w').and_then(|w| w.parse::<usize>().ok()).unwrap_or(76);
-    let wrapped =
-        if width == 0 { encoded } else { encoded.as_bytes().chunks(width).map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>().join("\n") };
+    let wrapped = if width == 0 {
+        encoded
+    } else {
+        encoded.as_bytes().chunks(width).map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>().join("\n")
+    };
     c.out(format!("{wrapped}\n")).await;
     i32::from(!ok)
 }
@@ -453,10 +479,19 @@ pub(crate) async fn xargs(sh: &mut Shell, c: &mut Call) -> i32 {
     let streams = c.streams();
     let mut status = 0;
     let runs: Vec<Vec<String>> = match flags.values.get(&'I') {
-        Some(marker) => input.lines().filter(|l| !l.is_empty()).map(|l| command.iter().map(|a| a.replace(marker.as_str(), l)).collect()).collect(),
+        Some(marker) => input
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| command.iter().map(|a| a.replace(marker.as_str(), l)).collect())
+            .collect(),
         None => {
             let words: Vec<String> = input.split_whitespace().map(String::from).collect();
-            let per = flags.values.get(&'n').and_then(|n| n.parse::<usize>().ok()).filter(|n| *n > 0).unwrap_or(words.len().max(1));
+            let per = flags
+                .values
+                .get(&'n')
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(words.len().max(1));
             if words.is_empty() {
                 vec![command.clone()]
             } else {

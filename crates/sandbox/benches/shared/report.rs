@@ -62,7 +62,13 @@ impl Stats {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let n = samples.len().max(1);
         let at = |q: usize| samples.get((samples.len() * q / 100).min(n - 1)).copied().map(ms).unwrap_or(0.0);
-        Self { count: samples.len(), median: at(50), p99: at(99), max: samples.last().copied().map(ms).unwrap_or(0.0), p99_target: false }
+        Self {
+            count: samples.len(),
+            median: at(50),
+            p99: at(99),
+            max: samples.last().copied().map(ms).unwrap_or(0.0),
+            p99_target: false,
+        }
     }
 
     pub fn with_p99_target(mut self) -> Self {
@@ -88,7 +94,10 @@ impl Report {
             }
             None => String::new(),
         };
-        self.rows.push(format!("| {what} | {} | {:.3} | {:.3} | {:.3} | {verdict} |", stats.count, stats.median, stats.p99, stats.max));
+        self.rows.push(format!(
+            "| {what} | {} | {:.3} | {:.3} | {:.3} | {verdict} |",
+            stats.count, stats.median, stats.p99, stats.max
+        ));
         eprintln!("{}", self.rows.last().map(String::as_str).unwrap_or_default());
     }
 
@@ -99,12 +108,14 @@ impl Report {
         let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
         let all: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
         let verdict = if median >= floor { "met" } else { "MISSED" };
-        self.others.push(format!("| {what} | median {median:.0} MB/s (runs: {}) | {target} {verdict} |", all.join(", ")));
+        self.others
+            .push(format!("| {what} | median {median:.0} MB/s (runs: {}) | {target} {verdict} |", all.join(", ")));
         eprintln!("{}", self.others.last().map(String::as_str).unwrap_or_default());
     }
 
     pub fn cpu(&mut self, what: &str, secs: u64, (percent, wakeups): (f64, f64)) {
-        self.others.push(format!("| {what} | {percent:.2} % of one core over {secs} s, {wakeups:.0} wake-ups/s | ≈ 0 |"));
+        self.others
+            .push(format!("| {what} | {percent:.2} % of one core over {secs} s, {wakeups:.0} wake-ups/s | ≈ 0 |"));
         eprintln!("{}", self.others.last().map(String::as_str).unwrap_or_default());
     }
 

@@ -63,7 +63,8 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             resources.push(subresource_entry(t, sub));
         }
     }
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": first.api_version(), "resources": resources}))
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": first.api_version(),
+            "resources": resources}))
 }
 
 /// What each subresource looks like in discovery: its kind and verbs.
@@ -74,9 +75,13 @@ fn subresource_entry(t: &ResourceType, sub: &str) -> Value {
                           "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}),
         "exec" | "portforward" | "attach" => json!({"name": name, "singularName": "", "namespaced": t.namespaced,
                           "kind": format!("Pod{}Options", capitalised(sub)), "verbs": ["create", "get"]}),
-        "token" => json!({"name": name, "singularName": "", "namespaced": t.namespaced, "group": "authentication.k8s.io",
-                          "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}),
-        "log" => json!({"name": name, "singularName": "", "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get"]}),
+        "token" => {
+            json!({"name": name, "singularName": "", "namespaced": t.namespaced, "group": "authentication.k8s.io",
+                          "version": "v1", "kind": "TokenRequest", "verbs": ["create"]})
+        }
+        "log" => {
+            json!({"name": name, "singularName": "", "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get"]})
+        }
         _ => json!({"name": name, "singularName": "", "namespaced": t.namespaced, "kind": t.kind,
                     "verbs": ["get", "patch", "update"]}),
     }
@@ -109,7 +114,10 @@ mod tests {
     fn the_group_list_names_each_served_group_once() {
         let list = group_list(Registry::builtin());
         let names: Vec<&str> = list["groups"].as_array().unwrap().iter().filter_map(|g| g["name"].as_str()).collect();
-        assert_eq!(names, ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "rbac.authorization.k8s.io"]);
+        assert_eq!(
+            names,
+            ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "rbac.authorization.k8s.io"]
+        );
     }
 
     #[test]

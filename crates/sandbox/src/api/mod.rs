@@ -2,6 +2,8 @@
 //! hands each verb to its handler module. Handlers translate HTTP to [`Sandbox`] operations only.
 
 mod discovery;
+#[cfg(test)]
+mod fuzz_tests;
 mod objects;
 mod patch;
 mod render;
@@ -14,11 +16,8 @@ mod watch;
 pub use request::{MAX_BODY, Target};
 pub use streaming::PodStreams;
 
-use crate::api::status::IntoStatus;
 use crate::Sandbox;
-use gitops_sandbox_core::auth;
-use gitops_sandbox_core::errors::{ApiError, ApiResult};
-use gitops_sandbox_core::openapi;
+use crate::api::status::IntoStatus;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Extension, Path, Query, Request, State};
@@ -26,6 +25,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use gitops_sandbox_core::auth;
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::openapi;
 use request::Options;
 use serde_json::Value;
 use std::sync::Arc;
@@ -48,8 +50,15 @@ pub fn router(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
         .route("/openapi/v2", get(|| async { raw_json(openapi::v2_document_text()) }))
         .merge(streaming::routes(sandbox.clone(), pods))
         .fallback(resource)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(sandbox.clone(), authenticate))
         .with_state(sandbox)
+}
+
+/// A fixed path asked with a verb it does not serve: a `Status`, like every other refusal.
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let message = format!("the server does not allow this method on the requested resource ({method} {})", uri.path());
+    ApiError::method_not_allowed_on(message).into_status()
 }
 
 async fn ok_text() -> &'static str {
@@ -75,7 +84,11 @@ async fn group(State(sb): State<Arc<Sandbox>>, Path(group): Path<String>, uri: U
     found(discovery::group(sb.registry(), &group), &uri)
 }
 
-async fn group_resources(State(sb): State<Arc<Sandbox>>, Path((group, version)): Path<(String, String)>, uri: Uri) -> Response {
+async fn group_resources(
+    State(sb): State<Arc<Sandbox>>,
+    Path((group, version)): Path<(String, String)>,
+    uri: Uri,
+) -> Response {
     found(discovery::resource_list(sb.registry(), &group, &version), &uri)
 }
 
@@ -163,7 +176,14 @@ async fn read_body(body: Body) -> ApiResult<axum::body::Bytes> {
 }
 
 /// The review APIs answer from the caller's identity and store nothing.
-fn review(sb: &Sandbox, caller: &auth::Identity, t: &Target, method: &Method, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+fn review(
+    sb: &Sandbox,
+    caller: &auth::Identity,
+    t: &Target,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
     if *method != Method::POST || t.name.is_some() {
         return Err(ApiError::method_not_allowed(method.as_str(), t.rt));
     }
@@ -180,8 +200,16 @@ fn parse_target(sb: &Sandbox, path: &str) -> ApiResult<Target> {
     }
 }
 
-fn dispatch(sb: &Sandbox, t: &Target, method: &Method, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
-    let verb_allowed = |verb: &str| if t.rt.allows(verb) { Ok(()) } else { Err(ApiError::method_not_allowed(method.as_str(), t.rt)) };
+fn dispatch(
+    sb: &Sandbox,
+    t: &Target,
+    method: &Method,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let verb_allowed =
+        |verb: &str| if t.rt.allows(verb) { Ok(()) } else { Err(ApiError::method_not_allowed(method.as_str(), t.rt)) };
     let output = || request::output(headers);
     match (&t.name, t.subresource.as_deref()) {
         (Some(name), Some("scale")) => scale::handle(sb, t, name, method, opts, headers, body),
@@ -193,15 +221,23 @@ fn dispatch(sb: &Sandbox, t: &Target, method: &Method, opts: &Options, headers: 
         (Some(_), Some("token")) => Err(ApiError::method_not_allowed(method.as_str(), t.rt)),
         (Some(name), _) => match *method {
             Method::GET => verb_allowed("get").and_then(|_| objects::get(sb, t, name, opts, output()?)),
-            Method::PUT => verb_allowed("update").and_then(|_| objects::update(sb, t, name, opts, headers, body, output()?)),
-            Method::PATCH => verb_allowed("patch").and_then(|_| patch::patch(sb, t, name, opts, headers, body, output()?)),
-            Method::DELETE if t.subresource.is_none() => verb_allowed("delete").and_then(|_| objects::delete(sb, t, name, opts, headers, body)),
+            Method::PUT => {
+                verb_allowed("update").and_then(|_| objects::update(sb, t, name, opts, headers, body, output()?))
+            }
+            Method::PATCH => {
+                verb_allowed("patch").and_then(|_| patch::patch(sb, t, name, opts, headers, body, output()?))
+            }
+            Method::DELETE if t.subresource.is_none() => {
+                verb_allowed("delete").and_then(|_| objects::delete(sb, t, name, opts, headers, body))
+            }
             _ => Err(ApiError::method_not_allowed(method.as_str(), t.rt)),
         },
         (None, _) => match *method {
             Method::GET => verb_allowed("list").and_then(|_| objects::list(sb, t, opts, output()?)),
             Method::POST => verb_allowed("create").and_then(|_| objects::create(sb, t, opts, headers, body, output()?)),
-            Method::DELETE => verb_allowed("deletecollection").and_then(|_| objects::delete_collection(sb, t, opts, headers, body)),
+            Method::DELETE => {
+                verb_allowed("deletecollection").and_then(|_| objects::delete_collection(sb, t, opts, headers, body))
+            }
             _ => Err(ApiError::method_not_allowed(method.as_str(), t.rt)),
         },
     }

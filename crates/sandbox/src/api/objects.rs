@@ -2,13 +2,15 @@
 
 use super::render;
 use super::request::{Options, Output, Target, decode_body};
-use gitops_sandbox_core::cluster::{DeleteOptions, Propagation, Sandbox, WriteOptions};
-use gitops_sandbox_core::errors::{ApiError, ApiResult};
-use gitops_sandbox_core::lifecycle::{FieldValidation, UpdateScope};
-use gitops_sandbox_core::selectors::{FieldSelector, LabelSelector};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine;
+use gitops_sandbox_core::cluster::{DeleteOptions, Propagation, Sandbox, WriteOptions};
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::lifecycle::{FieldValidation, UpdateScope};
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::selectors::{FieldSelector, LabelSelector};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -32,10 +34,8 @@ pub struct Filter {
 impl Filter {
     /// Parses `labelSelector` and `fieldSelector`; errors are 400s that quote the selector.
     pub fn new(t: &Target, opts: &Options) -> ApiResult<Self> {
-        let labels = LabelSelector::parse(&opts.label_selector)
-            .map_err(ApiError::bad_request)?;
-        let fields = FieldSelector::parse(t.rt, &opts.field_selector)
-            .map_err(ApiError::bad_request)?;
+        let labels = LabelSelector::parse(&opts.label_selector).map_err(ApiError::bad_request)?;
+        let fields = FieldSelector::parse(t.rt, &opts.field_selector).map_err(ApiError::bad_request)?;
         Ok(Self { labels, fields })
     }
 
@@ -49,14 +49,14 @@ impl Filter {
 pub fn list(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiResult<Response> {
     let filter = Filter::new(t, opts)?;
     let after = decode_continue(&opts.continue_token)?;
-    let (snapshot, more) = sb.store().list(&t.rt.id(), t.namespace.as_deref(), after.as_ref(), opts.limit, |o| filter.matches(o));
+    let (snapshot, more) =
+        sb.store().list(&t.rt.id(), t.namespace.as_deref(), after.as_ref(), opts.limit, |o| filter.matches(o));
     let mut meta = json!({"resourceVersion": snapshot.rv.to_string()});
-    if more
-        && let Some(last) = snapshot.items.last() {
-            let position = [last["metadata"]["namespace"].as_str().unwrap_or_default(), last["metadata"]["name"].as_str().unwrap_or_default()];
-            let token = json!({"rv": snapshot.rv, "after": position}).to_string();
-            meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
-        }
+    if more && let Some(last) = snapshot.items.last() {
+        let position = [object::namespace(last), object::name(last)];
+        let token = json!({"rv": snapshot.rv, "after": position}).to_string();
+        meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
+    }
     render::list(t.rt, snapshot.items, Some(snapshot.json), meta, output, &opts.include_object)
 }
 
@@ -64,7 +64,11 @@ fn decode_continue(token: &str) -> ApiResult<Option<(String, String)>> {
     if token.is_empty() {
         return Ok(None);
     }
-    let invalid = || ApiError::bad_request(format!("continue key is not valid: {token:?} (use the token from the previous page unchanged)"));
+    let invalid = || {
+        ApiError::bad_request(format!(
+            "continue key is not valid: {token:?} (use the token from the previous page unchanged)"
+        ))
+    };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     match (value["after"][0].as_str(), value["after"][1].as_str()) {
@@ -74,56 +78,94 @@ fn decode_continue(token: &str) -> ApiResult<Option<(String, String)>> {
 }
 
 /// `POST` to a collection.
-pub fn create(sb: &Sandbox, t: &Target, opts: &Options, headers: &HeaderMap, body: &[u8], output: Output) -> ApiResult<Response> {
+pub fn create(
+    sb: &Sandbox,
+    t: &Target,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+    output: Output,
+) -> ApiResult<Response> {
     let obj = decode_body(headers, body)?;
     let outcome = sb.create(t.rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
-    let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object)?;
-    Ok(render::with_warnings(response, &outcome.warnings))
+    render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object)
 }
 
 /// `PUT` of an object or its status.
-pub fn update(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &HeaderMap, body: &[u8], output: Output) -> ApiResult<Response> {
+pub fn update(
+    sb: &Sandbox,
+    t: &Target,
+    name: &str,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+    output: Output,
+) -> ApiResult<Response> {
     let obj = decode_body(headers, body)?;
     let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
     let outcome = sb.update(t.rt, t.namespace.as_deref(), name, obj, scope, write_options(opts)?)?;
-    let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object)?;
-    Ok(render::with_warnings(response, &outcome.warnings))
+    render::written(StatusCode::OK, t.rt, outcome, output, &opts.include_object)
 }
 
-/// Reads `DeleteOptions` from the query and an optional body.
+/// Reads `DeleteOptions` from the query and an optional body (decoded as upstream's type, so a
+/// field of the wrong type is a 400 naming it).
 fn delete_options(opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<DeleteOptions> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { decode_body(headers, body)? };
-    let policy = body["propagationPolicy"].as_str().unwrap_or(&opts.propagation_policy);
+    let body: meta::DeleteOptions = match body.iter().all(u8::is_ascii_whitespace) {
+        true => meta::DeleteOptions::default(),
+        false => typed("DeleteOptions", "v1", decode_body(headers, body)?)?,
+    };
+    let policy = body.propagation_policy.as_deref().unwrap_or(&opts.propagation_policy);
     let Some(propagation) = Propagation::parse(policy) else {
         return Err(ApiError::bad_request(format!(
             "propagationPolicy must be Orphan, Background or Foreground, not {policy:?}"
         )));
     };
-    let dry_run = opts.dry_run || body["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All"));
-    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let dry_run = opts.dry_run || body.dry_run.iter().flatten().any(|v| v == "All");
+    let preconditions = body.preconditions.unwrap_or_default();
+    let text = |v: Option<String>| v.filter(|s| !s.is_empty());
     Ok(DeleteOptions {
         dry_run,
-        uid: text(&body["preconditions"]["uid"]),
-        resource_version: text(&body["preconditions"]["resourceVersion"]),
+        uid: text(preconditions.uid),
+        resource_version: text(preconditions.resource_version),
         propagation,
     })
 }
 
+/// A request body read as one of upstream's types; a value of the wrong type is upstream's 400.
+pub fn typed<T: serde::de::DeserializeOwned>(kind: &str, version: &str, body: Value) -> ApiResult<T> {
+    serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {e}"))
+    })
+}
+
 /// `DELETE` of one object.
-pub fn delete(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+pub fn delete(
+    sb: &Sandbox,
+    t: &Target,
+    name: &str,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
     let options = delete_options(opts, headers, body)?;
     let obj = sb.delete(t.rt, t.namespace.as_deref(), name, &options)?;
     Ok(render::json_response(StatusCode::OK, &obj))
 }
 
 /// `DELETE` of a collection: every matching object, answered with the list of what was deleted.
-pub fn delete_collection(sb: &Sandbox, t: &Target, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+pub fn delete_collection(
+    sb: &Sandbox,
+    t: &Target,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
     let options = delete_options(opts, headers, body)?;
     let filter = Filter::new(t, opts)?;
     let (snapshot, _) = sb.store().list(&t.rt.id(), t.namespace.as_deref(), None, 0, |o| filter.matches(o));
     let mut deleted: Vec<Arc<Value>> = Vec::new();
     for obj in snapshot.items {
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        let name = object::name(&obj);
         let namespace = obj["metadata"]["namespace"].as_str();
         match sb.delete(t.rt, namespace, name, &options) {
             Ok(obj) => deleted.push(obj),

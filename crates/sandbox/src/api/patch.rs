@@ -1,13 +1,13 @@
 //! `PATCH`: JSON patch, merge patch, strategic merge patch and (approximated) server-side apply.
 
+use super::objects::write_options;
 use super::render;
 use super::request::{BodyFormat, Options, Output, Target, content_type, decode_as};
-use super::objects::write_options;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use gitops_sandbox_core::cluster::Sandbox;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::lifecycle::UpdateScope;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use serde_json::Value;
 
 /// The patch formats, by their media types.
@@ -41,7 +41,13 @@ impl PatchKind {
 }
 
 /// Applies a patch document to `current` (an object of `api_version`/`kind`).
-pub fn apply(kind: PatchKind, current: &Value, patch: &Value, api_version: &str, object_kind: &str) -> ApiResult<Value> {
+pub fn apply(
+    kind: PatchKind,
+    current: &Value,
+    patch: &Value,
+    api_version: &str,
+    object_kind: &str,
+) -> ApiResult<Value> {
     let failed = |e: String| ApiError::unprocessable(format!("the patch cannot be applied: {e}"));
     match kind {
         PatchKind::Json => {
@@ -65,18 +71,27 @@ pub fn apply(kind: PatchKind, current: &Value, patch: &Value, api_version: &str,
 }
 
 /// `PATCH` of an object or its status.
-pub fn patch(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &HeaderMap, body: &[u8], output: Output) -> ApiResult<Response> {
+pub fn patch(
+    sb: &Sandbox,
+    t: &Target,
+    name: &str,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+    output: Output,
+) -> ApiResult<Response> {
     let kind = PatchKind::from_headers(headers)?;
     let document = decode_as(kind.body_format(), body)?;
     if !(document.is_object() || (kind == PatchKind::Json && document.is_array())) {
-        return Err(ApiError::bad_request("the patch must be a JSON object (or, for a JSON patch, a list of operations)"));
+        return Err(ApiError::bad_request(
+            "the patch must be a JSON object (or, for a JSON patch, a list of operations)",
+        ));
     }
     let write = write_options(opts)?;
     let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
     if kind == PatchKind::Apply && sb.get(t.rt, t.namespace.as_deref(), name).is_none() {
         let outcome = sb.create(t.rt, t.namespace.as_deref(), document, write)?;
-        let response = render::object(StatusCode::CREATED, t.rt, outcome.object, output, &opts.include_object)?;
-        return Ok(render::with_warnings(response, &outcome.warnings));
+        return render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object);
     }
     let (api_version, object_kind) = (t.rt.api_version(), t.rt.kind.clone());
     let outcome = sb
@@ -89,8 +104,7 @@ pub fn patch(sb: &Sandbox, t: &Target, name: &str, opts: &Options, headers: &Hea
             apply(kind, &base, &document, &api_version, &object_kind)
         })
         .map_err(|e| strict_error_on_patch(e, &document))?;
-    let response = render::object(StatusCode::OK, t.rt, outcome.object, output, &opts.include_object)?;
-    Ok(render::with_warnings(response, &outcome.warnings))
+    render::written(StatusCode::OK, t.rt, outcome, output, &opts.include_object)
 }
 
 /// Upstream reports unknown fields met while applying a patch as an Invalid `patch` field that
@@ -101,7 +115,8 @@ fn strict_error_on_patch(error: ApiError, patch: &Value) -> ApiError {
     let cause = format!("Invalid value: {}: {detail}", go_quote(&go_format(patch)));
     // Upstream builds this error with an empty group, kind and name, hence the leading space.
     let mut invalid = ApiError::unprocessable(format!(" \"\" is invalid: patch: {cause}"));
-    invalid.details = Some(serde_json::json!({"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]}));
+    invalid.details =
+        Some(serde_json::json!({"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]}));
     invalid
 }
 
@@ -163,7 +178,14 @@ mod tests {
 
     #[test]
     fn a_merge_patch_null_removes_a_field() {
-        let out = apply(PatchKind::Merge, &json!({"spec": {"replicas": 3, "x": 1}}), &json!({"spec": {"replicas": null}}), "apps/v1", "Deployment").unwrap();
+        let out = apply(
+            PatchKind::Merge,
+            &json!({"spec": {"replicas": 3, "x": 1}}),
+            &json!({"spec": {"replicas": null}}),
+            "apps/v1",
+            "Deployment",
+        )
+        .unwrap();
         assert_eq!(out, json!({"spec": {"x": 1}}));
     }
 

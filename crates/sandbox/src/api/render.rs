@@ -1,12 +1,13 @@
 //! Writing answers: objects, lists (streamed in chunks), Tables and metadata-only forms, with warnings.
 
 use super::request::Output;
-use gitops_sandbox_core::registry::ResourceType;
-use gitops_sandbox_core::errors::{ApiError, ApiResult};
-use gitops_sandbox_core::table::{self, IncludeObject};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gitops_sandbox_core::cluster::Outcome;
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_core::table::{self, IncludeObject};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -31,16 +32,39 @@ pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
 }
 
 /// One object in the shape the client asked for.
-pub fn object(code: StatusCode, rt: &ResourceType, obj: Arc<Value>, output: Output, include: &str) -> ApiResult<Response> {
+pub fn object(
+    code: StatusCode,
+    rt: &ResourceType,
+    obj: Arc<Value>,
+    output: Output,
+    include: &str,
+) -> ApiResult<Response> {
     Ok(match output {
         Output::Object => json_response(code, &obj),
         Output::Metadata => json_response(code, &partial_metadata(&obj)),
         Output::Table => {
             let rv = obj["metadata"]["resourceVersion"].clone();
-            let table = table::to_table_with(rt, &[obj], json!({"resourceVersion": rv}), jiff::Timestamp::now(), include_object(include)?);
+            let table = table::to_table_with(
+                rt,
+                &[obj],
+                json!({"resourceVersion": rv}),
+                jiff::Timestamp::now(),
+                include_object(include)?,
+            );
             json_response(code, &table)
         }
     })
+}
+
+/// The answer to a write: the written object in the shape asked for, with the write's warnings.
+pub fn written(
+    code: StatusCode,
+    rt: &ResourceType,
+    outcome: Outcome,
+    output: Output,
+    include: &str,
+) -> ApiResult<Response> {
+    Ok(with_warnings(object(code, rt, outcome.object, output, include)?, &outcome.warnings))
 }
 
 /// The metadata-only form of an object.
@@ -55,7 +79,14 @@ pub fn include_object(text: &str) -> ApiResult<IncludeObject> {
 
 /// A list of objects in the shape the client asked for.
 /// `json`, when given, holds the items' stored encodings (same order), so they are not encoded again.
-pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, json: Option<Vec<Bytes>>, list_meta: Value, output: Output, include: &str) -> ApiResult<Response> {
+pub fn list(
+    rt: &ResourceType,
+    items: Vec<Arc<Value>>,
+    json: Option<Vec<Bytes>>,
+    list_meta: Value,
+    output: Output,
+    include: &str,
+) -> ApiResult<Response> {
     Ok(match output {
         Output::Table => {
             let table = table::to_table_with(rt, &items, list_meta, jiff::Timestamp::now(), include_object(include)?);
@@ -63,12 +94,16 @@ pub fn list(rt: &ResourceType, items: Vec<Arc<Value>>, json: Option<Vec<Bytes>>,
         }
         Output::Metadata => {
             let items: Vec<Value> = items.iter().map(|o| partial_metadata(o)).collect();
-            let body = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "items": items});
+            let body = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                "metadata": list_meta, "items": items});
             json_response(StatusCode::OK, &body)
         }
         Output::Object => {
-            let head = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": list_meta});
-            let json = json.unwrap_or_else(|| items.iter().map(|o| Bytes::from(serde_json::to_vec(o.as_ref()).unwrap_or_default())).collect());
+            let head =
+                json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": list_meta});
+            let json = json.unwrap_or_else(|| {
+                items.iter().map(|o| Bytes::from(serde_json::to_vec(o.as_ref()).unwrap_or_default())).collect()
+            });
             streamed_list(head, json)
         }
     })

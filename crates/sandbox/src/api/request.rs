@@ -1,9 +1,9 @@
 //! Reading a request: which resource its path names, its query options, its body, and what it accepts.
 
+use axum::http::HeaderMap;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::protobuf;
 use gitops_sandbox_core::registry::{Registry, ResourceType};
-use axum::http::HeaderMap;
 use serde_json::Value;
 
 /// The largest body the server reads, as upstream's limit for a single object.
@@ -24,7 +24,13 @@ pub struct Target {
 
 impl Target {
     /// Parses the segments after `/api/v1` or `/apis/{group}/{version}`.
-    pub fn parse(registry: &'static Registry, group: &str, version: &str, rest: &[&str], path: &str) -> ApiResult<Self> {
+    pub fn parse(
+        registry: &'static Registry,
+        group: &str,
+        version: &str,
+        rest: &[&str],
+        path: &str,
+    ) -> ApiResult<Self> {
         let find = |plural: &str| registry.by_plural(group, version, plural);
         let unknown = || ApiError::unknown_path(path);
         let (rt, namespace, item) = match rest {
@@ -113,7 +119,9 @@ impl Options {
 }
 
 fn number(key: &str, value: &str) -> ApiResult<u64> {
-    value.parse().map_err(|_| ApiError::bad_request(format!("{key} must be a non-negative whole number, not {value:?}")))
+    value
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{key} must be a non-negative whole number, not {value:?}")))
 }
 
 /// The body formats the server reads.
@@ -154,15 +162,55 @@ pub fn decode_as(format: BodyFormat, body: &[u8]) -> ApiResult<Value> {
     }
     match format {
         BodyFormat::Json => serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!("the request body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()))
+            ApiError::bad_request(format!(
+                "the request body is not valid JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
         }),
-        BodyFormat::Yaml => serde_norway::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}"))),
+        BodyFormat::Yaml => {
+            // The YAML scanner slows down sharply on deep flow nesting (`{a: {a: …`), and the
+            // decoder refuses more than 128 levels anyway: refuse such bodies before scanning them.
+            if flow_depth(body) > MAX_YAML_DEPTH {
+                return Err(ApiError::bad_request(format!(
+                    "the request body is not valid YAML: it nests more than {MAX_YAML_DEPTH} levels deep"
+                )));
+            }
+            serde_norway::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+        }
         BodyFormat::Protobuf => protobuf::decode(body).map_err(|e| match e {
             protobuf::ProtobufError::UnsupportedKind { .. } => ApiError::unsupported_media_type_because(e.to_string()),
             other => ApiError::bad_request(format!("the protobuf body cannot be read: {other}")),
         }),
     }
+}
+
+/// The deepest nesting the YAML decoder accepts (serde_norway's own limit).
+const MAX_YAML_DEPTH: usize = 128;
+
+/// How deep `[`/`{` nest in a YAML text, outside quoted strings and comments: an upper bound of
+/// the flow nesting, cheap to find.
+fn flow_depth(text: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut quote, mut comment) = (0usize, 0usize, None, false);
+    let mut previous = b'\n';
+    for &byte in text {
+        match (quote, byte) {
+            _ if comment => comment = byte != b'\n',
+            (Some(q), b) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(byte),
+            (None, b'#') if previous.is_ascii_whitespace() => comment = true,
+            (None, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        previous = byte;
+    }
+    deepest
 }
 
 /// The shape of the answer a client asked for in `Accept`.
@@ -201,8 +249,8 @@ pub fn output(headers: &HeaderMap) -> ApiResult<Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gitops_sandbox_core::errors::Reason;
     use axum::http::HeaderValue;
+    use gitops_sandbox_core::errors::Reason;
 
     fn parse(path: &str) -> ApiResult<Target> {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -216,8 +264,10 @@ mod tests {
     #[test]
     fn namespaced_item_and_subresource_paths_parse() {
         let t = parse("/apis/apps/v1/namespaces/default/deployments/web/scale").unwrap();
-        assert_eq!((t.rt.kind.as_str(), t.namespace.as_deref(), t.name.as_deref(), t.subresource.as_deref()),
-                   ("Deployment", Some("default"), Some("web"), Some("scale")));
+        assert_eq!(
+            (t.rt.kind.as_str(), t.namespace.as_deref(), t.name.as_deref(), t.subresource.as_deref()),
+            ("Deployment", Some("default"), Some("web"), Some("scale"))
+        );
     }
 
     #[test]
@@ -239,7 +289,9 @@ mod tests {
     #[test]
     fn kubectl_get_asks_for_a_table() {
         let mut headers = HeaderMap::new();
-        headers.insert("accept", HeaderValue::from_static("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"));
+        let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,\
+                       application/json";
+        headers.insert("accept", HeaderValue::from_static(kubectl));
         assert_eq!(output(&headers).unwrap(), Output::Table);
         headers.insert("accept", HeaderValue::from_static("application/vnd.kubernetes.protobuf, */*"));
         assert_eq!(output(&headers).unwrap(), Output::Object);
@@ -251,5 +303,15 @@ mod tests {
     fn bad_numbers_in_the_query_name_the_parameter() {
         let err = Options::parse(&[("limit".into(), "ten".into())]).unwrap_err();
         assert!(err.message.contains("limit"));
+    }
+
+    #[test]
+    fn yaml_flow_nesting_is_counted_outside_quotes_and_comments() {
+        assert_eq!(flow_depth(b"a: [1, {b: [2]}]\n"), 3);
+        assert_eq!(flow_depth(b"a: '[[[[' # [[[[\nb: \"{{\"\n"), 0);
+        let deep = "{a: ".repeat(200);
+        let err = decode_as(BodyFormat::Yaml, deep.as_bytes()).unwrap_err();
+        assert_eq!(err.reason, Reason::BadRequest);
+        assert!(err.message.contains("nests more than 128 levels"), "{}", err.message);
     }
 }

@@ -1,14 +1,14 @@
 //! The `scale` subresource: an `autoscaling/v1` Scale view of a workload's replicas.
 
+use super::objects::write_options;
 use super::patch::{PatchKind, apply};
 use super::render;
 use super::request::{BodyFormat, Options, Target, decode_as, decode_body};
-use super::objects::write_options;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 use gitops_sandbox_core::cluster::Sandbox;
 use gitops_sandbox_core::errors::{ApiError, ApiResult, FieldError};
 use gitops_sandbox_core::lifecycle::UpdateScope;
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::Response;
 use serde_json::{Value, json};
 
 /// The Scale view of a workload object.
@@ -28,7 +28,15 @@ pub fn scale_of(obj: &Value) -> Value {
 }
 
 /// GET, PUT or PATCH of `…/{name}/scale`.
-pub fn handle(sb: &Sandbox, t: &Target, name: &str, method: &Method, opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+pub fn handle(
+    sb: &Sandbox,
+    t: &Target,
+    name: &str,
+    method: &Method,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
     let current = sb.get(t.rt, t.namespace.as_deref(), name).ok_or_else(|| ApiError::not_found(t.rt, name))?;
     let wanted: Value = match *method {
         Method::GET => return Ok(render::json_response(StatusCode::OK, &scale_of(&current))),

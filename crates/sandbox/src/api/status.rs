@@ -59,11 +59,11 @@ impl IntoStatus for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gitops_sandbox_core::registry::Registry;
+    use gitops_sandbox_core::registry::builtin_type;
 
     #[test]
     fn a_missing_object_is_a_404_status_naming_it() {
-        let rt = Registry::builtin().by_plural("apps", "v1", "deployments").unwrap();
+        let rt = builtin_type("apps", "deployments");
         let status = body(&ApiError::not_found(rt, "web"));
         assert_eq!((status["code"].clone(), status["reason"].clone()), (json!(404), json!("NotFound")));
         assert_eq!(status["details"], json!({"name": "web", "group": "apps", "kind": "deployments"}));
@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn races_are_409_and_a_patch_that_does_not_apply_is_422() {
-        let rt = Registry::builtin().by_plural("", "v1", "configmaps").unwrap();
+        let rt = builtin_type("", "configmaps");
         assert_eq!(code(&ApiError::already_exists(rt, "x")), StatusCode::CONFLICT);
         assert_eq!(code(&ApiError::stale(rt, "x")), StatusCode::CONFLICT);
         assert_eq!(body(&ApiError::unprocessable("no"))["reason"], "Invalid");

@@ -7,14 +7,14 @@
 use super::objects::Filter;
 use super::render::{self, partial_metadata};
 use super::request::{Options, Output, Target};
+use axum::body::{Body, Bytes};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use gitops_sandbox_core::cluster::Sandbox;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_core::table::{self, IncludeObject};
 use gitops_sandbox_core::watch::{EventType, TooOld, WatchEvent};
-use axum::body::{Body, Bytes};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -39,7 +39,8 @@ pub fn watch(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiRes
     };
     if let Some(rv) = requested.filter(|rv| *rv > current) {
         return Err(ApiError::bad_request(format!(
-            "resourceVersion {rv} is newer than the sandbox's current resourceVersion {current}; list again to get a valid one"
+            "resourceVersion {rv} is newer than the sandbox's current resourceVersion {current}; list again to get a \
+                valid one"
         )));
     }
     let mut session = Session {
@@ -60,7 +61,8 @@ pub fn watch(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiRes
     let start = match (requested, initial) {
         (Some(rv), false) => rv,
         _ => {
-            let (snapshot, _) = sb.store().list(&session.resource, t.namespace.as_deref(), None, 0, |o| session.filter.matches(o));
+            let (snapshot, _) =
+                sb.store().list(&session.resource, t.namespace.as_deref(), None, 0, |o| session.filter.matches(o));
             for obj in &snapshot.items {
                 session.push(EventType::Added, obj);
             }
@@ -83,7 +85,9 @@ pub fn watch(sb: &Sandbox, t: &Target, opts: &Options, output: Output) -> ApiRes
     if opts.send_initial_events && !session.finished {
         session.push_bookmark(true);
     }
-    let stream = futures::stream::unfold(session, |mut s| async move { s.next().await.map(|b| (Ok::<_, std::convert::Infallible>(b), s)) });
+    let stream = futures::stream::unfold(session, |mut s| async move {
+        s.next().await.map(|b| (Ok::<_, std::convert::Infallible>(b), s))
+    });
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response())
 }
 
@@ -120,7 +124,8 @@ impl Session {
                 received = receiver.recv() => match received {
                     Ok(event) => self.consider(&event),
                     Err(RecvError::Lagged(_)) => {
-                        self.push_error(ApiError::gone("the watch fell too far behind the sandbox's changes; list again and restart it"));
+                        self.push_error(ApiError::gone("the watch fell too far behind the sandbox's changes; list \
+                            again and restart it"));
                         self.finished = true;
                     }
                     Err(RecvError::Closed) => self.finished = true,
@@ -166,7 +171,13 @@ impl Session {
             Output::Metadata => partial_metadata(obj),
             Output::Table => {
                 let rv = obj["metadata"]["resourceVersion"].clone();
-                table::to_table_with(self.rt, std::slice::from_ref(obj), json!({"resourceVersion": rv}), jiff::Timestamp::now(), self.include)
+                table::to_table_with(
+                    self.rt,
+                    std::slice::from_ref(obj),
+                    json!({"resourceVersion": rv}),
+                    jiff::Timestamp::now(),
+                    self.include,
+                )
             }
         };
         self.push_line(json!({"type": kind.as_str(), "object": object}));

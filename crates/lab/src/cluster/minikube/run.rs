@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// How long a cancelled command may take to stop after Ctrl+C before it is killed.
+/// How long a cancelled command may take to stop after Ctrl+C before it gets a SIGTERM.
+const TERM_AFTER: Duration = Duration::from_secs(2);
+/// How long it may then take before it is killed.
 const GRACE: Duration = Duration::from_secs(10);
 /// How many of the last lines are kept to explain a failure.
 const KEPT_LINES: usize = 40;
@@ -109,15 +111,24 @@ async fn exit_code(reader: Arc<duct::ReaderHandle>) -> Option<i32> {
     .flatten()
 }
 
-/// Ctrl+C to the command's process group, then, if it lingers, a kill.
-async fn interrupt(reader: &Arc<duct::ReaderHandle>, pump: tokio::task::JoinHandle<()>) {
+/// Ctrl+C to the command's process group; if it lingers, a SIGTERM (a program started from a
+/// non-interactive shell's background job inherits SIGINT as ignored, as in CI); then a kill.
+async fn interrupt(reader: &Arc<duct::ReaderHandle>, mut pump: tokio::task::JoinHandle<()>) {
     let pids = reader.pids();
     signal_group(&pids, "-INT").await;
+    if tokio::time::timeout(TERM_AFTER, &mut pump).await.is_ok() {
+        return reap(reader).await;
+    }
+    signal_group(&pids, "-TERM").await;
     if tokio::time::timeout(GRACE, pump).await.is_err() {
         signal_group(&pids, "-KILL").await;
         let _ = reader.kill();
     }
-    // Reap it so that no zombie is left (it has exited or been killed by now).
+    reap(reader).await;
+}
+
+/// Waits for the command so that no zombie is left (it has exited or been killed by now).
+async fn reap(reader: &Arc<duct::ReaderHandle>) {
     let reader = reader.clone();
     let _ = tokio::task::spawn_blocking(move || reader.kill()).await;
 }
@@ -205,6 +216,29 @@ mod tests {
         let ended = stream(&fake, &[], on_line, cancel).await.unwrap();
         assert_eq!(ended, Ended::Cancelled);
         assert!(began.elapsed() < Duration::from_secs(5), "took {:?}", began.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_command_ignoring_ctrl_c_is_stopped_by_sigterm() {
+        let dir = tempfile::tempdir().unwrap();
+        // `trap '' INT` makes the shell and its `sleep` ignore SIGINT, as a job started in the
+        // background of a non-interactive shell does.
+        let fake = script(dir.path(), "trap '' INT; echo started; sleep 30; echo never");
+        let (go, started) = tokio::sync::oneshot::channel::<()>();
+        let mut go = Some(go);
+        let began = std::time::Instant::now();
+        let on_line = |_: &str| {
+            if let Some(go) = go.take() {
+                let _ = go.send(());
+            }
+        };
+        let ended = stream(&fake, &[], on_line, async move {
+            let _ = started.await;
+        })
+        .await
+        .unwrap();
+        assert_eq!(ended, Ended::Cancelled);
+        assert!(began.elapsed() < GRACE, "stopped by SIGTERM, not by the kill: took {:?}", began.elapsed());
     }
 
     #[tokio::test]

@@ -4,18 +4,18 @@
 //! `Status` with upstream's wording; a process the node cannot start is reported after the upgrade
 //! on the status channel, which is where a 1.32 API server puts the kubelet's refusal.
 
-use crate::api::status::IntoStatus;
-use super::channels::{self, normal_close, CLOSE, EXEC_PROTOCOLS, RESIZE, STATUS, STDERR, STDIN, STDOUT};
+use super::channels::{self, CLOSE, EXEC_PROTOCOLS, RESIZE, STATUS, STDERR, STDIN, STDOUT, normal_close};
 use super::portforward::raw_spdy_upgrade;
 use super::{PodStreams, Streams, exec_spdy, find_pod, flag, pick_container, pods, require_node, value};
-use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_node::{NodeError, Output, Process};
-use axum::extract::{FromRequestParts, Request};
+use crate::api::status::IntoStatus;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::Method;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_node::{NodeError, Output, Process};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -60,10 +60,17 @@ impl ExecOptions {
 }
 
 /// Serves one exec or attach request.
-pub async fn handle(s: Streams, kind: Kind, ns: String, name: String, pairs: Vec<(String, String)>, request: Request) -> Response {
+pub async fn handle(
+    s: Streams,
+    kind: Kind,
+    ns: String,
+    name: String,
+    pairs: Vec<(String, String)>,
+    request: Request,
+) -> Response {
     let method = request.method().clone();
     if method != Method::GET && method != Method::POST {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
+        return ApiError::method_not_allowed(method.as_str(), pods()).into_status();
     }
     let (mut parts, _body) = request.into_parts();
     let raw_spdy = raw_spdy_upgrade(&mut parts, exec_spdy::PROTOCOL);
@@ -91,12 +98,18 @@ pub async fn handle(s: Streams, kind: Kind, ns: String, name: String, pairs: Vec
         (Ok(upgrade), _) => upgrade.protocols(EXEC_PROTOCOLS),
         (Err(_), Some(pending)) => return exec_spdy::switch(pending, start(), opts),
         (Err(_), None) => {
-            let why = format!("exec and attach need a WebSocket ({EXEC_PROTOCOLS:?}) or an Upgrade: SPDY/3.1 request offering {}", exec_spdy::PROTOCOL);
+            let why = format!(
+                "exec and attach need a WebSocket ({EXEC_PROTOCOLS:?}) or an Upgrade: SPDY/3.1 request offering {}",
+                exec_spdy::PROTOCOL
+            );
             return ApiError::bad_request(why).into_status();
         }
     };
     let Some(protocol) = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).map(str::to_string) else {
-        return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {EXEC_PROTOCOLS:?}")).into_status();
+        return ApiError::bad_request(format!(
+            "none of the offered WebSocket subprotocols is served; use one of {EXEC_PROTOCOLS:?}"
+        ))
+        .into_status();
     };
     let started = start();
     upgrade.on_upgrade(move |socket| async move {
@@ -224,7 +237,13 @@ mod tests {
 
     #[test]
     fn repeated_command_parameters_become_the_argument_list() {
-        let opts = ExecOptions::parse(&pairs(&[("command", "sh"), ("command", "-c"), ("command", "echo hi"), ("stdout", "true"), ("tty", "1")]));
+        let opts = ExecOptions::parse(&pairs(&[
+            ("command", "sh"),
+            ("command", "-c"),
+            ("command", "echo hi"),
+            ("stdout", "true"),
+            ("tty", "1"),
+        ]));
         assert_eq!(opts.command, ["sh", "-c", "echo hi"]);
         assert!(opts.stdout && opts.tty && !opts.stdin && !opts.stderr);
     }
@@ -246,7 +265,8 @@ mod tests {
         let (tx, _) = broadcast::channel(8);
         let node = Logs(tx.clone());
         let mut process = attach(&node, "default", "web", "app").unwrap();
-        tx.send(gitops_sandbox_node::LogLine { at: jiff::Timestamp::now(), text: Bytes::from_static(b"tick\n") }).unwrap();
+        tx.send(gitops_sandbox_node::LogLine { at: jiff::Timestamp::now(), text: Bytes::from_static(b"tick\n") })
+            .unwrap();
         drop(node);
         drop(tx);
         assert_eq!(process.output.recv().await, Some(Output::Stdout(Bytes::from_static(b"tick\n"))));

@@ -7,11 +7,11 @@ use super::channels;
 use super::exec::ExecOptions;
 use super::portforward::{CHUNK, QUEUE, raw_chunks, write_raw};
 use super::spdy::{self, FLAG_FIN, Frame, HeaderDecoder, HeaderEncoder, RST_PROTOCOL_ERROR};
-use gitops_sandbox_node::{NodeError, Output, Process};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
+use gitops_sandbox_node::{NodeError, Output, Process};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
@@ -26,7 +26,14 @@ pub fn switch(pending: hyper::upgrade::OnUpgrade, started: Result<Process, NodeE
             let (read, write) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
             let (out, queue) = mpsc::channel(QUEUE);
             let writer = tokio::spawn(write_raw(write, queue));
-            let mut session = Session { out, opts, encoder: HeaderEncoder::new(), decoder: HeaderDecoder::new(), streams: HashMap::new(), early: Vec::new() };
+            let mut session = Session {
+                out,
+                opts,
+                encoder: HeaderEncoder::new(),
+                decoder: HeaderDecoder::new(),
+                streams: HashMap::new(),
+                early: Vec::new(),
+            };
             session.run(raw_chunks(read), started).await;
             drop(session);
             let _ = writer.await;
@@ -108,8 +115,10 @@ impl Session {
             Ok(process) => self.relay(incoming, buf, process).await,
             Err(e) => {
                 let cause = format!("unable to upgrade connection: {e}");
-                let status = json!({"metadata": {}, "status": "Failure", "message": format!("Internal error occurred: {cause}"),
-                                    "reason": "InternalError", "details": {"causes": [{"message": cause}]}, "code": 500});
+                let status = json!({"metadata": {}, "status": "Failure", "message": format!("Internal error occurred: \
+                    {cause}"),
+                                    "reason": "InternalError", "details": {"causes": [{"message": cause}]},
+                                        "code": 500});
                 self.finish(&status).await;
             }
         }
@@ -213,7 +222,11 @@ impl Session {
             }
             Frame::Data { stream, flags, data } => self.on_data(stream, flags, data),
             Frame::Ping { id } => {
-                if self.send(Frame::Ping { id }).await { Input::Nothing } else { Input::End }
+                if self.send(Frame::Ping { id }).await {
+                    Input::Nothing
+                } else {
+                    Input::End
+                }
             }
             Frame::GoAway { .. } => Input::End,
             _ => Input::Nothing,

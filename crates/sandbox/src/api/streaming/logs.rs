@@ -1,13 +1,14 @@
 //! `GET …/pods/{name}/log`: a container's output as plain text, streamed while following.
 
 use super::{Streams, find_pod, flag, pick_container, value};
-use gitops_sandbox_core::errors::{ApiError, ApiResult};
-use gitops_sandbox_node::LogLine;
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::object;
+use gitops_sandbox_node::LogLine;
 use serde_json::Value;
 use std::convert::Infallible;
 use tokio::sync::broadcast;
@@ -42,7 +43,8 @@ impl LogOptions {
             ..Self::default()
         };
         if let Some(n) = number(pairs, "tailLines")? {
-            opts.tail_lines = Some(usize::try_from(n).map_err(|_| invalid("tailLines", n, "must be greater than or equal to 0"))?);
+            opts.tail_lines =
+                Some(usize::try_from(n).map_err(|_| invalid("tailLines", n, "must be greater than or equal to 0"))?);
         }
         if let Some(n) = number(pairs, "limitBytes")? {
             if n < 1 {
@@ -61,7 +63,9 @@ impl LogOptions {
             if opts.since.is_some() {
                 return Err(ApiError::bad_request("at most one of `sinceTime` or `sinceSeconds` may be specified"));
             }
-            let at = since_time.parse().map_err(|_| ApiError::bad_request(format!("sinceTime must be an RFC 3339 time, not {since_time:?}")))?;
+            let at = since_time.parse().map_err(|_| {
+                ApiError::bad_request(format!("sinceTime must be an RFC 3339 time, not {since_time:?}"))
+            })?;
             opts.since = Some(at);
         }
         Ok(opts)
@@ -92,7 +96,8 @@ pub fn handle(s: &Streams, namespace: &str, name: &str, pairs: &[(String, String
     if let Some(message) = not_loggable(&pod, &container, opts.previous) {
         return Err(ApiError::bad_request(message));
     }
-    let log = s.pods.logs(namespace, name, &container, opts.previous).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let log =
+        s.pods.logs(namespace, name, &container, opts.previous).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let history: Vec<Bytes> = select(&log.lines, &opts).into_iter().map(|line| render(line, opts.timestamps)).collect();
     let follow = if opts.follow { log.follow } else { None };
     let body = limit(stream::iter(history).chain(followed(follow, opts.timestamps)), opts.limit_bytes);
@@ -105,13 +110,14 @@ fn text_response(body: Body) -> Response {
 
 /// The kubelet's refusal for a container whose state has no log to show, in its words.
 fn not_loggable(pod: &Value, container: &str, previous: bool) -> Option<String> {
-    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let pod_name = object::name(pod);
     let status = ["containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"]
         .iter()
         .filter_map(|list| pod["status"][list].as_array())
         .flatten()
         .find(|s| s["name"] == container);
-    let waiting = |reason: &str| Some(format!("container {container:?} in pod {pod_name:?} is waiting to start: {reason}"));
+    let waiting =
+        |reason: &str| Some(format!("container {container:?} in pod {pod_name:?} is waiting to start: {reason}"));
     let Some(status) = status else {
         // The kubelet has not reported the container yet: it is still being created.
         return waiting("ContainerCreating");
@@ -119,7 +125,8 @@ fn not_loggable(pod: &Value, container: &str, previous: bool) -> Option<String> 
     let state = &status["state"];
     let ran_before = status["lastState"]["terminated"].is_object();
     if previous {
-        return (!ran_before).then(|| format!("previous terminated container {container:?} in pod {pod_name:?} not found"));
+        return (!ran_before)
+            .then(|| format!("previous terminated container {container:?} in pod {pod_name:?} not found"));
     }
     if state["running"].is_object() || state["terminated"].is_object() || ran_before {
         return None;
@@ -196,7 +203,9 @@ mod tests {
     }
 
     fn lines() -> Vec<LogLine> {
-        (0..5).map(|i| LogLine { at: at(1_800_000_000 + i * 10, 5), text: Bytes::from(format!("line {i}\n")) }).collect()
+        (0..5)
+            .map(|i| LogLine { at: at(1_800_000_000 + i * 10, 5), text: Bytes::from(format!("line {i}\n")) })
+            .collect()
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -233,7 +242,11 @@ mod tests {
 
     #[test]
     fn limit_bytes_cuts_inside_a_line_and_stops() {
-        let chunks = stream::iter(vec![Bytes::from_static(b"abc\n"), Bytes::from_static(b"def\n"), Bytes::from_static(b"ghi\n")]);
+        let chunks = stream::iter(vec![
+            Bytes::from_static(b"abc\n"),
+            Bytes::from_static(b"def\n"),
+            Bytes::from_static(b"ghi\n"),
+        ]);
         let out: Vec<Bytes> = futures::executor::block_on(limit(chunks, Some(6)).collect());
         assert_eq!(out.concat(), b"abc\nde");
         let chunks = stream::iter(vec![Bytes::from_static(b"abc\n")]);
@@ -247,7 +260,8 @@ mod tests {
         assert!(LogOptions::parse(&pairs(&[("limitBytes", "0")]), now).unwrap_err().message.contains("limitBytes"));
         assert!(LogOptions::parse(&pairs(&[("tailLines", "-1")]), now).unwrap_err().message.contains("tailLines"));
         assert_eq!(LogOptions::parse(&pairs(&[("tailLines", "x")]), now).unwrap_err().reason, Reason::BadRequest);
-        let flags = LogOptions::parse(&pairs(&[("follow", "true"), ("previous", "1"), ("container", "web")]), now).unwrap();
+        let flags =
+            LogOptions::parse(&pairs(&[("follow", "true"), ("previous", "1"), ("container", "web")]), now).unwrap();
         assert!(flags.follow && flags.previous && flags.container == "web");
     }
 
@@ -255,8 +269,14 @@ mod tests {
     fn a_waiting_container_is_refused_with_the_kubelet_words() {
         let pod = json!({"metadata": {"name": "web"}, "status": {"containerStatuses": [
             {"name": "nginx", "state": {"waiting": {"reason": "ContainerCreating"}}}]}});
-        assert_eq!(not_loggable(&pod, "nginx", false).unwrap(), r#"container "nginx" in pod "web" is waiting to start: ContainerCreating"#);
-        assert_eq!(not_loggable(&pod, "nginx", true).unwrap(), r#"previous terminated container "nginx" in pod "web" not found"#);
+        assert_eq!(
+            not_loggable(&pod, "nginx", false).unwrap(),
+            r#"container "nginx" in pod "web" is waiting to start: ContainerCreating"#
+        );
+        assert_eq!(
+            not_loggable(&pod, "nginx", true).unwrap(),
+            r#"previous terminated container "nginx" in pod "web" not found"#
+        );
         let running = json!({"metadata": {"name": "web"}, "status": {"containerStatuses": [
             {"name": "nginx", "state": {"running": {}}, "lastState": {"terminated": {"exitCode": 137}}}]}});
         assert_eq!(not_loggable(&running, "nginx", false), None);

@@ -13,43 +13,20 @@ mod spdy;
 #[cfg(test)]
 mod tests;
 
-use crate::api::status::IntoStatus;
 use crate::Sandbox;
-use gitops_sandbox_core::errors::ApiError;
-use gitops_sandbox_node::{ContainerLog, NodeError, Process, SimulatedNode};
-use gitops_sandbox_core::registry::ResourceType;
+use crate::api::status::IntoStatus;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::any;
+use gitops_sandbox_core::errors::ApiError;
+use gitops_sandbox_core::object;
+use gitops_sandbox_core::registry::ResourceType;
+use gitops_sandbox_core::registry::builtin_type;
+pub use gitops_sandbox_node::PodStreams;
 use serde_json::Value;
 use std::sync::Arc;
-use tokio::io::DuplexStream;
-
-/// What the streaming handlers need from a node; [`SimulatedNode`] is the real one, tests use doubles.
-pub trait PodStreams: Send + Sync + 'static {
-    /// Starts `command` in a container of a running pod.
-    fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError>;
-    /// The log of a container (`previous`: of its last terminated run).
-    fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError>;
-    /// A byte stream to `port` inside a running pod.
-    fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError>;
-}
-
-impl PodStreams for SimulatedNode {
-    fn exec(&self, namespace: &str, pod: &str, container: &str, command: Vec<String>, tty: bool, stdin: bool) -> Result<Process, NodeError> {
-        SimulatedNode::exec(self, namespace, pod, container, command, tty, stdin)
-    }
-
-    fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError> {
-        SimulatedNode::logs(self, namespace, pod, container, previous)
-    }
-
-    fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError> {
-        SimulatedNode::connect(self, namespace, pod, port)
-    }
-}
 
 /// What every streaming handler shares.
 #[derive(Clone)]
@@ -71,32 +48,52 @@ pub fn routes<S: Clone + Send + Sync + 'static>(sandbox: Arc<Sandbox>, pods: Arc
 
 type Pairs = Query<Vec<(String, String)>>;
 
-async fn logs_route(State(s): State<Streams>, method: Method, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs) -> Response {
+async fn logs_route(
+    State(s): State<Streams>,
+    method: Method,
+    Path((ns, name)): Path<(String, String)>,
+    Query(pairs): Pairs,
+) -> Response {
     if method != Method::GET {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
+        return ApiError::method_not_allowed(method.as_str(), pods()).into_status();
     }
     logs::handle(&s, &ns, &name, &pairs).unwrap_or_else(IntoStatus::into_status)
 }
 
-async fn exec_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
+async fn exec_route(
+    State(s): State<Streams>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(pairs): Pairs,
+    request: Request,
+) -> Response {
     exec::handle(s, exec::Kind::Exec, ns, name, pairs, request).await
 }
 
-async fn attach_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
+async fn attach_route(
+    State(s): State<Streams>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(pairs): Pairs,
+    request: Request,
+) -> Response {
     exec::handle(s, exec::Kind::Attach, ns, name, pairs, request).await
 }
 
-async fn portforward_route(State(s): State<Streams>, Path((ns, name)): Path<(String, String)>, Query(pairs): Pairs, request: Request) -> Response {
+async fn portforward_route(
+    State(s): State<Streams>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(pairs): Pairs,
+    request: Request,
+) -> Response {
     portforward::handle(s, ns, name, pairs, request).await
 }
 
-fn pods(sandbox: &Sandbox) -> &'static ResourceType {
-    sandbox.registry().by_plural("", "v1", "pods").expect("the registry serves pods")
+fn pods() -> &'static ResourceType {
+    builtin_type("", "pods")
 }
 
 /// The pod a streaming request names, or upstream's NotFound.
 fn find_pod(sandbox: &Sandbox, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
-    let rt = pods(sandbox);
+    let rt = pods();
     sandbox.get(rt, Some(namespace), name).ok_or_else(|| ApiError::not_found(rt, name))
 }
 
@@ -112,7 +109,7 @@ fn container_names(pod: &Value) -> Vec<&str> {
 
 /// The container a request means: the named one if the pod has it, else the only app container.
 fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
-    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let name = object::name(pod);
     let names = container_names(pod);
     if !requested.is_empty() {
         return match names.contains(&requested) {
@@ -120,11 +117,15 @@ fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
             false => Err(ApiError::bad_request(format!("container {requested} is not valid for pod {name}"))),
         };
     }
-    let app: Vec<&str> = pod["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+    let app: Vec<&str> =
+        pod["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
     match app.as_slice() {
         [only] => Ok(only.to_string()),
         [] => Err(ApiError::bad_request(format!("a container name must be specified for pod {name}"))),
-        _ => Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", names.join(" ")))),
+        _ => Err(ApiError::bad_request(format!(
+            "a container name must be specified for pod {name}, choose one of: [{}]",
+            names.join(" ")
+        ))),
     }
 }
 
@@ -132,7 +133,7 @@ fn pick_container(pod: &Value, requested: &str) -> Result<String, ApiError> {
 fn require_node(pod: &Value) -> Result<(), ApiError> {
     match pod["spec"]["nodeName"].as_str() {
         Some(node) if !node.is_empty() => Ok(()),
-        _ => Err(ApiError::bad_request(format!("pod {} does not have a host assigned", pod["metadata"]["name"].as_str().unwrap_or_default()))),
+        _ => Err(ApiError::bad_request(format!("pod {} does not have a host assigned", object::name(pod)))),
     }
 }
 
@@ -148,7 +149,7 @@ fn still_running(pod: Option<&Value>, uid: &str) -> bool {
 /// Completes when the pod stops being the running incarnation `uid`: its network is gone, so
 /// port-forward sessions to it end, as a real kubelet ends them.
 async fn pod_gone(sandbox: Arc<Sandbox>, namespace: String, name: String, uid: String) {
-    let rt = pods(&sandbox);
+    let rt = pods();
     let Ok(subscription) = sandbox.store().subscribe(sandbox.store().resource_version()) else {
         return std::future::pending().await;
     };
@@ -165,7 +166,8 @@ async fn pod_gone(sandbox: Arc<Sandbox>, namespace: String, name: String, uid: S
                 if event.resource != id || meta["namespace"] != namespace.as_str() || meta["name"] != name.as_str() {
                     continue;
                 }
-                let gone = matches!(event.kind, gitops_sandbox_core::watch::EventType::Deleted) || !still_running(Some(&event.object), &uid);
+                let gone = matches!(event.kind, gitops_sandbox_core::watch::EventType::Deleted)
+                    || !still_running(Some(&event.object), &uid);
                 if gone {
                     return;
                 }
@@ -199,7 +201,8 @@ mod unit_tests {
 
     fn pod(containers: &[&str], init: &[&str]) -> Value {
         let list = |names: &[&str]| names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>();
-        json!({"metadata": {"name": "web", "uid": "u1"}, "spec": {"containers": list(containers), "initContainers": list(init)}})
+        json!({"metadata": {"name": "web", "uid": "u1"}, "spec": {"containers": list(containers),
+            "initContainers": list(init)}})
     }
 
     #[test]
@@ -211,7 +214,10 @@ mod unit_tests {
     #[test]
     fn container_errors_use_upstreams_words_and_list_init_containers_first() {
         let err = pick_container(&pod(&["a", "b"], &["init"]), "").unwrap_err();
-        assert_eq!((err.reason, err.message.as_str()), (Reason::BadRequest, "a container name must be specified for pod web, choose one of: [init a b]"));
+        assert_eq!(
+            (err.reason, err.message.as_str()),
+            (Reason::BadRequest, "a container name must be specified for pod web, choose one of: [init a b]")
+        );
         let err = pick_container(&pod(&["a"], &[]), "x").unwrap_err();
         assert_eq!(err.message, "container x is not valid for pod web");
     }

@@ -5,13 +5,11 @@
 //! pump it (pod → client frames, client frames → pod) so one slow connection never blocks reading
 //! the session, and the pod side reads in large chunks written straight behind a frame header.
 
-use crate::api::status::IntoStatus;
 use super::channels::{self, normal_close, port_prefix};
 use super::spdy::{self, FLAG_FIN, Frame, HEADER_LEN, HeaderDecoder, HeaderEncoder, RST_PROTOCOL_ERROR};
 use super::{PodStreams, Streams, find_pod, pod_gone, pods, require_node};
 use crate::Sandbox;
-use gitops_sandbox_core::errors::{ApiError, ApiResult};
-use gitops_sandbox_node::NodeError;
+use crate::api::status::IntoStatus;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::Method;
@@ -19,10 +17,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, Stream, StreamExt};
+use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::object;
+use gitops_sandbox_node::NodeError;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::pin::Pin;
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
@@ -68,7 +69,7 @@ impl PodTarget {
 pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, String)>, request: Request) -> Response {
     let method = request.method().clone();
     if method != Method::GET && method != Method::POST {
-        return ApiError::method_not_allowed(method.as_str(), pods(&s.sandbox)).into_status();
+        return ApiError::method_not_allowed(method.as_str(), pods()).into_status();
     }
     let (mut parts, _body) = request.into_parts();
     let raw_spdy = raw_spdy_upgrade(&mut parts, PORTFORWARD_V1);
@@ -77,18 +78,23 @@ pub async fn handle(s: Streams, ns: String, name: String, pairs: Vec<(String, St
         Ok(pod) => pod,
         Err(e) => return e.into_status(),
     };
-    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let uid = object::uid(&pod).to_string();
     let target = PodTarget { pods: s.pods.clone(), sandbox: s.sandbox.clone(), namespace: ns, name, uid };
     let upgrade = match (upgrade, raw_spdy) {
         (Ok(upgrade), _) => upgrade.protocols(PROTOCOLS),
         (Err(_), Some(pending)) => return switch_to_spdy(pending, target),
         (Err(_), None) => {
-            let why = format!("port-forward needs a WebSocket (subprotocols {PROTOCOLS:?}) or an Upgrade: {RAW_SPDY} request");
+            let why = format!(
+                "port-forward needs a WebSocket (subprotocols {PROTOCOLS:?}) or an Upgrade: {RAW_SPDY} request"
+            );
             return ApiError::bad_request(why).into_status();
         }
     };
     let Some(protocol) = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).map(str::to_string) else {
-        return ApiError::bad_request(format!("none of the offered WebSocket subprotocols is served; use one of {PROTOCOLS:?}")).into_status();
+        return ApiError::bad_request(format!(
+            "none of the offered WebSocket subprotocols is served; use one of {PROTOCOLS:?}"
+        ))
+        .into_status();
     };
     if protocol == SPDY_PROTOCOL {
         return upgrade.on_upgrade(move |socket| spdy_session(Wire::Socket(Box::new(socket)), target));
@@ -105,8 +111,12 @@ const RAW_SPDY: &str = "SPDY/3.1";
 const PORTFORWARD_V1: &str = "portforward.k8s.io";
 
 /// The pending connection of a request with `Upgrade: SPDY/3.1` offering stream protocol `wanted`.
-pub(super) fn raw_spdy_upgrade(parts: &mut axum::http::request::Parts, wanted: &str) -> Option<hyper::upgrade::OnUpgrade> {
-    let header = |name: &str| parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+pub(super) fn raw_spdy_upgrade(
+    parts: &mut axum::http::request::Parts,
+    wanted: &str,
+) -> Option<hyper::upgrade::OnUpgrade> {
+    let header =
+        |name: &str| parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
     let spdy = header("upgrade").split(',').any(|p| p.trim().eq_ignore_ascii_case(RAW_SPDY));
     let protocol = header("x-stream-protocol-version").split(',').any(|p| p.trim() == wanted);
     if !(spdy && protocol) {
@@ -133,7 +143,11 @@ fn ports(pairs: &[(String, String)]) -> ApiResult<Vec<u16>> {
         let text = text.trim();
         match text.parse::<u16>() {
             Ok(port) if port > 0 => ports.push(port),
-            _ => return Err(ApiError::bad_request(format!("invalid port {text:?}: ports must be numbers from 1 to 65535"))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid port {text:?}: ports must be numbers from 1 to 65535"
+                )));
+            }
         }
     }
     if ports.is_empty() {
@@ -182,7 +196,12 @@ async fn pump_in(mut queue: mpsc::Receiver<Bytes>, mut pod: WriteHalf<DuplexStre
 
 /// Reads a pod connection into buffers that start with `reserve` bytes for the frame header,
 /// which `header` fills in once the length is known. Returns when the pod closes its side.
-async fn pump_out(mut pod: ReadHalf<DuplexStream>, out: &mpsc::Sender<Bytes>, reserve: usize, header: impl Fn(&mut [u8], usize)) -> bool {
+async fn pump_out(
+    mut pod: ReadHalf<DuplexStream>,
+    out: &mpsc::Sender<Bytes>,
+    reserve: usize,
+    header: impl Fn(&mut [u8], usize),
+) -> bool {
     loop {
         let mut buf = BytesMut::with_capacity(reserve + CHUNK);
         buf.put_bytes(0, reserve);
@@ -238,10 +257,12 @@ enum Wire {
 fn socket_chunks(incoming: SplitStream<WebSocket>) -> impl Stream<Item = Bytes> + Send + Unpin {
     incoming
         .take_while(|m| std::future::ready(matches!(m, Ok(message) if !matches!(message, Message::Close(_)))))
-        .filter_map(|m| std::future::ready(match m {
-            Ok(Message::Binary(bytes)) => Some(bytes),
-            _ => None,
-        }))
+        .filter_map(|m| {
+            std::future::ready(match m {
+                Ok(Message::Binary(bytes)) => Some(bytes),
+                _ => None,
+            })
+        })
 }
 
 /// The incoming bytes of a raw connection, in reads of up to [`CHUNK`], until it closes.
@@ -399,7 +420,8 @@ impl SpdySession {
             Err(e) => {
                 let text = Bytes::from(self.target.error_text(pair.port, &e));
                 self.streams.remove(&data);
-                self.send(Frame::Data { stream: error, flags: 0, data: text }).await && finish(&self.out, data, error).await
+                self.send(Frame::Data { stream: error, flags: 0, data: text }).await
+                    && finish(&self.out, data, error).await
             }
         }
     }
@@ -486,7 +508,11 @@ async fn channel_session(socket: WebSocket, target: PodTarget, ports: Vec<u16>) 
 }
 
 /// Client data to the pods, until the client leaves or every pod connection has ended.
-async fn relay_channels(incoming: &mut SplitStream<WebSocket>, inbound: &mut [Option<mpsc::Sender<Bytes>>], readers: &mut JoinSet<()>) {
+async fn relay_channels(
+    incoming: &mut SplitStream<WebSocket>,
+    inbound: &mut [Option<mpsc::Sender<Bytes>>],
+    readers: &mut JoinSet<()>,
+) {
     loop {
         tokio::select! {
             message = incoming.next() => {
@@ -543,6 +569,9 @@ mod tests {
         assert!(ended);
         let frame = rx.recv().await.unwrap();
         let mut buf = BytesMut::from(&frame[..]);
-        assert_eq!(Frame::parse(&mut buf).unwrap(), Some(Frame::Data { stream: 3, flags: 0, data: Bytes::from_static(b"hello") }));
+        assert_eq!(
+            Frame::parse(&mut buf).unwrap(),
+            Some(Frame::Data { stream: 3, flags: 0, data: Bytes::from_static(b"hello") })
+        );
     }
 }

@@ -167,7 +167,11 @@ impl Frame {
             SYN_REPLY | HEADERS => {
                 need(kind, &p, 4)?;
                 let stream = p.get_u32() & 0x7FFF_FFFF;
-                if kind == SYN_REPLY { Frame::SynReply { stream, flags, headers: p } } else { Frame::Headers { stream, flags, headers: p } }
+                if kind == SYN_REPLY {
+                    Frame::SynReply { stream, flags, headers: p }
+                } else {
+                    Frame::Headers { stream, flags, headers: p }
+                }
             }
             RST_STREAM => {
                 need(kind, &p, 8)?;
@@ -518,7 +522,10 @@ mod tests {
         let mut decoder = HeaderDecoder::new();
         assert_eq!(decoder.decode(&encoder.encode(&[])).unwrap(), vec![]);
         let pairs = decoder.decode(&encoder.encode(&[("Status", "200"), ("version", "HTTP/1.1")])).unwrap();
-        assert_eq!(pairs, vec![("status".to_string(), "200".to_string()), ("version".to_string(), "HTTP/1.1".to_string())]);
+        assert_eq!(
+            pairs,
+            vec![("status".to_string(), "200".to_string()), ("version".to_string(), "HTTP/1.1".to_string())]
+        );
     }
 
     #[test]

@@ -3,13 +3,8 @@
 //! container runs `echo`, `false`, `cat` and `warn`; its `sidecar` container cannot run anything).
 //! Skipped when kubectl is not installed.
 
-use super::PodStreams;
 use crate::Sandbox;
-use gitops_sandbox_core::cluster::WriteOptions;
-use gitops_sandbox_core::lifecycle::UpdateScope;
-use gitops_sandbox_node::{ContainerLog, LogLine, NodeError, Output, Process};
-use bytes::Bytes;
-use serde_json::json;
+use crate::testing::{PAGE, POUR, add_running_pod, serve_with_fake_node};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -17,95 +12,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output as Finished, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::{mpsc, oneshot};
-
-/// Bytes port 9000 sends before closing, for the throughput check.
-const POUR: usize = 64 * 1024 * 1024;
-
-struct FakePods;
-
-impl PodStreams for FakePods {
-    fn exec(&self, _: &str, _: &str, container: &str, command: Vec<String>, _tty: bool, stdin: bool) -> Result<Process, NodeError> {
-        if container == "sidecar" {
-            return Err(NodeError::NoSuchContainer(format!("container not found ({container:?})")));
-        }
-        let (out, output) = mpsc::channel(16);
-        let (exit_tx, exit) = oneshot::channel();
-        let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(16);
-        tokio::spawn(async move {
-            let say = |text: String| Output::Stdout(Bytes::from(text));
-            let code = match command.first().map(String::as_str).unwrap_or_default() {
-                "echo" => out.send(say(format!("{}\n", command[1..].join(" ")))).await.map_or(1, |_| 0),
-                "false" => 1,
-                "cat" => {
-                    while let Some(bytes) = stdin_rx.recv().await {
-                        let _ = out.send(Output::Stdout(bytes)).await;
-                    }
-                    0
-                }
-                "warn" => out.send(Output::Stderr(Bytes::from_static(b"careful\n"))).await.map_or(1, |_| 0),
-                other => {
-                    let _ = out.send(Output::Stderr(Bytes::from(format!("sh: {other}: not found\n")))).await;
-                    127
-                }
-            };
-            drop(out);
-            let _ = exit_tx.send(code);
-        });
-        Ok(Process { stdin: stdin.then_some(stdin_tx), output, exit, resize: None })
-    }
-
-    fn logs(&self, _: &str, _: &str, _: &str, previous: bool) -> Result<ContainerLog, NodeError> {
-        if previous {
-            return Err(NodeError::NoLog("previous terminated container \"app\" in pod \"web\" not found".into()));
-        }
-        let at = |s| jiff::Timestamp::new(1_800_000_000 + s, 0).unwrap_or_default();
-        let lines = ["one\n", "two\n", "three\n"].iter().enumerate().map(|(i, t)| LogLine { at: at(i as i64), text: Bytes::from_static(t.as_bytes()) });
-        // One more line a moment later, then the container ends.
-        let (sender, follow) = tokio::sync::broadcast::channel(4);
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let _ = sender.send(LogLine { at: at(3), text: Bytes::from_static(b"four\n") });
-        });
-        Ok(ContainerLog { lines: lines.collect(), follow: Some(follow) })
-    }
-
-    fn connect(&self, _: &str, _: &str, port: u16) -> Result<DuplexStream, NodeError> {
-        let (ours, theirs) = tokio::io::duplex(256 * 1024);
-        match port {
-            80 => tokio::spawn(answer_http(theirs)),
-            9000 => tokio::spawn(pour(theirs)),
-            _ => return Err(NodeError::ConnectionRefused(format!("dial tcp4 127.0.0.1:{port}: connect: connection refused"))),
-        };
-        Ok(ours)
-    }
-}
-
-async fn answer_http(mut conn: DuplexStream) {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    let body = "Hello Kubernetes from the fake pod\n";
-    let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-    let _ = conn.write_all(answer.as_bytes()).await;
-    let _ = conn.shutdown().await;
-}
-
-async fn pour(mut conn: DuplexStream) {
-    let chunk = vec![7u8; 64 * 1024];
-    for _ in 0..POUR / chunk.len() {
-        if conn.write_all(&chunk).await.is_err() {
-            return;
-        }
-    }
-    let _ = conn.shutdown().await;
-}
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -124,18 +30,8 @@ impl Fixture {
         let sandbox = Arc::new(Sandbox::open(&dir.path().join("data")).unwrap());
         add_running_pod(&sandbox);
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let token = sandbox.admin_token().to_string();
-        let ca = sandbox.certificates().ca_pem.clone();
-        // kubectl sends bearer tokens over HTTPS only, so serve TLS with the sandbox's own CA.
-        let acceptor = crate::tls::acceptor(sandbox.certificates()).unwrap();
-        let app = crate::api::router(sandbox.clone(), Arc::new(FakePods));
-        let _guard = runtime.enter();
-        let listener = crate::tls::TlsListener::new(listener, acceptor).unwrap();
-        runtime.spawn(async move { axum::serve(listener, app).await });
         let kubeconfig = dir.path().join("kubeconfig");
-        crate::kubeconfig::write(&kubeconfig, &format!("https://127.0.0.1:{port}"), &ca, &token).unwrap();
+        runtime.block_on(serve_with_fake_node(sandbox.clone(), &kubeconfig)).unwrap();
         Some(Fixture { dir, sandbox, kubeconfig, _runtime: runtime })
     }
 
@@ -184,38 +80,6 @@ impl Fixture {
     }
 }
 
-fn add_running_pod(sandbox: &Sandbox) {
-    let pods = super::pods(sandbox);
-    let pod = json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
-        "spec": {"nodeName": "sandbox", "containers": [
-            {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}, {"name": "sidecar", "image": "busybox"}]},
-    });
-    let created = sandbox.create(pods, Some("default"), pod, WriteOptions::default()).unwrap();
-    let mut running = (*created.object).clone();
-    running["status"] = json!({
-        "phase": "Running", "podIP": "10.244.0.9",
-        "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0, "image": "nginx", "imageID": "",
-                               "state": {"running": {"startedAt": "2026-11-26T08:00:00Z"}}}],
-    });
-    sandbox.update(pods, Some("default"), "web", running, UpdateScope::Status, WriteOptions::default()).unwrap();
-    let services = sandbox.registry().by_plural("", "v1", "services").unwrap();
-    let service = json!({
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": 80}]},
-    });
-    sandbox.create(services, Some("default"), service, WriteOptions::default()).unwrap();
-    // No controllers run here: kubectl itself picks the Deployment's pod by its selector.
-    let deployments = sandbox.registry().by_plural("apps", "v1", "deployments").unwrap();
-    let deployment = json!({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
-                 "spec": {"containers": [{"name": "app", "image": "nginx"}]}}},
-    });
-    sandbox.create(deployments, Some("default"), deployment, WriteOptions::default()).unwrap();
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -248,7 +112,8 @@ fn kubectl_exec_runs_commands_relays_stdin_and_propagates_exit_codes() {
     assert_eq!(missing.status.code(), Some(127));
     assert!(text(&missing.stderr).contains("sh: nope: not found"), "{}", text(&missing.stderr));
 
-    let mut cat = f.kubectl(&["exec", "-i", "web", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut cat =
+        f.kubectl(&["exec", "-i", "web", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     cat.stdin.take().unwrap().write_all(b"piped through\n").unwrap();
     let cat = cat.wait_with_output().unwrap();
     assert_eq!(text(&cat.stdout), "piped through\n");
@@ -270,12 +135,20 @@ fn kubectl_exec_over_a_raw_spdy_upgrade_behaves_the_same() {
     assert!(text(&failed.stderr).contains("command terminated with exit code 1"), "{}", text(&failed.stderr));
     let warned = spdy(&["exec", "web", "-c", "app", "--", "warn"]).output().unwrap();
     assert_eq!(text(&warned.stderr), "careful\n");
-    let mut cat = spdy(&["exec", "-i", "web", "-c", "app", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut cat = spdy(&["exec", "-i", "web", "-c", "app", "--", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     cat.stdin.take().unwrap().write_all(b"piped through spdy\n").unwrap();
     let cat = cat.wait_with_output().unwrap();
     assert_eq!(text(&cat.stdout), "piped through spdy\n");
     let refused = spdy(&["exec", "web", "-c", "sidecar", "--", "echo"]).output().unwrap();
-    assert!(text(&refused.stderr).contains(r#"unable to upgrade connection: container not found ("sidecar")"#), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains(r#"unable to upgrade connection: container not found ("sidecar")"#),
+        "{}",
+        text(&refused.stderr)
+    );
 }
 
 #[test]
@@ -288,7 +161,10 @@ fn kubectl_exec_into_an_unknown_container_gets_upstreams_error() {
     let refused = f.run(&["exec", "web", "-c", "sidecar", "--", "echo", "hi"]);
     assert_ne!(refused.status.code(), Some(0));
     let err = text(&refused.stderr);
-    assert!(err.contains(r#"Internal error occurred: unable to upgrade connection: container not found ("sidecar")"#), "{err}");
+    assert!(
+        err.contains(r#"Internal error occurred: unable to upgrade connection: container not found ("sidecar")"#),
+        "{err}"
+    );
 }
 
 #[test]
@@ -297,9 +173,18 @@ fn kubectl_logs_follow_and_attach_stream_until_the_container_ends() {
     let followed = f.run(&["logs", "-f", "web", "-c", "app"]);
     assert_eq!(text(&followed.stdout), "one\ntwo\nthree\nfour\n");
     let attached = f.run(&["attach", "web", "-c", "app"]);
-    assert_eq!((text(&attached.stdout), attached.status.code()), ("four\n".to_string(), Some(0)), "{}", text(&attached.stderr));
+    assert_eq!(
+        (text(&attached.stdout), attached.status.code()),
+        ("four\n".to_string(), Some(0)),
+        "{}",
+        text(&attached.stderr)
+    );
     let two = f.run(&["get", "--raw", "/api/v1/namespaces/default/pods/web/log"]);
-    assert!(text(&two.stderr).contains("a container name must be specified for pod web, choose one of: [app sidecar]"), "{}", text(&two.stderr));
+    assert!(
+        text(&two.stderr).contains("a container name must be specified for pod web, choose one of: [app sidecar]"),
+        "{}",
+        text(&two.stderr)
+    );
 }
 
 #[test]
@@ -311,7 +196,11 @@ fn kubectl_logs_reads_tails_and_timestamps_the_container_log() {
     assert_eq!(stamped, "2027-01-15T08:00:02.000000000Z three\n");
     assert_eq!(text(&f.run(&["logs", "web", "--limit-bytes=6"]).stdout), "one\ntw");
     let previous = f.run(&["logs", "web", "-c", "app", "--previous"]);
-    assert!(text(&previous.stderr).contains("previous terminated container \"app\" in pod \"web\" not found"), "{}", text(&previous.stderr));
+    assert!(
+        text(&previous.stderr).contains("previous terminated container \"app\" in pod \"web\" not found"),
+        "{}",
+        text(&previous.stderr)
+    );
 }
 
 #[test]
@@ -321,19 +210,19 @@ fn kubectl_port_forward_to_a_pod_a_service_and_a_deployment_serves_the_page() {
     let first = http_get(ports[&80]);
     let second = http_get(ports[&80]);
     stop(child);
-    assert!(first.starts_with("HTTP/1.1 200 OK") && first.ends_with("Hello Kubernetes from the fake pod\n"), "{first}");
+    assert!(first.starts_with("HTTP/1.1 200 OK") && first.ends_with(PAGE), "{first}");
     assert_eq!(first, second);
 
     // kubectl maps the Service's port 8080 to the pod's targetPort 80 itself (and prints "-> 80").
     let (child, ports) = f.port_forward("svc/web", &[8080]);
     let page = http_get(ports[&80]);
     stop(child);
-    assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+    assert!(page.ends_with(PAGE), "{page}");
 
     let (child, ports) = f.port_forward("deploy/web", &[80]);
     let page = http_get(ports[&80]);
     stop(child);
-    assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+    assert!(page.ends_with(PAGE), "{page}");
 }
 
 #[test]
@@ -345,7 +234,7 @@ fn kubectl_port_forward_over_a_raw_spdy_upgrade_serves_the_page_too() {
     let mut poured = Vec::new();
     conn.read_to_end(&mut poured).unwrap();
     stop(child);
-    assert!(page.ends_with("Hello Kubernetes from the fake pod\n"), "{page}");
+    assert!(page.ends_with(PAGE), "{page}");
     assert_eq!(poured.len(), POUR);
 }
 
@@ -354,7 +243,7 @@ fn deleting_the_pod_ends_its_port_forward() {
     let Some(f) = Fixture::start() else { return };
     let (mut child, ports) = f.port_forward("pod/web", &[80]);
     assert!(http_get(ports[&80]).ends_with("fake pod\n"));
-    let pods = super::pods(&f.sandbox);
+    let pods = super::pods();
     f.sandbox.delete(pods, Some("default"), "web", &gitops_sandbox_core::cluster::DeleteOptions::default()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
@@ -385,7 +274,10 @@ fn kubectl_port_forward_to_a_closed_port_reports_the_refusal() {
     let mut err = String::new();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     let _ = child.wait();
-    assert!(err.contains("an error occurred forwarding") && err.contains("error forwarding port 81 to pod web"), "{err}");
+    assert!(
+        err.contains("an error occurred forwarding") && err.contains("error forwarding port 81 to pod web"),
+        "{err}"
+    );
     assert!(err.contains("connection refused"), "{err}");
 }
 
@@ -401,7 +293,10 @@ fn kubectl_port_forward_moves_bulk_data_quickly_and_answers_requests_promptly() 
         })
         .collect();
     latencies.sort();
-    eprintln!("port-forward request latency (new connection each): median {:?}, max {:?}", latencies[25], latencies[49]);
+    eprintln!(
+        "port-forward request latency (new connection each): median {:?}, max {:?}",
+        latencies[25], latencies[49]
+    );
     let started = Instant::now();
     let mut conn = TcpStream::connect(("127.0.0.1", ports[&9000])).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
