@@ -118,6 +118,10 @@ pub type TerminalSink = Rc<dyn Fn(&str)>;
 /// How many Kubernetes events the feed keeps.
 const EVENTS_KEPT: usize = 300;
 
+/// How many check events have arrived, and in which of them each check (exercise, step, check id)
+/// last changed.
+type CheckClock = (u64, std::collections::HashMap<(String, usize, String), u64>);
+
 /// The session's state; cheap to copy.
 #[derive(Clone, Copy)]
 pub struct Lab {
@@ -156,7 +160,7 @@ pub struct Lab {
     /// Output of streams no view has claimed yet: it can arrive before the reply that names the stream.
     unclaimed: StoredValue<Vec<(StreamId, String)>, LocalStorage>,
     /// How many check events have arrived, and when each check last changed (in that count).
-    check_clock: StoredValue<(u64, std::collections::HashMap<(String, usize, String), u64>), LocalStorage>,
+    check_clock: StoredValue<CheckClock, LocalStorage>,
     /// Terminal output that arrived before the terminal opened.
     terminal_pending: StoredValue<String, LocalStorage>,
     /// Port-forwards.

@@ -182,7 +182,10 @@ mod xterm {
     //! Outside a browser there is no terminal to open.
     use std::rc::Rc;
 
-    pub fn open(_: &web_sys::HtmlDivElement, _: u16, _: u16, _: Rc<dyn Fn(String)>) -> Option<Rc<dyn Fn(&str)>> {
+    /// Writes text to an open terminal.
+    type Writer = Rc<dyn Fn(&str)>;
+
+    pub fn open(_: &web_sys::HtmlDivElement, _: u16, _: u16, _: Rc<dyn Fn(String)>) -> Option<Writer> {
         None
     }
 

@@ -34,6 +34,9 @@ pub enum Link {
 }
 
 /// What a transport hands to the UI without being asked.
+// One value per event, moved straight into the UI's state: boxing the event would only add an
+// allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Incoming {
     /// An engine event.
@@ -84,6 +87,8 @@ pub fn detect() -> Rc<dyn Transport> {
 }
 
 /// Decodes a JSON answer; a body that is not a [`Response`] becomes a link error.
+// `Response` is the protocol's wire type (`Result<Reply, ErrorView>`), shared with the engine.
+#[allow(clippy::result_large_err)]
 pub fn decode_response(body: &str) -> Response {
     serde_json::from_str(body).unwrap_or_else(|error| Err(link_error(format!("unreadable answer: {error}"))))
 }
