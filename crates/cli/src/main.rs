@@ -8,9 +8,11 @@ mod connect;
 mod desktop;
 mod exercises;
 mod kubectl_commands;
+mod listener;
 mod messages;
 mod operator;
 mod sandbox_serve;
+mod shutdown;
 mod sync;
 mod web;
 

@@ -57,7 +57,7 @@ async fn serve(engine: &Engine, namespace: String, messages: &Messages) -> anyho
     eprintln!("{}", messages.text(&gitops_lab::operator::usage_hint(&watched)));
     let stop = Text::new("Press Ctrl+C to stop the operator.", "按 Ctrl+C 停止操作符。");
     eprintln!("{}", messages.text(&stop));
-    let mut interrupted = std::pin::pin!(signals());
+    let mut interrupted = std::pin::pin!(crate::shutdown::signals());
     loop {
         tokio::select! {
             event = events.next() => match event {
@@ -83,24 +83,5 @@ fn explain(error: &ErrorView, messages: &Messages) -> String {
     match &error.hint {
         Some(hint) => format!("{} {}", messages.text(&error.message), messages.text(hint)),
         None => messages.text(&error.message).to_string(),
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn signals() {
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = terminate.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -44,17 +44,12 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
         Arc::new(Sandbox::open(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| messages.cannot_listen(&args.listen.to_string()))?;
-        let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() {
-            eprintln!("{}", messages.not_loopback(&addr.to_string()));
-        }
+        let (listener, addr) = crate::listener::bind(args.listen, messages).await?;
         let url = format!("https://{addr}");
         kubeconfig::write(&kubeconfig_path, &url, &sandbox.certificates().ca_pem, sandbox.admin_token())
             .with_context(|| format!("cannot write the kubeconfig {}", kubeconfig_path.display()))?;
-        let serving = tokio::spawn(server::run(listener, sandbox, shutdown_signal(args.stop_with_stdin)));
+        let serving =
+            tokio::spawn(server::run(listener, sandbox, crate::shutdown::shutdown_signal(args.stop_with_stdin)));
         // The listener accepts from the moment it is bound; say so only now that the server runs.
         println!("server: {url}");
         println!("kubeconfig: {}", kubeconfig_path.display());
@@ -63,45 +58,4 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
         eprintln!("{}", messages.stopped());
         Ok(())
     })
-}
-
-/// Resolves on SIGINT or SIGTERM, or (with `stop_with_stdin`) when standard input reaches its end.
-pub async fn shutdown_signal(stop_with_stdin: bool) {
-    let stdin_closed = async move {
-        if !stop_with_stdin {
-            return std::future::pending().await;
-        }
-        let mut stdin = tokio::io::stdin();
-        let mut buffer = [0u8; 256];
-        loop {
-            match tokio::io::AsyncReadExt::read(&mut stdin, &mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
-            }
-        }
-    };
-    tokio::select! {
-        _ = signals() => {},
-        _ = stdin_closed => {},
-    }
-}
-
-/// Completes on SIGINT or SIGTERM.
-pub(crate) async fn signals() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = terminate.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
 }

@@ -84,7 +84,7 @@ async fn sync(engine: &Engine, args: &SyncArgs, language: Language) -> anyhow::R
 async fn follow(events: &mut gitops_lab::Subscription, language: Language) {
     let mut printed: Option<String> = None;
     let mut states: HashMap<usize, ResourceSyncState> = HashMap::new();
-    let stop = crate::sandbox_serve::signals();
+    let stop = crate::shutdown::signals();
     tokio::pin!(stop);
     loop {
         let event = tokio::select! {

@@ -52,13 +52,7 @@ pub fn run(args: WebArgs, messages: &Messages) -> anyhow::Result<()> {
     let config = args.cluster.engine_config().context(messages.no_data_dir())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| messages.cannot_listen(&args.listen.to_string()))?;
-        let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() {
-            eprintln!("{}", messages.not_loopback(&addr.to_string()));
-        }
+        let (listener, addr) = crate::listener::bind(args.listen, messages).await?;
         let state = Arc::new(server::WebState {
             sessions: sessions::Sessions::default(),
             guard: guard::Guard::new(addr.port(), addr.ip(), &args.allow_hosts),
@@ -70,7 +64,7 @@ pub fn run(args: WebArgs, messages: &Messages) -> anyhow::Result<()> {
             addr.ip().to_string()
         };
         let url = format!("http://{host}:{}/?token={}", addr.port(), session.token());
-        let serving = tokio::spawn(server::run(listener, state.clone(), crate::sandbox_serve::shutdown_signal(false)));
+        let serving = tokio::spawn(server::run(listener, state.clone(), crate::shutdown::signals()));
         // The listener accepts from the moment it is bound; the page loads while the engine starts.
         println!("url: {url}");
         eprintln!("{}", web_ready(messages));
