@@ -14,6 +14,7 @@ use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
+use gitops_sandbox_core::watch::WatchEvent;
 use gitops_sandbox_shell::vfs::Filesystem;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -564,6 +565,16 @@ impl Controller for ConfigMapVolumes {
 
     fn primary(&self) -> ResourceId {
         builtin_type("", "configmaps").id()
+    }
+
+    /// Only a namespace where a pod of this node runs: most ConfigMaps are mounted nowhere here, and
+    /// a write of one should not cost a reconcile (a hop to a blocking thread and a scan).
+    fn triggers(&self, event: &WatchEvent) -> Vec<ObjectRef> {
+        let primary = self.primary();
+        if event.resource != primary || !self.node.runs_pods_in(object::namespace(&event.object)) {
+            return Vec::new();
+        }
+        vec![ObjectRef::of(&primary, &event.object)]
     }
 
     fn reconcile(&self, _sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {

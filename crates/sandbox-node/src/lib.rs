@@ -224,6 +224,11 @@ impl SimulatedNode {
         containers::spawn(&self.runtime, run);
     }
 
+    /// Whether any pod of this node runs in `namespace` (and so might mount one of its ConfigMaps).
+    pub fn runs_pods_in(&self, namespace: &str) -> bool {
+        self.pods().values().any(|p| p.namespace == namespace)
+    }
+
     /// Rebuilds the volumes that `matches` selects in every pod of `namespace` (ConfigMap updates).
     pub fn refresh_volumes(&self, namespace: &str, matches: impl Fn(&serde_json::Value) -> bool) {
         let sb = self.sandbox();

@@ -1,6 +1,9 @@
 //! The durable half of the store: every object as JSON in one redb table. A commit is durable
-//! once its record is in the write-ahead log ([`Wal`]); redb is synced at checkpoints. Both files
-//! grow by zeros ([`ZeroFilled`]) so that an fdatasync writes data pages only.
+//! once its record is in the write-ahead log ([`Wal`]); redb receives the logged writes only at a
+//! checkpoint (when the log is full, and at every open), in one durable transaction. Reads never
+//! go to redb after the start (the store answers from memory), so a write costs one log append
+//! and its fsync, not a B-tree update as well. Both files grow by zeros ([`ZeroFilled`]) so that
+//! an fdatasync writes data pages only.
 
 use super::ObjectKey;
 use super::wal::Wal;
@@ -8,6 +11,7 @@ use super::zero_fill::ZeroFilled;
 use crate::registry::ResourceId;
 use redb::{Builder, Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
@@ -66,6 +70,11 @@ pub enum DiskWrite<'a> {
 pub struct Disk {
     db: Database,
     wal: Wal,
+    /// Writes in the log that redb has not received yet, the newest per key (`None`: removed).
+    /// Bounded by the log's size: a full log is checkpointed.
+    unapplied: BTreeMap<String, Option<Vec<u8>>>,
+    /// The resourceVersion of the newest logged commit, once redb is behind it.
+    unapplied_rv: Option<u64>,
 }
 
 impl Disk {
@@ -81,11 +90,11 @@ impl Disk {
         let wal_path = path.with_extension("wal");
         let (wal, records) = Wal::open(&wal_path)
             .map_err(|e| DiskError::Log { path: wal_path.display().to_string(), reason: e.to_string() })?;
-        let mut disk = Self { db, wal };
+        let mut disk = Self { db, wal, unapplied: BTreeMap::new(), unapplied_rv: None };
         let durable = disk.durable_rv()?;
         for record in records.into_iter().filter(|r| r.rv > durable) {
             let writes: Vec<_> = record.writes.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
-            disk.apply(&writes, record.rv, Durability::None)?;
+            disk.remember(&writes, record.rv);
         }
         disk.checkpoint()?;
         Ok(disk)
@@ -101,17 +110,27 @@ impl Disk {
         Ok(meta.get(RESOURCE_VERSION).map_err(txn_error)?.map(|g| g.value()).unwrap_or(0))
     }
 
-    /// Makes redb durable (tables created if new), then starts the log over.
+    /// Gives redb every logged write it has not received, durably in one transaction (tables
+    /// created if new), then starts the log over. If it fails, the log still holds every write.
     fn checkpoint(&mut self) -> Result<(), DiskError> {
-        let mut txn = self.db.begin_write().map_err(txn_error)?;
-        txn.set_durability(Durability::Immediate).map_err(txn_error)?;
-        txn.open_table(OBJECTS).map_err(txn_error)?;
-        txn.open_table(META).map_err(txn_error)?;
-        txn.commit().map_err(txn_error)?;
+        let writes: Vec<(&str, Option<&[u8]>)> =
+            self.unapplied.iter().map(|(key, value)| (key.as_str(), value.as_deref())).collect();
+        self.apply(&writes, self.unapplied_rv, Durability::Immediate)?;
+        self.unapplied.clear();
+        self.unapplied_rv = None;
         self.wal.reset().map_err(txn_error)
     }
 
-    /// Every stored object with its key and stored JSON, and the last resourceVersion handed out.
+    /// Keeps logged writes for the next checkpoint.
+    fn remember(&mut self, writes: &[(&str, Option<&[u8]>)], rv: u64) {
+        for (key, value) in writes {
+            self.unapplied.insert(key.to_string(), value.map(<[u8]>::to_vec));
+        }
+        self.unapplied_rv = Some(rv);
+    }
+
+    /// Every stored object with its key and stored JSON, and the last resourceVersion handed out,
+    /// as of the last checkpoint: complete right after [`Disk::open`], which is when the store reads it.
     pub fn load(&self) -> Result<(Vec<Record>, u64), DiskError> {
         let txn = self.db.begin_read().map_err(txn_error)?;
         let meta = txn.open_table(META).map_err(txn_error)?;
@@ -131,8 +150,8 @@ impl Disk {
     }
 
     /// Applies the writes and the new resourceVersion atomically and durably before returning:
-    /// one record in the log (one fdatasync of contiguous data), then redb without a sync. A
-    /// full log is checkpointed first; a commit larger than the log goes to redb with its own sync.
+    /// one record in the log (one fdatasync of contiguous data), kept for redb's next checkpoint.
+    /// A full log is checkpointed first; a commit larger than the log goes to redb with its own sync.
     pub fn commit(&mut self, writes: &[DiskWrite<'_>], rv: u64) -> Result<(), DiskError> {
         let keys: Vec<String> = writes.iter().map(|w| w.key().storage_key()).collect();
         let logged: Vec<(&str, Option<&[u8]>)> = writes
@@ -143,18 +162,26 @@ impl Disk {
                 DiskWrite::Delete(_) => (key.as_str(), None),
             })
             .collect();
-        let mut logged_ok = self.wal.append(rv, &logged).map_err(txn_error)?;
-        if !logged_ok {
-            self.checkpoint()?;
-            logged_ok = self.wal.append(rv, &logged).map_err(txn_error)?;
+        if self.wal.append(rv, &logged).map_err(txn_error)? {
+            self.remember(&logged, rv);
+            return Ok(());
         }
-        // Once the record is durable the commit is too: if redb fails now, the write is
-        // reported as failed yet replayed at the next start (as a timed-out etcd write may be).
-        let durability = if logged_ok { Durability::None } else { Durability::Immediate };
-        self.apply(&logged, rv, durability)
+        self.checkpoint()?;
+        if self.wal.append(rv, &logged).map_err(txn_error)? {
+            self.remember(&logged, rv);
+            return Ok(());
+        }
+        // Larger than the whole log: straight to redb, with its own sync (the log is empty now).
+        self.apply(&logged, Some(rv), Durability::Immediate)
     }
 
-    fn apply(&self, writes: &[(&str, Option<&[u8]>)], rv: u64, durability: Durability) -> Result<(), DiskError> {
+    /// One redb transaction: the writes, and the resourceVersion they bring it to (if any).
+    fn apply(
+        &self,
+        writes: &[(&str, Option<&[u8]>)],
+        rv: Option<u64>,
+        durability: Durability,
+    ) -> Result<(), DiskError> {
         let mut txn = self.db.begin_write().map_err(txn_error)?;
         txn.set_durability(durability).map_err(txn_error)?;
         {
@@ -166,7 +193,9 @@ impl Disk {
                 };
             }
             let mut meta = txn.open_table(META).map_err(txn_error)?;
-            meta.insert(RESOURCE_VERSION, rv).map_err(txn_error)?;
+            if let Some(rv) = rv {
+                meta.insert(RESOURCE_VERSION, rv).map_err(txn_error)?;
+            }
         }
         txn.commit().map_err(txn_error)
     }

@@ -475,6 +475,35 @@ mod tests {
     }
 
     #[test]
+    fn writes_held_only_by_the_log_survive_a_reopen_deletes_and_rewrites_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            put(&store, "kept");
+            put(&store, "gone-later");
+        }
+        // Reopening checkpoints: both are in redb now. Then writes that only the log holds.
+        {
+            let store = Store::open(&path).unwrap();
+            store.write::<()>(&key("gone-later"), false, |_| Ok(Change::Delete)).unwrap();
+            put(&store, "new");
+            store
+                .write::<()>(&key("new"), false, |_| Ok(Change::Put(json!({"metadata": {"name": "new"}, "n": 2}))))
+                .unwrap();
+            store.write::<()>(&key("new"), false, |_| Ok(Change::Delete)).unwrap();
+            store
+                .write::<()>(&key("new"), false, |_| Ok(Change::Put(json!({"metadata": {"name": "new"}, "n": 3}))))
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.resource_version(), 7);
+        assert!(store.get(&key("kept")).is_some());
+        assert!(store.get(&key("gone-later")).is_none());
+        assert_eq!(store.get(&key("new")).unwrap()["n"], 3);
+    }
+
+    #[test]
     fn a_full_log_is_checkpointed_and_a_commit_larger_than_the_log_still_lands() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
