@@ -11,6 +11,7 @@ mod request;
 mod scale;
 pub mod status;
 mod streaming;
+mod versions;
 mod watch;
 
 pub use request::{MAX_BODY, Target};

@@ -87,7 +87,11 @@ pub fn create(
     output: Output,
 ) -> ApiResult<Response> {
     let obj = decode_body(headers, body)?;
-    let outcome = sb.create(t.rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
+    let (rt, obj) = super::versions::to_storage(t.rt, obj);
+    let mut outcome = sb.create(rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
+    if !std::ptr::eq(rt, t.rt) {
+        outcome.object = Arc::new(super::versions::from_storage(t.rt, &outcome.object));
+    }
     render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object)
 }
 
