@@ -136,7 +136,7 @@ fn backends(sb: &Sandbox, svc: &Value, selector: &LabelSelector) -> Vec<Backend>
             Some(Backend { ip, pod, ready, terminating, ports })
         })
         .collect();
-    out.sort_by(|a, b| ip_key(&a.ip).cmp(&ip_key(&b.ip)));
+    out.sort_by_key(|b| ip_key(&b.ip));
     out
 }
 

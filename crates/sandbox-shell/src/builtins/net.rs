@@ -239,7 +239,7 @@ pub(crate) async fn curl(sh: &mut Shell, c: &mut Call) -> i32 {
     let url = match Url::parse(raw) {
         Ok(url) => url,
         Err(UrlError::Scheme(s)) => return fail(1, format!("Protocol \"{s}\" not supported")).await,
-        Err(UrlError::Malformed) => return fail(3, format!("URL rejected: Bad hostname")).await,
+        Err(UrlError::Malformed) => return fail(3, "URL rejected: Bad hostname".to_string()).await,
     };
     let method = if args.head { "HEAD" } else { "GET" };
     let headers = [("User-Agent", "curl/8.11.1".to_string()), ("Accept", "*/*".to_string())];
