@@ -13,10 +13,13 @@ pub mod cronjob;
 pub mod deployment;
 pub mod deployment_status;
 mod deployment_sync;
+mod endpoint_slices;
+pub mod endpoints;
 pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
 pub mod owners;
+pub mod provisioner;
 pub mod replicaset;
 pub mod rollout;
 pub mod runtime;
@@ -38,5 +41,7 @@ pub fn all() -> Vec<Arc<dyn Controller>> {
         Arc::new(namespace::NamespaceController),
         Arc::new(job::JobController),
         Arc::new(cronjob::CronJobController),
+        Arc::new(endpoints::EndpointsController),
+        Arc::new(provisioner::Provisioner),
     ]
 }

@@ -205,6 +205,7 @@ impl Sandbox {
         opts: WriteOptions,
     ) -> ApiResult<Outcome> {
         check_type(rt, &mut obj)?;
+        lifecycle::drop_nulls(&mut obj);
         let namespace = self.place_in_namespace(rt, namespace, &mut obj)?;
         if obj["metadata"]["name"].as_str().is_none_or(str::is_empty)
             && let Some(prefix) = obj["metadata"]["generateName"].as_str()
@@ -250,6 +251,7 @@ impl Sandbox {
         opts: WriteOptions,
     ) -> ApiResult<Outcome> {
         check_type(rt, &mut obj)?;
+        lifecycle::drop_nulls(&mut obj);
         match obj["metadata"]["name"].as_str() {
             Some(n) if n == name => {}
             None | Some("") => obj["metadata"]["name"] = json!(name),
@@ -283,7 +285,9 @@ impl Sandbox {
                 let mut new = change(current)?;
                 check_type(rt, &mut new)?;
                 let wanted = new["metadata"]["resourceVersion"].as_str().unwrap_or_default();
-                if !wanted.is_empty() && wanted != current["metadata"]["resourceVersion"].as_str().unwrap_or_default() {
+                // As upstream, "0" (like none) asks for an unconditional update.
+                let conditional = !wanted.is_empty() && wanted != "0";
+                if conditional && wanted != current["metadata"]["resourceVersion"].as_str().unwrap_or_default() {
                     return Err(ApiError::stale(rt, name));
                 }
                 if new["metadata"]["name"].as_str() != Some(name) {

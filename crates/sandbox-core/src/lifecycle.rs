@@ -50,6 +50,20 @@ pub fn check_types(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
     }
 }
 
+/// Removes fields whose value is `null`, as decoding into upstream's typed objects does (every
+/// optional field is omitted when empty), so `-o yaml` never shows `initContainers: null`. A
+/// template's `creationTimestamp: null` stays: upstream prints a zero time that way.
+pub fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, v| !v.is_null() || key == "creationTimestamp");
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
 /// The object as kubectl and the schema know it: checks unknown fields and removes them unless
 /// Strict (types were checked on the way in, by [`check_types`]).
 pub fn check_fields(

@@ -173,7 +173,7 @@ impl Registry {
         self.types.iter().find(|t| t.api_version() == api_version && t.kind == kind)
     }
 
-    /// The type with this storage identity.
+    /// The type with this storage identity (its first, stored version when several are served).
     pub fn by_id(&self, id: &ResourceId) -> Option<&ResourceType> {
         self.types.iter().find(|t| t.group == id.group && t.plural == id.plural)
     }
@@ -208,12 +208,15 @@ mod tests {
     }
 
     #[test]
-    fn every_type_has_a_unique_plural_per_group() {
+    fn every_type_has_a_unique_plural_per_group_version() {
         let registry = Registry::builtin();
         let mut seen = std::collections::HashSet::new();
         for t in registry.types() {
-            assert!(seen.insert(t.id()), "{} listed twice", t.qualified_plural());
+            assert!(seen.insert((t.id(), t.version.clone())), "{} listed twice", t.qualified_plural());
         }
+        // A second version of a resource shares the first one's storage: by_id finds the first.
+        let hpa = registry.by_id(&registry.by_plural("autoscaling", "v1", "horizontalpodautoscalers").unwrap().id());
+        assert_eq!(hpa.map(|t| t.version.as_str()), Some("v2"));
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct Run {
     pub tools: Vec<String>,
     /// The in-pod `kubectl` factory (used when the image has the tool).
     pub clients: Option<Arc<dyn super::ClusterClients>>,
+    /// The cluster network as the pod sees it.
+    pub network: Option<Arc<dyn gitops_sandbox_shell::net::Network>>,
 }
 
 /// Exit code of a process killed by SIGKILL.
@@ -167,6 +169,7 @@ async fn run_shell(run: &Run) -> i32 {
         hostname: run.pod.name.clone(),
         tools: run.tools.clone(),
         clients: run.clients.clone(),
+        network: run.network.clone(),
     };
     let log = run.log.clone();
     super::exec::main_shell(&target, run.argv.clone(), move |bytes| log.write(bytes)).await
@@ -239,6 +242,7 @@ mod tests {
             on_exit: Arc::new(move || *exited.lock().unwrap() = true),
             tools: Vec::new(),
             clients: None,
+            network: None,
         };
         spawn(&tokio::runtime::Handle::current(), run);
         (log, processes)

@@ -8,6 +8,9 @@ use gitops_sandbox_shell::{Invocation, Io, Shell, ShellContext};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
+/// The network commands an image may have (from its tools or its base's programs).
+const NET_TOOLS: [&str; 3] = ["wget", "curl", "nslookup"];
+
 /// The container an exec runs in.
 pub struct Target {
     /// Its filesystem.
@@ -22,6 +25,8 @@ pub struct Target {
     pub tools: Vec<String>,
     /// The in-pod `kubectl` factory (used when the image has the tool).
     pub clients: Option<Arc<dyn ClusterClients>>,
+    /// The cluster network as the pod sees it.
+    pub network: Option<Arc<dyn gitops_sandbox_shell::net::Network>>,
 }
 
 impl Target {
@@ -40,6 +45,8 @@ impl Target {
             pid,
             cluster,
             git: has("git"),
+            network: self.network.clone(),
+            net_tools: self.tools.iter().filter(|t| NET_TOOLS.contains(&t.as_str())).cloned().collect(),
         }
     }
 }
@@ -106,6 +113,7 @@ mod tests {
             hostname: "web".into(),
             tools: Vec::new(),
             clients: None,
+            network: None,
         }
     }
 

@@ -280,6 +280,13 @@ impl ImageSpec {
             || argv.first().is_some_and(|p| self.programs.contains(p))
     }
 
+    /// The image's extra tools and the network commands among its base's programs.
+    pub fn all_tools(&self, table: &ImageTable) -> Vec<String> {
+        let base = table.bases.get(&self.base).map(|b| b.bin.as_slice()).unwrap_or(&[]);
+        let net = base.iter().filter(|p| ["wget", "curl", "nslookup"].contains(&p.as_str()));
+        self.tools.iter().chain(net).cloned().collect()
+    }
+
     /// A fresh root filesystem for a container of this image.
     pub fn root(&self, table: &ImageTable, tag: &str) -> Volume {
         let base = table.bases.get(&self.base);

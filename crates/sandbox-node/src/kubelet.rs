@@ -408,7 +408,7 @@ impl Launch {
                 };
                 let image_env = image.env.iter().map(|(k, v)| (k.clone(), image.fill(v, &r.tag))).collect();
                 let root = image.root(images::table(), &r.tag);
-                let (tools, working_dir) = (image.tools.clone(), image.working_dir.clone());
+                let (tools, working_dir) = (image.all_tools(images::table()), image.working_dir.clone());
                 Some(Self { program, argv, root, image_env, reference: r.clone(), tools, working_dir })
             }
             Resolved::Unknown(r) => Some(Self {
@@ -469,6 +469,7 @@ fn begin_run(
         on_exit: node.exit_notifier(&rt.namespace, &rt.name),
         tools: launch.tools,
         clients: Some(node.clients()),
+        network: Some(node.network(rt)),
     })
 }
 
@@ -484,11 +485,7 @@ fn filesystem(rt: &PodRuntime, pod: &Value, spec: &Value, root: gitops_sandbox_s
         rt.ip
     );
     let _ = fs.write("/etc/hosts", hosts.into_bytes(), false);
-    let resolv = format!(
-        "search {}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",
-        rt.namespace
-    );
-    let _ = fs.write("/etc/resolv.conf", resolv.into_bytes(), false);
+    let _ = fs.write("/etc/resolv.conf", crate::network::resolv_conf(&rt.namespace).into_bytes(), false);
     let volumes = rt.volumes.lock().unwrap_or_else(|e| e.into_inner());
     let declared = pod["spec"]["volumes"].as_array().cloned().unwrap_or_default();
     for mount in spec["volumeMounts"].as_array().into_iter().flatten() {

@@ -18,6 +18,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod images;
 pub mod kubelet;
+pub mod network;
 pub mod nginx;
 pub mod runtime;
 pub mod sample_app;
@@ -105,7 +106,7 @@ pub struct SimulatedNode {
     runtime: tokio::runtime::Handle,
     /// Container exits, as triggers for the kubelet (the only writer of pod status).
     exits: TriggerSender,
-    pods: Mutex<HashMap<(String, String), Arc<PodRuntime>>>,
+    pods: network::PodMap,
     pulled: Mutex<HashSet<String>>,
     next_ip: AtomicU32,
 }
@@ -127,7 +128,7 @@ impl SimulatedNode {
             clients,
             runtime,
             exits,
-            pods: Mutex::default(),
+            pods: network::PodMap::default(),
             pulled: Mutex::default(),
             next_ip: AtomicU32::new(0),
         }
@@ -212,6 +213,11 @@ impl SimulatedNode {
             // Closed only when the controllers stop: then nobody needs the status any more.
             let _ = exits.send(pod.clone());
         })
+    }
+
+    /// The cluster network as the pod `rt` sees it (for `wget`, `curl`, `nslookup`).
+    pub fn network(&self, rt: &PodRuntime) -> Arc<dyn gitops_sandbox_shell::net::Network> {
+        Arc::new(network::PodNetwork::new(self.sandbox.clone(), self.pods.clone(), &rt.namespace, &rt.ip))
     }
 
     /// The in-pod kubectl factory, for images that have the `kubectl` tool.

@@ -49,6 +49,7 @@ impl PodStreams for SimulatedNode {
                     hostname: rt.name.clone(),
                     tools: c.tools.clone(),
                     clients: Some(self.clients.clone()),
+                    network: Some(self.network(&rt)),
                 },
                 _ => return Err(NodeError::PodNotRunning(format!("container not found (\"{name}\")"))),
             }

@@ -23,6 +23,7 @@ mod interactive;
 mod interp;
 pub mod io;
 pub mod lexer;
+pub mod net;
 pub mod parser;
 pub mod procs;
 mod redirect;
@@ -80,6 +81,10 @@ pub struct ShellContext {
     pub cluster: Option<Arc<dyn ClusterClient>>,
     /// Whether `git` exists in the image.
     pub git: bool,
+    /// The cluster network, for `wget`, `curl` and `nslookup` (none: those fail to resolve).
+    pub network: Option<Arc<dyn net::Network>>,
+    /// Which of the network commands (`wget`, `curl`, `nslookup`) the image has.
+    pub net_tools: Vec<String>,
 }
 
 /// What to run.

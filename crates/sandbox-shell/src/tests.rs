@@ -14,6 +14,8 @@ pub(super) fn context() -> ShellContext {
         pid: Some(1),
         cluster: None,
         git: false,
+        network: None,
+        net_tools: Vec::new(),
     }
 }
 

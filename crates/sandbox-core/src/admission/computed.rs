@@ -19,7 +19,36 @@ const COMPUTED: &[(&str, ComputeFn)] = &[
     ("jobSelectorAndLabels", job_selector_and_labels),
     ("targetPortFromPort", target_port_from_port),
     ("secretStringData", secret_string_data),
+    ("hpaDefaultMetrics", hpa_default_metrics),
+    ("selectorFromTemplate", selector_from_template),
 ];
+
+/// An autoscaler without metrics targets 80% CPU, as upstream's autoscaling/v2 defaults.
+fn hpa_default_metrics(spec: &mut Map<String, Value>, key: &str) {
+    let metric = json!({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}});
+    let empty = spec.get(key).and_then(Value::as_array).is_none_or(Vec::is_empty);
+    if empty {
+        spec.insert(key.to_string(), json!([metric]));
+    }
+}
+
+/// A ReplicationController without a selector (or labels) takes its template's labels, as upstream.
+fn selector_from_template(rc: &mut Map<String, Value>, _: &str) {
+    let Some(labels) = rc.get("spec").and_then(|s| s["template"]["metadata"]["labels"].as_object()).cloned() else {
+        return;
+    };
+    if let Some(spec) = rc.get_mut("spec").and_then(Value::as_object_mut)
+        && spec.get("selector").and_then(Value::as_object).is_none_or(Map::is_empty)
+    {
+        spec.insert("selector".into(), Value::Object(labels.clone()));
+    }
+    let meta = rc.entry("metadata").or_insert_with(|| json!({}));
+    if let Some(meta) = meta.as_object_mut()
+        && meta.get("labels").and_then(Value::as_object).is_none_or(Map::is_empty)
+    {
+        meta.insert("labels".into(), Value::Object(labels));
+    }
+}
 
 /// The computed default with this name.
 pub(super) fn by_name(name: &str) -> Option<ComputeFn> {

@@ -33,11 +33,11 @@ pub fn mount_api_access(pod: &mut Value, suffix: &str) {
     if !spec["volumes"].is_array() {
         spec["volumes"] = json!([]);
     }
-    if let Some(volumes) = spec["volumes"].as_array_mut() {
+    if let Some(volumes) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
         volumes.push(volume);
     }
     for list in containers {
-        for container in spec[list].as_array_mut().into_iter().flatten() {
+        for container in spec.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
             if !container["volumeMounts"].is_array() {
                 container["volumeMounts"] = json!([]);
             }

@@ -247,7 +247,9 @@ fn v3_operation(op: &Operation) -> Value {
 }
 
 mod v2;
+mod v2_proto;
 pub use v2::{v2_document, v2_document_text};
+pub use v2_proto::{V2_PROTOBUF, V2_PROTOBUF_REPLY, v2_document_protobuf};
 
 #[cfg(test)]
 mod tests;

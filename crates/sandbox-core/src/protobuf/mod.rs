@@ -19,7 +19,7 @@ mod json;
 mod schema;
 #[cfg(test)]
 mod test_encoder;
-mod wire;
+pub(crate) mod wire;
 
 use serde_json::{Map, Value};
 

@@ -1,7 +1,11 @@
 //! The kinds' OpenAPI 3 schemas, generated once from k8s-openapi's types.
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::{apps, authentication, authorization, autoscaling, batch, core, networking, policy, rbac};
+use k8s_openapi::api::{
+    apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, networking, policy, rbac,
+    scheduling, storage,
+};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::JsonSchema;
 use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -73,6 +77,8 @@ fn build() -> Definitions {
     add::<core::v1::Event>(g, k);
     add::<core::v1::Node>(g, k);
     add::<core::v1::Endpoints>(g, k);
+    add::<discovery::v1::EndpointSlice>(g, k);
+    add::<core::v1::ReplicationController>(g, k);
     add::<core::v1::PersistentVolumeClaim>(g, k);
     add::<core::v1::PersistentVolume>(g, k);
     add::<core::v1::ResourceQuota>(g, k);
@@ -94,6 +100,14 @@ fn build() -> Definitions {
     add::<networking::v1::NetworkPolicy>(g, k);
     add::<policy::v1::PodDisruptionBudget>(g, k);
     add::<autoscaling::v1::Scale>(g, k);
+    add::<core::v1::PodTemplate>(g, k);
+    add::<autoscaling::v2::HorizontalPodAutoscaler>(g, k);
+    add::<autoscaling::v1::HorizontalPodAutoscaler>(g, k);
+    add::<networking::v1::IngressClass>(g, k);
+    add::<storage::v1::StorageClass>(g, k);
+    add::<scheduling::v1::PriorityClass>(g, k);
+    add::<coordination::v1::Lease>(g, k);
+    add::<apiextensions::v1::CustomResourceDefinition>(g, k);
     // Shared shapes the operations refer to.
     generator.subschema_for::<meta::ListMeta>();
     generator.subschema_for::<meta::Status>();

@@ -3,8 +3,8 @@
 //! `.spec.type` reads a value; `join(.spec.containers[*].image)` calls a function on paths or words;
 //! `… or <none>` replaces an absent or empty result. Paths use `.field`, `[N]` and `[*]`.
 
-use super::computed;
 use super::duration::{age, timestamp};
+use super::{computed, network_storage, policy_cells};
 use crate::selectors::LabelSelector;
 use crate::time;
 use jiff::Timestamp;
@@ -129,7 +129,13 @@ fn function(name: &str) -> Option<CellFn> {
         ("bool", |c, a| Some(Value::from(format_bool(first(c.obj, arg(a, 0)))))),
         ("trim", |c, a| Some(Value::from(text(c.obj, arg(a, 0)).trim()))),
     ];
-    generic.iter().chain(computed::FUNCTIONS).find(|(n, _)| *n == name).map(|(_, f)| *f)
+    generic
+        .iter()
+        .chain(computed::FUNCTIONS)
+        .chain(network_storage::FUNCTIONS)
+        .chain(policy_cells::FUNCTIONS)
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
 }
 
 /// `2024-05-01T12:00:00Z`; an unset time prints as Go's zero time, as upstream's default table does.

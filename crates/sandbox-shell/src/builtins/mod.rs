@@ -5,6 +5,7 @@ mod core;
 mod files;
 mod find;
 mod kubectl;
+mod net;
 mod procs;
 mod regex;
 mod test;
@@ -161,12 +162,14 @@ static TABLE: &[(&str, Builtin)] = table! {
     "uniq" => text::uniq, "cut" => text::cut, "base64" => text::base64, "tee" => text::tee,
     "xargs" => text::xargs, "ps" => procs::ps, "kill" => procs::kill, "cowsay" => super::cowsay::cowsay,
     "cowthink" => super::cowsay::cowsay, "git" => super::git::git, "kubectl" => kubectl::kubectl,
+    "wget" => net::wget, "nslookup" => net::nslookup, "curl" => net::curl,
 };
 
 fn available(name: &str, sh: &Shell) -> bool {
     match name {
         "git" => sh.ctx.git,
         "kubectl" => sh.ctx.cluster.is_some(),
+        "wget" | "curl" | "nslookup" => sh.ctx.net_tools.iter().any(|t| t == name),
         _ => true,
     }
 }

@@ -114,10 +114,22 @@ mod tests {
     fn the_group_list_names_each_served_group_once() {
         let list = group_list(Registry::builtin());
         let names: Vec<&str> = list["groups"].as_array().unwrap().iter().filter_map(|g| g["name"].as_str()).collect();
-        assert_eq!(
-            names,
-            ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "rbac.authorization.k8s.io"]
-        );
+        let upstream_order = [
+            "apps",
+            "authentication.k8s.io",
+            "authorization.k8s.io",
+            "autoscaling",
+            "batch",
+            "networking.k8s.io",
+            "policy",
+            "rbac.authorization.k8s.io",
+            "storage.k8s.io",
+            "apiextensions.k8s.io",
+            "scheduling.k8s.io",
+            "coordination.k8s.io",
+            "discovery.k8s.io",
+        ];
+        assert_eq!(names, upstream_order);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod request;
 mod scale;
 pub mod status;
 mod streaming;
+mod versions;
 mod watch;
 
 pub use request::{MAX_BODY, Target};
@@ -47,7 +48,7 @@ pub fn router(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
         .route("/apis/{group}/{version}", get(group_resources))
         .route("/openapi/v3", get(|| async { json(openapi::v3_index()) }))
         .route("/openapi/v3/{*path}", get(openapi_group))
-        .route("/openapi/v2", get(|| async { raw_json(openapi::v2_document_text()) }))
+        .route("/openapi/v2", get(openapi_v2))
         .merge(streaming::routes(sandbox.clone(), pods))
         .fallback(resource)
         .method_not_allowed_fallback(method_not_allowed)
@@ -100,6 +101,17 @@ async fn openapi_group(Path(path): Path<String>, uri: Uri) -> Response {
 }
 
 /// A prebuilt JSON document, sent without re-serializing it.
+/// The swagger document, in protobuf when the client asks for it (kubectl's validation does) and
+/// as JSON otherwise.
+async fn openapi_v2(headers: axum::http::HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if accept.contains(openapi::V2_PROTOBUF) {
+        let body = openapi::v2_document_protobuf();
+        return (StatusCode::OK, [(header::CONTENT_TYPE, openapi::V2_PROTOBUF_REPLY)], body).into_response();
+    }
+    raw_json(openapi::v2_document_text())
+}
+
 fn raw_json(text: &'static str) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], text).into_response()
 }

@@ -77,6 +77,57 @@ fn decode_continue(token: &str) -> ApiResult<Option<(String, String)>> {
     }
 }
 
+/// The object of a create or update. A body that is not JSON although sent as JSON (kubectl's
+/// `create --raw -f file.yaml` sends the file as it is) gets upstream's decoder message.
+fn decode_object(t: &Target, headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
+    let decoded = decode_body(headers, body);
+    let Err(error) = &decoded else { return decoded };
+    let Err(json) = serde_json::from_slice::<Value>(body) else { return decoded };
+    if body.is_empty() || !error.message.starts_with("the request body is not valid JSON") {
+        return decoded;
+    }
+    Err(ApiError::bad_request(format!(
+        "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: {} ({})",
+        t.rt.kind,
+        go_json_error(body, &json),
+        summarize(body)
+    )))
+}
+
+/// Go's `encoding/json` wording for the common syntax errors; serde's otherwise.
+fn go_json_error(body: &[u8], error: &serde_json::Error) -> String {
+    if error.is_eof() {
+        return "unexpected end of JSON input".to_string();
+    }
+    let line_start: usize = body.split(|b| *b == b'\n').take(error.line().saturating_sub(1)).map(|l| l.len() + 1).sum();
+    let at = (line_start + error.column()).saturating_sub(1);
+    let found = body.get(at).map(|b| char::from(*b)).unwrap_or(' ');
+    let text = error.to_string();
+    let context = if text.starts_with("expected value") || text.starts_with("expected ident") {
+        "looking for beginning of value"
+    } else if text.starts_with("expected `:`") {
+        "after object key"
+    } else if text.starts_with("expected `,` or `}`") {
+        "after object key:value pair"
+    } else if text.starts_with("expected `,` or `]`") {
+        "after array element"
+    } else {
+        return text;
+    };
+    format!("invalid character '{found}' {context}")
+}
+
+/// Upstream's summary of a body it could not read: the first 30 bytes, as text for what looks
+/// like JSON and in hexadecimal otherwise.
+fn summarize(body: &[u8]) -> String {
+    let head = &body[..body.len().min(30)];
+    let more = if body.len() > 30 { " ..." } else { "" };
+    match body.first() {
+        Some(b'{') => format!("{}{more}", String::from_utf8_lossy(head)),
+        _ => format!("{}{more}", head.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+    }
+}
+
 /// `POST` to a collection.
 pub fn create(
     sb: &Sandbox,
@@ -86,8 +137,12 @@ pub fn create(
     body: &[u8],
     output: Output,
 ) -> ApiResult<Response> {
-    let obj = decode_body(headers, body)?;
-    let outcome = sb.create(t.rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
+    let obj = decode_object(t, headers, body)?;
+    let (rt, obj) = super::versions::to_storage(t.rt, obj);
+    let mut outcome = sb.create(rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
+    if !std::ptr::eq(rt, t.rt) {
+        outcome.object = Arc::new(super::versions::from_storage(t.rt, &outcome.object));
+    }
     render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object)
 }
 
@@ -101,7 +156,7 @@ pub fn update(
     body: &[u8],
     output: Output,
 ) -> ApiResult<Response> {
-    let obj = decode_body(headers, body)?;
+    let obj = decode_object(t, headers, body)?;
     let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
     let outcome = sb.update(t.rt, t.namespace.as_deref(), name, obj, scope, write_options(opts)?)?;
     render::written(StatusCode::OK, t.rt, outcome, output, &opts.include_object)

@@ -103,7 +103,10 @@ pub fn patch(
             }
             apply(kind, &base, &document, &api_version, &object_kind)
         })
-        .map_err(|e| strict_error_on_patch(e, &document))?;
+        .map_err(|e| match kind {
+            PatchKind::Strategic => converter_error_on_patch(strict_error_on_patch(e, &document), &document),
+            _ => strict_error_on_patch(e, &document),
+        })?;
     render::written(StatusCode::OK, t.rt, outcome, output, &opts.include_object)
 }
 
@@ -111,13 +114,61 @@ pub fn patch(
 /// shows the patch in Go's map notation; kubectl prints it as `The request is invalid: patch: …`.
 fn strict_error_on_patch(error: ApiError, patch: &Value) -> ApiError {
     let Some(at) = error.message.find(gitops_sandbox_core::lifecycle::STRICT_PREFIX) else { return error };
-    let detail = &error.message[at..];
-    let cause = format!("Invalid value: {}: {detail}", go_quote(&go_format(patch)));
     // Upstream builds this error with an empty group, kind and name, hence the leading space.
+    invalid_patch(patch, &error.message[at..])
+}
+
+/// The `patch: Invalid value` error upstream answers, with `detail` after the Go-printed patch.
+fn invalid_patch(patch: &Value, detail: &str) -> ApiError {
+    let cause = format!("Invalid value: {}: {detail}", go_quote(&go_format(patch)));
     let mut invalid = ApiError::unprocessable(format!(" \"\" is invalid: patch: {cause}"));
     invalid.details =
         Some(serde_json::json!({"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]}));
     invalid
+}
+
+/// A strategic merge patch is applied to the object as a map and then converted to the typed
+/// object by upstream's unstructured converter, not by the JSON decoder: a value of the wrong type
+/// is reported in the converter's words (`cannot restore map from string`), as an Invalid `patch`.
+fn converter_error_on_patch(error: ApiError, patch: &Value) -> ApiError {
+    let Some(at) = error.message.find("json: cannot unmarshal ") else { return error };
+    let text = &error.message[at + "json: cannot unmarshal ".len()..];
+    let Some((what, rest)) = text.split_once(" into Go ") else { return error };
+    let Some((_, go_type)) = rest.rsplit_once(" of type ") else { return error };
+    match converter_message(what, go_type) {
+        Some(detail) => invalid_patch(patch, &detail),
+        None => error,
+    }
+}
+
+/// The converter's message for a `what` (Go decoder's words) found where `go_type` belongs.
+fn converter_message(what: &str, go_type: &str) -> Option<String> {
+    // (the Go type of the map value, the reflect kind the converter names)
+    let (source, kind) = match what {
+        "string" => ("string", "string"),
+        "bool" => ("bool", "bool"),
+        "object" => ("map[string]interface {}", "map"),
+        "array" => ("[]interface {}", "slice"),
+        number if number.starts_with("number") => match number.contains(['.', 'e', 'E']) {
+            true => ("float64", "float64"),
+            // A whole number converts to any integer type without complaint.
+            false => return None,
+        },
+        _ => return None,
+    };
+    // Types with their own JSON decoding (quantities, int-or-string, times) keep the decoder's words.
+    if ["IntOrString", "Quantity", "Time"].iter().any(|t| go_type.ends_with(t)) {
+        return None;
+    }
+    Some(if go_type.starts_with("map[") {
+        format!("cannot restore map from {kind}")
+    } else if go_type.starts_with("[]") {
+        format!("cannot restore slice from {kind}")
+    } else if go_type.contains('.') {
+        format!("cannot restore struct from: {kind}")
+    } else {
+        format!("cannot convert {source} to {go_type}")
+    })
 }
 
 /// A string as Go's `%q` prints it: quoted, with quotes, backslashes and control characters escaped.
@@ -154,6 +205,16 @@ fn go_format(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wrong_types_in_strategic_patches_use_the_converters_words() {
+        assert_eq!(converter_message("string", "map[string]string").as_deref(), Some("cannot restore map from string"));
+        assert_eq!(converter_message("object", "[]v1.Container").as_deref(), Some("cannot restore slice from map"));
+        assert_eq!(converter_message("string", "v1.PodSpec").as_deref(), Some("cannot restore struct from: string"));
+        assert_eq!(converter_message("bool", "int32").as_deref(), Some("cannot convert bool to int32"));
+        assert_eq!(converter_message("number 1.5", "int32").as_deref(), Some("cannot convert float64 to int32"));
+        assert_eq!(converter_message("bool", "intstr.IntOrString"), None);
+    }
+
     #[test]
     fn go_quoting_escapes_quotes_and_newlines() {
         assert_eq!(go_quote("a\"b\nc\\"), "\"a\\\"b\\nc\\\\\"");

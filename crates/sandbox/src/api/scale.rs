@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 /// The Scale view of a workload object.
 pub fn scale_of(obj: &Value) -> Value {
     let meta = &obj["metadata"];
-    let selector: Vec<String> = obj["spec"]["selector"]["matchLabels"]
+    // A ReplicationController's selector is a plain map; the others are LabelSelectors.
+    let spec_selector = &obj["spec"]["selector"];
+    let labels = if spec_selector["matchLabels"].is_object() { &spec_selector["matchLabels"] } else { spec_selector };
+    let selector: Vec<String> = labels
         .as_object()
         .map(|labels| labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
         .unwrap_or_default();

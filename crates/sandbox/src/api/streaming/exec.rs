@@ -76,8 +76,10 @@ pub async fn handle(
     let raw_spdy = raw_spdy_upgrade(&mut parts, exec_spdy::PROTOCOL);
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
     let mut opts = ExecOptions::parse(&pairs);
+    let mut replay = false;
     let checked = find_pod(&s.sandbox, &ns, &name).and_then(|pod| {
         opts.container = pick_container(&pod, &opts.container)?;
+        replay = stdin_once(&pod, &opts.container);
         require_node(&pod)?;
         if kind == Kind::Exec && opts.command.is_empty() {
             return Err(ApiError::bad_request("you must specify at least 1 command"));
@@ -92,7 +94,7 @@ pub async fn handle(
     }
     let start = || match kind {
         Kind::Exec => s.pods.exec(&ns, &name, &opts.container, opts.command.clone(), opts.tty, opts.stdin),
-        Kind::Attach => attach(&*s.pods, &ns, &name, &opts.container),
+        Kind::Attach => attach(&*s.pods, &ns, &name, &opts.container, replay),
     };
     let upgrade = match (upgrade, raw_spdy) {
         (Ok(upgrade), _) => upgrade.protocols(EXEC_PROTOCOLS),
@@ -120,12 +122,27 @@ pub async fn handle(
     })
 }
 
+/// Whether the container was made for one attach (`kubectl run -i` sets `stdinOnce`).
+fn stdin_once(pod: &Value, container: &str) -> bool {
+    let containers = pod["spec"]["containers"].as_array().into_iter().flatten();
+    containers.filter(|c| c["name"] == container).any(|c| c["stdinOnce"] == true)
+}
+
 /// Attaching shows what the container's main process writes from now on (its log, followed).
-fn attach(pods: &dyn PodStreams, ns: &str, name: &str, container: &str) -> Result<Process, NodeError> {
+/// A container made for one attach (`replay`) shows its run from the start: a simulated command
+/// ends before kubectl can attach, where a real one is still starting, so `kubectl run -i … --
+/// wget …` would otherwise print nothing.
+fn attach(pods: &dyn PodStreams, ns: &str, name: &str, container: &str, replay: bool) -> Result<Process, NodeError> {
     let log = pods.logs(ns, name, container, false)?;
     let (output_tx, output) = mpsc::channel(64);
     let (exit_tx, exit) = oneshot::channel();
+    let earlier: Vec<Bytes> = if replay { log.lines.iter().map(|l| l.text.clone()).collect() } else { Vec::new() };
     tokio::spawn(async move {
+        for text in earlier {
+            if output_tx.send(Output::Stdout(text)).await.is_err() {
+                return;
+            }
+        }
         if let Some(mut follow) = log.follow {
             loop {
                 match follow.recv().await {
@@ -264,7 +281,7 @@ mod tests {
         }
         let (tx, _) = broadcast::channel(8);
         let node = Logs(tx.clone());
-        let mut process = attach(&node, "default", "web", "app").unwrap();
+        let mut process = attach(&node, "default", "web", "app", false).unwrap();
         tx.send(gitops_sandbox_node::LogLine { at: jiff::Timestamp::now(), text: Bytes::from_static(b"tick\n") })
             .unwrap();
         drop(node);
