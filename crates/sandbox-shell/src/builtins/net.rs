@@ -3,7 +3,7 @@
 
 use super::Call;
 use crate::interp::Shell;
-use crate::net::{ConnectError, Fetched, Network, Url, UrlError, fetch};
+use crate::net::{ConnectError, Fetched, Network, Response, Url, UrlError, fetch};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,6 +74,18 @@ fn bar(label: &str, size: usize) -> String {
     format!("{label:<20} 100% |{}| {size:>5}  0:00:00 ETA\n", "*".repeat(32))
 }
 
+/// busybox wget's message for a fetch that got no answer.
+fn wget_failure(failed: Fetched, url: &Url) -> String {
+    match failed {
+        Fetched::BadAddress => format!("bad address '{}'", url.host),
+        Fetched::Connect(ConnectError::Refused | ConnectError::TimedOut, address) => {
+            format!("can't connect to remote host ({address}): Connection refused")
+        }
+        Fetched::TimedOut => "download timed out".into(),
+        Fetched::Broken | Fetched::Answer(..) => "error getting response: Connection reset by peer".into(),
+    }
+}
+
 pub(crate) async fn wget(sh: &mut Shell, c: &mut Call) -> i32 {
     let Some(net) = network(sh) else { return c.fail("bad address").await };
     let args = match wget_args(&c.args[1..]) {
@@ -96,13 +108,8 @@ pub(crate) async fn wget(sh: &mut Shell, c: &mut Call) -> i32 {
     }
     let headers = [("User-Agent", "Wget".to_string())];
     let (response, address) = match fetch(net.as_ref(), "GET", &url, &headers, args.timeout).await {
-        Fetched::BadAddress => return c.fail(format!("bad address '{}'", url.host)).await,
-        Fetched::Connect(ConnectError::Refused | ConnectError::TimedOut, address) => {
-            return c.fail(format!("can't connect to remote host ({address}): Connection refused")).await;
-        }
-        Fetched::TimedOut => return c.fail("download timed out").await,
-        Fetched::Broken => return c.fail("error getting response: Connection reset by peer").await,
         Fetched::Answer(response, address) => (response, address),
+        failed => return c.fail(wget_failure(failed, &url)).await,
     };
     if !args.quiet {
         c.err(format!("Connecting to {} ({address}:{})\n", url.host_header(), url.port)).await;
@@ -216,6 +223,26 @@ fn meter(size: usize) -> String {
     )
 }
 
+/// What `curl -v` prints on standard error before the body: the connection and both heads.
+fn verbose_exchange(method: &str, url: &Url, address: &str, response: &Response) -> String {
+    let mut v = format!("* Host {}:{} was resolved.\n*   Trying {address}:{}...\n", url.host, url.port, url.port);
+    v.push_str(&format!("* Connected to {} ({address}) port {}\n", url.host, url.port));
+    v.push_str(&format!("> {method} {} HTTP/1.1\n> Host: {}\n", url.path, url.host_header()));
+    v.push_str("> User-Agent: curl/8.11.1\n> Accept: */*\n> \n");
+    v.push_str(&format!("< {}\n", response.status_line));
+    response.headers.iter().for_each(|(n, val)| v.push_str(&format!("< {n}: {val}\n")));
+    v.push_str("< \n");
+    v
+}
+
+/// What `curl -I` prints instead of the body: the status line and headers, as sent.
+fn head_lines(response: &Response) -> Vec<u8> {
+    let mut head = format!("{}\r\n", response.status_line);
+    response.headers.iter().for_each(|(n, v)| head.push_str(&format!("{n}: {v}\r\n")));
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
 pub(crate) async fn curl(sh: &mut Shell, c: &mut Call) -> i32 {
     let c: &Call = c;
     let Some(net) = network(sh) else { return 6 };
@@ -260,25 +287,12 @@ pub(crate) async fn curl(sh: &mut Shell, c: &mut Call) -> i32 {
         Fetched::Answer(response, address) => (response, address),
     };
     if args.verbose {
-        let mut v = format!("* Host {}:{} was resolved.\n*   Trying {address}:{}...\n", url.host, url.port, url.port);
-        v.push_str(&format!("* Connected to {} ({address}) port {}\n", url.host, url.port));
-        v.push_str(&format!("> {method} {} HTTP/1.1\n> Host: {}\n", url.path, url.host_header()));
-        v.push_str("> User-Agent: curl/8.11.1\n> Accept: */*\n> \n");
-        v.push_str(&format!("< {}\n", response.status_line));
-        response.headers.iter().for_each(|(n, val)| v.push_str(&format!("< {n}: {val}\n")));
-        v.push_str("< \n");
-        c.err(v).await;
+        c.err(verbose_exchange(method, &url, &address, &response)).await;
     }
     if args.fail && response.status >= 400 {
         return fail(22, format!("The requested URL returned error: {}", response.status)).await;
     }
-    let mut body = response.body.clone();
-    if args.head {
-        let mut head = format!("{}\r\n", response.status_line);
-        response.headers.iter().for_each(|(n, v)| head.push_str(&format!("{n}: {v}\r\n")));
-        head.push_str("\r\n");
-        body = head.into_bytes();
-    }
+    let body = if args.head { head_lines(&response) } else { response.body.clone() };
     if !args.silent && !args.verbose {
         c.err(meter(body.len())).await;
     }
