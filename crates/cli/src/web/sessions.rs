@@ -171,12 +171,15 @@ impl Sessions {
         found
     }
 
-    /// Stops every session's engine (its sandbox, streams and loops).
+    /// Stops every session's engine (its sandbox, streams and loops), all at once: a workshop's
+    /// fifty sandboxes each take a moment to stop.
     pub async fn shutdown(&self) {
         let list: Vec<Arc<Session>> = std::mem::take(&mut *self.list.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut stopping = tokio::task::JoinSet::new();
         for session in list {
-            session.stop().await;
+            stopping.spawn(async move { session.stop().await });
         }
+        while stopping.join_next().await.is_some() {}
     }
 }
 

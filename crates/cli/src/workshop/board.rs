@@ -119,11 +119,11 @@ pub async fn reset(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Respon
     (status, Json(answer)).into_response()
 }
 
-/// `POST /api/board/hint` with `{"en": …, "zh": …}`: shown on every open learner screen.
+/// `POST /api/board/hint` with `{"en": …, "zh-CN": …}`: shown on every open learner screen.
 pub async fn hint(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Response {
     let text: Text = match serde_json::from_slice(&body) {
         Ok(text) => text,
-        Err(error) => return bad_body("{\"en\": \"…\", \"zh\": \"…\"}", &error),
+        Err(error) => return bad_body("{\"en\": \"…\", \"zh-CN\": \"…\"}", &error),
     };
     if let Err(message) = check_hint(&text) {
         return error_json(StatusCode::BAD_REQUEST, "bad-hint", message);

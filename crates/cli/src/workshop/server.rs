@@ -190,7 +190,7 @@ pub struct JoinRequest {
 }
 
 /// Joining for API clients (the load test): `{"name": …}` → `{"id", "name", "token", "link"}`, or
-/// `{"code", "message": {"en", "zh"}}` with 400 (bad name) or 503 (please wait).
+/// `{"code", "message": {"en", "zh-CN"}}` with 400 (bad name) or 503 (please wait).
 async fn join_api(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Response {
     let request: JoinRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
