@@ -33,8 +33,9 @@ fn play(workshop: &Workshop, learner: &str, token: &str, exercise: &str) -> Vec<
             assert!(verdict["data"]["answer"].is_u64(), "{verdict}");
         }
         if !step["action"].is_null() {
-            let outcome = timed(json!({"type": "runStep", "exercise": exercise, "step": index}));
-            assert!(outcome["data"]["error"].is_null(), "{learner} step {index}: {outcome}");
+            // Some steps fail on purpose (2.2 shows `create` refusing an existing object): the
+            // step's checks, not the action's error, say whether it is done.
+            timed(json!({"type": "runStep", "exercise": exercise, "step": index}));
         }
         if step["checks"].as_array().is_some_and(|c| !c.is_empty()) {
             wait_for(&format!("{learner}'s step {index} of {exercise}"), Duration::from_secs(180), || {

@@ -122,6 +122,11 @@ fn secured(mut response: Response, path: &str) -> Response {
         assets::CSP
     };
     security_headers(response.headers_mut(), csp);
+    if csp == pages::PAGE_CSP {
+        // Under `no-referrer` Chromium posts the join form with `Origin: null`, which the guard
+        // refuses; `same-origin` still sends nothing to other sites.
+        response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    }
     response
 }
 
