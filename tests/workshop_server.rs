@@ -22,7 +22,7 @@ fn names_are_checked_and_tokens_reach_only_their_own_area() {
         let (status, answer) = workshop.json("POST", "/api/join", None, Some(&json!({"name": name})));
         assert_eq!(status, 400, "{answer}");
         assert!(answer["message"]["en"].as_str().unwrap().contains(reason), "{answer}");
-        assert!(!answer["message"]["zh"].as_str().unwrap().is_empty());
+        assert!(!answer["message"]["zh-CN"].as_str().unwrap().is_empty());
     }
     let ada = workshop.join("Ada");
     let (status, answer) = workshop.json("POST", "/api/join", None, Some(&json!({"name": "ada"})));
@@ -94,7 +94,7 @@ fn two_learners_play_apart_and_resume_after_a_restart() {
     assert_eq!(done_steps(&workshop.board_line("learner-2"), EXERCISE), 0);
     let hello = workshop.command(&lei, json!({"type": "hello"}));
     let lei_21 = hello["data"]["exercises"].as_array().unwrap().iter().find(|e| e["id"] == EXERCISE).cloned().unwrap();
-    assert_eq!(lei_21["doneSteps"], 0, "{hello}");
+    assert_eq!(lei_21["done_steps"], 0, "{hello}");
 
     // No page open and no command: the sandboxes stop, and start again on the next command.
     wait_for("idle sandboxes to stop", Duration::from_secs(30), || {
@@ -111,7 +111,7 @@ fn two_learners_play_apart_and_resume_after_a_restart() {
     assert!(workshop.kubectl(&ada, "kubectl get pods").contains("nginx"));
     let hello = workshop.command(&ada, json!({"type": "hello"}));
     let ada_21 = hello["data"]["exercises"].as_array().unwrap().iter().find(|e| e["id"] == EXERCISE).cloned().unwrap();
-    assert!(ada_21["doneSteps"].as_u64().unwrap() >= 1, "{hello}");
+    assert!(ada_21["done_steps"].as_u64().unwrap() >= 1, "{hello}");
 
     // A reset from the board reaches Ada's engine.
     let (status, answer) = workshop.json(
