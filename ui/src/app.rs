@@ -41,6 +41,13 @@ pub fn App(transport: Rc<dyn Transport>) -> impl IntoView {
     }
 }
 
+/// Workshop mode's instructor board: the same state (language, theme) without a session of its own.
+#[component]
+pub fn BoardApp(transport: Rc<dyn Transport>) -> impl IntoView {
+    provide_context(Lab::new(transport));
+    view! { <crate::screens::board::Board /> }
+}
+
 /// The banner shown while the event stream is down (and briefly once it is back).
 #[component]
 fn LinkBanner() -> impl IntoView {

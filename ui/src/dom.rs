@@ -54,6 +54,10 @@ mod imp {
         web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
     }
 
+    pub fn pathname() -> String {
+        web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default()
+    }
+
     pub fn set_hash(hash: &str) {
         if let Some(window) = web_sys::window() {
             let _ = window.location().set_hash(hash);
@@ -117,6 +121,9 @@ mod imp {
         0.0
     }
     pub fn hash() -> String {
+        String::new()
+    }
+    pub fn pathname() -> String {
         String::new()
     }
     pub fn set_hash(_: &str) {}

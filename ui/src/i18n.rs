@@ -228,6 +228,26 @@ strings! {
     StageSucceeded => "succeeded", "成功";
     StageFailed => "failed", "失败";
     StageSkipped => "skipped", "已跳过";
+    // The workshop's instructor board (screens/board.rs).
+    BoardTitle => "Workshop board", "工作坊看板";
+    BoardLearner => "Learner", "学员";
+    BoardSandbox => "Sandbox", "沙箱";
+    BoardNow => "Now", "当前";
+    BoardNoLearners => "No learner has joined yet: give the class the join address.", "还没有学员加入：请把加入地址发给学员。";
+    BoardWaiting => "step {}, waiting {} min on:", "第 {} 步，已等待 {} 分钟：";
+    BoardOnStep => "step {}", "第 {} 步";
+    BoardStuck => "stuck", "卡住了";
+    BoardReset => "Reset", "重置";
+    BoardResetDone => "Reset {} for {}.", "已重置练习 {}（学员 {}）。";
+    BoardHint => "Hint for everyone", "发给所有人的提示";
+    BoardHintEnglish => "In English", "英文";
+    BoardHintChinese => "In Chinese", "中文";
+    BoardSendHint => "Send hint", "发送提示";
+    BoardHintSent => "Hint shown to {} learners.", "提示已显示给 {} 名学员。";
+    BoardExport => "Export results (CSV)", "导出结果（CSV）";
+    SandboxRunning => "running", "运行中";
+    SandboxStarting => "starting", "启动中";
+    SandboxStopped => "stopped (idle)", "已停止（空闲）";
 }
 
 #[cfg(test)]

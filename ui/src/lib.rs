@@ -23,9 +23,13 @@ mod widgets;
 
 pub use gitops_lab_protocol as protocol;
 
-/// Mounts the app on `<body>` around a transport.
+/// Mounts the app on `<body>` around a transport (the instructor's board at workshop mode's `/board`).
 pub fn mount(transport: std::rc::Rc<dyn transport::Transport>) {
-    leptos::mount::mount_to_body(move || leptos::view! { <app::App transport /> });
+    if dom::pathname() == "/board" {
+        leptos::mount::mount_to_body(move || leptos::view! { <app::BoardApp transport /> });
+    } else {
+        leptos::mount::mount_to_body(move || leptos::view! { <app::App transport /> });
+    }
 }
 
 /// The wasm entry point: picks the transport the page was loaded by and mounts the app.

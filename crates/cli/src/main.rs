@@ -15,6 +15,7 @@ mod sandbox_serve;
 mod shutdown;
 mod sync;
 mod web;
+mod workshop;
 
 use clap::{Parser, Subcommand};
 use messages::Messages;
@@ -49,6 +50,9 @@ enum Command {
     Apply(kubectl_commands::FileArgs),
     /// File against live, and the three-way view with each field explained.
     Diff(kubectl_commands::FileArgs),
+    /// One server for a class: a lab per learner, a board for the instructor; prints
+    /// `instructor: …` and `join: …` once ready.
+    Workshop(workshop::WorkshopArgs),
 }
 
 #[derive(Subcommand)]
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         None => web::run(web::WebArgs::default(), &messages).map(|()| ExitCode::SUCCESS),
         Some(Command::Web(args)) => web::run(args, &messages).map(|()| ExitCode::SUCCESS),
         Some(Command::Desktop(args)) => desktop::run(args, &messages),
+        Some(Command::Workshop(args)) => workshop::run(args, &messages).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

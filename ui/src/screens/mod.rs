@@ -1,6 +1,7 @@
 //! The screens, one per file. Each renders view models from [`crate::state::Lab`] and sends
 //! commands; none holds Kubernetes or exercise logic.
 
+pub mod board;
 pub mod ci;
 pub mod cluster_bar;
 pub mod diff;

@@ -2,12 +2,13 @@
 //! that streams the session's engine events as JSON text messages.
 
 use super::server::Admitted;
+use super::sessions::SocketOpen;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gitops_lab::protocol::{Command, ErrorView, Text};
+use gitops_lab::protocol::{Command, ErrorView, Event, Text};
 
 /// Runs one command on the session's engine.
 pub async fn command(Extension(Admitted(session)): Extension<Admitted>, body: Bytes) -> Response {
@@ -38,17 +39,29 @@ fn bad_command(error: &serde_json::Error) -> ErrorView {
 /// Upgrades to the event stream.
 pub async fn events(Extension(Admitted(session)): Extension<Admitted>, upgrade: WebSocketUpgrade) -> Response {
     let subscription = session.engine().await.subscribe();
-    upgrade.on_upgrade(move |socket| forward(socket, subscription))
+    let notices = session.notices();
+    let open = session.socket_open();
+    upgrade.on_upgrade(move |socket| forward(socket, subscription, notices, open))
 }
 
-/// Sends every event until the engine or the page goes away.
-async fn forward(mut socket: WebSocket, mut subscription: gitops_lab::Subscription) {
+/// Sends every event (the engine's and the session's notices) until the engine or the page goes
+/// away; `_open` marks the session as watched meanwhile.
+async fn forward(
+    mut socket: WebSocket,
+    mut subscription: gitops_lab::Subscription,
+    mut notices: tokio::sync::broadcast::Receiver<Event>,
+    _open: SocketOpen,
+) {
     loop {
         tokio::select! {
             event = subscription.next() => {
                 let Some(event) = event else { break };
-                let Ok(text) = serde_json::to_string(&event) else { continue };
-                if socket.send(Message::Text(text.into())).await.is_err() {
+                if !send(&mut socket, &event).await {
+                    break;
+                }
+            }
+            notice = notices.recv() => {
+                if let Ok(event) = notice && !send(&mut socket, &event).await {
                     break;
                 }
             }
@@ -57,5 +70,13 @@ async fn forward(mut socket: WebSocket, mut subscription: gitops_lab::Subscripti
                 Some(Ok(_)) => {}
             },
         }
+    }
+}
+
+/// Sends one event as JSON text; false when the page has gone.
+async fn send(socket: &mut WebSocket, event: &Event) -> bool {
+    match serde_json::to_string(event) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(_) => true,
     }
 }

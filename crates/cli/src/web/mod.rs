@@ -6,11 +6,12 @@
 //! first session and prints `url: http://127.0.0.1:PORT/?token=…` once the page can be loaded
 //! (the session's engine and sandbox start meanwhile; commands wait for them).
 
-mod api;
-mod assets;
-mod guard;
-mod server;
-mod sessions;
+// Shared with workshop mode, which serves the same UI and API for each of its learners.
+pub(crate) mod api;
+pub(crate) mod assets;
+pub(crate) mod guard;
+pub(crate) mod server;
+pub(crate) mod sessions;
 
 use crate::cluster_args::ClusterArgs;
 use crate::messages::Messages;

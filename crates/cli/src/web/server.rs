@@ -70,16 +70,20 @@ async fn admit(State(state): State<Arc<WebState>>, mut request: Request, next: N
             None => refusal(StatusCode::UNAUTHORIZED, "token"),
         },
     };
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(assets::CSP));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    security_headers(response.headers_mut(), assets::CSP);
     response
 }
 
+/// The headers every answer carries (workshop mode's pages too, with their own policy).
+pub(crate) fn security_headers(headers: &mut axum::http::HeaderMap, csp: &'static str) {
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
 /// A refusal that says, in both languages, what is wrong and what to do.
-fn refusal(status: StatusCode, what: &str) -> Response {
+pub(crate) fn refusal(status: StatusCode, what: &str) -> Response {
     let text = match what {
         "host" => {
             "This server only answers to its own address (127.0.0.1 or localhost with its port).\n\
@@ -94,6 +98,7 @@ fn refusal(status: StatusCode, what: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
 
-async fn files(request: Request) -> Response {
+/// The UI's files.
+pub(crate) async fn files(request: Request) -> Response {
     assets::serve(request.uri().path(), request.headers())
 }

@@ -1,0 +1,68 @@
+//! Where a learner's cluster comes from: a narrow trait, so that the planned Kubernetes-backed
+//! provider (a Pod with a volume per learner) can replace the local sandbox children.
+
+use super::learners::LearnerRecord;
+use gitops_lab::EngineConfig;
+use gitops_lab::protocol::ClusterChoice;
+use std::path::PathBuf;
+
+/// Gives each learner the settings of their own engine and cluster. The engine starts the
+/// learner's cluster when it starts and stops it when it is shut down (an idle learner, the end of
+/// the workshop); the learner's data stays where [`SandboxProvider::engine_config`] put it.
+pub trait SandboxProvider: Send + Sync {
+    /// The engine settings of one learner: their own data folder (progress, repositories, the
+    /// sandbox's objects) and their own cluster.
+    fn engine_config(&self, learner: &LearnerRecord) -> EngineConfig;
+
+    /// About how much memory one more running learner needs, in bytes (engine and cluster), for
+    /// the admission check.
+    fn memory_per_learner(&self) -> u64;
+}
+
+/// Each learner's sandbox as a `gitops-lab sandbox serve` child of this server, under
+/// `DATA_DIR/learners/ID/`.
+pub struct LocalSandboxes {
+    /// The workshop's data directory.
+    pub data_dir: PathBuf,
+    /// The exercises the learners see.
+    pub exercises_dir: PathBuf,
+}
+
+/// An idle sandbox measures about 22 MiB and a learner's engine (watches, check loops) a few more;
+/// the margin covers a learner in the middle of an exercise.
+const LOCAL_LEARNER_BYTES: u64 = 64 << 20;
+
+impl SandboxProvider for LocalSandboxes {
+    fn engine_config(&self, learner: &LearnerRecord) -> EngineConfig {
+        let mut config = EngineConfig::new(self.data_dir.join("learners").join(&learner.id), &self.exercises_dir);
+        config.cluster = ClusterChoice::Sandbox;
+        config.learner = learner.id.clone();
+        config
+    }
+
+    fn memory_per_learner(&self) -> u64 {
+        LOCAL_LEARNER_BYTES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_learner_gets_an_own_folder_and_sandbox() {
+        let provider = LocalSandboxes { data_dir: "/w".into(), exercises_dir: "/e".into() };
+        let learner = |id: &str| LearnerRecord {
+            id: id.into(),
+            name: id.into(),
+            token: String::new(),
+            joined: 0,
+            progress: Vec::new(),
+        };
+        let (a, b) = (provider.engine_config(&learner("learner-1")), provider.engine_config(&learner("learner-2")));
+        assert_eq!(a.data_dir, PathBuf::from("/w/learners/learner-1"));
+        assert_ne!(a.sandbox_dir(), b.sandbox_dir());
+        assert_ne!(a.repos_dir(), b.repos_dir());
+        assert_eq!(a.cluster, ClusterChoice::Sandbox);
+    }
+}

@@ -1,0 +1,213 @@
+//! The workshop as a whole: the instructor's token, the learners (each a web-mode session with
+//! its own engine, and a board line), joining, and the saved class list.
+
+use super::capacity::{self, Limits};
+use super::learners::{LearnerRecord, Roster, RosterFile, validate_name};
+use super::provider::SandboxProvider;
+use super::tracker::{self, Tracker};
+use crate::web::guard::{Guard, same_token};
+use crate::web::sessions::{Session, Sessions, StartHook, new_token};
+use gitops_lab::Engine;
+use gitops_lab::protocol::Text;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// One learner: who they are, their session, their board line.
+pub struct Learner {
+    /// Id, name, token.
+    pub record: LearnerRecord,
+    /// Their engine, started on first use.
+    pub session: Arc<Session>,
+    /// Their progress as the board shows it.
+    pub tracker: Arc<Tracker>,
+}
+
+/// Why a join was refused.
+pub struct Refused {
+    /// 400 for a bad name, 503 when the learner should wait.
+    pub status: axum::http::StatusCode,
+    /// What to do, in both languages.
+    pub message: Text,
+}
+
+/// The workshop's settings that stay fixed while it runs.
+pub struct Settings {
+    /// The class size and memory limits.
+    pub limits: Limits,
+    /// An engine with no page open and no command for this long is stopped (data kept).
+    pub idle_stop: Duration,
+    /// A learner on one step with unmet checks for this long is flagged on the board.
+    pub stuck_after: Duration,
+    /// The address the links start with (`http://127.0.0.1:7430`).
+    pub base_url: String,
+}
+
+/// Everything the workshop's handlers reach.
+pub struct Workshop {
+    /// Host, Origin and token checks (web mode's).
+    pub guard: Guard,
+    /// Fixed settings.
+    pub settings: Settings,
+    instructor_token: String,
+    sessions: Sessions,
+    // A std mutex: held to look up, add and snapshot, never across an await.
+    learners: Mutex<Vec<Arc<Learner>>>,
+    roster_file: RosterFile,
+    provider: Arc<dyn SandboxProvider>,
+    changed: mpsc::UnboundedSender<()>,
+}
+
+impl Workshop {
+    /// Opens the workshop in its data directory: the saved class list when there is one (every
+    /// learner's link keeps working), else a new one with a fresh instructor token. Returns the
+    /// receiver that wakes the roster saver.
+    pub fn open(
+        guard: Guard,
+        settings: Settings,
+        roster_file: RosterFile,
+        provider: Arc<dyn SandboxProvider>,
+    ) -> anyhow::Result<(Arc<Workshop>, mpsc::UnboundedReceiver<()>)> {
+        let saved = roster_file.load()?;
+        let (changed, wake) = mpsc::unbounded_channel();
+        let instructor_token = saved.as_ref().map(|r| r.instructor_token.clone()).unwrap_or_else(new_token);
+        let workshop = Arc::new(Workshop {
+            guard,
+            settings,
+            instructor_token,
+            sessions: Sessions::default(),
+            learners: Mutex::new(Vec::new()),
+            roster_file,
+            provider,
+            changed,
+        });
+        for record in saved.map(|r| r.learners).unwrap_or_default() {
+            let learner = workshop.build(record);
+            workshop.lock().push(learner);
+        }
+        workshop.save()?;
+        Ok((workshop, wake))
+    }
+
+    /// A learner's session and board line (not yet in the list).
+    fn build(&self, record: LearnerRecord) -> Arc<Learner> {
+        let tracker = Arc::new(Tracker::with_progress(record.progress.clone()));
+        let hook = follow(tracker.clone(), self.changed.clone());
+        let session =
+            self.sessions.insert(Session::new(record.token.clone(), self.provider.engine_config(&record), Some(hook)));
+        Arc::new(Learner { record, session, tracker })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Learner>>> {
+        self.learners.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The instructor's token.
+    pub fn instructor_token(&self) -> &str {
+        &self.instructor_token
+    }
+
+    /// Whether a token is the instructor's.
+    pub fn is_instructor(&self, token: &str) -> bool {
+        same_token(&self.instructor_token, token)
+    }
+
+    /// The learner a token opens.
+    pub fn learner(&self, token: &str) -> Option<Arc<Learner>> {
+        let session = self.sessions.find(token)?;
+        self.lock().iter().find(|l| Arc::ptr_eq(&l.session, &session)).cloned()
+    }
+
+    /// A learner by id.
+    pub fn learner_by_id(&self, id: &str) -> Option<Arc<Learner>> {
+        self.lock().iter().find(|l| l.record.id == id).cloned()
+    }
+
+    /// Every learner, in joining order.
+    pub fn learners(&self) -> Vec<Arc<Learner>> {
+        self.lock().clone()
+    }
+
+    /// A learner's personal link.
+    pub fn link(&self, learner: &Learner) -> String {
+        format!("{}/?token={}", self.settings.base_url, learner.record.token)
+    }
+
+    /// Adds a learner with this display name, or says why not (a bad or taken name, a full
+    /// class, too little memory); nothing changes when refused.
+    pub fn join(&self, raw_name: &str) -> Result<Arc<Learner>, Refused> {
+        let name = validate_name(raw_name).map_err(bad_request)?;
+        let learner = {
+            // Held until the learner is in the list, so two joins never take the same id.
+            let mut learners = self.lock();
+            if learners.iter().any(|l| l.record.name.to_lowercase() == name.to_lowercase()) {
+                return Err(bad_request(Text::new(
+                    format!(
+                        "Someone already joined as “{name}”. Add an initial or a number; if it is you, ask your instructor for your personal link."
+                    ),
+                    format!("已经有人以“{name}”加入。请加上姓氏首字母或数字；如果那就是你，请向讲师索取你的个人链接。"),
+                )));
+            }
+            let limits = &self.settings.limits;
+            let limits = Limits { per_learner: self.provider.memory_per_learner(), ..*limits };
+            capacity::admit(&limits, learners.len(), capacity::available_memory())
+                .map_err(|message| Refused { status: axum::http::StatusCode::SERVICE_UNAVAILABLE, message })?;
+            let learner = self.build(LearnerRecord {
+                id: format!("learner-{}", learners.len() + 1),
+                name,
+                token: new_token(),
+                joined: tracker::now(),
+                progress: Vec::new(),
+            });
+            learners.push(learner.clone());
+            learner
+        };
+        let _ = self.changed.send(());
+        Ok(learner)
+    }
+
+    /// Writes the class list (ids, names, tokens, progress as last seen).
+    pub fn save(&self) -> anyhow::Result<()> {
+        let learners = self
+            .learners()
+            .iter()
+            .map(|l| LearnerRecord { progress: l.tracker.progress(), ..l.record.clone() })
+            .collect();
+        let roster = Roster { version: 1, instructor_token: self.instructor_token.clone(), learners };
+        self.roster_file.save(&roster)
+    }
+
+    /// Stops the engines of learners idle for the configured time; their data stays.
+    pub async fn stop_idle(&self) {
+        for learner in self.learners() {
+            learner.session.stop_if_idle(self.settings.idle_stop).await;
+        }
+    }
+
+    /// Stops every learner's engine and sandbox.
+    pub async fn shutdown(&self) {
+        self.sessions.shutdown().await;
+    }
+}
+
+fn bad_request(message: Text) -> Refused {
+    Refused { status: axum::http::StatusCode::BAD_REQUEST, message }
+}
+
+/// The hook run when a learner's engine starts: the tracker takes its progress, then follows its
+/// events until the engine stops; a progress change wakes the roster saver.
+fn follow(tracker: Arc<Tracker>, changed: mpsc::UnboundedSender<()>) -> StartHook {
+    Arc::new(move |engine: &Engine| {
+        let exercises = engine.exercises();
+        tracker.started(exercises.summaries(), exercises.resume_point());
+        let mut subscription = engine.subscribe();
+        let (tracker, changed) = (tracker.clone(), changed.clone());
+        tokio::spawn(async move {
+            while let Some(event) = subscription.next().await {
+                if tracker.absorb(&event) {
+                    let _ = changed.send(());
+                }
+            }
+        });
+    })
+}

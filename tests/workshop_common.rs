@@ -1,0 +1,160 @@
+//! Shared by the workshop suites: the real `gitops-lab workshop` on a free port with its own data
+//! directory, a small blocking HTTP client for its API, and waiting helpers.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running workshop server.
+pub struct Workshop {
+    pub child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    pub instructor: String,
+}
+
+impl Workshop {
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Workshop {
+        let mut child = Command::new(gitops_lab_e2e::gitops_lab_bin())
+            .args(["workshop", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("GITOPS_LAB_LANG", "en")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gitops-lab starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut instructor = None;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("instructor: ") {
+                    instructor = Some(url.to_string());
+                }
+                if let Some(url) = line.strip_prefix("join: ") {
+                    let _ = tx.send((instructor.clone().unwrap_or_default(), url.to_string()));
+                }
+            }
+        });
+        let (instructor, join) = rx.recv_timeout(Duration::from_secs(30)).expect("the workshop prints its urls");
+        let addr = join.trim_start_matches("http://").trim_end_matches("/join").to_string();
+        let token = instructor.split_once("?token=").expect("the instructor url carries a token").1.to_string();
+        assert!(instructor.starts_with(&format!("http://{addr}/board?token=")), "{instructor}");
+        Workshop { child, addr, instructor: token }
+    }
+
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let started = Instant::now();
+        while self.child.try_wait().ok().flatten().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(20), "the workshop stops within 20 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("the workshop stopped {} ms after SIGTERM", started.elapsed().as_millis());
+    }
+
+    /// One request; `token` goes as a bearer token. Returns the status and the body.
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, String) {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        let mut stream = TcpStream::connect(&self.addr).expect("the workshop accepts connections");
+        stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, rest) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            unchunk(rest)
+        } else {
+            rest.to_string()
+        };
+        (status, body)
+    }
+
+    pub fn json(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        let (status, text) = self.call(method, path, token, body);
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answers JSON, not {text}")))
+    }
+
+    /// A command on a learner's engine; the engine's `Ok` reply.
+    pub fn command(&self, token: &str, command: Value) -> Value {
+        let (status, answer) = self.json("POST", "/api/command", Some(token), Some(&command));
+        assert_eq!(status, 200, "{command} → {answer}");
+        answer.get("Ok").cloned().unwrap_or_else(|| panic!("{command} failed: {answer}"))
+    }
+
+    pub fn kubectl(&self, token: &str, line: &str) -> String {
+        let reply = self.command(token, json!({"type": "kubectl", "line": line}));
+        reply["data"]["output"].as_str().expect("kubectl output").to_string()
+    }
+
+    pub fn join(&self, name: &str) -> String {
+        let (status, answer) = self.json("POST", "/api/join", None, Some(&json!({"name": name})));
+        assert_eq!(status, 200, "{answer}");
+        answer["token"].as_str().expect("a token").to_string()
+    }
+
+    pub fn board_line(&self, id: &str) -> Value {
+        let (status, board) = self.json("GET", "/api/board", Some(&self.instructor), None);
+        assert_eq!(status, 200, "{board}");
+        board["learners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == id)
+            .cloned()
+            .expect("the learner is on the board")
+    }
+}
+
+impl Drop for Workshop {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn unchunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = &tail[size + 2..];
+    }
+    out
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+pub fn done_steps(line: &Value, exercise: &str) -> u64 {
+    line["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == exercise)
+        .map(|p| p["done_steps"].as_u64().unwrap())
+        .unwrap_or(0)
+}

@@ -1,0 +1,308 @@
+//! The workshop's instructor board (`/board` of `gitops-lab workshop`): every learner × exercise
+//! with step progress, the checks each is waiting on and for how long, stuck learners
+//! highlighted, a reset per learner and exercise, a hint for everyone, the CSV export.
+//!
+//! It reads the board API (`GET /api/board`, polled every two seconds) rather than the engine's
+//! transport: the instructor has no engine of their own. The table's logic is plain Rust in
+//! [`BoardView`], tested without a browser.
+
+use crate::i18n::S;
+use crate::protocol::{ExerciseSummary, Text};
+use crate::screens::settings::Settings;
+use crate::state::lab;
+use leptos::prelude::*;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The board as `GET /api/board` sends it.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardView {
+    /// One line per learner.
+    pub learners: Vec<LearnerLine>,
+    /// The stuck threshold.
+    pub stuck_after_seconds: u64,
+}
+
+/// One learner.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LearnerLine {
+    /// Their id (`learner-3`).
+    pub id: String,
+    /// Their display name.
+    pub name: String,
+    /// `running`, `starting` or `stopped`.
+    pub sandbox: String,
+    /// Progress per exercise.
+    pub progress: Vec<ExerciseSummary>,
+    /// Where they are.
+    pub position: Option<PositionLine>,
+    /// Seconds on the step with unmet checks.
+    pub waiting_seconds: Option<u64>,
+    /// Past the threshold.
+    pub stuck: bool,
+}
+
+/// Where a learner is.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PositionLine {
+    /// The exercise.
+    pub exercise: String,
+    /// The step's index.
+    pub step: usize,
+    /// The checks not met yet.
+    pub waiting_on: BTreeMap<String, Text>,
+}
+
+impl BoardView {
+    /// The exercise columns: every exercise any learner has, in the order first seen.
+    pub fn exercises(&self) -> Vec<(String, String)> {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for summary in self.learners.iter().flat_map(|l| &l.progress) {
+            if !seen.iter().any(|(id, _)| *id == summary.id) {
+                seen.push((summary.id.clone(), summary.section.clone()));
+            }
+        }
+        seen
+    }
+}
+
+impl LearnerLine {
+    /// `done/steps` of an exercise, empty when they have not got it yet.
+    pub fn cell(&self, exercise: &str) -> String {
+        self.progress
+            .iter()
+            .find(|p| p.id == exercise)
+            .map(|p| format!("{}/{}", p.done_steps, p.steps))
+            .unwrap_or_default()
+    }
+}
+
+/// One request to the workshop server; the status and the body's text.
+#[cfg(target_arch = "wasm32")]
+async fn fetch(method: &str, path: &str, body: Option<String>) -> Result<(u16, String), String> {
+    use wasm_bindgen::JsCast;
+    let describe = |e: wasm_bindgen::JsValue| format!("{e:?}");
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(&body));
+        let headers = web_sys::Headers::new().map_err(describe)?;
+        headers.set("content-type", "application/json").map_err(describe)?;
+        init.set_headers(&headers);
+    }
+    let response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(path, &init)).await.map_err(describe)?;
+    let response: web_sys::Response = response.dyn_into().map_err(describe)?;
+    let text = wasm_bindgen_futures::JsFuture::from(response.text().map_err(describe)?).await.map_err(describe)?;
+    Ok((response.status(), text.as_string().unwrap_or_default()))
+}
+
+/// Outside a browser (native tests) there is no server to ask.
+#[cfg(not(target_arch = "wasm32"))]
+async fn fetch(_method: &str, _path: &str, _body: Option<String>) -> Result<(u16, String), String> {
+    Err("no browser".into())
+}
+
+/// The message of an error body (`{"code", "message": {en, zh}}`) or the text itself.
+fn error_text(body: &str) -> Text {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| serde_json::from_value::<Text>(v.get("message")?.clone()).ok())
+        .unwrap_or_else(|| Text::same(body.trim()))
+}
+
+/// The board page.
+#[component]
+pub fn Board() -> impl IntoView {
+    let lab = lab();
+    let board = RwSignal::new(BoardView::default());
+    let error = RwSignal::new(None::<Text>);
+    let status = RwSignal::new(None::<String>);
+    let refresh = move || {
+        leptos::task::spawn_local(async move {
+            match fetch("GET", "/api/board", None).await {
+                Ok((200, text)) => match serde_json::from_str(&text) {
+                    Ok(view) => {
+                        board.set(view);
+                        error.set(None);
+                    }
+                    Err(e) => error.set(Some(Text::same(e.to_string()))),
+                },
+                Ok((_, text)) => error.set(Some(error_text(&text))),
+                Err(e) => error.set(Some(Text::same(e))),
+            }
+        })
+    };
+    refresh();
+    let _ = set_interval_with_handle(refresh, std::time::Duration::from_secs(2));
+    let reset = move |learner: LearnerLine, exercise: String| {
+        leptos::task::spawn_local(async move {
+            let body = serde_json::json!({ "learner": learner.id, "exercise": exercise }).to_string();
+            match fetch("POST", "/api/board/reset", Some(body)).await {
+                Ok((200, _)) => status.set(Some(
+                    S::BoardResetDone.fill(lab.language.get_untracked(), &[exercise.as_str(), learner.name.as_str()]),
+                )),
+                Ok((_, text)) => error.set(Some(error_text(&text))),
+                Err(e) => error.set(Some(Text::same(e))),
+            }
+            refresh();
+        })
+    };
+    view! {
+        <header class="top">
+            <h1 class="brand">{move || lab.t(S::BoardTitle)}</h1>
+            <Settings />
+        </header>
+        <main id="main" class="board">
+            {move || error.get().map(|e| view! { <div class="error-box" role="alert"><p class="error-message">{move || lab.text(&e)}</p></div> })}
+            {move || status.get().map(|s| view! { <p class="notice" role="status" id="board-status">{s}</p> })}
+            {board_table(board, reset)}
+            <HintForm status error />
+            <p><a id="board-export" href="/api/board/export.csv" download="workshop-results.csv">{move || lab.t(S::BoardExport)}</a></p>
+        </main>
+    }
+}
+
+/// The learners × exercises table (a plain function: it takes the reset action as a closure).
+fn board_table(
+    board: RwSignal<BoardView>,
+    reset: impl Fn(LearnerLine, String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let lab = lab();
+    move || {
+        let view = board.get();
+        if view.learners.is_empty() {
+            return view! { <p id="board-empty">{move || lab.t(S::BoardNoLearners)}</p> }.into_any();
+        }
+        let exercises = view.exercises();
+        let heads = exercises
+            .iter()
+            .map(|(id, section)| view! { <th scope="col" title=id.clone()>{section.clone()}</th> })
+            .collect_view();
+        let rows = view.learners.into_iter().map(|learner| {
+            let cells = exercises.iter().map(|(id, _)| {
+                let (line, exercise) = (learner.clone(), id.clone());
+                view! {
+                    <td data-exercise=id.clone()>
+                        <span class="board-cell">{learner.cell(id)}</span>" "
+                        <button class="small" on:click=move |_| reset(line.clone(), exercise.clone())>{move || lab.t(S::BoardReset)}</button>
+                    </td>
+                }
+            }).collect_view();
+            view! {
+                <tr data-learner=learner.id.clone() class:stuck=learner.stuck>
+                    <th scope="row">{learner.name.clone()}</th>
+                    <td>{sandbox_label(&learner.sandbox).map(|key| move || lab.t(key))}</td>
+                    <td class="board-now">{now_cell(&learner)}</td>
+                    {cells}
+                </tr>
+            }
+        }).collect_view();
+        view! {
+            <table class="board-table" id="board-table">
+                <thead><tr>
+                    <th scope="col">{move || lab.t(S::BoardLearner)}</th>
+                    <th scope="col">{move || lab.t(S::BoardSandbox)}</th>
+                    <th scope="col">{move || lab.t(S::BoardNow)}</th>
+                    {heads}
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    }
+}
+
+fn sandbox_label(state: &str) -> Option<S> {
+    match state {
+        "running" => Some(S::SandboxRunning),
+        "starting" => Some(S::SandboxStarting),
+        "stopped" => Some(S::SandboxStopped),
+        _ => None,
+    }
+}
+
+/// The current step, the checks waited on and for how long, and the stuck mark.
+fn now_cell(learner: &LearnerLine) -> Option<impl IntoView + use<>> {
+    let lab = lab();
+    let position = learner.position.clone()?;
+    let step = (position.step + 1).to_string();
+    let minutes = learner.waiting_seconds.map(|s| (s / 60).to_string());
+    let stuck = learner.stuck;
+    let checks: Vec<Text> = position.waiting_on.into_values().collect();
+    Some(view! {
+        <span class="board-exercise">{position.exercise}" · "</span>
+        {move || match &minutes {
+            Some(m) => S::BoardWaiting.fill(lab.language.get(), &[step.as_str(), m.as_str()]),
+            None => S::BoardOnStep.fill(lab.language.get(), &[step.as_str()]),
+        }}
+        <ul class="board-checks">{checks.into_iter().map(|c| view! { <li>{move || lab.text(&c)}</li> }).collect_view()}</ul>
+        {stuck.then(|| view! { <strong class="board-stuck">{move || lab.t(S::BoardStuck)}</strong> })}
+    })
+}
+
+/// The hint for everyone, in both languages.
+#[component]
+fn HintForm(status: RwSignal<Option<String>>, error: RwSignal<Option<Text>>) -> impl IntoView {
+    let lab = lab();
+    let (en, zh) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let send = move |_| {
+        leptos::task::spawn_local(async move {
+            let body = serde_json::to_string(&Text::new(en.get_untracked(), zh.get_untracked())).unwrap_or_default();
+            match fetch("POST", "/api/board/hint", Some(body)).await {
+                Ok((200, text)) => {
+                    let sent = serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .and_then(|v| v["sent"].as_u64())
+                        .unwrap_or(0);
+                    status.set(Some(S::BoardHintSent.fill(lab.language.get_untracked(), &[sent.to_string().as_str()])));
+                    error.set(None);
+                }
+                Ok((_, text)) => error.set(Some(error_text(&text))),
+                Err(e) => error.set(Some(Text::same(e))),
+            }
+        })
+    };
+    view! {
+        <section class="board-hint">
+            <h2>{move || lab.t(S::BoardHint)}</h2>
+            <label>{move || lab.t(S::BoardHintEnglish)}
+                <textarea id="hint-en" prop:value=move || en.get() on:input=move |ev| en.set(event_target_value(&ev))></textarea></label>
+            <label>{move || lab.t(S::BoardHintChinese)}
+                <textarea id="hint-zh" prop:value=move || zh.get() on:input=move |ev| zh.set(event_target_value(&ev))></textarea></label>
+            <button id="send-hint" class="primary" on:click=send>{move || lab.t(S::BoardSendHint)}</button>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_board_reads_the_api_and_lists_exercises_once() {
+        let json = r#"{"learners":[
+            {"id":"learner-1","name":"Ada","link":"l","joined":1,"sandbox":"running",
+             "progress":[{"id":"2.1-nginx-pod","section":"2.1","title":{"en":"t","zh-CN":"t"},"summary":{"en":"s","zh-CN":"s"},"steps":7,"done_steps":2,"status":"inProgress"}],
+             "position":{"exercise":"2.1-nginx-pod","step":2,"since":5,"waitingOn":{"pod-running":{"en":"Pod runs","zh-CN":"Pod 运行"}}},
+             "waitingSeconds":700,"stuck":true},
+            {"id":"learner-2","name":"Lei","link":"l","joined":2,"sandbox":"stopped","progress":[],"position":null,"waitingSeconds":null,"stuck":false}],
+            "stuckAfterSeconds":600,"now":9}"#;
+        let view: BoardView = serde_json::from_str(json).unwrap();
+        assert_eq!(view.exercises(), [("2.1-nginx-pod".to_string(), "2.1".to_string())]);
+        assert_eq!(view.learners[0].cell("2.1-nginx-pod"), "2/7");
+        assert_eq!(view.learners[1].cell("2.1-nginx-pod"), "");
+        assert!(view.learners[0].stuck);
+        assert_eq!(sandbox_label("stopped"), Some(S::SandboxStopped));
+    }
+
+    #[test]
+    fn error_bodies_give_their_message() {
+        assert_eq!(error_text(r#"{"code":"x","message":{"en":"E","zh-CN":"中"}}"#), Text::new("E", "中"));
+        assert_eq!(error_text("plain\n"), Text::same("plain"));
+    }
+}
