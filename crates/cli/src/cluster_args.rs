@@ -38,10 +38,7 @@ pub fn exercises_dir() -> PathBuf {
     if here.join("2.1-nginx-pod").is_dir() {
         return here;
     }
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .join("../../exercises")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../exercises")
 }
 
 /// Parses `--cluster`; the error names the accepted forms in both languages.
