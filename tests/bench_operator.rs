@@ -112,7 +112,7 @@ async fn bash_operator(sandbox: &Sandbox, client: &Client, scratch: &Path) -> Co
         std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/operators/nginx-site-operator.sh");
+    let script = gitops_lab_e2e::tests_dir().join("fixtures/operators/nginx-site-operator.sh");
     let child = tokio::process::Command::new("bash")
         .arg(script)
         .arg(format!("{SITE_LABEL}=true"))

@@ -15,7 +15,12 @@ async fn lab(sandbox: &Sandbox) -> Kubectl {
 
 async fn diff(lab: &Kubectl, work: &Workdir, file: &str) -> DiffView {
     let text = std::fs::read_to_string(work.file(file)).unwrap();
-    diff_manifests(lab, file, &parse(file, &text).unwrap()).await
+    let view = diff_manifests(lab, file, &parse(file, &text).unwrap()).await;
+    // None of these cases should fail; when one does, say why rather than which field is missing.
+    for object in &view.objects {
+        assert!(object.error.is_none(), "the diff of {file} failed: {:#?}", object.error);
+    }
+    view
 }
 
 fn field<'a>(view: &'a DiffView, path: &str) -> &'a gitops_lab::protocol::FieldExplanation {

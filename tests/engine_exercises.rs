@@ -12,11 +12,11 @@ use std::process::Command as Process;
 use std::time::Duration;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/exercises")
+    gitops_lab_e2e::tests_dir().join("fixtures/exercises")
 }
 
 fn chapter_exercises() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../exercises")
+    gitops_lab_e2e::tests_dir().join("../exercises")
 }
 
 async fn engine(exercises: &Path, data: &Path) -> Engine {

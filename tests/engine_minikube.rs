@@ -20,7 +20,7 @@ use std::time::Duration;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("minikube")
+    gitops_lab_e2e::tests_dir().join("fixtures").join("minikube")
 }
 
 /// A folder with the stand-in program and the play files a test chose.

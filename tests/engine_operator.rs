@@ -203,7 +203,7 @@ fn the_in_cluster_manifests_pass_the_servers_dry_run() {
         return;
     }
     let sandbox = Sandbox::start();
-    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx-operator");
+    let deploy = gitops_lab_e2e::tests_dir().join("../deploy/nginx-operator");
     let out = sandbox.kubectl(&["apply", "--dry-run=server", "-f", deploy.to_str().unwrap()]);
     let printed = text(&out.stdout);
     assert!(out.status.success(), "{printed}{}", text(&out.stderr));
@@ -227,7 +227,7 @@ async fn the_operators_service_account_may_do_what_it_needs_and_no_more() {
     let admin = client_for(&sandbox).await;
     create_namespace(&admin, "team").await;
     create_namespace(&admin, "elsewhere").await;
-    let rbac = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx-operator/rbac.yaml");
+    let rbac = gitops_lab_e2e::tests_dir().join("../deploy/nginx-operator/rbac.yaml");
     sandbox.kubectl_ok(&["apply", "-n", "team", "-f", rbac.to_str().unwrap()]);
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("operator");

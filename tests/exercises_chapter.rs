@@ -18,7 +18,7 @@ const PARALLEL: usize = 4;
 const SETTLE: Duration = Duration::from_secs(30);
 
 fn chapter() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../exercises")
+    gitops_lab_e2e::tests_dir().join("../exercises")
 }
 
 fn cli(data: &Path, args: &[&str]) -> Output {

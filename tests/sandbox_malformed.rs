@@ -12,7 +12,6 @@ use gitops_lab_e2e::raw_https::{Answer, RawClient};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// One hand-written case, as the fixture file spells it.
 #[derive(Debug, Deserialize)]
@@ -80,7 +79,7 @@ fn collection(group_version: &str, plural: &str) -> String {
 
 /// The hand-written cases.
 fn written() -> Vec<Case> {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/malformed/requests.yaml");
+    let file = gitops_lab_e2e::tests_dir().join("fixtures/malformed/requests.yaml");
     let text = std::fs::read_to_string(&file).expect("the corpus file reads");
     let specs: Vec<Written> = serde_norway::from_str(&text).expect("the corpus file parses");
     specs.into_iter().map(to_case).collect()

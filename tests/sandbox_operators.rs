@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,7 @@ use gitops_lab_e2e::{Sandbox, kubectl_available, kubectl_path, text};
 const PATIENCE: Duration = Duration::from_secs(30);
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("operators").join(name)
+    gitops_lab_e2e::tests_dir().join("fixtures").join("operators").join(name)
 }
 
 fn read_fixture(name: &str) -> String {

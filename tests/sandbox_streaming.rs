@@ -254,7 +254,7 @@ mod real_node {
     #[test]
     fn kubectl_port_forward_serves_the_chapter_pods_cowsay_page() {
         let Some(cluster) = Cluster::start() else { return };
-        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/chapter02/nginx-pod.yaml");
+        let file = gitops_lab_e2e::tests_dir().join("fixtures/chapter02/nginx-pod.yaml");
         cluster.ok(&["create", "-f", file.to_str().expect("a UTF-8 path")]);
         cluster.wait_running("nginx");
         let (child, ports) = cluster.port_forward("pod/nginx", &[80]);

@@ -14,7 +14,13 @@ fn main() {
     let ui = manifest_dir.join("../../ui");
     let dist = std::env::var_os("GITOPS_LAB_UI_DIST").map(PathBuf::from).unwrap_or_else(|| ui.join("dist"));
     // Watch the folder that exists: dist once built, else ui/ (its mtime changes when dist appears).
-    let watched = if dist.is_dir() { dist.clone() } else { ui.clone() };
+    // The default is named relative to this package, which cargo resolves in the checkout it builds:
+    // an absolute path would keep pointing at another checkout sharing the same target directory.
+    let watched = match std::env::var_os("GITOPS_LAB_UI_DIST") {
+        Some(_) if dist.is_dir() => dist.clone(),
+        _ if dist.is_dir() => PathBuf::from("../../ui/dist"),
+        _ => PathBuf::from("../../ui"),
+    };
     println!("cargo:rerun-if-changed={}", watched.display());
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let mut files = Vec::new();

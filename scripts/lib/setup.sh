@@ -39,10 +39,10 @@ ensure_cargo() {
   }
 }
 
-# The C toolchain that some crates' build scripts need.
+# The C toolchain that some crates' build scripts need, and python3 (the tests' stand-in minikube).
 ensure_build_tools() {
-  command -v cc >/dev/null 2>&1 && command -v pkg-config >/dev/null 2>&1 && return 0
-  ensure_apt build-essential pkg-config
+  command -v cc >/dev/null 2>&1 && command -v pkg-config >/dev/null 2>&1 || ensure_apt build-essential pkg-config
+  command -v python3 >/dev/null 2>&1 || ensure_apt python3
 }
 
 # Where builds go: $CARGO_TARGET_DIR, else target/ in the clone.

@@ -11,7 +11,7 @@ use crate::{Sandbox, kubectl_path, text};
 
 /// The folder with the chapter 2 manifests and scripts.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("chapter02")
+    crate::tests_dir().join("fixtures").join("chapter02")
 }
 
 /// A scratch folder holding copies of some fixtures, so a test may edit them; removed when dropped.

@@ -26,6 +26,15 @@ pub fn gitops_lab_bin() -> PathBuf {
     bin
 }
 
+/// The `tests/` folder of the checkout being tested. Read when the test runs (cargo sets
+/// `CARGO_MANIFEST_DIR` for it), not when it was compiled: a shared target directory reuses test
+/// binaries built in another checkout, whose compile-time path may be gone or hold other files.
+pub fn tests_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// The kubectl the suites drive: `$KUBECTL`, else `/usr/bin/kubectl`.
 pub fn kubectl_path() -> PathBuf {
     std::env::var_os("KUBECTL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/kubectl"))

@@ -16,6 +16,9 @@
 //!    `gitops-lab apply -f` command (a process, connecting like kubectl), and `/usr/bin/kubectl apply
 //!    -f`. Each alternates between two versions of the file so every apply is a `configured`.
 
+mod support;
+use support::{gitops_lab_bin, knob};
+
 use futures::StreamExt;
 use gitops_lab::kubectl::{ApplyOptions, Kubectl, parse};
 use gitops_lab::protocol::{ClusterChoice, Command, Event};
@@ -30,20 +33,6 @@ use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nginx-declarative\n  annotations:\n    environment: prod\n    organization: ORG\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: nginx\n  template:\n    metadata:\n      labels:\n        app: nginx\n    spec:\n      containers:\n        - name: nginx\n          image: nginx:latest\n";
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn gitops_lab_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("GITOPS_LAB_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("own path");
-    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").join("gitops-lab");
-    assert!(bin.exists(), "{} is missing: run `cargo build --release -p gitops-lab` first", bin.display());
-    bin
-}
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());

@@ -3,6 +3,9 @@
 //! schedule (commit → the change applied in the cluster). A plain `harness = false` binary: it
 //! prints a Markdown table on stdout and progress on stderr. See docs/benchmarks.md.
 
+mod support;
+use support::{gitops_lab_bin, knob};
+
 use futures::StreamExt;
 use gitops_lab::gitops::Repos;
 use gitops_lab::protocol::{Command, Event, FileChange, Reply, ResourceSyncState, SyncView};
@@ -12,19 +15,6 @@ use kube::api::Api;
 use kube::runtime::watcher;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// The `gitops-lab` binary that serves the sandbox: `$GITOPS_LAB_BIN`, else beside this bench.
-fn lab_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("GITOPS_LAB_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("own path");
-    exe.parent().and_then(Path::parent).map(|d| d.join("gitops-lab")).expect("target/<profile>/gitops-lab")
-}
 
 fn stats(name: &str, mut samples: Vec<f64>, target: &str) {
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -207,17 +197,17 @@ async fn main() {
     let temp =
         tempfile::tempdir_in(std::env::var_os("BENCH_DIR").unwrap_or_else(|| std::env::temp_dir().into())).unwrap();
     let mut config = EngineConfig::new(temp.path().join("lab"), temp.path().join("exercises"));
-    config.sandbox_binary = Some(lab_binary());
+    config.sandbox_binary = Some(gitops_lab_bin());
     let engine = Engine::start(config.clone()).await;
     engine.connection().require().expect("the engine runs its sandbox");
     let repos_root = config.repos_dir();
     println!("| measurement (ms) | n | min | median | p95 | max | target |");
     println!("|---|---:|---:|---:|---:|---:|---|");
     eprintln!("part 1: 3 manifests");
-    three_manifests(&engine, &repos_root, env_usize("BENCH_RUNS", 30)).await;
+    three_manifests(&engine, &repos_root, knob("BENCH_RUNS", 30)).await;
     eprintln!("part 2: 100 manifests");
-    hundred_manifests(&engine, &repos_root, env_usize("BENCH_RUNS_100", 10)).await;
-    let cron = env_usize("BENCH_CRON_SAMPLES", 5);
+    hundred_manifests(&engine, &repos_root, knob("BENCH_RUNS_100", 10)).await;
+    let cron = knob("BENCH_CRON_SAMPLES", 5);
     if cron > 0 {
         eprintln!("part 3: the CronJob operator ({cron} samples, up to a minute each)");
         cron_operator(&engine, &repos_root, cron).await;

@@ -15,6 +15,9 @@
 //! Knobs: `BENCH_PODS` (1000), `BENCH_CHANGES` (500), `GITOPS_LAB_BIN` (the `gitops-lab` binary;
 //! default: beside this benchmark in the target directory).
 
+mod support;
+use support::{gitops_lab_bin, knob};
+
 use futures::StreamExt;
 use gitops_lab::protocol::{ClusterChoice, Command, Event, Reply};
 use gitops_lab::{Engine, EngineConfig};
@@ -41,22 +44,6 @@ fn main() {
         Some(kubeconfig) => runtime.block_on(engine_child(PathBuf::from(kubeconfig))),
         None => runtime.block_on(driver()),
     }
-}
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// The `gitops-lab` binary: `$GITOPS_LAB_BIN`, else the one in this benchmark's target directory.
-fn gitops_lab_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("GITOPS_LAB_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("own path");
-    let profile = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
-    let bin = profile.join("gitops-lab");
-    assert!(bin.exists(), "{} is missing: run `cargo build --release -p gitops-lab` first", bin.display());
-    bin
 }
 
 async fn driver() {

@@ -37,4 +37,14 @@ pub mod testing;
 pub mod time;
 pub mod watch;
 
+/// This crate's folder, for its tests' data. Read when the test runs (cargo sets `CARGO_MANIFEST_DIR`
+/// for it), not when it was compiled: a shared target directory reuses test binaries built in another
+/// checkout, whose compile-time path may be gone or hold other files.
+#[cfg(test)]
+pub(crate) fn crate_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 pub use cluster::Sandbox;

@@ -298,7 +298,10 @@ async fn background_jobs_run_concurrently_and_wait_collects_them() {
 /// `exit: N`, must equal `testdata/NAME.out`. `UPDATE_GOLDEN=1` rewrites the expectations.
 #[tokio::test]
 async fn golden_scripts_print_what_their_out_files_say() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata");
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("src/testdata");
     let mut scripts: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -41,12 +41,18 @@ pub async fn diff_manifests(kubectl: &Kubectl, source: &str, manifests: &[Manife
 }
 
 /// Like `kubectl diff`, tries again when the object changed between the read and the dry run (a
-/// controller updating its status is enough).
+/// controller updating its status is enough). Unlike kubectl it waits a little more before each new
+/// try: a Deployment whose pods are still starting updates its status many times in a row, and on
+/// a busy machine five immediate tries can all land between two of those updates.
 async fn object_diff(kubectl: &Kubectl, manifest: &Manifest) -> Result<ObjectDiff> {
-    let mut attempts = 0;
+    const TRIES: u64 = 8;
+    let mut attempt = 0;
     loop {
+        attempt += 1;
         match object_diff_once(kubectl, manifest).await {
-            Err(crate::Error::Kube(kube::Error::Api(status))) if status.code == 409 && attempts < 5 => attempts += 1,
+            Err(crate::Error::Kube(kube::Error::Api(status))) if status.code == 409 && attempt < TRIES => {
+                tokio::time::sleep(std::time::Duration::from_millis(25 * attempt)).await;
+            }
             other => return other,
         }
     }

@@ -243,7 +243,7 @@ mod tests {
     use super::*;
     use crate::registry::Registry;
     use serde_json::json;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     fn rt(kind: &str) -> &'static ResourceType {
         Registry::builtin().types().iter().find(|t| t.kind == kind).expect("kind is served")
@@ -333,7 +333,7 @@ mod tests {
     }
 
     fn testdata() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/admission/testdata")
+        crate::crate_dir().join("src/admission/testdata")
     }
 
     /// (output path, (kind, input object), expected text if present) for every `*.input.yaml`.

@@ -47,7 +47,6 @@ mod tests {
     use crate::errors::ApiError;
     use crate::registry::Registry;
     use serde_json::json;
-    use std::path::Path;
 
     fn rt(kind: &str) -> &'static ResourceType {
         Registry::builtin().types().iter().find(|t| t.kind == kind).expect("kind is served")
@@ -62,7 +61,7 @@ mod tests {
 
     #[test]
     fn defaulted_golden_objects_are_valid() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/admission/testdata");
+        let dir = crate::crate_dir().join("src/admission/testdata");
         let mut checked = 0;
         for entry in std::fs::read_dir(dir).expect("testdata exists").flatten() {
             let path = entry.path();

@@ -141,7 +141,6 @@ mod tests {
     use super::test_encoder::Msg;
     use super::*;
     use serde_json::json;
-    use std::path::Path;
 
     fn body(api_version: &str, kind: &str, object: Msg) -> Vec<u8> {
         let unknown = Msg::new()
@@ -158,7 +157,7 @@ mod tests {
         // with --dry-run=client -o json, i.e. the same Go object rendered as JSON (token.json, for
         // `create token` and `auth`, which have no dry run, were written with UPDATE_GOLDEN=1 and
         // checked by hand against the Go JSON rules).
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/protobuf/testdata");
+        let dir = crate::crate_dir().join("src/protobuf/testdata");
         let mut checked = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -230,7 +229,7 @@ mod tests {
 
     #[test]
     fn truncations_of_real_bodies_give_errors_or_values_but_never_panic() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/protobuf/testdata");
+        let dir = crate::crate_dir().join("src/protobuf/testdata");
         let deployment = std::fs::read(dir.join("job-from-cronjob.pb")).unwrap();
         for end in 0..deployment.len() {
             let _ = decode(&deployment[..end]);
@@ -241,7 +240,7 @@ mod tests {
 
     #[test]
     fn flipped_bytes_in_real_bodies_never_panic() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/protobuf/testdata");
+        let dir = crate::crate_dir().join("src/protobuf/testdata");
         let original = std::fs::read(dir.join("deployment.pb")).unwrap();
         for at in 4..original.len() {
             for value in [0x00, 0x07, 0x80, 0xff] {

@@ -38,7 +38,7 @@ fn report(yaml: &str) -> Vec<String> {
 
 #[test]
 fn golden_manifests_report_exactly_their_expected_findings() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/schema/testdata");
+    let dir = crate::crate_dir().join("src/schema/testdata");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).expect("testdata exists") {
         let input = entry.expect("readable dir").path();

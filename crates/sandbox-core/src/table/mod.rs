@@ -232,7 +232,7 @@ mod tests {
     /// Run with `UPDATE_GOLDEN=1` to rewrite the outputs after an intended change.
     #[test]
     fn golden_tables_match_their_inputs() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/table/testdata");
+        let dir = crate::crate_dir().join("src/table/testdata");
         let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
