@@ -88,10 +88,12 @@ test('the GitOps editor refuses a malformed manifest, commits a valid one, and a
   await page.waitForFunction(([selector, n]) => document.querySelectorAll(selector).length > n, ['section.gitops ol.commits li', before]);
   assert.match(await commits.first().innerText(), /Add a greeting/);
 
-  // The sync loop: the config repository's top directory, then Sync now.
+  // The sync loop: the settings start at the chapter's config repository and its top directory
+  // (the engine's suggestion before any loop is configured); save them, then Sync now.
   const settings = screen.locator('.sync form');
-  await settings.getByLabel('Repository').fill('config');
-  await settings.getByLabel('Directory').fill('.');
+  await page.waitForFunction(() => document.querySelector('section.gitops .sync form input.mono')?.value === 'config');
+  assert.equal(await settings.getByLabel('Repository').inputValue(), 'config');
+  assert.equal(await settings.getByLabel('Directory').inputValue(), '.');
   await settings.getByRole('button', { name: 'Save' }).click();
   await page.waitForTimeout(500);
   await screen.getByRole('button', { name: 'Sync now' }).click();

@@ -15,8 +15,16 @@ pub fn App(transport: Rc<dyn Transport>) -> impl IntoView {
     let lab = Lab::new(transport);
     provide_context(lab);
     lab.start();
+    let main = NodeRef::<leptos::html::Main>::new();
+    // The skip link moves focus without touching the address: the hash names the screen.
+    let skip = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        if let Some(main) = main.get() {
+            let _ = main.focus();
+        }
+    };
     view! {
-        <a class="skip" href="#main">{move || lab.t(S::SkipToContent)}</a>
+        <a class="skip" href="#main" on:click=skip>{move || lab.t(S::SkipToContent)}</a>
         <LinkBanner />
         <header class="top">
             <h1 class="brand">{move || lab.t(S::AppTitle)}</h1>
@@ -25,7 +33,7 @@ pub fn App(transport: Rc<dyn Transport>) -> impl IntoView {
         </header>
         <div class="body">
             <Navigator />
-            <main id="main" tabindex="-1">
+            <main id="main" tabindex="-1" node_ref=main>
                 <Notices />
                 {move || lab.hello_error.get().map(|error| view! { <ErrorBox error /> })}
                 {move || match lab.route.get() {

@@ -243,14 +243,29 @@ impl Lab {
     /// Moves the main area to a screen.
     pub fn go(&self, route: Route) {
         dom::set_hash(&route.to_hash());
-        self.route.set(route);
+        if self.route.with_untracked(|now| *now != route) {
+            self.route.set(route);
+        }
     }
 
     /// Connects the event stream and loads the first screen.
     pub fn start(self) {
         let sink = Rc::new(move |incoming: Incoming| self.receive(incoming));
         self.transport.with_value(|transport| transport.listen(sink));
-        dom::on_hash_change(move || self.route.set(Route::from_hash(&dom::hash())));
+        // Only a different route re-renders the main area: `go` sets the hash and the route, and the
+        // hash change that follows must not rebuild the screen (a rebuilt step loses the learner's
+        // chosen prediction and the outcome it shows).
+        dom::on_hash_change(move || {
+            let hash = dom::hash();
+            // An in-page anchor (`#main`) is not a screen.
+            if !hash.is_empty() && !hash.starts_with("#/") {
+                return;
+            }
+            let route = Route::from_hash(&hash);
+            if self.route.with_untracked(|now| *now != route) {
+                self.route.set(route);
+            }
+        });
         let tree = self.tree;
         dom::expose_metric("treeLatencies", move || tree.latencies());
         leptos::task::spawn_local(async move { self.load().await });

@@ -142,12 +142,9 @@ fn Sync() -> impl IntoView {
     let lab = lab();
     let error = RwSignal::new(None);
     let history = RwSignal::new(Vec::<SyncRunView>::new());
-    let (repo, path, prune, auto) = (
-        RwSignal::new(String::from("config")),
-        RwSignal::new(String::from(".")),
-        RwSignal::new(false),
-        RwSignal::new(false),
-    );
+    // Filled from the engine's view: the running loop's settings, or the chapter's suggestion.
+    let (repo, path, prune, auto) =
+        (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(false), RwSignal::new(false));
     let refresh = move || {
         leptos::task::spawn_local(async move {
             match lab.call(Command::SyncStatus).await {

@@ -8,7 +8,7 @@ use crate::model::markdown::to_html;
 use crate::protocol::{Command, ErrorView, PredictionView, Reply, StepOutcome, StepView as Step};
 use crate::screens::diff::DiffResult;
 use crate::screens::port_forwards::PortForwardLink;
-use crate::state::{Lab, LiveTab, TerminalSession, lab};
+use crate::state::{Lab, LiveTab, Route, TerminalSession, lab};
 use crate::widgets::{Busy, CommandLine, ErrorBox};
 use leptos::prelude::*;
 
@@ -18,17 +18,33 @@ pub fn StepView(id: String) -> impl IntoView {
     let lab = lab();
     let error = RwSignal::new(None::<ErrorView>);
     let current = RwSignal::new(0usize);
+    // The exercise open before must not show (nor take clicks meant for this one) while this one
+    // loads: its steps would stand in for these until the reply re-renders them.
+    if lab.exercise.with_untracked(|e| e.as_ref().is_some_and(|e| e.summary.id != id)) {
+        lab.exercise.set(None);
+    }
     let open_id = id.clone();
     leptos::task::spawn_local(async move {
-        match lab.call(Command::OpenExercise { id: open_id }).await {
+        let reply = lab.call(Command::OpenExercise { id: open_id.clone() }).await;
+        // A late reply for an exercise the learner already left is dropped.
+        if lab.route.with_untracked(|route| *route != Route::Exercise(open_id)) {
+            return;
+        }
+        match reply {
             Ok(Reply::Exercise(view)) => {
-                current.set(view.current_step.min(view.steps.len().saturating_sub(1)));
+                // Set only when it differs: a new value rebuilds the step panel, and with it the
+                // prediction the learner may have chosen meanwhile.
+                let step = view.current_step.min(view.steps.len().saturating_sub(1));
+                if current.get_untracked() != step {
+                    current.set(step);
+                }
                 lab.exercise.set(Some(view));
             }
             Ok(_) => {}
             Err(e) => error.set(Some(e)),
         }
     });
+    let (shown, tag) = (id.clone(), id.clone());
     let go = move |step: usize| {
         current.set(step);
         let exercise = id.clone();
@@ -37,9 +53,9 @@ pub fn StepView(id: String) -> impl IntoView {
         });
     };
     let go = StoredValue::new(go);
-    let loaded = move || lab.exercise.with(|e| e.is_some());
+    let loaded = move || lab.exercise.with(|e| e.as_ref().is_some_and(|e| e.summary.id == shown));
     view! {
-        <article class="step-view">
+        <article class="step-view" data-exercise=tag>
             {move || error.get().map(|error| view! { <ErrorBox error /> })}
             <Show when=loaded fallback=move || view! { <Show when=move || error.with(Option::is_none)><Busy /></Show> }>
                 <header>
@@ -96,6 +112,9 @@ fn StepPanel(index: usize) -> impl IntoView {
     let run = {
         let exercise = exercise_id.clone();
         move |_| {
+            if running.get_untracked() {
+                return;
+            }
             let exercise = exercise.clone();
             running.set(true);
             let sent = lab.check_time();
@@ -136,7 +155,7 @@ fn StepPanel(index: usize) -> impl IntoView {
                                 {action.files.iter().map(|f| view! { <h4 class="file-name">{f.name.clone()}</h4><pre class="code">{f.content.clone()}</pre> }).collect_view()}
                             </details>
                         })}
-                        <button class="primary run" data-kind=action.kind.clone() on:click=run disabled=move || running.get()>{move || lab.text(&label)}</button>
+                        <button class="primary run" data-kind=action.kind.clone() on:click=run aria-disabled=move || running.get().then_some("true")>{move || lab.text(&label)}</button>
                         {move || running.get().then(|| view! { <Busy /> })}
                     </div>
                 }
@@ -243,7 +262,7 @@ fn Prediction(exercise: String, step: usize, prediction: PredictionView) -> impl
                 <legend>{move || lab.t(S::Predict)}": "{move || lab.text(&question)}</legend>
                 {prediction.choices.into_iter().enumerate().map(|(index, text)| view! {
                     <label class="choice">
-                        <input type="radio" name=format!("predict-{step}") checked=move || choice.get() == Some(index) on:change=move |_| choice.set(Some(index)) />
+                        <input type="radio" name=format!("predict-{step}") prop:checked=move || choice.get() == Some(index) on:change=move |_| choice.set(Some(index)) />
                         {move || lab.text(&text)}
                     </label>
                 }).collect_view()}

@@ -1,4 +1,5 @@
-//! The exec terminal: xterm.js (bundled from npm, loaded by `index.html`) bound to an exec session.
+//! The exec terminal: xterm.js (bundled from npm, fetched when the tab is first shown) bound to an
+//! exec session.
 //!
 //! Keystrokes go to the engine as `ExecInput`; output arrives as stream events and is written to
 //! the terminal. Without xterm.js (a page built without npm) a plain output area and input line
@@ -47,7 +48,8 @@ pub fn Terminal() -> impl IntoView {
             sending.set_value(false);
         });
     };
-    // xterm.js measures its cells when it opens, so open it only once the tab is visible.
+    // xterm.js (half a megabyte) is fetched the first time the tab is shown, not with the page, and
+    // opened once the tab is visible because it measures its cells when it opens.
     Effect::new(move |done: Option<bool>| {
         if done == Some(true) {
             return true;
@@ -56,13 +58,21 @@ pub fn Terminal() -> impl IntoView {
             return false;
         }
         let Some(element) = screen.get() else { return false };
-        match xterm::open(&element, COLS, ROWS, Rc::new(send)) {
-            Some(write) => {
-                has_xterm.set(true);
-                lab.set_terminal_sink(Some(write));
+        leptos::task::spawn_local(async move {
+            let write = match xterm::load().await {
+                true => xterm::open(&element, COLS, ROWS, Rc::new(send)),
+                false => None,
+            };
+            match write {
+                Some(write) => {
+                    has_xterm.set(true);
+                    lab.set_terminal_sink(Some(write));
+                }
+                None => {
+                    lab.set_terminal_sink(Some(Rc::new(move |data: &str| fallback.update(|text| text.push_str(data)))))
+                }
             }
-            None => lab.set_terminal_sink(Some(Rc::new(move |data: &str| fallback.update(|text| text.push_str(data))))),
-        }
+        });
         true
     });
     // A session opened by a step's action has the engine's size; tell it this terminal's size.
@@ -115,7 +125,7 @@ pub fn Terminal() -> impl IntoView {
             <button id="open-shell" on:click=start disabled=move || pod().is_none()>{move || lab.t(S::Shell)}</button>
         </div>
         {move || error.get().map(|error| view! { <ErrorBox error /> })}
-        <div class="terminal" node_ref=screen aria-label=move || lab.t(S::TabTerminal)></div>
+        <div class="terminal" node_ref=screen role="group" aria-label=move || lab.t(S::TabTerminal)></div>
         <Show when=move || !has_xterm.get()>
             <pre class="output terminal-fallback">{move || fallback.get()}</pre>
             <form class="row-form" on:submit=submit>
@@ -135,6 +145,31 @@ mod xterm {
     use std::rc::Rc;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::*;
+
+    /// Adds xterm.js and its styles to the page (once); true when `window.Terminal` is there.
+    pub async fn load() -> bool {
+        let Some(window) = web_sys::window() else { return false };
+        if Reflect::has(&window, &"Terminal".into()).unwrap_or(false) {
+            return true;
+        }
+        let Some(document) = window.document() else { return false };
+        let Ok(Some(head)) = document.query_selector("head") else { return false };
+        if let Ok(link) = document.create_element("link") {
+            let _ = link.set_attribute("rel", "stylesheet");
+            let _ = link.set_attribute("href", "xterm.css");
+            let _ = head.append_child(&link);
+        }
+        let Ok(script) = document.create_element("script") else { return false };
+        let _ = script.set_attribute("src", "xterm.js");
+        // Resolves on load and on error alike: without xterm.js the plain fallback stands in.
+        let loaded = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = Reflect::set(&script, &"onload".into(), &resolve);
+            let _ = Reflect::set(&script, &"onerror".into(), &resolve);
+        });
+        let _ = head.append_child(&script);
+        let _ = wasm_bindgen_futures::JsFuture::from(loaded).await;
+        Reflect::has(&window, &"Terminal".into()).unwrap_or(false)
+    }
 
     /// Opens an xterm.js terminal in `element`; returns the function that writes to it, or `None`
     /// when xterm.js is not on the page.
@@ -184,6 +219,10 @@ mod xterm {
 
     /// Writes text to an open terminal.
     type Writer = Rc<dyn Fn(&str)>;
+
+    pub async fn load() -> bool {
+        false
+    }
 
     pub fn open(_: &web_sys::HtmlDivElement, _: u16, _: u16, _: Rc<dyn Fn(String)>) -> Option<Writer> {
         None

@@ -15,6 +15,9 @@ use crate::widgets::ErrorBox;
 use leptos::prelude::*;
 use std::collections::{HashMap, HashSet};
 
+/// At most this many objects arriving in one frame get the arrival animation.
+const ARRIVALS_ANIMATED: usize = 20;
+
 /// The tree's state: the model, one signal per node, and the rows.
 #[derive(Clone, Copy)]
 pub struct TreeState {
@@ -96,12 +99,13 @@ impl TreeState {
         let mut structure = false;
         let mut gap = false;
         let mut touched = HashSet::new();
+        let mut added = Vec::new();
         for (delta, _) in &queue {
             match self.model.try_update_value(|model| model.apply(delta.clone())).unwrap_or(Applied::Gap) {
                 Applied::Gap => gap = true,
                 Applied::Changed(change) => {
                     structure |= change.structure;
-                    self.arrived.update_value(|arrived| arrived.extend(change.added.iter().cloned()));
+                    added.extend(change.added.iter().cloned());
                     let gone: Vec<_> = self
                         .cells
                         .try_update_value(|cells| change.removed.iter().filter_map(|id| cells.remove(id)).collect())
@@ -113,6 +117,11 @@ impl TreeState {
                     touched.extend(change.updated);
                 }
             }
+        }
+        // A few arrivals are animated so the eye finds them; a burst is not (hundreds of rows
+        // animating at once cost whole frames and show nothing one can follow).
+        if added.len() <= ARRIVALS_ANIMATED {
+            self.arrived.update_value(|arrived| arrived.extend(added));
         }
         if gap {
             leptos::task::spawn_local(async move { self.refresh(lab).await });

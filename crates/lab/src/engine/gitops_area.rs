@@ -308,8 +308,10 @@ fn load_settings(dir: &std::path::Path) -> Option<SyncSettings> {
     })
 }
 
+/// Before the learner configures a loop: the settings the chapter uses (the config repository,
+/// its root), offered as the form's starting values; no run yet says nothing is synced.
 fn unconfigured() -> SyncView {
-    SyncView { repo: String::new(), path: String::new(), prune: false, auto: false, last: None }
+    SyncView { repo: CONFIG_REPO.into(), path: ".".into(), prune: false, auto: false, last: None }
 }
 
 /// Starts the git server on `GITOPS_LAB_GIT_LISTEN` (default `127.0.0.1:0`).
