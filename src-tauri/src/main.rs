@@ -15,6 +15,8 @@ use tauri::ipc::Channel;
 use tauri::{Manager, RunEvent, State};
 use tokio::sync::OnceCell;
 
+mod webkit;
+
 /// The window's session: one engine, started once, shared by the commands.
 struct Shell {
     config: EngineConfig,
@@ -69,6 +71,9 @@ fn main() -> anyhow::Result<()> {
         .manage(Shell { config, engine: engine.clone() })
         .invoke_handler(tauri::generate_handler![command, subscribe, open_url])
         .setup(|app| {
+            if let Some(window) = app.get_webview_window("main") {
+                webkit::lean(&window);
+            }
             // Start the engine (and the sandbox) while the window loads the page.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
