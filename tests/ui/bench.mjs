@@ -73,11 +73,11 @@ async function tree(pods) {
   const manifest = `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: burst, namespace: default}\nspec:\n  replicas: ${pods}\n  selector: {matchLabels: {app: burst}}\n  template:\n    metadata: {labels: {app: burst}}\n    spec: {containers: [{name: web, image: nginx}]}\n`;
   const applied = spawnSync('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: manifest });
   if (applied.status !== 0) throw new Error(applied.stderr.toString());
-  await page.waitForFunction((n) => document.querySelectorAll('.tree-item[data-kind="Pod"]').length >= n, pods, { timeout: 300_000, polling: 200 });
+  await page.waitForFunction((n) => Number(document.querySelector('.tree')?.dataset.pods ?? 0) >= n, pods, { timeout: 300_000, polling: 200 });
   await page.waitForTimeout(2000);
   const frames = await page.evaluate(() => window.frames_.slice(1));
   const latencies = await page.evaluate(() => Array.from(window.gitopsLab.treeLatencies()));
-  const rows = await page.locator('.tree-item[data-kind="Pod"]').count();
+  const rows = await page.evaluate(() => Number(document.querySelector(".tree").dataset.pods));
   console.log(`${pods} pods: ${rows} pod rows in the tree; ${latencies.length} deltas painted`);
   console.log(`frame durations during the burst: ${summary(frames)}`);
   console.log(`delta received → painted: ${summary(latencies)}`);

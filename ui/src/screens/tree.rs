@@ -17,6 +17,23 @@ use std::collections::{HashMap, HashSet};
 
 /// At most this many objects arriving in one frame get the arrival animation.
 const ARRIVALS_ANIMATED: usize = 20;
+/// From this many rows on, only the rows in view (and a margin) are in the DOM: a burst of a
+/// thousand pods then inserts a few dozen elements instead of a thousand.
+const WINDOW_FROM: usize = 300;
+/// A row's height when windowed (fixed in `style.css`, `.tree.windowed .tree-item`).
+const ROW_PX: f64 = 32.0;
+/// Rows kept above and below the view, so scrolling and Tab find rows already there.
+const OVERSCAN: usize = 20;
+
+/// The rows to render, `first..last`, for a list of `len` rows scrolled to `top` in a view `height` high.
+fn window(len: usize, top: f64, height: f64) -> (usize, usize) {
+    if len < WINDOW_FROM {
+        return (0, len);
+    }
+    let first = ((top.max(0.0) / ROW_PX) as usize).saturating_sub(OVERSCAN).min(len);
+    let last = (first + (height.max(0.0) / ROW_PX).ceil() as usize + 2 * OVERSCAN).min(len);
+    (first, last)
+}
 
 /// The tree's state: the model, one signal per node, and the rows.
 #[derive(Clone, Copy)]
@@ -165,6 +182,25 @@ impl TreeState {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_trees_render_every_row() {
+        assert_eq!(window(WINDOW_FROM - 1, 5_000.0, 600.0), (0, WINDOW_FROM - 1));
+    }
+
+    #[test]
+    fn large_trees_render_the_rows_in_view_and_a_margin() {
+        // 600 px at 32 px a row is 19 rows in view; scrolled to row 100.
+        assert_eq!(window(1_000, 100.0 * ROW_PX, 600.0), (100 - OVERSCAN, 100 + 19 + OVERSCAN));
+        assert_eq!(window(1_000, 0.0, 600.0), (0, 19 + 2 * OVERSCAN));
+        let (first, last) = window(1_000, 1e9, 600.0);
+        assert!(first <= last && last == 1_000);
+    }
+}
+
 impl Default for TreeState {
     fn default() -> Self {
         Self::new()
@@ -189,6 +225,33 @@ pub fn Tree() -> impl IntoView {
             }
         });
     };
+    // Scroll position and height of the list's own scroller (used only when windowed).
+    let scroll = RwSignal::new((0.0_f64, 800.0_f64));
+    let on_scroll = move |ev: leptos::ev::Event| {
+        let el: web_sys::Element = event_target(&ev);
+        scroll.set((f64::from(el.scroll_top()), f64::from(el.client_height())));
+    };
+    let windowed = move || tree.rows.with(|rows| rows.len() >= WINDOW_FROM);
+    let span = Memo::new(move |_| {
+        let (top, height) = scroll.get();
+        tree.rows.with(|rows| window(rows.len(), top, height))
+    });
+    let shown = move || {
+        let (first, last) = span.get();
+        tree.rows.with(|rows| rows[first..last].to_vec())
+    };
+    // Rows not rendered still take their room, so the scrollbar and positions stay true.
+    let padding = move || {
+        let (first, last) = span.get();
+        let after = tree.rows.with(Vec::len) - last;
+        format!("padding-top: {}px; padding-bottom: {}px", first as f64 * ROW_PX, after as f64 * ROW_PX)
+    };
+    let pods = Memo::new(move |_| {
+        tree.rows.with(|rows| {
+            tree.model
+                .with_value(|m| rows.iter().filter(|r| m.node(&r.id).is_some_and(|n| n.object.kind == "Pod")).count())
+        })
+    });
     view! {
         <form class="row-form" on:submit=watch>
             <label>
@@ -199,11 +262,14 @@ pub fn Tree() -> impl IntoView {
         </form>
         {move || tree.error.get().map(|error| view! { <ErrorBox error /> })}
         <Show when=move || !tree.rows.with(Vec::is_empty) fallback=move || view! { <p class="muted">{move || lab.t(S::EmptyTree)}</p> }>
-            <ul class="tree" role="tree" aria-label=move || lab.t(S::ResourceTree)>
-                <For each=move || tree.rows.get() key=|row| row.clone() let:row>
-                    <TreeItem row />
-                </For>
-            </ul>
+            <div class:tree-scroll=windowed on:scroll=on_scroll>
+                <ul class="tree" class:windowed=windowed role="tree" aria-label=move || lab.t(S::ResourceTree)
+                    style=padding data-rows=move || tree.rows.with(Vec::len) data-pods=move || pods.get()>
+                    <For each=shown key=|row| row.clone() let:row>
+                        <TreeItem row />
+                    </For>
+                </ul>
+            </div>
         </Show>
     }
 }
@@ -217,8 +283,9 @@ fn TreeItem(row: TreeRow) -> impl IntoView {
     let selected = move || cell.with(|node| lab.selected.with(|s| s.as_ref() == Some(&node.object)));
     let select = move || lab.selected.set(Some(cell.get_untracked().object));
     let depth_class = format!("tree-item depth-{}", row.depth.min(6));
+    let level = (row.depth + 1).to_string();
     view! {
-        <li role="treeitem" class=depth_class class:fresh=fresh class:selected=selected aria-selected=move || selected().to_string()
+        <li role="treeitem" attr:aria-level=level class=depth_class class:fresh=fresh class:selected=selected aria-selected=move || selected().to_string()
             data-kind=move || cell.with(|n| n.object.kind.clone()) data-name=move || cell.with(|n| n.object.name.clone())>
             <button class="tree-button" on:click=move |_| select() title=move || cell.with(|n| lab.text(&n.summary))>
                 <span class=move || format!("light {}", labels::health(cell.with(|n| n.health)).1) aria-hidden="true"></span>
