@@ -2,10 +2,14 @@
 //! sandbox: the real kubectl renders them, the server's dry run accepts every object without
 //! creating any, and the workshop's ServiceAccount may do exactly what the Kubernetes-backed
 //! sandbox provider will need (Pods, PersistentVolumeClaims and Services in its own namespace) and
-//! nothing more.
+//! nothing more; the Deployment's probes ask a page the real workshop server answers.
+
+mod workshop_common;
 
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 use serde::Deserialize;
+use std::io::{Read, Write};
+use workshop_common::Workshop;
 
 /// The namespace the base puts everything in.
 const NAMESPACE: &str = "gitops-lab-workshop";
@@ -161,4 +165,43 @@ fn the_service_account_may_manage_sandboxes_in_its_namespace_and_nothing_else() 
     for (verb, resource) in refused {
         assert!(!can_i(&sandbox, verb, resource, NAMESPACE), "it may not {verb} {resource}");
     }
+}
+
+/// The status line of a GET of `path` with the given Host header.
+fn status_of(addr: &str, path: &str, host: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).expect("the workshop accepts connections");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer.lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn the_probes_ask_a_page_the_real_server_answers() {
+    if !kubectl_available() {
+        return;
+    }
+    let sandbox = Sandbox::start();
+    let objects = rendered(&sandbox);
+    drop(sandbox);
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let dir = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(dir.path(), &[]);
+    let port = workshop.addr.rsplit_once(':').unwrap().1.to_string();
+    for probe in ["readinessProbe", "livenessProbe"] {
+        let get = &container[probe]["httpGet"];
+        let path = get["path"].as_str().expect("an HTTP probe");
+        let host = get["httpHeaders"][0]["value"].as_str().expect("a Host header");
+        assert_eq!(get["httpHeaders"][0]["name"], "Host");
+        // The manifest names the container's port 7420; this server listens on a free port.
+        let host = host.replace(":7420", &format!(":{port}"));
+        let status = status_of(&workshop.addr, path, &host);
+        assert!(status.starts_with("HTTP/1.1 200"), "{probe} {path} with Host {host}: {status}");
+    }
+    // Without the header the kubelet would send the pod's address, which the server refuses.
+    let status = status_of(&workshop.addr, "/join", &format!("10.1.2.3:{port}"));
+    assert!(status.starts_with("HTTP/1.1 403"), "a pod address as Host: {status}");
+    workshop.stop();
 }
