@@ -5,9 +5,9 @@
 #![forbid(unsafe_code)]
 
 use gitops_lab_e2e::chapter::get_json;
-use gitops_lab_e2e::{Sandbox, kubectl_available, text};
+use gitops_lab_e2e::{Sandbox, eventually_within, kubectl_available, text};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CRONJOB: &str = r#"apiVersion: batch/v1
 kind: CronJob
@@ -33,18 +33,6 @@ fn manifest(dir: &Path, schedule: &str, suspend: bool) -> String {
     let body = CRONJOB.replace("SCHEDULE", schedule).replace("SUSPEND", if suspend { "true" } else { "false" });
     std::fs::write(&path, body).expect("the manifest is written");
     path.display().to_string()
-}
-
-/// Polls `check` every 100 ms until it returns something or `timeout` passes.
-fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn job_names(sb: &Sandbox) -> Vec<String> {
@@ -76,7 +64,7 @@ fn a_manual_job_from_a_cronjob_is_owned_by_it_and_runs_pods() {
     assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CronJob");
     assert_eq!(job["metadata"]["ownerReferences"][0]["name"], "hello");
     assert_eq!(job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
-    let pod = eventually("the Job's pod", Duration::from_secs(10), || {
+    let pod = eventually_within("the Job's pod", Duration::from_secs(10), || {
         let names = sb.kubectl_ok(&["get", "pods", "-l", "job-name=manual-1", "-o", "name"]);
         names.lines().next().map(str::to_string)
     });
@@ -99,10 +87,10 @@ fn the_run_now_annotation_starts_one_job_per_value() {
     }
     let (sb, _dir) = start_with_cronjob("0 3 * * *", false);
     sb.kubectl_ok(&["annotate", "cronjob", "hello", "gitops-lab.dev/run-now=first"]);
-    let name = eventually("a run-now Job", Duration::from_secs(10), || {
+    let name = eventually_within("a run-now Job", Duration::from_secs(10), || {
         job_names(&sb).into_iter().find(|n| n.starts_with("hello-now-"))
     });
-    let handled = eventually("the handled mark", Duration::from_secs(5), || {
+    let handled = eventually_within("the handled mark", Duration::from_secs(5), || {
         let cronjob = get_json(&sb, &["get", "cronjob", "hello"]);
         cronjob["metadata"]["annotations"]["gitops-lab.dev/run-now-handled"].as_str().map(str::to_string)
     });
@@ -114,7 +102,7 @@ fn the_run_now_annotation_starts_one_job_per_value() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(job_names(&sb).len(), 1, "the same value starts no second Job");
     sb.kubectl_ok(&["annotate", "--overwrite", "cronjob", "hello", "gitops-lab.dev/run-now=second"]);
-    eventually("a second run-now Job", Duration::from_secs(10), || (job_names(&sb).len() == 2).then_some(()));
+    eventually_within("a second run-now Job", Duration::from_secs(10), || (job_names(&sb).len() == 2).then_some(()));
 }
 
 #[test]
@@ -126,7 +114,7 @@ fn a_suspended_cronjob_schedules_nothing_until_resumed() {
     std::thread::sleep(Duration::from_secs(4));
     assert!(job_names(&sb).is_empty(), "a suspended CronJob started {:?}", job_names(&sb));
     sb.kubectl_ok(&["patch", "cronjob", "hello", "-p", r#"{"spec":{"suspend":false}}"#]);
-    let name = eventually("a scheduled Job", Duration::from_secs(8), || job_names(&sb).into_iter().next());
+    let name = eventually_within("a scheduled Job", Duration::from_secs(8), || job_names(&sb).into_iter().next());
     assert!(name.starts_with("hello-"), "{name}");
     let job = get_json(&sb, &["get", "job", &name]);
     assert!(job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"].is_string());
@@ -147,7 +135,7 @@ fn bad_schedules_are_refused_or_reported() {
     assert!(err.contains("spec.schedule: Invalid value: \"61 * * * *\""), "{err}");
     // 30 February parses but never comes: the controller says so in an event.
     sb.kubectl_ok(&["create", "-f", &manifest(dir.path(), "0 0 30 2 *", false)]);
-    let events = eventually("an InvalidSchedule event", Duration::from_secs(10), || {
+    let events = eventually_within("an InvalidSchedule event", Duration::from_secs(10), || {
         let out = sb.kubectl_ok(&["get", "events", "--field-selector", "reason=InvalidSchedule"]);
         out.contains("invalid schedule: 0 0 30 2 *").then_some(out)
     });
@@ -176,8 +164,8 @@ fn deleting_the_cronjob_deletes_its_jobs() {
     let (sb, _dir) = start_with_cronjob("0 3 * * *", false);
     sb.kubectl_ok(&["create", "job", "--from=cronjob/hello", "manual-1"]);
     sb.kubectl_ok(&["delete", "cronjob", "hello"]);
-    eventually("the Jobs to go", Duration::from_secs(10), || job_names(&sb).is_empty().then_some(()));
-    eventually("the pods to go", Duration::from_secs(10), || {
+    eventually_within("the Jobs to go", Duration::from_secs(10), || job_names(&sb).is_empty().then_some(()));
+    eventually_within("the pods to go", Duration::from_secs(10), || {
         sb.kubectl_ok(&["get", "pods", "-l", "job-name=manual-1", "-o", "name"]).trim().is_empty().then_some(())
     });
 }

@@ -5,19 +5,7 @@
 #![forbid(unsafe_code)]
 
 use gitops_lab_e2e::chapter::{assert_has_row, assert_table, get_json};
-use gitops_lab_e2e::{Sandbox, kubectl_available};
-use std::time::{Duration, Instant};
-
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use gitops_lab_e2e::{Sandbox, eventually, kubectl_available};
 
 const MANIFESTS: &str = r#"
 apiVersion: apps/v1

@@ -5,20 +5,7 @@
 #![forbid(unsafe_code)]
 
 use gitops_lab_e2e::chapter::{assert_table, get_json};
-use gitops_lab_e2e::{Sandbox, kubectl_available, text};
-use std::time::{Duration, Instant};
-
-/// Polls `check` until it gives a value, failing with `what` after 60 s.
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use gitops_lab_e2e::{Sandbox, eventually, kubectl_available, text};
 
 /// The ready addresses of the Endpoints `name`, sorted.
 fn ready_ips(sb: &Sandbox, name: &str) -> Vec<String> {

@@ -5,21 +5,8 @@
 #![forbid(unsafe_code)]
 
 use gitops_lab_e2e::chapter::{assert_table, get_json};
-use gitops_lab_e2e::{Sandbox, kubectl_available};
+use gitops_lab_e2e::{Sandbox, eventually, kubectl_available};
 use serde_json::Value;
-use std::time::{Duration, Instant};
-
-/// Polls `check` until it gives a value, failing with `what` after 60 s.
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Items of a `kubectl get -o json` list that are not being deleted.
 fn live(sb: &Sandbox, args: &[&str]) -> Vec<Value> {

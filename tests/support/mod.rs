@@ -35,6 +35,23 @@ pub fn tests_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
+/// Polls `check` every 100 ms until it gives a value, failing with `what` after 60 s.
+pub fn eventually<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    eventually_within(what, Duration::from_secs(60), check)
+}
+
+/// Polls `check` every 100 ms until it gives a value, failing with `what` once `timeout` has passed.
+pub fn eventually_within<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The kubectl the suites drive: `$KUBECTL`, else `/usr/bin/kubectl`.
 pub fn kubectl_path() -> PathBuf {
     std::env::var_os("KUBECTL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/kubectl"))
