@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -28,20 +28,7 @@ impl Workshop {
             .stderr(Stdio::null())
             .spawn()
             .expect("gitops-lab starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut instructor = None;
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("instructor: ") {
-                    instructor = Some(url.to_string());
-                }
-                if let Some(url) = line.strip_prefix("join: ") {
-                    let _ = tx.send((instructor.clone().unwrap_or_default(), url.to_string()));
-                }
-            }
-        });
-        let (instructor, join) = rx.recv_timeout(Duration::from_secs(30)).expect("the workshop prints its urls");
+        let (instructor, join) = gitops_lab_e2e::announced(&mut child, "instructor: ", "join: ");
         let addr = join.trim_start_matches("http://").trim_end_matches("/join").to_string();
         let token = instructor.split_once("?token=").expect("the instructor url carries a token").1.to_string();
         assert!(instructor.starts_with(&format!("http://{addr}/board?token=")), "{instructor}");

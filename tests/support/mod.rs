@@ -35,6 +35,29 @@ pub fn tests_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
+/// What a started `gitops-lab` announces on its piped standard output once it is ready: the value
+/// of the line starting with `first` and of the later line starting with `last` (the ready line).
+/// Fails if the ready line does not come within 30 s. The output keeps being drained afterwards, so
+/// the child never blocks on a full pipe.
+pub fn announced(child: &mut Child, first: &str, last: &str) -> (String, String) {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (first_prefix, last_prefix) = (first.to_string(), last.to_string());
+    std::thread::spawn(move || {
+        let mut seen = None;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(value) = line.strip_prefix(&first_prefix) {
+                seen = Some(value.to_string());
+            }
+            if let Some(value) = line.strip_prefix(&last_prefix) {
+                let _ = tx.send((seen.clone().unwrap_or_default(), value.to_string()));
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("gitops-lab prints {}and {}within 30 s", first, last))
+}
+
 /// Polls `check` every 100 ms until it gives a value, failing with `what` after 60 s.
 pub fn eventually<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
     eventually_within(what, Duration::from_secs(60), check)
@@ -116,22 +139,8 @@ impl Sandbox {
             .stderr(Stdio::null())
             .spawn()
             .expect("gitops-lab starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut server = None;
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("server: ") {
-                    server = Some(url.to_string());
-                }
-                if let Some(path) = line.strip_prefix("kubeconfig: ") {
-                    let _ = tx.send((server.clone().unwrap_or_default(), PathBuf::from(path)));
-                }
-            }
-        });
-        let (server, kubeconfig) =
-            rx.recv_timeout(Duration::from_secs(30)).expect("the sandbox prints server: and kubeconfig: within 30 s");
-        Self { child, server, kubeconfig, data_dir: data_dir.to_path_buf(), _temp: None }
+        let (server, kubeconfig) = announced(&mut child, "server: ", "kubeconfig: ");
+        Self { child, server, kubeconfig: PathBuf::from(kubeconfig), data_dir: data_dir.to_path_buf(), _temp: None }
     }
 
     /// The process id (for signals in crash tests).
