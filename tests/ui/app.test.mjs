@@ -2,7 +2,7 @@
 // language (remembered), and every screen renders the engine's answers or its errors in place.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLab, startBrowser, screenshot } from './lab.mjs';
+import { startLab, startBrowser, openPage, screenshot } from './lab.mjs';
 
 let lab;
 let chrome;
@@ -10,9 +10,7 @@ let page;
 before(async () => {
   lab = await startLab();
   chrome = await startBrowser();
-  const context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-  page = await context.newPage();
-  page.on('pageerror', (error) => { throw error; });
+  ({ page } = await openPage(chrome));
 });
 after(async () => {
   await chrome?.stop();

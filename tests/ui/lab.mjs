@@ -70,6 +70,14 @@ export async function startBrowser() {
   return { browser, stop: () => browser.close() };
 }
 
+/** A page at 1280×800 in the light theme, in a fresh context; an uncaught error in the page fails the test. */
+export async function openPage(chrome) {
+  const context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => { throw error; });
+  return { context, page };
+}
+
 /** Sends a command to the engine through the API, as the page would (cookie-less: bearer token). */
 export async function command(lab, body) {
   const response = await fetch(`${lab.origin}/api/command`, {

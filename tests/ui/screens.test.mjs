@@ -4,7 +4,7 @@
 // commit a valid one, sync it and see each resource Synced; run the CI bump and see its stages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLab, startBrowser, command, missing, screenshot } from './lab.mjs';
+import { startLab, startBrowser, openPage, command, missing, screenshot } from './lab.mjs';
 
 let lab;
 let chrome;
@@ -12,9 +12,7 @@ let page;
 before(async () => {
   lab = await startLab();
   chrome = await startBrowser();
-  const context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-  page = await context.newPage();
-  page.on('pageerror', (error) => { throw error; });
+  ({ page } = await openPage(chrome));
   await page.goto(lab.url);
   await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 60_000 });
 });

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { startLab, startBrowser, command } from './lab.mjs';
+import { startLab, startBrowser, openPage, command } from './lab.mjs';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -18,9 +18,7 @@ let exercises = [];
 before(async () => {
   lab = await startLab();
   chrome = await startBrowser();
-  context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-  page = await context.newPage();
-  page.on('pageerror', (error) => { throw error; });
+  ({ context, page } = await openPage(chrome));
   await page.goto(lab.url);
   await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 60_000 });
   exercises = (await command(lab, { type: 'listExercises' })).Ok?.data ?? [];
