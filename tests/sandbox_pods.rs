@@ -119,8 +119,11 @@ fn an_image_the_sandbox_cannot_run_crash_loops_with_an_explaining_log() {
     let sb = sandbox();
     sb.kubectl_ok(&["run", "cache", "--image=redis:7"]);
     wait_until(&sb, &["get", "pod", "cache"], "CrashLoopBackOff", |o| o.contains("CrashLoopBackOff"));
-    let logs = sb.kubectl_ok(&["logs", "cache"]);
-    assert!(logs.contains("cannot run image \"redis:7\"") && logs.contains("minikube"), "{logs}");
+    // A restart after the back-off starts a new run whose log is empty until its program has
+    // written (as on a real cluster): poll rather than read once.
+    let explained = |logs: &str| logs.contains("cannot run image \"redis:7\"") && logs.contains("minikube");
+    let logs = wait_until(&sb, &["logs", "cache"], "the log explaining the crash", explained);
+    assert!(explained(&logs), "{logs}");
     let pod = get_json(&sb, &["get", "pod", "cache"]);
     let status = &pod["status"]["containerStatuses"][0];
     assert_eq!(status["lastState"]["terminated"]["exitCode"], 1);
