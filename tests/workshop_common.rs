@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +15,12 @@ pub struct Workshop {
     /// `127.0.0.1:PORT`.
     pub addr: String,
     pub instructor: String,
+    /// What the links start with: `http://127.0.0.1:PORT`, `https://…`, or the public URL.
+    pub base: String,
+    /// Every line printed before the join line (`ca: …`, `ca-sha256: …`, …).
+    pub printed: Vec<String>,
+    /// The CA to trust when the server speaks HTTPS (then every call goes over TLS).
+    pub ca: Option<Vec<u8>>,
 }
 
 impl Workshop {
@@ -28,11 +34,21 @@ impl Workshop {
             .stderr(Stdio::null())
             .spawn()
             .expect("gitops-lab starts");
-        let (instructor, join) = gitops_lab_e2e::announced(&mut child, "instructor: ", "join: ");
-        let addr = join.trim_start_matches("http://").trim_end_matches("/join").to_string();
+        let printed = printed_until_join(&mut child);
+        let value = |prefix: &str| printed.iter().find_map(|l| l.strip_prefix(prefix)).map(str::to_string);
+        let join = value("join: ").expect("a join url");
+        let instructor = value("instructor: ").expect("an instructor url");
+        let addr = value("listening: ").expect("the listening address");
+        let base = join.trim_end_matches("/join").to_string();
         let token = instructor.split_once("?token=").expect("the instructor url carries a token").1.to_string();
-        assert!(instructor.starts_with(&format!("http://{addr}/board?token=")), "{instructor}");
-        Workshop { child, addr, instructor: token }
+        assert!(instructor.starts_with(&format!("{base}/board?token=")), "{instructor}");
+        let ca = value("ca: ").map(|path| std::fs::read(path).expect("the printed CA file exists"));
+        Workshop { child, addr, instructor: token, base, printed, ca }
+    }
+
+    /// The value of a printed line starting with `prefix`.
+    pub fn printed(&self, prefix: &str) -> Option<String> {
+        self.printed.iter().find_map(|l| l.strip_prefix(prefix)).map(str::to_string)
     }
 
     pub fn stop(mut self) {
@@ -47,18 +63,50 @@ impl Workshop {
 
     /// One request; `token` goes as a bearer token. Returns the status and the body.
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, String) {
+        let (status, _, body) = self.call_with(method, path, token, &[], body);
+        (status, body)
+    }
+
+    /// One request with extra headers (`Host` among them replaces the default): status, the
+    /// answer's head and body. Over TLS when the server speaks HTTPS, trusting only its CA.
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> (u16, String, String) {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let host = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host")).map_or(self.addr.as_str(), |h| h.1);
+        let extra: String = headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("host"))
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .collect();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
+        if let Some(ca) = &self.ca {
+            let mut client = gitops_lab_e2e::raw_https::RawClient::new(&format!("https://{}", self.addr), ca);
+            let answer = client.send(request.as_bytes()).expect("an HTTPS answer");
+            let head = answer.headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+            return (answer.status, head, String::from_utf8_lossy(&answer.body).to_string());
+        }
         let mut stream = TcpStream::connect(&self.addr).expect("the workshop accepts connections");
         stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
         stream.write_all(request.as_bytes()).unwrap();
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
+        let mut buffer = [0; 8192];
+        // A switched protocol (a WebSocket) keeps the connection open: its head is the answer.
+        while !(raw.starts_with(b"HTTP/1.1 101") && raw.windows(4).any(|w| w == b"\r\n\r\n")) {
+            match stream.read(&mut buffer).unwrap() {
+                0 => break,
+                n => raw.extend_from_slice(&buffer[..n]),
+            }
+        }
         let text = String::from_utf8_lossy(&raw).to_string();
         let (head, rest) = text.split_once("\r\n\r\n").expect("an HTTP answer");
         let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
@@ -67,7 +115,7 @@ impl Workshop {
         } else {
             rest.to_string()
         };
-        (status, body)
+        (status, head.to_string(), body)
     }
 
     pub fn json(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
@@ -113,6 +161,23 @@ impl Drop for Workshop {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The lines the server prints up to its join line; later output keeps being drained so the
+/// child never blocks on a full pipe. Fails if the join line does not come within 30 s.
+fn printed_until_join(child: &mut Child) -> Vec<String> {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            lines.push(line.clone());
+            if line.starts_with("join: ") {
+                let _ = tx.send(std::mem::take(&mut lines));
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).expect("gitops-lab workshop prints its join url within 30 s")
 }
 
 fn unchunk(mut rest: &str) -> String {

@@ -67,6 +67,11 @@ fn the_base_renders_every_object_in_its_namespace() {
     assert_eq!(container["image"], "gitops-lab/gitops-lab:0.1.0", "the tag comes from the kustomization");
     let args: Vec<&str> = container["args"].as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
     assert_eq!(&args[..3], ["workshop", "--listen=0.0.0.0:7420", "--data-dir=/data"]);
+    let ingress = objects.iter().find(|o| o["kind"] == "Ingress").unwrap();
+    let host = ingress["spec"]["rules"][0]["host"].as_str().expect("the Ingress names its host");
+    assert_eq!(ingress["spec"]["tls"][0]["hosts"][0], host, "TLS ends at the Ingress for its host");
+    let public_url = format!("--public-url=https://{host}");
+    assert!(args.contains(&public_url.as_str()), "the server's links and Origin check follow the Ingress: {args:?}");
     assert_eq!(pod["serviceAccountName"], "workshop");
     assert_eq!(deployment["spec"]["replicas"], 1, "one server owns the class's state");
     for probe in ["readinessProbe", "livenessProbe"] {

@@ -31,8 +31,12 @@ pub enum Verdict {
 pub struct Guard {
     /// `host:port` values accepted in the Host header.
     hosts: Vec<String>,
+    /// `scheme://host:port` values accepted in the Origin header.
+    origins: Vec<String>,
     /// The cookie's name (carries the port: browsers share cookies between ports of a host).
     cookie: String,
+    /// Whether the cookie is marked `Secure` (the pages are reached over HTTPS).
+    secure: bool,
 }
 
 impl Guard {
@@ -51,12 +55,46 @@ impl Guard {
             // Browsers leave the default port out of the Host header.
             hosts.extend(names);
         }
-        Guard { hosts, cookie: format!("gitops_lab_{port}") }
+        let origins = hosts.iter().map(|host| format!("http://{host}")).collect();
+        Guard { hosts, origins, cookie: format!("gitops_lab_{port}"), secure: false }
+    }
+
+    /// The same names served over HTTPS: pages then send `https://` origins, and the cookie is
+    /// marked `Secure`.
+    pub fn over_https(mut self) -> Guard {
+        // On 443, browsers leave the port out as they do for 80 over HTTP.
+        let bare: Vec<String> = self.hosts.iter().filter_map(|h| h.strip_suffix(":443")).map(String::from).collect();
+        self.hosts.extend(bare);
+        self.origins = self.hosts.iter().map(|host| format!("https://{host}")).collect();
+        self.secure = true;
+        self
+    }
+
+    /// Also answers to `public_url` (`https://lab.example.org`, a reverse proxy or Ingress in
+    /// front): its host in the Host header (proxies pass it on) and its origin. An `https` address
+    /// marks the cookie `Secure`. Returns why the address is unusable.
+    pub fn with_public_url(mut self, public_url: &str) -> Result<Guard, String> {
+        let (scheme, rest) = public_url
+            .split_once("://")
+            .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+            .ok_or("it must start with http:// or https://")?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("").to_ascii_lowercase();
+        if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+            return Err("it must name a host, like https://lab.example.org".into());
+        }
+        // Browsers and proxies leave the scheme's default port out of Host and Origin.
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        let authority = authority.strip_suffix(default_port).unwrap_or(&authority).to_string();
+        self.origins.push(format!("{scheme}://{authority}"));
+        self.hosts.push(authority);
+        self.secure |= scheme == "https";
+        Ok(self)
     }
 
     /// The `Set-Cookie` value for a token.
     pub fn cookie_header(&self, token: &str) -> String {
-        format!("{}={token}; HttpOnly; SameSite=Strict; Path=/", self.cookie)
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{}={token}; HttpOnly; SameSite=Strict; Path=/{secure}", self.cookie)
     }
 
     /// Judges a request. `valid` says whether a token belongs to a session.
@@ -68,9 +106,7 @@ impl Guard {
         let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
         let websocket = headers.get(header::UPGRADE).is_some();
         match origin {
-            Some(origin)
-                if origin.strip_prefix("http://").is_none_or(|o| !self.hosts.contains(&o.to_ascii_lowercase())) =>
-            {
+            Some(origin) if !self.origins.contains(&origin.to_ascii_lowercase()) => {
                 return Verdict::Forbidden("origin");
             }
             None if websocket => return Verdict::Forbidden("origin"),
@@ -206,6 +242,36 @@ mod tests {
         assert_eq!(check("10.1.2.3:80"), Verdict::Unauthorized);
         assert_eq!(check("lab.local:80"), Verdict::Unauthorized);
         assert_eq!(check("10.9.9.9:80"), Verdict::Forbidden("host"));
+    }
+
+    #[test]
+    fn over_https_only_https_origins_pass_and_the_cookie_is_secure() {
+        let served = guard().over_https();
+        let judge = |origin: &str| {
+            let pairs = [("host", "127.0.0.1:7420"), ("origin", origin), ("cookie", "gitops_lab_7420=secret")];
+            served.check(&Method::POST, &"/api/command".parse().unwrap(), &headers(&pairs), |t| t == "secret")
+        };
+        assert_eq!(judge("https://127.0.0.1:7420"), Verdict::Pass("secret".into()));
+        assert_eq!(judge("http://127.0.0.1:7420"), Verdict::Forbidden("origin"));
+        assert_eq!(judge("https://evil.example"), Verdict::Forbidden("origin"));
+        assert!(served.cookie_header("secret").ends_with("; Secure"));
+    }
+
+    #[test]
+    fn a_public_url_adds_its_host_and_origin() {
+        let served = guard().with_public_url("https://Lab.Example.org:443/workshop").unwrap();
+        let judge = |host: &str, origin: &str| {
+            let pairs = [("host", host), ("origin", origin), ("upgrade", "websocket"), ("authorization", "Bearer s")];
+            served.check(&Method::GET, &"/api/events".parse().unwrap(), &headers(&pairs), |t| t == "s")
+        };
+        assert_eq!(judge("lab.example.org", "https://lab.example.org"), Verdict::Pass("s".into()));
+        assert_eq!(judge("lab.example.org", "http://lab.example.org"), Verdict::Forbidden("origin"));
+        assert_eq!(judge("lab.example.org", "https://evil.example"), Verdict::Forbidden("origin"));
+        assert_eq!(judge("127.0.0.1:7420", "http://127.0.0.1:7420"), Verdict::Pass("s".into()));
+        assert!(served.cookie_header("s").ends_with("; Secure"));
+        assert!(guard().with_public_url("lab.example.org").is_err());
+        assert!(guard().with_public_url("https:///x").is_err());
+        assert!(guard().with_public_url("ftp://lab").is_err());
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! may reach them), [`board`] (the instructor's API), [`pages`] (the join pages). Web mode's guard,
 //! sessions, API and assets are reused, not copied.
 //!
-//! Plain HTTP only for now: beyond loopback, tokens cross the network unencrypted (a warning says
-//! so); HTTPS with the lab's own CA is planned.
+//! Beyond loopback the server speaks HTTPS with the lab's own CA ([`tls`]), unless `--public-url`
+//! says a reverse proxy or Ingress in front terminates TLS; `--tls` asks for HTTPS on loopback too.
 
 mod board;
 mod capacity;
@@ -18,11 +18,12 @@ mod pages;
 mod provider;
 mod server;
 mod state;
+mod tls;
 mod tracker;
 
 use crate::messages::Messages;
 use anyhow::Context;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +58,14 @@ pub struct WorkshopArgs {
     /// Memory to keep free for the machine, in MiB; a join that would eat into it is asked to wait.
     #[arg(long, default_value_t = 256)]
     reserve_mib: u64,
+    /// Serve HTTPS with the lab's own CA (kept in DATA_DIR/tls) even on loopback; beyond loopback
+    /// it is on unless --public-url is given.
+    #[arg(long)]
+    tls: bool,
+    /// The address learners open when a TLS-terminating reverse proxy or Ingress is in front
+    /// (`https://lab.example.org`): the printed links use it and its Host and Origin are accepted.
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 /// Runs the workshop until SIGINT or SIGTERM, then stops every learner's engine and sandbox.
@@ -80,28 +89,58 @@ async fn serve(
     messages: &Messages,
 ) -> anyhow::Result<()> {
     let (listener, addr) = crate::listener::bind(args.listen, messages).await?;
-    if !addr.ip().is_loopback() {
-        eprintln!("{}", plain_http_warning(messages));
+    let https = args.tls || (!addr.ip().is_loopback() && args.public_url.is_none());
+    let mut names = args.allow_hosts.clone();
+    if addr.ip().is_unspecified() {
+        // Learners need an address that reaches this machine, not 0.0.0.0.
+        names.extend(outbound_ip().map(|ip| ip.to_string()));
     }
-    let host = match (addr.ip(), args.allow_hosts.first()) {
+    let host = match (addr.ip(), names.first()) {
+        (_, Some(name)) if name.contains(':') => format!("[{name}]"),
         (_, Some(name)) => name.clone(),
         (ip, None) if ip.is_unspecified() || ip.is_loopback() => "127.0.0.1".to_string(),
         (std::net::IpAddr::V6(ip), None) => format!("[{ip}]"),
         (ip, None) => ip.to_string(),
     };
-    let base_url = format!("http://{host}:{}", addr.port());
+    let scheme = if https { "https" } else { "http" };
+    let base_url = match &args.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("{scheme}://{host}:{}", addr.port()),
+    };
+    let guard_names: Vec<String> =
+        names.iter().map(|n| if n.contains(':') { format!("[{n}]") } else { n.clone() }).collect();
+    let mut guard = crate::web::guard::Guard::new(addr.port(), addr.ip(), &guard_names);
+    if https {
+        guard = guard.over_https();
+    }
+    if let Some(url) = &args.public_url {
+        guard = guard.with_public_url(url).map_err(|why| bad_public_url(url, &why))?;
+    }
     let settings = state::Settings {
         limits: capacity::Limits { max_learners: args.max_learners, reserve: args.reserve_mib << 20, per_learner: 0 },
         idle_stop: Duration::from_secs(args.idle_stop),
         stuck_after: Duration::from_secs(args.stuck_after),
         base_url: base_url.clone(),
     };
-    let guard = crate::web::guard::Guard::new(addr.port(), addr.ip(), &args.allow_hosts);
     let provider = Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir });
     let (workshop, wake) = state::Workshop::open(guard, settings, learners::RosterFile::in_dir(&data_dir), provider)?;
     let saver = tokio::spawn(save_on_change(workshop.clone(), wake));
     let sweeper = tokio::spawn(stop_idle(workshop.clone()));
-    let serving = tokio::spawn(server::run(listener, workshop.clone(), crate::shutdown::signals()));
+    let serving = if https {
+        let tls = tls::prepare(&data_dir.join("tls"), &certificate_names(addr.ip(), &names))?;
+        println!("ca: {}", tls.ca_path.display());
+        println!("ca-sha256: {}", tls.fingerprint);
+        eprintln!("{}", import_the_ca(messages, &tls.ca_path, &tls.fingerprint));
+        let acceptor = gitops_sandbox::tls::acceptor(&tls.certificates)?;
+        let listener = gitops_sandbox::tls::TlsListener::new(listener, acceptor)?;
+        tokio::spawn(server::run(listener, workshop.clone(), crate::shutdown::signals()))
+    } else {
+        if !addr.ip().is_loopback() && !base_url.starts_with("https://") {
+            eprintln!("{}", plain_http_warning(messages));
+        }
+        tokio::spawn(server::run(listener, workshop.clone(), crate::shutdown::signals()))
+    };
+    println!("listening: {addr}");
     println!("instructor: {base_url}/board?token={}", workshop.instructor_token());
     println!("join: {base_url}/join");
     eprintln!("{}", ready(messages, workshop.learners().len()));
@@ -175,10 +214,46 @@ fn link_dir(_target: &Path, _link: &Path) -> anyhow::Result<()> {
     anyhow::bail!("--exercises needs symbolic links, available on Linux and macOS")
 }
 
+/// The names the serving certificate covers: loopback, the listen address, and the names given.
+fn certificate_names(listen: IpAddr, names: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
+    if !listen.is_unspecified() {
+        all.push(listen.to_string());
+    }
+    for name in names {
+        if !all.contains(name) {
+            all.push(name.clone());
+        }
+    }
+    all
+}
+
+/// The address this machine would use to reach the wider network (no packet is sent: connecting a
+/// UDP socket only picks the route), so links printed for `0.0.0.0` name a reachable address.
+fn outbound_ip() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    socket.local_addr().ok().map(|addr| addr.ip()).filter(|ip| !ip.is_unspecified() && !ip.is_loopback())
+}
+
+fn bad_public_url(url: &str, why: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "--public-url {url}: {why} (the address learners open, e.g. https://lab.example.org) / --public-url {url} 无效：{why}（应为学员打开的地址，例如 https://lab.example.org）"
+    )
+}
+
+fn import_the_ca(messages: &Messages, ca: &Path, fingerprint: &str) -> String {
+    let ca = ca.display();
+    messages.say(
+        &format!("The workshop speaks HTTPS with the lab's own certificate authority. Have learners import {ca} into their browser (or accept the warning) after checking that its SHA-256 fingerprint is {fingerprint}."),
+        &format!("工作坊使用实验室自己的证书颁发机构提供 HTTPS。请学员先核对 {ca} 的 SHA-256 指纹为 {fingerprint}，再把它导入浏览器（或接受浏览器的警告）。"),
+    )
+}
+
 fn plain_http_warning(messages: &Messages) -> String {
     messages.say(
-        "The workshop speaks plain HTTP: learners' links and tokens cross the network unencrypted. Use it only on a network you trust (HTTPS is not built yet; see docs/workshop.md).",
-        "工作坊使用明文 HTTP：学员的链接和令牌以未加密的方式在网络上传输。请只在可信网络中使用（HTTPS 尚未实现，见 docs/workshop.md）。",
+        "The workshop's public address is plain http://: learners' links and tokens cross the network unencrypted. Give an https:// --public-url served by a TLS-terminating proxy, or drop --public-url so the workshop serves HTTPS itself (see docs/workshop.md).",
+        "工作坊的公开地址是明文 http://：学员的链接和令牌以未加密的方式在网络上传输。请使用由终止 TLS 的代理提供的 https:// --public-url，或去掉 --public-url 让工作坊自己提供 HTTPS（见 docs/workshop.md）。",
     )
 }
 

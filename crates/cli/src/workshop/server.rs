@@ -14,11 +14,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use axum::serve::Listener;
 use axum::{Extension, Json, Router};
 use gitops_lab::protocol::Text;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// Who the request was admitted for.
 #[derive(Clone)]
@@ -68,12 +68,16 @@ pub fn router(workshop: Arc<Workshop>) -> Router {
         .with_state(workshop)
 }
 
-/// Serves until `shutdown` resolves.
-pub async fn run(
-    listener: TcpListener,
+/// Serves until `shutdown` resolves, over plain TCP or the TLS listener.
+pub async fn run<L>(
+    listener: L,
     workshop: Arc<Workshop>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: Listener,
+    L::Addr: std::fmt::Debug,
+{
     axum::serve(listener, router(workshop)).with_graceful_shutdown(shutdown).await
 }
 
