@@ -5,7 +5,7 @@
 //! Nothing here is a process global: the registry is owned by the server's state.
 
 use super::guard::same_token;
-use gitops_lab::protocol::Event;
+use gitops_lab::protocol::{Event, Text};
 use gitops_lab::{Engine, EngineConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,6 +14,10 @@ use tokio::sync::broadcast;
 
 /// Called with a session's engine each time it starts (workshop mode follows its events).
 pub type StartHook = Arc<dyn Fn(&Engine) + Send + Sync>;
+
+/// Asked before a stopped engine starts again (workshop mode checks memory): `Err` says why the
+/// learner should wait.
+pub type StartCheck = Arc<dyn Fn() -> Result<(), Text> + Send + Sync>;
 
 /// One learner's session.
 pub struct Session {
@@ -28,6 +32,7 @@ pub struct Session {
     // event socket of the session forwards them too.
     notices: broadcast::Sender<Event>,
     on_start: Option<StartHook>,
+    may_start: Option<StartCheck>,
 }
 
 impl Session {
@@ -41,7 +46,28 @@ impl Session {
             sockets: AtomicUsize::new(0),
             notices: broadcast::channel(64).0,
             on_start,
+            may_start: None,
         }
+    }
+
+    /// Checks `check` before each start of the engine ([`Session::try_engine`]).
+    pub fn with_start_check(mut self, check: StartCheck) -> Session {
+        self.may_start = Some(check);
+        self
+    }
+
+    /// Like [`Session::engine`], but a stopped engine starts only if the start check allows it;
+    /// otherwise the check's reason, and nothing started.
+    pub async fn try_engine(&self) -> Result<Engine, Text> {
+        self.touch();
+        if let Some(check) = &self.may_start {
+            let running = self.engine.lock().await.as_ref().cloned();
+            if let Some(engine) = running {
+                return Ok(engine);
+            }
+            check()?;
+        }
+        Ok(self.engine().await)
     }
 
     /// The session's engine, started if it is not running (the first caller starts it; the others

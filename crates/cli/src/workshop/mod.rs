@@ -52,6 +52,10 @@ pub struct WorkshopArgs {
     /// data is kept; it starts again when they return).
     #[arg(long, default_value_t = 1200)]
     idle_stop: u64,
+    /// Ping each open page this often, in seconds; a page silent for two periods (a closed laptop,
+    /// a lost network) counts as gone, so its learner can become idle.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    heartbeat: u64,
     /// Flag a learner on the board after this many seconds on one step with unmet checks.
     #[arg(long, default_value_t = 600)]
     stuck_after: u64,
@@ -89,37 +93,12 @@ async fn serve(
     messages: &Messages,
 ) -> anyhow::Result<()> {
     let (listener, addr) = crate::listener::bind(args.listen, messages).await?;
-    let https = args.tls || (!addr.ip().is_loopback() && args.public_url.is_none());
-    let mut names = args.allow_hosts.clone();
-    if addr.ip().is_unspecified() {
-        // Learners need an address that reaches this machine, not 0.0.0.0.
-        names.extend(outbound_ip().map(|ip| ip.to_string()));
-    }
-    let host = match (addr.ip(), names.first()) {
-        (_, Some(name)) if name.contains(':') => format!("[{name}]"),
-        (_, Some(name)) => name.clone(),
-        (ip, None) if ip.is_unspecified() || ip.is_loopback() => "127.0.0.1".to_string(),
-        (std::net::IpAddr::V6(ip), None) => format!("[{ip}]"),
-        (ip, None) => ip.to_string(),
-    };
-    let scheme = if https { "https" } else { "http" };
-    let base_url = match &args.public_url {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => format!("{scheme}://{host}:{}", addr.port()),
-    };
-    let guard_names: Vec<String> =
-        names.iter().map(|n| if n.contains(':') { format!("[{n}]") } else { n.clone() }).collect();
-    let mut guard = crate::web::guard::Guard::new(addr.port(), addr.ip(), &guard_names);
-    if https {
-        guard = guard.over_https();
-    }
-    if let Some(url) = &args.public_url {
-        guard = guard.with_public_url(url).map_err(|why| bad_public_url(url, &why))?;
-    }
+    let Addressing { https, names, base_url, guard } = addressing(&args, addr)?;
     let settings = state::Settings {
         limits: capacity::Limits { max_learners: args.max_learners, reserve: args.reserve_mib << 20, per_learner: 0 },
         idle_stop: Duration::from_secs(args.idle_stop),
         stuck_after: Duration::from_secs(args.stuck_after),
+        heartbeat: Duration::from_secs(args.heartbeat),
         base_url: base_url.clone(),
     };
     let provider = Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir });
@@ -212,6 +191,46 @@ fn link_dir(target: &Path, link: &Path) -> anyhow::Result<()> {
 #[cfg(not(unix))]
 fn link_dir(_target: &Path, _link: &Path) -> anyhow::Result<()> {
     anyhow::bail!("--exercises needs symbolic links, available on Linux and macOS")
+}
+
+/// How the server is reached: over HTTPS or not, the names learners use, the links' start, and the
+/// guard that accepts exactly those.
+struct Addressing {
+    https: bool,
+    names: Vec<String>,
+    base_url: String,
+    guard: crate::web::guard::Guard,
+}
+
+fn addressing(args: &WorkshopArgs, addr: SocketAddr) -> anyhow::Result<Addressing> {
+    let https = args.tls || (!addr.ip().is_loopback() && args.public_url.is_none());
+    let mut names = args.allow_hosts.clone();
+    if addr.ip().is_unspecified() {
+        // Learners need an address that reaches this machine, not 0.0.0.0.
+        names.extend(outbound_ip().map(|ip| ip.to_string()));
+    }
+    let host = match (addr.ip(), names.first()) {
+        (_, Some(name)) if name.contains(':') => format!("[{name}]"),
+        (_, Some(name)) => name.clone(),
+        (ip, None) if ip.is_unspecified() || ip.is_loopback() => "127.0.0.1".to_string(),
+        (std::net::IpAddr::V6(ip), None) => format!("[{ip}]"),
+        (ip, None) => ip.to_string(),
+    };
+    let scheme = if https { "https" } else { "http" };
+    let base_url = match &args.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("{scheme}://{host}:{}", addr.port()),
+    };
+    let guard_names: Vec<String> =
+        names.iter().map(|n| if n.contains(':') { format!("[{n}]") } else { n.clone() }).collect();
+    let mut guard = crate::web::guard::Guard::new(addr.port(), addr.ip(), &guard_names);
+    if https {
+        guard = guard.over_https();
+    }
+    if let Some(url) = &args.public_url {
+        guard = guard.with_public_url(url).map_err(|why| bad_public_url(url, &why))?;
+    }
+    Ok(Addressing { https, names, base_url, guard })
 }
 
 /// The names the serving certificate covers: loopback, the listen address, and the names given.

@@ -64,6 +64,7 @@ pub fn router(workshop: Arc<Workshop>) -> Router {
         .route("/api/board/hint", post(board::hint))
         .route("/api/board/export.csv", get(board::export))
         .fallback(get(files))
+        .layer(Extension(api::Heartbeat(workshop.settings.heartbeat)))
         .layer(middleware::from_fn_with_state(workshop.clone(), admit))
         .with_state(workshop)
 }

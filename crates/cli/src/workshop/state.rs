@@ -6,7 +6,7 @@ use super::learners::{LearnerRecord, Roster, RosterFile, validate_name};
 use super::provider::SandboxProvider;
 use super::tracker::{self, Tracker};
 use crate::web::guard::{Guard, same_token};
-use crate::web::sessions::{Session, Sessions, StartHook, new_token};
+use crate::web::sessions::{Session, Sessions, StartCheck, StartHook, new_token};
 use gitops_lab::Engine;
 use gitops_lab::protocol::Text;
 use std::sync::{Arc, Mutex};
@@ -39,6 +39,8 @@ pub struct Settings {
     pub idle_stop: Duration,
     /// A learner on one step with unmet checks for this long is flagged on the board.
     pub stuck_after: Duration,
+    /// How often open pages are pinged (web mode's [`crate::web::api::Heartbeat`]).
+    pub heartbeat: Duration,
     /// The address the links start with (`http://127.0.0.1:7430`).
     pub base_url: String,
 }
@@ -93,9 +95,22 @@ impl Workshop {
     fn build(&self, record: LearnerRecord) -> Arc<Learner> {
         let tracker = Arc::new(Tracker::with_progress(record.progress.clone()));
         let hook = follow(tracker.clone(), self.changed.clone());
-        let session =
-            self.sessions.insert(Session::new(record.token.clone(), self.provider.engine_config(&record), Some(hook)));
+        let session = Session::new(record.token.clone(), self.provider.engine_config(&record), Some(hook))
+            .with_start_check(self.start_check());
+        let session = self.sessions.insert(session);
         Arc::new(Learner { record, session, tracker })
+    }
+
+    /// The memory check a stopped learner's engine passes before it starts again (a learner back
+    /// from idle): told to wait, like a join, rather than starting a sandbox the machine cannot
+    /// hold. The class size does not apply: they are already in it.
+    fn start_check(&self) -> StartCheck {
+        let limits = Limits {
+            max_learners: usize::MAX,
+            per_learner: self.provider.memory_per_learner(),
+            ..self.settings.limits
+        };
+        Arc::new(move || capacity::admit(&limits, 0, capacity::available_memory()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Learner>>> {

@@ -1,0 +1,173 @@
+//! What happens to a learner between actions, against the real `gitops-lab workshop`: a page that
+//! stops answering the server's pings (a closed laptop) is dropped and the idle sandbox stops; a
+//! learner back from idle when memory is short is told to wait and nothing crashes; a learner's
+//! sandbox killed mid-class is restarted and their open page told so.
+
+mod workshop_common;
+
+use serde_json::json;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use workshop_common::{Workshop, wait_for};
+
+/// A raw WebSocket client for the learner's event stream: reads frames, answers pings only when
+/// asked to.
+struct Events {
+    stream: TcpStream,
+}
+
+impl Events {
+    /// Opens `/api/events`; the status line of the answer when it is not 101.
+    fn open(workshop: &Workshop, token: &str) -> Result<Events, String> {
+        let mut stream = TcpStream::connect(&workshop.addr).unwrap();
+        let request = format!(
+            "GET /api/events HTTP/1.1\r\nHost: {0}\r\nOrigin: http://{0}\r\nAuthorization: Bearer {token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            workshop.addr
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).map_err(|e| e.to_string())?;
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
+        if head.starts_with("HTTP/1.1 101") { Ok(Events { stream }) } else { Err(head) }
+    }
+
+    /// The next frame's opcode and payload; `None` once the server closed the connection.
+    fn frame(&mut self, answer_pings: bool) -> Option<(u8, Vec<u8>)> {
+        let mut two = [0; 2];
+        self.stream.read_exact(&mut two).ok()?;
+        let length = match two[1] & 0x7f {
+            126 => {
+                let mut n = [0; 2];
+                self.stream.read_exact(&mut n).ok()?;
+                u16::from_be_bytes(n) as usize
+            }
+            127 => {
+                let mut n = [0; 8];
+                self.stream.read_exact(&mut n).ok()?;
+                u64::from_be_bytes(n) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0; length];
+        self.stream.read_exact(&mut payload).ok()?;
+        let opcode = two[0] & 0x0f;
+        if opcode == 0x9 && answer_pings {
+            // A pong, masked (as every client frame must be) with a zero key, echoing the ping.
+            let mut pong = vec![0x8a, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+            pong.extend_from_slice(&payload);
+            self.stream.write_all(&pong).ok()?;
+        }
+        Some((opcode, payload))
+    }
+}
+
+fn sandbox_state(workshop: &Workshop, id: &str) -> String {
+    workshop.board_line(id)["sandbox"].as_str().unwrap_or_default().to_string()
+}
+
+fn join(workshop: &Workshop, name: &str) -> (String, String) {
+    let (status, answer) = workshop.json("POST", "/api/join", None, Some(&json!({"name": name})));
+    assert_eq!(status, 200, "{answer}");
+    (answer["id"].as_str().unwrap().to_string(), answer["token"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn a_page_that_stops_answering_is_dropped_and_its_sandbox_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(dir.path(), &["--heartbeat", "1", "--idle-stop", "2"]);
+    let (id, token) = join(&workshop, "Ada");
+    assert!(workshop.kubectl(&token, "kubectl get namespaces").contains("default"));
+    assert_eq!(sandbox_state(&workshop, &id), "running");
+
+    // The page's socket stays connected but never answers: a laptop closed mid-step.
+    let mut events = Events::open(&workshop, &token).expect("the event socket opens");
+    let started = Instant::now();
+    let mut pings = 0;
+    while let Some((opcode, _)) = events.frame(false) {
+        pings += usize::from(opcode == 0x9);
+        assert!(started.elapsed() < Duration::from_secs(30), "the silent page is dropped within 30 s");
+    }
+    assert!(pings >= 1, "the server pinged the page before giving up on it");
+    eprintln!("the silent page was dropped after {} ms and {pings} pings", started.elapsed().as_millis());
+    wait_for("the idle learner's sandbox to stop", Duration::from_secs(30), || {
+        sandbox_state(&workshop, &id) == "stopped"
+    });
+    // Back at the laptop: the next action starts it again where it was.
+    assert!(workshop.kubectl(&token, "kubectl get namespaces").contains("default"));
+    workshop.stop();
+}
+
+#[test]
+fn a_page_that_answers_keeps_its_sandbox_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(dir.path(), &["--heartbeat", "1", "--idle-stop", "2"]);
+    let (id, token) = join(&workshop, "Bo");
+    workshop.kubectl(&token, "kubectl get namespaces");
+    let mut events = Events::open(&workshop, &token).expect("the event socket opens");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(6) {
+        events.frame(true).expect("the server keeps a page that answers its pings");
+    }
+    assert_eq!(sandbox_state(&workshop, &id), "running", "an open, answering page is not idle");
+    workshop.stop();
+}
+
+#[test]
+fn a_learner_back_from_idle_waits_when_memory_is_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(dir.path(), &[]);
+    let (id, token) = join(&workshop, "Cy");
+    workshop.stop();
+    // The same class, restarted on a machine that would have to keep 100 TiB free.
+    let workshop = Workshop::start(dir.path(), &["--reserve-mib", "100000000"]);
+    let (status, answer) = workshop.json(
+        "POST",
+        "/api/command",
+        Some(&token),
+        Some(&json!({"type": "kubectl", "line": "kubectl get ns"})),
+    );
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["Err"]["code"], "please-wait", "{answer}");
+    let message = answer["Err"]["message"]["en"].as_str().unwrap();
+    assert!(message.contains("too little free memory") && message.contains("Please wait"), "{message}");
+    let refused = Events::open(&workshop, &token).err().expect("no event stream without an engine");
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert_eq!(sandbox_state(&workshop, &id), "stopped", "nothing was started");
+    let (status, me) = workshop.json("GET", "/api/me", Some(&token), None);
+    assert_eq!(status, 200, "the server is still up and knows the learner: {me}");
+    workshop.stop();
+}
+
+#[test]
+fn a_crashed_sandbox_is_restarted_and_the_learner_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(dir.path(), &[]);
+    let (_, token) = join(&workshop, "Dee");
+    workshop.kubectl(&token, "kubectl create namespace kept");
+    let mut events = Events::open(&workshop, &token).expect("the event socket opens");
+
+    let children = Command::new("pgrep").args(["-P", &workshop.child.id().to_string(), "-f", "sandbox"]).output();
+    let pids = String::from_utf8_lossy(&children.unwrap().stdout).to_string();
+    let pid = pids.split_whitespace().next().expect("the learner's sandbox is a child of the server").to_string();
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+
+    let started = Instant::now();
+    let (mut told_stopped, mut told_back) = (false, false);
+    while !told_back {
+        let (_, payload) = events.frame(true).expect("the page stays connected through the crash");
+        let text = String::from_utf8_lossy(&payload);
+        told_stopped |= text.contains("stopped unexpectedly");
+        told_back |= told_stopped && text.contains("running again");
+        assert!(started.elapsed() < Duration::from_secs(60), "the learner is told within 60 s");
+    }
+    let output = workshop.kubectl(&token, "kubectl get namespace kept");
+    assert!(output.contains("kept"), "the restarted sandbox kept the learner's objects: {output}");
+    workshop.stop();
+}
