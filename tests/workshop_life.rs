@@ -171,3 +171,32 @@ fn a_crashed_sandbox_is_restarted_and_the_learner_told() {
     assert!(output.contains("kept"), "the restarted sandbox kept the learner's objects: {output}");
     workshop.stop();
 }
+
+#[test]
+fn a_runaway_loop_slows_only_its_own_learner() {
+    let dir = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(dir.path(), &["--command-rate", "2"]);
+    let (_, looping) = join(&workshop, "Eve");
+    let (_, other) = join(&workshop, "Fay");
+    let get = json!({"type": "kubectl", "line": "kubectl get namespaces"});
+    let mut slowed = None;
+    for _ in 0..20 {
+        let (status, head, body) = workshop.call_with("POST", "/api/command", Some(&looping), &[], Some(&get));
+        if status == 429 {
+            slowed = Some((head, body));
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    let (head, body) = slowed.expect("a loop of commands is slowed down");
+    assert!(head.to_ascii_lowercase().contains("retry-after: 1"), "{head}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["Err"]["code"], "slow-down", "{answer}");
+    assert!(answer["Err"]["message"]["en"].as_str().unwrap().contains("Too many commands"), "{answer}");
+    assert!(!answer["Err"]["message"]["zh-CN"].as_str().unwrap().is_empty(), "{answer}");
+    // Meanwhile another learner is served at once, and the looping one again after a pause.
+    assert!(workshop.kubectl(&other, "kubectl get namespaces").contains("default"));
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(workshop.kubectl(&looping, "kubectl get namespaces").contains("default"));
+    workshop.stop();
+}

@@ -16,6 +16,7 @@ mod capacity;
 mod learners;
 mod pages;
 mod provider;
+mod rate;
 mod server;
 mod state;
 mod tls;
@@ -56,6 +57,10 @@ pub struct WorkshopArgs {
     /// a lost network) counts as gone, so its learner can become idle.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     heartbeat: u64,
+    /// Commands a second each learner may send on average (bursts of twice that); more are
+    /// answered 429 "slow down", so a runaway loop slows only its own learner.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    command_rate: u32,
     /// Flag a learner on the board after this many seconds on one step with unmet checks.
     #[arg(long, default_value_t = 600)]
     stuck_after: u64,
@@ -99,6 +104,7 @@ async fn serve(
         idle_stop: Duration::from_secs(args.idle_stop),
         stuck_after: Duration::from_secs(args.stuck_after),
         heartbeat: Duration::from_secs(args.heartbeat),
+        command_rate: args.command_rate,
         base_url: base_url.clone(),
     };
     let provider = Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir });

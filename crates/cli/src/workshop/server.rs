@@ -101,6 +101,11 @@ async fn admit(State(workshop): State<Arc<Workshop>>, mut request: Request, next
     };
     let refused = match (area(&path), &who) {
         (Area::Public, _) | (Area::Files, Who::Learner(_)) => None,
+        (Area::Learner, Who::Learner(learner)) if path == "/api/command" => {
+            let wait = learner.rate.take(std::time::Instant::now()).err();
+            request.extensions_mut().insert(Admitted(learner.session.clone()));
+            wait.map(slow_down)
+        }
         (Area::Learner, Who::Learner(learner)) => {
             request.extensions_mut().insert(Admitted(learner.session.clone()));
             None
@@ -155,6 +160,27 @@ fn has_query_token(uri: &axum::http::Uri) -> bool {
 fn plain(status: StatusCode, text: &Text) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n{}\n", text.en, text.zh))
         .into_response()
+}
+
+/// A command over the learner's rate: 429 with `Retry-After`, in the shape of a command's error
+/// answer so the lab screen shows the sentence.
+fn slow_down(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let view = gitops_lab::protocol::ErrorView::new(
+        "slow-down",
+        Text::new(
+            format!(
+                "Too many commands at once: the workshop runs them at a steady pace so that every learner gets a turn. Try again in {seconds} s; if a script is sending them in a loop, stop it."
+            ),
+            format!(
+                "命令发送得太快了：工作坊按稳定的节奏执行命令，让每位学员都能轮到。请 {seconds} 秒后再试；如果有脚本在循环发送命令，请先停止它。"
+            ),
+        ),
+    );
+    let answer: gitops_lab::protocol::Response = Err(view);
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(answer)).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn unknown_link() -> Text {

@@ -4,6 +4,7 @@
 use super::capacity::{self, Limits};
 use super::learners::{LearnerRecord, Roster, RosterFile, validate_name};
 use super::provider::SandboxProvider;
+use super::rate::CommandRate;
 use super::tracker::{self, Tracker};
 use crate::web::guard::{Guard, same_token};
 use crate::web::sessions::{Session, Sessions, StartCheck, StartHook, new_token};
@@ -21,6 +22,8 @@ pub struct Learner {
     pub session: Arc<Session>,
     /// Their progress as the board shows it.
     pub tracker: Arc<Tracker>,
+    /// Their commands' share of the server.
+    pub rate: CommandRate,
 }
 
 /// Why a join was refused.
@@ -39,6 +42,8 @@ pub struct Settings {
     pub idle_stop: Duration,
     /// A learner on one step with unmet checks for this long is flagged on the board.
     pub stuck_after: Duration,
+    /// Commands a second each learner may send on average (twice that in a burst).
+    pub command_rate: u32,
     /// How often open pages are pinged (web mode's [`crate::web::api::Heartbeat`]).
     pub heartbeat: Duration,
     /// The address the links start with (`http://127.0.0.1:7430`).
@@ -98,7 +103,7 @@ impl Workshop {
         let session = Session::new(record.token.clone(), self.provider.engine_config(&record), Some(hook))
             .with_start_check(self.start_check());
         let session = self.sessions.insert(session);
-        Arc::new(Learner { record, session, tracker })
+        Arc::new(Learner { record, session, tracker, rate: CommandRate::new(self.settings.command_rate) })
     }
 
     /// The memory check a stopped learner's engine passes before it starts again (a learner back
