@@ -200,3 +200,34 @@ fn a_runaway_loop_slows_only_its_own_learner() {
     assert!(workshop.kubectl(&looping, "kubectl get namespaces").contains("default"));
     workshop.stop();
 }
+
+#[test]
+fn the_instructor_sees_a_learners_live_tree_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(dir.path(), &["--idle-stop", "2"]);
+    let (id, token) = join(&workshop, "Gus");
+    let (_, other) = join(&workshop, "Hal");
+    let path = format!("/api/board/tree?learner={id}");
+    let (status, answer) = workshop.json("GET", &path, Some(&workshop.instructor), None);
+    assert_eq!((status, &answer["code"]), (409, &json!("sandbox-stopped")), "not started by looking: {answer}");
+    assert_eq!(sandbox_state(&workshop, &id), "stopped");
+
+    workshop.kubectl(&token, "kubectl create deployment gus-was-here --image=nginx");
+    wait_for("the learner's own object in the tree the instructor sees", Duration::from_secs(30), || {
+        let (status, tree) = workshop.call("GET", &path, Some(&workshop.instructor), None);
+        assert_eq!(status, 200, "{tree}");
+        tree.contains("gus-was-here")
+    });
+    let (status, _) = workshop.call("GET", &path, Some(&other), None);
+    assert_eq!(status, 403, "a learner cannot look at another's tree");
+    let (status, answer) = workshop.json("GET", "/api/board/tree?learner=learner-99", Some(&workshop.instructor), None);
+    assert_eq!((status, &answer["code"]), (404, &json!("no-learner")), "{answer}");
+    let (status, answer) = workshop.json("GET", "/api/board/tree", Some(&workshop.instructor), None);
+    assert_eq!((status, &answer["code"]), (400, &json!("bad-request")), "{answer}");
+    // Looking is not activity: the learner still goes idle while the instructor keeps looking.
+    wait_for("the watched learner to go idle", Duration::from_secs(30), || {
+        let _ = workshop.call("GET", &path, Some(&workshop.instructor), None);
+        sandbox_state(&workshop, &id) == "stopped"
+    });
+    workshop.stop();
+}

@@ -86,6 +86,12 @@ impl Session {
         engine
     }
 
+    /// The engine if it runs (waiting for one being started), without starting it and without
+    /// counting as activity: for looking in from outside (the instructor's board).
+    pub async fn running_engine(&self) -> Option<Engine> {
+        self.engine.lock().await.as_ref().cloned()
+    }
+
     /// Whether the engine is running now, without starting it or waiting; `None` while it is
     /// being started or stopped.
     pub fn is_running(&self) -> Option<bool> {

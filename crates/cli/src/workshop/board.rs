@@ -8,7 +8,7 @@ use super::tracker::{Position, now};
 use crate::web::assets;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gitops_lab::protocol::{Command, Event, ExerciseSummary, Text};
@@ -98,11 +98,7 @@ pub async fn reset(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Respon
         Err(error) => return bad_body("{\"learner\": \"learner-1\", \"exercise\": \"2.1-nginx-pod\"}", &error),
     };
     let Some(learner) = workshop.learner_by_id(&request.learner) else {
-        let message = Text::new(
-            format!("There is no learner “{}” in this workshop; the board lists their ids.", request.learner),
-            format!("本工作坊中没有学员“{}”；看板上列出了学员的 id。", request.learner),
-        );
-        return error_json(StatusCode::NOT_FOUND, "no-learner", message);
+        return error_json(StatusCode::NOT_FOUND, "no-learner", no_learner(&request.learner));
     };
     let answer = learner.session.engine().await.handle(Command::ResetExercise { id: request.exercise.clone() }).await;
     if answer.is_ok() {
@@ -117,6 +113,43 @@ pub async fn reset(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Respon
     }
     let status = if answer.is_ok() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     (status, Json(answer)).into_response()
+}
+
+/// `GET /api/board/tree?learner=ID`: the learner's live resource graph, read-only (the engine's
+/// `graph` answer). Looking does not count as the learner's activity and never starts a stopped
+/// sandbox: a stopped one answers 409 with what to expect instead.
+pub async fn tree(State(workshop): State<Arc<Workshop>>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let Some(id) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "learner").map(|(_, v)| v) else {
+        let message = Text::new(
+            "Name the learner: /api/board/tree?learner=learner-1 (the board lists their ids).",
+            "请指明学员：/api/board/tree?learner=learner-1（看板上列出了学员的 id）。",
+        );
+        return error_json(StatusCode::BAD_REQUEST, "bad-request", message);
+    };
+    let Some(learner) = workshop.learner_by_id(&id) else {
+        return error_json(StatusCode::NOT_FOUND, "no-learner", no_learner(&id));
+    };
+    let Some(engine) = learner.session.running_engine().await else {
+        let name = &learner.record.name;
+        let message = Text::new(
+            format!(
+                "{name}'s sandbox is stopped (idle, their objects are kept); their tree shows again once they are back."
+            ),
+            format!("{name} 的沙箱已停止（空闲，对象均已保留）；学员回来后即可再次看到其资源树。"),
+        );
+        return error_json(StatusCode::CONFLICT, "sandbox-stopped", message);
+    };
+    let answer = engine.handle(Command::Graph).await;
+    let status = if answer.is_ok() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    (status, Json(answer)).into_response()
+}
+
+fn no_learner(id: &str) -> Text {
+    Text::new(
+        format!("There is no learner “{id}” in this workshop; the board lists their ids."),
+        format!("本工作坊中没有学员“{id}”；看板上列出了学员的 id。"),
+    )
 }
 
 /// `POST /api/board/hint` with `{"en": …, "zh-CN": …}`: shown on every open learner screen.

@@ -62,6 +62,7 @@ pub fn router(workshop: Arc<Workshop>) -> Router {
         .route("/api/board", get(board::snapshot))
         .route("/api/board/reset", post(board::reset))
         .route("/api/board/hint", post(board::hint))
+        .route("/api/board/tree", get(board::tree))
         .route("/api/board/export.csv", get(board::export))
         .fallback(get(files))
         .layer(Extension(api::Heartbeat(workshop.settings.heartbeat)))
