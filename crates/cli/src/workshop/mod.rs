@@ -4,7 +4,8 @@
 //!
 //! Layout: [`state`] (the workshop, joining, the saved class list via [`learners`]), [`provider`]
 //! (where a learner's cluster comes from), [`capacity`] (the class size and memory checks),
-//! [`tracker`] (each learner's board line from their engine's events), [`server`] (routes and who
+//! [`tracker`] (each learner's board line from their engine's events), [`rate`] (each learner's
+//! command rate), [`tls`] (the workshop's CA and HTTPS certificate), [`server`] (routes and who
 //! may reach them), [`board`] (the instructor's API), [`pages`] (the join pages). Web mode's guard,
 //! sessions, API and assets are reused, not copied.
 //!
