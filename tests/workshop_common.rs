@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -34,7 +34,7 @@ impl Workshop {
             .stderr(Stdio::null())
             .spawn()
             .expect("gitops-lab starts");
-        let printed = printed_until_join(&mut child);
+        let printed = gitops_lab_e2e::printed_until(&mut child, "join: ");
         let value = |prefix: &str| printed.iter().find_map(|l| l.strip_prefix(prefix)).map(str::to_string);
         let join = value("join: ").expect("a join url");
         let instructor = value("instructor: ").expect("an instructor url");
@@ -163,23 +163,6 @@ impl Drop for Workshop {
     }
 }
 
-/// The lines the server prints up to its join line; later output keeps being drained so the
-/// child never blocks on a full pipe. Fails if the join line does not come within 30 s.
-fn printed_until_join(child: &mut Child) -> Vec<String> {
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            lines.push(line.clone());
-            if line.starts_with("join: ") {
-                let _ = tx.send(std::mem::take(&mut lines));
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(30)).expect("gitops-lab workshop prints its join url within 30 s")
-}
-
 fn unchunk(mut rest: &str) -> String {
     let mut out = String::new();
     while let Some((size, tail)) = rest.split_once("\r\n") {
@@ -194,11 +177,7 @@ fn unchunk(mut rest: &str) -> String {
 }
 
 pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    gitops_lab_e2e::eventually_within(what, timeout, || ok().then_some(()))
 }
 
 pub fn done_steps(line: &Value, exercise: &str) -> u64 {

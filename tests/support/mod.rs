@@ -35,27 +35,32 @@ pub fn tests_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
-/// What a started `gitops-lab` announces on its piped standard output once it is ready: the value
-/// of the line starting with `first` and of the later line starting with `last` (the ready line).
-/// Fails if the ready line does not come within 30 s. The output keeps being drained afterwards, so
-/// the child never blocks on a full pipe.
-pub fn announced(child: &mut Child, first: &str, last: &str) -> (String, String) {
+/// Every line a started `gitops-lab` prints on its piped standard output up to and including the
+/// first line starting with `last` (its ready line). Fails if that line does not come within 30 s.
+/// The output keeps being drained afterwards, so the child never blocks on a full pipe.
+pub fn printed_until(child: &mut Child, last: &str) -> Vec<String> {
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
-    let (first_prefix, last_prefix) = (first.to_string(), last.to_string());
+    let last_prefix = last.to_string();
     std::thread::spawn(move || {
-        let mut seen = None;
+        let mut lines = Vec::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(value) = line.strip_prefix(&first_prefix) {
-                seen = Some(value.to_string());
-            }
-            if let Some(value) = line.strip_prefix(&last_prefix) {
-                let _ = tx.send((seen.clone().unwrap_or_default(), value.to_string()));
+            let ready = line.starts_with(&last_prefix);
+            lines.push(line);
+            if ready {
+                let _ = tx.send(std::mem::take(&mut lines));
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("gitops-lab prints {}and {}within 30 s", first, last))
+    rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("gitops-lab prints {last}within 30 s"))
+}
+
+/// What a started `gitops-lab` announces once it is ready: the value of the line starting with
+/// `first` and of the later line starting with `last` (the ready line), as `printed_until` reads them.
+pub fn announced(child: &mut Child, first: &str, last: &str) -> (String, String) {
+    let printed = printed_until(child, last);
+    let value = |prefix: &str| printed.iter().rev().find_map(|l| l.strip_prefix(prefix)).map(str::to_string);
+    (value(first).unwrap_or_default(), value(last).unwrap_or_default())
 }
 
 /// Polls `check` every 100 ms until it gives a value, failing with `what` after 60 s.
