@@ -18,6 +18,8 @@ pub struct Conflict {
     pub manager: String,
     /// The field, as upstream prints it: `.spec.replicas`.
     pub field: String,
+    /// The field's path.
+    pub path: Path,
 }
 
 /// An apply that conflicts: nothing changes.
@@ -65,9 +67,55 @@ fn owner(entry: &Entry) -> String {
     }
 }
 
+/// The annotation client-side apply keeps its last configuration in.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Applies `applied` over `live` (none: the object is created) for `writer`; with `force`,
 /// conflicting fields change owner. Returns the new object with its `managedFields`.
-pub fn apply(live: Option<&Value>, applied: &Value, shape: Shape, writer: &Writer, force: bool) -> Result<Value, Conflicts> {
+///
+/// As upstream, the first server-side apply over a client-side-applied object (no Apply entry
+/// yet, a last-applied annotation) takes the fields that annotation names without conflict.
+pub fn apply(
+    live: Option<&Value>,
+    applied: &Value,
+    shape: Shape,
+    writer: &Writer,
+    force: bool,
+) -> Result<Value, Conflicts> {
+    let conflicts = match apply_once(live, applied, shape, writer, force) {
+        Err(conflicts) => conflicts,
+        done => return done,
+    };
+    let Some(allowed) = live.and_then(|l| upgradable_fields(l, shape)) else { return Err(conflicts) };
+    let (upgradable, others): (Vec<Conflict>, Vec<Conflict>) =
+        conflicts.0.into_iter().partition(|c| allowed.contains(&c.path));
+    match (upgradable.is_empty(), others.is_empty()) {
+        (false, true) => apply_once(live, applied, shape, writer, true),
+        _ => Err(Conflicts(others.into_iter().chain(upgradable).collect())),
+    }
+}
+
+/// The fields of a client-side-applied object's last-applied annotation that still hold the
+/// value it records, when no manager has applied server-side yet.
+fn upgradable_fields(live: &Value, shape: Shape) -> Option<FieldSet> {
+    let entries = managed::decode(&live["metadata"]["managedFields"]).unwrap_or_default();
+    if entries.iter().any(|e| e.operation == Operation::Apply) {
+        return None;
+    }
+    let text = live["metadata"]["annotations"].get(LAST_APPLIED)?.as_str()?;
+    let last: Value = serde_json::from_str(text).ok()?;
+    let recorded = walk::field_set(&last, shape);
+    let changed = walk::changed(live, &last, &recorded);
+    Some(recorded.difference(&changed))
+}
+
+fn apply_once(
+    live: Option<&Value>,
+    applied: &Value,
+    shape: Shape,
+    writer: &Writer,
+    force: bool,
+) -> Result<Value, Conflicts> {
     let empty = json!({});
     let live_obj = live.unwrap_or(&empty);
     let mut entries = live.map(|l| managed::starting_entries(None, l)).unwrap_or_default();
@@ -83,7 +131,7 @@ pub fn apply(live: Option<&Value>, applied: &Value, shape: Shape, writer: &Write
     for entry in entries.iter_mut().filter(|e| !e.belongs_to(writer)) {
         let taken = entry.set.intersection(&changed);
         for path in taken.paths() {
-            conflicts.push(Conflict { manager: owner(entry), field: set::display(&path) });
+            conflicts.push(Conflict { manager: owner(entry), field: set::display(&path), path });
         }
         if force {
             entry.set = entry.set.difference(&taken);
@@ -202,11 +250,39 @@ mod tests {
 
     #[test]
     fn several_conflicts_are_listed_per_manager() {
-        let c = |m: &str, f: &str| Conflict { manager: m.into(), field: f.into() };
+        let c = |m: &str, f: &str| Conflict { manager: m.into(), field: f.into(), path: Vec::new() };
         let conflicts = Conflicts(vec![c("\"a\" using v1", ".x"), c("\"a\" using v1", ".y"), c("\"b\"", ".z")]);
         assert_eq!(
             conflicts.message(),
             "Apply failed with 3 conflicts: conflicts with \"a\" using v1:\n- .x\n- .y\nconflicts with \"b\":\n- .z"
+        );
+    }
+
+    #[test]
+    fn the_first_server_side_apply_takes_what_the_last_applied_annotation_names() {
+        let csa = Writer { operation: Operation::Update, ..writer("kubectl-client-side-apply") };
+        let mut live = config(Some(2), "nginx");
+        let last = serde_json::to_string(&live).unwrap();
+        live["metadata"]["annotations"] = json!({});
+        live["metadata"]["annotations"][LAST_APPLIED] = json!(last);
+        let set = walk::field_set(&live, shape());
+        live["metadata"]["managedFields"] = managed::encode(&[Entry::new(&csa, set)]);
+        let upgraded = apply(Some(&live), &config(Some(4), "nginx"), shape(), &writer("kubectl"), false).unwrap();
+        assert_eq!(upgraded["spec"]["replicas"], 4);
+        // Once an apply manager exists, the same change by another one conflicts again.
+        assert!(apply(Some(&upgraded), &config(Some(5), "nginx"), shape(), &writer("other"), false).is_err());
+    }
+
+    #[test]
+    fn an_update_owner_prints_with_its_api_version() {
+        let csa = Writer { operation: Operation::Update, ..writer("kubectl-client-side-apply") };
+        let mut live = config(Some(2), "nginx");
+        let set = walk::field_set(&live, shape());
+        live["metadata"]["managedFields"] = managed::encode(&[Entry::new(&csa, set)]);
+        let err = apply(Some(&live), &config(Some(4), "nginx"), shape(), &writer("other"), false).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
         );
     }
 

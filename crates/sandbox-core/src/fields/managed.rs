@@ -174,7 +174,13 @@ mod tests {
     use super::*;
 
     fn writer(manager: &str) -> Writer<'_> {
-        Writer { manager, operation: Operation::Update, api_version: "v1", subresource: "", time: "2026-01-01T00:00:00Z" }
+        Writer {
+            manager,
+            operation: Operation::Update,
+            api_version: "v1",
+            subresource: "",
+            time: "2026-01-01T00:00:00Z",
+        }
     }
 
     fn cm(data: Value) -> Value {

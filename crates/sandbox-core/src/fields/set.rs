@@ -183,10 +183,7 @@ mod tests {
         set.insert(&p(&["f:metadata", "f:labels", "f:app"]));
         set.insert(&p(&["f:spec", "f:replicas"]));
         let encoded = set.to_fields_v1();
-        assert_eq!(
-            encoded,
-            json!({"f:metadata": {"f:labels": {".": {}, "f:app": {}}}, "f:spec": {"f:replicas": {}}})
-        );
+        assert_eq!(encoded, json!({"f:metadata": {"f:labels": {".": {}, "f:app": {}}}, "f:spec": {"f:replicas": {}}}));
         assert_eq!(FieldSet::from_fields_v1(&encoded), Some(set));
     }
 

@@ -132,12 +132,11 @@ impl Shape {
     pub fn field(&self, name: &str) -> Shape {
         let Some(schema) = self.schema else { return Shape::deduced() };
         if let Some(property) = schema.get("properties").and_then(|p| p.get(name)) {
-            let list = self.def.and_then(|d| markers().lists.get(d)).and_then(|fields| fields.get(name)).map(|m| {
-                match m {
+            let list =
+                self.def.and_then(|d| markers().lists.get(d)).and_then(|fields| fields.get(name)).map(|m| match m {
                     ListMarker::Keys(keys) => ListType::Map(keys.as_slice()),
                     ListMarker::Set(SetWord::Set) => ListType::Set,
-                }
-            });
+                });
             return Shape::resolve(property, list);
         }
         match schema.get("additionalProperties") {

@@ -8,6 +8,7 @@ use axum::response::Response;
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::fields;
+use gitops_sandbox_core::fields::apply::LAST_APPLIED;
 use gitops_sandbox_core::fields::managed::{Operation, Writer};
 use gitops_sandbox_core::fields::shape::Shape;
 use gitops_sandbox_core::lifecycle::UpdateScope;
@@ -142,7 +143,8 @@ fn server_side_apply(
     let shape = Shape::for_kind(&api_version, &t.rt.kind);
     let subresource = if scope == UpdateScope::Status { "status" } else { "" };
     let time = gitops_sandbox_core::time::now_rfc3339();
-    let writer = Writer { manager: &manager, operation: Operation::Apply, api_version: &api_version, subresource, time: &time };
+    let writer =
+        Writer { manager: &manager, operation: Operation::Apply, api_version: &api_version, subresource, time: &time };
     let outcome = sb.modify(t.rt, t.namespace.as_deref(), name, scope, write.clone(), |current| {
         let mut live = current.clone();
         if let Some(meta) = live["metadata"].as_object_mut() {
@@ -162,9 +164,6 @@ fn conflict_error(conflicts: &fields::apply::Conflicts) -> ApiError {
     error.details = Some(json!({"causes": conflicts.causes()}));
     error
 }
-
-/// The annotation client-side apply keeps its last configuration in.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// As upstream: a server-side apply by kubectl (manager `kubectl`) over an object that has the
 /// client-side annotation rewrites the annotation with the applied configuration, so switching
