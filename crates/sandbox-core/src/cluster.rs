@@ -245,7 +245,7 @@ impl Sandbox {
         let mut warnings = Vec::new();
         lifecycle::check_fields(rt, &mut obj, opts.field_validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
-        let sent = opts.apply.then(|| obj.clone()).unwrap_or_default();
+        let sent = if opts.apply { obj.clone() } else { Value::Null };
         let now = crate::time::now_rfc3339();
         let mut obj = lifecycle::prepare_create(rt, obj, &now, uid)?;
         let api_version = rt.api_version();
