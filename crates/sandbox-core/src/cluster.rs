@@ -2,6 +2,10 @@
 //! entry point (HTTP handlers, bootstrap, later the controllers) goes through.
 
 use crate::errors::{ApiError, ApiResult};
+use crate::fields::{
+    self,
+    managed::{Operation, Writer},
+};
 use crate::lifecycle::{self, FieldValidation, UpdateScope};
 use crate::object;
 use crate::pki::Certificates;
@@ -42,12 +46,38 @@ pub enum SandboxError {
 }
 
 /// Options shared by writes.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
     /// `dryRun=All`: run every check, store nothing.
     pub dry_run: bool,
     /// What to do with unknown fields.
     pub field_validation: FieldValidation,
+    /// The field manager recorded in `managedFields`; `None` for the cluster's own writers
+    /// (named by [`fields::default_manager`]).
+    pub manager: Option<String>,
+    /// A subresource written through the main object (`scale`), recorded in `managedFields`;
+    /// status writes are recognised by their scope.
+    pub subresource: Option<String>,
+    /// A server-side apply: the object comes with the `managedFields` the apply computed.
+    pub apply: bool,
+}
+
+impl WriteOptions {
+    /// Who writes, for `managedFields`.
+    fn writer<'a>(&'a self, rt: &ResourceType, api_version: &'a str, scope: UpdateScope, time: &'a str) -> Writer<'a> {
+        let status = scope == UpdateScope::Status;
+        let manager = match &self.manager {
+            Some(name) => name.as_str(),
+            None => fields::default_manager(&rt.kind, status),
+        };
+        let subresource = match (&self.subresource, status) {
+            (_, true) => "status",
+            (Some(sub), false) => sub.as_str(),
+            (None, false) => "",
+        };
+        let operation = if self.apply { Operation::Apply } else { Operation::Update };
+        Writer { manager, operation, api_version, subresource, time }
+    }
 }
 
 /// Options of a delete (`DeleteOptions`).
@@ -215,7 +245,12 @@ impl Sandbox {
         let mut warnings = Vec::new();
         lifecycle::check_fields(rt, &mut obj, opts.field_validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
-        let mut obj = lifecycle::prepare_create(rt, obj, &crate::time::now_rfc3339(), uid)?;
+        let sent = if opts.apply { obj.clone() } else { Value::Null };
+        let now = crate::time::now_rfc3339();
+        let mut obj = lifecycle::prepare_create(rt, obj, &now, uid)?;
+        let api_version = rt.api_version();
+        let writer = opts.writer(rt, &api_version, UpdateScope::Main, &now);
+        fields::on_create(&sent, &mut obj, rt.has_subresource("status"), &writer);
         let name = object::name(&obj).to_string();
         let key = Self::key(rt, namespace.as_deref(), &name);
         let allocates = rt.create_steps.contains(&CreateStep::AllocateAddresses);
@@ -278,6 +313,8 @@ impl Sandbox {
     ) -> ApiResult<Outcome> {
         let key = Self::key(rt, namespace, name);
         let mut warnings = Vec::new();
+        let (api_version, now) = (rt.api_version(), crate::time::now_rfc3339());
+        let writer = opts.writer(rt, &api_version, scope, &now);
         let written = self
             .store
             .write(&key, opts.dry_run, |current| {
@@ -294,11 +331,23 @@ impl Sandbox {
                     return Err(ApiError::bad_request(format!("the name of the object cannot change from {name}")));
                 }
                 lifecycle::check_fields(rt, &mut new, opts.field_validation, &mut warnings)?;
+                let sent = new["metadata"].get("managedFields").filter(|v| !v.is_null()).cloned();
                 match lifecycle::prepare_update(rt, current, new, scope)? {
                     // As upstream: removing the last finalizer of an object being deleted deletes it.
                     Some(new) if last_finalizer_removed(current, &new) => Ok(Change::Delete),
-                    Some(new) => Ok(Change::Put(new)),
-                    None => Ok(Change::Keep),
+                    Some(mut new) => {
+                        fields::on_update(current, &mut new, sent, &writer);
+                        Ok(Change::Put(new))
+                    }
+                    // No field changed; the owners may have (an apply sharing a field, kubectl
+                    // moving client-side apply's fields to server-side apply).
+                    None => {
+                        let mut same = current.as_ref().clone();
+                        match fields::on_update(current, &mut same, sent, &writer) {
+                            true => Ok(Change::Put(same)),
+                            false => Ok(Change::Keep),
+                        }
+                    }
                 }
             })
             .map_err(store_error)?;

@@ -220,6 +220,11 @@ impl ApiError {
         .about(rt, name)
     }
 
+    /// A conflict with a message of its own (server-side apply's field conflicts).
+    pub fn conflict_with(message: impl Into<String>) -> Self {
+        Self::new(Reason::Conflict, message)
+    }
+
     /// A conflict with upstream's wording for a stale resourceVersion.
     pub fn stale(rt: &ResourceType, name: &str) -> Self {
         Self::conflict(

@@ -20,6 +20,7 @@ pub mod cron;
 pub mod digest;
 pub mod errors;
 pub mod events;
+pub mod fields;
 pub mod lifecycle;
 pub mod names;
 pub mod object;

@@ -180,10 +180,13 @@ pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: Upd
     Ok(Some(new))
 }
 
+/// The object without what a no-op write may still differ in: its resourceVersion, and its
+/// managedFields (the field manager decides about those).
 fn without_resource_version(obj: &Value) -> Value {
     let mut copy = obj.clone();
     if let Some(meta) = copy["metadata"].as_object_mut() {
         meta.remove("resourceVersion");
+        meta.remove("managedFields");
     }
     copy
 }

@@ -148,7 +148,8 @@ async fn resource(
         if auth::reviews::is_review(target.rt) {
             return review(&sb, &caller, &target, &method, &headers, &body);
         }
-        let opts = Options::parse(&pairs)?;
+        let mut opts = Options::parse(&pairs)?;
+        opts.user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         if opts.watch && method == Method::GET && target.name.is_none() {
             let output = request::output(&headers)?;
             return watch::watch(&sb, &target, &opts, output);

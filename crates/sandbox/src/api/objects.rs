@@ -7,6 +7,7 @@ use axum::response::Response;
 use base64::Engine;
 use gitops_sandbox_core::cluster::{DeleteOptions, Propagation, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::fields;
 use gitops_sandbox_core::lifecycle::{FieldValidation, UpdateScope};
 use gitops_sandbox_core::object;
 use gitops_sandbox_core::selectors::{FieldSelector, LabelSelector};
@@ -16,7 +17,12 @@ use std::sync::Arc;
 
 /// The write options a request's query asks for.
 pub fn write_options(opts: &Options) -> ApiResult<WriteOptions> {
-    Ok(WriteOptions { dry_run: opts.dry_run, field_validation: FieldValidation::parse(&opts.field_validation)? })
+    Ok(WriteOptions {
+        dry_run: opts.dry_run,
+        field_validation: FieldValidation::parse(&opts.field_validation)?,
+        manager: fields::manager_of_request(&opts.field_manager, &opts.user_agent),
+        ..WriteOptions::default()
+    })
 }
 
 /// `GET` of one object (or its status subresource).

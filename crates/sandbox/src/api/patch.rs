@@ -1,14 +1,18 @@
-//! `PATCH`: JSON patch, merge patch, strategic merge patch and (approximated) server-side apply.
+//! `PATCH`: JSON patch, merge patch, strategic merge patch and server-side apply.
 
 use super::objects::write_options;
 use super::render;
 use super::request::{BodyFormat, Options, Output, Target, content_type, decode_as};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use gitops_sandbox_core::cluster::Sandbox;
+use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
+use gitops_sandbox_core::fields;
+use gitops_sandbox_core::fields::apply::LAST_APPLIED;
+use gitops_sandbox_core::fields::managed::{Operation, Writer};
+use gitops_sandbox_core::fields::shape::Shape;
 use gitops_sandbox_core::lifecycle::UpdateScope;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The patch formats, by their media types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +66,8 @@ pub fn apply(
             json_patch::merge(&mut doc, patch);
             Ok(doc)
         }
-        // Server-side apply is approximated as a strategic merge of the applied configuration.
+        // Server-side apply merges by field ownership (`server_side_apply`); applied to a plain
+        // document (the scale subresource) it merges as a strategic patch.
         PatchKind::Strategic | PatchKind::Apply => {
             let schema = strategic_merge::MergeSchema::for_kind(api_version, object_kind);
             strategic_merge::apply_patch(current, patch, &schema).map_err(|e| failed(e.to_string()))
@@ -89,16 +94,19 @@ pub fn patch(
     }
     let write = write_options(opts)?;
     let scope = if t.subresource.as_deref() == Some("status") { UpdateScope::Status } else { UpdateScope::Main };
-    if kind == PatchKind::Apply && sb.get(t.rt, t.namespace.as_deref(), name).is_none() {
-        let outcome = sb.create(t.rt, t.namespace.as_deref(), document, write)?;
-        return render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object);
+    if kind == PatchKind::Apply {
+        return server_side_apply(sb, t, name, opts, write, scope, document, output);
     }
     let (api_version, object_kind) = (t.rt.api_version(), t.rt.kind.clone());
     let outcome = sb
         .modify(t.rt, t.namespace.as_deref(), name, scope, write, |current| {
             let mut base = current.clone();
-            // A patch only carries a resourceVersion when the client wants it checked (kubectl diff does).
-            if let Some(meta) = base["metadata"].as_object_mut() {
+            // A merge or strategic patch only carries a resourceVersion when the client wants it
+            // checked (kubectl diff does); a JSON patch may replace it (kubectl's upgrade to
+            // server-side apply does), so it keeps the current one to replace.
+            if kind != PatchKind::Json
+                && let Some(meta) = base["metadata"].as_object_mut()
+            {
                 meta.remove("resourceVersion");
             }
             apply(kind, &base, &document, &api_version, &object_kind)
@@ -108,6 +116,87 @@ pub fn patch(
             _ => strict_error_on_patch(e, &document),
         })?;
     render::written(StatusCode::OK, t.rt, outcome, output, &opts.include_object)
+}
+
+/// Server-side apply: the applied configuration merged by field ownership (see the core's
+/// `fields::apply`); an object that does not exist is created from it.
+#[allow(clippy::too_many_arguments)] // the handler's inputs, passed on as they are
+fn server_side_apply(
+    sb: &Sandbox,
+    t: &Target,
+    name: &str,
+    opts: &Options,
+    mut write: WriteOptions,
+    scope: UpdateScope,
+    document: Value,
+    output: Output,
+) -> ApiResult<Response> {
+    let Some(manager) = write.manager.clone().filter(|_| !opts.field_manager.is_empty()) else {
+        return Err(ApiError::bad_request("fieldManager is required for apply requests"));
+    };
+    write.apply = true;
+    if sb.get(t.rt, t.namespace.as_deref(), name).is_none() {
+        let outcome = sb.create(t.rt, t.namespace.as_deref(), document, write)?;
+        return render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object);
+    }
+    let api_version = t.rt.api_version();
+    let shape = Shape::for_kind(&api_version, &t.rt.kind);
+    let subresource = if scope == UpdateScope::Status { "status" } else { "" };
+    let time = gitops_sandbox_core::time::now_rfc3339();
+    let writer =
+        Writer { manager: &manager, operation: Operation::Apply, api_version: &api_version, subresource, time: &time };
+    let outcome = sb.modify(t.rt, t.namespace.as_deref(), name, scope, write.clone(), |current| {
+        let mut live = current.clone();
+        if let Some(meta) = live["metadata"].as_object_mut() {
+            meta.remove("resourceVersion");
+        }
+        let mut merged = fields::apply::apply(Some(&live), &document, shape, &writer, opts.force)
+            .map_err(|conflicts| conflict_error(&conflicts))?;
+        sync_last_applied(&live, &document, &mut merged, &manager);
+        Ok(merged)
+    })?;
+    render::written(StatusCode::OK, t.rt, outcome, output, &opts.include_object)
+}
+
+/// Upstream's 409 for an apply that conflicts, with one cause per field.
+fn conflict_error(conflicts: &fields::apply::Conflicts) -> ApiError {
+    let mut error = ApiError::conflict_with(conflicts.message());
+    error.details = Some(json!({"causes": conflicts.causes()}));
+    error
+}
+
+/// As upstream: a server-side apply by kubectl (manager `kubectl`) over an object that has the
+/// client-side annotation rewrites the annotation with the applied configuration, so switching
+/// back to client-side apply starts from what was last applied.
+fn sync_last_applied(live: &Value, applied: &Value, merged: &mut Value, manager: &str) {
+    if manager != "kubectl" || live["metadata"]["annotations"].get(LAST_APPLIED).is_none() {
+        return;
+    }
+    let mut config = applied.clone();
+    if let Some(annotations) = config["metadata"].get_mut("annotations").and_then(Value::as_object_mut) {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            config["metadata"].as_object_mut().map(|m| m.remove("annotations"));
+        }
+    }
+    let text = format!("{}\n", serde_json::to_string(&sorted(&config)).unwrap_or_default());
+    if !merged["metadata"]["annotations"].is_object() {
+        merged["metadata"]["annotations"] = json!({});
+    }
+    merged["metadata"]["annotations"][LAST_APPLIED] = json!(text);
+}
+
+/// A copy with every object's keys in order, as Go's encoder writes maps.
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Upstream reports unknown fields met while applying a patch as an Invalid `patch` field that

@@ -84,6 +84,10 @@ pub struct Options {
     pub include_object: String,
     /// `force` for server-side apply.
     pub force: bool,
+    /// `fieldManager`.
+    pub field_manager: String,
+    /// The request's User-Agent (names the field manager when `fieldManager` does not).
+    pub user_agent: String,
 }
 
 impl Options {
@@ -111,6 +115,7 @@ impl Options {
                 "propagationPolicy" => o.propagation_policy = value.clone(),
                 "includeObject" => o.include_object = value.clone(),
                 "force" => o.force = flag(value),
+                "fieldManager" => o.field_manager = value.clone(),
                 _ => {}
             }
         }

@@ -6,7 +6,7 @@ use super::render;
 use super::request::{BodyFormat, Options, Target, decode_as, decode_body};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
-use gitops_sandbox_core::cluster::Sandbox;
+use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::{ApiError, ApiResult, FieldError};
 use gitops_sandbox_core::lifecycle::UpdateScope;
 use serde_json::{Value, json};
@@ -59,7 +59,8 @@ pub fn handle(
         return Err(ApiError::invalid(t.rt, name, &[error]));
     };
     let precondition = wanted["metadata"]["resourceVersion"].clone();
-    let outcome = sb.modify(t.rt, t.namespace.as_deref(), name, UpdateScope::Main, write_options(opts)?, |obj| {
+    let write = WriteOptions { subresource: Some("scale".into()), ..write_options(opts)? };
+    let outcome = sb.modify(t.rt, t.namespace.as_deref(), name, UpdateScope::Main, write, |obj| {
         let mut obj = obj.clone();
         obj["spec"]["replicas"] = json!(count);
         if precondition.is_string() {

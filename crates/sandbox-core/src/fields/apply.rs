@@ -1,0 +1,296 @@
+//! Server-side apply: merging an applied configuration into the live object by field ownership.
+//! Fields the applier changes that another manager owns are conflicts (taken over when forced);
+//! fields the applier owned and no longer sends are removed unless someone else owns them.
+
+use super::managed::{self, Entry, Operation, Writer};
+use super::set::{self, FieldSet, Path};
+use super::shape::{Kind, ListType, Shape};
+use super::walk;
+use serde_json::{Value, json};
+
+/// The manager upstream gives the fields of an object first applied after other writes.
+pub const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+
+/// One field another manager owns with a different value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The owner, as upstream prints it: `"kubectl-client-side-apply" using apps/v1`.
+    pub manager: String,
+    /// The field, as upstream prints it: `.spec.replicas`.
+    pub field: String,
+    /// The field's path.
+    pub path: Path,
+}
+
+/// An apply that conflicts: nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflicts(pub Vec<Conflict>);
+
+impl Conflicts {
+    /// Upstream's message: `Apply failed with 1 conflict: conflict with "x" using apps/v1: .spec.replicas`,
+    /// and for several, one `conflicts with` block per manager listing its fields.
+    pub fn message(&self) -> String {
+        if let [one] = self.0.as_slice() {
+            return format!("Apply failed with 1 conflict: conflict with {}: {}", one.manager, one.field);
+        }
+        let mut managers: Vec<&str> = self.0.iter().map(|c| c.manager.as_str()).collect();
+        managers.sort();
+        managers.dedup();
+        let mut lines = Vec::new();
+        for manager in managers {
+            lines.push(format!("conflicts with {manager}:"));
+            lines.extend(self.0.iter().filter(|c| c.manager == manager).map(|c| format!("- {}", c.field)));
+        }
+        format!("Apply failed with {} conflicts: {}", self.0.len(), lines.join("\n"))
+    }
+
+    /// The Status causes upstream lists, one per field.
+    pub fn causes(&self) -> Value {
+        let causes: Vec<Value> = self
+            .0
+            .iter()
+            .map(|c| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {}", c.manager), "field": c.field}))
+            .collect();
+        Value::Array(causes)
+    }
+}
+
+/// How upstream names an owner in a conflict.
+fn owner(entry: &Entry) -> String {
+    let mut name = format!("{:?}", entry.manager);
+    if !entry.subresource.is_empty() {
+        name.push_str(&format!(" with subresource {:?}", entry.subresource));
+    }
+    match entry.operation {
+        Operation::Apply => name,
+        Operation::Update => format!("{name} using {}", entry.api_version),
+    }
+}
+
+/// The annotation client-side apply keeps its last configuration in.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Applies `applied` over `live` (none: the object is created) for `writer`; with `force`,
+/// conflicting fields change owner. Returns the new object with its `managedFields`.
+///
+/// As upstream, the first server-side apply over a client-side-applied object (no Apply entry
+/// yet, a last-applied annotation) takes the fields that annotation names without conflict.
+pub fn apply(
+    live: Option<&Value>,
+    applied: &Value,
+    shape: Shape,
+    writer: &Writer,
+    force: bool,
+) -> Result<Value, Conflicts> {
+    let conflicts = match apply_once(live, applied, shape, writer, force) {
+        Err(conflicts) => conflicts,
+        done => return done,
+    };
+    let Some(allowed) = live.and_then(|l| upgradable_fields(l, shape)) else { return Err(conflicts) };
+    let (upgradable, others): (Vec<Conflict>, Vec<Conflict>) =
+        conflicts.0.into_iter().partition(|c| allowed.contains(&c.path));
+    match (upgradable.is_empty(), others.is_empty()) {
+        (false, true) => apply_once(live, applied, shape, writer, true),
+        _ => Err(Conflicts(others.into_iter().chain(upgradable).collect())),
+    }
+}
+
+/// The fields of a client-side-applied object's last-applied annotation that still hold the
+/// value it records, when no manager has applied server-side yet.
+fn upgradable_fields(live: &Value, shape: Shape) -> Option<FieldSet> {
+    let entries = managed::decode(&live["metadata"]["managedFields"]).unwrap_or_default();
+    if entries.iter().any(|e| e.operation == Operation::Apply) {
+        return None;
+    }
+    let text = live["metadata"]["annotations"].get(LAST_APPLIED)?.as_str()?;
+    let last: Value = serde_json::from_str(text).ok()?;
+    let recorded = walk::field_set(&last, shape);
+    let changed = walk::changed(live, &last, &recorded);
+    Some(recorded.difference(&changed))
+}
+
+fn apply_once(
+    live: Option<&Value>,
+    applied: &Value,
+    shape: Shape,
+    writer: &Writer,
+    force: bool,
+) -> Result<Value, Conflicts> {
+    let empty = json!({});
+    let live_obj = live.unwrap_or(&empty);
+    let mut entries = live.map(|l| managed::starting_entries(None, l)).unwrap_or_default();
+    if live.is_some() && entries.is_empty() {
+        // Fields set before any manager was recorded belong to a placeholder, as upstream.
+        let before = Writer { manager: BEFORE_FIRST_APPLY, operation: Operation::Update, subresource: "", ..*writer };
+        entries.push(Entry::new(&before, walk::field_set(live_obj, shape)));
+    }
+    let applied_set = walk::field_set(applied, shape);
+    let mut merged = merge(live_obj, applied, shape);
+    let changed = walk::changed(live_obj, &merged, &applied_set);
+    let mut conflicts = Vec::new();
+    for entry in entries.iter_mut().filter(|e| !e.belongs_to(writer)) {
+        let taken = entry.set.intersection(&changed);
+        for path in taken.paths() {
+            conflicts.push(Conflict { manager: owner(entry), field: set::display(&path), path });
+        }
+        if force {
+            entry.set = entry.set.difference(&taken);
+        }
+    }
+    if !conflicts.is_empty() && !force {
+        return Err(Conflicts(conflicts));
+    }
+    let mine = entries.iter().position(|e| e.belongs_to(writer));
+    let previous = mine.map(|i| entries[i].set.clone()).unwrap_or_default();
+    let others: FieldSet =
+        entries.iter().filter(|e| !e.belongs_to(writer)).fold(FieldSet::default(), |all, e| all.union(&e.set));
+    remove_dropped(&mut merged, &previous.difference(&applied_set), &applied_set, &others);
+    let entry = Entry::new(writer, applied_set);
+    match mine {
+        Some(i) => entries[i] = entry,
+        None => entries.push(entry),
+    }
+    if let Some(meta) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("managedFields".into(), managed::encode(&entries));
+    }
+    Ok(merged)
+}
+
+/// Removes the fields the applier dropped that nobody else owns (nor anything below them) and the
+/// applier does not still own below them; deepest first, so a parent goes after its children.
+fn remove_dropped(obj: &mut Value, dropped: &FieldSet, still: &FieldSet, others: &FieldSet) {
+    let mut paths: Vec<Path> = dropped.paths();
+    paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for path in paths {
+        if !others.touches(&path) && !still.touches(&path) {
+            walk::remove_at(obj, &path);
+        }
+    }
+}
+
+/// The live object with the applied configuration merged in: structs and maps key by key, map
+/// lists item by item (by their keys), sets value by value; everything else replaced.
+pub fn merge(live: &Value, applied: &Value, shape: Shape) -> Value {
+    match (live, applied, shape.kind()) {
+        (Value::Object(l), Value::Object(a), Kind::Struct(_) | Kind::Map | Kind::Deduced) => {
+            let mut out = l.clone();
+            for (name, value) in a {
+                let merged = match l.get(name) {
+                    Some(current) => merge(current, value, shape.field(name)),
+                    None => value.clone(),
+                };
+                out.insert(name.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (Value::Array(l), Value::Array(a), Kind::List(ListType::Map(keys))) => {
+            let mut out = l.clone();
+            for item in a {
+                let Some(element) = walk::item_key(item, keys) else { return applied.clone() };
+                match out.iter_mut().find(|i| walk::item_key(i, keys).as_ref() == Some(&element)) {
+                    Some(current) => *current = merge(current, item, shape.items()),
+                    None => out.push(item.clone()),
+                }
+            }
+            Value::Array(out)
+        }
+        (Value::Array(l), Value::Array(a), Kind::List(ListType::Set)) => {
+            let mut out = l.clone();
+            out.extend(a.iter().filter(|v| !l.contains(v)).cloned());
+            Value::Array(out)
+        }
+        _ => applied.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(manager: &str) -> Writer<'_> {
+        Writer { manager, operation: Operation::Apply, api_version: "apps/v1", subresource: "", time: "t" }
+    }
+
+    fn config(replicas: Option<i64>, image: &str) -> Value {
+        let mut c = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}});
+        if let Some(r) = replicas {
+            c["spec"]["replicas"] = json!(r);
+        }
+        c
+    }
+
+    fn shape() -> Shape {
+        Shape::for_kind("apps/v1", "Deployment")
+    }
+
+    #[test]
+    fn a_second_manager_changing_a_field_conflicts_and_force_takes_it() {
+        let first = apply(None, &config(Some(2), "nginx"), shape(), &writer("kubectl"), false).unwrap();
+        let err = apply(Some(&first), &config(Some(3), "nginx"), shape(), &writer("other"), false).unwrap_err();
+        assert_eq!(err.message(), "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas");
+        let taken = apply(Some(&first), &config(Some(3), "nginx"), shape(), &writer("other"), true).unwrap();
+        assert_eq!(taken["spec"]["replicas"], 3);
+        let entries = managed::decode(&taken["metadata"]["managedFields"]).unwrap();
+        assert!(!entries[0].set.touches(&["f:spec".into(), "f:replicas".into()]));
+        // The same value is shared, not a conflict.
+        assert!(apply(Some(&taken), &config(Some(3), "nginx"), shape(), &writer("third"), false).is_ok());
+    }
+
+    #[test]
+    fn a_dropped_field_is_removed_unless_another_manager_owns_it() {
+        let first = apply(None, &config(Some(2), "nginx"), shape(), &writer("kubectl"), false).unwrap();
+        let dropped = apply(Some(&first), &config(None, "nginx"), shape(), &writer("kubectl"), false).unwrap();
+        assert_eq!(dropped["spec"].get("replicas"), None);
+        assert_eq!(dropped["spec"]["template"]["spec"]["containers"][0]["image"], "nginx");
+        let shared = apply(Some(&first), &config(Some(2), "nginx"), shape(), &writer("other"), false).unwrap();
+        let kept = apply(Some(&shared), &config(None, "nginx"), shape(), &writer("kubectl"), false).unwrap();
+        assert_eq!(kept["spec"]["replicas"], 2);
+    }
+
+    #[test]
+    fn several_conflicts_are_listed_per_manager() {
+        let c = |m: &str, f: &str| Conflict { manager: m.into(), field: f.into(), path: Vec::new() };
+        let conflicts = Conflicts(vec![c("\"a\" using v1", ".x"), c("\"a\" using v1", ".y"), c("\"b\"", ".z")]);
+        assert_eq!(
+            conflicts.message(),
+            "Apply failed with 3 conflicts: conflicts with \"a\" using v1:\n- .x\n- .y\nconflicts with \"b\":\n- .z"
+        );
+    }
+
+    #[test]
+    fn the_first_server_side_apply_takes_what_the_last_applied_annotation_names() {
+        let csa = Writer { operation: Operation::Update, ..writer("kubectl-client-side-apply") };
+        let mut live = config(Some(2), "nginx");
+        let last = serde_json::to_string(&live).unwrap();
+        live["metadata"]["annotations"] = json!({});
+        live["metadata"]["annotations"][LAST_APPLIED] = json!(last);
+        let set = walk::field_set(&live, shape());
+        live["metadata"]["managedFields"] = managed::encode(&[Entry::new(&csa, set)]);
+        let upgraded = apply(Some(&live), &config(Some(4), "nginx"), shape(), &writer("kubectl"), false).unwrap();
+        assert_eq!(upgraded["spec"]["replicas"], 4);
+        // Once an apply manager exists, the same change by another one conflicts again.
+        assert!(apply(Some(&upgraded), &config(Some(5), "nginx"), shape(), &writer("other"), false).is_err());
+    }
+
+    #[test]
+    fn an_update_owner_prints_with_its_api_version() {
+        let csa = Writer { operation: Operation::Update, ..writer("kubectl-client-side-apply") };
+        let mut live = config(Some(2), "nginx");
+        let set = walk::field_set(&live, shape());
+        live["metadata"]["managedFields"] = managed::encode(&[Entry::new(&csa, set)]);
+        let err = apply(Some(&live), &config(Some(4), "nginx"), shape(), &writer("other"), false).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
+        );
+    }
+
+    #[test]
+    fn map_lists_merge_by_key() {
+        let live = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "1"}]}}}});
+        let applied = json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "2"}]}}}});
+        let merged = merge(&live, &applied, shape());
+        assert_eq!(merged["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(), 2);
+    }
+}
