@@ -146,8 +146,9 @@ fn parent_id(path: &[SortKey]) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn key(name: &str) -> SortKey {
-        (Some("default".into()), 2, name.into(), String::new(), format!("id-{name}"))
+    /// A key as the model makes them: the node's id last.
+    fn key(id: &str, name: &str) -> SortKey {
+        (Some("default".into()), 2, name.into(), String::new(), id.into())
     }
 
     fn ids(order: &TreeOrder) -> Vec<(String, usize)> {
@@ -157,11 +158,11 @@ mod tests {
     #[test]
     fn rows_stay_depth_first_whatever_the_arrival_order() {
         let mut order = TreeOrder::default();
-        assert!(order.insert("b", None, key("b"), false));
-        assert!(order.insert("a", None, key("a"), false));
-        assert!(order.insert("b2", Some("b"), key("2"), true));
-        assert!(order.insert("a1", Some("a"), key("1"), true));
-        assert!(order.insert("b1", Some("b"), key("1"), true));
+        assert!(order.insert("b", None, key("b", "b"), false));
+        assert!(order.insert("a", None, key("a", "a"), false));
+        assert!(order.insert("b2", Some("b"), key("b2", "2"), true));
+        assert!(order.insert("a1", Some("a"), key("a1", "1"), true));
+        assert!(order.insert("b1", Some("b"), key("b1", "1"), true));
         let expected = [("a", 0), ("a1", 1), ("b", 0), ("b1", 1), ("b2", 1)];
         assert_eq!(ids(&order), expected.map(|(id, depth)| (id.to_string(), depth)));
         assert_eq!(order.index_of("b1"), Some(3));
@@ -174,19 +175,19 @@ mod tests {
     #[test]
     fn a_node_under_a_missing_parent_or_shown_twice_is_refused() {
         let mut order = TreeOrder::default();
-        assert!(!order.insert("x", Some("nobody"), key("x"), false));
-        assert!(order.insert("x", None, key("x"), false));
-        assert!(!order.insert("x", None, key("x"), false));
+        assert!(!order.insert("x", Some("nobody"), key("x", "x"), false));
+        assert!(order.insert("x", None, key("x", "x"), false));
+        assert!(!order.insert("x", None, key("x", "x"), false));
         assert_eq!(order.len(), 1);
     }
 
     #[test]
     fn removing_a_node_takes_its_subtree_and_nothing_else() {
         let mut order = TreeOrder::default();
-        order.insert("a", None, key("a"), false);
-        order.insert("a1", Some("a"), key("1"), true);
-        order.insert("a2", Some("a"), key("2"), true);
-        order.insert("b", None, key("b"), false);
+        order.insert("a", None, key("a", "a"), false);
+        order.insert("a1", Some("a"), key("a1", "1"), true);
+        order.insert("a2", Some("a"), key("a2", "2"), true);
+        order.insert("b", None, key("b", "b"), false);
         assert_eq!(order.remove_subtree("a"), 3);
         assert_eq!(ids(&order), vec![("b".to_string(), 0)]);
         assert_eq!((order.pods(), order.position("b")), (0, Some((1, 1))));

@@ -258,21 +258,7 @@ pub fn Tree() -> impl IntoView {
         let (top, height) = scroll.get();
         window(count.get(), top, height)
     });
-    // The window's rows, and the focused row wherever it is (so the focus stays on it).
-    let shown = move || {
-        let (first, last) = span.get();
-        let focused = tree.focused.get();
-        tree.with_order(|order| {
-            let mut rows = order.slice(first, last);
-            let outside = focused.as_deref().and_then(|id| order.index_of(id)).filter(|at| !(first..last).contains(at));
-            match outside {
-                Some(at) if at < first => rows.splice(0..0, order.slice(at, at + 1)).for_each(drop),
-                Some(at) => rows.extend(order.slice(at, at + 1)),
-                None => {}
-            }
-            rows
-        })
-    };
+    let shown = move || tree.shown(span.get());
     // Rows not rendered still take their room, so the scrollbar and positions stay true.
     let padding = move || {
         let (first, last) = span.get();
@@ -281,29 +267,7 @@ pub fn Tree() -> impl IntoView {
     };
     let pods = Memo::new(move |_| tree.with_order(TreeOrder::pods));
     let on_key = move |ev: leptos::ev::KeyboardEvent| tree.key(&ev, scroller, scroll);
-    // The keyed list may move the focused row's element when the window jumps (moving it drops the
-    // focus to the page): after each render, the focus goes back to that row if it was in the tree.
-    Effect::new(move |_| {
-        let _ = (span.get(), count.get());
-        if let Some(id) = tree.focused.get().filter(|_| tree.keep_focus.get_value()) {
-            dom::next_frame(move || dom::restore_focus(&row_button(&id)));
-        }
-    });
-    let on_focus_in = move |_: leptos::ev::FocusEvent| tree.keep_focus.set_value(true);
-    let on_focus_out = move |ev: leptos::ev::FocusEvent| {
-        // Focus moved to another control (Tab, a click): let it go. Without a target it was lost.
-        if ev.related_target().is_some() {
-            tree.keep_focus.set_value(false);
-        }
-    };
-    // A click elsewhere on the page (even on nothing focusable) also takes the focus away for good.
-    let clicks = window_event_listener(leptos::ev::pointerdown, move |ev| {
-        let inside = event_target::<web_sys::Element>(&ev).closest(".tree").ok().flatten().is_some();
-        if !inside {
-            tree.keep_focus.set_value(false);
-        }
-    });
-    on_cleanup(move || clicks.remove());
+    tree.hold_focus(span, count);
     view! {
         <form class="row-form" on:submit=watch>
             <label>
@@ -317,7 +281,7 @@ pub fn Tree() -> impl IntoView {
             <div class:tree-scroll=windowed on:scroll=on_scroll node_ref=scroller>
                 <ul class="tree" class:windowed=windowed role="tree" aria-label=move || lab.t(S::ResourceTree)
                     style=padding data-rows=move || count.get() data-pods=move || pods.get() on:keydown=on_key
-                    on:focusin=on_focus_in on:focusout=on_focus_out>
+                    on:focusin=move |_| tree.keep_focus.set_value(true) on:focusout=move |ev| tree.focus_out(&ev)>
                     <For each=shown key=|row| row.clone() let:row>
                         <TreeItem row span />
                     </For>
@@ -328,6 +292,47 @@ pub fn Tree() -> impl IntoView {
 }
 
 impl TreeState {
+    /// The window's rows, and the focused row wherever it is (so the focus stays on it).
+    fn shown(self, (first, last): (usize, usize)) -> Vec<TreeRow> {
+        let focused = self.focused.get();
+        self.with_order(|order| {
+            let mut rows = order.slice(first, last);
+            let outside = focused.as_deref().and_then(|id| order.index_of(id)).filter(|at| !(first..last).contains(at));
+            match outside {
+                Some(at) if at < first => rows.splice(0..0, order.slice(at, at + 1)).for_each(drop),
+                Some(at) => rows.extend(order.slice(at, at + 1)),
+                None => {}
+            }
+            rows
+        })
+    }
+
+    /// The keyed list may move the focused row's element when the window jumps (moving it drops the
+    /// focus to the page): after each render, the focus goes back to that row if it was in the tree.
+    fn hold_focus(self, span: Memo<(usize, usize)>, count: Memo<usize>) {
+        Effect::new(move |_| {
+            let _ = (span.get(), count.get());
+            if let Some(id) = self.focused.get().filter(|_| self.keep_focus.get_value()) {
+                dom::next_frame(move || dom::restore_focus(&row_button(&id)));
+            }
+        });
+        // A click elsewhere on the page (even on nothing focusable) takes the focus away for good.
+        let clicks = window_event_listener(leptos::ev::pointerdown, move |ev| {
+            let inside = event_target::<web_sys::Element>(&ev).closest(".tree").ok().flatten().is_some();
+            if !inside {
+                self.keep_focus.set_value(false);
+            }
+        });
+        on_cleanup(move || clicks.remove());
+    }
+
+    /// Focus moved to another control (Tab, a click): let it go. Without a target it was lost.
+    fn focus_out(self, ev: &leptos::ev::FocusEvent) {
+        if ev.related_target().is_some() {
+            self.keep_focus.set_value(false);
+        }
+    }
+
     /// Arrow keys, Home, End, Page Up and Page Down move the focus by row: the row is scrolled into
     /// view (so the window renders it) and focused in the next frame.
     fn key(self, ev: &leptos::ev::KeyboardEvent, scroller: NodeRef<Div>, scroll: RwSignal<(f64, f64)>) {
