@@ -2,12 +2,16 @@
 //   node tests/ui/bench.mjs startup [runs]   gitops-lab web start → url printed → page interactive
 //   node tests/ui/bench.mjs size             bytes shipped to the browser, raw and gzip
 //   node tests/ui/bench.mjs tree [pods]      a Deployment of N pods: frame times and event→paint latency
+//     BENCH_PROFILE=1 also takes Chromium's CPU profile of the page during the burst (CDP Profiler,
+//     0.5 ms sampling), prints the functions with the most self time and saves the .cpuprofile.
 // Needs the built binary (GITOPS_LAB_BIN or the debug build) and ui/dist.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { repo, startLab, startBrowser, command } from './lab.mjs';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { repo, startLab, startBrowser, command, outDir } from './lab.mjs';
 
 const [mode = 'startup', count] = process.argv.slice(2);
 const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
@@ -52,6 +56,7 @@ function size() {
 }
 
 async function tree(pods) {
+  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
   const lab = await startLab();
   const graph = await command(lab, { type: 'graph' });
   if (graph.Err) {
@@ -69,6 +74,7 @@ async function tree(pods) {
     const tick = (now) => { window.frames_.push(now - last); last = now; requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
   });
+  const profiler = process.env.BENCH_PROFILE ? await startProfile(page) : null;
   const kubeconfig = join(lab.dataDir, 'sandbox', 'kubeconfig');
   const manifest = `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: burst, namespace: default}\nspec:\n  replicas: ${pods}\n  selector: {matchLabels: {app: burst}}\n  template:\n    metadata: {labels: {app: burst}}\n    spec: {containers: [{name: web, image: nginx}]}\n`;
   const applied = spawnSync('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: manifest });
@@ -78,11 +84,48 @@ async function tree(pods) {
   const frames = await page.evaluate(() => window.frames_.slice(1));
   const latencies = await page.evaluate(() => Array.from(window.gitopsLab.treeLatencies()));
   const rows = await page.evaluate(() => Number(document.querySelector(".tree").dataset.pods));
+  if (profiler) await stopProfile(profiler);
   console.log(`${pods} pods: ${rows} pod rows in the tree; ${latencies.length} deltas painted`);
   console.log(`frame durations during the burst: ${summary(frames)}`);
   console.log(`delta received → painted: ${summary(latencies)}`);
+  console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (at the start: ${load})`);
   await chrome.stop();
   await lab.stop();
+}
+
+async function startProfile(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+  await cdp.send('Profiler.start');
+  return cdp;
+}
+
+// Self time per function (wasm functions by name when the module has a name section), the top 15.
+async function stopProfile(cdp) {
+  const { profile } = await cdp.send('Profiler.stop');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `tree-${Date.now()}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  const groups = new Map();
+  const deltas = profile.timeDeltas;
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id).callFrame;
+    const name = `${frame.functionName || '(anonymous)'} ${frame.url ? frame.url.split('/').pop() : ''}`.trim();
+    const ms = (deltas[i + 1] ?? 0) / 1000;
+    self.set(name, (self.get(name) ?? 0) + ms);
+    // (program) is the renderer's own work outside script: style, layout, paint, parsing.
+    const group = frame.url.endsWith('.wasm') ? 'the UI (wasm)' : frame.url ? 'JS glue' : name.startsWith('(') ? name : 'DOM and browser calls';
+    groups.set(group, (groups.get(group) ?? 0) + ms);
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const split = [...groups].sort((a, b) => b[1] - a[1]).map(([g, ms]) => `${g} ${ms.toFixed(0)} ms`).join(', ');
+  console.log(`CPU profile (${file}): ${total.toFixed(0)} ms sampled: ${split}; most self time:`);
+  for (const [name, ms] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+    console.log(`  ${ms.toFixed(0).padStart(7)} ms  ${name}`);
+  }
 }
 
 if (mode === 'startup') await startup(Number(count || 10));

@@ -98,6 +98,30 @@ mod imp {
             let _ = performance.mark(name);
         }
     }
+
+    /// Focuses the first element matching a CSS selector, if there is one.
+    pub fn focus(selector: &str) {
+        let found =
+            web_sys::window().and_then(|w| w.document()).and_then(|d| d.query_selector(selector).ok().flatten());
+        if let Some(element) = found.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = element.focus();
+        }
+    }
+
+    /// When the focus is on nothing (the page's body: its element left the DOM or was moved),
+    /// puts it on the first element matching a selector, without scrolling to it.
+    pub fn restore_focus(selector: &str) {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+        if document.active_element().is_some_and(|e| e.tag_name() != "BODY") {
+            return;
+        }
+        let found = document.query_selector(selector).ok().flatten();
+        if let Some(element) = found.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let options = web_sys::FocusOptions::new();
+            options.set_prevent_scroll(true);
+            let _ = element.focus_with_options(&options);
+        }
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -132,6 +156,8 @@ mod imp {
         false
     }
     pub fn mark(_: &str) {}
+    pub fn focus(_: &str) {}
+    pub fn restore_focus(_: &str) {}
     pub fn expose_metric(_: &str, _: impl Fn() -> Vec<f64> + 'static) {}
 }
 

@@ -2,10 +2,12 @@
 //! rows by owner (Deployment → ReplicaSet → Pod, CronJob → Job → Pod).
 //!
 //! [`GraphModel::apply`] says what a delta changed so that the view touches only those rows, and
-//! whether the row order must be rebuilt; a gap in revisions asks for a fresh snapshot.
+//! moves only the rows whose place changed (`tree_order.rs` keeps them in order); a gap in revisions
+//! asks for a fresh snapshot.
 
+use super::tree_order::{SortKey, TreeOrder};
 use crate::protocol::{EdgeKind, GraphDelta, GraphNode, GraphSnapshot};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// One line of the tree: a node at a depth.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -25,7 +27,7 @@ pub struct Change {
     pub added: Vec<String>,
     /// Nodes removed.
     pub removed: Vec<String>,
-    /// Whether rows were added, removed or moved (the row list must be rebuilt).
+    /// Whether rows were added, removed or moved.
     pub structure: bool,
 }
 
@@ -44,6 +46,9 @@ pub struct GraphModel {
     revision: u64,
     namespaces: Vec<String>,
     nodes: HashMap<String, GraphNode>,
+    /// Owner id → the nodes naming it as an owner (present or not), to re-place them when it comes or goes.
+    dependents: HashMap<String, HashSet<String>>,
+    order: TreeOrder,
 }
 
 impl GraphModel {
@@ -52,6 +57,15 @@ impl GraphModel {
         self.revision = snapshot.revision;
         self.namespaces = snapshot.namespaces;
         self.nodes = snapshot.nodes.into_iter().map(|node| (node.id.clone(), node)).collect();
+        self.dependents.clear();
+        for node in self.nodes.values() {
+            for owner in owners(node) {
+                self.dependents.entry(owner.to_string()).or_default().insert(node.id.clone());
+            }
+        }
+        self.order.clear();
+        let all: Vec<String> = self.nodes.keys().cloned().collect();
+        all.iter().for_each(|id| self.place(id));
     }
 
     /// Folds in one delta.
@@ -65,29 +79,69 @@ impl GraphModel {
         }
         self.revision = delta.revision;
         let mut change = Change::default();
+        // Nodes whose row may move: they and their subtrees are taken out, then put back in place.
+        let mut dirty = Vec::new();
         for id in delta.removed {
-            if self.nodes.remove(&id).is_some() {
+            if let Some(old) = self.nodes.remove(&id) {
+                self.forget_owners(&old);
                 change.structure = true;
+                dirty.extend(self.dependents.get(&id).into_iter().flatten().cloned());
+                dirty.push(id.clone());
                 change.removed.push(id);
             }
         }
         for node in delta.upserts {
             let id = node.id.clone();
-            match self.nodes.insert(id.clone(), node) {
-                None => {
-                    change.structure = true;
-                    change.added.push(id.clone());
+            let old = self.nodes.remove(&id);
+            let moved = old.as_ref().is_none_or(|old| owners(old) != owners(&node) || sort_key(old) != sort_key(&node));
+            if moved {
+                if let Some(old) = &old {
+                    self.forget_owners(old);
                 }
-                Some(old) => {
-                    let new = &self.nodes[&id];
-                    if owners(&old) != owners(new) || old.object.name != new.object.name {
-                        change.structure = true;
-                    }
+                for owner in owners(&node) {
+                    self.dependents.entry(owner.to_string()).or_default().insert(id.clone());
                 }
+                change.structure = true;
+                dirty.push(id.clone());
             }
+            if old.is_none() {
+                // Objects that named it as their owner before it arrived now go under it.
+                dirty.extend(self.dependents.get(&id).into_iter().flatten().cloned());
+                change.added.push(id.clone());
+            }
+            self.nodes.insert(id.clone(), node);
             change.updated.push(id);
         }
+        for id in &dirty {
+            self.order.remove_subtree(id);
+        }
+        dirty.iter().for_each(|id| self.place(id));
         Applied::Changed(change)
+    }
+
+    /// Shows a node (if its owner is shown, or it has none in view) and then what it owns.
+    fn place(&mut self, id: &str) {
+        let mut stack = vec![id.to_string()];
+        while let Some(id) = stack.pop() {
+            let Some(node) = self.nodes.get(&id) else { continue };
+            let above = parent(&self.nodes, node);
+            // A node whose owner is not shown yet goes in with it; one in an ownership cycle never does.
+            if !self.order.insert(&id, above, sort_key(node), node.object.kind == "Pod") {
+                continue;
+            }
+            let owned = self.dependents.get(&id).into_iter().flatten();
+            let below =
+                |kid: &&String| self.nodes.get(*kid).is_some_and(|k| parent(&self.nodes, k) == Some(id.as_str()));
+            stack.extend(owned.filter(below).cloned());
+        }
+    }
+
+    fn forget_owners(&mut self, node: &GraphNode) {
+        for owner in owners(node) {
+            if let Some(set) = self.dependents.get_mut(owner) {
+                set.remove(&node.id);
+            }
+        }
     }
 
     /// The revision held.
@@ -117,31 +171,12 @@ impl GraphModel {
 
     /// The tree flattened depth-first: owners before what they own, siblings in a stable order.
     pub fn rows(&self) -> Vec<TreeRow> {
-        let mut children: BTreeMap<&str, Vec<&GraphNode>> = BTreeMap::new();
-        let mut roots = Vec::new();
-        for node in self.nodes.values() {
-            match owners(node).into_iter().find(|owner| self.nodes.contains_key(*owner)) {
-                Some(owner) => children.entry(owner).or_default().push(node),
-                None => roots.push(node),
-            }
-        }
-        roots.sort_by(|a, b| order(a).cmp(&order(b)));
-        for list in children.values_mut() {
-            list.sort_by(|a, b| order(a).cmp(&order(b)));
-        }
-        let mut rows = Vec::with_capacity(self.nodes.len());
-        let mut seen = HashSet::new();
-        let mut stack: Vec<(&GraphNode, usize)> = roots.into_iter().rev().map(|node| (node, 0)).collect();
-        while let Some((node, depth)) = stack.pop() {
-            if !seen.insert(node.id.as_str()) {
-                continue;
-            }
-            rows.push(TreeRow { id: node.id.clone(), depth });
-            if let Some(kids) = children.get(node.id.as_str()) {
-                stack.extend(kids.iter().rev().map(|kid| (*kid, depth + 1)));
-            }
-        }
-        rows
+        self.order.slice(0, self.order.len())
+    }
+
+    /// The rows in order (kept up to date by [`GraphModel::apply`]).
+    pub fn order(&self) -> &TreeOrder {
+        &self.order
     }
 
     /// The names of the Services that select a node.
@@ -155,13 +190,19 @@ impl GraphModel {
     }
 }
 
+/// The owner a node is shown under: its first owner in view.
+fn parent<'a>(nodes: &HashMap<String, GraphNode>, node: &'a GraphNode) -> Option<&'a str> {
+    owners(node).into_iter().find(|owner| nodes.contains_key(*owner))
+}
+
 /// The ids of a node's owners.
 fn owners(node: &GraphNode) -> Vec<&str> {
     node.links.iter().filter(|link| link.kind == EdgeKind::Owner).map(|link| link.to.as_str()).collect()
 }
 
-/// Sort key: namespace, then workloads before the objects they use, then name, then age.
-fn order(node: &GraphNode) -> (Option<&str>, u8, &str, &str) {
+/// Sort key: namespace, then workloads before the objects they use, then name, then age (then the
+/// id, so that no two are equal).
+fn sort_key(node: &GraphNode) -> SortKey {
     let rank = match node.object.kind.as_str() {
         "Deployment" | "StatefulSet" | "DaemonSet" | "CronJob" => 0,
         "ReplicaSet" | "Job" => 1,
@@ -170,7 +211,8 @@ fn order(node: &GraphNode) -> (Option<&str>, u8, &str, &str) {
         "ConfigMap" | "Secret" => 4,
         _ => 5,
     };
-    (node.object.namespace.as_deref(), rank, node.object.name.as_str(), node.created.as_str())
+    let object = &node.object;
+    (object.namespace.clone(), rank, object.name.clone(), node.created.clone(), node.id.clone())
 }
 
 #[cfg(test)]
@@ -273,5 +315,59 @@ mod tests {
         let rows = model.rows();
         assert_eq!(rows.len(), 1001);
         assert_eq!(rows[1].id, "p0");
+    }
+
+    /// The rows as the whole-graph flattening (sorting everything) gives them, to check the
+    /// incremental order against.
+    fn flattened(model: &GraphModel) -> Vec<(String, usize)> {
+        let mut children: HashMap<&str, Vec<&GraphNode>> = HashMap::new();
+        let mut roots = Vec::new();
+        for node in model.nodes.values() {
+            match parent(&model.nodes, node) {
+                Some(owner) => children.entry(owner).or_default().push(node),
+                None => roots.push(node),
+            }
+        }
+        let mut rows = Vec::new();
+        let mut stack: Vec<(&GraphNode, usize)> = Vec::new();
+        roots.sort_by_key(|node| std::cmp::Reverse(sort_key(node)));
+        stack.extend(roots.into_iter().map(|node| (node, 0)));
+        while let Some((node, depth)) = stack.pop() {
+            rows.push((node.id.clone(), depth));
+            let mut kids = children.get(node.id.as_str()).cloned().unwrap_or_default();
+            kids.sort_by_key(|kid| std::cmp::Reverse(sort_key(kid)));
+            stack.extend(kids.into_iter().map(|kid| (kid, depth + 1)));
+        }
+        rows
+    }
+
+    #[test]
+    fn the_incremental_order_matches_a_full_flattening_through_random_deltas() {
+        // A small linear congruential generator: the same "random" sequence on every run.
+        let mut seed = 7_u64;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let mut model = GraphModel::default();
+        model.reset(snapshot(vec![]));
+        for revision in 11..600 {
+            let id = format!("n{}", next(40));
+            let mut delta = GraphDelta { revision, ..Default::default() };
+            if next(4) == 0 {
+                delta.removed.push(id);
+            } else {
+                // Owners may be absent, arrive later, or form cycles; names change now and then.
+                let owner = (next(3) != 0).then(|| format!("n{}", next(40)));
+                let kind = ["Deployment", "ReplicaSet", "Pod"][next(3) as usize];
+                delta.upserts.push(node(&id, kind, &format!("x{}", next(5)), owner.as_deref()));
+            }
+            assert!(matches!(model.apply(delta), Applied::Changed(_)));
+            let rows: Vec<(String, usize)> = model.rows().into_iter().map(|row| (row.id, row.depth)).collect();
+            assert_eq!(rows, flattened(&model), "revision {revision}");
+            let shown: HashSet<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+            let pods = model.nodes.values().filter(|n| n.object.kind == "Pod" && shown.contains(n.id.as_str())).count();
+            assert_eq!(model.order().pods(), pods);
+        }
     }
 }

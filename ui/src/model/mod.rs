@@ -6,3 +6,4 @@ pub mod graph;
 pub mod labels;
 pub mod markdown;
 pub mod text_buffer;
+pub mod tree_order;

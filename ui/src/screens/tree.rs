@@ -1,18 +1,26 @@
 //! The live resource tree: objects by owner with health colours and status, updated from watch
 //! events at most once per animation frame.
 //!
-//! Each node has its own signal, so a status change repaints one row; the row list is rebuilt only
-//! when objects arrive, leave or change owner. Deltas that arrive between two frames are folded in
-//! together, so a burst of a thousand events costs one layout.
+//! Each node has its own signal, so a status change repaints one row. The model keeps the rows in
+//! order as objects arrive, leave or change owner (moving only those rows), and a large tree renders
+//! only the rows in view, keyed by id, so a frame's work follows the deltas and the window, not the
+//! size of the tree. Deltas that arrive between two frames are folded in together.
+//!
+//! Keyboard: the arrow keys, Home and End move the focus by row; the focused row stays rendered when
+//! it scrolls out of the window, and every row states its level and its place among its siblings
+//! (`aria-level`, `aria-posinset`, `aria-setsize`) since the DOM holds only a slice of the tree.
 
 use crate::dom;
 use crate::i18n::S;
 use crate::model::graph::{Applied, GraphModel, TreeRow};
 use crate::model::labels;
+use crate::model::tree_order::TreeOrder;
 use crate::protocol::{Command, GraphDelta, GraphNode, GraphSnapshot, Reply};
 use crate::state::{Lab, LiveTab, lab};
 use crate::widgets::ErrorBox;
+use leptos::html::Div;
 use leptos::prelude::*;
+use leptos::tachys::html::attribute::custom::CustomAttribute;
 use std::collections::{HashMap, HashSet};
 
 /// At most this many objects arriving in one frame get the arrival animation.
@@ -46,8 +54,12 @@ pub struct TreeState {
     frame_queued: StoredValue<bool, LocalStorage>,
     /// Milliseconds from receiving a delta to the frame that painted it, most recent last.
     latencies: StoredValue<Vec<f64>, LocalStorage>,
-    /// The rows in order.
-    pub rows: RwSignal<Vec<TreeRow>>,
+    /// Bumped whenever rows arrive, leave or move (the rows themselves are in the model).
+    layout: RwSignal<u64>,
+    /// The row holding the keyboard focus (kept rendered while it is out of the window).
+    focused: RwSignal<Option<String>>,
+    /// Whether the focus is in the tree: then a re-render that drops it puts it back on that row.
+    keep_focus: StoredValue<bool>,
     /// The namespaces watched.
     pub namespaces: RwSignal<Vec<String>>,
     /// Why the graph could not be fetched.
@@ -64,7 +76,9 @@ impl TreeState {
             pending: StoredValue::new_local(Vec::new()),
             frame_queued: StoredValue::new_local(false),
             latencies: StoredValue::new_local(Vec::new()),
-            rows: RwSignal::new(Vec::new()),
+            layout: RwSignal::new(0),
+            focused: RwSignal::new(None),
+            keep_focus: StoredValue::new(false),
             namespaces: RwSignal::new(Vec::new()),
             error: RwSignal::new(None),
         }
@@ -97,7 +111,7 @@ impl TreeState {
                 .collect()
         });
         self.cells.set_value(fresh);
-        self.rows.set(self.model.with_value(GraphModel::rows));
+        self.layout.update(|n| *n += 1);
     }
 
     /// Queues a delta; the next animation frame folds in everything queued.
@@ -127,7 +141,7 @@ impl TreeState {
                         .cells
                         .try_update_value(|cells| change.removed.iter().filter_map(|id| cells.remove(id)).collect())
                         .unwrap_or_default();
-                    // Rows still showing them go away with this frame's row rebuild; free them after it.
+                    // Rows still showing them go away with this frame's render; free them after it.
                     dom::next_frame(move || {
                         dom::next_frame(move || gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose()))
                     });
@@ -155,7 +169,7 @@ impl TreeState {
             }
         }
         if structure {
-            self.rows.set(self.model.with_value(GraphModel::rows));
+            self.layout.update(|n| *n += 1);
         }
         // Painted in the frame after this one's DOM changes: record how long each delta waited.
         dom::next_frame(move || {
@@ -175,6 +189,12 @@ impl TreeState {
 
     fn cell(self, id: &str) -> Option<RwSignal<GraphNode>> {
         self.cells.with_value(|cells| cells.get(id).copied())
+    }
+
+    /// Reads the rows' order (tracking the layout: re-run when rows arrive, leave or move).
+    fn with_order<T>(self, read: impl FnOnce(&TreeOrder) -> T) -> T {
+        self.layout.track();
+        self.model.with_value(|model| read(model.order()))
     }
 
     fn arrived_live(self, id: &str) -> bool {
@@ -227,31 +247,27 @@ pub fn Tree() -> impl IntoView {
     };
     // Scroll position and height of the list's own scroller (used only when windowed).
     let scroll = RwSignal::new((0.0_f64, 800.0_f64));
+    let scroller = NodeRef::<Div>::new();
     let on_scroll = move |ev: leptos::ev::Event| {
         let el: web_sys::Element = event_target(&ev);
         scroll.set((f64::from(el.scroll_top()), f64::from(el.client_height())));
     };
-    let windowed = move || tree.rows.with(|rows| rows.len() >= WINDOW_FROM);
+    let count = Memo::new(move |_| tree.with_order(TreeOrder::len));
+    let windowed = move || count.get() >= WINDOW_FROM;
     let span = Memo::new(move |_| {
         let (top, height) = scroll.get();
-        tree.rows.with(|rows| window(rows.len(), top, height))
+        window(count.get(), top, height)
     });
-    let shown = move || {
-        let (first, last) = span.get();
-        tree.rows.with(|rows| rows[first..last].to_vec())
-    };
+    let shown = move || tree.shown(span.get());
     // Rows not rendered still take their room, so the scrollbar and positions stay true.
     let padding = move || {
         let (first, last) = span.get();
-        let after = tree.rows.with(Vec::len) - last;
+        let after = count.get() - last;
         format!("padding-top: {}px; padding-bottom: {}px", first as f64 * ROW_PX, after as f64 * ROW_PX)
     };
-    let pods = Memo::new(move |_| {
-        tree.rows.with(|rows| {
-            tree.model
-                .with_value(|m| rows.iter().filter(|r| m.node(&r.id).is_some_and(|n| n.object.kind == "Pod")).count())
-        })
-    });
+    let pods = Memo::new(move |_| tree.with_order(TreeOrder::pods));
+    let on_key = move |ev: leptos::ev::KeyboardEvent| tree.key(&ev, scroller, scroll);
+    tree.hold_focus(span, count);
     view! {
         <form class="row-form" on:submit=watch>
             <label>
@@ -261,12 +277,13 @@ pub fn Tree() -> impl IntoView {
             <button type="submit">{move || lab.t(S::Watch)}</button>
         </form>
         {move || tree.error.get().map(|error| view! { <ErrorBox error /> })}
-        <Show when=move || !tree.rows.with(Vec::is_empty) fallback=move || view! { <p class="muted">{move || lab.t(S::EmptyTree)}</p> }>
-            <div class:tree-scroll=windowed on:scroll=on_scroll>
+        <Show when=move || count.get() != 0 fallback=move || view! { <p class="muted">{move || lab.t(S::EmptyTree)}</p> }>
+            <div class:tree-scroll=windowed on:scroll=on_scroll node_ref=scroller>
                 <ul class="tree" class:windowed=windowed role="tree" aria-label=move || lab.t(S::ResourceTree)
-                    style=padding data-rows=move || tree.rows.with(Vec::len) data-pods=move || pods.get()>
+                    style=padding data-rows=move || count.get() data-pods=move || pods.get() on:keydown=on_key
+                    on:focusin=move |_| tree.keep_focus.set_value(true) on:focusout=move |ev| tree.focus_out(&ev)>
                     <For each=shown key=|row| row.clone() let:row>
-                        <TreeItem row />
+                        <TreeItem row span />
                     </For>
                 </ul>
             </div>
@@ -274,27 +291,130 @@ pub fn Tree() -> impl IntoView {
     }
 }
 
+impl TreeState {
+    /// The window's rows, and the focused row wherever it is (so the focus stays on it).
+    fn shown(self, (first, last): (usize, usize)) -> Vec<TreeRow> {
+        let focused = self.focused.get();
+        self.with_order(|order| {
+            let mut rows = order.slice(first, last);
+            let outside = focused.as_deref().and_then(|id| order.index_of(id)).filter(|at| !(first..last).contains(at));
+            match outside {
+                Some(at) if at < first => rows.splice(0..0, order.slice(at, at + 1)).for_each(drop),
+                Some(at) => rows.extend(order.slice(at, at + 1)),
+                None => {}
+            }
+            rows
+        })
+    }
+
+    /// The keyed list may move the focused row's element when the window jumps (moving it drops the
+    /// focus to the page): after each render, the focus goes back to that row if it was in the tree.
+    fn hold_focus(self, span: Memo<(usize, usize)>, count: Memo<usize>) {
+        Effect::new(move |_| {
+            let _ = (span.get(), count.get());
+            if let Some(id) = self.focused.get().filter(|_| self.keep_focus.get_value()) {
+                dom::next_frame(move || dom::restore_focus(&row_button(&id)));
+            }
+        });
+        // A click elsewhere on the page (even on nothing focusable) takes the focus away for good.
+        let clicks = window_event_listener(leptos::ev::pointerdown, move |ev| {
+            let inside = event_target::<web_sys::Element>(&ev).closest(".tree").ok().flatten().is_some();
+            if !inside {
+                self.keep_focus.set_value(false);
+            }
+        });
+        on_cleanup(move || clicks.remove());
+    }
+
+    /// Focus moved to another control (Tab, a click): let it go. Without a target it was lost.
+    fn focus_out(self, ev: &leptos::ev::FocusEvent) {
+        if ev.related_target().is_some() {
+            self.keep_focus.set_value(false);
+        }
+    }
+
+    /// Arrow keys, Home, End, Page Up and Page Down move the focus by row: the row is scrolled into
+    /// view (so the window renders it) and focused in the next frame.
+    fn key(self, ev: &leptos::ev::KeyboardEvent, scroller: NodeRef<Div>, scroll: RwSignal<(f64, f64)>) {
+        let Some(current) = self.focused.get_untracked() else { return };
+        let (len, at) = self.model.with_value(|m| (m.order().len(), m.order().index_of(&current)));
+        let (Some(at), Some(end)) = (at, len.checked_sub(1)) else { return };
+        let page = ((scroll.get_untracked().1 / ROW_PX) as usize).max(1);
+        let to = match ev.key().as_str() {
+            "ArrowDown" => (at + 1).min(end),
+            "ArrowUp" => at.saturating_sub(1),
+            "PageDown" => (at + page).min(end),
+            "PageUp" => at.saturating_sub(page),
+            "Home" => 0,
+            "End" => end,
+            _ => return,
+        };
+        ev.prevent_default();
+        let Some(id) = self.model.with_value(|m| m.order().id_at(to).map(str::to_string)) else { return };
+        if len >= WINDOW_FROM
+            && let Some(el) = scroller.get_untracked()
+        {
+            let (top, height) = (f64::from(el.scroll_top()), f64::from(el.client_height()));
+            let row = to as f64 * ROW_PX;
+            let top = if row < top {
+                row
+            } else if row + ROW_PX > top + height {
+                row + ROW_PX - height
+            } else {
+                top
+            };
+            el.set_scroll_top(top as i32);
+            scroll.set((top, height));
+        }
+        self.focused.set(Some(id.clone()));
+        dom::next_frame(move || dom::focus(&row_button(&id)));
+    }
+}
+
+/// The selector of a row's button.
+fn row_button(id: &str) -> String {
+    format!(".tree-item[data-id=\"{id}\"] > .tree-button")
+}
+
 /// One object: health light, kind and name, status; a click selects it for the other tabs.
 #[component]
-fn TreeItem(row: TreeRow) -> impl IntoView {
+fn TreeItem(row: TreeRow, span: Memo<(usize, usize)>) -> impl IntoView {
     let lab = lab();
-    let Some(cell) = lab.tree.cell(&row.id) else { return ().into_any() };
-    let fresh = lab.tree.arrived_live(&row.id);
+    let tree = lab.tree;
+    let Some(cell) = tree.cell(&row.id) else { return ().into_any() };
+    let fresh = tree.arrived_live(&row.id);
     let selected = move || cell.with(|node| lab.selected.with(|s| s.as_ref() == Some(&node.object)));
     let select = move || lab.selected.set(Some(cell.get_untracked().object));
     let depth_class = format!("tree-item depth-{}", row.depth.min(6));
     let level = (row.depth + 1).to_string();
+    // Its place among its siblings, and (when windowed) where it sits if it is outside the window.
+    let id = row.id.clone();
+    let place = Memo::new(move |_| tree.with_order(|order| (order.position(&id), order.index_of(&id))));
+    let posinset = move || place.get().0.map(|(at, _)| at.to_string());
+    let setsize = move || place.get().0.map(|(_, of)| of.to_string());
+    let pinned = move || {
+        let (first, last) = span.get();
+        let at = place.get().1.filter(|at| !(first..last).contains(at))?;
+        Some(format!("position: absolute; top: {}px; left: 0; right: 0", at as f64 * ROW_PX))
+    };
+    let id = row.id.clone();
+    let on_focus = move |_: leptos::ev::FocusEvent| {
+        if tree.focused.with_untracked(|f| f.as_deref() != Some(id.as_str())) {
+            tree.focused.set(Some(id.clone()));
+        }
+    };
     view! {
-        <li role="treeitem" attr:aria-level=level class=depth_class class:fresh=fresh class:selected=selected aria-selected=move || selected().to_string()
-            data-kind=move || cell.with(|n| n.object.kind.clone()) data-name=move || cell.with(|n| n.object.name.clone())>
-            <button class="tree-button" on:click=move |_| select() title=move || cell.with(|n| lab.text(&n.summary))>
+        <li role="treeitem" aria-posinset=posinset aria-setsize=setsize style=pinned
+            class=depth_class class:fresh=fresh class:selected=selected aria-selected=move || selected().to_string()
+            data-id=row.id.clone() data-kind=move || cell.with(|n| n.object.kind.clone()) data-name=move || cell.with(|n| n.object.name.clone())>
+            <button class="tree-button" on:click=move |_| select() on:focus=on_focus title=move || cell.with(|n| lab.text(&n.summary))>
                 <span class=move || format!("light {}", labels::health(cell.with(|n| n.health)).1) aria-hidden="true"></span>
                 <span class="kind">{move || cell.with(|n| n.object.kind.clone())}</span>
                 <span class="name">{move || cell.with(|n| n.object.name.clone())}</span>
                 <span class="status">{move || cell.with(|n| n.status.clone())}</span>
                 <span class="sr-only">{move || lab.t(labels::health(cell.with(|n| n.health)).0)}</span>
                 {move || {
-                    let services = cell.with(|n| lab.tree.model.with_value(|m| m.selected_by(n)));
+                    let services = cell.with(|n| tree.model.with_value(|m| m.selected_by(n)));
                     (!services.is_empty()).then(|| view! { <span class="muted small">{S::SelectedBy.fill(lab.language.get(), &[&services.join(", ")])}</span> })
                 }}
             </button>
@@ -303,6 +423,8 @@ fn TreeItem(row: TreeRow) -> impl IntoView {
             </Show>
         </li>
     }
+    // tachys has no `aria_level` attribute method: set it by name.
+    .attr("aria-level", level)
     .into_any()
 }
 
