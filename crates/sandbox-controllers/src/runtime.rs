@@ -124,8 +124,10 @@ pub async fn run(
     let mut queue = WorkQueue::default();
     let primary = controller.primary();
     let (snapshot, _) = sandbox.store().list(&primary, None, None, 0, |_| true);
-    let wanted = controller.clone();
-    let filter: Filter = Arc::new(move |event: &WatchEvent| wanted.wants(event));
+    // Weak: the filter lives in the store, and a controller may hold the node, which holds the
+    // sandbox that owns the store; a strong reference would keep the sandbox alive after shutdown.
+    let wanted = Arc::downgrade(&controller);
+    let filter: Filter = Arc::new(move |event: &WatchEvent| wanted.upgrade().is_some_and(|c| c.wants(event)));
     let mut subscription = match sandbox.store().subscribe_filtered(snapshot.rv, filter) {
         Ok(sub) => sub,
         Err(_) => return,
