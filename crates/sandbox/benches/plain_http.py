@@ -13,12 +13,14 @@ then measures, in order:
   create      POST a ConfigMap (a durable commit)
   patch       merge PATCH of one ConfigMap (a durable commit)
   get         GET of one ConfigMap
-  writers     creates from 1 and from 32 concurrent connections for a few seconds: commits per second
+  writers     creates from 1 and from 32 concurrent connections for a few seconds: commits per second,
+              the server's and this client's CPU per create, the server's context switches per create
 
 and prints a Markdown table (milliseconds; median, p99, and the server process's CPU time per call
 from /proc, which other processes' load does not inflate) and the throughput ratio.
 
     python3 crates/sandbox/benches/plain_http.py --bin target/release/gitops-lab [--ops 2000] [--seconds 5]
+        [--writers-only]   (only the throughput runs; the server's pid goes to stderr, for perf -p)
 """
 
 import argparse
