@@ -43,6 +43,11 @@ impl Controller for DeploymentController {
         deployments().id()
     }
 
+    /// `triggers` is pure and cheap here: the same answer, asked before waking the task.
+    fn wants(&self, event: &WatchEvent) -> bool {
+        !self.triggers(event).is_empty()
+    }
+
     fn triggers(&self, event: &WatchEvent) -> Vec<ObjectRef> {
         let primary = self.primary();
         if event.resource == primary {

@@ -61,6 +61,11 @@ impl Controller for EndpointsController {
         services().id()
     }
 
+    /// `triggers` is pure and cheap here: the same answer, asked before waking the task.
+    fn wants(&self, event: &WatchEvent) -> bool {
+        !self.triggers(event).is_empty()
+    }
+
     fn triggers(&self, event: &WatchEvent) -> Vec<ObjectRef> {
         let primary = self.primary();
         let namespace = object::namespace(&event.object).to_string();

@@ -61,6 +61,19 @@ impl Controller for GarbageCollector {
         builtin_type("", "namespaces").id()
     }
 
+    /// What `triggers` would act on, without its bookkeeping of deletions (a lock).
+    fn wants(&self, event: &WatchEvent) -> bool {
+        if ignored(&event.resource) {
+            return false;
+        }
+        let before = event.old.as_deref().unwrap_or(&event.object);
+        event.kind == EventType::Deleted
+            || event.resource == self.primary()
+            || !owner_refs(&event.object).is_empty()
+            || !owner_refs(before).is_empty()
+            || is_deleting(&event.object)
+    }
+
     fn triggers(&self, event: &WatchEvent) -> Vec<ObjectRef> {
         if ignored(&event.resource) {
             return Vec::new();

@@ -7,7 +7,7 @@ use gitops_sandbox_core::cluster::Sandbox;
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::object;
 use gitops_sandbox_core::registry::ResourceId;
-use gitops_sandbox_core::watch::WatchEvent;
+use gitops_sandbox_core::watch::{Filter, WatchEvent};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -73,15 +73,26 @@ pub trait Controller: Send + Sync + 'static {
         }
         owner_of(&event.object, &primary).into_iter().collect()
     }
+    /// Whether a change may concern it, asked as the store publishes the change so that a
+    /// controller is not woken for changes [`Controller::triggers`] would discard. It must answer
+    /// true whenever `triggers` could return a target, and, like any watch
+    /// [`Filter`](gitops_sandbox_core::watch::Filter), be cheap, take no lock and never block. The
+    /// default matches the default `triggers`: the primary type, or an object with a controller
+    /// ownerReference to the primary's kind.
+    fn wants(&self, event: &WatchEvent) -> bool {
+        let primary = self.primary();
+        event.resource == primary || owner_of(&event.object, &primary).is_some()
+    }
     /// Brings one object (which may no longer exist) towards its desired state.
     fn reconcile(&self, sandbox: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError>;
 }
 
 /// The primary that controls `obj`, if its controller ownerReference names one of `primary`'s kind.
 pub fn owner_of(obj: &Value, primary: &ResourceId) -> Option<ObjectRef> {
+    // Most objects have no owner: look before searching the registry.
+    let owners = obj["metadata"]["ownerReferences"].as_array()?;
     let registry = gitops_sandbox_core::registry::Registry::builtin();
     let kind = registry.by_id(primary)?.kind.clone();
-    let owners = obj["metadata"]["ownerReferences"].as_array()?;
     let owner = owners.iter().find(|o| o["kind"] == kind.as_str() && o["controller"] == true)?;
     Some(ObjectRef {
         resource: primary.clone(),
@@ -113,7 +124,11 @@ pub async fn run(
     let mut queue = WorkQueue::default();
     let primary = controller.primary();
     let (snapshot, _) = sandbox.store().list(&primary, None, None, 0, |_| true);
-    let mut subscription = match sandbox.store().subscribe(snapshot.rv) {
+    // Weak: the filter lives in the store, and a controller may hold the node, which holds the
+    // sandbox that owns the store; a strong reference would keep the sandbox alive after shutdown.
+    let wanted = Arc::downgrade(&controller);
+    let filter: Filter = Arc::new(move |event: &WatchEvent| wanted.upgrade().is_some_and(|c| c.wants(event)));
+    let mut subscription = match sandbox.store().subscribe_filtered(snapshot.rv, filter) {
         Ok(sub) => sub,
         Err(_) => return,
     };

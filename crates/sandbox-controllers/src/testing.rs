@@ -40,6 +40,8 @@ impl Harness {
     }
 
     pub fn list(&self, group: &str, plural: &str) -> Vec<Arc<Value>> {
+        // Events are written detached: let them land before reading.
+        self.sb.store().flush().expect("queued writes commit");
         self.sb.store().list(&self.rt(group, plural).id(), Some("default"), None, 0, |_| true).0.items
     }
 

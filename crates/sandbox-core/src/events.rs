@@ -95,14 +95,16 @@ impl Sandbox {
             "type": occurrence.kind.as_str(), "eventTime": null, "reportingComponent": source.component,
             "reportingInstance": source.host.unwrap_or(""),
         });
-        let result = match self.get(rt, Some(namespace), &name) {
+        // Detached: queued with the next commit instead of waiting for an fsync of its own, as
+        // upstream's recorder sends Events asynchronously and a crash may lose the last ones.
+        let result = self.store().detached(|| match self.get(rt, Some(namespace), &name) {
             Some(_) => self.count_repeat(rt, namespace, &name, &now),
             None => match self.create(rt, Some(namespace), fresh, WriteOptions::default()) {
-                // Recorded meanwhile by another thread: count this one as its repeat.
+                // Recorded meanwhile (or still queued): count this one as its repeat.
                 Err(error) if error.reason == Reason::AlreadyExists => self.count_repeat(rt, namespace, &name, &now),
                 other => other.map(|_| ()),
             },
-        };
+        });
         // Events are best effort, as upstream's: a failed write must not fail the action it
         // describes. A namespace gone or being deleted refuses new ones, which is expected.
         match result {
@@ -165,6 +167,7 @@ mod tests {
             );
         }
         let rt = builtin_type("", "events");
+        sb.store().flush().expect("the detached events commit");
         let (events, _) = sb.store().list(&rt.id(), Some("default"), None, 0, |_| true);
         assert_eq!(events.items.len(), 1);
         assert_eq!(events.items[0]["count"], 2);

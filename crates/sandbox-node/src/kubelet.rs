@@ -564,6 +564,12 @@ impl Controller for ConfigMapVolumes {
         builtin_type("", "configmaps").id()
     }
 
+    /// As `triggers`, without waiting for the node's pod table (a watch filter may not block):
+    /// a ConfigMap of a namespace without pods here does not even wake the task.
+    fn wants(&self, event: &WatchEvent) -> bool {
+        event.resource == self.primary() && self.node.may_run_pods_in(object::namespace(&event.object))
+    }
+
     /// Only a namespace where a pod of this node runs: most ConfigMaps are mounted nowhere here, and
     /// a write of one should not cost a reconcile (a hop to a blocking thread and a scan).
     fn triggers(&self, event: &WatchEvent) -> Vec<ObjectRef> {

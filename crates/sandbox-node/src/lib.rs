@@ -235,6 +235,18 @@ impl SimulatedNode {
         self.pods().values().any(|p| p.namespace == namespace)
     }
 
+    /// [`SimulatedNode::runs_pods_in`] without waiting: true if the pod table is busy (a watch
+    /// filter asks this while the store publishes, and must not wait on a lock).
+    pub fn may_run_pods_in(&self, namespace: &str) -> bool {
+        match self.pods.try_lock() {
+            Ok(pods) => pods.values().any(|p| p.namespace == namespace),
+            Err(std::sync::TryLockError::Poisoned(pods)) => {
+                pods.into_inner().values().any(|p| p.namespace == namespace)
+            }
+            Err(std::sync::TryLockError::WouldBlock) => true,
+        }
+    }
+
     /// Rebuilds the volumes that `matches` selects in every pod of `namespace` (ConfigMap updates).
     pub fn refresh_volumes(&self, namespace: &str, matches: impl Fn(&serde_json::Value) -> bool) {
         let sb = self.sandbox();

@@ -13,12 +13,14 @@ then measures, in order:
   create      POST a ConfigMap (a durable commit)
   patch       merge PATCH of one ConfigMap (a durable commit)
   get         GET of one ConfigMap
-  writers     creates from 1 and from 32 concurrent connections for a few seconds: commits per second
+  writers     creates from 1 and from 32 concurrent connections for a few seconds: commits per second,
+              the server's and this client's CPU per create, the server's context switches per create
 
 and prints a Markdown table (milliseconds; median, p99, and the server process's CPU time per call
 from /proc, which other processes' load does not inflate) and the throughput ratio.
 
     python3 crates/sandbox/benches/plain_http.py --bin target/release/gitops-lab [--ops 2000] [--seconds 5]
+        [--writers-only]   (only the throughput runs; the server's pid goes to stderr, for perf -p)
 """
 
 import argparse
@@ -88,6 +90,19 @@ def server_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_switches(pid):
+    """Context switches (voluntary and not) of all the server's threads so far: each one a thread
+    that blocked or was preempted; the hand-offs between threads show here."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            text = open(f"/proc/{pid}/task/{task}/status").read()
+        except OSError:
+            continue  # the thread ended meanwhile
+        total += sum(int(n) for n in re.findall(r"ctxt_switches:\s+(\d+)", text))
+    return total
+
+
 def timed(n, step, pid=None):
     """Runs `step` n times; the samples, and the server's CPU milliseconds per call if `pid` is given."""
     samples = []
@@ -124,8 +139,11 @@ def floors(directory, n):
     return rows
 
 
-def throughput(connect, writers, seconds, tag):
-    """Creates from `writers` connections for `seconds`; commits per second."""
+def throughput(connect, writers, seconds, tag, pid):
+    """Creates from `writers` connections for `seconds`: commits per second, and the server's CPU
+    milliseconds per create and this client's (with a fast disk, the two cores are what bounds many
+    writers, and the client's Python threads use part of them), and the server's context switches
+    per create."""
     counts = [0] * writers
     stop = time.perf_counter() + seconds
 
@@ -138,17 +156,35 @@ def throughput(connect, writers, seconds, tag):
         counts[w] = i
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+    cpu, client_cpu, switches = server_cpu(pid), time.process_time(), server_switches(pid)
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return sum(counts) / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    done = max(1, sum(counts))
+    return (sum(counts) / elapsed, (server_cpu(pid) - cpu) * 1000 / done,
+            (time.process_time() - client_cpu) * 1000 / done, (server_switches(pid) - switches) / done)
 
 
 def ms(samples, q):
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def verb_rows(client, data_dir, ops, pid):
+    """The floors, then each verb's round trips: name -> (samples, server CPU ms per call)."""
+    rows = {f"floor: fdatasync, 4 KiB {k}": (v, None) for k, v in floors(data_dir, ops).items()}
+    path = "/api/v1/namespaces/default/configmaps"
+    rows["GET /version"] = timed(ops, lambda i: client.call("GET", "/version"), pid)
+    rows["create, dryRun=All"] = timed(
+        ops, lambda i: client.call("POST", path + "?dryRun=All", config_map(f"d-{i}")), pid)
+    rows["create"] = timed(ops, lambda i: client.call("POST", path, config_map(f"c-{i}")), pid)
+    rows["merge patch"] = timed(ops, lambda i: client.call(
+        "PATCH", path + "/c-0", {"data": {"n": str(i)}}, "application/merge-patch+json"), pid)
+    rows["GET one ConfigMap"] = timed(ops, lambda i: client.call("GET", path + "/c-0"), pid)
+    return rows
 
 
 def main():
@@ -157,6 +193,8 @@ def main():
     parser.add_argument("--ops", type=int, default=2000, help="round trips per measured verb")
     parser.add_argument("--seconds", type=float, default=5, help="length of each throughput run")
     parser.add_argument("--writers", type=int, default=32, help="concurrent writers of the second throughput run")
+    parser.add_argument("--writers-only", action="store_true",
+                        help="only the throughput runs (e.g. to profile the server under many writers)")
     args = parser.parse_args()
     base = os.environ.get("BENCH_DIR") or tempfile.gettempdir()
     with tempfile.TemporaryDirectory(dir=base) as temp:
@@ -165,19 +203,13 @@ def main():
             connect = lambda: Client(host, port, context, token)
             client = connect()
             client.call("GET", "/version")
-            floor = floors(os.path.join(temp, "data"), args.ops).items()
-            rows = {f"floor: fdatasync, 4 KiB {k}": (v, None) for k, v in floor}
-            path = "/api/v1/namespaces/default/configmaps"
             pid = proc.pid
-            rows["GET /version"] = timed(args.ops, lambda i: client.call("GET", "/version"), pid)
-            rows["create, dryRun=All"] = timed(
-                args.ops, lambda i: client.call("POST", path + "?dryRun=All", config_map(f"d-{i}")), pid)
-            rows["create"] = timed(args.ops, lambda i: client.call("POST", path, config_map(f"c-{i}")), pid)
-            rows["merge patch"] = timed(args.ops, lambda i: client.call(
-                "PATCH", path + "/c-0", {"data": {"n": str(i)}}, "application/merge-patch+json"), pid)
-            rows["GET one ConfigMap"] = timed(args.ops, lambda i: client.call("GET", path + "/c-0"), pid)
-            one = throughput(connect, 1, args.seconds, "one")
-            many = throughput(connect, args.writers, args.seconds, "many")
+            print(f"server pid {pid}", file=sys.stderr, flush=True)
+            rows = {}
+            if not args.writers_only:
+                rows = verb_rows(client, os.path.join(temp, "data"), args.ops, pid)
+            one = throughput(connect, 1, args.seconds, "one", pid)
+            many = throughput(connect, args.writers, args.seconds, "many", pid)
         finally:
             proc.terminate()
             proc.wait()
@@ -186,8 +218,11 @@ def main():
     for name, (samples, cpu) in rows.items():
         cpu_text = "" if cpu is None else f"{cpu:.3f}"
         print(f"| {name} | {statistics.median(samples) * 1000:.3f} | {ms(samples, 0.99):.3f} | {cpu_text} |")
-    print(f"\n| writers | creates/s |\n|---|---:|\n| 1 | {one:.0f} |\n| {args.writers} | {many:.0f} |")
-    print(f"\n{args.writers} writers / 1 writer: {many / one:.2f}x")
+    print("\n| writers | creates/s | server CPU ms per create | client CPU ms per create | server context switches per create |")
+    print("|---|---:|---:|---:|---:|")
+    for writers, (rate, cpu, client_cpu, switches) in ((1, one), (args.writers, many)):
+        print(f"| {writers} | {rate:.0f} | {cpu:.3f} | {client_cpu:.3f} | {switches:.1f} |")
+    print(f"\n{args.writers} writers / 1 writer: {many[0] / one[0]:.2f}x")
     return 0
 
 

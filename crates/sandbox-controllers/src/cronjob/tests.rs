@@ -45,6 +45,8 @@ fn job_names(sb: &Sandbox) -> Vec<String> {
 }
 
 fn reasons(sb: &Sandbox) -> Vec<String> {
+    // Events are written detached: let them land before reading.
+    sb.store().flush().expect("queued writes commit");
     let events = builtin_type("", "events");
     let (list, _) =
         sb.store().list(&events.id(), Some("default"), None, 0, |e| e["involvedObject"]["kind"] == "CronJob");

@@ -57,6 +57,8 @@ fn finished_pod(phase: &str, at: &str) -> Value {
 }
 
 fn reasons(sb: &Sandbox) -> Vec<String> {
+    // Events are written detached: let them land before reading.
+    sb.store().flush().expect("queued writes commit");
     let events = builtin_type("", "events");
     let (list, _) = sb.store().list(&events.id(), Some("default"), None, 0, |e| e["involvedObject"]["kind"] == "Job");
     list.items.iter().map(|e| format!("{} {}", e["reason"].as_str().unwrap(), e["message"].as_str().unwrap())).collect()

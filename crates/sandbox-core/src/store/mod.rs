@@ -6,7 +6,13 @@
 //! transaction and one fsync (group commit: concurrent writers share a sync, a lone writer pays
 //! exactly one), then updates the index and publishes the watch events in resourceVersion order.
 //! So a reply never reports a change that a crash could lose, and reads see committed objects only.
+//!
+//! The one exception is a write made inside [`Store::detached`] (Events, whose loss in a crash
+//! upstream tolerates too): it is queued and returns at once, and it is committed with the next
+//! batch, or by the store's flusher thread if no writer comes. Its reads are as for any write:
+//! decisions see it at once, reads once it is committed.
 
+mod detached;
 mod disk;
 mod wal;
 mod zero_fill;
@@ -14,13 +20,15 @@ mod zero_fill;
 pub use disk::DiskError;
 
 use crate::registry::ResourceId;
-use crate::watch::{EventType, Subscription, TooOld, WatchEvent, WatchHub};
+use crate::watch::{EventType, Filter, Subscription, TooOld, WatchEvent, WatchHub};
 use bytes::Bytes;
+use detached::DETACHED;
 use disk::{Disk, DiskWrite};
 use serde_json::Value;
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 /// Where an object lives: its type, namespace (empty for cluster-scoped kinds) and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -78,14 +86,31 @@ struct Index {
     by_type: HashMap<ResourceId, Objects>,
 }
 
-/// The store: shared by every request through `Arc`.
+/// The store: shared by every request through `Arc`. Its operations are those of [`Shared`],
+/// which it shares with its flusher thread; dropping it commits any detached writes left.
 pub struct Store {
+    shared: Arc<Shared>,
+    flusher: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// The state of a [`Store`], reached through it.
+pub struct Shared {
     /// Serializes decisions; hands out resourceVersions in queue order.
     decisions: Mutex<Decisions>,
     /// Held by the writer committing a batch; the others wait here for their outcome.
     committer: Mutex<Committer>,
     index: RwLock<Index>,
     hub: WatchHub,
+    /// Wakes the flusher: a detached write was queued, or the store is closing.
+    flush: Condvar,
 }
 
 /// What the decision lock guards: writes decided but not yet committed.
@@ -96,6 +121,10 @@ struct Decisions {
     pending: HashMap<ObjectKey, (u64, Option<Arc<Value>>)>,
     /// Writes waiting for the disk, in resourceVersion order.
     queue: Vec<Queued>,
+    /// The newest detached write the flusher has not been asked to commit yet.
+    unflushed: Option<u64>,
+    /// Set when the store is dropped: the flusher commits what is left and ends.
+    closing: bool,
 }
 
 /// One decided write waiting for its commit.
@@ -140,14 +169,27 @@ impl Store {
             let entry = Entry { object: Arc::new(value), json: Bytes::from(json) };
             by_type.entry(key.resource).or_default().insert((key.namespace, key.name), entry);
         }
-        Ok(Self {
-            decisions: Mutex::new(Decisions { last_rv: rv, pending: HashMap::new(), queue: Vec::new() }),
+        let decisions =
+            Decisions { last_rv: rv, pending: HashMap::new(), queue: Vec::new(), unflushed: None, closing: false };
+        let shared = Arc::new(Shared {
+            decisions: Mutex::new(decisions),
             committer: Mutex::new(Committer { disk, failed: HashSet::new() }),
             index: RwLock::new(Index { rv, by_type }),
             hub: WatchHub::new(rv),
-        })
+            flush: Condvar::new(),
+        });
+        let flusher = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("store-flusher".into())
+                .spawn(move || shared.flush_detached())
+                .map_err(|e| DiskError::Transaction(format!("cannot start the store's flusher thread: {e}")))?
+        };
+        Ok(Self { shared, flusher: Some(flusher) })
     }
+}
 
+impl Shared {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -206,6 +248,11 @@ impl Store {
         self.hub.subscribe(rv)
     }
 
+    /// [`Store::subscribe`] for the changes `filter` wants only (see [`Filter`] for its rules).
+    pub fn subscribe_filtered(&self, rv: u64, filter: Filter) -> Result<Subscription, TooOld> {
+        self.hub.subscribe_filtered(rv, filter)
+    }
+
     /// Reads the current object, lets `decide` choose a change, and commits it durably.
     /// With `dry_run` the decision runs and its result is returned, but nothing is stored.
     pub fn write<E>(
@@ -255,7 +302,7 @@ impl Store {
             Change::Keep => {
                 drop(decisions);
                 // An answer read from a queued write is only true once that write is durable.
-                if let Some((queued_rv, _)) = queued {
+                if let Some((queued_rv, _)) = queued.filter(|_| !DETACHED.with(Cell::get)) {
                     self.wait_durable(queued_rv)?;
                 }
                 return Ok(Written { object: current.unwrap_or_else(|| Arc::new(Value::Null)), event: None });
@@ -283,6 +330,12 @@ impl Store {
         let state = json.as_ref().map(|_| object.clone());
         decisions.pending.insert(key.clone(), (rv, state));
         decisions.queue.push(Queued { key: key.clone(), rv, json, object: object.clone(), event, old: current });
+        if DETACHED.with(Cell::get) {
+            decisions.unflushed = Some(rv);
+            drop(decisions);
+            self.flush.notify_one();
+            return Ok(Written { object, event: Some(event) });
+        }
         drop(decisions);
         self.wait_durable(rv)?;
         Ok(Written { object, event: Some(event) })
@@ -388,6 +441,41 @@ mod tests {
         assert!(store.get(&key("a")).is_none());
         assert_eq!(store.get(&key("b")).unwrap()["metadata"]["resourceVersion"], "2");
         assert_eq!(put(&store, "c").object["metadata"]["resourceVersion"], "4");
+    }
+
+    #[test]
+    fn a_detached_write_returns_at_once_and_is_committed_without_another_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            let mut sub = store.subscribe(0).unwrap();
+            let written = store.detached(|| put(&store, "event"));
+            assert_eq!(written.object["metadata"]["resourceVersion"], "1");
+            // A decision sees it at once (a repeat is counted, not created twice).
+            let seen = store.detached(|| {
+                store.write::<()>(&key("event"), false, |current| {
+                    Ok(match current {
+                        Some(_) => Change::Keep,
+                        None => Change::Put(json!({"metadata": {"name": "event"}})),
+                    })
+                })
+            });
+            assert_eq!(seen.unwrap().event, None);
+            // The flusher commits it: no other writer comes.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while store.get(&key("event")).is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            assert!(store.get(&key("event")).is_some(), "committed by the flusher");
+            assert_eq!(sub.receiver.try_recv().unwrap().rv, 1);
+            // The last ones are committed when the store closes.
+            store.detached(|| put(&store, "late"));
+        }
+        let store = Store::open(&path).unwrap();
+        assert!(store.get(&key("event")).is_some());
+        assert!(store.get(&key("late")).is_some());
+        assert_eq!(store.resource_version(), 2);
     }
 
     #[test]
