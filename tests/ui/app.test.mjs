@@ -2,7 +2,7 @@
 // language (remembered), and every screen renders the engine's answers or its errors in place.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLab, startBrowser, openPage, screenshot } from './lab.mjs';
+import { startLab, startBrowser, openPage, connected, screenshot } from './lab.mjs';
 
 let lab;
 let chrome;
@@ -35,13 +35,13 @@ test('the language switches to Chinese and back, and is remembered', async () =>
   await page.reload();
   await page.locator('#cluster-status .phase', { hasText: '已连接' }).waitFor({ timeout: 30_000 });
   await page.locator('#language').click();
-  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor();
+  await connected(page);
   assert.equal(await page.locator('html').getAttribute('lang'), 'en');
 });
 
 test('keyboard users can skip to the content and move between live tabs with arrows', async () => {
   await page.goto(lab.origin);
-  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 30_000 });
+  await connected(page);
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement?.className), 'skip');
   await page.locator('#tab-tree').focus();
@@ -64,7 +64,7 @@ test('a malformed manifest is refused with the engine\'s message in place, never
 test('the dark theme follows the system', async () => {
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.goto(lab.origin);
-  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 30_000 });
+  await connected(page);
   const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(background, 'rgb(15, 18, 23)');
   await screenshot(page, 'home-dark');
@@ -73,7 +73,7 @@ test('the dark theme follows the system', async () => {
 
 test('a lost engine shows a banner', async () => {
   await page.goto(lab.origin);
-  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 30_000 });
+  await connected(page);
   // Close the event stream from the page's side by making the server unreachable: stop the lab.
   const code = await lab.stop();
   assert.equal(code, 0);

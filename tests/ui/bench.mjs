@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { repo, startLab, startBrowser, command, outDir } from './lab.mjs';
+import { repo, startLab, startBrowser, command, connected, outDir } from './lab.mjs';
 
 const [mode = 'startup', count] = process.argv.slice(2);
 const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
@@ -29,7 +29,7 @@ async function startup(runs) {
     await page.goto(lab.url);
     await page.locator('#language').waitFor({ timeout: 30_000 });
     toInteractive.push(lab.startupMs + (Date.now() - loaded));
-    await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 30_000 });
+    await connected(page);
     toConnected.push(lab.startupMs + (Date.now() - loaded));
     toUrl.push(lab.startupMs);
     await page.close();
@@ -66,7 +66,7 @@ async function tree(pods) {
   const chrome = await startBrowser();
   const page = await chrome.browser.newPage({ viewport: { width: 1280, height: 800 } });
   await page.goto(lab.url);
-  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 30_000 });
+  await connected(page);
   // Record every frame's duration while the burst arrives.
   await page.evaluate(() => {
     window.frames_ = [];

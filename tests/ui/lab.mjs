@@ -78,6 +78,31 @@ export async function openPage(chrome) {
   return { context, page };
 }
 
+/** Waits until the page's cluster bar says the cluster is connected (the page in English). */
+export async function connected(page, timeout = 30_000) {
+  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout });
+}
+
+/**
+ * What most suites begin with: a fresh lab, Chromium, and the lab's page open and connected.
+ * Whatever was started is stopped again if a later part fails, so a failed start leaves nothing behind.
+ */
+export async function startConnected() {
+  const lab = await startLab();
+  let chrome;
+  try {
+    chrome = await startBrowser();
+    const { context, page } = await openPage(chrome);
+    await page.goto(lab.url);
+    await connected(page, 60_000);
+    return { lab, chrome, context, page };
+  } catch (error) {
+    await chrome?.stop();
+    await lab.stop();
+    throw error;
+  }
+}
+
 /** Sends a command to the engine through the API, as the page would (cookie-less: bearer token). */
 export async function command(lab, body) {
   const response = await fetch(`${lab.origin}/api/command`, {

@@ -4,17 +4,13 @@
 // commit a valid one, sync it and see each resource Synced; run the CI bump and see its stages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLab, startBrowser, openPage, command, missing, screenshot } from './lab.mjs';
+import { startConnected, command, missing, screenshot } from './lab.mjs';
 
 let lab;
 let chrome;
 let page;
 before(async () => {
-  lab = await startLab();
-  chrome = await startBrowser();
-  ({ page } = await openPage(chrome));
-  await page.goto(lab.url);
-  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 60_000 });
+  ({ lab, chrome, page } = await startConnected());
 });
 after(async () => {
   await chrome?.stop();

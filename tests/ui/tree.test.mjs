@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startLab, startBrowser, openPage, screenshot } from './lab.mjs';
+import { startConnected, screenshot } from './lab.mjs';
 
 const PODS = 350;
 let lab;
@@ -14,11 +14,7 @@ let chrome;
 let page;
 
 before(async () => {
-  lab = await startLab();
-  chrome = await startBrowser();
-  ({ page } = await openPage(chrome));
-  await page.goto(lab.url);
-  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 60_000 });
+  ({ lab, chrome, page } = await startConnected());
   const manifest = ['apiVersion: apps/v1', 'kind: Deployment', 'metadata: {name: many, namespace: default}', 'spec:',
     `  replicas: ${PODS}`, '  selector: {matchLabels: {app: many}}', '  template:', '    metadata: {labels: {app: many}}',
     '    spec: {containers: [{name: web, image: nginx}]}', ''].join('\n');

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { startLab, startBrowser, openPage, command } from './lab.mjs';
+import { startConnected, command } from './lab.mjs';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -16,11 +16,7 @@ let context;
 let page;
 let exercises = [];
 before(async () => {
-  lab = await startLab();
-  chrome = await startBrowser();
-  ({ context, page } = await openPage(chrome));
-  await page.goto(lab.url);
-  await page.locator('#cluster-status .phase', { hasText: 'Connected' }).waitFor({ timeout: 60_000 });
+  ({ lab, chrome, context, page } = await startConnected());
   exercises = (await command(lab, { type: 'listExercises' })).Ok?.data ?? [];
   // The GitOps screen's resource table (the widest one) needs a sync run to show.
   await command(lab, { type: 'syncConfigure', repo: 'config', path: '.', prune: false, auto: false });
