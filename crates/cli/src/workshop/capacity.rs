@@ -1,4 +1,5 @@
-//! Whether one more learner fits: the class size limit and the machine's available memory.
+//! Whether one more learner fits: the class size limit and the memory available to the server
+//! (the machine's, or its container's limit when that is smaller).
 
 use gitops_lab::protocol::Text;
 
@@ -42,10 +43,37 @@ pub fn admit(limits: &Limits, learners: usize, available: Option<u64>) -> Result
     Ok(())
 }
 
-/// The machine's available memory (`MemAvailable` of `/proc/meminfo`), when it can be read.
+/// The memory this server may still use: the machine's available memory (`MemAvailable` of
+/// `/proc/meminfo`), or less when the server runs in a cgroup with a memory limit (a container
+/// with `resources.limits.memory`), whose room is then the limit. `None` when neither can be read.
 pub fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    parse_available(&text)
+    let machine = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| parse_available(&text));
+    let cgroup = cgroup_room();
+    match (machine, cgroup) {
+        (Some(machine), Some(cgroup)) => Some(machine.min(cgroup)),
+        (machine, cgroup) => machine.or(cgroup),
+    }
+}
+
+/// Room left under this process's cgroup v2 memory limit, `None` without a limit. As the kubelet
+/// does, the working set excludes inactive file pages (cache the kernel takes back before it kills).
+fn cgroup_room() -> Option<u64> {
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = membership.lines().find_map(|line| line.strip_prefix("0::"))?;
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    parse_cgroup_room(&read("memory.max")?, &read("memory.current")?, &read("memory.stat").unwrap_or_default())
+}
+
+fn parse_cgroup_room(max: &str, current: &str, stat: &str) -> Option<u64> {
+    let limit: u64 = max.trim().parse().ok()?; // "max" (no limit) does not parse: no room to report
+    let usage: u64 = current.trim().parse().ok()?;
+    let inactive_file = stat
+        .lines()
+        .find_map(|line| line.strip_prefix("inactive_file "))
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    Some(limit.saturating_sub(usage.saturating_sub(inactive_file)))
 }
 
 fn parse_available(meminfo: &str) -> Option<u64> {
@@ -75,5 +103,14 @@ mod tests {
         assert_eq!(parse_available(text), Some(1 << 20));
         assert_eq!(parse_available("MemTotal: 1 kB\n"), None);
         assert!(available_memory().is_some());
+    }
+
+    #[test]
+    fn a_cgroup_limit_gives_its_room_without_reclaimable_cache() {
+        let stat = "anon 100\ninactive_file 300\nactive_file 5\n";
+        assert_eq!(parse_cgroup_room("1000\n", "800\n", stat), Some(500));
+        assert_eq!(parse_cgroup_room("1000\n", "800\n", ""), Some(200));
+        assert_eq!(parse_cgroup_room("1000\n", "1200\n", ""), Some(0), "over the limit: no room");
+        assert_eq!(parse_cgroup_room("max\n", "800\n", stat), None, "no limit: the machine decides");
     }
 }
