@@ -1,6 +1,7 @@
 //! The kinds after chapter 2 through the real kubectl: discovered by their short names, stored
 //! with defaults, printed with upstream's columns; `kubectl autoscale` works, the default
-//! StorageClass provisions and binds claims, and a fresh cluster's PriorityClasses are there.
+//! StorageClass provisions and binds claims, a fresh cluster's PriorityClasses are there, and an
+//! Ingress, a claim or a probe with a value upstream refuses is refused with upstream's field path.
 
 #![forbid(unsafe_code)]
 
@@ -161,4 +162,45 @@ fn the_default_storage_class_provisions_and_binds_a_claim() {
         let pvs = get_json(&sb, &["get", "pv"]);
         pvs["items"].as_array().is_some_and(Vec::is_empty).then_some(())
     });
+}
+
+#[test]
+fn newer_kinds_with_upstreams_typos_are_refused_and_nothing_is_stored() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        (
+            "ingress",
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: bad}\nspec:\n  rules:\n  - http:\n      \
+             paths: [{path: /, pathType: Bogus, backend: {service: {name: web, port: {number: 80}}}}]\n",
+            "The Ingress \"bad\" is invalid: spec.rules[0].http.paths[0].pathType: Unsupported value: \"Bogus\": \
+             supported values: \"Exact\", \"ImplementationSpecific\", \"Prefix\"",
+        ),
+        (
+            "pvc",
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: bad}\n\
+             spec: {accessModes: [ReadWriteSometimes], resources: {requests: {storage: 1Gi}}}\n",
+            "The PersistentVolumeClaim \"bad\" is invalid: spec.accessModes: Unsupported value: \"ReadWriteSometimes\": \
+             supported values: \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOnce\", \"ReadWriteOncePod\"",
+        ),
+        (
+            "pod",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\nspec:\n  containers:\n  - name: web\n    image: nginx\n    \
+             livenessProbe: {httpGet: {path: /, port: 99999}}\n",
+            "The Pod \"bad\" is invalid: spec.containers[0].livenessProbe.httpGet.port: Invalid value: 99999: \
+             must be between 1 and 65535, inclusive",
+        ),
+    ];
+    for (resource, manifest, message) in cases {
+        let file = dir.path().join(format!("{resource}.yaml"));
+        std::fs::write(&file, manifest).expect("manifest written");
+        let out = sb.kubectl(&["apply", "-f", file.to_str().unwrap_or_default()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(message), "{resource}: {stderr}");
+        let get = sb.kubectl(&["get", resource, "bad"]);
+        assert!(!get.status.success(), "a refused {resource} is not stored");
+    }
 }

@@ -4,9 +4,11 @@
 //! computed ones in `computed`. Validation is code per kind, sharing the metadata, name and pod
 //! checks; every message keeps upstream's field path and wording.
 
+mod claims;
 mod computed;
 mod cron;
 mod defaults;
+mod ingress;
 mod meta;
 mod objects;
 mod pod;

@@ -9,6 +9,8 @@ use std::collections::HashSet;
 const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
 const DNS_POLICIES: &[&str] = &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
+/// The probes a container may have; each one's port is checked like a container port.
+const PROBES: &[&str] = &["livenessProbe", "readinessProbe", "startupProbe"];
 
 fn text<'a>(obj: &'a Value, key: &str) -> &'a str {
     obj.get(key).and_then(Value::as_str).unwrap_or("")
@@ -127,6 +129,11 @@ fn check_container(
         errs.push(FieldError::required(format!("{at}.image"), ""));
     }
     check_ports(c, &format!("{at}.ports"), errs);
+    for probe in PROBES {
+        if let Some(handler) = c.get(*probe) {
+            check_probe_ports(handler, &format!("{at}.{probe}"), errs);
+        }
+    }
     for (i, env) in items(c, "env").iter().enumerate() {
         if text(env, "name").is_empty() {
             errs.push(FieldError::required(format!("{at}.env[{i}].name"), ""));
@@ -156,6 +163,22 @@ fn check_ports(c: &Value, path: &str, errs: &mut Vec<FieldError>) {
             check_port_number(host, &format!("{at}.hostPort"), errs);
         }
         check_protocol(port, &at, errs);
+    }
+}
+
+/// A probe's port (`httpGet`, `tcpSocket`: a number or a container port's name; `grpc`: a number).
+fn check_probe_ports(probe: &Value, at: &str, errs: &mut Vec<FieldError>) {
+    for action in ["httpGet", "tcpSocket", "grpc"] {
+        let path = format!("{at}.{action}.port");
+        match probe.get(action).and_then(|a| a.get("port")) {
+            Some(Value::Number(n)) => check_port_number(n.as_i64().unwrap_or(-1), &path, errs),
+            Some(Value::String(name)) if action != "grpc" => {
+                for msg in names::validate_port_name(name) {
+                    errs.push(FieldError::invalid(&path, json!(name), msg));
+                }
+            }
+            _ => {}
+        }
     }
 }
 

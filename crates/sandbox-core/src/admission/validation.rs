@@ -2,7 +2,7 @@
 //!
 //! Every object gets the metadata checks; kinds with their own rules are listed in `CHECKS`.
 
-use super::{meta, objects, workloads};
+use super::{claims, ingress, meta, objects, workloads};
 use crate::errors::FieldError;
 use crate::registry::ResourceType;
 use serde_json::Value;
@@ -25,6 +25,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("ClusterRole", objects::check_cluster_role),
     ("RoleBinding", objects::check_role_binding),
     ("ClusterRoleBinding", objects::check_cluster_role_binding),
+    ("Ingress", ingress::check_ingress),
+    ("PersistentVolumeClaim", claims::check_claim),
 ];
 
 /// Checks an object (and, on update, the stored one it replaces); returns every problem found.
@@ -107,6 +109,54 @@ mod tests {
                 "spec.template.spec.containers[0].image: Required value",
             ]
         );
+    }
+
+    #[test]
+    fn newer_kinds_and_probes_are_refused_as_upstream_refuses_them() {
+        let text = |kind: &str, obj: Value| -> Vec<String> {
+            validate(rt(kind), &obj, None).iter().map(ToString::to_string).collect()
+        };
+        let meta = json!({"name": "x", "namespace": "default"});
+        let ingress = json!({"metadata": meta, "spec": {"rules": [{"http": {"paths": [
+            {"path": "/", "pathType": "Bogus", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+            {"path": "api", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+            {"path": "/x", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
+        assert_eq!(
+            text("Ingress", ingress),
+            [
+                "spec.rules[0].http.paths[0].pathType: Unsupported value: \"Bogus\": supported values: \"Exact\", \
+                 \"ImplementationSpecific\", \"Prefix\"",
+                "spec.rules[0].http.paths[1].path: Invalid value: \"api\": must be an absolute path",
+                "spec.rules[0].http.paths[2].pathType: Required value: pathType must be specified",
+            ]
+        );
+        let claim = json!({"metadata": meta, "spec": {"accessModes": ["ReadWriteSometimes"]}});
+        assert_eq!(
+            text("PersistentVolumeClaim", claim),
+            [
+                "spec.accessModes: Unsupported value: \"ReadWriteSometimes\": supported values: \"ReadOnlyMany\", \
+                 \"ReadWriteMany\", \"ReadWriteOnce\", \"ReadWriteOncePod\"",
+                "spec.resources[storage]: Required value",
+            ]
+        );
+        let empty = json!({"metadata": meta, "spec": {"resources": {"requests": {"storage": "1Gi"}}}});
+        assert_eq!(
+            text("PersistentVolumeClaim", empty),
+            ["spec.accessModes: Required value: at least 1 access mode is required"]
+        );
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"containers": [
+            {"name": "web", "image": "nginx", "livenessProbe": {"httpGet": {"path": "/", "port": 99999}},
+             "readinessProbe": {"tcpSocket": {"port": "not_a_name"}}}]}});
+        apply_defaults(rt("Pod"), &mut pod);
+        let problems = text("Pod", pod);
+        assert_eq!(
+            problems[0],
+            "spec.containers[0].livenessProbe.httpGet.port: Invalid value: 99999: must be between 1 and 65535, inclusive"
+        );
+        assert!(
+            problems[1].starts_with("spec.containers[0].readinessProbe.tcpSocket.port: Invalid value: \"not_a_name\"")
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
     }
 
     #[test]
