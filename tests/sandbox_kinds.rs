@@ -204,3 +204,21 @@ fn newer_kinds_with_upstreams_typos_are_refused_and_nothing_is_stored() {
         assert!(!get.status.success(), "a refused {resource} is not stored");
     }
 }
+
+#[test]
+fn cluster_dns_has_its_service_where_pods_resolv_conf_points() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let services = sb.kubectl_ok(&["get", "svc", "-n", "kube-system"]);
+    assert_table(
+        &services,
+        "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE",
+        &["kube-dns ClusterIP 10.96.0.10 <none> 53/UDP,53/TCP,9153/TCP <age>"],
+    );
+    // A learner's own Service never gets the DNS address.
+    sb.kubectl_ok(&["create", "service", "clusterip", "web", "--tcp=80:80"]);
+    let web = get_json(&sb, &["get", "svc", "web"]);
+    assert_ne!(web["spec"]["clusterIP"], "10.96.0.10");
+}
