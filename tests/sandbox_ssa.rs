@@ -134,7 +134,7 @@ fn server_side_apply_creates_updates_removes_and_conflicts() {
 }
 
 #[test]
-fn the_first_server_side_apply_over_client_side_apply_takes_its_fields_and_later_ones_conflict() {
+fn another_manager_over_client_side_apply_conflicts_and_kubectl_takes_the_fields_over() {
     if !kubectl_available() {
         return;
     }
@@ -144,20 +144,32 @@ fn the_first_server_side_apply_over_client_side_apply_takes_its_fields_and_later
     sb.kubectl_ok(&["apply", "-f", file]);
     assert!(has(&managers(&web(&sb)), "kubectl-client-side-apply", "Update", ""));
 
-    // As upstream, fields still holding what the last-applied annotation records are taken over
-    // without conflict by the first server-side apply (kubectl then moves the rest to that manager).
+    // A manager of its own opts out of kubectl's upgrade: client-side apply owns .spec.replicas.
     std::fs::write(&path, deployment(4, Some("front"))).expect("the manifest is rewritten");
-    sb.kubectl_ok(&["apply", "--server-side", "--field-manager=first", "-f", file]);
+    let refused = sb.kubectl(&["apply", "--server-side", "--field-manager=other", "-f", file]);
+    let stderr = failed_with(&refused, 1);
+    assert!(
+        stderr.starts_with(
+            "error: Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: \
+             .spec.replicas\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(web(&sb)["spec"]["replicas"], 2, "a refused apply changes nothing");
+
+    // As upstream, the manager `kubectl` takes the fields still holding what the last-applied
+    // annotation records without conflict (kubectl then moves the rest to that manager).
+    sb.kubectl_ok(&["apply", "--server-side", "-f", file]);
     let taken = web(&sb);
     assert_eq!(taken["spec"]["replicas"], 4);
     assert!(!managers(&taken).iter().any(|m| m.0 == "kubectl-client-side-apply"), "{:?}", managers(&taken));
 
-    // From then on, another manager conflicts (Update owners print with their apiVersion).
+    // From then on, another manager conflicts with kubectl's apply (an Apply owner prints no version).
     std::fs::write(&path, deployment(6, Some("front"))).expect("the manifest is rewritten");
     let refused = sb.kubectl(&["apply", "--server-side", "--field-manager=second", "-f", file]);
     let stderr = failed_with(&refused, 1);
     assert!(
-        stderr.starts_with("error: Apply failed with 1 conflict: conflict with \"first\": .spec.replicas\n"),
+        stderr.starts_with("error: Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas\n"),
         "{stderr}"
     );
     sb.kubectl_ok(&["scale", "deployment", "web", "--replicas=3"]);

@@ -73,8 +73,10 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 /// Applies `applied` over `live` (none: the object is created) for `writer`; with `force`,
 /// conflicting fields change owner. Returns the new object with its `managedFields`.
 ///
-/// As upstream, the first server-side apply over a client-side-applied object (no Apply entry
-/// yet, a last-applied annotation) takes the fields that annotation names without conflict.
+/// As upstream, an apply by the manager `kubectl` over an object with a last-applied annotation
+/// (client-side apply's) takes the fields that annotation names, where they still hold its values,
+/// without conflict: that is kubectl's upgrade from client-side to server-side apply. Any other
+/// manager opts out of it and meets the conflicts.
 pub fn apply(
     live: Option<&Value>,
     applied: &Value,
@@ -86,22 +88,23 @@ pub fn apply(
         Err(conflicts) => conflicts,
         done => return done,
     };
+    if writer.manager != UPGRADING_MANAGER {
+        return Err(conflicts);
+    }
     let Some(allowed) = live.and_then(|l| upgradable_fields(l, shape)) else { return Err(conflicts) };
-    let (upgradable, others): (Vec<Conflict>, Vec<Conflict>) =
-        conflicts.0.into_iter().partition(|c| allowed.contains(&c.path));
-    match (upgradable.is_empty(), others.is_empty()) {
-        (false, true) => apply_once(live, applied, shape, writer, true),
-        _ => Err(Conflicts(others.into_iter().chain(upgradable).collect())),
+    let others: Vec<Conflict> = conflicts.0.into_iter().filter(|c| !allowed.contains(&c.path)).collect();
+    match others.is_empty() {
+        true => apply_once(live, applied, shape, writer, true),
+        false => Err(Conflicts(others)),
     }
 }
 
-/// The fields of a client-side-applied object's last-applied annotation that still hold the
-/// value it records, when no manager has applied server-side yet.
+/// The one manager whose applies upgrade client-side-applied fields (kubectl's default for
+/// `apply --server-side`).
+const UPGRADING_MANAGER: &str = "kubectl";
+
+/// The fields of an object's last-applied annotation that still hold the value it records.
 fn upgradable_fields(live: &Value, shape: Shape) -> Option<FieldSet> {
-    let entries = managed::decode(&live["metadata"]["managedFields"]).unwrap_or_default();
-    if entries.iter().any(|e| e.operation == Operation::Apply) {
-        return None;
-    }
     let text = live["metadata"]["annotations"].get(LAST_APPLIED)?.as_str()?;
     let last: Value = serde_json::from_str(text).ok()?;
     let recorded = walk::field_set(&last, shape);
@@ -267,9 +270,12 @@ mod tests {
         live["metadata"]["annotations"][LAST_APPLIED] = json!(last);
         let set = walk::field_set(&live, shape());
         live["metadata"]["managedFields"] = managed::encode(&[Entry::new(&csa, set)]);
+        // Another manager opts out of the upgrade: it meets client-side apply's ownership.
+        let refused = apply(Some(&live), &config(Some(4), "nginx"), shape(), &writer("other"), false).unwrap_err();
+        assert!(refused.message().contains("conflict with \"kubectl-client-side-apply\""), "{}", refused.message());
         let upgraded = apply(Some(&live), &config(Some(4), "nginx"), shape(), &writer("kubectl"), false).unwrap();
         assert_eq!(upgraded["spec"]["replicas"], 4);
-        // Once an apply manager exists, the same change by another one conflicts again.
+        // Once kubectl owns the field, the same change by another manager conflicts with it.
         assert!(apply(Some(&upgraded), &config(Some(5), "nginx"), shape(), &writer("other"), false).is_err());
     }
 
