@@ -4,7 +4,7 @@
 // answers `not-available` for what it needs (features land on main one by one).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLab, startBrowser, command, missing, screenshot } from './lab.mjs';
+import { startConnected, command, missing, screenshot } from './lab.mjs';
 
 let lab;
 let chrome;
@@ -13,11 +13,7 @@ let page;
 let exercises = [];
 
 before(async () => {
-  lab = await startLab();
-  chrome = await startBrowser();
-  context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  await page.goto(lab.url);
+  ({ lab, chrome, context, page } = await startConnected());
   const answer = await command(lab, { type: 'listExercises' });
   exercises = answer.Ok?.data ?? [];
 });
