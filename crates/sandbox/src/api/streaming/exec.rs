@@ -17,6 +17,7 @@ use futures::{SinkExt, StreamExt};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_node::{NodeError, Output, Process};
 use serde_json::{Value, json};
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Which subresource a request is for.
@@ -162,8 +163,10 @@ fn attach(pods: &dyn PodStreams, ns: &str, name: &str, container: &str, replay: 
     Ok(Process { stdin: None, output, exit, resize: None })
 }
 
-/// The node could not start the process: say so on the status channel, as the API server relays it.
+/// The node could not start the process: say so on the status channel, as the API server relays it
+/// (after the same pause as a started one, so that kubectl has its status stream by then).
 async fn refuse(mut socket: WebSocket, error: &NodeError) {
+    tokio::time::sleep(PROCESS_START).await;
     let cause = format!("unable to upgrade connection: {error}");
     let status = json!({
         "metadata": {}, "status": "Failure", "message": format!("Internal error occurred: {cause}"),
@@ -177,11 +180,20 @@ fn status_frame(status: &Value) -> Bytes {
     channels::frame(STATUS, &serde_json::to_vec(status).unwrap_or_default())
 }
 
+/// How long the first frame waits after the upgrade. client-go registers its streams in one
+/// goroutine while another already reads the socket, and drops a frame for a stream not yet
+/// registered ("Unknown stream id 1, discarding message"): `echo hi` then prints nothing. A real
+/// runtime takes longer than this to start a process, so kubectl never meets the race there; the
+/// simulated node answers at once, so the pause stands in for the start-up. The client says
+/// nothing when its streams are ready, so there is nothing better to wait for.
+const PROCESS_START: Duration = Duration::from_millis(50);
+
 /// Relays one process: client input to it, its output to the client, then its exit status.
 async fn session(socket: WebSocket, process: Process, protocol: &str, opts: &ExecOptions) {
     let (mut sink, stream) = socket.split();
     let Process { stdin, mut output, exit, resize } = process;
     let mut input = tokio::spawn(read_client(stream, stdin, resize, channels::supports_close(protocol)));
+    tokio::time::sleep(PROCESS_START).await;
     loop {
         let piece = tokio::select! {
             piece = output.recv() => piece,
