@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod deployment_status;
 mod deployment_sync;
@@ -17,12 +18,15 @@ mod endpoint_slices;
 pub mod endpoints;
 pub mod garbage_collector;
 pub mod job;
+#[cfg(test)]
+mod kinds_tests;
 pub mod namespace;
 pub mod owners;
 pub mod provisioner;
 pub mod replicaset;
 pub mod rollout;
 pub mod runtime;
+pub mod statefulset;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
@@ -36,6 +40,7 @@ use std::sync::Arc;
 pub fn all() -> Vec<Arc<dyn Controller>> {
     vec![
         Arc::new(replicaset::ReplicaSetController),
+        Arc::new(replicaset::ReplicationManager),
         Arc::new(deployment::DeploymentController),
         Arc::new(garbage_collector::GarbageCollector::default()),
         Arc::new(namespace::NamespaceController),
@@ -43,5 +48,7 @@ pub fn all() -> Vec<Arc<dyn Controller>> {
         Arc::new(cronjob::CronJobController),
         Arc::new(endpoints::EndpointsController),
         Arc::new(provisioner::Provisioner),
+        Arc::new(statefulset::StatefulSetController),
+        Arc::new(daemonset::DaemonSetController),
     ]
 }

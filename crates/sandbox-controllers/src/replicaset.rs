@@ -1,4 +1,4 @@
-//! The ReplicaSet controller: keeps `spec.replicas` pods matching the selector, creating them
+//! The ReplicaSet controller (and, with a map selector, the ReplicationController's): keeps `spec.replicas` pods matching the selector, creating them
 //! from the template and deleting the least useful surplus, and reports their readiness.
 
 use super::owners::{self, availability, int, is_active, is_deleting, is_ready};
@@ -17,13 +17,30 @@ use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::Duration;
 
-const SOURCE: Source = Source { component: "replicaset-controller", host: None };
-
 /// Reconciles ReplicaSets against their pods.
 pub struct ReplicaSetController;
 
+/// Reconciles ReplicationControllers against their pods: a ReplicaSet whose selector is a plain
+/// map of labels, run by the same code (upstream's replication manager is the ReplicaSet
+/// controller in the same way).
+pub struct ReplicationManager;
+
+/// What differs between the two kinds the controller runs: the type, and the events' source.
+struct Kind {
+    rt: fn() -> &'static ResourceType,
+    source: Source,
+}
+
+const REPLICA_SETS: Kind = Kind { rt: replicasets, source: Source { component: "replicaset-controller", host: None } };
+const REPLICATION_CONTROLLERS: Kind =
+    Kind { rt: replicationcontrollers, source: Source { component: "replication-controller", host: None } };
+
 fn replicasets() -> &'static ResourceType {
     builtin_type("apps", "replicasets")
+}
+
+fn replicationcontrollers() -> &'static ResourceType {
+    builtin_type("", "replicationcontrollers")
 }
 
 fn pods() -> &'static ResourceType {
@@ -40,26 +57,56 @@ impl Controller for ReplicaSetController {
     }
 
     fn reconcile(&self, sb: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
-        let Some(rs) = sb.get(replicasets(), Some(&target.namespace), &target.name) else {
-            return Ok(Action::Done);
-        };
-        // An invalid selector cannot be acted on; upstream logs it and waits for a fix.
-        let Ok(selector) = LabelSelector::from_object(&rs["spec"]["selector"]) else {
-            return Ok(Action::Done);
-        };
-        let active = active_pods(sb, &rs, &selector)?;
-        let failure = if is_deleting(&rs) { None } else { manage(sb, &rs, active) };
-        let active = active_pods(sb, &rs, &selector)?;
-        let now = Timestamp::now();
-        let (mut status, mut recheck) = status_of(&rs, &active, now);
-        note_failure(&mut status, &rs, active.len(), failure.as_deref(), now);
-        write_status(sb, &rs, status)?;
-        if failure.is_some() {
-            // Upstream retries with a rate limit; a fixed pause keeps the events readable.
-            recheck = Some(recheck.map_or(RETRY_FAILED, |r| r.min(RETRY_FAILED)));
-        }
-        Ok(recheck.map_or(Action::Done, Action::RequeueAfter))
+        sync(sb, target, &REPLICA_SETS)
     }
+}
+
+impl Controller for ReplicationManager {
+    fn name(&self) -> &'static str {
+        "replicationcontroller"
+    }
+
+    fn primary(&self) -> ResourceId {
+        replicationcontrollers().id()
+    }
+
+    fn reconcile(&self, sb: &Sandbox, target: &ObjectRef) -> Result<Action, ApiError> {
+        sync(sb, target, &REPLICATION_CONTROLLERS)
+    }
+}
+
+/// The selector of a ReplicaSet (a LabelSelector) or a ReplicationController (a map of labels).
+fn selector_of(rs: &Value) -> Result<LabelSelector, String> {
+    let selector = &rs["spec"]["selector"];
+    if rs["kind"] == "ReplicationController" {
+        return LabelSelector::from_object(&json!({"matchLabels": selector}));
+    }
+    LabelSelector::from_object(selector)
+}
+
+/// One reconcile of a ReplicaSet or ReplicationController.
+fn sync(sb: &Sandbox, target: &ObjectRef, kind: &Kind) -> Result<Action, ApiError> {
+    let Some(rs) = sb.get((kind.rt)(), Some(&target.namespace), &target.name) else {
+        return Ok(Action::Done);
+    };
+    // An invalid selector cannot be acted on; upstream logs it and waits for a fix.
+    let Ok(selector) = selector_of(&rs) else {
+        return Ok(Action::Done);
+    };
+    let active = active_pods(sb, &rs, &selector)?;
+    let failure = if is_deleting(&rs) { None } else { manage(sb, kind, &rs, active) };
+    let active = active_pods(sb, &rs, &selector)?;
+    let now = Timestamp::now();
+    let (mut status, mut recheck) = status_of(&rs, &active, now);
+    note_failure(&mut status, &rs, active.len(), failure.as_deref(), now);
+    if rs["status"] != status {
+        owners::update_status(sb, (kind.rt)(), &rs, |next| next["status"] = status)?;
+    }
+    if failure.is_some() {
+        // Upstream retries with a rate limit; a fixed pause keeps the events readable.
+        recheck = Some(recheck.map_or(RETRY_FAILED, |r| r.min(RETRY_FAILED)));
+    }
+    Ok(recheck.map_or(Action::Done, Action::RequeueAfter))
 }
 
 /// The ReplicaSet's pods that count: claimed, not being deleted, not finished.
@@ -73,18 +120,18 @@ fn active_pods(sb: &Sandbox, rs: &Value, selector: &LabelSelector) -> Result<Vec
 const RETRY_FAILED: Duration = Duration::from_secs(5);
 
 /// Creates or deletes pods until there are `spec.replicas` of them; says why a creation failed.
-fn manage(sb: &Sandbox, rs: &Value, active: Vec<Arc<Value>>) -> Option<String> {
+fn manage(sb: &Sandbox, kind: &Kind, rs: &Value, active: Vec<Arc<Value>>) -> Option<String> {
     let wanted = int(&rs["spec"]["replicas"]).max(0) as usize;
     if active.len() < wanted {
         for _ in active.len()..wanted {
             // Stop at the first failure, as upstream's slow-start batches do.
-            if let Err(message) = create_pod(sb, rs) {
+            if let Err(message) = create_pod(sb, kind.source, rs) {
                 return Some(message);
             }
         }
     } else if active.len() > wanted {
         for pod in pods_to_delete(active, wanted) {
-            delete_pod(sb, rs, &pod);
+            delete_pod(sb, kind.source, rs, &pod);
         }
     }
     None
@@ -113,35 +160,35 @@ fn note_failure(status: &mut Value, rs: &Value, active: usize, failure: Option<&
     }
 }
 
-fn create_pod(sb: &Sandbox, rs: &Value) -> Result<(), String> {
+fn create_pod(sb: &Sandbox, source: Source, rs: &Value) -> Result<(), String> {
     let namespace = object::namespace(rs).to_string();
     match sb.create(pods(), Some(&namespace), pod_from_template(rs), WriteOptions::default()) {
         Ok(outcome) => {
             let message = format!("Created pod: {}", object::name(&outcome.object));
-            sb.record(SOURCE, rs, EventType::Normal, "SuccessfulCreate", message);
+            sb.record(source, rs, EventType::Normal, "SuccessfulCreate", message);
             Ok(())
         }
         Err(error) => {
             let failure = error.message.clone();
             let message = format!("Error creating: {}", error.message);
-            sb.record(SOURCE, rs, EventType::Warning, "FailedCreate", message);
+            sb.record(source, rs, EventType::Warning, "FailedCreate", message);
             Err(failure)
         }
     }
 }
 
-fn delete_pod(sb: &Sandbox, rs: &Value, pod: &Value) {
+fn delete_pod(sb: &Sandbox, source: Source, rs: &Value, pod: &Value) {
     let options = DeleteOptions { uid: Some(object::uid(pod).to_string()), ..Default::default() };
     match sb.delete(pods(), Some(object::namespace(pod)), object::name(pod), &options) {
         Ok(_) => {
             let message = format!("Deleted pod: {}", object::name(pod));
-            sb.record(SOURCE, rs, EventType::Normal, "SuccessfulDelete", message);
+            sb.record(source, rs, EventType::Normal, "SuccessfulDelete", message);
         }
         // Already gone or replaced: nothing left to do for this one.
         Err(error) if error.is_not_found() || error.is_conflict() => {}
         Err(error) => {
             let message = format!("Error deleting: {}", error.message);
-            sb.record(SOURCE, rs, EventType::Warning, "FailedDelete", message);
+            sb.record(source, rs, EventType::Warning, "FailedDelete", message);
         }
     }
 }
@@ -239,13 +286,6 @@ pub fn status_of(rs: &Value, active: &[Arc<Value>], now: Timestamp) -> (Value, O
         status.insert("conditions".into(), conditions.clone());
     }
     (Value::Object(status), recheck)
-}
-
-fn write_status(sb: &Sandbox, rs: &Value, status: Value) -> Result<(), ApiError> {
-    if rs["status"] == status {
-        return Ok(());
-    }
-    owners::update_status(sb, replicasets(), rs, |next| next["status"] = status)
 }
 
 #[cfg(test)]
