@@ -9,6 +9,10 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod autoscaler;
+pub mod autoscaler_math;
+#[cfg(test)]
+mod autoscaler_tests;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
@@ -36,7 +40,9 @@ pub use runtime::{Action, Controller, ObjectRef};
 
 use std::sync::Arc;
 
-/// The workload controllers, in start order.
+/// The workload controllers, in start order. The HorizontalPodAutoscaler's
+/// ([`autoscaler::Autoscaler`]) is not among them: it needs the node's image table, which the
+/// composition root hands it.
 pub fn all() -> Vec<Arc<dyn Controller>> {
     vec![
         Arc::new(replicaset::ReplicaSetController),

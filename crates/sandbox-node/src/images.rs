@@ -77,6 +77,10 @@ pub struct ImageSpec {
     /// Files of its root filesystem beyond the base's.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+    /// The CPU a running container of the image uses, as a quantity (`5m`): what the
+    /// HorizontalPodAutoscaler measures unless an annotation overrides it.
+    #[serde(default)]
+    pub cpu: Option<String>,
 }
 
 /// What an image the sandbox cannot simulate does.
@@ -203,6 +207,17 @@ pub fn table() -> &'static ImageTable {
     // The table is compiled in; the unit tests parse it, so a broken file never ships.
     TABLE
         .get_or_init(|| serde_norway::from_str(include_str!("data/images.yaml")).expect("node/data/images.yaml parses"))
+}
+
+/// The CPU (millicores) a running container of `image` uses by the table; `None` for an image
+/// the node does not simulate. Handed to the autoscaler by the composition root.
+pub fn cpu_millicores(image: &str) -> Option<i64> {
+    match table().resolve(image) {
+        Resolved::Known(spec, _) => {
+            spec.cpu.as_deref().and_then(gitops_sandbox_controllers::autoscaler_math::millicores)
+        }
+        _ => None,
+    }
 }
 
 /// What the node makes of a container's image.
@@ -338,6 +353,13 @@ mod tests {
         for bad in ["Nginx", "nginx:", "nginx::1", "ngi nx", "", "nginx@sha256:abc", "-x/y"] {
             assert!(ImageRef::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_images_cpu_comes_from_the_table() {
+        assert_eq!(cpu_millicores("nginx:1.27"), Some(3));
+        assert_eq!(cpu_millicores("busybox"), Some(1));
+        assert_eq!(cpu_millicores("example.com/app"), None, "not simulated");
     }
 
     #[test]

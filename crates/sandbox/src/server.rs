@@ -35,7 +35,10 @@ pub async fn run(
         SimulatedNode::new(sandbox.clone(), clients, handle, exits)
     });
     node::register(&sandbox);
-    let workloads = controllers::all().into_iter().map(|c| (c, None));
+    // The autoscaler reads the CPU an image uses from the node's image table.
+    let autoscaler: Arc<dyn controllers::Controller> =
+        Arc::new(controllers::autoscaler::Autoscaler::new(Arc::new(node::images::cpu_millicores)));
+    let workloads = controllers::all().into_iter().chain([autoscaler]).map(|c| (c, None));
     for (controller, triggers) in workloads.chain(node::controllers(&node, exit_triggers)) {
         tokio::spawn(runtime::run(sandbox.clone(), controller, triggers, controllers_stopped.clone()));
     }
