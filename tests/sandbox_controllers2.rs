@@ -73,8 +73,9 @@ fn a_statefulset_rolls_out_ordered_pods_with_claims_and_scales_down_from_the_top
     }
     let sb = Sandbox::start();
     apply(&sb, STATEFULSET);
+    // The defaulted `partition: 0` makes kubectl 1.32 report a partitioned rollout, as on a real cluster.
     let done = sb.kubectl_ok(&["rollout", "status", "sts/db", "--timeout=60s"]);
-    assert!(done.contains("statefulset rolling update complete 3 pods at revision db-"), "{done}");
+    assert!(done.contains("partitioned roll out complete: 3 new pods have been updated..."), "{done}");
     let table = sb.kubectl_ok(&["get", "sts", "db"]);
     assert!(table.lines().nth(1).is_some_and(|l| l.split_whitespace().take(2).eq(["db", "3/3"])), "{table}");
     assert_eq!(names(&get_json(&sb, &["get", "pods", "-l", "app=db"])), ["db-0", "db-1", "db-2"]);
@@ -102,8 +103,8 @@ fn a_statefulset_rolls_out_ordered_pods_with_claims_and_scales_down_from_the_top
 
     sb.kubectl_ok(&["set", "image", "sts/db", "db=nginx:1.27"]);
     let done = sb.kubectl_ok(&["rollout", "status", "sts/db", "--timeout=60s"]);
-    assert!(done.contains("statefulset rolling update complete 3 pods at revision"), "{done}");
-    assert_eq!(images(&sb, "app=db"), ["nginx:1.27"; 3]);
+    assert!(done.contains("partitioned roll out complete: 3 new pods have been updated..."), "{done}");
+    eventually("every pod updated", || (images(&sb, "app=db") == ["nginx:1.27"; 3]).then_some(()));
     let status = get_json(&sb, &["get", "sts", "db"])["status"].clone();
     assert_eq!(status["currentRevision"], status["updateRevision"]);
     assert_eq!(status["updatedReplicas"], 3);
