@@ -5,7 +5,7 @@
 
 #![forbid(unsafe_code)]
 
-use gitops_lab_e2e::chapter::{assert_has_row, assert_table, get_json};
+use gitops_lab_e2e::chapter::{assert_has_row, assert_table, get_json, row_matches};
 use gitops_lab_e2e::{Sandbox, eventually, kubectl_available};
 
 const MANIFESTS: &str = r#"
@@ -77,12 +77,14 @@ fn every_new_kind_is_served_stored_and_printed() {
     sb.kubectl_ok(&["apply", "-f", file.to_str().unwrap_or_default()]);
     let all = "hpa,sts,ds,pvc,pv,sc,ing,pdb,quota,limits,pc,rc,podtemplates,leases,crd,ep,endpointslices,netpol,ingressclasses";
     sb.kubectl_ok(&["get", all, "-A"]);
-    assert_table(&sb.kubectl_ok(&["get", "sts"]), "NAME READY AGE", &["db 0/1 <age>"]);
-    let ds = sb.kubectl_ok(&["get", "ds"]);
-    assert_table(
-        &ds,
+    // Their controllers run them (tests/sandbox_controllers2.rs): wait for the settled rows.
+    settled_row(&sb, &["get", "sts"], "NAME READY AGE", "db 1/1 <age>");
+    settled_row(
+        &sb,
+        &["get", "ds"],
         "NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE",
-        &["agent 0 0 0 0 0 <none> <age>"],
+        // busybox without a command ends at once and restarts, so its readiness comes and goes.
+        "agent 1 1 <n> 1 <n> <none> <age>",
     );
     assert_table(
         &sb.kubectl_ok(&["get", "ing"]),
@@ -115,12 +117,23 @@ fn kubectl_autoscale_makes_an_autoscaler() {
     sb.kubectl_ok(&["create", "deployment", "web", "--image=nginx"]);
     let out = sb.kubectl_ok(&["autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=50"]);
     assert_eq!(out, "horizontalpodautoscaler.autoscaling/web autoscaled\n");
-    let table = sb.kubectl_ok(&["get", "hpa"]);
-    assert_table(
-        &table,
+    // Its first sync saw 1 replica (below the minimum, so it scales to 2 without measuring; nginx
+    // has no CPU request to measure against anyway).
+    settled_row(
+        &sb,
+        &["get", "hpa"],
         "NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE",
-        &["web Deployment/web cpu: <unknown>/50% 2 5 0 <age>"],
+        "web Deployment/web cpu: <unknown>/50% 2 5 1 <age>",
     );
+}
+
+/// Waits until `kubectl ARGS` prints `header` and one row matching `row`.
+fn settled_row(sb: &Sandbox, args: &[&str], header: &str, row: &str) {
+    let table = eventually(&format!("the row {row:?}"), || {
+        let table = sb.kubectl_ok(args);
+        table.lines().nth(1).is_some_and(|line| row_matches(line, row)).then_some(table)
+    });
+    assert_table(&table, header, &[row]);
 }
 
 #[test]
