@@ -237,6 +237,9 @@ strings! {
     BoardWaiting => "step {}, waiting {} min on:", "第 {} 步，已等待 {} 分钟：";
     BoardOnStep => "step {}", "第 {} 步";
     BoardStuck => "stuck", "卡住了";
+    BoardTree => "Tree", "资源树";
+    BoardTreeOf => "{}'s resources (read-only, as of now)", "{} 的资源（只读，当前快照）";
+    BoardTreeEmpty => "Nothing in the watched namespaces yet.", "所监视的命名空间中还没有对象。";
     BoardReset => "Reset", "重置";
     BoardResetDone => "Reset {} for {}.", "已重置练习 {}（学员 {}）。";
     BoardHint => "Hint for everyone", "发给所有人的提示";

@@ -7,7 +7,7 @@
 //! [`BoardView`], tested without a browser.
 
 use crate::i18n::S;
-use crate::protocol::{ExerciseSummary, Text};
+use crate::protocol::{ExerciseSummary, GraphSnapshot, Text};
 use crate::screens::settings::Settings;
 use crate::state::lab;
 use leptos::prelude::*;
@@ -115,6 +115,30 @@ fn error_text(body: &str) -> Text {
         .unwrap_or_else(|| Text::same(body.trim()))
 }
 
+/// A learner's live tree as the board lists it: one `Kind namespace/name · status` line per object,
+/// from the body of `GET /api/board/tree`, or the reason it is not there.
+pub fn tree_lines(status: u16, body: &str) -> Result<Vec<String>, Text> {
+    if status != 200 {
+        return Err(error_text(body));
+    }
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| Text::same(e.to_string()))?;
+    if let Some(error) = value.get("Err") {
+        return Err(serde_json::from_value(error.get("message").cloned().unwrap_or_default())
+            .unwrap_or_else(|_| Text::same(error.to_string())));
+    }
+    let snapshot: GraphSnapshot = serde_json::from_value(value["Ok"]["data"].clone())
+        .map_err(|e| Text::same(format!("unexpected answer: {e}")))?;
+    Ok(snapshot
+        .nodes
+        .iter()
+        .map(|node| {
+            let o = &node.object;
+            let place = o.namespace.as_ref().map(|ns| format!("{ns}/{}", o.name)).unwrap_or_else(|| o.name.clone());
+            format!("{} {place} · {}", o.kind, node.status)
+        })
+        .collect())
+}
+
 /// The board page.
 #[component]
 pub fn Board() -> impl IntoView {
@@ -122,6 +146,7 @@ pub fn Board() -> impl IntoView {
     let board = RwSignal::new(BoardView::default());
     let error = RwSignal::new(None::<Text>);
     let status = RwSignal::new(None::<String>);
+    let tree = RwSignal::new(None::<(String, Result<Vec<String>, Text>)>);
     let refresh = move || {
         leptos::task::spawn_local(async move {
             match fetch("GET", "/api/board", None).await {
@@ -152,6 +177,16 @@ pub fn Board() -> impl IntoView {
             refresh();
         })
     };
+    let look = move |learner: LearnerLine| {
+        leptos::task::spawn_local(async move {
+            let path = format!("/api/board/tree?learner={}", learner.id);
+            let lines = match fetch("GET", &path, None).await {
+                Ok((code, text)) => tree_lines(code, &text),
+                Err(e) => Err(Text::same(e)),
+            };
+            tree.set(Some((learner.name, lines)));
+        })
+    };
     view! {
         <header class="top">
             <h1 class="brand">{move || lab.t(S::BoardTitle)}</h1>
@@ -160,7 +195,8 @@ pub fn Board() -> impl IntoView {
         <main id="main" class="board">
             {move || error.get().map(|e| view! { <div class="error-box" role="alert"><p class="error-message">{move || lab.text(&e)}</p></div> })}
             {move || status.get().map(|s| view! { <p class="notice" role="status" id="board-status">{s}</p> })}
-            {board_table(board, reset)}
+            {board_table(board, reset, look)}
+            {move || tree.get().map(tree_panel)}
             <HintForm status error />
             <p><a id="board-export" href="/api/board/export.csv" download="workshop-results.csv">{move || lab.t(S::BoardExport)}</a></p>
         </main>
@@ -171,6 +207,7 @@ pub fn Board() -> impl IntoView {
 fn board_table(
     board: RwSignal<BoardView>,
     reset: impl Fn(LearnerLine, String) + Copy + Send + Sync + 'static,
+    look: impl Fn(LearnerLine) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let lab = lab();
     move || {
@@ -193,9 +230,12 @@ fn board_table(
                     </td>
                 }
             }).collect_view();
+            let looked = learner.clone();
             view! {
                 <tr data-learner=learner.id.clone() class:stuck=learner.stuck>
-                    <th scope="row">{learner.name.clone()}</th>
+                    <th scope="row">{learner.name.clone()}" "
+                        <button class="small board-look" on:click=move |_| look(looked.clone())>{move || lab.t(S::BoardTree)}</button>
+                    </th>
                     <td>{sandbox_label(&learner.sandbox).map(|key| move || lab.t(key))}</td>
                     <td class="board-now">{now_cell(&learner)}</td>
                     {cells}
@@ -214,6 +254,22 @@ fn board_table(
             </table>
         }
         .into_any()
+    }
+}
+
+/// The learner's tree the instructor asked for: a plain list, or why it is not there.
+fn tree_panel((name, lines): (String, Result<Vec<String>, Text>)) -> impl IntoView {
+    let lab = lab();
+    let body = match lines {
+        Ok(lines) if lines.is_empty() => view! { <p>{move || lab.t(S::BoardTreeEmpty)}</p> }.into_any(),
+        Ok(lines) => view! { <ul>{lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul> }.into_any(),
+        Err(reason) => view! { <p class="error-message">{move || lab.text(&reason)}</p> }.into_any(),
+    };
+    view! {
+        <section id="board-tree" aria-live="polite">
+            <h2>{move || S::BoardTreeOf.fill(lab.language.get(), &[name.as_str()])}</h2>
+            {body}
+        </section>
     }
 }
 
@@ -298,6 +354,14 @@ mod tests {
         assert_eq!(view.learners[1].cell("2.1-nginx-pod"), "");
         assert!(view.learners[0].stuck);
         assert_eq!(sandbox_label("stopped"), Some(S::SandboxStopped));
+    }
+
+    #[test]
+    fn a_tree_answer_becomes_lines_and_a_refusal_its_reason() {
+        let body = r#"{"Ok":{"type":"graph","data":{"revision":3,"namespaces":["default"],"nodes":[{"id":"u1","object":{"apiVersion":"apps/v1","kind":"Deployment","namespace":"default","name":"web"},"health":"healthy","status":"1/1 ready","summary":{"en":"ok","zh-CN":"好"},"links":[],"created":"2026-01-01T00:00:00Z"}]}}}"#;
+        assert_eq!(tree_lines(200, body).unwrap(), ["Deployment default/web · 1/1 ready"]);
+        let stopped = r#"{"code":"sandbox-stopped","message":{"en":"Ada's sandbox is stopped","zh-CN":"已停止"}}"#;
+        assert_eq!(tree_lines(409, stopped).unwrap_err().en, "Ada's sandbox is stopped");
     }
 
     #[test]
