@@ -14,6 +14,7 @@
 
 mod board;
 mod capacity;
+mod kube_proxy;
 mod learners;
 mod pages;
 mod provider;
@@ -100,6 +101,10 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let (listener, addr) = crate::listener::bind(args.listen, messages).await?;
     let Addressing { https, names, base_url, guard } = addressing(&args, addr)?;
+    let tls = match https {
+        true => Some(tls::prepare(&data_dir.join("tls"), &certificate_names(addr.ip(), &names))?),
+        false => None,
+    };
     let settings = state::Settings {
         limits: capacity::Limits { max_learners: args.max_learners, reserve: args.reserve_mib << 20, per_learner: 0 },
         idle_stop: Duration::from_secs(args.idle_stop),
@@ -107,13 +112,13 @@ async fn serve(
         heartbeat: Duration::from_secs(args.heartbeat),
         command_rate: args.command_rate,
         base_url: base_url.clone(),
+        ca_pem: tls.as_ref().and_then(|tls| std::fs::read_to_string(&tls.ca_path).ok()),
     };
     let provider = Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir });
     let (workshop, wake) = state::Workshop::open(guard, settings, learners::RosterFile::in_dir(&data_dir), provider)?;
     let saver = tokio::spawn(save_on_change(workshop.clone(), wake));
     let sweeper = tokio::spawn(stop_idle(workshop.clone()));
-    let serving = if https {
-        let tls = tls::prepare(&data_dir.join("tls"), &certificate_names(addr.ip(), &names))?;
+    let serving = if let Some(tls) = tls {
         println!("ca: {}", tls.ca_path.display());
         println!("ca-sha256: {}", tls.fingerprint);
         eprintln!("{}", import_the_ca(messages, &tls.ca_path, &tls.fingerprint));

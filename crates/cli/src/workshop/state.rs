@@ -48,6 +48,8 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// The address the links start with (`http://127.0.0.1:7430`).
     pub base_url: String,
+    /// The workshop's CA (PEM) when it serves HTTPS itself: the learners' kubeconfigs carry it.
+    pub ca_pem: Option<String>,
 }
 
 /// Everything the workshop's handlers reach.
