@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// never outlives it, even when the engine is killed.
     #[arg(long, hide = true)]
     stop_with_stdin: bool,
+    /// Refuse creates once the sandbox holds this many objects (events aside), 403 "exceeded
+    /// quota"; kept in DATA_DIR/max-objects for later starts; 0 removes the limit.
+    #[arg(long)]
+    max_objects: Option<usize>,
 }
 
 /// The lab's data directory: `$GITOPS_LAB_DATA`, else the platform's per-user data directory.
@@ -42,6 +46,9 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
     let kubeconfig_path = args.kubeconfig.unwrap_or_else(|| data_dir.join("kubeconfig"));
     let sandbox =
         Arc::new(Sandbox::open(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?);
+    if let Some(max) = args.max_objects {
+        sandbox.set_max_objects(max).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let (listener, addr) = crate::listener::bind(args.listen, messages).await?;

@@ -6,7 +6,8 @@
 //! (where a learner's cluster comes from), [`capacity`] (the class size and memory checks),
 //! [`tracker`] (each learner's board line from their engine's events), [`rate`] (each learner's
 //! command rate), [`tls`] (the workshop's CA and HTTPS certificate), [`server`] (routes and who
-//! may reach them), [`board`] (the instructor's API), [`pages`] (the join pages). Web mode's guard,
+//! may reach them), [`board`] (the instructor's API), [`pages`] (the join pages), [`kube_proxy`]
+//! (each learner's own kubectl through the server), [`limits`] (per-sandbox object and CPU limits). Web mode's guard,
 //! sessions, API and assets are reused, not copied.
 //!
 //! Beyond loopback the server speaks HTTPS with the lab's own CA ([`tls`]), unless `--public-url`
@@ -16,6 +17,7 @@ mod board;
 mod capacity;
 mod kube_proxy;
 mod learners;
+mod limits;
 mod pages;
 mod provider;
 mod rate;
@@ -63,6 +65,10 @@ pub struct WorkshopArgs {
     /// answered 429 "slow down", so a runaway loop slows only its own learner.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     command_rate: u32,
+    /// Refuse a learner's creates once their sandbox holds this many objects (events aside): a
+    /// runaway loop of creates meets "exceeded quota" instead of filling the machine; 0: no limit.
+    #[arg(long, default_value_t = 1000)]
+    max_objects: usize,
     /// Flag a learner on the board after this many seconds on one step with unmet checks.
     #[arg(long, default_value_t = 600)]
     stuck_after: u64,
@@ -112,12 +118,14 @@ async fn serve(
         heartbeat: Duration::from_secs(args.heartbeat),
         command_rate: args.command_rate,
         base_url: base_url.clone(),
+        max_objects: args.max_objects,
         ca_pem: tls.as_ref().and_then(|tls| std::fs::read_to_string(&tls.ca_path).ok()),
     };
     let provider = Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir });
     let (workshop, wake) = state::Workshop::open(guard, settings, learners::RosterFile::in_dir(&data_dir), provider)?;
     let saver = tokio::spawn(save_on_change(workshop.clone(), wake));
     let sweeper = tokio::spawn(stop_idle(workshop.clone()));
+    let cpu = tokio::spawn(share_cpu());
     let serving = if let Some(tls) = tls {
         println!("ca: {}", tls.ca_path.display());
         println!("ca-sha256: {}", tls.fingerprint);
@@ -137,6 +145,7 @@ async fn serve(
     eprintln!("{}", ready(messages, workshop.learners().len()));
     let served = serving.await.context("the workshop server stopped unexpectedly")?;
     sweeper.abort();
+    cpu.abort();
     workshop.shutdown().await;
     saver.abort();
     workshop.save()?;
@@ -156,6 +165,15 @@ async fn save_on_change(workshop: Arc<state::Workshop>, mut wake: tokio::sync::m
             eprintln!("{error:#}");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Every two seconds, lowers the CPU priority of sandbox children started since (see [`limits`]).
+async fn share_cpu() {
+    let share = limits::CpuShare::default();
+    loop {
+        share.sweep();
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// The address the links start with (`http://127.0.0.1:7430`).
     pub base_url: String,
+    /// Each learner's sandbox object limit (0: none).
+    pub max_objects: usize,
     /// The workshop's CA (PEM) when it serves HTTPS itself: the learners' kubeconfigs carry it.
     pub ca_pem: Option<String>,
 }
@@ -102,8 +104,11 @@ impl Workshop {
     fn build(&self, record: LearnerRecord) -> Arc<Learner> {
         let tracker = Arc::new(Tracker::with_progress(record.progress.clone()));
         let hook = follow(tracker.clone(), self.changed.clone());
-        let session = Session::new(record.token.clone(), self.provider.engine_config(&record), Some(hook))
-            .with_start_check(self.start_check());
+        let config = self.provider.engine_config(&record);
+        if let Err(error) = super::limits::prepare(&config, self.settings.max_objects) {
+            eprintln!("{}: cannot set the sandbox's object limit: {error:#}", record.id);
+        }
+        let session = Session::new(record.token.clone(), config, Some(hook)).with_start_check(self.start_check());
         let session = self.sessions.insert(session);
         Arc::new(Learner { record, session, tracker, rate: CommandRate::new(self.settings.command_rate) })
     }
