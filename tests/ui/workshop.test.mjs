@@ -71,6 +71,7 @@ async function join(name) {
   await page.click('button[type=submit]');
   const link = await page.textContent('#personal-link');
   const token = new URL(link).searchParams.get('token');
+  assert.equal(await page.getAttribute('#kubeconfig', 'href'), '/api/kubeconfig', 'the welcome page offers the kubeconfig');
   await page.click('#open-lab');
   await page.waitForSelector('.navigator, nav', { timeout: 60_000 });
   return { page, token };
