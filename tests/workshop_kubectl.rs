@@ -233,3 +233,22 @@ fn kubectl_token_of(config: &Path) -> String {
     let text = std::fs::read_to_string(config).unwrap();
     text.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("a token").to_string()
 }
+
+#[test]
+fn kubectl_starts_a_stopped_sandbox_again_with_its_objects() {
+    if !gitops_lab_e2e::kubectl_available() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(data.path(), &["--tls", "--idle-stop", "1"]);
+    let ada = workshop.join("Ada");
+    let config = download(&workshop, &ada, files.path(), "ada.yaml");
+    ok(&config, &["create", "configmap", "kept"]);
+    workshop_common::wait_for("the idle sandbox to stop", Duration::from_secs(30), || {
+        workshop.board_line("learner-1")["sandbox"] == "stopped"
+    });
+    assert!(ok(&config, &["get", "configmaps", "-o", "name"]).contains("configmap/kept"));
+    assert_eq!(workshop.board_line("learner-1")["sandbox"], "running");
+    workshop.stop();
+}
