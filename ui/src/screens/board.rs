@@ -125,11 +125,13 @@ pub type TreeLine = (TreeRow, GraphNode);
 /// learner's own tree model (the same rows, order and depth as their tree screen), or the reason it
 /// is not there.
 pub fn tree_rows(status: u16, body: &str) -> Result<Vec<TreeLine>, Text> {
-    if status != 200 {
-        return Err(error_text(body));
-    }
-    let answer: crate::protocol::Response =
-        serde_json::from_str(body).map_err(|e| Text::same(format!("unexpected answer: {e}")))?;
+    // The engine's own refusal (422) is a command answer, `{"Err": …}`; the server's (404, 409) a
+    // `{"code", "message"}` body.
+    let answer = match serde_json::from_str::<crate::protocol::Response>(body) {
+        Ok(answer) => answer,
+        Err(_) if status != 200 => return Err(error_text(body)),
+        Err(e) => return Err(Text::same(format!("unexpected answer: {e}"))),
+    };
     let snapshot = match answer {
         Ok(Reply::Graph(snapshot)) => snapshot,
         Ok(_) => return Err(Text::same("unexpected answer: not a graph")),
