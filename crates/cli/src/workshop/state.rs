@@ -101,21 +101,30 @@ impl Workshop {
         let tracker = Arc::new(Tracker::with_progress(record.progress.clone()));
         let hook = follow(tracker.clone(), self.changed.clone());
         let session = Session::new(record.token.clone(), self.provider.engine_config(&record), Some(hook))
-            .with_start_check(self.start_check());
+            .with_start_check(self.start_check(&record));
         let session = self.sessions.insert(session);
         Arc::new(Learner { record, session, tracker, rate: CommandRate::new(self.settings.command_rate) })
     }
 
     /// The memory check a stopped learner's engine passes before it starts again (a learner back
     /// from idle): told to wait, like a join, rather than starting a sandbox the machine cannot
-    /// hold. The class size does not apply: they are already in it.
-    fn start_check(&self) -> StartCheck {
+    /// hold. The class size does not apply: they are already in it. Then the provider prepares
+    /// their cluster (a Kubernetes-backed one is made and waited for).
+    fn start_check(&self, record: &LearnerRecord) -> StartCheck {
         let limits = Limits {
             max_learners: usize::MAX,
             per_learner: self.provider.memory_per_learner(),
             ..self.settings.limits
         };
-        Arc::new(move || capacity::admit(&limits, 0, capacity::available_memory()))
+        let (provider, record) = (self.provider.clone(), record.clone());
+        Arc::new(move || {
+            let admitted = capacity::admit(&limits, 0, capacity::available_memory());
+            let prepared = provider.prepare(&record);
+            Box::pin(async move {
+                admitted?;
+                prepared.await
+            })
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Learner>>> {
@@ -200,13 +209,18 @@ impl Workshop {
     /// Stops the engines of learners idle for the configured time; their data stays.
     pub async fn stop_idle(&self) {
         for learner in self.learners() {
-            learner.session.stop_if_idle(self.settings.idle_stop).await;
+            if learner.session.stop_if_idle(self.settings.idle_stop).await {
+                self.provider.stopped(&learner.record).await;
+            }
         }
     }
 
     /// Stops every learner's engine and sandbox.
     pub async fn shutdown(&self) {
         self.sessions.shutdown().await;
+        for learner in self.learners() {
+            self.provider.stopped(&learner.record).await;
+        }
     }
 }
 
