@@ -104,7 +104,7 @@ impl KubernetesSandboxes {
             .await
             .with_context(|| {
                 format!(
-                    "--sandboxes kubernetes: cannot list Pods in the namespace {namespace} (does it exist, and may the workshop's identity manage Pods there? see deploy/workshop/rbac.yaml) / 无法列出命名空间 {namespace} 中的 Pod（它是否存在？工作坊的身份是否有权管理其中的 Pod？见 deploy/workshop/rbac.yaml）"
+                    "--sandboxes kubernetes: cannot list Pods in the namespace {namespace} (is the cluster reachable, and may the workshop's identity list Pods there? see deploy/workshop/rbac.yaml) / 无法列出命名空间 {namespace} 中的 Pod（集群是否可达？工作坊的身份是否有权列出其中的 Pod？见 deploy/workshop/rbac.yaml）"
                 )
             })?;
         let inner = Inner {
