@@ -9,7 +9,8 @@
 //! `gitops-lab sandbox serve` standing in for the cluster. What it covers: the exact Secret,
 //! PersistentVolumeClaim, Pod and Service a learner's first use creates (names, labels, image,
 //! command and flags, resources, volumes, selector, port), the Pod deleted on idle stop with the
-//! claim and Secret kept, and the learner-facing message while their sandbox cannot be reached.
+//! claim and Secret kept, and the learner-facing messages while their Pod is not ready, and when it
+//! is (an image the sandbox simulates) but its API cannot be reached.
 //! What it cannot cover: the sandbox does not run the Pod's real process (the workshop image is
 //! not one it simulates) and the Service's DNS name does not resolve outside a cluster, so the
 //! learner's engine never connects here; that path is the sandbox-side test above plus a real
@@ -138,11 +139,11 @@ fn credentials_that_do_not_fit_stop_the_sandbox_naming_the_flag() {
 }
 
 /// The real workshop server with its sandboxes in `sandbox`'s namespace `class-a`, idle after 2 s.
-fn kubernetes_workshop(sandbox: &Sandbox, data_dir: &Path) -> Workshop {
+fn kubernetes_workshop(sandbox: &Sandbox, data_dir: &Path, image: &str) -> Workshop {
     let mut child = Command::new(gitops_lab_e2e::gitops_lab_bin())
         .args(["workshop", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .args(["--sandboxes", "kubernetes", "--namespace", "class-a", "--sandbox-image", "example.org/gitops-lab:7"])
+        .args(["--sandboxes", "kubernetes", "--namespace", "class-a", "--sandbox-image", image])
         .args(["--sandbox-ready-timeout", "6", "--idle-stop", "2"])
         .env("KUBECONFIG", &sandbox.kubeconfig)
         .env("GITOPS_LAB_LANG", "en")
@@ -266,7 +267,7 @@ fn a_learner_gets_a_secret_claim_pod_and_service_and_idle_stop_deletes_only_the_
     let sandbox = Sandbox::start();
     sandbox.kubectl_ok(&["create", "namespace", "class-a"]);
     let data = tempfile::tempdir().unwrap();
-    let workshop = kubernetes_workshop(&sandbox, data.path());
+    let workshop = kubernetes_workshop(&sandbox, data.path(), "example.org/gitops-lab:7");
     let token = workshop.join("Ada");
     assert!(object(&sandbox, "pod").is_none(), "nothing is made before the learner's first use");
 
@@ -340,4 +341,29 @@ fn a_cluster_the_workshop_cannot_reach_stops_its_start() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot list Pods in the namespace no-such-class"), "{stderr}");
+}
+
+#[test]
+fn a_ready_pod_whose_api_cannot_be_reached_is_explained_to_the_learner() {
+    if !gitops_lab_e2e::kubectl_available() {
+        return;
+    }
+    let sandbox = Sandbox::start();
+    sandbox.kubectl_ok(&["create", "namespace", "class-a"]);
+    let data = tempfile::tempdir().unwrap();
+    // nginx is an image the sandbox simulates (it runs whatever the arguments say), so the Pod
+    // becomes ready; the Service's cluster DNS name does not resolve here, as when a cluster's DNS
+    // or a network policy is at fault.
+    let workshop = kubernetes_workshop(&sandbox, data.path(), "nginx:1.27");
+    let token = workshop.join("Grace");
+    let message = refused_command(&workshop, &token);
+    let en = message["en"].as_str().unwrap();
+    eprintln!("the learner read: {en}");
+    let expected = "Your cluster's Pod sandbox-learner-1 is running, but the workshop cannot reach its API at https://sandbox-learner-1.class-a.svc:6443: ";
+    assert!(en.starts_with(expected), "{en}");
+    assert!(
+        message["zh-CN"].as_str().unwrap().contains("无法通过 https://sandbox-learner-1.class-a.svc:6443 访问"),
+        "{message}"
+    );
+    workshop.stop();
 }

@@ -367,9 +367,24 @@ async fn probe(kubeconfig: &Path) -> Result<(), String> {
     let client = Client::try_from(config).map_err(|e| e.to_string())?;
     match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
+        Ok(Err(error)) => Err(with_causes(&error)),
         Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
     }
+}
+
+/// An error with its causes (kube-rs says only "client error (Connect)" at the top; the DNS or
+/// connection failure is further down).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let line = next.to_string();
+        if !text.contains(&line) {
+            text = format!("{text}: {line}");
+        }
+        cause = next.source();
+    }
+    text
 }
 
 #[cfg(test)]
