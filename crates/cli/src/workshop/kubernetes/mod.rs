@@ -148,7 +148,10 @@ impl SandboxProvider for KubernetesSandboxes {
         Box::pin(async move {
             let spec = Spec { learner: &id, image: &inner.image };
             if let Err(error) = delete(inner.api::<Pod>(), &spec.name()).await {
-                eprintln!("cannot delete the Pod {} of an idle learner: {error}", spec.name());
+                let name = spec.name();
+                eprintln!(
+                    "cannot delete the Pod {name} of an idle learner: {error} / 无法删除空闲学员的 Pod {name}：{error}"
+                );
             }
         })
     }
@@ -178,7 +181,13 @@ impl Inner {
         let (ca, token) = self.credentials(&spec).await.map_err(|e| api_failed(&e))?;
         let kubeconfig = self.learner_dir(id).join("cluster-kubeconfig");
         gitops_sandbox::kubeconfig::write(&kubeconfig, &spec.server_url(&self.namespace), &ca, &token)
-            .map_err(|e| Text::same(format!("cannot write {}: {e}", kubeconfig.display())))?;
+            .map_err(|e| {
+                let file = kubeconfig.display();
+                Text::new(
+                    format!("The workshop cannot write your cluster's kubeconfig {file}: {e}. Show this message to your instructor."),
+                    format!("工作坊无法写入你的集群的 kubeconfig {file}：{e}。请把这条消息给讲师看。"),
+                )
+            })?;
         create_absent(self.api(), spec.claim()).await.map_err(|e| api_failed(&e))?;
         create_absent(self.api(), spec.service()).await.map_err(|e| api_failed(&e))?;
         self.wait_ready(&spec, &kubeconfig).await
