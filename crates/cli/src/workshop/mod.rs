@@ -3,7 +3,8 @@
 //! progress and repositories); the instructor's link opens the board.
 //!
 //! Layout: [`state`] (the workshop, joining, the saved class list via [`learners`]), [`provider`]
-//! (where a learner's cluster comes from), [`capacity`] (the class size and memory checks),
+//! (where a learner's cluster comes from: a local child, or a Pod per learner with
+//! [`kubernetes`]), [`capacity`] (the class size and memory checks),
 //! [`tracker`] (each learner's board line from their engine's events), [`rate`] (each learner's
 //! command rate), [`tls`] (the workshop's CA and HTTPS certificate), [`server`] (routes and who
 //! may reach them), [`board`] (the instructor's API), [`pages`] (the join pages), [`kube_proxy`]
@@ -16,6 +17,7 @@
 mod board;
 mod capacity;
 mod kube_proxy;
+mod kubernetes;
 mod learners;
 mod limits;
 mod pages;
@@ -83,6 +85,9 @@ pub struct WorkshopArgs {
     /// (`https://lab.example.org`): the printed links use it and its Host and Origin are accepted.
     #[arg(long)]
     public_url: Option<String>,
+    /// Where the learners' sandboxes run (`--sandboxes`, `--namespace`, `--sandbox-image`, …).
+    #[command(flatten)]
+    sandboxes: kubernetes::KubernetesArgs,
 }
 
 /// Runs the workshop until SIGINT or SIGTERM, then stops every learner's engine and sandbox.
@@ -121,7 +126,16 @@ async fn serve(
         max_objects: args.max_objects,
         ca_pem: tls.as_ref().and_then(|tls| std::fs::read_to_string(&tls.ca_path).ok()),
     };
-    let provider = Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir });
+    let provider: Arc<dyn provider::SandboxProvider> = match args.sandboxes.sandboxes {
+        kubernetes::SandboxKind::Local => {
+            Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir })
+        }
+        kubernetes::SandboxKind::Kubernetes => {
+            let cluster = kubernetes::KubernetesSandboxes::connect(&args.sandboxes, &data_dir, &exercises_dir).await?;
+            println!("sandboxes: kubernetes, namespace {}", cluster.namespace());
+            Arc::new(cluster)
+        }
+    };
     let (workshop, wake) = state::Workshop::open(guard, settings, learners::RosterFile::in_dir(&data_dir), provider)?;
     let saver = tokio::spawn(save_on_change(workshop.clone(), wake));
     let sweeper = tokio::spawn(stop_idle(workshop.clone()));
