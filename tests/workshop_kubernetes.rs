@@ -309,6 +309,13 @@ fn a_learner_gets_a_secret_claim_pod_and_service_and_idle_stop_deletes_only_the_
     assert_eq!(object(&sandbox, "pvc").unwrap()["metadata"]["uid"], claim["metadata"]["uid"]);
     assert!(object(&sandbox, "service").is_some());
 
+    // The instructor's reset of the idle learner starts them as their own command would: the Pod
+    // is made again, and the board reads why the reset cannot run yet.
+    let reset = json!({"learner": "learner-1", "exercise": "2.1-nginx-pod"});
+    let (status, answer) = workshop.json("POST", "/api/board/reset", Some(&workshop.instructor), Some(&reset));
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer["message"]["en"].as_str().unwrap().contains("is not ready after 6 s"), "{answer}");
+
     // Back: the Pod is made again with the same Secret.
     let again = refused_command(&workshop, &token);
     eprintln!("back from idle, the learner read: {}", again["en"]);
