@@ -12,6 +12,7 @@
 
 use crate::dom;
 use crate::i18n::S;
+use crate::model::frame_queue::FrameQueue;
 use crate::model::graph::{Applied, GraphModel, TreeRow};
 use crate::model::labels;
 use crate::model::tree_order::TreeOrder;
@@ -23,6 +24,9 @@ use leptos::prelude::*;
 use leptos::tachys::html::attribute::custom::CustomAttribute;
 use std::collections::{HashMap, HashSet};
 
+/// At most this many deltas are folded in per animation frame; the rest wait, in order, for the
+/// next frames, so a burst of hundreds cannot make one long frame that every delta waits behind.
+const DELTAS_PER_FRAME: usize = 64;
 /// At most this many objects arriving in one frame get the arrival animation.
 const ARRIVALS_ANIMATED: usize = 20;
 /// From this many rows on, only the rows in view (and a margin) are in the DOM: a burst of a
@@ -50,8 +54,8 @@ pub struct TreeState {
     cells: StoredValue<HashMap<String, RwSignal<GraphNode>>, LocalStorage>,
     /// Nodes that arrived while the tree was on screen (they get the arrival animation).
     arrived: StoredValue<HashSet<String>, LocalStorage>,
-    pending: StoredValue<Vec<(GraphDelta, f64)>, LocalStorage>,
-    frame_queued: StoredValue<bool, LocalStorage>,
+    /// Deltas received and not yet folded in, with when each arrived.
+    pending: StoredValue<FrameQueue<(GraphDelta, f64)>, LocalStorage>,
     /// Milliseconds from receiving a delta to the frame that painted it, most recent last.
     latencies: StoredValue<Vec<f64>, LocalStorage>,
     /// Bumped whenever rows arrive, leave or move (the rows themselves are in the model).
@@ -73,8 +77,7 @@ impl TreeState {
             model: StoredValue::new_local(GraphModel::default()),
             cells: StoredValue::new_local(HashMap::new()),
             arrived: StoredValue::new_local(HashSet::new()),
-            pending: StoredValue::new_local(Vec::new()),
-            frame_queued: StoredValue::new_local(false),
+            pending: StoredValue::new_local(FrameQueue::new(DELTAS_PER_FRAME)),
             latencies: StoredValue::new_local(Vec::new()),
             layout: RwSignal::new(0),
             focused: RwSignal::new(None),
@@ -98,7 +101,7 @@ impl TreeState {
 
     /// Replaces the tree with a snapshot.
     pub fn reset(self, snapshot: GraphSnapshot) {
-        self.pending.update_value(Vec::clear);
+        self.pending.update_value(FrameQueue::clear);
         self.namespaces.set(snapshot.namespaces.clone());
         self.model.update_value(|model| model.reset(snapshot));
         self.arrived.update_value(HashSet::clear);
@@ -114,26 +117,35 @@ impl TreeState {
         self.layout.update(|n| *n += 1);
     }
 
-    /// Queues a delta; the next animation frame folds in everything queued.
+    /// Queues a delta; the next animation frame folds in the oldest queued (a bounded share).
     pub fn push(self, lab: Lab, delta: GraphDelta) {
-        self.pending.update_value(|queue| queue.push((delta, dom::now_ms())));
-        if self.frame_queued.get_value() {
-            return;
+        let ask = self.pending.try_update_value(|queue| queue.push((delta, dom::now_ms()))).unwrap_or(false);
+        if ask {
+            dom::next_frame(move || self.flush(lab));
         }
-        self.frame_queued.set_value(true);
-        dom::next_frame(move || self.flush(lab));
     }
 
+    /// Folds in this frame's share of the queued deltas (asking for another frame for the rest),
+    /// then updates the rows they touched. Longer than most functions here: it is one pass over the
+    /// frame's deltas that gathers what changed for the signals after it.
     fn flush(self, lab: Lab) {
-        self.frame_queued.set_value(false);
-        let queue = std::mem::take(&mut *self.pending.write_value());
+        let (queue, again) = self.pending.try_update_value(FrameQueue::take_frame).unwrap_or_default();
+        if again {
+            dom::next_frame(move || self.flush(lab));
+        }
+        let received: Vec<f64> = queue.iter().map(|(_, at)| *at).collect();
         let mut structure = false;
         let mut gap = false;
         let mut touched = HashSet::new();
         let mut added = Vec::new();
-        for (delta, _) in &queue {
-            match self.model.try_update_value(|model| model.apply(delta.clone())).unwrap_or(Applied::Gap) {
-                Applied::Gap => gap = true,
+        for (delta, _) in queue {
+            match self.model.try_update_value(|model| model.apply(delta)).unwrap_or(Applied::Gap) {
+                Applied::Gap => {
+                    // The snapshot asked for below holds every later change: what waits is stale.
+                    self.pending.update_value(FrameQueue::clear);
+                    gap = true;
+                    break;
+                }
                 Applied::Changed(change) => {
                     structure |= change.structure;
                     added.extend(change.added.iter().cloned());
@@ -175,7 +187,7 @@ impl TreeState {
         dom::next_frame(move || {
             let now = dom::now_ms();
             self.latencies.update_value(|list| {
-                list.extend(queue.iter().map(|(_, received)| now - received));
+                list.extend(received.iter().map(|at| now - at));
                 let excess = list.len().saturating_sub(10_000);
                 list.drain(..excess);
             });
