@@ -68,6 +68,12 @@ async function tree(pods) {
   }
   const chrome = await startBrowser();
   const page = await chrome.browser.newPage({ viewport: { width: 1280, height: 800 } });
+  // The engine's events by type, as the page receives them (graph deltas, resets, resyncs, ...).
+  const received = new Map();
+  page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => {
+    const type = String(payload).match(/^\{"type":"(\w+)"/)?.[1] ?? '?';
+    received.set(type, (received.get(type) ?? 0) + 1);
+  }));
   await page.goto(lab.url);
   await connected(page);
   // Record every frame's duration while the burst arrives.
@@ -76,6 +82,11 @@ async function tree(pods) {
     let last = performance.now();
     const tick = (now) => { window.frames_.push(now - last); last = now; requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
+    // Rows put into the DOM (new or moved by the keyed list) during the burst.
+    window.rowsMounted_ = 0;
+    new MutationObserver((records) => {
+      for (const r of records) for (const n of r.addedNodes) if (n.classList?.contains('tree-item')) window.rowsMounted_ += 1;
+    }).observe(document.body, { childList: true, subtree: true });
   });
   const profiler = process.env.BENCH_PROFILE ? await startProfile(page) : null;
   if (process.env.BENCH_TRACE) await chrome.browser.startTracing(page, { categories: TRACE_CATEGORIES });
@@ -88,9 +99,11 @@ async function tree(pods) {
   const frames = await page.evaluate(() => window.frames_.slice(1));
   const latencies = await page.evaluate(() => Array.from(window.gitopsLab.treeLatencies()));
   const rows = await page.evaluate(() => Number(document.querySelector(".tree").dataset.pods));
+  const mounted = await page.evaluate(() => window.rowsMounted_);
   if (profiler) await stopProfile(profiler);
   if (process.env.BENCH_TRACE) readTrace(await chrome.browser.stopTracing());
-  console.log(`${pods} pods: ${rows} pod rows in the tree; ${latencies.length} deltas painted`);
+  console.log(`${pods} pods: ${rows} pod rows in the tree; ${latencies.length} deltas painted; ${mounted} rows put into the DOM`);
+  console.log(`events received: ${[...received].map(([t, n]) => `${t} ${n}`).join(', ')}`);
   console.log(`frame durations during the burst: ${summary(frames)}`);
   console.log(`delta received → painted: ${summary(latencies)}`);
   console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (at the start: ${load})`);

@@ -30,12 +30,15 @@ const DELTAS_PER_FRAME: usize = 64;
 /// At most this many objects arriving in one frame get the arrival animation.
 const ARRIVALS_ANIMATED: usize = 20;
 /// From this many rows on, only the rows in view (and a margin) are in the DOM: a burst of a
-/// thousand pods then inserts a few dozen elements instead of a thousand.
-const WINDOW_FROM: usize = 300;
+/// thousand pods then inserts a few dozen elements instead of a thousand. Not higher: when several
+/// rows arrive in one frame at different places, the keyed list's diff also moves many of the rows
+/// between them in the DOM (a 1,000-pod burst moved 1,045 rows while the tree was under 300 rows and
+/// fully rendered), so the fewer rows rendered, the fewer moved.
+const WINDOW_FROM: usize = 100;
 /// A row's height when windowed (fixed in `style.css`, `.tree.windowed .tree-item`).
 const ROW_PX: f64 = 32.0;
 /// Rows kept above and below the view, so scrolling and Tab find rows already there.
-const OVERSCAN: usize = 20;
+const OVERSCAN: usize = 8;
 
 /// The rows to render, `first..last`, for a list of `len` rows scrolled to `top` in a view `height` high.
 fn window(len: usize, top: f64, height: f64) -> (usize, usize) {
@@ -153,10 +156,14 @@ impl TreeState {
                         .cells
                         .try_update_value(|cells| change.removed.iter().filter_map(|id| cells.remove(id)).collect())
                         .unwrap_or_default();
-                    // Rows still showing them go away with this frame's render; free them after it.
-                    dom::next_frame(move || {
-                        dom::next_frame(move || gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose()))
-                    });
+                    // Rows still showing them go away with this frame's render; free them after it
+                    // (two frames asked for only when there is something to free: a burst of
+                    // arrivals asked for two empty frame callbacks per delta).
+                    if !gone.is_empty() {
+                        dom::next_frame(move || {
+                            dom::next_frame(move || gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose()))
+                        });
+                    }
                     touched.extend(change.updated);
                 }
             }
