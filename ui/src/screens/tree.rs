@@ -161,7 +161,9 @@ impl TreeState {
                     // arrivals asked for two empty frame callbacks per delta).
                     if !gone.is_empty() {
                         dom::next_frame(move || {
-                            dom::next_frame(move || gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose()))
+                            dom::next_frame(move || {
+                                gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose())
+                            })
                         });
                     }
                     touched.extend(change.updated);
