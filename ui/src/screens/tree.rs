@@ -38,7 +38,7 @@ const WINDOW_FROM: usize = 100;
 /// A row's height when windowed (fixed in `style.css`, `.tree.windowed .tree-item`).
 const ROW_PX: f64 = 32.0;
 /// Rows kept above and below the view, so scrolling and Tab find rows already there.
-const OVERSCAN: usize = 8;
+const OVERSCAN: usize = 20;
 
 /// The rows to render, `first..last`, for a list of `len` rows scrolled to `top` in a view `height` high.
 fn window(len: usize, top: f64, height: f64) -> (usize, usize) {
@@ -133,9 +133,6 @@ impl TreeState {
     /// frame's deltas that gathers what changed for the signals after it.
     fn flush(self, lab: Lab) {
         let (queue, again) = self.pending.try_update_value(FrameQueue::take_frame).unwrap_or_default();
-        if again {
-            dom::next_frame(move || self.flush(lab));
-        }
         let received: Vec<f64> = queue.iter().map(|(_, at)| *at).collect();
         let mut structure = false;
         let mut gap = false;
@@ -169,6 +166,12 @@ impl TreeState {
                     touched.extend(change.updated);
                 }
             }
+        }
+        // The rest in the next frame, asked for after this frame's share is applied (outside a browser
+        // `next_frame` runs at once, and the order must hold there too); asked for even after a gap,
+        // since the queue counts on that frame for what arrives meanwhile.
+        if again {
+            dom::next_frame(move || self.flush(lab));
         }
         // A few arrivals are animated so the eye finds them; a burst is not (hundreds of rows
         // animating at once cost whole frames and show nothing one can follow).
