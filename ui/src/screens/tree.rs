@@ -4,7 +4,8 @@
 //! Each node has its own signal, so a status change repaints one row. The model keeps the rows in
 //! order as objects arrive, leave or change owner (moving only those rows), and a large tree renders
 //! only the rows in view, keyed by id, so a frame's work follows the deltas and the window, not the
-//! size of the tree. Deltas that arrive between two frames are folded in together.
+//! size of the tree. Deltas that arrive between two frames are folded in together, at most
+//! `DELTAS_PER_FRAME` a frame (the rest wait, in order, for the next frames).
 //!
 //! Keyboard: the arrow keys, Home and End move the focus by row; the focused row stays rendered when
 //! it scrolls out of the window, and every row states its level and its place among its siblings
