@@ -2,6 +2,7 @@
 
 pub mod diff;
 pub mod exercise;
+pub mod frame_queue;
 pub mod graph;
 pub mod labels;
 pub mod markdown;

@@ -4,7 +4,8 @@
 //! Each node has its own signal, so a status change repaints one row. The model keeps the rows in
 //! order as objects arrive, leave or change owner (moving only those rows), and a large tree renders
 //! only the rows in view, keyed by id, so a frame's work follows the deltas and the window, not the
-//! size of the tree. Deltas that arrive between two frames are folded in together.
+//! size of the tree. Deltas that arrive between two frames are folded in together, at most
+//! `DELTAS_PER_FRAME` a frame (the rest wait, in order, for the next frames).
 //!
 //! Keyboard: the arrow keys, Home and End move the focus by row; the focused row stays rendered when
 //! it scrolls out of the window, and every row states its level and its place among its siblings
@@ -12,6 +13,7 @@
 
 use crate::dom;
 use crate::i18n::S;
+use crate::model::frame_queue::FrameQueue;
 use crate::model::graph::{Applied, GraphModel, TreeRow};
 use crate::model::labels;
 use crate::model::tree_order::TreeOrder;
@@ -23,11 +25,17 @@ use leptos::prelude::*;
 use leptos::tachys::html::attribute::custom::CustomAttribute;
 use std::collections::{HashMap, HashSet};
 
+/// At most this many deltas are folded in per animation frame; the rest wait, in order, for the
+/// next frames, so a burst of hundreds cannot make one long frame that every delta waits behind.
+const DELTAS_PER_FRAME: usize = 64;
 /// At most this many objects arriving in one frame get the arrival animation.
 const ARRIVALS_ANIMATED: usize = 20;
 /// From this many rows on, only the rows in view (and a margin) are in the DOM: a burst of a
-/// thousand pods then inserts a few dozen elements instead of a thousand.
-const WINDOW_FROM: usize = 300;
+/// thousand pods then inserts a few dozen elements instead of a thousand. Not higher: when several
+/// rows arrive in one frame at different places, the keyed list's diff also moves many of the rows
+/// between them in the DOM (a 1,000-pod burst moved 1,045 rows while the tree was under 300 rows and
+/// fully rendered), so the fewer rows rendered, the fewer moved.
+const WINDOW_FROM: usize = 100;
 /// A row's height when windowed (fixed in `style.css`, `.tree.windowed .tree-item`).
 const ROW_PX: f64 = 32.0;
 /// Rows kept above and below the view, so scrolling and Tab find rows already there.
@@ -50,8 +58,8 @@ pub struct TreeState {
     cells: StoredValue<HashMap<String, RwSignal<GraphNode>>, LocalStorage>,
     /// Nodes that arrived while the tree was on screen (they get the arrival animation).
     arrived: StoredValue<HashSet<String>, LocalStorage>,
-    pending: StoredValue<Vec<(GraphDelta, f64)>, LocalStorage>,
-    frame_queued: StoredValue<bool, LocalStorage>,
+    /// Deltas received and not yet folded in, with when each arrived.
+    pending: StoredValue<FrameQueue<(GraphDelta, f64)>, LocalStorage>,
     /// Milliseconds from receiving a delta to the frame that painted it, most recent last.
     latencies: StoredValue<Vec<f64>, LocalStorage>,
     /// Bumped whenever rows arrive, leave or move (the rows themselves are in the model).
@@ -73,8 +81,7 @@ impl TreeState {
             model: StoredValue::new_local(GraphModel::default()),
             cells: StoredValue::new_local(HashMap::new()),
             arrived: StoredValue::new_local(HashSet::new()),
-            pending: StoredValue::new_local(Vec::new()),
-            frame_queued: StoredValue::new_local(false),
+            pending: StoredValue::new_local(FrameQueue::new(DELTAS_PER_FRAME)),
             latencies: StoredValue::new_local(Vec::new()),
             layout: RwSignal::new(0),
             focused: RwSignal::new(None),
@@ -98,7 +105,7 @@ impl TreeState {
 
     /// Replaces the tree with a snapshot.
     pub fn reset(self, snapshot: GraphSnapshot) {
-        self.pending.update_value(Vec::clear);
+        self.pending.update_value(FrameQueue::clear);
         self.namespaces.set(snapshot.namespaces.clone());
         self.model.update_value(|model| model.reset(snapshot));
         self.arrived.update_value(HashSet::clear);
@@ -114,26 +121,32 @@ impl TreeState {
         self.layout.update(|n| *n += 1);
     }
 
-    /// Queues a delta; the next animation frame folds in everything queued.
+    /// Queues a delta; the next animation frame folds in the oldest queued (a bounded share).
     pub fn push(self, lab: Lab, delta: GraphDelta) {
-        self.pending.update_value(|queue| queue.push((delta, dom::now_ms())));
-        if self.frame_queued.get_value() {
-            return;
+        let ask = self.pending.try_update_value(|queue| queue.push((delta, dom::now_ms()))).unwrap_or(false);
+        if ask {
+            dom::next_frame(move || self.flush(lab));
         }
-        self.frame_queued.set_value(true);
-        dom::next_frame(move || self.flush(lab));
     }
 
+    /// Folds in this frame's share of the queued deltas (asking for another frame for the rest),
+    /// then updates the rows they touched. Longer than most functions here: it is one pass over the
+    /// frame's deltas that gathers what changed for the signals after it.
     fn flush(self, lab: Lab) {
-        self.frame_queued.set_value(false);
-        let queue = std::mem::take(&mut *self.pending.write_value());
+        let (queue, again) = self.pending.try_update_value(FrameQueue::take_frame).unwrap_or_default();
+        let received: Vec<f64> = queue.iter().map(|(_, at)| *at).collect();
         let mut structure = false;
         let mut gap = false;
         let mut touched = HashSet::new();
         let mut added = Vec::new();
-        for (delta, _) in &queue {
-            match self.model.try_update_value(|model| model.apply(delta.clone())).unwrap_or(Applied::Gap) {
-                Applied::Gap => gap = true,
+        for (delta, _) in queue {
+            match self.model.try_update_value(|model| model.apply(delta)).unwrap_or(Applied::Gap) {
+                Applied::Gap => {
+                    // The snapshot asked for below holds every later change: what waits is stale.
+                    self.pending.update_value(FrameQueue::clear);
+                    gap = true;
+                    break;
+                }
                 Applied::Changed(change) => {
                     structure |= change.structure;
                     added.extend(change.added.iter().cloned());
@@ -141,13 +154,25 @@ impl TreeState {
                         .cells
                         .try_update_value(|cells| change.removed.iter().filter_map(|id| cells.remove(id)).collect())
                         .unwrap_or_default();
-                    // Rows still showing them go away with this frame's render; free them after it.
-                    dom::next_frame(move || {
-                        dom::next_frame(move || gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose()))
-                    });
+                    // Rows still showing them go away with this frame's render; free them after it
+                    // (two frames asked for only when there is something to free: a burst of
+                    // arrivals asked for two empty frame callbacks per delta).
+                    if !gone.is_empty() {
+                        dom::next_frame(move || {
+                            dom::next_frame(move || {
+                                gone.into_iter().for_each(|cell: RwSignal<GraphNode>| cell.dispose())
+                            })
+                        });
+                    }
                     touched.extend(change.updated);
                 }
             }
+        }
+        // The rest in the next frame, asked for after this frame's share is applied (outside a browser
+        // `next_frame` runs at once, and the order must hold there too); asked for even after a gap,
+        // since the queue counts on that frame for what arrives meanwhile.
+        if again {
+            dom::next_frame(move || self.flush(lab));
         }
         // A few arrivals are animated so the eye finds them; a burst is not (hundreds of rows
         // animating at once cost whole frames and show nothing one can follow).
@@ -175,7 +200,7 @@ impl TreeState {
         dom::next_frame(move || {
             let now = dom::now_ms();
             self.latencies.update_value(|list| {
-                list.extend(queue.iter().map(|(_, received)| now - received));
+                list.extend(received.iter().map(|at| now - at));
                 let excess = list.len().saturating_sub(10_000);
                 list.drain(..excess);
             });
