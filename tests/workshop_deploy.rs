@@ -72,6 +72,9 @@ fn the_base_renders_every_object_in_its_namespace() {
     assert_eq!(ingress["spec"]["tls"][0]["hosts"][0], host, "TLS ends at the Ingress for its host");
     let public_url = format!("--public-url=https://{host}");
     assert!(args.contains(&public_url.as_str()), "the server's links and Origin check follow the Ingress: {args:?}");
+    assert!(args.contains(&"--sandboxes=kubernetes"), "each learner's sandbox runs in its own Pod: {args:?}");
+    let sandbox_image = format!("--sandbox-image={}", container["image"].as_str().unwrap());
+    assert!(args.contains(&sandbox_image.as_str()), "the sandboxes run the server's own image: {args:?}");
     assert_eq!(pod["serviceAccountName"], "workshop");
     assert_eq!(deployment["spec"]["replicas"], 1, "one server owns the class's state");
     for probe in ["readinessProbe", "livenessProbe"] {
@@ -146,6 +149,9 @@ fn the_service_account_may_manage_sandboxes_in_its_namespace_and_nothing_else() 
         ("get", "services"),
         ("list", "services"),
         ("delete", "services"),
+        ("create", "secrets"),
+        ("get", "secrets"),
+        ("delete", "secrets"),
     ];
     for (verb, resource) in needed {
         assert!(can_i(&sandbox, verb, resource, NAMESPACE), "it may {verb} {resource}");
@@ -158,7 +164,9 @@ fn the_service_account_may_manage_sandboxes_in_its_namespace_and_nothing_else() 
         ("get", "pods log"),
         ("update", "persistentvolumeclaims"),
         ("patch", "services"),
-        ("get", "secrets"),
+        ("list", "secrets"),
+        ("watch", "secrets"),
+        ("update", "secrets"),
         ("list", "configmaps"),
         ("create", "deployments.apps"),
         ("create", "roles.rbac.authorization.k8s.io"),

@@ -71,6 +71,7 @@ async function join(name) {
   await page.click('button[type=submit]');
   const link = await page.textContent('#personal-link');
   const token = new URL(link).searchParams.get('token');
+  assert.equal(await page.getAttribute('#kubeconfig', 'href'), '/api/kubeconfig', 'the welcome page offers the kubeconfig');
   await page.click('#open-lab');
   await page.waitForSelector('.navigator, nav', { timeout: 60_000 });
   return { page, token };
@@ -112,4 +113,55 @@ test('two learners progress live on the board and a reset reaches the learner', 
   await board.waitForFunction((sel) => /^0\//.test(document.querySelector(sel)?.textContent ?? ''),
     `tr[data-learner="learner-1"] td[data-exercise="${EXERCISE}"] .board-cell`, { timeout: 30_000 });
   assert.match(await cell('learner-2').textContent(), /^[1-9]\d*\//, "the other learner's progress is untouched");
+});
+
+/** Joins through the API (no browser of their own); returns the learner's id and token. */
+async function joinByApi(name) {
+  const response = await fetch(`${workshop.origin}/api/join`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }),
+  });
+  const answer = await response.json();
+  assert.equal(response.status, 200, JSON.stringify(answer));
+  return answer;
+}
+
+test("the board shows a learner's live tree, read-only, and only theirs", async () => {
+  const grace = await joinByApi('Grace');
+  const ken = await joinByApi('Ken');
+  // Ken's own pod, which must never show in Grace's tree.
+  await command(ken.token, {
+    type: 'apply', source: 'ken.yaml',
+    manifest: 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: kens-pod\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: ["sleep", "3600"]\n',
+  });
+  const board = await (await chromium.browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  await board.goto(workshop.instructor);
+  const row = `tr[data-learner="${grace.id}"]`;
+  await board.waitForSelector(`${row} .board-look`);
+  // Opened before the pod exists: the poll brings it in without another click.
+  await command(grace.token, { type: 'openExercise', id: EXERCISE });
+  await board.locator(`${row} .board-look`).click();
+  await board.waitForSelector('#board-tree h2');
+  assert.match(await board.textContent('#board-tree h2'), /Grace's resources \(read-only/);
+  await command(grace.token, { type: 'predict', exercise: EXERCISE, step: 0, choice: 1 });
+  await command(grace.token, { type: 'runStep', exercise: EXERCISE, step: 0 });
+  const pod = '#board-tree [role=treeitem][data-kind="Pod"][data-name="nginx"]';
+  await board.waitForSelector(pod, { timeout: 30_000 });
+  assert.equal(await board.locator('#board-tree [data-name="kens-pod"]').count(), 0, "another learner's pod is not shown");
+  // Read-only: no actions, no buttons inside the tree; the row is in the Tab order and says its level.
+  assert.equal(await board.locator('#board-tree [role=tree] button, #board-tree [role=tree] input').count(), 0);
+  assert.equal(await board.getAttribute(pod, 'aria-level'), '1');
+  await board.focus(pod);
+  await board.keyboard.press('End');
+  assert.equal(await board.evaluate(() => document.activeElement?.getAttribute('role')), 'treeitem');
+  // Both languages: the panel follows the language switch.
+  await board.click('#language');
+  await board.waitForFunction(() => /Grace 的资源（只读/.test(document.querySelector('#board-tree h2')?.textContent ?? ''));
+  await screenshot(board, 'workshop-board-tree');
+  // Ken's tree, opened from the same board, has his pod and not Grace's.
+  await board.locator(`tr[data-learner="${ken.id}"] .board-look`).click();
+  await board.waitForSelector('#board-tree [data-name="kens-pod"]', { timeout: 30_000 });
+  assert.equal(await board.locator('#board-tree [data-name="nginx"]').count(), 0, "Grace's pod is not in Ken's tree");
+  // A learner's token cannot read the tree API.
+  const refused = await fetch(`${workshop.origin}/api/board/tree?learner=${grace.id}`, { headers: { authorization: `Bearer ${ken.token}` } });
+  assert.equal(refused.status, 403);
 });

@@ -237,6 +237,10 @@ strings! {
     BoardWaiting => "step {}, waiting {} min on:", "第 {} 步，已等待 {} 分钟：";
     BoardOnStep => "step {}", "第 {} 步";
     BoardStuck => "stuck", "卡住了";
+    BoardTree => "Tree", "资源树";
+    BoardTreeOf => "{}'s resources (read-only, refreshed every 2 s)", "{} 的资源（只读，每 2 秒刷新）";
+    BoardTreeClose => "Close", "关闭";
+    BoardTreeEmpty => "Nothing in the watched namespaces yet.", "所监视的命名空间中还没有对象。";
     BoardReset => "Reset", "重置";
     BoardResetDone => "Reset {} for {}.", "已重置练习 {}（学员 {}）。";
     BoardHint => "Hint for everyone", "发给所有人的提示";

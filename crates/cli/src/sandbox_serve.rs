@@ -23,6 +23,23 @@ pub struct ServeArgs {
     /// never outlives it, even when the engine is killed.
     #[arg(long, hide = true)]
     stop_with_stdin: bool,
+    /// Refuse creates once the sandbox holds this many objects (events aside), 403 "exceeded
+    /// quota"; kept in DATA_DIR/max-objects for later starts; 0 removes the limit.
+    #[arg(long)]
+    max_objects: Option<usize>,
+    /// Serve with this CA (PEM) instead of the one the sandbox makes itself; needs --tls-cert,
+    /// --tls-key and --token-file too (the workshop runs a learner's sandbox in a Pod this way).
+    #[arg(long, requires_all = ["tls_cert", "tls_key", "token_file"])]
+    ca_cert: Option<PathBuf>,
+    /// The serving certificate (PEM), signed by --ca-cert.
+    #[arg(long, requires = "ca_cert")]
+    tls_cert: Option<PathBuf>,
+    /// The serving certificate's private key (PEM).
+    #[arg(long, requires = "ca_cert")]
+    tls_key: Option<PathBuf>,
+    /// A file holding the admin bearer token clients present.
+    #[arg(long, requires = "ca_cert")]
+    token_file: Option<PathBuf>,
 }
 
 /// The lab's data directory: `$GITOPS_LAB_DATA`, else the platform's per-user data directory.
@@ -39,9 +56,20 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
         Some(dir) => dir,
         None => default_data_dir().context(messages.no_data_dir())?.join("sandbox"),
     };
-    let kubeconfig_path = args.kubeconfig.unwrap_or_else(|| data_dir.join("kubeconfig"));
+    let kubeconfig_path = args.kubeconfig.clone().unwrap_or_else(|| data_dir.join("kubeconfig"));
+    if let (Some(ca_cert), Some(tls_cert), Some(tls_key), Some(token_file)) =
+        (&args.ca_cert, &args.tls_cert, &args.tls_key, &args.token_file)
+    {
+        std::fs::create_dir_all(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?;
+        gitops_sandbox::tls::Given { ca_cert, tls_cert, tls_key, token_file }
+            .install(&data_dir)
+            .map_err(|e| anyhow::anyhow!("{e} / 给定的证书或令牌不可用：{e}"))?;
+    }
     let sandbox =
         Arc::new(Sandbox::open(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?);
+    if let Some(max) = args.max_objects {
+        sandbox.set_max_objects(max).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let (listener, addr) = crate::listener::bind(args.listen, messages).await?;

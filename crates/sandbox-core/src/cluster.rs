@@ -1,6 +1,7 @@
 //! The sandbox's shared handle: the store, the admin token, and the object operations every
 //! entry point (HTTP handlers, bootstrap, later the controllers) goes through.
 
+use crate::admission;
 use crate::errors::{ApiError, ApiResult};
 use crate::fields::{
     self,
@@ -143,6 +144,8 @@ pub struct Sandbox {
     signing_key: crate::auth::SigningKey,
     certificates: Certificates,
     data_dir: PathBuf,
+    /// At most this many objects (events aside), from `DATA_DIR/max-objects`; 0: no limit.
+    max_objects: std::sync::atomic::AtomicUsize,
 }
 
 impl Sandbox {
@@ -161,6 +164,7 @@ impl Sandbox {
             signing_key,
             certificates,
             data_dir: data_dir.to_path_buf(),
+            max_objects: std::sync::atomic::AtomicUsize::new(admission::read_max_objects(data_dir)),
         };
         sandbox.bootstrap()?;
         Ok(sandbox)
@@ -193,6 +197,35 @@ impl Sandbox {
     /// The served types.
     pub fn registry(&self) -> &'static Registry {
         self.registry
+    }
+
+    /// The object limit (0: none); see `admission::check_object_count`.
+    pub fn max_objects(&self) -> usize {
+        self.max_objects.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the object limit (0: none) and keeps it in `DATA_DIR/max-objects` for the next start.
+    pub fn set_max_objects(&self, max: usize) -> std::io::Result<()> {
+        let path = self.data_dir.join(admission::MAX_OBJECTS_FILE);
+        if max == 0 {
+            std::fs::remove_file(&path)
+                .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })?;
+        } else {
+            std::fs::write(&path, format!("{max}\n"))?;
+        }
+        self.max_objects.store(max, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// How many objects count towards the limit now (one pass over every type's index).
+    fn count_objects(&self) -> usize {
+        // A resource served in several versions is one set of objects: count each id once.
+        let mut seen = std::collections::HashSet::new();
+        let counted = self.registry.types().iter().filter(|rt| admission::counts_towards_limit(rt));
+        counted
+            .filter(|rt| seen.insert(rt.id()))
+            .map(|rt| self.store.list(&rt.id(), None, None, 0, |_| true).0.items.len())
+            .sum()
     }
 
     /// The bearer token of the cluster-admin user written into the kubeconfig.
@@ -248,6 +281,10 @@ impl Sandbox {
         let sent = if opts.apply { obj.clone() } else { Value::Null };
         let now = crate::time::now_rfc3339();
         let mut obj = lifecycle::prepare_create(rt, obj, &now, uid)?;
+        let max = self.max_objects();
+        if max > 0 && admission::counts_towards_limit(rt) {
+            admission::check_object_count(rt, object::name(&obj), self.count_objects(), max)?;
+        }
         let api_version = rt.api_version();
         let writer = opts.writer(rt, &api_version, UpdateScope::Main, &now);
         fields::on_create(&sent, &mut obj, rt.has_subresource("status"), &writer);
@@ -647,6 +684,21 @@ mod tests {
             .update(configmaps(), Some("default"), "x", stale, UpdateScope::Main, WriteOptions::default())
             .unwrap_err();
         assert_eq!(err.reason, Reason::Conflict);
+    }
+
+    #[test]
+    fn creates_past_the_object_limit_are_refused_and_the_limit_is_kept() {
+        let (dir, sb) = sandbox();
+        let cm = |name: &str| json!({"metadata": {"name": name}});
+        sb.set_max_objects(sb.count_objects() + 1).unwrap();
+        sb.create(configmaps(), Some("default"), cm("a"), WriteOptions::default()).unwrap();
+        let err = sb.create(configmaps(), Some("default"), cm("b"), WriteOptions::default()).unwrap_err();
+        assert_eq!(err.reason, Reason::Forbidden);
+        assert!(err.message.starts_with("configmaps \"b\" is forbidden: exceeded quota"), "{}", err.message);
+        assert!(sb.get(configmaps(), Some("default"), "b").is_none());
+        let limit = sb.max_objects();
+        drop(sb);
+        assert_eq!(Sandbox::open(dir.path()).unwrap().max_objects(), limit, "kept for the next start");
     }
 
     #[test]

@@ -38,8 +38,8 @@ pub struct Certificates {
     pub server_key_pem: String,
 }
 
-/// Names the serving certificate is valid for.
-const SERVER_NAMES: [&str; 6] =
+/// Names the sandbox's own serving certificate is valid for (loopback and the in-cluster API names).
+pub const SERVER_NAMES: [&str; 6] =
     ["localhost", "127.0.0.1", "::1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"];
 
 impl Certificates {
@@ -52,23 +52,33 @@ impl Certificates {
         {
             return Ok(Self { ca_pem, server_cert_pem, server_key_pem });
         }
-        let made = Self::generate()?;
+        let made = Self::generate_for(&SERVER_NAMES.map(String::from))?;
+        made.save(dir)?;
+        Ok(made)
+    }
+
+    /// Writes the three files into `dir` (each atomically), where [`Certificates::load_or_create`]
+    /// finds them: how credentials made elsewhere (the workshop's, for a sandbox in a Pod) are
+    /// put in place.
+    pub fn save(&self, dir: &Path) -> Result<(), PkiError> {
+        let file = |name: &str| dir.join(name);
         let io = |path: &Path| {
             let path = path.display().to_string();
             move |source| PkiError::File { path, source }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         for (name, text) in
-            [("ca.crt", &made.ca_pem), ("server.crt", &made.server_cert_pem), ("server.key", &made.server_key_pem)]
+            [("ca.crt", &self.ca_pem), ("server.crt", &self.server_cert_pem), ("server.key", &self.server_key_pem)]
         {
             let tmp = file(&format!("{name}.tmp"));
             std::fs::write(&tmp, text).map_err(io(&tmp))?;
             std::fs::rename(&tmp, file(name)).map_err(io(&file(name)))?;
         }
-        Ok(made)
+        Ok(())
     }
 
-    fn generate() -> Result<Self, PkiError> {
+    /// A new CA and a serving certificate it signs for `names` (DNS names or IP addresses).
+    pub fn generate_for(names: &[String]) -> Result<Self, PkiError> {
         let ca_key = KeyPair::generate().map_err(cert_error)?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(cert_error)?;
         ca_params.distinguished_name.push(DnType::CommonName, "gitops-lab-sandbox-ca");
@@ -78,7 +88,7 @@ impl Certificates {
         let ca_cert = ca_params.self_signed(&ca_key).map_err(cert_error)?;
         let issuer = Issuer::new(ca_params, &ca_key);
         let server_key = KeyPair::generate().map_err(cert_error)?;
-        let mut params = CertificateParams::new(SERVER_NAMES.map(String::from).to_vec()).map_err(cert_error)?;
+        let mut params = CertificateParams::new(names.to_vec()).map_err(cert_error)?;
         params.distinguished_name.push(DnType::CommonName, "gitops-lab-sandbox");
         let server_cert = params.signed_by(&server_key, &issuer).map_err(cert_error)?;
         Ok(Self {

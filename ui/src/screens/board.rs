@@ -7,10 +7,13 @@
 //! [`BoardView`], tested without a browser.
 
 use crate::i18n::S;
-use crate::protocol::{ExerciseSummary, Text};
+use crate::model::graph::{GraphModel, TreeRow};
+use crate::model::labels;
+use crate::protocol::{ExerciseSummary, GraphNode, Reply, Text};
 use crate::screens::settings::Settings;
 use crate::state::lab;
 use leptos::prelude::*;
+use leptos::tachys::html::attribute::custom::CustomAttribute;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -115,6 +118,56 @@ fn error_text(body: &str) -> Text {
         .unwrap_or_else(|| Text::same(body.trim()))
 }
 
+/// One row of a learner's tree on the board: its place (depth) and the object.
+pub type TreeLine = (TreeRow, GraphNode);
+
+/// A learner's live tree from the body of `GET /api/board/tree`, flattened by owner with the
+/// learner's own tree model (the same rows, order and depth as their tree screen), or the reason it
+/// is not there.
+pub fn tree_rows(status: u16, body: &str) -> Result<Vec<TreeLine>, Text> {
+    // The engine's own refusal (422) is a command answer, `{"Err": …}`; the server's (404, 409) a
+    // `{"code", "message"}` body.
+    let answer = match serde_json::from_str::<crate::protocol::Response>(body) {
+        Ok(answer) => answer,
+        Err(_) if status != 200 => return Err(error_text(body)),
+        Err(e) => return Err(Text::same(format!("unexpected answer: {e}"))),
+    };
+    let snapshot = match answer {
+        Ok(Reply::Graph(snapshot)) => snapshot,
+        Ok(_) => return Err(Text::same("unexpected answer: not a graph")),
+        Err(error) => return Err(error.message),
+    };
+    let mut model = GraphModel::default();
+    model.reset(snapshot);
+    Ok(model.rows().into_iter().filter_map(|row| Some((row.clone(), model.node(&row.id)?.clone()))).collect())
+}
+
+/// The learner whose tree is open, and what the last look found.
+#[derive(Clone, Debug, PartialEq)]
+struct Looked {
+    id: String,
+    name: String,
+    rows: Result<Vec<TreeLine>, Text>,
+}
+
+/// Fetches a learner's tree into `tree`: always when `opening`, else (a poll) only while the same
+/// learner's tree is still open and when the answer differs, so that an unchanged poll re-renders
+/// nothing (and the keyboard focus stays where it is).
+fn look_at(tree: RwSignal<Option<Looked>>, id: String, name: String, opening: bool) {
+    leptos::task::spawn_local(async move {
+        let path = format!("/api/board/tree?learner={id}");
+        let rows = match fetch("GET", &path, None).await {
+            Ok((code, text)) => tree_rows(code, &text),
+            Err(e) => Err(Text::same(e)),
+        };
+        let looked = Looked { id, name, rows };
+        let still_open = tree.with_untracked(|t| t.as_ref().is_some_and(|t| t.id == looked.id && *t != looked));
+        if opening || still_open {
+            tree.set(Some(looked));
+        }
+    })
+}
+
 /// The board page.
 #[component]
 pub fn Board() -> impl IntoView {
@@ -122,7 +175,13 @@ pub fn Board() -> impl IntoView {
     let board = RwSignal::new(BoardView::default());
     let error = RwSignal::new(None::<Text>);
     let status = RwSignal::new(None::<String>);
+    let tree = RwSignal::new(None::<Looked>);
     let refresh = move || {
+        // The open tree is polled with the board (every two seconds), not streamed: the
+        // instructor has no engine subscription of their own, and a look-only view can lag that much.
+        if let Some((id, name)) = tree.with_untracked(|t| t.as_ref().map(|t| (t.id.clone(), t.name.clone()))) {
+            look_at(tree, id, name, false);
+        }
         leptos::task::spawn_local(async move {
             match fetch("GET", "/api/board", None).await {
                 Ok((200, text)) => match serde_json::from_str(&text) {
@@ -152,6 +211,7 @@ pub fn Board() -> impl IntoView {
             refresh();
         })
     };
+    let look = move |learner: LearnerLine| look_at(tree, learner.id, learner.name, true);
     view! {
         <header class="top">
             <h1 class="brand">{move || lab.t(S::BoardTitle)}</h1>
@@ -160,7 +220,8 @@ pub fn Board() -> impl IntoView {
         <main id="main" class="board">
             {move || error.get().map(|e| view! { <div class="error-box" role="alert"><p class="error-message">{move || lab.text(&e)}</p></div> })}
             {move || status.get().map(|s| view! { <p class="notice" role="status" id="board-status">{s}</p> })}
-            {board_table(board, reset)}
+            {board_table(board, reset, look)}
+            {move || tree.get().map(|looked| tree_panel(looked, tree))}
             <HintForm status error />
             <p><a id="board-export" href="/api/board/export.csv" download="workshop-results.csv">{move || lab.t(S::BoardExport)}</a></p>
         </main>
@@ -171,6 +232,7 @@ pub fn Board() -> impl IntoView {
 fn board_table(
     board: RwSignal<BoardView>,
     reset: impl Fn(LearnerLine, String) + Copy + Send + Sync + 'static,
+    look: impl Fn(LearnerLine) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let lab = lab();
     move || {
@@ -193,9 +255,12 @@ fn board_table(
                     </td>
                 }
             }).collect_view();
+            let looked = learner.clone();
             view! {
                 <tr data-learner=learner.id.clone() class:stuck=learner.stuck>
-                    <th scope="row">{learner.name.clone()}</th>
+                    <th scope="row">{learner.name.clone()}" "
+                        <button class="small board-look" aria-controls="board-tree" on:click=move |_| look(looked.clone())>{move || lab.t(S::BoardTree)}</button>
+                    </th>
                     <td>{sandbox_label(&learner.sandbox).map(|key| move || lab.t(key))}</td>
                     <td class="board-now">{now_cell(&learner)}</td>
                     {cells}
@@ -214,6 +279,76 @@ fn board_table(
             </table>
         }
         .into_any()
+    }
+}
+
+/// The learner's tree the instructor asked for, read-only (no selection, no actions), or why it is
+/// not there. Rows look like the learner's tree screen's; the arrow keys, Home and End move the
+/// focus by row (one row in the Tab order), and each row states its level for screen readers.
+fn tree_panel(looked: Looked, tree: RwSignal<Option<Looked>>) -> impl IntoView {
+    let lab = lab();
+    let Looked { name, rows, .. } = looked;
+    let body = match rows {
+        Ok(rows) if rows.is_empty() => view! { <p class="muted">{move || lab.t(S::BoardTreeEmpty)}</p> }.into_any(),
+        Ok(rows) => read_only_tree(rows, name.clone()).into_any(),
+        Err(reason) => view! { <p class="error-message">{move || lab.text(&reason)}</p> }.into_any(),
+    };
+    view! {
+        <section id="board-tree" class="board-tree" aria-labelledby="board-tree-title">
+            <h2 id="board-tree-title">{move || S::BoardTreeOf.fill(lab.language.get(), &[name.as_str()])}" "
+                <button class="small" id="board-tree-close" on:click=move |_| tree.set(None)>{move || lab.t(S::BoardTreeClose)}</button>
+            </h2>
+            {body}
+        </section>
+    }
+}
+
+/// The rows of a read-only tree.
+fn read_only_tree(rows: Vec<TreeLine>, name: String) -> impl IntoView {
+    let lab = lab();
+    let count = rows.len();
+    // Survives the poll's re-render: the row with the focus keeps it (by id).
+    let focused = StoredValue::new(rows.first().map(|(row, _)| row.id.clone()).unwrap_or_default());
+    let ids: Vec<String> = rows.iter().map(|(row, _)| row.id.clone()).collect();
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let at = ids.iter().position(|id| *id == focused.get_value()).unwrap_or(0);
+        let to = match ev.key().as_str() {
+            "ArrowDown" => (at + 1).min(count - 1),
+            "ArrowUp" => at.saturating_sub(1),
+            "Home" => 0,
+            "End" => count - 1,
+            _ => return,
+        };
+        ev.prevent_default();
+        focused.set_value(ids[to].clone());
+        crate::dom::focus(&format!("#board-tree [data-id=\"{}\"]", ids[to]));
+    };
+    let first = focused.get_value();
+    let items = rows
+        .into_iter()
+        .map(|(row, node)| {
+            let (label, light) = labels::health(node.health);
+            let id = row.id.clone();
+            view! {
+                <li role="treeitem" class=format!("tree-item depth-{}", row.depth.min(6)) data-id=row.id.clone()
+                    data-kind=node.object.kind.clone() data-name=node.object.name.clone()
+                    tabindex=if row.id == first { "0" } else { "-1" } title=move || lab.text(&node.summary)
+                    on:focus=move |_| focused.set_value(id.clone())>
+                    <div class="tree-button">
+                        <span class=format!("light {light}") aria-hidden="true"></span>
+                        <span class="kind">{node.object.kind.clone()}</span>
+                        <span class="name">{node.object.namespace.clone().map(|ns| format!("{ns}/")).unwrap_or_default()}{node.object.name.clone()}</span>
+                        <span class="status">{node.status.clone()}</span>
+                        <span class="sr-only">{move || lab.t(label)}</span>
+                    </div>
+                </li>
+            }
+            .attr("aria-level", (row.depth + 1).to_string())
+        })
+        .collect_view();
+    view! {
+        <ul class="tree" role="tree" aria-readonly="true" on:keydown=on_key
+            aria-label=move || S::BoardTreeOf.fill(lab.language.get(), &[name.as_str()])>{items}</ul>
     }
 }
 
@@ -298,6 +433,27 @@ mod tests {
         assert_eq!(view.learners[1].cell("2.1-nginx-pod"), "");
         assert!(view.learners[0].stuck);
         assert_eq!(sandbox_label("stopped"), Some(S::SandboxStopped));
+    }
+
+    #[test]
+    fn a_tree_answer_becomes_rows_by_owner_and_a_refusal_its_reason() {
+        let node = |id: &str, kind: &str, name: &str, owner: Option<&str>| {
+            let links = owner.map(|o| serde_json::json!([{"kind": "owner", "to": o}])).unwrap_or(serde_json::json!([]));
+            serde_json::json!({"id": id, "object": {"apiVersion": "v1", "kind": kind, "namespace": "default", "name": name},
+                "health": "healthy", "status": "Running", "summary": {"en": "ok", "zh-CN": "好"},
+                "links": links, "created": "2026-01-01T00:00:00Z"})
+        };
+        let snapshot = serde_json::json!({"revision": 3, "namespaces": ["default"], "nodes": [
+            node("p1", "Pod", "web-1", Some("r1")), node("d1", "Deployment", "web", None),
+            node("r1", "ReplicaSet", "web-5d", Some("d1"))]});
+        let body = serde_json::json!({"Ok": {"type": "graph", "data": snapshot}}).to_string();
+        let rows = tree_rows(200, &body).unwrap();
+        let shown: Vec<(&str, usize)> = rows.iter().map(|(row, node)| (node.object.kind.as_str(), row.depth)).collect();
+        assert_eq!(shown, [("Deployment", 0), ("ReplicaSet", 1), ("Pod", 2)]);
+        let stopped = r#"{"code":"sandbox-stopped","message":{"en":"Ada's sandbox is stopped","zh-CN":"已停止"}}"#;
+        assert_eq!(tree_rows(409, stopped).unwrap_err().en, "Ada's sandbox is stopped");
+        let failed = r#"{"Err":{"code":"unreachable","message":{"en":"no cluster","zh-CN":"没有集群"}}}"#;
+        assert_eq!(tree_rows(422, failed).unwrap_err().en, "no cluster");
     }
 
     #[test]

@@ -15,9 +15,10 @@ use tokio::sync::broadcast;
 /// Called with a session's engine each time it starts (workshop mode follows its events).
 pub type StartHook = Arc<dyn Fn(&Engine) + Send + Sync>;
 
-/// Asked before a stopped engine starts again (workshop mode checks memory): `Err` says why the
-/// learner should wait.
-pub type StartCheck = Arc<dyn Fn() -> Result<(), Text> + Send + Sync>;
+/// Asked before a stopped engine starts (workshop mode checks memory, and a Kubernetes-backed
+/// sandbox is made and waited for): `Err` says why the learner should wait.
+pub type StartCheck =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Text>> + Send>> + Send + Sync>;
 
 /// One learner's session.
 pub struct Session {
@@ -65,7 +66,7 @@ impl Session {
             if let Some(engine) = running {
                 return Ok(engine);
             }
-            check()?;
+            check().await?;
         }
         Ok(self.engine().await)
     }

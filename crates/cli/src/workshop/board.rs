@@ -100,7 +100,13 @@ pub async fn reset(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Respon
     let Some(learner) = workshop.learner_by_id(&request.learner) else {
         return error_json(StatusCode::NOT_FOUND, "no-learner", no_learner(&request.learner));
     };
-    let answer = learner.session.engine().await.handle(Command::ResetExercise { id: request.exercise.clone() }).await;
+    // Through the start check, as a learner's own command: it prepares a stopped sandbox (a Pod on
+    // Kubernetes) and refuses, with the reason, when memory is short.
+    let engine = match learner.session.try_engine().await {
+        Ok(engine) => engine,
+        Err(reason) => return error_json(StatusCode::SERVICE_UNAVAILABLE, "please-wait", reason),
+    };
+    let answer = engine.handle(Command::ResetExercise { id: request.exercise.clone() }).await;
     if answer.is_ok() {
         learner.tracker.reset(&request.exercise);
         learner.session.notify(Event::Notice {

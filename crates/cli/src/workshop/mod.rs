@@ -3,10 +3,12 @@
 //! progress and repositories); the instructor's link opens the board.
 //!
 //! Layout: [`state`] (the workshop, joining, the saved class list via [`learners`]), [`provider`]
-//! (where a learner's cluster comes from), [`capacity`] (the class size and memory checks),
+//! (where a learner's cluster comes from: a local child, or a Pod per learner with
+//! [`kubernetes`]), [`capacity`] (the class size and memory checks),
 //! [`tracker`] (each learner's board line from their engine's events), [`rate`] (each learner's
 //! command rate), [`tls`] (the workshop's CA and HTTPS certificate), [`server`] (routes and who
-//! may reach them), [`board`] (the instructor's API), [`pages`] (the join pages). Web mode's guard,
+//! may reach them), [`board`] (the instructor's API), [`pages`] (the join pages), [`kube_proxy`]
+//! (each learner's own kubectl through the server), [`limits`] (per-sandbox object and CPU limits). Web mode's guard,
 //! sessions, API and assets are reused, not copied.
 //!
 //! Beyond loopback the server speaks HTTPS with the lab's own CA ([`tls`]), unless `--public-url`
@@ -14,7 +16,10 @@
 
 mod board;
 mod capacity;
+mod kube_proxy;
+mod kubernetes;
 mod learners;
+mod limits;
 mod pages;
 mod provider;
 mod rate;
@@ -62,6 +67,10 @@ pub struct WorkshopArgs {
     /// answered 429 "slow down", so a runaway loop slows only its own learner.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     command_rate: u32,
+    /// Refuse a learner's creates once their sandbox holds this many objects (events aside): a
+    /// runaway loop of creates meets "exceeded quota" instead of filling the machine; 0: no limit.
+    #[arg(long, default_value_t = 1000)]
+    max_objects: usize,
     /// Flag a learner on the board after this many seconds on one step with unmet checks.
     #[arg(long, default_value_t = 600)]
     stuck_after: u64,
@@ -76,6 +85,9 @@ pub struct WorkshopArgs {
     /// (`https://lab.example.org`): the printed links use it and its Host and Origin are accepted.
     #[arg(long)]
     public_url: Option<String>,
+    /// Where the learners' sandboxes run (`--sandboxes`, `--namespace`, `--sandbox-image`, …).
+    #[command(flatten)]
+    sandboxes: kubernetes::KubernetesArgs,
 }
 
 /// Runs the workshop until SIGINT or SIGTERM, then stops every learner's engine and sandbox.
@@ -100,6 +112,10 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let (listener, addr) = crate::listener::bind(args.listen, messages).await?;
     let Addressing { https, names, base_url, guard } = addressing(&args, addr)?;
+    let tls = match https {
+        true => Some(tls::prepare(&data_dir.join("tls"), &certificate_names(addr.ip(), &names))?),
+        false => None,
+    };
     let settings = state::Settings {
         limits: capacity::Limits { max_learners: args.max_learners, reserve: args.reserve_mib << 20, per_learner: 0 },
         idle_stop: Duration::from_secs(args.idle_stop),
@@ -107,13 +123,24 @@ async fn serve(
         heartbeat: Duration::from_secs(args.heartbeat),
         command_rate: args.command_rate,
         base_url: base_url.clone(),
+        max_objects: args.max_objects,
+        ca_pem: tls.as_ref().and_then(|tls| std::fs::read_to_string(&tls.ca_path).ok()),
     };
-    let provider = Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir });
+    let provider: Arc<dyn provider::SandboxProvider> = match args.sandboxes.sandboxes {
+        kubernetes::SandboxKind::Local => {
+            Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir })
+        }
+        kubernetes::SandboxKind::Kubernetes => {
+            let cluster = kubernetes::KubernetesSandboxes::connect(&args.sandboxes, &data_dir, &exercises_dir).await?;
+            println!("sandboxes: kubernetes, namespace {}", cluster.namespace());
+            Arc::new(cluster)
+        }
+    };
     let (workshop, wake) = state::Workshop::open(guard, settings, learners::RosterFile::in_dir(&data_dir), provider)?;
     let saver = tokio::spawn(save_on_change(workshop.clone(), wake));
     let sweeper = tokio::spawn(stop_idle(workshop.clone()));
-    let serving = if https {
-        let tls = tls::prepare(&data_dir.join("tls"), &certificate_names(addr.ip(), &names))?;
+    let cpu = tokio::spawn(share_cpu());
+    let serving = if let Some(tls) = tls {
         println!("ca: {}", tls.ca_path.display());
         println!("ca-sha256: {}", tls.fingerprint);
         eprintln!("{}", import_the_ca(messages, &tls.ca_path, &tls.fingerprint));
@@ -132,6 +159,7 @@ async fn serve(
     eprintln!("{}", ready(messages, workshop.learners().len()));
     let served = serving.await.context("the workshop server stopped unexpectedly")?;
     sweeper.abort();
+    cpu.abort();
     workshop.shutdown().await;
     saver.abort();
     workshop.save()?;
@@ -151,6 +179,15 @@ async fn save_on_change(workshop: Arc<state::Workshop>, mut wake: tokio::sync::m
             eprintln!("{error:#}");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Every two seconds, lowers the CPU priority of sandbox children started since (see [`limits`]).
+async fn share_cpu() {
+    let share = limits::CpuShare::default();
+    loop {
+        share.sweep();
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 

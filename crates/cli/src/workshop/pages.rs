@@ -46,7 +46,10 @@ pub fn welcome(name: &str, link: &str) -> Response {
 <p>This is your personal link. Keep it (bookmark it or copy it somewhere): it opens your own lab, with your progress, from any browser. Do not share it.</p>\
 <p lang=\"zh-CN\">这是你的个人链接。请保存好（加入书签或复制下来）：在任何浏览器中打开它，都会回到你自己的实验室和进度。请勿分享。</p>\
 <p><code id=\"personal-link\">{link}</code></p>\
-<p><a id=\"open-lab\" href=\"/\">Open my lab → <span lang=\"zh-CN\">打开我的实验室 →</span></a></p>",
+<p><a id=\"open-lab\" href=\"/\">Open my lab → <span lang=\"zh-CN\">打开我的实验室 →</span></a></p>\
+<p><a id=\"kubeconfig\" href=\"/api/kubeconfig\" download>Download my kubeconfig <span lang=\"zh-CN\">下载我的 kubeconfig</span></a>: \
+your own kubectl then reaches your sandbox through this server (<code>kubectl --kubeconfig FILE get pods</code>). \
+<span lang=\"zh-CN\">之后你自己的 kubectl 即可经由本服务器访问你的沙箱（<code>kubectl --kubeconfig 文件 get pods</code>）。</span></p>",
         name = escape(name),
         link = escape(link)
     );

@@ -1,10 +1,16 @@
-//! Where a learner's cluster comes from: a narrow trait, so that the planned Kubernetes-backed
-//! provider (a Pod with a volume per learner) can replace the local sandbox children.
+//! Where a learner's cluster comes from: a narrow trait, with the local sandbox children
+//! ([`LocalSandboxes`]) and a Pod per learner (`super::kubernetes`) behind it.
 
 use super::learners::LearnerRecord;
 use gitops_lab::EngineConfig;
 use gitops_lab::protocol::ClusterChoice;
+use gitops_lab::protocol::Text;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+
+/// A provider's step that may wait on a cluster; it owns what it needs.
+pub type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Gives each learner the settings of their own engine and cluster. The engine starts the
 /// learner's cluster when it starts and stops it when it is shut down (an idle learner, the end of
@@ -17,6 +23,29 @@ pub trait SandboxProvider: Send + Sync {
     /// About how much memory one more running learner needs, in bytes (engine and cluster), for
     /// the admission check.
     fn memory_per_learner(&self) -> u64;
+
+    /// Before the learner's engine starts: makes their cluster exist and answer, or says (to the
+    /// learner) why not yet; their engine does not start then. Nothing to do for a cluster the
+    /// engine starts itself.
+    fn prepare(&self, _learner: &LearnerRecord) -> Pending<Result<(), Text>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// After the learner's engine stopped (idle, or the workshop's end): frees what their cluster
+    /// holds while keeping their data.
+    fn stopped(&self, _learner: &LearnerRecord) -> Pending<()> {
+        Box::pin(async {})
+    }
+
+    /// Deletes the learner's cluster and its data, for a learner removed from the class; their
+    /// engine must be stopped first.
+    #[allow(
+        dead_code,
+        reason = "no route removes a learner yet; the board's removal is to call this (tested in kubernetes/tests.rs)"
+    )]
+    fn remove(&self, _learner: &LearnerRecord) -> Pending<Result<(), Text>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Each learner's sandbox as a `gitops-lab sandbox serve` child of this server, under

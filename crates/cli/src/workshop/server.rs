@@ -2,6 +2,7 @@
 //! instructor's board; one admission step in front that says who is asking.
 
 use super::board;
+use super::kube_proxy;
 use super::pages;
 use super::state::{Learner, Workshop};
 use crate::web::api;
@@ -43,7 +44,7 @@ enum Area {
 fn area(path: &str) -> Area {
     match path {
         "/join" | "/api/join" => Area::Public,
-        "/api/command" | "/api/events" | "/api/me" => Area::Learner,
+        "/api/command" | "/api/events" | "/api/me" | "/api/kubeconfig" => Area::Learner,
         "/board" => Area::Instructor,
         p if p.starts_with("/api/board") => Area::Instructor,
         _ => Area::Files,
@@ -56,6 +57,8 @@ pub fn router(workshop: Arc<Workshop>) -> Router {
         .route("/join", get(join_page).post(join_form))
         .route("/api/join", post(join_api))
         .route("/api/me", get(me))
+        .route("/api/kubeconfig", get(kube_proxy::download))
+        .route("/k8s/{*rest}", any(kube_proxy::proxy))
         .route("/api/command", post(api::command))
         .route("/api/events", any(api::events))
         .route("/board", get(board::page))
@@ -86,6 +89,12 @@ where
 /// Web mode's guard (Host, Origin, token, cookie) decides first; then each area lets in only its
 /// own people, with a message that says what to do instead.
 async fn admit(State(workshop): State<Arc<Workshop>>, mut request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with(kube_proxy::PREFIX) {
+        // kubectl's own door: only a learner's kubectl token, checked by the proxy. No cookie is
+        // read there, so the guard's Host and Origin checks (against DNS rebinding and cross-site
+        // requests riding a cookie) have nothing to protect, and kubectl's upgrades send no Origin.
+        return next.run(request).await;
+    }
     let verdict = workshop.guard.check(request.method(), request.uri(), request.headers(), |token| {
         workshop.is_instructor(token) || workshop.learner(token).is_some()
     });

@@ -10,8 +10,9 @@ use crate::web::guard::{Guard, same_token};
 use crate::web::sessions::{Session, Sessions, StartCheck, StartHook, new_token};
 use gitops_lab::Engine;
 use gitops_lab::protocol::Text;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// One learner: who they are, their session, their board line.
@@ -24,6 +25,42 @@ pub struct Learner {
     pub tracker: Arc<Tracker>,
     /// Their commands' share of the server.
     pub rate: CommandRate,
+    /// Whether their cluster may be running (a Kubernetes-backed one may be, even when their
+    /// engine never started, its readiness wait having failed).
+    cluster: Arc<ClusterUse>,
+}
+
+/// A learner's cluster as the provider's steps left it.
+#[derive(Default)]
+struct ClusterUse {
+    /// Set when it was prepared, cleared when it is stopped.
+    up: AtomicBool,
+    /// Preparations under way (a readiness wait is activity, not idleness).
+    preparing: AtomicUsize,
+    /// When the last preparation ended.
+    last_ended: Mutex<Option<Instant>>,
+}
+
+impl ClusterUse {
+    /// Counts a preparation from now until the value is dropped (also when its request is).
+    fn preparing(self: &Arc<Self>) -> impl Drop + Send + use<> {
+        struct Ends(Arc<ClusterUse>);
+        impl Drop for Ends {
+            fn drop(&mut self) {
+                *self.0.last_ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                self.0.preparing.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.up.store(true, Ordering::SeqCst);
+        self.preparing.fetch_add(1, Ordering::SeqCst);
+        Ends(self.clone())
+    }
+
+    /// Quiet for `idle`: no preparation under way or ended within it.
+    fn quiet_for(&self, idle: Duration) -> bool {
+        let ended = *self.last_ended.lock().unwrap_or_else(|e| e.into_inner());
+        self.preparing.load(Ordering::SeqCst) == 0 && ended.is_none_or(|at| at.elapsed() >= idle)
+    }
 }
 
 /// Why a join was refused.
@@ -48,6 +85,10 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// The address the links start with (`http://127.0.0.1:7430`).
     pub base_url: String,
+    /// Each learner's sandbox object limit (0: none).
+    pub max_objects: usize,
+    /// The workshop's CA (PEM) when it serves HTTPS itself: the learners' kubeconfigs carry it.
+    pub ca_pem: Option<String>,
 }
 
 /// Everything the workshop's handlers reach.
@@ -100,22 +141,39 @@ impl Workshop {
     fn build(&self, record: LearnerRecord) -> Arc<Learner> {
         let tracker = Arc::new(Tracker::with_progress(record.progress.clone()));
         let hook = follow(tracker.clone(), self.changed.clone());
-        let session = Session::new(record.token.clone(), self.provider.engine_config(&record), Some(hook))
-            .with_start_check(self.start_check());
+        let cluster = Arc::new(ClusterUse::default());
+        let config = self.provider.engine_config(&record);
+        if let Err(error) = super::limits::prepare(&config, self.settings.max_objects) {
+            eprintln!("{}: cannot set the sandbox's object limit: {error:#}", record.id);
+        }
+        let session = Session::new(record.token.clone(), config, Some(hook))
+            .with_start_check(self.start_check(&record, cluster.clone()));
         let session = self.sessions.insert(session);
-        Arc::new(Learner { record, session, tracker, rate: CommandRate::new(self.settings.command_rate) })
+        let rate = CommandRate::new(self.settings.command_rate);
+        Arc::new(Learner { record, session, tracker, rate, cluster })
     }
 
     /// The memory check a stopped learner's engine passes before it starts again (a learner back
     /// from idle): told to wait, like a join, rather than starting a sandbox the machine cannot
-    /// hold. The class size does not apply: they are already in it.
-    fn start_check(&self) -> StartCheck {
+    /// hold. The class size does not apply: they are already in it. Then the provider prepares
+    /// their cluster (a Kubernetes-backed one is made and waited for).
+    fn start_check(&self, record: &LearnerRecord, cluster: Arc<ClusterUse>) -> StartCheck {
         let limits = Limits {
             max_learners: usize::MAX,
             per_learner: self.provider.memory_per_learner(),
             ..self.settings.limits
         };
-        Arc::new(move || capacity::admit(&limits, 0, capacity::available_memory()))
+        let (provider, record) = (self.provider.clone(), record.clone());
+        Arc::new(move || {
+            let admitted = capacity::admit(&limits, 0, capacity::available_memory());
+            let prepared = provider.prepare(&record);
+            let cluster = cluster.clone();
+            Box::pin(async move {
+                admitted?;
+                let _preparing = cluster.preparing();
+                prepared.await
+            })
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Learner>>> {
@@ -199,14 +257,25 @@ impl Workshop {
 
     /// Stops the engines of learners idle for the configured time; their data stays.
     pub async fn stop_idle(&self) {
+        let idle = self.settings.idle_stop;
         for learner in self.learners() {
-            learner.session.stop_if_idle(self.settings.idle_stop).await;
+            let stopped = learner.session.stop_if_idle(idle).await;
+            // A cluster prepared for an engine that never started (its wait failed) is freed too.
+            let abandoned = learner.session.is_running() == Some(false)
+                && learner.session.idle_for() >= idle
+                && learner.cluster.quiet_for(idle);
+            if (stopped || abandoned) && learner.cluster.up.swap(false, Ordering::SeqCst) {
+                self.provider.stopped(&learner.record).await;
+            }
         }
     }
 
     /// Stops every learner's engine and sandbox.
     pub async fn shutdown(&self) {
         self.sessions.shutdown().await;
+        for learner in self.learners().iter().filter(|l| l.cluster.up.swap(false, Ordering::SeqCst)) {
+            self.provider.stopped(&learner.record).await;
+        }
     }
 }
 

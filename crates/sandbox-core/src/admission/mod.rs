@@ -9,6 +9,7 @@ mod computed;
 mod cron;
 mod defaults;
 mod ingress;
+mod limits;
 mod meta;
 mod objects;
 mod pod;
@@ -17,5 +18,6 @@ mod validation;
 mod workloads;
 
 pub use defaults::apply_defaults;
+pub use limits::{MAX_OBJECTS_FILE, check_object_count, counted as counts_towards_limit, read_max_objects};
 pub use service_account::{MOUNT_PATH as SERVICE_ACCOUNT_MOUNT_PATH, mount_api_access};
 pub use validation::validate;

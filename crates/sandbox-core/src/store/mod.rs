@@ -2,9 +2,10 @@
 //!
 //! A write runs the caller's decision under the decision lock (against the committed objects and
 //! the writes still waiting for the disk), takes the next resourceVersion and joins the commit
-//! queue. Whichever waiting writer holds the commit lock next commits the whole queue in one redb
-//! transaction and one fsync (group commit: concurrent writers share a sync, a lone writer pays
-//! exactly one), then updates the index and publishes the watch events in resourceVersion order.
+//! queue. A waiting writer that finds no commit under way leads the next one: it commits the whole
+//! queue in one log record and one fsync (group commit: concurrent writers share a sync, a lone
+//! writer pays exactly one), updates the index, publishes the watch events in resourceVersion
+//! order, and wakes the writers it committed and the next leader ([`commit`]).
 //! So a reply never reports a change that a crash could lose, and reads see committed objects only.
 //!
 //! The one exception is a write made inside [`Store::detached`] (Events, whose loss in a crash
@@ -12,6 +13,7 @@
 //! batch, or by the store's flusher thread if no writer comes. Its reads are as for any write:
 //! decisions see it at once, reads once it is committed.
 
+mod commit;
 mod detached;
 mod disk;
 mod wal;
@@ -20,14 +22,16 @@ mod zero_fill;
 pub use disk::DiskError;
 
 use crate::registry::ResourceId;
-use crate::watch::{EventType, Filter, Subscription, TooOld, WatchEvent, WatchHub};
+use crate::watch::{EventType, Filter, Subscription, TooOld, WatchHub};
 use bytes::Bytes;
+use commit::Waiter;
 use detached::DETACHED;
-use disk::{Disk, DiskWrite};
+use disk::Disk;
 use serde_json::Value;
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 /// Where an object lives: its type, namespace (empty for cluster-scoped kinds) and name.
@@ -105,8 +109,12 @@ impl std::ops::Deref for Store {
 pub struct Shared {
     /// Serializes decisions; hands out resourceVersions in queue order.
     decisions: Mutex<Decisions>,
-    /// Held by the writer committing a batch; the others wait here for their outcome.
-    committer: Mutex<Committer>,
+    /// The file; held by the writer leading a commit (never contended: leadership is decided
+    /// under the decision lock, see [`commit`]).
+    disk: Mutex<Disk>,
+    /// The newest resourceVersion whose commit has finished (durable, or failed: see
+    /// `Decisions::failed`). Written under the decision lock; read without it for a quick check.
+    done_rv: AtomicU64,
     index: RwLock<Index>,
     hub: WatchHub,
     /// Wakes the flusher: a detached write was queued, or the store is closing.
@@ -125,6 +133,12 @@ struct Decisions {
     unflushed: Option<u64>,
     /// Set when the store is dropped: the flusher commits what is left and ends.
     closing: bool,
+    /// Whether a writer is leading a commit now.
+    committing: bool,
+    /// Writers parked until their resourceVersion's commit finishes.
+    waiters: Vec<Waiter>,
+    /// resourceVersions whose commit failed (a finished write not among these is durable).
+    failed: HashSet<u64>,
 }
 
 /// One decided write waiting for its commit.
@@ -136,13 +150,6 @@ struct Queued {
     object: Arc<Value>,
     event: EventType,
     old: Option<Arc<Value>>,
-}
-
-/// What the commit lock guards: the file, and the resourceVersions whose commit failed (a write
-/// is durable once the index reached its rv and it is not among these).
-struct Committer {
-    disk: Disk,
-    failed: HashSet<u64>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -169,11 +176,20 @@ impl Store {
             let entry = Entry { object: Arc::new(value), json: Bytes::from(json) };
             by_type.entry(key.resource).or_default().insert((key.namespace, key.name), entry);
         }
-        let decisions =
-            Decisions { last_rv: rv, pending: HashMap::new(), queue: Vec::new(), unflushed: None, closing: false };
+        let decisions = Decisions {
+            last_rv: rv,
+            pending: HashMap::new(),
+            queue: Vec::new(),
+            unflushed: None,
+            closing: false,
+            committing: false,
+            waiters: Vec::new(),
+            failed: HashSet::new(),
+        };
         let shared = Arc::new(Shared {
             decisions: Mutex::new(decisions),
-            committer: Mutex::new(Committer { disk, failed: HashSet::new() }),
+            disk: Mutex::new(disk),
+            done_rv: AtomicU64::new(rv),
             index: RwLock::new(Index { rv, by_type }),
             hub: WatchHub::new(rv),
             flush: Condvar::new(),
@@ -339,73 +355,6 @@ impl Shared {
         drop(decisions);
         self.wait_durable(rv)?;
         Ok(Written { object, event: Some(event) })
-    }
-
-    /// Returns once the write with resourceVersion `rv` is committed (or failed): either another
-    /// writer's batch included it, or this writer commits everything queued so far.
-    fn wait_durable(&self, rv: u64) -> Result<(), DiskError> {
-        let mut committer = lock(&self.committer);
-        loop {
-            if committer.failed.contains(&rv) {
-                return Err(DiskError::Transaction(format!("the commit of resourceVersion {rv} failed")));
-            }
-            if self.read().rv >= rv {
-                return Ok(());
-            }
-            let batch = std::mem::take(&mut lock(&self.decisions).queue);
-            if batch.is_empty() {
-                // Unreachable while every queued write is either committed or marked failed.
-                return Err(DiskError::Transaction(format!("resourceVersion {rv} was neither committed nor queued")));
-            }
-            self.commit_batch(&mut committer, batch);
-        }
-    }
-
-    /// Commits a batch in one transaction and one fsync, then makes it visible: the index first,
-    /// then the watch events, in resourceVersion order (the commit lock orders batches).
-    fn commit_batch(&self, committer: &mut Committer, batch: Vec<Queued>) {
-        let last_rv = batch.last().map_or(0, |q| q.rv);
-        let writes: Vec<DiskWrite<'_>> = batch
-            .iter()
-            .map(|q| match &q.json {
-                Some(json) => DiskWrite::Put(&q.key, json),
-                None => DiskWrite::Delete(&q.key),
-            })
-            .collect();
-        let committed = committer.disk.commit(&writes, last_rv);
-        drop(writes);
-        if committed.is_err() {
-            // Later queued writes were decided against these: they fail too, and all are forgotten.
-            let mut decisions = lock(&self.decisions);
-            let rest = std::mem::take(&mut decisions.queue);
-            decisions.pending.clear();
-            committer.failed.extend(batch.iter().chain(&rest).map(|q| q.rv));
-            return;
-        }
-        {
-            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-            index.rv = last_rv;
-            for q in &batch {
-                let objects = index.by_type.entry(q.key.resource.clone()).or_default();
-                let slot = (q.key.namespace.clone(), q.key.name.clone());
-                match &q.json {
-                    Some(json) => objects.insert(slot, Entry { object: q.object.clone(), json: json.clone() }),
-                    None => objects.remove(&slot),
-                };
-            }
-        }
-        {
-            let mut decisions = lock(&self.decisions);
-            for q in &batch {
-                if decisions.pending.get(&q.key).is_some_and(|(rv, _)| *rv == q.rv) {
-                    decisions.pending.remove(&q.key);
-                }
-            }
-        }
-        for q in batch {
-            let event = WatchEvent { kind: q.event, rv: q.rv, resource: q.key.resource, object: q.object, old: q.old };
-            self.hub.publish(event);
-        }
     }
 }
 

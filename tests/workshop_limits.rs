@@ -1,0 +1,122 @@
+//! Per-sandbox limits in a workshop, against the real `gitops-lab workshop`: a learner creating
+//! objects in a loop (through their kubectl door, which the command rate does not slow) meets a
+//! clear "exceeded quota" refusal at the object limit, while another learner's steps keep
+//! answering; the real kubectl prints the refusal; deleting makes room again.
+
+mod workshop_common;
+
+use serde_json::json;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use workshop_common::Workshop;
+
+const LIMIT: usize = 40;
+
+fn kubectl(config: &Path, args: &[&str]) -> Output {
+    Command::new(gitops_lab_e2e::kubectl_path())
+        .arg("--kubeconfig")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("kubectl runs")
+}
+
+#[test]
+fn a_create_loop_meets_the_object_limit_while_another_learner_is_served() {
+    if !gitops_lab_e2e::kubectl_available() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(data.path(), &["--tls", "--max-objects", &LIMIT.to_string()]);
+    let (ada, lei) = (workshop.join("Ada"), workshop.join("Lei"));
+    let (status, _, config) = workshop.call_with("GET", "/api/kubeconfig", Some(&ada), &[], None);
+    assert_eq!(status, 200, "{config}");
+    let token = config.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("a token").to_string();
+    let config_path = data.path().join("ada.yaml");
+    std::fs::write(&config_path, &config).unwrap();
+    workshop.command(&lei, json!({"type": "openExercise", "id": "2.1-nginx-pod"}));
+
+    let path = "/k8s/learner-1/api/v1/namespaces/default/configmaps";
+    let (refused_at, refusal, lei_slowest) = std::thread::scope(|scope| {
+        let looping = scope.spawn(|| {
+            for i in 0..LIMIT * 3 {
+                let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("loop-{i}")}});
+                let (status, _, answer) = workshop.call_with("POST", path, Some(&token), &[], Some(&body));
+                if status == 403 {
+                    return (i, answer);
+                }
+                assert_eq!(status, 201, "create {i}: {answer}");
+            }
+            panic!("{} creates and no refusal", LIMIT * 3);
+        });
+        // Meanwhile the other learner's commands answer promptly.
+        let mut slowest = Duration::ZERO;
+        while !looping.is_finished() {
+            let started = Instant::now();
+            workshop.command(&lei, json!({"type": "listExercises"}));
+            slowest = slowest.max(started.elapsed());
+            // Paced like a person (the command rate would slow a loop of Lei's own).
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let (at, answer) = looping.join().unwrap();
+        (at, answer, slowest)
+    });
+    assert!(refused_at > 0 && refused_at < LIMIT, "refused after {refused_at} creates (built-in objects count too)");
+    assert!(refusal.contains("\"reason\":\"Forbidden\""), "{refusal}");
+    assert!(
+        refusal.contains("exceeded quota: sandbox-objects") && refusal.contains(&format!("limited: objects={LIMIT}")),
+        "{refusal}"
+    );
+    assert!(lei_slowest < Duration::from_secs(5), "the other learner waited {lei_slowest:?}");
+    // The other learner's sandbox has its own count: a step that creates a pod still works.
+    workshop.command(&lei, json!({"type": "predict", "exercise": "2.1-nginx-pod", "step": 0, "choice": 1}));
+    workshop.command(&lei, json!({"type": "runStep", "exercise": "2.1-nginx-pod", "step": 0}));
+
+    // The real kubectl shows the refusal; deleting makes room.
+    let out = kubectl(&config_path, &["create", "configmap", "one-more"]);
+    let err = gitops_lab_e2e::text(&out.stderr);
+    assert!(!out.status.success(), "refused");
+    assert!(
+        err.contains("configmaps \"one-more\" is forbidden: exceeded quota") && err.contains("delete some"),
+        "{err}"
+    );
+    let out = kubectl(&config_path, &["delete", "configmap", "loop-0", "loop-1"]);
+    assert!(out.status.success(), "{}", gitops_lab_e2e::text(&out.stderr));
+    let out = kubectl(&config_path, &["create", "configmap", "one-more"]);
+    assert!(out.status.success(), "{}", gitops_lab_e2e::text(&out.stderr));
+    // CPU: every thread of both sandbox children runs below the server (nice 10; the fallback in
+    // use where no delegated cgroup v2 tree is writable, as on this machine).
+    let sandboxes = children_serving_sandboxes(workshop.child.id());
+    assert_eq!(sandboxes.len(), 2, "one sandbox child per learner: {sandboxes:?}");
+    gitops_lab_e2e::eventually_within("sandbox threads at nice 10", Duration::from_secs(10), || {
+        let nices: Vec<i32> = sandboxes.iter().flat_map(|pid| thread_nices(*pid)).collect();
+        (!nices.is_empty() && nices.iter().all(|n| *n == 10)).then_some(())
+    });
+    assert_eq!(thread_nices(workshop.child.id())[0], 0, "the server itself keeps its priority");
+    workshop.stop();
+}
+
+fn children_serving_sandboxes(parent: u32) -> Vec<u32> {
+    let entries = std::fs::read_dir("/proc").unwrap();
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok());
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains("sandbox\0serve")
+        })
+        .collect()
+}
+
+/// The niceness of each thread of a process (field 19 of each thread's stat).
+fn thread_nices(pid: u32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+            stat.rsplit_once(") ")?.1.split(' ').nth(16)?.parse().ok()
+        })
+        .collect()
+}
