@@ -15,6 +15,7 @@ use tauri::ipc::Channel;
 use tauri::{Manager, RunEvent, State};
 use tokio::sync::OnceCell;
 
+mod memory;
 mod webkit;
 
 /// The window's session: one engine, started once, shared by the commands.
@@ -65,6 +66,8 @@ fn open_url(url: String) -> Result<(), String> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before any thread starts (see `memory`).
+    memory::limit_arenas();
     let config = engine_config(std::env::args().skip(1).collect())?;
     let engine = Arc::new(OnceCell::new());
     let app = tauri::Builder::default()
@@ -74,6 +77,7 @@ fn main() -> anyhow::Result<()> {
             if let Some(window) = app.get_webview_window("main") {
                 webkit::lean(&window);
             }
+            memory::trim_when_idle();
             // Start the engine (and the sandbox) while the window loads the page.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
