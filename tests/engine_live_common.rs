@@ -10,8 +10,6 @@ use gitops_lab::protocol::{
 use gitops_lab::{Engine, Subscription};
 use gitops_lab_e2e::Sandbox;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -71,18 +69,7 @@ impl Lab {
 
     /// `kubectl apply -f -` of a manifest.
     pub fn apply(&self, manifest: &str) {
-        let mut child = self
-            .sandbox
-            .kubectl_command()
-            .args(["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl starts");
-        child.stdin.take().expect("stdin").write_all(manifest.as_bytes()).expect("manifest written");
-        let out = child.wait_with_output().expect("kubectl ends");
-        assert!(out.status.success(), "kubectl apply failed: {}", String::from_utf8_lossy(&out.stderr));
+        self.sandbox.kubectl_stdin_ok(&["apply", "-f", "-"], manifest);
     }
 
     /// The engine's kube-rs client.

@@ -6,25 +6,13 @@
 #![forbid(unsafe_code)]
 
 use gitops_lab_e2e::chapter::get_json;
-use gitops_lab_e2e::{Sandbox, eventually, eventually_within, kubectl_available, text};
+use gitops_lab_e2e::{Sandbox, eventually, eventually_within, kubectl_available};
 use serde_json::Value;
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// `kubectl apply -f -` with `manifest` on stdin; requires success.
 fn apply(sb: &Sandbox, manifest: &str) {
-    let mut child = sb
-        .kubectl_command()
-        .args(["apply", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl starts");
-    child.stdin.take().expect("piped stdin").write_all(manifest.as_bytes()).expect("kubectl reads stdin");
-    let out = child.wait_with_output().expect("kubectl ends");
-    assert!(out.status.success(), "kubectl apply failed: {}", text(&out.stderr));
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], manifest);
 }
 
 fn names(list: &Value) -> Vec<String> {

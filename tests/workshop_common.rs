@@ -25,10 +25,16 @@ pub struct Workshop {
 
 impl Workshop {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Workshop {
+        Workshop::start_with(data_dir, extra, &[])
+    }
+
+    /// As [`Workshop::start`], with environment variables for the server (e.g. `KUBECONFIG`).
+    pub fn start_with(data_dir: &Path, extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Workshop {
         let mut child = Command::new(gitops_lab_e2e::gitops_lab_bin())
             .args(["workshop", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .env("GITOPS_LAB_LANG", "en")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

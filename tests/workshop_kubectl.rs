@@ -5,12 +5,12 @@
 
 mod workshop_common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use gitops_lab_e2e::chapter::Watcher;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 use workshop_common::Workshop;
 
 fn kubectl(config: &Path, args: &[&str]) -> Output {
@@ -36,62 +36,11 @@ fn ok(config: &Path, args: &[&str]) -> String {
     gitops_lab_e2e::text(&out.stdout)
 }
 
-/// A long-running kubectl whose output lines arrive on a channel.
-struct Streaming {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Streaming {
-    fn spawn(config: &Path, args: &[&str]) -> Streaming {
-        Streaming::spawn_env(config, &[], args)
-    }
-
-    fn spawn_env(config: &Path, env: &[(&str, &str)], args: &[&str]) -> Streaming {
-        let mut child = Command::new(gitops_lab_e2e::kubectl_path())
-            .envs(env.iter().copied())
-            .arg("--kubeconfig")
-            .arg(config)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Streaming { child, lines }
-    }
-
-    fn wait_for(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = Vec::new();
-        loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if wanted(&line) => return line,
-                Ok(line) => seen.push(line),
-                Err(RecvTimeoutError::Timeout) => panic!("no {what} within 60 s; saw {seen:?}"),
-                Err(RecvTimeoutError::Disconnected) => {
-                    let mut err = String::new();
-                    let _ = self.child.stderr.take().map(|mut e| e.read_to_string(&mut err));
-                    panic!("kubectl ended before {what}; saw {seen:?}; stderr: {err}")
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Streaming {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A long-running kubectl with the learner's kubeconfig (and `env`), its lines read as they come.
+fn streaming(config: &Path, env: &[(&str, &str)], args: &[&str]) -> Watcher {
+    let mut command = Command::new(gitops_lab_e2e::kubectl_path());
+    command.envs(env.iter().copied()).arg("--kubeconfig").arg(config).args(args);
+    Watcher::start(command)
 }
 
 /// The learner's kubeconfig, downloaded with their link token, written to a file.
@@ -152,7 +101,7 @@ fn a_learners_kubectl_reaches_their_own_sandbox_through_the_workshop() {
     let none = kubectl(&ada_config, &["get", "pods"]);
     assert!(none.status.success(), "{}", gitops_lab_e2e::text(&none.stderr));
     assert!(gitops_lab_e2e::text(&none.stderr).contains("No resources found in default namespace"));
-    let mut watch = Streaming::spawn(&ada_config, &["get", "pods", "-w"]);
+    let mut watch = streaming(&ada_config, &[], &["get", "pods", "-w"]);
     let manifest = files.path().join("web.yaml");
     std::fs::write(
         &manifest,
@@ -160,7 +109,7 @@ fn a_learners_kubectl_reaches_their_own_sandbox_through_the_workshop() {
     )
     .unwrap();
     assert!(ok(&ada_config, &["apply", "-f", manifest.to_str().unwrap()]).contains("pod/web created"));
-    watch.wait_for("the watch's line for pod web", |l| l.starts_with("web "));
+    watch.wait_for("the watch's line for pod web", Duration::from_secs(60), |l| l.starts_with("web "));
     ok(&ada_config, &["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"]);
 
     // exec (WebSocket v5), a followed log, port-forward (SPDY in WebSocket).
@@ -178,10 +127,11 @@ fn a_learners_kubectl_reaches_their_own_sandbox_through_the_workshop() {
             "i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done",
         ],
     );
-    let mut logs = Streaming::spawn(&ada_config, &["logs", "-f", "ticker", "--pod-running-timeout=60s"]);
-    logs.wait_for("a tick", |l| l.starts_with("tick 1"));
-    let mut forward = Streaming::spawn(&ada_config, &["port-forward", "pod/web", ":80"]);
-    let line = forward.wait_for("the forwarding line", |l| l.starts_with("Forwarding from 127.0.0.1:"));
+    let mut logs = streaming(&ada_config, &[], &["logs", "-f", "ticker", "--pod-running-timeout=60s"]);
+    logs.wait_for("a tick", Duration::from_secs(60), |l| l.starts_with("tick 1"));
+    let mut forward = streaming(&ada_config, &[], &["port-forward", "pod/web", ":80"]);
+    let line = forward
+        .wait_for("the forwarding line", Duration::from_secs(60), |l| l.starts_with("Forwarding from 127.0.0.1:"));
     let port: u16 = line["Forwarding from 127.0.0.1:".len()..].split(' ').next().unwrap().parse().unwrap();
     let page = http_get(port);
     assert!(page.starts_with("HTTP/1.1 200 OK") && page.contains("nginx"), "{page}");
@@ -190,8 +140,9 @@ fn a_learners_kubectl_reaches_their_own_sandbox_through_the_workshop() {
     let spdy = [("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"), ("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")];
     let out = kubectl_env(&ada_config, &spdy, &["exec", "web", "--", "echo", "hi"]);
     assert_eq!(gitops_lab_e2e::text(&out.stdout).trim(), "hi", "{}", gitops_lab_e2e::text(&out.stderr));
-    let mut forward = Streaming::spawn_env(&ada_config, &spdy, &["port-forward", "pod/web", ":80"]);
-    let line = forward.wait_for("the forwarding line", |l| l.starts_with("Forwarding from 127.0.0.1:"));
+    let mut forward = streaming(&ada_config, &spdy, &["port-forward", "pod/web", ":80"]);
+    let line = forward
+        .wait_for("the forwarding line", Duration::from_secs(60), |l| l.starts_with("Forwarding from 127.0.0.1:"));
     let port: u16 = line["Forwarding from 127.0.0.1:".len()..].split(' ').next().unwrap().parse().unwrap();
     let page = http_get(port);
     assert!(page.starts_with("HTTP/1.1 200 OK") && page.contains("nginx"), "SPDY port-forward: {page}");

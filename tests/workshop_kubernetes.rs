@@ -140,23 +140,12 @@ fn credentials_that_do_not_fit_stop_the_sandbox_naming_the_flag() {
 
 /// The real workshop server with its sandboxes in `sandbox`'s namespace `class-a`, idle after 2 s.
 fn kubernetes_workshop(sandbox: &Sandbox, data_dir: &Path, image: &str) -> Workshop {
-    let mut child = Command::new(gitops_lab_e2e::gitops_lab_bin())
-        .args(["workshop", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(["--sandboxes", "kubernetes", "--namespace", "class-a", "--sandbox-image", image])
-        .args(["--sandbox-ready-timeout", "6", "--idle-stop", "2"])
-        .env("KUBECONFIG", &sandbox.kubeconfig)
-        .env("GITOPS_LAB_LANG", "en")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("gitops-lab starts");
-    let printed = gitops_lab_e2e::printed_until(&mut child, "join: ");
-    let value = |prefix: &str| printed.iter().find_map(|l| l.strip_prefix(prefix)).map(str::to_string);
-    assert_eq!(value("sandboxes: ").as_deref(), Some("kubernetes, namespace class-a"), "{printed:?}");
-    let base = value("join: ").unwrap().trim_end_matches("/join").to_string();
-    let instructor = value("instructor: ").unwrap().split_once("?token=").unwrap().1.to_string();
-    Workshop { child, addr: value("listening: ").unwrap(), instructor, base, printed, ca: None }
+    let args = ["--sandboxes", "kubernetes", "--namespace", "class-a", "--sandbox-image", image];
+    let args = [&args[..], &["--sandbox-ready-timeout", "6", "--idle-stop", "2"]].concat();
+    let workshop = Workshop::start_with(data_dir, &args, &[("KUBECONFIG", sandbox.kubeconfig.as_os_str())]);
+    let sandboxes = workshop.printed("sandboxes: ");
+    assert_eq!(sandboxes.as_deref(), Some("kubernetes, namespace class-a"), "{:?}", workshop.printed);
+    workshop
 }
 
 /// The learner's object of `kind` in `class-a`, or `None` when it is gone (or going).

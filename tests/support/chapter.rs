@@ -161,13 +161,15 @@ pub struct Watcher {
 impl Watcher {
     /// Spawns `sandbox`'s kubectl with `args`, stdout piped and read on a thread.
     pub fn spawn(sandbox: &Sandbox, args: &[&str]) -> Self {
-        let mut child = sandbox
-            .kubectl_command()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl starts");
+        let mut command = sandbox.kubectl_command();
+        command.args(args);
+        Self::start(command)
+    }
+
+    /// Spawns `command` (a kubectl made elsewhere: another kubeconfig, other environment), stdout
+    /// piped and read on a thread.
+    pub fn start(mut command: Command) -> Self {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

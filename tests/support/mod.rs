@@ -4,7 +4,7 @@
 pub mod chapter;
 pub mod raw_https;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -207,6 +207,22 @@ impl Sandbox {
     /// Runs kubectl, requires success, and returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Runs kubectl with `input` on its stdin (`apply -f -`), requires success, and returns stdout.
+    pub fn kubectl_stdin_ok(&self, args: &[&str], input: &str) -> String {
+        let mut command = self.kubectl_command();
+        command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("kubectl starts");
+        child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).expect("kubectl reads stdin");
+        let out = child.wait_with_output().expect("kubectl ends");
         assert!(
             out.status.success(),
             "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",

@@ -42,25 +42,6 @@ fn autoscaler(behavior: Value) -> Value {
                 "target": {"type": "Utilization", "averageUtilization": 50}}}]}})
 }
 
-fn make_pods_ready(h: &Harness) {
-    for pod in h.list("", "pods") {
-        h.sb.modify(
-            h.rt("", "pods"),
-            Some("default"),
-            object::name(&pod),
-            UpdateScope::Status,
-            WriteOptions::default(),
-            |c| {
-                let mut next = c.clone();
-                next["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True",
-                "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
-                Ok(next)
-            },
-        )
-        .expect("the pod status is written");
-    }
-}
-
 fn get(h: &Harness, group: &str, plural: &str) -> Arc<Value> {
     h.sb.get(h.rt(group, plural), Some("default"), "web").expect("the object exists")
 }
@@ -82,7 +63,7 @@ fn a_busy_workload_is_scaled_up_and_an_idle_one_down() {
     let h = harness();
     h.create("apps", "replicasets", replica_set(2, Some("100m")));
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
     h.create(
         "autoscaling",
         "horizontalpodautoscalers",
@@ -101,7 +82,7 @@ fn a_busy_workload_is_scaled_up_and_an_idle_one_down() {
     assert_eq!(condition(&hpa, "ScalingActive"), ("True".into(), "ValidMetricFound".into()));
     assert_eq!(condition(&hpa, "ScalingLimited"), ("False".into(), "DesiredWithinRange".into()));
     // The learner makes the workload idle: 20m shared by 4 pods of 100m is 5%, so 4 × 0.1 = 0.4, so 1.
-    make_pods_ready(&h);
+    h.make_pods_ready();
     h.sb.modify(h.rt("apps", "replicasets"), Some("default"), "web", UpdateScope::Main, WriteOptions::default(), |c| {
         let mut next = c.clone();
         next["metadata"]["annotations"] = json!({LOAD_ANNOTATION: "20m"});
@@ -118,7 +99,7 @@ fn scaling_down_is_held_by_the_default_stabilization_window() {
     let h = harness();
     h.create("apps", "replicasets", replica_set(3, Some("100m")));
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
     let mut idle = autoscaler(Value::Null);
     idle["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] = json!(85);
     h.create("autoscaling", "horizontalpodautoscalers", idle);
@@ -145,11 +126,11 @@ fn a_shared_load_settles_where_each_pod_meets_the_target() {
     set["metadata"]["annotations"] = json!({LOAD_ANNOTATION: "160m"});
     h.create("apps", "replicasets", set);
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
     h.create("autoscaling", "horizontalpodautoscalers", autoscaler(Value::Null));
     h.settle();
     assert_eq!(int(&get(&h, "apps", "replicasets")["spec"]["replicas"]), 4, "160m over 2 pods is 80%");
-    make_pods_ready(&h);
+    h.make_pods_ready();
     h.settle();
     assert_eq!(int(&get(&h, "apps", "replicasets")["spec"]["replicas"]), 4, "160m over 4 pods is 40%: 4 × 0.8");
     let hpa = get(&h, "autoscaling", "horizontalpodautoscalers");
@@ -163,7 +144,7 @@ fn a_pods_own_usage_overrides_its_image() {
     set["spec"]["template"]["metadata"]["annotations"] = json!({CPU_ANNOTATION: "50m"});
     h.create("apps", "replicasets", set);
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
     h.create("autoscaling", "horizontalpodautoscalers", autoscaler(Value::Null));
     h.settle();
     let hpa = get(&h, "autoscaling", "horizontalpodautoscalers");
@@ -176,7 +157,7 @@ fn the_maximum_limits_a_scale_up_and_says_so() {
     let h = harness();
     h.create("apps", "replicasets", replica_set(4, Some("20m")));
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
     h.create("autoscaling", "horizontalpodautoscalers", autoscaler(Value::Null));
     h.settle();
     assert_eq!(int(&get(&h, "apps", "replicasets")["spec"]["replicas"]), 5);
@@ -189,7 +170,7 @@ fn a_container_without_a_cpu_request_cannot_be_measured() {
     let h = harness();
     h.create("apps", "replicasets", replica_set(1, None));
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
     h.create("autoscaling", "horizontalpodautoscalers", autoscaler(Value::Null));
     h.settle();
     let hpa = get(&h, "autoscaling", "horizontalpodautoscalers");
@@ -217,7 +198,7 @@ fn its_own_status_write_does_not_start_a_new_sync_within_the_period() {
     let h = harness_with(super::autoscaler::SYNC_PERIOD);
     h.create("apps", "replicasets", replica_set(2, Some("100m")));
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
     h.create("autoscaling", "horizontalpodautoscalers", autoscaler(Value::Null));
     let requeues = h.settle();
     let hpa = get(&h, "autoscaling", "horizontalpodautoscalers");

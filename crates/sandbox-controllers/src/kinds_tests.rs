@@ -45,30 +45,6 @@ fn change(h: &Harness, group: &str, plural: &str, name: &str, edit: impl FnOnce(
     .expect("the change is accepted");
 }
 
-/// Plays the kubelet: every pod not yet Ready runs and turns Ready.
-fn make_pods_ready(h: &Harness) {
-    for pod in h.list("", "pods") {
-        if pod["status"]["phase"] == "Running" {
-            continue;
-        }
-        h.sb.modify(
-            h.rt("", "pods"),
-            Some("default"),
-            object::name(&pod),
-            UpdateScope::Status,
-            WriteOptions::default(),
-            |current| {
-                let mut next = current.clone();
-                next["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True",
-                    "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
-                Ok(next)
-            },
-        )
-        .expect("the pod status is written");
-    }
-    h.settle();
-}
-
 fn messages(h: &Harness, reason: &str) -> Vec<String> {
     let mut events = h.list("", "events");
     events.retain(|e| e["reason"] == reason);
@@ -90,10 +66,13 @@ fn a_statefulset_makes_its_pods_in_order_each_with_a_bound_claim() {
     let claim = &h.list("", "persistentvolumeclaims")[0];
     assert_eq!(claim["status"]["phase"], "Bound", "the provisioner binds it");
     assert_eq!(claim["metadata"]["labels"]["app"], "db");
-    make_pods_ready(&h);
+    h.make_pods_ready();
+    h.settle();
     assert_eq!(names(&h, "pods"), ["db-0", "db-1"]);
-    make_pods_ready(&h);
-    make_pods_ready(&h);
+    h.make_pods_ready();
+    h.settle();
+    h.make_pods_ready();
+    h.settle();
     assert_eq!(names(&h, "pods"), ["db-0", "db-1", "db-2"]);
     let status = sts_status(&h);
     assert_eq!((int(&status["replicas"]), int(&status["readyReplicas"]), int(&status["updatedReplicas"])), (3, 3, 3));
@@ -119,7 +98,8 @@ fn a_rolling_update_replaces_pods_from_the_highest_ordinal_down_to_the_partition
     h.create("apps", "statefulsets", statefulset(3, "nginx"));
     for _ in 0..3 {
         h.settle();
-        make_pods_ready(&h);
+        h.make_pods_ready();
+        h.settle();
     }
     let old = sts_status(&h)["updateRevision"].as_str().unwrap().to_string();
     change(&h, "apps", "statefulsets", "db", |s| {
@@ -136,15 +116,18 @@ fn a_rolling_update_replaces_pods_from_the_highest_ordinal_down_to_the_partition
     let new = status["updateRevision"].as_str().unwrap().to_string();
     assert_ne!(old, new);
     assert_eq!(revisions(&h), [old.clone(), old.clone(), new.clone()], "db-2 went first and waits to be ready");
-    make_pods_ready(&h);
+    h.make_pods_ready();
+    h.settle();
     assert_eq!(revisions(&h), [old.clone(), new.clone(), new.clone()], "the partition keeps db-0");
-    make_pods_ready(&h);
+    h.make_pods_ready();
+    h.settle();
     let status = sts_status(&h);
     assert_eq!((int(&status["currentReplicas"]), int(&status["updatedReplicas"])), (1, 2));
     assert_eq!(status["currentRevision"], old.as_str(), "a partitioned rollout does not finish");
     change(&h, "apps", "statefulsets", "db", |s| s["spec"]["updateStrategy"]["rollingUpdate"]["partition"] = json!(0));
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
+    h.settle();
     assert_eq!(revisions(&h), [new.clone(), new.clone(), new.clone()]);
     assert_eq!(sts_status(&h)["currentRevision"], new.as_str());
 }
@@ -156,7 +139,8 @@ fn on_delete_waits_for_the_learner_to_delete_a_pod() {
     set["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
     h.create("apps", "statefulsets", set);
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
+    h.settle();
     change(&h, "apps", "statefulsets", "db", |s| {
         s["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.27")
     });
@@ -193,7 +177,8 @@ fn a_daemonset_runs_one_pod_on_the_node_and_rolls_it() {
     assert_eq!(pods.len(), 1);
     let affinity = &pods[0]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"];
     assert_eq!(affinity["nodeSelectorTerms"][0]["matchFields"][0]["values"], json!(["minikube"]));
-    make_pods_ready(&h);
+    h.make_pods_ready();
+    h.settle();
     let status = ds_status(&h);
     assert_eq!(
         [
@@ -242,7 +227,8 @@ fn a_replication_controller_keeps_its_replicas_like_a_replica_set() {
     let pods = h.list("", "pods");
     assert_eq!(pods.len(), 2);
     assert_eq!(pods[0]["metadata"]["ownerReferences"][0]["kind"], "ReplicationController");
-    make_pods_ready(&h);
+    h.make_pods_ready();
+    h.settle();
     let rc = h.sb.get(h.rt("", "replicationcontrollers"), Some("default"), "web").unwrap();
     assert_eq!((int(&rc["status"]["replicas"]), int(&rc["status"]["readyReplicas"])), (2, 2));
     change(&h, "", "replicationcontrollers", "web", |rc| rc["spec"]["replicas"] = json!(1));

@@ -2,7 +2,7 @@
 //! object, then follows the watch events through the controllers' triggers until all is quiet.
 
 use super::runtime::{Action, Controller, ObjectRef};
-use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
+use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, UpdateScope, WriteOptions};
 use gitops_sandbox_core::registry::ResourceType;
 use gitops_sandbox_core::registry::builtin_type;
 use serde_json::Value;
@@ -43,6 +43,25 @@ impl Harness {
         // Events are written detached: let them land before reading.
         self.sb.store().flush().expect("queued writes commit");
         self.sb.store().list(&self.rt(group, plural).id(), Some("default"), None, 0, |_| true).0.items
+    }
+
+    /// Plays the kubelet: every pod not yet running runs and turns Ready (no settle).
+    pub fn make_pods_ready(&self) {
+        for pod in self.list("", "pods") {
+            if pod["status"]["phase"] == "Running" {
+                continue;
+            }
+            let ready = |current: &Value| {
+                let mut next = current.clone();
+                next["status"] = serde_json::json!({"phase": "Running", "conditions": [{"type": "Ready",
+                    "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
+                Ok(next)
+            };
+            let (pods, name) = (self.rt("", "pods"), gitops_sandbox_core::object::name(&pod));
+            self.sb
+                .modify(pods, Some("default"), name, UpdateScope::Status, WriteOptions::default(), ready)
+                .expect("the pod status is written");
+        }
     }
 
     /// Runs reconciles until no controller has anything left to do; returns the requeues asked for.

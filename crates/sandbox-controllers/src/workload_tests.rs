@@ -45,27 +45,6 @@ fn patch(h: &Harness, plural: &str, name: &str, change: impl FnOnce(&mut Value))
     .expect("the change is accepted");
 }
 
-/// Plays the kubelet: every pod runs and is Ready.
-fn make_pods_ready(h: &Harness) {
-    let pods = h.rt("", "pods");
-    for pod in h.list("", "pods") {
-        h.sb.modify(
-            pods,
-            Some("default"),
-            object::name(&pod),
-            UpdateScope::Status,
-            WriteOptions::default(),
-            |current| {
-                let mut next = current.clone();
-                next["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True",
-                "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
-                Ok(next)
-            },
-        )
-        .expect("the pod status is written");
-    }
-}
-
 /// Replica sets by revision, as (revision, spec.replicas).
 fn sets(h: &Harness) -> Vec<(i64, i64)> {
     let mut sets: Vec<(i64, i64)> = h
@@ -154,7 +133,7 @@ fn a_rolling_update_waits_for_available_pods_then_completes() {
     let h = harness();
     h.create("apps", "deployments", deployment(3, "nginx", "RollingUpdate"));
     h.settle();
-    make_pods_ready(&h);
+    h.make_pods_ready();
     h.settle();
     assert_eq!(get(&h, "deployments", "web")["status"]["availableReplicas"], 3);
     patch(&h, "deployments", "web", |d| {
@@ -163,7 +142,7 @@ fn a_rolling_update_waits_for_available_pods_then_completes() {
     h.settle();
     assert_eq!(sets(&h), [(1, 3), (2, 1)], "one surge pod, nothing removed until it is available");
     for _ in 0..6 {
-        make_pods_ready(&h);
+        h.make_pods_ready();
         h.settle();
     }
     assert_eq!(sets(&h), [(1, 0), (2, 3)]);
@@ -225,7 +204,7 @@ fn old_replica_sets_beyond_the_history_limit_are_deleted() {
             d["spec"]["template"]["spec"]["containers"][0]["image"] = json!(format!("nginx:{tag}"))
         });
         h.settle();
-        make_pods_ready(&h);
+        h.make_pods_ready();
         h.settle();
     }
     assert_eq!(sets(&h), [(3, 0), (4, 1)]);
