@@ -8,7 +8,6 @@ use super::replicaset::ReplicaSetController;
 use super::testing::Harness;
 use gitops_sandbox_core::cluster::WriteOptions;
 use gitops_sandbox_core::lifecycle::UpdateScope;
-use gitops_sandbox_core::object;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,8 @@
 //! object, then follows the watch events through the controllers' triggers until all is quiet.
 
 use super::runtime::{Action, Controller, ObjectRef};
-use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, UpdateScope, WriteOptions};
+use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
+use gitops_sandbox_core::lifecycle::UpdateScope;
 use gitops_sandbox_core::registry::ResourceType;
 use gitops_sandbox_core::registry::builtin_type;
 use serde_json::Value;
