@@ -1,7 +1,7 @@
 //! Per-sandbox limits in a workshop, against the real `gitops-lab workshop`: a learner creating
-//! objects in a loop (through their kubectl door, which the command rate does not slow) meets a
-//! clear "exceeded quota" refusal at the object limit, while another learner's steps keep
-//! answering; the real kubectl prints the refusal; deleting makes room again.
+//! objects in a loop through their kubectl door is slowed by the command rate (429 with
+//! `Retry-After`) and meets a clear "exceeded quota" refusal at the object limit, while another
+//! learner's steps keep answering; the real kubectl prints the refusal; deleting makes room again.
 
 mod workshop_common;
 
@@ -28,7 +28,9 @@ fn a_create_loop_meets_the_object_limit_while_another_learner_is_served() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let workshop = Workshop::start(data.path(), &["--tls", "--max-objects", &LIMIT.to_string()]);
+    // A low command rate, so the loop also meets the door's own pace (429) before the limit.
+    let args = ["--tls", "--max-objects", &LIMIT.to_string(), "--command-rate", "2"];
+    let workshop = Workshop::start(data.path(), &args);
     let (ada, lei) = (workshop.join("Ada"), workshop.join("Lei"));
     let (status, _, config) = workshop.call_with("GET", "/api/kubeconfig", Some(&ada), &[], None);
     assert_eq!(status, 200, "{config}");
@@ -40,10 +42,24 @@ fn a_create_loop_meets_the_object_limit_while_another_learner_is_served() {
     let path = "/k8s/learner-1/api/v1/namespaces/default/configmaps";
     let (refused_at, refusal, lei_slowest) = std::thread::scope(|scope| {
         let looping = scope.spawn(|| {
+            let mut slowed = 0;
             for i in 0..LIMIT * 3 {
                 let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("loop-{i}")}});
-                let (status, _, answer) = workshop.call_with("POST", path, Some(&token), &[], Some(&body));
+                let (mut status, mut head, mut answer) =
+                    workshop.call_with("POST", path, Some(&token), &[], Some(&body));
+                // Over its pace the door answers 429 with when to come back, as kubectl expects.
+                while status == 429 {
+                    slowed += 1;
+                    assert!(answer.contains("\"reason\":\"TooManyRequests\""), "{answer}");
+                    let after = head
+                        .lines()
+                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("retry-after: ").map(str::to_string));
+                    let seconds: u64 = after.and_then(|s| s.trim().parse().ok()).expect("a Retry-After header");
+                    std::thread::sleep(Duration::from_secs(seconds));
+                    (status, head, answer) = workshop.call_with("POST", path, Some(&token), &[], Some(&body));
+                }
                 if status == 403 {
+                    assert!(slowed > 0, "a loop of {i} creates at --command-rate 2 was never slowed");
                     return (i, answer);
                 }
                 assert_eq!(status, 201, "create {i}: {answer}");
@@ -57,7 +73,7 @@ fn a_create_loop_meets_the_object_limit_while_another_learner_is_served() {
             workshop.command(&lei, json!({"type": "listExercises"}));
             slowest = slowest.max(started.elapsed());
             // Paced like a person (the command rate would slow a loop of Lei's own).
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(600));
         }
         let (at, answer) = looping.join().unwrap();
         (at, answer, slowest)

@@ -93,6 +93,11 @@ pub async fn proxy(State(workshop): State<Arc<Workshop>>, request: Request) -> R
         Ok(learner) => learner,
         Err(text) => return status(StatusCode::UNAUTHORIZED, "Unauthorized", &text),
     };
+    // The same share as the learner's commands: a kubectl loop slows its own learner only. kubectl
+    // waits out `Retry-After` on a 429 and tries again by itself (a watch counts once, at its start).
+    if let Err(wait) = learner.rate.take(std::time::Instant::now()) {
+        return too_many(wait);
+    }
     match forward(&learner, rest, request).await {
         Ok(response) => response,
         Err(text) => status(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", &text),
@@ -166,6 +171,22 @@ fn status(code: StatusCode, reason: &str, text: &Text) -> Response {
         "message": format!("{} / {}", text.en, text.zh), "reason": reason, "code": code.as_u16(),
     });
     (code, axum::Json(body)).into_response()
+}
+
+/// 429 with `Retry-After`, as an API server's priority and fairness answers a client over its share.
+fn too_many(wait: Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let text = Text::new(
+        format!(
+            "Too many requests at once: the workshop serves every learner's kubectl at a steady pace. kubectl tries again by itself in {seconds} s; if a script sends requests in a loop, slow it down."
+        ),
+        format!(
+            "请求发送得太快了：工作坊按稳定的节奏处理每位学员的 kubectl 请求。kubectl 会在 {seconds} 秒后自动重试；如果有脚本在循环发送请求，请放慢它。"
+        ),
+    );
+    let mut response = status(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", &text);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 /// Where the learner's sandbox listens and how to reach it: its URL's host and port, its CA, its
