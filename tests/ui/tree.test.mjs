@@ -111,6 +111,14 @@ test('the focused row stays focused when it is scrolled out of the window, and t
   const still = await focused();
   assert.equal(still?.id, row.id, 'the focus did not fall back to the page');
   assert.equal(still.inView, false, 'the row is out of view, kept rendered only for the focus');
+  // Scrolled to the end, the window reaches the end: the list is as tall as its rows and the last row
+  // ends where the list ends (a moment of a shorter list during the re-render used to pull the
+  // scroll back, and the window settled 20 rows short).
+  const [height, rows, lastBottom, listBottom] = await page.locator('.tree').evaluate((list) => [
+    list.offsetHeight, Number(list.dataset.rows) * 32,
+    list.lastElementChild.getBoundingClientRect().bottom, list.getBoundingClientRect().bottom]);
+  assert.equal(height, rows, 'the list is as tall as its rows');
+  assert.ok(Math.abs(lastBottom - listBottom) < 1, `the last row ends with the list (${lastBottom} vs ${listBottom})`);
   await page.keyboard.press('ArrowDown');
   const next = await focusedPod(2);
   assert.deepEqual([next?.posinset, next?.inView], [2, true], 'the next row is focused and scrolled into view');

@@ -284,11 +284,15 @@ pub fn Tree() -> impl IntoView {
         window(count.get(), top, height)
     });
     let shown = move || tree.shown(span.get());
-    // Rows not rendered still take their room, so the scrollbar and positions stay true.
+    // Rows not rendered still take their room, so the scrollbar and positions stay true. The list
+    // also never gets shorter than all its rows: the window's padding and rows change in separate
+    // DOM steps, and a moment in between with the list shorter made the browser pull a scroll to
+    // the end back (then the window settled there, its last rows never rendered).
     let padding = move || {
         let (first, last) = span.get();
-        let after = count.get() - last;
-        format!("padding-top: {}px; padding-bottom: {}px", first as f64 * ROW_PX, after as f64 * ROW_PX)
+        let (len, after) = (count.get(), count.get() - last);
+        let (top, bottom, all) = (first as f64 * ROW_PX, after as f64 * ROW_PX, len as f64 * ROW_PX);
+        format!("padding-top: {top}px; padding-bottom: {bottom}px; min-height: {all}px; box-sizing: border-box")
     };
     let pods = Memo::new(move |_| tree.with_order(TreeOrder::pods));
     let on_key = move |ev: leptos::ev::KeyboardEvent| tree.key(&ev, scroller, scroll);
