@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,31 +26,6 @@ fn fixture(name: &str) -> PathBuf {
 
 fn read_fixture(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
-}
-
-/// Runs kubectl with `input` on stdin (for `-f -`) and returns its output.
-fn kubectl_stdin(sb: &Sandbox, args: &[&str], input: &str) -> Output {
-    let mut child = sb
-        .kubectl_command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl starts");
-    child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).expect("kubectl reads stdin");
-    child.wait_with_output().expect("kubectl ends")
-}
-
-fn kubectl_stdin_ok(sb: &Sandbox, args: &[&str], input: &str) -> String {
-    let out = kubectl_stdin(sb, args, input);
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 /// kubectl's output for diagnostics (stdout and stderr, never failing).
@@ -292,7 +267,7 @@ fn the_nginx_operator_serves_a_labelled_configmap_rolls_on_change_and_cleans_up(
     let sb = Sandbox::start();
     let operator = NginxOperator::start(&sb, Some("app=nginx-site"));
     let first = unique_text("first page");
-    kubectl_stdin_ok(&sb, &["apply", "-f", "-"], &read_fixture("site-configmap.json").replace("PAGE_TEXT", &first));
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], &read_fixture("site-configmap.json").replace("PAGE_TEXT", &first));
 
     let deploy = wait_rolled_out(&sb, "default", "welcome", || operator.log());
     let table = sb.kubectl_ok(&["get", "deployment", "welcome"]);
@@ -495,7 +470,7 @@ fn the_cronjob_gitops_operator_is_forbidden_until_bound_then_applies_the_reposit
     let sb = Sandbox::start();
     let repo = ConfigRepo::new();
     let operator = read_fixture("gitops-cronjob.yaml").replace("REPO_URL", &repo.url());
-    let applied = kubectl_stdin_ok(&sb, &["apply", "-f", "-"], &operator);
+    let applied = sb.kubectl_stdin_ok(&["apply", "-f", "-"], &operator);
     assert_eq!(
         applied,
         "namespace/gitops created\nserviceaccount/gitops-operator created\ncronjob.batch/gitops-cron created\n"
@@ -594,7 +569,7 @@ fn the_admin_cluster_role_bound_cluster_wide_still_cannot_create_a_namespace() {
     let repo = ConfigRepo::new();
     repo.write("namespace.yaml", &read_fixture("sample-app-repo/namespace.yaml"));
     repo.commit("A namespace for previews");
-    kubectl_stdin_ok(&sb, &["apply", "-f", "-"], &read_fixture("gitops-cronjob.yaml").replace("REPO_URL", &repo.url()));
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], &read_fixture("gitops-cronjob.yaml").replace("REPO_URL", &repo.url()));
     sb.kubectl_ok(&["apply", "-f", &fixture("admin-binding.yaml").to_string_lossy()]);
 
     let log = run_operator_now(&sb, "with-admin");

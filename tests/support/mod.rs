@@ -206,14 +206,7 @@ impl Sandbox {
 
     /// Runs kubectl, requires success, and returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
+        succeeded(args, &self.kubectl(args))
     }
 
     /// Runs kubectl with `input` on its stdin (`apply -f -`), requires success, and returns stdout.
@@ -222,14 +215,7 @@ impl Sandbox {
         command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("kubectl starts");
         child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).expect("kubectl reads stdin");
-        let out = child.wait_with_output().expect("kubectl ends");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
+        succeeded(args, &child.wait_with_output().expect("kubectl ends"))
     }
 }
 
@@ -239,6 +225,17 @@ impl Drop for Sandbox {
             self.terminate();
         }
     }
+}
+
+/// The stdout of a kubectl run that must have succeeded (else a panic with both streams).
+fn succeeded(args: &[&str], out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
 }
 
 /// Bytes as text, lossily.
