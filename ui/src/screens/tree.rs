@@ -38,8 +38,10 @@ const ARRIVALS_ANIMATED: usize = 20;
 const WINDOW_FROM: usize = 100;
 /// A row's height when windowed (fixed in `style.css`, `.tree.windowed .tree-item`).
 const ROW_PX: f64 = 32.0;
-/// Rows kept above and below the view, so scrolling and Tab find rows already there.
-const OVERSCAN: usize = 20;
+/// Rows kept above and below the view, so scrolling and Tab find rows already there. Few: every row
+/// in the window is re-rendered or moved when rows arrive above it (20 rows put half as many again
+/// into the DOM during a 1,000-pod burst; docs/benchmarks.md).
+const OVERSCAN: usize = 8;
 
 /// The rows to render, `first..last`, for a list of `len` rows scrolled to `top` in a view `height` high.
 fn window(len: usize, top: f64, height: f64) -> (usize, usize) {
