@@ -157,6 +157,19 @@ pub struct Container {
     pub stop_signal: i32,
     /// Extra shell commands of its image (`git`, `kubectl`).
     pub tools: Vec<String>,
+    /// At the realistic pace: the start under way (its image being pulled, its sandbox created).
+    pub preparing: Option<Preparing>,
+}
+
+/// A container start that takes time at the realistic pace.
+#[derive(Debug, Clone, Copy)]
+pub struct Preparing {
+    /// When it began.
+    pub since: tokio::time::Instant,
+    /// When the container may start.
+    pub ready_at: tokio::time::Instant,
+    /// Whether its image is being pulled (the `Pulled` event then says how long it took).
+    pub pulling: bool,
 }
 
 impl Container {
@@ -179,6 +192,7 @@ impl Container {
             processes: Processes::new(""),
             stop_signal: 9,
             tools: Vec::new(),
+            preparing: None,
         }
     }
 
@@ -225,6 +239,8 @@ pub struct PodRuntime {
     pub containers: Mutex<BTreeMap<String, Container>>,
     /// Listening ports: the container that listens, and where connections go.
     pub listeners: Mutex<HashMap<u16, (String, Accept)>>,
+    /// At the realistic pace, while the pod is being deleted: when its containers will have stopped.
+    pub stopping: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl PodRuntime {
@@ -319,6 +335,7 @@ mod tests {
             volumes: Mutex::default(),
             containers: Mutex::default(),
             listeners: Mutex::default(),
+            stopping: Mutex::default(),
         };
         let err = pod.connect(81).unwrap_err();
         assert!(matches!(err, NodeError::ConnectionRefused(m) if m.contains("connect: connection refused")));
