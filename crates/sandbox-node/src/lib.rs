@@ -21,6 +21,7 @@ pub mod kubelet;
 pub mod network;
 pub mod nginx;
 pub mod pace;
+pub mod probes;
 pub mod runtime;
 pub mod sample_app;
 pub mod scheduler;
@@ -155,6 +156,16 @@ impl SimulatedNode {
     /// The sandbox the node belongs to.
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
+    }
+
+    /// The sandbox, shared (for tasks that outlive a call, such as probes).
+    pub(crate) fn shared_sandbox(&self) -> Arc<Sandbox> {
+        self.sandbox.clone()
+    }
+
+    /// Runs a node task (a container's probe) on the node's runtime.
+    pub(crate) fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.runtime.spawn(task);
     }
 
     fn pods(&self) -> MutexGuard<'_, HashMap<(String, String), Arc<PodRuntime>>> {

@@ -159,6 +159,10 @@ pub struct Container {
     pub tools: Vec<String>,
     /// At the realistic pace: the start under way (its image being pulled, its sandbox created).
     pub preparing: Option<Preparing>,
+    /// Whether the current run passed its startup probe (true without one).
+    pub started: bool,
+    /// Whether the current run passes its readiness probe (true without one).
+    pub probed_ready: bool,
 }
 
 /// A container start that takes time at the realistic pace.
@@ -193,6 +197,8 @@ impl Container {
             stop_signal: 9,
             tools: Vec::new(),
             preparing: None,
+            started: true,
+            probed_ready: true,
         }
     }
 
@@ -207,6 +213,11 @@ impl Container {
     /// Whether its main process runs.
     pub fn running(&self) -> bool {
         matches!(self.state, State::Running { .. })
+    }
+
+    /// Whether it runs and its probes say it is ready (started, and passing readiness).
+    pub fn ready(&self) -> bool {
+        self.running() && self.started && self.probed_ready
     }
 
     /// The exit code of its current state, if it has ended.

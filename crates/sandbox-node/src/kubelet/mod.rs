@@ -333,7 +333,12 @@ fn start(
     event(sb, pod, path.clone(), EventType::Normal, "Created", format!("Created container {name}"));
     let Some(run) = begin_run(node, rt, &name, launch, fs, env) else { return };
     event(sb, pod, path, EventType::Normal, "Started", format!("Started container {name}"));
+    let number = run.run;
     node.spawn(run);
+    // Init containers have no probes (upstream refuses them there).
+    if !init {
+        crate::probes::arm(node, rt, spec, number);
+    }
 }
 
 /// A failed pull leaves the container waiting with its reason, and backs off like a crash.
