@@ -96,6 +96,10 @@ impl Probe {
     pub fn of(container: &Value, kind: Kind) -> Option<Probe> {
         let spec = &container[kind.field()];
         let check = if let Some(get) = spec["httpGet"].as_object() {
+            // The simulated servers speak plain HTTP only: an HTTPS probe is not run.
+            if get.get("scheme").and_then(Value::as_str).is_some_and(|s| s != "HTTP") {
+                return None;
+            }
             let path = get.get("path").and_then(Value::as_str).filter(|p| !p.is_empty()).unwrap_or("/");
             Check::Http { port: port(container, &get["port"])?, path: path.to_string() }
         } else if let Some(tcp) = spec["tcpSocket"].as_object() {
@@ -379,8 +383,10 @@ mod tests {
 
     #[test]
     fn a_probe_on_a_port_the_container_does_not_name_is_not_run() {
-        let container = json!({"name": "web", "livenessProbe": {"httpGet": {"port": "admin"}}});
+        let container = json!({"name": "web", "livenessProbe": {"httpGet": {"port": "admin"}},
+            "startupProbe": {"httpGet": {"port": 443, "scheme": "HTTPS"}}, "readinessProbe": {"grpc": {"port": 9090}}});
         assert_eq!(Probe::of(&container, Kind::Liveness), None);
-        assert_eq!(Probe::of(&container, Kind::Readiness), None, "no readiness probe declared");
+        assert_eq!(Probe::of(&container, Kind::Startup), None, "HTTPS is not simulated");
+        assert_eq!(Probe::of(&container, Kind::Readiness), None, "nor gRPC");
     }
 }
