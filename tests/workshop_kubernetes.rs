@@ -344,12 +344,13 @@ fn a_ready_pod_whose_api_cannot_be_reached_is_explained_to_the_learner() {
     if !gitops_lab_e2e::kubectl_available() {
         return;
     }
-    let sandbox = Sandbox::start();
+    // nginx stands in for the lab's image (which the sandbox cannot run): it listens on port 80,
+    // not on the sandbox's 6443, so its readiness probe would fail where the real one passes.
+    let sandbox = Sandbox::start_with_env(&[("GITOPS_LAB_SANDBOX_PROBES", "off")]);
     sandbox.kubectl_ok(&["create", "namespace", "class-a"]);
     let data = tempfile::tempdir().unwrap();
-    // nginx is an image the sandbox simulates (it runs whatever the arguments say), so the Pod
-    // becomes ready; the Service's cluster DNS name does not resolve here, as when a cluster's DNS
-    // or a network policy is at fault.
+    // nginx is an image the sandbox simulates, so the Pod becomes ready (probes off); the Service's
+    // cluster DNS name does not resolve here, as when a cluster's DNS or a network policy is at fault.
     let workshop = kubernetes_workshop(&sandbox, data.path(), "nginx:1.27");
     let token = workshop.join("Grace");
     let message = refused_command(&workshop, &token);
