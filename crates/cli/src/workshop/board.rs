@@ -109,6 +109,7 @@ pub async fn reset(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Respon
     let answer = engine.handle(Command::ResetExercise { id: request.exercise.clone() }).await;
     if answer.is_ok() {
         learner.tracker.reset(&request.exercise);
+        learner.upstream.clear();
         learner.session.notify(Event::Notice {
             level: "warning".into(),
             message: Text::new(

@@ -6,10 +6,12 @@ use super::learners::{LearnerRecord, Roster, RosterFile, validate_name};
 use super::provider::SandboxProvider;
 use super::rate::CommandRate;
 use super::tracker::{self, Tracker};
+use super::upstream::UpstreamCache;
 use crate::web::guard::{Guard, same_token};
 use crate::web::sessions::{Session, Sessions, StartCheck, StartHook, new_token};
 use gitops_lab::Engine;
 use gitops_lab::protocol::Text;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ pub struct Learner {
     pub tracker: Arc<Tracker>,
     /// Their commands' share of the server.
     pub rate: CommandRate,
+    /// Their kubectl door's way to their sandbox (address, credentials, idle connections).
+    pub upstream: UpstreamCache,
     /// Whether their cluster may be running (a Kubernetes-backed one may be, even when their
     /// engine never started, its readiness wait having failed).
     cluster: Arc<ClusterUse>,
@@ -101,6 +105,9 @@ pub struct Workshop {
     sessions: Sessions,
     // A std mutex: held to look up, add and snapshot, never across an await.
     learners: Mutex<Vec<Arc<Learner>>>,
+    /// The learners by the SHA-256 of their kubectl token: the kubectl door hashes the token it is
+    /// shown once and looks it up, instead of deriving every learner's token per request.
+    by_kubectl: Mutex<HashMap<[u8; 32], Arc<Learner>>>,
     roster_file: RosterFile,
     provider: Arc<dyn SandboxProvider>,
     changed: mpsc::UnboundedSender<()>,
@@ -125,12 +132,14 @@ impl Workshop {
             instructor_token,
             sessions: Sessions::default(),
             learners: Mutex::new(Vec::new()),
+            by_kubectl: Mutex::new(HashMap::new()),
             roster_file,
             provider,
             changed,
         });
         for record in saved.map(|r| r.learners).unwrap_or_default() {
             let learner = workshop.build(record);
+            workshop.index(&learner);
             workshop.lock().push(learner);
         }
         workshop.save()?;
@@ -150,7 +159,18 @@ impl Workshop {
             .with_start_check(self.start_check(&record, cluster.clone()));
         let session = self.sessions.insert(session);
         let rate = CommandRate::new(self.settings.command_rate);
-        Arc::new(Learner { record, session, tracker, rate, cluster })
+        Arc::new(Learner { record, session, tracker, rate, upstream: UpstreamCache::default(), cluster })
+    }
+
+    /// Files a learner under their kubectl token's digest.
+    fn index(&self, learner: &Arc<Learner>) {
+        let key = super::kube_proxy::digest(&super::kube_proxy::kubectl_token(&learner.record.token));
+        self.by_kubectl.lock().unwrap_or_else(|e| e.into_inner()).insert(key, learner.clone());
+    }
+
+    /// The learner whose kubectl token has this SHA-256.
+    pub fn learner_by_kubectl_digest(&self, digest: &[u8; 32]) -> Option<Arc<Learner>> {
+        self.by_kubectl.lock().unwrap_or_else(|e| e.into_inner()).get(digest).cloned()
     }
 
     /// The memory check a stopped learner's engine passes before it starts again (a learner back
@@ -237,6 +257,7 @@ impl Workshop {
                 joined: tracker::now(),
                 progress: Vec::new(),
             });
+            self.index(&learner);
             learners.push(learner.clone());
             learner
         };
@@ -260,6 +281,10 @@ impl Workshop {
         let idle = self.settings.idle_stop;
         for learner in self.learners() {
             let stopped = learner.session.stop_if_idle(idle).await;
+            if stopped {
+                // Its connections went with the sandbox; the next start may bring new credentials.
+                learner.upstream.clear();
+            }
             // A cluster prepared for an engine that never started (its wait failed) is freed too.
             let abandoned = learner.session.is_running() == Some(false)
                 && learner.session.idle_for() >= idle
