@@ -151,9 +151,12 @@ fn authorize(workshop: &Workshop, headers: &HeaderMap, id: &str) -> Result<Arc<L
             "这是个人链接的令牌，用于在浏览器中打开实验室；kubectl 需要的是实验室页面上的 kubeconfig（/api/kubeconfig）。",
         ));
     }
+    if workshop.was_removed(presented) {
+        return Err(super::state::removed_text());
+    }
     Err(Text::new(
-        "This token opens no sandbox of this workshop: it may be mistyped, cut short, removed by the instructor, or from an earlier workshop. Download your kubeconfig again from your lab (/api/kubeconfig).",
-        "此令牌无法打开本工作坊的任何沙箱：它可能输错了、被截断了、已被讲师移除，或来自之前的工作坊。请从你的实验室重新下载 kubeconfig（/api/kubeconfig）。",
+        "This token opens no sandbox of this workshop: it may be mistyped, cut short, or from an earlier workshop. Download your kubeconfig again from your lab (/api/kubeconfig).",
+        "此令牌无法打开本工作坊的任何沙箱：它可能输错了、被截断了，或来自之前的工作坊。请从你的实验室重新下载 kubeconfig（/api/kubeconfig）。",
     ))
 }
 
