@@ -13,6 +13,7 @@ pub mod autoscaler;
 pub mod autoscaler_math;
 #[cfg(test)]
 mod autoscaler_tests;
+pub mod clusterrole_aggregation;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
@@ -56,5 +57,6 @@ pub fn all() -> Vec<Arc<dyn Controller>> {
         Arc::new(provisioner::Provisioner),
         Arc::new(statefulset::StatefulSetController),
         Arc::new(daemonset::DaemonSetController),
+        Arc::new(clusterrole_aggregation::ClusterRoleAggregation),
     ]
 }
