@@ -282,7 +282,7 @@ impl Workshop {
             .map(|l| LearnerRecord { progress: l.tracker.progress(), ..l.record.clone() })
             .collect();
         let mut removed: Vec<String> =
-            self.removed.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|d| hex(d)).collect();
+            self.removed.lock().unwrap_or_else(|e| e.into_inner()).iter().map(hex).collect();
         removed.sort();
         let roster = Roster {
             version: 1,
