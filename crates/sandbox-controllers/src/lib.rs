@@ -29,6 +29,7 @@ pub mod namespace;
 pub mod owners;
 pub mod provisioner;
 pub mod replicaset;
+pub mod revisions;
 pub mod rollout;
 pub mod runtime;
 pub mod statefulset;
