@@ -281,8 +281,7 @@ impl Workshop {
             .iter()
             .map(|l| LearnerRecord { progress: l.tracker.progress(), ..l.record.clone() })
             .collect();
-        let mut removed: Vec<String> =
-            self.removed.lock().unwrap_or_else(|e| e.into_inner()).iter().map(hex).collect();
+        let mut removed: Vec<String> = self.removed.lock().unwrap_or_else(|e| e.into_inner()).iter().map(hex).collect();
         removed.sort();
         let roster = Roster {
             version: 1,
