@@ -1,7 +1,8 @@
 //! The learner's own kubectl through the workshop server, with the real `/usr/bin/kubectl` and the
 //! kubeconfig a learner downloads: get, apply, a watch, exec, port-forward and a followed log all
 //! reach that learner's sandbox through `/k8s/ID`; another learner's token, a forged token, a link
-//! token and the instructor's token are refused with a clear message.
+//! token and the instructor's token are refused with a clear message. Connections to the sandbox are
+//! counted (from /proc/net/tcp): a learner's steps and kubectl requests reuse kept-alive ones.
 
 mod workshop_common;
 
@@ -201,5 +202,62 @@ fn kubectl_starts_a_stopped_sandbox_again_with_its_objects() {
     });
     assert!(ok(&config, &["get", "configmaps", "-o", "name"]).contains("configmap/kept"));
     assert_eq!(workshop.board_line("learner-1")["sandbox"], "running");
+    workshop.stop();
+}
+
+/// The client ports of every TCP connection to `port` on loopback (open, closing or in TIME_WAIT:
+/// a connection closed during the test still shows), from /proc/net/tcp{,6}.
+fn connections_to(port: u16) -> std::collections::BTreeSet<String> {
+    let port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|path| {
+            std::fs::read_to_string(path).unwrap_or_default().lines().skip(1).map(String::from).collect::<Vec<_>>()
+        })
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // fields: sl, local, remote, state; 0A is LISTEN.
+            (fields.len() > 3 && fields[2].ends_with(&port) && fields[3] != "0A").then(|| fields[1].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_learners_steps_and_kubectl_requests_reuse_connections_to_their_sandbox() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(data.path(), &["--tls", "--command-rate", "200"]);
+    let ada = workshop.join("Ada");
+    workshop.kubectl(&ada, "kubectl get pods");
+    let config = download(&workshop, &ada, files.path(), "ada.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let token = text.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("a token").to_string();
+    let sandbox = std::fs::read_to_string(data.path().join("learners/learner-1/sandbox/kubeconfig")).unwrap();
+    let server = sandbox.lines().find_map(|l| l.trim().strip_prefix("server: https://")).expect("the sandbox's url");
+    let port: u16 = server.rsplit_once(':').unwrap().1.trim_end_matches('/').parse().unwrap();
+    let before = connections_to(port);
+
+    // Ten learner steps (the engine's own client to the sandbox).
+    for i in 0..5 {
+        workshop.kubectl(&ada, &format!("kubectl create configmap step-{i}"));
+        workshop.kubectl(&ada, "kubectl get configmaps");
+    }
+    let after_steps = connections_to(port);
+    // Twenty requests through the kubectl door, one after another.
+    for _ in 0..20 {
+        let (status, _, body) =
+            workshop.call_with("GET", "/k8s/learner-1/api/v1/namespaces/default/configmaps", Some(&token), &[], None);
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("step-4"), "{body}");
+    }
+    let after_door = connections_to(port);
+    let new_for_steps = after_steps.difference(&before).count();
+    let new_for_door = after_door.difference(&after_steps).count();
+    eprintln!(
+        "connections to the sandbox: {} before, {new_for_steps} new for 10 steps, {new_for_door} new for 20 kubectl requests",
+        before.len()
+    );
+    assert!(new_for_steps <= 2, "the engine's client keeps its connections: {new_for_steps} new for 10 steps");
+    assert!(new_for_door <= 2, "the kubectl door keeps its connection: {new_for_door} new for 20 requests");
     workshop.stop();
 }

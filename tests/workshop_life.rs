@@ -1,7 +1,8 @@
 //! What happens to a learner between actions, against the real `gitops-lab workshop`: a page that
 //! stops answering the server's pings (a closed laptop) is dropped and the idle sandbox stops; a
 //! learner back from idle when memory is short is told to wait and nothing crashes; a learner's
-//! sandbox killed mid-class is restarted and their open page told so.
+//! sandbox killed mid-class is restarted and their open page told so; a learner the instructor
+//! removes loses their sandbox, data and links (401 saying why), the others keep theirs.
 
 mod workshop_common;
 
@@ -229,5 +230,70 @@ fn the_instructor_sees_a_learners_live_tree_read_only() {
         let _ = workshop.call("GET", &path, Some(&workshop.instructor), None);
         sandbox_state(&workshop, &id) == "stopped"
     });
+    workshop.stop();
+}
+
+/// The pids of the server's children whose command line mentions `needle` (a learner's sandbox
+/// names their data folder).
+fn children_with(workshop: &Workshop, needle: &str) -> Vec<String> {
+    let out = Command::new("pgrep").args(["-P", &workshop.child.id().to_string(), "-f", needle]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
+}
+
+#[test]
+fn the_instructor_removes_a_learner_whose_sandbox_data_and_links_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let workshop = Workshop::start(dir.path(), &["--tls"]);
+    let (ada_id, ada) = join(&workshop, "Ada");
+    let (lei_id, lei) = join(&workshop, "Lei");
+    workshop.kubectl(&ada, "kubectl create configmap mine");
+    workshop.kubectl(&lei, "kubectl create configmap theirs");
+    let (status, _, config) = workshop.call_with("GET", "/api/kubeconfig", Some(&ada), &[], None);
+    assert_eq!(status, 200, "{config}");
+    let door = config.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("a kubectl token").to_string();
+    let sandbox_dir = dir.path().join("learners").join(&ada_id);
+    assert!(sandbox_dir.is_dir());
+    let ada_sandbox = format!("learners/{ada_id}/sandbox");
+    assert_eq!(children_with(&workshop, &ada_sandbox).len(), 1, "Ada's sandbox runs");
+
+    // Only the instructor may remove, with a body naming a learner who is there.
+    let remove =
+        |token: &str, body: serde_json::Value| workshop.json("POST", "/api/board/remove", Some(token), Some(&body));
+    let (status, _) = workshop.call("POST", "/api/board/remove", Some(&lei), Some(&json!({"learner": ada_id})));
+    assert_eq!(status, 403, "a learner cannot remove anyone");
+    let (status, answer) = remove(&workshop.instructor, json!({"who": ada_id}));
+    assert_eq!((status, &answer["code"]), (400, &json!("bad-request")), "{answer}");
+    let (status, answer) = remove(&workshop.instructor, json!({"learner": ada_id}));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["removed"], json!(ada_id));
+
+    // Her links are refused with a message that says why, her sandbox stopped, her data gone.
+    let (status, body) = workshop.call("GET", "/api/me", Some(&ada), None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("removed you from the workshop") && body.contains("移出"), "{body}");
+    let (status, body) =
+        workshop.call("GET", &format!("/k8s/{ada_id}/api/v1/namespaces/default/configmaps"), Some(&door), None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("removed you from the workshop"), "{body}");
+    wait_for("Ada's sandbox to stop", Duration::from_secs(20), || children_with(&workshop, &ada_sandbox).is_empty());
+    assert!(!sandbox_dir.exists(), "Ada's data is deleted");
+    let (status, board) = workshop.json("GET", "/api/board", Some(&workshop.instructor), None);
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = board["learners"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [lei_id.as_str()], "the board lists Lei only");
+    // Lei is untouched; a second removal names the learner who is not there.
+    assert!(workshop.kubectl(&lei, "kubectl get configmap theirs").contains("theirs"));
+    let (status, answer) = remove(&workshop.instructor, json!({"learner": ada_id}));
+    assert_eq!((status, &answer["code"]), (404, &json!("no-learner")), "{answer}");
+    // A new learner gets a new id, and Ada may join again under her name.
+    let (new_id, _) = join(&workshop, "Ada");
+    assert!(new_id != ada_id && new_id != lei_id, "{new_id}");
+    workshop.stop();
+    // After a restart she is still out.
+    let workshop = Workshop::start(dir.path(), &["--tls"]);
+    let (status, body) = workshop.call("GET", "/api/me", Some(&ada), None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("removed you from the workshop"), "still told why after a restart: {body}");
+    assert_eq!(workshop.call("GET", "/api/me", Some(&lei), None).0, 200);
     workshop.stop();
 }

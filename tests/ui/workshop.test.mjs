@@ -1,6 +1,6 @@
 // Workshop mode in Chromium: two learners join by name in their own browser contexts, the
 // instructor's board shows both progressing live, and a reset from the board reaches the learner's
-// screen. Drives the real `gitops-lab workshop` and real sandboxes.
+// screen; removing a learner from the board. Drives the real `gitops-lab workshop` and real sandboxes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -164,4 +164,34 @@ test("the board shows a learner's live tree, read-only, and only theirs", async 
   // A learner's token cannot read the tree API.
   const refused = await fetch(`${workshop.origin}/api/board/tree?learner=${grace.id}`, { headers: { authorization: `Bearer ${ken.token}` } });
   assert.equal(refused.status, 403);
+});
+
+test('the instructor removes a learner from the board: the row goes, their link says why', async () => {
+  const mia = await joinByApi('Mia');
+  const noah = await joinByApi('Noah');
+  await command(mia.token, { type: 'openExercise', id: EXERCISE });
+  const board = await (await chromium.browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  await board.goto(workshop.instructor);
+  const row = `tr[data-learner="${mia.id}"]`;
+  await board.waitForSelector(`${row} .board-remove`);
+  // Dismissing the question removes nothing.
+  board.once('dialog', (dialog) => dialog.dismiss());
+  await board.locator(`${row} .board-remove`).click();
+  assert.equal((await fetch(`${workshop.origin}/api/me`, { headers: { authorization: `Bearer ${mia.token}` } })).status, 200);
+  board.once('dialog', (dialog) => {
+    assert.match(dialog.message(), /Remove Mia from the workshop\?/);
+    dialog.accept();
+  });
+  await board.locator(`${row} .board-remove`).click();
+  await board.waitForSelector('#board-status');
+  assert.match(await board.textContent('#board-status'), /Removed Mia/);
+  await board.waitForSelector(row, { state: 'detached', timeout: 30_000 });
+  await board.waitForSelector(`tr[data-learner="${noah.id}"]`);
+  const refused = await fetch(`${workshop.origin}/api/me`, { headers: { authorization: `Bearer ${mia.token}` } });
+  assert.equal(refused.status, 401);
+  assert.match(await refused.text(), /removed you from the workshop/);
+  // Her personal link, opened in a browser, shows the same sentence.
+  const page = await (await chromium.browser.newContext()).newPage();
+  await page.goto(mia.link);
+  assert.match(await page.textContent('body'), /removed you from the workshop/);
 });

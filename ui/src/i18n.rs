@@ -243,6 +243,9 @@ strings! {
     BoardTreeEmpty => "Nothing in the watched namespaces yet.", "所监视的命名空间中还没有对象。";
     BoardReset => "Reset", "重置";
     BoardResetDone => "Reset {} for {}.", "已重置练习 {}（学员 {}）。";
+    BoardRemove => "Remove", "移除";
+    BoardRemoveConfirm => "Remove {} from the workshop? Their sandbox is stopped, their progress and files are deleted, and their link stops working.", "要把 {} 移出工作坊吗？其沙箱将被停止，进度和文件将被删除，个人链接也将失效。";
+    BoardRemoveDone => "Removed {}: their sandbox is stopped and their data deleted.", "已移除 {}：其沙箱已停止，数据已删除。";
     BoardHint => "Hint for everyone", "发给所有人的提示";
     BoardHintEnglish => "In English", "英文";
     BoardHintChinese => "In Chinese", "中文";

@@ -45,6 +45,42 @@ pub struct ServeArgs {
     /// A file holding the admin bearer token clients present.
     #[arg(long, requires = "ca_cert")]
     token_file: Option<PathBuf>,
+    /// Run at this lower CPU priority (niceness 0–19), set before any thread starts so every
+    /// thread inherits it; default: $GITOPS_LAB_SANDBOX_NICE, else unchanged (a workshop sets that
+    /// variable for its learners' sandboxes, so a busy sandbox yields to the workshop server).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..=19))]
+    nice: Option<i32>,
+}
+
+/// The environment variable a parent sets to lower the priority of the sandboxes it starts.
+pub const NICE_ENV: &str = "GITOPS_LAB_SANDBOX_NICE";
+
+/// The niceness asked for: the flag, else the environment variable; a bad value is refused.
+fn wanted_nice(flag: Option<i32>) -> anyhow::Result<Option<i32>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    let Some(raw) = std::env::var_os(NICE_ENV).filter(|v| !v.is_empty()) else { return Ok(None) };
+    let raw = raw.to_string_lossy();
+    match raw.trim().parse::<i32>() {
+        Ok(nice) if (0..=19).contains(&nice) => Ok(Some(nice)),
+        _ => anyhow::bail!(
+            "{NICE_ENV}={raw}: give a niceness from 0 to 19, or unset it / {NICE_ENV}={raw} 无效：请给出 0 到 19 的优先级（nice 值），或取消设置"
+        ),
+    }
+}
+
+/// Lowers this thread's priority; called first thing, so the threads started later (tokio's
+/// workers, the store's) inherit it (on Linux a thread's niceness is its own, copied at creation).
+fn lower_priority(nice: i32) -> anyhow::Result<()> {
+    // SAFETY: setpriority takes plain integers and touches no memory of ours; `who` 0 is the caller.
+    let done = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } == 0;
+    anyhow::ensure!(
+        done,
+        "cannot set the sandbox's CPU priority to nice {nice}: {} / 无法把沙箱的 CPU 优先级设为 nice {nice}",
+        std::io::Error::last_os_error()
+    );
+    Ok(())
 }
 
 /// The lab's data directory: `$GITOPS_LAB_DATA`, else the platform's per-user data directory.
@@ -71,6 +107,9 @@ fn chosen_pace(flag: Option<pace::Pace>) -> anyhow::Result<Option<pace::Pace>> {
 
 /// Runs the sandbox until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
+    if let Some(nice) = wanted_nice(args.nice)? {
+        lower_priority(nice)?;
+    }
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => default_data_dir().context(messages.no_data_dir())?.join("sandbox"),

@@ -1,6 +1,6 @@
 //! The workshop's instructor board (`/board` of `gitops-lab workshop`): every learner × exercise
 //! with step progress, the checks each is waiting on and for how long, stuck learners
-//! highlighted, a reset per learner and exercise, a hint for everyone, the CSV export.
+//! highlighted, a reset per learner and exercise, removing a learner, a hint for everyone, the CSV export.
 //!
 //! It reads the board API (`GET /api/board`, polled every two seconds) rather than the engine's
 //! transport: the instructor has no engine of their own. The table's logic is plain Rust in
@@ -211,6 +211,24 @@ pub fn Board() -> impl IntoView {
             refresh();
         })
     };
+    let remove = move |learner: LearnerLine| {
+        let language = lab.language.get_untracked();
+        if !crate::dom::confirm(&S::BoardRemoveConfirm.fill(language, &[learner.name.as_str()])) {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let body = serde_json::json!({ "learner": learner.id }).to_string();
+            match fetch("POST", "/api/board/remove", Some(body)).await {
+                Ok((200, _)) => status.set(Some(S::BoardRemoveDone.fill(language, &[learner.name.as_str()]))),
+                Ok((_, text)) => error.set(Some(error_text(&text))),
+                Err(e) => error.set(Some(Text::same(e))),
+            }
+            if tree.get_untracked().is_some_and(|t| t.id == learner.id) {
+                tree.set(None);
+            }
+            refresh();
+        })
+    };
     let look = move |learner: LearnerLine| look_at(tree, learner.id, learner.name, true);
     view! {
         <header class="top">
@@ -220,7 +238,7 @@ pub fn Board() -> impl IntoView {
         <main id="main" class="board">
             {move || error.get().map(|e| view! { <div class="error-box" role="alert"><p class="error-message">{move || lab.text(&e)}</p></div> })}
             {move || status.get().map(|s| view! { <p class="notice" role="status" id="board-status">{s}</p> })}
-            {board_table(board, reset, look)}
+            {board_table(board, reset, look, remove)}
             {move || tree.get().map(|looked| tree_panel(looked, tree))}
             <HintForm status error />
             <p><a id="board-export" href="/api/board/export.csv" download="workshop-results.csv">{move || lab.t(S::BoardExport)}</a></p>
@@ -228,11 +246,12 @@ pub fn Board() -> impl IntoView {
     }
 }
 
-/// The learners × exercises table (a plain function: it takes the reset action as a closure).
+/// The learners × exercises table (a plain function: it takes the actions as closures).
 fn board_table(
     board: RwSignal<BoardView>,
     reset: impl Fn(LearnerLine, String) + Copy + Send + Sync + 'static,
     look: impl Fn(LearnerLine) + Copy + Send + Sync + 'static,
+    remove: impl Fn(LearnerLine) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let lab = lab();
     move || {
@@ -255,11 +274,12 @@ fn board_table(
                     </td>
                 }
             }).collect_view();
-            let looked = learner.clone();
+            let (looked, removed) = (learner.clone(), learner.clone());
             view! {
                 <tr data-learner=learner.id.clone() class:stuck=learner.stuck>
                     <th scope="row">{learner.name.clone()}" "
-                        <button class="small board-look" aria-controls="board-tree" on:click=move |_| look(looked.clone())>{move || lab.t(S::BoardTree)}</button>
+                        <button class="small board-look" aria-controls="board-tree" on:click=move |_| look(looked.clone())>{move || lab.t(S::BoardTree)}</button>" "
+                        <button class="small board-remove" on:click=move |_| remove(removed.clone())>{move || lab.t(S::BoardRemove)}</button>
                     </th>
                     <td>{sandbox_label(&learner.sandbox).map(|key| move || lab.t(key))}</td>
                     <td class="board-now">{now_cell(&learner)}</td>

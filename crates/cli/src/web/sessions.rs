@@ -7,7 +7,7 @@
 use super::guard::same_token;
 use gitops_lab::protocol::{Event, Text};
 use gitops_lab::{Engine, EngineConfig};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
@@ -34,6 +34,8 @@ pub struct Session {
     notices: broadcast::Sender<Event>,
     on_start: Option<StartHook>,
     may_start: Option<StartCheck>,
+    // Set for good when the workshop removes the learner: no engine starts again.
+    closed: AtomicBool,
 }
 
 impl Session {
@@ -48,6 +50,7 @@ impl Session {
             notices: broadcast::channel(64).0,
             on_start,
             may_start: None,
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -68,7 +71,22 @@ impl Session {
             }
             check().await?;
         }
-        Ok(self.engine().await)
+        self.touch();
+        let mut slot = self.engine.lock().await;
+        // Checked under the lock a removal's stop takes too: a command that was already admitted
+        // when its learner was removed cannot start their sandbox again.
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Text::new(
+                "This session is closed: your instructor removed you from the workshop. To take part again, join at /join.",
+                "此会话已关闭：讲师已将你移出工作坊。如需重新参加，请在 /join 重新加入。",
+            ));
+        }
+        Ok(self.start_in(&mut slot).await)
+    }
+
+    /// Closes the session for good: no engine starts after this (the caller stops a running one).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
     }
 
     /// The session's engine, started if it is not running (the first caller starts it; the others
@@ -76,6 +94,11 @@ impl Session {
     pub async fn engine(&self) -> Engine {
         self.touch();
         let mut slot = self.engine.lock().await;
+        self.start_in(&mut slot).await
+    }
+
+    /// The engine in `slot`, started there if there is none.
+    async fn start_in(&self, slot: &mut Option<Engine>) -> Engine {
         if let Some(engine) = slot.as_ref() {
             return engine.clone();
         }
@@ -183,6 +206,11 @@ impl Sessions {
             starting.engine().await;
         });
         session
+    }
+
+    /// Takes a session out: its token opens nothing from now on (its engine is the caller's to stop).
+    pub fn remove(&self, session: &Arc<Session>) {
+        self.list.lock().unwrap_or_else(|e| e.into_inner()).retain(|s| !Arc::ptr_eq(s, session));
     }
 
     /// Adds a session (its engine starts on first use).

@@ -1,5 +1,6 @@
 //! The instructor's board API: every learner's progress per exercise, the step and check each is
 //! waiting on and since when (flagged past the stuck threshold), resetting a learner's exercise,
+//! removing a learner,
 //! a hint broadcast to every learner's screen, and the results as CSV.
 
 use super::server::error_json;
@@ -83,6 +84,26 @@ pub async fn snapshot(State(workshop): State<Arc<Workshop>>) -> Json<Board> {
     Json(board(&workshop))
 }
 
+/// Body of `POST /api/board/remove`.
+#[derive(Deserialize)]
+pub struct RemoveRequest {
+    learner: String,
+}
+
+/// `POST /api/board/remove`: takes a learner out of the class for good (their sandbox stopped,
+/// their data deleted, their links refused with the reason); answers `{"removed": ID}`.
+pub async fn remove(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Response {
+    let request: RemoveRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return bad_body("{\"learner\": \"learner-1\"}", &error),
+    };
+    match workshop.remove(&request.learner).await {
+        None => error_json(StatusCode::NOT_FOUND, "no-learner", no_learner(&request.learner)),
+        Some(Err(reason)) => error_json(StatusCode::INTERNAL_SERVER_ERROR, "not-deleted", reason),
+        Some(Ok(())) => Json(serde_json::json!({ "removed": request.learner })).into_response(),
+    }
+}
+
 /// Body of `POST /api/board/reset`.
 #[derive(Deserialize)]
 pub struct ResetRequest {
@@ -109,6 +130,7 @@ pub async fn reset(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Respon
     let answer = engine.handle(Command::ResetExercise { id: request.exercise.clone() }).await;
     if answer.is_ok() {
         learner.tracker.reset(&request.exercise);
+        learner.upstream.clear();
         learner.session.notify(Event::Notice {
             level: "warning".into(),
             message: Text::new(

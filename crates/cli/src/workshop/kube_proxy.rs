@@ -11,6 +11,7 @@
 //! nothing of the link token (which opens their lab in a browser, and is refused here).
 
 use super::state::{Learner, Workshop};
+use super::upstream::{Sender, Upstream};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -126,6 +127,18 @@ fn authorize(workshop: &Workshop, headers: &HeaderMap, id: &str) -> Result<Arc<L
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(no_token)?;
+    // One hash of the presented token, looked up among the learners' (never a hash per learner).
+    if let Some(owner) = workshop.learner_by_kubectl_digest(&digest(presented)) {
+        if owner.record.id == id {
+            return Ok(owner);
+        }
+        return Err(Text::new(
+            format!(
+                "This token does not open {id}'s sandbox: each learner's kubeconfig reaches their own sandbox only."
+            ),
+            format!("此令牌无法打开 {id} 的沙箱：每位学员的 kubeconfig 只能访问自己的沙箱。"),
+        ));
+    }
     if workshop.is_instructor(presented) {
         return Err(Text::new(
             "The instructor's token opens the board, not a cluster: it is not a kubectl credential. Join at /join and download that learner's kubeconfig to use kubectl.",
@@ -138,23 +151,20 @@ fn authorize(workshop: &Workshop, headers: &HeaderMap, id: &str) -> Result<Arc<L
             "这是个人链接的令牌，用于在浏览器中打开实验室；kubectl 需要的是实验室页面上的 kubeconfig（/api/kubeconfig）。",
         ));
     }
-    let owner = workshop
-        .learners()
-        .into_iter()
-        .find(|l| crate::web::guard::same_token(&kubectl_token(&l.record.token), presented));
-    match owner {
-        Some(learner) if learner.record.id == id => Ok(learner),
-        Some(_) => Err(Text::new(
-            format!(
-                "This token does not open {id}'s sandbox: each learner's kubeconfig reaches their own sandbox only."
-            ),
-            format!("此令牌无法打开 {id} 的沙箱：每位学员的 kubeconfig 只能访问自己的沙箱。"),
-        )),
-        None => Err(Text::new(
-            "This token opens no sandbox of this workshop: it may be mistyped, cut short, or from an earlier workshop. Download your kubeconfig again from your lab (/api/kubeconfig).",
-            "此令牌无法打开本工作坊的任何沙箱：它可能输错了、被截断了，或来自之前的工作坊。请从你的实验室重新下载 kubeconfig（/api/kubeconfig）。",
-        )),
+    if workshop.was_removed(presented) {
+        return Err(super::state::removed_text());
     }
+    Err(Text::new(
+        "This token opens no sandbox of this workshop: it may be mistyped, cut short, or from an earlier workshop. Download your kubeconfig again from your lab (/api/kubeconfig).",
+        "此令牌无法打开本工作坊的任何沙箱：它可能输错了、被截断了，或来自之前的工作坊。请从你的实验室重新下载 kubeconfig（/api/kubeconfig）。",
+    ))
+}
+
+/// The SHA-256 of a kubectl token: the key the workshop files each learner's under.
+pub fn digest(kubectl_token: &str) -> [u8; 32] {
+    let mut key = [0; 32];
+    key.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, kubectl_token.as_bytes()).as_ref());
+    key
 }
 
 fn no_token() -> Text {
@@ -189,17 +199,10 @@ fn too_many(wait: Duration) -> Response {
     response
 }
 
-/// Where the learner's sandbox listens and how to reach it: its URL's host and port, its CA, its
-/// admin token (read from the kubeconfig the sandbox wrote).
-struct Upstream {
-    authority: String,
-    ca_pem: String,
-    token: String,
-}
-
 /// Starts the learner's engine if needed (counting as their activity, and checking memory like a
-/// return from idle), then waits for its sandbox to be connected.
-async fn upstream(learner: &Learner) -> Result<Upstream, Text> {
+/// return from idle), waits for its sandbox to be connected, and gives the learner's cached way
+/// there (renewed when the sandbox restarted with new credentials).
+async fn upstream(learner: &Learner) -> Result<Arc<Upstream>, Text> {
     let engine = learner.session.try_engine().await?;
     let mut watch = engine.connection().watch();
     let handle = tokio::time::timeout(START_WAIT, watch.wait_for(|h| h.is_some()))
@@ -212,14 +215,7 @@ async fn upstream(learner: &Learner) -> Result<Upstream, Text> {
                 "你的沙箱在一分钟内没有启动；请重试，如果一直失败，请告诉讲师。",
             )
         })?;
-    let text = std::fs::read_to_string(&handle.kubeconfig).map_err(|e| unreachable(&e.to_string()))?;
-    let field = |name: &str| text.lines().find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()));
-    let server = field("server:").ok_or_else(|| unreachable("no server in the sandbox's kubeconfig"))?;
-    let ca = field("certificate-authority-data:").ok_or_else(|| unreachable("no CA in the sandbox's kubeconfig"))?;
-    let ca = base64::engine::general_purpose::STANDARD.decode(ca).map_err(|e| unreachable(&e.to_string()))?;
-    let token = field("token:").ok_or_else(|| unreachable("no token in the sandbox's kubeconfig"))?;
-    let authority = server.strip_prefix("https://").unwrap_or(&server).trim_end_matches('/').to_string();
-    Ok(Upstream { authority, ca_pem: String::from_utf8_lossy(&ca).into_owned(), token })
+    learner.upstream.get(&handle.kubeconfig, &handle.server).map_err(|e| unreachable(&e))
 }
 
 fn unreachable(detail: &str) -> Text {
@@ -229,45 +225,47 @@ fn unreachable(detail: &str) -> Text {
     )
 }
 
-/// Sends the request to the sandbox over TLS and streams the answer back; a `101` splices the two
-/// connections together.
+/// Sends the request to the sandbox over TLS (a kept-alive connection when one is idle) and
+/// streams the answer back; a `101` splices the two connections together.
 async fn forward(learner: &Learner, path: String, mut request: Request) -> Result<Response, Text> {
     let upstream = upstream(learner).await?;
-    let tls = connect(&upstream).await.map_err(|e| unreachable(&e))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(tls))
-        .await
-        .map_err(|e| unreachable(&e.to_string()))?;
-    tokio::spawn(connection.with_upgrades());
     let client_upgrade = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
     let (mut parts, body) = request.into_parts();
     parts.uri = path.parse().map_err(|_| unreachable("bad path"))?;
     parts.version = axum::http::Version::HTTP_11;
     let upgrading = parts.headers.contains_key(header::UPGRADE);
     strip_hop_headers(&mut parts.headers, upgrading);
-    let bearer = HeaderValue::from_str(&format!("Bearer {}", upstream.token)).map_err(|_| unreachable("token"))?;
-    parts.headers.insert(header::AUTHORIZATION, bearer);
+    parts.headers.insert(header::AUTHORIZATION, upstream.bearer.clone());
     if let Ok(host) = HeaderValue::from_str(&upstream.authority) {
         parts.headers.insert(header::HOST, host);
     }
-    let mut response =
-        sender.send_request(Request::from_parts(parts, body)).await.map_err(|e| unreachable(&e.to_string()))?;
     // A watch, a log follow or an open shell keeps the learner active while it lasts.
     let open = learner.session.socket_open();
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let server_upgrade = hyper::upgrade::on(&mut response);
-        let Some(client_upgrade) = client_upgrade else { return Err(unreachable("no upgrade from the client")) };
-        tokio::spawn(async move {
-            let _open = open;
-            if let (Ok(client), Ok(server)) = (client_upgrade.await, server_upgrade.await) {
-                let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(server)).await;
-            }
-        });
-        let (parts, _) = response.into_parts();
-        return Ok(Response::from_parts(parts, Body::empty()));
+    if upgrading {
+        let mut sender = upstream.open().await.map_err(|e| unreachable(&e))?;
+        let mut response =
+            sender.send_request(Request::from_parts(parts, body)).await.map_err(|e| unreachable(&e.to_string()))?;
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let server_upgrade = hyper::upgrade::on(&mut response);
+            let Some(client_upgrade) = client_upgrade else { return Err(unreachable("no upgrade from the client")) };
+            tokio::spawn(async move {
+                let _open = open;
+                if let (Ok(client), Ok(server)) = (client_upgrade.await, server_upgrade.await) {
+                    let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(server)).await;
+                }
+            });
+            let (parts, _) = response.into_parts();
+            return Ok(Response::from_parts(parts, Body::empty()));
+        }
+        let (mut parts, body) = response.into_parts();
+        strip_hop_headers(&mut parts.headers, false);
+        return Ok(Response::from_parts(parts, Body::new(Held { body, _open: open, back: None })));
     }
+    let (response, sender) = upstream.send(Request::from_parts(parts, body)).await.map_err(|e| unreachable(&e))?;
     let (mut parts, body) = response.into_parts();
     strip_hop_headers(&mut parts.headers, false);
-    Ok(Response::from_parts(parts, Body::new(Held { body, _open: open })))
+    let back = Some((sender, upstream));
+    Ok(Response::from_parts(parts, Body::new(Held { body, _open: open, back })))
 }
 
 /// Headers that belong to one connection, not the request (RFC 9110 §7.6.1); `Connection` and
@@ -282,31 +280,20 @@ fn strip_hop_headers(headers: &mut HeaderMap, upgrading: bool) {
     }
 }
 
-/// A TLS connection to the sandbox, trusting only its own CA.
-async fn connect(upstream: &Upstream) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(upstream.ca_pem.as_bytes()) {
-        roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    }
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let host = upstream.authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(&upstream.authority);
-    let name =
-        rustls_pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string()).map_err(|e| e.to_string())?;
-    let tcp = tokio::net::TcpStream::connect(&upstream.authority).await.map_err(|e| e.to_string())?;
-    tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-    tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.map_err(|e| e.to_string())
-}
-
-/// A response body that keeps the learner counted as active until it ends.
+/// A response body that keeps the learner counted as active until it ends, then gives its
+/// connection back to the learner's pool (a body dropped half read closes it instead).
 struct Held {
     body: hyper::body::Incoming,
     _open: crate::web::sessions::SocketOpen,
+    back: Option<(Sender, Arc<Upstream>)>,
+}
+
+impl Held {
+    fn ended(&mut self) {
+        if let Some((sender, upstream)) = self.back.take() {
+            upstream.give_back(sender);
+        }
+    }
 }
 
 impl hyper::body::Body for Held {
@@ -317,7 +304,11 @@ impl hyper::body::Body for Held {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None)) || self.body.is_end_stream() {
+            self.ended();
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

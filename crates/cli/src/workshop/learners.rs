@@ -34,6 +34,14 @@ pub struct Roster {
     pub instructor_token: String,
     /// The learners, in joining order.
     pub learners: Vec<LearnerRecord>,
+    /// SHA-256 (hex) of the link and kubectl tokens of learners the instructor removed, so that
+    /// their links are refused with the reason, also after a restart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// The highest learner number given so far (`learner-N`), so that a removed learner's id is
+    /// never given to someone else.
+    #[serde(default)]
+    pub last_number: usize,
 }
 
 /// Where the roster lives, and how it is read and written.
@@ -138,6 +146,8 @@ mod tests {
                 joined: 1,
                 progress: Vec::new(),
             }],
+            removed: vec!["ab".repeat(32)],
+            last_number: 3,
         };
         file.save(&roster).unwrap();
         assert_eq!(file.load().unwrap(), Some(roster));

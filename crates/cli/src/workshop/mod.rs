@@ -8,7 +8,7 @@
 //! [`tracker`] (each learner's board line from their engine's events), [`rate`] (each learner's
 //! command rate), [`tls`] (the workshop's CA and HTTPS certificate), [`server`] (routes and who
 //! may reach them), [`board`] (the instructor's API), [`pages`] (the join pages), [`kube_proxy`]
-//! (each learner's own kubectl through the server), [`limits`] (per-sandbox object and CPU limits). Web mode's guard,
+//! (each learner's own kubectl through the server, over [`upstream`]'s kept connections), [`limits`] (per-sandbox object and CPU limits). Web mode's guard,
 //! sessions, API and assets are reused, not copied.
 //!
 //! Beyond loopback the server speaks HTTPS with the lab's own CA ([`tls`]), unless `--public-url`
@@ -27,6 +27,7 @@ mod server;
 mod state;
 mod tls;
 mod tracker;
+mod upstream;
 
 use crate::messages::Messages;
 use anyhow::Context;
@@ -100,6 +101,7 @@ pub fn run(args: WorkshopArgs, messages: &Messages) -> anyhow::Result<()> {
         format!("cannot create the workshop's data directory {0} / 无法创建工作坊数据目录 {0}", data_dir.display())
     })?;
     let exercises_dir = select_exercises(&crate::cluster_args::exercises_dir(), &data_dir, &args.exercises)?;
+    limits::lower_sandboxes();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(args, data_dir, exercises_dir, messages))
 }
@@ -139,7 +141,6 @@ async fn serve(
     let (workshop, wake) = state::Workshop::open(guard, settings, learners::RosterFile::in_dir(&data_dir), provider)?;
     let saver = tokio::spawn(save_on_change(workshop.clone(), wake));
     let sweeper = tokio::spawn(stop_idle(workshop.clone()));
-    let cpu = tokio::spawn(share_cpu());
     let serving = if let Some(tls) = tls {
         println!("ca: {}", tls.ca_path.display());
         println!("ca-sha256: {}", tls.fingerprint);
@@ -159,7 +160,6 @@ async fn serve(
     eprintln!("{}", ready(messages, workshop.learners().len()));
     let served = serving.await.context("the workshop server stopped unexpectedly")?;
     sweeper.abort();
-    cpu.abort();
     workshop.shutdown().await;
     saver.abort();
     workshop.save()?;
@@ -179,15 +179,6 @@ async fn save_on_change(workshop: Arc<state::Workshop>, mut wake: tokio::sync::m
             eprintln!("{error:#}");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// Every two seconds, lowers the CPU priority of sandbox children started since (see [`limits`]).
-async fn share_cpu() {
-    let share = limits::CpuShare::default();
-    loop {
-        share.sweep();
-        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 

@@ -39,10 +39,6 @@ pub trait SandboxProvider: Send + Sync {
 
     /// Deletes the learner's cluster and its data, for a learner removed from the class; their
     /// engine must be stopped first.
-    #[allow(
-        dead_code,
-        reason = "no route removes a learner yet; the board's removal is to call this (tested in kubernetes/tests.rs)"
-    )]
     fn remove(&self, _learner: &LearnerRecord) -> Pending<Result<(), Text>> {
         Box::pin(async { Ok(()) })
     }

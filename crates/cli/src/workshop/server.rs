@@ -64,6 +64,7 @@ pub fn router(workshop: Arc<Workshop>) -> Router {
         .route("/board", get(board::page))
         .route("/api/board", get(board::snapshot))
         .route("/api/board/reset", post(board::reset))
+        .route("/api/board/remove", post(board::remove))
         .route("/api/board/hint", post(board::hint))
         .route("/api/board/tree", get(board::tree))
         .route("/api/board/export.csv", get(board::export))
@@ -95,10 +96,24 @@ async fn admit(State(workshop): State<Arc<Workshop>>, mut request: Request, next
         // requests riding a cookie) have nothing to protect, and kubectl's upgrades send no Origin.
         return next.run(request).await;
     }
+    // Set when a token shown was a removed learner's: they are told so, not "unknown link".
+    let removed = std::cell::Cell::new(false);
     let verdict = workshop.guard.check(request.method(), request.uri(), request.headers(), |token| {
-        workshop.is_instructor(token) || workshop.learner(token).is_some()
+        let valid = workshop.is_instructor(token) || workshop.learner(token).is_some();
+        if !valid && workshop.was_removed(token) {
+            removed.set(true);
+        }
+        valid
     });
     let path = request.uri().path().to_string();
+    if matches!(verdict, Verdict::Unauthorized) && removed.get() && area(&path) != Area::Public {
+        let text = super::state::removed_text();
+        let response = match area(&path) {
+            Area::Files => pages::message(StatusCode::UNAUTHORIZED, &text),
+            _ => plain(StatusCode::UNAUTHORIZED, &text),
+        };
+        return secured(response, &path);
+    }
     let who = match verdict {
         Verdict::Forbidden(what) => return secured(refusal(StatusCode::FORBIDDEN, what), &path),
         Verdict::SetCookie { token, location } => return secured(set_cookie(&workshop, &token, &location), &path),

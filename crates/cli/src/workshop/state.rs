@@ -6,10 +6,12 @@ use super::learners::{LearnerRecord, Roster, RosterFile, validate_name};
 use super::provider::SandboxProvider;
 use super::rate::CommandRate;
 use super::tracker::{self, Tracker};
+use super::upstream::UpstreamCache;
 use crate::web::guard::{Guard, same_token};
 use crate::web::sessions::{Session, Sessions, StartCheck, StartHook, new_token};
 use gitops_lab::Engine;
 use gitops_lab::protocol::Text;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ pub struct Learner {
     pub tracker: Arc<Tracker>,
     /// Their commands' share of the server.
     pub rate: CommandRate,
+    /// Their kubectl door's way to their sandbox (address, credentials, idle connections).
+    pub upstream: UpstreamCache,
     /// Whether their cluster may be running (a Kubernetes-backed one may be, even when their
     /// engine never started, its readiness wait having failed).
     cluster: Arc<ClusterUse>,
@@ -101,6 +105,13 @@ pub struct Workshop {
     sessions: Sessions,
     // A std mutex: held to look up, add and snapshot, never across an await.
     learners: Mutex<Vec<Arc<Learner>>>,
+    /// The learners by the SHA-256 of their kubectl token: the kubectl door hashes the token it is
+    /// shown once and looks it up, instead of deriving every learner's token per request.
+    by_kubectl: Mutex<HashMap<[u8; 32], Arc<Learner>>>,
+    /// Digests of removed learners' link and kubectl tokens (see [`Roster::removed`]).
+    removed: Mutex<HashSet<[u8; 32]>>,
+    /// The highest learner number given so far.
+    last_number: AtomicUsize,
     roster_file: RosterFile,
     provider: Arc<dyn SandboxProvider>,
     changed: mpsc::UnboundedSender<()>,
@@ -125,12 +136,19 @@ impl Workshop {
             instructor_token,
             sessions: Sessions::default(),
             learners: Mutex::new(Vec::new()),
+            by_kubectl: Mutex::new(HashMap::new()),
+            removed: Mutex::new(
+                saved.as_ref().map(|r| r.removed.iter().filter_map(|h| from_hex(h)).collect()).unwrap_or_default(),
+            ),
+            last_number: AtomicUsize::new(saved.as_ref().map_or(0, |r| r.last_number)),
             roster_file,
             provider,
             changed,
         });
         for record in saved.map(|r| r.learners).unwrap_or_default() {
+            workshop.last_number.fetch_max(number_of(&record.id), Ordering::SeqCst);
             let learner = workshop.build(record);
+            workshop.index(&learner);
             workshop.lock().push(learner);
         }
         workshop.save()?;
@@ -150,7 +168,18 @@ impl Workshop {
             .with_start_check(self.start_check(&record, cluster.clone()));
         let session = self.sessions.insert(session);
         let rate = CommandRate::new(self.settings.command_rate);
-        Arc::new(Learner { record, session, tracker, rate, cluster })
+        Arc::new(Learner { record, session, tracker, rate, upstream: UpstreamCache::default(), cluster })
+    }
+
+    /// Files a learner under their kubectl token's digest.
+    fn index(&self, learner: &Arc<Learner>) {
+        let key = super::kube_proxy::digest(&super::kube_proxy::kubectl_token(&learner.record.token));
+        self.by_kubectl.lock().unwrap_or_else(|e| e.into_inner()).insert(key, learner.clone());
+    }
+
+    /// The learner whose kubectl token has this SHA-256.
+    pub fn learner_by_kubectl_digest(&self, digest: &[u8; 32]) -> Option<Arc<Learner>> {
+        self.by_kubectl.lock().unwrap_or_else(|e| e.into_inner()).get(digest).cloned()
     }
 
     /// The memory check a stopped learner's engine passes before it starts again (a learner back
@@ -231,12 +260,13 @@ impl Workshop {
             capacity::admit(&limits, learners.len(), capacity::available_memory())
                 .map_err(|message| Refused { status: axum::http::StatusCode::SERVICE_UNAVAILABLE, message })?;
             let learner = self.build(LearnerRecord {
-                id: format!("learner-{}", learners.len() + 1),
+                id: format!("learner-{}", self.last_number.fetch_add(1, Ordering::SeqCst) + 1),
                 name,
                 token: new_token(),
                 joined: tracker::now(),
                 progress: Vec::new(),
             });
+            self.index(&learner);
             learners.push(learner.clone());
             learner
         };
@@ -251,8 +281,70 @@ impl Workshop {
             .iter()
             .map(|l| LearnerRecord { progress: l.tracker.progress(), ..l.record.clone() })
             .collect();
-        let roster = Roster { version: 1, instructor_token: self.instructor_token.clone(), learners };
+        let mut removed: Vec<String> = self.removed.lock().unwrap_or_else(|e| e.into_inner()).iter().map(hex).collect();
+        removed.sort();
+        let roster = Roster {
+            version: 1,
+            instructor_token: self.instructor_token.clone(),
+            learners,
+            removed,
+            last_number: self.last_number.load(Ordering::SeqCst),
+        };
         self.roster_file.save(&roster)
+    }
+
+    /// Whether a token (a link's or a kubectl one) belonged to a learner the instructor removed.
+    pub fn was_removed(&self, token: &str) -> bool {
+        self.was_removed_digest(&super::kube_proxy::digest(token))
+    }
+
+    /// [`Workshop::was_removed`] by the token's SHA-256.
+    pub fn was_removed_digest(&self, digest: &[u8; 32]) -> bool {
+        self.removed.lock().unwrap_or_else(|e| e.into_inner()).contains(digest)
+    }
+
+    /// Removes a learner for good: their links stop working at once (refused with the reason), the
+    /// class list is saved without them, their engine and sandbox are stopped, the provider deletes
+    /// what their cluster holds, and their data folder is deleted. `None` when there is no such
+    /// learner; `Some(Err)` says what could not be deleted (they are out of the class regardless).
+    pub async fn remove(&self, id: &str) -> Option<Result<(), Text>> {
+        let learner = {
+            let mut learners = self.lock();
+            let at = learners.iter().position(|l| l.record.id == id)?;
+            learners.remove(at)
+        };
+        let kubectl = super::kube_proxy::digest(&super::kube_proxy::kubectl_token(&learner.record.token));
+        self.by_kubectl.lock().unwrap_or_else(|e| e.into_inner()).remove(&kubectl);
+        self.sessions.remove(&learner.session);
+        learner.session.close();
+        {
+            let mut removed = self.removed.lock().unwrap_or_else(|e| e.into_inner());
+            removed.insert(kubectl);
+            removed.insert(super::kube_proxy::digest(&learner.record.token));
+        }
+        let saved = self.save();
+        learner.session.notify(gitops_lab::protocol::Event::Notice { level: "error".into(), message: removed_text() });
+        learner.session.stop().await;
+        learner.upstream.clear();
+        if learner.cluster.up.swap(false, Ordering::SeqCst) {
+            self.provider.stopped(&learner.record).await;
+        }
+        let deleted = self.provider.remove(&learner.record).await;
+        let data_dir = self.provider.engine_config(&learner.record).data_dir;
+        let folder = match std::fs::remove_dir_all(&data_dir) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(Text::new(
+                format!(
+                    "{id} is out of the class, but their folder {} could not be deleted: {error}",
+                    data_dir.display()
+                ),
+                format!("{id} 已移出课堂，但无法删除其文件夹 {}：{error}", data_dir.display()),
+            )),
+            _ => Ok(()),
+        };
+        if let Err(error) = saved {
+            eprintln!("{error:#}");
+        }
+        Some(deleted.and(folder))
     }
 
     /// Stops the engines of learners idle for the configured time; their data stays.
@@ -260,6 +352,10 @@ impl Workshop {
         let idle = self.settings.idle_stop;
         for learner in self.learners() {
             let stopped = learner.session.stop_if_idle(idle).await;
+            if stopped {
+                // Its connections went with the sandbox; the next start may bring new credentials.
+                learner.upstream.clear();
+            }
             // A cluster prepared for an engine that never started (its wait failed) is freed too.
             let abandoned = learner.session.is_running() == Some(false)
                 && learner.session.idle_for() >= idle
@@ -277,6 +373,34 @@ impl Workshop {
             self.provider.stopped(&learner.record).await;
         }
     }
+}
+
+/// What a removed learner's link and kubectl token are answered.
+pub fn removed_text() -> Text {
+    Text::new(
+        "Your instructor removed you from the workshop: your sandbox and files are deleted and this link no longer opens anything. To take part again, join at /join.",
+        "讲师已将你移出工作坊：你的沙箱和文件已删除，此链接不再能打开任何内容。如需重新参加，请在 /join 重新加入。",
+    )
+}
+
+/// `learner-7` → 7 (0 for an id of another shape).
+fn number_of(id: &str) -> usize {
+    id.strip_prefix("learner-").and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<[u8; 32]> {
+    let mut digest = [0; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(digest)
 }
 
 fn bad_request(message: Text) -> Refused {
