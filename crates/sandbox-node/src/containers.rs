@@ -65,13 +65,16 @@ fn handled(signal: i32) -> bool {
 }
 
 /// The signal the kubelet sends to stop a run of `program` (what it handles, else SIGKILL, since
-/// a PID 1 without a handler ignores TERM and the sandbox does not wait out grace periods).
+/// a PID 1 without a handler ignores TERM; the realistic pace waits for it, capped: node/pace.rs).
 pub fn stop_signal(program: &Program) -> i32 {
     match program {
-        Program::Behaviour(..) => 15,
+        Program::Behaviour(..) => SIGTERM,
         _ => 9,
     }
 }
+
+/// The signal a graceful stop sends first.
+pub const SIGTERM: i32 = 15;
 
 /// What `ps -ef` shows as PID 1 for a run.
 pub fn main_command(program: &Program, argv: &[String]) -> String {
@@ -216,6 +219,7 @@ mod tests {
             volumes: Mutex::default(),
             containers: Mutex::default(),
             listeners: Mutex::default(),
+            stopping: Mutex::default(),
         })
     }
 

@@ -157,6 +157,23 @@ pub struct Container {
     pub stop_signal: i32,
     /// Extra shell commands of its image (`git`, `kubectl`).
     pub tools: Vec<String>,
+    /// At the realistic pace: the start under way (its image being pulled, its sandbox created).
+    pub preparing: Option<Preparing>,
+    /// Whether the current run passed its startup probe (true without one).
+    pub started: bool,
+    /// Whether the current run passes its readiness probe (true without one).
+    pub probed_ready: bool,
+}
+
+/// A container start that takes time at the realistic pace.
+#[derive(Debug, Clone, Copy)]
+pub struct Preparing {
+    /// When it began.
+    pub since: tokio::time::Instant,
+    /// When the container may start.
+    pub ready_at: tokio::time::Instant,
+    /// Whether its image is being pulled (the `Pulled` event then says how long it took).
+    pub pulling: bool,
 }
 
 impl Container {
@@ -179,6 +196,9 @@ impl Container {
             processes: Processes::new(""),
             stop_signal: 9,
             tools: Vec::new(),
+            preparing: None,
+            started: true,
+            probed_ready: true,
         }
     }
 
@@ -193,6 +213,11 @@ impl Container {
     /// Whether its main process runs.
     pub fn running(&self) -> bool {
         matches!(self.state, State::Running { .. })
+    }
+
+    /// Whether it runs and its probes say it is ready (started, and passing readiness).
+    pub fn ready(&self) -> bool {
+        self.running() && self.started && self.probed_ready
     }
 
     /// The exit code of its current state, if it has ended.
@@ -225,6 +250,8 @@ pub struct PodRuntime {
     pub containers: Mutex<BTreeMap<String, Container>>,
     /// Listening ports: the container that listens, and where connections go.
     pub listeners: Mutex<HashMap<u16, (String, Accept)>>,
+    /// At the realistic pace, while the pod is being deleted: when its containers will have stopped.
+    pub stopping: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl PodRuntime {
@@ -319,6 +346,7 @@ mod tests {
             volumes: Mutex::default(),
             containers: Mutex::default(),
             listeners: Mutex::default(),
+            stopping: Mutex::default(),
         };
         let err = pod.connect(81).unwrap_err();
         assert!(matches!(err, NodeError::ConnectionRefused(m) if m.contains("connect: connection refused")));

@@ -2,8 +2,11 @@
 //! and then the app containers, restarts them under the pod's restartPolicy with upstream's
 //! back-off, reports the status, and stops and removes pods being deleted.
 
+mod pull;
+
 use super::containers::{self, Program, Run};
 use super::images::{self, Resolved};
+use super::pace::Pace;
 use super::runtime::{Container, LogRun, PodRuntime, Processes, State};
 use super::{SimulatedNode, status, volumes};
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
@@ -16,6 +19,7 @@ use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_core::watch::WatchEvent;
 use gitops_sandbox_shell::vfs::Filesystem;
+use pull::{Prepared, prepare, pull};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -213,10 +217,13 @@ fn step(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, i
         }
     };
     match decision {
-        Next::Start => {
-            start(node, pod, rt, spec, init);
-            Step::Busy
-        }
+        Next::Start => match prepare(node, pod, rt, spec, init) {
+            Prepared::Now(pulled_in) => {
+                start(node, pod, rt, spec, init, pulled_in);
+                Step::Busy
+            }
+            Prepared::After(after) => Step::Later(after),
+        },
         Next::Wait(after) => {
             back_off(node, pod, rt, name, init, after, was_terminated);
             Step::Later(after)
@@ -299,57 +306,18 @@ fn image_of<'a>(pod: &'a Value, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// Pulls (or finds) the image, reporting events; `Err` is the waiting reason and message.
-fn pull(node: &SimulatedNode, pod: &Value, spec: &Value, init: bool) -> Result<Resolved<'static>, (String, String)> {
-    let sb = node.sandbox();
-    let table = images::table();
-    let image = spec["image"].as_str().unwrap_or_default();
-    let name = spec["name"].as_str().unwrap_or_default();
-    let path = Some(field_path(init, name));
-    let resolved = table.resolve(image);
-    let present = node.pulled(image);
-    let policy = spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
-    if matches!(resolved, Resolved::Invalid) {
-        event(sb, pod, path.clone(), EventType::Normal, "Pulling", format!("Pulling image \"{image}\""));
-        let message = format!(
-            "Failed to pull image \"{image}\": rpc error: code = InvalidArgument desc = invalid reference format"
-        );
-        event(sb, pod, path.clone(), EventType::Warning, "Failed", message.clone());
-        event(sb, pod, path, EventType::Warning, "Failed", "Error: ErrImagePull".into());
-        return Err(("ErrImagePull".into(), message));
-    }
-    if policy == "Always" || (policy == "IfNotPresent" && !present) {
-        event(sb, pod, path.clone(), EventType::Normal, "Pulling", format!("Pulling image \"{image}\""));
-        let size = match &resolved {
-            Resolved::Known(spec, _) => spec.size,
-            _ => 4_000_000,
-        };
-        let message =
-            format!("Successfully pulled image \"{image}\" in 1ms (1ms including waiting). Image size: {size} bytes.");
-        event(sb, pod, path, EventType::Normal, "Pulled", message);
-        node.mark_pulled(image);
-    } else if policy == "Never" && !present && !matches!(resolved, Resolved::Known(..)) {
-        let message = format!("Container image \"{image}\" is not present with pull policy of Never");
-        event(sb, pod, path, EventType::Warning, "ErrImageNeverPull", message.clone());
-        return Err(("ErrImageNeverPull".into(), message));
-    } else {
-        event(
-            sb,
-            pod,
-            path,
-            EventType::Normal,
-            "Pulled",
-            format!("Container image \"{image}\" already present on machine"),
-        );
-    }
-    Ok(resolved)
-}
-
 /// Creates and starts one run of a container.
-fn start(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bool) {
+fn start(
+    node: &SimulatedNode,
+    pod: &Value,
+    rt: &Arc<PodRuntime>,
+    spec: &Value,
+    init: bool,
+    pulled_in: Option<Duration>,
+) {
     let sb = node.sandbox();
     let name = spec["name"].as_str().unwrap_or_default().to_string();
-    let resolved = match pull(node, pod, spec, init) {
+    let resolved = match pull(node, pod, spec, init, pulled_in) {
         Ok(resolved) => resolved,
         Err((reason, message)) => return wait_after_failed_pull(rt, &name, reason, message),
     };
@@ -365,7 +333,12 @@ fn start(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, 
     event(sb, pod, path.clone(), EventType::Normal, "Created", format!("Created container {name}"));
     let Some(run) = begin_run(node, rt, &name, launch, fs, env) else { return };
     event(sb, pod, path, EventType::Normal, "Started", format!("Started container {name}"));
+    let number = run.run;
     node.spawn(run);
+    // Init containers have no probes (upstream refuses them there).
+    if !init {
+        crate::probes::arm(node, rt, spec, number);
+    }
 }
 
 /// A failed pull leaves the container waiting with its reason, and backs off like a crash.
@@ -531,22 +504,42 @@ fn terminate(node: &SimulatedNode, pod: &Value) -> ApiResult<Action> {
     let name = object::name(pod);
     let uid = object::uid(pod).to_string();
     if let Some(rt) = node.pod(namespace, name, &uid) {
-        let running: Vec<(String, bool)> =
-            rt.containers().values().filter(|c| c.running()).map(|c| (c.name.clone(), c.init)).collect();
-        for (container, init) in running {
-            event(
-                sb,
-                pod,
-                Some(field_path(init, &container)),
-                EventType::Normal,
-                "Killing",
-                format!("Stopping container {container}"),
-            );
+        if let Some(after) = stopping(node, pod, &rt) {
+            return Ok(Action::RequeueAfter(after));
         }
         node.forget(namespace, name);
     }
     sb.finalize(pods(), Some(namespace), name, Some(&uid))?;
     Ok(Action::Done)
+}
+
+/// Asks the pod's running containers to stop (the `Killing` events, once); at the realistic pace,
+/// `Some` is how long they still take (a handled SIGTERM, or the grace period, capped).
+fn stopping(node: &SimulatedNode, pod: &Value, rt: &PodRuntime) -> Option<Duration> {
+    let now = Instant::now();
+    let grace = pod["metadata"]["deletionGracePeriodSeconds"].as_u64().unwrap_or(0);
+    let mut stopping = rt.stopping.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(until) = *stopping {
+        // A later delete with --grace-period=0 --force cut the wait short.
+        return (now < until && grace > 0).then(|| until - now);
+    }
+    let running: Vec<(String, bool, bool)> = rt
+        .containers()
+        .values()
+        .filter(|c| c.running())
+        .map(|c| (c.name.clone(), c.init, c.stop_signal == containers::SIGTERM))
+        .collect();
+    for (container, init, _) in &running {
+        let message = format!("Stopping container {container}");
+        event(node.sandbox(), pod, Some(field_path(*init, container)), EventType::Normal, "Killing", message);
+    }
+    if node.pace() == Pace::Instant {
+        return None;
+    }
+    let timings = &images::table().pace;
+    let wait = running.iter().map(|(_, _, term)| timings.stopping(*term, grace)).max().unwrap_or_default();
+    *stopping = Some(now + wait);
+    (!wait.is_zero()).then_some(wait)
 }
 
 /// A ConfigMap's change reaches the pods that mount it, as the kubelet's periodic sync does.
