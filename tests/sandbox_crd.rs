@@ -152,12 +152,26 @@ fn an_applied_definition_is_served_at_once_by_every_name_and_goes_away_with_its_
     assert!(stale.starts_with("Error from server (NotFound): Unable to list"), "{stale}");
     // Discovery read again (as after the cache's time), the type is gone.
     let listed = sb.kubectl_ok(&["api-resources", "--api-group=lab.example.com"]);
-    assert_eq!(listed.trim(), "NAME   SHORTNAMES   APIVERSION   NAMESPACED   KIND");
+    assert_table(
+        &listed,
+        "NAME SHORTNAMES APIVERSION NAMESPACED KIND",
+        &["tracks lab.example.com/v1alpha1 false Track"],
+    );
     let gone = failed_with(&sb.kubectl(&["get", "lessons"]), 1);
     assert_eq!(gone, "error: the server doesn't have a resource type \"lessons\"\n");
     // Defined again, the resource starts empty: the old objects went with the old definition.
     sb.kubectl_stdin_ok(&["apply", "-f", "-"], LESSONS);
     assert_eq!(text_of(&sb.kubectl(&["get", "lessons", "-A"])), "No resources found\n");
+}
+
+/// Runs kubectl with `input` on stdin, requires exit code 1, and returns its stderr.
+fn failing(sb: &Sandbox, args: &[&str], input: &str) -> String {
+    let mut command = sb.kubectl_command();
+    command.args(args).stdin(std::process::Stdio::piped());
+    command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("kubectl starts");
+    std::io::Write::write_all(&mut child.stdin.take().expect("piped stdin"), input.as_bytes()).expect("stdin");
+    failed_with(&child.wait_with_output().expect("kubectl ends"), 1)
 }
 
 fn text_of(out: &std::process::Output) -> String {
@@ -189,15 +203,7 @@ fn the_schema_defaults_prunes_and_refuses_bad_values_in_upstreams_words() {
     }
     let sb = Sandbox::start();
     sb.kubectl_stdin_ok(&["apply", "-f", "-"], LESSONS);
-    let refused = |spec: &str| {
-        let mut command = sb.kubectl_command();
-        command.args(["create", "-f", "-"]).stdin(std::process::Stdio::piped());
-        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().expect("kubectl starts");
-        let input = lesson("bad", spec);
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
-        failed_with(&child.wait_with_output().unwrap(), 1)
-    };
+    let refused = |spec: &str| failing(&sb, &["create", "-f", "-"], &lesson("bad", spec));
     assert_eq!(
         refused("{minutes: long}"),
         "The Lesson \"bad\" is invalid: spec.minutes: Invalid value: \"string\": spec.minutes in body must be of \
@@ -213,7 +219,14 @@ fn the_schema_defaults_prunes_and_refuses_bad_values_in_upstreams_words() {
     );
     assert!(failed_with(&sb.kubectl(&["get", "lesson", "bad"]), 1).contains("NotFound"), "nothing was stored");
 
-    sb.kubectl_stdin_ok(&["apply", "--validate=false", "-f", "-"], &lesson("intro", "{minutes: 45, extra: dropped}"));
+    // kubectl finds the kind in the OpenAPI v3 document, so it asks the server to be strict.
+    let with_extra = lesson("intro", "{minutes: 45, extra: dropped}");
+    assert_eq!(
+        failing(&sb, &["apply", "-f", "-"], &with_extra),
+        "Error from server (BadRequest): error when creating \"STDIN\": Lesson in version \"v1\" cannot be handled \
+         as a Lesson: strict decoding error: unknown field \"spec.extra\"\n"
+    );
+    sb.kubectl_stdin_ok(&["apply", "--validate=false", "-f", "-"], &with_extra);
     let intro = get_json(&sb, &["get", "lesson", "intro"]);
     assert_eq!(intro["spec"], serde_json::json!({"minutes": 45, "level": "basic", "seats": 1}), "defaulted, pruned");
     assert_eq!(intro["metadata"]["generation"], 1);
@@ -226,13 +239,8 @@ fn a_non_structural_definition_is_refused_with_upstreams_message() {
     }
     let sb = Sandbox::start();
     let loose = LESSONS.replace("          spec:\n            type: object\n", "          spec:\n");
-    let mut command = sb.kubectl_command();
-    command.args(["create", "-f", "-"]).stdin(std::process::Stdio::piped());
-    command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().expect("kubectl starts");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), loose.as_bytes()).unwrap();
     assert_eq!(
-        failed_with(&child.wait_with_output().unwrap(), 1),
+        failing(&sb, &["create", "-f", "-"], &loose),
         "The CustomResourceDefinition \"lessons.lab.example.com\" is invalid: \
          spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for \
          specified object fields\n"
@@ -266,4 +274,22 @@ fn status_and_scale_subresources_write_their_own_parts_and_only_spec_moves_the_g
     let raw = sb.kubectl_ok(&["get", "--raw", "/apis/lab.example.com/v1/namespaces/default/lessons/intro/scale"]);
     let scale: serde_json::Value = serde_json::from_str(&raw).expect("a Scale");
     assert_eq!((scale["spec"]["replicas"].as_i64(), scale["status"]["replicas"].as_i64()), (Some(4), Some(2)));
+}
+
+#[test]
+fn kubectl_explain_reads_a_custom_resource_from_its_openapi_document() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], LESSONS);
+    let out = sb.kubectl_ok(&["explain", "lesson.spec.level"]);
+    assert!(out.starts_with("GROUP:      lab.example.com\nKIND:       Lesson\nVERSION:    v1\n"), "{out}");
+    assert!(
+        out.contains("FIELD: level <string>\nENUM:\n    basic\n    advanced\n")
+            || out.contains("enum: basic, advanced"),
+        "{out}"
+    );
+    let spec = sb.kubectl_ok(&["explain", "lessons.spec"]);
+    assert!(spec.contains("minutes\t<integer> -required-"), "{spec}");
 }

@@ -42,6 +42,12 @@ fn check_node(schema: &Value, path: &str, level: Level, errs: &mut Vec<FieldErro
             "must be object at the root",
         ));
     }
+    if let Some(pattern) = schema["pattern"].as_str()
+        && regex::Regex::new(pattern).is_err()
+    {
+        let detail = "must be a valid regular expression, but isn't";
+        errs.push(FieldError::invalid(format!("{path}.pattern"), Value::String(pattern.into()), detail));
+    }
     if schema.get("$ref").is_some() {
         errs.push(FieldError::forbidden(format!("{path}.$ref"), "$ref is not supported"));
     }

@@ -152,3 +152,17 @@ fn custom_resources_get_upstreams_default_columns_or_their_printer_columns() {
     let table = crate::table::to_table(&rt, &[obj], json!({}), now);
     assert_eq!(table["rows"][0]["cells"], json!(["a", 5]));
 }
+
+#[test]
+fn a_schema_whose_root_is_not_an_object_or_whose_pattern_does_not_compile_is_refused() {
+    let mut errs = Vec::new();
+    check_structural(&json!({"type": "string", "pattern": "("}), "s", &mut errs);
+    let texts: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        texts,
+        [
+            "s.type: Invalid value: \"string\": must be object at the root",
+            "s.pattern: Invalid value: \"(\": must be a valid regular expression, but isn't",
+        ]
+    );
+}
