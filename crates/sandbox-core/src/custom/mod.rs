@@ -151,7 +151,8 @@ fn generation_paths(schema: &Value, has_status: bool) -> Vec<String> {
             fields.push(name.to_string());
         }
     }
-    fields.retain(|f| !matches!(f.as_str(), "apiVersion" | "kind" | "metadata") && !(has_status && f == "status"));
+    let skipped = |f: &str| matches!(f, "apiVersion" | "kind" | "metadata") || (has_status && f == "status");
+    fields.retain(|f| !skipped(f));
     fields
 }
 
