@@ -79,5 +79,14 @@ async fn a_derived_custom_resource_is_installed_created_listed_watched_and_statu
         "{refused}"
     );
     drop(events);
+    drop(sites);
+    drop(client);
+    server.stop().await.expect("the server stops");
+
+    // Served again after a restart: the definitions are read back from the store.
+    let server = InProcess::start(&dir.path().join("data"), &kubeconfig).await.expect("the sandbox serves again");
+    let sites: Api<Site> = Api::namespaced(client_for(&kubeconfig).await, "default");
+    let again = sites.get("docs").await.expect("the site is still served");
+    assert_eq!(again.status.map(|s| s.ready), Some(2));
     server.stop().await.expect("the server stops");
 }
