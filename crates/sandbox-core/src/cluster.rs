@@ -190,7 +190,9 @@ impl Sandbox {
                     .map_err(|e| failed(e.message))?;
             }
         }
-        Ok(())
+        // admin, edit and view are aggregated: filled now, before anyone is authorised by them.
+        crate::auth::aggregation::reconcile_all(self)
+            .map_err(|e| SandboxError::Bootstrap { name: "aggregated ClusterRoles".into(), message: e.message })
     }
 
     /// The object store (reads and watch subscriptions).

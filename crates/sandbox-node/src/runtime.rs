@@ -15,13 +15,13 @@ const LOG_LINES: usize = 10_000;
 /// The output of one run of a container.
 pub struct LogRun {
     inner: Mutex<LogInner>,
-    sender: broadcast::Sender<LogLine>,
 }
 
 struct LogInner {
     lines: VecDeque<LogLine>,
     partial: Vec<u8>,
-    closed: bool,
+    /// Followers' channel; dropped when the run ends, which ends their streams.
+    sender: Option<broadcast::Sender<LogLine>>,
 }
 
 impl LogRun {
@@ -29,8 +29,7 @@ impl LogRun {
     pub fn new() -> Arc<Self> {
         let (sender, _) = broadcast::channel(1024);
         Arc::new(Self {
-            inner: Mutex::new(LogInner { lines: VecDeque::new(), partial: Vec::new(), closed: false }),
-            sender,
+            inner: Mutex::new(LogInner { lines: VecDeque::new(), partial: Vec::new(), sender: Some(sender) }),
         })
     }
 
@@ -60,7 +59,9 @@ impl LogRun {
         }
         inner.lines.push_back(line.clone());
         // Nobody following is fine.
-        let _ = self.sender.send(line);
+        if let Some(sender) = &inner.sender {
+            let _ = sender.send(line);
+        }
     }
 
     /// Ends the run: flushes a partial line; followers see the stream end.
@@ -70,13 +71,13 @@ impl LogRun {
             let rest = std::mem::take(&mut inner.partial);
             self.push(&mut inner, rest);
         }
-        inner.closed = true;
+        inner.sender = None;
     }
 
     /// The lines so far and, while the run goes on, a receiver for later ones.
     pub fn snapshot(&self) -> (Vec<LogLine>, Option<broadcast::Receiver<LogLine>>) {
         let inner = self.lock();
-        let follow = (!inner.closed).then(|| self.sender.subscribe());
+        let follow = inner.sender.as_ref().map(broadcast::Sender::subscribe);
         (inner.lines.iter().cloned().collect(), follow)
     }
 }
@@ -161,6 +162,11 @@ pub struct Container {
     pub preparing: Option<Preparing>,
     /// Whether the current run passed its startup probe (true without one).
     pub started: bool,
+    /// The main process's standard input (a container made with `stdin: true`), for attaching.
+    pub stdin: Option<mpsc::Sender<Bytes>>,
+    /// Whether the first attach takes the standard input away (`stdinOnce`): its end is the
+    /// process's end of input.
+    pub stdin_once: bool,
     /// Whether the current run passes its readiness probe (true without one).
     pub probed_ready: bool,
 }
@@ -199,6 +205,8 @@ impl Container {
             preparing: None,
             started: true,
             probed_ready: true,
+            stdin: None,
+            stdin_once: false,
         }
     }
 

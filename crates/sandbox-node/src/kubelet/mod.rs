@@ -363,6 +363,10 @@ struct Launch {
     reference: images::ImageRef,
     tools: Vec<String>,
     working_dir: Option<String>,
+    /// `stdin`, `stdinOnce` and `tty` of the container's spec.
+    stdin: bool,
+    stdin_once: bool,
+    tty: bool,
 }
 
 impl Launch {
@@ -372,6 +376,7 @@ impl Launch {
             spec[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
         };
         let (command, args) = (strings("command"), strings("args"));
+        let (stdin, stdin_once, tty) = (spec["stdin"] == true, spec["stdinOnce"] == true, spec["tty"] == true);
         match resolved {
             Resolved::Known(image, r) => {
                 let argv = image.argv(&command, &args);
@@ -382,7 +387,8 @@ impl Launch {
                 let image_env = image.env.iter().map(|(k, v)| (k.clone(), image.fill(v, &r.tag))).collect();
                 let root = image.root(images::table(), &r.tag);
                 let (tools, working_dir) = (image.all_tools(images::table()), image.working_dir.clone());
-                Some(Self { program, argv, root, image_env, reference: r.clone(), tools, working_dir })
+                let reference = r.clone();
+                Some(Self { program, argv, root, image_env, reference, tools, working_dir, stdin, stdin_once, tty })
             }
             Resolved::Unknown(r) => Some(Self {
                 program: Program::Unsupported(spec["image"].as_str().unwrap_or_default().to_string()),
@@ -392,6 +398,9 @@ impl Launch {
                 reference: r.clone(),
                 tools: Vec::new(),
                 working_dir: None,
+                stdin,
+                stdin_once,
+                tty,
             }),
             Resolved::Invalid => None,
         }
@@ -427,6 +436,13 @@ fn begin_run(
     c.env = env.clone();
     c.tools = launch.tools.clone();
     c.stop_signal = containers::stop_signal(&launch.program);
+    let (stdin_tx, stdin) = if launch.stdin {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    (c.stdin, c.stdin_once) = (stdin_tx, launch.stdin_once);
     Some(Run {
         pod: rt.clone(),
         container: name.to_string(),
@@ -443,6 +459,8 @@ fn begin_run(
         tools: launch.tools,
         clients: Some(node.clients()),
         network: Some(node.network(rt)),
+        stdin,
+        tty: launch.tty,
     })
 }
 
