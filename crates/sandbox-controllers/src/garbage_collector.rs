@@ -44,9 +44,14 @@ fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
-/// Where an owner named by `reference` lives, seen from a dependent in `namespace`.
-fn owner_target(reference: &Value, namespace: &str) -> Option<(&'static ResourceType, ObjectRef)> {
-    let rt = Registry::builtin().by_kind(reference["apiVersion"].as_str()?, reference["kind"].as_str()?)?;
+/// Where an owner named by `reference` lives, seen from a dependent in `namespace` (`registry`
+/// is the served one, so that custom resources can own objects too).
+fn owner_target(
+    registry: &'static Registry,
+    reference: &Value,
+    namespace: &str,
+) -> Option<(&'static ResourceType, ObjectRef)> {
+    let rt = registry.by_kind(reference["apiVersion"].as_str()?, reference["kind"].as_str()?)?;
     let namespace = if rt.namespaced { namespace.to_string() } else { String::new() };
     Some((rt, ObjectRef { resource: rt.id(), namespace, name: reference["name"].as_str()?.to_string() }))
 }
@@ -94,7 +99,12 @@ impl Controller for GarbageCollector {
         // A dependent that goes, or lets go of an owner, may unblock that owner's deletion.
         if event.kind == EventType::Deleted || owner_refs(before) != owner_refs(&event.object) {
             let namespace = object::namespace(&event.object);
-            targets.extend(owner_refs(before).iter().filter_map(|r| owner_target(r, namespace)).map(|(_, t)| t));
+            targets.extend(
+                owner_refs(before)
+                    .iter()
+                    .filter_map(|r| owner_target(Registry::builtin(), r, namespace))
+                    .map(|(_, t)| t),
+            );
         }
         targets
     }
@@ -194,7 +204,7 @@ enum Owner {
 }
 
 fn classify(sb: &Sandbox, obj: &Value, reference: &Value) -> Owner {
-    let Some((rt, target)) = owner_target(reference, object::namespace(obj)) else {
+    let Some((rt, target)) = owner_target(sb.registry(), reference, object::namespace(obj)) else {
         return Owner::Solid;
     };
     let namespace = rt.namespaced.then_some(target.namespace.as_str());
@@ -314,12 +324,19 @@ mod tests {
     #[test]
     fn an_owner_reference_resolves_to_its_type_and_namespace() {
         let reference = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "uid": "u"});
-        let (rt, target) = owner_target(&reference, "team").unwrap();
+        let (rt, target) = owner_target(Registry::builtin(), &reference, "team").unwrap();
         assert_eq!(rt.plural, "replicasets");
         assert_eq!((target.namespace.as_str(), target.name.as_str()), ("team", "web-1"));
         let node = json!({"apiVersion": "v1", "kind": "Node", "name": "sandbox", "uid": "u"});
-        assert_eq!(owner_target(&node, "team").unwrap().1.namespace, "");
-        assert!(owner_target(&json!({"apiVersion": "example.com/v1", "kind": "Thing", "name": "x"}), "team").is_none());
+        assert_eq!(owner_target(Registry::builtin(), &node, "team").unwrap().1.namespace, "");
+        assert!(
+            owner_target(
+                Registry::builtin(),
+                &json!({"apiVersion": "example.com/v1", "kind": "Thing", "name": "x"}),
+                "team"
+            )
+            .is_none()
+        );
     }
 
     fn event(kind: EventType, object: Value, old: Option<Value>) -> WatchEvent {

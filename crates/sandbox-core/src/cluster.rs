@@ -142,7 +142,8 @@ pub struct Outcome {
 /// The running sandbox's state, shared through `Arc`.
 pub struct Sandbox {
     store: Store,
-    registry: &'static Registry,
+    /// The served types: the built-in ones and the custom resources of the stored definitions.
+    custom: crate::custom::CustomState,
     admin_token: String,
     signing_key: crate::auth::SigningKey,
     certificates: Certificates,
@@ -162,7 +163,7 @@ impl Sandbox {
         let store = Store::open(&data_dir.join("objects.redb"))?;
         let sandbox = Self {
             store,
-            registry: Registry::builtin(),
+            custom: crate::custom::CustomState::default(),
             admin_token,
             signing_key,
             certificates,
@@ -170,6 +171,7 @@ impl Sandbox {
             max_objects: std::sync::atomic::AtomicUsize::new(admission::read_max_objects(data_dir)),
         };
         sandbox.bootstrap()?;
+        sandbox.refresh_custom_types();
         Ok(sandbox)
     }
 
@@ -179,8 +181,7 @@ impl Sandbox {
         for object in objects {
             let name = object::name(&object).to_string();
             let failed = |message: String| SandboxError::Bootstrap { name: name.clone(), message };
-            let rt = self
-                .registry
+            let rt = Registry::builtin()
                 .by_kind(object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str().unwrap_or_default())
                 .ok_or_else(|| failed("kind not served".into()))?;
             let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
@@ -201,7 +202,12 @@ impl Sandbox {
 
     /// The served types.
     pub fn registry(&self) -> &'static Registry {
-        self.registry
+        self.custom.registry()
+    }
+
+    /// The served custom resources' state (see `custom::serve`).
+    pub(crate) fn custom_state(&self) -> &crate::custom::CustomState {
+        &self.custom
     }
 
     /// The object limit (0: none); see `admission::check_object_count`.
@@ -226,7 +232,7 @@ impl Sandbox {
     fn count_objects(&self) -> usize {
         // A resource served in several versions is one set of objects: count each id once.
         let mut seen = std::collections::HashSet::new();
-        let counted = self.registry.types().iter().filter(|rt| admission::counts_towards_limit(rt));
+        let counted = self.registry().types().iter().filter(|rt| admission::counts_towards_limit(rt));
         counted
             .filter(|rt| seen.insert(rt.id()))
             .map(|rt| self.store.list(&rt.id(), None, None, 0, |_| true).0.items.len())

@@ -17,6 +17,7 @@ pub mod admission;
 pub mod auth;
 pub mod cluster;
 pub mod cron;
+pub mod custom;
 pub mod digest;
 pub mod errors;
 pub mod events;

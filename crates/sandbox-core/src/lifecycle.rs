@@ -107,7 +107,10 @@ pub fn prepare_create(rt: &ResourceType, mut obj: Value, now: &str, uid: String)
     } else {
         meta.remove("generation");
     }
-    if rt.has_subresource("status") {
+    if rt.custom.is_some() && rt.has_subresource("status") {
+        // Upstream ignores a custom resource's status on create when the subresource is on.
+        obj.as_object_mut().map(|m| m.remove("status"));
+    } else if rt.has_subresource("status") {
         obj["status"] = rt.initial_status.clone().unwrap_or_else(|| json!({}));
     }
     set_name_label(rt, &mut obj);

@@ -49,6 +49,10 @@ pub struct ResourceType {
     /// Dotted paths a write to the `status` subresource may change besides `status`.
     #[serde(default)]
     pub status_also_writes: Vec<String>,
+    /// For a custom resource, what its CustomResourceDefinition declares (schema, columns,
+    /// subresources); `None` for the built-in kinds.
+    #[serde(skip)]
+    pub custom: Option<std::sync::Arc<crate::custom::CustomSpec>>,
 }
 
 /// A step the server takes when an object of a kind is created.
@@ -160,6 +164,14 @@ impl Registry {
                 .expect("data/resources.yaml is valid (checked by a unit test)");
             Registry { types }
         })
+    }
+
+    /// The built-in types followed by `custom` (the served custom resources), as a registry that
+    /// lives as long as the process: requests hold `&'static` types. Each call leaks one small
+    /// registry, so callers build one only when the set of custom types changes.
+    pub fn with_custom(custom: &[ResourceType]) -> &'static Registry {
+        let types = Registry::builtin().types.iter().chain(custom).cloned().collect();
+        Box::leak(Box::new(Registry { types }))
     }
 
     /// Every served type.

@@ -54,6 +54,9 @@ fn table() -> &'static Table {
 
 /// Fills in the fields upstream defaults for this kind; values the user set are kept.
 pub fn apply_defaults(rt: &ResourceType, obj: &mut Value) {
+    if let Some(custom) = &rt.custom {
+        return crate::custom::apply_defaults(custom, obj);
+    }
     let table = table();
     if let Some(rules) = table.kinds.get(&rt.kind) {
         apply_rules(obj, rules, table, 0);

@@ -27,6 +27,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("ClusterRoleBinding", objects::check_cluster_role_binding),
     ("Ingress", ingress::check_ingress),
     ("PersistentVolumeClaim", claims::check_claim),
+    ("CustomResourceDefinition", crate::custom::check_crd),
 ];
 
 /// Checks an object (and, on update, the stored one it replaces); returns every problem found.
@@ -36,7 +37,9 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Fiel
     if let Some(old) = old {
         meta::check_object_meta_update(obj, old, &mut errs);
     }
-    if let Some((_, check)) = CHECKS.iter().find(|(kind, _)| *kind == rt.kind) {
+    if let Some(custom) = &rt.custom {
+        crate::custom::validate(custom, obj, &mut errs);
+    } else if let Some((_, check)) = CHECKS.iter().find(|(kind, _)| *kind == rt.kind) {
         check(obj, old, &mut errs);
     }
     errs

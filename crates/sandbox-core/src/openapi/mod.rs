@@ -113,6 +113,11 @@ fn build_group(group: &str, version: &str) -> Value {
     })
 }
 
+/// [`components`] for other documents (the custom resources').
+pub(crate) fn components_of(roots: BTreeSet<String>) -> Map<String, Value> {
+    components(roots)
+}
+
 /// The definitions reachable from the given ones, plus those every operation refers to.
 fn components(roots: BTreeSet<String>) -> Map<String, Value> {
     let all = &schema::definitions().schemas;

@@ -38,6 +38,9 @@ fn root(group: &str, version: &str, kind: &str) -> Option<usize> {
 /// or a kind without a schema. Upstream's strict error is `strict decoding error: ` followed by
 /// `unknown field "PATH"` for each, joined with `, `.
 pub fn unknown_fields(rt: &ResourceType, obj: &Value) -> Vec<String> {
+    if let Some(custom) = &rt.custom {
+        return crate::custom::unknown_fields(custom, obj);
+    }
     unknown_fields_of(&rt.group, &rt.version, &rt.kind, obj)
 }
 
@@ -53,6 +56,9 @@ pub fn unknown_fields_of(group: &str, version: &str, kind: &str, obj: &Value) ->
 /// Removes the fields [`unknown_fields`] finds (what upstream does under `Warn` and `Ignore`)
 /// and returns their paths, so that callers need not parse the paths back.
 pub fn strip_unknown_fields(rt: &ResourceType, obj: &mut Value) -> Vec<String> {
+    if let Some(custom) = &rt.custom {
+        return crate::custom::strip_unknown(custom, obj);
+    }
     let Some(root) = root(&rt.group, &rt.version, &rt.kind) else {
         return Vec::new();
     };

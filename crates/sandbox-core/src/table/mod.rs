@@ -133,7 +133,14 @@ pub fn to_table_with(
     include: IncludeObject,
 ) -> Value {
     let all = layouts();
-    let layout = all.kinds.get(&rt.qualified_kind()).unwrap_or(&all.fallback);
+    let own;
+    let layout = match rt.custom.as_deref().and_then(|c| custom_layout(c).ok()) {
+        Some(built) => {
+            own = built;
+            &own
+        }
+        None => all.kinds.get(&rt.qualified_kind()).unwrap_or(&all.fallback),
+    };
     let rows: Vec<Value> = items.iter().map(|obj| row(layout, obj, now, include)).collect();
     json!({
         "kind": "Table",
@@ -142,6 +149,45 @@ pub fn to_table_with(
         "columnDefinitions": layout.definitions,
         "rows": rows,
     })
+}
+
+/// A custom resource's columns, as upstream's: the name, then `additionalPrinterColumns` (a `date`
+/// column shown as an age), or the age alone when the definition declares none.
+fn custom_layout(spec: &crate::custom::CustomSpec) -> Result<Layout, String> {
+    let name = ColumnSpec {
+        name: "Name".into(),
+        kind: "string".into(),
+        format: "name".into(),
+        description: "Name must be unique within a namespace.".into(),
+        priority: 0,
+        cell: ".metadata.name".into(),
+    };
+    let age = ColumnSpec {
+        name: "Age".into(),
+        kind: "date".into(),
+        format: String::new(),
+        description: "How long ago the object was created.".into(),
+        priority: 0,
+        cell: "age(.metadata.creationTimestamp)".into(),
+    };
+    let declared = spec.columns.iter().map(|c| {
+        let path = if c.json_path.starts_with('.') { c.json_path.clone() } else { format!(".{}", c.json_path) };
+        let cell = if c.kind == "date" { format!("age({path})") } else { path };
+        ColumnSpec {
+            name: c.name.clone(),
+            kind: c.kind.clone(),
+            format: c.format.clone(),
+            description: c.description.clone(),
+            priority: c.priority,
+            cell,
+        }
+    });
+    let mut columns = vec![name];
+    columns.extend(declared);
+    if spec.columns.is_empty() {
+        columns.push(age);
+    }
+    Layout::build(&KindSpec { conditions: None, columns })
 }
 
 fn row(layout: &Layout, obj: &Value, now: jiff::Timestamp, include: IncludeObject) -> Value {

@@ -27,6 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gitops_sandbox_core::auth;
+use gitops_sandbox_core::custom;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::openapi;
 use request::Options;
@@ -46,7 +47,7 @@ pub fn router(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
         .route("/api/{version}", get(core_resources))
         .route("/apis/{group}", get(group))
         .route("/apis/{group}/{version}", get(group_resources))
-        .route("/openapi/v3", get(|| async { json(openapi::v3_index()) }))
+        .route("/openapi/v3", get(|State(sb): State<Arc<Sandbox>>| async move { json(openapi_index(&sb)) }))
         .route("/openapi/v3/{*path}", get(openapi_group))
         .route("/openapi/v2", get(openapi_v2))
         .merge(streaming::routes(sandbox.clone(), pods))
@@ -93,9 +94,26 @@ async fn group_resources(
     found(discovery::resource_list(sb.registry(), &group, &version), &uri)
 }
 
-async fn openapi_group(Path(path): Path<String>, uri: Uri) -> Response {
-    match openapi::v3_group_text(&path) {
-        Some(text) => raw_json(text),
+/// The v3 index: the built-in group versions, then the custom resources' (whose URLs' hashes
+/// change with their definitions, so kubectl's cache never serves an old schema).
+fn openapi_index(sb: &Sandbox) -> Value {
+    let mut index = openapi::v3_index();
+    let registry = sb.registry();
+    for key in custom::openapi::group_versions(registry) {
+        let Some(document) = custom::openapi::v3_document(registry, &key) else { continue };
+        let hash = format!("{:016X}", gitops_sandbox_core::digest::fnv1a_64(document.to_string().as_bytes()));
+        index["paths"][&key] = serde_json::json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")});
+    }
+    index
+}
+
+async fn openapi_group(State(sb): State<Arc<Sandbox>>, Path(path): Path<String>, uri: Uri) -> Response {
+    if let Some(text) = openapi::v3_group_text(&path) {
+        return raw_json(text);
+    }
+    let key = path.split('?').next().unwrap_or_default().trim_matches('/');
+    match custom::openapi::v3_document(sb.registry(), key) {
+        Some(document) => json(document),
         None => ApiError::unknown_path(uri.path()).into_status(),
     }
 }
@@ -155,9 +173,16 @@ async fn resource(
             return watch::watch(&sb, &target, &opts, output);
         }
         // Writes wait for fsync; run every non-streaming handler off the async workers.
-        tokio::task::spawn_blocking(move || dispatch(&sb, &target, &method, &opts, &headers, &body))
-            .await
-            .unwrap_or_else(|e| Err(ApiError::internal(format!("the request handler stopped: {e}"))))
+        tokio::task::spawn_blocking(move || {
+            let answer = dispatch(&sb, &target, &method, &opts, &headers, &body);
+            // A changed definition changes what is served: at once, so the next request sees it.
+            if target.rt.plural == "customresourcedefinitions" && method != Method::GET && !opts.dry_run {
+                sb.refresh_custom_types();
+            }
+            answer
+        })
+        .await
+        .unwrap_or_else(|e| Err(ApiError::internal(format!("the request handler stopped: {e}"))))
     }
     .await;
     result.unwrap_or_else(IntoStatus::into_status)

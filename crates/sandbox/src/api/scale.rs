@@ -7,12 +7,39 @@ use super::request::{BodyFormat, Options, Target, decode_as, decode_body};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use gitops_sandbox_core::cluster::{Sandbox, WriteOptions};
+use gitops_sandbox_core::custom::{set_value_at, value_at};
 use gitops_sandbox_core::errors::{ApiError, ApiResult, FieldError};
 use gitops_sandbox_core::lifecycle::UpdateScope;
+use gitops_sandbox_core::registry::ResourceType;
 use serde_json::{Value, json};
 
+/// Where a kind keeps its wanted replicas: `.spec.replicas` for the built-in workloads, what the
+/// definition declares for a custom resource.
+fn spec_replicas_path(rt: &ResourceType) -> &str {
+    match rt.custom.as_deref().and_then(|c| c.scale.as_ref()) {
+        Some(paths) => &paths.spec_replicas,
+        None => ".spec.replicas",
+    }
+}
+
+/// The Scale view of a custom resource (its selector is a string at `labelSelectorPath`).
+fn custom_scale_of(rt: &ResourceType, obj: &Value) -> Option<Value> {
+    let paths = rt.custom.as_deref()?.scale.as_ref()?;
+    let mut scale = builtin_scale_of(obj);
+    let count = |path: &str| value_at(obj, path).and_then(Value::as_i64).unwrap_or(0);
+    scale["spec"]["replicas"] = json!(count(&paths.spec_replicas));
+    scale["status"]["replicas"] = json!(count(&paths.status_replicas));
+    let selector = paths.label_selector.as_deref().and_then(|p| value_at(obj, p)).and_then(Value::as_str);
+    scale["status"]["selector"] = json!(selector.unwrap_or_default());
+    Some(scale)
+}
+
 /// The Scale view of a workload object.
-pub fn scale_of(obj: &Value) -> Value {
+pub fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
+    custom_scale_of(rt, obj).unwrap_or_else(|| builtin_scale_of(obj))
+}
+
+fn builtin_scale_of(obj: &Value) -> Value {
     let meta = &obj["metadata"];
     // A ReplicationController's selector is a plain map; the others are LabelSelectors.
     let spec_selector = &obj["spec"]["selector"];
@@ -42,12 +69,12 @@ pub fn handle(
 ) -> ApiResult<Response> {
     let current = sb.get(t.rt, t.namespace.as_deref(), name).ok_or_else(|| ApiError::not_found(t.rt, name))?;
     let wanted: Value = match *method {
-        Method::GET => return Ok(render::json_response(StatusCode::OK, &scale_of(&current))),
+        Method::GET => return Ok(render::json_response(StatusCode::OK, &scale_of(t.rt, &current))),
         Method::PUT => decode_body(headers, body)?,
         Method::PATCH => {
             let kind = PatchKind::from_headers(headers)?;
             let document = decode_as(BodyFormat::Json, body)?;
-            let mut base = scale_of(&current);
+            let mut base = scale_of(t.rt, &current);
             base["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
             apply(kind, &base, &document, "autoscaling/v1", "Scale")?
         }
@@ -62,11 +89,11 @@ pub fn handle(
     let write = WriteOptions { subresource: Some("scale".into()), ..write_options(opts)? };
     let outcome = sb.modify(t.rt, t.namespace.as_deref(), name, UpdateScope::Main, write, |obj| {
         let mut obj = obj.clone();
-        obj["spec"]["replicas"] = json!(count);
+        set_value_at(&mut obj, spec_replicas_path(t.rt), json!(count));
         if precondition.is_string() {
             obj["metadata"]["resourceVersion"] = precondition;
         }
         Ok(obj)
     })?;
-    Ok(render::json_response(StatusCode::OK, &scale_of(&outcome.object)))
+    Ok(render::json_response(StatusCode::OK, &scale_of(t.rt, &outcome.object)))
 }
