@@ -167,8 +167,15 @@ async fn resource(
 }
 
 /// Creates, updates and patches of an object or its status: handlers that make one store write
-/// and read nothing back, so they can run on the async worker with their write deferred.
+/// and read nothing back, so they can run on the async worker with their write deferred. Off
+/// unless `GITOPS_LAB_DEFERRED_WRITES=1`: on a loaded machine it lowered the CPU per write but
+/// also the throughput of 32 writers (docs/benchmarks.md, issue 9); the switch lets one binary
+/// be measured both ways on a quiet one.
 fn deferrable(method: &Method, t: &Target) -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*ON.get_or_init(|| std::env::var("GITOPS_LAB_DEFERRED_WRITES").is_ok_and(|v| v == "1")) {
+        return false;
+    }
     let main_or_status = matches!(t.subresource.as_deref(), None | Some("status"));
     match *method {
         Method::POST => t.name.is_none() && t.subresource.is_none(),
