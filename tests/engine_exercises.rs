@@ -212,6 +212,37 @@ fn the_2_1_exercise_fails_check_on_a_fresh_cluster_runs_to_the_end_then_passes_c
 }
 
 #[test]
+fn the_lab_runs_its_sandbox_at_the_realistic_pace_unless_told_otherwise() {
+    let data = tempfile::tempdir().unwrap();
+    let played = Process::new(gitops_lab_bin())
+        .args(["exercises", "run", "2.1-nginx-pod", "--data-dir"])
+        .arg(data.path())
+        .env("GITOPS_LAB_EXERCISES", chapter_exercises())
+        .env("GITOPS_LAB_BIN", gitops_lab_bin())
+        .env("GITOPS_LAB_LANG", "en")
+        .env_remove("GITOPS_LAB_SANDBOX_PACE")
+        .output()
+        .unwrap();
+    assert!(played.status.success(), "{}\n{}", text(&played.stdout), text(&played.stderr));
+    // The sandbox the lab ran, opened again as it was left (an empty variable keeps its pace).
+    let sandbox =
+        gitops_lab_e2e::Sandbox::start_in_with_env(&data.path().join("sandbox"), &[("GITOPS_LAB_SANDBOX_PACE", "")]);
+    let pace =
+        sandbox.kubectl_ok(&["get", "node", "sandbox", "-o", "jsonpath={.metadata.annotations.gitops-lab\\.dev/pace}"]);
+    assert_eq!(pace, "realistic");
+    let pulled = sandbox.kubectl_ok(&[
+        "get",
+        "events",
+        "-A",
+        "--field-selector",
+        "reason=Pulled",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert!(pulled.contains("Successfully pulled image") && !pulled.contains(" in 1ms "), "pulls took time: {pulled}");
+}
+
+#[test]
 fn progress_survives_a_killed_process_and_its_sandbox_goes_with_it() {
     let data = tempfile::tempdir().unwrap();
     let mut child = Process::new(gitops_lab_bin())

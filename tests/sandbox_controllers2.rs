@@ -202,3 +202,54 @@ fn an_autoscaler_scales_a_deployment_from_its_cpu_and_takes_back_a_manual_scale(
         hpa["status"]["conditions"].as_array().into_iter().flatten().filter_map(|c| c["type"].as_str()).collect();
     assert_eq!(conditions, ["AbleToScale", "ScalingActive", "ScalingLimited"]);
 }
+
+/// The REVISION column of `kubectl rollout history`, as numbers.
+fn history(sb: &Sandbox, what: &str) -> Vec<u32> {
+    let out = sb.kubectl_ok(&["rollout", "history", what]);
+    out.lines().filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect()
+}
+
+#[test]
+fn statefulsets_and_daemonsets_keep_controller_revisions_for_rollout_history_and_undo() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    for (kind, extra) in [("StatefulSet", "  serviceName: web\n  replicas: 2\n"), ("DaemonSet", "")] {
+        let name = kind.to_lowercase();
+        let manifest = format!(
+            "apiVersion: apps/v1\nkind: {kind}\nmetadata: {{name: {name}}}\nspec:\n{extra}  revisionHistoryLimit: 2\n  \
+             selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    \
+             spec: {{containers: [{{name: web, image: \"nginx:1.25\"}}]}}\n"
+        );
+        apply(&sb, &manifest);
+        let set = format!("{name}/{name}");
+        let selector = format!("app={name}");
+        eventually(&format!("{kind} running nginx:1.25"), || {
+            let now = images(&sb, &selector);
+            (!now.is_empty() && now.iter().all(|i| i == "nginx:1.25")).then_some(())
+        });
+        sb.kubectl_ok(&["set", "image", &set, "web=nginx:1.26"]);
+        eventually(&format!("{kind} history of two"), || (history(&sb, &set) == [1, 2]).then_some(()));
+        let table = sb.kubectl_ok(&["get", "controllerrevisions", "-l", &selector, "--no-headers"]);
+        assert!(table.contains(&format!("{name}.apps/{name}")), "the Controller column: {table}");
+        let first = sb.kubectl_ok(&["rollout", "history", &set, "--revision=1"]);
+        assert!(first.contains("nginx:1.25"), "{first}");
+
+        // Undo goes back to revision 1's template, which becomes revision 3.
+        sb.kubectl_ok(&["rollout", "undo", &set]);
+        eventually(&format!("{kind} renumbered"), || (history(&sb, &set) == [2, 3]).then_some(()));
+        let image = sb.kubectl_ok(&["get", &set, "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+        assert_eq!(image, "nginx:1.25");
+        eventually(&format!("{kind} pods back on nginx:1.25"), || {
+            let now = images(&sb, &selector);
+            (!now.is_empty() && now.iter().all(|i| i == "nginx:1.25")).then_some(())
+        });
+
+        // Beyond revisionHistoryLimit the oldest go (the current one always stays).
+        for tag in ["1.27", "1.28"] {
+            sb.kubectl_ok(&["set", "image", &set, &format!("web=nginx:{tag}")]);
+        }
+        eventually(&format!("{kind} history trimmed"), || (history(&sb, &set) == [3, 4, 5]).then_some(()));
+    }
+}

@@ -171,3 +171,56 @@ fn unknown_and_revoked_tokens_are_unauthorized() {
     let missing = sb.kubectl(&["create", "token", "nobody"]);
     assert_eq!(failed_with(&missing, 1), "error: failed to create token: serviceaccounts \"nobody\" not found\n");
 }
+
+#[test]
+fn a_role_labelled_aggregate_to_edit_extends_edit_and_admin() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let rule = sb.kubectl_ok(&[
+        "get",
+        "clusterrole",
+        "admin",
+        "-o",
+        "jsonpath={.aggregationRule.clusterRoleSelectors[0].matchLabels}",
+    ]);
+    assert!(rule.contains("rbac.authorization.k8s.io/aggregate-to-admin"), "{rule}");
+    let pieces = sb.kubectl_ok(&["get", "clusterroles", "-o", "name"]);
+    for piece in ["system:aggregate-to-admin", "system:aggregate-to-edit", "system:aggregate-to-view"] {
+        assert!(pieces.contains(&format!("clusterrole.rbac.authorization.k8s.io/{piece}")), "{pieces}");
+    }
+    sb.kubectl_ok(&["create", "serviceaccount", "boss"]);
+    sb.kubectl_ok(&["create", "rolebinding", "edit", "--clusterrole=edit", "--serviceaccount=default:default"]);
+    sb.kubectl_ok(&["create", "rolebinding", "admin", "--clusterrole=admin", "--serviceaccount=default:boss"]);
+    let (editor, boss) = (token_for(&sb, "default"), token_for(&sb, "boss"));
+    let can = |token: &str, what: &[&str]| {
+        let mut args = vec!["auth", "can-i"];
+        args.extend_from_slice(what);
+        text(&as_token(&sb, token, &args).stdout)
+    };
+    // Through the chain of pieces: view's reads are in edit, edit's writes are in admin.
+    assert_eq!(can(&editor, &["create", "statefulsets.apps"]), "yes\n");
+    assert_eq!(can(&boss, &["create", "statefulsets.apps"]), "yes\n");
+    assert_eq!(can(&boss, &["create", "rolebindings"]), "yes\n");
+    assert_eq!(can(&editor, &["list", "leases.coordination.k8s.io"]), "no\n");
+
+    let piece = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: lease-editor\n  \
+                 labels: {rbac.authorization.k8s.io/aggregate-to-edit: \"true\"}\nrules:\n- apiGroups: [coordination.k8s.io]\n  \
+                 resources: [leases]\n  verbs: [get, list, watch, create, update, patch, delete]\n";
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], piece);
+    gitops_lab_e2e::eventually("edit to take the new piece", || {
+        (can(&editor, &["list", "leases.coordination.k8s.io"]) == "yes\n").then_some(())
+    });
+    gitops_lab_e2e::eventually("admin to take it through edit", || {
+        (can(&boss, &["delete", "leases.coordination.k8s.io"]) == "yes\n").then_some(())
+    });
+    let edit = sb.kubectl_ok(&["get", "clusterrole", "edit", "-o", "jsonpath={.rules[*].resources}"]);
+    assert!(edit.contains("leases"), "{edit}");
+
+    // Taking the label off takes the rules away again.
+    sb.kubectl_ok(&["label", "clusterrole", "lease-editor", "rbac.authorization.k8s.io/aggregate-to-edit-"]);
+    gitops_lab_e2e::eventually("edit to drop the piece", || {
+        (can(&editor, &["list", "leases.coordination.k8s.io"]) == "no\n").then_some(())
+    });
+}

@@ -134,6 +134,11 @@ impl Sandbox {
         Self::spawn(data_dir, &[])
     }
 
+    /// [`Sandbox::start_in`] with extra environment variables for its process.
+    pub fn start_in_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(data_dir, env)
+    }
+
     fn spawn(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(gitops_lab_bin())
             .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--data-dir"])

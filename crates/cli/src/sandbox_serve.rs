@@ -2,7 +2,7 @@
 
 use crate::messages::Messages;
 use anyhow::Context;
-use gitops_sandbox::{Sandbox, kubeconfig, server};
+use gitops_sandbox::{Sandbox, kubeconfig, pace, server};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +27,11 @@ pub struct ServeArgs {
     /// quota"; kept in DATA_DIR/max-objects for later starts; 0 removes the limit.
     #[arg(long)]
     max_objects: Option<usize>,
+    /// How fast pods come and go: `instant` (at once) or `realistic` (image pulls, starts and
+    /// stops take a second or a few, as on minikube). Default: $GITOPS_LAB_SANDBOX_PACE, else the
+    /// pace the sandbox had (kept on its Node as the annotation gitops-lab.dev/pace), else instant.
+    #[arg(long)]
+    pace: Option<pace::Pace>,
     /// Serve with this CA (PEM) instead of the one the sandbox makes itself; needs --tls-cert,
     /// --tls-key and --token-file too (the workshop runs a learner's sandbox in a Pod this way).
     #[arg(long, requires_all = ["tls_cert", "tls_key", "token_file"])]
@@ -50,6 +55,20 @@ pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("dev", "gitops-lab", "gitops-lab").map(|d| d.data_dir().to_path_buf())
 }
 
+/// The environment variable that chooses the pace when `--pace` is not given.
+pub const PACE_VARIABLE: &str = "GITOPS_LAB_SANDBOX_PACE";
+
+/// The pace asked for: the flag, else the environment; `None` keeps the sandbox's own.
+fn chosen_pace(flag: Option<pace::Pace>) -> anyhow::Result<Option<pace::Pace>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    match std::env::var(PACE_VARIABLE) {
+        Ok(text) if !text.is_empty() => text.parse().map(Some).map_err(|e| anyhow::anyhow!("{PACE_VARIABLE}: {e}")),
+        _ => Ok(None),
+    }
+}
+
 /// Runs the sandbox until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
     let data_dir = match args.data_dir {
@@ -69,6 +88,10 @@ pub fn run(args: ServeArgs, messages: &Messages) -> anyhow::Result<()> {
         Arc::new(Sandbox::open(&data_dir).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?);
     if let Some(max) = args.max_objects {
         sandbox.set_max_objects(max).with_context(|| messages.cannot_open(&data_dir.display().to_string()))?;
+    }
+    if let Some(pace) = chosen_pace(args.pace)? {
+        pace::write(&sandbox, pace)
+            .map_err(|e| anyhow::anyhow!("cannot set the pace: {} / 无法设置节奏：{}", e.message, e.message))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

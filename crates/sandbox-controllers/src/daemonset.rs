@@ -9,6 +9,7 @@ use super::owners::{self, availability, int, is_active, is_deleting, is_ready};
 use super::rollout::{scaled_value, template_hash};
 use super::runtime::{Action, Controller, ObjectRef};
 use super::statefulset::REVISION_LABEL;
+use crate::revisions;
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::events::{EventType, Source};
@@ -64,6 +65,8 @@ impl Controller for DaemonSetController {
         let (snapshot, _) = sb.store().list(&pods().id(), Some(&target.namespace), None, 0, |_| true);
         let claimed = owners::claim(sb, pods(), &ds, &selector, snapshot.items.clone())?;
         if !is_deleting(&ds) {
+            let hash = current_hash(&ds);
+            revisions::record(sb, &ds, &format!("{}-{hash}", object::name(&ds)), &hash)?;
             for (pod, create_on) in plan(&ds, &nodes, &claimed) {
                 match (pod, create_on) {
                     (Some(pod), _) => delete_pod(sb, &ds, &pod),

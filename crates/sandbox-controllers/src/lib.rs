@@ -13,6 +13,7 @@ pub mod autoscaler;
 pub mod autoscaler_math;
 #[cfg(test)]
 mod autoscaler_tests;
+pub mod clusterrole_aggregation;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
@@ -28,6 +29,7 @@ pub mod namespace;
 pub mod owners;
 pub mod provisioner;
 pub mod replicaset;
+pub mod revisions;
 pub mod rollout;
 pub mod runtime;
 pub mod statefulset;
@@ -56,5 +58,6 @@ pub fn all() -> Vec<Arc<dyn Controller>> {
         Arc::new(provisioner::Provisioner),
         Arc::new(statefulset::StatefulSetController),
         Arc::new(daemonset::DaemonSetController),
+        Arc::new(clusterrole_aggregation::ClusterRoleAggregation),
     ]
 }

@@ -3,12 +3,14 @@
 //! `volumeClaimTemplates` entry and ordinal (kept when the set shrinks, as upstream's default
 //! retention does), scale-down from the highest ordinal, and RollingUpdate (highest ordinal first,
 //! down to `partition`) or OnDelete updates. Revisions are named `NAME-HASH` from the pod
-//! template's hash; ControllerRevision objects are not kept (the kind is not served), so a pod
-//! recreated below the partition gets the current template rather than its old one.
+//! template's hash, each kept as a ControllerRevision (`revisions.rs`) for `kubectl rollout
+//! history|undo`; a pod recreated below the partition gets the current template rather than its
+//! old revision's.
 
 use super::owners::{self, availability, int, is_deleting, is_ready};
 use super::rollout::template_hash;
 use super::runtime::{Action, Controller, ObjectRef};
+use crate::revisions;
 use gitops_sandbox_core::cluster::{DeleteOptions, Sandbox, WriteOptions};
 use gitops_sandbox_core::errors::ApiError;
 use gitops_sandbox_core::events::{EventType, Source};
@@ -63,6 +65,9 @@ impl Controller for StatefulSetController {
             return Ok(Action::Done);
         };
         if !is_deleting(&set) {
+            let revision = update_revision(&set);
+            let hash = revision.rsplit_once('-').map_or("", |(_, hash)| hash).to_string();
+            revisions::record(sb, &set, &revision, &hash)?;
             let members = members(sb, &set, &selector)?;
             Plan::of(&set, &members).apply(sb, &set, &members)?;
         }

@@ -92,6 +92,9 @@ pub struct DeleteOptions {
     pub resource_version: Option<String>,
     /// What happens to the object's dependents (`propagationPolicy`).
     pub propagation: Propagation,
+    /// `gracePeriodSeconds`: replaces a pod's `terminationGracePeriodSeconds`; 0 (`kubectl delete
+    /// --grace-period=0 --force`) removes it at once.
+    pub grace_period: Option<i64>,
 }
 
 /// A delete's `propagationPolicy`: how the garbage collector treats the object's dependents.
@@ -186,7 +189,9 @@ impl Sandbox {
                     .map_err(|e| failed(e.message))?;
             }
         }
-        Ok(())
+        // admin, edit and view are aggregated: filled now, before anyone is authorised by them.
+        crate::auth::aggregation::reconcile_all(self)
+            .map_err(|e| SandboxError::Bootstrap { name: "aggregated ClusterRoles".into(), message: e.message })
     }
 
     /// The object store (reads and watch subscriptions).
@@ -420,12 +425,12 @@ impl Sandbox {
                 check_preconditions(rt, name, current, opts)?;
                 let finalizers = current["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
                 let held_by = opts.propagation.finalizer();
-                let grace = grace_period(rt, current);
+                let grace = grace_period(rt, current, opts.grace_period);
                 if !finalizers && held_by.is_none() && grace.is_none() {
                     return Ok(Change::Delete);
                 }
                 if current["metadata"]["deletionTimestamp"].is_string() {
-                    return Ok(Change::Keep);
+                    return Ok(shorten_grace(current, grace));
                 }
                 let mut marked = current.as_ref().clone();
                 if let Some(finalizer) = held_by {
@@ -568,10 +573,29 @@ fn check_preconditions(rt: &ResourceType, name: &str, current: &Value, opts: &De
 
 /// An object of a graceful kind bound to a node (a pod) is marked with its termination grace
 /// period, then removed by the kubelet once its containers have stopped. Unbound ones go at once.
-fn grace_period(rt: &ResourceType, current: &Value) -> Option<i64> {
+fn grace_period(rt: &ResourceType, current: &Value, requested: Option<i64>) -> Option<i64> {
     let bound = current["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
-    (rt.deletion.style == DeletionStyle::Graceful && bound)
-        .then(|| current["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30))
+    if rt.deletion.style != DeletionStyle::Graceful || !bound {
+        return None;
+    }
+    match requested {
+        Some(0) => None,
+        Some(seconds) => Some(seconds),
+        None => Some(current["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30)),
+    }
+}
+
+/// A second delete of an object already being deleted: a shorter grace period replaces the
+/// current one, as upstream's; 0 (`None`) ends the wait (the node then stops the pod at once).
+fn shorten_grace(current: &Value, grace: Option<i64>) -> Change {
+    let now = current["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0);
+    let wanted = grace.unwrap_or(0);
+    if wanted >= now {
+        return Change::Keep;
+    }
+    let mut shortened = current.clone();
+    shortened["metadata"]["deletionGracePeriodSeconds"] = json!(wanted);
+    Change::Put(shortened)
 }
 
 /// Fills a missing apiVersion/kind from the path and rejects a body of another type.

@@ -7,6 +7,7 @@ use super::images::{Behaviour, ImageSpec, ImageTable};
 use super::nginx::Nginx;
 use super::runtime::{LogRun, PodRuntime, Processes, State, Termination};
 use super::sample_app::SampleApp;
+use bytes::Bytes;
 use gitops_sandbox_shell::vfs::Filesystem;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -54,6 +55,11 @@ pub struct Run {
     pub clients: Option<Arc<dyn super::ClusterClients>>,
     /// The cluster network as the pod sees it.
     pub network: Option<Arc<dyn gitops_sandbox_shell::net::Network>>,
+    /// The main process's standard input, for a container made with `stdin: true` (what `kubectl
+    /// attach -i` writes to); `None`: the process reads nothing.
+    pub stdin: Option<mpsc::Receiver<Bytes>>,
+    /// Whether the container has a terminal (`tty: true`).
+    pub tty: bool,
 }
 
 /// Exit code of a process killed by SIGKILL.
@@ -65,13 +71,16 @@ fn handled(signal: i32) -> bool {
 }
 
 /// The signal the kubelet sends to stop a run of `program` (what it handles, else SIGKILL, since
-/// a PID 1 without a handler ignores TERM and the sandbox does not wait out grace periods).
+/// a PID 1 without a handler ignores TERM; the realistic pace waits for it, capped: node/pace.rs).
 pub fn stop_signal(program: &Program) -> i32 {
     match program {
-        Program::Behaviour(..) => 15,
+        Program::Behaviour(..) => SIGTERM,
         _ => 9,
     }
 }
+
+/// The signal a graceful stop sends first.
+pub const SIGTERM: i32 = 15;
 
 /// What `ps -ef` shows as PID 1 for a run.
 pub fn main_command(program: &Program, argv: &[String]) -> String {
@@ -82,14 +91,15 @@ pub fn main_command(program: &Program, argv: &[String]) -> String {
 }
 
 /// Starts the run's task on `runtime`.
-pub fn spawn(runtime: &tokio::runtime::Handle, run: Run) {
+pub fn spawn(runtime: &tokio::runtime::Handle, mut run: Run) {
     runtime.spawn(async move {
-        let code = main_process(&run).await;
+        let stdin = run.stdin.take();
+        let code = main_process(&run, stdin).await;
         finish(&run, code);
     });
 }
 
-async fn main_process(run: &Run) -> i32 {
+async fn main_process(run: &Run, stdin: Option<mpsc::Receiver<Bytes>>) -> i32 {
     let table = super::images::table();
     let Some(mut signals) = run.processes.watch(1) else { return KILLED };
     match &run.program {
@@ -104,7 +114,7 @@ async fn main_process(run: &Run) -> i32 {
             serve(run, spec, responder, &mut signals).await
         }
         // The shell watches PID 1's signals itself.
-        Program::Shell(_) => run_shell(run).await,
+        Program::Shell(_) => run_shell(run, stdin).await,
         Program::Unsupported(image) => {
             for line in table.unknown_log(image) {
                 run.log.line(&line);
@@ -161,7 +171,7 @@ async fn serve(
 }
 
 /// Runs argv through the sandbox's shell as PID 1, its output going to the container's log.
-async fn run_shell(run: &Run) -> i32 {
+async fn run_shell(run: &Run, stdin: Option<mpsc::Receiver<Bytes>>) -> i32 {
     let target = super::exec::Target {
         fs: run.fs.clone(),
         env: run.env.clone(),
@@ -172,7 +182,7 @@ async fn run_shell(run: &Run) -> i32 {
         network: run.network.clone(),
     };
     let log = run.log.clone();
-    super::exec::main_shell(&target, run.argv.clone(), move |bytes| log.write(bytes)).await
+    super::exec::main_shell(&target, run.argv.clone(), stdin, run.tty, move |bytes| log.write(bytes)).await
 }
 
 /// Records the end of a run, if it is still the container's current run.
@@ -216,6 +226,7 @@ mod tests {
             volumes: Mutex::default(),
             containers: Mutex::default(),
             listeners: Mutex::default(),
+            stopping: Mutex::default(),
         })
     }
 
@@ -243,6 +254,8 @@ mod tests {
             tools: Vec::new(),
             clients: None,
             network: None,
+            stdin: None,
+            tty: false,
         };
         spawn(&tokio::runtime::Handle::current(), run);
         (log, processes)

@@ -51,8 +51,15 @@ impl Target {
     }
 }
 
-/// Runs `invocation` in the shell as the container's main process, its output going to `write`.
-pub async fn main_shell(target: &Target, argv: Vec<String>, write: impl Fn(&[u8]) + Send + 'static) -> i32 {
+/// Runs `invocation` in the shell as the container's main process, reading `stdin` (a container
+/// made with `stdin: true`) and its output going to `write`.
+pub async fn main_shell(
+    target: &Target,
+    argv: Vec<String>,
+    stdin: Option<mpsc::Receiver<bytes::Bytes>>,
+    tty: bool,
+    write: impl Fn(&[u8]) + Send + 'static,
+) -> i32 {
     let (output, mut rx) = mpsc::channel(64);
     let forward = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
@@ -62,7 +69,7 @@ pub async fn main_shell(target: &Target, argv: Vec<String>, write: impl Fn(&[u8]
         }
     });
     let mut shell = Shell::new(target.context(Some(1)));
-    let code = shell.run(Invocation::Argv(argv), Io { stdin: None, output, tty: false }).await;
+    let code = shell.run(Invocation::Argv(argv), Io { stdin, output, tty }).await;
     // The shell keeps a sender for diagnostics: drop it so the forwarder sees the end.
     drop(shell);
     let _ = forward.await;
@@ -146,7 +153,7 @@ mod tests {
     async fn a_main_shell_writes_its_output_to_the_log() {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = seen.clone();
-        let code = main_shell(&target(), vec!["echo".into(), "moo".into()], move |b| {
+        let code = main_shell(&target(), vec!["echo".into(), "moo".into()], None, false, move |b| {
             sink.lock().unwrap().extend_from_slice(b)
         })
         .await;

@@ -20,8 +20,11 @@ fn nodes() -> &'static ResourceType {
     builtin_type("", "nodes")
 }
 
-/// Keeps the Node object.
-pub struct NodeStatus;
+/// Keeps the Node object, and hands its pace annotation to the node.
+pub struct NodeStatus {
+    /// The node whose pace follows the Node object.
+    pub node: std::sync::Arc<SimulatedNode>,
+}
 
 /// The Node as first created.
 fn node_object() -> Value {
@@ -118,6 +121,9 @@ impl Controller for NodeStatus {
             return Ok(Action::Done);
         }
         ensure(sb)?;
+        if let Some(node) = sb.get(nodes(), None, SimulatedNode::NAME) {
+            self.node.set_pace(crate::pace::Pace::of_node(&node));
+        }
         Ok(Action::RequeueAfter(HEARTBEAT))
     }
 }

@@ -104,6 +104,8 @@ pub struct ImageTable {
     pub unknown: Unknown,
     /// MIME types by extension, for nginx.
     pub mime: BTreeMap<String, String>,
+    /// How long pulls, starts and stops take at the realistic pace.
+    pub pace: crate::pace::Timings,
 }
 
 /// A parsed image reference, normalised as containerd does.

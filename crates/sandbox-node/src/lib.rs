@@ -20,6 +20,8 @@ pub mod images;
 pub mod kubelet;
 pub mod network;
 pub mod nginx;
+pub mod pace;
+pub mod probes;
 pub mod runtime;
 pub mod sample_app;
 pub mod scheduler;
@@ -39,7 +41,7 @@ use gitops_sandbox_shell::ClusterClient;
 use gitops_sandbox_shell::vfs::Filesystem;
 use runtime::PodRuntime;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -109,6 +111,8 @@ pub struct SimulatedNode {
     pods: network::PodMap,
     pulled: Mutex<HashSet<String>>,
     next_ip: AtomicU32,
+    /// The pace from the Node object's annotation (kept current by the node-status controller).
+    pace: AtomicU8,
 }
 
 impl SimulatedNode {
@@ -123,6 +127,10 @@ impl SimulatedNode {
         runtime: tokio::runtime::Handle,
         exits: TriggerSender,
     ) -> Self {
+        let pace = sandbox
+            .get(gitops_sandbox_core::registry::builtin_type("", "nodes"), None, Self::NAME)
+            .map(|n| pace::Pace::of_node(&n))
+            .unwrap_or_default();
         Self {
             sandbox,
             clients,
@@ -131,12 +139,33 @@ impl SimulatedNode {
             pods: network::PodMap::default(),
             pulled: Mutex::default(),
             next_ip: AtomicU32::new(0),
+            pace: AtomicU8::new(pace.to_u8()),
         }
+    }
+
+    /// How fast containers come and go on the node now.
+    pub fn pace(&self) -> pace::Pace {
+        pace::Pace::from_u8(self.pace.load(Ordering::Relaxed))
+    }
+
+    /// Takes on the pace the Node object asks for.
+    pub fn set_pace(&self, pace: pace::Pace) {
+        self.pace.store(pace.to_u8(), Ordering::Relaxed);
     }
 
     /// The sandbox the node belongs to.
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
+    }
+
+    /// The sandbox, shared (for tasks that outlive a call, such as probes).
+    pub(crate) fn shared_sandbox(&self) -> Arc<Sandbox> {
+        self.sandbox.clone()
+    }
+
+    /// Runs a node task (a container's probe) on the node's runtime.
+    pub(crate) fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.runtime.spawn(task);
     }
 
     fn pods(&self) -> MutexGuard<'_, HashMap<(String, String), Arc<PodRuntime>>> {
@@ -167,6 +196,7 @@ impl SimulatedNode {
             volumes: Mutex::new(built),
             containers: Mutex::default(),
             listeners: Mutex::default(),
+            stopping: Mutex::default(),
         });
         if let Some(old) = self.pods().insert((namespace, name), runtime.clone()) {
             old.stop_all();
@@ -293,7 +323,7 @@ impl SimulatedNode {
 /// [`SimulatedNode::new`]'s channel), and the refresh of ConfigMap volumes.
 pub fn controllers(node: &Arc<SimulatedNode>, exits: Triggers) -> Vec<(Arc<dyn Controller>, Option<Triggers>)> {
     vec![
-        (Arc::new(heartbeat::NodeStatus), None),
+        (Arc::new(heartbeat::NodeStatus { node: node.clone() }), None),
         (Arc::new(scheduler::Scheduler), None),
         (Arc::new(kubelet::Kubelet { node: node.clone() }), Some(exits)),
         (Arc::new(kubelet::ConfigMapVolumes { node: node.clone() }), None),

@@ -15,13 +15,13 @@ const LOG_LINES: usize = 10_000;
 /// The output of one run of a container.
 pub struct LogRun {
     inner: Mutex<LogInner>,
-    sender: broadcast::Sender<LogLine>,
 }
 
 struct LogInner {
     lines: VecDeque<LogLine>,
     partial: Vec<u8>,
-    closed: bool,
+    /// Followers' channel; dropped when the run ends, which ends their streams.
+    sender: Option<broadcast::Sender<LogLine>>,
 }
 
 impl LogRun {
@@ -29,8 +29,7 @@ impl LogRun {
     pub fn new() -> Arc<Self> {
         let (sender, _) = broadcast::channel(1024);
         Arc::new(Self {
-            inner: Mutex::new(LogInner { lines: VecDeque::new(), partial: Vec::new(), closed: false }),
-            sender,
+            inner: Mutex::new(LogInner { lines: VecDeque::new(), partial: Vec::new(), sender: Some(sender) }),
         })
     }
 
@@ -60,7 +59,9 @@ impl LogRun {
         }
         inner.lines.push_back(line.clone());
         // Nobody following is fine.
-        let _ = self.sender.send(line);
+        if let Some(sender) = &inner.sender {
+            let _ = sender.send(line);
+        }
     }
 
     /// Ends the run: flushes a partial line; followers see the stream end.
@@ -70,13 +71,13 @@ impl LogRun {
             let rest = std::mem::take(&mut inner.partial);
             self.push(&mut inner, rest);
         }
-        inner.closed = true;
+        inner.sender = None;
     }
 
     /// The lines so far and, while the run goes on, a receiver for later ones.
     pub fn snapshot(&self) -> (Vec<LogLine>, Option<broadcast::Receiver<LogLine>>) {
         let inner = self.lock();
-        let follow = (!inner.closed).then(|| self.sender.subscribe());
+        let follow = inner.sender.as_ref().map(broadcast::Sender::subscribe);
         (inner.lines.iter().cloned().collect(), follow)
     }
 }
@@ -157,6 +158,28 @@ pub struct Container {
     pub stop_signal: i32,
     /// Extra shell commands of its image (`git`, `kubectl`).
     pub tools: Vec<String>,
+    /// At the realistic pace: the start under way (its image being pulled, its sandbox created).
+    pub preparing: Option<Preparing>,
+    /// Whether the current run passed its startup probe (true without one).
+    pub started: bool,
+    /// The main process's standard input (a container made with `stdin: true`), for attaching.
+    pub stdin: Option<mpsc::Sender<Bytes>>,
+    /// Whether the first attach takes the standard input away (`stdinOnce`): its end is the
+    /// process's end of input.
+    pub stdin_once: bool,
+    /// Whether the current run passes its readiness probe (true without one).
+    pub probed_ready: bool,
+}
+
+/// A container start that takes time at the realistic pace.
+#[derive(Debug, Clone, Copy)]
+pub struct Preparing {
+    /// When it began.
+    pub since: tokio::time::Instant,
+    /// When the container may start.
+    pub ready_at: tokio::time::Instant,
+    /// Whether its image is being pulled (the `Pulled` event then says how long it took).
+    pub pulling: bool,
 }
 
 impl Container {
@@ -179,6 +202,11 @@ impl Container {
             processes: Processes::new(""),
             stop_signal: 9,
             tools: Vec::new(),
+            preparing: None,
+            started: true,
+            probed_ready: true,
+            stdin: None,
+            stdin_once: false,
         }
     }
 
@@ -193,6 +221,11 @@ impl Container {
     /// Whether its main process runs.
     pub fn running(&self) -> bool {
         matches!(self.state, State::Running { .. })
+    }
+
+    /// Whether it runs and its probes say it is ready (started, and passing readiness).
+    pub fn ready(&self) -> bool {
+        self.running() && self.started && self.probed_ready
     }
 
     /// The exit code of its current state, if it has ended.
@@ -225,6 +258,8 @@ pub struct PodRuntime {
     pub containers: Mutex<BTreeMap<String, Container>>,
     /// Listening ports: the container that listens, and where connections go.
     pub listeners: Mutex<HashMap<u16, (String, Accept)>>,
+    /// At the realistic pace, while the pod is being deleted: when its containers will have stopped.
+    pub stopping: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl PodRuntime {
@@ -319,6 +354,7 @@ mod tests {
             volumes: Mutex::default(),
             containers: Mutex::default(),
             listeners: Mutex::default(),
+            stopping: Mutex::default(),
         };
         let err = pod.connect(81).unwrap_err();
         assert!(matches!(err, NodeError::ConnectionRefused(m) if m.contains("connect: connection refused")));

@@ -33,12 +33,12 @@ fn state_json(state: &State) -> Value {
 fn container_status(spec: &Value, c: &Container) -> Value {
     let image = spec["image"].as_str().unwrap_or_default();
     let (full, id) = c.image.clone().unwrap_or_else(|| (image.to_string(), String::new()));
-    let ready = c.running() || (c.init && c.exit_code() == Some(0));
+    let ready = c.ready() || (c.init && c.exit_code() == Some(0));
     let mut status = json!({
         "name": c.name, "state": state_json(&c.state),
         "lastState": c.last.as_ref().map_or(json!({}), |t| json!({"terminated": terminated(t)})),
         "ready": ready, "restartCount": c.restarts, "image": full, "imageID": id,
-        "started": c.running(),
+        "started": c.running() && c.started,
     });
     let container_id = match &c.state {
         State::Running { container_id, .. } => Some(container_id.clone()),
@@ -108,7 +108,7 @@ pub fn summarize(pod: &Value, containers: &BTreeMap<String, Container>) -> Summa
     };
     // A container that completed under Never/OnFailure counts as done, not as restarting.
     let restarting_done = matches!(phase, "Succeeded" | "Failed");
-    let ready = !restarting_done && initialized && apps.iter().all(|n| get(n).is_some_and(Container::running));
+    let ready = !restarting_done && initialized && apps.iter().all(|n| get(n).is_some_and(Container::ready));
     Summary { initialized, init_failed, phase, ready }
 }
 
@@ -151,7 +151,7 @@ pub fn pod_status(pod: &Value, ip: &str, started: &jiff::Timestamp, containers: 
             if matches!(summary.phase, "Succeeded" | "Failed") { "PodCompleted" } else { "ContainersNotReady" };
         (
             reason,
-            format!("containers with unready status: {}", not_done(pod, "containers", containers, Container::running)),
+            format!("containers with unready status: {}", not_done(pod, "containers", containers, Container::ready)),
         )
     });
     let uninit = format!(

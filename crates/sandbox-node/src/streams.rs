@@ -3,7 +3,9 @@
 
 use crate::runtime::State;
 use crate::{ContainerLog, NodeError, Process, SimulatedNode, exec};
+use bytes::Bytes;
 use tokio::io::DuplexStream;
+use tokio::sync::mpsc;
 
 /// What the streaming handlers need from a node; [`SimulatedNode`] is the real one.
 pub trait PodStreams: Send + Sync + 'static {
@@ -21,6 +23,12 @@ pub trait PodStreams: Send + Sync + 'static {
     fn logs(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Result<ContainerLog, NodeError>;
     /// A byte stream to `port` inside a running pod.
     fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError>;
+    /// Where `kubectl attach -i` writes: the standard input of a running container's main process.
+    /// `None` when the container was not made with `stdin: true`, or when it was made with
+    /// `stdinOnce` and an earlier attach took its input. A node without containers has none.
+    fn main_stdin(&self, _namespace: &str, _pod: &str, _container: &str) -> Option<mpsc::Sender<Bytes>> {
+        None
+    }
 }
 
 impl PodStreams for SimulatedNode {
@@ -92,5 +100,19 @@ impl PodStreams for SimulatedNode {
     fn connect(&self, namespace: &str, pod: &str, port: u16) -> Result<DuplexStream, NodeError> {
         let rt = self.running_pod(namespace, pod).ok_or_else(|| SimulatedNode::not_running(namespace, pod))?;
         rt.connect(port)
+    }
+
+    fn main_stdin(&self, namespace: &str, pod: &str, container: &str) -> Option<mpsc::Sender<Bytes>> {
+        let rt = self.running_pod(namespace, pod)?;
+        let mut containers = rt.containers();
+        let c = match container {
+            "" => containers.values_mut().find(|c| !c.init)?,
+            name => containers.get_mut(name)?,
+        };
+        if !c.running() {
+            return None;
+        }
+        // stdinOnce: the first attach owns the input, and its end closes it.
+        if c.stdin_once { c.stdin.take() } else { c.stdin.clone() }
     }
 }

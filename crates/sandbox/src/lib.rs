@@ -22,3 +22,5 @@ pub mod tls;
 
 pub use gitops_sandbox_core::Sandbox;
 pub use gitops_sandbox_core::cluster::SandboxError;
+/// The node's pace (`instant` or `realistic`), which `sandbox serve --pace` sets.
+pub use gitops_sandbox_node::pace;

@@ -89,11 +89,22 @@ async fn spawn_when_free(binary: &Path, data_dir: &Path) -> Result<(Running, Pat
     }
 }
 
+/// The pace the lab asks of its sandbox: realistic, so a learner watching `kubectl get pods -w` or
+/// the tree sees pods pass through the states a real cluster shows. `GITOPS_LAB_SANDBOX_PACE`, which
+/// the sandbox reads itself, overrides it (the test suites run at the instant pace).
+fn pace_args() -> &'static [&'static str] {
+    match std::env::var_os("GITOPS_LAB_SANDBOX_PACE") {
+        Some(value) if !value.is_empty() => &[],
+        _ => &["--pace", "realistic"],
+    }
+}
+
 /// Starts `gitops-lab sandbox serve` and waits for its `kubeconfig:` line.
 async fn spawn(binary: &Path, data_dir: &Path, listen: &str) -> Result<(Running, PathBuf)> {
     let mut child = Command::new(binary)
         .args(["sandbox", "serve", "--stop-with-stdin", "--listen", listen, "--data-dir"])
         .arg(data_dir)
+        .args(pace_args())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -261,7 +261,8 @@ mod tests {
 
     /// The bootstrap ClusterRoles and bindings plus the test's own objects.
     fn policy(extra: &[Value]) -> Policy {
-        let boot: Vec<Value> = serde_norway::from_str(include_str!("../data/bootstrap.yaml")).unwrap();
+        let mut boot: Vec<Value> = serde_norway::from_str(include_str!("../data/bootstrap.yaml")).unwrap();
+        crate::auth::aggregation::settle(&mut boot);
         let mut p = Policy::default();
         for object in boot.into_iter().chain(extra.iter().cloned()) {
             let list = match object["kind"].as_str() {

@@ -6,6 +6,7 @@
 //! [`authorizer::authorize`] over the Roles, ClusterRoles and bindings in the store, and a denial
 //! carries upstream's Forbidden message.
 
+pub mod aggregation;
 pub mod attributes;
 pub mod authorizer;
 pub mod impersonation;

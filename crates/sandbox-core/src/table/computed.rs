@@ -28,6 +28,7 @@ pub const FUNCTIONS: &[(&str, CellFn)] = &[
     ("eventObject", event_object),
     ("eventSource", event_source),
     ("roleRef", role_ref),
+    ("controllerOf", controller_of),
     ("subjects", subjects),
 ];
 
@@ -188,6 +189,16 @@ fn event_source(c: &Ctx, _: &[String]) -> Option<Value> {
 }
 
 /// `ClusterRole/view`.
+/// The controller owner as `kind.group/name` in lower case (`statefulset.apps/web`), or `<none>`.
+fn controller_of(c: &Ctx, _: &[String]) -> Option<Value> {
+    let owners = list(c.obj, ".metadata.ownerReferences");
+    let Some(owner) = owners.iter().find(|o| o["controller"] == true) else { return Some(json!("<none>")) };
+    let group = text(owner, ".apiVersion").rsplit_once('/').map_or("", |(group, _)| group);
+    let kind = text(owner, ".kind").to_lowercase();
+    let qualified = if group.is_empty() { kind } else { format!("{kind}.{group}") };
+    Some(json!(format!("{qualified}/{}", text(owner, ".name"))))
+}
+
 fn role_ref(c: &Ctx, _: &[String]) -> Option<Value> {
     Some(json!(format!("{}/{}", text(c.obj, ".roleRef.kind"), text(c.obj, ".roleRef.name"))))
 }

@@ -17,6 +17,13 @@ async fn flags(c: &Call, valued: &str) -> Option<Flags> {
 
 pub(crate) async fn cat(sh: &mut Shell, c: &mut Call) -> i32 {
     let Some(flags) = flags(c, "").await else { return 1 };
+    // Standard input alone is copied as it comes (an attached `cat` echoes each line at once).
+    if flags.operands.is_empty() {
+        while let Some(chunk) = c.stdin.read_chunk().await {
+            c.out(chunk).await;
+        }
+        return 0;
+    }
     let (inputs, ok) = c.inputs(sh, &flags.operands).await;
     for (_, bytes) in inputs {
         c.out(bytes).await;

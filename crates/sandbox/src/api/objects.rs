@@ -184,11 +184,18 @@ fn delete_options(opts: &Options, headers: &HeaderMap, body: &[u8]) -> ApiResult
     let dry_run = opts.dry_run || body.dry_run.iter().flatten().any(|v| v == "All");
     let preconditions = body.preconditions.unwrap_or_default();
     let text = |v: Option<String>| v.filter(|s| !s.is_empty());
+    let grace_period = body.grace_period_seconds.or(opts.grace_period_seconds.map(|s| s as i64));
+    if let Some(seconds) = grace_period.filter(|s| *s < 0) {
+        return Err(ApiError::bad_request(format!(
+            "gracePeriodSeconds must be a non-negative whole number, not {seconds}"
+        )));
+    }
     Ok(DeleteOptions {
         dry_run,
         uid: text(preconditions.uid),
         resource_version: text(preconditions.resource_version),
         propagation,
+        grace_period,
     })
 }
 

@@ -80,6 +80,8 @@ pub struct Options {
     pub field_validation: String,
     /// `propagationPolicy`.
     pub propagation_policy: String,
+    /// `gracePeriodSeconds` (deletes).
+    pub grace_period_seconds: Option<u64>,
     /// `includeObject` for Tables.
     pub include_object: String,
     /// `force` for server-side apply.
@@ -113,6 +115,7 @@ impl Options {
                 },
                 "fieldValidation" => o.field_validation = value.clone(),
                 "propagationPolicy" => o.propagation_policy = value.clone(),
+                "gracePeriodSeconds" => o.grace_period_seconds = Some(number(key, value)?),
                 "includeObject" => o.include_object = value.clone(),
                 "force" => o.force = flag(value),
                 "fieldManager" => o.field_manager = value.clone(),

@@ -95,7 +95,12 @@ pub async fn handle(
     }
     let start = || match kind {
         Kind::Exec => s.pods.exec(&ns, &name, &opts.container, opts.command.clone(), opts.tty, opts.stdin),
-        Kind::Attach => attach(&*s.pods, &ns, &name, &opts.container, replay),
+        Kind::Attach => attach(&*s.pods, &ns, &name, &opts.container, replay).map(|mut process| {
+            if opts.stdin {
+                process.stdin = s.pods.main_stdin(&ns, &name, &opts.container);
+            }
+            process
+        }),
     };
     let upgrade = match (upgrade, raw_spdy) {
         (Ok(upgrade), _) => upgrade.protocols(EXEC_PROTOCOLS),

@@ -2,8 +2,11 @@
 //! and then the app containers, restarts them under the pod's restartPolicy with upstream's
 //! back-off, reports the status, and stops and removes pods being deleted.
 
+mod pull;
+
 use super::containers::{self, Program, Run};
 use super::images::{self, Resolved};
+use super::pace::Pace;
 use super::runtime::{Container, LogRun, PodRuntime, Processes, State};
 use super::{SimulatedNode, status, volumes};
 use gitops_sandbox_controllers::{Action, Controller, ObjectRef};
@@ -16,6 +19,7 @@ use gitops_sandbox_core::registry::builtin_type;
 use gitops_sandbox_core::registry::{ResourceId, ResourceType};
 use gitops_sandbox_core::watch::WatchEvent;
 use gitops_sandbox_shell::vfs::Filesystem;
+use pull::{Prepared, prepare, pull};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -213,10 +217,13 @@ fn step(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, i
         }
     };
     match decision {
-        Next::Start => {
-            start(node, pod, rt, spec, init);
-            Step::Busy
-        }
+        Next::Start => match prepare(node, pod, rt, spec, init) {
+            Prepared::Now(pulled_in) => {
+                start(node, pod, rt, spec, init, pulled_in);
+                Step::Busy
+            }
+            Prepared::After(after) => Step::Later(after),
+        },
         Next::Wait(after) => {
             back_off(node, pod, rt, name, init, after, was_terminated);
             Step::Later(after)
@@ -299,57 +306,18 @@ fn image_of<'a>(pod: &'a Value, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// Pulls (or finds) the image, reporting events; `Err` is the waiting reason and message.
-fn pull(node: &SimulatedNode, pod: &Value, spec: &Value, init: bool) -> Result<Resolved<'static>, (String, String)> {
-    let sb = node.sandbox();
-    let table = images::table();
-    let image = spec["image"].as_str().unwrap_or_default();
-    let name = spec["name"].as_str().unwrap_or_default();
-    let path = Some(field_path(init, name));
-    let resolved = table.resolve(image);
-    let present = node.pulled(image);
-    let policy = spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
-    if matches!(resolved, Resolved::Invalid) {
-        event(sb, pod, path.clone(), EventType::Normal, "Pulling", format!("Pulling image \"{image}\""));
-        let message = format!(
-            "Failed to pull image \"{image}\": rpc error: code = InvalidArgument desc = invalid reference format"
-        );
-        event(sb, pod, path.clone(), EventType::Warning, "Failed", message.clone());
-        event(sb, pod, path, EventType::Warning, "Failed", "Error: ErrImagePull".into());
-        return Err(("ErrImagePull".into(), message));
-    }
-    if policy == "Always" || (policy == "IfNotPresent" && !present) {
-        event(sb, pod, path.clone(), EventType::Normal, "Pulling", format!("Pulling image \"{image}\""));
-        let size = match &resolved {
-            Resolved::Known(spec, _) => spec.size,
-            _ => 4_000_000,
-        };
-        let message =
-            format!("Successfully pulled image \"{image}\" in 1ms (1ms including waiting). Image size: {size} bytes.");
-        event(sb, pod, path, EventType::Normal, "Pulled", message);
-        node.mark_pulled(image);
-    } else if policy == "Never" && !present && !matches!(resolved, Resolved::Known(..)) {
-        let message = format!("Container image \"{image}\" is not present with pull policy of Never");
-        event(sb, pod, path, EventType::Warning, "ErrImageNeverPull", message.clone());
-        return Err(("ErrImageNeverPull".into(), message));
-    } else {
-        event(
-            sb,
-            pod,
-            path,
-            EventType::Normal,
-            "Pulled",
-            format!("Container image \"{image}\" already present on machine"),
-        );
-    }
-    Ok(resolved)
-}
-
 /// Creates and starts one run of a container.
-fn start(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, init: bool) {
+fn start(
+    node: &SimulatedNode,
+    pod: &Value,
+    rt: &Arc<PodRuntime>,
+    spec: &Value,
+    init: bool,
+    pulled_in: Option<Duration>,
+) {
     let sb = node.sandbox();
     let name = spec["name"].as_str().unwrap_or_default().to_string();
-    let resolved = match pull(node, pod, spec, init) {
+    let resolved = match pull(node, pod, spec, init, pulled_in) {
         Ok(resolved) => resolved,
         Err((reason, message)) => return wait_after_failed_pull(rt, &name, reason, message),
     };
@@ -365,7 +333,12 @@ fn start(node: &SimulatedNode, pod: &Value, rt: &Arc<PodRuntime>, spec: &Value, 
     event(sb, pod, path.clone(), EventType::Normal, "Created", format!("Created container {name}"));
     let Some(run) = begin_run(node, rt, &name, launch, fs, env) else { return };
     event(sb, pod, path, EventType::Normal, "Started", format!("Started container {name}"));
+    let number = run.run;
     node.spawn(run);
+    // Init containers have no probes (upstream refuses them there).
+    if !init {
+        crate::probes::arm(node, rt, spec, number);
+    }
 }
 
 /// A failed pull leaves the container waiting with its reason, and backs off like a crash.
@@ -390,6 +363,10 @@ struct Launch {
     reference: images::ImageRef,
     tools: Vec<String>,
     working_dir: Option<String>,
+    /// `stdin`, `stdinOnce` and `tty` of the container's spec.
+    stdin: bool,
+    stdin_once: bool,
+    tty: bool,
 }
 
 impl Launch {
@@ -399,6 +376,7 @@ impl Launch {
             spec[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
         };
         let (command, args) = (strings("command"), strings("args"));
+        let (stdin, stdin_once, tty) = (spec["stdin"] == true, spec["stdinOnce"] == true, spec["tty"] == true);
         match resolved {
             Resolved::Known(image, r) => {
                 let argv = image.argv(&command, &args);
@@ -409,7 +387,8 @@ impl Launch {
                 let image_env = image.env.iter().map(|(k, v)| (k.clone(), image.fill(v, &r.tag))).collect();
                 let root = image.root(images::table(), &r.tag);
                 let (tools, working_dir) = (image.all_tools(images::table()), image.working_dir.clone());
-                Some(Self { program, argv, root, image_env, reference: r.clone(), tools, working_dir })
+                let reference = r.clone();
+                Some(Self { program, argv, root, image_env, reference, tools, working_dir, stdin, stdin_once, tty })
             }
             Resolved::Unknown(r) => Some(Self {
                 program: Program::Unsupported(spec["image"].as_str().unwrap_or_default().to_string()),
@@ -419,6 +398,9 @@ impl Launch {
                 reference: r.clone(),
                 tools: Vec::new(),
                 working_dir: None,
+                stdin,
+                stdin_once,
+                tty,
             }),
             Resolved::Invalid => None,
         }
@@ -454,6 +436,13 @@ fn begin_run(
     c.env = env.clone();
     c.tools = launch.tools.clone();
     c.stop_signal = containers::stop_signal(&launch.program);
+    let (stdin_tx, stdin) = if launch.stdin {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    (c.stdin, c.stdin_once) = (stdin_tx, launch.stdin_once);
     Some(Run {
         pod: rt.clone(),
         container: name.to_string(),
@@ -470,6 +459,8 @@ fn begin_run(
         tools: launch.tools,
         clients: Some(node.clients()),
         network: Some(node.network(rt)),
+        stdin,
+        tty: launch.tty,
     })
 }
 
@@ -531,22 +522,42 @@ fn terminate(node: &SimulatedNode, pod: &Value) -> ApiResult<Action> {
     let name = object::name(pod);
     let uid = object::uid(pod).to_string();
     if let Some(rt) = node.pod(namespace, name, &uid) {
-        let running: Vec<(String, bool)> =
-            rt.containers().values().filter(|c| c.running()).map(|c| (c.name.clone(), c.init)).collect();
-        for (container, init) in running {
-            event(
-                sb,
-                pod,
-                Some(field_path(init, &container)),
-                EventType::Normal,
-                "Killing",
-                format!("Stopping container {container}"),
-            );
+        if let Some(after) = stopping(node, pod, &rt) {
+            return Ok(Action::RequeueAfter(after));
         }
         node.forget(namespace, name);
     }
     sb.finalize(pods(), Some(namespace), name, Some(&uid))?;
     Ok(Action::Done)
+}
+
+/// Asks the pod's running containers to stop (the `Killing` events, once); at the realistic pace,
+/// `Some` is how long they still take (a handled SIGTERM, or the grace period, capped).
+fn stopping(node: &SimulatedNode, pod: &Value, rt: &PodRuntime) -> Option<Duration> {
+    let now = Instant::now();
+    let grace = pod["metadata"]["deletionGracePeriodSeconds"].as_u64().unwrap_or(0);
+    let mut stopping = rt.stopping.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(until) = *stopping {
+        // A later delete with --grace-period=0 --force cut the wait short.
+        return (now < until && grace > 0).then(|| until - now);
+    }
+    let running: Vec<(String, bool, bool)> = rt
+        .containers()
+        .values()
+        .filter(|c| c.running())
+        .map(|c| (c.name.clone(), c.init, c.stop_signal == containers::SIGTERM))
+        .collect();
+    for (container, init, _) in &running {
+        let message = format!("Stopping container {container}");
+        event(node.sandbox(), pod, Some(field_path(*init, container)), EventType::Normal, "Killing", message);
+    }
+    if node.pace() == Pace::Instant {
+        return None;
+    }
+    let timings = &images::table().pace;
+    let wait = running.iter().map(|(_, _, term)| timings.stopping(*term, grace)).max().unwrap_or_default();
+    *stopping = Some(now + wait);
+    (!wait.is_zero()).then_some(wait)
 }
 
 /// A ConfigMap's change reaches the pods that mount it, as the kubelet's periodic sync does.
