@@ -43,11 +43,14 @@ pub fn on_create(sent: &Value, stored: &mut Value, has_status: bool, writer: &Wr
     let managed = match writer.operation {
         Operation::Apply => managed::encode(&[Entry::new(writer, walk::field_set(sent, shape))]),
         Operation::Update => {
-            let mut owned = stored.clone();
-            if has_status && let Some(map) = owned.as_object_mut() {
-                map.remove("status");
+            // The status is the server's: set aside while the fields are walked (no copy of the
+            // object), then put back (the map is ordered by key, so the output is unchanged).
+            let status = stored.as_object_mut().filter(|_| has_status).and_then(|map| map.remove("status"));
+            let managed = managed::after_update(None, stored, shape, writer);
+            if let (Some(status), Some(map)) = (status, stored.as_object_mut()) {
+                map.insert("status".into(), status);
             }
-            managed::after_update(None, &owned, shape, writer)
+            managed
         }
     };
     put(stored, managed);

@@ -85,29 +85,58 @@ impl FieldSet {
         }
     }
 
-    /// The paths of both sets.
+    /// The paths of both sets. Merged node by node (as inserting every path of `other` would,
+    /// without listing the paths: this runs on every write).
     pub fn union(&self, other: &FieldSet) -> FieldSet {
         let mut out = self.clone();
-        for path in other.paths() {
-            out.insert(&path);
-        }
+        out.add(other);
         out
+    }
+
+    fn add(&mut self, other: &FieldSet) {
+        self.member |= other.member;
+        for (element, child) in other.children.iter().filter(|(_, c)| !c.is_empty()) {
+            match self.children.get_mut(element) {
+                Some(mine) => mine.add(child),
+                None => {
+                    self.children.insert(element.clone(), child.pruned());
+                }
+            }
+        }
+    }
+
+    /// A copy without the branches that hold no path (the shape inserting its paths makes).
+    fn pruned(&self) -> FieldSet {
+        let children =
+            self.children.iter().filter(|(_, c)| !c.is_empty()).map(|(e, c)| (e.clone(), c.pruned())).collect();
+        FieldSet { member: self.member, children }
     }
 
     /// The paths of this set that `other` does not hold.
     pub fn difference(&self, other: &FieldSet) -> FieldSet {
-        let mut out = FieldSet::default();
-        for path in self.paths().into_iter().filter(|p| !other.contains(p)) {
-            out.insert(&path);
+        let mut out = FieldSet { member: self.member && !other.member, children: BTreeMap::new() };
+        for (element, child) in &self.children {
+            let kept = match other.children.get(element) {
+                Some(theirs) => child.difference(theirs),
+                None => child.pruned(),
+            };
+            if !kept.is_empty() {
+                out.children.insert(element.clone(), kept);
+            }
         }
         out
     }
 
     /// The paths both sets hold.
     pub fn intersection(&self, other: &FieldSet) -> FieldSet {
-        let mut out = FieldSet::default();
-        for path in self.paths().into_iter().filter(|p| other.contains(p)) {
-            out.insert(&path);
+        let mut out = FieldSet { member: self.member && other.member, children: BTreeMap::new() };
+        for (element, child) in &self.children {
+            if let Some(theirs) = other.children.get(element) {
+                let both = child.intersection(theirs);
+                if !both.is_empty() {
+                    out.children.insert(element.clone(), both);
+                }
+            }
         }
         out
     }
@@ -208,6 +237,45 @@ mod tests {
         assert_eq!(a.intersection(&b).paths(), vec![p(&["f:spec", "f:replicas"])]);
         assert!(a.touches(&p(&["f:spec"])) && !a.contains(&p(&["f:spec"])));
         assert_eq!(b.union(&a), a);
+    }
+
+    /// Sets built from a small alphabet of paths, so that they share and split branches.
+    fn sample_sets() -> Vec<FieldSet> {
+        let elements = ["f:a", "f:b", "k:{\"name\":\"x\"}", "v:1"];
+        let mut sets = vec![FieldSet::default()];
+        let mut seed = 7u32;
+        for _ in 0..40 {
+            let mut set = FieldSet::default();
+            for _ in 0..(seed % 6) {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let depth = (seed >> 8) % 4;
+                let path: Path =
+                    (0..depth).map(|i| elements[((seed >> (12 + 2 * i)) % 4) as usize].to_string()).collect();
+                set.insert(&path);
+            }
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            sets.push(set);
+        }
+        sets
+    }
+
+    #[test]
+    fn set_operations_agree_with_their_definitions_by_paths() {
+        let by_paths = |paths: Vec<Path>| {
+            let mut out = FieldSet::default();
+            paths.iter().for_each(|p| out.insert(p));
+            out
+        };
+        let sets = sample_sets();
+        for a in &sets {
+            for b in &sets {
+                let mut union = a.clone();
+                b.paths().iter().for_each(|p| union.insert(p));
+                assert_eq!(a.union(b), union);
+                assert_eq!(a.difference(b), by_paths(a.paths().into_iter().filter(|p| !b.contains(p)).collect()));
+                assert_eq!(a.intersection(b), by_paths(a.paths().into_iter().filter(|p| b.contains(p)).collect()));
+            }
+        }
     }
 
     #[test]

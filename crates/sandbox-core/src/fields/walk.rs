@@ -1,7 +1,7 @@
 //! From objects to field sets: the paths an object sets, the value at a path, the paths an update
 //! changed, and removing a path from an object.
 
-use super::set::{self, FieldSet, Path};
+use super::set::{self, FieldSet};
 use super::shape::{Kind, ListType, Shape, key_default};
 use serde_json::Value;
 
@@ -28,8 +28,8 @@ pub fn field_set(obj: &Value, shape: Shape) -> FieldSet {
     set.member = false;
     for owned in SERVER_OWNED {
         let (last, parent) = owned.split_last().expect("paths are not empty");
-        let parent: Path = parent.iter().map(|s| s.to_string()).collect();
-        if let Some(node) = set.node(&parent).is_some().then(|| set.node_mut(&parent)) {
+        let node = parent.iter().try_fold(&mut set, |node, element| node.children.get_mut(*element));
+        if let Some(node) = node {
             node.children.remove(*last);
         }
     }
@@ -148,15 +148,22 @@ pub fn remove_at(obj: &mut Value, path: &[String]) {
 }
 
 /// The paths of `new_set` (the set of `new`) that differ from `old`: a leaf whose value changed or
-/// appeared, a map or list item that appeared.
+/// appeared, a map or list item that appeared. Walks the set and both objects together, so each
+/// value is found once (this runs on every write).
 pub fn changed(old: &Value, new: &Value, new_set: &FieldSet) -> FieldSet {
+    changed_below(Some(old), Some(new), new_set)
+}
+
+fn changed_below(old: Option<&Value>, new: Option<&Value>, node: &FieldSet) -> FieldSet {
     let mut out = FieldSet::default();
-    for path in new_set.paths() {
-        let container = new_set.node(&path).is_some_and(|n| !n.children.is_empty());
-        let before = value_at(old, &path);
-        let differs = if container { before.is_none() } else { before != value_at(new, &path) };
-        if differs {
-            out.insert(&path);
+    if node.member {
+        // A container (a node with longer paths) changed when it appeared; a leaf when its value did.
+        out.member = if node.children.is_empty() { old != new } else { old.is_none() };
+    }
+    for (element, child) in &node.children {
+        let below = changed_below(old.and_then(|o| step(o, element)), new.and_then(|n| step(n, element)), child);
+        if !below.is_empty() {
+            out.children.insert(element.clone(), below);
         }
     }
     out
@@ -165,6 +172,7 @@ pub fn changed(old: &Value, new: &Value, new_set: &FieldSet) -> FieldSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::set::Path;
     use serde_json::json;
 
     fn deployment() -> Value {
@@ -217,6 +225,41 @@ mod tests {
         assert_eq!(changed_obj["spec"]["template"]["spec"]["containers"][0]["ports"], json!([]));
         remove_at(&mut changed_obj, &["f:metadata".into(), "f:finalizers".into(), "v:\"a\"".into()]);
         assert_eq!(changed_obj["metadata"]["finalizers"], json!([]));
+    }
+
+    /// `changed` as defined, path by path.
+    fn changed_by_paths(old: &Value, new: &Value, new_set: &FieldSet) -> FieldSet {
+        let mut out = FieldSet::default();
+        for path in new_set.paths() {
+            let container = new_set.node(&path).is_some_and(|n| !n.children.is_empty());
+            let before = value_at(old, &path);
+            if if container { before.is_none() } else { before != value_at(new, &path) } {
+                out.insert(&path);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn changed_walks_to_the_same_paths_as_its_definition() {
+        let shape = Shape::for_kind("apps/v1", "Deployment");
+        let old = deployment();
+        let mut edits = vec![old.clone(), json!({}), json!({"spec": {"replicas": 2}})];
+        let mut new = old.clone();
+        new["spec"]["template"]["spec"]["containers"][0]["ports"] =
+            json!([{"containerPort": 81}, {"containerPort": 80}]);
+        new["metadata"]["finalizers"] = json!(["a", "b"]);
+        edits.push(new);
+        let mut new = old.clone();
+        new["spec"]["template"]["spec"]["containers"] = json!([{"name": "other", "image": "x"}]);
+        new["metadata"]["labels"] = json!({});
+        edits.push(new);
+        for before in &edits {
+            for after in &edits {
+                let set = field_set(after, shape);
+                assert_eq!(changed(before, after, &set), changed_by_paths(before, after, &set), "{before} -> {after}");
+            }
+        }
     }
 
     #[test]

@@ -99,6 +99,7 @@ impl Shared {
         let next = (!still.is_empty()).then(|| still.remove(0));
         decisions.waiters = still;
         drop(decisions);
+        self.committed.notify_waiters();
         // The next leader first: its fsync is what every queued writer waits for.
         if let Some(next) = next {
             next.thread.unpark();

@@ -32,7 +32,7 @@ impl Store {
 }
 
 impl Shared {
-    /// The flusher thread: commits detached writes that no writer's batch took along.
+    /// The flusher thread: commits detached and deferred writes that no writer's batch took along.
     pub(super) fn flush_detached(&self) {
         loop {
             let mut decisions = lock(&self.decisions);
@@ -44,7 +44,7 @@ impl Shared {
             if let Some(rv) = target
                 && let Err(e) = self.wait_durable(rv)
             {
-                eprintln!("sandbox store: a detached write (an Event) was not committed: {e}");
+                eprintln!("sandbox store: a queued write was not committed: {e}");
             }
             if closing {
                 return;

@@ -12,8 +12,13 @@
 //! upstream tolerates too): it is queued and returns at once, and it is committed with the next
 //! batch, or by the store's flusher thread if no writer comes. Its reads are as for any write:
 //! decisions see it at once, reads once it is committed.
+//!
+//! A write made inside [`Store::deferred`] is queued the same way, but its caller awaits the
+//! commit with [`Store::durable`] before acknowledging it ([`deferred`]): the HTTP API's writes,
+//! so that a request waits for its fsync as a parked task instead of on a thread of its own.
 
 mod commit;
+mod deferred;
 mod detached;
 mod disk;
 mod wal;
@@ -117,8 +122,10 @@ pub struct Shared {
     done_rv: AtomicU64,
     index: RwLock<Index>,
     hub: WatchHub,
-    /// Wakes the flusher: a detached write was queued, or the store is closing.
+    /// Wakes the flusher: a detached or deferred write was queued, or the store is closing.
     flush: Condvar,
+    /// Wakes the tasks awaiting [`Store::durable`]: a commit finished.
+    committed: tokio::sync::Notify,
 }
 
 /// What the decision lock guards: writes decided but not yet committed.
@@ -193,6 +200,7 @@ impl Store {
             index: RwLock::new(Index { rv, by_type }),
             hub: WatchHub::new(rv),
             flush: Condvar::new(),
+            committed: tokio::sync::Notify::new(),
         });
         let flusher = {
             let shared = shared.clone();
@@ -319,7 +327,10 @@ impl Shared {
                 drop(decisions);
                 // An answer read from a queued write is only true once that write is durable.
                 if let Some((queued_rv, _)) = queued.filter(|_| !DETACHED.with(Cell::get)) {
-                    self.wait_durable(queued_rv)?;
+                    match deferred::active() {
+                        true => deferred::note(queued_rv),
+                        false => self.wait_durable(queued_rv)?,
+                    }
                 }
                 return Ok(Written { object: current.unwrap_or_else(|| Arc::new(Value::Null)), event: None });
             }
@@ -346,10 +357,15 @@ impl Shared {
         let state = json.as_ref().map(|_| object.clone());
         decisions.pending.insert(key.clone(), (rv, state));
         decisions.queue.push(Queued { key: key.clone(), rv, json, object: object.clone(), event, old: current });
-        if DETACHED.with(Cell::get) {
+        if DETACHED.with(Cell::get) || deferred::active() {
+            // The flusher commits it unless a writer's batch takes it first; a deferred write's
+            // caller awaits the commit with `Store::durable` before acknowledging it.
             decisions.unflushed = Some(rv);
             drop(decisions);
             self.flush.notify_one();
+            if !DETACHED.with(Cell::get) {
+                deferred::note(rv);
+            }
             return Ok(Written { object, event: Some(event) });
         }
         drop(decisions);

@@ -172,7 +172,10 @@ async fn resource(
             let output = request::output(&headers)?;
             return watch::watch(&sb, &target, &opts, output);
         }
-        // Writes wait for fsync; run every non-streaming handler off the async workers.
+        if deferrable(&method, &target) {
+            return deferred(&sb, &target, &method, &opts, &headers, &body).await;
+        }
+        // Other handlers may wait for a commit on their thread: run them off the async workers.
         tokio::task::spawn_blocking(move || {
             let answer = dispatch(&sb, &target, &method, &opts, &headers, &body);
             // A changed definition changes what is served: at once, so the next request sees it.
@@ -186,6 +189,48 @@ async fn resource(
     }
     .await;
     result.unwrap_or_else(IntoStatus::into_status)
+}
+
+/// Creates, updates and patches of an object or its status: handlers that make one store write
+/// and read nothing back, so they can run on the async worker with their write deferred. Off
+/// unless `GITOPS_LAB_DEFERRED_WRITES=1`: on a loaded machine it lowered the CPU per write but
+/// also the throughput of 32 writers (docs/benchmarks.md, issue 9); the switch lets one binary
+/// be measured both ways on a quiet one.
+fn deferrable(method: &Method, t: &Target) -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*ON.get_or_init(|| std::env::var("GITOPS_LAB_DEFERRED_WRITES").is_ok_and(|v| v == "1")) {
+        return false;
+    }
+    // A CRD's write changes what is served (above): not deferred.
+    if t.rt.plural == "customresourcedefinitions" {
+        return false;
+    }
+    let main_or_status = matches!(t.subresource.as_deref(), None | Some("status"));
+    match *method {
+        Method::POST => t.name.is_none() && t.subresource.is_none(),
+        Method::PUT | Method::PATCH => t.name.is_some() && main_or_status,
+        _ => false,
+    }
+}
+
+/// Runs a write's handler on this async worker (decoding, admission and the decision are CPU
+/// work, and the store's locks are held briefly), then waits for its commit as a parked task, so
+/// a write costs no hand-off to a blocking-pool thread and back. The answer is sent only once
+/// the write is durable, as before.
+async fn deferred(
+    sb: &Sandbox,
+    t: &Target,
+    method: &Method,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let run = || dispatch(sb, t, method, opts, headers, body);
+    let (answer, rv) = sb.store().deferred(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)));
+    if rv > 0 {
+        sb.store().durable(rv).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    answer.unwrap_or_else(|_| Err(ApiError::internal("the request handler stopped: it panicked".to_string())))
 }
 
 /// How much of an oversized body is read and dropped so the client sees the 413, not a reset.
