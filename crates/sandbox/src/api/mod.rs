@@ -192,13 +192,14 @@ async fn resource(
 }
 
 /// Creates, updates and patches of an object or its status: handlers that make one store write
-/// and read nothing back, so they can run on the async worker with their write deferred. Off
-/// unless `GITOPS_LAB_DEFERRED_WRITES=1`: on a loaded machine it lowered the CPU per write but
-/// also the throughput of 32 writers (docs/benchmarks.md, issue 9); the switch lets one binary
-/// be measured both ways on a quiet one.
+/// and read nothing back, so they can run on the async worker with their write deferred. On
+/// unless `GITOPS_LAB_DEFERRED_WRITES=0`: on a quiet machine it gave 32 writers 5.6–7.5 times one
+/// writer's creates against 4.2–5.0 without it, at less CPU per write; under heavy load (other
+/// builds on the two cores) it lost throughput (docs/benchmarks.md, issue 9). The switch lets one
+/// binary be measured both ways.
 fn deferrable(method: &Method, t: &Target) -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if !*ON.get_or_init(|| std::env::var("GITOPS_LAB_DEFERRED_WRITES").is_ok_and(|v| v == "1")) {
+    if !*ON.get_or_init(|| std::env::var("GITOPS_LAB_DEFERRED_WRITES").map_or(true, |v| v != "0")) {
         return false;
     }
     // A CRD's write changes what is served (above): not deferred.
