@@ -70,21 +70,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::registry::ResourceId;
-    use crate::store::{Change, ObjectKey, Store, Written};
-    use serde_json::json;
-
-    fn key(name: &str) -> ObjectKey {
-        ObjectKey {
-            resource: ResourceId { group: String::new(), plural: "configmaps".into() },
-            namespace: "default".into(),
-            name: name.into(),
-        }
-    }
-
-    fn put(store: &Store, name: &str) -> Written {
-        store.write::<()>(&key(name), false, |_| Ok(Change::Put(json!({"metadata": {"name": name}})))).expect("write")
-    }
+    use crate::store::tests::{key, put};
+    use crate::store::{Change, Store};
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread().build().expect("a runtime")

@@ -379,7 +379,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn key(name: &str) -> ObjectKey {
+    /// A ConfigMap's key in `default` (the store's tests and `deferred`'s share it).
+    pub(super) fn key(name: &str) -> ObjectKey {
         ObjectKey {
             resource: ResourceId { group: String::new(), plural: "configmaps".into() },
             namespace: "default".into(),
@@ -387,7 +388,8 @@ mod tests {
         }
     }
 
-    fn put(store: &Store, name: &str) -> Written {
+    /// Stores a bare object named `name`.
+    pub(super) fn put(store: &Store, name: &str) -> Written {
         store.write::<()>(&key(name), false, |_| Ok(Change::Put(json!({"metadata": {"name": name}})))).expect("write")
     }
 

@@ -60,18 +60,26 @@ pub(super) fn prepare(node: &SimulatedNode, pod: &Value, rt: &PodRuntime, spec: 
 /// `Never`, or an invalid reference that fails at once).
 fn pull_size(node: &SimulatedNode, spec: &Value) -> Option<u64> {
     let image = spec["image"].as_str().unwrap_or_default();
-    let policy = spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
-    let pulls = policy == "Always" || (policy == "IfNotPresent" && !node.pulled(image));
     match images::table().resolve(image) {
         Resolved::Invalid => None,
-        Resolved::Known(known, _) if pulls => Some(known.size),
-        Resolved::Unknown(_) if pulls => Some(UNKNOWN_IMAGE_SIZE),
-        _ => None,
+        resolved => pulls(node, spec, image).then(|| image_size(&resolved)),
     }
 }
 
-/// The size an image the node does not simulate reports.
-const UNKNOWN_IMAGE_SIZE: u64 = 4_000_000;
+/// Whether a start of `spec` pulls `image` under its pull policy (`IfNotPresent` by default).
+fn pulls(node: &SimulatedNode, spec: &Value, image: &str) -> bool {
+    let policy = spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
+    policy == "Always" || (policy == "IfNotPresent" && !node.pulled(image))
+}
+
+/// The size the `Pulled` event reports: the table's, or a small default for an image the node
+/// does not simulate.
+fn image_size(resolved: &Resolved<'_>) -> u64 {
+    match resolved {
+        Resolved::Known(spec, _) => spec.size,
+        _ => 4_000_000,
+    }
+}
 
 /// Pulls (or finds) the image, reporting events; `Err` is the waiting reason and message.
 /// `pulled_in` is how long a pull took at the realistic pace (its `Pulling` event already sent).
@@ -99,14 +107,11 @@ pub(super) fn pull(
         event(sb, pod, path, EventType::Warning, "Failed", "Error: ErrImagePull".into());
         return Err(("ErrImagePull".into(), message));
     }
-    if policy == "Always" || (policy == "IfNotPresent" && !present) {
+    if pulls(node, spec, image) {
         if pulled_in.is_none() {
             event(sb, pod, path.clone(), EventType::Normal, "Pulling", format!("Pulling image \"{image}\""));
         }
-        let size = match &resolved {
-            Resolved::Known(spec, _) => spec.size,
-            _ => UNKNOWN_IMAGE_SIZE,
-        };
+        let size = image_size(&resolved);
         let took = pace::go_duration(pulled_in.unwrap_or(Duration::from_millis(1)));
         let message = format!(
             "Successfully pulled image \"{image}\" in {took} ({took} including waiting). Image size: {size} bytes."
