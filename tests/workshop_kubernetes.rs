@@ -141,7 +141,7 @@ fn credentials_that_do_not_fit_stop_the_sandbox_naming_the_flag() {
 /// The real workshop server with its sandboxes in `sandbox`'s namespace `class-a`, idle after 2 s.
 fn kubernetes_workshop(sandbox: &Sandbox, data_dir: &Path, image: &str) -> Workshop {
     let args = ["--sandboxes", "kubernetes", "--namespace", "class-a", "--sandbox-image", image];
-    let args = [&args[..], &["--sandbox-ready-timeout", "6", "--idle-stop", "2"]].concat();
+    let args = [&args[..], &["--sandbox-ready-timeout", "6", "--idle-stop", "2", "--max-objects", "250"]].concat();
     let workshop = Workshop::start_with(data_dir, &args, &[("KUBECONFIG", sandbox.kubeconfig.as_os_str())]);
     let sandboxes = workshop.printed("sandboxes: ");
     assert_eq!(sandboxes.as_deref(), Some("kubernetes, namespace class-a"), "{:?}", workshop.printed);
@@ -208,6 +208,8 @@ fn check_pod(pod: &Value) {
         format!("--tls-cert={credentials}/tls.crt"),
         format!("--tls-key={credentials}/tls.key"),
         format!("--token-file={credentials}/token"),
+        // The workshop's --max-objects reaches the sandbox in its Pod too.
+        "--max-objects=250".to_string(),
     ]);
     assert_eq!(container["args"], args);
     assert!(container["command"].is_null(), "the image's entrypoint (gitops-lab) runs: {container}");

@@ -235,7 +235,7 @@ impl Sandbox {
         let counted = self.registry().types().iter().filter(|rt| admission::counts_towards_limit(rt));
         counted
             .filter(|rt| seen.insert(rt.id()))
-            .map(|rt| self.store.list(&rt.id(), None, None, 0, |_| true).0.items.len())
+            .map(|rt| self.store.list(&rt.id(), None, None, 0, admission::counts_object).0.items.len())
             .sum()
     }
 
@@ -729,6 +729,17 @@ mod tests {
         let limit = sb.max_objects();
         drop(sb);
         assert_eq!(Sandbox::open(dir.path()).unwrap().max_objects(), limit, "kept for the next start");
+    }
+
+    #[test]
+    fn the_clusters_own_objects_do_not_count_towards_the_limit() {
+        let (_dir, sb) = sandbox();
+        let before = sb.count_objects();
+        let cm = |name: &str| json!({"metadata": {"name": name}});
+        sb.create(configmaps(), Some("kube-system"), cm("system-config"), WriteOptions::default()).unwrap();
+        assert_eq!(sb.count_objects(), before, "kube-system is the cluster's");
+        sb.create(configmaps(), Some("default"), cm("mine"), WriteOptions::default()).unwrap();
+        assert_eq!(sb.count_objects(), before + 1);
     }
 
     #[test]

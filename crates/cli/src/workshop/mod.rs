@@ -125,15 +125,18 @@ async fn serve(
         heartbeat: Duration::from_secs(args.heartbeat),
         command_rate: args.command_rate,
         base_url: base_url.clone(),
-        max_objects: args.max_objects,
         ca_pem: tls.as_ref().and_then(|tls| std::fs::read_to_string(&tls.ca_path).ok()),
     };
     let provider: Arc<dyn provider::SandboxProvider> = match args.sandboxes.sandboxes {
-        kubernetes::SandboxKind::Local => {
-            Arc::new(provider::LocalSandboxes { data_dir: data_dir.clone(), exercises_dir })
-        }
+        kubernetes::SandboxKind::Local => Arc::new(provider::LocalSandboxes {
+            data_dir: data_dir.clone(),
+            exercises_dir,
+            max_objects: args.max_objects,
+        }),
         kubernetes::SandboxKind::Kubernetes => {
-            let cluster = kubernetes::KubernetesSandboxes::connect(&args.sandboxes, &data_dir, &exercises_dir).await?;
+            let cluster =
+                kubernetes::KubernetesSandboxes::connect(&args.sandboxes, args.max_objects, &data_dir, &exercises_dir)
+                    .await?;
             println!("sandboxes: kubernetes, namespace {}", cluster.namespace());
             Arc::new(cluster)
         }

@@ -51,6 +51,8 @@ pub struct LocalSandboxes {
     pub data_dir: PathBuf,
     /// The exercises the learners see.
     pub exercises_dir: PathBuf,
+    /// Each sandbox's object limit (0: none), written where `sandbox serve` reads it.
+    pub max_objects: usize,
 }
 
 /// An idle sandbox measures about 22 MiB and a learner's engine (watches, check loops) a few more;
@@ -68,6 +70,18 @@ impl SandboxProvider for LocalSandboxes {
     fn memory_per_learner(&self) -> u64 {
         LOCAL_LEARNER_BYTES
     }
+
+    /// The engine starts the sandbox itself, which reads its object limit from its data folder at
+    /// start: written before every start, so a workshop restarted with another limit applies it.
+    fn prepare(&self, learner: &LearnerRecord) -> Pending<Result<(), Text>> {
+        let written = super::limits::prepare(&self.engine_config(learner), self.max_objects).map_err(|error| {
+            Text::new(
+                format!("The workshop cannot set your sandbox's object limit: {error:#}. Show this message to your instructor."),
+                format!("工作坊无法设置你的沙盒的对象数量上限：{error:#}。请把这条消息给讲师看。"),
+            )
+        });
+        Box::pin(async move { written })
+    }
 }
 
 #[cfg(test)]
@@ -76,7 +90,7 @@ mod tests {
 
     #[test]
     fn every_learner_gets_an_own_folder_and_sandbox() {
-        let provider = LocalSandboxes { data_dir: "/w".into(), exercises_dir: "/e".into() };
+        let provider = LocalSandboxes { data_dir: "/w".into(), exercises_dir: "/e".into(), max_objects: 0 };
         let learner = |id: &str| LearnerRecord {
             id: id.into(),
             name: id.into(),

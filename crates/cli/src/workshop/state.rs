@@ -89,8 +89,6 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// The address the links start with (`http://127.0.0.1:7430`).
     pub base_url: String,
-    /// Each learner's sandbox object limit (0: none).
-    pub max_objects: usize,
     /// The workshop's CA (PEM) when it serves HTTPS itself: the learners' kubeconfigs carry it.
     pub ca_pem: Option<String>,
 }
@@ -161,9 +159,6 @@ impl Workshop {
         let hook = follow(tracker.clone(), self.changed.clone());
         let cluster = Arc::new(ClusterUse::default());
         let config = self.provider.engine_config(&record);
-        if let Err(error) = super::limits::prepare(&config, self.settings.max_objects) {
-            eprintln!("{}: cannot set the sandbox's object limit: {error:#}", record.id);
-        }
         let session = Session::new(record.token.clone(), config, Some(hook))
             .with_start_check(self.start_check(&record, cluster.clone()));
         let session = self.sessions.insert(session);

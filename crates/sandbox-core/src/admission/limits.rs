@@ -1,9 +1,9 @@
 //! The per-sandbox object limit: in a workshop, one learner's runaway loop of creates must not fill
 //! the machine's disk and memory for everyone. Like upstream's ResourceQuota admission, a create
 //! past the limit is refused with 403 `exceeded quota` before anything is stored; unlike it, the
-//! count is the whole sandbox's (a loop may spread over kinds and namespaces) and needs no
-//! ResourceQuota object. Events are neither counted nor refused: the sandbox's own controllers
-//! write them, and upstream keeps them out of quota too.
+//! count is the whole sandbox's (a loop may spread over kinds and namespaces, but what the cluster
+//! brings itself is left out) and needs no ResourceQuota object. Events are neither counted nor
+//! refused: the sandbox's own controllers write them, and upstream keeps them out of quota too.
 
 use crate::errors::ApiError;
 use crate::registry::ResourceType;
@@ -19,6 +19,19 @@ pub fn read_max_objects(data_dir: &std::path::Path) -> usize {
 /// Whether objects of this type count towards (and are held to) the limit.
 pub fn counted(rt: &ResourceType) -> bool {
     rt.kind != "Event"
+}
+
+/// The namespaces the cluster keeps for itself: what is in them came with the cluster.
+const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+
+/// Whether an object counts towards the limit: what the cluster brings itself (the objects of its
+/// system namespaces, the default RBAC roles and bindings) does not, so a limit of N leaves room
+/// for N objects of the learner's, however large a real cluster's bootstrap set is.
+pub fn counts_object(object: &serde_json::Value) -> bool {
+    let metadata = &object["metadata"];
+    let system_namespace = metadata["namespace"].as_str().is_some_and(|ns| SYSTEM_NAMESPACES.contains(&ns));
+    let default_rbac = metadata["labels"]["kubernetes.io/bootstrapping"] == "rbac-defaults";
+    !system_namespace && !default_rbac
 }
 
 /// Refuses a create when `used` objects already fill the limit `max`.
@@ -45,5 +58,17 @@ mod tests {
         assert!(text.starts_with("configmaps \"b\" is forbidden: exceeded quota: sandbox-objects"), "{text}");
         assert!(text.contains("limited: objects=10"), "{text}");
         assert!(check_object_count(crate::registry::builtin_type("", "events"), "e", 99, 10).is_ok());
+    }
+
+    #[test]
+    fn what_the_cluster_brings_itself_does_not_count() {
+        let object = |metadata: serde_json::Value| serde_json::json!({ "metadata": metadata });
+        assert!(counts_object(&object(serde_json::json!({ "name": "a", "namespace": "default" }))));
+        assert!(counts_object(&object(serde_json::json!({ "name": "team", "labels": { "app": "x" } }))));
+        assert!(!counts_object(&object(serde_json::json!({ "name": "coredns", "namespace": "kube-system" }))));
+        assert!(!counts_object(&object(serde_json::json!({ "name": "cluster-info", "namespace": "kube-public" }))));
+        let role =
+            object(serde_json::json!({ "name": "view", "labels": { "kubernetes.io/bootstrapping": "rbac-defaults" } }));
+        assert!(!counts_object(&role));
     }
 }

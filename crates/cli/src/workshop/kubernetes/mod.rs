@@ -66,6 +66,8 @@ struct Inner {
     client: Client,
     namespace: String,
     image: String,
+    /// Each sandbox's object limit (0: none), passed in its Pod's arguments.
+    max_objects: usize,
     data_dir: PathBuf,
     exercises_dir: PathBuf,
     ready_timeout: Duration,
@@ -82,17 +84,23 @@ impl KubernetesSandboxes {
     /// Connects to the cluster (in-cluster configuration, else the current kubeconfig context)
     /// and checks that the namespace's Pods can be listed, so that a missing permission or an
     /// unreachable cluster stops the start, not a learner's first command.
-    pub async fn connect(args: &KubernetesArgs, data_dir: &Path, exercises_dir: &Path) -> anyhow::Result<Self> {
+    pub async fn connect(
+        args: &KubernetesArgs,
+        max_objects: usize,
+        data_dir: &Path,
+        exercises_dir: &Path,
+    ) -> anyhow::Result<Self> {
         let config = kube::Config::infer().await.context(
             "--sandboxes kubernetes: no cluster to use (run in a Pod with a ServiceAccount, or set KUBECONFIG) / --sandboxes kubernetes：找不到可用的集群（请在带 ServiceAccount 的 Pod 中运行，或设置 KUBECONFIG）",
         )?;
-        Self::with_config(config, args, data_dir, exercises_dir).await
+        Self::with_config(config, args, max_objects, data_dir, exercises_dir).await
     }
 
     /// [`KubernetesSandboxes::connect`] with a given client configuration.
     pub async fn with_config(
         config: kube::Config,
         args: &KubernetesArgs,
+        max_objects: usize,
         data_dir: &Path,
         exercises_dir: &Path,
     ) -> anyhow::Result<Self> {
@@ -111,6 +119,7 @@ impl KubernetesSandboxes {
             client,
             namespace,
             image: args.sandbox_image.clone(),
+            max_objects,
             data_dir: data_dir.to_path_buf(),
             exercises_dir: exercises_dir.to_path_buf(),
             ready_timeout: Duration::from_secs(args.sandbox_ready_timeout),
@@ -146,7 +155,7 @@ impl SandboxProvider for KubernetesSandboxes {
     fn stopped(&self, learner: &LearnerRecord) -> Pending<()> {
         let (inner, id) = (self.inner.clone(), learner.id.clone());
         Box::pin(async move {
-            let spec = Spec { learner: &id, image: &inner.image };
+            let spec = inner.spec(&id);
             if let Err(error) = delete(inner.api::<Pod>(), &spec.name()).await {
                 let name = spec.name();
                 eprintln!(
@@ -170,6 +179,11 @@ impl Inner {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
+    /// What the learner's four objects are made from.
+    fn spec<'a>(&'a self, learner: &'a str) -> Spec<'a> {
+        Spec { learner, image: &self.image, max_objects: self.max_objects }
+    }
+
     fn learner_dir(&self, id: &str) -> PathBuf {
         self.data_dir.join("learners").join(id)
     }
@@ -177,7 +191,7 @@ impl Inner {
     /// Makes whatever of the learner's four objects is missing, writes their engine's
     /// kubeconfig, and waits until their sandbox answers.
     async fn prepare(&self, id: &str) -> Result<(), Text> {
-        let spec = Spec { learner: id, image: &self.image };
+        let spec = self.spec(id);
         let (ca, token) = self.credentials(&spec).await.map_err(|e| api_failed(&e))?;
         let kubeconfig = self.learner_dir(id).join("cluster-kubeconfig");
         gitops_sandbox::kubeconfig::write(&kubeconfig, &spec.server_url(&self.namespace), &ca, &token)
@@ -250,7 +264,7 @@ impl Inner {
     /// Deletes the learner's Pod, Service, claim and Secret (those that exist) and their engine's
     /// kubeconfig.
     async fn remove(&self, id: &str) -> Result<(), kube::Error> {
-        let name = Spec { learner: id, image: &self.image }.name();
+        let name = self.spec(id).name();
         delete(self.api::<Pod>(), &name).await?;
         delete(self.api::<Service>(), &name).await?;
         delete(self.api::<PersistentVolumeClaim>(), &name).await?;

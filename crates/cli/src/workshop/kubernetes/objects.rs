@@ -24,6 +24,9 @@ pub struct Spec<'a> {
     pub learner: &'a str,
     /// The image with the `gitops-lab` binary as its entrypoint (the workshop's own image).
     pub image: &'a str,
+    /// The sandbox's object limit (0: none): a runaway loop of creates meets "exceeded quota"
+    /// there as it does in a local sandbox.
+    pub max_objects: usize,
 }
 
 impl Spec<'_> {
@@ -105,6 +108,8 @@ impl Spec<'_> {
                         "sandbox", "serve", format!("--listen=0.0.0.0:{PORT}"), "--data-dir=/data",
                         format!("--ca-cert={}", file("ca.crt")), format!("--tls-cert={}", file("tls.crt")),
                         format!("--tls-key={}", file("tls.key")), format!("--token-file={}", file("token")),
+                        // Always given, 0 too: the claim keeps a limit from an earlier start.
+                        format!("--max-objects={}", self.max_objects),
                     ],
                     "env": [{ "name": "HOME", "value": "/data/home" }],
                     "ports": [{ "name": "https", "containerPort": PORT }],
@@ -145,7 +150,7 @@ mod tests {
 
     #[test]
     fn the_objects_parse_and_agree_on_names_and_labels() {
-        let spec = Spec { learner: "learner-3", image: "example/image:1" };
+        let spec = Spec { learner: "learner-3", image: "example/image:1", max_objects: 40 };
         let pod = spec.pod();
         let service = spec.service();
         let pod_labels = pod.metadata.labels.clone().unwrap();
@@ -157,6 +162,7 @@ mod tests {
         assert!(
             container.args.as_ref().unwrap().contains(&"--token-file=/var/run/gitops-lab/credentials/token".into())
         );
+        assert!(container.args.as_ref().unwrap().contains(&"--max-objects=40".into()));
         assert_eq!(spec.claim().metadata.name.as_deref(), Some("sandbox-learner-3"));
         assert_eq!(spec.dns_names("ns")[3], "sandbox-learner-3.ns.svc.cluster.local");
         assert_eq!(spec.server_url("ns"), "https://sandbox-learner-3.ns.svc:6443");

@@ -18,7 +18,7 @@ async fn provider(sandbox: &InProcess, data_dir: &Path) -> KubernetesSandboxes {
         sandbox_image: "example/workshop:1".into(),
         sandbox_ready_timeout: 2,
     };
-    KubernetesSandboxes::with_config(config, &args, data_dir, Path::new("/exercises")).await.unwrap()
+    KubernetesSandboxes::with_config(config, &args, 100, data_dir, Path::new("/exercises")).await.unwrap()
 }
 
 async fn exists<K>(provider: &KubernetesSandboxes, name: &str) -> bool
