@@ -110,3 +110,35 @@ fn manifests_of_unserved_kinds_get_no_matches_for_kind() {
     nulls(&get_json(&sb, &["get", "pod", "p"]), "", &mut found);
     assert!(found.is_empty(), "{found:?}");
 }
+
+#[test]
+fn kubectl_discovers_everything_in_two_requests_through_aggregated_discovery() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    // A cold cache (this sandbox's own HOME): kubectl asks /api and /apis for the aggregated form
+    // first; answered in that form, it reads no per-group-version list.
+    let out = sb.kubectl(&["get", "deployments,cronjobs,roles", "-A", "-v=6"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = text(&out.stderr);
+    let discovery: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("\"GET\"") || line.contains(" GET "))
+        .filter(|line| line.contains("/api"))
+        .filter(|line| !line.contains("namespaces") && !line.contains("/deployments") && !line.contains("/cronjobs"))
+        .filter(|line| !line.contains("/roles"))
+        .collect();
+    assert!(discovery.iter().any(|line| line.contains("/apis")), "{log}");
+    let per_group_version = discovery.iter().filter(|line| line.contains("/apis/") || line.contains("/api/v1")).count();
+    assert_eq!(per_group_version, 0, "no per-group-version list read: {discovery:#?}");
+    // What kubectl learnt is the whole served set, short names and categories included.
+    let resources = sb.kubectl_ok(&["api-resources", "--api-group=apps"]);
+    assert!(resources.contains("deployments") && resources.contains("deploy"), "{resources}");
+    assert!(sb.kubectl_ok(&["api-resources", "--namespaced=false"]).contains("namespaces"));
+    assert!(sb.kubectl_ok(&["get", "all"]).contains("service/kubernetes"));
+    // A plain client still gets the plain lists.
+    let plain = sb.kubectl_ok(&["get", "--raw", "/apis"]);
+    let plain: Value = serde_json::from_str(&plain).expect("JSON");
+    assert_eq!(plain["kind"], "APIGroupList");
+}

@@ -1,4 +1,6 @@
-//! Discovery: `/version`, `/api`, `/apis` and the per-group-version resource lists kubectl caches.
+//! Discovery: `/version`, `/api`, `/apis` and the per-group-version resource lists kubectl caches,
+//! and the aggregated form of `/api` and `/apis` (every group, version and resource in one answer)
+//! that kubectl 1.32 asks for first.
 
 use gitops_sandbox_core::registry::{Registry, ResourceType};
 use serde_json::{Value, json};
@@ -87,6 +89,94 @@ fn subresource_entry(t: &ResourceType, sub: &str) -> Value {
     }
 }
 
+/// The media type of aggregated discovery, as kubectl asks for it and as the answer must name it.
+pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether an `Accept` header prefers aggregated discovery (v2) to the plain lists: the first media
+/// type the sandbox can answer decides, as the client lists them in its order of preference.
+pub fn prefers_aggregated(accept: &str) -> bool {
+    for media in accept.split(',') {
+        let mut parts = media.split(';').map(str::trim);
+        let essence = parts.next().unwrap_or_default();
+        let params: Vec<&str> = parts.filter(|p| !p.starts_with("q=")).collect();
+        match essence {
+            "application/json" if params.is_empty() => return false,
+            "application/json"
+                if ["g=apidiscovery.k8s.io", "v=v2", "as=APIGroupDiscoveryList"].iter().all(|p| params.contains(p)) =>
+            {
+                return true;
+            }
+            "*/*" | "application/*" => return false,
+            // Another version (v2beta1), protobuf: not answered in that form, try the next.
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `GET /api` (`core`) or `/apis` in the aggregated form: each group with its versions, preferred
+/// first, each version with all its resources and their subresources.
+pub fn aggregated(registry: &Registry, core: bool) -> Value {
+    let groups = match core {
+        true => vec![("", vec!["v1"])],
+        false => registry.groups(),
+    };
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|(group, versions)| {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|version| {
+                    let served = registry.types().iter().filter(|t| t.group == *group && t.version == *version);
+                    let resources: Vec<Value> = served.map(aggregated_resource).collect();
+                    json!({"version": version, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            let metadata = match core {
+                true => json!({"creationTimestamp": null}),
+                false => json!({"name": group, "creationTimestamp": null}),
+            };
+            json!({"metadata": metadata, "versions": versions})
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+}
+
+/// One resource of the aggregated form; its subresources say what they answer with as the plain
+/// list does (no group or version: the resource's own).
+fn aggregated_resource(t: &ResourceType) -> Value {
+    let subresources: Vec<Value> = t
+        .subresources
+        .iter()
+        .map(|sub| {
+            let entry = subresource_entry(t, sub);
+            let kind = json!({
+                "group": entry["group"].as_str().unwrap_or_default(),
+                "version": entry["version"].as_str().unwrap_or_default(),
+                "kind": entry["kind"],
+            });
+            json!({"subresource": sub, "responseKind": kind, "verbs": entry["verbs"]})
+        })
+        .collect();
+    let mut resource = json!({
+        "resource": t.plural,
+        "responseKind": {"group": t.group, "version": t.version, "kind": t.kind},
+        "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": t.singular,
+        "verbs": t.verbs,
+    });
+    // Empty lists are left out, as upstream's encoder does.
+    for (field, list) in [("shortNames", json!(t.short_names)), ("categories", json!(t.categories))] {
+        if list.as_array().is_some_and(|items| !items.is_empty()) {
+            resource[field] = list;
+        }
+    }
+    if !subresources.is_empty() {
+        resource["subresources"] = json!(subresources);
+    }
+    resource
+}
+
 fn capitalised(word: &str) -> String {
     let mut chars = word.chars();
     match chars.next() {
@@ -130,6 +220,46 @@ mod tests {
             "discovery.k8s.io",
         ];
         assert_eq!(names, upstream_order);
+    }
+
+    #[test]
+    fn kubectls_accept_header_gets_the_aggregated_form_and_plain_json_the_lists() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert!(prefers_aggregated(kubectl));
+        assert!(!prefers_aggregated("application/json"));
+        assert!(!prefers_aggregated(""));
+        assert!(!prefers_aggregated(
+            "application/json, application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        ));
+        assert!(!prefers_aggregated("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,*/*"));
+    }
+
+    #[test]
+    fn the_aggregated_form_holds_what_the_lists_hold() {
+        let registry = Registry::builtin();
+        let apis = aggregated(registry, false);
+        let names: Vec<&str> =
+            apis["items"].as_array().unwrap().iter().filter_map(|g| g["metadata"]["name"].as_str()).collect();
+        let listed = group_list(registry);
+        let listed: Vec<&str> =
+            listed["groups"].as_array().unwrap().iter().filter_map(|g| g["name"].as_str()).collect();
+        assert_eq!(names, listed);
+        let apps = apis["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == "apps").unwrap();
+        let resources = apps["versions"][0]["resources"].as_array().unwrap();
+        let plain = resource_list(registry, "apps", "v1").unwrap();
+        let plain_top =
+            plain["resources"].as_array().unwrap().iter().filter(|r| !r["name"].as_str().unwrap().contains('/'));
+        assert_eq!(resources.len(), plain_top.count());
+        let deploy = resources.iter().find(|r| r["resource"] == "deployments").unwrap();
+        assert_eq!(deploy["responseKind"], json!({"group": "apps", "version": "v1", "kind": "Deployment"}));
+        assert_eq!((deploy["scope"].as_str(), deploy["shortNames"].clone()), (Some("Namespaced"), json!(["deploy"])));
+        let scale = deploy["subresources"].as_array().unwrap().iter().find(|s| s["subresource"] == "scale").unwrap();
+        assert_eq!(scale["responseKind"], json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}));
+        let core = aggregated(registry, true);
+        let pods = core["items"][0]["versions"][0]["resources"].as_array().unwrap();
+        let namespaces = pods.iter().find(|r| r["resource"] == "namespaces").unwrap();
+        assert_eq!((namespaces["scope"].as_str(), namespaces["shortNames"].clone()), (Some("Cluster"), json!(["ns"])));
+        assert!(core["items"][0]["metadata"].get("name").is_none(), "the core group has no name");
     }
 
     #[test]

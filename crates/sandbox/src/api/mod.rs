@@ -42,8 +42,8 @@ pub fn router(sandbox: Arc<Sandbox>, pods: Arc<dyn PodStreams>) -> Router {
         .route("/healthz", get(ok_text))
         .route("/readyz", get(ok_text))
         .route("/livez", get(ok_text))
-        .route("/api", get(|| async { json(discovery::core_versions()) }))
-        .route("/apis", get(|State(sb): State<Arc<Sandbox>>| async move { json(discovery::group_list(sb.registry())) }))
+        .route("/api", get(core_groups))
+        .route("/apis", get(groups))
         .route("/api/{version}", get(core_resources))
         .route("/apis/{group}", get(group))
         .route("/apis/{group}/{version}", get(group_resources))
@@ -76,6 +76,37 @@ fn found(value: Option<Value>, uri: &Uri) -> Response {
         Some(value) => json(value),
         None => ApiError::unknown_path(uri.path()).into_status(),
     }
+}
+
+/// `GET /api`: the aggregated form when the client prefers it (kubectl does), else the versions.
+async fn core_groups(State(sb): State<Arc<Sandbox>>, headers: HeaderMap) -> Response {
+    match wants_aggregated(&headers) {
+        true => aggregated(discovery::aggregated(sb.registry(), true)),
+        false => json(discovery::core_versions()),
+    }
+}
+
+/// `GET /apis`: the aggregated form when the client prefers it (kubectl does), else the groups.
+async fn groups(State(sb): State<Arc<Sandbox>>, headers: HeaderMap) -> Response {
+    match wants_aggregated(&headers) {
+        true => aggregated(discovery::aggregated(sb.registry(), false)),
+        false => json(discovery::group_list(sb.registry())),
+    }
+}
+
+fn wants_aggregated(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    discovery::prefers_aggregated(accept)
+}
+
+/// An aggregated discovery answer: its own media type (kubectl takes nothing else as one), and
+/// `Vary: Accept`, since the same path answers in two forms.
+fn aggregated(value: Value) -> Response {
+    let mut response = json(value);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(discovery::AGGREGATED));
+    headers.insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    response
 }
 
 async fn core_resources(State(sb): State<Arc<Sandbox>>, Path(version): Path<String>, uri: Uri) -> Response {
