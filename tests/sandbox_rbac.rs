@@ -359,7 +359,13 @@ fn a_restart_restores_the_defaults_but_keeps_a_role_marked_autoupdate_false() {
     let one_subject = r#"[{"op":"remove","path":"/subjects/1"}]"#;
     sb.kubectl_ok(&["patch", "clusterrolebinding", "system:public-info-viewer", "--type=json", "-p", one_subject]);
     // A learner's own version of a default, opted out of reconciling.
-    sb.kubectl_ok(&["annotate", "--overwrite", "clusterrole", "system:node-proxier", "rbac.authorization.kubernetes.io/autoupdate=false"]);
+    sb.kubectl_ok(&[
+        "annotate",
+        "--overwrite",
+        "clusterrole",
+        "system:node-proxier",
+        "rbac.authorization.kubernetes.io/autoupdate=false",
+    ]);
     let mine = r#"{"rules":[{"apiGroups":[""],"resources":["nodes"],"verbs":["get"]}]}"#;
     sb.kubectl_ok(&["patch", "clusterrole", "system:node-proxier", "--type=merge", "-p", mine]);
     assert_eq!(can_i(&sb, &["--as=system:kube-scheduler"], &["create", "events"]), "no");

@@ -767,6 +767,22 @@ mod tests {
     }
 
     #[test]
+    fn the_default_rbac_is_outside_the_limit_and_comes_back_even_when_the_quota_is_full() {
+        let (dir, sb) = sandbox();
+        let roles = builtin_type("rbac.authorization.k8s.io", "clusterroles");
+        let before = sb.count_objects();
+        sb.set_max_objects(before).unwrap();
+        sb.delete(roles, None, "system:kube-dns", &DeleteOptions::default()).unwrap();
+        assert_eq!(sb.count_objects(), before, "defaults are not counted");
+        drop(sb);
+        let sb = Sandbox::open(dir.path()).unwrap();
+        assert!(sb.get(roles, None, "system:kube-dns").is_some(), "recreated past a full quota");
+        // A learner's own ClusterRole still counts, and is refused at the limit.
+        let err = sb.create(roles, None, json!({"metadata": {"name": "mine"}, "rules": []}), WriteOptions::default());
+        assert_eq!(err.unwrap_err().reason, Reason::Forbidden);
+    }
+
+    #[test]
     fn creating_in_a_missing_namespace_is_not_found() {
         let (_dir, sb) = sandbox();
         let err = sb

@@ -91,7 +91,10 @@ fn same_subject(a: &Value, b: &Value) -> bool {
 /// a rule without resourceNames covers one with them.
 fn covers(have: &Value, want: &Value) -> bool {
     let list = |rule: &Value, field: &str| -> Vec<String> {
-        rule[field].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+        rule[field]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
     };
     let superset = |field: &str| {
         let have = list(have, field);
@@ -132,7 +135,8 @@ mod tests {
 
     #[test]
     fn a_missing_rule_is_added_and_a_learners_own_rule_kept() {
-        let want = role(json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]), json!({AUTOUPDATE: "true"}));
+        let want =
+            role(json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]), json!({AUTOUPDATE: "true"}));
         let mine = json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list"]});
         let have = role(json!([mine]), json!({}));
         let out = reconcile(&have, &want).expect("a change");
@@ -144,14 +148,21 @@ mod tests {
 
     #[test]
     fn a_broader_rule_covers_a_narrower_one() {
-        let want = role(json!([{"apiGroups": [""], "resourceNames": ["x"], "resources": ["pods"], "verbs": ["get"]}]), json!({AUTOUPDATE: "true"}));
-        let have = role(json!([{"apiGroups": ["*"], "resources": ["pods", "secrets"], "verbs": ["get", "list"]}]), json!({AUTOUPDATE: "true"}));
+        let want = role(
+            json!([{"apiGroups": [""], "resourceNames": ["x"], "resources": ["pods"], "verbs": ["get"]}]),
+            json!({AUTOUPDATE: "true"}),
+        );
+        let have = role(
+            json!([{"apiGroups": ["*"], "resources": ["pods", "secrets"], "verbs": ["get", "list"]}]),
+            json!({AUTOUPDATE: "true"}),
+        );
         assert_eq!(reconcile(&have, &want), None);
     }
 
     #[test]
     fn autoupdate_false_leaves_the_object_alone() {
-        let want = role(json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]), json!({AUTOUPDATE: "true"}));
+        let want =
+            role(json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]), json!({AUTOUPDATE: "true"}));
         let have = role(json!([]), json!({AUTOUPDATE: "false"}));
         assert_eq!(reconcile(&have, &want), None);
     }
@@ -159,9 +170,11 @@ mod tests {
     #[test]
     fn a_missing_subject_is_added_to_a_binding() {
         let sa = json!({"kind": "ServiceAccount", "name": "kube-dns", "namespace": "kube-system"});
-        let want = json!({"metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "r"}, "subjects": [sa]});
+        let want =
+            json!({"metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "r"}, "subjects": [sa]});
         let other = json!({"kind": "User", "name": "ada", "apiGroup": "rbac.authorization.k8s.io"});
-        let have = json!({"metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "r"}, "subjects": [other]});
+        let have =
+            json!({"metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "r"}, "subjects": [other]});
         let out = reconcile(&have, &want).unwrap();
         assert_eq!(out["subjects"], json!([other, sa]));
     }
@@ -169,7 +182,8 @@ mod tests {
     #[test]
     fn aggregated_roles_keep_their_rules() {
         let selectors = json!({"clusterRoleSelectors": [{"matchLabels": {"a": "true"}}]});
-        let want = json!({"kind": "ClusterRole", "metadata": {"name": "view"}, "aggregationRule": selectors, "rules": []});
+        let want =
+            json!({"kind": "ClusterRole", "metadata": {"name": "view"}, "aggregationRule": selectors, "rules": []});
         let have = json!({"kind": "ClusterRole", "metadata": {"name": "view"}, "aggregationRule": selectors, "rules": [{"verbs": ["get"]}]});
         assert_eq!(reconcile(&have, &want), None);
     }
