@@ -49,7 +49,7 @@ pub fn reconcile(current: &Value, wanted: &Value) -> Option<Value> {
         }
     }
     if wanted.get("roleRef").is_some() {
-        changed |= add_missing(&mut out, wanted, "subjects", |have, want| same_subject(have, want));
+        changed |= add_missing(&mut out, wanted, "subjects", same_subject);
     } else if wanted["aggregationRule"].is_object() {
         // The aggregation controller owns the rules; only the selectors are ours to add.
         if !out["aggregationRule"].is_object() {
