@@ -224,3 +224,165 @@ fn a_role_labelled_aggregate_to_edit_extends_edit_and_admin() {
         (can(&editor, &["list", "leases.coordination.k8s.io"]) == "no\n").then_some(())
     });
 }
+
+/// The names kubectl lists for `kind` (e.g. `clusterroles`, `roles -A` as `namespace/name`).
+fn names(sb: &Sandbox, args: &[&str]) -> std::collections::BTreeSet<String> {
+    let list = gitops_lab_e2e::chapter::get_json(sb, args);
+    let items = list["items"].as_array().expect("a list").iter();
+    items
+        .map(|o| match o["metadata"]["namespace"].as_str() {
+            Some(ns) => format!("{ns}/{}", o["metadata"]["name"].as_str().unwrap_or_default()),
+            None => o["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+/// The defaults of a kind in the data file, named as [`names`] does.
+fn data_names(kind: &str) -> std::collections::BTreeSet<String> {
+    let all = gitops_sandbox_core::auth::bootstrap_rbac::objects().expect("the data file parses");
+    all.iter()
+        .filter(|o| o["kind"] == kind)
+        .map(|o| match o["metadata"]["namespace"].as_str() {
+            Some(ns) => format!("{ns}/{}", o["metadata"]["name"].as_str().unwrap_or_default()),
+            None => o["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_sandbox_serves_the_default_rbac_of_a_1_32_cluster() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let roles = names(&sb, &["get", "clusterroles"]);
+    for (kind, args) in [
+        ("ClusterRole", vec!["get", "clusterroles"]),
+        ("ClusterRoleBinding", vec!["get", "clusterrolebindings"]),
+        ("Role", vec!["get", "roles", "-A"]),
+        ("RoleBinding", vec!["get", "rolebindings", "-A"]),
+    ] {
+        let served = names(&sb, &args);
+        let missing: Vec<_> = data_names(kind).difference(&served).cloned().collect();
+        assert!(missing.is_empty(), "{kind}s not served: {missing:?}");
+    }
+    // Well-known names, independent of the data file.
+    for name in [
+        "cluster-admin",
+        "admin",
+        "edit",
+        "view",
+        "system:node",
+        "system:node-proxier",
+        "system:kube-scheduler",
+        "system:kube-controller-manager",
+        "system:kube-dns",
+        "system:auth-delegator",
+        "system:monitoring",
+        "system:controller:deployment-controller",
+        "system:controller:replicaset-controller",
+        "system:certificates.k8s.io:legacy-unknown-approver",
+    ] {
+        assert!(roles.contains(name), "no ClusterRole {name}");
+    }
+    assert!(roles.len() >= 60, "{} ClusterRoles", roles.len());
+    let kube_system = names(&sb, &["get", "roles", "-n", "kube-system"]);
+    for name in ["extension-apiserver-authentication-reader", "system::leader-locking-kube-scheduler"] {
+        assert!(kube_system.contains(&format!("kube-system/{name}")), "{kube_system:?}");
+    }
+    let scheduler = gitops_lab_e2e::chapter::get_json(&sb, &["get", "clusterrole", "system:kube-scheduler"]);
+    assert_eq!(scheduler["metadata"]["labels"]["kubernetes.io/bootstrapping"], "rbac-defaults");
+    assert_eq!(scheduler["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"], "true");
+}
+
+/// `kubectl auth can-i` as another identity: its answer (yes or no, the reason RBAC may give aside),
+/// checked against the exit code.
+fn can_i(sb: &Sandbox, identity: &[&str], question: &[&str]) -> String {
+    let mut args = vec!["auth", "can-i"];
+    args.extend_from_slice(question);
+    args.extend_from_slice(identity);
+    let out = sb.kubectl(&args);
+    let line = text(&out.stdout);
+    let answer = line.split_whitespace().next().unwrap_or_default().to_string();
+    assert_eq!(out.status.code(), Some(if answer == "yes" { 0 } else { 1 }), "{args:?}: {line}{}", text(&out.stderr));
+    answer
+}
+
+#[test]
+fn the_system_identities_get_the_answers_of_a_1_32_cluster() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let scheduler = ["--as=system:kube-scheduler"];
+    assert_eq!(can_i(&sb, &scheduler, &["create", "events"]), "yes");
+    assert_eq!(can_i(&sb, &scheduler, &["create", "pods", "--subresource=binding"]), "yes");
+    assert_eq!(can_i(&sb, &scheduler, &["update", "leases/kube-scheduler", "-n", "kube-system"]), "yes");
+    assert_eq!(can_i(&sb, &scheduler, &["delete", "nodes"]), "no");
+    let manager = ["--as=system:kube-controller-manager"];
+    assert_eq!(can_i(&sb, &manager, &["list", "secrets", "-A"]), "yes");
+    assert_eq!(can_i(&sb, &manager, &["delete", "pods"]), "no");
+    let default_sa = ["--as=system:serviceaccount:kube-system:default"];
+    assert_eq!(can_i(&sb, &default_sa, &["list", "secrets"]), "no");
+    assert_eq!(can_i(&sb, &default_sa, &["get", "/api"]), "yes");
+    let replicasets = ["--as=system:serviceaccount:kube-system:replicaset-controller"];
+    assert_eq!(can_i(&sb, &replicasets, &["create", "pods", "-n", "default"]), "yes");
+    assert_eq!(can_i(&sb, &replicasets, &["create", "deployments.apps"]), "no");
+    let dns = ["--as=system:serviceaccount:kube-system:kube-dns"];
+    assert_eq!(can_i(&sb, &dns, &["watch", "services", "-A"]), "yes");
+    let monitoring = ["--as=prometheus", "--as-group=system:monitoring"];
+    assert_eq!(can_i(&sb, &monitoring, &["get", "/metrics"]), "yes");
+    // A node: `system:node` is bound to nobody, as upstream since 1.8. On a real cluster the Node
+    // authorizer grants a kubelet that role's rules (so `get nodes`, `create events` are yes there);
+    // the sandbox has no Node authorizer, so a node identity gets only what every user gets.
+    let node = ["--as=system:node:minikube", "--as-group=system:nodes"];
+    assert_eq!(can_i(&sb, &node, &["get", "secrets"]), "no");
+    assert_eq!(can_i(&sb, &node, &["get", "nodes"]), "no");
+    assert_eq!(can_i(&sb, &node, &["create", "selfsubjectaccessreviews.authorization.k8s.io"]), "yes");
+}
+
+#[test]
+fn a_restart_restores_the_defaults_but_keeps_a_role_marked_autoupdate_false() {
+    if !kubectl_available() {
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let sb = Sandbox::start_in(&data);
+    // An older sandbox: defaults missing, one without its annotation and a rule, a binding short of
+    // a subject.
+    sb.kubectl_ok(&["delete", "clusterrole", "system:kube-scheduler"]);
+    sb.kubectl_ok(&["delete", "clusterrolebinding", "system:kube-dns"]);
+    sb.kubectl_ok(&["delete", "role", "-n", "kube-system", "system::leader-locking-kube-scheduler"]);
+    let strip = r#"[{"op":"remove","path":"/metadata/annotations"},{"op":"remove","path":"/rules/1"}]"#;
+    sb.kubectl_ok(&["patch", "clusterrole", "system:basic-user", "--type=json", "-p", strip]);
+    let one_subject = r#"[{"op":"remove","path":"/subjects/1"}]"#;
+    sb.kubectl_ok(&["patch", "clusterrolebinding", "system:public-info-viewer", "--type=json", "-p", one_subject]);
+    // A learner's own version of a default, opted out of reconciling.
+    sb.kubectl_ok(&[
+        "annotate",
+        "--overwrite",
+        "clusterrole",
+        "system:node-proxier",
+        "rbac.authorization.kubernetes.io/autoupdate=false",
+    ]);
+    let mine = r#"{"rules":[{"apiGroups":[""],"resources":["nodes"],"verbs":["get"]}]}"#;
+    sb.kubectl_ok(&["patch", "clusterrole", "system:node-proxier", "--type=merge", "-p", mine]);
+    assert_eq!(can_i(&sb, &["--as=system:kube-scheduler"], &["create", "events"]), "no");
+    sb.stop();
+
+    let sb = Sandbox::start_in(&data);
+    let get = |args: &[&str]| gitops_lab_e2e::chapter::get_json(&sb, args);
+    assert_eq!(get(&["get", "clusterrole", "system:kube-scheduler"])["metadata"]["name"], "system:kube-scheduler");
+    assert_eq!(get(&["get", "clusterrolebinding", "system:kube-dns"])["subjects"][0]["name"], "kube-dns");
+    get(&["get", "role", "-n", "kube-system", "system::leader-locking-kube-scheduler"]);
+    let basic = get(&["get", "clusterrole", "system:basic-user"]);
+    assert_eq!(basic["rules"].as_array().map(Vec::len), Some(2), "{basic}");
+    assert_eq!(basic["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"], "true");
+    let public = get(&["get", "clusterrolebinding", "system:public-info-viewer"]);
+    assert_eq!(public["subjects"].as_array().map(Vec::len), Some(2), "{public}");
+    let proxier = get(&["get", "clusterrole", "system:node-proxier"]);
+    assert_eq!(proxier["rules"], serde_json::json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]));
+    assert_eq!(proxier["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"], "false");
+    assert_eq!(can_i(&sb, &["--as=system:kube-scheduler"], &["create", "events"]), "yes");
+}

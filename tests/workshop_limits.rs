@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use workshop_common::Workshop;
 
-// The sandbox's own objects (namespaces, roles, …; more since ClusterRole aggregation) count too.
+// The sandbox's own objects (namespaces, Services, …) count too; its default RBAC does not.
 const LIMIT: usize = 60;
 
 fn kubectl(config: &Path, args: &[&str]) -> Output {

@@ -190,9 +190,37 @@ impl Sandbox {
                     .map_err(|e| failed(e.message))?;
             }
         }
+        self.reconcile_default_rbac()?;
         // admin, edit and view are aggregated: filled now, before anyone is authorised by them.
         crate::auth::aggregation::reconcile_all(self)
             .map_err(|e| SandboxError::Bootstrap { name: "aggregated ClusterRoles".into(), message: e.message })
+    }
+
+    /// Creates the default RBAC objects a sandbox lacks and completes the rest (see
+    /// `auth::bootstrap_rbac`), at every start.
+    fn reconcile_default_rbac(&self) -> Result<(), SandboxError> {
+        let file = "data/bootstrap-rbac.yaml";
+        let objects = crate::auth::bootstrap_rbac::objects()
+            .map_err(|message| SandboxError::Bootstrap { name: file.into(), message })?;
+        for wanted in objects {
+            let name = object::name(&wanted).to_string();
+            let failed = |message: String| SandboxError::Bootstrap { name: name.clone(), message };
+            let rt = Registry::builtin()
+                .by_kind(wanted["apiVersion"].as_str().unwrap_or_default(), wanted["kind"].as_str().unwrap_or_default())
+                .ok_or_else(|| failed("kind not served".into()))?;
+            let namespace = wanted["metadata"]["namespace"].as_str().map(str::to_string);
+            let written = match self.get(rt, namespace.as_deref(), &name) {
+                None => self.create(rt, namespace.as_deref(), wanted, WriteOptions::default()).map(drop),
+                Some(current) => match crate::auth::bootstrap_rbac::reconcile(&current, &wanted) {
+                    Some(updated) => self
+                        .update(rt, namespace.as_deref(), &name, updated, UpdateScope::Main, WriteOptions::default())
+                        .map(drop),
+                    None => Ok(()),
+                },
+            };
+            written.map_err(|e| failed(e.message))?;
+        }
+        Ok(())
     }
 
     /// The object store (reads and watch subscriptions).
@@ -235,6 +263,8 @@ impl Sandbox {
         let counted = self.registry().types().iter().filter(|rt| admission::counts_towards_limit(rt));
         counted
             .filter(|rt| seen.insert(rt.id()))
+            // What the cluster brings itself (the default RBAC alone is over a hundred objects) is
+            // not the learner's.
             .map(|rt| self.store.list(&rt.id(), None, None, 0, admission::counts_object).0.items.len())
             .sum()
     }
@@ -293,7 +323,8 @@ impl Sandbox {
         let now = crate::time::now_rfc3339();
         let mut obj = lifecycle::prepare_create(rt, obj, &now, uid)?;
         let max = self.max_objects();
-        if max > 0 && admission::counts_towards_limit(rt) {
+        // What does not count is not refused either: a restart recreates a missing default past a full quota.
+        if max > 0 && admission::counts_towards_limit(rt) && admission::counts_object(&obj) {
             admission::check_object_count(rt, object::name(&obj), self.count_objects(), max)?;
         }
         let api_version = rt.api_version();
@@ -740,6 +771,22 @@ mod tests {
         assert_eq!(sb.count_objects(), before, "kube-system is the cluster's");
         sb.create(configmaps(), Some("default"), cm("mine"), WriteOptions::default()).unwrap();
         assert_eq!(sb.count_objects(), before + 1);
+    }
+
+    #[test]
+    fn the_default_rbac_is_outside_the_limit_and_comes_back_even_when_the_quota_is_full() {
+        let (dir, sb) = sandbox();
+        let roles = builtin_type("rbac.authorization.k8s.io", "clusterroles");
+        let before = sb.count_objects();
+        sb.set_max_objects(before).unwrap();
+        sb.delete(roles, None, "system:kube-dns", &DeleteOptions::default()).unwrap();
+        assert_eq!(sb.count_objects(), before, "defaults are not counted");
+        drop(sb);
+        let sb = Sandbox::open(dir.path()).unwrap();
+        assert!(sb.get(roles, None, "system:kube-dns").is_some(), "recreated past a full quota");
+        // A learner's own ClusterRole still counts, and is refused at the limit.
+        let err = sb.create(roles, None, json!({"metadata": {"name": "mine"}, "rules": []}), WriteOptions::default());
+        assert_eq!(err.unwrap_err().reason, Reason::Forbidden);
     }
 
     #[test]

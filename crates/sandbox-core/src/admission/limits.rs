@@ -24,14 +24,14 @@ pub fn counted(rt: &ResourceType) -> bool {
 /// The namespaces the cluster keeps for itself: what is in them came with the cluster.
 const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
 
-/// Whether an object counts towards the limit: what the cluster brings itself (the objects of its
-/// system namespaces, the default RBAC roles and bindings) does not, so a limit of N leaves room
-/// for N objects of the learner's, however large a real cluster's bootstrap set is.
+/// Whether an object counts towards (and is held to) the limit: what the cluster brings itself
+/// (the objects of its system namespaces, the default RBAC roles and bindings) does not, so a limit
+/// of N leaves room for N objects of the learner's, however large a real cluster's bootstrap set
+/// is, and the cluster can always recreate its own.
 pub fn counts_object(object: &serde_json::Value) -> bool {
-    let metadata = &object["metadata"];
-    let system_namespace = metadata["namespace"].as_str().is_some_and(|ns| SYSTEM_NAMESPACES.contains(&ns));
-    let default_rbac = metadata["labels"]["kubernetes.io/bootstrapping"] == "rbac-defaults";
-    !system_namespace && !default_rbac
+    let namespace = object["metadata"]["namespace"].as_str();
+    let system_namespace = namespace.is_some_and(|ns| SYSTEM_NAMESPACES.contains(&ns));
+    !system_namespace && !crate::auth::bootstrap_rbac::is_default(object)
 }
 
 /// Refuses a create when `used` objects already fill the limit `max`.

@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn the_bootstrap_roles_settle_into_view_within_edit_within_admin() {
-        let mut boot: Vec<Value> = serde_norway::from_str(include_str!("../data/bootstrap.yaml")).unwrap();
+        let mut boot: Vec<Value> = crate::auth::bootstrap_rbac::objects().unwrap();
         settle(&mut boot);
         let rules = |name: &str| {
             boot.iter().find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == name).unwrap()["rules"]

@@ -261,7 +261,7 @@ mod tests {
 
     /// The bootstrap ClusterRoles and bindings plus the test's own objects.
     fn policy(extra: &[Value]) -> Policy {
-        let mut boot: Vec<Value> = serde_norway::from_str(include_str!("../data/bootstrap.yaml")).unwrap();
+        let mut boot: Vec<Value> = crate::auth::bootstrap_rbac::objects().unwrap();
         crate::auth::aggregation::settle(&mut boot);
         let mut p = Policy::default();
         for object in boot.into_iter().chain(extra.iter().cloned()) {

@@ -9,6 +9,7 @@
 pub mod aggregation;
 pub mod attributes;
 pub mod authorizer;
+pub mod bootstrap_rbac;
 pub mod impersonation;
 pub mod reviews;
 pub mod token_request;
