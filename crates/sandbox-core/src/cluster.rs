@@ -135,6 +135,9 @@ impl Propagation {
 pub struct Outcome {
     /// The object as stored (or as it would be, for a dry run).
     pub object: Arc<Value>,
+    /// `object`'s JSON as the store wrote it, when the write stored it: a JSON reply can be
+    /// these bytes instead of a second encoding. Whoever changes `object` must clear it.
+    pub json: Option<bytes::Bytes>,
     /// Warnings for the client (unknown fields under `fieldValidation=Warn`).
     pub warnings: Vec<String>,
 }
@@ -320,7 +323,7 @@ impl Sandbox {
             self.store.write(&key, opts.dry_run, decide)
         }
         .map_err(store_error)?;
-        Ok(Outcome { object: written.object, warnings })
+        Ok(Outcome { object: written.object, json: written.json, warnings })
     }
 
     /// Replaces an object (PUT), honouring a resourceVersion in the body as a precondition.
@@ -399,7 +402,7 @@ impl Sandbox {
                 }
             })
             .map_err(store_error)?;
-        Ok(Outcome { object: written.object, warnings })
+        Ok(Outcome { object: written.object, json: written.json, warnings })
     }
 
     /// Deletes an object at once (finalizers keep it, marked with a deletionTimestamp). A namespace

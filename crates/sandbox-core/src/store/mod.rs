@@ -66,6 +66,9 @@ pub enum Change {
 pub struct Written {
     /// The object as stored (or as it would be, for a dry run); for a delete, its last state.
     pub object: Arc<Value>,
+    /// `object`'s JSON exactly as stored (and answered to a GET), for a write that stored it;
+    /// `None` for a dry run, a delete or a write that kept the current object.
+    pub json: Option<Bytes>,
     /// The kind of change, if one was made.
     pub event: Option<EventType>,
 }
@@ -332,9 +335,9 @@ impl Shared {
                         false => self.wait_durable(queued_rv)?,
                     }
                 }
-                return Ok(Written { object: current.unwrap_or_else(|| Arc::new(Value::Null)), event: None });
+                return Ok(Written { object: current.unwrap_or_else(|| Arc::new(Value::Null)), json: None, event: None });
             }
-            Change::Put(object) if dry_run => return Ok(Written { object: Arc::new(object), event: None }),
+            Change::Put(object) if dry_run => return Ok(Written { object: Arc::new(object), json: None, event: None }),
             Change::Put(mut object) => {
                 object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
                 let bytes = serde_json::to_vec(&object).map_err(|e| DiskError::Transaction(e.to_string()))?;
@@ -343,10 +346,10 @@ impl Shared {
             }
             Change::Delete => {
                 let Some(old) = current.clone() else {
-                    return Ok(Written { object: Arc::new(Value::Null), event: None });
+                    return Ok(Written { object: Arc::new(Value::Null), json: None, event: None });
                 };
                 if dry_run {
-                    return Ok(Written { object: old, event: None });
+                    return Ok(Written { object: old, json: None, event: None });
                 }
                 let mut last = old.as_ref().clone();
                 last["metadata"]["resourceVersion"] = Value::String(rv.to_string());
@@ -356,7 +359,7 @@ impl Shared {
         decisions.last_rv = rv;
         let state = json.as_ref().map(|_| object.clone());
         decisions.pending.insert(key.clone(), (rv, state));
-        decisions.queue.push(Queued { key: key.clone(), rv, json, object: object.clone(), event, old: current });
+        decisions.queue.push(Queued { key: key.clone(), rv, json: json.clone(), object: object.clone(), event, old: current });
         if DETACHED.with(Cell::get) || deferred::active() {
             // The flusher commits it unless a writer's batch takes it first; a deferred write's
             // caller awaits the commit with `Store::durable` before acknowledging it.
@@ -366,11 +369,11 @@ impl Shared {
             if !DETACHED.with(Cell::get) {
                 deferred::note(rv);
             }
-            return Ok(Written { object, event: Some(event) });
+            return Ok(Written { object, json, event: Some(event) });
         }
         drop(decisions);
         self.wait_durable(rv)?;
-        Ok(Written { object, event: Some(event) })
+        Ok(Written { object, json, event: Some(event) })
     }
 }
 
