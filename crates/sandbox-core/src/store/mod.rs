@@ -288,7 +288,7 @@ impl Shared {
         dry_run: bool,
         decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
     ) -> Result<Written, StoreError<E>> {
-        self.write_with(key, dry_run, false, decide)
+        self.write_with(key, dry_run, false, None, decide)
     }
 
     /// [`Store::write`] for a decision that reads other objects of the same type from the store
@@ -300,7 +300,29 @@ impl Shared {
         dry_run: bool,
         decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
     ) -> Result<Written, StoreError<E>> {
-        self.write_with(key, dry_run, true, decide)
+        self.write_with(key, dry_run, true, None, decide)
+    }
+
+    /// [`Store::write`] for a costly decision that depends on nothing but the object it is given
+    /// (a patch: merge, admission, managedFields): it is made first without the decision lock, on
+    /// the object as it stands, so that other writers need not wait for it. Under the lock its
+    /// result is taken if the object is still that same one (the same `Arc`: every write stores a
+    /// new one); otherwise the decision is made again under the lock, as [`Store::write`] does.
+    pub fn write_speculative<E>(
+        &self,
+        key: &ObjectKey,
+        dry_run: bool,
+        mut decide: impl FnMut(Option<&Arc<Value>>) -> Result<Change, E>,
+    ) -> Result<Written, StoreError<E>> {
+        let seen = {
+            let decisions = lock(&self.decisions);
+            match decisions.pending.get(key) {
+                Some((_, state)) => state.clone(),
+                None => self.get(key),
+            }
+        };
+        let guess = decide(seen.as_ref());
+        self.write_with(key, dry_run, false, Some((seen, guess)), decide)
     }
 
     fn write_with<E>(
@@ -308,6 +330,7 @@ impl Shared {
         key: &ObjectKey,
         dry_run: bool,
         settle: bool,
+        guess: Option<(Option<Arc<Value>>, Result<Change, E>)>,
         decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
     ) -> Result<Written, StoreError<E>> {
         let mut decisions = lock(&self.decisions);
@@ -323,7 +346,12 @@ impl Shared {
             Some((_, state)) => state.clone(),
             None => self.get(key),
         };
-        let change = decide(current.as_ref()).map_err(StoreError::Decision)?;
+        let change = match guess {
+            // Made on this very object (held since, so its address cannot have been reused).
+            Some((seen, guess)) if same_object(seen.as_ref(), current.as_ref()) => guess,
+            _ => decide(current.as_ref()),
+        }
+        .map_err(StoreError::Decision)?;
         let rv = decisions.last_rv + 1;
         let (object, json, event) = match change {
             Change::Keep => {
@@ -374,6 +402,15 @@ impl Shared {
         drop(decisions);
         self.wait_durable(rv)?;
         Ok(Written { object, json, event: Some(event) })
+    }
+}
+
+/// Whether two reads of a key found the same stored state (both absent, or the same `Arc`).
+fn same_object(a: Option<&Arc<Value>>, b: Option<&Arc<Value>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -446,6 +483,39 @@ mod tests {
         assert!(store.get(&key("event")).is_some());
         assert!(store.get(&key("late")).is_some());
         assert_eq!(store.resource_version(), 2);
+    }
+
+    #[test]
+    fn a_speculative_decision_is_made_again_when_the_object_changed_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        put(&store, "a");
+        let mut calls = 0;
+        // Unchanged: the decision made outside the lock is taken, made once.
+        store
+            .write_speculative::<()>(&key("a"), false, |current| {
+                calls += 1;
+                let n = current.map_or(0, |c| c["n"].as_u64().unwrap_or(0));
+                Ok(Change::Put(json!({"metadata": {"name": "a"}, "n": n + 1})))
+            })
+            .unwrap();
+        assert_eq!(calls, 1);
+        // Changed between the first decision and the lock: decided again, on the new object.
+        let mut calls = 0;
+        let written = store
+            .write_speculative::<()>(&key("a"), false, |current| {
+                calls += 1;
+                if calls == 1 {
+                    store
+                        .write::<()>(&key("a"), false, |_| Ok(Change::Put(json!({"metadata": {"name": "a"}, "n": 10}))))
+                        .unwrap();
+                }
+                let n = current.map_or(0, |c| c["n"].as_u64().unwrap_or(0));
+                Ok(Change::Put(json!({"metadata": {"name": "a"}, "n": n + 1})))
+            })
+            .unwrap();
+        assert_eq!((calls, written.object["n"].as_u64()), (2, Some(11)));
+        assert_eq!(store.get(&key("a")).unwrap()["n"], 11);
     }
 
     #[test]
