@@ -404,4 +404,3 @@ fn malformed_requests_get_a_status_and_never_a_server_error() {
 fn short(path: &str) -> String {
     if path.len() > 100 { format!("{}…", &path[..100]) } else { path.to_string() }
 }
-

@@ -135,7 +135,13 @@ fn a_writes_json_answer_is_byte_for_byte_what_a_get_answers_next() {
     let apply = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  e: f\n";
     let replace = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings"},"data":{"g":"h"}}"#;
     let writes = [
-        ("POST", collection.to_string(), "application/json", r#"{"metadata":{"name":"settings"},"data":{"a":"b"}}"#, 201),
+        (
+            "POST",
+            collection.to_string(),
+            "application/json",
+            r#"{"metadata":{"name":"settings"},"data":{"a":"b"}}"#,
+            201,
+        ),
         ("PATCH", item.clone(), "application/merge-patch+json", r#"{"data":{"c":"d"}}"#, 200),
         ("PATCH", item.clone(), "application/strategic-merge-patch+json", r#"{"metadata":{"labels":{"x":"y"}}}"#, 200),
         ("PATCH", item.clone(), "application/json-patch+json", r#"[{"op":"add","path":"/data/i","value":"j"}]"#, 200),

@@ -548,39 +548,39 @@ fn decide_update(
     warnings: &mut Vec<String>,
 ) -> ApiResult<Change> {
     check_type(rt, &mut new)?;
-        let wanted = new["metadata"]["resourceVersion"].as_str().unwrap_or_default();
-        // As upstream, "0" (like none) asks for an unconditional update.
-        let conditional = !wanted.is_empty() && wanted != "0";
-        if conditional && wanted != current["metadata"]["resourceVersion"].as_str().unwrap_or_default() {
-            return Err(ApiError::stale(rt, name));
-        }
-        if new["metadata"]["name"].as_str() != Some(name) {
-            return Err(ApiError::bad_request(format!("the name of the object cannot change from {name}")));
-        }
-        lifecycle::check_fields(rt, &mut new, opts.field_validation, warnings)?;
-        // Taken out, not copied: `prepare_update` drops them from the new object anyway.
-        let sent = new
+    let wanted = new["metadata"]["resourceVersion"].as_str().unwrap_or_default();
+    // As upstream, "0" (like none) asks for an unconditional update.
+    let conditional = !wanted.is_empty() && wanted != "0";
+    if conditional && wanted != current["metadata"]["resourceVersion"].as_str().unwrap_or_default() {
+        return Err(ApiError::stale(rt, name));
+    }
+    if new["metadata"]["name"].as_str() != Some(name) {
+        return Err(ApiError::bad_request(format!("the name of the object cannot change from {name}")));
+    }
+    lifecycle::check_fields(rt, &mut new, opts.field_validation, warnings)?;
+    // Taken out, not copied: `prepare_update` drops them from the new object anyway.
+    let sent = new
         .get_mut("metadata")
         .and_then(Value::as_object_mut)
         .and_then(|m| m.remove("managedFields"))
         .filter(|v| !v.is_null());
-        match lifecycle::prepare_update(rt, current, new, scope)? {
-            // As upstream: removing the last finalizer of an object being deleted deletes it.
-            Some(new) if last_finalizer_removed(current, &new) => Ok(Change::Delete),
-            Some(mut new) => {
-                fields::on_update(current, &mut new, sent, writer);
-                Ok(Change::Put(new))
-            }
-            // No field changed; the owners may have (an apply sharing a field, kubectl
-            // moving client-side apply's fields to server-side apply).
-            None => {
-                let mut same = current.as_ref().clone();
-                match fields::on_update(current, &mut same, sent, writer) {
-                    true => Ok(Change::Put(same)),
-                    false => Ok(Change::Keep),
-                }
+    match lifecycle::prepare_update(rt, current, new, scope)? {
+        // As upstream: removing the last finalizer of an object being deleted deletes it.
+        Some(new) if last_finalizer_removed(current, &new) => Ok(Change::Delete),
+        Some(mut new) => {
+            fields::on_update(current, &mut new, sent, writer);
+            Ok(Change::Put(new))
+        }
+        // No field changed; the owners may have (an apply sharing a field, kubectl
+        // moving client-side apply's fields to server-side apply).
+        None => {
+            let mut same = current.as_ref().clone();
+            match fields::on_update(current, &mut same, sent, writer) {
+                true => Ok(Change::Put(same)),
+                false => Ok(Change::Keep),
             }
         }
+    }
 }
 
 fn finalizer_count(obj: &Value) -> usize {

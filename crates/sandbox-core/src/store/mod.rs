@@ -330,7 +330,7 @@ impl Shared {
         key: &ObjectKey,
         dry_run: bool,
         settle: bool,
-        guess: Option<(Option<Arc<Value>>, Result<Change, E>)>,
+        guess: Option<Guess<E>>,
         decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
     ) -> Result<Written, StoreError<E>> {
         let mut decisions = lock(&self.decisions);
@@ -363,7 +363,11 @@ impl Shared {
                         false => self.wait_durable(queued_rv)?,
                     }
                 }
-                return Ok(Written { object: current.unwrap_or_else(|| Arc::new(Value::Null)), json: None, event: None });
+                return Ok(Written {
+                    object: current.unwrap_or_else(|| Arc::new(Value::Null)),
+                    json: None,
+                    event: None,
+                });
             }
             Change::Put(object) if dry_run => return Ok(Written { object: Arc::new(object), json: None, event: None }),
             Change::Put(mut object) => {
@@ -387,7 +391,14 @@ impl Shared {
         decisions.last_rv = rv;
         let state = json.as_ref().map(|_| object.clone());
         decisions.pending.insert(key.clone(), (rv, state));
-        decisions.queue.push(Queued { key: key.clone(), rv, json: json.clone(), object: object.clone(), event, old: current });
+        decisions.queue.push(Queued {
+            key: key.clone(),
+            rv,
+            json: json.clone(),
+            object: object.clone(),
+            event,
+            old: current,
+        });
         if DETACHED.with(Cell::get) || deferred::active() {
             // The flusher commits it unless a writer's batch takes it first; a deferred write's
             // caller awaits the commit with `Store::durable` before acknowledging it.
@@ -404,6 +415,9 @@ impl Shared {
         Ok(Written { object, json, event: Some(event) })
     }
 }
+
+/// A decision made outside the decision lock, and the state of the object it was made on.
+type Guess<E> = (Option<Arc<Value>>, Result<Change, E>);
 
 /// Whether two reads of a key found the same stored state (both absent, or the same `Arc`).
 fn same_object(a: Option<&Arc<Value>>, b: Option<&Arc<Value>>) -> bool {

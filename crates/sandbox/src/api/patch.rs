@@ -46,13 +46,7 @@ impl PatchKind {
 
 /// Applies a patch document to `current` (an object of `api_version`/`kind`), taken by value so
 /// that a JSON or merge patch changes it in place instead of a copy.
-pub fn apply(
-    kind: PatchKind,
-    current: Value,
-    patch: &Value,
-    api_version: &str,
-    object_kind: &str,
-) -> ApiResult<Value> {
+pub fn apply(kind: PatchKind, current: Value, patch: &Value, api_version: &str, object_kind: &str) -> ApiResult<Value> {
     let failed = |e: String| ApiError::unprocessable(format!("the patch cannot be applied: {e}"));
     match kind {
         PatchKind::Json => {
