@@ -375,14 +375,13 @@ fn prepare(client: &mut RawClient, admin: &str) {
 #[test]
 fn malformed_requests_get_a_status_and_never_a_server_error() {
     let sandbox = Sandbox::start();
-    let config = kube_config(&sandbox);
-    let mut client = RawClient::new(&sandbox.server, &config.1);
-    prepare(&mut client, &config.0);
+    let (mut client, admin) = RawClient::admin(&sandbox);
+    prepare(&mut client, &admin);
     let cases: Vec<Case> = [written(), wrong_types(), truncations(), hostile_bodies()].into_iter().flatten().collect();
     assert!(cases.len() >= 500, "several hundred cases ({})", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
-        match client.send(&render(case, &config.0)) {
+        match client.send(&render(case, &admin)) {
             Ok(answer) if std::env::var_os("MALFORMED_SHOW_ACCEPTED").is_some() && answer.status < 300 => {
                 eprintln!("accepted: {}", case.name)
             }
@@ -394,7 +393,8 @@ fn malformed_requests_get_a_status_and_never_a_server_error() {
             }
         }
     }
-    let version = RawClient::new(&sandbox.server, &config.1)
+    let version = RawClient::admin(&sandbox)
+        .0
         .send(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("the server still answers");
     assert_eq!(version.status, 200, "the server still answers");
@@ -403,14 +403,4 @@ fn malformed_requests_get_a_status_and_never_a_server_error() {
 
 fn short(path: &str) -> String {
     if path.len() > 100 { format!("{}…", &path[..100]) } else { path.to_string() }
-}
-
-/// The admin token and the CA from the sandbox's kubeconfig.
-fn kube_config(sandbox: &Sandbox) -> (String, Vec<u8>) {
-    use base64::Engine;
-    let text = std::fs::read_to_string(&sandbox.kubeconfig).expect("the kubeconfig reads");
-    let doc: Value = serde_norway::from_str(&text).expect("the kubeconfig parses");
-    let token = doc["users"][0]["user"]["token"].as_str().expect("a token").to_string();
-    let ca = doc["clusters"][0]["cluster"]["certificate-authority-data"].as_str().expect("a CA");
-    (token, base64::engine::general_purpose::STANDARD.decode(ca).expect("a base64 CA"))
 }

@@ -1,11 +1,13 @@
 //! Smaller wire details through the real kubectl, answered as a 1.32 API server answers them:
 //! wrongly typed fields in a strategic merge patch, a body that is not JSON, an unconditional
 //! update with `resourceVersion: "0"`, no `null` fields in what is stored, and kubectl's
-//! client-side validation over `/openapi/v2` in protobuf for kinds the server does not serve.
+//! client-side validation over `/openapi/v2` in protobuf for kinds the server does not serve,
+//! and a write's JSON answer being exactly the bytes a GET answers next.
 
 #![forbid(unsafe_code)]
 
 use gitops_lab_e2e::chapter::get_json;
+use gitops_lab_e2e::raw_https::{Answer, RawClient};
 use gitops_lab_e2e::{Sandbox, kubectl_available, text};
 use serde_json::Value;
 
@@ -141,4 +143,76 @@ fn kubectl_discovers_everything_in_two_requests_through_aggregated_discovery() {
     let plain = sb.kubectl_ok(&["get", "--raw", "/apis"]);
     let plain: Value = serde_json::from_str(&plain).expect("JSON");
     assert_eq!(plain["kind"], "APIGroupList");
+}
+
+/// One request over the plain client, as the admin.
+fn send(client: &mut RawClient, admin: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {admin}\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    client.send(request.as_bytes()).expect("an answer")
+}
+
+/// The server answers a write with the JSON it stored (not a second encoding of it): whatever
+/// the kind of write, the answer is byte for byte what a GET answers right after. Answers that
+/// are not the stored object (a dry run, a Table, a patch that changes nothing) keep their shape.
+#[test]
+fn a_writes_json_answer_is_byte_for_byte_what_a_get_answers_next() {
+    let sb = Sandbox::start();
+    let (mut client, admin) = RawClient::admin(&sb);
+    let collection = "/api/v1/namespaces/default/configmaps";
+    let item = format!("{collection}/settings");
+    let apply = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  e: f\n";
+    let replace = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings"},"data":{"g":"h"}}"#;
+    let writes = [
+        (
+            "POST",
+            collection.to_string(),
+            "application/json",
+            r#"{"metadata":{"name":"settings"},"data":{"a":"b"}}"#,
+            201,
+        ),
+        ("PATCH", item.clone(), "application/merge-patch+json", r#"{"data":{"c":"d"}}"#, 200),
+        ("PATCH", item.clone(), "application/strategic-merge-patch+json", r#"{"metadata":{"labels":{"x":"y"}}}"#, 200),
+        ("PATCH", item.clone(), "application/json-patch+json", r#"[{"op":"add","path":"/data/i","value":"j"}]"#, 200),
+        ("PATCH", format!("{item}?fieldManager=wire-test"), "application/apply-patch+yaml", apply, 200),
+        ("PUT", item.clone(), "application/json", replace, 200),
+        // Changes nothing: answered with the current object, encoded as before.
+        ("PATCH", item.clone(), "application/merge-patch+json", r#"{"data":{"g":"h"}}"#, 200),
+    ];
+    for (method, path, content_type, body, status) in writes {
+        let headers = [("Content-Type", content_type), ("Accept", "application/json")];
+        let written = send(&mut client, &admin, method, &path, &headers, body);
+        assert_eq!(written.status, status, "{method} {content_type}: {}", text(&written.body));
+        assert!(written.header("content-type").is_some_and(|t| t.starts_with("application/json")));
+        let read = send(&mut client, &admin, "GET", &item, &[("Accept", "application/json")], "");
+        assert_eq!(text(&written.body), text(&read.body), "{method} {content_type}: the answer is the stored object");
+        let object: Value = serde_json::from_slice(&written.body).expect("JSON");
+        assert!(object["metadata"]["managedFields"].is_array(), "managedFields are sent, as upstream sends them");
+    }
+
+    // A dry run answers what would be stored, with no resourceVersion, and stores nothing.
+    let dry = send(
+        &mut client,
+        &admin,
+        "POST",
+        &format!("{collection}?dryRun=All"),
+        &[("Content-Type", "application/json")],
+        r#"{"metadata":{"name":"dry"},"data":{"a":"b"}}"#,
+    );
+    assert_eq!(dry.status, 201, "{}", text(&dry.body));
+    let object: Value = serde_json::from_slice(&dry.body).expect("JSON");
+    assert_eq!((object["metadata"]["name"].as_str(), object["metadata"].get("resourceVersion")), (Some("dry"), None));
+    let missing = send(&mut client, &admin, "GET", &format!("{collection}/dry"), &[], "");
+    assert_eq!(missing.status, 404);
+
+    // A write asked for as a Table is answered as one.
+    let table = "application/json;as=Table;v=v1;g=meta.k8s.io";
+    let headers = [("Content-Type", "application/merge-patch+json"), ("Accept", table)];
+    let answer = send(&mut client, &admin, "PATCH", &item, &headers, r#"{"data":{"k":"l"}}"#);
+    assert_eq!(answer.status, 200, "{}", text(&answer.body));
+    let object: Value = serde_json::from_slice(&answer.body).expect("JSON");
+    assert_eq!(object["kind"], "Table");
 }

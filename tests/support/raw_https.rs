@@ -55,6 +55,17 @@ impl RawClient {
         Self { host, config: Arc::new(config), stream: None }
     }
 
+    /// A client for `sandbox` and its admin token, both read from the kubeconfig it wrote.
+    pub fn admin(sandbox: &super::Sandbox) -> (Self, String) {
+        use base64::Engine;
+        let text = std::fs::read_to_string(&sandbox.kubeconfig).expect("the kubeconfig reads");
+        let doc: serde_json::Value = serde_norway::from_str(&text).expect("the kubeconfig parses");
+        let token = doc["users"][0]["user"]["token"].as_str().expect("a token").to_string();
+        let ca = doc["clusters"][0]["cluster"]["certificate-authority-data"].as_str().expect("a CA");
+        let ca = base64::engine::general_purpose::STANDARD.decode(ca).expect("a base64 CA");
+        (Self::new(&sandbox.server, &ca), token)
+    }
+
     fn connect(&self) -> Result<BufReader<Stream>, String> {
         let tcp = TcpStream::connect(&self.host).map_err(|e| format!("cannot connect: {e}"))?;
         tcp.set_nodelay(true).ok();

@@ -135,6 +135,9 @@ impl Propagation {
 pub struct Outcome {
     /// The object as stored (or as it would be, for a dry run).
     pub object: Arc<Value>,
+    /// `object`'s JSON as the store wrote it, when the write stored it: a JSON reply can be
+    /// these bytes instead of a second encoding. Whoever changes `object` must clear it.
+    pub json: Option<bytes::Bytes>,
     /// Warnings for the client (unknown fields under `fieldValidation=Warn`).
     pub warnings: Vec<String>,
 }
@@ -351,7 +354,7 @@ impl Sandbox {
             self.store.write(&key, opts.dry_run, decide)
         }
         .map_err(store_error)?;
-        Ok(Outcome { object: written.object, warnings })
+        Ok(Outcome { object: written.object, json: written.json, warnings })
     }
 
     /// Replaces an object (PUT), honouring a resourceVersion in the body as a precondition.
@@ -379,8 +382,8 @@ impl Sandbox {
         self.modify(rt, namespace, name, scope, opts, |_| Ok(obj))
     }
 
-    /// Changes an object with `change(current)` (used by PATCH and PUT); a resourceVersion in the
-    /// result must equal the stored one, so stale writers get 409 Conflict.
+    /// Changes an object with `change(current)` (used by PUT and the controllers); a
+    /// resourceVersion in the result must equal the stored one, so stale writers get 409 Conflict.
     pub fn modify(
         &self,
         rt: &ResourceType,
@@ -398,39 +401,40 @@ impl Sandbox {
             .store
             .write(&key, opts.dry_run, |current| {
                 let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
-                let mut new = change(current)?;
-                check_type(rt, &mut new)?;
-                let wanted = new["metadata"]["resourceVersion"].as_str().unwrap_or_default();
-                // As upstream, "0" (like none) asks for an unconditional update.
-                let conditional = !wanted.is_empty() && wanted != "0";
-                if conditional && wanted != current["metadata"]["resourceVersion"].as_str().unwrap_or_default() {
-                    return Err(ApiError::stale(rt, name));
-                }
-                if new["metadata"]["name"].as_str() != Some(name) {
-                    return Err(ApiError::bad_request(format!("the name of the object cannot change from {name}")));
-                }
-                lifecycle::check_fields(rt, &mut new, opts.field_validation, &mut warnings)?;
-                let sent = new["metadata"].get("managedFields").filter(|v| !v.is_null()).cloned();
-                match lifecycle::prepare_update(rt, current, new, scope)? {
-                    // As upstream: removing the last finalizer of an object being deleted deletes it.
-                    Some(new) if last_finalizer_removed(current, &new) => Ok(Change::Delete),
-                    Some(mut new) => {
-                        fields::on_update(current, &mut new, sent, &writer);
-                        Ok(Change::Put(new))
-                    }
-                    // No field changed; the owners may have (an apply sharing a field, kubectl
-                    // moving client-side apply's fields to server-side apply).
-                    None => {
-                        let mut same = current.as_ref().clone();
-                        match fields::on_update(current, &mut same, sent, &writer) {
-                            true => Ok(Change::Put(same)),
-                            false => Ok(Change::Keep),
-                        }
-                    }
-                }
+                let new = change(current)?;
+                decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)
             })
             .map_err(store_error)?;
-        Ok(Outcome { object: written.object, warnings })
+        Ok(Outcome { object: written.object, json: written.json, warnings })
+    }
+
+    /// [`Sandbox::modify`] for a `change` that depends on the current object alone (a PATCH):
+    /// the change and the checks after it run outside the store's decision lock and are taken if
+    /// the object did not change meanwhile, else made again (see [`Store::write_speculative`]).
+    pub fn modify_speculative(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        scope: UpdateScope,
+        opts: WriteOptions,
+        mut change: impl FnMut(&Value) -> ApiResult<Value>,
+    ) -> ApiResult<Outcome> {
+        let key = Self::key(rt, namespace, name);
+        let mut warnings = Vec::new();
+        let (api_version, now) = (rt.api_version(), crate::time::now_rfc3339());
+        let writer = opts.writer(rt, &api_version, scope, &now);
+        let written = self
+            .store
+            .write_speculative(&key, opts.dry_run, |current| {
+                // A decision made again must not repeat the first one's warnings.
+                warnings.clear();
+                let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+                let new = change(current)?;
+                decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)
+            })
+            .map_err(store_error)?;
+        Ok(Outcome { object: written.object, json: written.json, warnings })
     }
 
     /// Deletes an object at once (finalizers keep it, marked with a deletionTimestamp). A namespace
@@ -556,6 +560,56 @@ impl Sandbox {
                 "unable to create new content in namespace {namespace} because it is being terminated"
             ))),
             Some(_) => Ok(Some(namespace.to_string())),
+        }
+    }
+}
+
+/// What an update decides once `change` has made the new object: the preconditions
+/// (resourceVersion, name), the fields' checks, admission and managedFields; shared by
+/// [`Sandbox::modify`] and [`Sandbox::modify_speculative`].
+#[allow(clippy::too_many_arguments)] // the update's inputs, as `modify` received them
+fn decide_update(
+    rt: &ResourceType,
+    name: &str,
+    scope: UpdateScope,
+    opts: &WriteOptions,
+    writer: &Writer<'_>,
+    current: &Arc<Value>,
+    mut new: Value,
+    warnings: &mut Vec<String>,
+) -> ApiResult<Change> {
+    check_type(rt, &mut new)?;
+    let wanted = new["metadata"]["resourceVersion"].as_str().unwrap_or_default();
+    // As upstream, "0" (like none) asks for an unconditional update.
+    let conditional = !wanted.is_empty() && wanted != "0";
+    if conditional && wanted != current["metadata"]["resourceVersion"].as_str().unwrap_or_default() {
+        return Err(ApiError::stale(rt, name));
+    }
+    if new["metadata"]["name"].as_str() != Some(name) {
+        return Err(ApiError::bad_request(format!("the name of the object cannot change from {name}")));
+    }
+    lifecycle::check_fields(rt, &mut new, opts.field_validation, warnings)?;
+    // Taken out, not copied: `prepare_update` drops them from the new object anyway.
+    let sent = new
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|m| m.remove("managedFields"))
+        .filter(|v| !v.is_null());
+    match lifecycle::prepare_update(rt, current, new, scope)? {
+        // As upstream: removing the last finalizer of an object being deleted deletes it.
+        Some(new) if last_finalizer_removed(current, &new) => Ok(Change::Delete),
+        Some(mut new) => {
+            fields::on_update(current, &mut new, sent, writer);
+            Ok(Change::Put(new))
+        }
+        // No field changed; the owners may have (an apply sharing a field, kubectl
+        // moving client-side apply's fields to server-side apply).
+        None => {
+            let mut same = current.as_ref().clone();
+            match fields::on_update(current, &mut same, sent, writer) {
+                true => Ok(Change::Put(same)),
+                false => Ok(Change::Keep),
+            }
         }
     }
 }

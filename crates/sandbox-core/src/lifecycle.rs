@@ -156,10 +156,10 @@ pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: Upd
             }
         }
     }
-    let old_meta = old["metadata"].as_object().cloned().unwrap_or_default();
+    let old_meta = old["metadata"].as_object();
     let meta = metadata_mut(&mut new);
     for owned in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
-        match old_meta.get(owned) {
+        match old_meta.and_then(|m| m.get(owned)) {
             Some(v) => meta.insert(owned.into(), v.clone()),
             None => meta.remove(owned),
         };
@@ -177,21 +177,28 @@ pub fn prepare_update(rt: &ResourceType, old: &Value, mut new: Value, scope: Upd
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         new["metadata"]["generation"] = json!(generation);
     }
-    if without_resource_version(&new) == without_resource_version(old) {
+    if same_but_version(&new, old) {
         return Ok(None);
     }
     Ok(Some(new))
 }
 
-/// The object without what a no-op write may still differ in: its resourceVersion, and its
-/// managedFields (the field manager decides about those).
-fn without_resource_version(obj: &Value) -> Value {
-    let mut copy = obj.clone();
-    if let Some(meta) = copy["metadata"].as_object_mut() {
-        meta.remove("resourceVersion");
-        meta.remove("managedFields");
-    }
-    copy
+/// Whether two objects are equal but for what a no-op write may still differ in: the
+/// resourceVersion, and the managedFields (the field manager decides about those). Compared in
+/// place: copying both objects to drop those fields cost more than the rest of a small update.
+fn same_but_version(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let compared = |key: &String| key != "resourceVersion" && key != "managedFields";
+    let metadata_equal = match (a.get("metadata"), b.get("metadata")) {
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            x.keys().filter(|k| compared(k)).count() == y.keys().filter(|k| compared(k)).count()
+                && x.iter().filter(|(k, _)| compared(k)).all(|(k, v)| y.get(k) == Some(v))
+        }
+        (x, y) => x == y,
+    };
+    metadata_equal && a.len() == b.len() && a.iter().all(|(k, v)| k == "metadata" || b.get(k) == Some(v))
 }
 
 fn set_name_label(rt: &ResourceType, obj: &mut Value) {

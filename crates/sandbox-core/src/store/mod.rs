@@ -66,6 +66,9 @@ pub enum Change {
 pub struct Written {
     /// The object as stored (or as it would be, for a dry run); for a delete, its last state.
     pub object: Arc<Value>,
+    /// `object`'s JSON exactly as stored (and answered to a GET), for a write that stored it;
+    /// `None` for a dry run, a delete or a write that kept the current object.
+    pub json: Option<Bytes>,
     /// The kind of change, if one was made.
     pub event: Option<EventType>,
 }
@@ -285,7 +288,7 @@ impl Shared {
         dry_run: bool,
         decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
     ) -> Result<Written, StoreError<E>> {
-        self.write_with(key, dry_run, false, decide)
+        self.write_with(key, dry_run, false, None, decide)
     }
 
     /// [`Store::write`] for a decision that reads other objects of the same type from the store
@@ -297,7 +300,29 @@ impl Shared {
         dry_run: bool,
         decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
     ) -> Result<Written, StoreError<E>> {
-        self.write_with(key, dry_run, true, decide)
+        self.write_with(key, dry_run, true, None, decide)
+    }
+
+    /// [`Store::write`] for a costly decision that depends on nothing but the object it is given
+    /// (a patch: merge, admission, managedFields): it is made first without the decision lock, on
+    /// the object as it stands, so that other writers need not wait for it. Under the lock its
+    /// result is taken if the object is still that same one (the same `Arc`: every write stores a
+    /// new one); otherwise the decision is made again under the lock, as [`Store::write`] does.
+    pub fn write_speculative<E>(
+        &self,
+        key: &ObjectKey,
+        dry_run: bool,
+        mut decide: impl FnMut(Option<&Arc<Value>>) -> Result<Change, E>,
+    ) -> Result<Written, StoreError<E>> {
+        let seen = {
+            let decisions = lock(&self.decisions);
+            match decisions.pending.get(key) {
+                Some((_, state)) => state.clone(),
+                None => self.get(key),
+            }
+        };
+        let guess = decide(seen.as_ref());
+        self.write_with(key, dry_run, false, Some((seen, guess)), decide)
     }
 
     fn write_with<E>(
@@ -305,6 +330,7 @@ impl Shared {
         key: &ObjectKey,
         dry_run: bool,
         settle: bool,
+        guess: Option<Guess<E>>,
         decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Change, E>,
     ) -> Result<Written, StoreError<E>> {
         let mut decisions = lock(&self.decisions);
@@ -320,7 +346,12 @@ impl Shared {
             Some((_, state)) => state.clone(),
             None => self.get(key),
         };
-        let change = decide(current.as_ref()).map_err(StoreError::Decision)?;
+        let change = match guess {
+            // Made on this very object (held since, so its address cannot have been reused).
+            Some((seen, guess)) if same_object(seen.as_ref(), current.as_ref()) => guess,
+            _ => decide(current.as_ref()),
+        }
+        .map_err(StoreError::Decision)?;
         let rv = decisions.last_rv + 1;
         let (object, json, event) = match change {
             Change::Keep => {
@@ -332,9 +363,13 @@ impl Shared {
                         false => self.wait_durable(queued_rv)?,
                     }
                 }
-                return Ok(Written { object: current.unwrap_or_else(|| Arc::new(Value::Null)), event: None });
+                return Ok(Written {
+                    object: current.unwrap_or_else(|| Arc::new(Value::Null)),
+                    json: None,
+                    event: None,
+                });
             }
-            Change::Put(object) if dry_run => return Ok(Written { object: Arc::new(object), event: None }),
+            Change::Put(object) if dry_run => return Ok(Written { object: Arc::new(object), json: None, event: None }),
             Change::Put(mut object) => {
                 object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
                 let bytes = serde_json::to_vec(&object).map_err(|e| DiskError::Transaction(e.to_string()))?;
@@ -343,10 +378,10 @@ impl Shared {
             }
             Change::Delete => {
                 let Some(old) = current.clone() else {
-                    return Ok(Written { object: Arc::new(Value::Null), event: None });
+                    return Ok(Written { object: Arc::new(Value::Null), json: None, event: None });
                 };
                 if dry_run {
-                    return Ok(Written { object: old, event: None });
+                    return Ok(Written { object: old, json: None, event: None });
                 }
                 let mut last = old.as_ref().clone();
                 last["metadata"]["resourceVersion"] = Value::String(rv.to_string());
@@ -356,7 +391,14 @@ impl Shared {
         decisions.last_rv = rv;
         let state = json.as_ref().map(|_| object.clone());
         decisions.pending.insert(key.clone(), (rv, state));
-        decisions.queue.push(Queued { key: key.clone(), rv, json, object: object.clone(), event, old: current });
+        decisions.queue.push(Queued {
+            key: key.clone(),
+            rv,
+            json: json.clone(),
+            object: object.clone(),
+            event,
+            old: current,
+        });
         if DETACHED.with(Cell::get) || deferred::active() {
             // The flusher commits it unless a writer's batch takes it first; a deferred write's
             // caller awaits the commit with `Store::durable` before acknowledging it.
@@ -366,11 +408,23 @@ impl Shared {
             if !DETACHED.with(Cell::get) {
                 deferred::note(rv);
             }
-            return Ok(Written { object, event: Some(event) });
+            return Ok(Written { object, json, event: Some(event) });
         }
         drop(decisions);
         self.wait_durable(rv)?;
-        Ok(Written { object, event: Some(event) })
+        Ok(Written { object, json, event: Some(event) })
+    }
+}
+
+/// A decision made outside the decision lock, and the state of the object it was made on.
+type Guess<E> = (Option<Arc<Value>>, Result<Change, E>);
+
+/// Whether two reads of a key found the same stored state (both absent, or the same `Arc`).
+fn same_object(a: Option<&Arc<Value>>, b: Option<&Arc<Value>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -443,6 +497,39 @@ mod tests {
         assert!(store.get(&key("event")).is_some());
         assert!(store.get(&key("late")).is_some());
         assert_eq!(store.resource_version(), 2);
+    }
+
+    #[test]
+    fn a_speculative_decision_is_made_again_when_the_object_changed_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        put(&store, "a");
+        let mut calls = 0;
+        // Unchanged: the decision made outside the lock is taken, made once.
+        store
+            .write_speculative::<()>(&key("a"), false, |current| {
+                calls += 1;
+                let n = current.map_or(0, |c| c["n"].as_u64().unwrap_or(0));
+                Ok(Change::Put(json!({"metadata": {"name": "a"}, "n": n + 1})))
+            })
+            .unwrap();
+        assert_eq!(calls, 1);
+        // Changed between the first decision and the lock: decided again, on the new object.
+        let mut calls = 0;
+        let written = store
+            .write_speculative::<()>(&key("a"), false, |current| {
+                calls += 1;
+                if calls == 1 {
+                    store
+                        .write::<()>(&key("a"), false, |_| Ok(Change::Put(json!({"metadata": {"name": "a"}, "n": 10}))))
+                        .unwrap();
+                }
+                let n = current.map_or(0, |c| c["n"].as_u64().unwrap_or(0));
+                Ok(Change::Put(json!({"metadata": {"name": "a"}, "n": n + 1})))
+            })
+            .unwrap();
+        assert_eq!((calls, written.object["n"].as_u64()), (2, Some(11)));
+        assert_eq!(store.get(&key("a")).unwrap()["n"], 11);
     }
 
     #[test]

@@ -148,6 +148,8 @@ pub fn create(
     let mut outcome = sb.create(rt, t.namespace.as_deref(), obj, write_options(opts)?)?;
     if !std::ptr::eq(rt, t.rt) {
         outcome.object = Arc::new(super::versions::from_storage(t.rt, &outcome.object));
+        // Answered in the requested version, not as stored.
+        outcome.json = None;
     }
     render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object)
 }

@@ -44,25 +44,20 @@ impl PatchKind {
     }
 }
 
-/// Applies a patch document to `current` (an object of `api_version`/`kind`).
-pub fn apply(
-    kind: PatchKind,
-    current: &Value,
-    patch: &Value,
-    api_version: &str,
-    object_kind: &str,
-) -> ApiResult<Value> {
+/// Applies a patch document to `current` (an object of `api_version`/`kind`), taken by value so
+/// that a JSON or merge patch changes it in place instead of a copy.
+pub fn apply(kind: PatchKind, current: Value, patch: &Value, api_version: &str, object_kind: &str) -> ApiResult<Value> {
     let failed = |e: String| ApiError::unprocessable(format!("the patch cannot be applied: {e}"));
     match kind {
         PatchKind::Json => {
             let ops: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("the JSON patch is not a list of operations: {e}")))?;
-            let mut doc = current.clone();
+            let mut doc = current;
             json_patch::patch(&mut doc, &ops).map_err(|e| failed(e.to_string()))?;
             Ok(doc)
         }
         PatchKind::Merge => {
-            let mut doc = current.clone();
+            let mut doc = current;
             json_patch::merge(&mut doc, patch);
             Ok(doc)
         }
@@ -70,7 +65,7 @@ pub fn apply(
         // document (the scale subresource) it merges as a strategic patch.
         PatchKind::Strategic | PatchKind::Apply => {
             let schema = strategic_merge::MergeSchema::for_kind(api_version, object_kind);
-            strategic_merge::apply_patch(current, patch, &schema).map_err(|e| failed(e.to_string()))
+            strategic_merge::apply_patch(&current, patch, &schema).map_err(|e| failed(e.to_string()))
         }
     }
 }
@@ -99,7 +94,7 @@ pub fn patch(
     }
     let (api_version, object_kind) = (t.rt.api_version(), t.rt.kind.clone());
     let outcome = sb
-        .modify(t.rt, t.namespace.as_deref(), name, scope, write, |current| {
+        .modify_speculative(t.rt, t.namespace.as_deref(), name, scope, write, |current| {
             let mut base = current.clone();
             // A merge or strategic patch only carries a resourceVersion when the client wants it
             // checked (kubectl diff does); a JSON patch may replace it (kubectl's upgrade to
@@ -109,7 +104,7 @@ pub fn patch(
             {
                 meta.remove("resourceVersion");
             }
-            apply(kind, &base, &document, &api_version, &object_kind)
+            apply(kind, base, &document, &api_version, &object_kind)
         })
         .map_err(|e| match kind {
             PatchKind::Strategic => converter_error_on_patch(strict_error_on_patch(e, &document), &document),
@@ -145,7 +140,7 @@ fn server_side_apply(
     let time = gitops_sandbox_core::time::now_rfc3339();
     let writer =
         Writer { manager: &manager, operation: Operation::Apply, api_version: &api_version, subresource, time: &time };
-    let outcome = sb.modify(t.rt, t.namespace.as_deref(), name, scope, write.clone(), |current| {
+    let outcome = sb.modify_speculative(t.rt, t.namespace.as_deref(), name, scope, write.clone(), |current| {
         let mut live = current.clone();
         if let Some(meta) = live["metadata"].as_object_mut() {
             meta.remove("resourceVersion");
@@ -322,7 +317,7 @@ mod tests {
     #[test]
     fn a_json_patch_test_that_fails_is_unprocessable() {
         let patch = json!([{"op": "test", "path": "/data/a", "value": "x"}]);
-        let err = apply(PatchKind::Json, &json!({"data": {"a": "y"}}), &patch, "v1", "ConfigMap").unwrap_err();
+        let err = apply(PatchKind::Json, json!({"data": {"a": "y"}}), &patch, "v1", "ConfigMap").unwrap_err();
         assert_eq!(err.reason, Reason::Invalid);
     }
 
@@ -330,7 +325,7 @@ mod tests {
     fn a_merge_patch_null_removes_a_field() {
         let out = apply(
             PatchKind::Merge,
-            &json!({"spec": {"replicas": 3, "x": 1}}),
+            json!({"spec": {"replicas": 3, "x": 1}}),
             &json!({"spec": {"replicas": null}}),
             "apps/v1",
             "Deployment",
@@ -343,7 +338,7 @@ mod tests {
     fn a_strategic_patch_merges_containers_by_name() {
         let current = json!({"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}]}});
         let patch = json!({"spec": {"containers": [{"name": "b", "image": "3"}]}});
-        let out = apply(PatchKind::Strategic, &current, &patch, "v1", "Pod").unwrap();
+        let out = apply(PatchKind::Strategic, current, &patch, "v1", "Pod").unwrap();
         assert_eq!(out["spec"]["containers"], json!([{"name": "a", "image": "1"}, {"name": "b", "image": "3"}]));
     }
 }

@@ -64,7 +64,13 @@ pub fn written(
     output: Output,
     include: &str,
 ) -> ApiResult<Response> {
-    Ok(with_warnings(object(code, rt, outcome.object, output, include)?, &outcome.warnings))
+    let response = match (output, outcome.json) {
+        // The store's encoding of this very object: the same bytes a GET answers, not a second
+        // encoding (managedFields included, as upstream sends them; kubectl hides them itself).
+        (Output::Object, Some(json)) => (code, [(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        _ => object(code, rt, outcome.object, output, include)?,
+    };
+    Ok(with_warnings(response, &outcome.warnings))
 }
 
 /// The metadata-only form of an object.

@@ -76,7 +76,7 @@ pub fn handle(
             let document = decode_as(BodyFormat::Json, body)?;
             let mut base = scale_of(t.rt, &current);
             base["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
-            apply(kind, &base, &document, "autoscaling/v1", "Scale")?
+            apply(kind, base, &document, "autoscaling/v1", "Scale")?
         }
         _ => return Err(ApiError::method_not_allowed(method.as_str(), t.rt)),
     };
