@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The objects every new sandbox starts with.
+pub(crate) const BOOTSTRAP_YAML: &str = include_str!("data/bootstrap.yaml");
+
 /// Why a sandbox could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -176,9 +179,19 @@ impl Sandbox {
     }
 
     fn bootstrap(&self) -> Result<(), SandboxError> {
-        let objects: Vec<Value> = serde_norway::from_str(include_str!("data/bootstrap.yaml"))
+        let objects: Vec<Value> = serde_norway::from_str(BOOTSTRAP_YAML)
             .map_err(|e| SandboxError::Bootstrap { name: "data/bootstrap.yaml".into(), message: e.to_string() })?;
-        for object in objects {
+        let ca_pem = &self.certificates.ca_pem;
+        let ca_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca_pem);
+        for mut object in objects {
+            // ConfigMaps that carry this sandbox's CA (cluster-info, extension-apiserver-authentication).
+            if let Some(data) = object["data"].as_object_mut() {
+                for value in data.values_mut() {
+                    if let Some(text) = value.as_str().filter(|t| t.contains("{ca.crt")) {
+                        *value = json!(text.replace("{ca.crt.base64}", &ca_base64).replace("{ca.crt}", ca_pem));
+                    }
+                }
+            }
             let name = object::name(&object).to_string();
             let failed = |message: String| SandboxError::Bootstrap { name: name.clone(), message };
             let rt = Registry::builtin()
@@ -235,7 +248,7 @@ impl Sandbox {
         let counted = self.registry().types().iter().filter(|rt| admission::counts_towards_limit(rt));
         counted
             .filter(|rt| seen.insert(rt.id()))
-            .map(|rt| self.store.list(&rt.id(), None, None, 0, |_| true).0.items.len())
+            .map(|rt| self.store.list(&rt.id(), None, None, 0, |o| !admission::system_object(rt, o)).0.items.len())
             .sum()
     }
 

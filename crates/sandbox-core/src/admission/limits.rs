@@ -3,10 +3,38 @@
 //! past the limit is refused with 403 `exceeded quota` before anything is stored; unlike it, the
 //! count is the whole sandbox's (a loop may spread over kinds and namespaces) and needs no
 //! ResourceQuota object. Events are neither counted nor refused: the sandbox's own controllers
-//! write them, and upstream keeps them out of quota too.
+//! write them, and upstream keeps them out of quota too. Nor are the cluster's own objects (the
+//! bootstrap's, each namespace's `kube-root-ca.crt`, the node and its lease): a learner's room is
+//! the limit itself, whatever the sandbox holds for its system namespaces. They are named one by
+//! one, so a learner cannot hide a loop among them.
 
 use crate::errors::ApiError;
 use crate::registry::ResourceType;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+/// The cluster's objects made outside the bootstrap: (kind, namespace or `*` for any, name).
+const SYSTEM_OBJECTS: &[(&str, &str, &str)] =
+    &[("ConfigMap", "*", "kube-root-ca.crt"), ("Node", "", "sandbox"), ("Lease", "kube-node-lease", "sandbox")];
+
+/// (kind, namespace, name) of every object in the bootstrap file.
+static BOOTSTRAP: LazyLock<HashSet<(String, String, String)>> = LazyLock::new(|| {
+    let objects: Vec<Value> = serde_norway::from_str(crate::cluster::BOOTSTRAP_YAML).unwrap_or_default();
+    let field = |o: &Value, f: &str| o["metadata"][f].as_str().unwrap_or_default().to_string();
+    objects
+        .iter()
+        .map(|o| (o["kind"].as_str().unwrap_or_default().to_string(), field(o, "namespace"), field(o, "name")))
+        .collect()
+});
+
+/// Whether a stored object is one of the cluster's own, which the limit leaves out.
+pub fn system_object(rt: &ResourceType, obj: &Value) -> bool {
+    let namespace = obj["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    SYSTEM_OBJECTS.iter().any(|&(k, ns, n)| k == rt.kind && (ns == "*" || ns == namespace) && n == name)
+        || BOOTSTRAP.contains(&(rt.kind.to_string(), namespace.to_string(), name.to_string()))
+}
 
 /// The file in a sandbox's data directory holding its limit (a number); no file, no limit.
 pub const MAX_OBJECTS_FILE: &str = "max-objects";
@@ -45,5 +73,18 @@ mod tests {
         assert!(text.starts_with("configmaps \"b\" is forbidden: exceeded quota: sandbox-objects"), "{text}");
         assert!(text.contains("limited: objects=10"), "{text}");
         assert!(check_object_count(crate::registry::builtin_type("", "events"), "e", 99, 10).is_ok());
+    }
+
+    #[test]
+    fn the_clusters_own_objects_are_named_one_by_one() {
+        let cm = |ns: &str, name: &str| serde_json::json!({"metadata": {"namespace": ns, "name": name}});
+        let configmaps = crate::registry::builtin_type("", "configmaps");
+        assert!(system_object(configmaps, &cm("team", "kube-root-ca.crt")));
+        assert!(system_object(configmaps, &cm("kube-system", "coredns")), "from the bootstrap");
+        assert!(!system_object(configmaps, &cm("kube-system", "mine")), "a learner's, even in kube-system");
+        assert!(!system_object(configmaps, &cm("default", "coredns")));
+        let leases = crate::registry::builtin_type("coordination.k8s.io", "leases");
+        assert!(system_object(leases, &cm("kube-node-lease", "sandbox")));
+        assert!(system_object(leases, &cm("kube-system", "kube-scheduler")));
     }
 }

@@ -18,6 +18,8 @@ mod validation;
 mod workloads;
 
 pub use defaults::apply_defaults;
-pub use limits::{MAX_OBJECTS_FILE, check_object_count, counted as counts_towards_limit, read_max_objects};
+pub use limits::{
+    MAX_OBJECTS_FILE, check_object_count, counted as counts_towards_limit, read_max_objects, system_object,
+};
 pub use service_account::{MOUNT_PATH as SERVICE_ACCOUNT_MOUNT_PATH, mount_api_access};
 pub use validation::validate;
