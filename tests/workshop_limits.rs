@@ -81,7 +81,10 @@ fn a_create_loop_meets_the_object_limit_while_another_learner_is_served() {
         let (at, answer) = looping.join().unwrap();
         (at, answer, slowest)
     });
-    assert!(refused_at > 0 && refused_at < LIMIT, "refused after {refused_at} creates (built-in objects count too)");
+    assert!(
+        refused_at > 0 && refused_at < LIMIT,
+        "refused after {refused_at} creates (the objects of `default` and the Node count too)"
+    );
     assert!(refusal.contains("\"reason\":\"Forbidden\""), "{refusal}");
     assert!(
         refusal.contains("exceeded quota: sandbox-objects") && refusal.contains(&format!("limited: objects={LIMIT}")),

@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The objects every new sandbox starts with.
+const BOOTSTRAP_YAML: &str = include_str!("data/bootstrap.yaml");
+
 /// Why a sandbox could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -179,9 +182,19 @@ impl Sandbox {
     }
 
     fn bootstrap(&self) -> Result<(), SandboxError> {
-        let objects: Vec<Value> = serde_norway::from_str(include_str!("data/bootstrap.yaml"))
+        let objects: Vec<Value> = serde_norway::from_str(BOOTSTRAP_YAML)
             .map_err(|e| SandboxError::Bootstrap { name: "data/bootstrap.yaml".into(), message: e.to_string() })?;
-        for object in objects {
+        let ca_pem = &self.certificates.ca_pem;
+        let ca_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca_pem);
+        for mut object in objects {
+            // ConfigMaps that carry this sandbox's CA (cluster-info, extension-apiserver-authentication).
+            if let Some(data) = object["data"].as_object_mut() {
+                for value in data.values_mut() {
+                    if let Some(text) = value.as_str().filter(|t| t.contains("{ca.crt")) {
+                        *value = json!(text.replace("{ca.crt.base64}", &ca_base64).replace("{ca.crt}", ca_pem));
+                    }
+                }
+            }
             let name = object::name(&object).to_string();
             let failed = |message: String| SandboxError::Bootstrap { name: name.clone(), message };
             let rt = Registry::builtin()
