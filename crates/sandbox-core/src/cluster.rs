@@ -206,7 +206,13 @@ impl Sandbox {
                     .map_err(|e| failed(e.message))?;
             }
         }
-        self.reconcile_default_rbac()?;
+        // Queued and committed together: a first start creates over a hundred defaults, and fifty
+        // workshop sandboxes starting at once paid a disk flush for each.
+        let reconciled = self.store.detached(|| self.reconcile_default_rbac());
+        self.store
+            .flush()
+            .map_err(|e| SandboxError::Bootstrap { name: "data/bootstrap-rbac.yaml".into(), message: e.to_string() })?;
+        reconciled?;
         // admin, edit and view are aggregated: filled now, before anyone is authorised by them.
         crate::auth::aggregation::reconcile_all(self)
             .map_err(|e| SandboxError::Bootstrap { name: "aggregated ClusterRoles".into(), message: e.message })
