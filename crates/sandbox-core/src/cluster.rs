@@ -195,15 +195,10 @@ impl Sandbox {
                     }
                 }
             }
-            let name = object::name(&object).to_string();
-            let failed = |message: String| SandboxError::Bootstrap { name: name.clone(), message };
-            let rt = Registry::builtin()
-                .by_kind(object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str().unwrap_or_default())
-                .ok_or_else(|| failed("kind not served".into()))?;
-            let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+            let (rt, namespace, name) = bootstrap_target(&object)?;
             if self.get(rt, namespace.as_deref(), &name).is_none() {
                 self.create(rt, namespace.as_deref(), object, WriteOptions::default())
-                    .map_err(|e| failed(e.message))?;
+                    .map_err(|e| SandboxError::Bootstrap { name, message: e.message })?;
             }
         }
         // Queued and committed together: a first start creates over a hundred defaults, and fifty
@@ -225,12 +220,8 @@ impl Sandbox {
         let objects = crate::auth::bootstrap_rbac::objects()
             .map_err(|message| SandboxError::Bootstrap { name: file.into(), message })?;
         for wanted in objects {
-            let name = object::name(&wanted).to_string();
+            let (rt, namespace, name) = bootstrap_target(&wanted)?;
             let failed = |message: String| SandboxError::Bootstrap { name: name.clone(), message };
-            let rt = Registry::builtin()
-                .by_kind(wanted["apiVersion"].as_str().unwrap_or_default(), wanted["kind"].as_str().unwrap_or_default())
-                .ok_or_else(|| failed("kind not served".into()))?;
-            let namespace = wanted["metadata"]["namespace"].as_str().map(str::to_string);
             let written = match self.get(rt, namespace.as_deref(), &name) {
                 None => self.create(rt, namespace.as_deref(), wanted, WriteOptions::default()).map(drop),
                 Some(current) => match crate::auth::bootstrap_rbac::reconcile(&current, &wanted) {
@@ -631,6 +622,17 @@ fn decide_update(
             }
         }
     }
+}
+
+/// A bootstrap object's served type, namespace and name; a kind the sandbox does not serve stops
+/// the start (the data files are the sandbox's own).
+fn bootstrap_target(object: &Value) -> Result<(&'static ResourceType, Option<String>, String), SandboxError> {
+    let name = object::name(object).to_string();
+    let (api_version, kind) = (object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str());
+    let rt = Registry::builtin()
+        .by_kind(api_version, kind.unwrap_or_default())
+        .ok_or_else(|| SandboxError::Bootstrap { name: name.clone(), message: "kind not served".into() })?;
+    Ok((rt, object["metadata"]["namespace"].as_str().map(str::to_string), name))
 }
 
 fn finalizer_count(obj: &Value) -> usize {
