@@ -195,11 +195,7 @@ impl Sandbox {
                     }
                 }
             }
-            let (rt, namespace, name) = bootstrap_target(&object)?;
-            if self.get(rt, namespace.as_deref(), &name).is_none() {
-                self.create(rt, namespace.as_deref(), object, WriteOptions::default())
-                    .map_err(|e| SandboxError::Bootstrap { name, message: e.message })?;
-            }
+            self.create_if_missing(object)?;
         }
         // Queued and committed together: a first start creates over a hundred defaults, and fifty
         // workshop sandboxes starting at once paid a disk flush for each.
@@ -211,6 +207,25 @@ impl Sandbox {
         // admin, edit and view are aggregated: filled now, before anyone is authorised by them.
         crate::auth::aggregation::reconcile_all(self)
             .map_err(|e| SandboxError::Bootstrap { name: "aggregated ClusterRoles".into(), message: e.message })
+    }
+
+    fn create_if_missing(&self, object: Value) -> Result<(), SandboxError> {
+        let (rt, namespace, name) = bootstrap_target(&object)?;
+        if self.get(rt, namespace.as_deref(), &name).is_none() {
+            self.create(rt, namespace.as_deref(), object, WriteOptions::default())
+                .map_err(|e| SandboxError::Bootstrap { name, message: e.message })?;
+        }
+        Ok(())
+    }
+
+    /// Creates those of `objects` that do not exist (by kind, namespace and name), committed in
+    /// one flush; the cluster's add-ons at every start. Existing ones are left as they are.
+    pub fn create_missing(&self, objects: Vec<Value>) -> Result<(), SandboxError> {
+        let created = self.store.detached(|| objects.into_iter().try_for_each(|object| self.create_if_missing(object)));
+        self.store
+            .flush()
+            .map_err(|e| SandboxError::Bootstrap { name: "add-ons".into(), message: e.to_string() })?;
+        created
     }
 
     /// Creates the default RBAC objects a sandbox lacks and completes the rest (see
@@ -333,6 +348,10 @@ impl Sandbox {
         lifecycle::check_fields(rt, &mut obj, opts.field_validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
         let sent = if opts.apply { obj.clone() } else { Value::Null };
+        if rt.create_steps.contains(&CreateStep::ResolvePriority) {
+            let classes = builtin_type("scheduling.k8s.io", "priorityclasses").id();
+            admission::priority::resolve(&mut obj, &self.store.list(&classes, None, None, 0, |_| true).0.items)?;
+        }
         let now = crate::time::now_rfc3339();
         let mut obj = lifecycle::prepare_create(rt, obj, &now, uid)?;
         let max = self.max_objects();

@@ -63,6 +63,8 @@ pub enum CreateStep {
     MountServiceAccount,
     /// Give the object a cluster IP and node ports (services).
     AllocateAddresses,
+    /// Take the priority of the PriorityClass named, or of the global default (pods).
+    ResolvePriority,
 }
 
 /// How objects of a kind are deleted.

@@ -9,6 +9,11 @@ pub fn rfc3339(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// `at` with microseconds, as a MicroTime field (a Lease's `renewTime`) and etcd's logs write it.
+pub fn micro_rfc3339(at: Timestamp) -> String {
+    format!("{}.{:06}Z", at.strftime("%Y-%m-%dT%H:%M:%S"), at.subsec_microsecond())
+}
+
 /// The current time as the API writes it.
 pub fn now_rfc3339() -> String {
     rfc3339(Timestamp::now())

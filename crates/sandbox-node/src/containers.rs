@@ -1,7 +1,8 @@
 //! Running one container: its main process as a task that plays the image's behaviour (an HTTP
-//! server, the shell, or the failure of an image the sandbox cannot run) until it exits or is
-//! signalled, then records how it ended.
+//! server, a cluster component's health endpoints, the shell, or the failure of an image the
+//! sandbox cannot run) until it exits or is signalled, then records how it ended.
 
+use super::daemon::Daemon;
 use super::http::{self, Responder};
 use super::images::{Behaviour, ImageSpec, ImageTable};
 use super::nginx::Nginx;
@@ -9,13 +10,14 @@ use super::runtime::{LogRun, PodRuntime, Processes, State, Termination};
 use super::sample_app::SampleApp;
 use bytes::Bytes;
 use gitops_sandbox_shell::vfs::Filesystem;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// What a run does.
 #[derive(Clone)]
 pub enum Program {
-    /// The image's own behaviour (nginx, the sample app).
+    /// The image's own behaviour (nginx, the sample app, a cluster component).
     Behaviour(&'static ImageSpec, String),
     /// The shell runs argv (shell images, or another command in any simulated image).
     Shell(Option<&'static ImageSpec>),
@@ -108,10 +110,10 @@ async fn main_process(run: &Run, stdin: Option<mpsc::Receiver<Bytes>>) -> i32 {
                 run.processes.add_resident(1, helper);
             }
             for line in &spec.start_log {
-                run.log.line(&spec.fill(line, tag));
+                run.log.line(&spec.fill_at(line, tag, jiff::Timestamp::now()));
             }
-            let responder = responder(spec, tag, table, run);
-            serve(run, spec, responder, &mut signals).await
+            let responders = responders(spec, tag, table, run);
+            serve(run, spec, responders, &mut signals).await
         }
         // The shell watches PID 1's signals itself.
         Program::Shell(_) => run_shell(run, stdin).await,
@@ -124,8 +126,14 @@ async fn main_process(run: &Run, stdin: Option<mpsc::Receiver<Bytes>>) -> i32 {
     }
 }
 
-fn responder(spec: &'static ImageSpec, tag: &str, table: &'static ImageTable, run: &Run) -> Arc<dyn Responder> {
-    match spec.behaviour {
+/// What answers on each port the image listens on.
+fn responders(
+    spec: &'static ImageSpec,
+    tag: &str,
+    table: &'static ImageTable,
+    run: &Run,
+) -> HashMap<u16, Arc<dyn Responder>> {
+    let shared: Arc<dyn Responder> = match spec.behaviour {
         Behaviour::Nginx => Arc::new(Nginx {
             fs: run.fs.clone(),
             server: format!("nginx/{}", spec.version_for(tag)),
@@ -133,27 +141,39 @@ fn responder(spec: &'static ImageSpec, tag: &str, table: &'static ImageTable, ru
             log: run.log.clone(),
             modified: run.started,
         }),
+        Behaviour::Daemon => {
+            let now = jiff::Timestamp::now();
+            let daemon = |port: u16| -> Arc<dyn Responder> {
+                let answers = spec.answers.iter().filter(|a| a.port == port);
+                Arc::new(Daemon {
+                    answers: answers.map(|a| (a.path.clone(), spec.fill_at(&a.body, tag, now))).collect(),
+                })
+            };
+            return spec.listening_ports().into_iter().map(|port| (port, daemon(port))).collect();
+        }
         _ => Arc::new(SampleApp { tag: tag.to_string() }),
-    }
+    };
+    spec.listening_ports().into_iter().map(|port| (port, shared.clone())).collect()
 }
 
 /// Listens on the image's ports and serves connections until a signal ends the process.
 async fn serve(
     run: &Run,
     spec: &ImageSpec,
-    responder: Arc<dyn Responder>,
+    responders: HashMap<u16, Arc<dyn Responder>>,
     signals: &mut watch::Receiver<Option<i32>>,
 ) -> i32 {
     let (accept, mut connections) = mpsc::unbounded_channel();
-    for port in &spec.ports {
-        run.pod.listen(*port, &run.container, accept.clone());
+    for port in responders.keys() {
+        run.pod.listen(*port, &run.container, accept.clone(), spec.tls_ports.contains(port));
     }
-    drop(accept);
+    // Kept open: a daemon without ports (the storage provisioner) runs until it is signalled.
+    let _accepting = accept;
     loop {
         tokio::select! {
             stream = connections.recv() => match stream {
-                Some(stream) => {
-                    let responder = responder.clone();
+                Some((port, stream)) => {
+                    let Some(responder) = responders.get(&port).cloned() else { continue };
                     tokio::spawn(async move { http::serve(stream, responder.as_ref()).await });
                 }
                 None => return 0,

@@ -31,8 +31,7 @@ const LEASE_NAMESPACE: &str = "kube-node-lease";
 
 /// A MicroTime, as Lease times are.
 fn now_micro() -> String {
-    let now = jiff::Timestamp::now();
-    format!("{}.{:06}Z", now.strftime("%Y-%m-%dT%H:%M:%S"), now.subsec_microsecond())
+    time::micro_rfc3339(jiff::Timestamp::now())
 }
 
 /// Creates the node's Lease (owned by the Node, as upstream) or renews it.

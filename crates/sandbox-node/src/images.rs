@@ -16,6 +16,19 @@ pub enum Behaviour {
     HttpTag,
     /// The sandbox's shell runs the container's command.
     Shell,
+    /// A cluster component (CoreDNS, etcd, the control plane): answers its health endpoints.
+    Daemon,
+}
+
+/// A fixed answer of a daemon: `GET path` on `port` (the query ignored) returns `body` with 200.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Answer {
+    /// The port it is served on.
+    pub port: u16,
+    /// The path, without a query.
+    pub path: String,
+    /// The body (`{version}`, `{tag}` and `{ts}` are filled in).
+    pub body: String,
 }
 
 /// A set of files and programs several images share (their Linux distribution).
@@ -37,6 +50,9 @@ pub struct Base {
 pub struct ImageSpec {
     /// Repository names (without registry or `library/`) this row matches.
     pub repositories: Vec<String>,
+    /// The registry they come from; `None`: Docker Hub.
+    #[serde(default)]
+    pub registry: Option<String>,
     /// What its main program does.
     pub behaviour: Behaviour,
     /// The name of the [`Base`] it builds on.
@@ -59,9 +75,15 @@ pub struct ImageSpec {
     /// What `ps -ef` shows for the behaviour's processes (the first is PID 1).
     #[serde(default)]
     pub processes: Vec<String>,
-    /// Ports the behaviour listens on.
+    /// Ports the behaviour listens on (besides those of `answers`).
     #[serde(default)]
     pub ports: Vec<u16>,
+    /// A daemon's fixed answers (health and metrics endpoints).
+    #[serde(default)]
+    pub answers: Vec<Answer>,
+    /// Ports that speak HTTPS (an HTTPS probe passes only there; a plain one gets a 400).
+    #[serde(default)]
+    pub tls_ports: Vec<u16>,
     /// The image's environment (`{version}` and `{tag}` are filled in).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -238,9 +260,10 @@ impl ImageTable {
     pub fn resolve(&self, image: &str) -> Resolved<'_> {
         let Some(reference) = ImageRef::parse(image) else { return Resolved::Invalid };
         let short = reference.short_repository();
-        match self.images.iter().find(|spec| spec.repositories.iter().any(|r| r == short)) {
-            Some(spec) if reference.domain == "docker.io" => Resolved::Known(spec, reference),
-            _ => Resolved::Unknown(reference),
+        let from = |spec: &ImageSpec| spec.registry.as_deref().unwrap_or("docker.io") == reference.domain;
+        match self.images.iter().find(|spec| from(spec) && spec.repositories.iter().any(|r| r == short)) {
+            Some(spec) => Resolved::Known(spec, reference),
+            None => Resolved::Unknown(reference),
         }
     }
 
@@ -276,6 +299,29 @@ impl ImageSpec {
     /// Fills `{version}` and `{tag}`.
     pub fn fill(&self, text: &str, tag: &str) -> String {
         text.replace("{version}", &self.version_for(tag)).replace("{tag}", tag)
+    }
+
+    /// Fills a log line or answer written at `now`: `{version}`, `{tag}`, `{ts}` (RFC 3339 with
+    /// microseconds, as etcd logs) and `{klog}` (the head of a klog line, as Kubernetes' own
+    /// components write: severity, date, time, thread id).
+    pub fn fill_at(&self, text: &str, tag: &str, now: jiff::Timestamp) -> String {
+        let mut out = self.fill(text, tag);
+        if out.contains("{ts}") {
+            out = out.replace("{ts}", &gitops_sandbox_core::time::micro_rfc3339(now));
+        }
+        if out.contains("{klog}") {
+            let head = format!("I{}.{:06}       1", now.strftime("%m%d %H:%M:%S"), now.subsec_microsecond());
+            out = out.replace("{klog}", &head);
+        }
+        out
+    }
+
+    /// Every port the behaviour listens on: `ports` and those of its answers, once each.
+    pub fn listening_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.ports.iter().copied().chain(self.answers.iter().map(|a| a.port)).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
     }
 
     /// The argv a container runs: `command` replaces the entrypoint, `args` the cmd (as upstream:
@@ -377,6 +423,11 @@ mod tests {
             ("gitopsbook/example-operator:v1.0", Some(Behaviour::Shell)),
             ("redis:7", None),
             ("quay.io/nginx", None),
+            ("registry.k8s.io/coredns/coredns:v1.11.3", Some(Behaviour::Daemon)),
+            ("registry.k8s.io/etcd:3.5.16-0", Some(Behaviour::Daemon)),
+            ("gcr.io/k8s-minikube/storage-provisioner:v5", Some(Behaviour::Daemon)),
+            ("etcd:3.5", None),
+            ("example.com/kube-apiserver:v1.32.4", None),
         ];
         for (image, want) in cases {
             let got = match t.resolve(image) {
@@ -422,6 +473,22 @@ mod tests {
         assert_eq!(fs.is_dir("/bin"), Some(true));
         assert_eq!(t.mime_type("/a/b.HTML"), "text/html");
         assert_eq!(t.mime_type("/a/b"), "application/octet-stream");
+    }
+
+    #[test]
+    fn daemons_listen_on_their_answers_ports_and_fill_times() {
+        let Resolved::Known(etcd, r) = table().resolve("registry.k8s.io/etcd:3.5.16-0") else { panic!() };
+        assert_eq!(etcd.listening_ports(), vec![2379, 2380, 2381]);
+        let at: jiff::Timestamp = "2026-12-04T14:09:28.123456Z".parse().unwrap();
+        assert_eq!(etcd.fill_at("{ts} {tag}", &r.tag, at), "2026-12-04T14:09:28.123456Z 3.5.16-0");
+        assert_eq!(etcd.fill_at("{klog} x.go:1] hi", "t", at), "I1204 14:09:28.123456       1 x.go:1] hi");
+        let Resolved::Known(apiserver, _) = table().resolve("registry.k8s.io/kube-apiserver:v1.32.4") else { panic!() };
+        assert_eq!(apiserver.tls_ports, vec![8443]);
+        for spec in &table().images {
+            for port in &spec.tls_ports {
+                assert!(spec.listening_ports().contains(port), "{:?} speaks TLS on a port it does not open", spec.repositories);
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod containers;
+pub mod daemon;
 pub mod exec;
 pub mod heartbeat;
 pub mod http;
@@ -185,7 +186,8 @@ impl SimulatedNode {
     pub fn admit(&self, pod: &serde_json::Value) -> Result<Arc<PodRuntime>, volumes::MountError> {
         let namespace = object::namespace(pod).to_string();
         let name = object::name(pod).to_string();
-        let ip = self.allocate_ip();
+        // A host-network pod (kube-proxy, the control plane) shares the node's address.
+        let ip = if pod["spec"]["hostNetwork"] == true { HOST_IP.to_string() } else { self.allocate_ip() };
         let built = volumes::build(&self.sandbox, pod, &ip)?;
         let runtime = Arc::new(PodRuntime {
             namespace: namespace.clone(),
@@ -330,12 +332,16 @@ pub fn controllers(node: &Arc<SimulatedNode>, exits: Triggers) -> Vec<(Arc<dyn C
     ]
 }
 
-/// Registers the Node object (in the background: it is a store write), as a kubelet does when it starts.
+/// Registers the Node object and the static pods' mirror pods (in the background: they are store
+/// writes), as a kubelet does when it starts.
 pub fn register(sandbox: &Arc<Sandbox>) {
     let sb = sandbox.clone();
     tokio::task::spawn_blocking(move || {
         if let Err(e) = heartbeat::ensure(&sb) {
             eprintln!("sandbox node: cannot register the Node object: {}", e.message);
+        }
+        if let Err(e) = kubelet::static_pods::ensure(&sb, None) {
+            eprintln!("sandbox node: cannot create the static pods' mirror pods: {}", e.message);
         }
     });
 }

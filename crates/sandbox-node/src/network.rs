@@ -93,13 +93,19 @@ impl PodNetwork {
         out
     }
 
-    fn pod_at(&self, ip: &str) -> Option<Arc<PodRuntime>> {
-        self.pods.lock().unwrap_or_else(|e| e.into_inner()).values().find(|p| p.ip == ip).cloned()
+    /// The pods at `ip`: one, or every host-network pod at the node's address.
+    fn pods_at(&self, ip: &str) -> Vec<Arc<PodRuntime>> {
+        self.pods.lock().unwrap_or_else(|e| e.into_inner()).values().filter(|p| p.ip == ip).cloned().collect()
     }
 
     fn dial_pod(&self, ip: &str, port: u16) -> Result<DuplexStream, ConnectError> {
-        let pod = self.pod_at(ip).ok_or(ConnectError::TimedOut)?;
-        pod.connect(port).map_err(|_| ConnectError::Refused)
+        let pods = self.pods_at(ip);
+        if pods.is_empty() {
+            return Err(ConnectError::TimedOut);
+        }
+        // Host-network pods share one network namespace: whichever listens on the port answers.
+        let listening = pods.iter().find(|p| p.speaks_tls(port).is_some()).unwrap_or(&pods[0]);
+        listening.connect(port).map_err(|_| ConnectError::Refused)
     }
 
     /// kube-proxy's part: a cluster IP and port to one of the Service's ready endpoints.

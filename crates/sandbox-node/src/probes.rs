@@ -59,6 +59,9 @@ pub enum Check {
         port: u16,
         /// The path (and query).
         path: String,
+        /// Whether the scheme is HTTPS (the kubelet skips certificate checks; the listener must
+        /// speak TLS).
+        https: bool,
     },
     /// A TCP connection to `port`: accepted passes.
     Tcp {
@@ -96,12 +99,13 @@ impl Probe {
     pub fn of(container: &Value, kind: Kind) -> Option<Probe> {
         let spec = &container[kind.field()];
         let check = if let Some(get) = spec["httpGet"].as_object() {
-            // The simulated servers speak plain HTTP only: an HTTPS probe is not run.
-            if get.get("scheme").and_then(Value::as_str).is_some_and(|s| s != "HTTP") {
-                return None;
-            }
+            let https = match get.get("scheme").and_then(Value::as_str) {
+                None | Some("HTTP") => false,
+                Some("HTTPS") => true,
+                Some(_) => return None,
+            };
             let path = get.get("path").and_then(Value::as_str).filter(|p| !p.is_empty()).unwrap_or("/");
-            Check::Http { port: port(container, &get["port"])?, path: path.to_string() }
+            Check::Http { port: port(container, &get["port"])?, path: path.to_string(), https }
         } else if let Some(tcp) = spec["tcpSocket"].as_object() {
             Check::Tcp { port: port(container, &tcp["port"])? }
         } else {
@@ -253,7 +257,7 @@ impl Prober {
 
     async fn check(&self, check: &Check) -> Result<(), String> {
         match check {
-            Check::Http { port, path } => self.http_get(*port, path).await,
+            Check::Http { port, path, https } => self.http_get(*port, path, *https).await,
             Check::Tcp { port } => self.rt.connect(*port).map(drop).map_err(|_| self.refused(*port)),
             Check::Exec { command } => self.exec(command.clone()).await,
         }
@@ -263,30 +267,38 @@ impl Prober {
         format!("dial tcp {}:{port}: connect: connection refused", self.rt.ip)
     }
 
-    fn url(&self, port: u16, path: &str) -> String {
-        format!("http://{}:{port}{path}", self.rt.ip)
+    fn url(&self, port: u16, path: &str, https: bool) -> String {
+        format!("{}://{}:{port}{path}", if https { "https" } else { "http" }, self.rt.ip)
     }
 
     fn timed_out(&self, check: &Check) -> String {
         match check {
-            Check::Http { port, path } => format!(
+            Check::Http { port, path, https } => format!(
                 "Get \"{}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
-                self.url(*port, path)
+                self.url(*port, path, *https)
             ),
             Check::Tcp { port } => format!("dial tcp {}:{port}: i/o timeout", self.rt.ip),
             Check::Exec { command } => format!("command \"{}\" timed out", command.join(" ")),
         }
     }
 
-    /// GET `path` as the kubelet does (`User-Agent: kube-probe/1.32`); 200–399 passes.
-    async fn http_get(&self, port: u16, path: &str) -> Result<(), String> {
-        let mut stream =
-            self.rt.connect(port).map_err(|_| format!("Get \"{}\": {}", self.url(port, path), self.refused(port)))?;
+    /// GET `path` as the kubelet does (`User-Agent: kube-probe/1.32`); 200–399 passes. TLS is not
+    /// played byte for byte: a listener's `tls` flag says which scheme it answers, and a mismatch
+    /// fails as it does upstream.
+    async fn http_get(&self, port: u16, path: &str, https: bool) -> Result<(), String> {
+        let url = self.url(port, path, https);
+        match (https, self.rt.speaks_tls(port)) {
+            (true, Some(false)) => return Err(format!("Get \"{url}\": http: server gave HTTP response to HTTPS client")),
+            // An HTTPS server answers a plain request with 400 ("Client sent an HTTP request to an HTTPS server.").
+            (false, Some(true)) => return Err("HTTP probe failed with statuscode: 400".to_string()),
+            _ => {}
+        }
+        let mut stream = self.rt.connect(port).map_err(|_| format!("Get \"{url}\": {}", self.refused(port)))?;
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {}:{port}\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\nConnection: close\r\n\r\n",
             self.rt.ip
         );
-        let lost = |e: std::io::Error| format!("Get \"{}\": {e}", self.url(port, path));
+        let lost = |e: std::io::Error| format!("Get \"{url}\": {e}");
         stream.write_all(request.as_bytes()).await.map_err(lost)?;
         let mut head = Vec::new();
         let mut chunk = [0_u8; 1024];
@@ -302,7 +314,7 @@ impl Prober {
             .split_whitespace()
             .nth(1)
             .and_then(|c| c.parse().ok())
-            .ok_or_else(|| format!("Get \"{}\": malformed HTTP response", self.url(port, path)))?;
+            .ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))?;
         if (200..400).contains(&code) { Ok(()) } else { Err(format!("HTTP probe failed with statuscode: {code}")) }
     }
 
@@ -374,7 +386,7 @@ mod tests {
             "startupProbe": {"exec": {"command": ["cat", "/tmp/ok"]}, "initialDelaySeconds": 5},
         });
         let live = Probe::of(&container, Kind::Liveness).unwrap();
-        assert_eq!(live.check, Check::Http { port: 8080, path: "/".into() });
+        assert_eq!(live.check, Check::Http { port: 8080, path: "/".into(), https: false });
         assert_eq!(
             (live.period, live.timeout, live.success_threshold, live.failure_threshold),
             (Duration::from_secs(10), Duration::from_secs(1), 1, 3)
@@ -390,11 +402,19 @@ mod tests {
     }
 
     #[test]
+    fn an_https_probe_is_run_against_the_listeners_scheme() {
+        let container = json!({"name": "api", "livenessProbe": {"httpGet": {"port": 8443, "path": "/livez",
+            "scheme": "HTTPS"}}});
+        let live = Probe::of(&container, Kind::Liveness).unwrap();
+        assert_eq!(live.check, Check::Http { port: 8443, path: "/livez".into(), https: true });
+    }
+
+    #[test]
     fn a_probe_on_a_port_the_container_does_not_name_is_not_run() {
         let container = json!({"name": "web", "livenessProbe": {"httpGet": {"port": "admin"}},
-            "startupProbe": {"httpGet": {"port": 443, "scheme": "HTTPS"}}, "readinessProbe": {"grpc": {"port": 9090}}});
+            "startupProbe": {"httpGet": {"port": 443, "scheme": "FTP"}}, "readinessProbe": {"grpc": {"port": 9090}}});
         assert_eq!(Probe::of(&container, Kind::Liveness), None);
-        assert_eq!(Probe::of(&container, Kind::Startup), None, "HTTPS is not simulated");
+        assert_eq!(Probe::of(&container, Kind::Startup), None, "not a scheme");
         assert_eq!(Probe::of(&container, Kind::Readiness), None, "nor gRPC");
     }
 }

@@ -237,8 +237,18 @@ impl Container {
     }
 }
 
-/// What a listening container does with a new connection.
-pub type Accept = mpsc::UnboundedSender<tokio::io::DuplexStream>;
+/// Where a listening container takes new connections: the port dialled, and the stream.
+pub type Accept = mpsc::UnboundedSender<(u16, tokio::io::DuplexStream)>;
+
+/// A listening port of a pod.
+pub struct Listener {
+    /// The container that listens.
+    pub container: String,
+    /// Where its connections go.
+    pub accept: Accept,
+    /// Whether it speaks HTTPS (a daemon's `tlsPorts`): probes check the scheme against it.
+    pub tls: bool,
+}
 
 /// One pod's sandbox on the node.
 pub struct PodRuntime {
@@ -256,8 +266,8 @@ pub struct PodRuntime {
     pub volumes: Mutex<BTreeMap<String, Volume>>,
     /// Its containers (init and app) by name, with their state.
     pub containers: Mutex<BTreeMap<String, Container>>,
-    /// Listening ports: the container that listens, and where connections go.
-    pub listeners: Mutex<HashMap<u16, (String, Accept)>>,
+    /// Listening ports.
+    pub listeners: Mutex<HashMap<u16, Listener>>,
     /// At the realistic pace, while the pod is being deleted: when its containers will have stopped.
     pub stopping: Mutex<Option<tokio::time::Instant>>,
 }
@@ -268,14 +278,20 @@ impl PodRuntime {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts listening on `port` for `container`.
-    pub fn listen(&self, port: u16, container: &str, accept: Accept) {
-        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).insert(port, (container.into(), accept));
+    /// Starts listening on `port` for `container` (speaking HTTPS if `tls`).
+    pub fn listen(&self, port: u16, container: &str, accept: Accept, tls: bool) {
+        let listener = Listener { container: container.into(), accept, tls };
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).insert(port, listener);
     }
 
     /// Stops every listener of `container`.
     pub fn unlisten(&self, container: &str) {
-        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, (c, _)| c != container);
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, l| l.container != container);
+    }
+
+    /// Whether something listens on `port`, and if so whether it speaks HTTPS.
+    pub fn speaks_tls(&self, port: u16) -> Option<bool> {
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).get(&port).map(|l| l.tls)
     }
 
     /// Opens a connection to `port`, like a dial to the pod's IP.
@@ -288,9 +304,9 @@ impl PodRuntime {
             ))
         };
         let listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, accept) = listeners.get(&port).ok_or_else(refused)?;
+        let listener = listeners.get(&port).ok_or_else(refused)?;
         let (client, server) = tokio::io::duplex(256 * 1024);
-        accept.send(server).map_err(|_| refused())?;
+        listener.accept.send((port, server)).map_err(|_| refused())?;
         Ok(client)
     }
 
@@ -359,9 +375,10 @@ mod tests {
         let err = pod.connect(81).unwrap_err();
         assert!(matches!(err, NodeError::ConnectionRefused(m) if m.contains("connect: connection refused")));
         let (tx, mut rx) = mpsc::unbounded_channel();
-        pod.listen(80, "nginx", tx);
+        pod.listen(80, "nginx", tx, false);
         pod.connect(80).unwrap();
-        assert!(rx.try_recv().is_ok());
+        assert_eq!(rx.try_recv().map(|(port, _)| port).ok(), Some(80));
+        assert_eq!((pod.speaks_tls(80), pod.speaks_tls(81)), (Some(false), None));
         pod.unlisten("nginx");
         assert!(pod.connect(80).is_err());
     }

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod addons;
 pub mod api;
 pub mod in_pod_kubectl;
 pub mod kubeconfig;

@@ -1,6 +1,6 @@
 //! Serving a sandbox: `run(listener, sandbox, shutdown)`, used the same way by the CLI and the tests.
 //! This is the composition root: it builds the parts bottom-up over the store-backed [`Sandbox`] —
-//! the simulated node, the controllers, the HTTP router — and injects what a lower part needs
+//! the simulated node, the controllers, the cluster's add-ons, the HTTP router — and injects what a lower part needs
 //! (the node's in-pod kubectl, the router's pod streams) instead of letting it reach up.
 
 use crate::Sandbox;
@@ -35,6 +35,12 @@ pub async fn run(
         SimulatedNode::new(sandbox.clone(), clients, handle, exits)
     });
     node::register(&sandbox);
+    let installing = sandbox.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = crate::addons::install(&installing) {
+            eprintln!("sandbox: cannot install the cluster's add-ons: {e}");
+        }
+    });
     // The autoscaler reads the CPU an image uses from the node's image table.
     let autoscaler: Arc<dyn controllers::Controller> =
         Arc::new(controllers::autoscaler::Autoscaler::new(Arc::new(node::images::cpu_millicores)));

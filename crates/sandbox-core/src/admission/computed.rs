@@ -100,10 +100,15 @@ fn empty_dir_when_sourceless(volume: &mut Map<String, Value>, key: &str) {
 }
 
 /// The ServiceAccount admission plugin: a pod without one runs as `default`.
-fn service_account_name(spec: &mut Map<String, Value>, key: &str) {
+fn service_account_name(pod: &mut Map<String, Value>, _: &str) {
+    // The ServiceAccount admission leaves a static pod's mirror alone: it runs as no account.
+    if pod.get("metadata").is_some_and(|m| m["annotations"].get("kubernetes.io/config.mirror").is_some()) {
+        return;
+    }
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return };
     let legacy = spec.get("serviceAccount").and_then(Value::as_str).unwrap_or("").to_string();
     let name = if legacy.is_empty() { "default".to_string() } else { legacy };
-    set_if_unset(spec, key, json!(name));
+    set_if_unset(spec, "serviceAccountName", json!(name));
 }
 
 /// The deprecated `serviceAccount` always mirrors `serviceAccountName` (and fills it when only it is given).
@@ -266,8 +271,10 @@ mod tests {
 
     #[test]
     fn service_account_fields_mirror_each_other() {
-        let out = run(service_account_name, json!({}), "serviceAccountName");
-        assert_eq!(out["serviceAccountName"], "default");
+        let out = run(service_account_name, json!({"spec": {}}), "");
+        assert_eq!(out["spec"]["serviceAccountName"], "default");
+        let mirror = json!({"metadata": {"annotations": {"kubernetes.io/config.mirror": "h"}}, "spec": {}});
+        assert_eq!(run(service_account_name, mirror.clone(), ""), mirror, "a mirror pod runs as no account");
         let out = run(service_account_mirror, json!({"serviceAccount": "old"}), "serviceAccount");
         assert_eq!(out, json!({"serviceAccount": "old", "serviceAccountName": "old"}));
         let out =

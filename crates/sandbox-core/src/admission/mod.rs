@@ -13,6 +13,7 @@ mod limits;
 mod meta;
 mod objects;
 mod pod;
+pub mod priority;
 mod service_account;
 mod validation;
 mod workloads;

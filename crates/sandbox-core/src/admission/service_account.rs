@@ -7,8 +7,13 @@ use serde_json::{Value, json};
 pub const MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// Adds the projected `kube-api-access-…` volume and its read-only mounts to a new Pod, unless the
-/// pod or a container already mounts something there or `automountServiceAccountToken` is false.
+/// pod or a container already mounts something there, `automountServiceAccountToken` is false, or
+/// the pod mirrors a static pod.
 pub fn mount_api_access(pod: &mut Value, suffix: &str) {
+    // A static pod's mirror gets no credentials, as upstream's admission skips mirror pods.
+    if pod["metadata"]["annotations"].get("kubernetes.io/config.mirror").is_some() {
+        return;
+    }
     let spec = &mut pod["spec"];
     if !spec.is_object() || spec["automountServiceAccountToken"] == false {
         return;
@@ -71,5 +76,9 @@ mod tests {
             json!({"spec": {"containers": [{"name": "a", "volumeMounts": [{"name": "t", "mountPath": MOUNT_PATH}]}]}});
         mount_api_access(&mut own, "x");
         assert!(own["spec"].get("volumes").is_none());
+        let mut mirror = json!({"metadata": {"annotations": {"kubernetes.io/config.mirror": "h"}},
+            "spec": {"containers": [{"name": "a"}]}});
+        mount_api_access(&mut mirror, "x");
+        assert!(mirror["spec"].get("volumes").is_none(), "a static pod's mirror");
     }
 }

@@ -1,8 +1,10 @@
 //! The kubelet: for each pod bound to the node, sets up its sandbox, runs init containers in order
 //! and then the app containers, restarts them under the pod's restartPolicy with upstream's
-//! back-off, reports the status, and stops and removes pods being deleted.
+//! back-off, reports the status, and stops and removes pods being deleted. It also runs the
+//! control plane's static pods (`static_pods`).
 
 mod pull;
+pub mod static_pods;
 
 use super::containers::{self, Program, Run};
 use super::images::{self, Resolved};
@@ -123,6 +125,8 @@ pub fn reconcile_pod(node: &SimulatedNode, namespace: &str, name: &str) -> ApiRe
     let sb = node.sandbox();
     let Some(pod) = sb.get(pods(), Some(namespace), name) else {
         node.forget(namespace, name);
+        // A static pod's mirror is never gone for long: the kubelet creates it again.
+        static_pods::ensure(sb, Some((namespace, name)))?;
         return Ok(Action::Done);
     };
     if pod["spec"]["nodeName"].as_str() != Some(SimulatedNode::NAME) {
