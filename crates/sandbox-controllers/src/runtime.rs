@@ -140,6 +140,10 @@ pub async fn run(
     }
     loop {
         while let Some(target) = queue.pop() {
+            // A stop wins over queued work: a reconcile after it could start what the stop ended.
+            if *shutdown.borrow() {
+                return;
+            }
             let outcome = reconcile_once(&sandbox, &controller, &target).await;
             settle(&mut queue, controller.name(), target, outcome);
             // Fold in what arrived meanwhile before taking the next item, so bursts coalesce.
@@ -152,6 +156,8 @@ pub async fn run(
         }
         let due = queue.next_due();
         tokio::select! {
+            biased;
+            _ = shutdown.changed() => return,
             received = subscription.receiver.recv() => match received {
                 Ok(event) => controller.triggers(&event).into_iter().for_each(|t| queue.push(t)),
                 // Fell behind: reconcile everything of the primary type again.
@@ -167,7 +173,6 @@ pub async fn run(
                 None => triggers = None,
             },
             _ = sleep_until_due(due) => queue.release_due(),
-            _ = shutdown.changed() => return,
         }
     }
 }

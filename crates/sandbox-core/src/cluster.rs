@@ -222,9 +222,7 @@ impl Sandbox {
     /// one flush; the cluster's add-ons at every start. Existing ones are left as they are.
     pub fn create_missing(&self, objects: Vec<Value>) -> Result<(), SandboxError> {
         let created = self.store.detached(|| objects.into_iter().try_for_each(|object| self.create_if_missing(object)));
-        self.store
-            .flush()
-            .map_err(|e| SandboxError::Bootstrap { name: "add-ons".into(), message: e.to_string() })?;
+        self.store.flush().map_err(|e| SandboxError::Bootstrap { name: "add-ons".into(), message: e.to_string() })?;
         created
     }
 

@@ -106,6 +106,28 @@ pub fn start(handle: &tokio::runtime::Handle, target: Target, command: Vec<Strin
     Process { stdin: stdin_tx, output: output_rx, exit: exit_rx, resize }
 }
 
+/// Whether `program` is a file of the container: a path, or a name found on its `PATH`.
+pub fn program_exists(target: &Target, program: &str) -> bool {
+    if program.contains('/') {
+        return target.fs.read(program).is_ok();
+    }
+    let path = target.env.iter().find(|(k, _)| k == "PATH").map_or("/usr/local/bin:/usr/bin:/bin", |(_, v)| v.as_str());
+    path.split(':').any(|dir| target.fs.read(&format!("{}/{program}", dir.trim_end_matches('/'))).is_ok())
+}
+
+/// An exec of a program the image does not have, in an image without a shell: the container
+/// runtime refuses it, and kubectl reports exit code 126, as with Docker on minikube.
+pub fn missing_program(program: &str) -> Process {
+    let (output, output_rx) = mpsc::channel(1);
+    let message = format!(
+        "OCI runtime exec failed: exec failed: unable to start container process: exec: \"{program}\": executable file not found in $PATH: unknown\r\n"
+    );
+    let _ = output.try_send(Output::Stderr(bytes::Bytes::from(message)));
+    let (exit, exit_rx) = oneshot::channel();
+    let _ = exit.send(126);
+    Process { stdin: None, output: output_rx, exit: exit_rx, resize: None }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +169,14 @@ mod tests {
             collect(start(&tokio::runtime::Handle::current(), target(), vec!["nosuchprogram".into()], false, false))
                 .await;
         assert_ne!(code, 0);
+    }
+
+    #[tokio::test]
+    async fn a_program_the_image_lacks_is_refused_by_the_runtime() {
+        assert!(program_exists(&target(), "/etc/hostname") && !program_exists(&target(), "sh"));
+        let (text, code) = collect(missing_program("sh")).await;
+        assert_eq!(code, 126);
+        assert!(text.contains("exec: \"sh\": executable file not found in $PATH"), "{text}");
     }
 
     #[tokio::test]

@@ -267,6 +267,15 @@ impl ImageTable {
         }
     }
 
+    /// Whether `image` is a simulated image without a shell (distroless): an exec there finds only
+    /// the files the image has.
+    pub fn shell_less(&self, image: &str) -> bool {
+        match self.resolve(image) {
+            Resolved::Known(spec, _) => self.bases.get(&spec.base).is_some_and(|b| !b.bin.iter().any(|p| p == "sh")),
+            _ => false,
+        }
+    }
+
     /// Every repository simulated, for messages.
     pub fn supported(&self) -> String {
         self.images.iter().flat_map(|s| s.repositories.iter().map(String::as_str)).collect::<Vec<_>>().join(", ")
@@ -484,9 +493,14 @@ mod tests {
         assert_eq!(etcd.fill_at("{klog} x.go:1] hi", "t", at), "I1204 14:09:28.123456       1 x.go:1] hi");
         let Resolved::Known(apiserver, _) = table().resolve("registry.k8s.io/kube-apiserver:v1.32.4") else { panic!() };
         assert_eq!(apiserver.tls_ports, vec![8443]);
+        assert!(table().shell_less("registry.k8s.io/kube-apiserver:v1.32.4") && !table().shell_less("nginx"));
         for spec in &table().images {
             for port in &spec.tls_ports {
-                assert!(spec.listening_ports().contains(port), "{:?} speaks TLS on a port it does not open", spec.repositories);
+                assert!(
+                    spec.listening_ports().contains(port),
+                    "{:?} speaks TLS on a port it does not open",
+                    spec.repositories
+                );
             }
         }
     }

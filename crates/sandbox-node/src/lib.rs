@@ -114,6 +114,8 @@ pub struct SimulatedNode {
     next_ip: AtomicU32,
     /// The pace from the Node object's annotation (kept current by the node-status controller).
     pace: AtomicU8,
+    /// Set when the node shuts down: its tasks (probes) end, so nothing holds the sandbox after.
+    shutting_down: tokio::sync::watch::Sender<bool>,
 }
 
 impl SimulatedNode {
@@ -141,6 +143,17 @@ impl SimulatedNode {
             pulled: Mutex::default(),
             next_ip: AtomicU32::new(0),
             pace: AtomicU8::new(pace.to_u8()),
+            shutting_down: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// Stops every pod's containers and the node's tasks, as the server stops: the sandbox's store
+    /// is then released (a restart in the same process opens it again). Pod statuses are not
+    /// rewritten; the next start runs the pods again, as a kubelet does after a reboot.
+    pub fn shut_down(&self) {
+        self.shutting_down.send_replace(true);
+        for pod in self.pods().values() {
+            pod.stop_all();
         }
     }
 
@@ -166,7 +179,13 @@ impl SimulatedNode {
 
     /// Runs a node task (a container's probe) on the node's runtime.
     pub(crate) fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.runtime.spawn(task);
+        let mut shutting_down = self.shutting_down.subscribe();
+        self.runtime.spawn(async move {
+            tokio::select! {
+                () = task => {}
+                _ = shutting_down.wait_for(|down| *down) => {}
+            }
+        });
     }
 
     fn pods(&self) -> MutexGuard<'_, HashMap<(String, String), Arc<PodRuntime>>> {
@@ -257,9 +276,11 @@ impl SimulatedNode {
         self.clients.clone()
     }
 
-    /// Starts a container run's task.
+    /// Starts a container run's task (none once the node is shutting down).
     pub fn spawn(&self, run: containers::Run) {
-        containers::spawn(&self.runtime, run);
+        if !*self.shutting_down.borrow() {
+            containers::spawn(&self.runtime, run);
+        }
     }
 
     /// Whether any pod of this node runs in `namespace` (and so might mount one of its ConfigMaps).

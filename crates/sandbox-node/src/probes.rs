@@ -288,7 +288,9 @@ impl Prober {
     async fn http_get(&self, port: u16, path: &str, https: bool) -> Result<(), String> {
         let url = self.url(port, path, https);
         match (https, self.rt.speaks_tls(port)) {
-            (true, Some(false)) => return Err(format!("Get \"{url}\": http: server gave HTTP response to HTTPS client")),
+            (true, Some(false)) => {
+                return Err(format!("Get \"{url}\": http: server gave HTTP response to HTTPS client"));
+            }
             // An HTTPS server answers a plain request with 400 ("Client sent an HTTP request to an HTTPS server.").
             (false, Some(true)) => return Err("HTTP probe failed with statuscode: 400".to_string()),
             _ => {}

@@ -44,12 +44,13 @@ impl PodStreams for SimulatedNode {
     ) -> Result<Process, NodeError> {
         let rt = self.running_pod(namespace, pod).ok_or_else(|| SimulatedNode::not_running(namespace, pod))?;
         let name = self.container_name(&rt, container)?;
-        let target = {
+        let (target, shell_less) = {
             let containers = rt.containers();
             let c = containers
                 .get(&name)
                 .ok_or_else(|| NodeError::NoSuchContainer(format!("container {name} is not valid for pod {pod}")))?;
-            match (&c.state, &c.fs) {
+            let shell_less = c.image.as_ref().is_some_and(|(image, _)| crate::images::table().shell_less(image));
+            let target = match (&c.state, &c.fs) {
                 (State::Running { .. }, Some(fs)) => exec::Target {
                     fs: fs.clone(),
                     env: c.env.clone(),
@@ -60,8 +61,13 @@ impl PodStreams for SimulatedNode {
                     network: Some(self.network(&rt)),
                 },
                 _ => return Err(NodeError::PodNotRunning(format!("container not found (\"{name}\")"))),
-            }
+            };
+            (target, shell_less)
         };
+        // Without a shell in the image, only its own files run (the shell would run anything).
+        if let Some(program) = command.first().filter(|p| shell_less && !exec::program_exists(&target, p)) {
+            return Ok(exec::missing_program(program));
+        }
         Ok(exec::start(&self.runtime, target, command, tty, stdin))
     }
 

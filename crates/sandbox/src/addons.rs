@@ -31,7 +31,10 @@ mod tests {
         install(&sb).unwrap();
         let deployments = builtin_type("apps", "deployments");
         let coredns = sb.get(deployments, Some("kube-system"), "coredns").expect("CoreDNS's Deployment");
-        assert_eq!(coredns["spec"]["template"]["spec"]["containers"][0]["image"], "registry.k8s.io/coredns/coredns:v1.11.3");
+        assert_eq!(
+            coredns["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.k8s.io/coredns/coredns:v1.11.3"
+        );
         assert!(sb.get(builtin_type("apps", "daemonsets"), Some("kube-system"), "kube-proxy").is_some());
         let provisioner = sb.get(builtin_type("", "pods"), Some("kube-system"), "storage-provisioner").unwrap();
         assert_eq!(provisioner["spec"]["hostNetwork"], true);

@@ -48,9 +48,12 @@ pub async fn run(
     for (controller, triggers) in workloads.chain(node::controllers(&node, exit_triggers)) {
         tokio::spawn(runtime::run(sandbox.clone(), controller, triggers, controllers_stopped.clone()));
     }
+    let stopping = node.clone();
     let shutdown = async move {
         shutdown.await;
         let _ = stop_controllers.send(true);
+        // Containers and probes hold the sandbox too: they end with the server.
+        stopping.shut_down();
     };
     let acceptor = tls::acceptor(sandbox.certificates()).map_err(std::io::Error::other)?;
     let listener = TlsListener::new(listener, acceptor)?;

@@ -47,7 +47,10 @@ mod tests {
     fn a_named_class_gives_its_value_and_policy() {
         let mut pod = json!({"metadata": {"name": "p"}, "spec": {"priorityClassName": "low"}});
         resolve(&mut pod, &classes()).unwrap();
-        assert_eq!((pod["spec"]["priority"].as_i64(), pod["spec"]["preemptionPolicy"].as_str()), (Some(5), Some("Never")));
+        assert_eq!(
+            (pod["spec"]["priority"].as_i64(), pod["spec"]["preemptionPolicy"].as_str()),
+            (Some(5), Some("Never"))
+        );
     }
 
     #[test]
@@ -67,6 +70,9 @@ mod tests {
         let mut with_default = classes();
         with_default.push(Arc::new(json!({"metadata": {"name": "normal"}, "value": 100, "globalDefault": true})));
         resolve(&mut pod, &with_default).unwrap();
-        assert_eq!((pod["spec"]["priority"].as_i64(), pod["spec"]["priorityClassName"].as_str()), (Some(100), Some("normal")));
+        assert_eq!(
+            (pod["spec"]["priority"].as_i64(), pod["spec"]["priorityClassName"].as_str()),
+            (Some(100), Some("normal"))
+        );
     }
 }
