@@ -21,7 +21,11 @@ fn kube_system_holds_minikubes_config_maps_service_accounts_and_leases() {
         return;
     }
     let sb = Sandbox::start();
-    let cms = names(&sb.kubectl_ok(&["get", "cm", "-n", "kube-system"]));
+    // kube-root-ca.crt comes from the namespace controller, a moment after the start.
+    let cms = eventually_within("kube-system's ConfigMaps", Duration::from_secs(20), || {
+        let cms = names(&sb.kubectl_ok(&["get", "cm", "-n", "kube-system"]));
+        cms.iter().any(|n| n == "kube-root-ca.crt").then_some(cms)
+    });
     for want in [
         "coredns",
         "extension-apiserver-authentication",
@@ -47,7 +51,11 @@ fn kube_system_holds_minikubes_config_maps_service_accounts_and_leases() {
     let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, root.as_bytes());
     assert!(info.contains(&format!("certificate-authority-data: {encoded}")), "{info}");
     // Nothing of it shows in the learner's namespace.
-    assert_eq!(names(&sb.kubectl_ok(&["get", "cm"])), ["kube-root-ca.crt"]);
+    let default = eventually_within("default's root CA", Duration::from_secs(20), || {
+        let cms = names(&sb.kubectl_ok(&["get", "cm"]));
+        (!cms.is_empty()).then_some(cms)
+    });
+    assert_eq!(default, ["kube-root-ca.crt"]);
 }
 
 #[test]
@@ -112,6 +120,13 @@ fn kube_system_runs_minikubes_pods_which_turn_ready_and_come_back() {
     for (row, want) in rows.iter().skip(1).zip(SYSTEM_PODS) {
         assert!(row.starts_with(want), "{row} is not {want}…");
     }
+    // Their images were on the node already, as minikube's preload puts them there.
+    let events =
+        sb.kubectl_ok(&["get", "events", "-n", "kube-system", "--field-selector", "involvedObject.name=etcd-sandbox"]);
+    assert!(
+        events.contains("Container image \"registry.k8s.io/etcd:3.5.16-0\" already present on machine"),
+        "{events}"
+    );
     // The mirror pods share the node's address and carry their priority class's value.
     let api = sb.kubectl_ok(&[
         "get",

@@ -36,12 +36,17 @@ fn main() {
         let gzip_path = out_dir.join(format!("{}.gz", relative.replace('/', "__")));
         std::fs::write(&gzip_path, gzip(&bytes))
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", gzip_path.display()));
+        // The default dist is named from the package at compile time, not by this script's absolute
+        // path: a target directory shared by two checkouts may reuse this output for the other one.
+        let raw = match std::env::var_os("GITOPS_LAB_UI_DIST") {
+            Some(_) => format!("{:?}", path.display().to_string()),
+            None => format!("concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?})", format!("/../../ui/dist/{relative}")),
+        };
         writeln!(
             code,
-            "    Asset {{ path: {relative:?}, content_type: {:?}, etag: \"\\\"{:016x}\\\"\", raw: include_bytes!({:?}), gzip: include_bytes!({:?}) }},",
+            "    Asset {{ path: {relative:?}, content_type: {:?}, etag: \"\\\"{:016x}\\\"\", raw: include_bytes!({raw}), gzip: include_bytes!({:?}) }},",
             content_type(relative),
             fnv(&bytes),
-            path.display().to_string(),
             gzip_path.display().to_string(),
         )
         .expect("writing to a String");

@@ -128,6 +128,9 @@ pub struct ImageTable {
     pub mime: BTreeMap<String, String>,
     /// How long pulls, starts and stops take at the realistic pace.
     pub pace: crate::pace::Timings,
+    /// Image references present on the node from the start (minikube's preload).
+    #[serde(default)]
+    pub preloaded: Vec<String>,
 }
 
 /// A parsed image reference, normalised as containerd does.
@@ -494,6 +497,9 @@ mod tests {
         let Resolved::Known(apiserver, _) = table().resolve("registry.k8s.io/kube-apiserver:v1.32.4") else { panic!() };
         assert_eq!(apiserver.tls_ports, vec![8443]);
         assert!(table().shell_less("registry.k8s.io/kube-apiserver:v1.32.4") && !table().shell_less("nginx"));
+        for image in &table().preloaded {
+            assert!(matches!(table().resolve(image), Resolved::Known(..)), "{image} is preloaded but not simulated");
+        }
         for spec in &table().images {
             for port in &spec.tls_ports {
                 assert!(

@@ -140,7 +140,7 @@ impl SimulatedNode {
             runtime,
             exits,
             pods: network::PodMap::default(),
-            pulled: Mutex::default(),
+            pulled: Mutex::new(images::table().preloaded.iter().cloned().collect()),
             next_ip: AtomicU32::new(0),
             pace: AtomicU8::new(pace.to_u8()),
             shutting_down: tokio::sync::watch::Sender::new(false),

@@ -104,7 +104,7 @@ impl PodNetwork {
             return Err(ConnectError::TimedOut);
         }
         // Host-network pods share one network namespace: whichever listens on the port answers.
-        let listening = pods.iter().find(|p| p.speaks_tls(port).is_some()).unwrap_or(&pods[0]);
+        let listening = pods.iter().find(|p| p.listens_on(port)).unwrap_or(&pods[0]);
         listening.connect(port).map_err(|_| ConnectError::Refused)
     }
 

@@ -289,6 +289,11 @@ impl PodRuntime {
         self.listeners.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, l| l.container != container);
     }
 
+    /// Whether something listens on `port`.
+    pub fn listens_on(&self, port: u16) -> bool {
+        self.speaks_tls(port).is_some()
+    }
+
     /// Whether something listens on `port`, and if so whether it speaks HTTPS.
     pub fn speaks_tls(&self, port: u16) -> Option<bool> {
         self.listeners.lock().unwrap_or_else(|e| e.into_inner()).get(&port).map(|l| l.tls)
