@@ -150,7 +150,10 @@ mod tests {
             items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>().join(",")
         };
         let rules = role["rules"].as_array().cloned().unwrap_or_default();
-        rules.iter().map(|r| format!("{}|{}|{}", join(r, "apiGroups"), join(r, "resources"), join(r, "verbs"))).collect()
+        rules
+            .iter()
+            .map(|r| format!("{}|{}|{}", join(r, "apiGroups"), join(r, "resources"), join(r, "verbs")))
+            .collect()
     }
 
     // What a comparison with v1.32.0's golden files found wrong; each assertion fails on the old data.
@@ -164,7 +167,11 @@ mod tests {
             groups[6..],
             ["apps", "autoscaling", "batch", "extensions", "policy", "networking.k8s.io", "coordination.k8s.io"]
         );
-        assert!(edit.contains(&"coordination.k8s.io|leases|create,delete,deletecollection,get,list,patch,update,watch".into()));
+        assert!(
+            edit.contains(
+                &"coordination.k8s.io|leases|create,delete,deletecollection,get,list,patch,update,watch".into()
+            )
+        );
         let view = rule_lines(&default_object("ClusterRole", "system:aggregate-to-view", None));
         let at = |lines: &[String], group: &str| lines.iter().position(|l| l.starts_with(&format!("{group}|")));
         assert!(at(&view, "batch") < at(&view, "extensions") && at(&view, "extensions") < at(&view, "policy"));
@@ -190,7 +197,8 @@ mod tests {
         let reader =
             default_object("RoleBinding", "system::extension-apiserver-authentication-reader", Some("kube-system"));
         assert_eq!(reader["roleRef"]["name"], "extension-apiserver-authentication-reader");
-        let users: Vec<&Value> = reader["subjects"].as_array().map(|s| s.iter().map(|s| &s["name"]).collect()).unwrap_or_default();
+        let users: Vec<&Value> =
+            reader["subjects"].as_array().map(|s| s.iter().map(|s| &s["name"]).collect()).unwrap_or_default();
         assert_eq!(users, ["system:kube-controller-manager", "system:kube-scheduler"]);
         // Roles of controllers behind feature gates that are off by default in 1.32 stay out.
         let all = objects().unwrap();
