@@ -203,25 +203,27 @@ fn a_role_labelled_aggregate_to_edit_extends_edit_and_admin() {
     assert_eq!(can(&editor, &["create", "statefulsets.apps"]), "yes\n");
     assert_eq!(can(&boss, &["create", "statefulsets.apps"]), "yes\n");
     assert_eq!(can(&boss, &["create", "rolebindings"]), "yes\n");
-    assert_eq!(can(&editor, &["list", "leases.coordination.k8s.io"]), "no\n");
+    // Upstream's edit manages Leases; PodTemplates are in no default role, so they need a piece.
+    assert_eq!(can(&editor, &["list", "leases.coordination.k8s.io"]), "yes\n");
+    assert_eq!(can(&editor, &["list", "podtemplates"]), "no\n");
 
-    let piece = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: lease-editor\n  \
-                 labels: {rbac.authorization.k8s.io/aggregate-to-edit: \"true\"}\nrules:\n- apiGroups: [coordination.k8s.io]\n  \
-                 resources: [leases]\n  verbs: [get, list, watch, create, update, patch, delete]\n";
+    let piece = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: podtemplate-editor\n  \
+                 labels: {rbac.authorization.k8s.io/aggregate-to-edit: \"true\"}\nrules:\n- apiGroups: [\"\"]\n  \
+                 resources: [podtemplates]\n  verbs: [get, list, watch, create, update, patch, delete]\n";
     sb.kubectl_stdin_ok(&["apply", "-f", "-"], piece);
     gitops_lab_e2e::eventually("edit to take the new piece", || {
-        (can(&editor, &["list", "leases.coordination.k8s.io"]) == "yes\n").then_some(())
+        (can(&editor, &["list", "podtemplates"]) == "yes\n").then_some(())
     });
     gitops_lab_e2e::eventually("admin to take it through edit", || {
-        (can(&boss, &["delete", "leases.coordination.k8s.io"]) == "yes\n").then_some(())
+        (can(&boss, &["delete", "podtemplates"]) == "yes\n").then_some(())
     });
     let edit = sb.kubectl_ok(&["get", "clusterrole", "edit", "-o", "jsonpath={.rules[*].resources}"]);
-    assert!(edit.contains("leases"), "{edit}");
+    assert!(edit.contains("podtemplates"), "{edit}");
 
     // Taking the label off takes the rules away again.
-    sb.kubectl_ok(&["label", "clusterrole", "lease-editor", "rbac.authorization.k8s.io/aggregate-to-edit-"]);
+    sb.kubectl_ok(&["label", "clusterrole", "podtemplate-editor", "rbac.authorization.k8s.io/aggregate-to-edit-"]);
     gitops_lab_e2e::eventually("edit to drop the piece", || {
-        (can(&editor, &["list", "leases.coordination.k8s.io"]) == "no\n").then_some(())
+        (can(&editor, &["list", "podtemplates"]) == "no\n").then_some(())
     });
 }
 
@@ -319,6 +321,17 @@ fn the_system_identities_get_the_answers_of_a_1_32_cluster() {
     assert_eq!(can_i(&sb, &scheduler, &["create", "pods", "--subresource=binding"]), "yes");
     assert_eq!(can_i(&sb, &scheduler, &["update", "leases/kube-scheduler", "-n", "kube-system"]), "yes");
     assert_eq!(can_i(&sb, &scheduler, &["delete", "nodes"]), "no");
+    // The front-proxy CA, through upstream's RoleBinding to the Role that names that ConfigMap only.
+    let ca = "configmaps/extension-apiserver-authentication";
+    assert_eq!(can_i(&sb, &scheduler, &["get", ca, "-n", "kube-system"]), "yes");
+    assert_eq!(can_i(&sb, &scheduler, &["get", "configmaps/kube-proxy", "-n", "kube-system"]), "no");
+    let statefulsets = ["--as=system:serviceaccount:kube-system:statefulset-controller"];
+    assert_eq!(can_i(&sb, &statefulsets, &["watch", "persistentvolumeclaims", "-A"]), "yes");
+    assert_eq!(can_i(&sb, &statefulsets, &["update", "pods", "--subresource=finalizers", "-n", "default"]), "yes");
+    // 1.32 took the in-tree glusterfs plugin's Secret and Service access from the volume binder.
+    let binder = ["--as=system:serviceaccount:kube-system:persistent-volume-binder"];
+    assert_eq!(can_i(&sb, &binder, &["get", "secrets", "-A"]), "no");
+    assert_eq!(can_i(&sb, &binder, &["watch", "persistentvolumeclaims", "-A"]), "yes");
     let manager = ["--as=system:kube-controller-manager"];
     assert_eq!(can_i(&sb, &manager, &["list", "secrets", "-A"]), "yes");
     assert_eq!(can_i(&sb, &manager, &["delete", "pods"]), "no");

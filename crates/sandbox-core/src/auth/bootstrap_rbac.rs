@@ -117,7 +117,7 @@ mod tests {
         let all = objects().unwrap();
         let count = |kind: &str| all.iter().filter(|o| o["kind"] == kind).count();
         assert_eq!((count("ClusterRole"), count("ClusterRoleBinding")), (64, 45));
-        assert_eq!((count("Role"), count("RoleBinding")), (7, 6));
+        assert_eq!((count("Role"), count("RoleBinding")), (7, 7));
         for o in &all {
             assert!(is_default(o), "{}", o["metadata"]["name"]);
             assert_eq!(o["metadata"]["annotations"][AUTOUPDATE], "true", "{}", o["metadata"]["name"]);
@@ -130,6 +130,87 @@ mod tests {
                     && r["metadata"]["namespace"] == b["metadata"]["namespace"]
             });
             assert!(target.is_some(), "{} binds a role the file lacks", b["metadata"]["name"]);
+        }
+    }
+
+    /// The default named `name` of `kind` (in `namespace` for a Role or RoleBinding).
+    fn default_object(kind: &str, name: &str, namespace: Option<&str>) -> Value {
+        let all = objects().unwrap();
+        let found = all.into_iter().find(|o| {
+            o["kind"] == kind && o["metadata"]["name"] == name && o["metadata"]["namespace"].as_str() == namespace
+        });
+        found.unwrap_or_else(|| panic!("no {kind} {name}"))
+    }
+
+    /// Each rule of `role` as `groups|resources|verbs`, in the file's order, for comparing with
+    /// upstream's golden file line by line.
+    fn rule_lines(role: &Value) -> Vec<String> {
+        let join = |rule: &Value, field: &str| {
+            let items = rule[field].as_array().cloned().unwrap_or_default();
+            items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>().join(",")
+        };
+        let rules = role["rules"].as_array().cloned().unwrap_or_default();
+        rules
+            .iter()
+            .map(|r| format!("{}|{}|{}", join(r, "apiGroups"), join(r, "resources"), join(r, "verbs")))
+            .collect()
+    }
+
+    // What a comparison with v1.32.0's golden files found wrong; each assertion fails on the old data.
+    #[test]
+    fn the_data_matches_the_1_32_golden_files_where_it_had_drifted() {
+        // edit and view keep the legacy `extensions` group, and edit manages Leases; the pieces keep
+        // upstream's rule order (policy before networking.k8s.io), which `kubectl describe` shows.
+        let edit = rule_lines(&default_object("ClusterRole", "system:aggregate-to-edit", None));
+        let groups: Vec<&str> = edit.iter().map(|l| l.split('|').next().unwrap_or_default()).collect();
+        assert_eq!(
+            groups[6..],
+            ["apps", "autoscaling", "batch", "extensions", "policy", "networking.k8s.io", "coordination.k8s.io"]
+        );
+        assert!(
+            edit.contains(
+                &"coordination.k8s.io|leases|create,delete,deletecollection,get,list,patch,update,watch".into()
+            )
+        );
+        let view = rule_lines(&default_object("ClusterRole", "system:aggregate-to-view", None));
+        let at = |lines: &[String], group: &str| lines.iter().position(|l| l.starts_with(&format!("{group}|")));
+        assert!(at(&view, "batch") < at(&view, "extensions") && at(&view, "extensions") < at(&view, "policy"));
+        // The kubelet's events rule names the core group only; the scheduler reads VolumeAttachments.
+        let node = rule_lines(&default_object("ClusterRole", "system:node", None));
+        assert!(node.contains(&"|events|create,patch,update".into()), "{node:?}");
+        let scheduler = rule_lines(&default_object("ClusterRole", "system:kube-scheduler", None));
+        let csinodes = scheduler.iter().position(|l| l == "storage.k8s.io|csinodes|get,list,watch");
+        let attachments = scheduler.iter().position(|l| l == "storage.k8s.io|volumeattachments|get,list,watch");
+        assert_eq!(attachments, csinodes.map(|i| i + 1));
+        // The in-tree glusterfs and OpenStack plugins' rules are gone from the volume controllers.
+        let binder = rule_lines(&default_object("ClusterRole", "system:controller:persistent-volume-binder", None));
+        let expand = rule_lines(&default_object("ClusterRole", "system:controller:expand-controller", None));
+        for gone in ["|endpoints|", "|services|", "|secrets|", "|nodes|"] {
+            assert!(!binder.iter().chain(&expand).any(|l| l.contains(gone)), "{gone}");
+        }
+        assert!(!expand.iter().any(|l| l.contains("storageclasses")));
+        // StatefulSet PVC auto-deletion watches claims and makes pods their owners.
+        let sts = rule_lines(&default_object("ClusterRole", "system:controller:statefulset-controller", None));
+        assert!(sts.contains(&"|persistentvolumeclaims|create,get,list,watch".into()));
+        assert_eq!(sts.last().map(String::as_str), Some("|pods/finalizers|update"));
+        // The controller manager and the scheduler read the front-proxy CA through a RoleBinding.
+        let reader =
+            default_object("RoleBinding", "system::extension-apiserver-authentication-reader", Some("kube-system"));
+        assert_eq!(reader["roleRef"]["name"], "extension-apiserver-authentication-reader");
+        let users: Vec<&Value> =
+            reader["subjects"].as_array().map(|s| s.iter().map(|s| &s["name"]).collect()).unwrap_or_default();
+        assert_eq!(users, ["system:kube-controller-manager", "system:kube-scheduler"]);
+        // Roles of controllers behind feature gates that are off by default in 1.32 stay out.
+        let all = objects().unwrap();
+        for gated in [
+            "system:controller:resource-claim-controller",
+            "system:controller:service-cidrs-controller",
+            "system:controller:selinux-warning-controller",
+            "system:controller:storage-version-migrator-controller",
+            "system:controller:volumeattributesclass-protection-controller",
+            "system:cluster-trust-bundle-discovery",
+        ] {
+            assert!(!all.iter().any(|o| o["metadata"]["name"] == gated), "{gated}");
         }
     }
 
