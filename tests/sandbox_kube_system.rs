@@ -197,3 +197,23 @@ fn kube_system_runs_minikubes_pods_which_turn_ready_and_come_back() {
     assert!(!refused.status.success());
     assert!(text(&refused.stderr).contains("no PriorityClass with name gold was found"), "{}", text(&refused.stderr));
 }
+
+#[test]
+fn componentstatuses_are_healthy_deprecated_and_read_only() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let out = sb.kubectl(&["get", "componentstatuses"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Warning: v1 ComponentStatus is deprecated in v1.19+"), "{}", text(&out.stderr));
+    let rows = squashed_lines(&text(&out.stdout));
+    assert_eq!(
+        rows,
+        ["NAME STATUS MESSAGE ERROR", "controller-manager Healthy ok", "etcd-0 Healthy ok", "scheduler Healthy ok"]
+    );
+    let refused = sb.kubectl(&["delete", "cs", "scheduler"]);
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("MethodNotAllowed"), "{}", text(&refused.stderr));
+    assert_eq!(names(&sb.kubectl_ok(&["get", "cs"])).len(), 3, "still there");
+}

@@ -49,6 +49,9 @@ pub struct ResourceType {
     /// Dotted paths a write to the `status` subresource may change besides `status`.
     #[serde(default)]
     pub status_also_writes: Vec<String>,
+    /// The warning every request to a deprecated kind gets (`v1 ComponentStatus is deprecated in v1.19+`).
+    #[serde(default)]
+    pub deprecated: Option<String>,
     /// For a custom resource, what its CustomResourceDefinition declares (schema, columns,
     /// subresources); `None` for the built-in kinds.
     #[serde(skip)]

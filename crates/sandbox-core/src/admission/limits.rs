@@ -18,7 +18,8 @@ pub fn read_max_objects(data_dir: &std::path::Path) -> usize {
 
 /// Whether objects of this type count towards (and are held to) the limit.
 pub fn counted(rt: &ResourceType) -> bool {
-    rt.kind != "Event"
+    // Component statuses are the cluster's own and read-only.
+    rt.kind != "Event" && rt.kind != "ComponentStatus"
 }
 
 /// The namespaces the cluster keeps for itself: what is in them came with the cluster.

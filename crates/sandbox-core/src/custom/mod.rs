@@ -137,6 +137,7 @@ fn version_type(spec: &Value, names: &Value, version: &Value) -> ResourceType {
         deletion: Deletion::default(),
         create_steps: Vec::new(),
         status_also_writes: Vec::new(),
+        deprecated: None,
         custom: Some(Arc::new(CustomSpec { schema, columns, scale })),
     }
 }

@@ -107,6 +107,7 @@ fn build() -> Definitions {
     add::<storage::v1::StorageClass>(g, k);
     add::<scheduling::v1::PriorityClass>(g, k);
     add::<coordination::v1::Lease>(g, k);
+    add::<core::v1::ComponentStatus>(g, k);
     add::<apps::v1::ControllerRevision>(g, k);
     add::<apiextensions::v1::CustomResourceDefinition>(g, k);
     // Shared shapes the operations refer to.

@@ -1,5 +1,5 @@
 //! Cells of the kinds after chapter 2 that need more than a path (autoscalers, quotas, storage
-//! and ingress classes), each following the matching rule of upstream's printers.
+//! and ingress classes, component statuses), each following the matching rule of upstream's printers.
 
 use super::expr::{CellFn, Ctx, first, text};
 use serde_json::{Value, json};
@@ -12,7 +12,22 @@ pub const FUNCTIONS: &[(&str, CellFn)] = &[
     ("storageClassName", storage_class_name),
     ("ingressClassParameters", ingress_class_parameters),
     ("flag", flag),
+    ("componentHealth", component_health),
 ];
+
+/// A ComponentStatus's `Healthy` condition as `kubectl get cs` shows it: `status` (Healthy or
+/// Unhealthy), its `message` or its `error`.
+fn component_health(c: &Ctx, args: &[String]) -> Option<Value> {
+    let conditions = first(c.obj, ".conditions").and_then(Value::as_array);
+    let healthy = conditions.into_iter().flatten().find(|cond| cond["type"] == "Healthy");
+    let field = |key: &str| healthy.and_then(|cond| cond[key].as_str()).unwrap_or("").to_string();
+    Some(json!(match args.first().map(String::as_str) {
+        Some("status") if healthy.is_some_and(|cond| cond["status"] == "True") => "Healthy".to_string(),
+        Some("status") => "Unhealthy".to_string(),
+        Some(key) => field(key),
+        None => String::new(),
+    }))
+}
 
 /// A plain boolean field (Go's `bool`, not `*bool`): `false` when absent.
 fn flag(c: &Ctx, args: &[String]) -> Option<Value> {
@@ -93,6 +108,17 @@ mod tests {
         let now = "2024-05-01T12:00:00Z".parse().unwrap();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         f(&Ctx { obj: &obj, now }, &args).unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn a_component_is_healthy_only_by_its_healthy_condition() {
+        let ok = json!({"conditions": [{"type": "Healthy", "status": "True", "message": "ok"}]});
+        assert_eq!(cell(component_health, ok.clone(), &["status"]), "Healthy");
+        assert_eq!(cell(component_health, ok, &["message"]), "ok");
+        let down = json!({"conditions": [{"type": "Healthy", "status": "False", "error": "dial tcp: refused"}]});
+        assert_eq!(cell(component_health, down.clone(), &["status"]), "Unhealthy");
+        assert_eq!(cell(component_health, down, &["error"]), "dial tcp: refused");
+        assert_eq!(cell(component_health, json!({}), &["status"]), "Unhealthy");
     }
 
     #[test]

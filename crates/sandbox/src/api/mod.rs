@@ -323,6 +323,22 @@ fn dispatch(
     headers: &HeaderMap,
     body: &[u8],
 ) -> ApiResult<Response> {
+    let answer = dispatch_verb(sb, t, method, opts, headers, body);
+    // Every answer about a deprecated kind carries upstream's deprecation warning (kubectl prints it).
+    match &t.rt.deprecated {
+        Some(warning) => answer.map(|response| render::with_warnings(response, std::slice::from_ref(warning))),
+        None => answer,
+    }
+}
+
+fn dispatch_verb(
+    sb: &Sandbox,
+    t: &Target,
+    method: &Method,
+    opts: &Options,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
     let verb_allowed =
         |verb: &str| if t.rt.allows(verb) { Ok(()) } else { Err(ApiError::method_not_allowed(method.as_str(), t.rt)) };
     let output = || request::output(headers);
