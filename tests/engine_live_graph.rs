@@ -76,7 +76,12 @@ async fn a_rollout_arrives_as_consecutive_deltas_that_rebuild_the_snapshot() {
         .wait_for("the rollout to finish with 3 new pods", |events| {
             let mut model = Model::from_snapshot(&start);
             model.apply_all(events);
-            (settled(&model, &old_pods) && model.of_kind("ReplicaSet").len() == 2).then_some(model)
+            // The old ReplicaSet's status reaches 0 ready a moment after its last pod has gone.
+            let statuses_settled = model.of_kind("ReplicaSet").iter().all(|r| {
+                let (ready, desired) = r.status.trim_end_matches(" ready").split_once('/').unwrap_or(("", "?"));
+                ready == desired
+            });
+            (settled(&model, &old_pods) && model.of_kind("ReplicaSet").len() == 2 && statuses_settled).then_some(model)
         })
         .await;
 
