@@ -360,6 +360,7 @@ impl Sandbox {
         let api_version = rt.api_version();
         let writer = opts.writer(rt, &api_version, UpdateScope::Main, &now);
         fields::on_create(&sent, &mut obj, rt.has_subresource("status"), &writer);
+        crate::custom::to_storage_version(rt, &mut obj);
         let name = object::name(&obj).to_string();
         let key = Self::key(rt, namespace.as_deref(), &name);
         let allocates = rt.create_steps.contains(&CreateStep::AllocateAddresses);
@@ -428,8 +429,12 @@ impl Sandbox {
             .store
             .write(&key, opts.dry_run, |current| {
                 let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+                // A custom resource is changed as the request's version shows it, and stored back
+                // in its storage version.
+                let current = &crate::custom::in_version(rt, current.clone());
                 let new = change(current)?;
-                decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)
+                let decided = decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)?;
+                Ok(stored_change(rt, decided))
             })
             .map_err(store_error)?;
         Ok(Outcome { object: written.object, json: written.json, warnings })
@@ -457,8 +462,12 @@ impl Sandbox {
                 // A decision made again must not repeat the first one's warnings.
                 warnings.clear();
                 let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+                // A custom resource is changed as the request's version shows it, and stored back
+                // in its storage version.
+                let current = &crate::custom::in_version(rt, current.clone());
                 let new = change(current)?;
-                decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)
+                let decided = decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)?;
+                Ok(stored_change(rt, decided))
             })
             .map_err(store_error)?;
         Ok(Outcome { object: written.object, json: written.json, warnings })
@@ -588,6 +597,17 @@ impl Sandbox {
             ))),
             Some(_) => Ok(Some(namespace.to_string())),
         }
+    }
+}
+
+/// A custom resource's new state in its storage version; other changes as they are.
+fn stored_change(rt: &ResourceType, change: Change) -> Change {
+    match change {
+        Change::Put(mut new) if rt.custom.is_some() => {
+            crate::custom::to_storage_version(rt, &mut new);
+            Change::Put(new)
+        }
+        other => other,
     }
 }
 

@@ -26,6 +26,8 @@ pub struct CustomSpec {
     pub columns: Vec<PrinterColumn>,
     /// The scale subresource's paths, when declared.
     pub scale: Option<ScalePaths>,
+    /// `<group>/<storage version>`: the apiVersion every object of the resource is stored with.
+    pub storage_api_version: String,
 }
 
 /// One `additionalPrinterColumns` entry.
@@ -84,12 +86,39 @@ pub fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
     let spec = &crd["spec"];
     let names = accepted_names(crd);
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+    let storage = versions.iter().find(|v| v["storage"].as_bool().unwrap_or(false));
+    let storage_api_version =
+        format!("{}/{}", text(&spec["group"]), storage.map(|v| text(&v["name"])).unwrap_or_default());
     let mut served: Vec<&Value> = versions.iter().filter(|v| v["served"].as_bool().unwrap_or(false)).collect();
     served.sort_by_key(|v| !v["storage"].as_bool().unwrap_or(false));
-    served.into_iter().map(|version| version_type(spec, &names, version)).collect()
+    served.into_iter().map(|version| version_type(spec, &names, version, &storage_api_version)).collect()
 }
 
-fn version_type(spec: &Value, names: &Value, version: &Value) -> ResourceType {
+/// A stored custom resource as the version `rt` shows it. With `conversion.strategy: None` (the
+/// only one served) upstream changes nothing but the `apiVersion`, then fills in the version's
+/// schema defaults, which it applies on every read too. Other kinds are returned as they are.
+pub fn in_version(rt: &ResourceType, stored: Arc<Value>) -> Arc<Value> {
+    let Some(custom) = &rt.custom else { return stored };
+    let mut obj = stored.as_ref().clone();
+    if obj.is_object() {
+        obj["apiVersion"] = Value::String(rt.api_version());
+    }
+    apply_defaults(custom, &mut obj);
+    if obj == *stored { stored } else { Arc::new(obj) }
+}
+
+/// Sets a custom resource written through any served version to its storage version, as
+/// upstream stores every object of a resource in one version.
+pub fn to_storage_version(rt: &ResourceType, obj: &mut Value) {
+    if let Some(custom) = &rt.custom
+        && obj.is_object()
+        && !custom.storage_api_version.is_empty()
+    {
+        obj["apiVersion"] = Value::String(custom.storage_api_version.clone());
+    }
+}
+
+fn version_type(spec: &Value, names: &Value, version: &Value, storage_api_version: &str) -> ResourceType {
     let subresources = &version["subresources"];
     let has_status = subresources.get("status").is_some_and(Value::is_object);
     let scale = subresources.get("scale").filter(|s| s.is_object()).map(|s| ScalePaths {
@@ -137,7 +166,12 @@ fn version_type(spec: &Value, names: &Value, version: &Value) -> ResourceType {
         deletion: Deletion::default(),
         create_steps: Vec::new(),
         status_also_writes: Vec::new(),
-        custom: Some(Arc::new(CustomSpec { schema, columns, scale })),
+        custom: Some(Arc::new(CustomSpec {
+            schema,
+            columns,
+            scale,
+            storage_api_version: storage_api_version.to_string(),
+        })),
     }
 }
 

@@ -166,3 +166,110 @@ fn a_schema_whose_root_is_not_an_object_or_whose_pattern_does_not_compile_is_ref
         ]
     );
 }
+
+/// A definition with two served versions, each with its own schema: v1alpha1 (`minutes` a string,
+/// `note` defaulted) and v1, the storage version (`minutes` an integer, `level` defaulted).
+fn two_version_crd() -> Value {
+    let alpha = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "minutes": {"type": "string"}, "note": {"type": "string", "default": "draft"}}}}});
+    let v1 = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "minutes": {"type": "integer"}, "level": {"type": "string", "default": "basic"}}}}});
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "drills.lab.example.com"},
+        "spec": {"group": "lab.example.com", "scope": "Namespaced", "names": {"kind": "Drill", "plural": "drills"},
+            "versions": [
+                {"name": "v1alpha1", "served": true, "storage": false, "schema": {"openAPIV3Schema": alpha}},
+                {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": v1}},
+                {"name": "v1beta1", "served": false, "storage": false, "schema": {"openAPIV3Schema": {"type": "object"}}},
+            ]},
+    })
+}
+
+fn served_sandbox(crd: Value) -> (tempfile::TempDir, crate::Sandbox) {
+    let (dir, sb) = crate::testing::sandbox();
+    sb.create(definitions_type(), None, crd, crate::cluster::WriteOptions::default()).expect("definition stored");
+    sb.refresh_custom_types();
+    (dir, sb)
+}
+
+fn definitions_type() -> &'static crate::registry::ResourceType {
+    crate::registry::builtin_type("apiextensions.k8s.io", "customresourcedefinitions")
+}
+
+#[test]
+fn an_object_is_stored_in_the_storage_version_and_shown_in_the_version_asked_for() {
+    use crate::cluster::WriteOptions;
+    use crate::lifecycle::UpdateScope;
+    let (_dir, sb) = served_sandbox(two_version_crd());
+    let registry = sb.registry();
+    let alpha = registry.by_plural("lab.example.com", "v1alpha1", "drills").expect("v1alpha1 served");
+    let v1 = registry.by_plural("lab.example.com", "v1", "drills").expect("v1 served");
+    assert!(registry.by_plural("lab.example.com", "v1beta1", "drills").is_none(), "an unserved version is not served");
+
+    // Written through v1alpha1: checked against v1alpha1's schema (a string is fine), defaulted by it.
+    let sent = json!({"apiVersion": "lab.example.com/v1alpha1", "kind": "Drill",
+                      "metadata": {"name": "d"}, "spec": {"minutes": "ten"}});
+    sb.create(alpha, Some("default"), sent.clone(), WriteOptions::default()).expect("created through v1alpha1");
+    let stored = sb.get(v1, Some("default"), "d").expect("stored");
+    assert_eq!(stored["apiVersion"], "lab.example.com/v1");
+    assert_eq!(stored["spec"], json!({"minutes": "ten", "note": "draft"}));
+    assert_eq!(stored["metadata"]["managedFields"][0]["apiVersion"], "lab.example.com/v1alpha1");
+
+    // Read through each version: only the apiVersion changes, plus that version's defaults.
+    let as_alpha = in_version(alpha, stored.clone());
+    assert_eq!(as_alpha["apiVersion"], "lab.example.com/v1alpha1");
+    assert_eq!(as_alpha["spec"], json!({"minutes": "ten", "note": "draft"}));
+    let as_v1 = in_version(v1, stored.clone());
+    assert_eq!(as_v1["apiVersion"], "lab.example.com/v1");
+    assert_eq!(as_v1["spec"], json!({"minutes": "ten", "note": "draft", "level": "basic"}));
+
+    // The same object is refused by v1's schema, in upstream's words.
+    let err = sb.create(v1, Some("default"), json!({"metadata": {"name": "e"}, "spec": {"minutes": "ten"}}),
+        WriteOptions::default()).expect_err("v1 wants an integer");
+    assert!(err.message.contains("spec.minutes in body must be of type integer"), "{}", err.message);
+
+    // An update through v1alpha1 works on the object as v1alpha1 shows it and stores it as v1.
+    let outcome = sb
+        .modify(alpha, Some("default"), "d", UpdateScope::Main, WriteOptions::default(), |current| {
+            assert_eq!(current["apiVersion"], "lab.example.com/v1alpha1");
+            let mut new = current.clone();
+            new["spec"]["minutes"] = json!("twenty");
+            Ok(new)
+        })
+        .expect("updated through v1alpha1");
+    assert_eq!(outcome.object["apiVersion"], "lab.example.com/v1");
+    assert_eq!(outcome.object["spec"]["minutes"], "twenty");
+
+    // A body naming another version than the URL's is refused as upstream refuses it.
+    let err = sb.create(alpha, Some("default"), json!({"apiVersion": "lab.example.com/v1", "kind": "Drill",
+        "metadata": {"name": "f"}}), WriteOptions::default()).expect_err("mismatched apiVersion");
+    assert!(err.message.contains("does not match the expected API version"), "{}", err.message);
+}
+
+#[test]
+fn stored_versions_grow_when_the_storage_version_changes_and_discovery_prefers_the_highest() {
+    use crate::cluster::WriteOptions;
+    use crate::lifecycle::UpdateScope;
+    let (_dir, sb) = served_sandbox(two_version_crd());
+    let name = "drills.lab.example.com";
+    let stored = |sb: &crate::Sandbox| sb.get(definitions_type(), None, name).expect("definition")["status"]["storedVersions"].clone();
+    assert_eq!(stored(&sb), json!(["v1"]));
+    let groups = sb.registry().groups();
+    let (_, versions) = groups.iter().find(|(g, _)| *g == "lab.example.com").expect("group served");
+    assert_eq!(versions, &["v1", "v1alpha1"], "v1 is preferred whatever the order of the definition");
+
+    sb.modify(definitions_type(), None, name, UpdateScope::Main, WriteOptions::default(), |crd| {
+        let mut crd = crd.clone();
+        crd["spec"]["versions"][0]["storage"] = json!(true);
+        crd["spec"]["versions"][1]["storage"] = json!(false);
+        Ok(crd)
+    })
+    .expect("storage version moved to v1alpha1");
+    sb.refresh_custom_types();
+    assert_eq!(stored(&sb), json!(["v1", "v1alpha1"]));
+    let v1 = sb.registry().by_plural("lab.example.com", "v1", "drills").expect("v1 still served");
+    sb.create(v1, Some("default"), json!({"metadata": {"name": "g"}, "spec": {"minutes": 3}}), WriteOptions::default())
+        .expect("created through v1");
+    assert_eq!(sb.get(v1, Some("default"), "g").expect("stored")["apiVersion"], "lab.example.com/v1alpha1");
+}
