@@ -289,3 +289,106 @@ fn kubectl_explain_reads_a_custom_resource_from_its_openapi_document() {
     let spec = sb.kubectl_ok(&["explain", "lessons.spec"]);
     assert!(spec.contains("minutes\t<integer> -required-"), "{spec}");
 }
+
+/// Two served versions, each with its own schema, listed alpha first: v1alpha1 takes `minutes` as
+/// a string and defaults `note`; v1, the storage version, takes an integer and defaults `level`.
+/// v1beta1 exists but is not served.
+const DRILLS: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: drills.lab.example.com
+spec:
+  group: lab.example.com
+  scope: Namespaced
+  names: {kind: Drill, plural: drills}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              minutes: {type: string}
+              note: {type: string, default: draft}
+  - name: v1beta1
+    served: false
+    storage: false
+    schema:
+      openAPIV3Schema: {type: object}
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              minutes: {type: integer}
+              level: {type: string, default: basic}
+"#;
+
+#[test]
+fn each_served_version_shows_the_stored_object_with_its_own_api_version_and_defaults() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], DRILLS);
+    let alpha = "drills.v1alpha1.lab.example.com";
+    let columns = "custom-columns=API:.apiVersion,NAME:.metadata.name,MINUTES:.spec.minutes";
+    let mut watch = Watcher::spawn(&sb, &["get", alpha, "--watch", "-o", columns]);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Written through v1alpha1, checked by its schema (a string) and defaulted by it.
+    let drill = "apiVersion: lab.example.com/v1alpha1\nkind: Drill\nmetadata: {name: warmup}\nspec: {minutes: ten}\n";
+    assert_eq!(
+        sb.kubectl_stdin_ok(&["create", "-f", "-", "-o", "jsonpath={.apiVersion}"], drill),
+        "lab.example.com/v1alpha1"
+    );
+    let as_alpha = get_json(&sb, &["get", alpha, "warmup"]);
+    assert_eq!(as_alpha["apiVersion"], "lab.example.com/v1alpha1");
+    assert_eq!(as_alpha["spec"], serde_json::json!({"minutes": "ten", "note": "draft"}));
+    // `kubectl get drills` reads the preferred version, v1: the same fields, v1's defaults added.
+    let as_v1 = get_json(&sb, &["get", "drills", "warmup"]);
+    assert_eq!(as_v1["apiVersion"], "lab.example.com/v1");
+    assert_eq!(as_v1["spec"], serde_json::json!({"minutes": "ten", "note": "draft", "level": "basic"}));
+    let group = raw_json(&sb, "/apis/lab.example.com");
+    assert_eq!(group["preferredVersion"]["version"], "v1");
+    let versions: Vec<&str> =
+        group["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["v1", "v1alpha1"], "v1beta1 is not served");
+
+    // Lists and watch events through v1alpha1 are in v1alpha1.
+    let listed = get_json(&sb, &["get", alpha]);
+    assert_eq!(listed["items"][0]["apiVersion"], "lab.example.com/v1alpha1");
+    let wait = Duration::from_secs(10);
+    watch.wait_for("ADDED", wait, |l| l.starts_with("lab.example.com/v1alpha1") && l.contains("warmup"));
+    sb.kubectl_ok(&["patch", alpha, "warmup", "--type=merge", "-p", r#"{"spec":{"minutes":"twelve"}}"#]);
+    watch.wait_for("MODIFIED", wait, |l| l.starts_with("lab.example.com/v1alpha1") && l.contains("twelve"));
+
+    // v1's schema refuses what v1alpha1 took; an unserved version is an unknown resource.
+    let refused = failing(&sb, &["create", "-f", "-"], &drill.replace("v1alpha1", "v1").replace("warmup", "b"));
+    assert!(refused.contains("spec.minutes in body must be of type integer: \"string\""), "{refused}");
+    let unserved = failed_with(&sb.kubectl(&["get", "--raw", "/apis/lab.example.com/v1beta1/drills"]), 1);
+    assert!(unserved.contains("NotFound") || unserved.contains("not found"), "{unserved}");
+
+    // Storage moved to v1alpha1: storedVersions keeps both; new objects are stored in v1alpha1.
+    let moved =
+        DRILLS.replace("storage: true", "storage: X").replacen("storage: false", "storage: true", 1).replace("storage: X", "storage: false");
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], &moved);
+    let crd = get_json(&sb, &["get", "crd", "drills.lab.example.com"]);
+    assert_eq!(crd["status"]["storedVersions"], serde_json::json!(["v1", "v1alpha1"]));
+    let versions = raw_json(&sb, "/apis/lab.example.com");
+    assert_eq!(versions["preferredVersion"]["version"], "v1");
+}
+
+fn raw_json(sb: &Sandbox, path: &str) -> serde_json::Value {
+    serde_json::from_str(&sb.kubectl_ok(&["get", "--raw", path])).expect("a JSON answer")
+}
