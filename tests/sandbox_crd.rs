@@ -1,8 +1,9 @@
 //! CustomResourceDefinitions through the real kubectl: a definition applied makes its resource
 //! served at once (discovery, short names, categories, CRUD, selectors, watch, printer columns,
 //! the status and scale subresources), its schema prunes, defaults and validates with upstream's
-//! words, a non-structural definition is refused, and deleting the definition removes its
-//! resources and stops serving them.
+//! words, a non-structural definition is refused, several served versions each show the stored
+//! object in their own version, and deleting the definition removes its resources (waiting for
+//! their finalizers, refusing new ones meanwhile) and stops serving them.
 
 #![forbid(unsafe_code)]
 
@@ -391,4 +392,48 @@ fn each_served_version_shows_the_stored_object_with_its_own_api_version_and_defa
 
 fn raw_json(sb: &Sandbox, path: &str) -> serde_json::Value {
     serde_json::from_str(&sb.kubectl_ok(&["get", "--raw", path])).expect("a JSON answer")
+}
+
+#[test]
+fn a_resource_with_a_finalizer_keeps_its_definition_terminating_until_the_finalizer_goes() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], DRILLS);
+    let held = "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: held, finalizers: [lab.example.com/keep]}\n";
+    sb.kubectl_stdin_ok(&["create", "-f", "-"], held);
+    sb.kubectl_stdin_ok(&["create", "-f", "-"], "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: free}\n");
+
+    sb.kubectl_ok(&["delete", "crd", "drills.lab.example.com", "--wait=false"]);
+    // The cleanup deleted what it could; the definition waits for the held resource.
+    let wait = Duration::from_secs(10);
+    let start = std::time::Instant::now();
+    while sb.kubectl_ok(&["get", "drills", "-o", "name"]) != "drill.lab.example.com/held\n" {
+        assert!(start.elapsed() < wait, "the resource without a finalizer was not deleted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let crd = get_json(&sb, &["get", "crd", "drills.lab.example.com"]);
+    assert_eq!(crd["metadata"]["finalizers"], serde_json::json!(["customresourcecleanup.apiextensions.k8s.io"]));
+    let terminating =
+        crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Terminating").cloned();
+    let terminating = terminating.expect("a Terminating condition");
+    assert_eq!(terminating["status"], "True");
+    assert_eq!(terminating["reason"], "InstanceDeletionInProgress");
+    assert!(get_json(&sb, &["get", "drill", "held"])["metadata"]["deletionTimestamp"].is_string());
+
+    let refused = failing(&sb, &["create", "-f", "-"], "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: late}\n");
+    assert_eq!(
+        refused,
+        "Error from server (MethodNotAllowed): error when creating \"STDIN\": create not allowed while custom \
+         resource definition is terminating\n"
+    );
+
+    sb.kubectl_ok(&["patch", "drill", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    // Gone at once or soon after (`kubectl wait` prints nothing when it is already gone).
+    sb.kubectl_ok(&["wait", "--for=delete", "crd/drills.lab.example.com", "--timeout=20s"]);
+    let gone = failed_with(&sb.kubectl(&["get", "crd", "drills.lab.example.com"]), 1);
+    assert!(gone.starts_with("Error from server (NotFound)"), "{gone}");
+    let listed = sb.kubectl_ok(&["api-resources", "--api-group=lab.example.com"]);
+    assert!(!listed.contains("drills"), "{listed}");
 }

@@ -335,6 +335,9 @@ impl Sandbox {
         opts: WriteOptions,
     ) -> ApiResult<Outcome> {
         check_type(rt, &mut obj)?;
+        if rt.custom.is_some() {
+            self.refuse_if_definition_terminating(rt)?;
+        }
         lifecycle::drop_nulls(&mut obj);
         let namespace = self.place_in_namespace(rt, namespace, &mut obj)?;
         if obj["metadata"]["name"].as_str().is_none_or(str::is_empty)
@@ -502,15 +505,16 @@ impl Sandbox {
                 check_preconditions(rt, name, current, opts)?;
                 let finalizers = current["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
                 let held_by = opts.propagation.finalizer();
+                let cleanup = rt.deletion.finalizer.as_deref();
                 let grace = grace_period(rt, current, opts.grace_period);
-                if !finalizers && held_by.is_none() && grace.is_none() {
+                if !finalizers && held_by.is_none() && cleanup.is_none() && grace.is_none() {
                     return Ok(Change::Delete);
                 }
                 if current["metadata"]["deletionTimestamp"].is_string() {
                     return Ok(shorten_grace(current, grace));
                 }
                 let mut marked = current.as_ref().clone();
-                if let Some(finalizer) = held_by {
+                for finalizer in cleanup.into_iter().chain(held_by) {
                     add_finalizer(&mut marked, finalizer);
                 }
                 marked["metadata"]["deletionTimestamp"] = json!(crate::time::now_rfc3339());
@@ -565,6 +569,19 @@ impl Sandbox {
             })
             .map_err(store_error)?;
         Ok(written.object.is_null() || written.event == Some(crate::watch::EventType::Deleted))
+    }
+
+    /// As upstream, no new custom resource while its definition is being deleted (its cleanup
+    /// is deleting them all).
+    fn refuse_if_definition_terminating(&self, rt: &ResourceType) -> ApiResult<()> {
+        let definitions = crate::custom::definitions();
+        let name = format!("{}.{}", rt.plural, rt.group);
+        match self.get(definitions, None, &name) {
+            Some(crd) if crd["metadata"]["deletionTimestamp"].is_string() => Err(ApiError::method_not_allowed_on(
+                "create not allowed while custom resource definition is terminating",
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn place_in_namespace(

@@ -76,6 +76,10 @@ pub struct Deletion {
     /// Names that may never be deleted (the built-in namespaces).
     #[serde(default)]
     pub protected: Vec<String>,
+    /// A finalizer the first DELETE puts on the object, so that it stays until a controller has
+    /// cleaned up after it (`customresourcecleanup.apiextensions.k8s.io` on a definition).
+    #[serde(default)]
+    pub finalizer: Option<String>,
 }
 
 /// The ways a DELETE proceeds.

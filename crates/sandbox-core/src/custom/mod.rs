@@ -10,7 +10,7 @@ mod serve;
 mod tests;
 
 pub use schema::{apply_defaults, check_structural, strip_unknown, unknown_fields, validate};
-pub use serve::CustomState;
+pub use serve::{CLEANUP_FINALIZER, CustomState, definitions, terminating_condition};
 
 use crate::errors::FieldError;
 use crate::registry::{Deletion, ResourceType};

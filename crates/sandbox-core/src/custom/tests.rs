@@ -273,3 +273,32 @@ fn stored_versions_grow_when_the_storage_version_changes_and_discovery_prefers_t
         .expect("created through v1");
     assert_eq!(sb.get(v1, Some("default"), "g").expect("stored")["apiVersion"], "lab.example.com/v1alpha1");
 }
+
+#[test]
+fn a_deleted_definition_is_held_by_its_cleanup_finalizer_and_refuses_new_resources() {
+    use crate::cluster::{DeleteOptions, WriteOptions};
+    let (_dir, sb) = served_sandbox(two_version_crd());
+    let name = "drills.lab.example.com";
+    let v1 = sb.registry().by_plural("lab.example.com", "v1", "drills").expect("v1 served");
+    sb.create(v1, Some("default"), json!({"metadata": {"name": "a"}, "spec": {"minutes": 1}}), WriteOptions::default())
+        .expect("created");
+    let crd = sb.get(definitions_type(), None, name).expect("stored");
+    assert!(crd["metadata"].get("finalizers").is_none(), "upstream adds the finalizer at the first delete");
+
+    sb.delete(definitions_type(), None, name, &DeleteOptions::default()).expect("deleted");
+    sb.refresh_custom_types();
+    let crd = sb.get(definitions_type(), None, name).expect("kept by its finalizer");
+    assert_eq!(crd["metadata"]["finalizers"], json!([CLEANUP_FINALIZER]));
+    assert!(crd["metadata"]["deletionTimestamp"].is_string());
+    let terminating = crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Terminating");
+    assert_eq!(terminating.map(|c| c["reason"].clone()), Some(json!("InstanceDeletionPending")));
+
+    // Still served (the cleanup reads and deletes through it), but nothing new is created.
+    let v1 = sb.registry().by_plural("lab.example.com", "v1", "drills").expect("served while terminating");
+    assert!(sb.get(v1, Some("default"), "a").is_some());
+    let err = sb
+        .create(v1, Some("default"), json!({"metadata": {"name": "b"}, "spec": {"minutes": 1}}), WriteOptions::default())
+        .expect_err("refused while terminating");
+    assert_eq!(err.message, "create not allowed while custom resource definition is terminating");
+    assert_eq!(err.reason, crate::errors::Reason::MethodNotAllowed);
+}
