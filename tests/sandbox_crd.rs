@@ -381,8 +381,10 @@ fn each_served_version_shows_the_stored_object_with_its_own_api_version_and_defa
     assert!(unserved.contains("NotFound") || unserved.contains("not found"), "{unserved}");
 
     // Storage moved to v1alpha1: storedVersions keeps both; new objects are stored in v1alpha1.
-    let moved =
-        DRILLS.replace("storage: true", "storage: X").replacen("storage: false", "storage: true", 1).replace("storage: X", "storage: false");
+    let moved = DRILLS
+        .replace("storage: true", "storage: X")
+        .replacen("storage: false", "storage: true", 1)
+        .replace("storage: X", "storage: false");
     sb.kubectl_stdin_ok(&["apply", "-f", "-"], &moved);
     let crd = get_json(&sb, &["get", "crd", "drills.lab.example.com"]);
     assert_eq!(crd["status"]["storedVersions"], serde_json::json!(["v1", "v1alpha1"]));
@@ -401,9 +403,13 @@ fn a_resource_with_a_finalizer_keeps_its_definition_terminating_until_the_finali
     }
     let sb = Sandbox::start();
     sb.kubectl_stdin_ok(&["apply", "-f", "-"], DRILLS);
-    let held = "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: held, finalizers: [lab.example.com/keep]}\n";
+    let held =
+        "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: held, finalizers: [lab.example.com/keep]}\n";
     sb.kubectl_stdin_ok(&["create", "-f", "-"], held);
-    sb.kubectl_stdin_ok(&["create", "-f", "-"], "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: free}\n");
+    sb.kubectl_stdin_ok(
+        &["create", "-f", "-"],
+        "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: free}\n",
+    );
 
     sb.kubectl_ok(&["delete", "crd", "drills.lab.example.com", "--wait=false"]);
     // The cleanup deleted what it could; the definition waits for the held resource.
@@ -422,7 +428,8 @@ fn a_resource_with_a_finalizer_keeps_its_definition_terminating_until_the_finali
     assert_eq!(terminating["reason"], "InstanceDeletionInProgress");
     assert!(get_json(&sb, &["get", "drill", "held"])["metadata"]["deletionTimestamp"].is_string());
 
-    let refused = failing(&sb, &["create", "-f", "-"], "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: late}\n");
+    let refused =
+        failing(&sb, &["create", "-f", "-"], "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: late}\n");
     assert_eq!(
         refused,
         "Error from server (MethodNotAllowed): error when creating \"STDIN\": create not allowed while custom \

@@ -14,8 +14,8 @@ pub mod autoscaler_math;
 #[cfg(test)]
 mod autoscaler_tests;
 pub mod clusterrole_aggregation;
-pub mod cronjob;
 pub mod crd_cleanup;
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod deployment_status;

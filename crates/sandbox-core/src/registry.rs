@@ -261,7 +261,10 @@ mod tests {
     fn versions_sort_in_kubernetes_priority_order() {
         let mut versions = ["v1alpha1", "foo", "v1beta1", "v1", "v2", "v1beta2", "v10", "v1alpha", "bar", "v2alpha1"];
         versions.sort_by_key(|v| version_priority(v));
-        assert_eq!(versions, ["v10", "v2", "v1", "v1beta2", "v1beta1", "v2alpha1", "v1alpha1", "bar", "foo", "v1alpha"]);
+        assert_eq!(
+            versions,
+            ["v10", "v2", "v1", "v1beta2", "v1beta1", "v2alpha1", "v1alpha1", "bar", "foo", "v1alpha"]
+        );
     }
 
     #[test]

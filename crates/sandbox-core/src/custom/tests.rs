@@ -225,8 +225,14 @@ fn an_object_is_stored_in_the_storage_version_and_shown_in_the_version_asked_for
     assert_eq!(as_v1["spec"], json!({"minutes": "ten", "note": "draft", "level": "basic"}));
 
     // The same object is refused by v1's schema, in upstream's words.
-    let err = sb.create(v1, Some("default"), json!({"metadata": {"name": "e"}, "spec": {"minutes": "ten"}}),
-        WriteOptions::default()).expect_err("v1 wants an integer");
+    let err = sb
+        .create(
+            v1,
+            Some("default"),
+            json!({"metadata": {"name": "e"}, "spec": {"minutes": "ten"}}),
+            WriteOptions::default(),
+        )
+        .expect_err("v1 wants an integer");
     assert!(err.message.contains("spec.minutes in body must be of type integer"), "{}", err.message);
 
     // An update through v1alpha1 works on the object as v1alpha1 shows it and stores it as v1.
@@ -242,8 +248,15 @@ fn an_object_is_stored_in_the_storage_version_and_shown_in_the_version_asked_for
     assert_eq!(outcome.object["spec"]["minutes"], "twenty");
 
     // A body naming another version than the URL's is refused as upstream refuses it.
-    let err = sb.create(alpha, Some("default"), json!({"apiVersion": "lab.example.com/v1", "kind": "Drill",
-        "metadata": {"name": "f"}}), WriteOptions::default()).expect_err("mismatched apiVersion");
+    let err = sb
+        .create(
+            alpha,
+            Some("default"),
+            json!({"apiVersion": "lab.example.com/v1", "kind": "Drill",
+        "metadata": {"name": "f"}}),
+            WriteOptions::default(),
+        )
+        .expect_err("mismatched apiVersion");
     assert!(err.message.contains("does not match the expected API version"), "{}", err.message);
 }
 
@@ -253,7 +266,9 @@ fn stored_versions_grow_when_the_storage_version_changes_and_discovery_prefers_t
     use crate::lifecycle::UpdateScope;
     let (_dir, sb) = served_sandbox(two_version_crd());
     let name = "drills.lab.example.com";
-    let stored = |sb: &crate::Sandbox| sb.get(definitions_type(), None, name).expect("definition")["status"]["storedVersions"].clone();
+    let stored = |sb: &crate::Sandbox| {
+        sb.get(definitions_type(), None, name).expect("definition")["status"]["storedVersions"].clone()
+    };
     assert_eq!(stored(&sb), json!(["v1"]));
     let groups = sb.registry().groups();
     let (_, versions) = groups.iter().find(|(g, _)| *g == "lab.example.com").expect("group served");
@@ -297,7 +312,12 @@ fn a_deleted_definition_is_held_by_its_cleanup_finalizer_and_refuses_new_resourc
     let v1 = sb.registry().by_plural("lab.example.com", "v1", "drills").expect("served while terminating");
     assert!(sb.get(v1, Some("default"), "a").is_some());
     let err = sb
-        .create(v1, Some("default"), json!({"metadata": {"name": "b"}, "spec": {"minutes": 1}}), WriteOptions::default())
+        .create(
+            v1,
+            Some("default"),
+            json!({"metadata": {"name": "b"}, "spec": {"minutes": 1}}),
+            WriteOptions::default(),
+        )
         .expect_err("refused while terminating");
     assert_eq!(err.message, "create not allowed while custom resource definition is terminating");
     assert_eq!(err.reason, crate::errors::Reason::MethodNotAllowed);
