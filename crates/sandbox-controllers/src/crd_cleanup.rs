@@ -137,3 +137,58 @@ fn release(sb: &Sandbox, name: &str) -> Result<(), ApiError> {
         other => other.map(|_| ()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Harness;
+    use std::sync::Arc;
+
+    fn drills() -> Value {
+        json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "drills.lab.example.com"},
+            "spec": {"group": "lab.example.com", "scope": "Namespaced", "names": {"kind": "Drill", "plural": "drills"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                              "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
+        })
+    }
+
+    #[test]
+    fn a_deleted_definition_goes_once_its_resources_and_their_finalizers_have_gone() {
+        let h = Harness::new(vec![Arc::new(CrdCleanup)]);
+        let name = "drills.lab.example.com";
+        h.sb.create(definitions(), None, drills(), WriteOptions::default()).expect("definition stored");
+        h.sb.refresh_custom_types();
+        let rt = h.sb.registry().by_plural("lab.example.com", "v1", "drills").expect("served");
+        for (drill, finalizers) in [("free", json!([])), ("held", json!(["lab.example.com/keep"]))] {
+            let obj = json!({"metadata": {"name": drill, "finalizers": finalizers}});
+            h.sb.create(rt, Some("default"), obj, WriteOptions::default()).expect("created");
+        }
+        h.settle();
+        assert!(h.sb.get(definitions(), None, name).is_some(), "nothing happens before a delete");
+
+        h.sb.delete(definitions(), None, name, &DeleteOptions::default()).expect("deleted");
+        let requeues = h.settle();
+        assert!(
+            !requeues.is_empty() && requeues.iter().all(|(t, a)| t.name == name && *a == Action::RequeueAfter(RECHECK)),
+            "waits for the held resource: {requeues:?}"
+        );
+        assert!(h.sb.get(rt, Some("default"), "free").is_none(), "deleted by the cleanup");
+        let held = h.sb.get(rt, Some("default"), "held").expect("kept by its finalizer");
+        assert!(is_deleting(&held));
+        let crd = h.sb.get(definitions(), None, name).expect("kept by the cleanup finalizer");
+        let terminating = crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Terminating");
+        assert_eq!(terminating.map(|c| c["reason"].clone()), Some(json!("InstanceDeletionInProgress")));
+
+        h.sb.modify(rt, Some("default"), "held", UpdateScope::Main, WriteOptions::default(), |current| {
+            let mut new = current.clone();
+            new["metadata"]["finalizers"] = json!(null);
+            Ok(new)
+        })
+        .expect("finalizer removed");
+        h.settle();
+        assert!(h.sb.get(definitions(), None, name).is_none(), "the definition is gone");
+        assert!(h.sb.registry().by_plural("lab.example.com", "v1", "drills").is_none(), "and no longer served");
+    }
+}
