@@ -207,22 +207,26 @@ fn an_object_is_stored_in_the_storage_version_and_shown_in_the_version_asked_for
     let v1 = registry.by_plural("lab.example.com", "v1", "drills").expect("v1 served");
     assert!(registry.by_plural("lab.example.com", "v1beta1", "drills").is_none(), "an unserved version is not served");
 
-    // Written through v1alpha1: checked against v1alpha1's schema (a string is fine), defaulted by it.
+    // Written through v1alpha1: checked against v1alpha1's schema (a string is fine) and defaulted
+    // by it, then stored as v1, pruned by v1's schema (`note` is v1alpha1's only).
     let sent = json!({"apiVersion": "lab.example.com/v1alpha1", "kind": "Drill",
                       "metadata": {"name": "d"}, "spec": {"minutes": "ten"}});
-    sb.create(alpha, Some("default"), sent.clone(), WriteOptions::default()).expect("created through v1alpha1");
+    let created = sb.create(alpha, Some("default"), sent, WriteOptions::default()).expect("created through v1alpha1");
+    assert_eq!(in_version(alpha, created.object)["spec"], json!({"minutes": "ten", "note": "draft"}));
     let stored = sb.get(v1, Some("default"), "d").expect("stored");
     assert_eq!(stored["apiVersion"], "lab.example.com/v1");
-    assert_eq!(stored["spec"], json!({"minutes": "ten", "note": "draft"}));
+    assert_eq!(stored["spec"], json!({"minutes": "ten"}));
     assert_eq!(stored["metadata"]["managedFields"][0]["apiVersion"], "lab.example.com/v1alpha1");
 
-    // Read through each version: only the apiVersion changes, plus that version's defaults.
+    // Read through each version: the apiVersion changes, the storage version's defaults come
+    // first, then the fields the version does not declare go and its own defaults come.
     let as_alpha = in_version(alpha, stored.clone());
     assert_eq!(as_alpha["apiVersion"], "lab.example.com/v1alpha1");
-    assert_eq!(as_alpha["spec"], json!({"minutes": "ten", "note": "draft"}));
+    assert_eq!(as_alpha["spec"], json!({"minutes": "ten", "note": "draft"}), "v1's `level` is not v1alpha1's");
     let as_v1 = in_version(v1, stored.clone());
     assert_eq!(as_v1["apiVersion"], "lab.example.com/v1");
-    assert_eq!(as_v1["spec"], json!({"minutes": "ten", "note": "draft", "level": "basic"}));
+    assert_eq!(as_v1["spec"], json!({"minutes": "ten", "level": "basic"}));
+    assert!(std::sync::Arc::ptr_eq(&in_version(v1, as_v1.clone()), &as_v1), "nothing copied when nothing changes");
 
     // The same object is refused by v1's schema, in upstream's words.
     let err = sb
