@@ -1,8 +1,9 @@
 //! CustomResourceDefinitions through the real kubectl: a definition applied makes its resource
 //! served at once (discovery, short names, categories, CRUD, selectors, watch, printer columns,
 //! the status and scale subresources), its schema prunes, defaults and validates with upstream's
-//! words, a non-structural definition is refused, and deleting the definition removes its
-//! resources and stops serving them.
+//! words, a non-structural definition is refused, several served versions each show the stored
+//! object in their own version, and deleting the definition removes its resources (waiting for
+//! their finalizers, refusing new ones meanwhile) and stops serving them.
 
 #![forbid(unsafe_code)]
 
@@ -288,4 +289,159 @@ fn kubectl_explain_reads_a_custom_resource_from_its_openapi_document() {
     assert!(out.contains("\nFIELD: level <string>\nENUM:\n    basic\n    advanced\n"), "{out}");
     let spec = sb.kubectl_ok(&["explain", "lessons.spec"]);
     assert!(spec.contains("minutes\t<integer> -required-"), "{spec}");
+}
+
+/// Two served versions, each with its own schema, listed alpha first: v1alpha1 takes `minutes` as
+/// a string and defaults `note`; v1, the storage version, takes an integer and defaults `level`.
+/// v1beta1 exists but is not served.
+const DRILLS: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: drills.lab.example.com
+spec:
+  group: lab.example.com
+  scope: Namespaced
+  names: {kind: Drill, plural: drills}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              minutes: {type: string}
+              note: {type: string, default: draft}
+  - name: v1beta1
+    served: false
+    storage: false
+    schema:
+      openAPIV3Schema: {type: object}
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              minutes: {type: integer}
+              level: {type: string, default: basic}
+"#;
+
+#[test]
+fn each_served_version_shows_the_stored_object_with_its_own_api_version_and_defaults() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], DRILLS);
+    let alpha = "drills.v1alpha1.lab.example.com";
+    let columns = "custom-columns=API:.apiVersion,NAME:.metadata.name,MINUTES:.spec.minutes";
+    let mut watch = Watcher::spawn(&sb, &["get", alpha, "--watch", "-o", columns]);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Written through v1alpha1, checked by its schema (a string) and defaulted by it.
+    let drill = "apiVersion: lab.example.com/v1alpha1\nkind: Drill\nmetadata: {name: warmup}\nspec: {minutes: ten}\n";
+    assert_eq!(
+        sb.kubectl_stdin_ok(&["create", "-f", "-", "-o", "jsonpath={.apiVersion}"], drill),
+        "lab.example.com/v1alpha1"
+    );
+    let as_alpha = get_json(&sb, &["get", alpha, "warmup"]);
+    assert_eq!(as_alpha["apiVersion"], "lab.example.com/v1alpha1");
+    assert_eq!(as_alpha["spec"], serde_json::json!({"minutes": "ten", "note": "draft"}));
+    // `kubectl get drills` reads the preferred version, v1: stored as v1, so pruned by v1's schema
+    // (`note` is v1alpha1's only, as upstream's strategy None loses it), v1's defaults added.
+    let as_v1 = get_json(&sb, &["get", "drills", "warmup"]);
+    assert_eq!(as_v1["apiVersion"], "lab.example.com/v1");
+    assert_eq!(as_v1["spec"], serde_json::json!({"minutes": "ten", "level": "basic"}));
+    let group = raw_json(&sb, "/apis/lab.example.com");
+    assert_eq!(group["preferredVersion"]["version"], "v1");
+    let versions: Vec<&str> =
+        group["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["v1", "v1alpha1"], "v1beta1 is not served");
+
+    // Lists and watch events through v1alpha1 are in v1alpha1.
+    let listed = get_json(&sb, &["get", alpha]);
+    assert_eq!(listed["items"][0]["apiVersion"], "lab.example.com/v1alpha1");
+    let wait = Duration::from_secs(10);
+    watch.wait_for("ADDED", wait, |l| l.starts_with("lab.example.com/v1alpha1") && l.contains("warmup"));
+    sb.kubectl_ok(&["patch", alpha, "warmup", "--type=merge", "-p", r#"{"spec":{"minutes":"twelve"}}"#]);
+    watch.wait_for("MODIFIED", wait, |l| l.starts_with("lab.example.com/v1alpha1") && l.contains("twelve"));
+
+    // v1's schema refuses what v1alpha1 took; an unserved version is an unknown resource.
+    let refused = failing(&sb, &["create", "-f", "-"], &drill.replace("v1alpha1", "v1").replace("warmup", "b"));
+    assert!(refused.contains("spec.minutes in body must be of type integer: \"string\""), "{refused}");
+    let unserved = failed_with(&sb.kubectl(&["get", "--raw", "/apis/lab.example.com/v1beta1/drills"]), 1);
+    assert!(unserved.contains("NotFound") || unserved.contains("not found"), "{unserved}");
+
+    // Storage moved to v1alpha1: storedVersions keeps both; new objects are stored in v1alpha1.
+    let moved = DRILLS
+        .replace("storage: true", "storage: X")
+        .replacen("storage: false", "storage: true", 1)
+        .replace("storage: X", "storage: false");
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], &moved);
+    let crd = get_json(&sb, &["get", "crd", "drills.lab.example.com"]);
+    assert_eq!(crd["status"]["storedVersions"], serde_json::json!(["v1", "v1alpha1"]));
+    let versions = raw_json(&sb, "/apis/lab.example.com");
+    assert_eq!(versions["preferredVersion"]["version"], "v1");
+}
+
+fn raw_json(sb: &Sandbox, path: &str) -> serde_json::Value {
+    serde_json::from_str(&sb.kubectl_ok(&["get", "--raw", path])).expect("a JSON answer")
+}
+
+#[test]
+fn a_resource_with_a_finalizer_keeps_its_definition_terminating_until_the_finalizer_goes() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    sb.kubectl_stdin_ok(&["apply", "-f", "-"], DRILLS);
+    let held =
+        "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: held, finalizers: [lab.example.com/keep]}\n";
+    sb.kubectl_stdin_ok(&["create", "-f", "-"], held);
+    sb.kubectl_stdin_ok(
+        &["create", "-f", "-"],
+        "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: free}\n",
+    );
+
+    sb.kubectl_ok(&["delete", "crd", "drills.lab.example.com", "--wait=false"]);
+    // The cleanup deleted what it could; the definition waits for the held resource.
+    let wait = Duration::from_secs(10);
+    let start = std::time::Instant::now();
+    while sb.kubectl_ok(&["get", "drills", "-o", "name"]) != "drill.lab.example.com/held\n" {
+        assert!(start.elapsed() < wait, "the resource without a finalizer was not deleted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let crd = get_json(&sb, &["get", "crd", "drills.lab.example.com"]);
+    assert_eq!(crd["metadata"]["finalizers"], serde_json::json!(["customresourcecleanup.apiextensions.k8s.io"]));
+    let terminating =
+        crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Terminating").cloned();
+    let terminating = terminating.expect("a Terminating condition");
+    assert_eq!(terminating["status"], "True");
+    assert_eq!(terminating["reason"], "InstanceDeletionInProgress");
+    assert!(get_json(&sb, &["get", "drill", "held"])["metadata"]["deletionTimestamp"].is_string());
+
+    let refused =
+        failing(&sb, &["create", "-f", "-"], "apiVersion: lab.example.com/v1\nkind: Drill\nmetadata: {name: late}\n");
+    assert_eq!(
+        refused,
+        "Error from server (MethodNotAllowed): error when creating \"STDIN\": create not allowed while custom \
+         resource definition is terminating\n"
+    );
+
+    sb.kubectl_ok(&["patch", "drill", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    // Gone at once or soon after (`kubectl wait` prints nothing when it is already gone).
+    sb.kubectl_ok(&["wait", "--for=delete", "crd/drills.lab.example.com", "--timeout=20s"]);
+    let gone = failed_with(&sb.kubectl(&["get", "crd", "drills.lab.example.com"]), 1);
+    assert!(gone.starts_with("Error from server (NotFound)"), "{gone}");
+    let listed = sb.kubectl_ok(&["api-resources", "--api-group=lab.example.com"]);
+    assert!(!listed.contains("drills"), "{listed}");
 }

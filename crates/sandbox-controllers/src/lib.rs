@@ -14,6 +14,7 @@ pub mod autoscaler_math;
 #[cfg(test)]
 mod autoscaler_tests;
 pub mod clusterrole_aggregation;
+pub mod crd_cleanup;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
@@ -59,5 +60,6 @@ pub fn all() -> Vec<Arc<dyn Controller>> {
         Arc::new(statefulset::StatefulSetController),
         Arc::new(daemonset::DaemonSetController),
         Arc::new(clusterrole_aggregation::ClusterRoleAggregation),
+        Arc::new(crd_cleanup::CrdCleanup),
     ]
 }

@@ -335,6 +335,9 @@ impl Sandbox {
         opts: WriteOptions,
     ) -> ApiResult<Outcome> {
         check_type(rt, &mut obj)?;
+        if rt.custom.is_some() {
+            self.refuse_if_definition_terminating(rt)?;
+        }
         lifecycle::drop_nulls(&mut obj);
         let namespace = self.place_in_namespace(rt, namespace, &mut obj)?;
         if obj["metadata"]["name"].as_str().is_none_or(str::is_empty)
@@ -360,6 +363,7 @@ impl Sandbox {
         let api_version = rt.api_version();
         let writer = opts.writer(rt, &api_version, UpdateScope::Main, &now);
         fields::on_create(&sent, &mut obj, rt.has_subresource("status"), &writer);
+        crate::custom::to_storage_version(rt, &mut obj);
         let name = object::name(&obj).to_string();
         let key = Self::key(rt, namespace.as_deref(), &name);
         let allocates = rt.create_steps.contains(&CreateStep::AllocateAddresses);
@@ -428,8 +432,12 @@ impl Sandbox {
             .store
             .write(&key, opts.dry_run, |current| {
                 let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+                // A custom resource is changed as the request's version shows it, and stored back
+                // in its storage version.
+                let current = &crate::custom::in_version(rt, current.clone());
                 let new = change(current)?;
-                decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)
+                let decided = decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)?;
+                Ok(stored_change(rt, decided))
             })
             .map_err(store_error)?;
         Ok(Outcome { object: written.object, json: written.json, warnings })
@@ -457,8 +465,12 @@ impl Sandbox {
                 // A decision made again must not repeat the first one's warnings.
                 warnings.clear();
                 let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+                // A custom resource is changed as the request's version shows it, and stored back
+                // in its storage version.
+                let current = &crate::custom::in_version(rt, current.clone());
                 let new = change(current)?;
-                decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)
+                let decided = decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)?;
+                Ok(stored_change(rt, decided))
             })
             .map_err(store_error)?;
         Ok(Outcome { object: written.object, json: written.json, warnings })
@@ -493,15 +505,16 @@ impl Sandbox {
                 check_preconditions(rt, name, current, opts)?;
                 let finalizers = current["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
                 let held_by = opts.propagation.finalizer();
+                let cleanup = rt.deletion.finalizer.as_deref();
                 let grace = grace_period(rt, current, opts.grace_period);
-                if !finalizers && held_by.is_none() && grace.is_none() {
+                if !finalizers && held_by.is_none() && cleanup.is_none() && grace.is_none() {
                     return Ok(Change::Delete);
                 }
                 if current["metadata"]["deletionTimestamp"].is_string() {
                     return Ok(shorten_grace(current, grace));
                 }
                 let mut marked = current.as_ref().clone();
-                if let Some(finalizer) = held_by {
+                for finalizer in cleanup.into_iter().chain(held_by) {
                     add_finalizer(&mut marked, finalizer);
                 }
                 marked["metadata"]["deletionTimestamp"] = json!(crate::time::now_rfc3339());
@@ -558,6 +571,19 @@ impl Sandbox {
         Ok(written.object.is_null() || written.event == Some(crate::watch::EventType::Deleted))
     }
 
+    /// As upstream, no new custom resource while its definition is being deleted (its cleanup
+    /// is deleting them all).
+    fn refuse_if_definition_terminating(&self, rt: &ResourceType) -> ApiResult<()> {
+        let definitions = crate::custom::definitions();
+        let name = format!("{}.{}", rt.plural, rt.group);
+        match self.get(definitions, None, &name) {
+            Some(crd) if crd["metadata"]["deletionTimestamp"].is_string() => Err(ApiError::method_not_allowed_on(
+                "create not allowed while custom resource definition is terminating",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn place_in_namespace(
         &self,
         rt: &ResourceType,
@@ -588,6 +614,17 @@ impl Sandbox {
             ))),
             Some(_) => Ok(Some(namespace.to_string())),
         }
+    }
+}
+
+/// A custom resource's new state in its storage version; other changes as they are.
+fn stored_change(rt: &ResourceType, change: Change) -> Change {
+    match change {
+        Change::Put(mut new) if rt.custom.is_some() => {
+            crate::custom::to_storage_version(rt, &mut new);
+            Change::Put(new)
+        }
+        other => other,
     }
 }
 

@@ -79,6 +79,10 @@ pub struct Deletion {
     /// Names that may never be deleted (the built-in namespaces).
     #[serde(default)]
     pub protected: Vec<String>,
+    /// A finalizer the first DELETE puts on the object, so that it stays until a controller has
+    /// cleaned up after it (`customresourcecleanup.apiextensions.k8s.io` on a definition).
+    #[serde(default)]
+    pub finalizer: Option<String>,
 }
 
 /// The ways a DELETE proceeds.
@@ -209,7 +213,35 @@ impl Registry {
                 None => groups.push((&t.group, vec![&t.version])),
             }
         }
+        // Preferred first, as upstream's discovery orders a group's versions.
+        for (_, versions) in &mut groups {
+            versions.sort_by_key(|v| version_priority(v));
+        }
         groups
+    }
+}
+
+/// Kubernetes' version order, as a sort key (smaller first): GA versions, then betas, then
+/// alphas, each by major then minor number from the highest; any other name after them, in
+/// alphabetical order. `v2 < v1 < v1beta2 < v1beta1 < v1alpha1 < foo`.
+pub fn version_priority(version: &str) -> (u8, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>, String) {
+    use std::cmp::Reverse;
+    let other = (3, Reverse(0), Reverse(0), version.to_string());
+    let Some(rest) = version.strip_prefix('v') else { return other };
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (major, rest) = rest.split_at(digits);
+    let Ok(major) = major.parse::<u64>() else { return other };
+    if rest.is_empty() {
+        return (0, Reverse(major), Reverse(0), String::new());
+    }
+    let (rank, minor) = match (rest.strip_prefix("beta"), rest.strip_prefix("alpha")) {
+        (Some(minor), _) => (1, minor),
+        (_, Some(minor)) => (2, minor),
+        _ => return other,
+    };
+    match minor.parse::<u64>() {
+        Ok(n) if minor.bytes().all(|b| b.is_ascii_digit()) => (rank, Reverse(major), Reverse(n), String::new()),
+        _ => other,
     }
 }
 
@@ -226,6 +258,16 @@ mod tests {
         assert!(deployments.has_subresource("scale"));
         assert_eq!(deployments.qualified_plural(), "deployments.apps");
         assert_eq!(registry.by_kind("v1", "Pod").unwrap().plural, "pods");
+    }
+
+    #[test]
+    fn versions_sort_in_kubernetes_priority_order() {
+        let mut versions = ["v1alpha1", "foo", "v1beta1", "v1", "v2", "v1beta2", "v10", "v1alpha", "bar", "v2alpha1"];
+        versions.sort_by_key(|v| version_priority(v));
+        assert_eq!(
+            versions,
+            ["v10", "v2", "v1", "v1beta2", "v1beta1", "v2alpha1", "v1alpha1", "bar", "foo", "v1alpha"]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod serve;
 mod tests;
 
 pub use schema::{apply_defaults, check_structural, strip_unknown, unknown_fields, validate};
-pub use serve::CustomState;
+pub use serve::{CLEANUP_FINALIZER, CustomState, definitions, terminating_condition};
 
 use crate::errors::FieldError;
 use crate::registry::{Deletion, ResourceType};
@@ -26,6 +26,11 @@ pub struct CustomSpec {
     pub columns: Vec<PrinterColumn>,
     /// The scale subresource's paths, when declared.
     pub scale: Option<ScalePaths>,
+    /// `<group>/<storage version>`: the apiVersion every object of the resource is stored with.
+    pub storage_api_version: String,
+    /// The storage version's `openAPIV3Schema` (`Null` when none): objects are pruned with it when
+    /// stored, and defaulted with it when read back, as upstream's storage codec does.
+    pub storage_schema: Value,
 }
 
 /// One `additionalPrinterColumns` entry.
@@ -84,12 +89,58 @@ pub fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
     let spec = &crd["spec"];
     let names = accepted_names(crd);
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+    let storage = versions.iter().find(|v| v["storage"].as_bool().unwrap_or(false));
+    let storage_version = StorageVersion {
+        api_version: format!("{}/{}", text(&spec["group"]), storage.map(|v| text(&v["name"])).unwrap_or_default()),
+        schema: storage.map(|v| v["schema"]["openAPIV3Schema"].clone()).unwrap_or_default(),
+    };
     let mut served: Vec<&Value> = versions.iter().filter(|v| v["served"].as_bool().unwrap_or(false)).collect();
     served.sort_by_key(|v| !v["storage"].as_bool().unwrap_or(false));
-    served.into_iter().map(|version| version_type(spec, &names, version)).collect()
+    served.into_iter().map(|version| version_type(spec, &names, version, &storage_version)).collect()
 }
 
-fn version_type(spec: &Value, names: &Value, version: &Value) -> ResourceType {
+/// What every served version needs to know of the storage version.
+struct StorageVersion {
+    api_version: String,
+    schema: Value,
+}
+
+/// A stored custom resource as the version `rt` shows it, as upstream's `conversion.strategy:
+/// None` (the only one served) reads it: decoded with the storage version's defaults, then only
+/// its `apiVersion` changed, and, in another version, pruned with that version's schema; last
+/// the version's own defaults, which upstream applies on every read. Other kinds are as stored.
+pub fn in_version(rt: &ResourceType, stored: Arc<Value>) -> Arc<Value> {
+    let Some(custom) = &rt.custom else { return stored };
+    let mut obj = stored.as_ref().clone();
+    if !obj.is_object() {
+        return stored;
+    }
+    let api_version = rt.api_version();
+    if api_version != custom.storage_api_version {
+        schema::default_with(&custom.storage_schema, &mut obj);
+        obj["apiVersion"] = Value::String(api_version);
+        schema::prune_with(&custom.schema, &mut obj);
+    } else {
+        obj["apiVersion"] = Value::String(api_version);
+    }
+    apply_defaults(custom, &mut obj);
+    if obj == *stored { stored } else { Arc::new(obj) }
+}
+
+/// A custom resource written through any served version, converted to its storage version as
+/// upstream stores every object of a resource in one version: the `apiVersion` set, and the
+/// fields the storage version's schema does not declare pruned (a field added only in a newer,
+/// non-storage version is lost, as on a real cluster with strategy None).
+pub fn to_storage_version(rt: &ResourceType, obj: &mut Value) {
+    let Some(custom) = &rt.custom else { return };
+    if !obj.is_object() || custom.storage_api_version == rt.api_version() {
+        return;
+    }
+    obj["apiVersion"] = Value::String(custom.storage_api_version.clone());
+    schema::prune_with(&custom.storage_schema, obj);
+}
+
+fn version_type(spec: &Value, names: &Value, version: &Value, storage: &StorageVersion) -> ResourceType {
     let subresources = &version["subresources"];
     let has_status = subresources.get("status").is_some_and(Value::is_object);
     let scale = subresources.get("scale").filter(|s| s.is_object()).map(|s| ScalePaths {
@@ -138,7 +189,13 @@ fn version_type(spec: &Value, names: &Value, version: &Value) -> ResourceType {
         create_steps: Vec::new(),
         status_also_writes: Vec::new(),
         deprecated: None,
-        custom: Some(Arc::new(CustomSpec { schema, columns, scale })),
+        custom: Some(Arc::new(CustomSpec {
+            schema,
+            columns,
+            scale,
+            storage_api_version: storage.api_version.clone(),
+            storage_schema: storage.schema.clone(),
+        })),
     }
 }
 

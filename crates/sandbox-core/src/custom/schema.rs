@@ -92,6 +92,21 @@ pub fn strip_unknown(spec: &CustomSpec, obj: &mut Value) -> Vec<String> {
     removed
 }
 
+/// Pruning with a version's schema other than the one of the type at hand (the storage version's,
+/// when an object is converted to it).
+pub(super) fn prune_with(schema: &Value, obj: &mut Value) {
+    if !schema.is_null() {
+        prune(schema, obj, "", true, &mut Vec::new());
+    }
+}
+
+/// Defaults from a version's schema other than the one of the type at hand (see [`prune_with`]).
+pub(super) fn default_with(schema: &Value, obj: &mut Value) {
+    if !schema.is_null() {
+        default_node(schema, obj);
+    }
+}
+
 fn prune(schema: &Value, value: &mut Value, path: &str, root: bool, removed: &mut Vec<String>) {
     match value {
         Value::Object(map) => {

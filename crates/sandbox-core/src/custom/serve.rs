@@ -1,9 +1,11 @@
 //! Keeping the served custom resources in step with the stored CustomResourceDefinitions: after
 //! every write to a definition (and at start) the sandbox reads them all, accepts their names,
 //! sets `status.conditions` (`NamesAccepted`, `Established`), `acceptedNames` and
-//! `storedVersions` as upstream, and swaps in a registry that serves them. A definition that is
-//! gone takes its custom resources with it. Done synchronously, so that `kubectl get <plural>`
-//! right after `kubectl apply -f crd.yaml` finds the new type.
+//! `storedVersions` as upstream, and swaps in a registry that serves them. A definition being
+//! deleted is still served (its cleanup, a controller, deletes its resources and then removes the
+//! `customresourcecleanup` finalizer) and gets upstream's `Terminating` condition; one that is
+//! gone takes any resource left with it. Done synchronously, so that `kubectl get <plural>` right
+//! after `kubectl apply -f crd.yaml` finds the new type.
 
 use super::{accepted_names, types_from_crd};
 use crate::cluster::{Sandbox, WriteOptions};
@@ -34,6 +36,17 @@ impl CustomState {
     }
 }
 
+/// The finalizer a definition's first DELETE puts on it; its cleanup controller removes it once
+/// the definition's custom resources are gone.
+pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+/// The `Terminating` condition upstream gives a definition being deleted, with this reason and
+/// message.
+pub fn terminating_condition(reason: &str, message: &str) -> Value {
+    json!({"type": "Terminating", "status": "True", "reason": reason, "message": message,
+           "lastTransitionTime": crate::time::now_rfc3339()})
+}
+
 /// The type every definition is stored as.
 pub fn definitions() -> &'static ResourceType {
     builtin_type("apiextensions.k8s.io", "customresourcedefinitions")
@@ -48,9 +61,6 @@ impl Sandbox {
         let mut types: Vec<ResourceType> = Vec::new();
         let mut fingerprint = Vec::new();
         for crd in &snapshot.items {
-            if crd["metadata"]["deletionTimestamp"].is_string() {
-                continue;
-            }
             let candidates = types_from_crd(crd);
             let taken = candidates
                 .iter()
@@ -143,5 +153,16 @@ fn definition_status(crd: &Value, conflict: Option<&str>) -> Value {
             json!({"plural": "", "kind": ""}),
         ),
     };
+    let mut conditions = conditions;
+    if crd["metadata"]["deletionTimestamp"].is_string() {
+        // Kept as the cleanup last set it; the one the DELETE sets upstream until then.
+        let current = crd["status"]["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == "Terminating");
+        conditions.push(current.cloned().unwrap_or_else(|| {
+            terminating_condition(
+                "InstanceDeletionPending",
+                "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
+            )
+        }));
+    }
     json!({"conditions": conditions, "acceptedNames": names, "storedVersions": stored})
 }

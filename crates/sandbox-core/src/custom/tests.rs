@@ -166,3 +166,163 @@ fn a_schema_whose_root_is_not_an_object_or_whose_pattern_does_not_compile_is_ref
         ]
     );
 }
+
+/// A definition with two served versions, each with its own schema: v1alpha1 (`minutes` a string,
+/// `note` defaulted) and v1, the storage version (`minutes` an integer, `level` defaulted).
+fn two_version_crd() -> Value {
+    let alpha = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "minutes": {"type": "string"}, "note": {"type": "string", "default": "draft"}}}}});
+    let v1 = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "minutes": {"type": "integer"}, "level": {"type": "string", "default": "basic"}}}}});
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "drills.lab.example.com"},
+        "spec": {"group": "lab.example.com", "scope": "Namespaced", "names": {"kind": "Drill", "plural": "drills"},
+            "versions": [
+                {"name": "v1alpha1", "served": true, "storage": false, "schema": {"openAPIV3Schema": alpha}},
+                {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": v1}},
+                {"name": "v1beta1", "served": false, "storage": false, "schema": {"openAPIV3Schema": {"type": "object"}}},
+            ]},
+    })
+}
+
+fn served_sandbox(crd: Value) -> (tempfile::TempDir, crate::Sandbox) {
+    let (dir, sb) = crate::testing::sandbox();
+    sb.create(definitions_type(), None, crd, crate::cluster::WriteOptions::default()).expect("definition stored");
+    sb.refresh_custom_types();
+    (dir, sb)
+}
+
+fn definitions_type() -> &'static crate::registry::ResourceType {
+    crate::registry::builtin_type("apiextensions.k8s.io", "customresourcedefinitions")
+}
+
+#[test]
+fn an_object_is_stored_in_the_storage_version_and_shown_in_the_version_asked_for() {
+    use crate::cluster::WriteOptions;
+    use crate::lifecycle::UpdateScope;
+    let (_dir, sb) = served_sandbox(two_version_crd());
+    let registry = sb.registry();
+    let alpha = registry.by_plural("lab.example.com", "v1alpha1", "drills").expect("v1alpha1 served");
+    let v1 = registry.by_plural("lab.example.com", "v1", "drills").expect("v1 served");
+    assert!(registry.by_plural("lab.example.com", "v1beta1", "drills").is_none(), "an unserved version is not served");
+
+    // Written through v1alpha1: checked against v1alpha1's schema (a string is fine) and defaulted
+    // by it, then stored as v1, pruned by v1's schema (`note` is v1alpha1's only).
+    let sent = json!({"apiVersion": "lab.example.com/v1alpha1", "kind": "Drill",
+                      "metadata": {"name": "d"}, "spec": {"minutes": "ten"}});
+    let created = sb.create(alpha, Some("default"), sent, WriteOptions::default()).expect("created through v1alpha1");
+    assert_eq!(in_version(alpha, created.object)["spec"], json!({"minutes": "ten", "note": "draft"}));
+    let stored = sb.get(v1, Some("default"), "d").expect("stored");
+    assert_eq!(stored["apiVersion"], "lab.example.com/v1");
+    assert_eq!(stored["spec"], json!({"minutes": "ten"}));
+    assert_eq!(stored["metadata"]["managedFields"][0]["apiVersion"], "lab.example.com/v1alpha1");
+
+    // Read through each version: the apiVersion changes, the storage version's defaults come
+    // first, then the fields the version does not declare go and its own defaults come.
+    let as_alpha = in_version(alpha, stored.clone());
+    assert_eq!(as_alpha["apiVersion"], "lab.example.com/v1alpha1");
+    assert_eq!(as_alpha["spec"], json!({"minutes": "ten", "note": "draft"}), "v1's `level` is not v1alpha1's");
+    let as_v1 = in_version(v1, stored.clone());
+    assert_eq!(as_v1["apiVersion"], "lab.example.com/v1");
+    assert_eq!(as_v1["spec"], json!({"minutes": "ten", "level": "basic"}));
+    assert!(std::sync::Arc::ptr_eq(&in_version(v1, as_v1.clone()), &as_v1), "nothing copied when nothing changes");
+
+    // The same object is refused by v1's schema, in upstream's words.
+    let err = sb
+        .create(
+            v1,
+            Some("default"),
+            json!({"metadata": {"name": "e"}, "spec": {"minutes": "ten"}}),
+            WriteOptions::default(),
+        )
+        .expect_err("v1 wants an integer");
+    assert!(err.message.contains("spec.minutes in body must be of type integer"), "{}", err.message);
+
+    // An update through v1alpha1 works on the object as v1alpha1 shows it and stores it as v1.
+    let outcome = sb
+        .modify(alpha, Some("default"), "d", UpdateScope::Main, WriteOptions::default(), |current| {
+            assert_eq!(current["apiVersion"], "lab.example.com/v1alpha1");
+            let mut new = current.clone();
+            new["spec"]["minutes"] = json!("twenty");
+            Ok(new)
+        })
+        .expect("updated through v1alpha1");
+    assert_eq!(outcome.object["apiVersion"], "lab.example.com/v1");
+    assert_eq!(outcome.object["spec"]["minutes"], "twenty");
+
+    // A body naming another version than the URL's is refused as upstream refuses it.
+    let err = sb
+        .create(
+            alpha,
+            Some("default"),
+            json!({"apiVersion": "lab.example.com/v1", "kind": "Drill",
+        "metadata": {"name": "f"}}),
+            WriteOptions::default(),
+        )
+        .expect_err("mismatched apiVersion");
+    assert!(err.message.contains("does not match the expected API version"), "{}", err.message);
+}
+
+#[test]
+fn stored_versions_grow_when_the_storage_version_changes_and_discovery_prefers_the_highest() {
+    use crate::cluster::WriteOptions;
+    use crate::lifecycle::UpdateScope;
+    let (_dir, sb) = served_sandbox(two_version_crd());
+    let name = "drills.lab.example.com";
+    let stored = |sb: &crate::Sandbox| {
+        sb.get(definitions_type(), None, name).expect("definition")["status"]["storedVersions"].clone()
+    };
+    assert_eq!(stored(&sb), json!(["v1"]));
+    let groups = sb.registry().groups();
+    let (_, versions) = groups.iter().find(|(g, _)| *g == "lab.example.com").expect("group served");
+    assert_eq!(versions, &["v1", "v1alpha1"], "v1 is preferred whatever the order of the definition");
+
+    sb.modify(definitions_type(), None, name, UpdateScope::Main, WriteOptions::default(), |crd| {
+        let mut crd = crd.clone();
+        crd["spec"]["versions"][0]["storage"] = json!(true);
+        crd["spec"]["versions"][1]["storage"] = json!(false);
+        Ok(crd)
+    })
+    .expect("storage version moved to v1alpha1");
+    sb.refresh_custom_types();
+    assert_eq!(stored(&sb), json!(["v1", "v1alpha1"]));
+    let v1 = sb.registry().by_plural("lab.example.com", "v1", "drills").expect("v1 still served");
+    sb.create(v1, Some("default"), json!({"metadata": {"name": "g"}, "spec": {"minutes": 3}}), WriteOptions::default())
+        .expect("created through v1");
+    assert_eq!(sb.get(v1, Some("default"), "g").expect("stored")["apiVersion"], "lab.example.com/v1alpha1");
+}
+
+#[test]
+fn a_deleted_definition_is_held_by_its_cleanup_finalizer_and_refuses_new_resources() {
+    use crate::cluster::{DeleteOptions, WriteOptions};
+    let (_dir, sb) = served_sandbox(two_version_crd());
+    let name = "drills.lab.example.com";
+    let v1 = sb.registry().by_plural("lab.example.com", "v1", "drills").expect("v1 served");
+    sb.create(v1, Some("default"), json!({"metadata": {"name": "a"}, "spec": {"minutes": 1}}), WriteOptions::default())
+        .expect("created");
+    let crd = sb.get(definitions_type(), None, name).expect("stored");
+    assert!(crd["metadata"].get("finalizers").is_none(), "upstream adds the finalizer at the first delete");
+
+    sb.delete(definitions_type(), None, name, &DeleteOptions::default()).expect("deleted");
+    sb.refresh_custom_types();
+    let crd = sb.get(definitions_type(), None, name).expect("kept by its finalizer");
+    assert_eq!(crd["metadata"]["finalizers"], json!([CLEANUP_FINALIZER]));
+    assert!(crd["metadata"]["deletionTimestamp"].is_string());
+    let terminating = crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Terminating");
+    assert_eq!(terminating.map(|c| c["reason"].clone()), Some(json!("InstanceDeletionPending")));
+
+    // Still served (the cleanup reads and deletes through it), but nothing new is created.
+    let v1 = sb.registry().by_plural("lab.example.com", "v1", "drills").expect("served while terminating");
+    assert!(sb.get(v1, Some("default"), "a").is_some());
+    let err = sb
+        .create(
+            v1,
+            Some("default"),
+            json!({"metadata": {"name": "b"}, "spec": {"minutes": 1}}),
+            WriteOptions::default(),
+        )
+        .expect_err("refused while terminating");
+    assert_eq!(err.message, "create not allowed while custom resource definition is terminating");
+    assert_eq!(err.reason, crate::errors::Reason::MethodNotAllowed);
+}

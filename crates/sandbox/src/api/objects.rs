@@ -218,7 +218,7 @@ pub fn delete(
     body: &[u8],
 ) -> ApiResult<Response> {
     let options = delete_options(opts, headers, body)?;
-    let obj = sb.delete(t.rt, t.namespace.as_deref(), name, &options)?;
+    let obj = gitops_sandbox_core::custom::in_version(t.rt, sb.delete(t.rt, t.namespace.as_deref(), name, &options)?);
     Ok(render::json_response(StatusCode::OK, &obj))
 }
 

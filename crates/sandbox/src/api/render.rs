@@ -5,6 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gitops_sandbox_core::cluster::Outcome;
+use gitops_sandbox_core::custom;
 use gitops_sandbox_core::errors::{ApiError, ApiResult};
 use gitops_sandbox_core::registry::ResourceType;
 use gitops_sandbox_core::table::{self, IncludeObject};
@@ -39,6 +40,8 @@ pub fn object(
     output: Output,
     include: &str,
 ) -> ApiResult<Response> {
+    // A custom resource is answered in the version asked for (see `custom::in_version`).
+    let obj = custom::in_version(rt, obj);
     Ok(match output {
         Output::Object => json_response(code, &obj),
         Output::Metadata => json_response(code, &partial_metadata(&obj)),
@@ -64,7 +67,9 @@ pub fn written(
     output: Output,
     include: &str,
 ) -> ApiResult<Response> {
-    let response = match (output, outcome.json) {
+    // A custom resource's stored encoding is in its storage version, not always the one asked for.
+    let json = outcome.json.filter(|_| rt.custom.is_none());
+    let response = match (output, json) {
         // The store's encoding of this very object: the same bytes a GET answers, not a second
         // encoding (managedFields included, as upstream sends them; kubectl hides them itself).
         (Output::Object, Some(json)) => (code, [(header::CONTENT_TYPE, "application/json")], json).into_response(),
@@ -93,6 +98,10 @@ pub fn list(
     output: Output,
     include: &str,
 ) -> ApiResult<Response> {
+    let (items, json) = match rt.custom {
+        Some(_) => (items.into_iter().map(|o| custom::in_version(rt, o)).collect(), None),
+        None => (items, json),
+    };
     Ok(match output {
         Output::Table => {
             let table = table::to_table_with(rt, &items, list_meta, jiff::Timestamp::now(), include_object(include)?);

@@ -166,6 +166,8 @@ impl Session {
     }
 
     fn push(&mut self, kind: EventType, obj: &Arc<Value>) {
+        // Events of a custom resource come in the version watched.
+        let obj = &gitops_sandbox_core::custom::in_version(self.rt, obj.clone());
         let object = match self.output {
             Output::Object => obj.as_ref().clone(),
             Output::Metadata => partial_metadata(obj),
