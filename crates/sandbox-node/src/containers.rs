@@ -93,12 +93,15 @@ pub fn main_command(program: &Program, argv: &[String]) -> String {
 }
 
 /// Starts the run's task on `runtime`.
-pub fn spawn(runtime: &tokio::runtime::Handle, mut run: Run) {
-    runtime.spawn(async move {
-        let stdin = run.stdin.take();
-        let code = main_process(&run, stdin).await;
-        finish(&run, code);
-    });
+pub fn spawn(runtime: &tokio::runtime::Handle, run: Run) {
+    runtime.spawn(run_to_end(run));
+}
+
+/// The run's main process until it ends, then its end recorded.
+pub async fn run_to_end(mut run: Run) {
+    let stdin = run.stdin.take();
+    let code = main_process(&run, stdin).await;
+    finish(&run, code);
 }
 
 async fn main_process(run: &Run, stdin: Option<mpsc::Receiver<Bytes>>) -> i32 {

@@ -177,7 +177,8 @@ impl SimulatedNode {
         self.sandbox.clone()
     }
 
-    /// Runs a node task (a container's probe) on the node's runtime.
+    /// Runs a node task (a container's run, a probe) on the node's runtime, until it ends or the
+    /// node shuts down.
     pub(crate) fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         let mut shutting_down = self.shutting_down.subscribe();
         self.runtime.spawn(async move {
@@ -276,10 +277,11 @@ impl SimulatedNode {
         self.clients.clone()
     }
 
-    /// Starts a container run's task (none once the node is shutting down).
+    /// Starts a container run's task (none once the node is shutting down; one that is still
+    /// starting when the node shuts down ends with it, as it may not answer the stop signal yet).
     pub fn spawn(&self, run: containers::Run) {
         if !*self.shutting_down.borrow() {
-            containers::spawn(&self.runtime, run);
+            self.spawn_task(containers::run_to_end(run));
         }
     }
 
