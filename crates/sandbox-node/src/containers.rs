@@ -92,11 +92,6 @@ pub fn main_command(program: &Program, argv: &[String]) -> String {
     }
 }
 
-/// Starts the run's task on `runtime`.
-pub fn spawn(runtime: &tokio::runtime::Handle, run: Run) {
-    runtime.spawn(run_to_end(run));
-}
-
 /// The run's main process until it ends, then its end recorded.
 pub async fn run_to_end(mut run: Run) {
     let stdin = run.stdin.take();
@@ -280,7 +275,7 @@ mod tests {
             stdin: None,
             tty: false,
         };
-        spawn(&tokio::runtime::Handle::current(), run);
+        tokio::spawn(run_to_end(run));
         (log, processes)
     }
 

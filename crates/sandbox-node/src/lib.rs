@@ -114,7 +114,8 @@ pub struct SimulatedNode {
     next_ip: AtomicU32,
     /// The pace from the Node object's annotation (kept current by the node-status controller).
     pace: AtomicU8,
-    /// Set when the node shuts down: its tasks (probes) end, so nothing holds the sandbox after.
+    /// Set when the node shuts down: its tasks (container runs, probes) end, so nothing holds the
+    /// sandbox after.
     shutting_down: tokio::sync::watch::Sender<bool>,
 }
 
