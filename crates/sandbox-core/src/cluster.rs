@@ -362,7 +362,7 @@ impl Sandbox {
         }
         let api_version = rt.api_version();
         let writer = opts.writer(rt, &api_version, UpdateScope::Main, &now);
-        fields::on_create(&sent, &mut obj, rt.has_subresource("status"), &writer);
+        fields::on_create(rt, &sent, &mut obj, &writer);
         crate::custom::to_storage_version(rt, &mut obj);
         let name = object::name(&obj).to_string();
         let key = Self::key(rt, namespace.as_deref(), &name);
@@ -663,14 +663,14 @@ fn decide_update(
         // As upstream: removing the last finalizer of an object being deleted deletes it.
         Some(new) if last_finalizer_removed(current, &new) => Ok(Change::Delete),
         Some(mut new) => {
-            fields::on_update(current, &mut new, sent, writer);
+            fields::on_update(rt, current, &mut new, sent, writer);
             Ok(Change::Put(new))
         }
         // No field changed; the owners may have (an apply sharing a field, kubectl
         // moving client-side apply's fields to server-side apply).
         None => {
             let mut same = current.as_ref().clone();
-            match fields::on_update(current, &mut same, sent, writer) {
+            match fields::on_update(rt, current, &mut same, sent, writer) {
                 true => Ok(Change::Put(same)),
                 false => Ok(Change::Keep),
             }

@@ -12,6 +12,7 @@ pub mod set;
 pub mod shape;
 pub mod walk;
 
+use crate::registry::ResourceType;
 use managed::{Entry, Operation, Writer};
 use serde_json::Value;
 use shape::Shape;
@@ -37,9 +38,10 @@ pub fn manager_of_request(field_manager: &str, user_agent: &str) -> Option<Strin
 
 /// Sets the `managedFields` of a new object. `sent` is the object as the client sent it (an
 /// apply owns exactly that); `stored` is what will be stored, with defaults (an update owns all
-/// of it but the status the server sets).
-pub fn on_create(sent: &Value, stored: &mut Value, has_status: bool, writer: &Writer) {
-    let shape = Shape::for_kind(writer.api_version, stored["kind"].as_str().unwrap_or_default());
+/// of it but the status the server sets). `rt` is the type written, whose schema shapes the sets.
+pub fn on_create(rt: &ResourceType, sent: &Value, stored: &mut Value, writer: &Writer) {
+    let has_status = rt.has_subresource("status");
+    let shape = Shape::for_type(rt);
     let managed = match writer.operation {
         Operation::Apply => managed::encode(&[Entry::new(writer, walk::field_set(sent, shape))]),
         Operation::Update => {
@@ -59,11 +61,11 @@ pub fn on_create(sent: &Value, stored: &mut Value, has_status: bool, writer: &Wr
 /// Sets the `managedFields` of an updated object. `sent` is the list the writer's object carried
 /// (an apply computed it; a client may send its own, as kubectl's upgrade to server-side apply
 /// does). Returns whether the result differs from `old`'s.
-pub fn on_update(old: &Value, new: &mut Value, sent: Option<Value>, writer: &Writer) -> bool {
+pub fn on_update(rt: &ResourceType, old: &Value, new: &mut Value, sent: Option<Value>, writer: &Writer) -> bool {
     let managed = match (writer.operation, sent) {
         (Operation::Apply, Some(sent)) => sent,
         (_, sent) => {
-            let shape = Shape::for_kind(writer.api_version, new["kind"].as_str().unwrap_or_default());
+            let shape = Shape::for_type(rt);
             if let Some(sent) = sent {
                 put(new, sent);
             }

@@ -1,7 +1,10 @@
 //! What field management needs to know of a type: whether an object is a struct (fields owned one
 //! by one), a map (keys owned one by one) or atomic, and how a list's items are told apart. Read
-//! from the kinds' OpenAPI schemas plus `data/list_types.yaml` (upstream's list and struct markers).
+//! from the kinds' OpenAPI schemas plus `data/list_types.yaml` (upstream's list and struct markers);
+//! for a custom resource, from its definition's schema and the `x-kubernetes-list-type`,
+//! `x-kubernetes-list-map-keys` and `x-kubernetes-map-type` it carries (the schema is the data).
 
+use crate::registry::ResourceType;
 use crate::schema::defs::{definitions, ref_name};
 use serde::Deserialize;
 use serde_json::Value;
@@ -10,18 +13,18 @@ use std::sync::OnceLock;
 
 /// How the items of a list are told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListType {
+pub enum ListType<'s> {
     /// Replaced whole.
     Atomic,
     /// Plain values, each its own item (`v:`).
     Set,
-    /// Objects identified by these key fields (`k:{…}`).
-    Map(&'static [String]),
+    /// Objects identified by these key fields (`k:{…}`), names as strings.
+    Map(&'s [Value]),
 }
 
 /// The shape of one value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum Kind<'s> {
     /// A struct of named fields (the name of its definition, when it has one).
     Struct(Option<&'static str>),
     /// A map from any key to values of one shape.
@@ -29,20 +32,36 @@ pub enum Kind {
     /// Owned whole.
     Atomic,
     /// A list.
-    List(ListType),
+    List(ListType<'s>),
     /// A number, string or boolean.
     Scalar,
     /// No schema: objects are maps, lists atomic (upstream's deduced type).
     Deduced,
 }
 
-/// A position in a type's schema; cheap to copy.
+/// A position in a type's schema; cheap to copy. `'s` is the schema's lifetime (a custom
+/// resource's lives in its served type).
 #[derive(Debug, Clone, Copy)]
-pub struct Shape {
-    schema: Option<&'static Value>,
+pub struct Shape<'s> {
+    schema: Option<&'s Value>,
     def: Option<&'static str>,
-    list: Option<ListType>,
+    list: Option<ListType<'s>>,
+    source: Source,
 }
+
+/// Where a schema comes from, which says where its list and map types are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A built-in definition: the markers of `list_types.yaml`.
+    Builtin,
+    /// The root of a custom resource's schema (its `metadata` is upstream's ObjectMeta).
+    CustomRoot,
+    /// Inside a custom resource's schema: its `x-kubernetes-*` extensions.
+    Custom,
+}
+
+/// The definition a custom resource's `metadata` is managed by, as upstream's.
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -55,7 +74,7 @@ struct Markers {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum ListMarker {
-    Keys(Vec<String>),
+    Keys(Vec<Value>),
     Set(SetWord),
 }
 
@@ -77,9 +96,9 @@ pub fn key_default(field: &str) -> Option<&'static Value> {
     markers().key_defaults.get(field)
 }
 
-impl Shape {
+impl Shape<'static> {
     /// The shape of a kind's objects; a kind without a schema is deduced from its values.
-    pub fn for_kind(api_version: &str, kind: &str) -> Shape {
+    pub fn for_kind(api_version: &str, kind: &str) -> Shape<'static> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let defs = definitions();
         match defs.kind(group, version, kind) {
@@ -88,33 +107,54 @@ impl Shape {
         }
     }
 
-    /// The shape of values without a schema.
-    pub fn deduced() -> Shape {
-        Shape { schema: None, def: None, list: None }
-    }
-
-    fn named(name: &str) -> Shape {
+    fn named(name: &str) -> Shape<'static> {
         let defs = definitions();
         match defs.schemas.get_key_value(name) {
-            Some((key, schema)) => Shape { schema: Some(schema), def: Some(key.as_str()), list: None },
+            Some((key, schema)) => {
+                Shape { schema: Some(schema), def: Some(key.as_str()), list: None, source: Source::Builtin }
+            }
             None => Shape::deduced(),
         }
     }
+}
+
+impl<'s> Shape<'s> {
+    /// The shape of a served type's objects: a custom resource's from its version's schema, a
+    /// built-in kind's from its definition.
+    pub fn for_type(rt: &'s ResourceType) -> Shape<'s> {
+        match rt.custom.as_deref() {
+            Some(custom) if custom.schema.is_object() => {
+                Shape { schema: Some(&custom.schema), def: None, list: None, source: Source::CustomRoot }
+            }
+            Some(_) => Shape::deduced(),
+            None => Shape::for_kind(&rt.api_version(), &rt.kind),
+        }
+    }
+
+    /// The shape of values without a schema.
+    pub fn deduced() -> Shape<'s> {
+        Shape { schema: None, def: None, list: None, source: Source::Builtin }
+    }
 
     /// Follows references and one-element `allOf`s to the schema that says what the value is.
-    fn resolve(schema: &'static Value, list: Option<ListType>) -> Shape {
-        if let Some(name) = ref_name(schema) {
-            return Shape { list, ..Shape::named(name) };
+    fn resolve(schema: &'s Value, list: Option<ListType<'s>>, source: Source) -> Shape<'s> {
+        if source == Source::Builtin {
+            if let Some(name) = ref_name(schema) {
+                return Shape { list, ..Shape::named(name) };
+            }
+            if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+                return Shape::resolve(only, list, source);
+            }
         }
-        if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
-            return Shape::resolve(only, list);
-        }
-        Shape { schema: Some(schema), def: None, list }
+        Shape { schema: Some(schema), def: None, list, source }
     }
 
     /// What the value at this position is.
-    pub fn kind(&self) -> Kind {
+    pub fn kind(&self) -> Kind<'s> {
         let Some(schema) = self.schema else { return Kind::Deduced };
+        if self.source != Source::Builtin {
+            return custom_kind(schema);
+        }
         if self.def.is_some_and(|d| markers().atomic.iter().any(|a| a == d)) {
             return Kind::Atomic;
         }
@@ -129,28 +169,65 @@ impl Shape {
     }
 
     /// The shape of a struct field or map value.
-    pub fn field(&self, name: &str) -> Shape {
+    pub fn field(&self, name: &str) -> Shape<'s> {
+        if self.source == Source::CustomRoot && name == "metadata" {
+            return Shape::named(OBJECT_META);
+        }
         let Some(schema) = self.schema else { return Shape::deduced() };
+        let source = match self.source {
+            Source::Builtin => Source::Builtin,
+            Source::CustomRoot | Source::Custom => Source::Custom,
+        };
         if let Some(property) = schema.get("properties").and_then(|p| p.get(name)) {
             let list =
                 self.def.and_then(|d| markers().lists.get(d)).and_then(|fields| fields.get(name)).map(|m| match m {
                     ListMarker::Keys(keys) => ListType::Map(keys.as_slice()),
                     ListMarker::Set(SetWord::Set) => ListType::Set,
                 });
-            return Shape::resolve(property, list);
+            return Shape::resolve(property, list, source);
         }
         match schema.get("additionalProperties") {
-            Some(inner) if inner.is_object() => Shape::resolve(inner, None),
+            Some(inner) if inner.is_object() => Shape::resolve(inner, None, source),
             _ => Shape::deduced(),
         }
     }
 
     /// The shape of a list's items.
-    pub fn items(&self) -> Shape {
+    pub fn items(&self) -> Shape<'s> {
         match self.schema.and_then(|s| s.get("items")) {
-            Some(items) => Shape::resolve(items, None),
+            Some(items) => Shape::resolve(items, None, self.source),
             None => Shape::deduced(),
         }
+    }
+}
+
+/// What a node of a custom resource's (structural) schema is, as upstream's structured merge
+/// reads it: lists atomic unless `x-kubernetes-list-type` says `set` or `map` (keyed by
+/// `x-kubernetes-list-map-keys`), objects granular unless `x-kubernetes-map-type: atomic`, and
+/// values that keep unknown fields deduced from what they hold.
+fn custom_kind(schema: &Value) -> Kind<'_> {
+    let extension = |name: &str| schema.get(name).and_then(Value::as_str);
+    let preserved = schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true);
+    if schema.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true) {
+        return Kind::Scalar;
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") if extension("x-kubernetes-map-type") == Some("atomic") => Kind::Atomic,
+        Some("object") if schema.get("properties").is_some() => Kind::Struct(None),
+        Some("object") if schema.get("additionalProperties").is_some_and(Value::is_object) => Kind::Map,
+        Some("object") | None if preserved => Kind::Deduced,
+        Some("object") => Kind::Atomic,
+        Some("array") => Kind::List(match extension("x-kubernetes-list-type") {
+            Some("set") => ListType::Set,
+            Some("map") => match schema.get("x-kubernetes-list-map-keys").and_then(Value::as_array) {
+                Some(keys) if !keys.is_empty() => ListType::Map(keys.as_slice()),
+                // The definition's check refuses a map list without keys; atomic is the safe reading.
+                _ => ListType::Atomic,
+            },
+            _ => ListType::Atomic,
+        }),
+        Some(_) => Kind::Scalar,
+        None => Kind::Atomic,
     }
 }
 

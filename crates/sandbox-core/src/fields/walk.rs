@@ -87,9 +87,14 @@ fn walk(value: &Value, shape: Shape, node: &mut FieldSet) {
 }
 
 /// The `k:{…}` element of a map-list item, or `None` when a key field is missing.
-pub fn item_key(item: &Value, keys: &[String]) -> Option<String> {
-    let fields: Option<Vec<(String, Value)>> =
-        keys.iter().map(|k| item.get(k).or_else(|| key_default(k)).map(|v| (k.clone(), v.clone()))).collect();
+pub fn item_key(item: &Value, keys: &[Value]) -> Option<String> {
+    let fields: Option<Vec<(String, Value)>> = keys
+        .iter()
+        .map(|k| {
+            let k = k.as_str()?;
+            item.get(k).or_else(|| key_default(k)).map(|v| (k.to_string(), v.clone()))
+        })
+        .collect();
     Some(set::key(&fields?))
 }
 

@@ -44,6 +44,10 @@ impl PatchKind {
     }
 }
 
+/// Upstream's refusal of a patch type a custom resource does not take.
+const CUSTOM_PATCH_TYPES: &str = "the body of the request was in an unknown format - accepted media types include: \
+    application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
+
 /// Applies a patch document to `current` (an object of `api_version`/`kind`), taken by value so
 /// that a JSON or merge patch changes it in place instead of a copy.
 pub fn apply(kind: PatchKind, current: Value, patch: &Value, api_version: &str, object_kind: &str) -> ApiResult<Value> {
@@ -81,6 +85,11 @@ pub fn patch(
     output: Output,
 ) -> ApiResult<Response> {
     let kind = PatchKind::from_headers(headers)?;
+    // As upstream: a custom resource has no Go type to carry merge directives, so a strategic
+    // merge patch of one is refused before its body is read.
+    if kind == PatchKind::Strategic && t.rt.custom.is_some() {
+        return Err(ApiError::unsupported_media_type_because(CUSTOM_PATCH_TYPES));
+    }
     let document = decode_as(kind.body_format(), body)?;
     if !(document.is_object() || (kind == PatchKind::Json && document.is_array())) {
         return Err(ApiError::bad_request(
@@ -135,7 +144,7 @@ fn server_side_apply(
         return render::written(StatusCode::CREATED, t.rt, outcome, output, &opts.include_object);
     }
     let api_version = t.rt.api_version();
-    let shape = Shape::for_kind(&api_version, &t.rt.kind);
+    let shape = Shape::for_type(t.rt);
     let subresource = if scope == UpdateScope::Status { "status" } else { "" };
     let time = gitops_sandbox_core::time::now_rfc3339();
     let writer =
