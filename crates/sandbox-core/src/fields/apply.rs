@@ -160,13 +160,15 @@ fn apply_once(
 }
 
 /// Removes the fields the applier dropped that nobody else owns (nor anything below them) and the
-/// applier does not still own below them; deepest first, so a parent goes after its children.
+/// applier does not still own below them. Only the outermost of those go, with what they hold: a
+/// map-list item is found by its key fields, so they must still be there when it is removed.
 fn remove_dropped(obj: &mut Value, dropped: &FieldSet, still: &FieldSet, others: &FieldSet) {
-    let mut paths: Vec<Path> = dropped.paths();
-    paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for path in paths {
-        if !others.touches(&path) && !still.touches(&path) {
-            walk::remove_at(obj, &path);
+    let removable: Vec<Path> =
+        dropped.paths().into_iter().filter(|p| !others.touches(p) && !still.touches(p)).collect();
+    for path in &removable {
+        let inside_another = removable.iter().any(|outer| outer.len() < path.len() && path.starts_with(outer));
+        if !inside_another {
+            walk::remove_at(obj, path);
         }
     }
 }
@@ -223,7 +225,7 @@ mod tests {
         c
     }
 
-    fn shape() -> Shape {
+    fn shape() -> Shape<'static> {
         Shape::for_kind("apps/v1", "Deployment")
     }
 
@@ -290,6 +292,84 @@ mod tests {
             err.message(),
             "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
         );
+    }
+
+    /// A custom resource whose `spec.ports` is a map list keyed by `name`, `spec.tags` a set,
+    /// `spec.args` atomic and `spec.selector` an atomic map.
+    fn gateway_type() -> crate::registry::ResourceType {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                      "items": {"type": "object", "properties": {
+                          "name": {"type": "string"}, "port": {"type": "integer"}}}},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "args": {"type": "array", "items": {"type": "string"}},
+            "selector": {"type": "object", "x-kubernetes-map-type": "atomic",
+                         "additionalProperties": {"type": "string"}},
+        }}}});
+        let crd = json!({"spec": {"group": "lab.example.com", "scope": "Namespaced",
+            "names": {"kind": "Gateway", "plural": "gateways"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": schema}}]}});
+        crate::custom::types_from_crd(&crd).remove(0)
+    }
+
+    fn gateway(ports: Value) -> Value {
+        json!({"apiVersion": "lab.example.com/v1", "kind": "Gateway", "metadata": {"name": "gw"},
+               "spec": {"ports": ports}})
+    }
+
+    fn fields_of(obj: &Value, manager: &str) -> Value {
+        let entries = managed::decode(&obj["metadata"]["managedFields"]).unwrap();
+        entries.into_iter().find(|e| e.manager == manager).map(|e| e.set.to_fields_v1()).unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn a_custom_resources_list_types_shape_its_field_set() {
+        let rt = gateway_type();
+        let obj = json!({"metadata": {"labels": {"a": "b"}}, "spec": {
+            "ports": [{"name": "http", "port": 80}], "tags": ["x"], "args": ["-v"], "selector": {"app": "gw"}}});
+        assert_eq!(
+            walk::field_set(&obj, Shape::for_type(&rt)).to_fields_v1(),
+            json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}}}, "f:spec": {
+                "f:ports": {"k:{\"name\":\"http\"}": {".": {}, "f:name": {}, "f:port": {}}},
+                "f:tags": {".": {}, "v:\"x\"": {}},
+                "f:args": {},
+                "f:selector": {},
+            }})
+        );
+    }
+
+    #[test]
+    fn managers_of_a_custom_map_list_own_their_items() {
+        let rt = gateway_type();
+        let shape = Shape::for_type(&rt);
+        let http = json!({"name": "http", "port": 80});
+        let https = json!({"name": "https", "port": 443});
+        let a = apply(None, &gateway(json!([http])), shape, &writer("a"), false).unwrap();
+        let both = apply(Some(&a), &gateway(json!([https])), shape, &writer("b"), false).unwrap();
+        assert_eq!(both["spec"]["ports"], json!([http, https]));
+        assert_eq!(
+            fields_of(&both, "b"),
+            json!({"f:spec": {"f:ports": {"k:{\"name\":\"https\"}": {".": {}, "f:name": {}, "f:port": {}}}}})
+        );
+        // A's change of b's item conflicts, named by the item's key.
+        let err = apply(Some(&both), &gateway(json!([http, {"name": "https", "port": 8443}])), shape, &writer("a"), false)
+            .unwrap_err();
+        assert_eq!(err.message(), "Apply failed with 1 conflict: conflict with \"b\": .spec.ports[name=\"https\"].port");
+        // A dropping its item removes that item only.
+        let dropped = apply(Some(&both), &gateway(json!([])), shape, &writer("a"), false).unwrap();
+        assert_eq!(dropped["spec"]["ports"], json!([https]));
+    }
+
+    #[test]
+    fn a_custom_atomic_list_is_replaced_and_owned_whole() {
+        let rt = gateway_type();
+        let shape = Shape::for_type(&rt);
+        let args = |a: Value| json!({"apiVersion": "lab.example.com/v1", "kind": "Gateway", "metadata": {"name": "gw"}, "spec": {"args": a}});
+        let first = apply(None, &args(json!(["-a"])), shape, &writer("a"), false).unwrap();
+        let err = apply(Some(&first), &args(json!(["-b"])), shape, &writer("b"), false).unwrap_err();
+        assert_eq!(err.message(), "Apply failed with 1 conflict: conflict with \"a\": .spec.args");
+        let taken = apply(Some(&first), &args(json!(["-b"])), shape, &writer("b"), true).unwrap();
+        assert_eq!(taken["spec"]["args"], json!(["-b"]));
     }
 
     #[test]
