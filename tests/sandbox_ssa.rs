@@ -1,7 +1,7 @@
 //! Field management and server-side apply with the real kubectl and kube-rs: `managedFields` naming
 //! each writer (shown with `--show-managed-fields`), `apply --server-side` creating, updating,
-//! removing a dropped field, conflicting and forcing, the upgrade from client-side apply, and
-//! `diff --server-side`.
+//! removing a dropped field, conflicting and forcing, the upgrade from client-side apply,
+//! `diff --server-side`, and a custom resource's map list merged item by item by its schema's keys.
 
 #![forbid(unsafe_code)]
 
@@ -230,6 +230,100 @@ fn diff_server_side_shows_the_change_and_changes_nothing() {
     let out = text(&diff.stdout);
     assert!(out.contains("-  replicas: 2") && out.contains("+  replicas: 4"), "{out}");
     assert_eq!(web(&sb)["spec"]["replicas"], 2);
+}
+
+/// A definition whose `spec.ports` is a map list keyed by `name` (`x-kubernetes-list-type: map`).
+const GATEWAYS: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gateways.lab.example.com
+spec:
+  group: lab.example.com
+  scope: Namespaced
+  names: {kind: Gateway, plural: gateways, singular: gateway}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string}
+                    port: {type: integer}
+"#;
+
+/// A Gateway `gw` with these `(name, port)` items in `spec.ports`.
+fn gateway(ports: &[(&str, u32)]) -> String {
+    let items: String = ports.iter().map(|(n, p)| format!("\n  - name: {n}\n    port: {p}")).collect();
+    let ports = if items.is_empty() { " []".to_string() } else { items };
+    format!("apiVersion: lab.example.com/v1\nkind: Gateway\nmetadata:\n  name: gw\nspec:\n  ports:{ports}\n")
+}
+
+#[test]
+fn managers_of_a_custom_map_list_own_their_own_items() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let (_crd_dir, crd) = manifest(GATEWAYS);
+    sb.kubectl_ok(&["apply", "-f", crd.to_str().expect("a UTF-8 path")]);
+    let (_a_dir, a) = manifest(&gateway(&[("http", 80)]));
+    let (_b_dir, b) = manifest(&gateway(&[("https", 443)]));
+    let (a, b) = (a.to_str().expect("a UTF-8 path"), b.to_str().expect("a UTF-8 path"));
+    let gw = || get_json(&sb, &["get", "gateway", "gw", "--show-managed-fields"]);
+
+    let out = sb.kubectl_ok(&["apply", "--server-side", "--field-manager=a", "-f", a]);
+    assert_eq!(out, "gateway.lab.example.com/gw serverside-applied\n");
+    sb.kubectl_ok(&["apply", "--server-side", "--field-manager=b", "-f", b]);
+    let both = gw();
+    assert_eq!(both["spec"]["ports"], json!([{"name": "http", "port": 80}, {"name": "https", "port": 443}]));
+    let item = json!({".": {}, "f:name": {}, "f:port": {}});
+    assert_eq!(fields_of(&both, "a"), json!({"f:spec": {"f:ports": {"k:{\"name\":\"http\"}": item}}}));
+    assert_eq!(fields_of(&both, "b"), json!({"f:spec": {"f:ports": {"k:{\"name\":\"https\"}": item}}}));
+    let yaml = sb.kubectl_ok(&["get", "gateway", "gw", "-o", "yaml", "--show-managed-fields"]);
+    assert!(yaml.contains("k:{\"name\":\"https\"}:"), "{yaml}");
+
+    // A changing b's item conflicts on that item's field, and nothing changes.
+    let (_c_dir, c) = manifest(&gateway(&[("http", 80), ("https", 8443)]));
+    let refused = sb.kubectl(&["apply", "--server-side", "--field-manager=a", "-f", c.to_str().expect("a UTF-8 path")]);
+    let stderr = failed_with(&refused, 1);
+    assert!(
+        stderr.starts_with("error: Apply failed with 1 conflict: conflict with \"b\": .spec.ports[name=\"https\"].port\n"),
+        "{stderr}"
+    );
+    assert_eq!(gw()["spec"]["ports"], both["spec"]["ports"], "a refused apply changes nothing");
+
+    // A dropping its item removes that item only.
+    std::fs::write(a, gateway(&[])).expect("the manifest is rewritten");
+    sb.kubectl_ok(&["apply", "--server-side", "--field-manager=a", "-f", a]);
+    let left = gw();
+    assert_eq!(left["spec"]["ports"], json!([{"name": "https", "port": 443}]));
+    assert_eq!(fields_of(&left, "b"), json!({"f:spec": {"f:ports": {"k:{\"name\":\"https\"}": item}}}));
+
+    // As upstream, a custom resource takes no strategic merge patch (kubectl's default type).
+    let refused = sb.kubectl(&["patch", "gateway", "gw", "-p", r#"{"spec":{"ports":[]}}"#]);
+    let stderr = failed_with(&refused, 1);
+    assert!(
+        stderr.contains(
+            "the body of the request was in an unknown format - accepted media types include: \
+             application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(gw()["spec"]["ports"], left["spec"]["ports"], "a refused patch changes nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
