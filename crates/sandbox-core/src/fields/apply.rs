@@ -191,8 +191,8 @@ pub fn merge(live: &Value, applied: &Value, shape: Shape) -> Value {
         (Value::Array(l), Value::Array(a), Kind::List(ListType::Map(keys))) => {
             let mut out = l.clone();
             for item in a {
-                let Some(element) = walk::item_key(item, keys) else { return applied.clone() };
-                match out.iter_mut().find(|i| walk::item_key(i, keys).as_ref() == Some(&element)) {
+                let Some(element) = walk::item_key(item, keys, shape.items()) else { return applied.clone() };
+                match out.iter_mut().find(|i| walk::item_key(i, keys, shape.items()).as_ref() == Some(&element)) {
                     Some(current) => *current = merge(current, item, shape.items()),
                     None => out.push(item.clone()),
                 }
@@ -297,7 +297,7 @@ mod tests {
     /// A custom resource whose `spec.ports` is a map list keyed by `name`, `spec.tags` a set,
     /// `spec.args` atomic and `spec.selector` an atomic map.
     fn gateway_type() -> crate::registry::ResourceType {
-        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        custom_type(json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
             "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
                       "items": {"type": "object", "properties": {
                           "name": {"type": "string"}, "port": {"type": "integer"}}}},
@@ -305,7 +305,11 @@ mod tests {
             "args": {"type": "array", "items": {"type": "string"}},
             "selector": {"type": "object", "x-kubernetes-map-type": "atomic",
                          "additionalProperties": {"type": "string"}},
-        }}}});
+        }}}}))
+    }
+
+    /// The served type of a definition `lab.example.com/v1` `Gateway` with this schema.
+    fn custom_type(schema: Value) -> crate::registry::ResourceType {
         let crd = json!({"spec": {"group": "lab.example.com", "scope": "Namespaced",
             "names": {"kind": "Gateway", "plural": "gateways"},
             "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": schema}}]}});
@@ -335,6 +339,20 @@ mod tests {
                 "f:args": {},
                 "f:selector": {},
             }})
+        );
+    }
+
+    #[test]
+    fn a_missing_key_of_a_custom_map_list_takes_its_schemas_default() {
+        let rt = custom_type(json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["port", "protocol"],
+                      "items": {"type": "object", "properties": {
+                          "port": {"type": "integer"}, "protocol": {"type": "string", "default": "UDP"}}}},
+        }}}}));
+        let set = walk::field_set(&json!({"spec": {"ports": [{"port": 53}]}}), Shape::for_type(&rt));
+        assert_eq!(
+            set.to_fields_v1(),
+            json!({"f:spec": {"f:ports": {"k:{\"port\":53,\"protocol\":\"UDP\"}": {".": {}, "f:port": {}}}}})
         );
     }
 

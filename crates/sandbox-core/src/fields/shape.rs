@@ -192,6 +192,18 @@ impl<'s> Shape<'s> {
         }
     }
 
+    /// The value a missing key field of this map-list item takes: for a custom resource the
+    /// `default` its schema gives the field (upstream defaults before it merges), for a built-in
+    /// kind upstream's (`protocol: TCP`).
+    pub fn key_default(&self, field: &str) -> Option<&'s Value> {
+        match self.source {
+            Source::Builtin => key_default(field),
+            Source::CustomRoot | Source::Custom => {
+                self.schema?.get("properties")?.get(field)?.get("default").filter(|v| !v.is_null())
+            }
+        }
+    }
+
     /// The shape of a list's items.
     pub fn items(&self) -> Shape<'s> {
         match self.schema.and_then(|s| s.get("items")) {

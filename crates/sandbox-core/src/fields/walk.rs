@@ -63,7 +63,7 @@ fn walk(value: &Value, shape: Shape, node: &mut FieldSet) {
             }
         }
         (Value::Array(items), Kind::List(ListType::Map(keys))) if !items.is_empty() => {
-            match items.iter().map(|item| item_key(item, keys)).collect::<Option<Vec<String>>>() {
+            match items.iter().map(|item| item_key(item, keys, shape.items())).collect::<Option<Vec<String>>>() {
                 Some(elements) => {
                     for (element, item) in elements.into_iter().zip(items) {
                         let entry = node.children.entry(element).or_default();
@@ -86,19 +86,21 @@ fn walk(value: &Value, shape: Shape, node: &mut FieldSet) {
     }
 }
 
-/// The `k:{…}` element of a map-list item, or `None` when a key field is missing.
-pub fn item_key(item: &Value, keys: &[Value]) -> Option<String> {
+/// The `k:{…}` element of a map-list item (of shape `item_shape`), or `None` when a key field is
+/// missing and has no default.
+pub fn item_key(item: &Value, keys: &[Value], item_shape: Shape) -> Option<String> {
     let fields: Option<Vec<(String, Value)>> = keys
         .iter()
         .map(|k| {
             let k = k.as_str()?;
-            item.get(k).or_else(|| key_default(k)).map(|v| (k.to_string(), v.clone()))
+            item.get(k).or_else(|| item_shape.key_default(k)).map(|v| (k.to_string(), v.clone()))
         })
         .collect();
     Some(set::key(&fields?))
 }
 
-/// Whether a list item is the one a `k:{…}` or `v:…` element names.
+/// Whether a list item is the one a `k:{…}` or `v:…` element names. A path carries no schema, so
+/// only the built-in key defaults fill a missing key (stored custom resources hold their defaults).
 fn item_matches(item: &Value, element: &str) -> bool {
     if let Some(value) = element.strip_prefix("v:") {
         return serde_json::from_str::<Value>(value).is_ok_and(|v| &v == item);
