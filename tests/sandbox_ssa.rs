@@ -301,7 +301,9 @@ fn managers_of_a_custom_map_list_own_their_own_items() {
     let refused = sb.kubectl(&["apply", "--server-side", "--field-manager=a", "-f", c.to_str().expect("a UTF-8 path")]);
     let stderr = failed_with(&refused, 1);
     assert!(
-        stderr.starts_with("error: Apply failed with 1 conflict: conflict with \"b\": .spec.ports[name=\"https\"].port\n"),
+        stderr.starts_with(
+            "error: Apply failed with 1 conflict: conflict with \"b\": .spec.ports[name=\"https\"].port\n"
+        ),
         "{stderr}"
     );
     assert_eq!(gw()["spec"]["ports"], both["spec"]["ports"], "a refused apply changes nothing");

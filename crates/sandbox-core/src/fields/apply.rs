@@ -370,9 +370,13 @@ mod tests {
             json!({"f:spec": {"f:ports": {"k:{\"name\":\"https\"}": {".": {}, "f:name": {}, "f:port": {}}}}})
         );
         // A's change of b's item conflicts, named by the item's key.
-        let err = apply(Some(&both), &gateway(json!([http, {"name": "https", "port": 8443}])), shape, &writer("a"), false)
-            .unwrap_err();
-        assert_eq!(err.message(), "Apply failed with 1 conflict: conflict with \"b\": .spec.ports[name=\"https\"].port");
+        let err =
+            apply(Some(&both), &gateway(json!([http, {"name": "https", "port": 8443}])), shape, &writer("a"), false)
+                .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "Apply failed with 1 conflict: conflict with \"b\": .spec.ports[name=\"https\"].port"
+        );
         // A dropping its item removes that item only.
         let dropped = apply(Some(&both), &gateway(json!([])), shape, &writer("a"), false).unwrap();
         assert_eq!(dropped["spec"]["ports"], json!([https]));
