@@ -431,13 +431,7 @@ impl Sandbox {
         let written = self
             .store
             .write(&key, opts.dry_run, |current| {
-                let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
-                // A custom resource is changed as the request's version shows it, and stored back
-                // in its storage version.
-                let current = &crate::custom::in_version(rt, current.clone());
-                let new = change(current)?;
-                let decided = decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)?;
-                Ok(stored_change(rt, decided))
+                decide_change(rt, name, scope, &opts, &writer, current, change, &mut warnings)
             })
             .map_err(store_error)?;
         Ok(Outcome { object: written.object, json: written.json, warnings })
@@ -464,13 +458,7 @@ impl Sandbox {
             .write_speculative(&key, opts.dry_run, |current| {
                 // A decision made again must not repeat the first one's warnings.
                 warnings.clear();
-                let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
-                // A custom resource is changed as the request's version shows it, and stored back
-                // in its storage version.
-                let current = &crate::custom::in_version(rt, current.clone());
-                let new = change(current)?;
-                let decided = decide_update(rt, name, scope, &opts, &writer, current, new, &mut warnings)?;
-                Ok(stored_change(rt, decided))
+                decide_change(rt, name, scope, &opts, &writer, current, &mut change, &mut warnings)
             })
             .map_err(store_error)?;
         Ok(Outcome { object: written.object, json: written.json, warnings })
@@ -617,20 +605,34 @@ impl Sandbox {
     }
 }
 
-/// A custom resource's new state in its storage version; other changes as they are.
-fn stored_change(rt: &ResourceType, change: Change) -> Change {
-    match change {
+/// One update's decision, shared by [`Sandbox::modify`] and [`Sandbox::modify_speculative`]: a
+/// custom resource is changed as the request's version shows it and stored back in its storage
+/// version; then [`decide_update`].
+#[allow(clippy::too_many_arguments)] // the update's inputs, as `modify` received them
+fn decide_change(
+    rt: &ResourceType,
+    name: &str,
+    scope: UpdateScope,
+    opts: &WriteOptions,
+    writer: &Writer<'_>,
+    current: Option<&Arc<Value>>,
+    change: impl FnOnce(&Value) -> ApiResult<Value>,
+    warnings: &mut Vec<String>,
+) -> ApiResult<Change> {
+    let current = current.ok_or_else(|| ApiError::not_found(rt, name))?;
+    let current = &crate::custom::in_version(rt, current.clone());
+    let new = change(current)?;
+    match decide_update(rt, name, scope, opts, writer, current, new, warnings)? {
         Change::Put(mut new) if rt.custom.is_some() => {
             crate::custom::to_storage_version(rt, &mut new);
-            Change::Put(new)
+            Ok(Change::Put(new))
         }
-        other => other,
+        other => Ok(other),
     }
 }
 
 /// What an update decides once `change` has made the new object: the preconditions
-/// (resourceVersion, name), the fields' checks, admission and managedFields; shared by
-/// [`Sandbox::modify`] and [`Sandbox::modify_speculative`].
+/// (resourceVersion, name), the fields' checks, admission and managedFields.
 #[allow(clippy::too_many_arguments)] // the update's inputs, as `modify` received them
 fn decide_update(
     rt: &ResourceType,

@@ -29,14 +29,9 @@ fn leases() -> &'static ResourceType {
 /// The namespace of node heartbeats.
 const LEASE_NAMESPACE: &str = "kube-node-lease";
 
-/// A MicroTime, as Lease times are.
-fn now_micro() -> String {
-    time::micro_rfc3339(jiff::Timestamp::now())
-}
-
 /// Creates the node's Lease (owned by the Node, as upstream) or renews it.
 fn renew_lease(sb: &Sandbox, node: &Value) -> Result<(), ApiError> {
-    let now = now_micro();
+    let now = time::micro_rfc3339(jiff::Timestamp::now());
     if sb.get(leases(), Some(LEASE_NAMESPACE), SimulatedNode::NAME).is_some() {
         sb.modify(
             leases(),
