@@ -168,6 +168,7 @@ async fn reset_removes_exactly_what_the_exercise_created_and_restores_its_files(
     run(&engine, 3).await;
     kubectl(data.path(), &["create", "configmap", "typed-by-hand", "-n", "default", "--from-literal=a=b"]);
 
+    let mut events = engine.subscribe();
     let Ok(Reply::Reset(report)) = engine.handle(Command::ResetExercise { id: "all-kinds".into() }).await else {
         panic!("a reset")
     };
@@ -183,6 +184,22 @@ async fn reset_removes_exactly_what_the_exercise_created_and_restores_its_files(
     assert!(workspace.contains("team: blue"), "the file is back to its original");
     let summary = engine.exercises().summaries().into_iter().find(|s| s.id == "all-kinds").unwrap();
     assert_eq!(summary.done_steps, 0);
+    // The reset is announced on the event stream (the navigator and the workshop board follow it),
+    // and nothing marks a step done again afterwards: the open exercise's checks stopped first.
+    let mut last = None;
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(event) = events.next().await {
+            if let Event::Progress(summary) = event
+                && summary.id == "all-kinds"
+            {
+                last = Some(summary.done_steps);
+            }
+        }
+    })
+    .await;
+    assert_eq!(last, Some(0), "the last progress announced after the reset");
+    let summary = engine.exercises().summaries().into_iter().find(|s| s.id == "all-kinds").unwrap();
+    assert_eq!(summary.done_steps, 0, "still nothing done once the deleted objects' events have settled");
     engine.shutdown().await;
 }
 

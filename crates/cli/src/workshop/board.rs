@@ -128,8 +128,9 @@ pub async fn reset(State(workshop): State<Arc<Workshop>>, body: Bytes) -> Respon
         Err(reason) => return error_json(StatusCode::SERVICE_UNAVAILABLE, "please-wait", reason),
     };
     let answer = engine.handle(Command::ResetExercise { id: request.exercise.clone() }).await;
+    // The board's line follows from the engine's own event (the exercise's fresh progress), after
+    // every earlier one: a reset here would race with events still on their way.
     if answer.is_ok() {
-        learner.tracker.reset(&request.exercise);
         learner.upstream.clear();
         learner.session.notify(Event::Notice {
             level: "warning".into(),

@@ -78,18 +78,6 @@ impl Tracker {
         }
     }
 
-    /// An exercise was reset: its progress starts again.
-    pub fn reset(&self, exercise: &str) {
-        let mut track = self.lock();
-        if let Some(summary) = track.progress.get_mut(exercise) {
-            summary.done_steps = 0;
-            summary.status = gitops_lab::protocol::ExerciseStatus::NotStarted;
-        }
-        if track.position.as_ref().is_some_and(|p| p.exercise == exercise) {
-            track.position = None;
-        }
-    }
-
     /// The progress, in chapter order of the ids.
     pub fn progress(&self) -> Vec<ExerciseSummary> {
         self.lock().progress.values().cloned().collect()
@@ -153,8 +141,11 @@ mod tests {
         assert_eq!(position.step, 2);
         assert!(position.waiting_on.is_empty());
         assert_eq!(tracker.progress()[0].done_steps, 2);
-        tracker.reset("2.1");
+        // A reset reaches the board as the engine's fresh line, in order after every earlier event.
+        let mut fresh = summary(0);
+        fresh.status = ExerciseStatus::NotStarted;
+        assert!(tracker.absorb(&Event::Progress(fresh)));
         assert_eq!(tracker.progress()[0].done_steps, 0);
-        assert_eq!(tracker.position(), None);
+        assert_eq!(tracker.position().map(|p| p.step), Some(0));
     }
 }

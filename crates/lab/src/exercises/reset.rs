@@ -19,6 +19,7 @@ impl Exercises {
     pub async fn reset(&self, id: &str) -> Result<ResetReport> {
         let handle = self.connection.require()?;
         let exercise = self.find(id)?.clone();
+        self.close(id).await;
         let kubectl = Kubectl::new(&handle).in_namespace(Some(exercise.namespace()));
         let mut removed = Vec::new();
         let mut targets = Vec::new();
@@ -56,7 +57,7 @@ impl Exercises {
             kubectl.wait_gone(target).await;
         }
         Workspace::open(&self.config.workspace_dir(), &exercise)?.reset()?;
-        self.forget(id).await?;
+        self.forget(id)?;
         let message = Text::new(
             format!("Removed {} object(s) the exercise created; its files and progress start afresh.", removed.len()),
             format!("已删除该练习创建的 {} 个对象；它的文件和进度已重新开始。", removed.len()),

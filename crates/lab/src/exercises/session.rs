@@ -416,8 +416,20 @@ impl Exercises {
         Ok(views)
     }
 
-    /// Forgets an exercise's progress and its outputs, and closes it.
-    pub(super) async fn forget(&self, id: &str) -> Result<()> {
+    /// Closes exercise `id` if it is the open one: its live checks stop and no longer mark steps
+    /// done. Reset closes first, so that verdicts still describing objects it is deleting (a
+    /// watcher can lag behind the delete) cannot mark a step done again after the progress went.
+    pub(super) async fn close(&self, id: &str) {
+        let mut opened = self.opened.lock().await;
+        if opened.as_ref().is_some_and(|o| o.id == id) {
+            *opened = None;
+        }
+    }
+
+    /// Forgets an exercise's progress and its outputs, and announces its fresh line (the
+    /// navigator and the workshop board follow the event stream, in order).
+    pub(super) fn forget(&self, id: &str) -> Result<()> {
+        let exercise = self.find(id)?;
         self.progress_store()?.update(|p| {
             p.exercises.remove(id);
             if p.last.as_ref().is_some_and(|(e, _)| e == id) {
@@ -426,10 +438,7 @@ impl Exercises {
         })?;
         self.outputs.lock().unwrap_or_else(|e| e.into_inner()).retain(|(e, _), _| e != id);
         self.heads.lock().unwrap_or_else(|e| e.into_inner()).retain(|(e, _), _| e != id);
-        let mut opened = self.opened.lock().await;
-        if opened.as_ref().is_some_and(|o| o.id == id) {
-            *opened = None;
-        }
+        self.bus.publish(Event::Progress(summarize(exercise, &ExerciseProgress::default())));
         Ok(())
     }
 
