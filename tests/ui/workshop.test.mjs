@@ -107,9 +107,18 @@ test('two learners progress live on the board and a reset reaches the learner', 
   }
   await screenshot(board, 'workshop-board');
 
+  // Ada has the exercise open, its first step done, when the instructor resets it.
+  await ada.page.goto(`${workshop.origin}/#/exercise/${EXERCISE}`);
+  const firstStep = ada.page.locator(`.step-view[data-exercise="${EXERCISE}"] .stepper li`).first();
+  await firstStep.and(ada.page.locator('li.done')).waitFor({ timeout: 30_000 });
   await board.locator(`tr[data-learner="learner-1"] td[data-exercise="${EXERCISE}"] button`).click();
   await board.waitForSelector('#board-status');
   await ada.page.waitForSelector('text=Your instructor reset exercise', { timeout: 30_000 });
+  // Her screen opens the exercise again from its first step, not done, its checks following the
+  // cluster afresh (the pod is gone, so the first step's checks are unmet).
+  await ada.page.locator(`.step-view[data-exercise="${EXERCISE}"] .stepper li:first-child:not(.done)`).waitFor({ timeout: 30_000 });
+  await ada.page.locator('.step .checks:not(.all-met) .check').first().waitFor({ timeout: 30_000 });
+  assert.match(await ada.page.locator('.step h3').innerText(), /^Step 1:/);
   await board.waitForFunction((sel) => /^0\//.test(document.querySelector(sel)?.textContent ?? ''),
     `tr[data-learner="learner-1"] td[data-exercise="${EXERCISE}"] .board-cell`, { timeout: 30_000 });
   assert.match(await cell('learner-2').textContent(), /^[1-9]\d*\//, "the other learner's progress is untouched");

@@ -9,8 +9,8 @@ use crate::i18n::S;
 use crate::model::exercise::{apply_check, apply_progress};
 use crate::model::text_buffer::TextBuffer;
 use crate::protocol::{
-    CiRunView, ClusterStatus, Command, ErrorView, Event, ExerciseSummary, ExerciseView, KubeEventView, Language,
-    ObjectRef, OperationId, OperationOutcome, PortForwardView, Reply, Response, StreamId, SyncView, Text,
+    CiRunView, ClusterStatus, Command, ErrorView, Event, ExerciseStatus, ExerciseSummary, ExerciseView, KubeEventView,
+    Language, ObjectRef, OperationId, OperationOutcome, PortForwardView, Reply, Response, StreamId, SyncView, Text,
 };
 use crate::screens::tree::TreeState;
 use crate::transport::{Incoming, Link, Transport};
@@ -351,7 +351,16 @@ impl Lab {
                 }
             }),
             Event::Progress(summary) => {
-                self.exercise.update(|open| self.exercises.update(|list| apply_progress(open.as_mut(), list, summary)))
+                // Progress only grows, except when the exercise is reset (here, on another screen,
+                // or from the instructor's board): its live checks stopped, so the open view is
+                // opened again, from its first step.
+                let reset = summary.status == ExerciseStatus::NotStarted
+                    && self.route.with_untracked(|route| *route == Route::Exercise(summary.id.clone()));
+                self.exercise.update(|open| self.exercises.update(|list| apply_progress(open.as_mut(), list, summary)));
+                if reset {
+                    self.exercise.set(None);
+                    self.route.update(|_| {});
+                }
             }
             Event::Stream(data) => self.stream_data(data.stream, &data.data),
             Event::StreamEnded { stream, message } => self.stream_ended(stream, message),
