@@ -205,7 +205,9 @@ fn a_runaway_loop_slows_only_its_own_learner() {
 #[test]
 fn the_instructor_sees_a_learners_live_tree_read_only() {
     let dir = tempfile::tempdir().unwrap();
-    let workshop = Workshop::start(dir.path(), &["--idle-stop", "2"]);
+    // Idle after 5 s: long enough for the tree to show the learner's object on a busy machine
+    // (looking is no activity, so the sandbox may stop meanwhile), short enough to wait for below.
+    let workshop = Workshop::start(dir.path(), &["--idle-stop", "5"]);
     let (id, token) = join(&workshop, "Gus");
     let (_, other) = join(&workshop, "Hal");
     let path = format!("/api/board/tree?learner={id}");

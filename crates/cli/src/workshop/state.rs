@@ -111,6 +111,10 @@ pub struct Workshop {
     /// The highest learner number given so far.
     last_number: AtomicUsize,
     roster_file: RosterFile,
+    /// Held from the snapshot to the rename: a join, a removal, the saver and the final save each
+    /// write the list, and an older snapshot must never land after a newer one (nor two writers
+    /// share the temporary file).
+    saving: Mutex<()>,
     provider: Arc<dyn SandboxProvider>,
     changed: mpsc::UnboundedSender<()>,
 }
@@ -140,6 +144,7 @@ impl Workshop {
             ),
             last_number: AtomicUsize::new(saved.as_ref().map_or(0, |r| r.last_number)),
             roster_file,
+            saving: Mutex::new(()),
             provider,
             changed,
         });
@@ -265,12 +270,18 @@ impl Workshop {
             learners.push(learner.clone());
             learner
         };
+        // Saved before the learner is answered: their personal link must outlive a restart of the
+        // workshop that comes right after (the saver below only batches progress changes).
+        if let Err(error) = self.save() {
+            eprintln!("{error:#}");
+        }
         let _ = self.changed.send(());
         Ok(learner)
     }
 
     /// Writes the class list (ids, names, tokens, progress as last seen).
     pub fn save(&self) -> anyhow::Result<()> {
+        let _saving = self.saving.lock().unwrap_or_else(|e| e.into_inner());
         let learners = self
             .learners()
             .iter()
